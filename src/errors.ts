@@ -1,0 +1,28 @@
+// Typed errors that carry the one-line message the user sees and the exit code
+// the CLI returns (Docker's conventions: 125 for tsbox's own failures, 126 not
+// executable, 127 not found).
+
+export class TsboxError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 125, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+  }
+}
+
+/** The user asked for something malformed (flag value, reference, archive). */
+export class UsageError extends TsboxError {}
+
+/** Something named by the user does not exist (image, container). */
+export class NotFoundError extends TsboxError {}
+
+/** A failure inside the container's setup before exec (from the shim). */
+export class LaunchError extends TsboxError {}
+
+/** The image or archive content is unsafe or corrupt. */
+export class ImageError extends TsboxError {}
+
+export function errnoCode(e: unknown): string | undefined {
+  return typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : undefined;
+}

@@ -1,0 +1,75 @@
+// A launch plan: the exact sequence of steps the native shim's cloned child
+// performs between clone() and execve(). Policy (which mounts, which caps, which
+// user) is decided in TypeScript from the OCI spec; the C side only interprets
+// these ops, so the child never runs JavaScript and the plan is unit-testable
+// without root. Wire format: native-shims/PLAN.md.
+
+export const PLAN_MAGIC = "tsbox-plan/1";
+
+export type StdinMode = "inherit" | "null";
+
+export type Op =
+  | { op: "STDIO"; stdin: StdinMode }
+  | { op: "UNSHARE"; flags: number }
+  | { op: "PRIVATE" }
+  | { op: "MOUNT"; source: string; target: string; fstype: string; flags: number; data: string }
+  | { op: "MKDIR"; path: string; mode: number }
+  | { op: "ENSUREFILE"; path: string }
+  | { op: "CHDIR"; path: string }
+  | { op: "OPENPATH"; slot: number; path: string }
+  | { op: "BINDFD"; slot: number; target: string; flags: number }
+  | { op: "PIVOT" }
+  | { op: "CHECKDIR"; path: string }
+  | { op: "MASK"; path: string }
+  | { op: "READONLY"; path: string }
+  | { op: "MKNOD"; path: string; mode: number; major: number; minor: number }
+  | { op: "SYMLINK"; target: string; path: string }
+  | { op: "REMOUNT"; path: string; flags: number }
+  | { op: "HOSTNAME"; name: string }
+  | { op: "LOUP" }
+  | { op: "RLIMIT"; resource: number; soft: bigint; hard: bigint }
+  | { op: "PTY" }
+  | { op: "CAPBSET"; keep: bigint }
+  | { op: "USER"; uid: number; gid: number; groups: number[] }
+  | { op: "CAPS"; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint }
+  | { op: "INIT" }
+  | { op: "EXEC"; path: string; argv: string[]; env: string[] };
+
+export interface Plan {
+  /** clone(2) flags (namespaces); SIGCHLD is added by the shim. */
+  cloneFlags: number;
+  ops: Op[];
+}
+
+const u64 = (v: bigint): string => v.toString(10);
+
+/** Flattens a plan into the string array the shim parses (see PLAN.md). */
+export function encodePlan(plan: Plan): string[] {
+  const out: string[] = [PLAN_MAGIC, String(plan.cloneFlags)];
+  for (const o of plan.ops) {
+    out.push(o.op);
+    switch (o.op) {
+      case "STDIO": out.push(o.stdin); break;
+      case "UNSHARE": out.push(String(o.flags)); break;
+      case "PRIVATE": case "PIVOT": case "LOUP": case "PTY": case "INIT": break;
+      case "MOUNT": out.push(o.source, o.target, o.fstype, String(o.flags), o.data); break;
+      case "MKDIR": out.push(o.path, String(o.mode)); break;
+      case "ENSUREFILE": case "CHDIR": case "CHECKDIR": case "MASK": case "READONLY": out.push(o.path); break;
+      case "OPENPATH": out.push(String(o.slot), o.path); break;
+      case "BINDFD": out.push(String(o.slot), o.target, String(o.flags)); break;
+      case "MKNOD": out.push(o.path, String(o.mode), String(o.major), String(o.minor)); break;
+      case "SYMLINK": out.push(o.target, o.path); break;
+      case "REMOUNT": out.push(o.path, String(o.flags)); break;
+      case "HOSTNAME": out.push(o.name); break;
+      case "RLIMIT": out.push(String(o.resource), u64(o.soft), u64(o.hard)); break;
+      case "CAPBSET": out.push(u64(o.keep)); break;
+      case "USER": out.push(String(o.uid), String(o.gid), o.groups.join(",")); break;
+      case "CAPS": out.push(u64(o.effective), u64(o.permitted), u64(o.inheritable), u64(o.ambient)); break;
+      case "EXEC": out.push(o.path, String(o.argv.length), ...o.argv, String(o.env.length), ...o.env); break;
+    }
+  }
+  for (const s of out) {
+    if (s.includes("\0")) throw new Error(`launch plan string contains a NUL byte: ${JSON.stringify(s)}`);
+  }
+  return out;
+}
