@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+// Tests run as root against the real kernel; two cores, so at most two files at once.
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    exclude: ["test/vm/**", "node_modules/**"],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: "forks",
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+  },
+});
