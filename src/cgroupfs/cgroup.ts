@@ -1,0 +1,284 @@
+// Placement of one container: its directory in each hierarchy (v1) or in the
+// single unified hierarchy (v2), limits, processes, teardown.
+
+import * as path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { TsboxError, errnoCode } from "../errors.js";
+import { describeError, nodeCgroupFs, writeValue, type CgroupFs } from "./fs.js";
+import { hierarchyDirs } from "./hierarchy.js";
+import { V2_KEY, type Hierarchy, type LinuxResources } from "./types.js";
+import * as v1cpu from "./v1/cpu.js";
+import * as v1cpuset from "./v1/cpuset.js";
+import * as v1devices from "./v1/devices.js";
+import * as v1memory from "./v1/memory.js";
+import * as v1pids from "./v1/pids.js";
+import { enableChain } from "./v2/controllers.js";
+import * as v2cpu from "./v2/cpu.js";
+import * as v2cpuset from "./v2/cpuset.js";
+import * as v2memory from "./v2/memory.js";
+import * as v2pids from "./v2/pids.js";
+
+export interface Cgroup {
+  readonly id: string;
+  /** every directory created for this container (v1: one per hierarchy; v2: one) */
+  readonly dirs: string[];
+  /** the path as the container sees it / as /proc/PID/cgroup shows it, e.g. "/tsbox/<id>" */
+  readonly path: string;
+  apply(resources: LinuxResources): void;
+  /** writes cgroup.procs in every dir */
+  addProcess(pid: number): void;
+  /** processes still in it (including any sub-cgroups the container made) */
+  pids(): number[];
+  /** kill remaining (SIGKILL, v2 cgroup.kill if present) then wait until empty and rmdir every dir; tolerant of already-removed dirs */
+  destroy(opts?: { timeoutMs?: number }): Promise<void>;
+}
+
+export interface CgroupOptions {
+  /** parent cgroup under each hierarchy's mount, default "tsbox"; may be nested ("a/b") */
+  parent?: string;
+  /** re-base every mount dir onto this directory (tests: a fixture shaped like cgroupfs) */
+  root?: string;
+  /** file operations (tests: a fixture that emulates the kernel); default node:fs */
+  fs?: CgroupFs;
+}
+
+interface ControllerModule {
+  controller: string;
+  requested(r: LinuxResources): boolean;
+  apply(r: LinuxResources, dir: string, fs: CgroupFs): void;
+}
+
+// Order matters a little: cpuset before anything that could move memory.
+const V1_MODULES: ControllerModule[] = [v1cpuset, v1memory, v1cpu, v1pids, v1devices];
+// No devices module: v2 device control needs a BPF program (see devicesEnforced).
+const V2_MODULES: ControllerModule[] = [v2cpuset, v2memory, v2cpu, v2pids];
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+export const DEFAULT_PARENT = "tsbox";
+const DEFAULT_DESTROY_TIMEOUT_MS = 10_000;
+
+function checkName(s: string, what: string): string {
+  if (!NAME_RE.test(s) || s.length > 255) throw new TsboxError(`cgroup: invalid ${what} ${JSON.stringify(s)}`);
+  return s;
+}
+
+function parentSegments(parent: string | undefined): string[] {
+  const p = parent ?? DEFAULT_PARENT;
+  const segs = p.split("/").filter(Boolean);
+  if (segs.length === 0) throw new TsboxError(`cgroup: invalid parent ${JSON.stringify(p)}`);
+  return segs.map((s) => checkName(s, "parent"));
+}
+
+function rebase(root: string | undefined, dir: string): string {
+  return root ? path.join(root, dir) : dir;
+}
+
+/** Does tsbox enforce device rules on this host? Not on v2 (that needs a BPF program). */
+export function devicesEnforced(h: Hierarchy): boolean {
+  return h.version === "v1" && h.mounts.has("devices");
+}
+
+function v2Mount(h: Hierarchy): string {
+  const m = h.mounts.get(V2_KEY) ?? h.v2root ?? [...h.mounts.values()][0];
+  if (!m) throw new TsboxError("cgroup: no cgroup2 mount in the hierarchy");
+  return m;
+}
+
+/** The mount dirs (re-based) tsbox places containers in. */
+function mountDirs(h: Hierarchy, root: string | undefined): string[] {
+  return (h.version === "v2" ? [v2Mount(h)] : hierarchyDirs(h)).map((d) => rebase(root, d));
+}
+
+class CgroupImpl implements Cgroup {
+  readonly dirs: string[];
+  readonly path: string;
+
+  constructor(
+    private readonly h: Hierarchy,
+    readonly id: string,
+    private readonly segs: string[],
+    private readonly root: string | undefined,
+    private readonly fs: CgroupFs,
+  ) {
+    this.dirs = mountDirs(h, root).map((m) => path.join(m, ...segs, id));
+    this.path = "/" + [...segs, id].join("/");
+  }
+
+  /** The container's dir in the hierarchy that has `controller` (v1), or the v2 dir. */
+  private dirFor(controller: string): string | undefined {
+    const mount = this.h.version === "v2" ? v2Mount(this.h) : this.h.mounts.get(controller);
+    return mount === undefined ? undefined : path.join(rebase(this.root, mount), ...this.segs, this.id);
+  }
+
+  apply(resources: LinuxResources): void {
+    const modules = this.h.version === "v1" ? V1_MODULES : V2_MODULES;
+    for (const m of modules) {
+      if (!m.requested(resources)) continue;
+      const dir = this.dirFor(m.controller);
+      if (dir === undefined) throw new TsboxError(`cgroup: the ${m.controller} controller is not mounted`);
+      m.apply(resources, dir, this.fs);
+    }
+  }
+
+  addProcess(pid: number): void {
+    if (!Number.isSafeInteger(pid) || pid <= 0) throw new TsboxError(`cgroup: invalid pid ${pid}`);
+    for (const dir of this.dirs) {
+      try {
+        this.fs.writeFile(path.join(dir, "cgroup.procs"), String(pid));
+      } catch (e) {
+        throw new TsboxError(`cgroup: adding process ${pid} to ${dir}: ${describeError(e)}`, 125, { cause: e });
+      }
+    }
+  }
+
+  /** dir and every sub-cgroup below it, deepest first; [] when dir is gone. */
+  private tree(dir: string): string[] {
+    let subs: string[];
+    try {
+      subs = this.fs.listDirs(dir);
+    } catch (e) {
+      if (errnoCode(e) === "ENOENT") return [];
+      throw new TsboxError(`cgroup: listing ${dir}: ${describeError(e)}`, 125, { cause: e });
+    }
+    return [...subs.flatMap((s) => this.tree(path.join(dir, s))), dir];
+  }
+
+  pids(): number[] {
+    const all = new Set<number>();
+    for (const dir of this.dirs.flatMap((d) => this.tree(d))) {
+      let text: string;
+      try {
+        text = this.fs.readFile(path.join(dir, "cgroup.procs"));
+      } catch (e) {
+        if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENODEV") continue; // removed meanwhile
+        throw new TsboxError(`cgroup: reading ${path.join(dir, "cgroup.procs")}: ${describeError(e)}`, 125, { cause: e });
+      }
+      for (const w of text.split("\n")) if (w.trim()) all.add(Number(w));
+    }
+    return [...all].sort((a, b) => a - b);
+  }
+
+  async destroy(opts?: { timeoutMs?: number }): Promise<void> {
+    const timeoutMs = opts?.timeoutMs ?? DEFAULT_DESTROY_TIMEOUT_MS;
+    const deadline = Date.now() + timeoutMs;
+    if (this.h.version === "v2") {
+      // cgroup.kill (Linux 5.14+) kills the whole subtree atomically, forks included.
+      try {
+        this.fs.writeFile(path.join(this.dirs[0]!, "cgroup.kill"), "1");
+      } catch {
+        // absent on older kernels, or the cgroup is gone already
+      }
+    }
+    // Kill what is left and wait for it to leave: after the container's PID 1
+    // is reaped the kernel kills the rest of its pid namespace, but the dying
+    // processes stay listed for a moment.
+    let delay = 2;
+    for (;;) {
+      const pids = this.pids();
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch (e) {
+          if (errnoCode(e) !== "ESRCH") throw new TsboxError(`cgroup: killing ${pid} in ${this.path}: ${describeError(e)}`, 125, { cause: e });
+        }
+      }
+      if (Date.now() >= deadline) {
+        throw new TsboxError(`cgroup: ${this.path}: processes ${pids.join(", ")} still present after ${timeoutMs} ms`);
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 50);
+    }
+    // Remove sub-cgroups the container may have made, then the dirs themselves.
+    for (const dir of this.dirs.flatMap((d) => this.tree(d))) {
+      delay = 2;
+      for (;;) {
+        try {
+          this.fs.rmdir(dir);
+          break;
+        } catch (e) {
+          const code = errnoCode(e);
+          if (code === "ENOENT") break;
+          if (code !== "EBUSY" || Date.now() >= deadline) {
+            throw new TsboxError(`cgroup: removing ${dir}: ${describeError(e)}`, 125, { cause: e });
+          }
+          await sleep(delay);
+          delay = Math.min(delay * 2, 50);
+        }
+      }
+    }
+  }
+}
+
+function mkdirExisting(fs: CgroupFs, dir: string): void {
+  try {
+    fs.mkdir(dir);
+  } catch (e) {
+    if (errnoCode(e) !== "EEXIST") throw new TsboxError(`cgroup: creating ${dir}: ${describeError(e)}`, 125, { cause: e });
+  }
+}
+
+/** Create the parent level(s) as needed, then the container's dir in every hierarchy. */
+export function createCgroup(h: Hierarchy, id: string, opts?: CgroupOptions): Cgroup {
+  checkName(id, "container id");
+  const segs = parentSegments(opts?.parent);
+  const fs = opts?.fs ?? nodeCgroupFs;
+  const cg = new CgroupImpl(h, id, segs, opts?.root, fs);
+  const mounts = mountDirs(h, opts?.root);
+  const cpusetMount = h.version === "v1" && h.mounts.has("cpuset") ? rebase(opts?.root, h.mounts.get("cpuset")!) : undefined;
+  const created: string[] = [];
+  try {
+    for (const mount of mounts) {
+      const parents: string[] = [];
+      let d = mount;
+      for (const s of segs) {
+        d = path.join(d, s);
+        mkdirExisting(fs, d);
+        parents.push(d);
+      }
+      if (h.version === "v2") enableChain(mount, segs, fs);
+      const dir = path.join(d, id);
+      try {
+        fs.mkdir(dir);
+      } catch (e) {
+        if (errnoCode(e) === "EEXIST") throw new TsboxError(`cgroup: ${dir} already exists`, 125, { cause: e });
+        throw new TsboxError(`cgroup: creating ${dir}: ${describeError(e)}`, 125, { cause: e });
+      }
+      created.push(dir);
+      if (mount === cpusetMount) v1cpuset.init([...parents, dir], fs);
+    }
+  } catch (e) {
+    for (const dir of created.reverse()) {
+      try {
+        fs.rmdir(dir);
+      } catch {
+        // best effort
+      }
+    }
+    throw e;
+  }
+  return cg;
+}
+
+/** A handle on an existing container cgroup (e.g. for cleanup); creates nothing. */
+export function openCgroup(h: Hierarchy, id: string, opts?: CgroupOptions): Cgroup {
+  checkName(id, "container id");
+  return new CgroupImpl(h, id, parentSegments(opts?.parent), opts?.root, opts?.fs ?? nodeCgroupFs);
+}
+
+/** Container ids under the parent, in any hierarchy (so half-removed ones show up too). */
+export function listCgroups(h: Hierarchy, opts?: CgroupOptions): string[] {
+  const segs = parentSegments(opts?.parent);
+  const fs = opts?.fs ?? nodeCgroupFs;
+  const ids = new Set<string>();
+  for (const mount of mountDirs(h, opts?.root)) {
+    const dir = path.join(mount, ...segs);
+    try {
+      for (const name of fs.listDirs(dir)) ids.add(name);
+    } catch (e) {
+      if (errnoCode(e) !== "ENOENT") throw new TsboxError(`cgroup: listing ${dir}: ${describeError(e)}`, 125, { cause: e });
+    }
+  }
+  return [...ids].sort();
+}
+

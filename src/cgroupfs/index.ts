@@ -1,0 +1,25 @@
+// Public API of the cgroup module: detect the host's cgroup layout, place a
+// container in its own cgroup (v1: one dir per hierarchy; v2: one dir),
+// apply limits from OCI linux.resources, tear it down.
+//
+// Layout: hierarchy.ts (mountinfo), cgroup.ts (placement), fs.ts (file ops),
+// v1/<controller>.ts and v2/<controller>.ts (one module per controller, each
+// with apply(resources, dir, fs)), convert.ts / devices.ts (pure helpers).
+
+export type { CgroupVersion, Hierarchy, LinuxResources, LinuxDeviceCgroup } from "./types.js";
+export { detectHierarchy, parseHierarchy, parseCgroupMounts, type CgroupMount } from "./hierarchy.js";
+export {
+  createCgroup,
+  openCgroup,
+  listCgroups,
+  devicesEnforced,
+  DEFAULT_PARENT,
+  type Cgroup,
+  type CgroupOptions,
+} from "./cgroup.js";
+export { DOCKER_DEFAULT_DEVICES, deviceRuleWrites } from "./devices.js";
+export { cpusToQuotaPeriod, pidsMaxValue, DEFAULT_CFS_PERIOD_US } from "./convert.js";
+export { sharesToWeight, cpuMaxValue } from "./v2/cpu.js";
+export { swapToV2 } from "./v2/memory.js";
+export { memoryWrites as v1MemoryWrites } from "./v1/memory.js";
+export { nodeCgroupFs, type CgroupFs } from "./fs.js";

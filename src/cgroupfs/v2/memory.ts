@@ -1,0 +1,44 @@
+// v2 memory controller: memory.max, memory.swap.max (swap only, not
+// memory+swap as in OCI/v1), memory.low (from the reservation).
+
+import { TsboxError } from "../../errors.js";
+import { checkInt, isSet } from "../convert.js";
+import { fileExists, writeValue, type CgroupFs } from "../fs.js";
+import type { LinuxResources } from "../types.js";
+
+export const controller = "memory";
+
+export function requested(r: LinuxResources): boolean {
+  const m = r.memory;
+  return !!m && (isSet(m.limit) || isSet(m.swap) || isSet(m.reservation));
+}
+
+/** -1 → "max", otherwise the number. */
+function maxOr(n: number): string {
+  return n === -1 ? "max" : String(n);
+}
+
+/**
+ * OCI memory.swap (memory+swap) → v2 memory.swap.max (swap alone) = swap − memory,
+ * following runc: undefined when not set; -1 ("max") when unlimited or when
+ * memory is unlimited and swap is not given.
+ */
+export function swapToV2(limit: number | undefined, swap: number | undefined): number | undefined {
+  const l = isSet(limit) ? checkInt(limit, "memory limit") : undefined;
+  const s = isSet(swap) ? checkInt(swap, "memory+swap limit") : undefined;
+  if (l === -1 && s === undefined) return -1;
+  if (s === undefined || s === -1) return s;
+  if (l === undefined || l === -1) throw new TsboxError("cgroup: unable to set a swap limit without a memory limit");
+  if (s < l) throw new TsboxError(`cgroup: memory+swap limit ${s} must be >= memory limit ${l}`);
+  return s - l;
+}
+
+export function apply(r: LinuxResources, dir: string, fs: CgroupFs): void {
+  const m = r.memory;
+  if (!m || !requested(r)) return;
+  const swapMax = swapToV2(m.limit, m.swap); // validate before writing anything
+  if (isSet(m.limit)) writeValue(fs, dir, "memory.max", maxOr(m.limit));
+  // memory.swap.max is absent without swap accounting: skip, like v1's memsw.
+  if (swapMax !== undefined && fileExists(fs, dir, "memory.swap.max")) writeValue(fs, dir, "memory.swap.max", maxOr(swapMax));
+  if (isSet(m.reservation)) writeValue(fs, dir, "memory.low", maxOr(checkInt(m.reservation, "memory reservation")));
+}
