@@ -1,0 +1,146 @@
+// Typed binding to build/libtsbox_shim.so (native-shims/shim.c, contract in
+// native-shims/PLAN.md). Only `wait` may run off the main thread: the child's
+// parent-death signal is tied to the thread that cloned it.
+
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { getSystemErrorMessage, getSystemErrorName } from "node:util";
+import { DataType, load, open } from "ffi-rs";
+import { LaunchError } from "../errors.js";
+import { encodePlan, type Plan } from "./plan.js";
+
+const LIBRARY = "tsbox_shim";
+let opened = false;
+
+/** The package root: the first ancestor of this file holding package.json (src/ns or dist/ns). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json"))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error("tsbox: cannot find the package root (package.json)");
+    dir = up;
+  }
+  return dir;
+}
+
+function lib(): string {
+  if (!opened) {
+    const path = join(packageRoot(), "build", "libtsbox_shim.so");
+    if (!existsSync(path)) {
+      throw new LaunchError(`native shim not built: ${path} is missing (run \`node scripts/build-shim.mjs\`)`);
+    }
+    open({ library: LIBRARY, path });
+    opened = true;
+  }
+  return LIBRARY;
+}
+
+function callInt(funcName: string, paramsType: DataType[], paramsValue: unknown[]): number {
+  return load({ library: lib(), funcName, retType: DataType.I32, paramsType, paramsValue });
+}
+
+function callString(funcName: string, paramsType: DataType[], paramsValue: unknown[]): string {
+  return load({ library: lib(), funcName, retType: DataType.String, paramsType, paramsValue });
+}
+
+/** An Error shaped like Node's system errors (code, errno, syscall, path). */
+export interface ShimErrnoError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  path?: string;
+}
+
+function errnoError(negErrno: number, syscall: string, path?: string): ShimErrnoError {
+  const code = getSystemErrorName(negErrno);
+  const where = path === undefined ? syscall : `${syscall} '${path}'`;
+  const err = new Error(`${code}: ${getSystemErrorMessage(negErrno).toLowerCase()}, ${where}`) as ShimErrnoError;
+  err.code = code;
+  err.errno = negErrno;
+  err.syscall = syscall;
+  if (path !== undefined) err.path = path;
+  return err;
+}
+
+function check(rc: number, syscall: string, path?: string): number {
+  if (rc < 0) throw errnoError(rc, syscall, path);
+  return rc;
+}
+
+/**
+ * Clones the container's first process; it waits for `start` (or `abort`).
+ * Must be called on the main thread. Throws LaunchError for a bad plan or a
+ * failed clone.
+ */
+export function spawn(plan: Plan): number {
+  const strings = encodePlan(plan);
+  const pid = callInt("tsbox_spawn", [DataType.I32, DataType.StringArray], [strings.length, strings]);
+  if (pid < 0) {
+    const message = callString("tsbox_last_error", [], []);
+    throw new LaunchError(message || `launch failed: ${getSystemErrorName(pid)}`);
+  }
+  return pid;
+}
+
+export type StartResult = { ok: true } | { ok: false; code: number; message: string };
+
+/**
+ * Releases the child and blocks until it has exec'd or failed. On failure the
+ * child has been reaped; `code` is 125, 126 or 127 (Docker's conventions).
+ */
+export function start(pid: number): StartResult {
+  const r = callString("tsbox_start", [DataType.I32], [pid]);
+  if (r === "") return { ok: true };
+  const tab = r.indexOf("\t");
+  const code = Number.parseInt(r.slice(0, tab), 10);
+  return { ok: false, code: Number.isFinite(code) ? code : 125, message: r.slice(tab + 1) };
+}
+
+/** Kills and reaps a child that was spawned but never started. */
+export function abort(pid: number): void {
+  check(callInt("tsbox_abort", [DataType.I32], [pid]), "tsbox_abort");
+}
+
+/** The pty master received from a started child whose plan had PTY (once per child). */
+export function ptyMaster(pid: number): number {
+  return check(callInt("tsbox_pty_master", [DataType.I32], [pid]), "tsbox_pty_master");
+}
+
+/** Resolves with the container's exit code: its status, or 128+N if killed by signal N. */
+export async function wait(pid: number): Promise<number> {
+  const rc = await load({
+    library: lib(),
+    funcName: "tsbox_wait",
+    retType: DataType.I32,
+    paramsType: [DataType.I32],
+    paramsValue: [pid],
+    runInNewThread: true,
+  });
+  return check(rc, "waitpid");
+}
+
+export function setWinsize(fd: number, rows: number, cols: number): void {
+  check(callInt("tsbox_set_winsize", [DataType.I32, DataType.I32, DataType.I32], [fd, rows, cols]), "ioctl");
+}
+
+export function mknod(path: string, mode: number, major: number, minor: number): void {
+  check(
+    callInt("tsbox_mknod", [DataType.String, DataType.I32, DataType.I32, DataType.I32], [path, mode, major, minor]),
+    "mknod",
+    path,
+  );
+}
+
+export function lsetxattr(path: string, name: string, value: string): void {
+  const len = Buffer.byteLength(value, "utf8");
+  check(
+    callInt("tsbox_lsetxattr", [DataType.String, DataType.String, DataType.String, DataType.I32], [path, name, value, len]),
+    "lsetxattr",
+    path,
+  );
+}
+
+export function lgetxattrLen(path: string, name: string): number {
+  return check(callInt("tsbox_lgetxattr_len", [DataType.String, DataType.String], [path, name]), "lgetxattr", path);
+}
