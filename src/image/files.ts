@@ -1,0 +1,100 @@
+// Reading a file out of an image without mounting it: the overlay lookup done
+// by hand over the layer directories (top layer first, whiteouts and opaque
+// directories honoured), with symlinks resolved inside the image's root. Every
+// component is lstat'ed, so a link in a layer never leads to a host file.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { errnoCode } from "../errors.js";
+import type { ResolvedImage } from "./images.js";
+import { opaqueDirs, type LayerRef } from "./layers.js";
+
+// Linux's MAXSYMLINKS.
+const MAX_SYMLINKS = 40;
+
+interface Found {
+  layer: LayerRef;
+  st: fs.Stats;
+}
+
+function lstatOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw e;
+  }
+}
+
+const isWhiteout = (st: fs.Stats): boolean => st.isCharacterDevice() && st.rdev === 0;
+
+class MergedView {
+  private readonly opaque = new Map<string, Set<string>>();
+
+  constructor(private readonly layers: readonly LayerRef[]) {}
+
+  private opaqueIn(layer: LayerRef): Set<string> {
+    let s = this.opaque.get(layer.dir);
+    if (s === undefined) {
+      s = new Set(opaqueDirs(layer.dir));
+      this.opaque.set(layer.dir, s);
+    }
+    return s;
+  }
+
+  /** The topmost layer entry at `parts` (non-empty), as overlayfs would find it. */
+  lookup(parts: readonly string[]): Found | undefined {
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      const layer = this.layers[i];
+      if (layer === undefined) continue;
+      const opaque = this.opaqueIn(layer);
+      let hidesLower = opaque.has("");
+      for (let j = 1; j <= parts.length; j++) {
+        const prefix = parts.slice(0, j);
+        const st = lstatOrUndefined(path.join(layer.dir, ...prefix));
+        if (st === undefined) break;
+        if (isWhiteout(st)) return undefined;
+        if (j === parts.length) return { layer, st };
+        // A non-directory here replaces the whole subtree of every lower layer.
+        if (!st.isDirectory()) return undefined;
+        if (opaque.has(prefix.join("/"))) hidesLower = true;
+      }
+      if (hidesLower) return undefined;
+    }
+    return undefined;
+  }
+}
+
+/** A regular file's content from the image, or undefined if it is absent or not a regular file. */
+export function readImageFile(image: ResolvedImage, filePath: string): Buffer | undefined {
+  const view = new MergedView(image.layers);
+  let pending = filePath.split("/");
+  let resolved: string[] = [];
+  let last: Found | undefined;
+  let hops = 0;
+  while (pending.length > 0) {
+    const c = pending.shift() ?? "";
+    if (c === "" || c === ".") continue;
+    if (c === "..") {
+      resolved.pop();
+      last = undefined;
+      continue;
+    }
+    const candidate = [...resolved, c];
+    const found = view.lookup(candidate);
+    if (found === undefined) return undefined;
+    if (found.st.isSymbolicLink()) {
+      if (++hops > MAX_SYMLINKS) return undefined;
+      const target = fs.readlinkSync(path.join(found.layer.dir, ...candidate));
+      if (target.startsWith("/")) resolved = [];
+      pending = [...target.split("/"), ...pending];
+      last = undefined;
+      continue;
+    }
+    if (!found.st.isDirectory() && pending.some((x) => x !== "" && x !== ".")) return undefined;
+    resolved = candidate;
+    last = found;
+  }
+  if (last === undefined || !last.st.isFile()) return undefined;
+  return fs.readFileSync(path.join(last.layer.dir, ...resolved));
+}

@@ -1,0 +1,179 @@
+// Finding images: by name (through repositories.json), by full ID or by an
+// unambiguous ID prefix, in Docker's order. An image is its config (the ID is
+// the config digest) plus the manifest that lists its layer blobs.
+import { ImageError, NotFoundError, UsageError } from "../errors.js";
+import { log } from "../log.js";
+import { parseImageConfig, type ImageConfig } from "./config.js";
+import { chainIDs, digestHex, isDigest } from "./digest.js";
+import { layerRef, layerSize, type LayerRef } from "./layers.js";
+import { parseManifest, type ImageManifest } from "./manifest.js";
+import {
+  familiarName, familiarString, parseNormalizedNamed, referenceName, referenceString, withDefaultTag, type Reference,
+} from "./reference.js";
+import {
+  listImageIds, readBlob, readImageRecord, readRepositories, storePaths, type Repositories, type StorePaths,
+} from "./store.js";
+
+export interface ResolvedImage {
+  /** `sha256:<config hex>`. */
+  id: string;
+  /** The normalised reference, when resolved by name. */
+  name?: string;
+  config: ImageConfig;
+  /** Bottom → top. */
+  layers: LayerRef[];
+  manifestDigest: string;
+}
+
+export interface ImageSummary {
+  /** Familiar repository name (`busybox`), or `<none>`. */
+  repository: string;
+  /** Tag, or `<none>`. */
+  tag: string;
+  /** `sha256:<config hex>` (display the first 12 hex). */
+  id: string;
+  /** RFC 3339, from the config; "" if it has none. */
+  created: string;
+  /** Bytes of the unpacked layers. */
+  size: number;
+}
+
+export interface LoadedImage {
+  id: string;
+  manifestDigest: string;
+  manifest: ImageManifest;
+  config: ImageConfig;
+}
+
+export function loadImage(p: StorePaths, manifestDigest: string): LoadedImage {
+  if (!isDigest(manifestDigest)) throw new ImageError(`image store refers to an invalid manifest digest ${manifestDigest}`);
+  const manifest = parseManifest(readBlob(p, manifestDigest), manifestDigest);
+  const id = manifest.config.digest;
+  const config = parseImageConfig(readBlob(p, id), id);
+  if (config.rootfs.diff_ids.length !== manifest.layers.length) {
+    throw new ImageError(`image ${id} is corrupt: manifest and config disagree on the number of layers`);
+  }
+  return { id, manifestDigest, manifest, config };
+}
+
+function toResolved(p: StorePaths, img: LoadedImage, name?: string): ResolvedImage {
+  const diffIDs = img.config.rootfs.diff_ids;
+  const layers = chainIDs(diffIDs).map((c, i) => layerRef(p, c, diffIDs[i] ?? ""));
+  const out: ResolvedImage = { id: img.id, config: img.config, layers, manifestDigest: img.manifestDigest };
+  if (name !== undefined) out.name = name;
+  return out;
+}
+
+function loadById(p: StorePaths, id: string): LoadedImage | undefined {
+  const rec = readImageRecord(p, id);
+  return rec === undefined ? undefined : loadImage(p, rec.manifest);
+}
+
+/** Docker's isImageIDPrefix: did the user name the image by (a prefix of) its ID? */
+export function isImageIDPrefix(imageId: string, s: string): boolean {
+  return imageId.startsWith(s) || imageId.slice(imageId.indexOf(":") + 1).startsWith(s);
+}
+
+export interface Lookup {
+  image: LoadedImage;
+  /** The repositories.json key, when found by name. */
+  key?: string;
+}
+
+/** The lookup behind resolveImage and removeImage. */
+export function lookupImage(p: StorePaths, refOrId: string): Lookup {
+  const fullId = /^(?:sha256:)?([a-f0-9]{64})$/.exec(refOrId);
+  if (fullId?.[1] !== undefined) {
+    const image = loadById(p, `sha256:${fullId[1]}`);
+    if (image !== undefined) return { image };
+    throw new NotFoundError(`No such image: ${refOrId}`);
+  }
+
+  let ref: Reference | undefined;
+  let parseError: UsageError | undefined;
+  try {
+    ref = withDefaultTag(parseNormalizedNamed(refOrId));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    parseError = e;
+  }
+  if (ref !== undefined) {
+    const key = referenceString(ref);
+    const manifest = readRepositories(p)[key];
+    if (manifest !== undefined) return { image: loadImage(p, manifest), key };
+  }
+
+  const prefix = /^(?:sha256:)?([a-f0-9]+)$/.exec(refOrId)?.[1];
+  if (prefix !== undefined) {
+    const matches = listImageIds(p).filter((id) => digestHex(id).startsWith(prefix));
+    if (matches.length === 1 && matches[0] !== undefined) {
+      const image = loadById(p, matches[0]);
+      if (image !== undefined) return { image };
+    }
+  }
+  if (parseError !== undefined) throw parseError;
+  throw new NotFoundError(`No such image: ${ref === undefined ? refOrId : familiarString(ref)}`);
+}
+
+export function resolveImage(root: string, refOrId: string): ResolvedImage {
+  const p = storePaths(root);
+  const { image, key } = lookupImage(p, refOrId);
+  return toResolved(p, image, key);
+}
+
+/** Image ID of every reference in repositories.json (unreadable manifests skipped). */
+export function referencesByImage(p: StorePaths, repos: Repositories): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const idOfManifest = new Map<string, string>();
+  for (const [key, manifest] of Object.entries(repos)) {
+    let id = idOfManifest.get(manifest);
+    if (id === undefined) {
+      try {
+        id = loadImage(p, manifest).id;
+      } catch (e) {
+        log().warn({ reference: key, err: e instanceof Error ? e.message : String(e) }, "skipping unreadable image reference");
+        continue;
+      }
+      idOfManifest.set(manifest, id);
+    }
+    out.set(id, [...(out.get(id) ?? []), key]);
+  }
+  return out;
+}
+
+/** Parses a repositories.json key (always normalised). */
+export function parseKey(key: string): Reference {
+  return parseNormalizedNamed(key);
+}
+
+export function listImages(root: string): ImageSummary[] {
+  const p = storePaths(root);
+  const refs = referencesByImage(p, readRepositories(p));
+  const ids = new Set([...listImageIds(p), ...refs.keys()]);
+  const rows: ImageSummary[] = [];
+  for (const id of ids) {
+    let created = "";
+    let size = 0;
+    try {
+      const img = loadById(p, id);
+      if (img === undefined) continue;
+      created = img.config.created ?? "";
+      const diffIDs = img.config.rootfs.diff_ids;
+      for (const c of chainIDs(diffIDs)) size += layerSize(p, c);
+    } catch (e) {
+      log().warn({ image: id, err: e instanceof Error ? e.message : String(e) }, "skipping unreadable image");
+      continue;
+    }
+    const named = (refs.get(id) ?? []).map(parseKey);
+    const tagged = named.filter((r) => r.tag !== undefined);
+    const tagRepos = new Set(tagged.map(referenceName));
+    const digestOnlyRepos = new Set(named.filter((r) => r.tag === undefined && !tagRepos.has(referenceName(r))).map(referenceName));
+    for (const r of tagged) rows.push({ repository: familiarName(r), tag: r.tag ?? "<none>", id, created, size });
+    for (const name of digestOnlyRepos) {
+      rows.push({ repository: familiarName(parseKey(name)), tag: "<none>", id, created, size });
+    }
+    if (named.length === 0) rows.push({ repository: "<none>", tag: "<none>", id, created, size });
+  }
+  const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  return rows.sort((a, b) => cmp(b.created, a.created) || cmp(a.repository, b.repository) || cmp(a.tag, b.tag));
+}

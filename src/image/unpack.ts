@@ -1,0 +1,288 @@
+// Unpacks one layer archive into an empty private directory, safely: nothing is
+// ever written outside it, whatever the archive says. The directory is ours
+// alone while this runs, so lstat-then-act on each path component is not racy;
+// the only adversary is the sequence of entries. Whiteouts are converted to
+// overlayfs form (char device 0/0, trusted.overlay.opaque=y).
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ImageError, TsboxError, errnoCode } from "../errors.js";
+import { log } from "../log.js";
+import { lsetxattr, mknod } from "../ns/shim.js";
+import { writeAll } from "../util/atomic.js";
+import { TarFormatError, type TarEntry, type TarHeader } from "./tar.js";
+
+export interface UnpackOptions {
+  /** Command named in error messages: "import", "load", "pull". */
+  context: string;
+}
+
+export interface UnpackResult {
+  /** Bytes of regular file content (hard links not counted twice). */
+  size: number;
+  /** Directories marked opaque, relative to the layer root ("" = the root). */
+  opaqueDirs: string[];
+}
+
+const WHITEOUT_PREFIX = ".wh.";
+const WHITEOUT_META_PREFIX = ".wh..wh.";
+const WHITEOUT_OPAQUE = ".wh..wh..opq";
+const OPAQUE_XATTR = "trusted.overlay.opaque";
+const { S_IFCHR, S_IFBLK, S_IFIFO } = fs.constants;
+
+/** Reasons to refuse an entry; reported as `<ctx>: refusing archive entry "<name>": <reason>`. */
+class Refusal extends Error {}
+
+/**
+ * Lexically cleans an archive path into components below the layer root.
+ * A leading "/" is dropped (confined to the layer, as Docker does); ".." that
+ * would climb above the root returns undefined.
+ */
+export function cleanArchivePath(name: string): string[] | undefined {
+  const parts: string[] = [];
+  for (const c of name.split("/")) {
+    if (c === "" || c === ".") continue;
+    if (c === "..") {
+      if (parts.length === 0) return undefined;
+      parts.pop();
+      continue;
+    }
+    parts.push(c);
+  }
+  return parts;
+}
+
+function lstatOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw e;
+  }
+}
+
+const isUnsupported = (code: string | undefined): boolean =>
+  code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EPERM";
+
+class LayerWriter {
+  private size = 0;
+  private readonly dirTimes = new Map<string, { atime: number; mtime: number }>();
+  private readonly opaque = new Set<string>();
+  // Paths known to be real directories; only clear() can change that, and it forgets them.
+  private readonly knownDirs = new Set<string>();
+
+  constructor(private readonly root: string) {}
+
+  private abs(parts: readonly string[]): string {
+    return path.join(this.root, ...parts);
+  }
+
+  /** Makes sure every parent is a real directory inside the layer, creating missing ones. */
+  private ensureParents(parts: readonly string[]): void {
+    for (let i = 1; i < parts.length; i++) {
+      const rel = parts.slice(0, i);
+      const key = rel.join("/");
+      if (this.knownDirs.has(key)) continue;
+      const p = this.abs(rel);
+      const st = lstatOrUndefined(p);
+      if (st === undefined) {
+        fs.mkdirSync(p, 0o755);
+        fs.chmodSync(p, 0o755);
+        this.knownDirs.add(key);
+      } else if (st.isDirectory()) {
+        this.knownDirs.add(key);
+      } else if (st.isSymbolicLink()) {
+        throw new Refusal(`path goes through symlink "${key}" and could escape the layer`);
+      } else {
+        throw new Refusal(`parent "${key}" is not a directory`);
+      }
+    }
+  }
+
+  /** Removes whatever is at `parts` unless both it and the new entry are directories. */
+  private clear(parts: readonly string[], keepDir: boolean): void {
+    const p = this.abs(parts);
+    const st = lstatOrUndefined(p);
+    if (st === undefined || (keepDir && st.isDirectory())) return;
+    fs.rmSync(p, { recursive: true, force: true });
+    const rel = parts.join("/");
+    const under = (key: string): boolean => key === rel || key.startsWith(`${rel}/`);
+    for (const key of [...this.dirTimes.keys()]) if (under(key)) this.dirTimes.delete(key);
+    if (st.isDirectory()) for (const key of [...this.knownDirs]) if (under(key)) this.knownDirs.delete(key);
+  }
+
+  private linkTarget(h: TarHeader): string[] {
+    const parts = cleanArchivePath(h.linkname);
+    if (parts === undefined) throw new Refusal(`hard link target ${JSON.stringify(h.linkname)} escapes the layer`);
+    if (parts.length === 0) throw new Refusal("hard link to the layer root");
+    this.ensureParentsExist(parts);
+    const st = lstatOrUndefined(this.abs(parts));
+    if (st === undefined) throw new Refusal(`hard link target ${JSON.stringify(h.linkname)} does not exist in the layer`);
+    if (st.isDirectory()) throw new Refusal(`hard link target ${JSON.stringify(h.linkname)} is a directory`);
+    return parts;
+  }
+
+  /** Like ensureParents, for a path that must already exist: never creates anything. */
+  private ensureParentsExist(parts: readonly string[]): void {
+    for (let i = 1; i < parts.length; i++) {
+      const rel = parts.slice(0, i);
+      const st = lstatOrUndefined(this.abs(rel));
+      if (st === undefined) break;
+      if (st.isSymbolicLink()) {
+        throw new Refusal(`hard link target goes through symlink "${rel.join("/")}" and could escape the layer`);
+      }
+      if (!st.isDirectory()) break;
+    }
+  }
+
+  private setXattr(p: string, name: string, value: Buffer, entry: string): void {
+    if (name.startsWith("trusted.overlay.")) {
+      throw new Refusal(`xattr ${name} is reserved for the overlay filesystem`);
+    }
+    const text = value.toString("utf8");
+    if (text.includes("\0") || !Buffer.from(text, "utf8").equals(value)) {
+      // The shim takes the value as a C string, so binary values cannot pass yet.
+      log().warn({ entry, xattr: name }, "skipping binary xattr value (not supported yet)");
+      return;
+    }
+    try {
+      lsetxattr(p, name, text);
+    } catch (e) {
+      // As Docker: a filesystem or kernel that refuses the attribute is not fatal.
+      if (!isUnsupported(errnoCode(e))) throw e;
+      log().warn({ entry, xattr: name, code: errnoCode(e) }, "skipping xattr the filesystem does not accept");
+    }
+  }
+
+  private applyMetadata(p: string, rel: string, h: TarHeader, isDir: boolean): void {
+    fs.lchownSync(p, h.uid, h.gid);
+    // After chown, which clears setuid/setgid.
+    if (h.type !== "symlink") fs.chmodSync(p, h.mode);
+    for (const [name, value] of h.xattrs) this.setXattr(p, name, value, h.name);
+    const times = { atime: h.atime ?? h.mtime, mtime: h.mtime };
+    // A directory's mtime changes as entries land in it, so it is set at the end.
+    if (isDir) this.dirTimes.set(rel, times);
+    else fs.lutimesSync(p, times.atime, times.mtime);
+  }
+
+  async entry(e: TarEntry): Promise<void> {
+    const h = e.header;
+    const parts = cleanArchivePath(h.name);
+    if (parts === undefined) throw new Refusal("path escapes the layer");
+
+    if (parts.length === 0) {
+      if (h.type !== "dir") throw new Refusal("the layer root must be a directory");
+      this.applyMetadata(this.root, "", h, true);
+      return;
+    }
+
+    const base = parts[parts.length - 1] ?? "";
+    const parents = parts.slice(0, -1);
+    if (base === WHITEOUT_OPAQUE) {
+      // The marker's parents, including the directory it makes opaque, must be real directories.
+      this.ensureParents(parts);
+      this.opaque.add(parents.join("/"));
+      return;
+    }
+    // Other AUFS metadata (.wh..wh.plnk and the like) means nothing to overlayfs.
+    if (parts.some((c) => c.startsWith(WHITEOUT_META_PREFIX))) return;
+    if (base.startsWith(WHITEOUT_PREFIX)) {
+      const victim = base.slice(WHITEOUT_PREFIX.length);
+      if (victim === "") throw new Refusal("whiteout names no file");
+      if (victim === "." || victim === "..") throw new Refusal("whiteout of a relative path component");
+      const target = [...parents, victim];
+      this.ensureParents(target);
+      this.clear(target, false);
+      const p = this.abs(target);
+      mknod(p, S_IFCHR, 0, 0);
+      fs.lchownSync(p, h.uid, h.gid);
+      return;
+    }
+
+    this.ensureParents(parts);
+    const p = this.abs(parts);
+    const rel = parts.join("/");
+    if (h.type === "link") {
+      const target = this.linkTarget(h);
+      if (target.join("/") === rel) throw new Refusal("hard link to itself");
+      this.clear(parts, false);
+      fs.linkSync(this.abs(target), p);
+      // The inode's metadata came with its first entry, as with GNU tar.
+      return;
+    }
+    this.clear(parts, h.type === "dir");
+    switch (h.type) {
+      case "file": {
+        const fd = fs.openSync(p, "wx", 0o600);
+        try {
+          for await (const chunk of e.body) writeAll(fd, chunk);
+        } finally {
+          fs.closeSync(fd);
+        }
+        this.size += h.size;
+        break;
+      }
+      case "dir":
+        if (lstatOrUndefined(p) === undefined) fs.mkdirSync(p, 0o700);
+        break;
+      case "symlink":
+        if (h.linkname === "") throw new Refusal("symlink with an empty target");
+        fs.symlinkSync(h.linkname, p);
+        break;
+      case "char":
+        mknod(p, S_IFCHR | h.mode, h.devmajor, h.devminor);
+        break;
+      case "block":
+        mknod(p, S_IFBLK | h.mode, h.devmajor, h.devminor);
+        break;
+      case "fifo":
+        mknod(p, S_IFIFO | h.mode, 0, 0);
+        break;
+    }
+    this.applyMetadata(p, rel, h, h.type === "dir");
+  }
+
+  finish(): UnpackResult {
+    const opaqueDirs: string[] = [];
+    for (const rel of [...this.opaque].sort()) {
+      const p = rel === "" ? this.root : this.abs(rel.split("/"));
+      const st = lstatOrUndefined(p);
+      // A later entry may have replaced the directory; its opacity went with it.
+      if (st === undefined || !st.isDirectory()) continue;
+      lsetxattr(p, OPAQUE_XATTR, "y");
+      opaqueDirs.push(rel);
+    }
+    for (const [rel, t] of this.dirTimes) {
+      fs.lutimesSync(rel === "" ? this.root : this.abs(rel.split("/")), t.atime, t.mtime);
+    }
+    return { size: this.size, opaqueDirs };
+  }
+}
+
+/**
+ * Unpacks `entries` into `dest`, an existing empty directory. On failure `dest`
+ * is left partially filled: the caller owns it and removes it.
+ */
+export async function unpackLayer(entries: AsyncIterable<TarEntry>, dest: string, opts: UnpackOptions): Promise<UnpackResult> {
+  const w = new LayerWriter(dest);
+  let current: string | undefined;
+  try {
+    for await (const e of entries) {
+      current = e.header.name;
+      await w.entry(e);
+      current = undefined;
+    }
+    return w.finish();
+  } catch (e) {
+    throw unpackError(e, current, opts.context);
+  }
+}
+
+function unpackError(e: unknown, entry: string | undefined, ctx: string): Error {
+  if (e instanceof TsboxError) return e;
+  const shown = JSON.stringify(entry ?? "");
+  if (e instanceof Refusal) return new ImageError(`${ctx}: refusing archive entry ${shown}: ${e.message}`, 125, { cause: e });
+  if (e instanceof TarFormatError) return new ImageError(`${ctx}: invalid tar archive: ${e.message}`, 125, { cause: e });
+  const msg = e instanceof Error ? e.message : String(e);
+  return new ImageError(entry === undefined ? `${ctx}: ${msg}` : `${ctx}: failed to unpack ${shown}: ${msg}`, 125, { cause: e });
+}
