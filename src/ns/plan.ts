@@ -28,7 +28,7 @@ export type Op =
   | { op: "HOSTNAME"; name: string }
   | { op: "LOUP" }
   | { op: "RLIMIT"; resource: number; soft: bigint; hard: bigint }
-  | { op: "PTY" }
+  | { op: "PTY"; rows: number; cols: number }
   | { op: "CAPBSET"; keep: bigint }
   | { op: "USER"; uid: number; gid: number; groups: number[] }
   | { op: "CAPS"; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint }
@@ -51,7 +51,8 @@ export function encodePlan(plan: Plan): string[] {
     switch (o.op) {
       case "STDIO": out.push(o.stdin); break;
       case "UNSHARE": out.push(String(o.flags)); break;
-      case "PRIVATE": case "PIVOT": case "LOUP": case "PTY": case "INIT": break;
+      case "PRIVATE": case "PIVOT": case "LOUP": case "INIT": break;
+      case "PTY": out.push(String(o.rows), String(o.cols)); break;
       case "MOUNT": out.push(o.source, o.target, o.fstype, String(o.flags), o.data); break;
       case "MKDIR": out.push(o.path, String(o.mode)); break;
       case "ENSUREFILE": case "CHDIR": case "CHECKDIR": case "MASK": case "READONLY": out.push(o.path); break;

@@ -98,8 +98,10 @@ export function start(pid: number): StartResult {
 }
 
 /** Kills and reaps a child that was spawned but never started. */
+/** Kills and reaps a child; a child already reaped (a failed start) is fine. */
 export function abort(pid: number): void {
-  check(callInt("tsbox_abort", [DataType.I32], [pid]), "tsbox_abort");
+  const r = callInt("tsbox_abort", [DataType.I32], [pid]);
+  if (r !== -3 /* ESRCH */) check(r, "tsbox_abort");
 }
 
 /** The pty master received from a started child whose plan had PTY (once per child). */

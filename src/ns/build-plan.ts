@@ -1,0 +1,161 @@
+// OCI spec → launch plan: the ordered steps the shim's child performs. Pure, so
+// every security-relevant step (mount order, masks, caps, user) is unit-tested
+// without root; test/run.test.ts then checks the real result inside containers.
+
+import type { Spec, SpecMount } from "../runtime/spec.js";
+import { capMask } from "./capabilities.js";
+import { MS, mountFlags } from "./mount-options.js";
+import type { Op, Plan, StdinMode } from "./plan.js";
+
+export const CLONE = {
+  NEWNS: 0x00020000, NEWCGROUP: 0x02000000, NEWUTS: 0x04000000, NEWIPC: 0x08000000,
+  NEWUSER: 0x10000000, NEWPID: 0x20000000, NEWNET: 0x40000000,
+} as const;
+
+const NS_FLAG: Record<string, number> = {
+  pid: CLONE.NEWPID, network: CLONE.NEWNET, ipc: CLONE.NEWIPC, uts: CLONE.NEWUTS, mount: CLONE.NEWNS,
+};
+
+const RLIMIT: Record<string, number> = {
+  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5,
+  RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10,
+  RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
+};
+
+const S_IFCHR = 0o020000;
+
+/** Docker's /dev: the spec's required devices and symlinks (config-linux.md). */
+const DEVICES: [string, number, number][] = [
+  ["/dev/null", 1, 3], ["/dev/zero", 1, 5], ["/dev/full", 1, 7],
+  ["/dev/random", 1, 8], ["/dev/urandom", 1, 9], ["/dev/tty", 5, 0],
+];
+const DEV_LINKS: [string, string][] = [
+  ["/proc/self/fd", "/dev/fd"], ["/proc/self/fd/0", "/dev/stdin"], ["/proc/self/fd/1", "/dev/stdout"],
+  ["/proc/self/fd/2", "/dev/stderr"], ["pts/ptmx", "/dev/ptmx"], ["/proc/kcore", "/dev/core"],
+];
+
+export interface CgroupMountInfo {
+  version: "v1" | "v2";
+  /** v1 only: hierarchy dir name under /sys/fs/cgroup → mount data (e.g. "cpu,cpuacct" → "cpu,cpuacct", "systemd" → "name=systemd") */
+  v1?: { dir: string; data: string }[];
+  /** v1 only: symlinks co-mounted controllers get (e.g. cpu → cpu,cpuacct) */
+  v1Links?: { name: string; target: string }[];
+}
+
+export interface PlanContext {
+  /** host directory the overlay is mounted on (inside the child's mount namespace only) */
+  rootfs: string;
+  overlay: { linkDir: string; lowers: string[]; upper: string; work: string };
+  cgroup: CgroupMountInfo;
+  stdin: StdinMode;
+  init: boolean;
+  /** whether a bind source is a directory (the destination is made to match) */
+  bindIsDir: (source: string) => boolean;
+}
+
+export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
+  let cloneFlags = 0;
+  let cgroupNs = false;
+  for (const ns of spec.linux.namespaces) {
+    if (ns.type === "cgroup") cgroupNs = true;
+    else if (NS_FLAG[ns.type] !== undefined) cloneFlags |= NS_FLAG[ns.type]!;
+  }
+  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }];
+  // The cgroup namespace is entered only after the parent placed the child in its
+  // cgroup, so that the container sees its own cgroup as the root.
+  if (cgroupNs) ops.push({ op: "UNSHARE", flags: CLONE.NEWCGROUP });
+  ops.push({ op: "PRIVATE" });
+
+  // Overlay lowerdirs are short names relative to the link dir, so that many
+  // layers fit in the one page the mount data may take.
+  const { linkDir, lowers, upper, work } = ctx.overlay;
+  ops.push({ op: "CHDIR", path: linkDir });
+  ops.push({ op: "MOUNT", source: "overlay", target: ctx.rootfs, fstype: "overlay", flags: 0,
+    data: `lowerdir=${lowers.join(":")},upperdir=${upper},workdir=${work}` });
+
+  // Host paths (bind sources) must be opened before the host's root goes away.
+  const binds = spec.mounts.filter((m) => m.type === "bind");
+  binds.forEach((m, slot) => ops.push({ op: "OPENPATH", slot, path: m.source ?? "" }));
+
+  ops.push({ op: "CHDIR", path: ctx.rootfs }, { op: "PIVOT" });
+
+  // From here on every path is inside the container: a symlink in the image
+  // cannot point a mount outside it.
+  for (const m of spec.mounts) {
+    if (m.type === "bind") ops.push(...bindOps(m, binds.indexOf(m), ctx));
+    else ops.push(...mountOps(m, ctx));
+    if (m.destination === "/dev") ops.push(...devOps(spec.process.terminal));
+  }
+
+  for (const p of spec.linux.maskedPaths) ops.push({ op: "MASK", path: p });
+  for (const p of spec.linux.readonlyPaths) ops.push({ op: "READONLY", path: p });
+  if (spec.root.readonly) ops.push({ op: "REMOUNT", path: "/", flags: MS.BIND | MS.RDONLY });
+
+  ops.push({ op: "HOSTNAME", name: spec.hostname });
+  if (cloneFlags & CLONE.NEWNET) ops.push({ op: "LOUP" });
+  for (const r of spec.process.rlimits) {
+    const resource = RLIMIT[r.type];
+    if (resource === undefined) throw new Error(`unknown rlimit ${r.type}`);
+    ops.push({ op: "RLIMIT", resource, soft: BigInt(r.soft), hard: BigInt(r.hard) });
+  }
+  if (spec.process.terminal) {
+    const size = spec.process.consoleSize;
+    ops.push({ op: "PTY", rows: size?.height ?? 0, cols: size?.width ?? 0 });
+  }
+  if (!spec.root.readonly) ops.push({ op: "MKDIR", path: spec.process.cwd, mode: 0o755 });
+
+  const caps = spec.process.capabilities;
+  const u = spec.process.user;
+  ops.push(
+    { op: "CAPBSET", keep: capMask(caps.bounding) },
+    { op: "USER", uid: u.uid, gid: u.gid, groups: u.additionalGids ?? [] },
+    { op: "CAPS", effective: capMask(caps.effective), permitted: capMask(caps.permitted),
+      inheritable: capMask(caps.inheritable), ambient: capMask(caps.ambient) },
+    { op: "CHDIR", path: spec.process.cwd },
+  );
+  if (ctx.init) ops.push({ op: "INIT" });
+  ops.push({ op: "EXEC", path: spec.process.args[0]!, argv: spec.process.args, env: spec.process.env });
+  return { cloneFlags, ops };
+}
+
+function bindOps(m: SpecMount, slot: number, ctx: PlanContext): Op[] {
+  const { flags } = mountFlags(m.options);
+  const make: Op = ctx.bindIsDir(m.source ?? "")
+    ? { op: "MKDIR", path: m.destination, mode: 0o755 }
+    : { op: "ENSUREFILE", path: m.destination };
+  return [make, { op: "BINDFD", slot, target: m.destination, flags: flags & ~MS.BIND }];
+}
+
+function mountOps(m: SpecMount, ctx: PlanContext): Op[] {
+  const { flags, data } = mountFlags(m.options);
+  const ops: Op[] = [{ op: "MKDIR", path: m.destination, mode: 0o755 }];
+  if (m.type === "proc" || m.type === "sysfs") ops.push({ op: "CHECKDIR", path: m.destination });
+  if (m.type === "cgroup") return [...ops, ...cgroupOps(m.destination, flags, ctx.cgroup)];
+  ops.push({ op: "MOUNT", source: m.source ?? m.type ?? "none", target: m.destination, fstype: m.type ?? "", flags, data });
+  return ops;
+}
+
+function cgroupOps(dest: string, flags: number, cg: CgroupMountInfo): Op[] {
+  if (cg.version === "v2") {
+    return [{ op: "MOUNT", source: "cgroup", target: dest, fstype: "cgroup2", flags, data: "" }];
+  }
+  // v1: a tmpfs holding one read-only mount per hierarchy, as Docker lays it out;
+  // the tmpfs itself is made read-only once populated.
+  const rw = flags & ~MS.RDONLY;
+  const ops: Op[] = [{ op: "MOUNT", source: "tmpfs", target: dest, fstype: "tmpfs", flags: rw, data: "mode=755" }];
+  for (const h of cg.v1 ?? []) {
+    const target = `${dest}/${h.dir}`;
+    ops.push({ op: "MKDIR", path: target, mode: 0o755 },
+      { op: "MOUNT", source: "cgroup", target, fstype: "cgroup", flags: flags | MS.RDONLY, data: h.data });
+  }
+  for (const l of cg.v1Links ?? []) ops.push({ op: "SYMLINK", target: l.target, path: `${dest}/${l.name}` });
+  ops.push({ op: "REMOUNT", path: dest, flags: flags | MS.RDONLY });
+  return ops;
+}
+
+function devOps(terminal: boolean): Op[] {
+  const ops: Op[] = DEVICES.map(([path, major, minor]) => ({ op: "MKNOD", path, mode: S_IFCHR | 0o666, major, minor }) as Op);
+  for (const [target, path] of DEV_LINKS) ops.push({ op: "SYMLINK", target, path });
+  if (terminal) ops.push({ op: "ENSUREFILE", path: "/dev/console" });
+  return ops;
+}

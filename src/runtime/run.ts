@@ -1,0 +1,154 @@
+// `tsbox run` in the foreground: image + flags → spec → container directory →
+// cgroup → cloned child → placed → released → waited → cleaned up. Every step
+// that creates something registers its undo first, so a failure at any point
+// leaves nothing behind.
+
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { LaunchError, TsboxError } from "../errors.js";
+import { createCgroup, detectHierarchy, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
+import { readImageFile, resolveImage } from "../image/index.js";
+import { buildPlan, type CgroupMountInfo } from "../ns/build-plan.js";
+import * as shim from "../ns/shim.js";
+import { log } from "../log.js";
+import { overlayLayers } from "../overlay/index.js";
+import {
+  containerPaths, createContainerDirs, newContainerId, removeContainerDir, reserveName, selfOwner,
+  settleContainer, writeState, type ContainerState,
+} from "./container-store.js";
+import { buildSpec, type RunFlags } from "./specconv.js";
+import { writeJsonAtomic } from "../util/atomic.js";
+import { attachTerminal, forwardSignals } from "./stdio.js";
+import { grantableRlimits } from "./rlimits.js";
+
+export interface RunRequest {
+  root: string;
+  image: string;
+  flags: RunFlags;
+  name?: string;
+  autoRemove: boolean;
+}
+
+const HOSTS = [
+  "127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", "fe00::0\tip6-localnet",
+  "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes", "ff02::2\tip6-allrouters", "",
+].join("\n");
+
+class Undo {
+  private readonly steps: (() => void | Promise<void>)[] = [];
+  push(step: () => void | Promise<void>): void { this.steps.push(step); }
+  async run(): Promise<void> {
+    for (const step of this.steps.reverse()) {
+      try { await step(); } catch (e) { log().warn({ err: e }, "cleanup step failed"); }
+    }
+    this.steps.length = 0;
+  }
+}
+
+export async function runContainer(req: RunRequest): Promise<number> {
+  const image = resolveImage(req.root, req.image);
+  const hierarchy = detectHierarchy();
+  const id = newContainerId();
+  const paths = containerPaths(req.root, id);
+  const undo = new Undo();
+  let state: ContainerState | undefined;
+  let cgroup: Cgroup | undefined;
+  let pid = 0;
+  try {
+    const spec = buildSpec(image.config.config, req.flags, {
+      id,
+      etcFiles: { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf },
+      passwd: readImageFile(image, "/etc/passwd")?.toString("utf8"),
+      group: readImageFile(image, "/etc/group")?.toString("utf8"),
+      hostEnv: process.env,
+      thermalThrottle: thermalThrottleDirs(),
+    });
+    spec.process.rlimits = grantableRlimits(spec.process.rlimits);
+    if (spec.process.terminal && process.stdout.isTTY) {
+      spec.process.consoleSize = { height: process.stdout.rows, width: process.stdout.columns };
+    }
+    for (const m of spec.mounts) {
+      if (m.type === "bind" && m.source?.startsWith(paths.dir) === false && !existsSync(m.source)) {
+        throw new TsboxError(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
+      }
+    }
+
+    const name = reserveName(req.root, id, req.name);
+    undo.push(() => removeContainerDir(req.root, { id, name }));
+    createContainerDirs(paths);
+    writeFileSync(paths.hostname, `${spec.hostname}\n`);
+    writeFileSync(paths.hosts, HOSTS);
+    writeFileSync(paths.resolvConf, resolvConf());
+    writeJsonAtomic(paths.config, spec);
+    state = {
+      id, name, image: req.image, imageId: image.id, created: new Date().toISOString(),
+      status: "created", owner: selfOwner(), autoRemove: req.autoRemove,
+    };
+    writeState(req.root, state);
+
+    cgroup = createCgroup(hierarchy, id);
+    const cg = cgroup;
+    undo.push(() => cg.destroy());
+    cgroup.apply(spec.linux.resources);
+
+    const plan = buildPlan(spec, {
+      rootfs: paths.rootfs,
+      overlay: { ...overlayLayers(req.root, image), upper: paths.upper, work: paths.work },
+      cgroup: cgroupMountInfo(hierarchy),
+      stdin: req.flags.interactive && !req.flags.tty ? "inherit" : "null",
+      init: req.flags.init,
+      bindIsDir: (p) => statSync(p).isDirectory(),
+    });
+    log().debug({ id, ops: plan.ops.length }, "launching");
+    pid = shim.spawn(plan);
+    const child = pid;
+    undo.push(() => shim.abort(child));
+    cgroup.addProcess(pid);
+
+    const started = shim.start(pid);
+    if (!started.ok) throw new LaunchError(started.message, started.code);
+    state = { ...state, status: "running", pid, startedAt: new Date().toISOString() };
+    writeState(req.root, state);
+  } catch (e) {
+    await undo.run();
+    throw e;
+  }
+
+  const stopForwarding = forwardSignals(pid);
+  const terminal = req.flags.tty ? attachTerminal(shim.ptyMaster(pid), req.flags.interactive) : undefined;
+  const exitCode = await shim.wait(pid);
+  stopForwarding();
+  await terminal?.close();
+
+  await cgroup.destroy();
+  settleContainer(req.root, state, exitCode, req.autoRemove);
+  return exitCode;
+}
+
+/** How the container's /sys/fs/cgroup mirrors the host's hierarchies. */
+export function cgroupMountInfo(h: Hierarchy): CgroupMountInfo {
+  if (h.version === "v2") return { version: "v2" };
+  const byDir = new Map<string, string[]>();
+  for (const [controller, dir] of h.mounts) byDir.set(dir, [...(byDir.get(dir) ?? []), controller]);
+  const v1: { dir: string; data: string }[] = [];
+  const v1Links: { name: string; target: string }[] = [];
+  for (const [dir, controllers] of byDir) {
+    const base = dir.slice(dir.lastIndexOf("/") + 1);
+    v1.push({ dir: base, data: controllers.join(",") });
+    for (const c of controllers) {
+      if (c !== base && !c.startsWith("name=")) v1Links.push({ name: c, target: base });
+    }
+  }
+  return { version: "v1", v1, v1Links };
+}
+
+function thermalThrottleDirs(): string[] {
+  return cpus().map((_, i) => `/sys/devices/system/cpu/cpu${i}/thermal_throttle`).filter((p) => existsSync(p));
+}
+
+/** The host's resolv.conf without loopback nameservers, which mean nothing in the container's netns. */
+function resolvConf(): string {
+  let text = "";
+  try { text = readFileSync("/etc/resolv.conf", "utf8"); } catch { /* no resolv.conf on the host */ }
+  return text.split("\n").filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l)).join("\n");
+}

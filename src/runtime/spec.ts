@@ -1,0 +1,101 @@
+// The OCI runtime spec (config.json) subset tsbox uses. This is the internal
+// contract: image config + CLI flags become a Spec (specconv.ts), and the
+// executor reads only the Spec. Field names follow runtime-spec v1.2.
+
+import type { LinuxResources } from "../cgroupfs/index.js";
+
+export interface SpecUser {
+  uid: number;
+  gid: number;
+  additionalGids?: number[];
+  /** the user as given (`-u`), kept for messages and inspect */
+  username?: string;
+}
+
+export interface SpecCapabilities {
+  bounding: string[];
+  effective: string[];
+  permitted: string[];
+  inheritable?: string[];
+  ambient?: string[];
+}
+
+export interface SpecRlimit {
+  type: string;
+  soft: number;
+  hard: number;
+}
+
+export interface SpecProcess {
+  terminal: boolean;
+  consoleSize?: { height: number; width: number };
+  user: SpecUser;
+  args: string[];
+  env: string[];
+  cwd: string;
+  capabilities: SpecCapabilities;
+  rlimits: SpecRlimit[];
+  noNewPrivileges?: boolean;
+}
+
+export interface SpecMount {
+  destination: string;
+  type?: string;
+  source?: string;
+  options?: string[];
+}
+
+export type NamespaceType = "pid" | "network" | "mount" | "ipc" | "uts" | "cgroup" | "user" | "time";
+
+export interface Spec {
+  ociVersion: string;
+  process: SpecProcess;
+  root: { path: string; readonly: boolean };
+  hostname: string;
+  mounts: SpecMount[];
+  linux: {
+    namespaces: { type: NamespaceType; path?: string }[];
+    resources: LinuxResources;
+    cgroupsPath: string;
+    maskedPaths: string[];
+    readonlyPaths: string[];
+    rootfsPropagation?: string;
+  };
+  annotations?: Record<string, string>;
+}
+
+export const OCI_VERSION = "1.2.0";
+
+/** Docker's 14 default capabilities (moby daemon/pkg/oci/caps/defaults.go). */
+export const DEFAULT_CAPABILITIES = [
+  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+  "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+  "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+] as const;
+
+/** Docker's masked paths (moby daemon/pkg/oci/defaults.go); thermal_throttle per CPU is added at build time. */
+export const DEFAULT_MASKED_PATHS = [
+  "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+  "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
+  "/proc/timer_stats", "/sys/devices/virtual/powercap", "/sys/firmware",
+];
+
+export const DEFAULT_READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+export const DEFAULT_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * Docker's default mounts (moby oci defaults), in mount order. /sys/fs/cgroup
+ * is read-only, as Docker mounts it for a container without privileges.
+ */
+export function defaultMounts(): SpecMount[] {
+  return [
+    { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
+    { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+    { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
+    { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+    { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["ro", "nosuid", "noexec", "nodev"] },
+    { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
+    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+  ];
+}

@@ -1,0 +1,200 @@
+// Image config + `run` flags → OCI spec, the way Docker builds it (moby's
+// daemon/oci_linux.go and container env rules, runc's specconv for the shape).
+// Pure: everything read from disk (passwd, group, CPU list) comes in `ctx`.
+
+import { UsageError } from "../errors.js";
+import { DOCKER_DEFAULT_DEVICES, type LinuxResources } from "../cgroupfs/index.js";
+import type { ImageConfigBody } from "../image/index.js";
+import {
+  DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS,
+  OCI_VERSION, defaultMounts, type Spec, type SpecMount,
+} from "./spec.js";
+import { resolveUser } from "./user.js";
+
+export interface RunFlags {
+  cmd: string[];
+  entrypoint?: string;
+  env: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  interactive: boolean;
+  tty: boolean;
+  init: boolean;
+  readOnly: boolean;
+  volumes: string[];
+  tmpfs: string[];
+  memory?: number;
+  cpus?: number;
+  pidsLimit?: number;
+}
+
+export interface SpecContext {
+  id: string;
+  /** host files bind-mounted at /etc/hostname, /etc/hosts, /etc/resolv.conf */
+  etcFiles: { hostname: string; hosts: string; resolvConf: string };
+  passwd?: string;
+  group?: string;
+  /** for `-e NAME` without a value, as Docker takes it from the client's environment */
+  hostEnv: Record<string, string | undefined>;
+  /** existing /sys/devices/system/cpu/cpuN/thermal_throttle dirs (Docker masks them) */
+  thermalThrottle: string[];
+}
+
+export const DEFAULT_NOFILE = { soft: 1024, hard: 524288 };
+export const CPU_PERIOD = 100_000;
+
+export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecContext): Spec {
+  const hostname = flags.hostname ?? ctx.id.slice(0, 12);
+  const args = commandArgs(image, flags);
+  const user = resolveUser(flags.user ?? image.User ?? "", ctx.passwd, ctx.group);
+
+  const cwd = flags.workdir ?? (image.WorkingDir || "/");
+  if (!cwd.startsWith("/")) {
+    throw new UsageError(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
+  }
+
+  const env = containerEnv(image.Env ?? [], flags, hostname, ctx.hostEnv);
+  if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
+
+  const caps = [...DEFAULT_CAPABILITIES];
+  // Docker gives a non-root user only the bounding set; exec would clear the rest anyway.
+  const granted = user.uid === 0 ? caps : [];
+
+  const mounts: SpecMount[] = [
+    ...defaultMounts(),
+    { destination: "/etc/resolv.conf", type: "bind", source: ctx.etcFiles.resolvConf, options: ["rbind", "rprivate"] },
+    { destination: "/etc/hostname", type: "bind", source: ctx.etcFiles.hostname, options: ["rbind", "rprivate"] },
+    { destination: "/etc/hosts", type: "bind", source: ctx.etcFiles.hosts, options: ["rbind", "rprivate"] },
+    ...flags.volumes.map(parseVolume),
+    ...flags.tmpfs.map(parseTmpfs),
+  ];
+  checkDuplicateDestinations(mounts);
+
+  return {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: flags.tty,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, ...(flags.user ?? image.User ? { username: flags.user ?? image.User } : {}) },
+      args,
+      env,
+      cwd,
+      capabilities: { bounding: caps, effective: granted, permitted: granted, inheritable: [], ambient: [] },
+      rlimits: [{ type: "RLIMIT_NOFILE", ...DEFAULT_NOFILE }],
+    },
+    root: { path: "rootfs", readonly: flags.readOnly },
+    hostname,
+    mounts,
+    linux: {
+      namespaces: [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "cgroup" }],
+      resources: resources(flags),
+      cgroupsPath: `/tsbox/${ctx.id}`,
+      maskedPaths: [...DEFAULT_MASKED_PATHS, ...ctx.thermalThrottle],
+      readonlyPaths: [...DEFAULT_READONLY_PATHS],
+      rootfsPropagation: "rprivate",
+    },
+  };
+}
+
+/** Docker's Entrypoint/Cmd rules: --entrypoint resets the image's Cmd; CLI args replace Cmd. */
+export function commandArgs(image: ImageConfigBody, flags: Pick<RunFlags, "cmd" | "entrypoint">): string[] {
+  let entrypoint: string[];
+  let cmd: string[];
+  if (flags.entrypoint !== undefined) {
+    entrypoint = flags.entrypoint === "" ? [] : [flags.entrypoint];
+    cmd = flags.cmd;
+  } else {
+    entrypoint = image.Entrypoint ?? [];
+    cmd = flags.cmd.length > 0 ? flags.cmd : image.Cmd ?? [];
+  }
+  const args = [...entrypoint, ...cmd];
+  if (args.length === 0) throw new UsageError("no command specified");
+  return args;
+}
+
+/** PATH, HOSTNAME, TERM first; image Env then `-e` replace by key (moby CreateDaemonEnvironment). */
+export function containerEnv(imageEnv: string[], flags: Pick<RunFlags, "env" | "tty">, hostname: string,
+  hostEnv: Record<string, string | undefined>): string[] {
+  const env: string[] = [DEFAULT_PATH_ENV, `HOSTNAME=${hostname}`];
+  if (flags.tty) env.push("TERM=xterm");
+  const user: string[] = [];
+  for (const e of flags.env) {
+    if (e.startsWith("=")) throw new UsageError(`invalid environment variable: ${e}`);
+    if (e.includes("=")) user.push(e);
+    else if (hostEnv[e] !== undefined) user.push(`${e}=${hostEnv[e]}`);
+  }
+  for (const e of [...imageEnv, ...user]) {
+    const key = e.split("=", 1)[0];
+    const i = env.findIndex((x) => x.split("=", 1)[0] === key);
+    if (i >= 0) env[i] = e;
+    else env.push(e);
+  }
+  return env;
+}
+
+/** `--env-file` content: KEY=VALUE lines, `#` comments, bare KEY taken from the host. */
+export function parseEnvFile(text: string, file: string): string[] {
+  const out: string[] = [];
+  for (const [n, raw] of text.split(/\r?\n/).entries()) {
+    const line = raw.replace(/^\s+/, "");
+    if (line === "" || line.startsWith("#")) continue;
+    const key = line.split("=", 1)[0]!;
+    if (/\s/.test(key)) throw new UsageError(`${file}:${n + 1}: variable '${key}' contains whitespaces`);
+    out.push(line);
+  }
+  return out;
+}
+
+/** `-v HOST:CTR[:ro|rw]` as a bind mount; named volumes are not supported yet. */
+export function parseVolume(spec: string): SpecMount {
+  const parts = spec.split(":");
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === "")) {
+    throw new UsageError(`invalid volume specification: '${spec}'`);
+  }
+  const [source, destination, mode = "rw"] = parts as [string, string, string?];
+  if (!source.startsWith("/")) throw new UsageError(`invalid volume specification: '${spec}': named volumes are not supported, use an absolute host path`);
+  if (!destination.startsWith("/")) throw new UsageError(`invalid volume specification: '${spec}': invalid mount path: '${destination}' mount path must be absolute`);
+  const opts = mode.split(",");
+  for (const o of opts) {
+    if (!["ro", "rw", "z", "Z", "private", "rprivate", "slave", "rslave", "shared", "rshared"].includes(o)) {
+      throw new UsageError(`invalid mode: ${mode}`);
+    }
+  }
+  return { destination: normalizeDest(destination), type: "bind", source, options: ["rbind", "rprivate", opts.includes("ro") ? "ro" : "rw"] };
+}
+
+/** `--tmpfs PATH[:OPTIONS]`, Docker's defaults noexec,nosuid,nodev. */
+export function parseTmpfs(spec: string): SpecMount {
+  const i = spec.indexOf(":");
+  const destination = i < 0 ? spec : spec.slice(0, i);
+  const extra = i < 0 ? [] : spec.slice(i + 1).split(",").filter(Boolean);
+  if (!destination.startsWith("/")) throw new UsageError(`invalid mount path: '${destination}' mount path must be absolute`);
+  return { destination: normalizeDest(destination), type: "tmpfs", source: "tmpfs", options: ["noexec", "nosuid", "nodev", ...extra] };
+}
+
+function normalizeDest(p: string): string {
+  const parts: string[] = [];
+  for (const seg of p.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") parts.pop();
+    else parts.push(seg);
+  }
+  return "/" + parts.join("/");
+}
+
+function checkDuplicateDestinations(mounts: SpecMount[]): void {
+  const seen = new Set<string>();
+  for (const m of mounts) {
+    if (seen.has(m.destination)) throw new UsageError(`duplicate mount point: ${m.destination}`);
+    seen.add(m.destination);
+  }
+}
+
+function resources(flags: RunFlags): LinuxResources {
+  const r: LinuxResources = { devices: DOCKER_DEFAULT_DEVICES };
+  // Docker's default --memory-swap is twice --memory.
+  if (flags.memory !== undefined) r.memory = { limit: flags.memory, swap: flags.memory * 2 };
+  if (flags.cpus !== undefined) r.cpu = { quota: Math.round(flags.cpus * CPU_PERIOD), period: CPU_PERIOD };
+  if (flags.pidsLimit !== undefined) r.pids = { limit: flags.pidsLimit <= 0 ? -1 : flags.pidsLimit };
+  return r;
+}

@@ -1,0 +1,39 @@
+// Parsing of Docker's flag values (go-units RAMInBytes, --cpus decimals), with
+// Docker's wording in the errors.
+import { UsageError } from "../errors.js";
+
+const UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+
+/** "64m", "1g", "512k", "1048576" → bytes (binary units, as docker -m). */
+export function parseBytes(value: string, flag: string): number {
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgtpb]?)(?:i?b)?\s*$/i.exec(value);
+  if (!m) throw new UsageError(`invalid argument "${value}" for "${flag}" flag: invalid size: '${value}'`);
+  return Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+}
+
+/** Docker refuses memory limits below 6 MiB ("Minimum memory limit allowed is 6MB"). */
+export const MIN_MEMORY = 6 * 1024 * 1024;
+
+export function parseMemory(value: string): number {
+  const bytes = parseBytes(value, "-m, --memory");
+  if (bytes < MIN_MEMORY) throw new UsageError("Minimum memory limit allowed is 6MB");
+  return bytes;
+}
+
+export function parseCpus(value: string, hostCpus: number): number {
+  const n = Number(value);
+  if (!/^\s*[0-9]*\.?[0-9]+\s*$/.test(value) || !Number.isFinite(n)) {
+    throw new UsageError(`invalid argument "${value}" for "--cpus" flag: failed to parse ${value} as a rational number`);
+  }
+  if (n <= 0 || n > hostCpus) {
+    throw new UsageError(`range of CPUs is from 0.01 to ${hostCpus.toFixed(2)}, as there are only ${hostCpus} CPUs available`);
+  }
+  return n;
+}
+
+export function parseIntFlag(value: string, flag: string): number {
+  if (!/^-?[0-9]+$/.test(value.trim())) {
+    throw new UsageError(`invalid argument "${value}" for "${flag}" flag: strconv.ParseInt: parsing "${value}": invalid syntax`);
+  }
+  return Number(value);
+}

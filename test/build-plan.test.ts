@@ -1,0 +1,94 @@
+import { describe, expect, it } from "vitest";
+import { buildPlan, CLONE, type PlanContext } from "../src/ns/build-plan.js";
+import { buildSpec } from "../src/runtime/specconv.js";
+import { encodePlan, type Op } from "../src/ns/plan.js";
+import { capMask, capNames } from "../src/ns/capabilities.js";
+import { MS, mountFlags } from "../src/ns/mount-options.js";
+import { cgroupMountInfo } from "../src/runtime/run.js";
+
+const spec = (over: Record<string, unknown> = {}) => buildSpec({ Cmd: ["/bin/sh"] }, {
+  cmd: [], env: [], interactive: false, tty: false, init: false, readOnly: false,
+  volumes: ["/srv/data:/data:ro"], tmpfs: ["/scratch"], ...over,
+}, {
+  id: "f".repeat(64), etcFiles: { hostname: "/c/hostname", hosts: "/c/hosts", resolvConf: "/c/resolv.conf" },
+  hostEnv: {}, thermalThrottle: [],
+});
+const ctx: PlanContext = {
+  rootfs: "/var/lib/tsbox/containers/x/rootfs",
+  overlay: { linkDir: "/var/lib/tsbox/l", lowers: ["TOP", "BOTTOM"], upper: "/u", work: "/w" },
+  cgroup: { version: "v2" }, stdin: "null", init: false, bindIsDir: (p) => p === "/srv/data",
+};
+const names = (ops: Op[]): string[] => ops.map((o) => o.op);
+const index = (ops: Op[], pred: (o: Op) => boolean): number => ops.findIndex(pred);
+
+describe("buildPlan", () => {
+  it("clones the namespaces and enters the cgroup namespace only after release", () => {
+    const p = buildPlan(spec(), ctx);
+    expect(p.cloneFlags).toBe(CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS);
+    expect(names(p.ops).slice(0, 3)).toEqual(["STDIO", "UNSHARE", "PRIVATE"]);
+    expect(p.ops[1]).toEqual({ op: "UNSHARE", flags: CLONE.NEWCGROUP });
+  });
+
+  it("mounts the overlay with short lowerdirs, opens bind sources, then pivots", () => {
+    const ops = buildPlan(spec(), ctx).ops;
+    const overlay = ops.find((o) => o.op === "MOUNT" && o.fstype === "overlay");
+    expect(overlay).toMatchObject({ target: ctx.rootfs, data: "lowerdir=TOP:BOTTOM,upperdir=/u,workdir=/w" });
+    const pivot = index(ops, (o) => o.op === "PIVOT");
+    const opens = ops.flatMap((o, i) => (o.op === "OPENPATH" ? [i] : []));
+    expect(opens.length).toBe(4);
+    expect(Math.max(...opens)).toBeLessThan(pivot);
+    // every container mount happens after the pivot: paths resolve inside the new root
+    const proc = index(ops, (o) => o.op === "MOUNT" && o.fstype === "proc");
+    expect(proc).toBeGreaterThan(pivot);
+    expect(ops[proc - 1]).toEqual({ op: "CHECKDIR", path: "/proc" });
+  });
+
+  it("makes bind destinations of the source's kind and applies ro", () => {
+    const ops = buildPlan(spec(), ctx).ops;
+    const i = index(ops, (o) => o.op === "BINDFD" && o.target === "/data");
+    expect(ops[i - 1]).toEqual({ op: "MKDIR", path: "/data", mode: 0o755 });
+    expect(ops[i]).toMatchObject({ flags: MS.REC | MS.RDONLY });
+    const h = index(ops, (o) => o.op === "BINDFD" && o.target === "/etc/hostname");
+    expect(ops[h - 1]).toEqual({ op: "ENSUREFILE", path: "/etc/hostname" });
+  });
+
+  it("creates /dev nodes right after /dev is mounted", () => {
+    const ops = buildPlan(spec(), ctx).ops;
+    const dev = index(ops, (o) => o.op === "MOUNT" && o.target === "/dev");
+    expect(ops[dev + 1]).toEqual({ op: "MKNOD", path: "/dev/null", mode: 0o020666, major: 1, minor: 3 });
+    expect(ops.filter((o) => o.op === "MKNOD").length).toBe(6);
+  });
+
+  it("masks, sets read-only paths, drops caps before changing user, and execs last", () => {
+    const ops = buildPlan(spec({ readOnly: true, init: true }), { ...ctx, init: true }).ops;
+    const n = names(ops);
+    expect(n.indexOf("MASK")).toBeGreaterThan(n.indexOf("PIVOT"));
+    expect(n.indexOf("CAPBSET")).toBeLessThan(n.indexOf("USER"));
+    expect(n.indexOf("USER")).toBeLessThan(n.indexOf("CAPS"));
+    expect(n.slice(-2)).toEqual(["INIT", "EXEC"]);
+    expect(ops).toContainEqual({ op: "REMOUNT", path: "/", flags: MS.BIND | MS.RDONLY });
+    const bset = ops.find((o) => o.op === "CAPBSET");
+    expect(bset && bset.op === "CAPBSET" && capNames(bset.keep)).toHaveLength(14);
+  });
+
+  it("lays out v1 cgroup mounts with links for co-mounted controllers", () => {
+    const info = cgroupMountInfo({ version: "v1", mounts: new Map([
+      ["cpu", "/sys/fs/cgroup/cpu,cpuacct"], ["cpuacct", "/sys/fs/cgroup/cpu,cpuacct"],
+      ["memory", "/sys/fs/cgroup/memory"], ["name=systemd", "/sys/fs/cgroup/systemd"]]) } as never);
+    expect(info.v1).toEqual([{ dir: "cpu,cpuacct", data: "cpu,cpuacct" }, { dir: "memory", data: "memory" }, { dir: "systemd", data: "name=systemd" }]);
+    expect(info.v1Links).toEqual([{ name: "cpu", target: "cpu,cpuacct" }, { name: "cpuacct", target: "cpu,cpuacct" }]);
+    const ops = buildPlan(spec(), { ...ctx, cgroup: info }).ops;
+    expect(ops).toContainEqual({ op: "MOUNT", source: "cgroup", target: "/sys/fs/cgroup/memory", fstype: "cgroup", flags: MS.RDONLY | MS.NOSUID | MS.NOEXEC | MS.NODEV, data: "memory" });
+  });
+
+  it("encodes to the wire format", () => {
+    const wire = encodePlan({ cloneFlags: 1, ops: [{ op: "EXEC", path: "sh", argv: ["sh", "-c", "x"], env: ["A=1"] }, { op: "RLIMIT", resource: 7, soft: 1024n, hard: 524288n }] });
+    expect(wire).toEqual(["tsbox-plan/1", "1", "EXEC", "sh", "3", "sh", "-c", "x", "1", "A=1", "RLIMIT", "7", "1024", "524288"]);
+    expect(() => encodePlan({ cloneFlags: 0, ops: [{ op: "HOSTNAME", name: "a\0b" }] })).toThrow(/NUL/);
+  });
+
+  it("maps options to flags", () => {
+    expect(mountFlags(["nosuid", "noexec", "mode=755", "size=65536k", "rprivate"])).toEqual({ flags: MS.NOSUID | MS.NOEXEC, data: "mode=755,size=65536k" });
+    expect(capMask(["CAP_KILL", "CAP_CHOWN"])).toBe((1n << 5n) | 1n);
+  });
+});
