@@ -57,7 +57,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [PIVOT] = {"PIVOT", ""},           [CHECKDIR] = {"CHECKDIR", "s"}, [MASK] = {"MASK", "s"},
   [READONLY] = {"READONLY", "s"},    [MKNOD] = {"MKNOD", "snnn"},    [SYMLINK] = {"SYMLINK", "ss"},
   [REMOUNT] = {"REMOUNT", "sn"},     [HOSTNAME] = {"HOSTNAME", "s"}, [LOUP] = {"LOUP", ""},
-  [RLIMIT] = {"RLIMIT", "nnn"},      [PTY] = {"PTY", ""},            [CAPBSET] = {"CAPBSET", "n"},
+  [RLIMIT] = {"RLIMIT", "nnn"},      [PTY] = {"PTY", "nn"},            [CAPBSET] = {"CAPBSET", "n"},
   [USER] = {"USER", "nns"},          [CAPS] = {"CAPS", "nnnn"},      [INIT] = {"INIT", ""},
   [EXEC] = {"EXEC", ""},
 };
@@ -226,7 +226,7 @@ static void op_stdio(const struct op *o) {
   }
 }
 
-static void op_pty(void) {
+static void op_pty(const struct op *o) {
   int m = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (m < 0) fail("open ", "/dev/pts/ptmx");
   int unlock = 0;
@@ -236,6 +236,9 @@ static void op_pty(void) {
   *put_num(put(path, end, "/dev/pts/"), end, n) = 0;
   int s = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (s < 0) fail("open ", path);
+  // The size is set before exec: the command may ask for it at once.
+  struct winsize ws = {.ws_row = (unsigned short)o->n[0], .ws_col = (unsigned short)o->n[1]};
+  if (ws.ws_row && ws.ws_col && ioctl(s, TIOCSWINSZ, &ws) < 0) fail("set window size ", path);
 
   char byte = 0;
   struct iovec iov = {&byte, 1};
@@ -414,7 +417,7 @@ static void run_op(const struct op *o) {
     if (setrlimit((int)o->n[0], &rl) < 0) fail("setrlimit", NULL);
     break;
   }
-  case PTY: op_pty(); break;
+  case PTY: op_pty(o); break;
   case CAPBSET:
     for (int c = 0; c <= g.cap_last && c < 64; c++)
       if (!(o->n[0] >> c & 1) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
@@ -797,7 +800,7 @@ EXPORT int tsbox_mknod(const char *path, int mode, int major, int minor) {
   return mknod(path, (mode_t)mode, makedev((unsigned)major, (unsigned)minor)) < 0 ? -errno : 0;
 }
 
-EXPORT int tsbox_lsetxattr(const char *path, const char *name, const char *value, int len) {
+EXPORT int tsbox_lsetxattr(const char *path, const char *name, const unsigned char *value, int len) {
   return lsetxattr(path, name, value, (size_t)len, 0) < 0 ? -errno : 0;
 }
 

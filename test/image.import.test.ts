@@ -185,7 +185,7 @@ describe("import: entry types and metadata", () => {
 });
 
 describe("import: xattr values", () => {
-  it("writes UTF-8 values and skips binary ones the shim cannot carry yet", async () => {
+  it("writes UTF-8 and binary values (file capabilities) byte-exact", async () => {
     const root = newRoot();
     const buf = await tarball([[{ name: "ping", mode: 0o755, pax: {
       "SCHILY.xattr.user.text": "héllo wörld",
@@ -195,7 +195,9 @@ describe("import: xattr values", () => {
     const p = path.join(image.layers[0]?.dir ?? "", "ping");
     expect(fs.readFileSync(p, "utf8")).toBe("bin");
     expect(getxattr(p, "user.text")).toBe("héllo wörld");
-    expect(getxattr(p, "security.capability")).toBeUndefined();
+    const hex = execFileSync("python3", ["-c",
+      "import os,sys; print(os.getxattr(sys.argv[1], 'security.capability', follow_symlinks=False).hex())", p], { encoding: "utf8" });
+    expect(hex.trim()).toBe("0100000200200000" + "00".repeat(12));
   });
 });
 

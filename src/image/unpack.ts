@@ -139,14 +139,8 @@ class LayerWriter {
     if (name.startsWith("trusted.overlay.")) {
       throw new Refusal(`xattr ${name} is reserved for the overlay filesystem`);
     }
-    const text = value.toString("utf8");
-    if (text.includes("\0") || !Buffer.from(text, "utf8").equals(value)) {
-      // The shim takes the value as a C string, so binary values cannot pass yet.
-      log().warn({ entry, xattr: name }, "skipping binary xattr value (not supported yet)");
-      return;
-    }
     try {
-      lsetxattr(p, name, text);
+      lsetxattr(p, name, value);
     } catch (e) {
       // As Docker: a filesystem or kernel that refuses the attribute is not fatal.
       if (!isUnsupported(errnoCode(e))) throw e;

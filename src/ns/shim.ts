@@ -134,10 +134,11 @@ export function mknod(path: string, mode: number, major: number, minor: number):
   );
 }
 
-export function lsetxattr(path: string, name: string, value: string): void {
-  const len = Buffer.byteLength(value, "utf8");
+/** Sets an xattr; the value is bytes (security.capability values contain NULs). */
+export function lsetxattr(path: string, name: string, value: string | Buffer): void {
+  const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : value;
   check(
-    callInt("tsbox_lsetxattr", [DataType.String, DataType.String, DataType.String, DataType.I32], [path, name, value, len]),
+    callInt("tsbox_lsetxattr", [DataType.String, DataType.String, DataType.U8Array, DataType.I32], [path, name, bytes, bytes.length]),
     "lsetxattr",
     path,
   );
