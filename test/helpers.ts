@@ -1,8 +1,8 @@
 // Shared by the integration tests: the compiled CLI run as a user runs it, a
 // private state root per test file, the busybox test image, and leak probes.
 import { execFileSync, spawn, spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 
 export const REPO = resolve(import.meta.dirname, "..");
 export const CLI = join(REPO, "bin", "tsbox.js");
@@ -22,14 +22,16 @@ export function makeRoot(): string {
   return mkdtempSync("/var/tmp/tsbox-test-");
 }
 
-let busyboxTar: string | undefined;
+/** The busybox rootfs tarball, built once per checkout (test files run in parallel: temp + rename). */
 export function busyboxTarball(): string {
-  if (!busyboxTar) {
-    const dir = mkdtempSync("/var/tmp/tsbox-bb-");
-    busyboxTar = join(dir, "busybox.tar");
-    execFileSync("bash", [join(REPO, "scripts", "make-busybox-rootfs.sh"), busyboxTar]);
+  const tar = join(REPO, ".tmp", "test", "busybox.tar");
+  if (!existsSync(tar)) {
+    mkdirSync(dirname(tar), { recursive: true });
+    const tmp = `${tar}.${process.pid}`;
+    execFileSync("bash", [join(REPO, "scripts", "make-busybox-rootfs.sh"), tmp]);
+    renameSync(tmp, tar);
   }
-  return busyboxTar;
+  return tar;
 }
 
 /** A state root with the busybox image imported as `busybox` (and extra tags via changes). */

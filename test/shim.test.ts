@@ -180,7 +180,7 @@ describe("lifecycle", () => {
     expect(isGone(pid)).toBe(false);
     shim.abort(pid);
     expect(existsSync(`/proc/${pid}`)).toBe(false);
-    expect(() => shim.abort(pid)).toThrow(expect.objectContaining({ code: "ESRCH" }));
+    expect(() => shim.abort(pid)).not.toThrow(); // idempotent: undo paths may call it twice
   });
 
   it("a pending child dies with its parent", async () => {
@@ -234,7 +234,7 @@ describe("stdio", () => {
     const pid = shim.spawn(sh("tty; read x; stty size; echo got $x", [
       { op: "STDIO", stdin: "null" }, { op: "PRIVATE" },
       { op: "MOUNT", source: "devpts", target: "/dev/pts", fstype: "devpts", flags: 0, data: "newinstance,ptmxmode=0666" },
-      { op: "PTY" },
+      { op: "PTY", rows: 0, cols: 0 },
     ], CLONE.NEWNS | CLONE.NEWPID));
     expect(() => shim.ptyMaster(pid)).toThrow(expect.objectContaining({ code: "ESRCH" }));
     expect(shim.start(pid)).toEqual({ ok: true });
@@ -254,7 +254,7 @@ describe("stdio", () => {
     const pid = shim.spawn(sh("read pid comm state ppid pgrp sid tty tpgid rest </proc/self/stat; echo $pid $ppid $pgrp $tpgid", [
       { op: "STDIO", stdin: "null" }, { op: "PRIVATE" },
       { op: "MOUNT", source: "devpts", target: "/dev/pts", fstype: "devpts", flags: 0, data: "newinstance,ptmxmode=0666" },
-      { op: "PTY" }, { op: "INIT" },
+      { op: "PTY", rows: 0, cols: 0 }, { op: "INIT" },
     ], CLONE.NEWNS));
     expect(shim.start(pid)).toEqual({ ok: true });
     const master = shim.ptyMaster(pid);
