@@ -1,11 +1,11 @@
 // Acceptance: what a process sees inside a container (issue 2).
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, readdirSync, existsSync, lstatSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grantableRlimits } from "../src/runtime/rlimits.js";
-import { containerIds, removeRoot, rootWithBusybox, tsbox } from "./helpers.js";
+import { busyboxTarball, containerIds, removeRoot, rootWithBusybox, tsbox } from "./helpers.js";
 
 let root: string;
 beforeAll(() => { root = rootWithBusybox(); });
@@ -155,6 +155,32 @@ describe("copy-on-write root", () => {
     expect(other.stdout).toContain("/bin/true");
     expect(tsbox(root, ["rm", "w1"]).code).toBe(0);
     expect(existsSync(join(root, "containers", id))).toBe(false);
+  });
+
+  it("resolves mount destinations inside the root: an image's symlink cannot point a mount out", () => {
+    // An image whose /escape is a symlink climbing out, and /abs one to an absolute
+    // path that exists on the host too: resolved on the host, mounts would land there.
+    const dir = mkdtempSync("/var/tmp/tsbox-esc-");
+    try {
+      const tar = join(dir, "evil.tar");
+      copyFileSync(busyboxTarball(), tar);
+      symlinkSync("../../../../../../tmp", join(dir, "escape"));
+      symlinkSync("/tmp", join(dir, "abs"));
+      execFileSync("tar", ["-rf", tar, "-C", dir, "escape", "abs"]);
+      expect(tsbox(root, ["import", tar, "evil"]).code).toBe(0);
+      const src = join(dir, "src");
+      mkdirSync(src);
+      writeFileSync(join(src, "secret"), "host file\n");
+      const r = run(["-v", `${src}:/escape/mnt`, "--tmpfs", "/abs/t", "evil", "sh", "-c",
+        "cat /escape/mnt/secret && ls -d /tmp/mnt && touch /abs/t/x && ls /abs/t"]);
+      expect(r.stdout).toBe("host file\n/tmp/mnt\nx\n");
+      // nothing appeared on the host where the symlinks point
+      expect(existsSync("/tmp/mnt")).toBe(false);
+      expect(existsSync("/tmp/t")).toBe(false);
+    } finally {
+      tsbox(root, ["rmi", "evil"]);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("--read-only makes the root read-only, --tmpfs and -v still writable", () => {
