@@ -1,19 +1,51 @@
-// One pino logger for the process, on stderr. Level from --log-level or
-// TSBOX_LOG_LEVEL; pretty single lines by default, JSON with --log-format json.
-import { pino, type Logger } from "pino";
+// One logger for the process, on stderr, through pino. Level from --log-level
+// or TSBOX_LOG_LEVEL; JSON with --log-format json. pino itself is loaded only
+// when a line is actually written at an enabled level: at the default level a
+// normal `tsbox run` logs nothing, and loading pino costs more start-up time
+// than the whole container setup.
+import { createRequire } from "node:module";
+import type { Logger } from "pino";
 
-let current: Logger | undefined;
+const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity } as const;
+type Level = Exclude<keyof typeof LEVELS, "silent">;
 
-export function configureLog(level: string | undefined, format: "text" | "json" = "text"): Logger {
-  const lvl = level ?? process.env.TSBOX_LOG_LEVEL ?? "warn";
-  current = pino(
-    { level: lvl, base: null, timestamp: format === "json" ? pino.stdTimeFunctions.isoTime : false,
-      formatters: { level: (label) => ({ level: label }) } },
-    pino.destination({ fd: 2, sync: true }),
-  );
+export interface Log {
+  trace(obj: object | string, msg?: string): void;
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+  isEnabled(level: Level): boolean;
+}
+
+let current: Log | undefined;
+
+export function configureLog(level: string | undefined, format: "text" | "json" = "text"): Log {
+  const name = (level ?? process.env.TSBOX_LOG_LEVEL ?? "warn") as keyof typeof LEVELS;
+  const threshold = LEVELS[name] ?? LEVELS.warn;
+  let pino: Logger | undefined;
+  const emit = (lvl: Level) => (obj: object | string, msg?: string): void => {
+    if (LEVELS[lvl] < threshold) return;
+    pino ??= createPino(name, format);
+    if (typeof obj === "string") pino[lvl](obj);
+    else pino[lvl](obj, msg);
+  };
+  current = {
+    trace: emit("trace"), debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error"),
+    isEnabled: (lvl) => LEVELS[lvl] >= threshold,
+  };
   return current;
 }
 
-export function log(): Logger {
+function createPino(level: string, format: "text" | "json"): Logger {
+  const { pino } = createRequire(import.meta.url)("pino") as typeof import("pino");
+  return pino(
+    { level, base: null, timestamp: format === "json" ? pino.stdTimeFunctions.isoTime : false,
+      formatters: { level: (label) => ({ level: label }) } },
+    pino.destination({ fd: 2, sync: true }),
+  );
+}
+
+export function log(): Log {
   return current ?? configureLog(undefined);
 }

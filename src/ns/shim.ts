@@ -9,20 +9,10 @@ import { getSystemErrorMessage, getSystemErrorName } from "node:util";
 import { DataType, load, open } from "ffi-rs";
 import { LaunchError } from "../errors.js";
 import { encodePlan, type Plan } from "./plan.js";
+import { packageRoot } from "../util/package.js";
 
 const LIBRARY = "tsbox_shim";
 let opened = false;
-
-/** The package root: the first ancestor of this file holding package.json (src/ns or dist/ns). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error("tsbox: cannot find the package root (package.json)");
-    dir = up;
-  }
-  return dir;
-}
 
 function lib(): string {
   if (!opened) {

@@ -89,7 +89,8 @@ export function createContainerDirs(paths: ContainerPaths): void {
 }
 
 export function writeState(root: string, state: ContainerState): void {
-  writeJsonAtomic(containerPaths(root, state.id).state, state);
+  // A container's state matters while this boot lasts: atomic, but no fsync.
+  writeJsonAtomic(containerPaths(root, state.id).state, state, false);
 }
 
 export function readState(root: string, id: string): ContainerState | undefined {

@@ -7,7 +7,9 @@ import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { LaunchError, TsboxError } from "../errors.js";
 import { createCgroup, detectHierarchy, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
-import { readImageFile, resolveImage } from "../image/index.js";
+// The image modules `run` needs, not the whole image API (start-up time).
+import { resolveImage } from "../image/images.js";
+import { readImageFile } from "../image/files.js";
 import { buildPlan, type CgroupMountInfo } from "../ns/build-plan.js";
 import * as shim from "../ns/shim.js";
 import { log } from "../log.js";
@@ -79,7 +81,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
     writeFileSync(paths.hostname, `${spec.hostname}\n`);
     writeFileSync(paths.hosts, HOSTS);
     writeFileSync(paths.resolvConf, resolvConf());
-    writeJsonAtomic(paths.config, spec);
+    writeJsonAtomic(paths.config, spec, false);
     state = {
       id, name, image: req.image, imageId: image.id, created: new Date().toISOString(),
       status: "created", owner: selfOwner(), autoRemove: req.autoRemove,

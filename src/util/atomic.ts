@@ -6,8 +6,8 @@ import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 
 /** JSON state files: temp file beside the target, then rename. */
-export function writeJsonAtomic(target: string, value: unknown): void {
-  writeFileAtomic(path.dirname(target), target, `${JSON.stringify(value, null, 2)}\n`);
+export function writeJsonAtomic(target: string, value: unknown, durable = true): void {
+  writeFileAtomic(path.dirname(target), target, `${JSON.stringify(value, null, 2)}\n`, 0o644, durable);
 }
 
 export function randomSuffix(): string {
@@ -28,15 +28,19 @@ export function writeAll(fd: number, data: Buffer): void {
   while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
 }
 
-/** Writes `data` to `target` atomically; the temp file lives in `tmpDir` (same filesystem). */
-export function writeFileAtomic(tmpDir: string, target: string, data: Buffer | string, mode = 0o644): void {
+/**
+ * Writes `data` to `target` atomically; the temp file lives in `tmpDir` (same
+ * filesystem). `durable: false` skips the fsyncs: still atomic against a crash
+ * of the process, not against power loss (for short-lived container state).
+ */
+export function writeFileAtomic(tmpDir: string, target: string, data: Buffer | string, mode = 0o644, durable = true): void {
   const tmp = path.join(tmpDir, `${path.basename(target)}.${randomSuffix()}`);
   try {
     const fd = fs.openSync(tmp, "wx", mode);
     try {
       writeAll(fd, typeof data === "string" ? Buffer.from(data) : data);
       fs.fchmodSync(fd, mode);
-      fs.fsyncSync(fd);
+      if (durable) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
@@ -45,5 +49,5 @@ export function writeFileAtomic(tmpDir: string, target: string, data: Buffer | s
     fs.rmSync(tmp, { force: true });
     throw e;
   }
-  fsyncDir(path.dirname(target));
+  if (durable) fsyncDir(path.dirname(target));
 }

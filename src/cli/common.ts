@@ -1,0 +1,53 @@
+// Shared by the commands: global options, the preamble every state-touching
+// command runs (logging, root check, crash recovery), flag collectors, inputs.
+
+import type { Command } from "commander";
+import { accessSync, constants, createReadStream, readFileSync } from "node:fs";
+import { TsboxError, UsageError, errnoCode } from "../errors.js";
+import { configureLog } from "../log.js";
+import { recoverStale } from "../runtime/recover.js";
+
+export interface GlobalOpts { root: string; logLevel?: string; logFormat: "text" | "json" }
+
+export const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** Logging, the root check and crash recovery, before any command that touches state. */
+export async function prepare(cmd: Command): Promise<GlobalOpts> {
+  const g = cmd.optsWithGlobals<GlobalOpts>();
+  configureLog(g.logLevel, g.logFormat);
+  if (process.getuid?.() !== 0) throw new TsboxError("tsbox needs root: run it as root (for example with sudo)");
+  await recoverStale(g.root);
+  return g;
+}
+
+/** Runs `fn` for each argument; a TsboxError is reported and the command exits 1, as Docker's multi-arg commands do. */
+export async function eachArg(args: string[], fn: (arg: string) => Promise<void> | void): Promise<void> {
+  let failed = false;
+  for (const a of args) {
+    try {
+      await fn(a);
+    } catch (e) {
+      if (!(e instanceof TsboxError)) throw e;
+      process.stderr.write(`tsbox: ${e.message}\n`);
+      failed = true;
+    }
+  }
+  if (failed) process.exitCode = 1;
+}
+
+export function readText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`open ${file}: ${errnoCode(e) === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+  }
+}
+
+export function openInput(file: string): NodeJS.ReadableStream {
+  try {
+    accessSync(file, constants.R_OK);
+  } catch (e) {
+    throw new UsageError(`open ${file}: ${errnoCode(e) === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+  }
+  return createReadStream(file);
+}

@@ -1,0 +1,49 @@
+// The command line: parses, calls the library, prints. Docker's flags, output
+// and exit codes (125 for tsbox's own errors). One file per command group.
+
+import { Command, CommanderError, Option } from "commander";
+import { TsboxError } from "../errors.js";
+import { log } from "../log.js";
+import { packageVersion } from "../util/package.js";
+import { registerContainerCommands } from "./containers.js";
+import { registerImageCommands } from "./images.js";
+import { registerRun } from "./run.js";
+
+const DEFAULT_ROOT = "/var/lib/tsbox";
+
+function buildProgram(): Command {
+  const program = new Command("tsbox")
+    .description("A container runtime in TypeScript over Linux namespaces, overlayfs and cgroups")
+    .version(packageVersion(), "-v, --version", "Print version information and quit")
+    .option("--root <dir>", "state directory", process.env.TSBOX_ROOT ?? DEFAULT_ROOT)
+    .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal", "silent"]))
+    .addOption(new Option("--log-format <format>", "log format").choices(["text", "json"]).default("text"))
+    .enablePositionalOptions()
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ outputError: (s, write) => write(`tsbox: ${s.replace(/^error: /, "")}`) });
+
+  registerRun(program);
+  registerImageCommands(program);
+  registerContainerCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; every parse error is tsbox's own: 125
+      process.exitCode = e.exitCode === 0 ? 0 : 125;
+    } else if (e instanceof TsboxError) {
+      process.stderr.write(`tsbox: ${e.message}\n`);
+      process.exitCode = e.exitCode;
+    } else {
+      log().error({ err: e }, "internal error");
+      process.stderr.write(`tsbox: ${(e as Error).message ?? String(e)}\n`);
+      process.exitCode = 125;
+    }
+  }
+}

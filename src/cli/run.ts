@@ -1,0 +1,65 @@
+// `tsbox run`: flags as Docker spells them, parsed into RunFlags.
+
+import type { Command } from "commander";
+import { cpus } from "node:os";
+import { UsageError } from "../errors.js";
+import { parseEnvFile, type RunFlags } from "../runtime/specconv.js";
+import { parseCpus, parseIntFlag, parseMemory } from "../runtime/units.js";
+import { collect, prepare, readText } from "./common.js";
+
+export function registerRun(program: Command): void {
+  program.command("run")
+    .description("Create and run a new container from an image")
+    .argument("<image>", "image name or ID")
+    .argument("[command...]", "command and arguments")
+    .passThroughOptions()
+    .option("--rm", "Automatically remove the container when it exits", false)
+    .option("--name <name>", "Assign a name to the container")
+    .option("-e, --env <KEY=VALUE>", "Set environment variables", collect, [])
+    .option("--env-file <file>", "Read in a file of environment variables", collect, [])
+    .option("-w, --workdir <dir>", "Working directory inside the container")
+    .option("-u, --user <user[:group]>", "Username or UID (format: <name|uid>[:<group|gid>])")
+    .option("-h, --hostname <name>", "Container host name")
+    .option("--entrypoint <cmd>", "Overwrite the default ENTRYPOINT of the image")
+    .option("-i, --interactive", "Keep STDIN open", false)
+    .option("-t, --tty", "Allocate a pseudo-TTY", false)
+    .option("--init", "Run an init inside the container that forwards signals and reaps processes", false)
+    .option("--read-only", "Mount the container's root filesystem as read only", false)
+    .option("-v, --volume <host:ctr[:ro]>", "Bind mount a volume", collect, [])
+    .option("--tmpfs <path[:opts]>", "Mount a tmpfs directory", collect, [])
+    .option("-m, --memory <bytes>", "Memory limit")
+    .option("--cpus <n>", "Number of CPUs")
+    .option("--pids-limit <n>", "Tune container pids limit (set -1 for unlimited)")
+    .action(async (image: string, command: string[], o: Record<string, unknown>, cmd: Command) => {
+      const g = await prepare(cmd);
+      const env = [
+        ...(o.envFile as string[]).flatMap((f) => parseEnvFile(readText(f), f)),
+        ...(o.env as string[]),
+      ];
+      const flags: RunFlags = {
+        cmd: command,
+        entrypoint: o.entrypoint as string | undefined,
+        env,
+        workdir: o.workdir as string | undefined,
+        user: o.user as string | undefined,
+        hostname: o.hostname as string | undefined,
+        interactive: Boolean(o.interactive),
+        tty: Boolean(o.tty),
+        init: Boolean(o.init),
+        readOnly: Boolean(o.readOnly),
+        volumes: o.volume as string[],
+        tmpfs: o.tmpfs as string[],
+        memory: o.memory === undefined ? undefined : parseMemory(String(o.memory)),
+        cpus: o.cpus === undefined ? undefined : parseCpus(String(o.cpus), cpus().length),
+        pidsLimit: o.pidsLimit === undefined ? undefined : parseIntFlag(String(o.pidsLimit), "--pids-limit"),
+      };
+      if (flags.tty && !process.stdin.isTTY && flags.interactive) {
+        throw new UsageError("the input device is not a TTY");
+      }
+      const { runContainer } = await import("../runtime/run.js");
+      process.exitCode = await runContainer({
+        root: g.root, image, flags, autoRemove: Boolean(o.rm),
+        ...(o.name !== undefined ? { name: String(o.name) } : {}),
+      });
+    });
+}
