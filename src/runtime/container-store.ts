@@ -3,11 +3,11 @@
 // <root>/names so two concurrent runs can never take the same name.
 
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeSync } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { NotFoundError, TsboxError, UsageError, errnoCode } from "../errors.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { withLock } from "../util/lock.js";
+import { randomBytesHex } from "../util/random.js";
 import { generateName, validateName } from "./names.js";
 
 export type ContainerStatus = "created" | "running" | "exited";
@@ -51,7 +51,7 @@ export function containerPaths(root: string, id: string): ContainerPaths {
   };
 }
 
-export const newContainerId = (): string => randomBytes(32).toString("hex");
+export const newContainerId = (): string => randomBytesHex(32);
 
 /** Reserves the name (or a generated one) for id; throws Docker's conflict error if taken. */
 export function reserveName(root: string, id: string, wanted?: string): string {

@@ -1,5 +1,5 @@
 // Docker-style generated container names (adjective_surname) and name validation.
-import { randomInt } from "node:crypto";
+import { randomBelow } from "../util/random.js";
 import { UsageError } from "../errors.js";
 
 const LEFT = ["admiring", "bold", "brave", "clever", "eager", "elegant", "festive", "focused", "gifted",
@@ -10,7 +10,7 @@ const RIGHT = ["babbage", "bohr", "curie", "darwin", "dijkstra", "einstein", "eu
   "shannon", "thompson", "torvalds", "turing", "wozniak"];
 
 export function generateName(): string {
-  return `${LEFT[randomInt(LEFT.length)]}_${RIGHT[randomInt(RIGHT.length)]}`;
+  return `${LEFT[randomBelow(LEFT.length)]}_${RIGHT[randomBelow(RIGHT.length)]}`;
 }
 
 /** Docker's rule: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */

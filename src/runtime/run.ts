@@ -56,6 +56,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
   let state: ContainerState | undefined;
   let cgroup: Cgroup | undefined;
   let pid = 0;
+  let stopForwarding = (): void => {};
   try {
     const spec = buildSpec(image.config.config, req.flags, {
       id,
@@ -105,6 +106,10 @@ export async function runContainer(req: RunRequest): Promise<number> {
     pid = shim.spawn(plan);
     const child = pid;
     undo.push(() => shim.abort(child));
+    // Forward from now on: the child keeps signals blocked until it execs, so
+    // one that arrives during setup reaches the command instead of killing tsbox.
+    stopForwarding = forwardSignals(pid);
+    undo.push(stopForwarding);
     cgroup.addProcess(pid);
 
     const started = shim.start(pid);
@@ -116,7 +121,6 @@ export async function runContainer(req: RunRequest): Promise<number> {
     throw e;
   }
 
-  const stopForwarding = forwardSignals(pid);
   const terminal = req.flags.tty ? attachTerminal(shim.ptyMaster(pid), req.flags.interactive) : undefined;
   const exitCode = await shim.wait(pid);
   stopForwarding();

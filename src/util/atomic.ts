@@ -3,7 +3,7 @@
 // the new content, never a torn one.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { randomBytes } from "node:crypto";
+import { randomBytesHex } from "./random.js";
 
 /** JSON state files: temp file beside the target, then rename. */
 export function writeJsonAtomic(target: string, value: unknown, durable = true): void {
@@ -11,7 +11,7 @@ export function writeJsonAtomic(target: string, value: unknown, durable = true):
 }
 
 export function randomSuffix(): string {
-  return randomBytes(8).toString("hex");
+  return randomBytesHex(8);
 }
 
 export function fsyncDir(dir: string): void {
