@@ -1,0 +1,386 @@
+// Start-up benchmark: wall time of a complete `run --rm <busybox> true` for
+// tsbox, Docker (default bridge network and --network none) and plain runc,
+// all from the same busybox tarball, plus the peak RSS of each CLI process.
+//
+//   npx tsx bench/start.ts [--iterations N] [--warmup N]     (or BENCH_ITERATIONS=N)
+//
+// Needs root and a built tsbox (`npm run bench:start` builds first). Writes a
+// Markdown table to stdout and bench/results/start.json. Docker and runc are
+// optional: a missing one is skipped with a line saying why.
+
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
+const TSBOX = join(REPO, "bin", "tsbox.js");
+const RESULTS = join(REPO, "bench", "results", "start.json");
+const GNU_TIME = "/usr/bin/time";
+const GOAL_RATIO = 0.25; // tsbox run --rm must take at most a quarter of docker run --rm
+const MAX_RSS_RUNS = 10; // peak RSS barely varies; fewer runs keep the benchmark short
+
+// ---------------------------------------------------------------- options
+
+function parseIterations(): { iterations: number; warmup: number } {
+  const args = process.argv.slice(2);
+  const value = (flag: string): string | undefined => {
+    const i = args.indexOf(flag);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const positive = (s: string | undefined, what: string, dflt: number, min: number): number => {
+    if (s === undefined) return dflt;
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${what} must be an integer >= ${min}, got ${JSON.stringify(s)}`);
+    return n;
+  };
+  return {
+    iterations: positive(value("--iterations") ?? process.env.BENCH_ITERATIONS, "--iterations", 30, 1),
+    warmup: positive(value("--warmup"), "--warmup", 3, 0),
+  };
+}
+
+// ---------------------------------------------------------------- processes
+
+// The child being timed, so a signal handler can wait for it before cleaning up.
+let current: ChildProcess | undefined;
+
+interface Exit { ms: number; code: number | null; signal: NodeJS.Signals | null; stderr: string }
+
+/**
+ * Runs argv to completion. The clock covers spawn → exit only: the same
+ * fork/exec cost for every runner, none of the bookkeeping around it.
+ * stdout goes to /dev/null (nobody waits on a reader), stderr is kept for errors.
+ */
+function runTimed(argv: readonly string[]): Promise<Exit> {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error("empty command");
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(file, args, { stdio: ["ignore", "ignore", "pipe"] });
+    current = child;
+    let ms = 0;
+    let stderr = "";
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => { stderr += d; });
+    child.once("exit", () => { ms = Number(process.hrtime.bigint() - t0) / 1e6; });
+    child.once("error", (e) => { current = undefined; reject(e); });
+    // "close" comes after "exit" once stderr is drained, so the message is complete.
+    child.once("close", (code, signal) => { current = undefined; resolve({ ms, code, signal, stderr }); });
+  });
+}
+
+/** Runs a set-up or clean-up command synchronously (outside any timing). */
+function sh(argv: readonly string[]): { ok: boolean; out: string; err: string } {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error("empty command");
+  const r = spawnSync(file, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
+  return { ok: r.status === 0, out: (r.stdout ?? "").trim(), err: (r.stderr ?? r.error?.message ?? "").trim() };
+}
+
+function mustSh(argv: readonly string[]): string {
+  const r = sh(argv);
+  if (!r.ok) throw new Error(`${argv.join(" ")} failed: ${r.err || "(no output)"}`);
+  return r.out;
+}
+
+function describeExit(e: Exit): string {
+  const why = e.signal ? `signal ${e.signal}` : `exit code ${e.code}`;
+  return `${why}${e.stderr.trim() ? `: ${e.stderr.trim().split("\n").slice(-3).join(" | ")}` : ""}`;
+}
+
+// ---------------------------------------------------------------- clean-up
+
+// Synchronous and run newest-first, so they also work from a signal handler
+// and each undoes its step while everything it depends on still exists.
+const cleanups: { what: string; fn: () => void }[] = [];
+
+function onCleanup(what: string, fn: () => void): void {
+  cleanups.push({ what, fn });
+}
+
+function cleanUp(): void {
+  for (let c = cleanups.pop(); c; c = cleanups.pop()) {
+    try { c.fn(); } catch (e) { process.stderr.write(`cleanup (${c.what}) failed: ${(e as Error).message}\n`); }
+  }
+}
+
+function installSignalHandlers(): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    // Ctrl-C reaches us more than once (from the terminal and relayed by npx/tsx);
+    // only the first starts the clean-up, and the handler stays installed so a
+    // repeat cannot kill us half-way through it.
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\n${signal}: cleaning up...\n`);
+    const finish = (): void => { cleanUp(); process.exit(signal === "SIGINT" ? 130 : 143); };
+    const child = current;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return finish();
+    // Let the command in flight finish (it is short) so its runtime can tidy
+    // up its own container; kill it if it hangs.
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => { child.kill("SIGKILL"); }, 5_000);
+    child.once("close", () => { clearTimeout(timer); finish(); });
+  };
+  for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(s, handler);
+}
+
+// ---------------------------------------------------------------- runners
+
+interface Runner {
+  key: "tsbox" | "docker" | "dockerNoNet" | "runc";
+  label: string;
+  /** argv of one timed run; `seq` makes ids unique where a runtime needs that */
+  argv: (seq: number) => string[];
+  /** work after each run, outside the clock */
+  after?: (seq: number) => void;
+  skip?: string;
+  samples: number[];
+  rssKiB: number[];
+}
+
+function newRunner(key: Runner["key"], label: string, argv: (seq: number) => string[], skip?: string): Runner {
+  return { key, label, argv, samples: [], rssKiB: [], ...(skip === undefined ? {} : { skip }) };
+}
+
+function prepareTsbox(work: string, tarball: string): Runner {
+  if (!existsSync(join(REPO, "dist", "cli.js"))) throw new Error("dist/ is missing: run `npm run build` (or `npm run bench:start`)");
+  const root = join(work, "tsbox-root");
+  const tsbox = (...args: string[]): string[] => [process.execPath, TSBOX, "--root", root, ...args];
+  onCleanup("tsbox root", () => {
+    // Any tsbox command first releases containers whose owner died (cgroups
+    // included), which covers a run killed mid-flight; then the root can go.
+    if (existsSync(root)) sh(tsbox("images", "-q"));
+  });
+  mustSh(tsbox("import", tarball, "busybox"));
+  return newRunner("tsbox", "tsbox run --rm", () => tsbox("run", "--rm", "busybox", "true"));
+}
+
+function prepareDocker(tarball: string): Runner[] {
+  // One tag per benchmark run: concurrent runs and leftovers cannot collide,
+  // and clean-up removes exactly the image this run imported.
+  const image = `tsbox-bench-busybox:${process.pid}-${Date.now().toString(36)}`;
+  const runners = (skip?: string): Runner[] => [
+    newRunner("docker", "docker run --rm", () => ["docker", "run", "--rm", image, "true"], skip),
+    newRunner("dockerNoNet", "docker run --rm --network none", () => ["docker", "run", "--rm", "--network", "none", image, "true"], skip),
+  ];
+  const info = sh(["docker", "info", "--format", "{{.ServerVersion}}"]);
+  if (!info.ok) return runners(`docker not available (\`docker info\` failed: ${info.err.split("\n")[0] || "no daemon"})`);
+  onCleanup("docker image", () => {
+    // --rm containers of an interrupted run may still exist; remove them, then the image.
+    const ids = sh(["docker", "ps", "-aq", "--filter", `ancestor=${image}`]).out.split("\n").filter(Boolean);
+    if (ids.length > 0) sh(["docker", "rm", "-f", ...ids]);
+    sh(["docker", "rmi", image]);
+  });
+  const imported = sh(["docker", "import", tarball, image]);
+  if (!imported.ok) return runners(`docker import failed: ${imported.err}`);
+  return runners();
+}
+
+interface RuncSpec {
+  process: { terminal: boolean; args: string[] };
+  root: { path: string; readonly?: boolean };
+  linux: { namespaces: { type: string; path?: string }[] };
+  [key: string]: unknown;
+}
+
+function prepareRunc(work: string, tarball: string): Runner {
+  const version = sh(["runc", "--version"]);
+  if (!version.ok) return newRunner("runc", "runc run", () => [], `runc not available (\`runc --version\` failed: ${version.err.split("\n")[0] || "not found"})`);
+  const bundle = join(work, "runc-bundle");
+  // A private state dir: nothing of ours lands in /run/runc, and clean-up is a listing of it.
+  const state = join(work, "runc-state");
+  mkdirSync(join(bundle, "rootfs"), { recursive: true });
+  mkdirSync(state);
+  mustSh(["tar", "-xf", tarball, "-C", join(bundle, "rootfs")]);
+  mustSh(["runc", "spec", "--bundle", bundle]);
+  const configPath = join(bundle, "config.json");
+  const spec = JSON.parse(readFileSync(configPath, "utf8")) as RuncSpec;
+  spec.process.terminal = false; // no tty: tsbox and docker run without -t too
+  spec.process.args = ["true"];
+  // tsbox and docker give the container a writable root; runc spec's read-only
+  // root would cost runc an extra remount.
+  spec.root.readonly = false;
+  // The same namespaces as tsbox (pid, mount, uts, ipc, net, cgroup).
+  for (const type of ["pid", "mount", "uts", "ipc", "network", "cgroup"]) {
+    if (!spec.linux.namespaces.some((n) => n.type === type)) spec.linux.namespaces.push({ type });
+  }
+  writeFileSync(configPath, JSON.stringify(spec, null, 2));
+  const id = (seq: number): string => `tsbox-bench-${process.pid}-${seq}`;
+  const runc = (...args: string[]): string[] => ["runc", "--root", state, ...args];
+  onCleanup("runc containers", () => {
+    for (const c of sh(runc("list", "-q")).out.split("\n").filter(Boolean)) sh(runc("delete", "--force", c));
+  });
+  const runner = newRunner("runc", "runc run", (seq) => runc("run", "--bundle", bundle, id(seq)));
+  // runc 1.1 has no --rm; a foreground `run` deletes the container when it
+  // exits, but a failed run may leave it behind, and ids must not be reused.
+  runner.after = (seq) => {
+    if (sh(runc("state", id(seq))).ok) sh(runc("delete", "--force", id(seq)));
+  };
+  return runner;
+}
+
+// ---------------------------------------------------------------- measuring
+
+/** Round-robin so that drift (page cache, daemon state, other load) hits every runner alike. */
+async function measure(runners: Runner[], rounds: number, record: boolean, wrap: (argv: string[], r: Runner) => { argv: string[]; done?: () => void }): Promise<void> {
+  let seq = 0;
+  for (let round = 0; round < rounds; round++) {
+    for (const r of runners) {
+      if (r.skip) continue;
+      seq++;
+      const { argv, done } = wrap(r.argv(seq), r);
+      const e = await runTimed(argv);
+      r.after?.(seq);
+      if (e.code !== 0) {
+        const msg = `${r.label} failed (${describeExit(e)})`;
+        if (r.key === "tsbox") throw new Error(msg);
+        // A peer that breaks mid-way is reported and dropped; tsbox's numbers still count.
+        r.skip = msg;
+        process.stderr.write(`skip: ${msg}\n`);
+        continue;
+      }
+      if (record) r.samples.push(e.ms);
+      done?.();
+    }
+  }
+}
+
+/** Linear interpolation between closest ranks (the usual "type 7" quantile). */
+function quantile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const { iterations, warmup } = parseIterations();
+  if (process.getuid?.() !== 0) throw new Error("run as root: tsbox, docker and runc need it");
+  installSignalHandlers();
+
+  const work = mkdtempSync(join(tmpdir(), "tsbox-bench-"));
+  onCleanup("temp dir", () => rmSync(work, { recursive: true, force: true }));
+
+  const tarball = join(work, "busybox.tar");
+  mustSh(["bash", join(REPO, "scripts", "make-busybox-rootfs.sh"), tarball]);
+
+  const runners = [prepareTsbox(work, tarball), ...prepareDocker(tarball), prepareRunc(work, tarball)];
+  // One line per reason: both docker runners share theirs.
+  for (const reason of new Set(runners.map((r) => r.skip).filter(Boolean))) process.stdout.write(`skip: ${reason}\n`);
+
+  const load = [loadavg()[0] ?? 0];
+  process.stderr.write(`warm-up: ${warmup} round(s); measuring: ${iterations} round(s)...\n`);
+  await measure(runners, warmup, false, (argv) => ({ argv }));
+  await measure(runners, iterations, true, (argv) => ({ argv }));
+
+  // Peak RSS in separate runs: GNU time adds a fork/exec we keep off the clock.
+  // %M is ru_maxrss from wait4: the largest RSS of the CLI process or of any
+  // child it reaped (for tsbox that includes the container's `true`, which is tiny).
+  let rssNote: string | undefined;
+  if (existsSync(GNU_TIME)) {
+    const out = join(work, "rss");
+    const rssRuns = Math.min(iterations, MAX_RSS_RUNS);
+    process.stderr.write(`peak RSS: ${rssRuns} round(s) under ${GNU_TIME}...\n`);
+    await measure(runners, rssRuns, false, (argv, r) => ({
+      argv: [GNU_TIME, "-f", "%M", "-o", out, ...argv],
+      done: () => {
+        const kib = Number(readFileSync(out, "utf8").trim().split("\n").pop());
+        if (Number.isFinite(kib)) r.rssKiB.push(kib);
+      },
+    }));
+  } else {
+    rssNote = `peak RSS skipped: ${GNU_TIME} not found (apt-get install time)`;
+    process.stdout.write(`${rssNote}\n`);
+  }
+  load.push(loadavg()[0] ?? 0);
+
+  // ------------------------------------------------------------ report
+  const ms = (xs: number[], q: number): number | null => (xs.length ? round1(quantile(xs, q)) : null);
+  const stats = Object.fromEntries(runners.map((r) => [r.key, {
+    label: r.label,
+    command: r.argv(0).join(" ").replaceAll(`${REPO}/`, "").replaceAll(work, "$TMP"),
+    skipped: r.skip ?? null,
+    runs: r.samples.length,
+    medianMs: ms(r.samples, 0.5),
+    p10Ms: ms(r.samples, 0.1),
+    p90Ms: ms(r.samples, 0.9),
+    minMs: ms(r.samples, 0),
+    maxMs: ms(r.samples, 1),
+    samplesMs: r.samples.map(round1),
+    peakRssMiB: r.rssKiB.length ? round1(quantile(r.rssKiB, 0.5) / 1024) : null,
+    peakRssKiB: r.rssKiB,
+  }]));
+  const median = (key: Runner["key"]): number | undefined => {
+    const r = runners.find((x) => x.key === key);
+    return r && !r.skip && r.samples.length ? quantile(r.samples, 0.5) : undefined;
+  };
+  const tsboxMs = median("tsbox")!;
+  const ratio = (key: Runner["key"]): number | null => {
+    const m = median(key);
+    return m === undefined ? null : Math.round((tsboxMs / m) * 100) / 100;
+  };
+  const ratios = { tsboxOverDocker: ratio("docker"), tsboxOverDockerNoNet: ratio("dockerNoNet"), tsboxOverRunc: ratio("runc") };
+  const goalMet = ratios.tsboxOverDocker === null ? null : ratios.tsboxOverDocker <= GOAL_RATIO;
+
+  const fmt = (x: number | null): string => (x === null ? "–" : x.toFixed(1));
+  const lines = [
+    `## Start-up: \`run --rm busybox true\` (${iterations} interleaved runs after ${warmup} warm-up rounds)`,
+    "",
+    "| runner | median ms | p10 ms | p90 ms | peak RSS MiB (CLI) |",
+    "|---|---:|---:|---:|---:|",
+    ...Object.values(stats).map((s) => s.skipped
+      ? `| ${s.label} | skipped | | | |`
+      : `| ${s.label} | ${fmt(s.medianMs)} | ${fmt(s.p10Ms)} | ${fmt(s.p90Ms)} | ${fmt(s.peakRssMiB)} |`),
+    "",
+    `- tsbox / docker run --rm: ${ratios.tsboxOverDocker ?? "n/a (docker skipped)"}`,
+    `- tsbox / docker run --rm --network none: ${ratios.tsboxOverDockerNoNet ?? "n/a (docker skipped)"}`,
+    `- tsbox / runc run: ${ratios.tsboxOverRunc ?? "n/a (runc skipped)"}`,
+    `- goal: tsbox ≤ ${GOAL_RATIO} × docker run --rm: ${goalMet === null ? "not checked (docker skipped)" : goalMet ? "MET" : "NOT MET"}`,
+    ...[...new Set(Object.values(stats).map((s) => s.skipped).filter(Boolean))].map((why) => `- skipped: ${why}`),
+    `- load average (1 min) before/after: ${load.map((l) => l.toFixed(2)).join(" / ")} on ${cpus().length} CPUs`,
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+
+  const docker = sh(["docker", "version", "--format", "{{.Client.Version}} / {{.Server.Version}}"]);
+  const git = sh(["git", "-C", REPO, "rev-parse", "--short", "HEAD"]);
+  const dirty = sh(["git", "-C", REPO, "status", "--porcelain", "--", "src", "native-shims"]).out !== "";
+  mkdirSync(dirname(RESULTS), { recursive: true });
+  writeFileSync(RESULTS, JSON.stringify({
+    benchmark: "start",
+    date: new Date().toISOString(),
+    iterations,
+    warmup,
+    goal: { tsboxOverDockerAtMost: GOAL_RATIO, met: goalMet },
+    ratios,
+    runners: stats,
+    notes: rssNote ? [rssNote] : [],
+    host: {
+      kernel: release(),
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? "",
+      loadavg1mBeforeAfter: load.map((l) => Math.round(l * 100) / 100),
+      node: process.version,
+      tsboxCommit: git.ok ? `${git.out}${dirty ? "-dirty" : ""}` : null,
+      docker: docker.ok ? docker.out : null,
+      runc: sh(["runc", "--version"]).out.split("\n")[0] ?? null,
+    },
+  }, null, 2) + "\n");
+  process.stdout.write(`\nwrote ${RESULTS.replace(REPO + "/", "")}\n`);
+}
+
+try {
+  await main();
+} catch (e) {
+  process.stderr.write(`bench: ${(e as Error).message}\n`);
+  process.exitCode = 1;
+} finally {
+  cleanUp();
+}
