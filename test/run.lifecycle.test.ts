@@ -69,6 +69,16 @@ describe("stdio", () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/\/dev\/pts\/0\r*\n31 97/);
   });
+
+  it("-it puts the CLI's terminal in raw mode and restores it on exit", () => {
+    const cli = `${process.execPath} ${join(import.meta.dirname, "..", "bin", "tsbox.js")} --root ${root}`;
+    const r = spawnSync("script", ["-qec", `stty cols 80 rows 24 icanon echo; ${cli} run --rm -it busybox sh -c 'exit 4'; echo "rc=$?"; stty -a`, "/dev/null"], { encoding: "utf8", input: "" });
+    expect(r.stdout).toContain("rc=4");
+    const modes = r.stdout.slice(r.stdout.indexOf("rc=4")).split(/\s+/);
+    expect(modes).toContain("icanon");
+    expect(modes).toContain("echo");
+    expect(modes).not.toContain("-icanon");
+  });
 });
 
 describe("flags", () => {
