@@ -3,9 +3,9 @@
 // that creates something registers its undo first, so a failure at any point
 // leaves nothing behind.
 
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { LaunchError, TsboxError } from "../errors.js";
+import { LaunchError } from "../errors.js";
 import { createCgroup, detectHierarchy, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
 // The image modules `run` needs, not the whole image API (start-up time).
 import { resolveImage } from "../image/images.js";
@@ -57,10 +57,11 @@ export async function runContainer(req: RunRequest): Promise<number> {
   let cgroup: Cgroup | undefined;
   let pid = 0;
   let stopForwarding = (): void => {};
+  const etcFiles = { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf };
   try {
     const spec = buildSpec(image.config.config, req.flags, {
       id,
-      etcFiles: { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf },
+      etcFiles,
       passwd: readImageFile(image, "/etc/passwd")?.toString("utf8"),
       group: readImageFile(image, "/etc/group")?.toString("utf8"),
       hostEnv: process.env,
@@ -70,10 +71,10 @@ export async function runContainer(req: RunRequest): Promise<number> {
     if (spec.process.terminal && process.stdout.isTTY) {
       spec.process.consoleSize = { height: process.stdout.rows, width: process.stdout.columns };
     }
+    // As Docker's -v: a missing host path is created, as a directory.
+    const ours = new Set(Object.values(etcFiles));
     for (const m of spec.mounts) {
-      if (m.type === "bind" && m.source?.startsWith(paths.dir) === false && !existsSync(m.source)) {
-        throw new TsboxError(`invalid mount config for type "bind": bind source path does not exist: ${m.source}`);
-      }
+      if (m.type === "bind" && m.source && !ours.has(m.source)) mkdirSync(m.source, { recursive: true });
     }
 
     const name = reserveName(req.root, id, req.name);
