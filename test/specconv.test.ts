@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { buildSpec, commandArgs, containerEnv, parseEnvFile, parseTmpfs, parseVolume, type RunFlags } from "../src/runtime/specconv.js";
 import { resolveUser } from "../src/runtime/user.js";
-import { parseBytes, parseCpus, parseMemory } from "../src/runtime/units.js";
+import { checkCpuset, formatBytes, parseBytes, parseCpuList, parseCpus, parseMemory } from "../src/runtime/units.js";
+import { resources } from "../src/runtime/specconv.js";
 import { UsageError } from "../src/errors.js";
 
 const flags = (over: Partial<RunFlags> = {}): RunFlags => ({
@@ -77,6 +78,23 @@ describe("units", () => {
     expect(parseCpus("0.5", 2)).toBe(0.5);
     expect(() => parseCpus("-1", 2)).toThrow(UsageError);
     expect(() => parseCpus("3", 2)).toThrow(/range of CPUs is from 0.01 to 2.00/);
+  });
+});
+
+describe("resources", () => {
+  it("maps Docker's resource flags to linux.resources", () => {
+    expect(resources(flags({ memory: 64, memorySwap: -1, memoryReservation: 32 })).memory).toEqual({ limit: 64, swap: -1, reservation: 32 });
+    expect(resources(flags({ memory: 64 })).memory).toEqual({ limit: 64, swap: 128 });
+    expect(resources(flags({ cpuShares: 512, cpuPeriod: 50000, cpuQuota: 25000, cpusetCpus: "1" })).cpu)
+      .toEqual({ shares: 512, period: 50000, quota: 25000, cpus: "1" });
+    expect(resources(flags({ pidsLimit: 0 })).pids).toEqual({ limit: -1 });
+  });
+  it("parses cpu lists and checks them against the host", () => {
+    expect(parseCpuList("0-2,5,1", "--cpuset-cpus")).toEqual([0, 1, 2, 5]);
+    expect(checkCpuset("1", "--cpuset-cpus", "0-1", "CPUs")).toBe("1");
+    expect(() => checkCpuset("0-3", "--cpuset-cpus", "0-1", "CPUs")).toThrow("Requested CPUs are not available - requested 0-3, available: 0-1");
+    expect(formatBytes(32 * 1024 * 1024)).toBe("32MiB");
+    expect(formatBytes(1536)).toBe("1.5KiB");
   });
 });
 

@@ -29,6 +29,8 @@ export interface Cgroup {
   addProcess(pid: number): void;
   /** processes still in it (including any sub-cgroups the container made) */
   pids(): number[];
+  /** how many processes the kernel's OOM killer killed in it; 0 without a memory controller */
+  oomKills(): number;
   /** kill remaining (SIGKILL, v2 cgroup.kill if present) then wait until empty and rmdir every dir; tolerant of already-removed dirs */
   destroy(opts?: { timeoutMs?: number }): Promise<void>;
 }
@@ -117,6 +119,16 @@ class CgroupImpl implements Cgroup {
       const dir = this.dirFor(m.controller);
       if (dir === undefined) throw new TsboxError(`cgroup: the ${m.controller} controller is not mounted`);
       m.apply(resources, dir, this.fs);
+    }
+  }
+
+  oomKills(): number {
+    const dir = this.dirFor("memory");
+    if (dir === undefined) return 0;
+    try {
+      return this.h.version === "v1" ? v1memory.oomKills(dir, this.fs) : v2memory.oomKills(dir, this.fs);
+    } catch {
+      return 0; // an older kernel without the counter, or the cgroup is gone
     }
   }
 

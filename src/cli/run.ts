@@ -1,10 +1,11 @@
 // `tsbox run`: flags as Docker spells them, parsed into RunFlags.
 
 import type { Command } from "commander";
+import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { UsageError } from "../errors.js";
 import { parseEnvFile, type RunFlags } from "../runtime/specconv.js";
-import { parseCpus, parseIntFlag, parseMemory } from "../runtime/units.js";
+import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../runtime/units.js";
 import { collect, prepare, readText } from "./common.js";
 
 export function registerRun(program: Command): void {
@@ -29,6 +30,13 @@ export function registerRun(program: Command): void {
     .option("--tmpfs <path[:opts]>", "Mount a tmpfs directory", collect, [])
     .option("-m, --memory <bytes>", "Memory limit")
     .option("--cpus <n>", "Number of CPUs")
+    .option("--memory-swap <bytes>", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+    .option("--memory-reservation <bytes>", "Memory soft limit")
+    .option("--cpu-shares <n>", "CPU shares (relative weight)")
+    .option("--cpu-period <us>", "Limit CPU CFS (Completely Fair Scheduler) period")
+    .option("--cpu-quota <us>", "Limit CPU CFS (Completely Fair Scheduler) quota")
+    .option("--cpuset-cpus <list>", "CPUs in which to allow execution (0-3, 0,1)")
+    .option("--cpuset-mems <list>", "MEMs in which to allow execution (0-3, 0,1)")
     .option("--pids-limit <n>", "Tune container pids limit (set -1 for unlimited)")
     .action(async (image: string, command: string[], o: Record<string, unknown>, cmd: Command) => {
       const g = await prepare(cmd);
@@ -51,6 +59,16 @@ export function registerRun(program: Command): void {
         tmpfs: o.tmpfs as string[],
         memory: o.memory === undefined ? undefined : parseMemory(String(o.memory)),
         cpus: o.cpus === undefined ? undefined : parseCpus(String(o.cpus), cpus().length),
+        memorySwap: o.memorySwap === undefined ? undefined
+          : String(o.memorySwap) === "-1" ? -1 : parseBytes(String(o.memorySwap), "--memory-swap"),
+        memoryReservation: o.memoryReservation === undefined ? undefined : parseBytes(String(o.memoryReservation), "--memory-reservation"),
+        cpuShares: o.cpuShares === undefined ? undefined : parseIntFlag(String(o.cpuShares), "-c, --cpu-shares"),
+        cpuPeriod: o.cpuPeriod === undefined ? undefined : parseIntFlag(String(o.cpuPeriod), "--cpu-period"),
+        cpuQuota: o.cpuQuota === undefined ? undefined : parseIntFlag(String(o.cpuQuota), "--cpu-quota"),
+        cpusetCpus: o.cpusetCpus === undefined ? undefined
+          : checkCpuset(String(o.cpusetCpus), "--cpuset-cpus", hostList("/sys/devices/system/cpu/online"), "CPUs"),
+        cpusetMems: o.cpusetMems === undefined ? undefined
+          : checkCpuset(String(o.cpusetMems), "--cpuset-mems", hostList("/sys/devices/system/node/online"), "memory nodes"),
         pidsLimit: o.pidsLimit === undefined ? undefined : parseIntFlag(String(o.pidsLimit), "--pids-limit"),
       };
       if (flags.tty && !process.stdin.isTTY && flags.interactive) {
@@ -62,4 +80,13 @@ export function registerRun(program: Command): void {
         ...(o.name !== undefined ? { name: String(o.name) } : {}),
       });
     });
+}
+
+/** A host list file such as /sys/devices/system/cpu/online ("0-1"); "0" where absent (no NUMA). */
+function hostList(file: string): string {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch {
+    return "0";
+  }
 }

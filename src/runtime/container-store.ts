@@ -25,6 +25,8 @@ export interface ContainerState {
   /** the tsbox process responsible for this container while it runs */
   owner?: Owner;
   exitCode?: number;
+  /** the kernel's OOM killer killed a process of the container */
+  oomKilled?: boolean;
   startedAt?: string;
   finishedAt?: string;
   autoRemove: boolean;
@@ -137,13 +139,15 @@ export function containerLockFile(root: string, id: string): string {
  * recorded as exited. Whoever comes second (owner, `rm -f`, recovery) finds
  * the work done.
  */
-export function settleContainer(root: string, state: ContainerState, exitCode: number, remove: boolean): void {
+export interface ExitResult { exitCode: number; oomKilled?: boolean }
+
+export function settleContainer(root: string, state: ContainerState, result: ExitResult, remove: boolean): void {
   withLock(containerLockFile(root, state.id), () => {
     const current = readState(root, state.id);
     if (!current) return;
     if (remove) removeContainerDir(root, current);
     else if (current.status !== "exited") {
-      writeState(root, { ...current, status: "exited", exitCode, finishedAt: new Date().toISOString(), owner: undefined });
+      writeState(root, { ...current, status: "exited", ...result, finishedAt: new Date().toISOString(), owner: undefined });
     }
   });
 }

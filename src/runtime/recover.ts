@@ -11,7 +11,7 @@ import { listContainerIds, ownerAlive, readState, settleContainer, type Containe
 export async function releaseContainer(root: string, state: ContainerState, h: Hierarchy = detectHierarchy()): Promise<void> {
   await openCgroup(h, state.id).destroy();
   // Killed with its owner: reported as Docker reports a SIGKILLed container.
-  settleContainer(root, state, state.exitCode ?? 137, state.autoRemove);
+  settleContainer(root, state, { exitCode: state.exitCode ?? 137 }, state.autoRemove);
 }
 
 export async function recoverStale(root: string): Promise<void> {

@@ -19,6 +19,8 @@ import {
   settleContainer, writeState, type ContainerState,
 } from "./container-store.js";
 import { buildSpec, type RunFlags } from "./specconv.js";
+import type { Spec } from "./spec.js";
+import { formatBytes } from "./units.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { attachTerminal, forwardSignals } from "./stdio.js";
 import { grantableRlimits } from "./rlimits.js";
@@ -57,9 +59,10 @@ export async function runContainer(req: RunRequest): Promise<number> {
   let cgroup: Cgroup | undefined;
   let pid = 0;
   let stopForwarding = (): void => {};
+  let spec: Spec;
   const etcFiles = { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf };
   try {
-    const spec = buildSpec(image.config.config, req.flags, {
+    spec = buildSpec(image.config.config, req.flags, {
       id,
       etcFiles,
       passwd: readImageFile(image, "/etc/passwd")?.toString("utf8"),
@@ -127,8 +130,14 @@ export async function runContainer(req: RunRequest): Promise<number> {
   stopForwarding();
   await terminal?.close();
 
+  // Read before teardown: the counter goes with the cgroup.
+  const oomKilled = cgroup.oomKills() > 0;
+  if (oomKilled) {
+    const limit = spec.linux.resources.memory?.limit;
+    process.stderr.write(`tsbox: container ${state.name} was OOMKilled${limit ? ` (memory limit ${formatBytes(limit)})` : ""}\n`);
+  }
   await cgroup.destroy();
-  settleContainer(req.root, state, exitCode, req.autoRemove);
+  settleContainer(req.root, state, { exitCode, oomKilled }, req.autoRemove);
   return exitCode;
 }
 

@@ -25,7 +25,15 @@ export interface RunFlags {
   volumes: string[];
   tmpfs: string[];
   memory?: number;
+  /** memory + swap; -1 unlimited (Docker's --memory-swap) */
+  memorySwap?: number;
+  memoryReservation?: number;
   cpus?: number;
+  cpuShares?: number;
+  cpuPeriod?: number;
+  cpuQuota?: number;
+  cpusetCpus?: string;
+  cpusetMems?: string;
   pidsLimit?: number;
 }
 
@@ -190,11 +198,44 @@ function checkDuplicateDestinations(mounts: SpecMount[]): void {
   }
 }
 
-function resources(flags: RunFlags): LinuxResources {
+/** Flags → linux.resources, with Docker's validation (daemon/daemon_unix.go verifyPlatformContainerResources). */
+export function resources(flags: RunFlags): LinuxResources {
   const r: LinuxResources = { devices: DOCKER_DEFAULT_DEVICES };
-  // Docker's default --memory-swap is twice --memory.
-  if (flags.memory !== undefined) r.memory = { limit: flags.memory, swap: flags.memory * 2 };
-  if (flags.cpus !== undefined) r.cpu = { quota: Math.round(flags.cpus * CPU_PERIOD), period: CPU_PERIOD };
+  const { memory, memorySwap, memoryReservation } = flags;
+  if (memorySwap !== undefined && memorySwap !== -1) {
+    if (memory === undefined) throw new UsageError("You should always set the Memory limit when using Memoryswap limit, see usage");
+    if (memorySwap < memory) throw new UsageError("Minimum memoryswap limit should be larger than memory limit, see usage");
+  }
+  if (memory !== undefined && memoryReservation !== undefined && memory < memoryReservation) {
+    throw new UsageError("Minimum memory limit can not be less than memory reservation limit, see usage");
+  }
+  if (memory !== undefined || memoryReservation !== undefined) {
+    r.memory = {
+      ...(memory !== undefined ? { limit: memory } : {}),
+      // Docker's default --memory-swap is twice --memory.
+      ...(memory !== undefined ? { swap: memorySwap ?? memory * 2 } : {}),
+      ...(memoryReservation !== undefined ? { reservation: memoryReservation } : {}),
+    };
+  }
+
+  if (flags.cpus !== undefined && (flags.cpuPeriod !== undefined || flags.cpuQuota !== undefined)) {
+    throw new UsageError(`Conflicting options: Nano CPUs and CPU ${flags.cpuPeriod !== undefined ? "Period" : "Quota"} cannot both be set`);
+  }
+  if (flags.cpuQuota !== undefined && flags.cpuQuota > 0 && flags.cpuQuota < 1000) {
+    throw new UsageError("CPU cfs quota can not be less than 1ms (i.e. 1000)");
+  }
+  if (flags.cpuPeriod !== undefined && flags.cpuPeriod !== 0 && (flags.cpuPeriod < 1000 || flags.cpuPeriod > 1_000_000)) {
+    throw new UsageError("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)");
+  }
+  const cpu: NonNullable<LinuxResources["cpu"]> = {};
+  if (flags.cpus !== undefined) Object.assign(cpu, { quota: Math.round(flags.cpus * CPU_PERIOD), period: CPU_PERIOD });
+  if (flags.cpuQuota) cpu.quota = flags.cpuQuota;
+  if (flags.cpuPeriod) cpu.period = flags.cpuPeriod;
+  if (flags.cpuShares) cpu.shares = flags.cpuShares;
+  if (flags.cpusetCpus !== undefined) cpu.cpus = flags.cpusetCpus;
+  if (flags.cpusetMems !== undefined) cpu.mems = flags.cpusetMems;
+  if (Object.keys(cpu).length > 0) r.cpu = cpu;
+
   if (flags.pidsLimit !== undefined) r.pids = { limit: flags.pidsLimit <= 0 ? -1 : flags.pidsLimit };
   return r;
 }

@@ -37,3 +37,32 @@ export function parseIntFlag(value: string, flag: string): number {
   }
   return Number(value);
 }
+
+/** 33554432 → "32MiB", as limits are usually given. */
+export function formatBytes(n: number): string {
+  for (const [unit, size] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) {
+    if (n >= size) return `${Number((n / size).toFixed(2))}${unit}`;
+  }
+  return `${n}B`;
+}
+
+/** "0-2,5" → [0,1,2,5]; Docker's cpuset syntax. */
+export function parseCpuList(value: string, flag: string): number[] {
+  const out = new Set<number>();
+  for (const part of value.split(",")) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m || (m[2] !== undefined && Number(m[2]) < Number(m[1]))) {
+      throw new UsageError(`invalid argument "${value}" for "${flag}" flag: invalid format: ${value}`);
+    }
+    for (let i = Number(m[1]); i <= Number(m[2] ?? m[1]); i++) out.add(i);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+/** Docker's check that a requested cpuset is within what the host has online. */
+export function checkCpuset(value: string, flag: string, online: string, what: "CPUs" | "memory nodes"): string {
+  const have = new Set(parseCpuList(online, flag));
+  const missing = parseCpuList(value, flag).filter((c) => !have.has(c));
+  if (missing.length > 0) throw new UsageError(`Requested ${what} are not available - requested ${value}, available: ${online}`);
+  return value;
+}

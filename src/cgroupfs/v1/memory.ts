@@ -65,3 +65,18 @@ export function apply(r: LinuxResources, dir: string, fs: CgroupFs): void {
   const currentLimit = needCurrent ? Number(readValue(fs, dir, LIMIT)) : 0;
   for (const w of memoryWrites(m, currentLimit, hasMemsw)) writeValue(fs, dir, w.file, w.value);
 }
+
+/** "key value" lines, as memory.oom_control, memory.stat and memory.events hold them. */
+export function parseFlatKeyed(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const [k, v] = line.trim().split(/\s+/);
+    if (k && v !== undefined && /^\d+$/.test(v)) out.set(k, Number(v));
+  }
+  return out;
+}
+
+/** OOM kills in this cgroup: the oom_kill counter of memory.oom_control (Linux ≥ 4.13). */
+export function oomKills(dir: string, fs: CgroupFs): number {
+  return parseFlatKeyed(readValue(fs, dir, "memory.oom_control")).get("oom_kill") ?? 0;
+}

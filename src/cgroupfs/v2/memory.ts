@@ -3,7 +3,8 @@
 
 import { TsboxError } from "../../errors.js";
 import { checkInt, isSet } from "../convert.js";
-import { fileExists, writeValue, type CgroupFs } from "../fs.js";
+import { fileExists, readValue, writeValue, type CgroupFs } from "../fs.js";
+import { parseFlatKeyed } from "../v1/memory.js";
 import type { LinuxResources } from "../types.js";
 
 export const controller = "memory";
@@ -41,4 +42,9 @@ export function apply(r: LinuxResources, dir: string, fs: CgroupFs): void {
   // memory.swap.max is absent without swap accounting: skip, like v1's memsw.
   if (swapMax !== undefined && fileExists(fs, dir, "memory.swap.max")) writeValue(fs, dir, "memory.swap.max", maxOr(swapMax));
   if (isSet(m.reservation)) writeValue(fs, dir, "memory.low", maxOr(checkInt(m.reservation, "memory reservation")));
+}
+
+/** OOM kills in this cgroup and below: oom_kill of memory.events. */
+export function oomKills(dir: string, fs: CgroupFs): number {
+  return parseFlatKeyed(readValue(fs, dir, "memory.events")).get("oom_kill") ?? 0;
 }
