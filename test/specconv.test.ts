@@ -46,10 +46,10 @@ describe("environment", () => {
 
 describe("users", () => {
   it("resolves names, numbers and groups from the image's files", () => {
-    expect(resolveUser("", ctx.passwd, ctx.group)).toEqual({ uid: 0, gid: 0, additionalGids: [], home: "/root" });
-    expect(resolveUser("app", ctx.passwd, ctx.group)).toEqual({ uid: 1000, gid: 1000, additionalGids: [10], home: "/home/app" });
-    expect(resolveUser("1000:10", ctx.passwd, ctx.group)).toEqual({ uid: 1000, gid: 10, additionalGids: [], home: "/home/app" });
-    expect(resolveUser("4242", ctx.passwd, ctx.group)).toEqual({ uid: 4242, gid: 0, additionalGids: [], home: "/" });
+    expect(resolveUser("", ctx.passwd, ctx.group)).toEqual({ uid: 0, gid: 0, additionalGids: [0], home: "/root" });
+    expect(resolveUser("app", ctx.passwd, ctx.group)).toEqual({ uid: 1000, gid: 1000, additionalGids: [1000, 10], home: "/home/app" });
+    expect(resolveUser("1000:10", ctx.passwd, ctx.group)).toEqual({ uid: 1000, gid: 10, additionalGids: [10], home: "/home/app" });
+    expect(resolveUser("4242", ctx.passwd, ctx.group)).toEqual({ uid: 4242, gid: 0, additionalGids: [0], home: "/" });
     expect(resolveUser("app:wheel", ctx.passwd, ctx.group).gid).toBe(10);
   });
   it("refuses unknown names", () => {

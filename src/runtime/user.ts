@@ -73,9 +73,11 @@ export function resolveUser(spec: string, passwdText: string | undefined, groupT
     }
   }
 
-  // Supplementary groups only when the group was not forced, as runc does.
-  const additional = entry && groupPart === undefined
-    ? groups.filter((g) => g.members.includes(entry.name) && g.gid !== gid).map((g) => g.gid)
+  // The primary group is a supplementary group too (Docker's `id` shows
+  // groups=0(root)); memberships from /etc/group only when the group was not
+  // forced, as runc resolves them.
+  const members = entry && groupPart === undefined
+    ? groups.filter((g) => g.members.includes(entry.name)).map((g) => g.gid)
     : [];
-  return { uid, gid, additionalGids: [...new Set(additional)], home: entry?.home || "/" };
+  return { uid, gid, additionalGids: [...new Set([gid, ...members])], home: entry?.home || "/" };
 }
