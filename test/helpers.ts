@@ -1,8 +1,11 @@
 // Shared by the integration tests: the compiled CLI run as a user runs it, a
 // private state root per test file, the busybox test image, and leak probes.
 import { execFileSync, spawn, spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { gzipSync } from "node:zlib";
+import * as tar from "tar-stream";
 
 export const REPO = resolve(import.meta.dirname, "..");
 export const CLI = join(REPO, "bin", "tsbox.js");
@@ -90,4 +93,133 @@ export async function until<T>(fn: () => T | undefined, what: string, ms = 10_00
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+// ---- Image archives, generated with tar-stream (image.load/save/layers tests) ----
+
+export type ArchiveEntry = Partial<tar.Header> & { name: string; pax?: Record<string, string> };
+export type Members = [ArchiveEntry, (string | Buffer)?][];
+
+export async function tarball(entries: Members): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const [h, body] of entries) pack.entry(h, body ?? "");
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export const sha256 = (b: Buffer | string): string => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+export const hex = (digest: string): string => digest.replace(/^sha256:/, "");
+
+export interface ImageSpec {
+  /** Plain layer tars, bottom first. */
+  layers: Buffer[];
+  /** The config's `config` (Env, Cmd, ...). */
+  config?: Record<string, unknown>;
+  /** manifest.json RepoTags / index.json names. */
+  names?: string[];
+  /** Store the layers gzip-compressed (OCI forms only; docker-save layers are plain). */
+  gzip?: boolean;
+}
+
+export interface BuiltImage {
+  config: Buffer;
+  id: string;
+  diffIDs: string[];
+  /** Layer blobs as stored in the archive. */
+  blobs: Buffer[];
+  manifest: Buffer;
+  manifestDigest: string;
+}
+
+export function buildImage(spec: ImageSpec, created = "2024-01-02T03:04:05Z"): BuiltImage {
+  const diffIDs = spec.layers.map((l) => sha256(l));
+  const config = Buffer.from(JSON.stringify({
+    created, architecture: "amd64", os: "linux", config: spec.config ?? {},
+    rootfs: { type: "layers", diff_ids: diffIDs },
+  }));
+  const blobs = spec.layers.map((l) => (spec.gzip ? gzipSync(l) : l));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha256(config), size: config.length },
+    layers: blobs.map((b) => ({
+      mediaType: `application/vnd.oci.image.layer.v1.tar${spec.gzip ? "+gzip" : ""}`, digest: sha256(b), size: b.length,
+    })),
+  }));
+  return { config, id: sha256(config), diffIDs, blobs, manifest, manifestDigest: sha256(manifest) };
+}
+
+/** Legacy `docker save` (Docker < 25) members; manifest.json last, as Docker writes it. */
+export function dockerSaveMembers(specs: ImageSpec[]): Members {
+  const out: Members = [];
+  const manifest: unknown[] = [];
+  const seen = new Set<string>();
+  for (const spec of specs) {
+    const img = buildImage({ ...spec, gzip: false });
+    const ids = img.diffIDs.map((d, i) => hex(sha256(`${i} ${d} ${img.diffIDs.slice(0, i).join(" ")}`)));
+    img.blobs.forEach((b, i) => {
+      const id = ids[i] ?? "";
+      if (seen.has(id)) return;
+      seen.add(id);
+      out.push([{ name: `${id}/`, type: "directory", mode: 0o755 }]);
+      out.push([{ name: `${id}/VERSION`, mode: 0o644 }, "1.0"]);
+      out.push([{ name: `${id}/json`, mode: 0o644 }, JSON.stringify({ id })]);
+      out.push([{ name: `${id}/layer.tar`, mode: 0o644 }, b]);
+    });
+    out.push([{ name: `${hex(img.id)}.json`, mode: 0o644 }, img.config]);
+    manifest.push({ Config: `${hex(img.id)}.json`, RepoTags: spec.names ?? null, Layers: ids.map((id) => `${id}/layer.tar`) });
+  }
+  out.push([{ name: "manifest.json", mode: 0o644 }, JSON.stringify(manifest)]);
+  return out;
+}
+
+/**
+ * An OCI image layout. `dockerManifest` adds manifest.json pointing into
+ * blobs/ (what Docker 25+ writes); names go to index.json annotations.
+ */
+export function ociLayoutMembers(specs: ImageSpec[], opts: { dockerManifest?: boolean } = {}): Members {
+  const blobs = new Map<string, Buffer>();
+  const index: unknown[] = [];
+  const manifest: unknown[] = [];
+  for (const spec of specs) {
+    const img = buildImage(spec);
+    for (const b of [img.config, img.manifest, ...img.blobs]) blobs.set(sha256(b), b);
+    const desc = { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: img.manifestDigest, size: img.manifest.length };
+    const names = spec.names ?? [];
+    if (names.length === 0) index.push(desc);
+    for (const n of names) {
+      index.push({ ...desc, annotations: { "io.containerd.image.name": n, "org.opencontainers.image.ref.name": n.split(":").pop() } });
+    }
+    manifest.push({
+      Config: `blobs/sha256/${hex(img.id)}`, RepoTags: names.length > 0 ? names : null,
+      Layers: img.blobs.map((b) => `blobs/sha256/${hex(sha256(b))}`),
+    });
+  }
+  const out: Members = [
+    [{ name: "blobs/", type: "directory", mode: 0o755 }],
+    [{ name: "blobs/sha256/", type: "directory", mode: 0o755 }],
+  ];
+  for (const [d, b] of blobs) out.push([{ name: `blobs/sha256/${hex(d)}`, mode: 0o644 }, b]);
+  out.push([{ name: "index.json", mode: 0o644 }, JSON.stringify({
+    schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: index })]);
+  if (opts.dockerManifest === true) out.push([{ name: "manifest.json", mode: 0o644 }, JSON.stringify(manifest)]);
+  out.push([{ name: "oci-layout", mode: 0o644 }, JSON.stringify({ imageLayoutVersion: "1.0.0" })]);
+  return out;
+}
+
+/** Every path under `dir` with its type and size (symlinks not followed): a store's observable state. */
+export function listTree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      const kind = st.isDirectory() ? "d" : st.isSymbolicLink() ? "l" : st.isFile() ? "f" : "o";
+      out.push(`${kind} ${relative(dir, p)}${st.isFile() ? ` ${st.size}` : ""}`);
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return out;
 }

@@ -1,4 +1,4 @@
-// Image commands: import, images, rmi.
+// Image commands: import, images, rmi (archives and the rest: archive.ts).
 
 import { Option, type Command } from "commander";
 import { listContainerIds, readState } from "../runtime/container-store.js";
@@ -26,8 +26,9 @@ export function registerImageCommands(program: Command): void {
   program.command("images")
     .description("List images")
     .option("-q, --quiet", "Only show image IDs", false)
+    .option("--digests", "Show digests", false)
     .addOption(new Option("--format <format>", "Output format").choices(["table", "json"]).default("table"))
-    .action(async (o: { quiet: boolean; format: string }, cmd: Command) => {
+    .action(async (o: { quiet: boolean; digests: boolean; format: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const { listImages, shortId } = await imageApi();
       const images = listImages(g.root);
@@ -35,6 +36,9 @@ export function registerImageCommands(program: Command): void {
         process.stdout.write([...new Set(images.map((i) => shortId(i.id)))].map((l) => `${l}\n`).join(""));
       } else if (o.format === "json") {
         for (const i of images) process.stdout.write(JSON.stringify(i) + "\n");
+      } else if (o.digests) {
+        process.stdout.write(table(["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"],
+          images.map((i) => [i.repository, i.tag, i.digest ?? "<none>", shortId(i.id), relativeTime(i.created), humanSize(i.size)])));
       } else {
         process.stdout.write(table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
           images.map((i) => [i.repository, i.tag, shortId(i.id), relativeTime(i.created), humanSize(i.size)])));
@@ -57,7 +61,8 @@ export function registerImageCommands(program: Command): void {
     });
 }
 
-function imagesInUse(root: string): Set<string> {
+/** IDs of the images some container (running or stopped) was created from. */
+export function imagesInUse(root: string): Set<string> {
   const ids = new Set<string>();
   for (const id of listContainerIds(root)) {
     const s = readState(root, id);

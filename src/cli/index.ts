@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from "commander";
 import { TsboxError } from "../errors.js";
 import { log } from "../log.js";
 import { packageVersion } from "../util/package.js";
+import { registerArchiveCommands } from "./archive.js";
 import { registerContainerCommands } from "./containers.js";
 import { registerImageCommands } from "./images.js";
 import { registerRun } from "./run.js";
@@ -25,6 +26,7 @@ function buildProgram(): Command {
 
   registerRun(program);
   registerImageCommands(program);
+  registerArchiveCommands(program);
   registerContainerCommands(program);
   return program;
 }

@@ -36,6 +36,8 @@ export interface ImageSummary {
   created: string;
   /** Bytes of the unpacked layers. */
   size: number;
+  /** Manifest digest the repository has for this image (`repo@sha256:…` reference), if any. */
+  digest?: string;
 }
 
 export interface LoadedImage {
@@ -168,10 +170,13 @@ export function listImages(root: string): ImageSummary[] {
     const tagged = named.filter((r) => r.tag !== undefined);
     const tagRepos = new Set(tagged.map(referenceName));
     const digestOnlyRepos = new Set(named.filter((r) => r.tag === undefined && !tagRepos.has(referenceName(r))).map(referenceName));
-    for (const r of tagged) rows.push({ repository: familiarName(r), tag: r.tag ?? "<none>", id, created, size });
-    for (const name of digestOnlyRepos) {
-      rows.push({ repository: familiarName(parseKey(name)), tag: "<none>", id, created, size });
-    }
+    const digestOf = new Map(named.filter((r) => r.digest !== undefined).map((r) => [referenceName(r), r.digest ?? ""]));
+    const row = (repoName: string, repository: string, tag: string): ImageSummary => {
+      const digest = digestOf.get(repoName);
+      return digest === undefined ? { repository, tag, id, created, size } : { repository, tag, id, created, size, digest };
+    };
+    for (const r of tagged) rows.push(row(referenceName(r), familiarName(r), r.tag ?? "<none>"));
+    for (const name of digestOnlyRepos) rows.push(row(name, familiarName(parseKey(name)), "<none>"));
     if (named.length === 0) rows.push({ repository: "<none>", tag: "<none>", id, created, size });
   }
   const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

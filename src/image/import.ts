@@ -1,19 +1,17 @@
 // `docker import`: one tarball (plain, gzip or zstd) becomes a single-layer
-// image. The layer is staged first; the store only changes in a short locked
-// commit, and a failure anywhere leaves it exactly as it was.
+// image. The layer is staged first, then import builds its own config and
+// manifest and hands everything to commitImage, the store's one commit path.
 import * as fs from "node:fs";
 import { parseChanges } from "./changes.js";
+import { commitImage } from "./commit.js";
 import { CONFIG_MEDIA_TYPE, ociArchitecture, type ImageConfig } from "./config.js";
-import { chainIDs } from "./digest.js";
-import { resolveImage, type ResolvedImage } from "./images.js";
+import type { ResolvedImage } from "./images.js";
 import { ingestLayer, type IngestedLayer } from "./ingest.js";
-import { commitLayer, removeLayer } from "./layers.js";
-import { withLock } from "../util/lock.js";
+import { sha256 } from "./digest.js";
 import { buildManifest } from "./manifest.js";
 import { referenceString } from "./reference.js";
-import {
-  commitBlobFile, ensureStore, putBlob, readImageRecord, readRepositories, removeBlob, removeImageRecord,
-  writeImageRecord, writeRepositories, storeLockFile, type StorePaths } from "./store.js";
+import { sweepStaging } from "./staging.js";
+import { ensureStore } from "./store.js";
 import { parseTargetReference } from "./tag.js";
 
 export interface ImportOptions {
@@ -35,47 +33,6 @@ function buildConfig(layer: IngestedLayer, opts: ImportOptions): ImageConfig {
   };
 }
 
-/** Makes the staged layer and its image visible; undoes its own steps if one fails. */
-function commit(p: StorePaths, layer: IngestedLayer, config: ImageConfig, key: string | undefined): string {
-  const undo: (() => void)[] = [];
-  try {
-    if (commitBlobFile(p, layer.blobFile, layer.digest)) undo.push(() => removeBlob(p, layer.digest));
-    const chainID = chainIDs(config.rootfs.diff_ids)[0] ?? layer.diffID;
-    const meta = { diffID: layer.diffID, size: layer.unpacked.size, opaqueDirs: layer.unpacked.opaqueDirs };
-    if (commitLayer(p, layer.layerDir, chainID, meta)) undo.push(() => removeLayer(p, chainID));
-
-    const configBytes = Buffer.from(JSON.stringify(config));
-    const configBlob = putBlob(p, configBytes);
-    if (configBlob.created) undo.push(() => removeBlob(p, configBlob.digest));
-    const manifest = buildManifest(
-      { mediaType: CONFIG_MEDIA_TYPE, digest: configBlob.digest, size: configBytes.length },
-      [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }],
-    );
-    const manifestBlob = putBlob(p, Buffer.from(JSON.stringify(manifest)));
-    if (manifestBlob.created) undo.push(() => removeBlob(p, manifestBlob.digest));
-
-    const hadRecord = readImageRecord(p, configBlob.digest) !== undefined;
-    if (writeImageRecord(p, configBlob.digest, { manifest: manifestBlob.digest }) && !hadRecord) {
-      undo.push(() => removeImageRecord(p, configBlob.digest));
-    }
-    if (key !== undefined) {
-      const repos = readRepositories(p);
-      repos[key] = manifestBlob.digest;
-      writeRepositories(p, repos);
-    }
-    return configBlob.digest;
-  } catch (e) {
-    for (const u of undo.reverse()) {
-      try {
-        u();
-      } catch {
-        // Best effort: the original error is what matters.
-      }
-    }
-    throw e;
-  }
-}
-
 export async function importImage(
   root: string,
   input: NodeJS.ReadableStream,
@@ -87,17 +44,19 @@ export async function importImage(
   parseChanges(opts.changes ?? []);
 
   const p = ensureStore(root);
+  sweepStaging(p);
   const layer = await ingestLayer(p, input as AsyncIterable<Buffer | string>, "import");
   try {
-    const config = buildConfig(layer, opts);
-    return withLock(storeLockFile(root), () => {
-      const id = commit(p, layer, config, key);
-      // Resolved under the lock, so a concurrent tag move cannot swap the image.
-      const image = resolveImage(root, id);
-      if (key !== undefined) image.name = key;
-      return image;
+    const config = Buffer.from(JSON.stringify(buildConfig(layer, opts)));
+    const manifest = buildManifest(
+      { mediaType: CONFIG_MEDIA_TYPE, digest: sha256(config), size: config.length },
+      [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }],
+    );
+    return commitImage(root, {
+      manifest: Buffer.from(JSON.stringify(manifest)), config, layers: [layer], refs: key === undefined ? [] : [key],
     });
   } finally {
+    // commitImage removes it too; this covers a failure before it is reached.
     fs.rmSync(layer.staging, { recursive: true, force: true });
   }
 }

@@ -2,6 +2,10 @@
 // written to a staging blob, decompressed, hashed again (the diff ID) and
 // unpacked into a staging layer directory. Nothing is buffered whole and
 // nothing is visible in the store until the caller commits the result.
+//
+// What the caller already knows about the layer (from a manifest and config)
+// is checked on the way: the blob's size as it streams (an oversized blob is
+// cut off, not spooled), its digest and the diff ID once it has ended.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
@@ -10,6 +14,9 @@ import type { Duplex } from "node:stream";
 import { ImageError, TsboxError } from "../errors.js";
 import { writeAll } from "../util/atomic.js";
 import { MAGIC_LENGTH, decompressor, detectCompression, layerMediaType, type Compression } from "./compression.js";
+import { isDigest } from "./digest.js";
+import { isLayerMediaType } from "./media-types.js";
+import { makeStagingDir } from "./staging.js";
 import { ByteSource, TarFormatError, readTar } from "./tar.js";
 import { unpackLayer, type UnpackResult } from "./unpack.js";
 import type { StorePaths } from "./store.js";
@@ -27,6 +34,31 @@ export interface IngestedLayer {
   compression: Compression;
   diffID: string;
   unpacked: UnpackResult;
+}
+
+/** What a manifest and config say the layer must be; every field is optional. */
+export interface LayerExpectation {
+  /** Digest of the blob as received (compressed or not). */
+  digest?: string;
+  /** Size of the blob as received, in bytes. */
+  size?: number;
+  /** Digest of the uncompressed tar (config.rootfs.diff_ids). */
+  diffID?: string;
+  /** Must be a layer media type; compression is still read from the magic bytes. */
+  mediaType?: string;
+}
+
+function checkExpectation(expect: LayerExpectation, context: string): void {
+  if (expect.mediaType !== undefined && !isLayerMediaType(expect.mediaType)) {
+    throw new ImageError(`${context}: unsupported layer media type ${expect.mediaType}`);
+  }
+  for (const d of [expect.digest, expect.diffID]) {
+    // Only sha256 is produced or stored; anything else cannot be verified.
+    if (d !== undefined && !isDigest(d)) throw new ImageError(`${context}: unsupported or invalid digest ${JSON.stringify(d)}`);
+  }
+  if (expect.size !== undefined && !(Number.isSafeInteger(expect.size) && expect.size >= 0)) {
+    throw new ImageError(`${context}: invalid layer size ${String(expect.size)}`);
+  }
 }
 
 function asBuffer(c: Buffer | string): Buffer {
@@ -48,17 +80,48 @@ async function writable(d: Duplex, chunk: Buffer): Promise<boolean> {
   return !d.destroyed;
 }
 
-export async function ingestLayer(p: StorePaths, input: AsyncIterable<Buffer | string>, context: string): Promise<IngestedLayer> {
-  const staging = fs.mkdtempSync(path.join(p.tmp, "layer-"));
+/**
+ * Stages one layer from `input` (plain, gzip or zstd tar). Any mismatch with
+ * `expect`, a truncated or invalid archive, or an unsafe entry is an
+ * ImageError naming `context`; the staging directory is then already gone.
+ */
+export async function ingestLayer(
+  p: StorePaths, input: AsyncIterable<Buffer | string>, context: string, expect: LayerExpectation = {},
+): Promise<IngestedLayer> {
   try {
-    return await ingestInto(staging, input, context);
+    checkExpectation(expect, context);
+  } catch (e) {
+    (input as { destroy?: () => void }).destroy?.();
+    throw e;
+  }
+  return ingestStaged(p, input, context, expect, undefined);
+}
+
+/**
+ * ingestLayer for a blob already on disk in the store's filesystem (a load's
+ * spooled archive member): it is read once and becomes the staged blob by a
+ * hard link instead of a copy.
+ */
+export async function ingestLayerFile(p: StorePaths, file: string, context: string, expect: LayerExpectation = {}): Promise<IngestedLayer> {
+  checkExpectation(expect, context);
+  return ingestStaged(p, fs.createReadStream(file, { highWaterMark: 1 << 20 }), context, expect, file);
+}
+
+async function ingestStaged(
+  p: StorePaths, input: AsyncIterable<Buffer | string>, context: string, expect: LayerExpectation, blobSource: string | undefined,
+): Promise<IngestedLayer> {
+  const staging = makeStagingDir(p, "layer");
+  try {
+    return await ingestInto(staging, input, context, expect, blobSource);
   } catch (e) {
     fs.rmSync(staging, { recursive: true, force: true });
     throw e;
   }
 }
 
-async function ingestInto(staging: string, input: AsyncIterable<Buffer | string>, context: string): Promise<IngestedLayer> {
+async function ingestInto(
+  staging: string, input: AsyncIterable<Buffer | string>, context: string, expect: LayerExpectation, blobSource: string | undefined,
+): Promise<IngestedLayer> {
   const blobFile = path.join(staging, "blob");
   const layerDir = path.join(staging, "layer");
   const diffDir = path.join(layerDir, "diff");
@@ -95,7 +158,7 @@ async function ingestInto(staging: string, input: AsyncIterable<Buffer | string>
   // Errors surface through iteration of `dec`; this only keeps them from being unhandled.
   dec.on("error", () => {});
 
-  const fd = fs.openSync(blobFile, "wx", 0o644);
+  const fd = blobSource === undefined ? fs.openSync(blobFile, "wx", 0o644) : undefined;
   const rawHash = createHash("sha256");
   let rawSize = 0;
   let aborted = false;
@@ -108,9 +171,12 @@ async function ingestInto(staging: string, input: AsyncIterable<Buffer | string>
     const feed = async (chunk: Buffer): Promise<boolean> => {
       // After an abort the staging file may already be closed and removed.
       if (aborted) return false;
+      if (expect.size !== undefined && rawSize + chunk.length > expect.size) {
+        throw new ImageError(`${context}: size mismatch: expected ${expect.size} bytes, got more`);
+      }
       rawHash.update(chunk);
       rawSize += chunk.length;
-      writeAll(fd, chunk);
+      if (fd !== undefined) writeAll(fd, chunk);
       return writable(dec, chunk);
     };
     try {
@@ -155,16 +221,37 @@ async function ingestInto(staging: string, input: AsyncIterable<Buffer | string>
     await src.drain();
     const err = await pumpError;
     if (err !== undefined) throw err;
-    fs.fsyncSync(fd);
+    const digest = `sha256:${rawHash.digest("hex")}`;
+    const diffID = `sha256:${diffHash.digest("hex")}`;
+    if (expect.size !== undefined && rawSize !== expect.size) {
+      throw new ImageError(`${context}: size mismatch: expected ${expect.size} bytes, got ${rawSize}`);
+    }
+    if (expect.digest !== undefined && digest !== expect.digest) {
+      throw new ImageError(`${context}: blob digest mismatch: expected ${expect.digest}, got ${digest}`);
+    }
+    if (expect.diffID !== undefined && diffID !== expect.diffID) {
+      throw new ImageError(`${context}: wrong diff ID: expected ${expect.diffID}, got ${diffID}`);
+    }
+    if (fd !== undefined) {
+      fs.fsyncSync(fd);
+    } else {
+      fs.linkSync(blobSource ?? "", blobFile);
+      const bfd = fs.openSync(blobFile, "r");
+      try {
+        fs.fsyncSync(bfd);
+      } finally {
+        fs.closeSync(bfd);
+      }
+    }
     return {
       staging,
       blobFile,
       layerDir,
-      digest: `sha256:${rawHash.digest("hex")}`,
+      digest,
       size: rawSize,
-      mediaType: layerMediaType(compression),
+      mediaType: expect.mediaType ?? layerMediaType(compression),
       compression,
-      diffID: `sha256:${diffHash.digest("hex")}`,
+      diffID,
       unpacked,
     };
   } catch (e) {
@@ -175,7 +262,7 @@ async function ingestInto(staging: string, input: AsyncIterable<Buffer | string>
     destroyInput();
     throw asImageError(cause, context);
   } finally {
-    fs.closeSync(fd);
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 

@@ -2,6 +2,8 @@
 // every security-relevant step (mount order, masks, caps, user) is unit-tested
 // without root; test/run.test.ts then checks the real result inside containers.
 
+import { join } from "node:path";
+import { fitLowerdirs } from "../overlay/index.js";
 import type { Spec, SpecMount } from "../runtime/spec.js";
 import { capMask } from "./capabilities.js";
 import { MS, mountFlags } from "./mount-options.js";
@@ -67,11 +69,18 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   ops.push({ op: "PRIVATE" });
 
   // Overlay lowerdirs are short names relative to the link dir, so that many
-  // layers fit in the one page the mount data may take.
-  const { linkDir, lowers, upper, work } = ctx.overlay;
+  // layers fit in the one page the mount data may take; deeper images mount
+  // runs of bottom layers as read-only overlays first (see overlay/index.ts).
+  const { linkDir, upper, work } = ctx.overlay;
+  const rest = `,upperdir=${upper},workdir=${work}`;
+  const { lowers, stacks } = fitLowerdirs(ctx.overlay.lowers, rest);
   ops.push({ op: "CHDIR", path: linkDir });
+  for (const s of stacks) {
+    ops.push({ op: "MOUNT", source: "overlay", target: join(linkDir, s.target), fstype: "overlay", flags: MS.RDONLY,
+      data: `lowerdir=${s.lowers.join(":")}` });
+  }
   ops.push({ op: "MOUNT", source: "overlay", target: ctx.rootfs, fstype: "overlay", flags: 0,
-    data: `lowerdir=${lowers.join(":")},upperdir=${upper},workdir=${work}` });
+    data: `lowerdir=${lowers.join(":")}${rest}` });
 
   // Host paths (bind sources) must be opened before the host's root goes away.
   const binds = spec.mounts.filter((m) => m.type === "bind");

@@ -1,0 +1,52 @@
+// `docker image prune`: removes dangling images (no tag), or with `all` every
+// image no container uses, through the same path as `rmi` (removeImage), and
+// adds up the layers that went.
+import { chainIDs } from "./digest.js";
+import { loadImage, referencesByImage } from "./images.js";
+import { hasLayer, layerSize } from "./layers.js";
+import { parseKey } from "./images.js";
+import { removeImage } from "./remove.js";
+import { listImageIds, readImageRecord, readRepositories, storePaths } from "./store.js";
+
+export interface PruneOptions {
+  /** Also images with tags (`-a`). */
+  all?: boolean;
+  /** Whether a container uses the image: such images are kept. */
+  inUse?: (imageId: string) => boolean;
+}
+
+export interface PruneResult {
+  /** Docker's lines: `untagged: name:tag`, `deleted: sha256:…` (images, then their layers). */
+  lines: string[];
+  /** Bytes of the layers removed. */
+  reclaimed: number;
+}
+
+export function pruneImages(root: string, opts: PruneOptions = {}): PruneResult {
+  const p = storePaths(root);
+  const refs = referencesByImage(p, readRepositories(p));
+  const result: PruneResult = { lines: [], reclaimed: 0 };
+  for (const id of listImageIds(p)) {
+    if (opts.inUse?.(id) === true) continue;
+    const tags = (refs.get(id) ?? []).filter((k) => parseKey(k).tag !== undefined);
+    if (tags.length > 0 && opts.all !== true) continue;
+    const rec = readImageRecord(p, id);
+    if (rec === undefined) continue;
+    const sizes = new Map<string, number>();
+    try {
+      for (const c of chainIDs(loadImage(p, rec.manifest).config.rootfs.diff_ids)) {
+        if (hasLayer(p, c)) sizes.set(c, layerSize(p, c));
+      }
+    } catch {
+      // An unreadable image is still removed; its size is unknown.
+    }
+    // By ID and forced: every reference goes, as Docker's prune does.
+    const records = removeImage(root, id, { force: true, ...(opts.inUse ? { inUse: opts.inUse } : {}) });
+    for (const r of records) {
+      const [verb, what] = r.split(": ", 2);
+      result.lines.push(`${(verb ?? "").toLowerCase()}: ${what ?? ""}`);
+      if (verb === "Deleted" && what !== undefined) result.reclaimed += sizes.get(what) ?? 0;
+    }
+  }
+  return result;
+}
