@@ -8,6 +8,7 @@ import { packageVersion } from "../util/package.js";
 import { registerArchiveCommands } from "./archive.js";
 import { registerContainerCommands } from "./containers.js";
 import { registerImageCommands } from "./images.js";
+import { registerRegistryCommands } from "./registry.js";
 import { registerRun } from "./run.js";
 
 const DEFAULT_ROOT = "/var/lib/tsbox";
@@ -27,6 +28,7 @@ function buildProgram(): Command {
   registerRun(program);
   registerImageCommands(program);
   registerArchiveCommands(program);
+  registerRegistryCommands(program);
   registerContainerCommands(program);
   return program;
 }
