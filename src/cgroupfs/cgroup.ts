@@ -4,7 +4,7 @@
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TsboxError, errnoCode } from "../errors.js";
-import { describeError, nodeCgroupFs, writeValue, type CgroupFs } from "./fs.js";
+import { describeError, nodeCgroupFs, type CgroupFs } from "./fs.js";
 import { hierarchyDirs } from "./hierarchy.js";
 import { V2_KEY, type Hierarchy, type LinuxResources } from "./types.js";
 import * as v1cpu from "./v1/cpu.js";

@@ -1,5 +1,6 @@
 // Layer compression, recognised by magic bytes the way `docker import` does
 // (the media type of a pulled layer is only a hint, the bytes decide).
+import { closeSync, openSync, readSync } from "node:fs";
 import { PassThrough, type Duplex } from "node:stream";
 import * as zlib from "node:zlib";
 import { ImageError } from "../errors.js";
@@ -20,6 +21,17 @@ export function detectCompression(head: Buffer, context: string): Compression {
     throw new ImageError(`${context}: xz-compressed archives are not supported`);
   }
   return "none";
+}
+
+/** The leading bytes of a file, as many as detectCompression looks at. */
+export function readMagic(file: string): Buffer {
+  const fd = openSync(file, "r");
+  try {
+    const b = Buffer.alloc(MAGIC_LENGTH);
+    return b.subarray(0, readSync(fd, b, 0, MAGIC_LENGTH, 0));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function decompressor(c: Compression): Duplex {

@@ -4,9 +4,9 @@
 // component is lstat'ed, so a link in a layer never leads to a host file.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { errnoCode } from "../errors.js";
 import type { ResolvedImage } from "./images.js";
 import { opaqueDirs, type LayerRef } from "./layers.js";
+import { lstatOrUndefined } from "../util/fs.js";
 
 // Linux's MAXSYMLINKS.
 const MAX_SYMLINKS = 40;
@@ -14,16 +14,6 @@ const MAX_SYMLINKS = 40;
 interface Found {
   layer: LayerRef;
   st: fs.Stats;
-}
-
-function lstatOrUndefined(p: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(p);
-  } catch (e) {
-    const code = errnoCode(e);
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw e;
-  }
 }
 
 const isWhiteout = (st: fs.Stats): boolean => st.isCharacterDevice() && st.rdev === 0;

@@ -12,15 +12,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { errnoCode } from "../errors.js";
 import { log } from "../log.js";
-import { randomSuffix } from "../util/atomic.js";
+import { EMPTY_GRACE_MS, breakStale, processAlive, readLockOwner, tryCreateLock } from "../util/lock.js";
 import type { StorePaths } from "./store.js";
 
 const POLL_MS = 25;
 // A holder writes its pid right after creating the file; an empty lock older
 // than this belongs to a process that died in between.
-const EMPTY_GRACE_MS = 5_000;
 const KEY = /^[A-Za-z0-9_.-]{1,128}$/;
 
 /** The file name part for a key: the hex of a digest, or a plain safe token. */
@@ -35,74 +33,19 @@ export function layerLockPath(p: StorePaths, key: string): string {
   return path.join(p.tmp, `ingest-${keyName(key)}.lock`);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errnoCode(e) === "EPERM";
-  }
-}
-
-function tryCreate(lockPath: string): boolean {
-  let fd: number;
-  try {
-    fd = fs.openSync(lockPath, "wx", 0o600);
-  } catch (e) {
-    if (errnoCode(e) === "EEXIST") return false;
-    throw e;
-  }
-  try {
-    fs.writeSync(fd, `${process.pid}\n`);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return true;
-}
-
-function readOwner(lockPath: string): { text: string; ageMs: number } | undefined {
-  try {
-    const text = fs.readFileSync(lockPath, "utf8");
-    return { text, ageMs: Date.now() - fs.statSync(lockPath).mtimeMs };
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") return undefined;
-    throw e;
-  }
-}
-
-/** Removes a stale lock unless it was replaced since it was read (then puts the new one back). */
-function breakStale(lockPath: string, staleText: string): void {
-  const aside = `${lockPath}.stale-${randomSuffix()}`;
-  try {
-    fs.renameSync(lockPath, aside);
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") return;
-    throw e;
-  }
-  if (fs.readFileSync(aside, "utf8") !== staleText) {
-    try {
-      fs.linkSync(aside, lockPath);
-    } catch {
-      // A third process already holds a fresh lock; the one we moved will find
-      // its file gone on release, which rmSync({force}) tolerates.
-    }
-  }
-  fs.rmSync(aside, { force: true });
-}
-
 async function acquire(lockPath: string): Promise<void> {
   let logged = false;
   for (;;) {
-    if (tryCreate(lockPath)) return;
-    const owner = readOwner(lockPath);
+    if (tryCreateLock(lockPath)) return;
+    const owner = readLockOwner(lockPath);
     if (owner === undefined) continue;
-    const pid = Number.parseInt(owner.text, 10);
+    const pid = owner.pid;
     // Our own pid on a file no one in this process holds (see held): left by a
     // previous process that had our pid.
-    const stale = Number.isNaN(pid) ? owner.ageMs > EMPTY_GRACE_MS : pid === process.pid || !alive(pid);
+    const stale = Number.isNaN(pid) ? owner.ageMs > EMPTY_GRACE_MS : pid === process.pid || !processAlive(pid);
     if (stale) {
-      log().debug({ lock: lockPath, owner: owner.text.trim() }, "breaking stale layer lock");
-      breakStale(lockPath, owner.text);
+      log().debug({ lock: lockPath, owner: pid }, "breaking stale layer lock");
+      breakStale(lockPath, pid);
       continue;
     }
     if (!logged) {

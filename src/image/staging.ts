@@ -5,20 +5,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { errnoCode } from "../errors.js";
 import { log } from "../log.js";
+import { processAlive } from "../util/lock.js";
 import type { StorePaths } from "./store.js";
 
 export function makeStagingDir(p: StorePaths, kind: string): string {
   return fs.mkdtempSync(path.join(p.tmp, `${kind}-${process.pid}-`));
-}
-
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errnoCode(e) === "EPERM";
-  }
 }
 
 /** Removes staging directories whose creator is gone. */
@@ -32,7 +23,7 @@ export function sweepStaging(p: StorePaths): void {
   }
   for (const name of names) {
     const m = /^(?:layer|load|save)-([0-9]+)-[A-Za-z0-9]{6}$/.exec(name);
-    if (m?.[1] === undefined || alive(Number(m[1]))) continue;
+    if (m?.[1] === undefined || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
     log().info({ dir: name }, "removing staging left by a dead tsbox process");
     fs.rmSync(path.join(p.tmp, name), { recursive: true, force: true });
   }

@@ -10,6 +10,7 @@ import { log } from "../log.js";
 import { lsetxattr, mknod } from "../ns/shim.js";
 import { writeAll } from "../util/atomic.js";
 import { TarFormatError, type TarEntry, type TarHeader } from "./tar.js";
+import { lstatOrUndefined } from "../util/fs.js";
 
 export interface UnpackOptions {
   /** Command named in error messages: "import", "load", "pull". */
@@ -49,16 +50,6 @@ export function cleanArchivePath(name: string): string[] | undefined {
     parts.push(c);
   }
   return parts;
-}
-
-function lstatOrUndefined(p: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(p);
-  } catch (e) {
-    const code = errnoCode(e);
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw e;
-  }
 }
 
 const isUnsupported = (code: string | undefined): boolean =>

@@ -3,8 +3,7 @@
 // parent-death signal is tied to the thread that cloned it.
 
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { getSystemErrorMessage, getSystemErrorName } from "node:util";
 import { DataType, load, open } from "ffi-rs";
 import { LaunchError } from "../errors.js";

@@ -12,15 +12,15 @@ const POLL_MS = 20;
 const TIMEOUT_MS = 60_000;
 // A holder writes its pid right after creating the file; an empty lock older
 // than this belongs to a process that died in between.
-const EMPTY_GRACE_MS = 5_000;
+export const EMPTY_GRACE_MS = 5_000;
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 function sleepSync(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
 }
 
-function alive(pid: number): boolean {
-  if (pid === process.pid) return false;
+/** Whether a process exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -29,7 +29,8 @@ function alive(pid: number): boolean {
   }
 }
 
-function tryCreate(lockPath: string): boolean {
+/** Creates the lock file with our pid; false if it exists. */
+export function tryCreateLock(lockPath: string): boolean {
   let fd: number;
   try {
     fd = fs.openSync(lockPath, "wx", 0o600);
@@ -46,7 +47,7 @@ function tryCreate(lockPath: string): boolean {
 }
 
 /** The holder's pid, or undefined if the lock vanished; NaN if not yet written. */
-function readOwner(lockPath: string): { pid: number; ageMs: number } | undefined {
+export function readLockOwner(lockPath: string): { pid: number; ageMs: number } | undefined {
   try {
     const text = fs.readFileSync(lockPath, "utf8");
     const ageMs = Date.now() - fs.statSync(lockPath).mtimeMs;
@@ -58,7 +59,7 @@ function readOwner(lockPath: string): { pid: number; ageMs: number } | undefined
 }
 
 /** Removes a stale lock unless someone replaced it since we looked at it. */
-function breakStale(lockPath: string, stalePid: number): void {
+export function breakStale(lockPath: string, stalePid: number): void {
   const aside = `${lockPath}.stale-${randomSuffix()}`;
   try {
     fs.renameSync(lockPath, aside);
@@ -83,10 +84,11 @@ function breakStale(lockPath: string, stalePid: number): void {
 function acquire(lockPath: string): string {
   const deadline = Date.now() + TIMEOUT_MS;
   for (;;) {
-    if (tryCreate(lockPath)) return lockPath;
-    const owner = readOwner(lockPath);
+    if (tryCreateLock(lockPath)) return lockPath;
+    const owner = readLockOwner(lockPath);
     if (owner === undefined) continue;
-    const stale = Number.isNaN(owner.pid) ? owner.ageMs > EMPTY_GRACE_MS : !alive(owner.pid);
+    // Our own pid counts as stale: sections are synchronous and never nest.
+    const stale = Number.isNaN(owner.pid) ? owner.ageMs > EMPTY_GRACE_MS : owner.pid === process.pid || !processAlive(owner.pid);
     if (stale) {
       breakStale(lockPath, owner.pid);
       continue;

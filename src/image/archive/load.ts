@@ -19,7 +19,7 @@ import { Readable, pipeline } from "node:stream";
 import { ImageError, UsageError } from "../../errors.js";
 import { log } from "../../log.js";
 import { commitImage, type ExistingLayer } from "../commit.js";
-import { MAGIC_LENGTH, decompressor, detectCompression, layerMediaType } from "../compression.js";
+import { MAGIC_LENGTH, decompressor, detectCompression, layerMediaType, readMagic } from "../compression.js";
 import { ociArchitecture, parseImageConfig } from "../config.js";
 import { chainIDs, sha256 } from "../digest.js";
 import { loadImage, type ResolvedImage } from "../images.js";
@@ -318,16 +318,6 @@ function lockOrder(plans: PlannedImage[]): string[] {
   return [...depth.keys()].sort((a, b) => (depth.get(a) ?? 0) - (depth.get(b) ?? 0) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
-function headOf(file: string): Buffer {
-  const fd = fs.openSync(file, "r");
-  try {
-    const b = Buffer.alloc(MAGIC_LENGTH);
-    return b.subarray(0, fs.readSync(fd, b, 0, MAGIC_LENGTH, 0));
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** Ingests the layers not yet in the store and commits each image, in order. */
 async function ingestAndCommit(root: string, p: StorePaths, members: ArchiveMembers, plans: PlannedImage[]): Promise<LoadResult> {
   const result: LoadResult = { images: [], lines: [] };
@@ -401,7 +391,7 @@ function builtManifest(plan: PlannedImage, layers: (IngestedLayer | ExistingLaye
     if (!("existing" in l)) return { mediaType: l.mediaType, digest: l.digest, size: l.size };
     const member = plan.layers[i]?.member;
     if (member === undefined) throw new Error("unreachable: layer without a member");
-    return { mediaType: layerMediaType(detectCompression(headOf(member.file), CONTEXT)), digest: member.digest, size: member.size };
+    return { mediaType: layerMediaType(detectCompression(readMagic(member.file), CONTEXT)), digest: member.digest, size: member.size };
   });
   const config = { mediaType: OCI_CONFIG, digest: sha256(plan.config), size: plan.config.length };
   return Buffer.from(JSON.stringify(buildManifest(config, descs)));

@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ImageError } from "../../errors.js";
 import { writeAll } from "../../util/atomic.js";
-import { MAGIC_LENGTH, decompressor, detectCompression } from "../compression.js";
+import { decompressor, detectCompression, readMagic } from "../compression.js";
 import { chainIDs, digestHex } from "../digest.js";
 import { loadImage, lookupImage, parseKey, type LoadedImage } from "../images.js";
 import { familiarName, parseNormalizedNamed, referenceName, type Reference } from "../reference.js";
@@ -91,16 +91,6 @@ function layerBlob(p: StorePaths, image: LoadedImage, index: number): string {
   throw new ImageError(`save: image ${image.id}: the store has no archive of layer ${diffID ?? index}`);
 }
 
-function head(file: string): Buffer {
-  const fd = fs.openSync(file, "r");
-  try {
-    const b = Buffer.alloc(MAGIC_LENGTH);
-    return b.subarray(0, fs.readSync(fd, b, 0, MAGIC_LENGTH, 0));
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /**
  * The layer as a plain tar: a gzip or zstd blob is decompressed into `tmp`
  * (the tar header needs its size first) and checked against `diffID` there;
@@ -108,7 +98,7 @@ function head(file: string): Buffer {
  */
 async function plainLayer(p: StorePaths, blob: string, diffID: string, tmp: string): Promise<{ file: string; verified: boolean }> {
   const file = blobPath(p, blob);
-  const compression = detectCompression(head(file), "save");
+  const compression = detectCompression(readMagic(file), "save");
   if (compression === "none") return { file, verified: false };
   const out = path.join(tmp, digestHex(diffID));
   const hash = createHash("sha256");
