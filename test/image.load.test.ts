@@ -15,6 +15,7 @@ import {
   buildImage, busyboxTarball, dockerSaveMembers, hex, listTree, makeRoot, ociLayoutMembers, removeRoot, rootWithBusybox,
   sha256, tarball, tsbox, type ImageSpec, type Members,
 } from "./helpers.js";
+import { layerBreakouts, type BreakoutCase } from "./malicious-corpus.js";
 
 const roots: string[] = [];
 const newRoot = (withBusybox = false): string => {
@@ -374,28 +375,8 @@ describe("load: malicious archives are refused, nothing outside is touched", () 
     'load: refusing archive entry "h": hard link target "../../../../outside/canary" escapes the layer'],
   ];
 
-  // The layer breakouts of image.malicious.test.ts, arriving through load instead of import.
-  const layerCases = (): [string, Members, string, string][] => [
-    ["a relative symlink then a file through it",
-      [[{ name: "evil", type: "symlink", linkname: "../../../../../outside" }], [{ name: "evil/new" }, "x"]],
-      "evil/new", 'path goes through symlink "evil" and could escape the layer'],
-    ["a directory through a symlink",
-      [[{ name: "evil", type: "symlink", linkname: outside }], [{ name: "evil/sub/", type: "directory", mode: 0o777 }]],
-      "evil/sub/", 'path goes through symlink "evil" and could escape the layer'],
-    ["a whiteout through a symlink", [[{ name: "evil", type: "symlink", linkname: outside }], [{ name: "evil/.wh.canary" }]],
-      "evil/.wh.canary", 'path goes through symlink "evil" and could escape the layer'],
-    ["an opaque marker through a symlink", [[{ name: "evil", type: "symlink", linkname: outside }], [{ name: "evil/.wh..wh..opq" }]],
-      "evil/.wh..wh..opq", 'path goes through symlink "evil" and could escape the layer'],
-    ["a hard link through a symlink",
-      [[{ name: "evil", type: "symlink", linkname: outside }], [{ name: "h", type: "link", linkname: "evil/canary" }]],
-      "h", 'hard link target goes through symlink "evil" and could escape the layer'],
-    ["a hard link to an absolute host path", [[{ name: "h", type: "link", linkname: canary }]],
-      "h", `hard link target ${JSON.stringify(canary)} does not exist in the layer`],
-    ["the layer root as a symlink", [[{ name: "./", type: "symlink", linkname: outside }]], "./", "the layer root must be a directory"],
-    ["an overlay xattr", [[{ name: "f", mode: 0o644, pax: { "SCHILY.xattr.trusted.overlay.redirect": "/etc" } }, "x"]],
-      "f", "xattr trusted.overlay.redirect is reserved for the overlay filesystem"],
-    ["a whiteout of dotdot", [[{ name: "dir/.wh..." }]], "dir/.wh...", "whiteout of a relative path component"],
-  ];
+  // The layer breakouts of image.malicious.test.ts (the shared corpus), arriving through load instead of import.
+  const layerCases = (): BreakoutCase[] => layerBreakouts(outside, canary);
   it.each(layerCases().map((c) => [c[0], c] as const))("a layer with %s", async (_, [, entries, entry, reason]) => {
     const evil = await tarball([[{ name: "before/", type: "directory" }], [{ name: "before/f" }, "x"], ...entries]);
     for (const members of [dockerSaveMembers([{ layers: [busybox, evil], names: ["evil:1"] }]),
