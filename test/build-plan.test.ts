@@ -43,6 +43,12 @@ describe("buildPlan", () => {
     expect(ops[proc - 1]).toEqual({ op: "CHECKDIR", path: "/proc" });
   });
 
+  it("mounts the root nodev when asked (device rules not enforced)", () => {
+    const overlay = (c: PlanContext) => buildPlan(spec(), c).ops.find((o) => o.op === "MOUNT" && o.fstype === "overlay");
+    expect(overlay({ ...ctx, rootNodev: true })).toMatchObject({ flags: MS.NODEV });
+    expect(overlay(ctx)).toMatchObject({ flags: 0 });
+  });
+
   it("makes bind destinations of the source's kind and applies ro", () => {
     const ops = buildPlan(spec(), ctx).ops;
     const i = index(ops, (o) => o.op === "BINDFD" && o.target === "/data");

@@ -1,6 +1,6 @@
 // Acceptance: exit codes, signals, stdio, flags, bad input and clean-up (issue 2).
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, statfsSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -112,8 +112,11 @@ describe("flags", () => {
   });
 
   it("applies -m, --cpus and --pids-limit to the container's cgroup", () => {
-    const r = sh("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max", ["-m", "32m", "--cpus", "0.5", "--pids-limit", "20"]);
-    expect(r.stdout).toBe(`${32 * 1024 * 1024}\n50000\n20\n`);
+    const v2 = statfsSync("/sys/fs/cgroup").type === 0x63677270; // CGROUP2_SUPER_MAGIC
+    const r = sh(v2 ? "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max /sys/fs/cgroup/pids.max"
+      : "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max",
+    ["-m", "32m", "--cpus", "0.5", "--pids-limit", "20"]);
+    expect(r.stdout).toBe(`${32 * 1024 * 1024}\n${v2 ? "50000 100000" : "50000"}\n20\n`);
   });
 });
 

@@ -121,6 +121,12 @@ describe("buildSpec", () => {
     expect(s.process.capabilities.bounding).toHaveLength(14);
     expect(s.process.env).toContain("HOME=/home/app");
   });
+  it("withholds CAP_MKNOD where device rules are not enforced (cgroup v2 without BPF)", () => {
+    const s = buildSpec({ Cmd: ["sh"] }, flags(), { ...ctx, devicesEnforced: false });
+    expect(s.process.capabilities.bounding).toHaveLength(13);
+    expect(s.process.capabilities.bounding).not.toContain("CAP_MKNOD");
+  });
+
   it("refuses a relative working directory and duplicate mounts", () => {
     expect(() => buildSpec({ Cmd: ["sh"] }, flags({ workdir: "rel" }), ctx)).toThrow(/needs to be an absolute path/);
     expect(() => buildSpec({ Cmd: ["sh"] }, flags({ tmpfs: ["/x", "/x/"] }), ctx)).toThrow(/duplicate mount point/);

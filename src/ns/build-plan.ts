@@ -53,6 +53,8 @@ export interface PlanContext {
   init: boolean;
   /** whether a bind source is a directory (the destination is made to match) */
   bindIsDir: (source: string) => boolean;
+  /** mount the root nodev: where device rules are not enforced, no node in the image may be opened */
+  rootNodev?: boolean;
 }
 
 export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
@@ -79,7 +81,7 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
     ops.push({ op: "MOUNT", source: "overlay", target: join(linkDir, s.target), fstype: "overlay", flags: MS.RDONLY,
       data: `lowerdir=${s.lowers.join(":")}` });
   }
-  ops.push({ op: "MOUNT", source: "overlay", target: ctx.rootfs, fstype: "overlay", flags: 0,
+  ops.push({ op: "MOUNT", source: "overlay", target: ctx.rootfs, fstype: "overlay", flags: ctx.rootNodev ? MS.NODEV : 0,
     data: `lowerdir=${lowers.join(":")}${rest}` });
 
   // Host paths (bind sources) must be opened before the host's root goes away.

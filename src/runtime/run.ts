@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { LaunchError } from "../errors.js";
-import { createCgroup, detectHierarchy, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
+import { createCgroup, detectHierarchy, devicesEnforced, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
 // The image modules `run` needs, not the whole image API (start-up time).
 import { resolveImage } from "../image/images.js";
 import { readImageFile } from "../image/files.js";
@@ -69,6 +69,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
       group: readImageFile(image, "/etc/group")?.toString("utf8"),
       hostEnv: process.env,
       thermalThrottle: thermalThrottleDirs(),
+      devicesEnforced: devicesEnforced(hierarchy),
     });
     spec.process.rlimits = grantableRlimits(spec.process.rlimits);
     if (spec.process.terminal && process.stdout.isTTY) {
@@ -105,6 +106,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
       stdin: req.flags.interactive && !req.flags.tty ? "inherit" : "null",
       init: req.flags.init,
       bindIsDir: (p) => statSync(p).isDirectory(),
+      rootNodev: !devicesEnforced(hierarchy),
     });
     log().debug({ id, ops: plan.ops.length }, "launching");
     pid = shim.spawn(plan);

@@ -47,6 +47,12 @@ export interface SpecContext {
   hostEnv: Record<string, string | undefined>;
   /** existing /sys/devices/system/cpu/cpuN/thermal_throttle dirs (Docker masks them) */
   thermalThrottle: string[];
+  /**
+   * Whether the device cgroup enforces Docker's allow list (v1; v2 needs a BPF
+   * program tsbox does not load yet). Without it CAP_MKNOD is withheld: with
+   * it, a container could make a block device node and read the host's disk.
+   */
+  devicesEnforced?: boolean;
 }
 
 export const DEFAULT_NOFILE = { soft: 1024, hard: 524288 };
@@ -65,7 +71,7 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
   const env = containerEnv(image.Env ?? [], flags, hostname, ctx.hostEnv);
   if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
 
-  const caps = [...DEFAULT_CAPABILITIES];
+  const caps: string[] = DEFAULT_CAPABILITIES.filter((c) => ctx.devicesEnforced !== false || c !== "CAP_MKNOD");
   // Docker gives a non-root user only the bounding set; exec would clear the rest anyway.
   const granted = user.uid === 0 ? caps : [];
 
