@@ -6,21 +6,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
 import * as zlib from "node:zlib";
-import * as tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ImageError, UsageError } from "../src/errors.js";
 import { importImage, listImages, resolveImage, type ResolvedImage } from "../src/image/index.js";
+import { tarball } from "./helpers.js";
 
-type Entry = Partial<tar.Header> & { name: string; pax?: Record<string, string> };
-
-async function tarball(entries: [Entry, (string | Buffer)?][]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const [h, body] of entries) pack.entry(h, body ?? "");
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 const sha256 = (b: Buffer): string => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 

@@ -4,20 +4,11 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
-import * as tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ImageError } from "../src/errors.js";
 import { importImage, resolveImage } from "../src/image/index.js";
-import { layerBreakouts, type CorpusEntry as Entry } from "./malicious-corpus.js";
-
-async function tarball(entries: [Entry, string?][]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const [h, body] of entries) pack.entry(h, body ?? "");
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
+import { layerBreakouts } from "./malicious-corpus.js";
+import { tarball } from "./helpers.js";
 
 function listTree(root: string): string[] {
   const out: string[] = [];

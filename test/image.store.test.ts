@@ -4,23 +4,13 @@ import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
-import * as tar from "tar-stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { ImageError, NotFoundError, UsageError } from "../src/errors.js";
 import {
   importImage, listImages, readImageFile, removeImage, resolveImage, shortId, tagImage, type ResolvedImage,
 } from "../src/image/index.js";
+import { tarball } from "./helpers.js";
 
-type Entry = Partial<tar.Header> & { name: string; pax?: Record<string, string> };
-
-async function tarball(entries: [Entry, string?][]): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const [h, body] of entries) pack.entry(h, body ?? "");
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 const roots: string[] = [];
 function newRoot(): string {
