@@ -9,19 +9,17 @@
 // Markdown table to stdout and bench/results/images.json. Docker, the registry
 // and skopeo are optional: a missing one is skipped with a line saying why.
 
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream as createReadStreamOf, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import { cpus, loadavg, release } from "node:os";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { fileURLToPath } from "node:url";
 import { createGzip } from "node:zlib";
 import * as tar from "tar-stream";
+import { REPO, TSBOX, cleanUp, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runTimed, sh } from "./lib.js";
 
-const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
-const TSBOX = join(REPO, "bin", "tsbox.js");
 const RESULTS = join(REPO, "bench", "results", "images.json");
 const GOAL_RATIO = 0.5; // tsbox must take at most half of Docker's time, for load and for pull
 const REGISTRY_BIN = "/usr/bin/docker-registry";
@@ -52,81 +50,8 @@ function parseOptions(): Options {
   };
 }
 
-// ---------------------------------------------------------------- processes
-
-let current: ChildProcess | undefined;
-
-interface Exit { ms: number; code: number | null; signal: NodeJS.Signals | null; stderr: string }
-
-/** Runs argv to completion; the clock covers spawn → exit. stdout goes to /dev/null. */
-function runTimed(argv: readonly string[], env?: NodeJS.ProcessEnv): Promise<Exit> {
-  const [file, ...args] = argv;
-  if (file === undefined) throw new Error("empty command");
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const child = spawn(file, args, { stdio: ["ignore", "ignore", "pipe"], ...(env ? { env } : {}) });
-    current = child;
-    let ms = 0;
-    let stderr = "";
-    child.stderr?.setEncoding("utf8").on("data", (d: string) => { stderr += d; });
-    child.once("exit", () => { ms = Number(process.hrtime.bigint() - t0) / 1e6; });
-    child.once("error", (e) => { current = undefined; reject(e); });
-    child.once("close", (code, signal) => { current = undefined; resolve({ ms, code, signal, stderr }); });
-  });
-}
-
-/** A set-up or clean-up command, synchronously and outside any timing. */
-function sh(argv: readonly string[], timeout = 300_000): { ok: boolean; out: string; err: string } {
-  const [file, ...args] = argv;
-  if (file === undefined) throw new Error("empty command");
-  const r = spawnSync(file, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout, maxBuffer: 64 << 20 });
-  return { ok: r.status === 0, out: (r.stdout ?? "").trim(), err: (r.stderr ?? r.error?.message ?? "").trim() };
-}
-
-function mustSh(argv: readonly string[]): string {
-  const r = sh(argv);
-  if (!r.ok) throw new Error(`${argv.join(" ")} failed: ${r.err || "(no output)"}`);
-  return r.out;
-}
-
-function describeExit(e: Exit): string {
-  const why = e.signal ? `signal ${e.signal}` : `exit code ${e.code}`;
-  return `${why}${e.stderr.trim() ? `: ${e.stderr.trim().split("\n").slice(-3).join(" | ")}` : ""}`;
-}
-
 function note(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-// ---------------------------------------------------------------- clean-up
-
-const cleanups: { what: string; fn: () => void }[] = [];
-
-function onCleanup(what: string, fn: () => void): void {
-  cleanups.push({ what, fn });
-}
-
-function cleanUp(): void {
-  for (let c = cleanups.pop(); c; c = cleanups.pop()) {
-    try { c.fn(); } catch (e) { process.stderr.write(`cleanup (${c.what}) failed: ${(e as Error).message}\n`); }
-  }
-}
-
-function installSignalHandlers(): void {
-  let stopping = false;
-  const handler = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`\n${signal}: cleaning up...\n`);
-    const finish = (): void => { cleanUp(); process.exit(signal === "SIGINT" ? 130 : 143); };
-    const child = current;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return finish();
-    // Let the load/pull in flight clean up its own staging; kill it if it hangs.
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => { child.kill("SIGKILL"); }, 10_000);
-    child.once("close", () => { clearTimeout(timer); finish(); });
-  };
-  for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(s, handler);
 }
 
 // ---------------------------------------------------------------- the image
@@ -400,16 +325,6 @@ interface Runner {
 
 // ---------------------------------------------------------------- stats
 
-function quantile(xs: readonly number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
-}
-
-const round1 = (x: number): number => Math.round(x * 10) / 10;
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 // ---------------------------------------------------------------- main
@@ -417,8 +332,8 @@ const round2 = (x: number): number => Math.round(x * 100) / 100;
 async function main(): Promise<void> {
   const opts = parseOptions();
   if (process.getuid?.() !== 0) throw new Error("run as root: tsbox and docker need it");
-  if (!existsSync(join(REPO, "dist", "cli.js"))) throw new Error("dist/ is missing: run `npm run build` (or `npm run bench:images`)");
-  installSignalHandlers();
+  if (!existsSync(join(REPO, "dist", "tsbox.cjs"))) throw new Error("dist/ is missing: run `npm run build` (or `npm run bench:images`)");
+  installSignalHandlers(10_000);
   const tStart = Date.now();
 
   // Same filesystem as a default tsbox root and /var/lib/docker, not a tmpfs /tmp.

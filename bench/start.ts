@@ -8,14 +8,11 @@
 // Markdown table to stdout and bench/results/start.json. Docker and runc are
 // optional: a missing one is skipped with a line saying why.
 
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { REPO, TSBOX, cleanUp, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runTimed, sh } from "./lib.js";
 
-const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
-const TSBOX = join(REPO, "bin", "tsbox.js");
 const RESULTS = join(REPO, "bench", "results", "start.json");
 const GNU_TIME = "/usr/bin/time";
 const GOAL_RATIO = 0.25; // tsbox run --rm must take at most a quarter of docker run --rm
@@ -41,91 +38,6 @@ function parseIterations(): { iterations: number; warmup: number } {
   };
 }
 
-// ---------------------------------------------------------------- processes
-
-// The child being timed, so a signal handler can wait for it before cleaning up.
-let current: ChildProcess | undefined;
-
-interface Exit { ms: number; code: number | null; signal: NodeJS.Signals | null; stderr: string }
-
-/**
- * Runs argv to completion. The clock covers spawn → exit only: the same
- * fork/exec cost for every runner, none of the bookkeeping around it.
- * stdout goes to /dev/null (nobody waits on a reader), stderr is kept for errors.
- */
-function runTimed(argv: readonly string[]): Promise<Exit> {
-  const [file, ...args] = argv;
-  if (file === undefined) throw new Error("empty command");
-  return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const child = spawn(file, args, { stdio: ["ignore", "ignore", "pipe"] });
-    current = child;
-    let ms = 0;
-    let stderr = "";
-    child.stderr?.setEncoding("utf8").on("data", (d: string) => { stderr += d; });
-    child.once("exit", () => { ms = Number(process.hrtime.bigint() - t0) / 1e6; });
-    child.once("error", (e) => { current = undefined; reject(e); });
-    // "close" comes after "exit" once stderr is drained, so the message is complete.
-    child.once("close", (code, signal) => { current = undefined; resolve({ ms, code, signal, stderr }); });
-  });
-}
-
-/** Runs a set-up or clean-up command synchronously (outside any timing). */
-function sh(argv: readonly string[]): { ok: boolean; out: string; err: string } {
-  const [file, ...args] = argv;
-  if (file === undefined) throw new Error("empty command");
-  const r = spawnSync(file, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
-  return { ok: r.status === 0, out: (r.stdout ?? "").trim(), err: (r.stderr ?? r.error?.message ?? "").trim() };
-}
-
-function mustSh(argv: readonly string[]): string {
-  const r = sh(argv);
-  if (!r.ok) throw new Error(`${argv.join(" ")} failed: ${r.err || "(no output)"}`);
-  return r.out;
-}
-
-function describeExit(e: Exit): string {
-  const why = e.signal ? `signal ${e.signal}` : `exit code ${e.code}`;
-  return `${why}${e.stderr.trim() ? `: ${e.stderr.trim().split("\n").slice(-3).join(" | ")}` : ""}`;
-}
-
-// ---------------------------------------------------------------- clean-up
-
-// Synchronous and run newest-first, so they also work from a signal handler
-// and each undoes its step while everything it depends on still exists.
-const cleanups: { what: string; fn: () => void }[] = [];
-
-function onCleanup(what: string, fn: () => void): void {
-  cleanups.push({ what, fn });
-}
-
-function cleanUp(): void {
-  for (let c = cleanups.pop(); c; c = cleanups.pop()) {
-    try { c.fn(); } catch (e) { process.stderr.write(`cleanup (${c.what}) failed: ${(e as Error).message}\n`); }
-  }
-}
-
-function installSignalHandlers(): void {
-  let stopping = false;
-  const handler = (signal: NodeJS.Signals): void => {
-    // Ctrl-C reaches us more than once (from the terminal and relayed by npx/tsx);
-    // only the first starts the clean-up, and the handler stays installed so a
-    // repeat cannot kill us half-way through it.
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`\n${signal}: cleaning up...\n`);
-    const finish = (): void => { cleanUp(); process.exit(signal === "SIGINT" ? 130 : 143); };
-    const child = current;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return finish();
-    // Let the command in flight finish (it is short) so its runtime can tidy
-    // up its own container; kill it if it hangs.
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => { child.kill("SIGKILL"); }, 5_000);
-    child.once("close", () => { clearTimeout(timer); finish(); });
-  };
-  for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(s, handler);
-}
-
 // ---------------------------------------------------------------- runners
 
 interface Runner {
@@ -145,7 +57,7 @@ function newRunner(key: Runner["key"], label: string, argv: (seq: number) => str
 }
 
 function prepareTsbox(work: string, tarball: string): Runner {
-  if (!existsSync(join(REPO, "dist", "cli.js"))) throw new Error("dist/ is missing: run `npm run build` (or `npm run bench:start`)");
+  if (!existsSync(join(REPO, "dist", "tsbox.cjs"))) throw new Error("dist/ is missing: run `npm run build` (or `npm run bench:start`)");
   const root = join(work, "tsbox-root");
   const tsbox = (...args: string[]): string[] => [process.execPath, TSBOX, "--root", root, ...args];
   onCleanup("tsbox root", () => {
@@ -247,24 +159,13 @@ async function measure(runners: Runner[], rounds: number, record: boolean, wrap:
   }
 }
 
-/** Linear interpolation between closest ranks (the usual "type 7" quantile). */
-function quantile(xs: readonly number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
-}
-
-const round1 = (x: number): number => Math.round(x * 10) / 10;
 
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
   const { iterations, warmup } = parseIterations();
   if (process.getuid?.() !== 0) throw new Error("run as root: tsbox, docker and runc need it");
-  installSignalHandlers();
+  installSignalHandlers(5_000);
 
   const work = mkdtempSync(join(tmpdir(), "tsbox-bench-"));
   onCleanup("temp dir", () => rmSync(work, { recursive: true, force: true }));

@@ -1,0 +1,101 @@
+// Shared by the benchmarks: timing a command, set-up commands, clean-up that
+// also runs from a signal handler, and the statistics.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
+export const TSBOX = join(REPO, "bin", "tsbox.js");
+
+// The child being timed, so a signal handler can wait for it before cleaning up.
+let current: ChildProcess | undefined;
+
+export interface Exit { ms: number; code: number | null; signal: NodeJS.Signals | null; stderr: string }
+
+/**
+ * Runs argv to completion. The clock covers spawn → exit only: the same
+ * fork/exec cost for every runner, none of the bookkeeping around it.
+ * stdout goes to /dev/null (nobody waits on a reader), stderr is kept for errors.
+ */
+export function runTimed(argv: readonly string[], env?: NodeJS.ProcessEnv): Promise<Exit> {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error("empty command");
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(file, args, { stdio: ["ignore", "ignore", "pipe"], ...(env ? { env } : {}) });
+    current = child;
+    let ms = 0;
+    let stderr = "";
+    child.stderr?.setEncoding("utf8").on("data", (d: string) => { stderr += d; });
+    child.once("exit", () => { ms = Number(process.hrtime.bigint() - t0) / 1e6; });
+    child.once("error", (e) => { current = undefined; reject(e); });
+    // "close" comes after "exit" once stderr is drained, so the message is complete.
+    child.once("close", (code, signal) => { current = undefined; resolve({ ms, code, signal, stderr }); });
+  });
+}
+
+/** Runs a set-up or clean-up command synchronously (outside any timing). */
+export function sh(argv: readonly string[], timeout = 120_000): { ok: boolean; out: string; err: string } {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error("empty command");
+  const r = spawnSync(file, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout, maxBuffer: 64 << 20 });
+  return { ok: r.status === 0, out: (r.stdout ?? "").trim(), err: (r.stderr ?? r.error?.message ?? "").trim() };
+}
+
+export function mustSh(argv: readonly string[], timeout?: number): string {
+  const r = sh(argv, timeout);
+  if (!r.ok) throw new Error(`${argv.join(" ")} failed: ${r.err || "(no output)"}`);
+  return r.out;
+}
+
+export function describeExit(e: Exit): string {
+  const why = e.signal ? `signal ${e.signal}` : `exit code ${e.code}`;
+  return `${why}${e.stderr.trim() ? `: ${e.stderr.trim().split("\n").slice(-3).join(" | ")}` : ""}`;
+}
+
+// Synchronous and run newest-first, so they also work from a signal handler
+// and each undoes its step while everything it depends on still exists.
+const cleanups: { what: string; fn: () => void }[] = [];
+
+export function onCleanup(what: string, fn: () => void): void {
+  cleanups.push({ what, fn });
+}
+
+export function cleanUp(): void {
+  for (let c = cleanups.pop(); c; c = cleanups.pop()) {
+    try { c.fn(); } catch (e) { process.stderr.write(`cleanup (${c.what}) failed: ${(e as Error).message}\n`); }
+  }
+}
+
+/** On SIGINT/SIGTERM/SIGHUP: let the command in flight finish (or kill it after graceMs), clean up, exit. */
+export function installSignalHandlers(graceMs: number): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    // Ctrl-C reaches us more than once (from the terminal and relayed by npx/tsx);
+    // only the first starts the clean-up, and the handler stays installed so a
+    // repeat cannot kill us half-way through it.
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\n${signal}: cleaning up...\n`);
+    const finish = (): void => { cleanUp(); process.exit(signal === "SIGINT" ? 130 : 143); };
+    const child = current;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return finish();
+    // The command in flight tidies up its own container or staging; kill it if it hangs.
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => { child.kill("SIGKILL"); }, graceMs);
+    child.once("close", () => { clearTimeout(timer); finish(); });
+  };
+  for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(s, handler);
+}
+
+/** Linear interpolation between closest ranks (the usual "type 7" quantile). */
+export function quantile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+}
+
+export const round1 = (x: number): number => Math.round(x * 10) / 10;
