@@ -18,7 +18,7 @@ import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import * as tar from "tar-stream";
-import { REPO, TSBOX, cleanUp, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runTimed, sh } from "./lib.js";
+import { REPO, TSBOX, runBenchmark, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runTimed, sh } from "./lib.js";
 
 const RESULTS = join(REPO, "bench", "results", "images.json");
 const GOAL_RATIO = 0.5; // tsbox must take at most half of Docker's time, for load and for pull
@@ -556,11 +556,4 @@ async function main(): Promise<void> {
   process.stdout.write(`\nwrote ${RESULTS.replace(REPO + "/", "")}\n`);
 }
 
-try {
-  await main();
-} catch (e) {
-  process.stderr.write(`bench: ${(e as Error).message}\n`);
-  process.exitCode = 1;
-} finally {
-  cleanUp();
-}
+await runBenchmark(main);

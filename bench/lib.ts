@@ -99,3 +99,15 @@ export function quantile(xs: readonly number[], q: number): number {
 }
 
 export const round1 = (x: number): number => Math.round(x * 10) / 10;
+
+/** Runs a benchmark's main: a failure is one line and exit 1; clean-up always runs. */
+export async function runBenchmark(main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (e) {
+    process.stderr.write(`bench: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  } finally {
+    cleanUp();
+  }
+}

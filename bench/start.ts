@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { REPO, TSBOX, cleanUp, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runTimed, sh } from "./lib.js";
+import { REPO, TSBOX, runBenchmark, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runTimed, sh } from "./lib.js";
 
 const RESULTS = join(REPO, "bench", "results", "start.json");
 const GNU_TIME = "/usr/bin/time";
@@ -277,11 +277,4 @@ async function main(): Promise<void> {
   process.stdout.write(`\nwrote ${RESULTS.replace(REPO + "/", "")}\n`);
 }
 
-try {
-  await main();
-} catch (e) {
-  process.stderr.write(`bench: ${(e as Error).message}\n`);
-  process.exitCode = 1;
-} finally {
-  cleanUp();
-}
+await runBenchmark(main);

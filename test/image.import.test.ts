@@ -1,7 +1,6 @@
 // `import` of generated tarballs, checked on disk: every entry type with its
 // metadata, whiteouts in overlay form, compression, and broken input.
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
@@ -9,26 +8,9 @@ import * as zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ImageError, UsageError } from "../src/errors.js";
 import { importImage, listImages, resolveImage, type ResolvedImage } from "../src/image/index.js";
-import { tarball } from "./helpers.js";
+import { listTree, sha256, tarball } from "./helpers.js";
 
 
-const sha256 = (b: Buffer): string => `sha256:${createHash("sha256").update(b).digest("hex")}`;
-
-/** Every path under `root` (symlinks not followed), with its type: the store's observable state. */
-function listTree(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const name of fs.readdirSync(dir).sort()) {
-      const p = path.join(dir, name);
-      const st = fs.lstatSync(p);
-      const kind = st.isDirectory() ? "d" : st.isSymbolicLink() ? "l" : st.isFile() ? "f" : "o";
-      out.push(`${kind} ${path.relative(root, p)}`);
-      if (st.isDirectory()) walk(p);
-    }
-  };
-  walk(root);
-  return out;
-}
 
 function getxattr(p: string, name: string): string | undefined {
   try {

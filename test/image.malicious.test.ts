@@ -8,21 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ImageError } from "../src/errors.js";
 import { importImage, resolveImage } from "../src/image/index.js";
 import { layerBreakouts } from "./malicious-corpus.js";
-import { tarball } from "./helpers.js";
-
-function listTree(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const name of fs.readdirSync(dir).sort()) {
-      const p = path.join(dir, name);
-      const st = fs.lstatSync(p);
-      out.push(`${st.isDirectory() ? "d" : st.isSymbolicLink() ? "l" : "f"} ${path.relative(root, p)} ${st.isFile() ? st.size : ""}`);
-      if (st.isDirectory()) walk(p);
-    }
-  };
-  walk(root);
-  return out;
-}
+import { listTree, tarball } from "./helpers.js";
 
 function xattrs(p: string): string {
   return execFileSync("python3", ["-c",
