@@ -6,7 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { TsboxError, errnoCode } from "../errors.js";
 import { describeError, nodeCgroupFs, type CgroupFs } from "./fs.js";
 import { hierarchyDirs } from "./hierarchy.js";
-import { V2_KEY, type Hierarchy, type LinuxResources } from "./types.js";
+import { V2_KEY, type CgroupStats, type Hierarchy, type LinuxResources } from "./types.js";
 import * as v1cpu from "./v1/cpu.js";
 import * as v1cpuset from "./v1/cpuset.js";
 import * as v1devices from "./v1/devices.js";
@@ -31,6 +31,16 @@ export interface Cgroup {
   pids(): number[];
   /** how many processes the kernel's OOM killer killed in it; 0 without a memory controller */
   oomKills(): number;
+  /** one reading of the accounting files (see CgroupStats); fields the host lacks are absent */
+  stats(): CgroupStats;
+  /** freeze every process (v1 freezer.state FROZEN / v2 cgroup.freeze 1) and wait until frozen */
+  freeze(): Promise<void>;
+  /** undo freeze() */
+  thaw(): Promise<void>;
+  /** is it frozen (or freezing)? false without a freezer */
+  frozen(): boolean;
+  /** send a signal to every process in it (v2 SIGKILL: cgroup.kill) */
+  kill(signal: NodeJS.Signals): void;
   /** kill remaining (SIGKILL, v2 cgroup.kill if present) then wait until empty and rmdir every dir; tolerant of already-removed dirs */
   destroy(opts?: { timeoutMs?: number }): Promise<void>;
 }
@@ -119,6 +129,32 @@ class CgroupImpl implements Cgroup {
       const dir = this.dirFor(m.controller);
       if (dir === undefined) throw new TsboxError(`cgroup: the ${m.controller} controller is not mounted`);
       m.apply(resources, dir, this.fs);
+    }
+  }
+
+  stats(): CgroupStats {
+    throw new TsboxError("cgroup: stats not implemented yet");
+  }
+
+  async freeze(): Promise<void> {
+    throw new TsboxError("cgroup: freeze not implemented yet");
+  }
+
+  async thaw(): Promise<void> {
+    throw new TsboxError("cgroup: thaw not implemented yet");
+  }
+
+  frozen(): boolean {
+    return false;
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    for (const pid of this.pids()) {
+      try {
+        process.kill(pid, signal);
+      } catch (e) {
+        if (errnoCode(e) !== "ESRCH") throw new TsboxError(`cgroup: signalling ${pid} in ${this.path}: ${describeError(e)}`, 125, { cause: e });
+      }
     }
   }
 

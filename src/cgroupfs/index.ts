@@ -6,7 +6,10 @@
 // v1/<controller>.ts and v2/<controller>.ts (one module per controller, each
 // with apply(resources, dir, fs)), convert.ts / devices.ts (pure helpers).
 
-export type { CgroupVersion, Hierarchy, LinuxResources, LinuxDeviceCgroup } from "./types.js";
+export type {
+  CgroupVersion, Hierarchy, LinuxResources, LinuxDeviceCgroup,
+  CgroupStats, MemoryStats, CpuStats, PidsStats, IoStats,
+} from "./types.js";
 export { detectHierarchy, parseHierarchy, parseCgroupMounts, type CgroupMount } from "./hierarchy.js";
 export {
   createCgroup,

@@ -37,3 +37,69 @@ export interface LinuxDeviceCgroup {
 
 /** The key of the single v2 mount in Hierarchy.mounts. */
 export const V2_KEY = "cgroup2";
+
+/**
+ * One reading of a container cgroup's accounting, the same shape on v1 and
+ * v2. Byte counts are bytes, times are nanoseconds. A field is absent when
+ * the host does not account it (no such controller or file), never 0 for
+ * "unknown".
+ */
+export interface CgroupStats {
+  /** when the reading was taken (ms since the epoch), for rates */
+  readAt: number;
+  memory?: MemoryStats;
+  cpu?: CpuStats;
+  pids?: PidsStats;
+  io?: IoStats;
+}
+
+export interface MemoryStats {
+  /** v1 memory.usage_in_bytes / v2 memory.current */
+  usage: number;
+  /** undefined = unlimited */
+  limit?: number;
+  /** v1 memory.max_usage_in_bytes / v2 memory.peak */
+  maxUsage?: number;
+  anon?: number;
+  file?: number;
+  activeFile?: number;
+  inactiveFile?: number;
+  shmem?: number;
+  slab?: number;
+  /** swap in use by the cgroup (v1: memsw.usage − usage; v2: memory.swap.current) */
+  swap?: number;
+  /** usage − inactive file: what `docker stats` shows as MEM USAGE */
+  workingSet: number;
+  /** refaults of evicted file pages (v2 workingset_refault_file / workingset_refault) */
+  refaults?: number;
+  /** OOM kills in the cgroup (v1 memory.oom_control oom_kill / v2 memory.events oom_kill) */
+  oomKills?: number;
+  /** PSI "some"/"full" avg10 from memory.pressure (v2, kernels with PSI) */
+  pressure?: { someAvg10: number; fullAvg10: number; someTotalUs: number; fullTotalUs: number };
+  /** the raw memory.stat, key → value, for whoever needs more */
+  stat: Record<string, number>;
+}
+
+export interface CpuStats {
+  /** total CPU time (v1 cpuacct.usage / v2 cpu.stat usage_usec × 1000) */
+  usageNs: number;
+  userNs?: number;
+  systemNs?: number;
+  /** CFS bandwidth: periods, throttled periods, throttled time */
+  periods?: number;
+  throttledPeriods?: number;
+  throttledNs?: number;
+}
+
+export interface PidsStats {
+  current: number;
+  /** undefined = unlimited */
+  limit?: number;
+}
+
+export interface IoStats {
+  readBytes: number;
+  writeBytes: number;
+  readOps: number;
+  writeOps: number;
+}
