@@ -1,0 +1,123 @@
+// From per-page scanner results to MemoryProfiles: duplicates found by
+// content hash across all scanned containers (the first copy in report
+// order is the one kept), zero and same-filled pages counted apart, and the
+// compressed-size distribution. Pure: the scanner's output in, numbers out.
+
+import { PAGE_SIZE, type CodecProfile, type MemoryProfile } from "../profile.js";
+import { ci95 } from "./sampling.js";
+
+/** What the scanner found in a page (enum kind in native-shims/scan.c). */
+export const Kind = { Data: 0, Zero: 1, Same: 2, Gone: 3 } as const;
+
+/** What the scanner read from one container, in scan order (all its pages, each physical frame once). */
+export interface ContainerPages {
+  count: number;
+  kind: Uint8Array;
+  /** content key (52 bits of the hash) of Data pages */
+  key: Float64Array;
+  /** compressed sizes (0 = not measured) */
+  lz4: Uint16Array;
+  strong: Uint16Array;
+  /** 1 = the page is in the classified set (every page in full mode; the N drawn in sample mode) */
+  classified: Uint8Array;
+  /** 1 = exclusively anonymous (pagemap bit 61 clear) */
+  anon: Uint8Array;
+}
+
+export type ProfileCounts = Omit<MemoryProfile, "id" | "name" | "mode"> & { dataPages: number };
+
+export interface Aggregate {
+  profiles: ProfileCounts[];
+  /** duplicates (within and across), scaled to the population in sample mode */
+  sharablePages: number;
+}
+
+/**
+ * decompressNs is left 0 (measured separately). `sampleMode`: the counts are
+ * over the classified pages and come with ci95.
+ */
+export function aggregate(containers: readonly ContainerPages[], sampleMode: boolean): Aggregate {
+  // Pass 1: for every content, its first page (container, index) and how many copies.
+  const first = new Map<number, number>(); // key → slot
+  const owner: number[] = [];
+  const copies: number[] = [];
+  const slots = containers.map((c, ci) => {
+    const slotOf = new Int32Array(c.count);
+    for (let i = 0; i < c.count; i++) {
+      if (c.kind[i] !== Kind.Data) continue;
+      const k = c.key[i]!;
+      let slot = first.get(k);
+      if (slot === undefined) { slot = owner.length; first.set(k, slot); owner.push(ci); copies.push(1); } else copies[slot]!++;
+      slotOf[i] = slot;
+    }
+    return slotOf;
+  });
+  // Pass 2: classify each page by whether an earlier copy exists, and where.
+  const seen = new Uint8Array(owner.length);
+  let sharable = 0;
+  const profiles = containers.map((c, ci): ProfileCounts => {
+    let present = 0, sampled = 0, zero = 0, same = 0, within = 0, across = 0, unique = 0, anon = 0, dataPages = 0;
+    const sizes = { lz4: [] as number[], strong: [] as number[] };
+    for (let i = 0; i < c.count; i++) {
+      const kind = c.kind[i];
+      if (kind === Kind.Gone) continue;
+      present++;
+      if (c.anon[i]) anon++;
+      let dupe = 0; // 0 none, 1 within, 2 across, 3 unique
+      if (kind === Kind.Data) {
+        dataPages++;
+        const slot = slots[ci]![i]!;
+        if (seen[slot]) dupe = owner[slot] === ci ? 1 : 2;
+        else { seen[slot] = 1; if (copies[slot] === 1) dupe = 3; }
+      }
+      if (!c.classified[i]) continue;
+      sampled++;
+      if (kind === Kind.Zero) zero++;
+      else if (kind === Kind.Same) same++;
+      else {
+        if (dupe === 1) within++;
+        else if (dupe === 2) across++;
+        else if (dupe === 3) unique++;
+        if (c.lz4[i]! > 0) { sizes.lz4.push(c.lz4[i]!); sizes.strong.push(c.strong[i]!); }
+      }
+    }
+    const scale = sampled > 0 ? present / sampled : 0;
+    sharable += (within + across) * scale;
+    const compression = [codecProfile("lz4", sizes.lz4), codecProfile("zstd", sizes.strong)];
+    const profile: ProfileCounts = {
+      present, sampled, zero, sameFilled: same, duplicateWithin: within, duplicateAcross: across, unique,
+      anonFraction: present > 0 ? anon / present : 0, compression, dataPages,
+    };
+    const widths: number[] = [];
+    if (sampleMode) for (const x of [zero, same, within, across, unique]) widths.push(ci95(sampled ? x / sampled : 0, sampled, present));
+    const measured = sizes.lz4.length;
+    if (measured < dataPages && (sampleMode || measured > 0)) {
+      // sizes from a sample of the data pages (sample mode, or the full scan's 1-in-8 size sample)
+      for (const cp of compression) for (const f of [cp.le2k, cp.le1k, cp.incompressible]) widths.push(ci95(f, measured, dataPages));
+    }
+    if (widths.length > 0) profile.ci95 = Math.max(...widths);
+    return profile;
+  });
+  return { profiles, sharablePages: Math.round(sharable) };
+}
+
+/** The distribution of one codec's per-page sizes (decompressNs filled in later). */
+export function codecProfile(codec: "lz4" | "zstd", sizes: readonly number[]): CodecProfile {
+  let total = 0, le2k = 0, le1k = 0, incompressible = 0;
+  for (const s of sizes) {
+    const c = Math.min(s, PAGE_SIZE);
+    total += c;
+    if (c <= 2048) le2k++;
+    if (c <= 1024) le1k++;
+    if (c >= PAGE_SIZE) incompressible++;
+  }
+  const n = sizes.length;
+  return {
+    codec,
+    ratio: total > 0 ? (n * PAGE_SIZE) / total : 1,
+    le2k: n ? le2k / n : 0,
+    le1k: n ? le1k / n : 0,
+    incompressible: n ? incompressible / n : 0,
+    decompressNs: 0,
+  };
+}

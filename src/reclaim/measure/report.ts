@@ -1,0 +1,26 @@
+// `tsbox mem scan`'s table: one row per container, fractions of the pages
+// classified, then what sharing would free and how fast the scan went.
+
+import { humanSize, table } from "../../format.js";
+import { PAGE_SIZE, type ScanReport } from "../profile.js";
+
+const pct = (x: number, of: number): string => (of > 0 ? `${((100 * x) / of).toFixed(1)}%` : "--");
+
+export function scanTable(r: ScanReport): string {
+  const rows = r.containers.map((p) => {
+    const [lz4, zstd] = p.compression;
+    return [
+      p.id.slice(0, 12), p.name, p.mode, humanSize(p.present * PAGE_SIZE), String(p.sampled),
+      pct(p.zero, p.sampled), pct(p.sameFilled, p.sampled), pct(p.duplicateWithin, p.sampled),
+      pct(p.duplicateAcross, p.sampled), pct(p.unique, p.sampled), pct(p.anonFraction, 1),
+      lz4 ? `${lz4.ratio.toFixed(2)}` : "--", lz4 ? pct(lz4.le2k, 1) : "--",
+      zstd ? `${zstd.ratio.toFixed(2)}` : "--", zstd ? pct(zstd.le2k, 1) : "--",
+      p.ci95 === undefined ? "--" : `±${(100 * p.ci95).toFixed(1)}`,
+    ];
+  });
+  const gib = r.bytesAnalysed / 2 ** 30;
+  return table(["CONTAINER ID", "NAME", "MODE", "PRESENT", "SAMPLED", "ZERO", "SAME", "DUP WITHIN", "DUP ACROSS",
+    "UNIQUE", "ANON", "LZ4 RATIO", "LZ4 <=2K", "ZSTD RATIO", "ZSTD <=2K", "CI95 (PP)"], rows)
+    + `\nsharable: ${humanSize(r.sharablePages * PAGE_SIZE)} (${r.sharablePages} pages); `
+    + `analysed ${humanSize(r.bytesAnalysed)} in ${r.elapsedMs} ms (${(gib / Math.max(r.elapsedMs / 1000, 1e-9)).toFixed(2)} GiB/s)\n`;
+}

@@ -1,0 +1,29 @@
+// Which containers `mem stat` / `mem scan` look at: the ones named (by name
+// or ID prefix), else every running container, oldest first.
+
+import { detectHierarchy, openCgroup, type Cgroup, type Hierarchy } from "../../cgroupfs/index.js";
+import { TsboxError } from "../../errors.js";
+import { findContainer, listContainerIds, ownerAlive, readState, type ContainerState } from "../../runtime/container-store.js";
+
+export interface RunningContainer { state: ContainerState; cgroup: Cgroup }
+
+/** Unknown → "No such container: x" (125); not running → "Container x is not running" (125). */
+export function runningContainers(root: string, refs: readonly string[], h: Hierarchy = detectHierarchy()): RunningContainer[] {
+  let states: ContainerState[];
+  if (refs.length > 0) {
+    states = refs.map((ref) => findContainer(root, ref));
+    for (const s of states) {
+      if (!isRunning(s)) throw new TsboxError(`Container ${s.id} is not running`);
+    }
+    const seen = new Set<string>();
+    states = states.filter((s) => (seen.has(s.id) ? false : (seen.add(s.id), true)));
+  } else {
+    states = listContainerIds(root).map((id) => readState(root, id)).filter((s): s is ContainerState => s !== undefined && isRunning(s));
+    states.sort((a, b) => a.created.localeCompare(b.created));
+  }
+  return states.map((state) => ({ state, cgroup: openCgroup(h, state.id) }));
+}
+
+function isRunning(s: ContainerState): boolean {
+  return s.status === "running" && (s.owner === undefined || ownerAlive(s.owner));
+}
