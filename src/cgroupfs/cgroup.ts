@@ -66,9 +66,9 @@ interface ControllerModule {
 }
 
 // Order matters a little: cpuset before anything that could move memory.
-const V1_MODULES: ControllerModule[] = [v1cpuset, v1memory, v1cpu, v1pids, v1devices];
+const V1_MODULES: ControllerModule[] = [v1cpuset, v1memory, v1cpu, v1pids, v1blkio, v1devices];
 // No devices module: v2 device control needs a BPF program (see devicesEnforced).
-const V2_MODULES: ControllerModule[] = [v2cpuset, v2memory, v2cpu, v2pids];
+const V2_MODULES: ControllerModule[] = [v2cpuset, v2memory, v2cpu, v2pids, v2io];
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export const DEFAULT_PARENT = "tsbox";
