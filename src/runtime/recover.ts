@@ -9,7 +9,7 @@ import { listContainerIds, ownerAlive, readState, settleContainer, type Containe
 
 /** Finishes off one container whose owner is gone (or that is being force-removed). */
 export async function releaseContainer(root: string, state: ContainerState, h: Hierarchy = detectHierarchy()): Promise<void> {
-  await openCgroup(h, state.id).destroy();
+  await openCgroup(h, state.id, state.cgroupParent !== undefined ? { parent: state.cgroupParent } : {}).destroy();
   // Killed with its owner: reported as Docker reports a SIGKILLed container.
   settleContainer(root, state, { exitCode: state.exitCode ?? 137 }, state.autoRemove);
 }

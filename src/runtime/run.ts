@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { LaunchError } from "../errors.js";
-import { createCgroup, detectHierarchy, devicesEnforced, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
+import { cgroupSupport, createCgroup, detectHierarchy, devicesEnforced, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
 // The image modules `run` needs, not the whole image API (start-up time).
 import { resolveImage } from "../image/images.js";
 import { readImageFile } from "../image/files.js";
@@ -61,6 +61,8 @@ export async function runContainer(req: RunRequest): Promise<number> {
   let stopForwarding = (): void => {};
   let spec: Spec;
   const etcFiles = { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf };
+  const warnings: string[] = [];
+  const parent = req.flags.cgroupParent;
   try {
     spec = buildSpec(image.config.config, req.flags, {
       id,
@@ -70,7 +72,11 @@ export async function runContainer(req: RunRequest): Promise<number> {
       hostEnv: process.env,
       thermalThrottle: thermalThrottleDirs(),
       devicesEnforced: devicesEnforced(hierarchy),
+      cgroupSupport: cgroupSupport(hierarchy),
+      warnings,
     });
+    // Docker's client prints the daemon's warnings this way, before the container starts.
+    for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
     spec.process.rlimits = grantableRlimits(spec.process.rlimits);
     if (spec.process.terminal && process.stdout.isTTY) {
       spec.process.consoleSize = { height: process.stdout.rows, width: process.stdout.columns };
@@ -91,10 +97,11 @@ export async function runContainer(req: RunRequest): Promise<number> {
     state = {
       id, name, image: req.image, imageId: image.id, created: new Date().toISOString(),
       status: "created", owner: selfOwner(), autoRemove: req.autoRemove,
+      ...(parent !== undefined ? { cgroupParent: parent } : {}),
     };
     writeState(req.root, state);
 
-    cgroup = createCgroup(hierarchy, id);
+    cgroup = createCgroup(hierarchy, id, parent !== undefined ? { parent } : {});
     const cg = cgroup;
     undo.push(() => cg.destroy());
     cgroup.apply(spec.linux.resources);
