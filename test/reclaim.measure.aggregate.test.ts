@@ -1,0 +1,120 @@
+// The JS half of `mem scan`, on hand-built inputs: duplicate accounting
+// across containers, sampling, confidence intervals, maps parsing.
+import { describe, expect, it } from "vitest";
+import { aggregate, codecProfile, Kind, type ContainerPages } from "../src/reclaim/measure/aggregate.js";
+import { parseMaps, scannable } from "../src/reclaim/measure/procfs.js";
+import { chooseIndices, ci95, rng } from "../src/reclaim/measure/sampling.js";
+
+/** Pages from a compact spec: "z" zero, "s" same-filled, "x" gone, a number = content key; sizes default 4096. */
+function pages(spec: (string | number)[], opts: { classified?: number[]; lz4?: number[]; anon?: number } = {}): ContainerPages {
+  const n = spec.length;
+  const c: ContainerPages = {
+    count: n, kind: new Uint8Array(n), key: new Float64Array(n), lz4: new Uint16Array(n), strong: new Uint16Array(n),
+    classified: new Uint8Array(n).fill(opts.classified ? 0 : 1), anon: new Uint8Array(n).fill(1),
+  };
+  spec.forEach((s, i) => {
+    if (s === "z") c.kind[i] = Kind.Zero;
+    else if (s === "s") c.kind[i] = Kind.Same;
+    else if (s === "x") c.kind[i] = Kind.Gone;
+    else { c.kind[i] = Kind.Data; c.key[i] = s as number; c.lz4[i] = opts.lz4?.[i] ?? 4096; c.strong[i] = Math.min(4096, c.lz4[i]!); }
+  });
+  for (const i of opts.classified ?? []) c.classified[i] = 1;
+  for (let i = 0; i < (opts.anon ?? 0); i++) c.anon[i] = 0;
+  return c;
+}
+
+describe("aggregate", () => {
+  it("counts copies beyond the first, within and across containers, in report order", () => {
+    // A: 1 1 1 2 3 z s x      B: 1 2 4 4 5 z
+    const a = pages([1, 1, 1, 2, 3, "z", "s", "x"], { anon: 2 });
+    const b = pages([1, 2, 4, 4, 5, "z"]);
+    const { profiles: [pa, pb], sharablePages } = aggregate([a, b], false);
+    expect(pa).toMatchObject({ present: 7, sampled: 7, zero: 1, sameFilled: 1, duplicateWithin: 2, duplicateAcross: 0, unique: 1 });
+    expect(pa!.anonFraction).toBeCloseTo(5 / 7);
+    expect(pb).toMatchObject({ present: 6, sampled: 6, zero: 1, sameFilled: 0, duplicateWithin: 1, duplicateAcross: 2, unique: 1 });
+    expect(sharablePages).toBe(5);
+    expect(pa!.ci95).toBeUndefined(); // every page read and compressed: exact
+  });
+
+  it("the first copy of a shared content is neither unique nor a duplicate", () => {
+    const { profiles: [p] } = aggregate([pages([7, 7, 8])], false);
+    expect(p).toMatchObject({ duplicateWithin: 1, unique: 1, sampled: 3 });
+  });
+
+  it("sample mode: counts over the classified pages, duplicate status from all pages, scaled sharable pages and a CI", () => {
+    // content 9 appears twice; only its second copy (index 3) is in the sample
+    const c = pages([9, 1, 2, 9, 3, 4, 5, 6], { classified: [3, 4] });
+    const { profiles: [p], sharablePages } = aggregate([c], true);
+    expect(p).toMatchObject({ present: 8, sampled: 2, duplicateWithin: 1, unique: 1 });
+    expect(sharablePages).toBe(4); // 1 of 2 sampled × 8 present
+    expect(p!.ci95).toBeGreaterThan(0.3);
+  });
+
+  it("compressed sizes: ratio and the ESX 2 KiB / 1 KiB classes over the measured data pages", () => {
+    const { profiles: [p] } = aggregate([pages([1, 2, 3, 4, "z"], { lz4: [1000, 2048, 3000, 4096] })], false);
+    const lz4 = p!.compression[0]!;
+    expect(lz4).toMatchObject({ codec: "lz4", le2k: 0.5, le1k: 0.25, incompressible: 0.25 });
+    expect(lz4.ratio).toBeCloseTo((4 * 4096) / (1000 + 2048 + 3000 + 4096));
+    expect(p!.compression[1]!.codec).toBe("zstd");
+  });
+
+  it("full mode with a size sample reports the sample's CI", () => {
+    const c = pages([1, 2, 3, 4, 5, 6, 7, 8], { lz4: [1000, 0, 0, 0, 4096, 0, 0, 0] });
+    const { profiles: [p] } = aggregate([c], false);
+    expect(p!.compression[0]).toMatchObject({ le2k: 0.5, incompressible: 0.5 });
+    expect(p!.ci95).toBeGreaterThan(0);
+  });
+
+  it("empty containers give zeros, not NaN", () => {
+    const { profiles: [p] } = aggregate([pages([])], true);
+    expect(p).toMatchObject({ present: 0, sampled: 0, anonFraction: 0 });
+    expect(codecProfile("lz4", [])).toMatchObject({ ratio: 1, le2k: 0, incompressible: 0 });
+  });
+});
+
+describe("sampling", () => {
+  it("chooses k distinct sorted indices, reproducibly for a seed", () => {
+    const a = chooseIndices(1000, 100, rng(5));
+    expect(a).toHaveLength(100);
+    expect(new Set(a).size).toBe(100);
+    expect([...a].sort((x, y) => x - y)).toEqual(a);
+    expect(a.every((i) => i >= 0 && i < 1000)).toBe(true);
+    expect(chooseIndices(1000, 100, rng(5))).toEqual(a);
+    expect(chooseIndices(1000, 100, rng(6))).not.toEqual(a);
+    expect(chooseIndices(3, 10, rng(1))).toEqual([0, 1, 2]);
+  });
+
+  it("is uniform enough: each decile gets its share", () => {
+    const picks = chooseIndices(100_000, 10_000, rng(9));
+    const deciles = new Array(10).fill(0);
+    for (const i of picks) deciles[Math.floor(i / 10_000)]++;
+    for (const d of deciles) expect(Math.abs(d - 1000)).toBeLessThan(120);
+  });
+
+  it("ci95: the normal half-width with the finite-population correction", () => {
+    expect(ci95(0.5, 1000, 1e12)).toBeCloseTo(1.96 * Math.sqrt(0.25 / 1000), 4);
+    expect(ci95(0.5, 1000, 1000)).toBe(0);
+    expect(ci95(0.5, 500, 1000)).toBeCloseTo(1.96 * Math.sqrt(0.25 / 500) * Math.sqrt(500 / 999), 6);
+  });
+});
+
+describe("maps", () => {
+  const text = `00400000-00401000 r-xp 00000000 08:01 1234                               /mm/memmix
+7f0000000000-7f0000100000 rw-p 00000000 00:00 0
+Size:               1024 kB
+Rss:                 512 kB
+7f0000100000-7f0000200000 rw-p 00000000 00:00 0
+Rss:                   0 kB
+7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]
+ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]
+`;
+  it("parses maps and smaps, and skips kernel pages and mappings with nothing resident", () => {
+    const m = parseMaps(text);
+    expect(m.map((x) => [x.start, x.end, x.path, x.rssKiB])).toEqual([
+      [0x400000, 0x401000, "/mm/memmix", undefined], [0x7f0000000000, 0x7f0000100000, "", 512],
+      [0x7f0000100000, 0x7f0000200000, "", 0], [0x7ffd00000000, 0x7ffd00021000, "[stack]", undefined],
+      [0xffffffffff600000, 0xffffffffff601000, "[vsyscall]", undefined],
+    ]);
+    expect(m.map(scannable)).toEqual([true, true, false, true, false]);
+  });
+});

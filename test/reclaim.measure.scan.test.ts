@@ -1,0 +1,199 @@
+// Acceptance (issue 6, measurement): `tsbox mem scan` on two real containers
+// holding a known page mix recovers it; `tsbox mem stat` reads their
+// accounting; bad input and vanishing processes.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, openSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ScanReport } from "../src/reclaim/profile.js";
+import { presentPages } from "../src/reclaim/measure/procfs.js";
+import { scanPages, SizeWant } from "../src/reclaim/measure/native.js";
+import { cgroupDirsOf, containerIds, REPO, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxAsync, until } from "./helpers.js";
+
+let root: string;
+let bin: string;
+const clis: ChildProcess[] = [];
+
+// The mix, as percentages of memmix's pages (the rest is unique random data).
+const MIB = 48, DUP = 20, ZERO = 10, SAME = 5, TEXT = 20;
+const PAGES = (MIB * 1024 * 1024) / 4096;
+
+async function startMemmix(name: string, privateSeed: number): Promise<void> {
+  const cli = tsboxAsync(root, ["run", "--rm", "--name", name, "-v", `${bin}:/mm:ro`, "busybox", "/mm/memmix",
+    String(MIB), String(DUP), String(ZERO), String(SAME), String(TEXT), "7", String(privateSeed)]);
+  clis.push(cli);
+  let out = "";
+  cli.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
+  cli.stderr!.on("data", (d: Buffer) => { out += d.toString(); });
+  await until(() => out.includes("ready"), `${name} ready (${out})`, 60_000);
+}
+
+beforeAll(async () => {
+  root = rootWithBusybox();
+  bin = mkdtempSync(join(REPO, ".tmp", "memmix-"));
+  const cc = spawnSync("cc", ["-static", "-O2", "-o", join(bin, "memmix"), join(REPO, "test", "fixtures", "memmix.c")], { encoding: "utf8" });
+  if (cc.status !== 0) throw new Error(`cc failed: ${cc.stderr}`);
+  await startMemmix("mixa", 1);
+  await startMemmix("mixb", 2);
+}, 120_000);
+
+afterAll(async () => {
+  const ids = containerIds(root);
+  for (const cli of clis) {
+    const exited = new Promise((r) => { if (cli.exitCode !== null) r(null); else cli.on("exit", r); });
+    cli.kill("SIGTERM");
+    await exited;
+  }
+  for (const id of ids) expect(cgroupDirsOf(id)).toEqual([]);
+  removeRoot(root);
+  rmSync(bin, { recursive: true, force: true });
+}, 60_000);
+
+const scan = (args: string[]): ScanReport => {
+  const r = tsbox(root, ["mem", "scan", "--format", "json", ...args], { timeout: 120_000 });
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as ScanReport;
+};
+
+// What memmix wrote, as fractions of the container's present pages (its own
+// binary, stack and libc data add a few dozen pages: the 2-point band covers them).
+const dupPages = Math.floor((PAGES * DUP) / 100 / 4) * 4;
+const textPages = Math.floor((PAGES * TEXT) / 100 / 2) * 2;
+const zeroPages = Math.floor((PAGES * ZERO) / 100), samePages = Math.floor((PAGES * SAME) / 100);
+const dataPages = PAGES - zeroPages - samePages;
+const expected = {
+  zero: zeroPages / PAGES,
+  sameFilled: samePages / PAGES,
+  // mixa: each pool page written 4 times, the first copy kept; mixb: every copy was first seen in mixa
+  withinA: (dupPages * 3) / 4 / PAGES,
+  acrossB: dupPages / PAGES,
+  unique: (PAGES - dupPages - zeroPages - samePages) / PAGES,
+  // LZ4: half the text pages ≤ 1 KiB, the other half > 2 KiB, random pages do not compress
+  le2k: textPages / 2 / dataPages,
+  incompressible: (dataPages - textPages) / dataPages,
+};
+
+/** countBand: allowed error of the page-count fractions; sizeBand: of the compressed-size fractions. */
+function expectMix(report: ScanReport, countBand: number, sizeBand: number): void {
+  const [a, b] = report.containers;
+  expect(a!.name).toBe("mixa");
+  expect(b!.name).toBe("mixb");
+  for (const p of [a!, b!]) {
+    const f = (x: number): number => x / p.sampled;
+    expect(p.present).toBeGreaterThanOrEqual(PAGES);
+    expect(Math.abs(f(p.zero) - expected.zero)).toBeLessThanOrEqual(countBand);
+    expect(Math.abs(f(p.sameFilled) - expected.sameFilled)).toBeLessThanOrEqual(countBand);
+    expect(Math.abs(f(p.unique) - expected.unique)).toBeLessThanOrEqual(countBand);
+    const lz4 = p.compression.find((c) => c.codec === "lz4")!;
+    expect(Math.abs(lz4.le2k - expected.le2k)).toBeLessThanOrEqual(sizeBand);
+    expect(Math.abs(lz4.le1k - expected.le2k)).toBeLessThanOrEqual(sizeBand);
+    expect(Math.abs(lz4.incompressible - expected.incompressible)).toBeLessThanOrEqual(sizeBand);
+    expect(lz4.decompressNs).toBeGreaterThan(0);
+    expect(p.anonFraction).toBeGreaterThan(0.95);
+  }
+  expect(Math.abs(a!.duplicateWithin / a!.sampled - expected.withinA)).toBeLessThanOrEqual(countBand);
+  expect(Math.abs(b!.duplicateWithin / b!.sampled)).toBeLessThanOrEqual(countBand);
+  expect(Math.abs(a!.duplicateAcross / a!.sampled)).toBeLessThanOrEqual(countBand);
+  expect(Math.abs(b!.duplicateAcross / b!.sampled - expected.acrossB)).toBeLessThanOrEqual(countBand);
+}
+
+describe("mem scan", () => {
+  it("full mode recovers the mix within 2 percentage points", () => {
+    const r = scan(["--full", "mixa", "mixb"]);
+    // the full scan's compressed sizes come from a 1-in-8 content sample, with the CI it reports
+    const sizeCi = Math.max(...r.containers.map((p) => p.ci95!));
+    expect(sizeCi).toBeGreaterThan(0);
+    expectMix(r, 0.02, Math.max(0.02, sizeCi));
+    expect(r.containers[0]!.mode).toBe("full");
+    expect(r.containers[0]!.sampled).toBe(r.containers[0]!.present);
+    expect(r.bytesAnalysed).toBe((r.containers[0]!.present + r.containers[1]!.present) * 4096);
+    expect(r.sharablePages).toBe(r.containers[0]!.duplicateWithin + r.containers[0]!.duplicateAcross + r.containers[1]!.duplicateWithin + r.containers[1]!.duplicateAcross);
+  });
+
+  it("--compress-all measures every page: the size fractions within 2 points too", () => {
+    const r = scan(["--full", "--compress-all", "mixa", "mixb"]);
+    expectMix(r, 0.02, 0.02);
+    expect(r.containers[0]!.ci95).toBeUndefined();
+  });
+
+  it("sampling mode stays within its confidence interval, and a seed repeats it", () => {
+    const r = scan(["--sample", "3000", "--seed", "42", "mixa", "mixb"]);
+    for (const p of r.containers) {
+      expect(p.mode).toBe("sample");
+      expect(p.sampled).toBe(3000);
+      expect(p.ci95).toBeGreaterThan(0);
+      expect(p.ci95).toBeLessThan(0.05);
+    }
+    // 95 % intervals on ~20 comparisons: a miss is possible, so allow 1.5× the widest (≈ 4σ overall)
+    const ci = Math.max(...r.containers.map((p) => p.ci95!));
+    expectMix(r, 1.5 * ci + 0.01, 1.5 * ci + 0.01);
+    const again = scan(["--sample", "3000", "--seed", "42", "mixa", "mixb"]);
+    expect(again.containers.map((p) => [p.zero, p.sameFilled, p.unique])).toEqual(r.containers.map((p) => [p.zero, p.sameFilled, p.unique]));
+  });
+
+  it("defaults to every running container, table output", () => {
+    const r = tsbox(root, ["mem", "scan", "--sample", "500"]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^CONTAINER ID\s+NAME\s+MODE\s+PRESENT/);
+    expect(lines.filter((l) => /\bmixa\b|\bmixb\b/.test(l))).toHaveLength(2);
+    expect(r.stdout).toMatch(/sharable: .* analysed .* GiB\/s/);
+  });
+});
+
+describe("mem stat", () => {
+  it("reports each container's usage, anon and working set", () => {
+    const r = tsbox(root, ["mem", "stat", "--format", "json", "mixa"]);
+    expect(r.code).toBe(0);
+    const [s] = JSON.parse(r.stdout) as { name: string; memory: { usage: number; anon?: number; workingSet: number } }[];
+    expect(s!.name).toBe("mixa");
+    expect(s!.memory.usage).toBeGreaterThanOrEqual(MIB * 1024 * 1024);
+    expect(s!.memory.workingSet).toBeGreaterThanOrEqual(MIB * 1024 * 1024);
+    if (s!.memory.anon !== undefined) expect(s!.memory.anon).toBeGreaterThanOrEqual(MIB * 1024 * 1024 * 0.95);
+    const t = tsbox(root, ["mem", "stat"]);
+    expect(t.stdout).toMatch(/^CONTAINER ID\s+NAME\s+USAGE \/ LIMIT\s+WORKING SET/);
+    expect(t.stdout).toMatch(/mixa/);
+    expect(t.stdout).toMatch(/mixb/);
+  });
+});
+
+describe("bad input and vanishing processes", () => {
+  for (const cmd of ["scan", "stat"]) {
+    it(`mem ${cmd}: unknown container → one line, exit 125`, () => {
+      const r = tsbox(root, ["mem", cmd, "mixa", "nosuch"]);
+      expect(r.code).toBe(125);
+      expect(r.stderr).toBe("tsbox: No such container: nosuch\n");
+      expect(r.stdout).toBe("");
+    });
+  }
+
+  it("bad flags → exit 125", () => {
+    for (const args of [["--sample", "0"], ["--sample", "x"], ["--sample", "10", "--full"], ["--format", "yaml"], ["--seed", "1.5"]]) {
+      const r = tsbox(root, ["mem", "scan", ...args, "mixa"]);
+      expect(r.code).toBe(125);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    }
+  });
+
+  it("a process that exited is skipped: no pages, no error", async () => {
+    const child = spawn("sleep", ["30"]);
+    const pid = child.pid!;
+    await until(() => presentPages(pid)?.addrs.length, "sleep's pages");
+    const pages = presentPages(pid)!;
+    const fd = openSync(`/proc/${pid}/mem`, "r");
+    const exited = new Promise((r) => child.on("exit", r));
+    child.kill("SIGKILL");
+    await exited;
+    expect(presentPages(pid)).toBeUndefined();
+    // pages read after the process is gone come back Gone, never an exception
+    const n = pages.addrs.length;
+    const out = { kind: new Uint8Array(n), key: new Float64Array(n), lz4: new Uint16Array(n), strong: new Uint16Array(n) };
+    scanPages(fd, Float64Array.from(pages.addrs), 0, n, SizeWant.Yes, out);
+    expect([...new Set(out.kind)]).toEqual([3]);
+  });
+
+  it("the containers in state are untouched by scans", () => {
+    for (const id of containerIds(root)) expect(stateOf(root, id).status).toBe("running");
+  });
+});
