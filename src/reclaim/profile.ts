@@ -61,4 +61,6 @@ export interface ScanReport {
   /** wall time of the scan and bytes analysed, for the throughput figure */
   elapsedMs: number;
   bytesAnalysed: number;
+  /** CPU time (user + system) the scan took, for throughput per core (optional: measurement only) */
+  cpuMs?: number;
 }

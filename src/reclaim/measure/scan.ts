@@ -155,6 +155,7 @@ function decompressTimes(pop: Population, pages: ContainerPages, count: number, 
 export function scanContainers(targets: readonly ScanTarget[], opts: ScanOptions): ScanReport {
   const started = Date.now();
   const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   const random = rng(opts.seed ?? 1);
   const pfnSeen = new Set<number>();
   resetScan();
@@ -177,6 +178,7 @@ export function scanContainers(targets: readonly ScanTarget[], opts: ScanOptions
   }
   const agg = aggregate(pages, opts.mode === "sample");
   const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const cpu = process.cpuUsage(cpu0);
   const containers = targets.map((t, ci): MemoryProfile => {
     const { dataPages: _, ...counts } = agg.profiles[ci]!;
     const times = decompressTimes(pops[ci]!, pages[ci]!, opts.timedPages ?? 64, random);
@@ -192,5 +194,6 @@ export function scanContainers(targets: readonly ScanTarget[], opts: ScanOptions
     sharablePages: agg.sharablePages,
     elapsedMs: Math.round(elapsedMs),
     bytesAnalysed: read * PAGE_SIZE,
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
   };
 }
