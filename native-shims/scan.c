@@ -27,12 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
 #define PAGE 4096
 #define SCRATCH (16 * 1024)
-#define RUN_MAX 64 /* pages read by one pread when they are contiguous */
+#define RUN_MAX 64 /* pages read by one call */
 #define SIZE_SAMPLE 8 /* want = 2: compress contents whose hash ≡ 0 mod 8 */
 
 enum kind { K_DATA = 0, K_ZERO = 1, K_SAME = 2, K_GONE = 3 };
@@ -372,13 +373,38 @@ EXPORT void tsbox_scan_reset(void) {
   cache_cap = cache_used = 0;
 }
 
+// Reads up to `run` pages at addrs[0..run) into buf: process_vm_readv from
+// pid (one call for scattered pages; the kernel pins them 16 at a time,
+// where /proc/PID/mem takes one page walk per page), or pread from fd when
+// pid is 0 (a file, for tests). Returns how many leading pages were read.
+static int read_run(int fd, int pid, const double *addrs, int run, unsigned char *buf) {
+  if (pid > 0) {
+    struct iovec local = {buf, (size_t)run * PAGE}, remote[RUN_MAX];
+    for (int k = 0; k < run; k++) { remote[k].iov_base = (void *)(uintptr_t)addrs[k]; remote[k].iov_len = PAGE; }
+    ssize_t got;
+    do got = process_vm_readv(pid, &local, 1, remote, (unsigned long)run, 0); while (got < 0 && errno == EINTR);
+    return got < 0 ? 0 : (int)(got / PAGE);
+  }
+  int k = 0;
+  while (k < run) { /* contiguous addresses in one pread */
+    int len = 1;
+    while (k + len < run && addrs[k + len] == addrs[k] + (double)len * PAGE) len++;
+    ssize_t got;
+    do got = pread(fd, buf + (size_t)k * PAGE, (size_t)len * PAGE, (off_t)addrs[k]); while (got < 0 && errno == EINTR);
+    int pages = got < 0 ? 0 : (int)(got / PAGE);
+    k += pages;
+    if (pages < len) break;
+  }
+  return k;
+}
+
 /**
- * Reads and classifies n pages at the arena's addresses from fd (an open
- * /proc/PID/mem, or any file for tests). Contiguous addresses are read
- * together. A page that cannot be read (EIO: unmapped meanwhile; ESRCH: the
- * process exited) is K_GONE. Returns n, or -errno for a bad call.
+ * Reads and classifies n pages at the arena's addresses, from process pid
+ * (process_vm_readv) or, with pid 0, from fd (any file, for tests). A page
+ * that cannot be read (unmapped meanwhile: EFAULT; the process exited:
+ * ESRCH) is K_GONE. Returns n, or -errno for a bad call.
  */
-EXPORT int tsbox_scan_pages(int fd, int n) {
+EXPORT int tsbox_scan_pages(int fd, int pid, int n) {
   static unsigned char *buf;
   if (!arena || n < 0 || n > arena_cap) return -EINVAL;
   if (!buf && !(buf = aligned_alloc(PAGE, (size_t)PAGE * RUN_MAX))) return -ENOMEM;
@@ -391,25 +417,17 @@ EXPORT int tsbox_scan_pages(int fd, int n) {
   struct result r;
   int i = 0;
   while (i < n) {
-    int run = 1;
-    while (i + run < n && run < RUN_MAX && addrs[i + run] == addrs[i] + (double)run * PAGE) run++;
-    ssize_t got;
-    do got = pread(fd, buf, (size_t)run * PAGE, (off_t)addrs[i]); while (got < 0 && errno == EINTR);
-    if (got < (ssize_t)PAGE && run > 1) { /* retry the first page alone: only a bad page is lost */
-      run = 1;
-      do got = pread(fd, buf, PAGE, (off_t)addrs[i]); while (got < 0 && errno == EINTR);
-    }
-    if (got < (ssize_t)PAGE) { keys[i] = 0; lz4[i] = strong[i] = 0; kinds[i] = K_GONE; i++; continue; }
-    int full = (int)(got / PAGE);
-    if (full > run) full = run;
-    for (int k = 0; k < full; k++) {
+    int run = n - i < RUN_MAX ? n - i : RUN_MAX;
+    int got = read_run(fd, pid, addrs + i, run, buf);
+    if (got == 0) { keys[i] = 0; lz4[i] = strong[i] = 0; kinds[i] = K_GONE; i++; continue; } /* the first page is bad: skip it */
+    for (int k = 0; k < got; k++) {
       classify(buf + (size_t)k * PAGE, &r, want[i + k]);
       keys[i + k] = (double)(r.hash & ((1ULL << 52) - 1));
       lz4[i + k] = r.lz4;
       strong[i + k] = r.strong;
       kinds[i + k] = r.kind;
     }
-    i += full;
+    i += got;
   }
   return n;
 }

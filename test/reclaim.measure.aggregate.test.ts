@@ -2,6 +2,7 @@
 // across containers, sampling, confidence intervals, maps parsing.
 import { describe, expect, it } from "vitest";
 import { aggregate, codecProfile, Kind, type ContainerPages } from "../src/reclaim/measure/aggregate.js";
+import { KeyIndex } from "../src/reclaim/measure/key-index.js";
 import { parseMaps, scannable } from "../src/reclaim/measure/procfs.js";
 import { chooseIndices, ci95, rng } from "../src/reclaim/measure/sampling.js";
 
@@ -116,5 +117,17 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsysca
       [0xffffffffff600000, 0xffffffffff601000, "[vsyscall]", undefined],
     ]);
     expect(m.map(scannable)).toEqual([true, true, false, true, false]);
+  });
+});
+
+describe("KeyIndex", () => {
+  it("maps keys up to 2^52 to values, through growth", () => {
+    const ix = new KeyIndex(4);
+    const keys = Array.from({ length: 5000 }, (_, i) => (i * 2654435761 * 1048573) % 2 ** 52);
+    keys.forEach((k, i) => expect(ix.getOrSet(k, i)).toBe(-1));
+    expect(ix.size).toBe(5000);
+    keys.forEach((k, i) => { expect(ix.get(k)).toBe(i); expect(ix.getOrSet(k, 99)).toBe(i); });
+    expect(ix.get(0.5 + 2 ** 40)).toBe(-1);
+    expect(ix.get(2 ** 52 - 1)).toBe(keys.includes(2 ** 52 - 1) ? keys.indexOf(2 ** 52 - 1) : -1);
   });
 });

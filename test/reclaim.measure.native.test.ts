@@ -137,7 +137,7 @@ describe("page classification (a file stands in for /proc/PID/mem)", () => {
     const n = addrs.length;
     const out = { kind: new Uint8Array(n), key: new Float64Array(n), lz4: new Uint16Array(n), strong: new Uint16Array(n) };
     const fd = openSync(file, "r");
-    try { resetScan(); scanPages(fd, addrs, 0, n, want, out); } finally { closeSync(fd); }
+    try { resetScan(); scanPages({ fd }, addrs, 0, n, want, out); } finally { closeSync(fd); }
     return out;
   };
 
@@ -161,7 +161,7 @@ describe("page classification (a file stands in for /proc/PID/mem)", () => {
     const a = Float64Array.from(corpus.map((_, i) => i * 4096));
     const out = { kind: new Uint8Array(5), key: new Float64Array(5), lz4: new Uint16Array(5), strong: new Uint16Array(5) };
     const fd = openSync(file, "r");
-    try { resetScan(); scanPages(fd, a, 0, 5, SizeWant.Yes, out); } finally { closeSync(fd); }
+    try { resetScan(); scanPages({ fd }, a, 0, 5, SizeWant.Yes, out); } finally { closeSync(fd); }
     const est = out.strong.reduce((s, x) => s + x, 0);
     const zlib = corpus.reduce((s, p) => s + deflateRawSync(p).length, 0);
     expect(Math.abs(est - zlib) / zlib).toBeLessThan(0.15);

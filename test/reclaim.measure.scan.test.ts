@@ -2,7 +2,7 @@
 // holding a known page mix recovers it; `tsbox mem stat` reads their
 // accounting; bad input and vanishing processes.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ScanReport } from "../src/reclaim/profile.js";
@@ -188,9 +188,12 @@ describe("bad input and vanishing processes", () => {
     expect(presentPages(pid)).toBeUndefined();
     // pages read after the process is gone come back Gone, never an exception
     const n = pages.addrs.length;
-    const out = { kind: new Uint8Array(n), key: new Float64Array(n), lz4: new Uint16Array(n), strong: new Uint16Array(n) };
-    scanPages(fd, Float64Array.from(pages.addrs), 0, n, SizeWant.Yes, out);
-    expect([...new Set(out.kind)]).toEqual([3]);
+    for (const source of [{ pid }, { fd }]) {
+      const out = { kind: new Uint8Array(n), key: new Float64Array(n), lz4: new Uint16Array(n), strong: new Uint16Array(n) };
+      scanPages(source, Float64Array.from(pages.addrs), 0, n, SizeWant.Yes, out);
+      expect([...new Set(out.kind)]).toEqual([3]);
+    }
+    closeSync(fd);
   });
 
   it("the containers in state are untouched by scans", () => {

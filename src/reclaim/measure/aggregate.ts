@@ -4,6 +4,7 @@
 // compressed-size distribution. Pure: the scanner's output in, numbers out.
 
 import { PAGE_SIZE, type CodecProfile, type MemoryProfile } from "../profile.js";
+import { KeyIndex } from "./key-index.js";
 import { ci95 } from "./sampling.js";
 
 /** What the scanner found in a page (enum kind in native-shims/scan.c). */
@@ -38,22 +39,24 @@ export interface Aggregate {
  */
 export function aggregate(containers: readonly ContainerPages[], sampleMode: boolean): Aggregate {
   // Pass 1: for every content, its first page (container, index) and how many copies.
-  const first = new Map<number, number>(); // key → slot
-  const owner: number[] = [];
-  const copies: number[] = [];
+  const total = containers.reduce((s, c) => s + c.count, 0);
+  const first = new KeyIndex(total); // key → slot
+  const owner = new Int32Array(total);
+  const copies = new Int32Array(total);
+  let contents = 0;
   const slots = containers.map((c, ci) => {
     const slotOf = new Int32Array(c.count);
     for (let i = 0; i < c.count; i++) {
       if (c.kind[i] !== Kind.Data) continue;
-      const k = c.key[i]!;
-      let slot = first.get(k);
-      if (slot === undefined) { slot = owner.length; first.set(k, slot); owner.push(ci); copies.push(1); } else copies[slot]!++;
+      let slot = first.getOrSet(c.key[i]!, contents);
+      if (slot < 0) { slot = contents++; owner[slot] = ci; }
+      copies[slot]!++;
       slotOf[i] = slot;
     }
     return slotOf;
   });
   // Pass 2: classify each page by whether an earlier copy exists, and where.
-  const seen = new Uint8Array(owner.length);
+  const seen = new Uint8Array(contents);
   let sharable = 0;
   const profiles = containers.map((c, ci): ProfileCounts => {
     let present = 0, sampled = 0, zero = 0, same = 0, within = 0, across = 0, unique = 0, anon = 0, dataPages = 0;

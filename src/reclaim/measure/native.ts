@@ -76,19 +76,20 @@ export type SizeWant = (typeof SizeWant)[keyof typeof SizeWant];
 export const SIZE_SAMPLE_RATE = 1 / 8;
 
 /**
- * Reads and classifies pages from fd (an open /proc/PID/mem, or a file) at
- * addrs[from, from+n) (ascending), into out at the same indices, in calls of
- * BATCH pages. want: per page (indices as addrs) or one value for all.
- * Unreadable pages come back as Gone.
+ * Reads and classifies pages at addrs[from, from+n) (ascending) of process
+ * `source.pid` (process_vm_readv), or of the file `source.fd` (tests), into
+ * out at the same indices, in calls of BATCH pages. want: per page (indices
+ * as addrs) or one value for all. Unreadable pages come back as Gone.
  */
-export function scanPages(fd: number, addrs: Float64Array, from: number, n: number, want: Uint8Array | SizeWant, out: PageResults): void {
+export function scanPages(source: { pid: number } | { fd: number }, addrs: Float64Array, from: number, n: number, want: Uint8Array | SizeWant, out: PageResults): void {
   const a = getArena();
   for (let start = from; start < from + n; start += BATCH) {
     const count = Math.min(BATCH, from + n - start);
     a.addrs.set(addrs.subarray(start, start + count));
     if (typeof want === "number") a.want.fill(want, 0, count);
     else a.want.set(want.subarray(start, start + count));
-    const rc = call("tsbox_scan_pages", [DataType.I32, DataType.I32], [fd, count]);
+    const rc = call("tsbox_scan_pages", [DataType.I32, DataType.I32, DataType.I32],
+      "pid" in source ? [-1, source.pid, count] : [source.fd, 0, count]);
     if (rc < 0) throw new TsboxError(`page scanner: error ${-rc}`);
     out.kind.set(a.kinds.subarray(0, count), start);
     out.key.set(a.keys.subarray(0, count), start);

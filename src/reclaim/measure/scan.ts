@@ -1,17 +1,20 @@
 // `tsbox mem scan`: reads every resident page of each container's processes
-// (each physical frame once: a page mapped by two processes, or by two
-// containers, is already shared and belongs to the first that maps it),
-// classifies pages in C (native.ts) and merges hashes across containers
-// (aggregate.ts). Full mode classifies every page and measures compressed
-// sizes on a hash-chosen 1-in-8 sample of contents (or every page with
-// compressAll); sample mode classifies N random pages per container, still
-// hashing every page so each sampled page's duplicate status is exact.
+// and classifies it in C (native.ts), then merges the hashes across
+// containers (aggregate.ts). Pages are read with process_vm_readv, 64 per
+// call (/proc/PID/mem walks the page tables once per page). Each physical
+// frame is read once: a page mapped by two processes, or by two containers,
+// is already shared and belongs to the first that maps it. Full mode
+// classifies every page and measures compressed sizes on a hash-chosen
+// 1-in-8 sample of contents (or every page with compressAll); sample mode
+// classifies N random pages per container, still hashing every page so each
+// sampled page's duplicate status is exact.
 
 import { closeSync, openSync, readSync } from "node:fs";
 import * as zlib from "node:zlib";
 import { PAGE_SIZE, type MemoryProfile, type ScanReport } from "../profile.js";
 import { aggregate, Kind, type ContainerPages } from "./aggregate.js";
 import { lz4DecompressNs, resetScan, scanPages, SizeWant } from "./native.js";
+import { KeyIndex } from "./key-index.js";
 import { gone, presentPages } from "./procfs.js";
 import { chooseIndices, rng } from "./sampling.js";
 
@@ -44,7 +47,7 @@ interface Population {
 }
 
 /** Present pages of the container, each physical frame once across the whole scan (pfnSeen). */
-function population(pids: readonly number[], pfnSeen: Set<number>): Population {
+function population(pids: readonly number[], pfnSeen: KeyIndex): Population {
   const procs = pids.map(presentPages).filter((p) => p !== undefined);
   let n = 0;
   for (const p of procs) n += p.addrs.length;
@@ -53,10 +56,8 @@ function population(pids: readonly number[], pfnSeen: Set<number>): Population {
   procs.forEach((p, pi) => {
     for (let i = 0; i < p.addrs.length; i++) {
       const pfn = p.pfns[i]!;
-      if (pfn !== 0) { // 0: no PFNs (not root), nothing to deduplicate on
-        if (pfnSeen.has(pfn)) continue;
-        pfnSeen.add(pfn);
-      }
+      // 0: no PFNs (not root), nothing to deduplicate on
+      if (pfn !== 0 && pfnSeen.getOrSet(pfn, 0) >= 0) continue;
       proc[j] = pi; addrs[j] = p.addrs[i]!; anon[j] = p.anon[i] ? 1 : 0; j++;
     }
   });
@@ -84,14 +85,7 @@ function readPages(pop: Population, classified: Uint8Array, want: Uint8Array | S
     const pi = pop.proc[i]!;
     let end = i;
     while (end < n && pop.proc[end] === pi) end++;
-    const fd = openMem(pop.pids[pi]!);
-    if (fd !== undefined) {
-      try {
-        scanPages(fd, pop.addrs, i, end - i, want, out);
-      } finally {
-        closeSync(fd);
-      }
-    }
+    scanPages({ pid: pop.pids[pi]! }, pop.addrs, i, end - i, want, out);
     i = end;
   }
   return out;
@@ -157,7 +151,7 @@ export function scanContainers(targets: readonly ScanTarget[], opts: ScanOptions
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
   const random = rng(opts.seed ?? 1);
-  const pfnSeen = new Set<number>();
+  const pfnSeen = new KeyIndex(1 << 16);
   resetScan();
   const pops: Population[] = [];
   const pages: ContainerPages[] = [];
