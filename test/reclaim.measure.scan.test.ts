@@ -90,6 +90,7 @@ function expectMix(report: ScanReport, countBand: number, sizeBand: number): voi
     expect(Math.abs(lz4.le1k - expected.le2k)).toBeLessThanOrEqual(sizeBand);
     expect(Math.abs(lz4.incompressible - expected.incompressible)).toBeLessThanOrEqual(sizeBand);
     expect(lz4.decompressNs).toBeGreaterThan(0);
+    expect(p.compression.find((c) => c.codec === "zstd")!.decompressNs).toBeGreaterThan(0);
     expect(p.anonFraction).toBeGreaterThan(0.95);
   }
   expect(Math.abs(a!.duplicateWithin / a!.sampled - expected.withinA)).toBeLessThanOrEqual(countBand);
