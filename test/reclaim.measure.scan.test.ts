@@ -169,6 +169,16 @@ describe("bad input and vanishing processes", () => {
     });
   }
 
+  it("a stopped container → one line, exit 125", () => {
+    expect(tsbox(root, ["run", "--name", "stopped", "busybox", "true"]).code).toBe(0);
+    for (const cmd of ["scan", "stat"]) {
+      const r = tsbox(root, ["mem", cmd, "stopped"]);
+      expect(r.code).toBe(125);
+      expect(r.stderr).toMatch(/^tsbox: Container [0-9a-f]{64} is not running\n$/);
+    }
+    expect(tsbox(root, ["rm", "stopped"]).code).toBe(0);
+  });
+
   it("bad flags → exit 125", () => {
     for (const args of [["--sample", "0"], ["--sample", "x"], ["--sample", "10", "--full"], ["--format", "yaml"], ["--seed", "1.5"]]) {
       const r = tsbox(root, ["mem", "scan", ...args, "mixa"]);
