@@ -49,6 +49,7 @@ export interface Totals {
 
 export interface HostStep {
   step: number;
+  /** the free-memory state that drove this step's reclaim (without the state machine: "hard" when below the target) */
   state: FreeState;
   freePages: number;
   /** the host could not hold the guests' memory even after reclaiming: every guest stalls */
@@ -198,6 +199,7 @@ export function simulate(sc: Scenario, policy: Policy, opts: SimulateOptions = {
       state = free0 < target ? "hard" : "high";
       acts = { balloon: true, compress: true, swap: true, block: false };
     }
+    let observed: FreeState = state;
 
     // balloons: inflate toward the need (rate-limited), or give back a surplus. Squeezing a guest
     // also shrinks what it shares, so the host gains less than the balloon took: a few passes.
@@ -289,6 +291,7 @@ export function simulate(sc: Scenario, policy: Policy, opts: SimulateOptions = {
       const over = whoGivesUp(target - free, res);
       for (let i = 0; i < n; i++) if (over[i]! > 0) blocked[i] = 1;
       state = "low";
+      observed = "low";
     }
     for (let i = 0; i < n; i++) {
       if (blocked[i]) {
@@ -338,7 +341,7 @@ export function simulate(sc: Scenario, policy: Policy, opts: SimulateOptions = {
     saved.compression += totals.compressed - totals.compressionPool;
     saved.swap += totals.swapped;
     saved.tmemPool += totals.tmem;
-    out.push({ step: t, state, freePages: free, overcommitted, totals, ...(opts.perGuestSteps ? { guests: perGuest } : {}) });
+    out.push({ step: t, state: observed, freePages: free, overcommitted, totals, ...(opts.perGuestSteps ? { guests: perGuest } : {}) });
   }
 
   const T = Math.max(1, sc.steps);
