@@ -83,7 +83,7 @@ export function toTable(r: SimulationReport): string {
       s.overcommittedSteps > 0 ? `${pct(g.slowdown)} (host ran out)` : pct(g.slowdown),
     ]),
   ]));
-  out.push("(memory columns: mean over the steps)");
+  out.push("(memory columns: mean over the steps; FAULTS: pages faulted back in over the run, copy-on-write breaks included)");
   out.push("");
   const sv = s.savedPages;
   out.push(`saved per step:  sharing ${bytes(sv.sharing)}   balloon ${bytes(sv.balloon)}   compression ${bytes(sv.compression)}   swap ${bytes(sv.swap)}   (tmem pools held ${bytes(sv.tmemPool)})`);
