@@ -4,6 +4,6 @@ export { largestFit, withGuests } from "./density.js";
 export { guestFromProfile, guestsFromScanReport, type MemStatNumbers } from "./from-profile.js";
 export { POLICIES, POLICY_NAMES, isPolicyName, type PolicyName } from "./policies.js";
 export { buildReport, densityCurves, toJson, toTable, type SimulationReport } from "./report.js";
-export { parseScenario, parseSize, scenarioFromScanReport, ScenarioError } from "./scenario-file.js";
+export { parseScenario, parseSize, scenarioFromReport, scenarioFromScanReport, ScenarioError } from "./scenario-file.js";
 export type { Scenario, Guest, Demand } from "./scenario.js";
 export { simulate, fits } from "./simulate.js";

@@ -307,9 +307,22 @@ export function scenarioFromScanReport(text: string, o: ParseOptions & { steps?:
     sharablePages: 0, elapsedMs: 0, bytesAnalysed: 0,
   };
   if (o.hostBytes === undefined) r.fail("$", "--host-memory is required with --profiles");
+  return scenarioFromReport(report, new Map(), { ...o, hostBytes: o.hostBytes });
+}
+
+/**
+ * Measured containers (a ScanReport and, by container id, their `mem stat` numbers) as a scenario
+ * on a host of `hostBytes`: what `--containers` needs once the scan is at hand.
+ */
+export function scenarioFromReport(
+  report: ScanReport,
+  stats: ReadonlyMap<string, MemStatNumbers>,
+  o: { hostBytes: number; steps?: number; stepSeconds?: number; source?: string },
+): Scenario {
+  const r: Reader = new Reader(o.source ?? "profiles");
   const stepSeconds = o.stepSeconds ?? 60;
   const hostPages = Math.floor(o.hostBytes / PAGE_SIZE);
-  const guests = guestsFromScanReport(report);
+  const guests = guestsFromScanReport(report, stats);
   guests.forEach((g) => {
     if (g.sizePages > hostPages) r.fail("$.containers", `container ${g.name} (${g.sizePages * 4}KiB) is larger than the host (${hostPages * 4}KiB)`);
   });
