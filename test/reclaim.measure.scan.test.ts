@@ -159,6 +159,21 @@ describe("mem stat", () => {
   });
 });
 
+describe("mem simulate --containers", () => {
+  it("models the running containers from a fresh scan: two guests, their sharing counted", () => {
+    const r = tsbox(root, ["mem", "simulate", "--containers", "mixa", "--containers", "mixb", "--host-memory", "1GiB",
+      "--policy", "sharing", "--steps", "5", "--no-density", "--format", "json"], { timeout: 180_000 });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(r.stdout) as { guests: { name: string; sizePages: number; mean: { shared: number } }[] };
+    expect(rep.guests.map((g) => g.name)).toEqual(["mixa", "mixb"]);
+    for (const g of rep.guests) expect(g.sizePages).toBeGreaterThanOrEqual(PAGES);
+    // memmix holds DUP % duplicate pages (within and across) and ZERO % zero pages: sharing must find some
+    const shared = rep.guests.reduce((n, g) => n + g.mean.shared, 0);
+    expect(shared).toBeGreaterThan(PAGES * (DUP / 100) * 0.5);
+  });
+});
+
 describe("bad input and vanishing processes", () => {
   for (const cmd of ["scan", "stat"]) {
     it(`mem ${cmd}: unknown container → one line, exit 125`, () => {

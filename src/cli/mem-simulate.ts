@@ -1,0 +1,109 @@
+// `tsbox mem simulate`: the memory-reclamation model on a scenario file or on
+// measured profiles. Pure computation; the only I/O is reading the input and
+// writing the table, JSON and chart.
+
+import { Option, type Command } from "commander";
+import { writeFileSync } from "node:fs";
+import { UsageError, errnoCode } from "../errors.js";
+import { configureLog } from "../log.js";
+import type { MemStatNumbers } from "../reclaim/model/from-profile.js";
+import { collect, prepare, readText, type GlobalOpts } from "./common.js";
+
+const modelApi = () => import("../reclaim/model/index.js");
+
+interface SimulateOpts {
+  hostMemory?: string;
+  scenario?: string;
+  profiles?: string;
+  containers: string[];
+  policy: string;
+  budget: string;
+  format: "table" | "json";
+  chart?: string;
+  steps?: string;
+  perGuest: boolean;
+  density: boolean;
+}
+
+/** Scan the running containers now (full mode) and model them with their `mem stat` numbers. */
+async function measuredScenario(cmd: Command, refs: string[], hostBytes: number, steps: number | undefined) {
+  const g = await prepare(cmd);
+  const { runningContainers } = await import("../reclaim/measure/targets.js");
+  const { scanContainers } = await import("../reclaim/measure/scan.js");
+  const m = await modelApi();
+  const running = runningContainers(g.root, refs);
+  const report = scanContainers(running.map(({ state, cgroup }) => ({ id: state.id, name: state.name, pids: () => cgroup.pids() })), { mode: "full" });
+  const stats = new Map<string, MemStatNumbers>();
+  for (const { state, cgroup } of running) {
+    const mem = cgroup.stats().memory;
+    if (mem === undefined) continue;
+    stats.set(state.id, {
+      usage: mem.usage, anon: mem.anon ?? 0, file: mem.file ?? 0, inactiveFile: mem.inactiveFile ?? 0,
+      ...(mem.limit !== undefined ? { limit: mem.limit } : {}),
+    });
+  }
+  return m.scenarioFromReport(report, stats, { hostBytes, ...(steps !== undefined ? { steps } : {}) });
+}
+
+/** "5%" or "0.05" → 0.05 */
+export function parseBudget(v: string): number {
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*(%?)\s*$/.exec(v);
+  const x = m ? Number(m[1]) / (m[2] === "%" ? 100 : 1) : NaN;
+  if (!Number.isFinite(x) || x <= 0 || x > 10) throw new UsageError(`invalid argument "${v}" for "--budget" flag: expected a slowdown such as 5% or 0.05`);
+  return x;
+}
+
+export function registerMemSimulate(mem: Command): void {
+  mem.command("simulate")
+    .description("Model page sharing, ballooning, compression, swapping and tmem on a scenario; predict how many guests fit")
+    .option("--host-memory <size>", "host memory, e.g. 64GiB (overrides the scenario's hostMemory)")
+    .option("--scenario <file>", "scenario file (JSON; schema in README, \"Memory model\")")
+    .option("--profiles <file>", "a ScanReport, as `tsbox mem scan --format json` prints it")
+    .option("--containers <id>", "containers to measure and model (repeatable)", collect, [])
+    .option("--policy <policy>", "none, sharing, balloon, compress, swap, tmem, shares or esx", "esx")
+    .option("--budget <slowdown>", "slowdown budget for the density search", "5%")
+    .addOption(new Option("--format <format>", "output format").choices(["table", "json"]).default("table"))
+    .option("--chart <file>", "write an SVG chart: memory by technique over time, slowdown against density per policy")
+    .option("--steps <n>", "number of time steps (overrides the scenario)")
+    .option("--per-guest", "JSON: every guest's numbers at every step", false)
+    .option("--no-density", "skip the density search over every policy")
+    .action(async (o: SimulateOpts, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      configureLog(g.logLevel, g.logFormat);
+      const m = await modelApi();
+      if (!m.isPolicyName(o.policy)) throw new UsageError(`unknown policy "${o.policy}" (expected one of: ${m.POLICY_NAMES.join(", ")})`);
+      const budget = parseBudget(o.budget);
+      const hostBytes = o.hostMemory === undefined ? undefined : m.parseSize(o.hostMemory);
+      if (o.hostMemory !== undefined && (hostBytes === undefined || hostBytes < 4096)) {
+        throw new UsageError(`invalid argument "${o.hostMemory}" for "--host-memory" flag: expected a size such as 64GiB`);
+      }
+      let steps: number | undefined;
+      if (o.steps !== undefined) {
+        steps = Number(o.steps);
+        if (!Number.isInteger(steps) || steps < 1 || steps > 1_000_000) throw new UsageError(`invalid argument "${o.steps}" for "--steps" flag: expected a whole number from 1 to 1000000`);
+      }
+      const inputs = [o.scenario, o.profiles, o.containers.length > 0 ? "containers" : undefined].filter((x) => x !== undefined);
+      if (inputs.length !== 1) throw new UsageError("give exactly one of --scenario FILE, --profiles FILE or --containers ID");
+      let sc;
+      if (o.containers.length > 0) {
+        if (hostBytes === undefined) throw new UsageError("--host-memory is required with --containers");
+        sc = await measuredScenario(cmd, o.containers, hostBytes, steps);
+      } else if (o.scenario !== undefined) {
+        sc = m.parseScenario(readText(o.scenario), { source: o.scenario, ...(hostBytes !== undefined ? { hostBytes } : {}) });
+        if (steps !== undefined) sc = { ...sc, steps };
+      } else {
+        if (hostBytes === undefined) throw new UsageError("--host-memory is required with --profiles");
+        sc = m.scenarioFromScanReport(readText(o.profiles!), { source: o.profiles!, hostBytes, ...(steps !== undefined ? { steps } : {}) });
+      }
+      const report = m.buildReport(sc, o.policy, budget, { perGuestSteps: o.perGuest, density: o.density || o.chart !== undefined });
+      if (o.chart !== undefined) {
+        const svg = m.renderChart(report, m.densityCurves(sc, report.density.guestsThatFit));
+        try {
+          writeFileSync(o.chart, svg);
+        } catch (e) {
+          throw new UsageError(`write ${o.chart}: ${errnoCode(e) === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+        }
+      }
+      process.stdout.write(o.format === "json" ? m.toJson(report) : m.toTable(report));
+    });
+}

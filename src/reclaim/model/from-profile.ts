@@ -1,0 +1,77 @@
+// Guests from measurements: a container's MemoryProfile (`tsbox mem scan`)
+// and, when there, its cgroup numbers (`tsbox mem stat`) become a guest with a
+// constant demand.
+
+import { PAGE_SIZE, type CodecProfile, type MemoryProfile, type ScanReport } from "../profile.js";
+import { DEFAULT_CODEC, type Demand, type Guest } from "./scenario.js";
+
+/** The cgroup numbers the model uses, bytes (memory.current/usage, memory.stat anon/file/inactive_file, the limit). */
+export interface MemStatNumbers {
+  usage: number;
+  anon: number;
+  file: number;
+  inactiveFile: number;
+  /** the container's memory limit; absent or non-finite when unlimited */
+  limit?: number;
+}
+
+export interface FromProfileOptions {
+  /** the guest's configured size when no limit is known, pages */
+  sizePages?: number;
+  contentGroup?: string;
+  shares?: number;
+  /** pages of this guest identical to other guests' (defaults to the profile's duplicateAcross, scaled) */
+  sharableAcross?: number;
+}
+
+const pages = (bytes: number): number => Math.floor(bytes / PAGE_SIZE);
+
+/** Prefers the lz4-class codec (what zram/zswap use by default). */
+export function codecOf(p: MemoryProfile): CodecProfile {
+  return p.compression.find((c) => c.codec === "lz4") ?? p.compression[0] ?? DEFAULT_CODEC;
+}
+
+export function guestFromProfile(p: MemoryProfile, stat?: MemStatNumbers, o: FromProfileOptions = {}): Guest {
+  const scale = p.sampled > 0 ? p.present / p.sampled : 0;
+  let anon: number;
+  let cache: number;
+  let workingSet: number;
+  if (stat) {
+    anon = pages(stat.anon);
+    cache = pages(stat.file);
+    // the kubelet's working set: usage minus inactive file
+    workingSet = Math.min(anon + cache, pages(Math.max(0, stat.usage - stat.inactiveFile)));
+  } else {
+    // without the cgroup's split, the present pages are all there is: anon counted active, file pages idle
+    anon = Math.round(p.present * p.anonFraction);
+    cache = p.present - anon;
+    workingSet = anon;
+  }
+  const content = anon + cache;
+  const clampTo = (x: number, max: number): number => Math.max(0, Math.min(max, Math.round(x)));
+  const zero = clampTo(p.zero * scale, content);
+  const sharableWithin = clampTo(p.duplicateWithin * scale, content - zero);
+  const sharableAcross = clampTo(o.sharableAcross ?? p.duplicateAcross * scale, content - zero - sharableWithin);
+  const limit = stat?.limit !== undefined && Number.isFinite(stat.limit) && stat.limit > 0 ? pages(stat.limit) : undefined;
+  const sizePages = Math.max(content, o.sizePages ?? limit ?? Math.ceil(content * 1.25));
+  const demand: Demand = { anon, cache, workingSet, zero, sharableWithin, sharableAcross };
+  return {
+    name: p.name || p.id.slice(0, 12) || "container",
+    sizePages,
+    shares: o.shares ?? 1000,
+    contentGroup: o.contentGroup ?? "scan",
+    codec: codecOf(p),
+    trace: [demand],
+  };
+}
+
+/**
+ * Every container of one scan as a guest. duplicateAcross counts a container's copies of content
+ * first seen in an earlier container; the first container holds those originals, so it is given
+ * as many common pages as the largest of the others, and the model's saving is Σ duplicateAcross.
+ */
+export function guestsFromScanReport(r: ScanReport, stats: ReadonlyMap<string, MemStatNumbers> = new Map(), o: FromProfileOptions = {}): Guest[] {
+  const across = r.containers.map((p) => (p.sampled > 0 ? (p.duplicateAcross * p.present) / p.sampled : 0));
+  const firstAcross = Math.max(0, ...across.slice(1));
+  return r.containers.map((p, i) => guestFromProfile(p, stats.get(p.id), { ...o, sharableAcross: i === 0 ? firstAcross : across[i]! }));
+}

@@ -1,0 +1,99 @@
+// What `tsbox mem simulate` prints: one simulation of the scenario under the
+// chosen policy, and the density (largest number of guests under the slowdown
+// budget) of every policy. JSON numbers are rounded so that the same input
+// gives byte-identical output.
+
+import { PAGE_SIZE } from "../profile.js";
+import { formatBytes } from "../../runtime/units.js";
+import { densityByPolicy, densityCurve, type DensityPoint } from "./density.js";
+import { POLICIES, POLICY_NAMES, type PolicyName } from "./policies.js";
+import type { Scenario } from "./scenario.js";
+import { simulate, type GuestResult, type HostStep, type Summary } from "./simulate.js";
+
+export interface SimulationReport {
+  hostBytes: number;
+  hostPages: number;
+  steps: number;
+  stepSeconds: number;
+  policy: PolicyName;
+  budget: number;
+  summary: Summary;
+  guests: (GuestResult & { sizePages: number })[];
+  density: { budget: number; guestsThatFit: Record<string, number> };
+  timeline: HostStep[];
+}
+
+export interface ReportOptions {
+  perGuestSteps?: boolean;
+  /** skip the density search (it simulates every policy many times) */
+  density?: boolean;
+}
+
+export function buildReport(sc: Scenario, policy: PolicyName, budget: number, o: ReportOptions = {}): SimulationReport {
+  const sim = simulate(sc, POLICIES[policy], { perGuestSteps: o.perGuestSteps === true });
+  const report: SimulationReport = {
+    hostBytes: sc.hostPages * PAGE_SIZE,
+    hostPages: sc.hostPages,
+    steps: sc.steps,
+    stepSeconds: sc.stepSeconds,
+    policy,
+    budget,
+    summary: sim.summary,
+    guests: sim.guests.map((g, i) => ({ ...g, sizePages: sc.guests[i]!.sizePages })),
+    density: { budget, guestsThatFit: o.density === false ? {} : densityByPolicy(sc, budget, POLICY_NAMES) },
+    timeline: sim.steps,
+  };
+  return rounded(report);
+}
+
+/** Slowdown against the number of guests, per policy, for the chart. */
+export function densityCurves(sc: Scenario, fit: Record<string, number>, points = 24): Record<string, DensityPoint[]> {
+  const top = Math.max(2, Math.ceil(Math.max(0, ...Object.values(fit)) * 1.3) + 1);
+  const out: Record<string, DensityPoint[]> = {};
+  for (const p of POLICY_NAMES) out[p] = densityCurve(sc, POLICIES[p], top, points);
+  return out;
+}
+
+function rounded<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === "number" && !Number.isInteger(x) ? Number(x.toPrecision(6)) : x))) as T;
+}
+
+export function toJson(r: SimulationReport): string {
+  return `${JSON.stringify(r, null, 2)}\n`;
+}
+
+const bytes = (pages: number): string => formatBytes(Math.round(pages) * PAGE_SIZE);
+const pct = (x: number): string => `${(x * 100).toFixed(x < 0.1 ? 2 : 1)}%`;
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]! + 3))).join("").trimEnd()).join("\n");
+}
+
+export function toTable(r: SimulationReport): string {
+  const s = r.summary;
+  const out: string[] = [];
+  out.push(`host ${formatBytes(r.hostBytes)}, ${s.guests} guests, ${r.steps} steps of ${r.stepSeconds}s, policy ${r.policy}: ${POLICIES[r.policy].description}`);
+  out.push("");
+  out.push(table([
+    ["GUEST", "SIZE", "RESIDENT", "BALLOONED", "SHARED", "COMPRESSED", "SWAPPED", "TMEM", "FAULTS", "SLOWDOWN"],
+    ...r.guests.map((g) => [
+      g.name, bytes(g.sizePages), bytes(g.mean.resident), bytes(g.mean.ballooned), bytes(g.mean.shared),
+      bytes(g.mean.compressed), bytes(g.mean.swapped), bytes(g.mean.tmem), String(g.faults),
+      s.overcommittedSteps > 0 ? `${pct(g.slowdown)} (host ran out)` : pct(g.slowdown),
+    ]),
+  ]));
+  out.push("(memory columns: mean over the steps; FAULTS: pages faulted back in over the run, copy-on-write breaks included)");
+  out.push("");
+  const sv = s.savedPages;
+  out.push(`saved per step:  sharing ${bytes(sv.sharing)}   balloon ${bytes(sv.balloon)}   compression ${bytes(sv.compression)}   swap ${bytes(sv.swap)}   (tmem pools held ${bytes(sv.tmemPool)})`);
+  out.push(`guests touched ${bytes(s.touchedPages)} on a ${formatBytes(r.hostBytes)} host; least free ${bytes(s.minFreePages)}; steps the host ran out: ${s.overcommittedSteps}`);
+  out.push(`slowdown: worst guest ${pct(s.maxSlowdown)}, mean ${pct(s.meanSlowdown)} (budget ${pct(r.budget)})`);
+  const fit = Object.entries(r.density.guestsThatFit);
+  if (fit.length > 0) {
+    out.push("");
+    out.push(`guests that fit under a ${pct(r.budget)} slowdown (the scenario's guests repeated in turn):`);
+    out.push(table([["POLICY", "GUESTS", "DESCRIPTION"], ...fit.map(([p, n]) => [p, String(n), POLICIES[p as PolicyName].description])]));
+  }
+  return `${out.join("\n")}\n`;
+}

@@ -1,0 +1,96 @@
+// `tsbox mem simulate` as a user runs it (the built CLI): tables, JSON that is
+// byte-identical run to run, the SVG chart, and exit 125 with a one-line
+// message naming what was wrong for every bad input.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { REPO, tsbox } from "./helpers.js";
+
+const dir = (() => {
+  mkdirSync(join(REPO, ".tmp"), { recursive: true });
+  return mkdtempSync(join(REPO, ".tmp", "mem-simulate-"));
+})();
+const root = join(dir, "root"); // mem simulate touches no state; the flag is there for tsbox()
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const EXAMPLE = join(REPO, "examples", "memory-scenario.json");
+const file = (name: string, text: string): string => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+const small = JSON.stringify({
+  hostMemory: "3GiB", steps: 10,
+  guests: [{ name: "web", count: 3, size: "1GiB", workload: { generator: "idle-cache", rampSteps: 3 } }],
+});
+
+describe("tsbox mem simulate", () => {
+  it("prints a table with every guest, the savings and the density per policy", () => {
+    const r = tsbox(root, ["mem", "simulate", "--scenario", EXAMPLE]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^host 12GiB, 9 guests, 60 steps of 60s, policy esx/);
+    expect(r.stdout).toMatch(/^GUEST\s+SIZE\s+RESIDENT\s+BALLOONED\s+SHARED\s+COMPRESSED\s+SWAPPED\s+TMEM\s+FAULTS\s+SLOWDOWN$/m);
+    expect(r.stdout).toMatch(/^db\s+4GiB\s/m);
+    expect(r.stdout).toMatch(/^saved per step:\s+sharing \S+/m);
+    for (const p of ["none", "sharing", "balloon", "compress", "swap", "tmem", "shares", "esx"]) expect(r.stdout).toMatch(new RegExp(`^${p}\\s+\\d+\\s`, "m"));
+  });
+
+  it("JSON output is byte-identical for the same input, and holds the timeline", () => {
+    const s = file("small.json", small);
+    const a = tsbox(root, ["mem", "simulate", "--scenario", s, "--format", "json", "--policy", "balloon"]);
+    const b = tsbox(root, ["mem", "simulate", "--scenario", s, "--format", "json", "--policy", "balloon"]);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    const j = JSON.parse(a.stdout) as { policy: string; hostPages: number; timeline: unknown[]; guests: { name: string }[]; density: { guestsThatFit: Record<string, number> } };
+    expect(j.policy).toBe("balloon");
+    expect(j.hostPages).toBe(3 * 262_144);
+    expect(j.timeline).toHaveLength(10);
+    expect(j.guests.map((g) => g.name)).toEqual(["web-1", "web-2", "web-3"]);
+    expect(j.density.guestsThatFit.none).toBe(3); // 3 × 0.85 GiB touched on 3 GiB
+  });
+
+  it("--host-memory overrides the file; --profiles reads a ScanReport", () => {
+    const j = JSON.parse(tsbox(root, ["mem", "simulate", "--scenario", file("s2.json", small), "--host-memory", "2GiB", "--format", "json", "--no-density"]).stdout) as { hostPages: number };
+    expect(j.hostPages).toBe(2 * 262_144);
+    const prof = { id: "c1", name: "c1", mode: "full", present: 20_000, sampled: 20_000, zero: 2_000, sameFilled: 100, duplicateWithin: 500, duplicateAcross: 0, unique: 17_400, anonFraction: 0.7, compression: [{ codec: "lz4", ratio: 2.5, le2k: 0.7, le1k: 0.4, incompressible: 0.1, decompressNs: 1800 }] };
+    const report = { scannedAt: "2026-11-22T00:00:00Z", containers: [prof, { ...prof, id: "c2", name: "c2", duplicateAcross: 5_000, unique: 12_400 }], sharablePages: 7_500, elapsedMs: 10, bytesAnalysed: 163_840_000 };
+    const r = tsbox(root, ["mem", "simulate", "--profiles", file("scan.json", JSON.stringify(report)), "--host-memory", "256MiB", "--no-density"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toMatch(/^c1\s/m);
+    expect(r.stdout).toMatch(/^c2\s/m);
+  });
+
+  it("--chart writes an SVG with both panels, axes and legends", () => {
+    const out = join(dir, "chart.svg");
+    const r = tsbox(root, ["mem", "simulate", "--scenario", file("s3.json", small), "--chart", out]);
+    expect(r.code).toBe(0);
+    const svg = readFileSync(out, "utf8");
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    for (const label of ["Where the guests' memory is", "time (minutes)", "GiB", "saved by sharing", "freed by balloons", "host memory",
+      "Slowdown against density", "number of guests", "slowdown budget", "esx ("]) expect(svg).toContain(label);
+    expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
+  });
+
+  const bad: [string, string[], RegExp][] = [
+    ["malformed scenario", ["--scenario", "BAD:{"], /^tsbox: .*bad\.json: \$: not valid JSON/],
+    ["a guest larger than the host", ["--scenario", `BAD:${small}`, "--host-memory", "512MiB"], /guest web-1 \(1048576KiB\) is larger than the host \(524288KiB\)/],
+    ["demand beyond the guest", ["--scenario", `BAD:${JSON.stringify({ hostMemory: "1GiB", guests: [{ size: "512MiB", demand: { anon: "400MiB", cache: "200MiB", workingSet: 0 } }] })}`], /\$\.guests\[0\]\.demand: anon \+ cache \(153600 pages\) exceed the guest's size \(131072 pages\)/],
+    ["unknown policy", ["--scenario", EXAMPLE, "--policy", "magic"], /^tsbox: unknown policy "magic" \(expected one of: none, sharing, balloon, compress, swap, tmem, shares, esx\)$/],
+    ["bad host memory", ["--scenario", EXAMPLE, "--host-memory", "-1G"], /^tsbox: invalid argument "-1G" for "--host-memory" flag/],
+    ["bad budget", ["--scenario", EXAMPLE, "--budget", "lots"], /^tsbox: invalid argument "lots" for "--budget" flag/],
+    ["no input", [], /^tsbox: give exactly one of --scenario FILE, --profiles FILE or --containers ID$/],
+    ["two inputs", ["--scenario", EXAMPLE, "--profiles", EXAMPLE], /^tsbox: give exactly one of/],
+    ["missing file", ["--scenario", "/nonexistent/s.json"], /^tsbox: open \/nonexistent\/s\.json: no such file or directory$/],
+    ["profiles without host memory", ["--profiles", EXAMPLE], /^tsbox: --host-memory is required with --profiles$/],
+    ["bad format", ["--scenario", EXAMPLE, "--format", "xml"], /^tsbox: option '--format <format>' argument 'xml' is invalid/],
+  ];
+  it.each(bad)("%s: exit 125 and one clear line", (_name, args, re) => {
+    const real = args.map((a) => (a.startsWith("BAD:") ? file("bad.json", a.slice(4)) : a));
+    const r = tsbox(root, ["mem", "simulate", ...real]);
+    expect(r.code).toBe(125);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr.trim()).toMatch(re);
+  });
+});

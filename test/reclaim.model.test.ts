@@ -1,0 +1,285 @@
+// The memory model's techniques and policies on small hand-checked scenarios:
+// every expected number below is worked out by hand in the comment beside it.
+import { describe, expect, it } from "vitest";
+import { apportion } from "../src/reclaim/model/apportion.js";
+import { cachePoolPages, compressVictims, slotFraction } from "../src/reclaim/model/compression-cache.js";
+import { actionsIn, nextFreeState, type FreeState } from "../src/reclaim/model/free-memory-states.js";
+import { inflateToward, squeeze } from "../src/reclaim/model/guest-reclaim.js";
+import { revokeByShares, sharesPerPage } from "../src/reclaim/model/idle-tax.js";
+import { sharePages } from "../src/reclaim/model/page-sharing.js";
+import { POLICIES, type Policy } from "../src/reclaim/model/policies.js";
+import { DEFAULT_COSTS, DEFAULT_THRESHOLDS, type Demand, type Guest, type Scenario } from "../src/reclaim/model/scenario.js";
+import { simulate } from "../src/reclaim/model/simulate.js";
+import { get, newPool, poolSize, put, shrinkTo, flush } from "../src/reclaim/model/tmem.js";
+import type { CodecProfile } from "../src/reclaim/profile.js";
+
+const CODEC: CodecProfile = { codec: "lz4", ratio: 2.5, le2k: 0.5, le1k: 0.25, incompressible: 0.1, decompressNs: 2000 };
+const DISK_LOST = 10_000_000 - 80; // a disk access, less the DRAM access it replaces
+const COPY_LOST = 1_000 - 80;
+
+function demand(d: Partial<Demand>): Demand {
+  return { anon: 0, cache: 0, workingSet: 0, zero: 0, sharableWithin: 0, sharableAcross: 0, ...d };
+}
+function guest(name: string, sizePages: number, trace: Partial<Demand>[], extra: Partial<Guest> = {}): Guest {
+  return { name, sizePages, shares: 1000, contentGroup: "os", codec: CODEC, trace: trace.map(demand), ...extra };
+}
+function scenario(hostPages: number, guests: Guest[], o: { steps?: number; stepSeconds?: number; rate?: number; maxFraction?: number; breakRate?: number; headroom?: number } = {}): Scenario {
+  return {
+    hostPages, steps: o.steps ?? 1, stepSeconds: o.stepSeconds ?? 1, guests, costs: { ...DEFAULT_COSTS },
+    tunables: {
+      writeBreakRate: o.breakRate ?? 0, balloonRatePages: o.rate ?? 1000, balloonMaxFraction: o.maxFraction ?? 0.65,
+      compressionCacheFraction: 0.1, idleTax: 0.75, thresholds: { ...DEFAULT_THRESHOLDS }, selfBalloonHeadroom: o.headroom ?? 0,
+    },
+  };
+}
+
+describe("apportion", () => {
+  it("splits by weight in whole pages, within caps, remainders to the largest fractions", () => {
+    expect(apportion(10, [1, 1, 1], [10, 10, 10])).toEqual([4, 3, 3]);
+    expect(apportion(10, [3, 1], [5, 100])).toEqual([5, 5]);
+    expect(apportion(10, [1, 1], [2, 3])).toEqual([2, 3]);
+    expect(apportion(0, [1], [5])).toEqual([0]);
+  });
+});
+
+describe("no reclamation", () => {
+  it("fits exactly when the touched pages equal host memory, and stalls every guest one page beyond", () => {
+    const gs = [guest("a", 600, [{ anon: 300, cache: 200, workingSet: 100 }]), guest("b", 600, [{ anon: 300, cache: 200, workingSet: 100 }])];
+    const fit = simulate(scenario(1000, gs), POLICIES.none);
+    expect(fit.steps[0]!.freePages).toBe(0);
+    expect(fit.summary.overcommittedSteps).toBe(0);
+    expect(fit.summary.maxSlowdown).toBe(0);
+    const over = simulate(scenario(999, gs), POLICIES.none);
+    expect(over.steps[0]!.freePages).toBe(-1);
+    expect(over.summary.overcommittedSteps).toBe(1);
+    expect(over.guests.map((g) => g.slowdown)).toEqual([1, 1]);
+  });
+});
+
+describe("transparent page sharing", () => {
+  const d = { anon: 400, cache: 400, workingSet: 100, zero: 50, sharableWithin: 30, sharableAcross: 200 };
+  it("keeps zero pages and duplicates once; one guest of a group keeps the common pages", () => {
+    // within: 50 + 30 = 80 each; across: the second guest's 200 map onto the first's
+    const r = sharePages([{ contentGroup: "os", within: 80, across: 200 }, { contentGroup: "os", within: 80, across: 200 }], 0);
+    expect(r.saved).toEqual([80, 280]);
+    expect(r.breaks).toEqual([0, 0]);
+    expect(sharePages([{ contentGroup: "a", within: 80, across: 200 }, { contentGroup: "b", within: 80, across: 200 }], 0).saved).toEqual([80, 80]);
+  });
+  it("writes break a share of it each step, each a copy-on-write fault", () => {
+    // 10 %: within floor(72), across floor(180); 8 + 20 = 28 breaks per guest
+    const r = simulate(scenario(2000, [guest("a", 1000, [d]), guest("b", 1000, [d])], { breakRate: 0.1 }), POLICIES.sharing, { perGuestSteps: true });
+    const s = r.steps[0]!;
+    expect(s.guests!.map((g) => g.shared)).toEqual([72, 252]);
+    expect(s.guests!.map((g) => g.faults)).toEqual([28, 28]);
+    expect(s.guests!.map((g) => g.lostNs)).toEqual([28 * COPY_LOST, 28 * COPY_LOST]);
+    expect(s.freePages).toBe(2000 - (800 - 72) - (800 - 252));
+  });
+});
+
+describe("ballooning", () => {
+  it("takes free pages, then idle cache, then idle anon, then the working set (cache before anon)", () => {
+    const d = demand({ anon: 300, cache: 500, workingSet: 200 }); // active: cache floor(200·500/800) = 125, anon 75
+    expect(squeeze(d, 1000, 200)).toMatchObject({ evictedIdleCache: 0, evictedIdleAnon: 0, content: 800 });
+    expect(squeeze(d, 1000, 600)).toMatchObject({ evictedIdleCache: 375, evictedIdleAnon: 25, evictedActiveCache: 0 });
+    expect(squeeze(d, 1000, 900)).toMatchObject({ evictedIdleCache: 375, evictedIdleAnon: 225, evictedActiveCache: 100, evictedActiveAnon: 0, content: 100 });
+    expect(squeeze(d, 1000, 1000)).toMatchObject({ evictedActiveCache: 125, evictedActiveAnon: 75, content: 0 });
+  });
+  it("inflation is rate-limited and capped", () => {
+    expect(inflateToward(0, 500, 100, 650)).toBe(100);
+    expect(inflateToward(450, 500, 100, 650)).toBe(500);
+    expect(inflateToward(600, 900, 100, 650)).toBe(650);
+    expect(inflateToward(600, 0, 100, 650)).toBe(500);
+  });
+  it("costs nothing when the guest holds idle cache", () => {
+    // touched 800 on a 700-page host; target free floor(6 %·700) = 42: need 142. The balloon starts
+    // above the 200 untouched pages and takes 142 pages of idle cache (525 idle): no refault.
+    const r = simulate(scenario(700, [guest("a", 1000, [{ anon: 200, cache: 600, workingSet: 100 }])]), POLICIES.balloon, { perGuestSteps: true });
+    const g = r.steps[0]!.guests![0]!;
+    expect(g.ballooned).toBe(342);
+    expect(r.steps[0]!.freePages).toBe(42);
+    expect(g.faults).toBe(0);
+    expect(r.summary.maxSlowdown).toBe(0);
+  });
+  it("costs refaults when the guest's memory is its working set", () => {
+    // anon 750 + cache 50, all in use (active cache floor(750·50/800) = 46, anon 704; idle 4 + 46).
+    // The balloon takes 142 host pages: 4 idle cache, 46 idle anon, 46 active cache, 46 active anon:
+    // 92 working-set pages refault from disk every step.
+    const r = simulate(scenario(700, [guest("a", 1000, [{ anon: 750, cache: 50, workingSet: 750 }])], { stepSeconds: 60 }), POLICIES.balloon, { perGuestSteps: true });
+    const g = r.steps[0]!.guests![0]!;
+    expect(g.ballooned).toBe(342);
+    expect(g.faults).toBe(92);
+    expect(g.lostNs).toBe(92 * DISK_LOST);
+    expect(r.summary.maxSlowdown).toBeCloseTo((92 * DISK_LOST) / 60e9, 12);
+  });
+  it("cannot take more than its share of the guest: the host runs out", () => {
+    // max balloon 65 % = 650 pages, 450 above the untouched 200: at most 450 freed, 800 − 450 = 350 > 300
+    const r = simulate(scenario(300, [guest("a", 1000, [{ anon: 200, cache: 600, workingSet: 100 }])]), POLICIES.balloon);
+    expect(r.summary.overcommittedSteps).toBe(1);
+  });
+});
+
+describe("compression cache", () => {
+  it("keeps victims that fit in 2 KiB, in half- and quarter-page slots, up to its cap", () => {
+    // le2k 0.5 of which le1k 0.25 → half in quarter slots: 0.5·0.25 + 0.5·0.5 = 0.375 page per page
+    expect(slotFraction(CODEC)).toBe(0.375);
+    expect(cachePoolPages(96, CODEC)).toBe(36);
+    expect(compressVictims(192, CODEC, 100)).toEqual({ compressed: 96, rejected: 96 });
+    expect(compressVictims(192, CODEC, 40)).toEqual({ compressed: 40, rejected: 152 });
+  });
+  it("alone: frees the need by compressing; pages that do not fit stay", () => {
+    // host 900, touched 900: need floor(6 %·900) = 54. 0.5·(1 − 0.375) = 0.3125 freed per victim:
+    // 173 victims, 86 fit, pool ceil(86·0.375) = 33: freed 53 → free 53
+    const r = simulate(scenario(900, [guest("a", 1000, [{ anon: 900 }])]), POLICIES.compress, { perGuestSteps: true });
+    const g = r.steps[0]!.guests![0]!;
+    expect(g.compressed).toBe(86);
+    expect(g.swapped).toBe(0);
+    expect(r.steps[0]!.totals.compressionPool).toBe(33);
+    expect(r.steps[0]!.freePages).toBe(53);
+  });
+  it("with swap: the pages that do not fit are swapped", () => {
+    // 0.3125 + 0.5 = 0.8125 per victim: 67 victims, 33 compressed (pool 13), 34 swapped: freed 54
+    const policy: Policy = { ...POLICIES.compress, swap: true };
+    const r = simulate(scenario(900, [guest("a", 1000, [{ anon: 900 }])]), policy, { perGuestSteps: true });
+    const g = r.steps[0]!.guests![0]!;
+    expect([g.compressed, g.swapped]).toEqual([33, 34]);
+    expect(r.steps[0]!.freePages).toBe(54);
+  });
+  it("a compressed page the guest touches costs its decompression", () => {
+    // second step: half the guest is active, so half of the 86 compressed pages (43) fault back
+    const r = simulate(scenario(900, [guest("a", 1000, [{ anon: 900, workingSet: 0 }, { anon: 900, workingSet: 450 }])], { steps: 2 }), POLICIES.compress, { perGuestSteps: true });
+    expect(r.steps[1]!.guests![0]!.faults).toBe(43);
+    expect(r.steps[1]!.guests![0]!.lostNs).toBe(43 * (2000 - 80));
+  });
+});
+
+describe("host swapping", () => {
+  it("swaps blind victims; the guest's active share of them faults back from disk each step", () => {
+    // step 0: need 54 → 54 swapped. Step 1: active 450/900 → 27 fault back, 27 swapped again.
+    const r = simulate(scenario(900, [guest("a", 1000, [{ anon: 900, workingSet: 450 }])], { steps: 2 }), POLICIES.swap, { perGuestSteps: true });
+    expect(r.steps.map((s) => s.guests![0]!.swapped)).toEqual([54, 54]);
+    expect(r.steps.map((s) => s.guests![0]!.faults)).toEqual([0, 27]);
+    expect(r.guests[0]!.slowdown).toBeCloseTo((27 * DISK_LOST) / 2e9, 12);
+  });
+});
+
+describe("transcendent memory", () => {
+  it("pools: an ephemeral put may be dropped, a persistent one refused; gets hit the share still held", () => {
+    const eph = newPool("ephemeral", 2);
+    expect(put(eph, 0, 300, 500)).toBe(300);
+    expect(put(eph, 1, 300, 500)).toBe(200); // 100 dropped
+    expect(get(eph, 1, 60, 300)).toBe(40); // 200 of the 300 it put are there
+    shrinkTo(eph, 400); // the host takes memory back: the biggest holder loses first
+    expect(eph.pages).toEqual([200, 200]);
+    flush(eph, 0, 50);
+    expect(poolSize(eph)).toBe(350);
+    const pers = newPool("persistent", 1);
+    expect(put(pers, 0, 100, 60)).toBe(60);
+    shrinkTo(pers, 0); // persistent pages are never dropped
+    expect(pers.pages).toEqual([60]);
+  });
+  it("self-ballooning to the working set puts idle cache and idle anon in the pools", () => {
+    // target balloon 1000 − 100 = 900: evicts 525 idle cache + 175 idle anon; backed 100.
+    // Host 1000: room 1000 − 100 − 60 = 840 → persistent 175, ephemeral 525.
+    // Host 400: room 400 − 100 − floor(6 %·400) = 276 → 175 + 101; 24 pages stay free.
+    const g = guest("a", 1000, [{ anon: 200, cache: 600, workingSet: 100 }]);
+    const big = simulate(scenario(1000, [g]), POLICIES.tmem, { perGuestSteps: true });
+    expect(big.steps[0]!.guests![0]).toMatchObject({ ballooned: 900, resident: 100, tmem: 700 });
+    expect(big.steps[0]!.freePages).toBe(200);
+    const small = simulate(scenario(400, [g]), POLICIES.tmem, { perGuestSteps: true });
+    expect(small.steps[0]!.guests![0]!.tmem).toBe(276);
+    expect(small.steps[0]!.freePages).toBe(24);
+  });
+  it("a working set that grows faster than the balloon deflates is served from the pool, or from disk when it was dropped", () => {
+    // The balloon moves 200 pages a step: it reaches 900 at step 4. At step 5 the working set is 500
+    // (active cache 375, anon 125); the balloon goes 900 → 700 and still evicts 225 idle cache, 75 idle
+    // anon and 200 active cache. Host 1000: the pool still holds them: 200 copies. Host 400: the pool
+    // held 101 cache pages, dropped when the guest grew (room 400 − 300 − 24, less the 75 persistent
+    // pages = 1): 200 disk reads.
+    const quiet = { anon: 200, cache: 600, workingSet: 100 };
+    const warm = guest("a", 1000, [quiet, quiet, quiet, quiet, quiet, { ...quiet, workingSet: 500 }]);
+    const hit = simulate(scenario(1000, [warm], { steps: 6, rate: 200 }), POLICIES.tmem, { perGuestSteps: true });
+    expect(hit.steps[4]!.guests![0]!.ballooned).toBe(900);
+    expect(hit.steps[5]!.guests![0]!.ballooned).toBe(700);
+    expect(hit.steps[5]!.guests![0]!.faults).toBe(200);
+    expect(hit.steps[5]!.guests![0]!.lostNs).toBe(200 * COPY_LOST);
+    const miss = simulate(scenario(400, [warm], { steps: 6, rate: 200 }), POLICIES.tmem, { perGuestSteps: true });
+    expect(miss.steps[5]!.guests![0]!.faults).toBe(200);
+    expect(miss.steps[5]!.guests![0]!.lostNs).toBe(200 * DISK_LOST);
+  });
+});
+
+describe("ESX free-memory states", () => {
+  const th = DEFAULT_THRESHOLDS;
+  const cases: [FreeState, number, FreeState][] = [
+    ["high", 0.07, "high"], ["high", 0.05, "high"], ["high", 0.04, "high"], ["high", 0.0399, "soft"],
+    ["high", 0.0199, "hard"], ["high", 0.0099, "low"],
+    ["soft", 0.05, "soft"], ["soft", 0.0599, "soft"], ["soft", 0.06, "high"], ["soft", 0.019, "hard"],
+    ["hard", 0.039, "hard"], ["hard", 0.04, "soft"], ["hard", 0.06, "high"], ["hard", 0.0099, "low"],
+    ["low", 0.015, "low"], ["low", 0.0199, "low"], ["low", 0.02, "hard"], ["low", 0.045, "soft"], ["low", 0.07, "high"],
+  ];
+  it.each(cases)("%s with %f free → %s", (prev, free, next) => {
+    expect(nextFreeState(prev, free, th)).toBe(next);
+  });
+  it("hysteresis: falling to 3.9 % and recovering to 5 % stays soft; only 6 % returns to high", () => {
+    const seq = [0.07, 0.039, 0.045, 0.05, 0.059, 0.06, 0.05];
+    let s: FreeState = "high";
+    const seen = seq.map((f) => (s = nextFreeState(s, f, th)));
+    expect(seen).toEqual(["high", "soft", "soft", "soft", "soft", "high", "high"]);
+  });
+  it("balloon at soft, compress and swap at hard, block at low", () => {
+    expect(actionsIn("high")).toEqual({ balloon: false, compress: false, swap: false, block: false });
+    expect(actionsIn("soft")).toEqual({ balloon: true, compress: false, swap: false, block: false });
+    expect(actionsIn("hard")).toEqual({ balloon: true, compress: true, swap: true, block: false });
+    expect(actionsIn("low")).toEqual({ balloon: true, compress: true, swap: true, block: true });
+  });
+  it("the esx policy does nothing above 4 % free and balloons below it", () => {
+    // host 1000, guest touches 955 then 965: free 4.5 % (high: nothing), then 3.5 % → soft: balloon back to 6 %
+    const g = guest("a", 1000, [{ anon: 200, cache: 755, workingSet: 100 }, { anon: 200, cache: 765, workingSet: 100 }]);
+    const r = simulate(scenario(1000, [g], { steps: 2 }), POLICIES.esx, { perGuestSteps: true });
+    expect(r.steps.map((s) => s.state)).toEqual(["high", "soft"]);
+    expect(r.steps.map((s) => s.guests![0]!.ballooned)).toEqual([0, 60]);
+    expect(r.steps.map((s) => s.freePages)).toEqual([45, 60]);
+  });
+  it("the esx policy swaps only when ballooning cannot keep up, and blocks below 1 %", () => {
+    // balloon rate 10 pages: touched 1000 on 1000 → free 0 (low): the balloon frees 10, still low.
+    // Compress + swap the other 50: 0.8125 freed per victim → 62 victims, 31 compressed (pool 12), 31 swapped.
+    const g = guest("a", 1000, [{ anon: 500, cache: 500, workingSet: 100 }]);
+    const r = simulate(scenario(1000, [g], { rate: 10 }), POLICIES.esx, { perGuestSteps: true });
+    expect(r.steps[0]!.state).toBe("low");
+    expect(r.steps[0]!.guests![0]).toMatchObject({ ballooned: 10, compressed: 31, swapped: 31, blocked: false });
+    expect(r.steps[0]!.freePages).toBe(60);
+    // with no swap to fall back on, the host stays below 1 % and blocks the guest
+    const noSwap: Policy = { ...POLICIES.esx, swap: false, compress: false };
+    const b = simulate(scenario(1000, [g], { rate: 5 }), noSwap, { perGuestSteps: true });
+    expect(b.steps[0]!.freePages).toBe(5);
+    expect(b.steps[0]!.guests![0]!.blocked).toBe(true);
+    expect(b.guests[0]!.slowdown).toBe(1);
+  });
+});
+
+describe("share-based allocation with the idle-memory tax", () => {
+  it("ρ = S / (P·(f + k(1−f))), k = 1/(1−τ)", () => {
+    expect(sharesPerPage(1000, 1000, 0.1, 0.75)).toBeCloseTo(1000 / 3700, 12);
+    expect(sharesPerPage(1000, 1000, 1, 0.75)).toBeCloseTo(1, 12);
+  });
+  it("revokes from the idle guest first, down to where both pay the same per page", () => {
+    const idle = { shares: 1000, pages: 1000, active: 100, floor: 0 };
+    const busy = { shares: 1000, pages: 1000, active: 900, floor: 0 };
+    // idle: 100 + 4(P − 100) = 3700 at P = 1000; busy: 900 + 4·100 = 1300. Equal at P_idle = 400.
+    expect(revokeByShares([idle, busy], 500, 0.75)).toEqual([500, 0]);
+    // beyond: 4·P_idle − 300 = P_busy (busy below its active pages), P_idle + P_busy = 1000 → 260, 740
+    expect(revokeByShares([idle, busy], 1000, 0.75)).toEqual([740, 260]);
+    // no tax: equal shares give up equally
+    expect(revokeByShares([idle, busy], 1000, 0)).toEqual([500, 500]);
+    // more shares, less revoked: 2:1 shares at τ = 0 → allocations 2:1 of 1000 left
+    expect(revokeByShares([{ ...busy, shares: 2000 }, busy], 1000, 0)).toEqual([333, 667]);
+  });
+});
+
+describe("determinism", () => {
+  it("the same scenario gives the same numbers", () => {
+    const g = guest("a", 1000, [{ anon: 600, cache: 300, workingSet: 400, zero: 20, sharableAcross: 100 }]);
+    const sc = scenario(1500, [g, { ...g, name: "b" }], { steps: 5 });
+    expect(JSON.stringify(simulate(sc, POLICIES.esx))).toBe(JSON.stringify(simulate(sc, POLICIES.esx)));
+  });
+});
