@@ -9,7 +9,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
-import { once } from "node:events";
 import type { Duplex } from "node:stream";
 import { ImageError, TsboxError } from "../errors.js";
 import { writeAll } from "../util/atomic.js";
@@ -69,14 +68,17 @@ function asBuffer(c: Buffer | string): Buffer {
 async function writable(d: Duplex, chunk: Buffer): Promise<boolean> {
   if (d.destroyed) return false;
   if (d.write(chunk)) return true;
-  const ac = new AbortController();
-  try {
-    await Promise.race([once(d, "drain", { signal: ac.signal }), once(d, "close", { signal: ac.signal })]);
-  } catch {
-    return false;
-  } finally {
-    ac.abort();
-  }
+  // Plain listeners: this runs once per input chunk, and an aborted
+  // once(..., { signal }) allocates a DOMException each time.
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      d.off("drain", done);
+      d.off("close", done);
+      resolve();
+    };
+    d.on("drain", done);
+    d.on("close", done);
+  });
   return !d.destroyed;
 }
 
