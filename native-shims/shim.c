@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/fs.h>  // FS_IOC_*FLAGS, FS_TOPDIR_FL
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -807,4 +808,22 @@ EXPORT int tsbox_lsetxattr(const char *path, const char *name, const unsigned ch
 EXPORT int tsbox_lgetxattr_len(const char *path, const char *name) {
   ssize_t r = lgetxattr(path, name, NULL, 0);
   return r < 0 ? -errno : (int)r;
+}
+
+// Marks a directory FS_TOPDIR_FL: ext4's Orlov allocator then spreads the
+// directories created in it over block groups like top-level ones, instead of
+// packing them into the parent's group (see src/image/staging.ts).
+EXPORT int tsbox_set_topdir(const char *path) {
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  int flags = 0;
+  int rc = 0;
+  if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0) {
+    rc = -errno;
+  } else if (!(flags & FS_TOPDIR_FL)) {
+    flags |= FS_TOPDIR_FL;
+    if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0) rc = -errno;
+  }
+  close(fd);
+  return rc;
 }

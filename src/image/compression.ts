@@ -34,11 +34,15 @@ export function readMagic(file: string): Buffer {
   }
 }
 
+// zlib's default 16 KiB output chunks mean ~14 000 trips through the tar
+// reader and the hash per 220 MB layer; 256 KiB cuts that 16-fold.
+const CHUNK = 1 << 18;
+
 export function decompressor(c: Compression): Duplex {
   switch (c) {
-    case "none": return new PassThrough();
-    case "gzip": return zlib.createGunzip();
-    case "zstd": return zlib.createZstdDecompress();
+    case "none": return new PassThrough({ highWaterMark: 1 << 20 });
+    case "gzip": return zlib.createGunzip({ chunkSize: CHUNK });
+    case "zstd": return zlib.createZstdDecompress({ chunkSize: CHUNK });
   }
 }
 

@@ -9,7 +9,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
-import { once } from "node:events";
 import type { Duplex } from "node:stream";
 import { ImageError, TsboxError } from "../errors.js";
 import { writeAll } from "../util/atomic.js";
@@ -69,14 +68,17 @@ function asBuffer(c: Buffer | string): Buffer {
 async function writable(d: Duplex, chunk: Buffer): Promise<boolean> {
   if (d.destroyed) return false;
   if (d.write(chunk)) return true;
-  const ac = new AbortController();
-  try {
-    await Promise.race([once(d, "drain", { signal: ac.signal }), once(d, "close", { signal: ac.signal })]);
-  } catch {
-    return false;
-  } finally {
-    ac.abort();
-  }
+  // Plain listeners: this runs once per input chunk, and an aborted
+  // once(..., { signal }) allocates a DOMException each time.
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      d.off("drain", done);
+      d.off("close", done);
+      resolve();
+    };
+    d.on("drain", done);
+    d.on("close", done);
+  });
   return !d.destroyed;
 }
 
@@ -102,13 +104,36 @@ export async function ingestLayer(
  * spooled archive member): it is read once and becomes the staged blob by a
  * hard link instead of a copy.
  */
-export async function ingestLayerFile(p: StorePaths, file: string, context: string, expect: LayerExpectation = {}): Promise<IngestedLayer> {
+export async function ingestLayerFile(
+  p: StorePaths, file: string, context: string, expect: LayerExpectation = {}, known: KnownBlob = {},
+): Promise<IngestedLayer> {
   checkExpectation(expect, context);
-  return ingestStaged(p, fs.createReadStream(file, { highWaterMark: 1 << 20 }), context, expect, file);
+  return ingestStaged(p, fs.createReadStream(file, { highWaterMark: 1 << 20 }), context, expect, { path: file, ...known });
+}
+
+/** What the caller already established about a blob file it hands to ingestLayerFile. */
+export interface KnownBlob {
+  /** The file's sha256, computed by the caller as it wrote the file (then it is not hashed again). */
+  digest?: string;
+  /** Settles when the file's content is on disk (the caller's fsync, started early to overlap the unpack). */
+  synced?: Promise<void>;
+}
+
+interface BlobSource extends KnownBlob {
+  path: string;
+}
+
+/** fsync on the thread pool: the disk catches up while the main thread goes on unpacking. */
+export function fsyncFile(file: string): Promise<void> {
+  return fs.promises.open(file, "r").then((fh) => fh.sync().finally(() => fh.close()));
+}
+
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
 }
 
 async function ingestStaged(
-  p: StorePaths, input: AsyncIterable<Buffer | string>, context: string, expect: LayerExpectation, blobSource: string | undefined,
+  p: StorePaths, input: AsyncIterable<Buffer | string>, context: string, expect: LayerExpectation, blobSource: BlobSource | undefined,
 ): Promise<IngestedLayer> {
   const staging = makeStagingDir(p, "layer");
   try {
@@ -120,8 +145,11 @@ async function ingestStaged(
 }
 
 async function ingestInto(
-  staging: string, input: AsyncIterable<Buffer | string>, context: string, expect: LayerExpectation, blobSource: string | undefined,
+  staging: string, input: AsyncIterable<Buffer | string>, context: string, expect: LayerExpectation, blobSource: BlobSource | undefined,
 ): Promise<IngestedLayer> {
+  // Started now, so the write-back of a blob that is already on disk overlaps the unpack.
+  const synced = blobSource === undefined ? undefined : (blobSource.synced ?? fsyncFile(blobSource.path));
+  synced?.catch(() => {});
   const blobFile = path.join(staging, "blob");
   const layerDir = path.join(staging, "layer");
   const diffDir = path.join(layerDir, "diff");
@@ -159,7 +187,9 @@ async function ingestInto(
   dec.on("error", () => {});
 
   const fd = blobSource === undefined ? fs.openSync(blobFile, "wx", 0o644) : undefined;
-  const rawHash = createHash("sha256");
+  // The raw bytes are hashed once: not at all when the caller knows their
+  // digest, and for an uncompressed layer the diff ID hash is the same hash.
+  const rawHash = blobSource?.digest !== undefined || compression === "none" ? undefined : createHash("sha256");
   let rawSize = 0;
   let aborted = false;
   // Set before the consumer can notice anything, so it can tell a failing
@@ -174,7 +204,7 @@ async function ingestInto(
       if (expect.size !== undefined && rawSize + chunk.length > expect.size) {
         throw new ImageError(`${context}: size mismatch: expected ${expect.size} bytes, got more`);
       }
-      rawHash.update(chunk);
+      rawHash?.update(chunk);
       rawSize += chunk.length;
       if (fd !== undefined) writeAll(fd, chunk);
       return writable(dec, chunk);
@@ -201,11 +231,11 @@ async function ingestInto(
   const pumpError = pump.then(() => undefined, (e: unknown) => e);
 
   // Consumer: decompressed bytes → diff ID hash → tar → layer directory.
-  const diffHash = createHash("sha256");
+  const diffHash = compression === "none" && blobSource?.digest !== undefined ? undefined : createHash("sha256");
   async function* plain(): AsyncGenerator<Buffer> {
     try {
       for await (const c of dec as AsyncIterable<Buffer>) {
-        diffHash.update(c);
+        diffHash?.update(c);
         yield c;
       }
     } catch (e) {
@@ -221,8 +251,8 @@ async function ingestInto(
     await src.drain();
     const err = await pumpError;
     if (err !== undefined) throw err;
-    const digest = `sha256:${rawHash.digest("hex")}`;
-    const diffID = `sha256:${diffHash.digest("hex")}`;
+    const diffID = diffHash === undefined ? (blobSource?.digest ?? "") : `sha256:${diffHash.digest("hex")}`;
+    const digest = rawHash !== undefined ? `sha256:${rawHash.digest("hex")}` : (blobSource?.digest ?? diffID);
     if (expect.size !== undefined && rawSize !== expect.size) {
       throw new ImageError(`${context}: size mismatch: expected ${expect.size} bytes, got ${rawSize}`);
     }
@@ -233,15 +263,11 @@ async function ingestInto(
       throw new ImageError(`${context}: wrong diff ID: expected ${expect.diffID}, got ${diffID}`);
     }
     if (fd !== undefined) {
-      fs.fsyncSync(fd);
+      await fsyncFd(fd);
     } else {
-      fs.linkSync(blobSource ?? "", blobFile);
-      const bfd = fs.openSync(blobFile, "r");
-      try {
-        fs.fsyncSync(bfd);
-      } finally {
-        fs.closeSync(bfd);
-      }
+      // A hard link: the same inode, made durable by `synced`.
+      fs.linkSync(blobSource?.path ?? "", blobFile);
+      await synced;
     }
     return {
       staging,

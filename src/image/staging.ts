@@ -5,10 +5,35 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { errnoCode } from "../errors.js";
 import { log } from "../log.js";
+import { setTopdir } from "../ns/shim.js";
 import { processAlive } from "../util/lock.js";
 import type { StorePaths } from "./store.js";
 
+const spread = new Set<string>();
+
+/**
+ * Marks tmp/ as a top of directory hierarchies (FS_TOPDIR_FL), once per
+ * process. ext4's Orlov allocator then places each staging directory (and so
+ * the layer unpacked in it; a rename into layers/ keeps the inodes) in a
+ * lightly used block group, instead of the group of tmp/ itself. That group
+ * is where the previous layers and spools lived: on an ext4 without a journal
+ * every inode allocation scans past the inodes freed there in the last minutes
+ * (recently_deleted()), which made each file creation cost ~100-300 µs after
+ * an image was removed, instead of ~20 µs. Elsewhere the flag is harmless or
+ * unsupported (ENOTTY, EOPNOTSUPP): then nothing changes.
+ */
+function spreadStaging(tmp: string): void {
+  if (spread.has(tmp)) return;
+  spread.add(tmp);
+  try {
+    setTopdir(tmp);
+  } catch (e) {
+    log().debug({ dir: tmp, code: errnoCode(e) }, "cannot set FS_TOPDIR_FL on the staging directory");
+  }
+}
+
 export function makeStagingDir(p: StorePaths, kind: string): string {
+  spreadStaging(p.tmp);
   return fs.mkdtempSync(path.join(p.tmp, `${kind}-${process.pid}-`));
 }
 

@@ -28,7 +28,9 @@ const WHITEOUT_PREFIX = ".wh.";
 const WHITEOUT_META_PREFIX = ".wh..wh.";
 const WHITEOUT_OPAQUE = ".wh..wh..opq";
 const OPAQUE_XATTR = "trusted.overlay.opaque";
-const { S_IFCHR, S_IFBLK, S_IFIFO } = fs.constants;
+const { S_IFCHR, S_IFBLK, S_IFIFO, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+// libuv adds O_CLOEXEC itself.
+const NEW_FILE = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
 
 /** Reasons to refuse an entry; reported as `<ctx>: refusing archive entry "<name>": <reason>`. */
 class Refusal extends Error {}
@@ -150,6 +152,47 @@ class LayerWriter {
     else fs.lutimesSync(p, times.atime, times.mtime);
   }
 
+  /**
+   * Creates a new name with `make`, which fails with EEXIST when something is
+   * there already (mkdir, symlink: neither follows a symlink in the last
+   * component); only then is the old entry looked at and cleared. Most names
+   * in a layer are fresh, so most entries cost no lstat.
+   */
+  private create(parts: readonly string[], isDir: boolean, make: () => void): void {
+    try {
+      make();
+      return;
+    } catch (e) {
+      if (errnoCode(e) !== "EEXIST") throw e;
+    }
+    this.clear(parts, isDir);
+    // A directory over a directory is kept (its metadata is updated).
+    if (isDir && lstatOrUndefined(this.abs(parts))?.isDirectory() === true) return;
+    make();
+  }
+
+  /**
+   * A regular file, written and given its metadata through one descriptor:
+   * O_CREAT|O_EXCL never follows a symlink and never reuses an existing file,
+   * and fchown/fchmod/futimes need no further path walks.
+   */
+  private async file(p: string, parts: readonly string[], h: TarHeader, body: AsyncIterable<Buffer>): Promise<void> {
+    let fd: number | undefined;
+    this.create(parts, false, () => { fd = fs.openSync(p, NEW_FILE, 0o600); });
+    if (fd === undefined) throw new Error("unreachable: file not created");
+    try {
+      for await (const chunk of body) writeAll(fd, chunk);
+      fs.fchownSync(fd, h.uid, h.gid);
+      // After chown, which clears setuid/setgid.
+      fs.fchmodSync(fd, h.mode);
+      for (const [name, value] of h.xattrs) this.setXattr(p, name, value, h.name);
+      fs.futimesSync(fd, h.atime ?? h.mtime, h.mtime);
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.size += h.size;
+  }
+
   async entry(e: TarEntry): Promise<void> {
     const h = e.header;
     const parts = cleanArchivePath(h.name);
@@ -195,32 +238,27 @@ class LayerWriter {
       // The inode's metadata came with its first entry, as with GNU tar.
       return;
     }
-    this.clear(parts, h.type === "dir");
     switch (h.type) {
-      case "file": {
-        const fd = fs.openSync(p, "wx", 0o600);
-        try {
-          for await (const chunk of e.body) writeAll(fd, chunk);
-        } finally {
-          fs.closeSync(fd);
-        }
-        this.size += h.size;
-        break;
-      }
+      case "file":
+        await this.file(p, parts, h, e.body);
+        return;
       case "dir":
-        if (lstatOrUndefined(p) === undefined) fs.mkdirSync(p, 0o700);
+        this.create(parts, true, () => fs.mkdirSync(p, 0o700));
         break;
       case "symlink":
         if (h.linkname === "") throw new Refusal("symlink with an empty target");
-        fs.symlinkSync(h.linkname, p);
+        this.create(parts, false, () => fs.symlinkSync(h.linkname, p));
         break;
       case "char":
+        this.clear(parts, false);
         mknod(p, S_IFCHR | h.mode, h.devmajor, h.devminor);
         break;
       case "block":
+        this.clear(parts, false);
         mknod(p, S_IFBLK | h.mode, h.devmajor, h.devminor);
         break;
       case "fifo":
+        this.clear(parts, false);
         mknod(p, S_IFIFO | h.mode, 0, 0);
         break;
     }

@@ -136,3 +136,8 @@ export function lsetxattr(path: string, name: string, value: string | Buffer): v
 export function lgetxattrLen(path: string, name: string): number {
   return check(callInt("tsbox_lgetxattr_len", [DataType.String, DataType.String], [path, name]), "lgetxattr", path);
 }
+
+/** Sets FS_TOPDIR_FL on a directory (ext4: its subdirectories are spread over block groups). */
+export function setTopdir(path: string): void {
+  check(callInt("tsbox_set_topdir", [DataType.String], [path]), "ioctl(FS_IOC_SETFLAGS)", path);
+}

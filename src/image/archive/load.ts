@@ -323,6 +323,8 @@ async function ingestAndCommit(root: string, p: StorePaths, members: ArchiveMemb
   const result: LoadResult = { images: [], lines: [] };
   const staged: IngestedLayer[] = [];
   try {
+    // Write-back of the spooled layers starts now, overlapping the unpacks.
+    for (const plan of plans) for (const l of plan.layers) void members.synced(l.member);
     await withLayerLocks(p, lockOrder(plans), async () => {
       const ingested = new Map<string, IngestedLayer>();
       const layersOf: (IngestedLayer | ExistingLayer)[][] = [];
@@ -337,11 +339,14 @@ async function ingestAndCommit(root: string, p: StorePaths, members: ArchiveMemb
             if (expectDigest !== undefined && l.member.digest !== expectDigest) {
               throw new ImageError(`${CONTEXT}: blob digest mismatch: expected ${expectDigest}, got ${l.member.digest}`);
             }
-            layers.push({ existing: chainID, blob: { file: members.detach(l.member), digest: l.member.digest } });
+            layers.push({ existing: chainID, blob: { file: await members.detach(l.member), digest: l.member.digest } });
             continue;
           }
           log().debug({ chainID, member: l.member.name }, "unpacking layer");
-          const layer = await ingestLayerFile(p, l.member.file, CONTEXT, l.expect);
+          // The member was hashed as it was spooled, and its fsync may be under way already.
+          const layer = await ingestLayerFile(p, l.member.file, CONTEXT, l.expect, {
+            digest: l.member.digest, synced: members.synced(l.member),
+          });
           log().debug({ chainID, size: layer.unpacked.size }, "layer unpacked");
           staged.push(layer);
           ingested.set(chainID, layer);
@@ -370,6 +375,8 @@ async function ingestAndCommit(root: string, p: StorePaths, members: ArchiveMemb
     });
   } finally {
     for (const l of staged) fs.rmSync(l.staging, { recursive: true, force: true });
+    // No fsync may still hold a spooled file when the spool is removed.
+    await members.settled();
   }
   return result;
 }

@@ -13,6 +13,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ImageError } from "../../errors.js";
 import { writeAll } from "../../util/atomic.js";
+import { fsyncFile } from "../ingest.js";
 import { readTar, type ByteSource } from "../tar.js";
 
 export interface Member {
@@ -37,6 +38,8 @@ export class ArchiveMembers {
   private readonly links = new Map<string, string>();
   private readonly dirs = new Set<string>();
   private count = 0;
+  private readonly syncs = new Map<string, Promise<void>>();
+  private syncQueue: Promise<void> = Promise.resolve();
 
   private constructor(private readonly dir: string, private readonly context: string) {}
 
@@ -201,16 +204,33 @@ export class ArchiveMembers {
     }
   }
 
+  /**
+   * Settles when `m`'s content is on disk. The fsyncs run one at a time on
+   * the thread pool, in the order asked: the disk writes the first layer back
+   * while it is being unpacked, and the pool keeps threads for reading.
+   */
+  synced(m: Member): Promise<void> {
+    let done = this.syncs.get(m.file);
+    if (done === undefined) {
+      done = this.syncQueue.then(() => fsyncFile(m.file));
+      this.syncQueue = done.catch(() => {});
+      // Awaited by whoever needs it; an error nobody waits for must not crash the process.
+      done.catch(() => {});
+      this.syncs.set(m.file, done);
+    }
+    return done;
+  }
+
+  /** Every fsync asked for has settled (so the spool can be removed). */
+  async settled(): Promise<void> {
+    await this.syncQueue;
+  }
+
   /** A fresh, fsynced name for `m`'s content (a hard link), for the store to rename into place. */
-  detach(m: Member): string {
+  async detach(m: Member): Promise<string> {
     const file = path.join(this.dir, `m${this.count++}`);
     fs.linkSync(m.file, file);
-    const fd = fs.openSync(file, "r");
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    await this.synced(m);
     return file;
   }
 }
