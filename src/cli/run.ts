@@ -38,6 +38,7 @@ export function registerRun(program: Command): void {
     .option("--cpuset-cpus <list>", "CPUs in which to allow execution (0-3, 0,1)")
     .option("--cpuset-mems <list>", "MEMs in which to allow execution (0-3, 0,1)")
     .option("--pids-limit <n>", "Tune container pids limit (set -1 for unlimited)")
+    .option("--memory-merge", "Let KSM merge the container's identical anonymous pages (prctl PR_SET_MEMORY_MERGE)", false)
     .action(async (image: string, command: string[], o: Record<string, unknown>, cmd: Command) => {
       const g = await prepare(cmd);
       const env = [
@@ -70,6 +71,7 @@ export function registerRun(program: Command): void {
         cpusetMems: o.cpusetMems === undefined ? undefined
           : checkCpuset(String(o.cpusetMems), "--cpuset-mems", hostList("/sys/devices/system/node/online"), "memory nodes"),
         pidsLimit: o.pidsLimit === undefined ? undefined : parseIntFlag(String(o.pidsLimit), "--pids-limit"),
+        memoryMerge: Boolean(o.memoryMerge),
       };
       if (flags.tty && !process.stdin.isTTY && flags.interactive) {
         throw new UsageError("the input device is not a TTY");
