@@ -15,6 +15,7 @@ import { PAGE_SIZE } from "../profile.js";
 const PM_PRESENT = 1n << 63n;
 const PFN_MASK = (1n << 55n) - 1n;
 const KPF_ANON = 1n << 12n;
+const KPF_KSM = 1n << 21n;
 const KPF_ZERO_PAGE = 1n << 24n;
 
 export interface AnonPage {
@@ -38,7 +39,7 @@ export function parseMaps(text: string): Mapping[] {
 }
 
 /** Anonymous private present pages of pid; [] if the process is gone. */
-export function anonPages(pid: number, opts: { keepData?: boolean } = {}): AnonPage[] {
+export function anonPages(pid: number, opts: { keepData?: boolean; ksmOnly?: boolean } = {}): AnonPage[] {
   let maps: string;
   try {
     maps = readFileSync(`/proc/${pid}/maps`, "utf8");
@@ -69,6 +70,10 @@ export function anonPages(pid: number, opts: { keepData?: boolean } = {}): AnonP
         readSync(kflags, flagBuf, 0, 8, Number(pfn) * 8);
         const f = flagBuf.readBigUInt64LE(0);
         if ((f & KPF_ANON) === 0n || (f & KPF_ZERO_PAGE) !== 0n) continue;
+        if (opts.ksmOnly) {
+          if ((f & KPF_KSM) !== 0n) out.push({ pfn: Number(pfn), hash: "" });
+          continue;
+        }
         const data = Buffer.alloc(PAGE_SIZE);
         try {
           readSync(mem, data, 0, PAGE_SIZE, m.start + i * PAGE_SIZE);
@@ -88,6 +93,16 @@ export function anonPages(pid: number, opts: { keepData?: boolean } = {}): AnonP
     for (const fd of fds) closeSync(fd);
   }
   return out;
+}
+
+/**
+ * What KSM has done to these processes: `merging` mapped pages now backed by
+ * KSM pages, `kpages` distinct KSM pages behind them; merging − kpages is what
+ * their merging saved, whatever other processes KSM scans at the same time.
+ */
+export function ksmMerged(pids: number[]): { merging: number; kpages: number } {
+  const pages = pids.flatMap((p) => anonPages(p, { ksmOnly: true }));
+  return { merging: pages.length, kpages: new Set(pages.map((p) => p.pfn)).size };
 }
 
 /** Physical pages (one per PFN) of a set of processes, grouped by content: hash → copies. */

@@ -99,8 +99,9 @@ export function processKsm(pid: number): Record<string, number> | undefined {
   const out: Record<string, number> = {};
   try {
     for (const line of readFileSync(`/proc/${pid}/ksm_stat`, "utf8").split("\n")) {
-      const m = /^(\w+)\s+(-?\d+)/.exec(line);
-      if (m) out[m[1]!] = Number(m[2]);
+      // numbers, and since 6.8 "ksm_merge_any: yes" / "ksm_mergeable: yes"
+      const m = /^(\w+):?\s+(-?\d+|yes|no)\s*$/.exec(line);
+      if (m) out[m[1]!] = m[2] === "yes" ? 1 : m[2] === "no" ? 0 : Number(m[2]);
     }
   } catch (e) {
     const code = errnoCode(e);

@@ -92,13 +92,13 @@ export const readMmStat = (dev: ZramDevice): MmStat => parseMmStat(readFileSync(
  * Writes the pages at consecutive offsets. With perPage, each page is synced on
  * its own and its stored size read from mm_stat's compr_data_size delta.
  */
-export function writePages(dev: ZramDevice, pages: Buffer[], perPage = false): number[] {
+export function writePages(dev: ZramDevice, pages: Buffer[], perPage = false, startPage = 0): number[] {
   const fd = openSync(dev.node, "r+");
   const sizes: number[] = [];
   try {
     let prev = perPage ? readMmStat(dev).comprDataSize : 0;
     pages.forEach((p, i) => {
-      writeSync(fd, p, 0, PAGE_SIZE, i * PAGE_SIZE);
+      writeSync(fd, p, 0, PAGE_SIZE, (startPage + i) * PAGE_SIZE);
       if (perPage) {
         fsyncSync(fd);
         const now = readMmStat(dev).comprDataSize;
