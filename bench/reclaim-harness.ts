@@ -249,8 +249,15 @@ export function validateZram(pids: number[], sample = 256, algorithm = "lz4"): Z
   try {
     writePages(dev, pages);
     const mm = readMmStat(dev);
-    const nonSame = pages.filter((_, i) => i % Math.max(1, Math.floor(pages.length / sample)) === 0)
-      .filter((p) => predictZram([p]).samePages === 0).slice(0, sample);
+    // A seeded shuffle, not a stride: pagemix alternates page kinds, a stride would pick one kind.
+    const candidates = pages.filter((p) => predictZram([p]).samePages === 0);
+    let seed = 12345;
+    for (let i = candidates.length - 1; i > 0; i--) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      const j = seed % (i + 1);
+      [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
+    }
+    const nonSame = candidates.slice(0, sample);
     const measured = writePages(dev, nonSame, true, pages.length + 8);
     const predSample = predictZram(nonSame).sizes;
     const ratio = mm.origDataSize / mm.comprDataSize;

@@ -8,7 +8,7 @@
 // SAME    pages filled with one repeated 8-byte word (4 distinct words)
 // SHARED  text-like pages identical in every pagemix (seed 0): page j is the same everywhere
 // WITHIN  text-like pages in pairs, unique to this SEED (two copies of each)
-// TEXT    text-like pages unique to this SEED (compressible, ~2-3x with lz4)
+// TEXT    compressible pages unique to this SEED: alternately text (~1.9x with lz4) and records (≤ 2 KiB)
 // rest    random pages unique to this SEED (incompressible)
 #include <stdint.h>
 #include <stdio.h>
@@ -32,8 +32,7 @@ static void text_page(unsigned char *p, uint64_t seed) {
   size_t n = 0;
   while (n < 4096) {
     uint64_t r = rng(&s);
-    int rare = (seed & 1) ? (r & 15) == 0 : (r & 3) == 0; // odd seeds: more repetitive text
-    const char *w = rare ? NULL : words[(r >> 8) & 15];
+    const char *w = (r & 3) == 0 ? NULL : words[(r >> 8) & 15];
     char buf[24];
     size_t len;
     if (w) { len = strlen(w); memcpy(buf, w, len); }
@@ -41,6 +40,19 @@ static void text_page(unsigned char *p, uint64_t seed) {
     if (len > 4096 - n) len = 4096 - n;
     memcpy(p + n, buf, len);
     n += len;
+  }
+}
+
+// 64-byte records differing in a counter and one random byte: compresses to well under 2 KiB.
+static void record_page(unsigned char *p, uint64_t seed) {
+  uint64_t s = seed;
+  uint64_t head = rng(&s);
+  for (int i = 0; i < 4096; i += 64) {
+    memcpy(p + i, &head, 8);
+    uint32_t n = (uint32_t)i;
+    memcpy(p + i + 8, &n, 4);
+    memset(p + i + 12, ' ', 51);
+    p[i + 63] = (unsigned char)rng(&s);
   }
 }
 
@@ -67,7 +79,10 @@ int main(int argc, char **argv) {
   }
   for (k = 0; k < shared; k++, i++) text_page(m + i * 4096, 0x5eed000000000000ULL + (uint64_t)k);
   for (k = 0; k < within; k++, i++) text_page(m + i * 4096, (seed << 32) ^ 0x77000000ULL ^ (uint64_t)(k / 2));
-  for (k = 0; k < text; k++, i++) text_page(m + i * 4096, (seed << 32) ^ 0x11000000ULL ^ (uint64_t)k);
+  for (k = 0; k < text; k++, i++) { // half prose-like text, half records
+    uint64_t ps = (seed << 32) ^ 0x11000000ULL ^ (uint64_t)k;
+    if (k & 1) record_page(m + i * 4096, ps); else text_page(m + i * 4096, ps);
+  }
   for (; i < pages; i++) random_page(m + i * 4096, (seed << 32) ^ 0x22000000ULL ^ (uint64_t)i);
   printf("ready %ld\n", pages);
   fflush(stdout);

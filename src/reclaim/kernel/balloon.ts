@@ -132,8 +132,10 @@ export async function inflate(root: string, id: string, cg: MemoryCgroup, opts: 
     if (cg.version === "v2" && prev.usage - now.usage < PAGE_SIZE) { stoppedBy = "no-progress"; prev = now; break; }
     prev = now;
   }
-  if (cg.version === "v1" && stoppedBy === "target" && limit !== target && setLimitV1(cg, target) === "ok") {
-    limit = target; // reached, or a raised --target: the limit is the target itself
+  if (cg.version === "v1" && stoppedBy === "target" && limit !== target) {
+    // reached, or a raised --target: the limit is the target itself
+    if (setLimitV1(cg, target) === "ok") limit = target;
+    else stoppedBy = "kernel-refused"; // grew back above the target meanwhile
   }
   if (cg.version === "v2") {
     // The lowered limit that keeps the balloon inflated.
