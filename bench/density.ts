@@ -95,8 +95,9 @@ async function fill(root: string, bin: string, budgetBytes: number, pages: numbe
       fit = k;
       if (k === 1) u1 = budget.usage();
       if (k === 2) {
-        const g1 = predictKsm(contentGroups(running[0]!.pids().flatMap((p) => anonPages(p))).values()).saved;
-        const g2 = predictKsm(contentGroups(running.flatMap((r) => r.pids()).flatMap((p) => anonPages(p))).values()).saved;
+        // per mapping: KSM has already merged these pages, so physical pages would hide the copies
+        const g1 = predictKsm(contentGroups(running[0]!.pids().flatMap((p) => anonPages(p)), true).values()).saved;
+        const g2 = predictKsm(contentGroups(running.flatMap((r) => r.pids()).flatMap((p) => anonPages(p)), true).values()).saved;
         savedPerExtra = g2 - g1; // what adding the second container adds to the savings (its internal duplicates too)
       }
     }

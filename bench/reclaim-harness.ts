@@ -5,7 +5,7 @@
 // Every kernel setting changed is restored in `finally`.
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -291,6 +291,9 @@ export interface BalloonRow {
   seconds: number;
   /** limit after --deflate (bytes; ≥ 2^62 = unlimited) */
   limitAfterDeflate: number;
+  /** the pre-inflation limit was recorded, and --deflate removed the record */
+  recorded: boolean;
+  recordLeft: boolean;
 }
 
 /**
@@ -311,13 +314,16 @@ export async function validateBalloon(root: string, cacheMiB = 64, name = `ballo
     const r = tsboxSync(root, ["mem", "balloon", name, "--auto", "--format", "json"]);
     if (r.code !== 0) throw new Error(`mem balloon failed: ${r.stderr}`);
     const rep = JSON.parse(r.stdout) as import("../src/reclaim/kernel/balloon.js").BalloonReport;
+    const recorded = existsSync(join(root, "containers", c.id, "balloon.json"));
     const d = tsboxSync(root, ["mem", "balloon", name, "--deflate"]);
     if (d.code !== 0) throw new Error(`mem balloon --deflate failed: ${d.stderr}`);
+    const recordLeft = existsSync(join(root, "containers", c.id, "balloon.json"));
     const limitAfterDeflate = Number(readFileSync(join(memoryCgroupOf(c.id).dir, memoryCgroupOf(c.id).version === "v1" ? "memory.limit_in_bytes" : "memory.high"), "utf8").trim().replace("max", String(2 ** 62)));
     return {
       cacheMiB, usageBefore: rep.before.usage, inactiveFile: rep.before.inactiveFile, activeFile: rep.before.activeFile, anon: rep.before.anon,
       target: rep.target, predicted: rep.predictedBytes, reclaimed: rep.reclaimedBytes, error: relErr(rep.predictedBytes, rep.reclaimedBytes),
       steps: rep.steps, refaults: rep.refaults, majorFaults: rep.majorFaults, stoppedBy: rep.stoppedBy, seconds: rep.elapsedMs / 1000, limitAfterDeflate,
+      recorded, recordLeft,
     };
   } finally {
     await c?.stop();

@@ -143,6 +143,7 @@ describe("kernel", () => {
     expect(row.error).toBeLessThanOrEqual(0.15);
     expect(row.refaults).toBe(0);
     expect(row.limitAfterDeflate).toBeGreaterThan(2 ** 60); // --deflate restored "unlimited"
+    expect(row).toMatchObject({ recorded: true, recordLeft: false });
   }, 300_000);
 
   it("mem balloon: bad input is a one-line error, exit 125", () => {

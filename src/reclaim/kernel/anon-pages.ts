@@ -105,12 +105,16 @@ export function ksmMerged(pids: number[]): { merging: number; kpages: number } {
   return { merging: pages.length, kpages: new Set(pages.map((p) => p.pfn)).size };
 }
 
-/** Physical pages (one per PFN) of a set of processes, grouped by content: hash → copies. */
-export function contentGroups(pages: Iterable<AnonPage>): Map<string, number> {
+/**
+ * Pages grouped by content: hash → copies. By default one per physical page
+ * (PFN), which is right before KSM has run; `perMapping` counts every mapped
+ * page, which gives the same groups after KSM has merged some of them.
+ */
+export function contentGroups(pages: Iterable<AnonPage>, perMapping = false): Map<string, number> {
   const seen = new Set<number>();
   const groups = new Map<string, number>();
   for (const p of pages) {
-    if (seen.has(p.pfn)) continue;
+    if (!perMapping && seen.has(p.pfn)) continue;
     seen.add(p.pfn);
     groups.set(p.hash, (groups.get(p.hash) ?? 0) + 1);
   }

@@ -6,9 +6,10 @@
 // Semantics, like `docker update --memory`: the inflated balloon IS a lowered
 // limit (v1 memory.limit_in_bytes, v2 memory.high) and stays in place until
 // a higher --target or --deflate, which restores the limit recorded before
-// the first inflation (kept under the state root, one file per container).
+// the first inflation (containers/<id>/balloon.json, removed with the container).
 
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { containerPaths } from "../../runtime/container-store.js";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { writeJsonAtomic } from "../../util/atomic.js";
@@ -76,14 +77,14 @@ export const autoTarget = (r: MemoryReading): number => Math.ceil(r.workingSet /
 const MIB = 1024 * 1024;
 const pageUp = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
 
-export const balloonRecordFile = (root: string, id: string): string => join(root, "reclaim", "balloon", `${id}.json`);
+/** In the container's own directory, so it goes when the container is removed. */
+export const balloonRecordFile = (root: string, id: string): string => join(containerPaths(root, id).dir, "balloon.json");
 
 interface BalloonRecord { version: "v1" | "v2"; limit?: number }
 
 function recordOriginal(root: string, id: string, cg: MemoryCgroup, r: MemoryReading): void {
   const file = balloonRecordFile(root, id);
   if (existsSync(file)) return; // keep the limit from before the first inflation
-  mkdirSync(join(root, "reclaim", "balloon"), { recursive: true });
   const rec: BalloonRecord = { version: cg.version, ...(r.limit !== undefined ? { limit: r.limit } : {}) };
   writeJsonAtomic(file, rec, true);
 }
@@ -158,9 +159,4 @@ export function deflate(root: string, id: string, cg: MemoryCgroup): { limit?: n
   else setHighV2(cg, rec.limit ?? "max");
   rmSync(file, { force: true });
   return rec.limit !== undefined ? { limit: rec.limit } : {};
-}
-
-/** The record of a balloon left by a removed container goes with it. */
-export function forgetBalloon(root: string, id: string): void {
-  rmSync(balloonRecordFile(root, id), { force: true });
 }
