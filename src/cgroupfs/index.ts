@@ -10,7 +10,7 @@ export type {
   CgroupVersion, Hierarchy, LinuxResources, LinuxDeviceCgroup, LinuxBlockIO, LinuxWeightDevice, LinuxThrottleDevice,
   CgroupStats, MemoryStats, CpuStats, PidsStats, IoStats, IoDeviceStats,
 } from "./types.js";
-export { detectHierarchy, parseHierarchy, parseCgroupMounts, type CgroupMount } from "./hierarchy.js";
+export { detectHierarchy, hierarchyDirs, parseHierarchy, parseCgroupMounts, type CgroupMount } from "./hierarchy.js";
 export {
   createCgroup,
   openCgroup,

@@ -8,6 +8,7 @@ import { packageVersion } from "../util/package.js";
 import { registerArchiveCommands } from "./archive.js";
 import { registerContainerCommands } from "./containers.js";
 import { registerImageCommands } from "./images.js";
+import { registerInfoCommand } from "./info.js";
 import { registerRegistryCommands } from "./registry.js";
 import { registerRun } from "./run.js";
 
@@ -30,6 +31,7 @@ function buildProgram(): Command {
   registerArchiveCommands(program);
   registerRegistryCommands(program);
   registerContainerCommands(program);
+  registerInfoCommand(program);
   return program;
 }
 
