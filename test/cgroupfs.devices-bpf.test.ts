@@ -131,11 +131,17 @@ describe.skipIf(!isRoot || !cgroup2())("device filter on the real kernel (cgroup
     expect(devicesEnforced({ version: "v2", mounts: new Map([["cgroup2", "/sys/fs/cgroup"]]) }, attachDeviceFilter)).toBe(true);
   });
 
-  it("a bad program fails with the verifier's log; a missing cgroup with the path", () => {
+  it("a bad program fails with the verifier's log; a missing cgroup with the path; no fd is left open", () => {
+    const fds = () => fs.readdirSync("/proc/self/fd").length;
+    const before = fds();
     const noExit = Buffer.from("b400000000000000", "hex"); // w0 = 0, then falls off the end
     expect(() => attachDeviceFilter("", noExit)).toThrow(/BPF_PROG_LOAD.*verifier: .+/s);
     expect(() => attachDeviceFilter("/sys/fs/cgroup/tsbox-no-such-cgroup", deviceFilterProgram(DOCKER_DEFAULT_DEVICES)))
       .toThrow(/opening \/sys\/fs\/cgroup\/tsbox-no-such-cgroup: No such file or directory/);
+    // not a cgroup: the attach fails after the load (both fds closed)
+    expect(() => attachDeviceFilter(os.tmpdir(), deviceFilterProgram(DOCKER_DEFAULT_DEVICES))).toThrow(/BPF_PROG_ATTACH/);
+    for (let i = 0; i < 5; i++) attachDeviceFilter("", deviceFilterProgram(DOCKER_DEFAULT_DEVICES));
+    expect(fds()).toBe(before);
   });
 
   it("attached: /dev/null and /dev/zero work, mknod of a disk works (as Docker), opening it is EPERM", async () => {
