@@ -67,7 +67,7 @@ export async function startContainer(root: string, name: string, args: string[],
     await sleep(20);
   }
   const id = containerId(root, name)!;
-  const cg = memoryCgroupOf(id);
+  const cg = memoryCgroupOf({ id });
   return {
     name, id, cli, pids: () => cg.pids(),
     stop: async () => {
@@ -318,7 +318,7 @@ export async function validateBalloon(root: string, cacheMiB = 64, name = `ballo
     const d = tsboxSync(root, ["mem", "balloon", name, "--deflate"]);
     if (d.code !== 0) throw new Error(`mem balloon --deflate failed: ${d.stderr}`);
     const recordLeft = existsSync(join(root, "containers", c.id, "balloon.json"));
-    const limitAfterDeflate = Number(readFileSync(join(memoryCgroupOf(c.id).dir, memoryCgroupOf(c.id).version === "v1" ? "memory.limit_in_bytes" : "memory.high"), "utf8").trim().replace("max", String(2 ** 62)));
+    const limitAfterDeflate = Number(readFileSync(join(memoryCgroupOf({ id: c.id }).dir, memoryCgroupOf({ id: c.id }).version === "v1" ? "memory.limit_in_bytes" : "memory.high"), "utf8").trim().replace("max", String(2 ** 62)));
     return {
       cacheMiB, usageBefore: rep.before.usage, inactiveFile: rep.before.inactiveFile, activeFile: rep.before.activeFile, anon: rep.before.anon,
       target: rep.target, predicted: rep.predictedBytes, reclaimed: rep.reclaimedBytes, error: relErr(rep.predictedBytes, rep.reclaimedBytes),

@@ -76,7 +76,7 @@ export function registerMemKernel(mem: Command): void {
       const { memoryCgroupOf } = await import("../reclaim/kernel/cgroup-memory.js");
       const { inflate, deflate } = await import("../reclaim/kernel/balloon.js");
       const c = runningContainer(g.root, ref);
-      const cg = memoryCgroupOf(c.id);
+      const cg = memoryCgroupOf(c);
       if (o.deflate) {
         const r = deflate(g.root, c.id, cg);
         if (o.format === "json") process.stdout.write(JSON.stringify({ id: c.id, deflated: true, ...r }) + "\n");

@@ -6,7 +6,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TsboxError, errnoCode } from "../../errors.js";
-import { DEFAULT_PARENT, detectHierarchy, openCgroup, type Hierarchy } from "../../cgroupfs/index.js";
+import { detectHierarchy, type Hierarchy } from "../../cgroupfs/index.js";
+import { containerCgroup } from "../../runtime/container-cgroup.js";
+import type { ContainerState } from "../../runtime/container-store.js";
 import { V2_KEY } from "../../cgroupfs/types.js";
 
 export interface MemoryCgroup {
@@ -16,12 +18,12 @@ export interface MemoryCgroup {
   pids(): number[];
 }
 
-/** The memory cgroup dir of container id under tsbox's parent. */
-export function memoryCgroupOf(id: string, h: Hierarchy = detectHierarchy()): MemoryCgroup {
+/** The memory cgroup of a container, under the parent it was created with (state.cgroupParent). */
+export function memoryCgroupOf(state: Pick<ContainerState, "id" | "cgroupParent">, h: Hierarchy = detectHierarchy()): MemoryCgroup {
   const mount = h.version === "v2" ? h.mounts.get(V2_KEY) : h.mounts.get("memory");
   if (mount === undefined) throw new TsboxError("the memory cgroup controller is not mounted");
-  const cg = openCgroup(h, id);
-  return { version: h.version, dir: join(mount, DEFAULT_PARENT, id), pids: () => cg.pids() };
+  const cg = containerCgroup(h, state);
+  return { version: h.version, dir: join(mount, cg.path), pids: () => cg.pids() };
 }
 
 export interface MemoryReading {

@@ -28,7 +28,7 @@ export function ksmStatus(root: string): KsmStatus {
     if (!s || s.status !== "running") continue;
     let pids: number[];
     try {
-      pids = memoryCgroupOf(id).pids();
+      pids = memoryCgroupOf(s).pids();
     } catch (e) {
       if (e instanceof NotFoundError) continue;
       throw e;
