@@ -1,7 +1,7 @@
 // V8, measured density: identical pagemix containers are started one by one
 // into a memory budget (a v1/v2 parent cgroup of our own with a memory limit,
-// outside tsbox's tree: each container's process is moved into a child of it
-// before it allocates), until one is OOM-killed or fails to fill. Without KSM,
+// outside tsbox's default one, given to `run --cgroup-parent`), until one is
+// OOM-killed or fails to fill. Without KSM,
 // then with KSM (--memory-merge, scanner fast, settled after every start).
 // Prediction: without KSM ⌊budget / U1⌋ (U1 = one container's charge); with KSM
 // the first costs its merged charge, each further one U1 − (the pages it adds
@@ -26,29 +26,25 @@ const arg = (name: string, dflt: number): number => {
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 };
 
-interface Budget { dir: string; v1: boolean; usage(): number; add(pid: number, name: string): void; remove(): void }
+interface Budget { name: string; usage(): number; remove(): void }
 
+/**
+ * A parent cgroup with a memory limit; containers go under it with
+ * `run --cgroup-parent`, which creates it in the other hierarchies.
+ */
 function makeBudget(bytes: number): Budget {
   const h = detectHierarchy();
   const v1 = h.version === "v1";
-  const mount = v1 ? h.mounts.get("memory")! : h.mounts.get("cgroup2")!;
-  const dir = join(mount, `tsbox-density-${process.pid}`);
-  mkdirSync(dir);
-  if (!v1) writeFileSync(join(dir, "cgroup.subtree_control"), "+memory");
-  writeFileSync(join(dir, v1 ? "memory.limit_in_bytes" : "memory.max"), String(bytes));
-  const children: string[] = [];
+  const name = `tsbox-density-${process.pid}`;
+  const memDir = join(v1 ? h.mounts.get("memory")! : h.mounts.get("cgroup2")!, name);
+  mkdirSync(memDir);
+  writeFileSync(join(memDir, v1 ? "memory.limit_in_bytes" : "memory.max"), String(bytes));
   return {
-    dir, v1,
-    usage: () => Number(readFileSync(join(dir, v1 ? "memory.usage_in_bytes" : "memory.current"), "utf8")),
-    add: (pid, name) => {
-      const c = join(dir, name);
-      mkdirSync(c);
-      children.push(c);
-      writeFileSync(join(c, "cgroup.procs"), String(pid));
-    },
+    name,
+    usage: () => Number(readFileSync(join(memDir, v1 ? "memory.usage_in_bytes" : "memory.current"), "utf8")),
     remove: () => {
-      for (const c of children.reverse()) { try { rmdirSync(c); } catch { /* already gone */ } }
-      try { rmdirSync(dir); } catch { /* already gone */ }
+      const mounts = v1 ? [...new Set(h.mounts.values())] : [h.mounts.get("cgroup2")!];
+      for (const m of mounts) { try { rmdirSync(join(m, name)); } catch { /* absent or already gone */ } }
     },
   };
 }
@@ -64,19 +60,12 @@ async function fill(root: string, bin: string, budgetBytes: number, pages: numbe
     if (ksm) ksmOn(root, { pagesToScan: 20_000, sleepMillisecs: 10 });
     for (let k = 1; k <= max; k++) {
       const name = `density-${process.pid}-${ksm ? "ksm" : "plain"}-${k}`;
-      const c = await startContainer(root, name, [...(ksm ? ["--memory-merge"] : []), "-v", `${join(REPO, ".tmp", "reclaim")}:/pm:ro`, "busybox",
-        "/pm/pagemix", String(1000 + k), String(pages), ...[DEFAULT_MIX.zero, DEFAULT_MIX.same, DEFAULT_MIX.shared, DEFAULT_MIX.within, DEFAULT_MIX.text].map(String), "wait"], "waiting");
+      const c = await startContainer(root, name, ["--cgroup-parent", budget.name, ...(ksm ? ["--memory-merge"] : []),
+        "-v", `${join(REPO, ".tmp", "reclaim")}:/pm:ro`, "busybox", "/pm/pagemix", String(1000 + k), String(pages),
+        ...[DEFAULT_MIX.zero, DEFAULT_MIX.same, DEFAULT_MIX.shared, DEFAULT_MIX.within, DEFAULT_MIX.text].map(String)], "ready", 120_000)
+        .catch(() => undefined); // OOM-killed while filling
+      if (!c) { steps.push({ k, usageMiB: budget.usage() / MIB, alive: false }); break; }
       running.push(c);
-      const pid = c.pids()[0]!;
-      budget.add(pid, `c${k}`);
-      let out = "";
-      c.cli.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
-      const deadline = Date.now() + 60_000;
-      while (!out.includes("ready") && c.cli.exitCode === null && Date.now() < deadline) {
-        try { process.kill(pid, "SIGUSR1"); } catch { /* gone */ }
-        await sleep(50);
-      }
-      if (!out.includes("ready")) { steps.push({ k, usageMiB: budget.usage() / MIB, alive: false }); break; }
       if (ksm) {
         // settle: this container's merged pages stop changing over a full scan
         let prev = -1;

@@ -13,6 +13,7 @@ import { anonPages, contentGroups, ksmMerged, type AnonPage } from "../src/recla
 import { containerKsm, ksmOff, ksmOn, ksmSaved, predictKsm, readKsm, type KsmCounters } from "../src/reclaim/kernel/ksm.js";
 import { predictZram, readMmStat, writePages, zramAdd, zramRemove, fraction } from "../src/reclaim/kernel/zram.js";
 import { memoryCgroupOf } from "../src/reclaim/kernel/cgroup-memory.js";
+import { readState } from "../src/runtime/container-store.js";
 
 export const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI = join(REPO, "bin", "tsbox.js");
@@ -67,7 +68,8 @@ export async function startContainer(root: string, name: string, args: string[],
     await sleep(20);
   }
   const id = containerId(root, name)!;
-  const cg = memoryCgroupOf({ id });
+  // Under the parent the container was created with (--cgroup-parent), as recorded in its state.
+  const cg = memoryCgroupOf(readState(root, id) ?? { id });
   return {
     name, id, cli, pids: () => cg.pids(),
     stop: async () => {
