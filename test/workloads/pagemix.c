@@ -2,10 +2,7 @@
 // "ready" and idles, so KSM, zram and the scanner can be checked against a
 // mix whose answer is known. Static, no libc beyond syscalls wrappers.
 //
-//   pagemix SEED PAGES ZERO SAME SHARED WITHIN TEXT [wait]   (percentages)
-//
-// With "wait", prints "waiting" and fills only after SIGUSR1 (so a harness can
-// move it to another cgroup before its memory is charged).
+//   pagemix SEED PAGES ZERO SAME SHARED WITHIN TEXT   (percentages)
 //
 // ZERO    pages of zeros (written, so they are present)
 // SAME    pages filled with one repeated 8-byte word (4 distinct words)
@@ -18,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <signal.h>
 #include <unistd.h>
 
 static uint64_t rng(uint64_t *s) { // splitmix64
@@ -65,17 +61,8 @@ static void random_page(unsigned char *p, uint64_t seed) {
   for (int i = 0; i < 4096; i += 8) { uint64_t r = rng(&s); memcpy(p + i, &r, 8); }
 }
 
-static volatile sig_atomic_t go;
-static void on_usr1(int sig) { (void)sig; go = 1; }
-
 int main(int argc, char **argv) {
-  if (argc != 8 && argc != 9) { fprintf(stderr, "usage: pagemix SEED PAGES ZERO SAME SHARED WITHIN TEXT [wait]\n"); return 2; }
-  if (argc == 9) {
-    signal(SIGUSR1, on_usr1); // a handler: PID 1 of a pid namespace ignores default-action signals
-    printf("waiting\n");
-    fflush(stdout);
-    while (!go) pause();
-  }
+  if (argc != 8) { fprintf(stderr, "usage: pagemix SEED PAGES ZERO SAME SHARED WITHIN TEXT\n"); return 2; }
   uint64_t seed = strtoull(argv[1], 0, 10);
   long pages = atol(argv[2]);
   long zero = pages * atol(argv[3]) / 100, same = pages * atol(argv[4]) / 100;
