@@ -48,7 +48,7 @@
 
 enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, BINDFD, PIVOT,
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
-            CAPBSET, USER, CAPS, INIT, EXEC, NKINDS };
+            CAPBSET, USER, CAPS, INIT, EXEC, MEMMERGE, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -60,7 +60,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [REMOUNT] = {"REMOUNT", "sn"},     [HOSTNAME] = {"HOSTNAME", "s"}, [LOUP] = {"LOUP", ""},
   [RLIMIT] = {"RLIMIT", "nnn"},      [PTY] = {"PTY", "nn"},            [CAPBSET] = {"CAPBSET", "n"},
   [USER] = {"USER", "nns"},          [CAPS] = {"CAPS", "nnnn"},      [INIT] = {"INIT", ""},
-  [EXEC] = {"EXEC", ""},
+  [EXEC] = {"EXEC", ""},             [MEMMERGE] = {"MEMMERGE", ""},
 };
 
 struct op {
@@ -419,6 +419,13 @@ static void run_op(const struct op *o) {
     break;
   }
   case PTY: op_pty(o); break;
+  case MEMMERGE:
+    // KSM for every present and future anonymous mapping; inherited across fork and execve (6.7+).
+    if (prctl(67 /* PR_SET_MEMORY_MERGE */, 1, 0, 0, 0) < 0) {
+      if (errno == EINVAL) fail3(125, 0, "--memory-merge: the kernel refused PR_SET_MEMORY_MERGE (needs Linux 6.4+ with CONFIG_KSM)", NULL, NULL);
+      fail("memory merge (prctl PR_SET_MEMORY_MERGE)", NULL);
+    }
+    break;
   case CAPBSET:
     for (int c = 0; c <= g.cap_last && c < 64; c++)
       if (!(o->n[0] >> c & 1) && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)

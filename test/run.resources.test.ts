@@ -134,8 +134,8 @@ describe("block I/O", () => {
     const lines = r.stdout.trim().split("\n");
     if (v2) {
       expect(lines[0]).toBe(`${d.majmin} rbps=1048576 wbps=2097152 riops=100 wiops=50`);
-      // io.bfq.weight keeps blkio's scale; io.weight is runc's conversion of 300 (2929)
-      expect(lines.slice(1).join(" ")).toMatch(/^default (300|2929)$/);
+      // io.bfq.weight keeps blkio's scale; io.weight is runc's conversion of 300 (1 + 290 × 9999 / 990 = 2930)
+      expect(lines.slice(1).join(" ")).toMatch(/^default (300|2930)$/);
     } else {
       expect(lines).toEqual([`${d.majmin} 1048576`, `${d.majmin} 2097152`, `${d.majmin} 100`, `${d.majmin} 50`, "300"]);
     }

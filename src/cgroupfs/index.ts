@@ -10,7 +10,7 @@ export type {
   CgroupVersion, Hierarchy, LinuxResources, LinuxDeviceCgroup, LinuxBlockIO, LinuxWeightDevice, LinuxThrottleDevice,
   CgroupStats, MemoryStats, CpuStats, PidsStats, IoStats, IoDeviceStats,
 } from "./types.js";
-export { detectHierarchy, parseHierarchy, parseCgroupMounts, type CgroupMount } from "./hierarchy.js";
+export { detectHierarchy, hierarchyDirs, parseHierarchy, parseCgroupMounts, type CgroupMount } from "./hierarchy.js";
 export {
   createCgroup,
   openCgroup,
@@ -30,3 +30,7 @@ export { workingSet } from "./v1/memory.js";
 export { blkioWrites } from "./v1/blkio.js";
 export { blkioWeightToIoWeight, ioWrites } from "./v2/io.js";
 export { cgroupSupport, type CgroupSupport } from "./sysinfo.js";
+export {
+  deviceFilterInstructions, deviceFilterProgram, emulateDeviceRules, encodeInstructions,
+  type BpfInsn, type DeviceFilterLoader, type DeviceRuleSet,
+} from "./v2/devices-bpf.js";

@@ -2,6 +2,7 @@
 // moby's pkg/sysinfo): which limit flags are honoured, which are dropped
 // with Docker's warning, and for `tsbox info`. Reads only.
 
+import * as os from "node:os";
 import * as path from "node:path";
 import { nodeCgroupFs, type CgroupFs } from "./fs.js";
 import { readOptional } from "./parse.js";
@@ -28,7 +29,7 @@ export interface CgroupSupport {
 }
 
 /** Host controller support, from the root of each hierarchy. `root` re-bases the mounts (tests). */
-export function cgroupSupport(h: Hierarchy, opts?: { root?: string; fs?: CgroupFs }): CgroupSupport {
+export function cgroupSupport(h: Hierarchy, opts?: { root?: string; fs?: CgroupFs; kernelRelease?: string }): CgroupSupport {
   const fs = opts?.fs ?? nodeCgroupFs;
   const at = (dir: string) => (opts?.root ? path.join(opts.root, dir) : dir);
   if (h.version === "v2") {
@@ -49,7 +50,8 @@ export function cgroupSupport(h: Hierarchy, opts?: { root?: string; fs?: CgroupF
       blkioWeight: io,
       blkioWeightDevice: io,
       blkioThrottle: io,
-      freezer: fs.exists(path.join(mount, "cgroup.stat")), // the v2 freezer is core (cgroup.freeze, Linux ≥ 5.2) — probed per cgroup
+      // the v2 freezer is core: cgroup.freeze in every non-root cgroup since Linux 5.2
+      freezer: kernelAtLeast(opts?.kernelRelease ?? os.release(), 5, 2),
     };
   }
   const dir = (c: string) => (h.mounts.has(c) ? at(h.mounts.get(c)!) : undefined);
@@ -91,4 +93,12 @@ function v2SwapAccounting(mount: string, fs: CgroupFs): boolean {
     if (fs.exists(path.join(mount, c, "memory.current"))) return fs.exists(path.join(mount, c, "memory.swap.max"));
   }
   return true; // nothing to look at: assume the usual CONFIG_MEMCG_SWAP kernel
+}
+
+/** "6.1.0-56-amd64" ≥ 5.2? */
+export function kernelAtLeast(release: string, major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) return false;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a > major || (a === major && b >= minor);
 }

@@ -9,6 +9,7 @@ import { registerArchiveCommands } from "./archive.js";
 import { registerContainerCommands } from "./containers.js";
 import { registerImageCommands } from "./images.js";
 import { registerMemCommands } from "./mem.js";
+import { registerInfoCommand } from "./info.js";
 import { registerRegistryCommands } from "./registry.js";
 import { registerRun } from "./run.js";
 
@@ -32,6 +33,7 @@ function buildProgram(): Command {
   registerRegistryCommands(program);
   registerContainerCommands(program);
   registerMemCommands(program);
+  registerInfoCommand(program);
   return program;
 }
 

@@ -1,12 +1,15 @@
-// The `mem` command group: measuring containers' memory (mem-measure.ts:
-// stat, scan) and modelling how a host reclaims it (mem-simulate.ts).
+// `tsbox mem`: container memory — measure it (mem-measure.ts: stat, scan),
+// model how a host reclaims it (mem-simulate.ts) and reclaim it for real
+// (mem-kernel.ts: ksm, balloon). Each part registers its own subcommands.
 
 import type { Command } from "commander";
+import { registerMemKernel } from "./mem-kernel.js";
 import { registerMemMeasure } from "./mem-measure.js";
 import { registerMemSimulate } from "./mem-simulate.js";
 
 export function registerMemCommands(program: Command): void {
-  const mem = program.command("mem").description("Measure containers' memory and model how a host reclaims it");
+  const mem = program.command("mem").description("Container memory: measure, model and reclaim");
   registerMemMeasure(mem);
   registerMemSimulate(mem);
+  registerMemKernel(mem);
 }

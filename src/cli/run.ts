@@ -41,6 +41,7 @@ export function registerRun(program: Command): void {
     .option("--cpuset-cpus <list>", "CPUs in which to allow execution (0-3, 0,1)")
     .option("--cpuset-mems <list>", "MEMs in which to allow execution (0-3, 0,1)")
     .option("--pids-limit <n>", "Tune container pids limit (set -1 for unlimited)")
+    .option("--memory-merge", "Let KSM merge the container's identical anonymous pages (prctl PR_SET_MEMORY_MERGE)", false)
     .option("--memory-swappiness <n>", "Tune container memory swappiness (0 to 100) (default -1)")
     .option("--oom-kill-disable", "Disable OOM Killer", false)
     .option("--blkio-weight <n>", "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)")
@@ -82,6 +83,7 @@ export function registerRun(program: Command): void {
         cpusetMems: o.cpusetMems === undefined ? undefined
           : checkCpuset(String(o.cpusetMems), "--cpuset-mems", hostList("/sys/devices/system/node/online"), "memory nodes"),
         pidsLimit: o.pidsLimit === undefined ? undefined : parseIntFlag(String(o.pidsLimit), "--pids-limit"),
+        memoryMerge: Boolean(o.memoryMerge),
         memorySwappiness: o.memorySwappiness === undefined ? undefined : parseIntFlag(String(o.memorySwappiness), "--memory-swappiness"),
         oomKillDisable: Boolean(o.oomKillDisable),
         blkioWeight: o.blkioWeight === undefined ? undefined : parseUint16(String(o.blkioWeight), "--blkio-weight"),

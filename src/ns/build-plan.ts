@@ -4,7 +4,7 @@
 
 import { join } from "node:path";
 import { fitLowerdirs } from "../overlay/index.js";
-import type { Spec, SpecMount } from "../runtime/spec.js";
+import { MEMORY_MERGE_ANNOTATION, type Spec, type SpecMount } from "../runtime/spec.js";
 import { capMask } from "./capabilities.js";
 import { MS, mountFlags } from "./mount-options.js";
 import type { Op, Plan, StdinMode } from "./plan.js";
@@ -114,6 +114,8 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
     ops.push({ op: "PTY", rows: size?.height ?? 0, cols: size?.width ?? 0 });
   }
   if (!spec.root.readonly) ops.push({ op: "MKDIR", path: spec.process.cwd, mode: 0o755 });
+  // Before the capability drop: the prctl is made while the child is still fully privileged.
+  if (spec.annotations?.[MEMORY_MERGE_ANNOTATION] === "true") ops.push({ op: "MEMMERGE" });
 
   const caps = spec.process.capabilities;
   const u = spec.process.user;

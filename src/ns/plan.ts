@@ -33,6 +33,7 @@ export type Op =
   | { op: "USER"; uid: number; gid: number; groups: number[] }
   | { op: "CAPS"; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint }
   | { op: "INIT" }
+  | { op: "MEMMERGE" }
   | { op: "EXEC"; path: string; argv: string[]; env: string[] };
 
 export interface Plan {
@@ -51,7 +52,7 @@ export function encodePlan(plan: Plan): string[] {
     switch (o.op) {
       case "STDIO": out.push(o.stdin); break;
       case "UNSHARE": out.push(String(o.flags)); break;
-      case "PRIVATE": case "PIVOT": case "LOUP": case "INIT": break;
+      case "PRIVATE": case "PIVOT": case "LOUP": case "INIT": case "MEMMERGE": break;
       case "PTY": out.push(String(o.rows), String(o.cols)); break;
       case "MOUNT": out.push(o.source, o.target, o.fstype, String(o.flags), o.data); break;
       case "MKDIR": out.push(o.path, String(o.mode)); break;

@@ -62,6 +62,8 @@ export async function runContainer(req: RunRequest): Promise<number> {
   let spec: Spec;
   const etcFiles = { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf };
   const warnings: string[] = [];
+  // v2: Docker's device list as a BPF program where the kernel takes it.
+  const enforced = devicesEnforced(hierarchy, shim.attachDeviceFilter);
   const parent = req.flags.cgroupParent;
   try {
     spec = buildSpec(image.config.config, req.flags, {
@@ -71,7 +73,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
       group: readImageFile(image, "/etc/group")?.toString("utf8"),
       hostEnv: process.env,
       thermalThrottle: thermalThrottleDirs(),
-      devicesEnforced: devicesEnforced(hierarchy),
+      devicesEnforced: enforced,
       cgroupSupport: cgroupSupport(hierarchy),
       warnings,
     });
@@ -101,7 +103,10 @@ export async function runContainer(req: RunRequest): Promise<number> {
     };
     writeState(req.root, state);
 
-    cgroup = createCgroup(hierarchy, id, parent !== undefined ? { parent } : {});
+    cgroup = createCgroup(hierarchy, id, {
+      ...(parent !== undefined ? { parent } : {}),
+      ...(enforced ? { deviceFilter: shim.attachDeviceFilter } : {}),
+    });
     const cg = cgroup;
     undo.push(() => cg.destroy());
     cgroup.apply(spec.linux.resources);
@@ -113,7 +118,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
       stdin: req.flags.interactive && !req.flags.tty ? "inherit" : "null",
       init: req.flags.init,
       bindIsDir: (p) => statSync(p).isDirectory(),
-      rootNodev: !devicesEnforced(hierarchy),
+      rootNodev: !enforced,
     });
     log().debug({ id, ops: plan.ops.length }, "launching");
     pid = shim.spawn(plan);

@@ -66,6 +66,9 @@ export interface Spec {
 
 export const OCI_VERSION = "1.2.0";
 
+/** OCI has no field for KSM opt-in: `tsbox run --memory-merge` sets this annotation to "true". */
+export const MEMORY_MERGE_ANNOTATION = "org.tsbox.memory-merge";
+
 /** Docker's 14 default capabilities (moby daemon/pkg/oci/caps/defaults.go). */
 export const DEFAULT_CAPABILITIES = [
   "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",

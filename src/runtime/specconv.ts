@@ -9,7 +9,7 @@ import {
 import type { ImageConfigBody } from "../image/index.js";
 import {
   DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS,
-  OCI_VERSION, defaultMounts, type Spec, type SpecMount,
+  MEMORY_MERGE_ANNOTATION, OCI_VERSION, defaultMounts, type Spec, type SpecMount,
 } from "./spec.js";
 import { resolveUser } from "./user.js";
 
@@ -37,6 +37,8 @@ export interface RunFlags {
   cpusetCpus?: string;
   cpusetMems?: string;
   pidsLimit?: number;
+  /** opt the container's processes in to KSM (tsbox's own flag; an annotation in the spec) */
+  memoryMerge?: boolean;
   /** 0–100; -1 or undefined: not set (Docker's default -1) */
   memorySwappiness?: number;
   oomKillDisable?: boolean;
@@ -124,6 +126,7 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
       rlimits: [{ type: "RLIMIT_NOFILE", ...DEFAULT_NOFILE }],
     },
     root: { path: "rootfs", readonly: flags.readOnly },
+    ...(flags.memoryMerge ? { annotations: { [MEMORY_MERGE_ANNOTATION]: "true" } } : {}),
     hostname,
     mounts,
     linux: {

@@ -1,0 +1,155 @@
+// Issue 7, the kernel side: predictions checked against what Linux itself does.
+// KSM (pagemix containers with --memory-merge vs pages_sharing), zram (the
+// same pages through a hot-added device vs mm_stat) and the cgroup balloon
+// (idle page cache vs bytes reclaimed). Each restores the kernel settings it
+// changes, even on failure; each skips with a printed reason where the
+// kernel lacks the feature.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildPlan, type PlanContext } from "../src/ns/build-plan.js";
+import { buildSpec } from "../src/runtime/specconv.js";
+import { KSM_DIR, ksmAvailable, predictKsm } from "../src/reclaim/kernel/ksm.js";
+import { lz4CompressedSize } from "../src/reclaim/kernel/lz4.js";
+import { parseMmStat, predictZram, zramUnavailable } from "../src/reclaim/kernel/zram.js";
+import { buildPagemix, DEFAULT_MIX, startPagemix, validateBalloon, validateKsm, validateZram } from "../bench/reclaim-harness.js";
+import { removeRoot, rootWithBusybox, tsbox } from "./helpers.js";
+
+const KSM_TUNABLES = ["run", "pages_to_scan", "sleep_millisecs"];
+const readTunables = (): Record<string, string> =>
+  Object.fromEntries(KSM_TUNABLES.map((k) => [k, readFileSync(`${KSM_DIR}/${k}`, "utf8").trim()]));
+const ksmStatAvailable = existsSync("/proc/self/ksm_stat");
+const why = (cond: boolean, reason: string): boolean => {
+  if (cond) process.stdout.write(`SKIP: ${reason}\n`);
+  return cond;
+};
+
+describe("units", () => {
+  it("--memory-merge becomes an annotation and the MEMMERGE op, before the capability drop", () => {
+    const mk = (memoryMerge: boolean) => buildSpec({ Cmd: ["/bin/sh"] }, {
+      cmd: [], env: [], interactive: false, tty: false, init: false, readOnly: false, volumes: [], tmpfs: [], memoryMerge,
+    }, { id: "f".repeat(64), etcFiles: { hostname: "/h", hosts: "/hs", resolvConf: "/r" }, hostEnv: {}, thermalThrottle: [] });
+    const ctx: PlanContext = {
+      rootfs: "/r", overlay: { linkDir: "/l", lowers: ["A"], upper: "/u", work: "/w" }, cgroup: { version: "v2" },
+      stdin: "null", init: false, bindIsDir: () => true,
+    };
+    expect(mk(true).annotations).toEqual({ "org.tsbox.memory-merge": "true" });
+    expect(mk(false).annotations).toBeUndefined();
+    const ops = buildPlan(mk(true), ctx).ops.map((o) => o.op);
+    expect(ops.indexOf("MEMMERGE")).toBeGreaterThan(ops.indexOf("PIVOT"));
+    expect(ops.indexOf("MEMMERGE")).toBeLessThan(ops.indexOf("CAPBSET"));
+    expect(buildPlan(mk(false), ctx).ops.map((o) => o.op)).not.toContain("MEMMERGE");
+  });
+
+  it("predicts KSM savings per content group, with max_page_sharing chains", () => {
+    expect(predictKsm([1, 1, 2, 3])).toEqual({ saved: 1 + 2, merging: 5, shared: 2 });
+    // 600 identical pages need ceil(600/256) = 3 KSM pages
+    expect(predictKsm([600], 256)).toEqual({ saved: 597, merging: 600, shared: 3 });
+  });
+
+  it("sizes LZ4 blocks as the kernel's compressor does (checked against lz4 1.9 on the same pages)", () => {
+    expect(lz4CompressedSize(Buffer.alloc(4096))).toBe(26);
+    expect(lz4CompressedSize(Buffer.alloc(10))).toBe(11); // below the minimum length: all literals
+    const text = Buffer.from("the memory page of the container ".repeat(130).slice(0, 4096));
+    expect(lz4CompressedSize(text)).toBeLessThan(100);
+  });
+
+  it("parses mm_stat and predicts same-filled and huge pages", () => {
+    expect(parseMmStat("  8192  100  12288  0  12288  1  0  1  1\n")).toMatchObject({ origDataSize: 8192, comprDataSize: 100, samePages: 1, hugePages: 1 });
+    const same = Buffer.alloc(4096, 7);
+    const random = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24));
+    const p = predictZram([same, random, Buffer.alloc(4096)]);
+    expect(p.samePages).toBe(2);
+    expect(p.orig).toBe(3 * 4096);
+  });
+});
+
+describe("kernel", () => {
+  let root: string;
+  let pagemix: string;
+  beforeAll(() => { root = rootWithBusybox(); pagemix = buildPagemix(); });
+  afterAll(() => { removeRoot(root); });
+
+  it.skipIf(why(!ksmStatAvailable, "no /proc/self/ksm_stat (kernel < 6.1 or without CONFIG_KSM)"))(
+    "run --memory-merge opts the container's processes in to KSM, across execve", () => {
+      const on = tsbox(root, ["run", "--rm", "--memory-merge", "busybox", "cat", "/proc/self/ksm_stat"]);
+      expect(on.stderr).toBe("");
+      expect(on.stdout).toMatch(/ksm_merge_any:? (1|yes)/);
+      const off = tsbox(root, ["run", "--rm", "busybox", "cat", "/proc/self/ksm_stat"]);
+      expect(off.stdout).toMatch(/ksm_merge_any:? (0|no)/);
+    });
+
+  it.skipIf(why(!ksmAvailable(), `${KSM_DIR} missing (kernel without CONFIG_KSM)`))(
+    "mem ksm on records what it changes and off restores it exactly", () => {
+      const orig = readTunables();
+      try {
+        expect(tsbox(root, ["mem", "ksm", "on", "--pages-to-scan", "1234", "--sleep-millisecs", "37"]).code).toBe(0);
+        expect(readTunables()).toEqual({ run: "1", pages_to_scan: "1234", sleep_millisecs: "37" });
+        // a second `on` must not overwrite the record of the state before tsbox
+        expect(tsbox(root, ["mem", "ksm", "on", "--pages-to-scan", "999"]).code).toBe(0);
+        const st = JSON.parse(tsbox(root, ["mem", "ksm", "status", "--format", "json"]).stdout) as { global: Record<string, number>; containers: unknown[] };
+        expect(st.global).toMatchObject({ run: 1, pages_to_scan: 999 });
+        for (const k of ["pages_shared", "pages_sharing", "pages_unshared", "pages_volatile", "full_scans", "ksm_zero_pages", "general_profit"]) {
+          expect(typeof st.global[k]).toBe("number");
+        }
+        expect(tsbox(root, ["mem", "ksm", "off"]).code).toBe(0);
+        expect(readTunables()).toEqual(orig);
+        expect(existsSync(`${root}/reclaim/ksm-previous.json`)).toBe(false);
+        expect(tsbox(root, ["mem", "ksm", "on", "--pages-to-scan", "0"])).toMatchObject({ code: 125, stderr: expect.stringContaining("--pages-to-scan") });
+        expect(readTunables()).toEqual(orig);
+      } finally {
+        for (const k of ["pages_to_scan", "sleep_millisecs", "run"]) {
+          if (readFileSync(`${KSM_DIR}/${k}`, "utf8").trim() !== orig[k]) writeFileSync(`${KSM_DIR}/${k}`, orig[k]!);
+        }
+      }
+    });
+
+  it.skipIf(why(!ksmAvailable() || !ksmStatAvailable, "KSM or /proc/PID/ksm_stat missing"))(
+    "V1: two pagemix containers — predicted KSM savings within 10 % of pages_sharing", async () => {
+      const orig = readTunables();
+      try {
+        const row = await validateKsm(root, pagemix, 2, 4096);
+        process.stdout.write(`KSM K=2: ${JSON.stringify(row)}\n`);
+        expect(row.predictedSaved).toBeGreaterThan(1000);
+        expect(row.errorMerging).toBeLessThanOrEqual(0.10);
+        expect(row.errorSaved).toBeLessThanOrEqual(0.10);
+        if (row.otherProcesses === 0) expect(row.errorGlobal).toBeLessThanOrEqual(0.10);
+        else process.stdout.write(`NOTE: ${row.otherProcesses} other KSM users on the host (qemu guests?): global pages_sharing not compared\n`);
+      } finally {
+        expect(readTunables()).toEqual(orig);
+      }
+    }, 600_000);
+
+  it.skipIf(why(zramUnavailable() !== undefined, `zram: ${zramUnavailable()}`))(
+    "V3/V4: a container's pages through zram (lz4) — ratio within 10 %, ≤2 KiB share within 2 points", async () => {
+      const zram0 = existsSync("/sys/block/zram0") ? readFileSync("/sys/block/zram0/initstate", "utf8") : undefined;
+      const c = await startPagemix(root, pagemix, `zram-${process.pid}`, 7, 4096, DEFAULT_MIX, false);
+      try {
+        const row = validateZram(c.pids());
+        process.stdout.write(`zram: ${JSON.stringify(row)}\n`);
+        expect(row.errorRatio).toBeLessThanOrEqual(0.10);
+        expect(row.measuredSame).toBe(row.predictedSame);
+        expect(Math.abs(row.measuredLe2k - row.predictedLe2k)).toBeLessThanOrEqual(0.02);
+        expect(existsSync(`/sys/block/zram${row.device}`)).toBe(false); // removed again
+      } finally {
+        await c.stop();
+      }
+      if (zram0 !== undefined) expect(readFileSync("/sys/block/zram0/initstate", "utf8")).toBe(zram0);
+    }, 300_000);
+
+  it("V5: balloon an idle container with 64 MiB of clean cache to its working set — reclaimed within 15 % of predicted", async () => {
+    const row = await validateBalloon(root, 64);
+    process.stdout.write(`balloon: ${JSON.stringify(row)}\n`);
+    expect(row.predicted).toBeGreaterThan(48 * 1024 * 1024);
+    expect(row.error).toBeLessThanOrEqual(0.15);
+    expect(row.refaults).toBe(0);
+    expect(row.limitAfterDeflate).toBeGreaterThan(2 ** 60); // --deflate restored "unlimited"
+    expect(row).toMatchObject({ recorded: true, recordLeft: false });
+  }, 300_000);
+
+  it("mem balloon: bad input is a one-line error, exit 125", () => {
+    expect(tsbox(root, ["mem", "balloon", "nope", "--auto"])).toMatchObject({ code: 125, stderr: "tsbox: No such container: nope\n" });
+    expect(tsbox(root, ["mem", "balloon", "nope"]).code).toBe(125);
+    expect(tsbox(root, ["mem", "balloon", "nope", "--auto", "--deflate"]).stderr).toContain("--deflate excludes");
+    expect(tsbox(root, ["mem", "balloon", "nope", "--target", "lots"]).stderr).toContain("--target");
+  });
+});
