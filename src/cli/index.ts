@@ -9,6 +9,7 @@ import { registerArchiveCommands } from "./archive.js";
 import { registerContainerCommands } from "./containers.js";
 import { registerImageCommands } from "./images.js";
 import { registerRegistryCommands } from "./registry.js";
+import { registerResourceCommands } from "./resources.js";
 import { registerRun } from "./run.js";
 
 const DEFAULT_ROOT = "/var/lib/tsbox";
@@ -30,6 +31,7 @@ function buildProgram(): Command {
   registerArchiveCommands(program);
   registerRegistryCommands(program);
   registerContainerCommands(program);
+  registerResourceCommands(program);
   return program;
 }
 
