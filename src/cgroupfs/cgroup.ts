@@ -7,7 +7,10 @@ import { TsboxError, errnoCode } from "../errors.js";
 import { describeError, nodeCgroupFs, type CgroupFs } from "./fs.js";
 import { hierarchyDirs } from "./hierarchy.js";
 import { V2_KEY, type CgroupStats, type Hierarchy, type LinuxResources } from "./types.js";
+import * as v1blkio from "./v1/blkio.js";
 import * as v1cpu from "./v1/cpu.js";
+import * as v1cpuacct from "./v1/cpuacct.js";
+import * as v1freezer from "./v1/freezer.js";
 import * as v1cpuset from "./v1/cpuset.js";
 import * as v1devices from "./v1/devices.js";
 import * as v1memory from "./v1/memory.js";
@@ -15,6 +18,8 @@ import * as v1pids from "./v1/pids.js";
 import { enableChain } from "./v2/controllers.js";
 import * as v2cpu from "./v2/cpu.js";
 import * as v2cpuset from "./v2/cpuset.js";
+import * as v2freezer from "./v2/freezer.js";
+import * as v2io from "./v2/io.js";
 import * as v2memory from "./v2/memory.js";
 import * as v2pids from "./v2/pids.js";
 
@@ -133,28 +138,89 @@ class CgroupImpl implements Cgroup {
   }
 
   stats(): CgroupStats {
-    throw new TsboxError("cgroup: stats not implemented yet");
+    if (!this.dirs.some((d) => this.fs.exists(d))) throw new TsboxError(`cgroup: ${this.path} does not exist`);
+    const out: CgroupStats = { readAt: Date.now() };
+    const at = <T>(controller: string, read: (dir: string, fs: CgroupFs) => T | undefined): T | undefined => {
+      const dir = this.dirFor(controller);
+      return dir === undefined ? undefined : read(dir, this.fs);
+    };
+    let memory, cpu, pids, io;
+    if (this.h.version === "v2") {
+      memory = at("memory", v2memory.stats);
+      cpu = at("cpu", v2cpu.stats);
+      pids = at("pids", v2pids.stats);
+      io = at("io", v2io.stats);
+    } else {
+      memory = at("memory", v1memory.stats);
+      const acct = at("cpuacct", v1cpuacct.stats);
+      cpu = acct && { ...acct, ...at("cpu", v1cpu.stats) };
+      pids = at("pids", v1pids.stats);
+      io = at("blkio", v1blkio.stats);
+    }
+    if (memory) out.memory = memory;
+    if (cpu) out.cpu = cpu;
+    if (pids) out.pids = pids;
+    if (io) out.io = io;
+    return out;
+  }
+
+  /** The freezer dir: v1 the freezer hierarchy's (undefined when not mounted), v2 the cgroup. */
+  private freezerDir(): string | undefined {
+    return this.dirFor(this.h.version === "v2" ? V2_KEY : "freezer");
   }
 
   async freeze(): Promise<void> {
-    throw new TsboxError("cgroup: freeze not implemented yet");
+    const dir = this.freezerDir();
+    if (dir === undefined) throw new TsboxError("cgroup: the freezer controller is not mounted");
+    await (this.h.version === "v2" ? v2freezer.freeze(dir, this.fs) : v1freezer.freeze(dir, this.fs));
   }
 
   async thaw(): Promise<void> {
-    throw new TsboxError("cgroup: thaw not implemented yet");
+    const dir = this.freezerDir();
+    if (dir === undefined) throw new TsboxError("cgroup: the freezer controller is not mounted");
+    await (this.h.version === "v2" ? v2freezer.thaw(dir, this.fs) : v1freezer.thaw(dir, this.fs));
   }
 
   frozen(): boolean {
-    return false;
+    const dir = this.freezerDir();
+    if (dir === undefined) return false;
+    return this.h.version === "v2" ? v2freezer.frozen(dir, this.fs) : v1freezer.frozen(dir, this.fs);
   }
 
   kill(signal: NodeJS.Signals): void {
+    if (signal === "SIGKILL" && this.h.version === "v2" && this.killV2()) return;
     for (const pid of this.pids()) {
       try {
         process.kill(pid, signal);
       } catch (e) {
         if (errnoCode(e) !== "ESRCH") throw new TsboxError(`cgroup: signalling ${pid} in ${this.path}: ${describeError(e)}`, 125, { cause: e });
       }
+    }
+    // v1 frozen tasks do not die until thawed (v2 lets fatal signals through).
+    if (signal === "SIGKILL") this.thawV1ForKill();
+  }
+
+  /** cgroup.kill (Linux 5.14+): the whole subtree, forks included. False when absent. */
+  private killV2(): boolean {
+    try {
+      this.fs.writeFile(path.join(this.dirs[0]!, "cgroup.kill"), "1");
+      return true;
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code === "ENOENT" && !this.fs.exists(this.dirs[0]!)) return true; // the cgroup is gone: nothing to kill
+      if (code === "ENOENT") return false;
+      throw new TsboxError(`cgroup: writing cgroup.kill of ${this.path}: ${describeError(e)}`, 125, { cause: e });
+    }
+  }
+
+  private thawV1ForKill(): void {
+    if (this.h.version !== "v1") return;
+    const dir = this.freezerDir();
+    if (dir === undefined || !v1freezer.frozen(dir, this.fs)) return;
+    try {
+      this.fs.writeFile(path.join(dir, "freezer.state"), "THAWED");
+    } catch {
+      // gone meanwhile
     }
   }
 
@@ -236,6 +302,8 @@ class CgroupImpl implements Cgroup {
         // absent on older kernels, or the cgroup is gone already
       }
     }
+    // A paused (v1-frozen) container's processes cannot die until thawed.
+    this.thawV1ForKill();
     // Kill what is left and wait for it to leave: after the container's PID 1
     // is reaped the kernel kills the rest of its pid namespace, but the dying
     // processes stay listed for a moment.

@@ -8,7 +8,7 @@
 
 export type {
   CgroupVersion, Hierarchy, LinuxResources, LinuxDeviceCgroup,
-  CgroupStats, MemoryStats, CpuStats, PidsStats, IoStats,
+  CgroupStats, MemoryStats, CpuStats, PidsStats, IoStats, IoDeviceStats,
 } from "./types.js";
 export { detectHierarchy, parseHierarchy, parseCgroupMounts, type CgroupMount } from "./hierarchy.js";
 export {
@@ -26,3 +26,4 @@ export { sharesToWeight, cpuMaxValue } from "./v2/cpu.js";
 export { swapToV2 } from "./v2/memory.js";
 export { memoryWrites as v1MemoryWrites } from "./v1/memory.js";
 export { nodeCgroupFs, type CgroupFs } from "./fs.js";
+export { workingSet } from "./v1/memory.js";
