@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { TsboxError, errnoCode } from "../errors.js";
 import { describeError, nodeCgroupFs, type CgroupFs } from "./fs.js";
 import { hierarchyDirs } from "./hierarchy.js";
+import { DOCKER_DEFAULT_DEVICES } from "./devices.js";
 import { V2_KEY, type CgroupStats, type Hierarchy, type LinuxResources } from "./types.js";
 import * as v1blkio from "./v1/blkio.js";
 import * as v1cpu from "./v1/cpu.js";
@@ -18,6 +19,7 @@ import * as v1pids from "./v1/pids.js";
 import { enableChain } from "./v2/controllers.js";
 import * as v2cpu from "./v2/cpu.js";
 import * as v2cpuset from "./v2/cpuset.js";
+import { deviceFilterProgram, type DeviceFilterLoader } from "./v2/devices-bpf.js";
 import * as v2freezer from "./v2/freezer.js";
 import * as v2io from "./v2/io.js";
 import * as v2memory from "./v2/memory.js";
@@ -57,6 +59,12 @@ export interface CgroupOptions {
   root?: string;
   /** file operations (tests: a fixture that emulates the kernel); default node:fs */
   fs?: CgroupFs;
+  /**
+   * v2: loads and attaches the device filter (src/ns/shim.ts attachDeviceFilter).
+   * Without it, device rules are not enforced on v2 (see devicesEnforced);
+   * kept out of this module so that reading cgroups does not load the native addon.
+   */
+  deviceFilter?: DeviceFilterLoader;
 }
 
 interface ControllerModule {
@@ -66,9 +74,9 @@ interface ControllerModule {
 }
 
 // Order matters a little: cpuset before anything that could move memory.
-const V1_MODULES: ControllerModule[] = [v1cpuset, v1memory, v1cpu, v1pids, v1devices];
-// No devices module: v2 device control needs a BPF program (see devicesEnforced).
-const V2_MODULES: ControllerModule[] = [v2cpuset, v2memory, v2cpu, v2pids];
+const V1_MODULES: ControllerModule[] = [v1cpuset, v1memory, v1cpu, v1pids, v1blkio, v1devices];
+// No devices module: v2 device rules are a BPF program (v2/devices-bpf.ts), attached in apply().
+const V2_MODULES: ControllerModule[] = [v2cpuset, v2memory, v2cpu, v2pids, v2io];
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export const DEFAULT_PARENT = "tsbox";
@@ -90,9 +98,26 @@ function rebase(root: string | undefined, dir: string): string {
   return root ? path.join(root, dir) : dir;
 }
 
-/** Does tsbox enforce device rules on this host? Not on v2 (that needs a BPF program). */
-export function devicesEnforced(h: Hierarchy): boolean {
-  return h.version === "v1" && h.mounts.has("devices");
+let probed: boolean | undefined;
+
+/**
+ * Does tsbox enforce device rules on this host? v1: with the devices
+ * controller. v2: when `loader` is given and the kernel accepts the device
+ * filter program (probed once per process by loading Docker's; the attach
+ * itself happens in apply(), before the container's process exists).
+ */
+export function devicesEnforced(h: Hierarchy, loader?: DeviceFilterLoader): boolean {
+  if (h.version === "v1") return h.mounts.has("devices");
+  if (!loader) return false;
+  if (probed === undefined) {
+    try {
+      loader("", deviceFilterProgram(DOCKER_DEFAULT_DEVICES));
+      probed = true;
+    } catch {
+      probed = false;
+    }
+  }
+  return probed;
 }
 
 function v2Mount(h: Hierarchy): string {
@@ -116,6 +141,7 @@ class CgroupImpl implements Cgroup {
     private readonly segs: string[],
     private readonly root: string | undefined,
     private readonly fs: CgroupFs,
+    private readonly deviceFilter?: DeviceFilterLoader,
   ) {
     this.dirs = mountDirs(h, root).map((m) => path.join(m, ...segs, id));
     this.path = "/" + [...segs, id].join("/");
@@ -134,6 +160,17 @@ class CgroupImpl implements Cgroup {
       const dir = this.dirFor(m.controller);
       if (dir === undefined) throw new TsboxError(`cgroup: the ${m.controller} controller is not mounted`);
       m.apply(resources, dir, this.fs);
+    }
+    // v2 device rules: one BPF program per apply() (ALLOW_MULTI: programs
+    // stack, so a later apply can only narrow access). Attached before the
+    // container's process is placed: run applies before addProcess.
+    if (this.h.version === "v2" && this.deviceFilter && (resources.devices?.length ?? 0) > 0) {
+      const program = deviceFilterProgram(resources.devices!);
+      try {
+        this.deviceFilter(this.dirs[0]!, program);
+      } catch (e) {
+        throw new TsboxError(`cgroup: ${describeError(e)}`, 125, { cause: e });
+      }
     }
   }
 
@@ -358,7 +395,7 @@ export function createCgroup(h: Hierarchy, id: string, opts?: CgroupOptions): Cg
   checkName(id, "container id");
   const segs = parentSegments(opts?.parent);
   const fs = opts?.fs ?? nodeCgroupFs;
-  const cg = new CgroupImpl(h, id, segs, opts?.root, fs);
+  const cg = new CgroupImpl(h, id, segs, opts?.root, fs, opts?.deviceFilter);
   const mounts = mountDirs(h, opts?.root);
   const cpusetMount = h.version === "v1" && h.mounts.has("cpuset") ? rebase(opts?.root, h.mounts.get("cpuset")!) : undefined;
   const created: string[] = [];
@@ -398,7 +435,7 @@ export function createCgroup(h: Hierarchy, id: string, opts?: CgroupOptions): Cg
 /** A handle on an existing container cgroup (e.g. for cleanup); creates nothing. */
 export function openCgroup(h: Hierarchy, id: string, opts?: CgroupOptions): Cgroup {
   checkName(id, "container id");
-  return new CgroupImpl(h, id, parentSegments(opts?.parent), opts?.root, opts?.fs ?? nodeCgroupFs);
+  return new CgroupImpl(h, id, parentSegments(opts?.parent), opts?.root, opts?.fs ?? nodeCgroupFs, opts?.deviceFilter);
 }
 
 /** Container ids under the parent, in any hierarchy (so half-removed ones show up too). */

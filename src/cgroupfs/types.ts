@@ -21,10 +21,41 @@ export interface Hierarchy {
 
 /** OCI linux.resources subset (same field names as the OCI runtime spec). */
 export interface LinuxResources {
-  memory?: { limit?: number; swap?: number; reservation?: number };
+  memory?: {
+    limit?: number;
+    swap?: number;
+    reservation?: number;
+    /** v1 memory.swappiness (0–100); v2 has no equivalent (specconv drops it with Docker's warning) */
+    swappiness?: number;
+    /** v1 memory.oom_control 1; v2 has no equivalent (specconv drops it with Docker's warning) */
+    disableOOMKiller?: boolean;
+  };
   cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
   pids?: { limit?: number };
   devices?: readonly LinuxDeviceCgroup[];
+  blockIO?: LinuxBlockIO;
+}
+
+/** OCI linux.resources.blockIO. Weights are blkio weights (10–1000); rates are bytes/s or ops/s. */
+export interface LinuxBlockIO {
+  weight?: number;
+  weightDevice?: LinuxWeightDevice[];
+  throttleReadBpsDevice?: LinuxThrottleDevice[];
+  throttleWriteBpsDevice?: LinuxThrottleDevice[];
+  throttleReadIOPSDevice?: LinuxThrottleDevice[];
+  throttleWriteIOPSDevice?: LinuxThrottleDevice[];
+}
+
+export interface LinuxWeightDevice {
+  major: number;
+  minor: number;
+  weight?: number;
+}
+
+export interface LinuxThrottleDevice {
+  major: number;
+  minor: number;
+  rate: number;
 }
 
 export interface LinuxDeviceCgroup {

@@ -30,6 +30,8 @@ export interface ContainerState {
   startedAt?: string;
   finishedAt?: string;
   autoRemove: boolean;
+  /** --cgroup-parent, as given (segments joined by "/"); absent = the default "tsbox" */
+  cgroupParent?: string;
 }
 
 export interface ContainerPaths {

@@ -3,13 +3,14 @@
 // parent-death signal and its mounts lived only in its own mount namespace, so
 // what remains is the cgroup (emptied and removed here) and the directory.
 
-import { detectHierarchy, openCgroup, type Hierarchy } from "../cgroupfs/index.js";
+import { detectHierarchy, type Hierarchy } from "../cgroupfs/index.js";
+import { containerCgroup } from "./container-cgroup.js";
 import { log } from "../log.js";
 import { listContainerIds, ownerAlive, readState, settleContainer, type ContainerState } from "./container-store.js";
 
 /** Finishes off one container whose owner is gone (or that is being force-removed). */
 export async function releaseContainer(root: string, state: ContainerState, h: Hierarchy = detectHierarchy()): Promise<void> {
-  await openCgroup(h, state.id).destroy();
+  await containerCgroup(h, state).destroy();
   // Killed with its owner: reported as Docker reports a SIGKILLed container.
   settleContainer(root, state, { exitCode: state.exitCode ?? 137 }, state.autoRemove);
 }

@@ -15,7 +15,7 @@ export const SOFT = "memory.soft_limit_in_bytes";
 
 export function requested(r: LinuxResources): boolean {
   const m = r.memory;
-  return !!m && (isSet(m.limit) || isSet(m.swap) || isSet(m.reservation));
+  return !!m && (isSet(m.limit) || isSet(m.swap) || isSet(m.reservation) || m.swappiness !== undefined || m.disableOOMKiller === true);
 }
 
 export interface FileWrite {
@@ -64,7 +64,16 @@ export function apply(r: LinuxResources, dir: string, fs: CgroupFs): void {
   const hasMemsw = fileExists(fs, dir, MEMSW);
   const needCurrent = isSet(m.limit) && isSet(m.swap) && hasMemsw;
   const currentLimit = needCurrent ? Number(readValue(fs, dir, LIMIT)) : 0;
-  for (const w of memoryWrites(m, currentLimit, hasMemsw)) writeValue(fs, dir, w.file, w.value);
+  const writes = memoryWrites(m, currentLimit, hasMemsw);
+  if (m.swappiness !== undefined) {
+    if (!Number.isInteger(m.swappiness) || m.swappiness < 0 || m.swappiness > 100) {
+      throw new TsboxError(`cgroup: invalid memory swappiness ${m.swappiness} (0 to 100)`);
+    }
+    writes.push({ file: "memory.swappiness", value: String(m.swappiness) });
+  }
+  // oom_control takes 1 to disable the OOM killer (tasks then wait in the charge path instead).
+  if (m.disableOOMKiller === true) writes.push({ file: "memory.oom_control", value: "1" });
+  for (const w of writes) writeValue(fs, dir, w.file, w.value);
 }
 
 export { parseFlatKeyed };
