@@ -12,6 +12,8 @@ import { cgroupDirsOf, containerIds, removeRoot, rootWithBusybox, stateOf, tsbox
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 const v2 = statfsSync("/sys/fs/cgroup").type === CGROUP2_SUPER_MAGIC;
 const MiB = 1024 * 1024;
+// Generous: in the v2 guest (software emulation) on a busy host one tsbox command can take seconds.
+const SLOW = 180_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let root: string;
@@ -35,7 +37,7 @@ async function start(name: string, args: string[]): Promise<Running> {
   cli.stdout.on("data", (d: Buffer) => { out += d.toString(); });
   cli.stderr.on("data", (d: Buffer) => { out += d.toString(); });
   const exited = new Promise<number | null>((r) => cli.on("exit", (c) => r(c)));
-  const id = await until(() => containerIds(root).find((i) => stateOf(root, i).name === name && stateOf(root, i).status === "running"), `${name} running`, 30_000);
+  const id = await until(() => containerIds(root).find((i) => stateOf(root, i).name === name && stateOf(root, i).status === "running"), `${name} running`, 60_000);
   const c = { name, id, pid: stateOf(root, id).pid as number, cli, exited, out: () => out };
   started.push(c);
   return c;
@@ -124,7 +126,7 @@ describe("cpu, measured", () => {
       return;
     }
     expect(f, `CPU fraction ${f}, throttled in ${(throttledShare * 100).toFixed(0)} % of periods`).toBeGreaterThanOrEqual(0.45);
-  }, 60_000);
+  }, SLOW);
 
   it("fair share: weights 1:2:4 on one CPU get 1/7, 2/7, 4/7 ± 15 %; without the first, 1/3 and 2/3", async () => {
     // 1024:2048:4096 so that v2's cpu.weight (runc's mapping: 39, 79, 157) keeps the 1:2:4 ratio.
@@ -143,7 +145,7 @@ describe("cpu, measured", () => {
     const two = await measured(async () => shareOf(await cpuFractions([cs[1]!.id, cs[2]!.id], 3000)),
       (s) => within(s[0]!, 1 / 3, 0.15) && within(s[1]!, 2 / 3, 0.15));
     [1 / 3, 2 / 3].forEach((e, i) => expect(within(two[i]!, e, 0.15), `shares ${two.map((x) => x.toFixed(3))}`).toBe(true));
-  }, 120_000);
+  }, 2 * SLOW);
 });
 
 /** A static program that holds N MiB of anonymous memory, touched, until killed. */
@@ -178,7 +180,7 @@ describe("memory accounting", () => {
     const bin = holdBinary();
     const c = await start("acct", ["--tmpfs", "/t", "-v", `${bin}:/x:ro`, "busybox", "sh", "-c",
       "dd if=/dev/zero of=/t/f bs=1M count=64 2>/dev/null && exec /x/hold 32"]);
-    await until(() => c.out().includes("held"), "workload holding its memory", 30_000);
+    await until(() => c.out().includes("held"), "workload holding its memory", 60_000);
     const d = cgDir(c.id, "memory");
     const stat = flatKeyed(readFileSync(join(d, "memory.stat"), "utf8"));
     const usage = Number(readFileSync(join(d, v2 ? "memory.current" : "memory.usage_in_bytes"), "utf8"));
@@ -198,7 +200,7 @@ describe("memory accounting", () => {
     const shown = parseSize(row.MemUsage!.split(" / ")[0]!);
     expect(within(shown, workingSet, 0.05), `stats ${row.MemUsage} vs ${workingSet}`).toBe(true);
     expect(within(shown, 96 * MiB, 0.05)).toBe(true);
-  });
+  }, SLOW);
 });
 
 /** "96.5MiB" → bytes (go-units binary sizes as docker stats prints them). */
@@ -226,9 +228,9 @@ describe("stats", () => {
     // of this shared machine decides how close to 50 it gets).
     const cpu = Number(busy[2]!.replace("%", ""));
     expect(cpu).toBeGreaterThan(1);
-    expect(cpu).toBeLessThan(60);
+    expect(cpu).toBeLessThan(75); // one 1 s delta: a period's burst and /proc/stat's 10 ms ticks
     expect(rows["st-idle"]![7]).toBe("3");
-  });
+  }, SLOW);
 
   it("streams a redrawn table every second; -a includes stopped containers; unknown names fail", async () => {
     await start("st-live", ["busybox", "sleep", "1000"]);
@@ -236,7 +238,7 @@ describe("stats", () => {
     const cli = tsboxAsync(root, ["stats", "--format", "json"]);
     let out = "";
     cli.stdout.on("data", (d: Buffer) => { out += d.toString(); });
-    await until(() => out.split("\n").filter((l) => l.includes("st-live")).length >= 2, "two refreshes", 20_000);
+    await until(() => out.split("\n").filter((l) => l.includes("st-live")).length >= 2, "two refreshes", 60_000);
     cli.kill("SIGTERM");
     expect(out).not.toContain("st-done");
     const a = tsbox(root, ["stats", "--no-stream", "-a"]);
@@ -245,7 +247,7 @@ describe("stats", () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/No such container: nope/);
     expect(tsbox(root, ["rm", "st-done"]).code).toBe(0);
-  });
+  }, SLOW);
 });
 
 describe("update", () => {
@@ -269,7 +271,7 @@ describe("update", () => {
     expect(spec.linux.resources).toMatchObject({ memory: { limit: 48 * MiB, swap: 96 * MiB }, pids: { limit: 30 }, cpu: { shares: 512 } });
     // stats shows the new limit
     expect(tsbox(root, ["stats", "--no-stream", "upd"]).stdout).toMatch(/ \/ 48MiB /);
-  });
+  }, SLOW);
 
   it("refuses what Docker refuses, with Docker's words, and changes nothing", async () => {
     const c = await start("upd-bad", ["-m", "64m", "--cpus", "0.5", "busybox", "sleep", "1000"]);
@@ -296,5 +298,5 @@ describe("update", () => {
     expect(tsbox(root, ["update", "--cpus", "1.5", "upd-bad"]).code).toBe(0);
     const cpuDir = v2 ? cgroupDirsOf(c.id)[0]! : cgroupDirsOf(c.id).find((p) => existsSync(join(p, "cpu.cfs_quota_us")))!;
     expect(readFileSync(join(cpuDir, v2 ? "cpu.max" : "cpu.cfs_quota_us"), "utf8").trim()).toBe(v2 ? "150000 100000" : "150000");
-  });
+  }, SLOW);
 });

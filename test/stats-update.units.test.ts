@@ -117,8 +117,13 @@ describe("update: Docker's merge rules", () => {
     expect(() => mergeResources(base, 0, { cpuPeriod: 2_000_000 })).toThrow(/CPU cfs period can not be less than 1ms/);
   });
 
-  it("keeps the device rules it was given", () => {
+  it("keeps what update does not manage: devices, swappiness, OOM killer, I/O throttles", () => {
     const devices = [{ allow: false, access: "rwm" }];
-    expect(mergeResources({ ...base, devices }, 0, { cpuShares: 2 }).resources.devices).toBe(devices);
+    const blockIO = { throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1024 }] };
+    const r = mergeResources({ ...base, devices, blockIO, memory: { ...base.memory, swappiness: 10, disableOOMKiller: true } }, 0, { memory: 96 * MiB, blkioWeight: 300 });
+    expect(r.resources.devices).toBe(devices);
+    expect(r.resources.memory).toEqual({ limit: 96 * MiB, swap: 128 * MiB, swappiness: 10, disableOOMKiller: true });
+    expect(r.resources.blockIO).toEqual({ ...blockIO, weight: 300 });
+    expect(() => mergeResources(base, 0, { blkioWeight: 5 })).toThrow("Range of blkio weight is from 10 to 1000");
   });
 });

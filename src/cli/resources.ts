@@ -5,6 +5,7 @@ import { cpus } from "node:os";
 import { Option, type Command } from "commander";
 import { UsageError } from "../errors.js";
 import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../runtime/units.js";
+import { parseUint16 } from "../runtime/device-flags.js";
 import { eachArg, prepare } from "./common.js";
 
 export function registerResourceCommands(program: Command): void {
@@ -36,6 +37,7 @@ export function registerResourceCommands(program: Command): void {
     .option("--cpuset-cpus <list>", "CPUs in which to allow execution (0-3, 0,1)")
     .option("--cpuset-mems <list>", "MEMs in which to allow execution (0-3, 0,1)")
     .option("--pids-limit <n>", "Tune container pids limit (set -1 for unlimited)")
+    .option("--blkio-weight <n>", "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)")
     .action(async (refs: string[], o: Record<string, string | undefined>, cmd: Command) => {
       const g = await prepare(cmd);
       const { hasChanges, updateContainer } = await import("../runtime/update.js");
@@ -55,6 +57,7 @@ export function registerResourceCommands(program: Command): void {
         cpusetCpus: opt("cpusetCpus", (v) => checkCpuset(v, "--cpuset-cpus", hostList("/sys/devices/system/cpu/online"), "CPUs")),
         cpusetMems: opt("cpusetMems", (v) => checkCpuset(v, "--cpuset-mems", hostList("/sys/devices/system/node/online"), "memory nodes")),
         pidsLimit: opt("pidsLimit", (v) => parseIntFlag(v, "--pids-limit")),
+        blkioWeight: opt("blkioWeight", (v) => parseUint16(v, "--blkio-weight")),
       };
       if (!hasChanges(u)) throw new UsageError("you must provide one or more flags when using this command");
       await eachArg(refs, (ref) => {

@@ -5,7 +5,8 @@
 import { readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { detectHierarchy, openCgroup, type Hierarchy } from "../cgroupfs/index.js";
+import { detectHierarchy, type Hierarchy } from "../cgroupfs/index.js";
+import { containerCgroup } from "./container-cgroup.js";
 import { findContainer, listContainerIds, ownerAlive, readState, type ContainerState } from "./container-store.js";
 import {
   emptyRow, formatJson, formatTable, rowFromSamples, rowText, systemCpuNs, type RowText, type StatsSample,
@@ -35,7 +36,7 @@ function select(root: string, opts: StatsOptions): ContainerState[] {
 function sample(h: Hierarchy, s: ContainerState): StatsSample | undefined {
   if (!isRunning(s)) return undefined;
   try {
-    const stats = openCgroup(h, s.id).stats();
+    const stats = containerCgroup(h, s).stats();
     return { stats, systemNs: systemCpuNs(readFileSync("/proc/stat", "utf8")), onlineCpus: cpus().length };
   } catch {
     return undefined; // the container ended between listing and reading

@@ -5,10 +5,11 @@
 // it runs, and recorded so that inspect and later updates see it.
 
 import { readFileSync } from "node:fs";
-import { detectHierarchy, openCgroup, type LinuxResources } from "../cgroupfs/index.js";
+import { detectHierarchy, type LinuxResources } from "../cgroupfs/index.js";
 import { TsboxError, UsageError } from "../errors.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { withLock } from "../util/lock.js";
+import { containerCgroup } from "./container-cgroup.js";
 import { containerLockFile, containerPaths, findContainer, ownerAlive, readState } from "./container-store.js";
 import { CPU_PERIOD, NANO_CPUS_ANNOTATION } from "./specconv.js";
 import type { Spec } from "./spec.js";
@@ -29,6 +30,8 @@ export interface ResourceUpdate {
   cpusetMems?: string;
   /** 0 or -1: unlimited */
   pidsLimit?: number;
+  /** 10–1000 */
+  blkioWeight?: number;
 }
 
 /** Docker's HostConfig resource fields, the level at which its update rules are written. */
@@ -44,6 +47,7 @@ interface DockerResources {
   cpusetMems: string;
   /** undefined: not set */
   pidsLimit?: number;
+  blkioWeight: number;
 }
 
 function fromSpec(r: LinuxResources, nanoCpus: number): DockerResources {
@@ -59,18 +63,22 @@ function fromSpec(r: LinuxResources, nanoCpus: number): DockerResources {
     cpusetCpus: r.cpu?.cpus ?? "",
     cpusetMems: r.cpu?.mems ?? "",
     ...(r.pids?.limit !== undefined ? { pidsLimit: r.pids.limit } : {}),
+    blkioWeight: r.blockIO?.weight ?? 0,
   };
 }
 
+/** The Docker-level fields back into linux.resources; everything else (devices, swappiness, throttles...) as it was. */
 function toSpec(d: DockerResources, base: LinuxResources): LinuxResources {
-  const out: LinuxResources = { ...(base.devices ? { devices: base.devices } : {}) };
-  if (d.memory || d.memorySwap || d.memoryReservation) {
-    out.memory = {
-      ...(d.memory ? { limit: d.memory } : {}),
-      ...(d.memorySwap ? { swap: d.memorySwap } : {}),
-      ...(d.memoryReservation ? { reservation: d.memoryReservation } : {}),
-    };
-  }
+  const out: LinuxResources = { ...base };
+  const { limit: _l, swap: _s, reservation: _r, ...memRest } = base.memory ?? {};
+  const memory = {
+    ...memRest,
+    ...(d.memory ? { limit: d.memory } : {}),
+    ...(d.memorySwap ? { swap: d.memorySwap } : {}),
+    ...(d.memoryReservation ? { reservation: d.memoryReservation } : {}),
+  };
+  if (Object.keys(memory).length > 0) out.memory = memory;
+  else delete out.memory;
   const cpu: NonNullable<LinuxResources["cpu"]> = {};
   if (d.nanoCpus > 0) Object.assign(cpu, { quota: Math.round((d.nanoCpus * CPU_PERIOD) / 1e9), period: CPU_PERIOD });
   else {
@@ -81,7 +89,9 @@ function toSpec(d: DockerResources, base: LinuxResources): LinuxResources {
   if (d.cpusetCpus) cpu.cpus = d.cpusetCpus;
   if (d.cpusetMems) cpu.mems = d.cpusetMems;
   if (Object.keys(cpu).length > 0) out.cpu = cpu;
+  else delete out.cpu;
   if (d.pidsLimit !== undefined) out.pids = { limit: d.pidsLimit <= 0 ? -1 : d.pidsLimit };
+  if (d.blkioWeight) out.blockIO = { ...base.blockIO, weight: d.blkioWeight };
   return out;
 }
 
@@ -122,6 +132,7 @@ export function mergeResources(
   if (u.memorySwap) c.memorySwap = u.memorySwap;
   if (u.memoryReservation) c.memoryReservation = u.memoryReservation;
   if (u.pidsLimit !== undefined) c.pidsLimit = u.pidsLimit;
+  if (u.blkioWeight) c.blkioWeight = u.blkioWeight;
 
   // The checks `run` makes, on the merged result (verifyPlatformContainerResources with update=true).
   if (c.memory > 0 && c.memory < MIN_MEMORY) throw new UsageError("Minimum memory limit allowed is 6MB");
@@ -130,6 +141,7 @@ export function mergeResources(
   if (c.memory > 0 && c.memoryReservation > 0 && c.memory < c.memoryReservation) {
     throw new UsageError("Minimum memory limit can not be less than memory reservation limit, see usage");
   }
+  if (c.blkioWeight > 0 && (c.blkioWeight < 10 || c.blkioWeight > 1000)) throw new UsageError("Range of blkio weight is from 10 to 1000");
   if (c.cpuQuota > 0 && c.cpuQuota < 1000) throw new UsageError("CPU cfs quota can not be less than 1ms (i.e. 1000)");
   if (c.cpuPeriod !== 0 && (c.cpuPeriod < 1000 || c.cpuPeriod > 1_000_000)) {
     throw new UsageError("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)");
@@ -167,7 +179,7 @@ export function updateContainer(root: string, ref: string, u: ResourceUpdate): v
       // a window in which the running container would lose /dev/null.
       const { devices: _unchanged, ...live } = merged.resources;
       try {
-        openCgroup(detectHierarchy(), state.id).apply(live);
+        containerCgroup(detectHierarchy(), state).apply(live);
       } catch (e) {
         throw new TsboxError(`Cannot update container ${state.id}: ${(e as Error).message}`, 125, { cause: e });
       }
