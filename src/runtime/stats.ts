@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { detectHierarchy, type Hierarchy } from "../cgroupfs/index.js";
+import { NotFoundError } from "../errors.js";
 import { containerCgroup } from "./container-cgroup.js";
 import { findContainer, listContainerIds, ownerAlive, readState, type ContainerState } from "./container-store.js";
 import {
@@ -26,7 +27,17 @@ const isRunning = (s: ContainerState): boolean => s.status === "running" && owne
 
 /** What to show: the named containers (a missing one fails here), else the running ones (all with -a). */
 function select(root: string, opts: StatsOptions): ContainerState[] {
-  if (opts.refs.length > 0) return opts.refs.map((r) => findContainer(root, r));
+  if (opts.refs.length > 0) {
+    return opts.refs.map((r) => {
+      try {
+        return findContainer(root, r);
+      } catch (e) {
+        // docker stats exits 1 for an unknown container (a daemon error), not 125
+        if (e instanceof NotFoundError) throw new NotFoundError(e.message, 1);
+        throw e;
+      }
+    });
+  }
   return listContainerIds(root)
     .map((id) => readState(root, id))
     .filter((s): s is ContainerState => s !== undefined && (opts.all || isRunning(s)))
