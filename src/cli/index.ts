@@ -11,6 +11,7 @@ import { registerImageCommands } from "./images.js";
 import { registerMemCommands } from "./mem.js";
 import { registerInfoCommand } from "./info.js";
 import { registerRegistryCommands } from "./registry.js";
+import { registerResourceCommands } from "./resources.js";
 import { registerRun } from "./run.js";
 
 const DEFAULT_ROOT = "/var/lib/tsbox";
@@ -33,6 +34,7 @@ function buildProgram(): Command {
   registerRegistryCommands(program);
   registerContainerCommands(program);
   registerMemCommands(program);
+  registerResourceCommands(program);
   registerInfoCommand(program);
   return program;
 }

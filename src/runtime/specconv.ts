@@ -86,6 +86,11 @@ export interface SpecContext {
 
 export const DEFAULT_NOFILE = { soft: 1024, hard: 524288 };
 export const CPU_PERIOD = 100_000;
+/**
+ * Records `--cpus` (as Docker's NanoCPUs) in the spec: quota/period alone
+ * cannot tell it from --cpu-quota/--cpu-period, and `update` refuses to mix them as Docker does.
+ */
+export const NANO_CPUS_ANNOTATION = "io.tsbox.nano-cpus";
 
 export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecContext): Spec {
   const hostname = flags.hostname ?? ctx.id.slice(0, 12);
@@ -137,6 +142,7 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
       readonlyPaths: [...DEFAULT_READONLY_PATHS],
       rootfsPropagation: "rprivate",
     },
+    ...(flags.cpus !== undefined ? { annotations: { [NANO_CPUS_ANNOTATION]: String(Math.round(flags.cpus * 1e9)) } } : {}),
   };
 }
 
