@@ -1,7 +1,8 @@
 // Which containers `mem stat` / `mem scan` look at: the ones named (by name
 // or ID prefix), else every running container, oldest first.
 
-import { detectHierarchy, openCgroup, type Cgroup, type Hierarchy } from "../../cgroupfs/index.js";
+import { detectHierarchy, type Cgroup, type Hierarchy } from "../../cgroupfs/index.js";
+import { containerCgroup } from "../../runtime/container-cgroup.js";
 import { TsboxError } from "../../errors.js";
 import { findContainer, listContainerIds, ownerAlive, readState, type ContainerState } from "../../runtime/container-store.js";
 
@@ -21,7 +22,7 @@ export function runningContainers(root: string, refs: readonly string[], h: Hier
     states = listContainerIds(root).map((id) => readState(root, id)).filter((s): s is ContainerState => s !== undefined && isRunning(s));
     states.sort((a, b) => a.created.localeCompare(b.created));
   }
-  return states.map((state) => ({ state, cgroup: openCgroup(h, state.id) }));
+  return states.map((state) => ({ state, cgroup: containerCgroup(h, state) }));
 }
 
 function isRunning(s: ContainerState): boolean {
