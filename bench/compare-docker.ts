@@ -163,27 +163,11 @@ export function parseSize(s: string): number {
 
 const BUSY = ["sh", "-c", "while :; do :; done"];
 
-/** A static program that maps and touches N MiB of anonymous memory, then waits. */
+/** test/fixtures/hold.c, built static: maps and touches N MiB of anonymous memory, then waits. */
 function holdBinary(work: string): string {
   const dir = join(work, "hold-bin");
   mkdirSync(dir, { recursive: true });
-  const src = join(work, "hold.c");
-  writeFileSync(src, `#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-  size_t n = (size_t)atol(argv[1]) << 20;
-  char *p = mmap(0, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return 1;
-  memset(p, 1, n);
-  puts("held");
-  fflush(stdout);
-  for (;;) pause();
-}
-`);
-  execFileSync("cc", ["-static", "-O1", "-o", join(dir, "hold"), src]);
+  execFileSync("cc", ["-static", "-O1", "-o", join(dir, "hold"), join(REPO, "test", "fixtures", "hold.c")]);
   return dir;
 }
 

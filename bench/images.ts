@@ -18,6 +18,7 @@ import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import * as tar from "tar-stream";
+import { prng } from "../src/util/prng.js";
 import { REPO, TSBOX, runBenchmark, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runTimed, sh } from "./lib.js";
 
 const RESULTS = join(REPO, "bench", "results", "images.json");
@@ -56,17 +57,6 @@ function note(line: string): void {
 
 // ---------------------------------------------------------------- the image
 
-// A deterministic PRNG (mulberry32): the same file tree every run, so results compare.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ("the of and to in is for on that with as by this be are from at or it an was which not have can if " +
   "config value error return function struct static const int void char include define import export class public " +

@@ -1,5 +1,5 @@
 // The kernel-validation harness shared by test/reclaim.kernel.test.ts and the
-// bench/validate-*.ts sweeps: starts pagemix containers (test/workloads/pagemix.c,
+// bench/validate-*.ts sweeps: starts pagemix containers (test/fixtures/pagemix.c,
 // compiled static), predicts what KSM / zram / the balloon will do from the
 // pages and cgroup counters, lets the kernel do it, and returns both numbers.
 // Every kernel setting changed is restored in `finally`.
@@ -28,7 +28,7 @@ export function tsboxSync(root: string, args: string[]): { code: number; stdout:
   return { code: r.status ?? 137, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 
-/** cc -static test/workloads/pagemix.c → .tmp/pagemix (rebuilt when the source is newer). */
+/** cc -static test/fixtures/pagemix.c → .tmp/pagemix (rebuilt when the source is newer). */
 export function buildPagemix(): string {
   const out = join(REPO, ".tmp", "reclaim", "pagemix");
   mkdirSync(dirname(out), { recursive: true });

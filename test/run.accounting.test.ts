@@ -4,10 +4,10 @@
 // `update`. Version-aware: cgroup files are read on the host, in the v1
 // controller's dir or the single v2 dir, so it runs on v1 and in the v2 guest.
 import { execFileSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { cgroupDirsOf, containerIds, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxAsync, until } from "./helpers.js";
+import { REPO, cgroupDirsOf, containerIds, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxAsync, until } from "./helpers.js";
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 const v2 = statfsSync("/sys/fs/cgroup").type === CGROUP2_SUPER_MAGIC;
@@ -148,29 +148,13 @@ describe("cpu, measured", () => {
   }, 2 * SLOW);
 });
 
-/** A static program that holds N MiB of anonymous memory, touched, until killed. */
+/** test/fixtures/hold.c, built static: holds N MiB of anonymous memory, touched, until killed. */
 function holdBinary(): string {
   const dir = join(scratch, "bin");
   const bin = join(dir, "hold");
   if (!existsSync(bin)) {
-    execFileSync("mkdir", ["-p", dir]);
-    const src = join(scratch, "hold.c");
-    writeFileSync(src, `#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-  size_t n = (size_t)atol(argv[1]) << 20;
-  char *p = mmap(0, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return 1;
-  memset(p, 1, n);
-  puts("held");
-  fflush(stdout);
-  for (;;) pause();
-}
-`);
-    execFileSync("cc", ["-static", "-O1", "-o", bin, src]);
+    mkdirSync(dir, { recursive: true });
+    execFileSync("cc", ["-static", "-O1", "-o", bin, join(REPO, "test", "fixtures", "hold.c")]);
   }
   return dir;
 }

@@ -1,17 +1,10 @@
 // Seeded random sampling of pages, and the confidence interval of a
 // proportion estimated from the sample.
 
-/** mulberry32: a small seeded generator, uniform in [0, 1); plenty for picking pages. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "../../util/prng.js";
+
+/** Seeded and uniform in [0, 1): plenty for picking pages. */
+export const rng = prng;
 
 /** k distinct indices of [0, n), ascending (Floyd's algorithm: O(k), no array of n). */
 export function chooseIndices(n: number, k: number, random: () => number): number[] {

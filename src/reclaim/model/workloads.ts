@@ -1,6 +1,7 @@
 // Synthetic guests: demand traces shaped like the workloads the ESX paper and
 // the anchors describe, made deterministic by a seeded generator.
 
+import { prng } from "../../util/prng.js";
 import type { Demand } from "./scenario.js";
 
 export const WORKLOAD_NAMES = ["idle-cache", "anon-heavy", "identical-os", "bursty", "idle"] as const;
@@ -31,17 +32,7 @@ export interface WorkloadOptions {
   seed?: number;
 }
 
-/** mulberry32: a small seeded PRNG, the same numbers on every machine. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 export function workloadTrace(name: WorkloadName, sizePages: number, steps: number, o: WorkloadOptions = {}): Demand[] {
   const shape = SHAPES[name];
