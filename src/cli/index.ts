@@ -10,6 +10,7 @@ import { registerContainerCommands } from "./containers.js";
 import { registerImageCommands } from "./images.js";
 import { registerRegistryCommands } from "./registry.js";
 import { registerRun } from "./run.js";
+import { registerSystemCommands } from "./system.js";
 
 const DEFAULT_ROOT = "/var/lib/tsbox";
 
@@ -30,6 +31,7 @@ function buildProgram(): Command {
   registerArchiveCommands(program);
   registerRegistryCommands(program);
   registerContainerCommands(program);
+  registerSystemCommands(program);
   return program;
 }
 

@@ -1,7 +1,7 @@
 // `tsbox container prune` and `tsbox system prune`/`df`: stopped containers
 // go, with their directory, cgroup and name.
 
-import { readdirSync, lstatSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { containerPaths, listContainerIds, readState } from "./container-store.js";
 import { isLive } from "./lifecycle.js";
@@ -33,4 +33,31 @@ export async function pruneContainers(root: string): Promise<{ ids: string[]; by
     ids.push(id);
   }
   return { ids, bytes };
+}
+
+/**
+ * What a crash between reserving a name and writing the state leaves: a
+ * container directory without state.json, a name pointing nowhere. Only old
+ * ones: a younger one may belong to a `run` in progress.
+ */
+export function pruneDebris(root: string, minAgeMs = 60_000): number {
+  let removed = 0;
+  const old = (p: string): boolean => {
+    try { return Date.now() - lstatSync(p).mtimeMs > minAgeMs; } catch { return false; }
+  };
+  for (const id of listContainerIds(root)) {
+    const p = containerPaths(root, id);
+    if (!existsSync(p.state) && old(p.dir)) { rmSync(p.dir, { recursive: true, force: true }); removed++; }
+  }
+  const names = join(root, "names");
+  let entries: string[] = [];
+  try { entries = readdirSync(names); } catch { /* none yet */ }
+  for (const n of entries) {
+    const file = join(names, n);
+    let id = "";
+    try { id = readFileSync(file, "utf8").trim(); } catch { continue; }
+    const s = /^[0-9a-f]{64}$/.test(id) ? readState(root, id) : undefined;
+    if ((!s || s.name !== n) && old(file)) { rmSync(file, { force: true }); removed++; }
+  }
+  return removed;
 }
