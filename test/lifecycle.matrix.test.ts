@@ -1,9 +1,10 @@
 // Acceptance (issue 5): detached containers kept by tsbox-monitor, and the
 // lifecycle commands around them: run -d → ps → logs → stop → start → restart
 // → kill → wait → rm; restart policies; log rotation; Docker's errors.
-import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { fdsUnder } from "./lifecycle.helpers.js";
 import { alive, cgroupDirsOf, containerIds, mountsUnder, removeRoot, rootWithBusybox, stateOf, tsbox, until } from "./helpers.js";
 
 let root: string;
@@ -19,23 +20,6 @@ const runD = (args: string[]): string => ok(["run", "-d", ...args]).trim();
 const monitorJson = (id: string): Record<string, unknown> =>
   JSON.parse(readFileSync(join(root, "containers", id, "monitor.json"), "utf8")) as Record<string, unknown>;
 const inspect = (ref: string): Record<string, any> => (JSON.parse(ok(["inspect", ref])) as Record<string, any>[])[0]!;
-
-/** Processes (other than the test's) holding an fd on anything under the root. */
-export function fdsUnder(path: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    if (Number(pid) === process.pid) continue;
-    let fds: string[];
-    try { fds = readdirSync(`/proc/${pid}/fd`); } catch { continue; }
-    for (const fd of fds) {
-      try {
-        const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-        if (target.startsWith(path)) found.push(`${pid}:${fd} ${target}`);
-      } catch { /* gone */ }
-    }
-  }
-  return found;
-}
 
 /** What a container leaves when it is gone: nothing. */
 function expectGone(id: string, pids: number[] = []): void {

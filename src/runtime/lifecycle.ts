@@ -111,6 +111,7 @@ export async function startContainer(root: string, ref: string): Promise<Contain
   const cgroup = createCgroup(detectHierarchy(), found.id);
   try {
     cgroup.apply(spec.linux.resources);
+    crashPoint("start");
     const m = await launchMonitor({
       paths, cgroupDirs: cgroup.dirs, tty: Boolean(claimed.tty),
       ...(claimed.restartPolicy ? { restartPolicy: claimed.restartPolicy } : {}),
