@@ -182,6 +182,20 @@ export function registerContainerCommands(program: Command): void {
       renameContainer(g.root, ref, name);
     });
 
+  for (const [name, pause] of [["pause", true], ["unpause", false]] as const) {
+    program.command(name)
+      .description(pause ? "Pause all processes within one or more containers" : "Unpause all processes within one or more containers")
+      .argument("<container...>")
+      .action(async (refs: string[], _o: unknown, cmd: Command) => {
+        const g = await prepare(cmd);
+        const { pauseContainer } = await import("../runtime/lifecycle.js");
+        await eachArg(refs, async (ref) => {
+          await pauseContainer(g.root, ref, pause);
+          process.stdout.write(`${ref}\n`);
+        });
+      });
+  }
+
   const container = program.command("container").description("Manage containers");
   container.command("prune")
     .description("Remove all stopped containers")

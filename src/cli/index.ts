@@ -8,6 +8,7 @@ import { packageVersion } from "../util/package.js";
 import { registerArchiveCommands } from "./archive.js";
 import { registerContainerCommands } from "./containers.js";
 import { registerImageCommands } from "./images.js";
+import { registerInfoCommand } from "./info.js";
 import { registerRegistryCommands } from "./registry.js";
 import { registerRun } from "./run.js";
 import { registerSystemCommands } from "./system.js";
@@ -32,6 +33,7 @@ function buildProgram(): Command {
   registerRegistryCommands(program);
   registerContainerCommands(program);
   registerSystemCommands(program);
+  registerInfoCommand(program);
   return program;
 }
 

@@ -4,7 +4,10 @@ import type { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { UsageError } from "../errors.js";
-import { parseEnvFile, type RunFlags } from "../runtime/specconv.js";
+import {
+  parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, statBlockDevice, throttleFlags,
+} from "../runtime/device-flags.js";
+import { cgroupParentSegments, parseEnvFile, type RunFlags } from "../runtime/specconv.js";
 import type { LogConfig, RestartPolicy } from "../runtime/container-store.js";
 import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../runtime/units.js";
 import { collect, prepare, readText } from "./common.js";
@@ -42,6 +45,15 @@ export function registerRun(program: Command): void {
     .option("--cpuset-cpus <list>", "CPUs in which to allow execution (0-3, 0,1)")
     .option("--cpuset-mems <list>", "MEMs in which to allow execution (0-3, 0,1)")
     .option("--pids-limit <n>", "Tune container pids limit (set -1 for unlimited)")
+    .option("--memory-swappiness <n>", "Tune container memory swappiness (0 to 100) (default -1)")
+    .option("--oom-kill-disable", "Disable OOM Killer", false)
+    .option("--blkio-weight <n>", "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)")
+    .option("--blkio-weight-device <dev:weight>", "Block IO weight (relative device weight)", collect, [])
+    .option("--device-read-bps <dev:rate>", "Limit read rate (bytes per second) from a device", collect, [])
+    .option("--device-write-bps <dev:rate>", "Limit write rate (bytes per second) to a device", collect, [])
+    .option("--device-read-iops <dev:rate>", "Limit read rate (IO per second) from a device", collect, [])
+    .option("--device-write-iops <dev:rate>", "Limit write rate (IO per second) to a device", collect, [])
+    .option("--cgroup-parent <path>", "Optional parent cgroup for the container (default \"tsbox\")")
     .action(async (image: string, command: string[], o: Record<string, unknown>, cmd: Command) => {
       const g = await prepare(cmd);
       const env = [
@@ -74,6 +86,18 @@ export function registerRun(program: Command): void {
         cpusetMems: o.cpusetMems === undefined ? undefined
           : checkCpuset(String(o.cpusetMems), "--cpuset-mems", hostList("/sys/devices/system/node/online"), "memory nodes"),
         pidsLimit: o.pidsLimit === undefined ? undefined : parseIntFlag(String(o.pidsLimit), "--pids-limit"),
+        memorySwappiness: o.memorySwappiness === undefined ? undefined : parseIntFlag(String(o.memorySwappiness), "--memory-swappiness"),
+        oomKillDisable: Boolean(o.oomKillDisable),
+        blkioWeight: o.blkioWeight === undefined ? undefined : parseUint16(String(o.blkioWeight), "--blkio-weight"),
+        blkioWeightDevice: (o.blkioWeightDevice as string[]).map((v) => {
+          const { path, weight } = parseWeightDevice(v);
+          return { ...statBlockDevice(path), weight };
+        }),
+        deviceReadBps: throttleFlags(o.deviceReadBps as string[], "--device-read-bps", parseThrottleBps),
+        deviceWriteBps: throttleFlags(o.deviceWriteBps as string[], "--device-write-bps", parseThrottleBps),
+        deviceReadIops: throttleFlags(o.deviceReadIops as string[], "--device-read-iops", parseThrottleIops),
+        deviceWriteIops: throttleFlags(o.deviceWriteIops as string[], "--device-write-iops", parseThrottleIops),
+        ...(o.cgroupParent !== undefined ? { cgroupParent: cgroupParentSegments(String(o.cgroupParent)).join("/") } : {}),
       };
       if (flags.tty && !process.stdin.isTTY && flags.interactive) {
         throw new UsageError("the input device is not a TTY");

@@ -40,6 +40,8 @@ export interface ContainerState {
   restartPolicy?: RestartPolicy;
   logConfig?: LogConfig;
   restartCount?: number;
+  /** --cgroup-parent, as given (segments joined by "/"); absent = the default "tsbox" */
+  cgroupParent?: string;
 }
 
 export interface ContainerPaths {

@@ -7,7 +7,8 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TsboxError, UsageError } from "../errors.js";
-import { createCgroup, detectHierarchy } from "../cgroupfs/index.js";
+import { createCgroup, detectHierarchy, devicesEnforced } from "../cgroupfs/index.js";
+import { containerCgroup } from "./container-cgroup.js";
 import { withLock } from "../util/lock.js";
 import {
   containerLockFile, containerPaths, findContainer, ownerAlive, readState, selfOwner, writeState,
@@ -65,6 +66,7 @@ export async function stopContainer(root: string, ref: string, timeoutSec = 10):
   requestStop(root, s.id);
   crashPoint("stop");
   signal(s, "SIGTERM");
+  await thawIfPaused(s); // as Docker: a paused container gets the signal once it runs again
   if (timeoutSec > 0 && (await waitExited(root, s.id, timeoutSec * 1000))) return;
   const now = readState(root, s.id);
   if (now && now.status !== "exited") signal(now, "SIGKILL");
@@ -80,6 +82,14 @@ export async function killContainer(root: string, ref: string, sig: string): Pro
   // As Docker: a container killed by the user counts as stopped by hand.
   requestStop(root, s.id);
   signal(s, signo);
+  if (signo === "SIGKILL" || signo === 9) await thawIfPaused(s);
+}
+
+async function thawIfPaused(s: ContainerState): Promise<void> {
+  try {
+    const cg = containerCgroup(detectHierarchy(), s);
+    if (cg.frozen()) await cg.thaw();
+  } catch { /* no freezer, or the cgroup is gone */ }
 }
 
 export async function waitContainer(root: string, ref: string): Promise<number> {
@@ -108,7 +118,14 @@ export async function startContainer(root: string, ref: string): Promise<Contain
   rmSync(paths.stop, { force: true });
   rmSync(paths.monitor, { force: true });
   const spec = JSON.parse(readFileSync(paths.config, "utf8")) as Spec;
-  const cgroup = createCgroup(detectHierarchy(), found.id);
+  // As run creates it: under its --cgroup-parent, with the device filter where v2 needs one.
+  const h = detectHierarchy();
+  const shim = await import("../ns/shim.js");
+  const enforced = devicesEnforced(h, shim.attachDeviceFilter);
+  const cgroup = createCgroup(h, found.id, {
+    ...(claimed.cgroupParent !== undefined ? { parent: claimed.cgroupParent } : {}),
+    ...(enforced ? { deviceFilter: shim.attachDeviceFilter } : {}),
+  });
   try {
     cgroup.apply(spec.linux.resources);
     crashPoint("start");
@@ -137,4 +154,18 @@ export async function startContainer(root: string, ref: string): Promise<Contain
 export async function restartContainer(root: string, ref: string, timeoutSec = 10): Promise<void> {
   await stopContainer(root, ref, timeoutSec);
   await startContainer(root, ref);
+}
+
+/** pause/unpause: the cgroup freezer (Docker's wording for the refusals). */
+export async function pauseContainer(root: string, ref: string, pause: boolean): Promise<void> {
+  const s = findContainer(root, ref);
+  if (!isLive(s)) throw new TsboxError(`Container ${s.id} is not running`);
+  const cg = containerCgroup(detectHierarchy(), s);
+  if (pause) {
+    if (cg.frozen()) throw new TsboxError(`Container ${s.id} is already paused`);
+    await cg.freeze();
+  } else {
+    if (!cg.frozen()) throw new TsboxError(`Container ${s.id} is not paused`);
+    await cg.thaw();
+  }
 }

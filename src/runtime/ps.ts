@@ -3,6 +3,8 @@
 
 import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
+import { detectHierarchy } from "../cgroupfs/index.js";
+import { containerCgroup } from "./container-cgroup.js";
 import { relativeTime, table } from "../format.js";
 import { containerPaths, listContainerIds, ownerAlive, readState, type ContainerState } from "./container-store.js";
 import type { Spec } from "./spec.js";
@@ -12,13 +14,19 @@ export interface PsOptions { all: boolean; quiet: boolean; noTrunc: boolean; fil
 /** Docker's State word: created, running, restarting, exited (paused when frozen). */
 export function stateWord(s: ContainerState): string {
   if (s.status === "running" && !ownerAlive(s.owner)) return "exited";
+  if (s.status === "running" && frozen(s)) return "paused";
   return s.status;
+}
+
+function frozen(s: ContainerState): boolean {
+  try { return containerCgroup(detectHierarchy(), s).frozen(); } catch { return false; }
 }
 
 export function statusText(s: ContainerState, now = Date.now()): string {
   const since = (iso: string | undefined): string => relativeTime(iso ?? s.created, now);
   switch (stateWord(s)) {
     case "running": return `Up ${since(s.startedAt).replace(/ ago$/, "")}`;
+    case "paused": return `Up ${since(s.startedAt).replace(/ ago$/, "")} (Paused)`;
     case "restarting": return `Restarting (${s.exitCode ?? 0}) ${since(s.finishedAt)}`;
     case "exited": return `Exited (${s.exitCode ?? 137}) ${since(s.finishedAt)}`;
     default: return "Created";
@@ -64,7 +72,7 @@ function matches(s: ContainerState, filters: string[]): boolean {
 
 export function listContainers(root: string, o: PsOptions): string {
   const states = listContainerIds(root).map((id) => readState(root, id)).filter((s): s is ContainerState => s !== undefined)
-    .filter((s) => o.filters.length > 0 || o.all || ["running", "restarting"].includes(stateWord(s)))
+    .filter((s) => o.filters.length > 0 || o.all || ["running", "restarting", "paused"].includes(stateWord(s)))
     .filter((s) => matches(s, o.filters))
     .sort((a, b) => b.created.localeCompare(a.created));
   const id = (s: ContainerState): string => (o.noTrunc ? s.id : s.id.slice(0, 12));

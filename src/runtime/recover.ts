@@ -4,9 +4,10 @@
 // only in its own mount namespace, so what remains is the cgroup (emptied and
 // removed here) and the directory.
 
-import { detectHierarchy, openCgroup, type Hierarchy } from "../cgroupfs/index.js";
+import { detectHierarchy, type Hierarchy } from "../cgroupfs/index.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync, writeFileSync } from "node:fs";
+import { containerCgroup } from "./container-cgroup.js";
 import { log } from "../log.js";
 import {
   containerPaths, listContainerIds, ownerAlive, processStartTime, readMonitorStatus, readState, settleContainer,
@@ -22,7 +23,10 @@ export async function releaseContainer(root: string, state: ContainerState, h: H
     try { process.kill(monitor.pid, "SIGKILL"); } catch { /* gone */ }
     while (processStartTime(monitor.pid) === monitor.startTime) await sleep(10);
   }
-  await openCgroup(h, state.id).destroy();
+  const cg = containerCgroup(h, state);
+  // Frozen processes do not die of SIGKILL until thawed.
+  try { if (cg.frozen()) await cg.thaw(); } catch { /* no freezer, or gone */ }
+  await cg.destroy();
   // Killed with its owner: reported as Docker reports a SIGKILLed container.
   settleContainer(root, state, { exitCode: state.status === "exited" ? state.exitCode ?? 137 : 137 }, state.autoRemove);
 }

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { LaunchError } from "../errors.js";
-import { createCgroup, detectHierarchy, devicesEnforced, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
+import { cgroupSupport, createCgroup, detectHierarchy, devicesEnforced, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
 // The image modules `run` needs, not the whole image API (start-up time).
 import { resolveImage } from "../image/images.js";
 import { readImageFile } from "../image/files.js";
@@ -67,6 +67,10 @@ export async function runContainer(req: RunRequest): Promise<number> {
   let stopForwarding = (): void => {};
   let spec: Spec;
   const etcFiles = { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf };
+  const warnings: string[] = [];
+  // v2: Docker's device list as a BPF program where the kernel takes it.
+  const enforced = devicesEnforced(hierarchy, shim.attachDeviceFilter);
+  const parent = req.flags.cgroupParent;
   try {
     spec = buildSpec(image.config.config, req.flags, {
       id,
@@ -75,8 +79,12 @@ export async function runContainer(req: RunRequest): Promise<number> {
       group: readImageFile(image, "/etc/group")?.toString("utf8"),
       hostEnv: process.env,
       thermalThrottle: thermalThrottleDirs(),
-      devicesEnforced: devicesEnforced(hierarchy),
+      devicesEnforced: enforced,
+      cgroupSupport: cgroupSupport(hierarchy),
+      warnings,
     });
+    // Docker's client prints the daemon's warnings this way, before the container starts.
+    for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
     spec.process.rlimits = grantableRlimits(spec.process.rlimits);
     if (spec.process.terminal && process.stdout.isTTY) {
       spec.process.consoleSize = { height: process.stdout.rows, width: process.stdout.columns };
@@ -99,11 +107,15 @@ export async function runContainer(req: RunRequest): Promise<number> {
       status: "created", owner: selfOwner(), autoRemove: req.autoRemove, tty: req.flags.tty,
       ...(req.detach ? { detached: true, restartPolicy: req.restartPolicy ?? { name: "no", maximumRetryCount: 0 } } : {}),
       ...(req.logConfig ? { logConfig: req.logConfig } : {}),
+      ...(parent !== undefined ? { cgroupParent: parent } : {}),
     };
     writeState(req.root, state);
     crashPoint("create");
 
-    cgroup = createCgroup(hierarchy, id);
+    cgroup = createCgroup(hierarchy, id, {
+      ...(parent !== undefined ? { parent } : {}),
+      ...(enforced ? { deviceFilter: shim.attachDeviceFilter } : {}),
+    });
     const cg = cgroup;
     undo.push(() => cg.destroy());
     cgroup.apply(spec.linux.resources);
@@ -115,7 +127,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
       stdin: req.flags.interactive && !req.flags.tty ? "inherit" : "null",
       init: req.flags.init,
       bindIsDir: (p) => statSync(p).isDirectory(),
-      rootNodev: !devicesEnforced(hierarchy),
+      rootNodev: !enforced,
     });
     log().debug({ id, ops: plan.ops.length }, "launching");
     // Kept for `tsbox start`, which relaunches the same plan through a monitor.
