@@ -44,7 +44,8 @@ const common = [...ccArgs, "-std=gnu11", "-Wall", "-Wextra", "-O2"];
 if (needLib) build(out, [...common, "-fPIC", "-shared", "-fvisibility=hidden"], sources, "the native shim");
 // Static: no dynamic loader or shared libc pages, so the resident set of one
 // monitor per container stays small and owns what it maps.
-if (needMonitor) build(monitorOut, [...common, "-static", "-Os"], [...monitorSources, ...sources], "the monitor");
+// It needs the shim's launch code (shim.c) only, not the rest of the library.
+if (needMonitor) build(monitorOut, [...common, "-static", "-Os"], [...monitorSources, join(srcDir, "shim.c")], "the monitor");
 
 function build(target, flags, srcs, what) {
   const tmp = `${target}.${process.pid}.tmp`;

@@ -248,6 +248,34 @@ describe("names, IDs and errors", () => {
   });
 });
 
+describe("pause and unpause", () => {
+  const cpuTicks = (pid: number): number => {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return Number(f[11]) + Number(f[12]); // utime + stime
+  };
+
+  it("pause freezes the container's CPU use (measured), unpause resumes it", async () => {
+    const id = runD(["busybox", "sh", "-c", "while true; do :; done"]);
+    const pid = stateOf(root, id).pid as number;
+    await until(() => cpuTicks(pid) > 0 || undefined, "some CPU use");
+    expect(ok(["pause", id])).toBe(`${id}\n`);
+    expect(inspect(id).State).toMatchObject({ Status: "paused", Paused: true, Running: true });
+    expect(ok(["ps"])).toMatch(/Up .* \(Paused\)/);
+    const frozenAt = cpuTicks(pid);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(cpuTicks(pid)).toBe(frozenAt);
+    expect(tsbox(root, ["pause", id]).stderr).toMatch(/is already paused/);
+    ok(["unpause", id]);
+    expect(inspect(id).State).toMatchObject({ Status: "running", Paused: false });
+    await until(() => cpuTicks(pid) > frozenAt || undefined, "CPU use after unpause");
+    expect(tsbox(root, ["unpause", id]).stderr).toMatch(/is not paused/);
+    // A paused container still stops and goes.
+    ok(["pause", id]);
+    ok(["rm", "-f", id]);
+    expectGone(id, [pid]);
+  });
+});
+
 describe("the monitor", () => {
   it("stays at or under 1 MiB resident and holds a handful of fds", () => {
     const id = runD(["busybox", "sleep", "1000"]);
