@@ -1,11 +1,12 @@
 // Acceptance (issue 5): detached containers kept by tsbox-monitor, and the
 // lifecycle commands around them: run -d → ps → logs → stop → start → restart
 // → kill → wait → rm; restart policies; log rotation; Docker's errors.
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { fdsUnder } from "./lifecycle.helpers.js";
-import { alive, cgroupDirsOf, containerIds, mountsUnder, removeRoot, rootWithBusybox, stateOf, tsbox, until } from "./helpers.js";
+import { alive, CLI, cgroupDirsOf, containerIds, mountsUnder, removeRoot, rootWithBusybox, stateOf, tsbox, until } from "./helpers.js";
 
 let root: string;
 beforeAll(() => { root = rootWithBusybox(); });
@@ -119,6 +120,36 @@ describe("run -d and the lifecycle matrix", () => {
     const id = runD(["-t", "busybox", "sh", "-c", "tty; echo done"]);
     expect(ok(["wait", id])).toBe("0\n");
     expect(ok(["logs", id])).toMatch(/^\/dev\/pts\/\d+\r?\ndone\r?\n$/);
+    ok(["rm", id]);
+  });
+
+  it("start -a -i and attach give the container's terminal through the monitor's socket", async () => {
+    const id = runD(["-t", "busybox", "sh", "-c", "read x; echo got $x; exit 4"]);
+    const attach = (args: string[]) => new Promise<{ code: number; out: string }>((resolve) => {
+      const p = spawn(process.execPath, [CLI, "--root", root, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+      let out = "";
+      p.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+      });
+      p.on("close", (code) => resolve({ code: code ?? 137, out }));
+      // Typed once the attach is up: the monitor's socket exists from its start.
+      setTimeout(() => p.stdin.write("hello\n"), 1500);
+    });
+    const a = await attach(["attach", id]);
+    expect(a.code).toBe(4);
+    expect(a.out).toContain("got hello\r\n");
+    const b = await attach(["start", "-a", "-i", id]);
+    expect(b.code).toBe(4);
+    expect(b.out).toContain("got hello\r\n");
+    expect(tsbox(root, ["attach", id]).stderr).toMatch(/You cannot attach to a stopped container, start it first/);
+    ok(["rm", id]);
+  });
+
+  it("start -a streams the output of that run and exits with its code", () => {
+    const id = runD(["busybox", "sh", "-c", "echo run; echo oops >&2; exit 5"]);
+    ok(["wait", id]);
+    const r = tsbox(root, ["start", "-a", id]);
+    expect(r).toMatchObject({ code: 5, stdout: "run\n", stderr: "oops\n" });
     ok(["rm", id]);
   });
 

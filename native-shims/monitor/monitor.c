@@ -25,9 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,6 +68,16 @@ static char log_path[4096];
 
 struct stream { int fd; const char *name; char buf[LINE_MAX_BYTES]; size_t len; };
 static struct stream streams[2];
+
+// Attach (tty containers): a unix socket `attach` in DIR, one client at a
+// time. Monitor → client: the terminal's output, raw. Client → monitor: frames
+// [type u8][len u16 LE][payload], type 0 = input for the terminal, type 1 =
+// window size (rows u16 LE, cols u16 LE). The path is bound through
+// /proc/self/fd/<dir fd>/attach: a container dir's full path may exceed
+// sun_path's 108 bytes.
+static int listen_fd = -1, client_fd = -1;
+static unsigned char frame[3 + 65535];
+static size_t frame_len;
 
 static pid_t child;
 static int restart_count;
@@ -167,6 +181,10 @@ static int pump(struct stream *s) {
     s->fd = -1;
     return 0;
   }
+  if (client_fd >= 0 && send(client_fd, buf, (size_t)r, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN) {
+    close(client_fd);
+    client_fd = -1;
+  }
   for (ssize_t i = 0; i < r; i++) {
     s->buf[s->len++] = buf[i];
     if (buf[i] == '\n' || s->len == sizeof s->buf) emit(s);
@@ -250,21 +268,80 @@ static int launch(char *msg, size_t msgn) {
   return 0;
 }
 
+static void open_attach(void) {
+  int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return;
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  snprintf(a.sun_path, sizeof a.sun_path, "/proc/self/fd/%d/attach", dfd);
+  unlink(a.sun_path);
+  listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (listen_fd >= 0 && (bind(listen_fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(listen_fd, 4) < 0)) {
+    close(listen_fd);
+    listen_fd = -1;
+  }
+  close(dfd);
+}
+
+static void accept_client(void) {
+  int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+  if (c < 0) return;
+  if (client_fd >= 0) close(client_fd);  // the newest attach wins, as one terminal
+  client_fd = c;
+  frame_len = 0;
+}
+
+// Input and resizes from the attached client, to the terminal.
+static void client_input(void) {
+  ssize_t r = read(client_fd, frame + frame_len, sizeof frame - frame_len);
+  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (r <= 0) { close(client_fd); client_fd = -1; return; }
+  frame_len += (size_t)r;
+  for (;;) {
+    if (frame_len < 3) return;
+    size_t len = (size_t)frame[1] | (size_t)frame[2] << 8;
+    if (frame_len < 3 + len) return;
+    int term = streams[0].fd;
+    if (frame[0] == 0 && term >= 0) {
+      // A burst of typing; a terminal nobody reads drops it after a while, as a full pty would block.
+      for (size_t off = 0, tries = 0; off < len && tries < 50;) {
+        ssize_t w = write(term, frame + 3 + off, len - off);
+        if (w < 0 && errno == EAGAIN) { struct pollfd pw = {term, POLLOUT, 0}; poll(&pw, 1, 100); tries++; continue; }
+        if (w <= 0) break;
+        off += (size_t)w;
+      }
+    } else if (frame[0] == 1 && len == 4 && term >= 0) {
+      struct winsize ws = {.ws_row = (unsigned short)(frame[3] | frame[4] << 8),
+                           .ws_col = (unsigned short)(frame[5] | frame[6] << 8)};
+      ioctl(term, TIOCSWINSZ, &ws);
+    }
+    memmove(frame, frame + 3 + len, frame_len - 3 - len);
+    frame_len -= 3 + len;
+  }
+}
+
 // Until the child has exited and its output is drained; returns its exit code.
 static int supervise(int sfd) {
   int status = -1;
   for (;;) {
-    struct pollfd p[3];
-    int n = 0, idx[3];
+    struct pollfd p[5];
+    int n = 0, idx[5];
     p[n].fd = sfd; p[n].events = POLLIN; idx[n++] = -1;
     for (int i = 0; i < 2; i++)
       if (streams[i].fd >= 0) { p[n].fd = streams[i].fd; p[n].events = POLLIN; idx[n++] = i; }
     if (status >= 0 && n == 1) break;
+    int streams_end = n;
+    if (listen_fd >= 0) { p[n].fd = listen_fd; p[n].events = POLLIN; idx[n++] = -2; }
+    if (client_fd >= 0) { p[n].fd = client_fd; p[n].events = POLLIN; idx[n++] = -3; }
     // Once the child is gone, a pty's or a daemonised grandchild's output may
     // never end: drain for a moment only.
     if (poll(p, (nfds_t)n, status >= 0 ? 200 : -1) == 0) break;
-    for (int i = 1; i < n; i++)
+    for (int i = 1; i < streams_end; i++)
       if (p[i].revents) pump(&streams[idx[i]]);
+    for (int i = streams_end; i < n; i++) {
+      if (!p[i].revents) continue;
+      if (idx[i] == -2) accept_client();
+      else if (client_fd >= 0) client_input();
+    }
     if (p[0].revents & POLLIN) {
       struct signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) == sizeof si) {}
@@ -377,6 +454,7 @@ int main(int argc, char **argv) {
 
   path_in_dir(log_path, sizeof log_path, "container.log");
   open_log();
+  if (tty) open_attach();
   streams[0].name = "stdout";
   streams[1].name = "stderr";
   streams[0].fd = streams[1].fd = -1;
@@ -423,6 +501,8 @@ int main(int argc, char **argv) {
     for (int tries = 0; tries < 50 && rmdir(cgroups[i]) < 0 && errno == EBUSY; tries++) sleep_ms(20);
   write_status("exited", code, oom);
   if (log_fd >= 0) close(log_fd);
+  if (client_fd >= 0) close(client_fd);  // the attached client sees the end
+  if (listen_fd >= 0) close(listen_fd);
   if (exit_command && exit_command[0]) {
     execv(exit_command[0], exit_command);
     return 127;

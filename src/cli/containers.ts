@@ -12,6 +12,26 @@ function timeoutFlag(v: string | undefined): number {
   return n;
 }
 
+/**
+ * The container's terminal through its monitor (-t), or its output (from the
+ * log, from now on) without one; resolves with its exit code once it exits.
+ */
+async function attach(root: string, id: string, interactive: boolean, since: string): Promise<number> {
+  const { readState } = await import("../runtime/container-store.js");
+  const { waitExited } = await import("../runtime/lifecycle.js");
+  const s = readState(root, id);
+  if (s?.tty) {
+    const { attachTerminal } = await import("../runtime/attach.js");
+    await attachTerminal(root, id, interactive);
+  } else {
+    const { showLogs } = await import("../runtime/logs.js");
+    await showLogs(root, id, { follow: true, timestamps: false, since }, {
+      stdout: (x) => process.stdout.write(x), stderr: (x) => process.stderr.write(x),
+    });
+  }
+  return (await waitExited(root, id))?.exitCode ?? 0;
+}
+
 export function registerContainerCommands(program: Command): void {
   program.command("ps")
     .description("List containers")
@@ -47,24 +67,34 @@ export function registerContainerCommands(program: Command): void {
     .description("Start one or more stopped containers")
     .argument("<container...>")
     .option("-a, --attach", "Attach STDOUT/STDERR and forward signals", false)
-    .action(async (refs: string[], o: { attach: boolean }, cmd: Command) => {
+    .option("-i, --interactive", "Attach container's STDIN", false)
+    .action(async (refs: string[], o: { attach: boolean; interactive: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
-      const { startContainer, waitExited } = await import("../runtime/lifecycle.js");
-      if (o.attach) {
+      const { startContainer } = await import("../runtime/lifecycle.js");
+      if (o.attach || o.interactive) {
         if (refs.length > 1) throw new UsageError("you cannot start and attach multiple containers at once");
+        // Every line of this run is logged after this instant.
+        const since = new Date().toISOString();
         const s = await startContainer(g.root, refs[0]!);
-        const { showLogs } = await import("../runtime/logs.js");
-        // The output of this run only: follow the log from the start we just made.
-        await showLogs(g.root, s.id, { follow: true, timestamps: false, ...(s.startedAt ? { since: s.startedAt } : {}) }, {
-          stdout: (x) => process.stdout.write(x), stderr: (x) => process.stderr.write(x),
-        });
-        process.exitCode = (await waitExited(g.root, s.id))?.exitCode ?? 0;
+        process.exitCode = await attach(g.root, s.id, o.interactive, since);
         return;
       }
       await eachArg(refs, async (ref) => {
         await startContainer(g.root, ref);
         process.stdout.write(`${ref}\n`);
       });
+    });
+
+  program.command("attach")
+    .description("Attach local standard input, output, and error streams to a running container")
+    .argument("<container>")
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { findContainer } = await import("../runtime/container-store.js");
+      const { isLive } = await import("../runtime/lifecycle.js");
+      const s = findContainer(g.root, ref);
+      if (!isLive(s)) throw new TsboxError("You cannot attach to a stopped container, start it first");
+      process.exitCode = await attach(g.root, s.id, true, new Date().toISOString());
     });
 
   program.command("stop")
