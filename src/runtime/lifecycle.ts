@@ -46,7 +46,7 @@ export async function waitExited(root: string, id: string, timeoutMs = Infinity)
   for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
     const s = readState(root, id);
     if (!s || s.status === "exited") return s;
-    if (s.status !== "created" && !ownerAlive(s.owner)) {
+    if (!ownerAlive(s.owner)) {
       await releaseContainer(root, s);
       return readState(root, id);
     }
