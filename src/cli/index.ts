@@ -13,6 +13,7 @@ import { registerInfoCommand } from "./info.js";
 import { registerRegistryCommands } from "./registry.js";
 import { registerResourceCommands } from "./resources.js";
 import { registerRun } from "./run.js";
+import { registerSystemCommands } from "./system.js";
 
 const DEFAULT_ROOT = "/var/lib/tsbox";
 
@@ -35,6 +36,7 @@ function buildProgram(): Command {
   registerContainerCommands(program);
   registerMemCommands(program);
   registerResourceCommands(program);
+  registerSystemCommands(program);
   registerInfoCommand(program);
   return program;
 }

@@ -16,14 +16,16 @@ import { log } from "../log.js";
 import { overlayLayers } from "../overlay/index.js";
 import {
   containerPaths, createContainerDirs, newContainerId, removeContainerDir, reserveName, selfOwner,
-  settleContainer, writeState, type ContainerState,
+  settleContainer, writeState, type ContainerState, type LogConfig, type RestartPolicy,
 } from "./container-store.js";
+import { crashPoint } from "./crash.js";
 import { buildSpec, type RunFlags } from "./specconv.js";
 import type { Spec } from "./spec.js";
 import { formatBytes } from "./units.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { attachTerminal, forwardSignals } from "./stdio.js";
 import { grantableRlimits } from "./rlimits.js";
+import { launchMonitor, writePlan } from "./monitor.js";
 
 export interface RunRequest {
   root: string;
@@ -31,6 +33,10 @@ export interface RunRequest {
   flags: RunFlags;
   name?: string;
   autoRemove: boolean;
+  /** run -d: a tsbox-monitor owns the container; called with the id once it runs */
+  detach?: (id: string) => void;
+  restartPolicy?: RestartPolicy;
+  logConfig?: LogConfig;
 }
 
 const HOSTS = [
@@ -98,10 +104,13 @@ export async function runContainer(req: RunRequest): Promise<number> {
     writeJsonAtomic(paths.config, spec, false);
     state = {
       id, name, image: req.image, imageId: image.id, created: new Date().toISOString(),
-      status: "created", owner: selfOwner(), autoRemove: req.autoRemove,
+      status: "created", owner: selfOwner(), autoRemove: req.autoRemove, tty: req.flags.tty,
+      ...(req.detach ? { detached: true, restartPolicy: req.restartPolicy ?? { name: "no", maximumRetryCount: 0 } } : {}),
+      ...(req.logConfig ? { logConfig: req.logConfig } : {}),
       ...(parent !== undefined ? { cgroupParent: parent } : {}),
     };
     writeState(req.root, state);
+    crashPoint("create");
 
     cgroup = createCgroup(hierarchy, id, {
       ...(parent !== undefined ? { parent } : {}),
@@ -121,6 +130,21 @@ export async function runContainer(req: RunRequest): Promise<number> {
       rootNodev: !enforced,
     });
     log().debug({ id, ops: plan.ops.length }, "launching");
+    // Kept for `tsbox start`, which relaunches the same plan through a monitor.
+    writePlan(paths, plan);
+    if (req.detach) {
+      crashPoint("monitor");
+      const m = await launchMonitor({
+        paths, cgroupDirs: cgroup.dirs, tty: req.flags.tty,
+        ...(state.restartPolicy ? { restartPolicy: state.restartPolicy } : {}),
+        ...(req.logConfig ? { logConfig: req.logConfig } : {}),
+        ...(req.autoRemove ? { exitCommand: selfCommand(req.root, ["rm", "-f", id]) } : {}),
+      });
+      crashPoint("started");
+      writeState(req.root, { ...state, status: "running", pid: m.pid, owner: m.owner, startedAt: new Date().toISOString() });
+      req.detach(id);
+      return 0;
+    }
     pid = shim.spawn(plan);
     const child = pid;
     undo.push(() => shim.abort(child));
@@ -153,6 +177,11 @@ export async function runContainer(req: RunRequest): Promise<number> {
   await cgroup.destroy();
   settleContainer(req.root, state, { exitCode, oomKilled }, req.autoRemove);
   return exitCode;
+}
+
+/** argv that runs this tsbox again (for the monitor's exit command). */
+export function selfCommand(root: string, args: string[]): string[] {
+  return [process.execPath, process.argv[1] ?? "tsbox", "--root", root, ...args];
 }
 
 /** How the container's /sys/fs/cgroup mirrors the host's hierarchies. */
