@@ -7,6 +7,7 @@ import { log } from "../log.js";
 import { packageVersion } from "../util/package.js";
 import { registerArchiveCommands } from "./archive.js";
 import { registerContainerCommands } from "./containers.js";
+import { registerExecCommands } from "./exec.js";
 import { registerImageCommands } from "./images.js";
 import { registerRegistryCommands } from "./registry.js";
 import { registerRun } from "./run.js";
@@ -30,6 +31,7 @@ function buildProgram(): Command {
   registerArchiveCommands(program);
   registerRegistryCommands(program);
   registerContainerCommands(program);
+  registerExecCommands(program);
   return program;
 }
 
