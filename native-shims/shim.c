@@ -75,7 +75,7 @@ struct op {
 };
 
 // One launched-but-not-finished child per slot, keyed by pid.
-struct slot { pid_t pid; int sync_w, err_r, ctl, pty; };
+struct slot { pid_t pid; int sync_w, err_r, ctl, pty, join_w; };
 static struct slot slots[256];
 
 // Sent by the child over the error pipe; one write <= PIPE_BUF, so it arrives whole.
@@ -85,8 +85,8 @@ struct report { int32_t op, err, code; char detail[4096 - 12]; };
 static struct {
   struct op *ops;
   size_t nops;
-  int sync_r, err_w, ctl;        // the child's ends
-  int sync_w, err_r, ctl_parent; // the parent's ends, closed in the child
+  int sync_r, err_w, ctl, join_r;        // the child's ends
+  int sync_w, err_r, ctl_parent, join_w; // the parent's ends, closed in the child
   int cap_last;
 } g;
 
@@ -350,12 +350,27 @@ static void op_join(const struct op *o) {
   }
   // Nothing of Node's may reach the container (fds it opened, even CLOEXEC
   // ones, would be reachable through /proc/self/fd until execve).
-  int keep[2] = {g.err_w < g.ctl ? g.err_w : g.ctl, g.err_w < g.ctl ? g.ctl : g.err_w};
-  close_except(keep, 2);
+  int keep[3] = {g.err_w, g.ctl, g.join_r};
+  for (int i = 0; i < 3; i++)  // ascending for close_except
+    for (int j = i + 1; j < 3; j++)
+      if (keep[j] < keep[i]) { int t = keep[i]; keep[i] = keep[j]; keep[j] = t; }
+  close_except(keep, 3);
   long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) fail("fork into the container", NULL);
-  if (pid > 0) reaper((pid_t)pid);
+  if (pid > 0) {
+    // The parent places the child (host pid) in the container's cgroup, then
+    // opens the second gate; this process itself never enters the cgroup.
+    struct report hello = {.op = -2, .err = 0, .code = (int32_t)pid};
+    ssize_t w;
+    do w = write(g.err_w, &hello, offsetof(struct report, detail)); while (w < 0 && errno == EINTR);
+    reaper((pid_t)pid);
+  }
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  char c;
+  ssize_t r;
+  do r = read(g.join_r, &c, 1); while (r < 0 && errno == EINTR);
+  if (r != 1) _exit(125);
+  close(g.join_r);
   joined = 1;
 }
 
@@ -593,10 +608,12 @@ static int child_main(void *arg) {
       close(slots[i].sync_w);
       close(slots[i].err_r);
       if (slots[i].ctl >= 0) close(slots[i].ctl);
+      if (slots[i].join_w >= 0) close(slots[i].join_w);
     }
   close(g.sync_w);
   close(g.err_r);
   if (g.ctl_parent >= 0) close(g.ctl_parent);
+  if (g.join_w >= 0) close(g.join_w);
   for (int i = 0; i < 64; i++) slot_fd[i] = -1;
   char c;
   ssize_t r;
@@ -759,6 +776,7 @@ static void drop_slot(struct slot *s) {
   if (s->sync_w >= 0) close(s->sync_w);
   if (s->err_r >= 0) close(s->err_r);
   if (s->ctl >= 0) close(s->ctl);
+  if (s->join_w >= 0) close(s->join_w);
   s->pid = 0;
 }
 
@@ -789,14 +807,18 @@ EXPORT int tsbox_spawn(int n, char **plan) {
   size_t nops;
   int rc = parse(n, plan, &ops, &nops);
   if (rc < 0) return rc;
-  int has_pty = 0;
-  for (size_t i = 0; i < nops; i++) has_pty |= ops[i].k == PTY;
+  int has_pty = 0, has_join = 0;
+  for (size_t i = 0; i < nops; i++) {
+    has_pty |= ops[i].k == PTY;
+    has_join |= ops[i].k == JOIN;
+  }
 
-  int sp[2] = {-1, -1}, ep[2] = {-1, -1}, cp[2] = {-1, -1}, err = 0;
+  int sp[2] = {-1, -1}, ep[2] = {-1, -1}, cp[2] = {-1, -1}, jp[2] = {-1, -1}, err = 0;
   void *stack = MAP_FAILED;
   pid_t pid = -1;
   if (pipe2(sp, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0 ||
-      (has_pty && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, cp) < 0)) {
+      (has_pty && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, cp) < 0) ||
+      (has_join && pipe2(jp, O_CLOEXEC) < 0)) {
     err = errno;
     perr(err, "launch: pipe: %s", strerror(err));
     goto out;
@@ -811,6 +833,8 @@ EXPORT int tsbox_spawn(int n, char **plan) {
   g.sync_w = sp[1];
   g.err_r = ep[0];
   g.ctl_parent = cp[0];
+  g.join_r = jp[0];
+  g.join_w = jp[1];
   g.cap_last = read_cap_last();
 
   // Block everything across clone so no signal runs a Node handler in the child
@@ -828,9 +852,10 @@ out:
   if (sp[0] >= 0) close(sp[0]);
   if (ep[1] >= 0) close(ep[1]);
   if (cp[1] >= 0) close(cp[1]);
+  if (jp[0] >= 0) close(jp[0]);
   if (pid < 0) {
-    int fds[] = {sp[1], ep[0], cp[0]};
-    for (int i = 0; i < 3; i++) if (fds[i] >= 0) close(fds[i]);
+    int fds[] = {sp[1], ep[0], cp[0], jp[1]};
+    for (int i = 0; i < 4; i++) if (fds[i] >= 0) close(fds[i]);
     return -err;
   }
   struct slot *stale = find_slot(pid);  // a reused pid whose PTY master was never claimed
@@ -838,7 +863,7 @@ out:
     if (stale->pty >= 0) close(stale->pty);
     drop_slot(stale);
   }
-  *slot = (struct slot){pid, sp[1], ep[0], cp[0], -1};
+  *slot = (struct slot){pid, sp[1], ep[0], cp[0], -1, jp[1]};
   return pid;
 }
 
@@ -855,20 +880,64 @@ static int recv_fd(int sock) {
   return fd;
 }
 
+// The first bytes of a failure report read by tsbox_start_join, for tsbox_start.
+static struct report pending;
+static size_t pending_got;
+static pid_t pending_pid;
+
+static size_t read_full(int fd, char *buf, size_t want) {
+  size_t got = 0;
+  while (got < want) {
+    ssize_t r = read(fd, buf + got, want - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  return got;
+}
+
+static void gate(int *fd) {
+  ssize_t r;
+  do r = write(*fd, "x", 1); while (r < 0 && errno == EINTR);
+  close(*fd);
+  *fd = -1;
+}
+
+EXPORT int tsbox_start_join(int pid) {
+  struct slot *s = find_slot(pid);
+  if (!s || s->join_w < 0 || s->sync_w < 0) return -ESRCH;
+  gate(&s->sync_w);
+  struct report rp;
+  memset(&rp, 0, sizeof rp);
+  size_t got = read_full(s->err_r, (char *)&rp, offsetof(struct report, detail));
+  if (got == offsetof(struct report, detail) && rp.op == -2 && rp.code > 0) return rp.code;
+  pending = rp;
+  pending_got = got;
+  pending_pid = pid;
+  return -1;
+}
+
 EXPORT const char *tsbox_start(int pid) {
   struct slot *s = find_slot(pid);
   if (!s) {
     snprintf(start_result, sizeof start_result, "125\tstart: no pending launch for pid %d", pid);
     return start_result;
   }
-  ssize_t r;
-  do r = write(s->sync_w, "x", 1); while (r < 0 && errno == EINTR);
-  close(s->sync_w);
-  s->sync_w = -1;
-
   struct report rp;
   size_t got = 0;
   memset(&rp, 0, sizeof rp);
+  ssize_t r;
+  if (pending_pid == pid) {  // tsbox_start_join already read the start of a failure
+    rp = pending;
+    got = pending_got;
+    pending_pid = 0;
+    if (got == 0) got = 1;  // EOF before any report: the child died without one
+    if (s->join_w >= 0) { close(s->join_w); s->join_w = -1; }
+  } else if (s->sync_w >= 0) {
+    gate(&s->sync_w);
+  } else if (s->join_w >= 0) {
+    gate(&s->join_w);
+  }
   while (got < sizeof rp) {
     r = read(s->err_r, (char *)&rp + got, sizeof rp - got);
     if (r < 0 && errno == EINTR) continue;

@@ -105,10 +105,12 @@ export async function execInContainer(req: ExecRequest): Promise<number> {
   const child = shim.spawn(plan);
   let stopForwarding = (): void => {};
   try {
-    // In the cgroup before it joins anything: the process it forks into the
-    // container inherits it, so it is never outside the container's limits.
-    cgroup.addProcess(child);
     if (!req.detach) stopForwarding = forwardSignals(child);
+    // The child joins the namespaces and forks into the PID namespace; that
+    // process waits until it is in the container's cgroup (the child, which
+    // stays outside as its reaper, never enters it).
+    const inside = shim.startJoin(child);
+    if (inside !== undefined) cgroup.addProcess(inside);
     const started = shim.start(child);
     if (!started.ok) throw new LaunchError(started.message, started.code);
   } catch (e) {

@@ -2,7 +2,7 @@
 // its cgroup and the host pid of its init, with Docker's wording when it is not.
 
 import { detectHierarchy, openCgroup, type Cgroup } from "../cgroupfs/index.js";
-import { TsboxError } from "../errors.js";
+import { NotFoundError, TsboxError } from "../errors.js";
 import { findContainer, processStartTime, type ContainerState } from "./container-store.js";
 
 export interface RunningContainer {
@@ -17,8 +17,15 @@ export class NotRunningError extends TsboxError {
   constructor(id: string) { super(`Container ${id} is not running`, 1); }
 }
 
+/** Like Docker's exec and top, every refusal exits 1 (the daemon's errors), not 125. */
 export function runningContainer(root: string, ref: string): RunningContainer {
-  const state = findContainer(root, ref);
+  let state: ContainerState;
+  try {
+    state = findContainer(root, ref);
+  } catch (e) {
+    if (e instanceof NotFoundError) throw new NotFoundError(e.message, 1);
+    throw e;
+  }
   const pid = state.pid;
   if (state.status !== "running" || pid === undefined || processStartTime(pid) === undefined) {
     throw new NotRunningError(state.id);
