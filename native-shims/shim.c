@@ -374,11 +374,12 @@ static void op_join(const struct op *o) {
   joined = 1;
 }
 
-// exec (after JOIN): the command is resolved here, so that not-found and
-// not-executable still come back as 127/126 with a message, and then run
-// through the trampoline (native-shims/trampoline/exec-trampoline.c) from a
-// sealed memfd: this process's own exe, the host's node binary, is never
-// reachable by the container, whatever /proc/self/exe tricks the image plays.
+// The command is resolved here, so that not-found and not-executable still
+// come back as 127/126 with a message, and then run through the trampoline
+// (native-shims/trampoline/exec-trampoline.c) from a sealed memfd: this
+// process's own exe, the host's node binary, is never what the container
+// runs, whatever /proc/self/exe tricks the image plays (as its command, #!
+// interpreter or ELF interpreter) — for `run` and `exec` alike.
 static int executable(const char *p, int *denied) {
   struct stat st;
   if (stat(p, &st) < 0) {
@@ -391,7 +392,7 @@ static int executable(const char *p, int *denied) {
   return 0;
 }
 
-static _Noreturn void exec_joined(const struct op *o) {
+static _Noreturn void exec_sealed(const struct op *o) {
   const char *path = o->s[0], *found = NULL;
   int denied = 0;
   if (o->cands) {
@@ -404,7 +405,10 @@ static _Noreturn void exec_joined(const struct op *o) {
     else if (denied) fail3(126, 0, "exec: \"", path, "\": permission denied");
     else fail3(127, 0, "exec: \"", path, "\": no such file or directory");
   }
-  int m = (int)syscall(SYS_memfd_create, "tsbox-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  // MFD_EXEC: since 6.3 a sysctl (vm.memfd_noexec) may make memfds noexec by
+  // default; older kernels reject the flag (EINVAL) and are exec by default.
+  int m = (int)syscall(SYS_memfd_create, "tsbox-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x10U /* MFD_EXEC */);
+  if (m < 0 && errno == EINVAL) m = (int)syscall(SYS_memfd_create, "tsbox-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (m < 0) fail("memfd_create", NULL);
   for (size_t off = 0; off < sizeof trampoline_elf; ) {
     ssize_t w = write(m, trampoline_elf + off, sizeof trampoline_elf - off);
@@ -423,25 +427,10 @@ static _Noreturn void exec_joined(const struct op *o) {
 }
 
 static _Noreturn void op_exec(const struct op *o) {
-  const char *path = o->s[0];
   set_mask_empty();
   if ((g.err_w > 3 && close_from(3, (unsigned)g.err_w - 1) < 0) || close_from(g.err_w + 1, ~0U) < 0)
     fail("close fds", NULL);
-  if (joined) exec_joined(o);
-  if (o->cands) {
-    int denied = 0;
-    for (char **c = o->cands; *c; c++) {
-      execve(*c, o->argv, o->envp);
-      if (errno == EACCES) denied = 1;
-      else if (errno != ENOENT && errno != ENOTDIR) fail3(126, errno, "exec: \"", *c, "\"");
-    }
-    if (denied) fail3(126, 0, "exec: \"", path, "\": permission denied");
-    fail3(127, 0, "exec: \"", path, "\": executable file not found in $PATH");
-  }
-  execve(path, o->argv, o->envp);
-  if (errno == ENOENT) fail3(127, 0, "exec: \"", path, "\": no such file or directory");
-  if (errno == EACCES || errno == EISDIR) fail3(126, 0, "exec: \"", path, "\": permission denied");
-  fail3(126, errno, "exec: \"", path, "\"");
+  exec_sealed(o);
 }
 
 static void run_op(const struct op *o) {

@@ -190,6 +190,10 @@ describe("exec into a running container", () => {
     const script = exec(["e1", "/tmp/evil"]);
     expect(script.code).toBe(126);
     expect(script.stdout).toBe("");
+    // The same for a container's first process (run goes through the trampoline too).
+    const run = tsbox(root, ["run", "--rm", "busybox", "/proc/self/exe", "-e", "console.log(1)"]);
+    expect(run.code).toBe(126);
+    expect(run.stdout).toBe("");
     // What an exec'd process sees as its exe is the container's binary, never node's inode.
     const ino = exec(["e1", "stat", "-L", "-c", "%d %i", "/proc/self/exe"]).stdout.trim();
     expect(ino).not.toBe(`${nodeExe.dev} ${nodeExe.ino}`);
