@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   CLI, REPO, alive, cgroupDirsOf, containerIds, mountsUnder, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxAsync, until,
 } from "./helpers.js";
@@ -53,6 +53,9 @@ function cgroupProcs(id: string): number[] {
 }
 
 beforeAll(() => { root = rootWithBusybox(); });
+// Let the worker's event loop turn between the synchronous (spawnSync) tests:
+// vitest's worker RPC times out after 60 s without it (test/vm/README.md).
+afterEach(() => new Promise<void>((r) => setImmediate(r)));
 afterAll(async () => {
   for (const c of clis) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
   await new Promise((r) => setTimeout(r, 200));
