@@ -268,7 +268,7 @@ describe("CVE-2019-5736 / CVE-2024-21626 classes under a real race", () => {
 
   it.skipIf(!cc)("never hands the container the host's node binary or a tsbox fd", async () => {
     const node = statSync(realpathSync(process.execPath));
-    const c = await startContainer("hostile", ["/probe/prober", String(node.dev), String(node.ino), "120"],
+    const c = await startContainer("hostile", ["/probe/prober", String(node.dev), String(node.ino), "1800"],
       ["-v", `${probeDir}:/probe`]);
     await until(() => c.out().includes("READY") || undefined, "prober ready", SLOW);
     const execsDone: Promise<void>[] = [];
