@@ -187,4 +187,93 @@ describe.skipIf(!isRoot)("cgroupfs on the real kernel", () => {
     expect(await a.exited).toBe("SIGKILL");
     expect(fs.existsSync(cg.dirs[0]!)).toBe(false);
   });
+  /** A shell that waits for a line on stdin (sent once it is placed), writes a 16 MiB file, then spins. */
+  function busyWorker(file: string): { child: ChildProcess; go: () => void } {
+    const script = `read x; head -c 16777216 /dev/zero > ${file}; cat ${file} > /dev/null; while :; do :; done`;
+    const child = spawn("sh", ["-c", script], { stdio: ["pipe", "ignore", "ignore"] });
+    children.push(child);
+    return { child, go: () => child.stdin!.write("go\n") };
+  }
+
+  async function waitFor<T>(fn: () => T | undefined | false, what: string, ms = 20_000): Promise<T> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = fn();
+      if (v !== undefined && v !== false) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async function freezeCheck(cg: Cgroup): Promise<void> {
+    await cg.freeze();
+    expect(cg.frozen()).toBe(true);
+    const before = cg.stats().cpu!.usageNs;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(cg.stats().cpu!.usageNs).toBe(before); // frozen: no CPU at all
+    await cg.thaw();
+    expect(cg.frozen()).toBe(false);
+    await waitFor(() => cg.stats().cpu!.usageNs > before, "CPU to be used again after thaw");
+  }
+
+  it("stats() reads the real accounting; freeze stops a busy process and thaw resumes it", async () => {
+    const cg = create(h);
+    // tmpfs: charged as shmem (part of file) on every host; the VM's 9p project share has no page cache
+    const file = path.join(fs.mkdtempSync("/dev/shm/tsbox-stats-"), "f");
+    try {
+      const w = busyWorker(file);
+      cg.addProcess(w.child.pid!);
+      w.go();
+      const s = await waitFor(() => {
+        const r = cg.stats();
+        return r.memory && r.memory.file !== undefined && r.memory.file >= 16 * M && r.cpu!.usageNs > 50e6 ? r : undefined;
+      }, "the worker's page cache and CPU time to be accounted");
+      expect(s.memory!.usage).toBeGreaterThanOrEqual(16 * M);
+      expect(s.memory!.shmem).toBeGreaterThanOrEqual(16 * M);
+      expect(s.memory!.workingSet).toBe(Math.max(0, s.memory!.usage - (s.memory!.inactiveFile ?? 0)));
+      expect(s.memory!.limit).toBeUndefined();
+      expect(s.memory!.oomKills).toBe(0);
+      expect(Object.keys(s.memory!.stat).length).toBeGreaterThan(10);
+      expect(s.cpu!.userNs! + s.cpu!.systemNs!).toBeGreaterThan(0);
+      expect(s.pids?.current).toBeGreaterThanOrEqual(1);
+      if (h.version === "v1") expect(s.io).toBeDefined();
+      cg.apply({ memory: { limit: 256 * M }, pids: { limit: 50 } });
+      const s2 = cg.stats();
+      expect(s2.memory!.limit).toBe(256 * M);
+      expect(s2.pids!.limit).toBe(50);
+
+      await freezeCheck(cg);
+      cg.kill("SIGKILL");
+      await waitFor(() => cg.pids().length === 0, "the worker to die");
+    } finally {
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    }
+  });
+
+  it("kill(SIGKILL) of a frozen container kills it (v1 thaws after signalling)", async () => {
+    const cg = create(h);
+    const a = sleeper();
+    cg.addProcess(a.child.pid!);
+    await cg.freeze();
+    cg.kill("SIGKILL");
+    expect(await a.exited).toBe("SIGKILL");
+    expect(cg.frozen()).toBe(h.version === "v2"); // v2: still frozen, but fatal signals get through
+    await cg.destroy({ timeoutMs: 5000 });
+  });
+
+  it.skipIf(!isRoot)("v2 freezer and cpu.stat on the hybrid unified mount", async () => {
+    if (h.version !== "v1" || !h.v2root) return;
+    const v2: Hierarchy = { version: "v2", mounts: new Map([["cgroup2", h.v2root]]), v2root: h.v2root };
+    const cg = create(v2);
+    const w = busyWorker("/dev/null");
+    cg.addProcess(w.child.pid!);
+    w.go();
+    await waitFor(() => (cg.stats().cpu?.usageNs ?? 0) > 20e6, "cpu.stat usage_usec to grow");
+    expect(fs.readFileSync(path.join(cg.dirs[0]!, "cgroup.freeze"), "utf8").trim()).toBe("0");
+    await freezeCheck(cg);
+    await cg.freeze();
+    expect(read(cg.dirs[0]!, "cgroup.events")).toContain("frozen 1");
+    cg.kill("SIGKILL"); // cgroup.kill
+    await waitFor(() => cg.pids().length === 0, "cgroup.kill to empty it");
+  });
 });

@@ -6,12 +6,14 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grantableRlimits } from "../src/runtime/rlimits.js";
 import { detectHierarchy, devicesEnforced } from "../src/cgroupfs/index.js";
+import { attachDeviceFilter } from "../src/ns/shim.js";
 import { busyboxTarball, containerIds, removeRoot, rootWithBusybox, tsbox } from "./helpers.js";
 
 const V2 = statfsSync("/sys/fs/cgroup").type === 0x63677270; // CGROUP2_SUPER_MAGIC
-// Docker's 14 capabilities; without enforced device rules (cgroup v2 until
-// tsbox loads a BPF device program) CAP_MKNOD (bit 27) is withheld.
-const DOCKER_CAPS = devicesEnforced(detectHierarchy()) ? "00000000a80425fb" : "00000000a00425fb";
+// Docker's 14 capabilities; without enforced device rules (cgroup v2 where the
+// BPF device filter cannot be loaded) CAP_MKNOD (bit 27) is withheld.
+const ENFORCED = devicesEnforced(detectHierarchy(), attachDeviceFilter);
+const DOCKER_CAPS = ENFORCED ? "00000000a80425fb" : "00000000a00425fb";
 
 let root: string;
 beforeAll(() => { root = rootWithBusybox(); });
@@ -128,6 +130,13 @@ describe("hardening", () => {
     const r = sh("mknod /tmp/sda b 8 0 && head -c 1 /tmp/sda");
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/Operation not permitted/);
+  });
+
+  it.skipIf(!ENFORCED)("with enforced rules (v1 devices cgroup / v2 BPF filter): mknod works as in Docker, opening the node does not", () => {
+    const r = sh("mknod /tmp/sda b 8 0 && echo mknod-ok; head -c 1 /tmp/sda; mknod /tmp/fuse c 10 229 && head -c 1 /tmp/fuse; echo ok > /dev/null && echo null-ok");
+    expect(r.stdout).toBe("mknod-ok\nnull-ok\n");
+    expect(r.stderr).toMatch(/\/tmp\/sda.*Operation not permitted/);
+    expect(r.stderr).toMatch(/\/tmp\/fuse.*Operation not permitted/);
   });
 });
 

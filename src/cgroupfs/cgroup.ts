@@ -6,8 +6,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { TsboxError, errnoCode } from "../errors.js";
 import { describeError, nodeCgroupFs, type CgroupFs } from "./fs.js";
 import { hierarchyDirs } from "./hierarchy.js";
+import { DOCKER_DEFAULT_DEVICES } from "./devices.js";
 import { V2_KEY, type CgroupStats, type Hierarchy, type LinuxResources } from "./types.js";
+import * as v1blkio from "./v1/blkio.js";
 import * as v1cpu from "./v1/cpu.js";
+import * as v1cpuacct from "./v1/cpuacct.js";
+import * as v1freezer from "./v1/freezer.js";
 import * as v1cpuset from "./v1/cpuset.js";
 import * as v1devices from "./v1/devices.js";
 import * as v1memory from "./v1/memory.js";
@@ -15,6 +19,9 @@ import * as v1pids from "./v1/pids.js";
 import { enableChain } from "./v2/controllers.js";
 import * as v2cpu from "./v2/cpu.js";
 import * as v2cpuset from "./v2/cpuset.js";
+import { deviceFilterProgram, type DeviceFilterLoader } from "./v2/devices-bpf.js";
+import * as v2freezer from "./v2/freezer.js";
+import * as v2io from "./v2/io.js";
 import * as v2memory from "./v2/memory.js";
 import * as v2pids from "./v2/pids.js";
 
@@ -52,6 +59,12 @@ export interface CgroupOptions {
   root?: string;
   /** file operations (tests: a fixture that emulates the kernel); default node:fs */
   fs?: CgroupFs;
+  /**
+   * v2: loads and attaches the device filter (src/ns/shim.ts attachDeviceFilter).
+   * Without it, device rules are not enforced on v2 (see devicesEnforced);
+   * kept out of this module so that reading cgroups does not load the native addon.
+   */
+  deviceFilter?: DeviceFilterLoader;
 }
 
 interface ControllerModule {
@@ -61,9 +74,9 @@ interface ControllerModule {
 }
 
 // Order matters a little: cpuset before anything that could move memory.
-const V1_MODULES: ControllerModule[] = [v1cpuset, v1memory, v1cpu, v1pids, v1devices];
-// No devices module: v2 device control needs a BPF program (see devicesEnforced).
-const V2_MODULES: ControllerModule[] = [v2cpuset, v2memory, v2cpu, v2pids];
+const V1_MODULES: ControllerModule[] = [v1cpuset, v1memory, v1cpu, v1pids, v1blkio, v1devices];
+// No devices module: v2 device rules are a BPF program (v2/devices-bpf.ts), attached in apply().
+const V2_MODULES: ControllerModule[] = [v2cpuset, v2memory, v2cpu, v2pids, v2io];
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export const DEFAULT_PARENT = "tsbox";
@@ -85,9 +98,26 @@ function rebase(root: string | undefined, dir: string): string {
   return root ? path.join(root, dir) : dir;
 }
 
-/** Does tsbox enforce device rules on this host? Not on v2 (that needs a BPF program). */
-export function devicesEnforced(h: Hierarchy): boolean {
-  return h.version === "v1" && h.mounts.has("devices");
+let probed: boolean | undefined;
+
+/**
+ * Does tsbox enforce device rules on this host? v1: with the devices
+ * controller. v2: when `loader` is given and the kernel accepts the device
+ * filter program (probed once per process by loading Docker's; the attach
+ * itself happens in apply(), before the container's process exists).
+ */
+export function devicesEnforced(h: Hierarchy, loader?: DeviceFilterLoader): boolean {
+  if (h.version === "v1") return h.mounts.has("devices");
+  if (!loader) return false;
+  if (probed === undefined) {
+    try {
+      loader("", deviceFilterProgram(DOCKER_DEFAULT_DEVICES));
+      probed = true;
+    } catch {
+      probed = false;
+    }
+  }
+  return probed;
 }
 
 function v2Mount(h: Hierarchy): string {
@@ -111,6 +141,7 @@ class CgroupImpl implements Cgroup {
     private readonly segs: string[],
     private readonly root: string | undefined,
     private readonly fs: CgroupFs,
+    private readonly deviceFilter?: DeviceFilterLoader,
   ) {
     this.dirs = mountDirs(h, root).map((m) => path.join(m, ...segs, id));
     this.path = "/" + [...segs, id].join("/");
@@ -130,31 +161,103 @@ class CgroupImpl implements Cgroup {
       if (dir === undefined) throw new TsboxError(`cgroup: the ${m.controller} controller is not mounted`);
       m.apply(resources, dir, this.fs);
     }
+    // v2 device rules: one BPF program per apply() (ALLOW_MULTI: programs
+    // stack, so a later apply can only narrow access). Attached before the
+    // container's process is placed: run applies before addProcess.
+    if (this.h.version === "v2" && this.deviceFilter && (resources.devices?.length ?? 0) > 0) {
+      const program = deviceFilterProgram(resources.devices!);
+      try {
+        this.deviceFilter(this.dirs[0]!, program);
+      } catch (e) {
+        throw new TsboxError(`cgroup: ${describeError(e)}`, 125, { cause: e });
+      }
+    }
   }
 
   stats(): CgroupStats {
-    throw new TsboxError("cgroup: stats not implemented yet");
+    if (!this.dirs.some((d) => this.fs.exists(d))) throw new TsboxError(`cgroup: ${this.path} does not exist`);
+    const out: CgroupStats = { readAt: Date.now() };
+    const at = <T>(controller: string, read: (dir: string, fs: CgroupFs) => T | undefined): T | undefined => {
+      const dir = this.dirFor(controller);
+      return dir === undefined ? undefined : read(dir, this.fs);
+    };
+    let memory, cpu, pids, io;
+    if (this.h.version === "v2") {
+      memory = at("memory", v2memory.stats);
+      cpu = at("cpu", v2cpu.stats);
+      pids = at("pids", v2pids.stats);
+      io = at("io", v2io.stats);
+    } else {
+      memory = at("memory", v1memory.stats);
+      const acct = at("cpuacct", v1cpuacct.stats);
+      cpu = acct && { ...acct, ...at("cpu", v1cpu.stats) };
+      pids = at("pids", v1pids.stats);
+      io = at("blkio", v1blkio.stats);
+    }
+    if (memory) out.memory = memory;
+    if (cpu) out.cpu = cpu;
+    if (pids) out.pids = pids;
+    if (io) out.io = io;
+    return out;
+  }
+
+  /** The freezer dir: v1 the freezer hierarchy's (undefined when not mounted), v2 the cgroup. */
+  private freezerDir(): string | undefined {
+    return this.dirFor(this.h.version === "v2" ? V2_KEY : "freezer");
   }
 
   async freeze(): Promise<void> {
-    throw new TsboxError("cgroup: freeze not implemented yet");
+    const dir = this.freezerDir();
+    if (dir === undefined) throw new TsboxError("cgroup: the freezer controller is not mounted");
+    await (this.h.version === "v2" ? v2freezer.freeze(dir, this.fs) : v1freezer.freeze(dir, this.fs));
   }
 
   async thaw(): Promise<void> {
-    throw new TsboxError("cgroup: thaw not implemented yet");
+    const dir = this.freezerDir();
+    if (dir === undefined) throw new TsboxError("cgroup: the freezer controller is not mounted");
+    await (this.h.version === "v2" ? v2freezer.thaw(dir, this.fs) : v1freezer.thaw(dir, this.fs));
   }
 
   frozen(): boolean {
-    return false;
+    const dir = this.freezerDir();
+    if (dir === undefined) return false;
+    return this.h.version === "v2" ? v2freezer.frozen(dir, this.fs) : v1freezer.frozen(dir, this.fs);
   }
 
   kill(signal: NodeJS.Signals): void {
+    if (signal === "SIGKILL" && this.h.version === "v2" && this.killV2()) return;
     for (const pid of this.pids()) {
       try {
         process.kill(pid, signal);
       } catch (e) {
         if (errnoCode(e) !== "ESRCH") throw new TsboxError(`cgroup: signalling ${pid} in ${this.path}: ${describeError(e)}`, 125, { cause: e });
       }
+    }
+    // v1 frozen tasks do not die until thawed (v2 lets fatal signals through).
+    if (signal === "SIGKILL") this.thawV1ForKill();
+  }
+
+  /** cgroup.kill (Linux 5.14+): the whole subtree, forks included. False when absent. */
+  private killV2(): boolean {
+    try {
+      this.fs.writeFile(path.join(this.dirs[0]!, "cgroup.kill"), "1");
+      return true;
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code === "ENOENT" && !this.fs.exists(this.dirs[0]!)) return true; // the cgroup is gone: nothing to kill
+      if (code === "ENOENT") return false;
+      throw new TsboxError(`cgroup: writing cgroup.kill of ${this.path}: ${describeError(e)}`, 125, { cause: e });
+    }
+  }
+
+  private thawV1ForKill(): void {
+    if (this.h.version !== "v1") return;
+    const dir = this.freezerDir();
+    if (dir === undefined || !v1freezer.frozen(dir, this.fs)) return;
+    try {
+      this.fs.writeFile(path.join(dir, "freezer.state"), "THAWED");
+    } catch {
+      // gone meanwhile
     }
   }
 
@@ -236,6 +339,8 @@ class CgroupImpl implements Cgroup {
         // absent on older kernels, or the cgroup is gone already
       }
     }
+    // A paused (v1-frozen) container's processes cannot die until thawed.
+    this.thawV1ForKill();
     // Kill what is left and wait for it to leave: after the container's PID 1
     // is reaped the kernel kills the rest of its pid namespace, but the dying
     // processes stay listed for a moment.
@@ -290,7 +395,7 @@ export function createCgroup(h: Hierarchy, id: string, opts?: CgroupOptions): Cg
   checkName(id, "container id");
   const segs = parentSegments(opts?.parent);
   const fs = opts?.fs ?? nodeCgroupFs;
-  const cg = new CgroupImpl(h, id, segs, opts?.root, fs);
+  const cg = new CgroupImpl(h, id, segs, opts?.root, fs, opts?.deviceFilter);
   const mounts = mountDirs(h, opts?.root);
   const cpusetMount = h.version === "v1" && h.mounts.has("cpuset") ? rebase(opts?.root, h.mounts.get("cpuset")!) : undefined;
   const created: string[] = [];
@@ -330,7 +435,7 @@ export function createCgroup(h: Hierarchy, id: string, opts?: CgroupOptions): Cg
 /** A handle on an existing container cgroup (e.g. for cleanup); creates nothing. */
 export function openCgroup(h: Hierarchy, id: string, opts?: CgroupOptions): Cgroup {
   checkName(id, "container id");
-  return new CgroupImpl(h, id, parentSegments(opts?.parent), opts?.root, opts?.fs ?? nodeCgroupFs);
+  return new CgroupImpl(h, id, parentSegments(opts?.parent), opts?.root, opts?.fs ?? nodeCgroupFs, opts?.deviceFilter);
 }
 
 /** Container ids under the parent, in any hierarchy (so half-removed ones show up too). */

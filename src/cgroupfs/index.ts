@@ -7,10 +7,10 @@
 // with apply(resources, dir, fs)), convert.ts / devices.ts (pure helpers).
 
 export type {
-  CgroupVersion, Hierarchy, LinuxResources, LinuxDeviceCgroup,
-  CgroupStats, MemoryStats, CpuStats, PidsStats, IoStats,
+  CgroupVersion, Hierarchy, LinuxResources, LinuxDeviceCgroup, LinuxBlockIO, LinuxWeightDevice, LinuxThrottleDevice,
+  CgroupStats, MemoryStats, CpuStats, PidsStats, IoStats, IoDeviceStats,
 } from "./types.js";
-export { detectHierarchy, parseHierarchy, parseCgroupMounts, type CgroupMount } from "./hierarchy.js";
+export { detectHierarchy, hierarchyDirs, parseHierarchy, parseCgroupMounts, type CgroupMount } from "./hierarchy.js";
 export {
   createCgroup,
   openCgroup,
@@ -26,3 +26,11 @@ export { sharesToWeight, cpuMaxValue } from "./v2/cpu.js";
 export { swapToV2 } from "./v2/memory.js";
 export { memoryWrites as v1MemoryWrites } from "./v1/memory.js";
 export { nodeCgroupFs, type CgroupFs } from "./fs.js";
+export { workingSet } from "./v1/memory.js";
+export { blkioWrites } from "./v1/blkio.js";
+export { blkioWeightToIoWeight, ioWrites } from "./v2/io.js";
+export { cgroupSupport, type CgroupSupport } from "./sysinfo.js";
+export {
+  deviceFilterInstructions, deviceFilterProgram, emulateDeviceRules, encodeInstructions,
+  type BpfInsn, type DeviceFilterLoader, type DeviceRuleSet,
+} from "./v2/devices-bpf.js";

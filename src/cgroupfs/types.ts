@@ -21,10 +21,41 @@ export interface Hierarchy {
 
 /** OCI linux.resources subset (same field names as the OCI runtime spec). */
 export interface LinuxResources {
-  memory?: { limit?: number; swap?: number; reservation?: number };
+  memory?: {
+    limit?: number;
+    swap?: number;
+    reservation?: number;
+    /** v1 memory.swappiness (0–100); v2 has no equivalent (specconv drops it with Docker's warning) */
+    swappiness?: number;
+    /** v1 memory.oom_control 1; v2 has no equivalent (specconv drops it with Docker's warning) */
+    disableOOMKiller?: boolean;
+  };
   cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
   pids?: { limit?: number };
   devices?: readonly LinuxDeviceCgroup[];
+  blockIO?: LinuxBlockIO;
+}
+
+/** OCI linux.resources.blockIO. Weights are blkio weights (10–1000); rates are bytes/s or ops/s. */
+export interface LinuxBlockIO {
+  weight?: number;
+  weightDevice?: LinuxWeightDevice[];
+  throttleReadBpsDevice?: LinuxThrottleDevice[];
+  throttleWriteBpsDevice?: LinuxThrottleDevice[];
+  throttleReadIOPSDevice?: LinuxThrottleDevice[];
+  throttleWriteIOPSDevice?: LinuxThrottleDevice[];
+}
+
+export interface LinuxWeightDevice {
+  major: number;
+  minor: number;
+  weight?: number;
+}
+
+export interface LinuxThrottleDevice {
+  major: number;
+  minor: number;
+  rate: number;
 }
 
 export interface LinuxDeviceCgroup {
@@ -68,7 +99,10 @@ export interface MemoryStats {
   slab?: number;
   /** swap in use by the cgroup (v1: memsw.usage − usage; v2: memory.swap.current) */
   swap?: number;
-  /** usage − inactive file: what `docker stats` shows as MEM USAGE */
+  /**
+   * max(0, usage − inactive file): what `docker stats` shows as MEM USAGE
+   * (Docker CLI / cAdvisor formula; v1 subtracts total_inactive_file, v2 inactive_file)
+   */
   workingSet: number;
   /** refaults of evicted file pages (v2 workingset_refault_file / workingset_refault) */
   refaults?: number;
@@ -76,7 +110,11 @@ export interface MemoryStats {
   oomKills?: number;
   /** PSI "some"/"full" avg10 from memory.pressure (v2, kernels with PSI) */
   pressure?: { someAvg10: number; fullAvg10: number; someTotalUs: number; fullTotalUs: number };
-  /** the raw memory.stat, key → value, for whoever needs more */
+  /**
+   * the raw memory.stat, key → value, for whoever needs more. On v1 the named
+   * fields above come from the hierarchical total_* keys (rss → anon, cache →
+   * file); slab is memory.kmem.usage_in_bytes there (v1 has no slab line).
+   */
   stat: Record<string, number>;
 }
 
@@ -97,7 +135,18 @@ export interface PidsStats {
   limit?: number;
 }
 
+/** Block I/O summed over devices (what `docker stats` shows as BLOCK I/O), and per device. */
 export interface IoStats {
+  readBytes: number;
+  writeBytes: number;
+  readOps: number;
+  writeOps: number;
+  devices?: IoDeviceStats[];
+}
+
+export interface IoDeviceStats {
+  major: number;
+  minor: number;
   readBytes: number;
   writeBytes: number;
   readOps: number;

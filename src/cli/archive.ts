@@ -98,7 +98,7 @@ export function registerArchiveCommands(program: Command): void {
 }
 
 /** Docker's PromptForConfirmation: only "y" or "Y" (after trimming) confirms. */
-async function confirm(question: string): Promise<boolean> {
+export async function confirm(question: string): Promise<boolean> {
   process.stdout.write(question);
   const rl = createInterface({ input: process.stdin, terminal: false });
   try {

@@ -1,13 +1,160 @@
-// Container commands: rm.
+// Container commands: ps, logs, start, stop, restart, kill, wait, rm, inspect,
+// rename, container prune.
 
 import type { Command } from "commander";
-import { eachArg, prepare } from "./common.js";
+import { TsboxError, UsageError } from "../errors.js";
+import { collect, eachArg, prepare } from "./common.js";
+
+function timeoutFlag(v: string | undefined): number {
+  if (v === undefined) return 10;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new UsageError(`invalid argument "${v}" for "-t, --time" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
+  return n;
+}
+
+/**
+ * The container's terminal through its monitor (-t), or its output (from the
+ * log, from now on) without one; resolves with its exit code once it exits.
+ */
+async function attach(root: string, id: string, interactive: boolean, since: string): Promise<number> {
+  const { readState } = await import("../runtime/container-store.js");
+  const { waitExited } = await import("../runtime/lifecycle.js");
+  const s = readState(root, id);
+  if (s?.tty) {
+    const { attachTerminal } = await import("../runtime/attach.js");
+    await attachTerminal(root, id, interactive);
+  } else {
+    const { showLogs } = await import("../runtime/logs.js");
+    await showLogs(root, id, { follow: true, timestamps: false, since }, {
+      stdout: (x) => process.stdout.write(x), stderr: (x) => process.stderr.write(x),
+    });
+  }
+  return (await waitExited(root, id))?.exitCode ?? 0;
+}
 
 export function registerContainerCommands(program: Command): void {
-  program.command("rm")
+  program.command("ps")
+    .description("List containers")
+    .option("-a, --all", "Show all containers (default shows just running)", false)
+    .option("-q, --quiet", "Only display container IDs", false)
+    .option("--no-trunc", "Don't truncate output")
+    .option("-f, --filter <filter>", "Filter output based on conditions provided", collect, [])
+    .option("--format <format>", "Format output using a custom template: 'table' or 'json'")
+    .action(async (o: { all: boolean; quiet: boolean; trunc: boolean; filter: string[]; format?: string }, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { listContainers } = await import("../runtime/ps.js");
+      process.stdout.write(listContainers(g.root, {
+        all: o.all, quiet: o.quiet, noTrunc: !o.trunc, filters: o.filter, ...(o.format ? { format: o.format } : {}),
+      }));
+    });
+
+  program.command("logs")
+    .description("Fetch the logs of a container")
+    .argument("<container>")
+    .option("-f, --follow", "Follow log output", false)
+    .option("-n, --tail <n>", "Number of lines to show from the end of the logs", "all")
+    .option("-t, --timestamps", "Show timestamps", false)
+    .option("--since <time>", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
+    .action(async (ref: string, o: { follow: boolean; tail: string; timestamps: boolean; since?: string }, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { showLogs } = await import("../runtime/logs.js");
+      await showLogs(g.root, ref, { follow: o.follow, tail: o.tail, timestamps: o.timestamps, ...(o.since ? { since: o.since } : {}) }, {
+        stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s),
+      });
+    });
+
+  program.command("start")
+    .description("Start one or more stopped containers")
+    .argument("<container...>")
+    .option("-a, --attach", "Attach STDOUT/STDERR and forward signals", false)
+    .option("-i, --interactive", "Attach container's STDIN", false)
+    .action(async (refs: string[], o: { attach: boolean; interactive: boolean }, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { startContainer } = await import("../runtime/lifecycle.js");
+      if (o.attach || o.interactive) {
+        if (refs.length > 1) throw new UsageError("you cannot start and attach multiple containers at once");
+        // Every line of this run is logged after this instant.
+        const since = new Date().toISOString();
+        const s = await startContainer(g.root, refs[0]!);
+        process.exitCode = await attach(g.root, s.id, o.interactive, since);
+        return;
+      }
+      await eachArg(refs, async (ref) => {
+        await startContainer(g.root, ref);
+        process.stdout.write(`${ref}\n`);
+      });
+    });
+
+  program.command("attach")
+    .description("Attach local standard input, output, and error streams to a running container")
+    .argument("<container>")
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { findContainer } = await import("../runtime/container-store.js");
+      const { isLive } = await import("../runtime/lifecycle.js");
+      const s = findContainer(g.root, ref);
+      if (!isLive(s)) throw new TsboxError("You cannot attach to a stopped container, start it first");
+      process.exitCode = await attach(g.root, s.id, true, new Date().toISOString());
+    });
+
+  program.command("stop")
+    .description("Stop one or more running containers")
+    .argument("<container...>")
+    .option("-t, --time <seconds>", "Seconds to wait before killing the container")
+    .action(async (refs: string[], o: { time?: string }, cmd: Command) => {
+      const g = await prepare(cmd);
+      const t = timeoutFlag(o.time);
+      const { stopContainer } = await import("../runtime/lifecycle.js");
+      await eachArg(refs, async (ref) => {
+        await stopContainer(g.root, ref, t);
+        process.stdout.write(`${ref}\n`);
+      });
+    });
+
+  program.command("restart")
+    .description("Restart one or more containers")
+    .argument("<container...>")
+    .option("-t, --time <seconds>", "Seconds to wait before killing the container")
+    .action(async (refs: string[], o: { time?: string }, cmd: Command) => {
+      const g = await prepare(cmd);
+      const t = timeoutFlag(o.time);
+      const { restartContainer } = await import("../runtime/lifecycle.js");
+      await eachArg(refs, async (ref) => {
+        await restartContainer(g.root, ref, t);
+        process.stdout.write(`${ref}\n`);
+      });
+    });
+
+  program.command("kill")
+    .description("Kill one or more running containers")
+    .argument("<container...>")
+    .option("-s, --signal <signal>", "Signal to send to the container", "KILL")
+    .action(async (refs: string[], o: { signal: string }, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { killContainer, parseSignal } = await import("../runtime/lifecycle.js");
+      parseSignal(o.signal);
+      await eachArg(refs, async (ref) => {
+        await killContainer(g.root, ref, o.signal);
+        process.stdout.write(`${ref}\n`);
+      });
+    });
+
+  program.command("wait")
+    .description("Block until one or more containers stop, then print their exit codes")
+    .argument("<container...>")
+    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { waitContainer } = await import("../runtime/lifecycle.js");
+      await eachArg(refs, async (ref) => {
+        process.stdout.write(`${await waitContainer(g.root, ref)}\n`);
+      });
+    });
+
+  const rm = (name: string) => program.command(name)
     .description("Remove one or more containers")
     .argument("<container...>")
     .option("-f, --force", "Force the removal of a running container (uses SIGKILL)", false)
+    .option("-v, --volumes", "Remove anonymous volumes associated with the container (tsbox has none)", false)
     .action(async (refs: string[], o: { force: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
       const { removeContainer } = await import("../runtime/remove.js");
@@ -15,5 +162,80 @@ export function registerContainerCommands(program: Command): void {
         await removeContainer(g.root, ref, { force: o.force });
         process.stdout.write(`${ref}\n`);
       });
+    });
+  rm("rm");
+
+  program.command("inspect")
+    .description("Return low-level information on containers or images")
+    .argument("<name...>")
+    .option("--type <type>", "Only inspect objects of the given type (container, image)")
+    .action(async (refs: string[], o: { type?: string }, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { findContainer } = await import("../runtime/container-store.js");
+      const { inspectContainer } = await import("../runtime/inspect.js");
+      const found: unknown[] = [];
+      const errors: string[] = [];
+      for (const ref of refs) {
+        try {
+          if (o.type !== "image") {
+            try {
+              found.push(inspectContainer(g.root, findContainer(g.root, ref)));
+              continue;
+            } catch (e) {
+              if (o.type === "container" || !(e instanceof TsboxError)) throw e;
+            }
+          }
+          const { inspectImage } = await import("../image/inspect.js");
+          try {
+            found.push(inspectImage(g.root, ref));
+          } catch (e) {
+            if (!(e instanceof TsboxError)) throw e;
+            throw new TsboxError(o.type === "image" ? e.message : `No such object: ${ref}`);
+          }
+        } catch (e) {
+          if (!(e instanceof TsboxError)) throw e;
+          errors.push(e.message);
+        }
+      }
+      process.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
+      for (const m of errors) process.stderr.write(`tsbox: ${m}\n`);
+      if (errors.length > 0) process.exitCode = 1;
+    });
+
+  program.command("rename")
+    .description("Rename a container")
+    .argument("<container>")
+    .argument("<new-name>")
+    .action(async (ref: string, name: string, _o: unknown, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { renameContainer } = await import("../runtime/rename.js");
+      renameContainer(g.root, ref, name);
+    });
+
+  for (const [name, pause] of [["pause", true], ["unpause", false]] as const) {
+    program.command(name)
+      .description(pause ? "Pause all processes within one or more containers" : "Unpause all processes within one or more containers")
+      .argument("<container...>")
+      .action(async (refs: string[], _o: unknown, cmd: Command) => {
+        const g = await prepare(cmd);
+        const { pauseContainer } = await import("../runtime/lifecycle.js");
+        await eachArg(refs, async (ref) => {
+          await pauseContainer(g.root, ref, pause);
+          process.stdout.write(`${ref}\n`);
+        });
+      });
+  }
+
+  const container = program.command("container").description("Manage containers");
+  container.command("prune")
+    .description("Remove all stopped containers")
+    .option("-f, --force", "Do not prompt for confirmation", false)
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { pruneContainers } = await import("../runtime/prune.js");
+      const { humanSize } = await import("../format.js");
+      const { ids, bytes } = await pruneContainers(g.root);
+      process.stdout.write(ids.length ? `Deleted Containers:\n${ids.map((i) => `${i}\n`).join("")}\n` : "");
+      process.stdout.write(`Total reclaimed space: ${humanSize(bytes)}\n`);
     });
 }

@@ -9,8 +9,10 @@ import { registerArchiveCommands } from "./archive.js";
 import { registerContainerCommands } from "./containers.js";
 import { registerExecCommands } from "./exec.js";
 import { registerImageCommands } from "./images.js";
+import { registerInfoCommand } from "./info.js";
 import { registerRegistryCommands } from "./registry.js";
 import { registerRun } from "./run.js";
+import { registerSystemCommands } from "./system.js";
 
 const DEFAULT_ROOT = "/var/lib/tsbox";
 
@@ -32,6 +34,8 @@ function buildProgram(): Command {
   registerRegistryCommands(program);
   registerContainerCommands(program);
   registerExecCommands(program);
+  registerSystemCommands(program);
+  registerInfoCommand(program);
   return program;
 }
 

@@ -4,7 +4,11 @@ import type { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { UsageError } from "../errors.js";
-import { parseEnvFile, type RunFlags } from "../runtime/specconv.js";
+import {
+  parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, statBlockDevice, throttleFlags,
+} from "../runtime/device-flags.js";
+import { cgroupParentSegments, parseEnvFile, type RunFlags } from "../runtime/specconv.js";
+import type { LogConfig, RestartPolicy } from "../runtime/container-store.js";
 import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../runtime/units.js";
 import { collect, prepare, readText } from "./common.js";
 
@@ -15,6 +19,9 @@ export function registerRun(program: Command): void {
     .argument("[command...]", "command and arguments")
     .passThroughOptions()
     .option("--rm", "Automatically remove the container when it exits", false)
+    .option("-d, --detach", "Run container in background and print container ID", false)
+    .option("--restart <policy>", "Restart policy to apply when a container exits", "no")
+    .option("--log-opt <opt>", "Log driver options (max-size, max-file)", collect, [])
     .option("--name <name>", "Assign a name to the container")
     .option("-e, --env <KEY=VALUE>", "Set environment variables", collect, [])
     .option("--env-file <file>", "Read in a file of environment variables", collect, [])
@@ -38,6 +45,15 @@ export function registerRun(program: Command): void {
     .option("--cpuset-cpus <list>", "CPUs in which to allow execution (0-3, 0,1)")
     .option("--cpuset-mems <list>", "MEMs in which to allow execution (0-3, 0,1)")
     .option("--pids-limit <n>", "Tune container pids limit (set -1 for unlimited)")
+    .option("--memory-swappiness <n>", "Tune container memory swappiness (0 to 100) (default -1)")
+    .option("--oom-kill-disable", "Disable OOM Killer", false)
+    .option("--blkio-weight <n>", "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)")
+    .option("--blkio-weight-device <dev:weight>", "Block IO weight (relative device weight)", collect, [])
+    .option("--device-read-bps <dev:rate>", "Limit read rate (bytes per second) from a device", collect, [])
+    .option("--device-write-bps <dev:rate>", "Limit write rate (bytes per second) to a device", collect, [])
+    .option("--device-read-iops <dev:rate>", "Limit read rate (IO per second) from a device", collect, [])
+    .option("--device-write-iops <dev:rate>", "Limit write rate (IO per second) to a device", collect, [])
+    .option("--cgroup-parent <path>", "Optional parent cgroup for the container (default \"tsbox\")")
     .action(async (image: string, command: string[], o: Record<string, unknown>, cmd: Command) => {
       const g = await prepare(cmd);
       const env = [
@@ -70,16 +86,69 @@ export function registerRun(program: Command): void {
         cpusetMems: o.cpusetMems === undefined ? undefined
           : checkCpuset(String(o.cpusetMems), "--cpuset-mems", hostList("/sys/devices/system/node/online"), "memory nodes"),
         pidsLimit: o.pidsLimit === undefined ? undefined : parseIntFlag(String(o.pidsLimit), "--pids-limit"),
+        memorySwappiness: o.memorySwappiness === undefined ? undefined : parseIntFlag(String(o.memorySwappiness), "--memory-swappiness"),
+        oomKillDisable: Boolean(o.oomKillDisable),
+        blkioWeight: o.blkioWeight === undefined ? undefined : parseUint16(String(o.blkioWeight), "--blkio-weight"),
+        blkioWeightDevice: (o.blkioWeightDevice as string[]).map((v) => {
+          const { path, weight } = parseWeightDevice(v);
+          return { ...statBlockDevice(path), weight };
+        }),
+        deviceReadBps: throttleFlags(o.deviceReadBps as string[], "--device-read-bps", parseThrottleBps),
+        deviceWriteBps: throttleFlags(o.deviceWriteBps as string[], "--device-write-bps", parseThrottleBps),
+        deviceReadIops: throttleFlags(o.deviceReadIops as string[], "--device-read-iops", parseThrottleIops),
+        deviceWriteIops: throttleFlags(o.deviceWriteIops as string[], "--device-write-iops", parseThrottleIops),
+        ...(o.cgroupParent !== undefined ? { cgroupParent: cgroupParentSegments(String(o.cgroupParent)).join("/") } : {}),
       };
       if (flags.tty && !process.stdin.isTTY && flags.interactive) {
         throw new UsageError("the input device is not a TTY");
       }
+      const restartPolicy = parseRestart(String(o.restart));
+      if (restartPolicy.name !== "no" && o.rm) throw new UsageError("Conflicting options: --restart and --rm");
+      const logConfig = parseLogOpts(o.logOpt as string[]);
       const { runContainer } = await import("../runtime/run.js");
       process.exitCode = await runContainer({
-        root: g.root, image, flags, autoRemove: Boolean(o.rm),
+        root: g.root, image, flags, autoRemove: Boolean(o.rm), restartPolicy,
+        ...(logConfig.maxSize || logConfig.maxFile ? { logConfig } : {}),
+        ...(o.detach ? { detach: (id: string) => { process.stdout.write(`${id}\n`); } } : {}),
         ...(o.name !== undefined ? { name: String(o.name) } : {}),
       });
     });
+}
+
+/** Docker's --restart: no | always | unless-stopped | on-failure[:max-retries]. */
+export function parseRestart(v: string): RestartPolicy {
+  const [name, count, extra] = v.split(":");
+  if (extra !== undefined) throw new UsageError(`invalid restart policy format: maximum retry count must be an integer`);
+  if (name === "no" || name === "always" || name === "unless-stopped") {
+    if (count !== undefined) throw new UsageError(`invalid restart policy format: maximum retry count can only be used with 'on-failure'`);
+    return { name, maximumRetryCount: 0 };
+  }
+  if (name === "on-failure") {
+    const n = count === undefined ? 0 : Number(count);
+    if (!Number.isInteger(n)) throw new UsageError(`invalid restart policy format: maximum retry count must be an integer`);
+    if (n < 0) throw new UsageError(`invalid restart policy: maximum retry count cannot be negative`);
+    return { name, maximumRetryCount: n };
+  }
+  throw new UsageError(`invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+}
+
+/** json-file's --log-opt max-size=10m, max-file=3. */
+export function parseLogOpts(opts: string[]): LogConfig {
+  const c: LogConfig = {};
+  for (const o of opts) {
+    const eq = o.indexOf("=");
+    const key = o.slice(0, eq);
+    const value = o.slice(eq + 1);
+    if (eq < 0) throw new UsageError(`invalid key value pair format in log options: ${o}`);
+    if (key === "max-size") c.maxSize = parseBytes(value, "--log-opt max-size");
+    else if (key === "max-file") {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1) throw new UsageError(`max-file cannot be less than 1`);
+      c.maxFile = n;
+    } else throw new UsageError(`unknown log opt '${key}' for json-file log driver`);
+  }
+  if (c.maxFile && c.maxFile > 1 && !c.maxSize) throw new UsageError("max-file can only be used with max-size");
+  return c;
 }
 
 /** A host list file such as /sys/devices/system/cpu/online ("0-1"); "0" where absent (no NUMA). */

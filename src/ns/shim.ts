@@ -147,3 +147,19 @@ export function lsetxattr(path: string, name: string, value: string | Buffer): v
 export function lgetxattrLen(path: string, name: string): number {
   return check(callInt("tsbox_lgetxattr_len", [DataType.String, DataType.String], [path, name]), "lgetxattr", path);
 }
+
+/**
+ * Loads a BPF_PROG_TYPE_CGROUP_DEVICE program (struct bpf_insn bytes) and
+ * attaches it to the cgroup dir (BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI); with
+ * an empty dir it only loads it (a probe). Throws the kernel's errno with the
+ * verifier's log when loading fails (native-shims/devices_bpf.c).
+ */
+export function attachDeviceFilter(cgroupDir: string, program: Buffer): void {
+  const r = callString("tsbox_devices_bpf_attach", [DataType.String, DataType.U8Array, DataType.I32], [cgroupDir, program, program.length]);
+  if (r === "") return;
+  const tab = r.indexOf("\t");
+  const errno = Number.parseInt(r.slice(0, tab), 10);
+  const err = new LaunchError(`device filter: ${r.slice(tab + 1)}`) as LaunchError & { code?: string };
+  if (Number.isFinite(errno) && errno > 0) err.code = getSystemErrorName(-errno);
+  throw err;
+}

@@ -10,7 +10,11 @@ import { withLock } from "../util/lock.js";
 import { randomBytesHex } from "../util/random.js";
 import { generateName, validateName } from "./names.js";
 
-export type ContainerStatus = "created" | "running" | "exited";
+export type ContainerStatus = "created" | "running" | "restarting" | "exited";
+
+export type RestartPolicyName = "no" | "on-failure" | "always" | "unless-stopped";
+export interface RestartPolicy { name: RestartPolicyName; maximumRetryCount: number }
+export interface LogConfig { maxSize?: number; maxFile?: number }
 
 export interface Owner { pid: number; startTime: string }
 
@@ -30,6 +34,14 @@ export interface ContainerState {
   startedAt?: string;
   finishedAt?: string;
   autoRemove: boolean;
+  /** kept by a tsbox-monitor (run -d, start): it owns the process and writes monitor.json */
+  detached?: boolean;
+  tty?: boolean;
+  restartPolicy?: RestartPolicy;
+  logConfig?: LogConfig;
+  restartCount?: number;
+  /** --cgroup-parent, as given (segments joined by "/"); absent = the default "tsbox" */
+  cgroupParent?: string;
 }
 
 export interface ContainerPaths {
@@ -42,6 +54,13 @@ export interface ContainerPaths {
   hostname: string;
   hosts: string;
   resolvConf: string;
+  /** the launch plan, NUL-separated, as the monitor reads it */
+  plan: string;
+  /** written by the monitor only (see native-shims/monitor/monitor.c), folded into the state on read */
+  monitor: string;
+  /** the CLI's request to the monitor: no restart after this exit */
+  stop: string;
+  log: string;
 }
 
 export function containerPaths(root: string, id: string): ContainerPaths {
@@ -50,6 +69,7 @@ export function containerPaths(root: string, id: string): ContainerPaths {
     dir, upper: join(dir, "upper"), work: join(dir, "work"), rootfs: join(dir, "rootfs"),
     state: join(dir, "state.json"), config: join(dir, "config.json"),
     hostname: join(dir, "hostname"), hosts: join(dir, "hosts"), resolvConf: join(dir, "resolv.conf"),
+    plan: join(dir, "plan"), monitor: join(dir, "monitor.json"), stop: join(dir, "stop"), log: join(dir, "container.log"),
   };
 }
 
@@ -95,13 +115,48 @@ export function writeState(root: string, state: ContainerState): void {
   writeJsonAtomic(containerPaths(root, state.id).state, state, false);
 }
 
+/** The stored state, with a detached container's monitor.json folded in: the true state. */
 export function readState(root: string, id: string): ContainerState | undefined {
+  let state: ContainerState;
   try {
-    return JSON.parse(readFileSync(containerPaths(root, id).state, "utf8")) as ContainerState;
+    state = JSON.parse(readFileSync(containerPaths(root, id).state, "utf8")) as ContainerState;
   } catch (e) {
     if (errnoCode(e) === "ENOENT") return undefined;
     throw new TsboxError(`container ${id}: unreadable state: ${(e as Error).message}`);
   }
+  return state.detached && state.status !== "exited" ? foldMonitor(state, readMonitorStatus(root, id)) : state;
+}
+
+/** What a monitor reports (monitor.json). */
+export interface MonitorStatus {
+  status: "running" | "restarting" | "exited";
+  pid: number;
+  exitCode: number;
+  oomKilled: boolean;
+  startedAt: string;
+  finishedAt: string;
+  restartCount: number;
+  monitorPid: number;
+}
+
+export function readMonitorStatus(root: string, id: string): MonitorStatus | undefined {
+  try {
+    return JSON.parse(readFileSync(containerPaths(root, id).monitor, "utf8")) as MonitorStatus;
+  } catch {
+    return undefined; // not written yet, or the container is gone
+  }
+}
+
+export function foldMonitor(state: ContainerState, m: MonitorStatus | undefined): ContainerState {
+  if (!m || state.status === "created") return state;
+  const common = { ...state, startedAt: m.startedAt || state.startedAt, restartCount: m.restartCount };
+  if (m.status === "exited") {
+    return {
+      ...common, status: "exited", pid: undefined, owner: undefined, exitCode: m.exitCode,
+      oomKilled: m.oomKilled, finishedAt: m.finishedAt,
+    };
+  }
+  return { ...common, status: m.status, pid: m.pid || state.pid, ...(m.status === "restarting" ? { exitCode: m.exitCode } : {}) };
 }
 
 export function listContainerIds(root: string): string[] {
@@ -147,7 +202,13 @@ export function settleContainer(root: string, state: ContainerState, result: Exi
     if (!current) return;
     if (remove) removeContainerDir(root, current);
     else if (current.status !== "exited") {
-      writeState(root, { ...current, status: "exited", ...result, finishedAt: new Date().toISOString(), owner: undefined });
+      writeState(root, {
+        ...current, status: "exited", ...result, pid: undefined, finishedAt: new Date().toISOString(), owner: undefined,
+      });
+      // A dead monitor's last word ("running") is not the truth any more.
+      rmSync(containerPaths(root, state.id).monitor, { force: true });
+    } else if (current.detached) {
+      writeState(root, current); // fold the monitor's exit into state.json
     }
   });
 }

@@ -1,7 +1,9 @@
 // `tsbox rm`: removes a stopped container; with --force, kills a running one
-// first (its owning tsbox then finds the container gone and exits 137).
+// first (its monitor, then the cgroup; a foreground owner finds the container
+// gone and exits 137).
 import { TsboxError } from "../errors.js";
 import { findContainer, ownerAlive } from "./container-store.js";
+import { crashPoint } from "./crash.js";
 import { releaseContainer } from "./recover.js";
 
 export async function removeContainer(root: string, ref: string, opts: { force: boolean }): Promise<void> {
@@ -10,6 +12,7 @@ export async function removeContainer(root: string, ref: string, opts: { force: 
   if (live && !opts.force) {
     throw new TsboxError(`cannot remove container "${ref}": container is running: stop the container before removing or force remove`);
   }
+  crashPoint("rm");
   // Killing the cgroup takes the whole container down, init and all.
   await releaseContainer(root, { ...state, autoRemove: true });
 }

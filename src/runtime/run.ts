@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { LaunchError } from "../errors.js";
-import { createCgroup, detectHierarchy, devicesEnforced, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
+import { cgroupSupport, createCgroup, detectHierarchy, devicesEnforced, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
 // The image modules `run` needs, not the whole image API (start-up time).
 import { resolveImage } from "../image/images.js";
 import { readImageFile } from "../image/files.js";
@@ -16,14 +16,16 @@ import { log } from "../log.js";
 import { overlayLayers } from "../overlay/index.js";
 import {
   containerPaths, createContainerDirs, newContainerId, removeContainerDir, reserveName, selfOwner,
-  settleContainer, writeState, type ContainerState,
+  settleContainer, writeState, type ContainerState, type LogConfig, type RestartPolicy,
 } from "./container-store.js";
+import { crashPoint } from "./crash.js";
 import { buildSpec, type RunFlags } from "./specconv.js";
 import type { Spec } from "./spec.js";
 import { formatBytes } from "./units.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { attachTerminal, forwardSignals } from "./stdio.js";
 import { grantableRlimits } from "./rlimits.js";
+import { launchMonitor, writePlan } from "./monitor.js";
 
 export interface RunRequest {
   root: string;
@@ -31,6 +33,10 @@ export interface RunRequest {
   flags: RunFlags;
   name?: string;
   autoRemove: boolean;
+  /** run -d: a tsbox-monitor owns the container; called with the id once it runs */
+  detach?: (id: string) => void;
+  restartPolicy?: RestartPolicy;
+  logConfig?: LogConfig;
 }
 
 const HOSTS = [
@@ -61,6 +67,10 @@ export async function runContainer(req: RunRequest): Promise<number> {
   let stopForwarding = (): void => {};
   let spec: Spec;
   const etcFiles = { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf };
+  const warnings: string[] = [];
+  // v2: Docker's device list as a BPF program where the kernel takes it.
+  const enforced = devicesEnforced(hierarchy, shim.attachDeviceFilter);
+  const parent = req.flags.cgroupParent;
   try {
     spec = buildSpec(image.config.config, req.flags, {
       id,
@@ -69,8 +79,12 @@ export async function runContainer(req: RunRequest): Promise<number> {
       group: readImageFile(image, "/etc/group")?.toString("utf8"),
       hostEnv: process.env,
       thermalThrottle: thermalThrottleDirs(),
-      devicesEnforced: devicesEnforced(hierarchy),
+      devicesEnforced: enforced,
+      cgroupSupport: cgroupSupport(hierarchy),
+      warnings,
     });
+    // Docker's client prints the daemon's warnings this way, before the container starts.
+    for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
     spec.process.rlimits = grantableRlimits(spec.process.rlimits);
     if (spec.process.terminal && process.stdout.isTTY) {
       spec.process.consoleSize = { height: process.stdout.rows, width: process.stdout.columns };
@@ -90,11 +104,18 @@ export async function runContainer(req: RunRequest): Promise<number> {
     writeJsonAtomic(paths.config, spec, false);
     state = {
       id, name, image: req.image, imageId: image.id, created: new Date().toISOString(),
-      status: "created", owner: selfOwner(), autoRemove: req.autoRemove,
+      status: "created", owner: selfOwner(), autoRemove: req.autoRemove, tty: req.flags.tty,
+      ...(req.detach ? { detached: true, restartPolicy: req.restartPolicy ?? { name: "no", maximumRetryCount: 0 } } : {}),
+      ...(req.logConfig ? { logConfig: req.logConfig } : {}),
+      ...(parent !== undefined ? { cgroupParent: parent } : {}),
     };
     writeState(req.root, state);
+    crashPoint("create");
 
-    cgroup = createCgroup(hierarchy, id);
+    cgroup = createCgroup(hierarchy, id, {
+      ...(parent !== undefined ? { parent } : {}),
+      ...(enforced ? { deviceFilter: shim.attachDeviceFilter } : {}),
+    });
     const cg = cgroup;
     undo.push(() => cg.destroy());
     cgroup.apply(spec.linux.resources);
@@ -106,9 +127,24 @@ export async function runContainer(req: RunRequest): Promise<number> {
       stdin: req.flags.interactive && !req.flags.tty ? "inherit" : "null",
       init: req.flags.init,
       bindIsDir: (p) => statSync(p).isDirectory(),
-      rootNodev: !devicesEnforced(hierarchy),
+      rootNodev: !enforced,
     });
     log().debug({ id, ops: plan.ops.length }, "launching");
+    // Kept for `tsbox start`, which relaunches the same plan through a monitor.
+    writePlan(paths, plan);
+    if (req.detach) {
+      crashPoint("monitor");
+      const m = await launchMonitor({
+        paths, cgroupDirs: cgroup.dirs, tty: req.flags.tty,
+        ...(state.restartPolicy ? { restartPolicy: state.restartPolicy } : {}),
+        ...(req.logConfig ? { logConfig: req.logConfig } : {}),
+        ...(req.autoRemove ? { exitCommand: selfCommand(req.root, ["rm", "-f", id]) } : {}),
+      });
+      crashPoint("started");
+      writeState(req.root, { ...state, status: "running", pid: m.pid, owner: m.owner, startedAt: new Date().toISOString() });
+      req.detach(id);
+      return 0;
+    }
     pid = shim.spawn(plan);
     const child = pid;
     undo.push(() => shim.abort(child));
@@ -141,6 +177,11 @@ export async function runContainer(req: RunRequest): Promise<number> {
   await cgroup.destroy();
   settleContainer(req.root, state, { exitCode, oomKilled }, req.autoRemove);
   return exitCode;
+}
+
+/** argv that runs this tsbox again (for the monitor's exit command). */
+export function selfCommand(root: string, args: string[]): string[] {
+  return [process.execPath, process.argv[1] ?? "tsbox", "--root", root, ...args];
 }
 
 /** How the container's /sys/fs/cgroup mirrors the host's hierarchies. */

@@ -3,7 +3,9 @@
 // Pure: everything read from disk (passwd, group, CPU list) comes in `ctx`.
 
 import { UsageError } from "../errors.js";
-import { DOCKER_DEFAULT_DEVICES, type LinuxResources } from "../cgroupfs/index.js";
+import {
+  DEFAULT_PARENT, DOCKER_DEFAULT_DEVICES, type CgroupSupport, type LinuxBlockIO, type LinuxResources,
+} from "../cgroupfs/index.js";
 import type { ImageConfigBody } from "../image/index.js";
 import {
   DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS,
@@ -35,7 +37,28 @@ export interface RunFlags {
   cpusetCpus?: string;
   cpusetMems?: string;
   pidsLimit?: number;
+  /** 0–100; -1 or undefined: not set (Docker's default -1) */
+  memorySwappiness?: number;
+  oomKillDisable?: boolean;
+  /** 10–1000, 0 = not set */
+  blkioWeight?: number;
+  blkioWeightDevice?: (BlockDevice & { weight: number })[];
+  deviceReadBps?: ThrottleFlag[];
+  deviceWriteBps?: ThrottleFlag[];
+  deviceReadIops?: ThrottleFlag[];
+  deviceWriteIops?: ThrottleFlag[];
+  /** cgroup parent under each hierarchy root (default "tsbox") */
+  cgroupParent?: string;
 }
+
+/** A block device named on the command line, stat'ed by the CLI for its numbers. */
+export interface BlockDevice {
+  path: string;
+  major: number;
+  minor: number;
+}
+
+export type ThrottleFlag = BlockDevice & { rate: number };
 
 export interface SpecContext {
   id: string;
@@ -53,6 +76,10 @@ export interface SpecContext {
    * it, a container could make a block device node and read the host's disk.
    */
   devicesEnforced?: boolean;
+  /** what the host's cgroups enforce; flags it lacks are dropped with Docker's warning (absent: all supported) */
+  cgroupSupport?: CgroupSupport;
+  /** Docker's "WARNING: …" lines for the user, appended to by buildSpec */
+  warnings?: string[];
 }
 
 export const DEFAULT_NOFILE = { soft: 1024, hard: 524288 };
@@ -101,8 +128,8 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
     mounts,
     linux: {
       namespaces: [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "cgroup" }],
-      resources: resources(flags),
-      cgroupsPath: `/tsbox/${ctx.id}`,
+      resources: resources(flags, ctx.cgroupSupport, ctx.warnings),
+      cgroupsPath: `/${cgroupParentSegments(flags.cgroupParent).join("/")}/${ctx.id}`,
       maskedPaths: [...DEFAULT_MASKED_PATHS, ...ctx.thermalThrottle],
       readonlyPaths: [...DEFAULT_READONLY_PATHS],
       rootfsPropagation: "rprivate",
@@ -204,10 +231,33 @@ function checkDuplicateDestinations(mounts: SpecMount[]): void {
   }
 }
 
-/** Flags → linux.resources, with Docker's validation (daemon/daemon_unix.go verifyPlatformContainerResources). */
-export function resources(flags: RunFlags): LinuxResources {
+/**
+ * `--cgroup-parent` → its path segments, relative to each hierarchy root
+ * ("/a/b" and "a/b" alike). Every segment a plain name: no "..", nothing that
+ * could leave the hierarchy.
+ */
+export function cgroupParentSegments(parent: string | undefined): string[] {
+  const p = parent ?? DEFAULT_PARENT;
+  const segs = p.split("/").filter(Boolean);
+  if (segs.length === 0 || segs.some((s) => !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(s) || s.length > 255)) {
+    throw new UsageError(`invalid --cgroup-parent "${p}": want a path of names (letters, digits, '_', '.', '-') under the cgroup root`);
+  }
+  return segs;
+}
+
+/**
+ * Flags → linux.resources, with Docker's validation and warnings (docker/cli
+ * container opts; moby daemon/daemon_unix.go verifyPlatformContainerResources).
+ * A flag the host cannot enforce (`support`) is dropped with Docker's warning,
+ * pushed to `warnings`.
+ */
+export function resources(flags: RunFlags, support?: CgroupSupport, warnings: string[] = []): LinuxResources {
   const r: LinuxResources = { devices: DOCKER_DEFAULT_DEVICES };
   const { memory, memorySwap, memoryReservation } = flags;
+  const swappiness = flags.memorySwappiness ?? -1;
+  if (swappiness !== -1 && (!Number.isInteger(swappiness) || swappiness < 0 || swappiness > 100)) {
+    throw new UsageError(`invalid value: ${swappiness}. Valid memory swappiness range is 0-100`);
+  }
   if (memorySwap !== undefined && memorySwap !== -1) {
     if (memory === undefined) throw new UsageError("You should always set the Memory limit when using Memoryswap limit, see usage");
     if (memorySwap < memory) throw new UsageError("Minimum memoryswap limit should be larger than memory limit, see usage");
@@ -215,14 +265,31 @@ export function resources(flags: RunFlags): LinuxResources {
   if (memory !== undefined && memoryReservation !== undefined && memory < memoryReservation) {
     throw new UsageError("Minimum memory limit can not be less than memory reservation limit, see usage");
   }
-  if (memory !== undefined || memoryReservation !== undefined) {
-    r.memory = {
-      ...(memory !== undefined ? { limit: memory } : {}),
-      // Docker's default --memory-swap is twice --memory.
-      ...(memory !== undefined ? { swap: memorySwap ?? memory * 2 } : {}),
-      ...(memoryReservation !== undefined ? { reservation: memoryReservation } : {}),
-    };
+  const mem: NonNullable<LinuxResources["memory"]> = {};
+  if (memory !== undefined) {
+    mem.limit = memory;
+    // Docker's default --memory-swap is twice --memory.
+    mem.swap = memorySwap ?? memory * 2;
   }
+  if (memoryReservation !== undefined) mem.reservation = memoryReservation;
+  if (swappiness !== -1) {
+    if (support && !support.swappiness) {
+      warnings.push("Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.");
+    } else {
+      mem.swappiness = swappiness;
+    }
+  }
+  if (flags.oomKillDisable) {
+    if (support && !support.oomKillDisable) {
+      warnings.push("Your kernel does not support OomKillDisable. OomKillDisable discarded.");
+    } else {
+      mem.disableOOMKiller = true;
+      if (memory === undefined) {
+        warnings.push("OOM killer is disabled for the container, but no memory limit is set, this can result in the system running out of resources.");
+      }
+    }
+  }
+  if (Object.keys(mem).length > 0) r.memory = mem;
 
   if (flags.cpus !== undefined && (flags.cpuPeriod !== undefined || flags.cpuQuota !== undefined)) {
     throw new UsageError(`Conflicting options: Nano CPUs and CPU ${flags.cpuPeriod !== undefined ? "Period" : "Quota"} cannot both be set`);
@@ -243,5 +310,45 @@ export function resources(flags: RunFlags): LinuxResources {
   if (Object.keys(cpu).length > 0) r.cpu = cpu;
 
   if (flags.pidsLimit !== undefined) r.pids = { limit: flags.pidsLimit <= 0 ? -1 : flags.pidsLimit };
+
+  const blockIO = blockIOResources(flags, support, warnings);
+  if (blockIO) r.blockIO = blockIO;
   return r;
+}
+
+/** The blkio flags, Docker's checks in Docker's order (unsupported → warning and dropped, before the range check). */
+function blockIOResources(flags: RunFlags, support: CgroupSupport | undefined, warnings: string[]): LinuxBlockIO | undefined {
+  const b: LinuxBlockIO = {};
+  let weight = flags.blkioWeight ?? 0;
+  if (weight > 0 && support && !support.blkioWeight) {
+    warnings.push("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.");
+    weight = 0;
+  }
+  if (weight > 0 && (weight < 10 || weight > 1000)) throw new UsageError("Range of blkio weight is from 10 to 1000");
+  if (weight > 0) b.weight = weight;
+  const dev = ({ major, minor }: BlockDevice) => ({ major, minor });
+  const lists: [keyof RunFlags, keyof LinuxBlockIO, keyof CgroupSupport, string][] = [
+    ["deviceReadBps", "throttleReadBpsDevice", "blkioThrottle", "Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit discarded."],
+    ["deviceWriteBps", "throttleWriteBpsDevice", "blkioThrottle", "Your kernel does not support BPS Block I/O write limit or the cgroup is not mounted. Block I/O BPS write limit discarded."],
+    ["deviceReadIops", "throttleReadIOPSDevice", "blkioThrottle", "Your kernel does not support IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read limit discarded."],
+    ["deviceWriteIops", "throttleWriteIOPSDevice", "blkioThrottle", "Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded."],
+  ];
+  const wd = flags.blkioWeightDevice ?? [];
+  if (wd.length > 0) {
+    if (support && !support.blkioWeightDevice) {
+      warnings.push("Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.");
+    } else {
+      b.weightDevice = wd.map((d) => ({ ...dev(d), weight: d.weight }));
+    }
+  }
+  for (const [flag, field, feature, warning] of lists) {
+    const list = (flags[flag] as ThrottleFlag[] | undefined) ?? [];
+    if (list.length === 0) continue;
+    if (support && !support[feature]) {
+      warnings.push(warning);
+      continue;
+    }
+    (b as Record<string, unknown>)[field] = list.map((d) => ({ ...dev(d), rate: d.rate }));
+  }
+  return Object.keys(b).length > 0 ? b : undefined;
 }

@@ -3,7 +3,8 @@
 import { errnoCode } from "../../errors.js";
 import { checkInt, isSet } from "../convert.js";
 import { writeValue, type CgroupFs } from "../fs.js";
-import type { LinuxResources } from "../types.js";
+import { parseFlatKeyed, readOptional } from "../parse.js";
+import type { CpuStats, LinuxResources } from "../types.js";
 
 export const controller = "cpu";
 
@@ -33,4 +34,16 @@ export function apply(r: LinuxResources, dir: string, fs: CgroupFs): void {
     writeValue(fs, dir, "cpu.cfs_quota_us", quota);
     if (pendingPeriod !== undefined) writeValue(fs, dir, "cpu.cfs_period_us", pendingPeriod);
   }
+}
+
+/** CFS bandwidth throttling from v1 cpu.stat (throttled_time is in ns). */
+export function stats(dir: string, fs: CgroupFs): Pick<CpuStats, "periods" | "throttledPeriods" | "throttledNs"> | undefined {
+  const text = readOptional(fs, dir, "cpu.stat");
+  if (text === undefined) return undefined;
+  const st = parseFlatKeyed(text);
+  const out: Pick<CpuStats, "periods" | "throttledPeriods" | "throttledNs"> = {};
+  if (st.has("nr_periods")) out.periods = st.get("nr_periods")!;
+  if (st.has("nr_throttled")) out.throttledPeriods = st.get("nr_throttled")!;
+  if (st.has("throttled_time")) out.throttledNs = st.get("throttled_time")!;
+  return out;
 }

@@ -4,7 +4,8 @@
 import { TsboxError } from "../../errors.js";
 import { checkInt, isSet } from "../convert.js";
 import { fileExists, readValue, writeValue, type CgroupFs } from "../fs.js";
-import type { LinuxResources } from "../types.js";
+import { parseFlatKeyed, parseLimit, parsePsi, readNumber, readOptional } from "../parse.js";
+import type { LinuxResources, MemoryStats } from "../types.js";
 
 export const controller = "memory";
 
@@ -14,7 +15,7 @@ export const SOFT = "memory.soft_limit_in_bytes";
 
 export function requested(r: LinuxResources): boolean {
   const m = r.memory;
-  return !!m && (isSet(m.limit) || isSet(m.swap) || isSet(m.reservation));
+  return !!m && (isSet(m.limit) || isSet(m.swap) || isSet(m.reservation) || m.swappiness !== undefined || m.disableOOMKiller === true);
 }
 
 export interface FileWrite {
@@ -63,20 +64,69 @@ export function apply(r: LinuxResources, dir: string, fs: CgroupFs): void {
   const hasMemsw = fileExists(fs, dir, MEMSW);
   const needCurrent = isSet(m.limit) && isSet(m.swap) && hasMemsw;
   const currentLimit = needCurrent ? Number(readValue(fs, dir, LIMIT)) : 0;
-  for (const w of memoryWrites(m, currentLimit, hasMemsw)) writeValue(fs, dir, w.file, w.value);
+  const writes = memoryWrites(m, currentLimit, hasMemsw);
+  if (m.swappiness !== undefined) {
+    if (!Number.isInteger(m.swappiness) || m.swappiness < 0 || m.swappiness > 100) {
+      throw new TsboxError(`cgroup: invalid memory swappiness ${m.swappiness} (0 to 100)`);
+    }
+    writes.push({ file: "memory.swappiness", value: String(m.swappiness) });
+  }
+  // oom_control takes 1 to disable the OOM killer (tasks then wait in the charge path instead).
+  if (m.disableOOMKiller === true) writes.push({ file: "memory.oom_control", value: "1" });
+  for (const w of writes) writeValue(fs, dir, w.file, w.value);
 }
 
-/** "key value" lines, as memory.oom_control, memory.stat and memory.events hold them. */
-export function parseFlatKeyed(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    const [k, v] = line.trim().split(/\s+/);
-    if (k && v !== undefined && /^\d+$/.test(v)) out.set(k, Number(v));
-  }
-  return out;
-}
+export { parseFlatKeyed };
 
 /** OOM kills in this cgroup: the oom_kill counter of memory.oom_control (Linux ≥ 4.13). */
 export function oomKills(dir: string, fs: CgroupFs): number {
   return parseFlatKeyed(readValue(fs, dir, "memory.oom_control")).get("oom_kill") ?? 0;
+}
+
+/** usage − inactive file, floored at 0: Docker CLI's / cAdvisor's working set. */
+export function workingSet(usage: number, inactiveFile: number | undefined): number {
+  return Math.max(0, usage - (inactiveFile ?? 0));
+}
+
+/**
+ * One reading of the v1 memory files. memory.stat's total_* keys are used
+ * (hierarchical: they include any sub-cgroups the container made, as
+ * memory.usage_in_bytes does); Docker's CLI subtracts total_inactive_file.
+ * Undefined when the cgroup has no memory.usage_in_bytes.
+ */
+export function stats(dir: string, fs: CgroupFs): MemoryStats | undefined {
+  const usage = readNumber(fs, dir, "memory.usage_in_bytes");
+  if (usage === undefined) return undefined;
+  const stat = Object.fromEntries(parseFlatKeyed(readOptional(fs, dir, "memory.stat") ?? ""));
+  const total = (k: string): number | undefined => stat[`total_${k}`] ?? stat[k];
+  const out: MemoryStats = { usage, workingSet: workingSet(usage, total("inactive_file")), stat };
+  const limit = parseLimit(readOptional(fs, dir, LIMIT) ?? "");
+  if (limit !== undefined) out.limit = limit;
+  const max = readNumber(fs, dir, "memory.max_usage_in_bytes");
+  if (max !== undefined) out.maxUsage = max;
+  const set = (k: keyof MemoryStats, v: number | undefined) => {
+    if (v !== undefined) (out as unknown as Record<string, number>)[k] = v;
+  };
+  set("anon", total("rss"));
+  set("file", total("cache"));
+  set("activeFile", total("active_file"));
+  set("inactiveFile", total("inactive_file"));
+  set("shmem", total("shmem"));
+  // v1 has no slab line in memory.stat; kernel memory (slab included) is memory.kmem.usage_in_bytes.
+  set("slab", readNumber(fs, dir, "memory.kmem.usage_in_bytes"));
+  const memsw = readNumber(fs, dir, "memory.memsw.usage_in_bytes");
+  if (memsw !== undefined) out.swap = Math.max(0, memsw - usage);
+  // Linux ≥ 5.9 splits workingset_refault into _anon/_file; older kernels have one counter.
+  set("refaults", total("workingset_refault_file") ?? total("workingset_refault"));
+  const oom = readOptional(fs, dir, "memory.oom_control");
+  if (oom !== undefined) {
+    const k = parseFlatKeyed(oom).get("oom_kill");
+    if (k !== undefined) out.oomKills = k;
+  }
+  const psi = readOptional(fs, dir, "memory.pressure");
+  if (psi !== undefined) {
+    const p = parsePsi(psi);
+    if (p) out.pressure = p;
+  }
+  return out;
 }

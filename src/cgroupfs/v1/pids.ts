@@ -1,8 +1,9 @@
-// v1 pids controller: pids.max.
+// pids controller (the same files on v1 and v2): pids.max; pids.current.
 
 import { pidsMaxValue } from "../convert.js";
 import { writeValue, type CgroupFs } from "../fs.js";
-import type { LinuxResources } from "../types.js";
+import { parseLimit, readNumber, readOptional } from "../parse.js";
+import type { LinuxResources, PidsStats } from "../types.js";
 
 export const controller = "pids";
 
@@ -13,4 +14,13 @@ export function requested(r: LinuxResources): boolean {
 export function apply(r: LinuxResources, dir: string, fs: CgroupFs): void {
   if (r.pids?.limit === undefined) return;
   writeValue(fs, dir, "pids.max", pidsMaxValue(r.pids.limit));
+}
+
+export function stats(dir: string, fs: CgroupFs): PidsStats | undefined {
+  const current = readNumber(fs, dir, "pids.current");
+  if (current === undefined) return undefined;
+  const out: PidsStats = { current };
+  const limit = parseLimit(readOptional(fs, dir, "pids.max") ?? "");
+  if (limit !== undefined) out.limit = limit;
+  return out;
 }

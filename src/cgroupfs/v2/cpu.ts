@@ -2,7 +2,8 @@
 
 import { checkInt, isSet } from "../convert.js";
 import { writeValue, type CgroupFs } from "../fs.js";
-import type { LinuxResources } from "../types.js";
+import { parseFlatKeyed, readOptional } from "../parse.js";
+import type { CpuStats, LinuxResources } from "../types.js";
 
 export const controller = "cpu";
 
@@ -35,4 +36,24 @@ export function apply(r: LinuxResources, dir: string, fs: CgroupFs): void {
   if (isSet(c.shares)) writeValue(fs, dir, "cpu.weight", sharesToWeight(c.shares));
   const max = cpuMaxValue(c.quota, c.period);
   if (max !== undefined) writeValue(fs, dir, "cpu.max", max);
+}
+
+/** v2 cpu.stat (times in µs; usage_usec etc. are there even without the cpu controller enabled). */
+export function stats(dir: string, fs: CgroupFs): CpuStats | undefined {
+  const text = readOptional(fs, dir, "cpu.stat");
+  if (text === undefined) return undefined;
+  const st = parseFlatKeyed(text);
+  const usage = st.get("usage_usec");
+  if (usage === undefined) return undefined;
+  const out: CpuStats = { usageNs: usage * 1000 };
+  const us = (k: string) => (st.has(k) ? st.get(k)! * 1000 : undefined);
+  const user = us("user_usec");
+  const sys = us("system_usec");
+  if (user !== undefined) out.userNs = user;
+  if (sys !== undefined) out.systemNs = sys;
+  if (st.has("nr_periods")) out.periods = st.get("nr_periods")!;
+  if (st.has("nr_throttled")) out.throttledPeriods = st.get("nr_throttled")!;
+  const thr = us("throttled_usec");
+  if (thr !== undefined) out.throttledNs = thr;
+  return out;
 }

@@ -4,8 +4,9 @@
 import { TsboxError } from "../../errors.js";
 import { checkInt, isSet } from "../convert.js";
 import { fileExists, readValue, writeValue, type CgroupFs } from "../fs.js";
-import { parseFlatKeyed } from "../v1/memory.js";
-import type { LinuxResources } from "../types.js";
+import { parseFlatKeyed, parseLimit, parsePsi, readNumber, readOptional } from "../parse.js";
+import { workingSet } from "../v1/memory.js";
+import type { LinuxResources, MemoryStats } from "../types.js";
 
 export const controller = "memory";
 
@@ -47,4 +48,38 @@ export function apply(r: LinuxResources, dir: string, fs: CgroupFs): void {
 /** OOM kills in this cgroup and below: oom_kill of memory.events. */
 export function oomKills(dir: string, fs: CgroupFs): number {
   return parseFlatKeyed(readValue(fs, dir, "memory.events")).get("oom_kill") ?? 0;
+}
+
+/**
+ * One reading of the v2 memory files (memory.current, memory.max,
+ * memory.peak (Linux ≥ 5.19), memory.stat, memory.swap.current,
+ * memory.events, memory.pressure). v2 memory.stat is hierarchical already.
+ * Docker's CLI subtracts inactive_file. Undefined without memory.current.
+ */
+export function stats(dir: string, fs: CgroupFs): MemoryStats | undefined {
+  const usage = readNumber(fs, dir, "memory.current");
+  if (usage === undefined) return undefined;
+  const stat = Object.fromEntries(parseFlatKeyed(readOptional(fs, dir, "memory.stat") ?? ""));
+  const out: MemoryStats = { usage, workingSet: workingSet(usage, stat["inactive_file"]), stat };
+  const set = (k: keyof MemoryStats, v: number | undefined) => {
+    if (v !== undefined) (out as unknown as Record<string, number>)[k] = v;
+  };
+  set("limit", parseLimit(readOptional(fs, dir, "memory.max") ?? ""));
+  set("maxUsage", readNumber(fs, dir, "memory.peak"));
+  set("anon", stat["anon"]);
+  set("file", stat["file"]);
+  set("activeFile", stat["active_file"]);
+  set("inactiveFile", stat["inactive_file"]);
+  set("shmem", stat["shmem"]);
+  set("slab", stat["slab"]);
+  set("swap", readNumber(fs, dir, "memory.swap.current"));
+  set("refaults", stat["workingset_refault_file"] ?? stat["workingset_refault"]);
+  const events = readOptional(fs, dir, "memory.events");
+  if (events !== undefined) set("oomKills", parseFlatKeyed(events).get("oom_kill"));
+  const psi = readOptional(fs, dir, "memory.pressure");
+  if (psi !== undefined) {
+    const p = parsePsi(psi);
+    if (p) out.pressure = p;
+  }
+  return out;
 }

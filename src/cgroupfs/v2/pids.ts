@@ -1,2 +1,2 @@
-// v2 pids controller: pids.max, the same file and values as on v1.
-export { apply, controller, requested } from "../v1/pids.js";
+// v2 pids controller: pids.max / pids.current, the same files and values as on v1.
+export { apply, controller, requested, stats } from "../v1/pids.js";

@@ -1,0 +1,511 @@
+// tsbox-monitor: one small native process per detached container, in the
+// manner of conmon. It is the container's parent (only an ancestor can wait()
+// for it), so it performs the launch itself with the shim's own spawn code
+// (native-shims/shim.c is compiled into this executable), places the child in
+// its cgroup, keeps its stdio, writes the json-file log, waits for the exit,
+// records it, and runs the restart policy. Static buffers only: no heap churn
+// once running.
+//
+// Usage (the CLI, src/runtime/monitor.ts, spawns it with fd 3 a report pipe):
+//   tsbox-monitor DIR [--cgroup DIR]... [--oom-file FILE] [--restart no|on-failure|always|unless-stopped]
+//                 [--max-retries N] [--log-max-size BYTES] [--log-max-file N] [--tty]
+//                 [--exit-command ARG...]
+// DIR holds `plan` (the launch plan, NUL-separated), and receives:
+//   container.log[.N]  json lines {"log","stream","time"} (Docker's json-file shape)
+//   monitor.json       {"status","pid","exitCode","oomKilled","startedAt","finishedAt","restartCount"},
+//                      replaced atomically (tmp + rename) at every change
+//   stop               created by the CLI (`stop`, `kill` for rm): no restart after this exit
+// fd 3 gets one line, "P<pid>\n" once the first launch has exec'd, or "E<code>\t<message>\n".
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+// From shim.c (same executable).
+int tsbox_spawn(int n, char **plan);
+const char *tsbox_last_error(void);
+const char *tsbox_start(int pid);
+int tsbox_abort(int pid);
+int tsbox_pty_master(int pid);
+
+#define MAX_PLAN (1 << 20)
+#define MAX_STRINGS 8192
+#define MAX_CGROUPS 16
+#define LINE_MAX_BYTES 16384  // Docker splits longer lines at 16 KiB too
+
+static char plan_buf[MAX_PLAN];
+static char *plan[MAX_STRINGS];
+static int plan_n;
+
+static const char *dir;
+static const char *cgroups[MAX_CGROUPS];
+static int ncgroups;
+static const char *oom_file;
+static enum { R_NO, R_ON_FAILURE, R_ALWAYS, R_UNLESS_STOPPED } policy = R_NO;
+static long max_retries;
+static long long log_max_size;
+static long log_max_file = 1;
+static int tty;
+static char **exit_command;
+
+static int log_fd = -1;
+static long long log_size;
+static char log_path[4096];
+
+struct stream { int fd; const char *name; char buf[LINE_MAX_BYTES]; size_t len; };
+static struct stream streams[2];
+
+// Attach (tty containers): a unix socket `attach` in DIR, one client at a
+// time. Monitor → client: the terminal's output, raw. Client → monitor: frames
+// [type u8][len u16 LE][payload], type 0 = input for the terminal, type 1 =
+// window size (rows u16 LE, cols u16 LE). The path is bound through
+// /proc/self/fd/<dir fd>/attach: a container dir's full path may exceed
+// sun_path's 108 bytes.
+static int listen_fd = -1, client_fd = -1;
+static unsigned char frame[3 + 65535];
+static size_t frame_len;
+
+static pid_t child;
+static int restart_count;
+static char started_at[40], finished_at[40];
+
+static void now_rfc3339(char *out, size_t n) {
+  struct timespec ts;
+  struct tm tm;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out + k, n - k, ".%09ldZ", ts.tv_nsec);
+}
+
+static void path_in_dir(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", dir, name); }
+
+static int write_all(int fd, const char *p, size_t n) {
+  while (n) {
+    ssize_t r = write(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    p += r;
+    n -= (size_t)r;
+  }
+  return 0;
+}
+
+static void write_status(const char *status, int exit_code, int oom) {
+  char tmp[4210], target[4200], body[512];
+  path_in_dir(target, sizeof target, "monitor.json");
+  snprintf(tmp, sizeof tmp, "%s.tmp", target);
+  int n = snprintf(body, sizeof body,
+                   "{\"status\":\"%s\",\"pid\":%d,\"exitCode\":%d,\"oomKilled\":%s,\"startedAt\":\"%s\","
+                   "\"finishedAt\":\"%s\",\"restartCount\":%d,\"monitorPid\":%d}\n",
+                   status, child, exit_code, oom ? "true" : "false", started_at, finished_at, restart_count,
+                   (int)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  int bad = write_all(fd, body, (size_t)n);
+  close(fd);
+  if (!bad) rename(tmp, target);
+}
+
+static void open_log(void) {
+  log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  struct stat st;
+  log_size = log_fd >= 0 && fstat(log_fd, &st) == 0 ? st.st_size : 0;
+}
+
+// container.log → .1 → .2 … up to max-file - 1 kept besides the live one.
+static void rotate(void) {
+  char from[4200], to[4200];
+  close(log_fd);
+  if (log_max_file <= 1) {
+    log_fd = open(log_path, O_WRONLY | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
+    log_size = 0;
+    return;
+  }
+  for (long i = log_max_file - 1; i >= 1; i--) {
+    if (i == 1) snprintf(from, sizeof from, "%s", log_path);
+    else snprintf(from, sizeof from, "%s.%ld", log_path, i - 1);
+    snprintf(to, sizeof to, "%s.%ld", log_path, i);
+    rename(from, to);
+  }
+  open_log();
+}
+
+static char line_out[LINE_MAX_BYTES * 6 + 256];
+
+static void emit(struct stream *s) {
+  if (s->len == 0 || log_fd < 0) return;
+  char *p = line_out;
+  p += sprintf(p, "{\"log\":\"");
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < s->len; i++) {
+    unsigned char c = (unsigned char)s->buf[i];
+    if (c == '"' || c == '\\') { *p++ = '\\'; *p++ = (char)c; }
+    else if (c == '\n') { *p++ = '\\'; *p++ = 'n'; }
+    else if (c == '\r') { *p++ = '\\'; *p++ = 'r'; }
+    else if (c == '\t') { *p++ = '\\'; *p++ = 't'; }
+    else if (c < 0x20 || c == 0x7f) { p += sprintf(p, "\\u00%c%c", hex[c >> 4], hex[c & 15]); }
+    else *p++ = (char)c;  // UTF-8 passes through; invalid bytes are the reader's problem, as in Docker
+  }
+  char t[40];
+  now_rfc3339(t, sizeof t);
+  p += sprintf(p, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", s->name, t);
+  size_t n = (size_t)(p - line_out);
+  if (log_max_size > 0 && log_size > 0 && log_size + (long long)n > log_max_size) rotate();
+  if (log_fd >= 0 && write_all(log_fd, line_out, n) == 0) log_size += (long long)n;
+  s->len = 0;
+}
+
+// Reads what is there; returns 0 on EOF/error (stream closed).
+static int pump(struct stream *s) {
+  char buf[8192];
+  ssize_t r = read(s->fd, buf, sizeof buf);
+  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
+  if (r <= 0) {  // a pty master reports EIO once the last slave is closed
+    emit(s);
+    close(s->fd);
+    s->fd = -1;
+    return 0;
+  }
+  if (client_fd >= 0 && send(client_fd, buf, (size_t)r, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN) {
+    close(client_fd);
+    client_fd = -1;
+  }
+  for (ssize_t i = 0; i < r; i++) {
+    s->buf[s->len++] = buf[i];
+    if (buf[i] == '\n' || s->len == sizeof s->buf) emit(s);
+  }
+  return 1;
+}
+
+static int read_oom_kills(void) {
+  if (!oom_file) return 0;
+  char buf[1024];
+  int fd = open(oom_file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t r = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (r <= 0) return 0;
+  buf[r] = 0;
+  char *p = strstr(buf, "oom_kill ");
+  return p ? atoi(p + 9) : 0;
+}
+
+static void report(int fd, const char *line) {
+  if (fd >= 0) { write_all(fd, line, strlen(line)); close(fd); }
+}
+
+// One launch of the plan: pipes (or the pty) for stdio, clone, cgroup, release.
+// Returns 0, or fills msg with "<code>\t<message>" and returns the exit code.
+static int launch(char *msg, size_t msgn) {
+  int out[2] = {-1, -1}, err[2] = {-1, -1};
+  if (!tty && (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)) {
+    snprintf(msg, msgn, "125\tmonitor: pipe: %s", strerror(errno));
+    return 125;
+  }
+  if (!tty) { dup2(out[1], 1); dup2(err[1], 2); }  // the child's 1 and 2, handed over by STDIO
+  int pid = tsbox_spawn(plan_n, plan);
+  if (!tty) {
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    dup2(null, 1);
+    dup2(null, 2);
+    close(null);
+    close(out[1]);
+    close(err[1]);
+  }
+  if (pid < 0) {
+    snprintf(msg, msgn, "125\t%s", tsbox_last_error());
+    if (!tty) { close(out[0]); close(err[0]); }
+    return 125;
+  }
+  for (int i = 0; i < ncgroups; i++) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/cgroup.procs", cgroups[i]);
+    int fd = open(p, O_WRONLY | O_CLOEXEC), e = 0;
+    char num[24];
+    int len = snprintf(num, sizeof num, "%d", pid);
+    if (fd < 0 || write(fd, num, (size_t)len) != len) e = errno;
+    if (fd >= 0) close(fd);
+    if (e) {
+      tsbox_abort(pid);
+      snprintf(msg, msgn, "125\tcgroup: adding process %d to %s: %s", pid, cgroups[i], strerror(e));
+      if (!tty) { close(out[0]); close(err[0]); }
+      return 125;
+    }
+  }
+  const char *r = tsbox_start(pid);
+  if (*r) {
+    snprintf(msg, msgn, "%s", r);
+    if (!tty) { close(out[0]); close(err[0]); }
+    return atoi(r) ? atoi(r) : 125;
+  }
+  child = pid;
+  if (tty) {
+    streams[0].fd = tsbox_pty_master(pid);
+    streams[1].fd = -1;
+  } else {
+    streams[0].fd = out[0];
+    streams[1].fd = err[0];
+  }
+  for (int i = 0; i < 2; i++)
+    if (streams[i].fd >= 0) fcntl(streams[i].fd, F_SETFL, O_NONBLOCK);
+  now_rfc3339(started_at, sizeof started_at);
+  finished_at[0] = 0;
+  return 0;
+}
+
+static void open_attach(void) {
+  int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return;
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  snprintf(a.sun_path, sizeof a.sun_path, "/proc/self/fd/%d/attach", dfd);
+  unlink(a.sun_path);
+  listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (listen_fd >= 0 && (bind(listen_fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(listen_fd, 4) < 0)) {
+    close(listen_fd);
+    listen_fd = -1;
+  }
+  close(dfd);
+}
+
+static void accept_client(void) {
+  int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+  if (c < 0) return;
+  if (client_fd >= 0) close(client_fd);  // the newest attach wins, as one terminal
+  client_fd = c;
+  frame_len = 0;
+}
+
+// Input and resizes from the attached client, to the terminal.
+static void client_input(void) {
+  ssize_t r = read(client_fd, frame + frame_len, sizeof frame - frame_len);
+  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (r <= 0) { close(client_fd); client_fd = -1; return; }
+  frame_len += (size_t)r;
+  for (;;) {
+    if (frame_len < 3) return;
+    size_t len = (size_t)frame[1] | (size_t)frame[2] << 8;
+    if (frame_len < 3 + len) return;
+    int term = streams[0].fd;
+    if (frame[0] == 0 && term >= 0) {
+      // A burst of typing; a terminal nobody reads drops it after a while, as a full pty would block.
+      for (size_t off = 0, tries = 0; off < len && tries < 50;) {
+        ssize_t w = write(term, frame + 3 + off, len - off);
+        if (w < 0 && errno == EAGAIN) { struct pollfd pw = {term, POLLOUT, 0}; poll(&pw, 1, 100); tries++; continue; }
+        if (w <= 0) break;
+        off += (size_t)w;
+      }
+    } else if (frame[0] == 1 && len == 4 && term >= 0) {
+      struct winsize ws = {.ws_row = (unsigned short)(frame[3] | frame[4] << 8),
+                           .ws_col = (unsigned short)(frame[5] | frame[6] << 8)};
+      ioctl(term, TIOCSWINSZ, &ws);
+    }
+    memmove(frame, frame + 3 + len, frame_len - 3 - len);
+    frame_len -= 3 + len;
+  }
+}
+
+// Until the child has exited and its output is drained; returns its exit code.
+static int supervise(int sfd) {
+  int status = -1;
+  for (;;) {
+    struct pollfd p[5];
+    int n = 0, idx[5];
+    p[n].fd = sfd; p[n].events = POLLIN; idx[n++] = -1;
+    for (int i = 0; i < 2; i++)
+      if (streams[i].fd >= 0) { p[n].fd = streams[i].fd; p[n].events = POLLIN; idx[n++] = i; }
+    if (status >= 0 && n == 1) break;
+    int streams_end = n;
+    if (listen_fd >= 0) { p[n].fd = listen_fd; p[n].events = POLLIN; idx[n++] = -2; }
+    if (client_fd >= 0) { p[n].fd = client_fd; p[n].events = POLLIN; idx[n++] = -3; }
+    // Once the child is gone, a pty's or a daemonised grandchild's output may
+    // never end: drain for a moment only.
+    if (poll(p, (nfds_t)n, status >= 0 ? 200 : -1) == 0) break;
+    for (int i = 1; i < streams_end; i++)
+      if (p[i].revents) pump(&streams[idx[i]]);
+    for (int i = streams_end; i < n; i++) {
+      if (!p[i].revents) continue;
+      if (idx[i] == -2) accept_client();
+      else if (client_fd >= 0) client_input();
+    }
+    if (p[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {}
+      int st;
+      pid_t w;
+      while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+        if (w == child) status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+    }
+  }
+  for (int i = 0; i < 2; i++)
+    if (streams[i].fd >= 0) { emit(&streams[i]); close(streams[i].fd); streams[i].fd = -1; }
+  return status;
+}
+
+static int stop_requested(void) {
+  char p[4200];
+  path_in_dir(p, sizeof p, "stop");
+  return access(p, F_OK) == 0;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+}
+
+static int load_plan(void) {
+  char p[4200];
+  path_in_dir(p, sizeof p, "plan");
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t got = 0;
+  ssize_t r;
+  while ((r = read(fd, plan_buf + got, sizeof plan_buf - 1 - got)) > 0) got += (size_t)r;
+  close(fd);
+  if (r < 0 || got == 0 || got >= sizeof plan_buf - 1) return -1;
+  plan_buf[got] = 0;  // the file ends with a NUL; this guards a truncated one
+  for (size_t i = 0; i < got && plan_n < MAX_STRINGS; i += strlen(plan_buf + i) + 1) plan[plan_n++] = plan_buf + i;
+  return 0;
+}
+
+static int parse_args(int argc, char **argv) {
+  if (argc < 2) return -1;
+  dir = argv[1];
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--tty")) { tty = 1; continue; }
+    if (!strcmp(a, "--exit-command")) { exit_command = argv + i + 1; break; }
+    if (!v) return -1;
+    i++;
+    if (!strcmp(a, "--cgroup") && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = v;
+    else if (!strcmp(a, "--oom-file")) oom_file = v;
+    else if (!strcmp(a, "--max-retries")) max_retries = atol(v);
+    else if (!strcmp(a, "--log-max-size")) log_max_size = atoll(v);
+    else if (!strcmp(a, "--log-max-file")) log_max_file = atol(v) > 0 ? atol(v) : 1;
+    else if (!strcmp(a, "--restart")) {
+      if (!strcmp(v, "no")) policy = R_NO;
+      else if (!strcmp(v, "on-failure")) policy = R_ON_FAILURE;
+      else if (!strcmp(v, "always")) policy = R_ALWAYS;
+      else if (!strcmp(v, "unless-stopped")) policy = R_UNLESS_STOPPED;
+      else return -1;
+    } else return -1;
+  }
+  return 0;
+}
+
+static int should_restart(int code) {
+  if (stop_requested()) return 0;
+  switch (policy) {
+  case R_NO: return 0;
+  case R_ON_FAILURE: return code != 0 && (max_retries <= 0 || restart_count < max_retries);
+  case R_ALWAYS: case R_UNLESS_STOPPED: return 1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  int rep = 3;
+  if (fcntl(rep, F_GETFD) < 0) rep = -1;
+  else fcntl(rep, F_SETFD, FD_CLOEXEC);
+  if (parse_args(argc, argv) < 0) {
+    report(rep, "E125\tmonitor: bad arguments\n");
+    return 125;
+  }
+  if (load_plan() < 0) {
+    report(rep, "E125\tmonitor: cannot read the launch plan\n");
+    return 125;
+  }
+  // Detach: the CLI reaps the intermediate; the monitor is re-parented to init
+  // (or the nearest subreaper) and is in no session with a terminal.
+  pid_t f = fork();
+  if (f < 0) { report(rep, "E125\tmonitor: fork failed\n"); return 125; }
+  if (f > 0) _exit(0);
+  setsid();
+  if (chdir("/") < 0) {}
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  dup2(null, 0);
+  dup2(null, 1);
+  dup2(null, 2);
+  if (null > 2) close(null);
+  prctl(PR_SET_NAME, "tsbox-monitor", 0, 0, 0);
+
+  // Every signal but SIGKILL/SIGSTOP is a no-op for the monitor; SIGCHLD comes through a signalfd.
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, NULL);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  int sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+
+  path_in_dir(log_path, sizeof log_path, "container.log");
+  open_log();
+  if (tty) open_attach();
+  streams[0].name = "stdout";
+  streams[1].name = "stderr";
+  streams[0].fd = streams[1].fd = -1;
+
+  char msg[4400], line[4500];
+  int code = launch(msg, sizeof msg);
+  if (code) {
+    snprintf(line, sizeof line, "E%s\n", msg);
+    report(rep, line);
+    return code;
+  }
+  write_status("running", 0, 0);
+  snprintf(line, sizeof line, "P%d %d\n", child, (int)getpid());
+  report(rep, line);
+
+  int oom_before = read_oom_kills(), oom = 0;
+  long delay = 100;
+  for (;;) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    code = supervise(sfd);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int kills = read_oom_kills();
+    oom = kills > oom_before;
+    oom_before = kills;
+    now_rfc3339(finished_at, sizeof finished_at);
+    if (!should_restart(code)) break;
+    // Docker's back-off: 100 ms doubling, reset after 10 s of running.
+    if (t1.tv_sec - t0.tv_sec >= 10) delay = 100;
+    write_status("restarting", code, oom);
+    sleep_ms(delay);
+    if (delay < 60000) delay *= 2;
+    if (stop_requested()) break;
+    restart_count++;
+    if (launch(msg, sizeof msg)) {  // a failed relaunch ends the container as that failure
+      code = atoi(msg) ? atoi(msg) : 125;
+      break;
+    }
+    write_status("running", 0, 0);
+  }
+  child = 0;
+  // The cgroup's processes are gone with PID 1 of the container's namespace.
+  for (int i = 0; i < ncgroups; i++)
+    for (int tries = 0; tries < 50 && rmdir(cgroups[i]) < 0 && errno == EBUSY; tries++) sleep_ms(20);
+  write_status("exited", code, oom);
+  if (log_fd >= 0) close(log_fd);
+  if (client_fd >= 0) close(client_fd);  // the attached client sees the end
+  if (listen_fd >= 0) close(listen_fd);
+  if (exit_command && exit_command[0]) {
+    execv(exit_command[0], exit_command);
+    return 127;
+  }
+  return 0;
+}

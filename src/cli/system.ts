@@ -1,0 +1,61 @@
+// system df, system prune.
+
+import type { Command } from "commander";
+import { prepare } from "./common.js";
+
+export function registerSystemCommands(program: Command): void {
+  const system = program.command("system").description("Manage tsbox");
+
+  system.command("df")
+    .description("Show tsbox disk usage")
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { humanSize, table } = await import("../format.js");
+      const { listImages } = await import("../image/images.js");
+      const { listContainerIds, readState, containerPaths } = await import("../runtime/container-store.js");
+      const { dirSize } = await import("../runtime/prune.js");
+      const { isLive } = await import("../runtime/lifecycle.js");
+      const states = listContainerIds(g.root).map((id) => readState(g.root, id)).filter((s) => s !== undefined);
+      const used = new Set(states.map((s) => s.imageId));
+      const images = [...new Map(listImages(g.root).map((i) => [i.id, i])).values()];
+      const imageBytes = images.reduce((a, i) => a + i.size, 0);
+      const unusedBytes = images.filter((i) => !used.has(i.id)).reduce((a, i) => a + i.size, 0);
+      const live = states.filter(isLive);
+      const sizes = new Map(states.map((s) => [s.id, dirSize(containerPaths(g.root, s.id).upper)]));
+      const ctrBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
+      const stoppedBytes = states.filter((s) => !isLive(s)).reduce((a, s) => a + (sizes.get(s.id) ?? 0), 0);
+      const pct = (part: number, all: number): string => `${humanSize(part)} (${all ? Math.round((part / all) * 100) : 0}%)`;
+      process.stdout.write(table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], [
+        ["Images", String(images.length), String(images.filter((i) => used.has(i.id)).length), humanSize(imageBytes), pct(unusedBytes, imageBytes)],
+        ["Containers", String(states.length), String(live.length), humanSize(ctrBytes), pct(stoppedBytes, ctrBytes)],
+        ["Local Volumes", "0", "0", "0B", "0B"],
+        ["Build Cache", "0", "0", "0B", "0B"],
+      ]));
+    });
+
+  system.command("prune")
+    .description("Remove unused data: stopped containers, dangling images (with -a, all unused images)")
+    .option("-a, --all", "Remove all unused images not just dangling ones", false)
+    .option("-f, --force", "Do not prompt for confirmation", false)
+    .action(async (o: { all: boolean; force: boolean }, cmd: Command) => {
+      const g = await prepare(cmd);
+      if (!o.force) {
+        const { confirm } = await import("./archive.js");
+        const warning = `WARNING! This will remove:\n  - all stopped containers\n  - all ${o.all ? "images without at least one container associated to them" : "dangling images"}\n`;
+        if (!(await confirm(`${warning}\nAre you sure you want to continue? [y/N] `))) return;
+      }
+      const { humanSize } = await import("../format.js");
+      const { pruneContainers, pruneDebris } = await import("../runtime/prune.js");
+      const { pruneImages } = await import("../image/prune.js");
+      const { imagesInUse } = await import("./images.js");
+      const ctr = await pruneContainers(g.root);
+      pruneDebris(g.root);
+      const inUse = imagesInUse(g.root);
+      const img = pruneImages(g.root, { all: o.all, inUse: (id) => inUse.has(id) });
+      let out = "";
+      if (ctr.ids.length) out += `Deleted Containers:\n${ctr.ids.map((i) => `${i}\n`).join("")}\n`;
+      if (img.lines.length) out += `Deleted Images:\n${img.lines.map((l) => `${l}\n`).join("")}\n`;
+      out += `Total reclaimed space: ${humanSize(ctr.bytes + img.reclaimed)}\n`;
+      process.stdout.write(out);
+    });
+}

@@ -1,0 +1,94 @@
+// `tsbox logs`: reads the monitor's json-file log (container.log and its
+// rotations .1 … .N, oldest first), with Docker's --tail, --since, -t and -f.
+
+import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { UsageError } from "../errors.js";
+import { containerPaths, findContainer, ownerAlive, readState } from "./container-store.js";
+
+export interface LogsOptions { follow: boolean; tail?: string; timestamps: boolean; since?: string }
+interface Entry { log: string; stream: "stdout" | "stderr"; time: string }
+export interface LogSink { stdout(s: string): void; stderr(s: string): void }
+
+/** --since: RFC 3339, a Unix timestamp, or a duration before now ("10m", "1h30m"). */
+export function parseSince(v: string, now = Date.now()): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const dur = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(v);
+  if (dur && v !== "") return now - ((Number(dur[1] ?? 0) * 60 + Number(dur[2] ?? 0)) * 60 + Number(dur[3] ?? 0)) * 1000;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new UsageError(`invalid value for "since": failed to parse value as time or duration: "${v}"`);
+  return t;
+}
+
+function readAll(path: string, from = 0): { text: string; end: number } {
+  const fd = openSync(path, "r");
+  try {
+    const size = statSync(path).size;
+    if (size < from) from = 0; // rotated or truncated under us
+    const buf = Buffer.alloc(size - from);
+    let off = 0;
+    while (off < buf.length) {
+      const n = readSync(fd, buf, off, buf.length - off, from + off);
+      if (n === 0) break;
+      off += n;
+    }
+    // Only whole lines: the monitor may be mid-write.
+    const last = buf.lastIndexOf(0x0a, off - 1);
+    return { text: buf.subarray(0, last + 1).toString("utf8"), end: from + last + 1 };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function parse(text: string): Entry[] {
+  const out: Entry[] = [];
+  for (const line of text.split("\n")) {
+    if (!line) continue;
+    try { out.push(JSON.parse(line) as Entry); } catch { /* a torn line after a crash */ }
+  }
+  return out;
+}
+
+export async function showLogs(root: string, ref: string, o: LogsOptions, sink: LogSink): Promise<void> {
+  const state = findContainer(root, ref);
+  const path = containerPaths(root, state.id).log;
+  const since = o.since !== undefined ? parseSince(o.since) : undefined;
+  let tail: number | undefined;
+  if (o.tail !== undefined && o.tail !== "all") {
+    tail = Number(o.tail);
+    if (!Number.isInteger(tail) || tail < 0) throw new UsageError(`invalid value for "tail": "${o.tail}"`);
+  }
+  const write = (entries: Entry[]): void => {
+    for (const e of entries) {
+      if (since !== undefined && Date.parse(e.time) < since) continue;
+      const text = o.timestamps ? `${e.time} ${e.log}` : e.log;
+      if (e.stream === "stderr") sink.stderr(text); else sink.stdout(text);
+    }
+  };
+  const rotated: string[] = [];
+  for (let i = 1; existsSync(`${path}.${i}`); i++) rotated.unshift(`${path}.${i}`);
+  let entries: Entry[] = rotated.flatMap((p) => parse(readAll(p).text));
+  let end = 0;
+  if (existsSync(path)) {
+    const r = readAll(path);
+    entries = entries.concat(parse(r.text));
+    end = r.end;
+  }
+  if (tail !== undefined) entries = tail === 0 ? [] : entries.slice(-tail);
+  write(entries);
+  if (!o.follow) return;
+  for (;;) {
+    const s = readState(root, state.id);
+    const done = !s || s.status === "exited" || (s.status !== "created" && !ownerAlive(s.owner));
+    if (existsSync(path)) {
+      const size = statSync(path).size;
+      if (size !== end) {
+        const r = readAll(path, size < end ? 0 : end);
+        write(parse(r.text));
+        end = r.end;
+      }
+    }
+    if (done) return;
+    await sleep(100);
+  }
+}

@@ -1,0 +1,63 @@
+// `tsbox container prune` and `tsbox system prune`/`df`: stopped containers
+// go, with their directory, cgroup and name.
+
+import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { containerPaths, listContainerIds, readState } from "./container-store.js";
+import { isLive } from "./lifecycle.js";
+import { releaseContainer } from "./recover.js";
+
+/** Bytes used by files under dir (the writable layer of a container). */
+export function dirSize(dir: string): number {
+  let total = 0;
+  let entries: string[];
+  try { entries = readdirSync(dir); } catch { return 0; }
+  for (const e of entries) {
+    const p = join(dir, e);
+    try {
+      const st = lstatSync(p);
+      total += st.isDirectory() ? dirSize(p) : st.size;
+    } catch { /* removed meanwhile */ }
+  }
+  return total;
+}
+
+export async function pruneContainers(root: string): Promise<{ ids: string[]; bytes: number }> {
+  const ids: string[] = [];
+  let bytes = 0;
+  for (const id of listContainerIds(root)) {
+    const s = readState(root, id);
+    if (!s || isLive(s) || s.status === "created") continue;
+    bytes += dirSize(containerPaths(root, id).upper);
+    await releaseContainer(root, { ...s, autoRemove: true });
+    ids.push(id);
+  }
+  return { ids, bytes };
+}
+
+/**
+ * What a crash between reserving a name and writing the state leaves: a
+ * container directory without state.json, a name pointing nowhere. Only old
+ * ones: a younger one may belong to a `run` in progress.
+ */
+export function pruneDebris(root: string, minAgeMs = 60_000): number {
+  let removed = 0;
+  const old = (p: string): boolean => {
+    try { return Date.now() - lstatSync(p).mtimeMs > minAgeMs; } catch { return false; }
+  };
+  for (const id of listContainerIds(root)) {
+    const p = containerPaths(root, id);
+    if (!existsSync(p.state) && old(p.dir)) { rmSync(p.dir, { recursive: true, force: true }); removed++; }
+  }
+  const names = join(root, "names");
+  let entries: string[] = [];
+  try { entries = readdirSync(names); } catch { /* none yet */ }
+  for (const n of entries) {
+    const file = join(names, n);
+    let id = "";
+    try { id = readFileSync(file, "utf8").trim(); } catch { continue; }
+    const s = /^[0-9a-f]{64}$/.test(id) ? readState(root, id) : undefined;
+    if ((!s || s.name !== n) && old(file)) { rmSync(file, { force: true }); removed++; }
+  }
+  return removed;
+}

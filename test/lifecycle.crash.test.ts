@@ -1,0 +1,163 @@
+// Crash recovery (issue 5): whichever process dies (CLI, monitor, container)
+// at each step of create/start/stop/rm, the next command reports the true state
+// and rm -f / system prune release every mount, cgroup, process and directory.
+// Concurrency: 20 parallel run -d / rm -f / ps never corrupt state or
+// duplicate a name.
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { alive, CLI, cgroupDirsOf, containerIds, mountsUnder, removeRoot, rootWithBusybox, stateOf, tsbox, until } from "./helpers.js";
+import { fdsUnder } from "./lifecycle.helpers.js";
+
+let root: string;
+beforeAll(() => { root = rootWithBusybox(); });
+afterAll(() => { removeRoot(root); });
+afterEach(() => {
+  expect(mountsUnder(root)).toEqual([]);
+});
+
+const ok = (args: string[], env: NodeJS.ProcessEnv = process.env): string => {
+  const r = tsbox(root, args, { env });
+  if (r.code !== 0) throw new Error(`tsbox ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+};
+const crashing = (step: string): NodeJS.ProcessEnv => ({ ...process.env, TSBOX_TEST_CRASH_AT: step });
+const statusOf = (ref: string): string => (JSON.parse(ok(["inspect", ref])) as { State: { Status: string } }[])[0]!.State.Status;
+
+/** Every process whose command line names the container's directory (its monitor). */
+function monitorsOf(id: string): number[] {
+  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try { return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(`/containers/${id}`); } catch { return false; }
+  }).map(Number);
+}
+
+function expectReleased(id: string): void {
+  expect(existsSync(join(root, "containers", id))).toBe(false);
+  expect(cgroupDirsOf(id)).toEqual([]);
+  expect(monitorsOf(id)).toEqual([]);
+  expect(readdirSync(join(root, "names")).filter((n) => readFileSync(join(root, "names", n), "utf8").trim() === id)).toEqual([]);
+  expect(fdsUnder(join(root, "containers", id))).toEqual([]);
+}
+
+describe("a SIGKILLed CLI during run -d", () => {
+  for (const step of ["create", "monitor", "started"]) {
+    it(`at "${step}": the next command reports it exited; rm -f releases everything`, () => {
+      const before = new Set(containerIds(root));
+      const r = tsbox(root, ["run", "-d", "busybox", "sleep", "1000"], { env: crashing(step) });
+      expect(r.code).toBe(137);
+      const [id] = containerIds(root).filter((i) => !before.has(i));
+      expect(id).toBeDefined();
+      // The next command recovers: the container is not left running without an owner.
+      expect(ok(["ps", "-a", "--no-trunc"])).toMatch(new RegExp(`${id}.*Exited \\(137\\)`));
+      expect(statusOf(id!)).toBe("exited");
+      expect(monitorsOf(id!)).toEqual([]);
+      expect(cgroupDirsOf(id!)).toEqual([]);
+      ok(["rm", "-f", id!]);
+      expectReleased(id!);
+    });
+  }
+
+  it("system prune releases what crashed creations left", () => {
+    const before = new Set(containerIds(root));
+    for (const step of ["create", "monitor", "started"]) {
+      expect(tsbox(root, ["run", "-d", "busybox", "sleep", "1000"], { env: crashing(step) }).code).toBe(137);
+    }
+    const ids = containerIds(root).filter((i) => !before.has(i));
+    expect(ids).toHaveLength(3);
+    expect(ok(["system", "prune", "-f"])).toMatch(/Deleted Containers:/);
+    for (const id of ids) expectReleased(id);
+  });
+});
+
+describe("a SIGKILLed CLI during start", () => {
+  it("the container is reported exited, and rm -f releases it", () => {
+    const id = ok(["run", "-d", "busybox", "true"]).trim();
+    ok(["wait", id]);
+    expect(tsbox(root, ["start", id], { env: crashing("start") }).code).toBe(137);
+    expect(statusOf(id)).toBe("exited");
+    expect(cgroupDirsOf(id)).toEqual([]);
+    ok(["start", id]);
+    ok(["wait", id]);
+    ok(["rm", "-f", id]);
+    expectReleased(id);
+  });
+});
+
+describe("a SIGKILLed CLI during stop and rm", () => {
+  for (const [step, cmd] of [["stop", ["stop"]], ["rm", ["rm", "-f"]]] as const) {
+    it(`at "${step}": the container is still reported running, and rm -f still works`, () => {
+      const id = ok(["run", "-d", "busybox", "sleep", "1000"]).trim();
+      expect(tsbox(root, [...cmd, id], { env: crashing(step) }).code).toBe(137);
+      expect(statusOf(id)).toBe("running");
+      expect(ok(["ps", "-q", "--no-trunc"])).toContain(id);
+      ok(["rm", "-f", id]);
+      expectReleased(id);
+    });
+  }
+});
+
+describe("a SIGKILLed monitor or container", () => {
+  it("monitor: the container dies with it (parent-death signal); reported exited 137", async () => {
+    const id = ok(["run", "-d", "--restart", "always", "busybox", "sleep", "1000"]).trim();
+    const st = stateOf(root, id);
+    const pid = st.pid as number;
+    process.kill((st.owner as { pid: number }).pid, "SIGKILL");
+    await until(() => !alive(pid) || undefined, "the container to die with its monitor");
+    expect(statusOf(id)).toBe("exited");
+    expect(ok(["ps", "-a", "--no-trunc"])).toMatch(new RegExp(`${id}.*Exited \\(137\\)`));
+    expect(cgroupDirsOf(id)).toEqual([]);
+    ok(["rm", id]);
+    expectReleased(id);
+  });
+
+  it("container: the monitor records 137 and exits", async () => {
+    const id = ok(["run", "-d", "busybox", "sleep", "1000"]).trim();
+    const st = stateOf(root, id);
+    process.kill(st.pid as number, "SIGKILL");
+    expect(ok(["wait", id])).toBe("137\n");
+    await until(() => !alive((st.owner as { pid: number }).pid) || undefined, "the monitor to exit");
+    expect(cgroupDirsOf(id)).toEqual([]);
+    ok(["rm", id]);
+    expectReleased(id);
+  });
+});
+
+describe("concurrency", () => {
+  it("20 concurrent run -d / rm -f / ps never corrupt state or duplicate names", async () => {
+    const run = (args: string[]): Promise<{ code: number; out: string; err: string }> => new Promise((resolve) => {
+      const p = spawn(process.execPath, [CLI, "--root", root, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      p.stdout.on("data", (d: Buffer) => { out += d.toString(); });
+      p.stderr.on("data", (d: Buffer) => { err += d.toString(); });
+      p.on("close", (code) => resolve({ code: code ?? 137, out, err }));
+    });
+    const before = new Set(containerIds(root));
+    // Ten of them race for the same name: exactly one wins.
+    const jobs = [
+      ...Array.from({ length: 10 }, () => run(["run", "-d", "--name", "contended", "busybox", "sleep", "1000"])),
+      ...Array.from({ length: 10 }, () => run(["run", "-d", "busybox", "sleep", "1000"])),
+      ...Array.from({ length: 5 }, () => run(["ps", "-a"])),
+    ];
+    const results = await Promise.all(jobs);
+    const named = results.slice(0, 10);
+    expect(named.filter((r) => r.code === 0)).toHaveLength(1);
+    for (const r of named.filter((x) => x.code !== 0)) expect(r.err).toMatch(/Conflict. The container name "\/contended" is already in use/);
+    for (const r of results.slice(10)) expect(r.code, r.err).toBe(0);
+    const ids = containerIds(root).filter((i) => !before.has(i));
+    expect(ids).toHaveLength(11);
+    const names = ids.map((i) => stateOf(root, i).name as string);
+    expect(new Set(names).size).toBe(11);
+    // Every state is whole and running.
+    for (const id of ids) expect(stateOf(root, id)).toMatchObject({ id, status: "running" });
+    // Half removed while others list.
+    const rms = await Promise.all([
+      ...ids.map((id) => run(["rm", "-f", id])),
+      ...Array.from({ length: 5 }, () => run(["ps", "-a", "--format", "json"])),
+    ]);
+    for (const r of rms) expect(r.code, r.err).toBe(0);
+    for (const r of rms.slice(ids.length)) for (const l of r.out.split("\n").filter(Boolean)) JSON.parse(l);
+    for (const id of ids) expectReleased(id);
+  });
+});
