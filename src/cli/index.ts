@@ -7,6 +7,7 @@ import { log } from "../log.js";
 import { packageVersion } from "../util/package.js";
 import { registerArchiveCommands } from "./archive.js";
 import { registerContainerCommands } from "./containers.js";
+import { registerExecCommands } from "./exec.js";
 import { registerImageCommands } from "./images.js";
 import { registerMemCommands } from "./mem.js";
 import { registerInfoCommand } from "./info.js";
@@ -36,6 +37,7 @@ function buildProgram(): Command {
   registerContainerCommands(program);
   registerMemCommands(program);
   registerResourceCommands(program);
+  registerExecCommands(program);
   registerSystemCommands(program);
   registerInfoCommand(program);
   return program;

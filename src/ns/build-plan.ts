@@ -18,7 +18,7 @@ const NS_FLAG: Record<string, number> = {
   pid: CLONE.NEWPID, network: CLONE.NEWNET, ipc: CLONE.NEWIPC, uts: CLONE.NEWUTS, mount: CLONE.NEWNS,
 };
 
-const RLIMIT: Record<string, number> = {
+export const RLIMIT: Record<string, number> = {
   RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5,
   RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10,
   RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
@@ -124,8 +124,9 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
     { op: "USER", uid: u.uid, gid: u.gid, groups: u.additionalGids ?? [] },
     { op: "CAPS", effective: capMask(caps.effective), permitted: capMask(caps.permitted),
       inheritable: capMask(caps.inheritable), ambient: capMask(caps.ambient) },
-    { op: "CHDIR", path: spec.process.cwd },
   );
+  if (spec.process.noNewPrivileges) ops.push({ op: "NONEWPRIVS" });
+  ops.push({ op: "CHDIR", path: spec.process.cwd });
   if (ctx.init) ops.push({ op: "INIT" });
   ops.push({ op: "EXEC", path: spec.process.args[0]!, argv: spec.process.args, env: spec.process.env });
   return { cloneFlags, ops };

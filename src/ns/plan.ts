@@ -6,7 +6,8 @@
 
 export const PLAN_MAGIC = "tsbox-plan/1";
 
-export type StdinMode = "inherit" | "null";
+/** "detached": stdin, stdout and stderr all /dev/null (exec -d). */
+export type StdinMode = "inherit" | "null" | "detached";
 
 export type Op =
   | { op: "STDIO"; stdin: StdinMode }
@@ -34,6 +35,9 @@ export type Op =
   | { op: "CAPS"; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint }
   | { op: "INIT" }
   | { op: "MEMMERGE" }
+  | { op: "JOIN"; pid: number; namespaces: number }
+  | { op: "DETACH" }
+  | { op: "NONEWPRIVS" }
   | { op: "EXEC"; path: string; argv: string[]; env: string[] };
 
 export interface Plan {
@@ -52,7 +56,8 @@ export function encodePlan(plan: Plan): string[] {
     switch (o.op) {
       case "STDIO": out.push(o.stdin); break;
       case "UNSHARE": out.push(String(o.flags)); break;
-      case "PRIVATE": case "PIVOT": case "LOUP": case "INIT": case "MEMMERGE": break;
+      case "PRIVATE": case "PIVOT": case "LOUP": case "INIT": case "DETACH": case "NONEWPRIVS": case "MEMMERGE": break;
+      case "JOIN": out.push(String(o.pid), String(o.namespaces)); break;
       case "PTY": out.push(String(o.rows), String(o.cols)); break;
       case "MOUNT": out.push(o.source, o.target, o.fstype, String(o.flags), o.data); break;
       case "MKDIR": out.push(o.path, String(o.mode)); break;

@@ -72,6 +72,18 @@ export function spawn(plan: Plan): number {
   return pid;
 }
 
+/**
+ * For a plan with JOIN: releases the child, which joins the container and
+ * forks into it; returns that process's host pid (it then waits for `start`,
+ * so the caller can place it in the container's cgroup first), or undefined
+ * if the child failed before (`start` then reports why).
+ */
+export function startJoin(pid: number): number | undefined {
+  const r = callInt("tsbox_start_join", [DataType.I32], [pid]);
+  if (r === -3 /* ESRCH */) throw new LaunchError(`start: no pending exec for pid ${pid}`);
+  return r > 0 ? r : undefined;
+}
+
 export type StartResult = { ok: true } | { ok: false; code: number; message: string };
 
 /**
@@ -86,7 +98,6 @@ export function start(pid: number): StartResult {
   return { ok: false, code: Number.isFinite(code) ? code : 125, message: r.slice(tab + 1) };
 }
 
-/** Kills and reaps a child that was spawned but never started. */
 /** Kills and reaps a child; a child already reaped (a failed start) is fine. */
 export function abort(pid: number): void {
   const r = callInt("tsbox_abort", [DataType.I32], [pid]);

@@ -1,0 +1,83 @@
+// `exec`: the running container's OCI spec + exec flags → the plan the shim's
+// child follows to enter the container. Pure, so what an exec'd process gets
+// (namespaces, caps, user, rlimits, env) is unit-tested without root; the
+// kernel tests check it against the container's own PID 1.
+
+import type { Spec, SpecCapabilities } from "../runtime/spec.js";
+import { CLONE, RLIMIT } from "./build-plan.js";
+import { capMask } from "./capabilities.js";
+import type { Op, Plan } from "./plan.js";
+
+const NS_FLAG: Record<string, number> = {
+  pid: CLONE.NEWPID, network: CLONE.NEWNET, ipc: CLONE.NEWIPC, uts: CLONE.NEWUTS, mount: CLONE.NEWNS,
+  cgroup: CLONE.NEWCGROUP,
+};
+
+export interface ExecProcess {
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: { uid: number; gid: number; additionalGids: number[] };
+  capabilities: SpecCapabilities;
+}
+
+export interface ExecPlanContext {
+  /** the container's init as the host sees it */
+  pid: number;
+  stdin: "inherit" | "null";
+  /** -t: a pty from the container's devpts, of this size (0 = leave it) */
+  tty?: { rows: number; cols: number };
+  /** -d: handed to the container's PID 1; no stdio */
+  detach: boolean;
+}
+
+/** The namespaces of the spec an exec joins, as CLONE_NEW* bits (the user namespace is never used). */
+export function joinedNamespaces(spec: Spec): number {
+  let mask = 0;
+  for (const ns of spec.linux.namespaces) mask |= NS_FLAG[ns.type] ?? 0;
+  return mask;
+}
+
+export function buildExecPlan(spec: Spec, proc: ExecProcess, ctx: ExecPlanContext): Plan {
+  const ops: Op[] = [
+    { op: "STDIO", stdin: ctx.detach ? "detached" : ctx.stdin },
+    { op: "JOIN", pid: ctx.pid, namespaces: joinedNamespaces(spec) },
+  ];
+  // The container's limits, not the CLI's: an exec must not escape them.
+  for (const r of spec.process.rlimits) {
+    const resource = RLIMIT[r.type];
+    if (resource === undefined) throw new Error(`unknown rlimit ${r.type}`);
+    ops.push({ op: "RLIMIT", resource, soft: BigInt(r.soft), hard: BigInt(r.hard) });
+  }
+  if (ctx.tty && !ctx.detach) ops.push({ op: "PTY", rows: ctx.tty.rows, cols: ctx.tty.cols });
+  const caps = proc.capabilities;
+  const u = proc.user;
+  ops.push(
+    { op: "CAPBSET", keep: capMask(caps.bounding) },
+    { op: "USER", uid: u.uid, gid: u.gid, groups: u.additionalGids },
+    { op: "CAPS", effective: capMask(caps.effective), permitted: capMask(caps.permitted),
+      inheritable: capMask(caps.inheritable), ambient: capMask(caps.ambient) },
+  );
+  if (spec.process.noNewPrivileges) ops.push({ op: "NONEWPRIVS" });
+  ops.push({ op: "CHDIR", path: proc.cwd });
+  if (ctx.detach) ops.push({ op: "DETACH" });
+  ops.push({ op: "EXEC", path: proc.args[0]!, argv: proc.args, env: proc.env });
+  // No clone flags: the shim's child is a plain fork that joins (JOIN) rather than creates.
+  return { cloneFlags: 0, ops };
+}
+
+/**
+ * The exec'd process's environment, as moby builds it: the container's (which
+ * already holds PATH, HOSTNAME, the image's and run's -e), TERM=xterm with -t,
+ * then exec's own -e replacing by key. `home` (set with -u) replaces HOME
+ * unless -e gives one.
+ */
+export function execEnv(containerEnv: string[], execFlags: { env: string[]; tty: boolean; home?: string }): string[] {
+  const env = new Map<string, string>();
+  const key = (e: string): string => (e.includes("=") ? e.slice(0, e.indexOf("=")) : e);
+  for (const e of containerEnv) env.set(key(e), e);
+  if (execFlags.tty && !env.has("TERM")) env.set("TERM", "TERM=xterm");
+  if (execFlags.home !== undefined) env.set("HOME", `HOME=${execFlags.home}`);
+  for (const e of execFlags.env) env.set(key(e), e);
+  return [...env.values()];
+}

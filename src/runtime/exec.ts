@@ -1,0 +1,131 @@
+// `tsbox exec`: a new process in a running container. The shim's child (a fork
+// of this process, no JavaScript) is placed in the container's cgroup, made
+// non-dumpable, joins the container's namespaces and forks into its PID
+// namespace; that grandchild takes the container's rlimits, user, capabilities
+// and cwd and execs. Contract: native-shims/PLAN.md (JOIN, DETACH).
+
+import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
+import { LaunchError, UsageError, errnoCode } from "../errors.js";
+import { buildExecPlan, execEnv, type ExecProcess } from "../ns/exec-plan.js";
+import * as shim from "../ns/shim.js";
+import { log } from "../log.js";
+import { containerPaths } from "./container-store.js";
+import { runningContainer } from "./running.js";
+import type { Spec } from "./spec.js";
+import { attachTerminal, forwardSignals } from "./stdio.js";
+import { resolveUser } from "./user.js";
+
+export interface ExecRequest {
+  root: string;
+  container: string;
+  cmd: string[];
+  interactive: boolean;
+  tty: boolean;
+  detach: boolean;
+  /** -e / --env-file, in order; NAME without a value takes the CLI's */
+  env: string[];
+  workdir?: string;
+  user?: string;
+}
+
+const MAX_ETC_FILE = 4 << 20;
+
+/**
+ * /etc/<name> as the container sees it, read through /proc/PID/root without
+ * following a symlink the container may have planted (an absolute one would
+ * resolve against the host's root). undefined when absent or not a file.
+ */
+export function readContainerEtc(pid: number, name: "passwd" | "group"): string | undefined {
+  let dir = -1;
+  let fd = -1;
+  try {
+    dir = openSync(`/proc/${pid}/root/etc`, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO planted as /etc/passwd must not hang the CLI.
+    fd = openSync(`/proc/self/fd/${dir}/${name}`, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > MAX_ETC_FILE) return undefined;
+    return readFileSync(fd, "utf8");
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === "ENOENT" || code === "ELOOP" || code === "ENOTDIR") return undefined;
+    throw e;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+    if (dir >= 0) closeSync(dir);
+  }
+}
+
+/** What the exec'd process runs as: the container's process, with exec's flags over it. */
+export function execProcess(spec: Spec, req: ExecRequest, hostEnv: Record<string, string | undefined>,
+  etc: (name: "passwd" | "group") => string | undefined): ExecProcess {
+  if (req.cmd.length === 0) throw new UsageError("exec requires at least 2 arguments");
+  const cwd = req.workdir ?? spec.process.cwd;
+  if (!cwd.startsWith("/")) {
+    throw new UsageError(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
+  }
+  const env: string[] = [];
+  for (const e of req.env) {
+    if (e.startsWith("=")) throw new UsageError(`invalid environment variable: ${e}`);
+    if (e.includes("=")) env.push(e);
+    else if (hostEnv[e] !== undefined) env.push(`${e}=${hostEnv[e]}`);
+  }
+  const caps = spec.process.capabilities;
+  if (req.user === undefined) {
+    const u = spec.process.user;
+    return {
+      args: req.cmd, cwd, capabilities: caps,
+      env: execEnv(spec.process.env, { env, tty: req.tty }),
+      user: { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] },
+    };
+  }
+  const user = resolveUser(req.user, etc("passwd"), etc("group"));
+  // As run grants them: a non-root user keeps only the bounding set.
+  const granted = user.uid === 0 ? caps.bounding : [];
+  return {
+    args: req.cmd, cwd,
+    capabilities: { bounding: caps.bounding, effective: granted, permitted: granted, inheritable: [], ambient: [] },
+    env: execEnv(spec.process.env, { env, tty: req.tty, home: user.home }),
+    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+  };
+}
+
+/** Runs the command in the container; resolves with its exit code (0 at once with -d). */
+export async function execInContainer(req: ExecRequest): Promise<number> {
+  const { state, pid, cgroup } = runningContainer(req.root, req.container);
+  const spec = JSON.parse(readFileSync(containerPaths(req.root, state.id).config, "utf8")) as Spec;
+  const proc = execProcess(spec, req, process.env, (name) => readContainerEtc(pid, name));
+  const tty = req.tty && !req.detach
+    ? { rows: process.stdout.isTTY ? process.stdout.rows : 0, cols: process.stdout.isTTY ? process.stdout.columns : 0 }
+    : undefined;
+  const plan = buildExecPlan(spec, proc, {
+    pid, detach: req.detach, stdin: req.interactive && !req.tty ? "inherit" : "null",
+    ...(tty ? { tty } : {}),
+  });
+
+  const child = shim.spawn(plan);
+  let stopForwarding = (): void => {};
+  try {
+    if (!req.detach) stopForwarding = forwardSignals(child);
+    // The child joins the namespaces and forks into the PID namespace; that
+    // process waits until it is in the container's cgroup (the child, which
+    // stays outside as its reaper, never enters it).
+    const inside = shim.startJoin(child);
+    if (inside !== undefined) cgroup.addProcess(inside);
+    const started = shim.start(child);
+    if (!started.ok) throw new LaunchError(started.message, started.code);
+  } catch (e) {
+    stopForwarding();
+    shim.abort(child);
+    throw e;
+  }
+  log().debug({ id: state.id, child }, "exec started");
+  if (req.detach) {
+    await shim.wait(child);  // the intermediate, which exits once the process is handed over
+    return 0;
+  }
+  const terminal = tty ? attachTerminal(shim.ptyMaster(child), req.interactive) : undefined;
+  const code = await shim.wait(child);
+  stopForwarding();
+  await terminal?.close();
+  return code;
+}
