@@ -32,7 +32,7 @@ export function tsboxSync(root: string, args: string[]): { code: number; stdout:
 export function buildPagemix(): string {
   const out = join(REPO, ".tmp", "reclaim", "pagemix");
   mkdirSync(dirname(out), { recursive: true });
-  execFileSync("cc", ["-O2", "-static", "-o", out, join(REPO, "test", "workloads", "pagemix.c")]);
+  execFileSync("cc", ["-O2", "-static", "-o", out, join(REPO, "test", "fixtures", "pagemix.c")]);
   return out;
 }
 

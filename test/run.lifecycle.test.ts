@@ -101,6 +101,18 @@ describe("flags", () => {
     }
   });
 
+  it("-v binds a single host file onto a file in the image", () => {
+    const dir = mkdtempSync("/var/tmp/tsbox-vol-");
+    try {
+      writeFileSync(join(dir, "motd"), "from a host file\n");
+      const r = sh("cat /etc/motd", ["-v", `${join(dir, "motd")}:/etc/motd:ro`]);
+      expect(r.stdout).toBe("from a host file\n");
+      expect(readdirSync(dir)).toEqual(["motd"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("bind mounts host directories, read-only with :ro", () => {
     const dir = mkdtempSync("/var/tmp/tsbox-vol-");
     writeFileSync(join(dir, "in"), "from host\n");

@@ -92,7 +92,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
     // As Docker's -v: a missing host path is created, as a directory.
     const ours = new Set(Object.values(etcFiles));
     for (const m of spec.mounts) {
-      if (m.type === "bind" && m.source && !ours.has(m.source)) mkdirSync(m.source, { recursive: true });
+      if (m.type === "bind" && m.source && !ours.has(m.source) && !existsSync(m.source)) mkdirSync(m.source, { recursive: true });
     }
 
     const name = reserveName(req.root, id, req.name);
