@@ -21,6 +21,18 @@ export function tsboxAsync(root: string, args: string[]) {
   return spawn(process.execPath, [CLI, "--root", root, ...args], { stdio: ["ignore", "pipe", "pipe"] });
 }
 
+/** tsbox without blocking the worker: for many CLIs at once. */
+export function tsboxResult(root: string, args: string[]): Promise<Result> {
+  return new Promise((done) => {
+    const p = spawn(process.execPath, [CLI, "--root", root, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
+    p.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+    p.on("close", (code) => done({ code: code ?? 137, stdout, stderr }));
+  });
+}
+
 export function makeRoot(): string {
   return mkdtempSync("/var/tmp/tsbox-test-");
 }

@@ -3,11 +3,10 @@
 // and rm -f / system prune release every mount, cgroup, process and directory.
 // Concurrency: 20 parallel run -d / rm -f / ps never corrupt state or
 // duplicate a name.
-import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { alive, CLI, cgroupDirsOf, containerIds, mountsUnder, removeRoot, rootWithBusybox, stateOf, tsbox, until } from "./helpers.js";
+import { alive, cgroupDirsOf, containerIds, mountsUnder, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxResult, until } from "./helpers.js";
 import { fdsUnder } from "./lifecycle.helpers.js";
 
 let root: string;
@@ -125,14 +124,7 @@ describe("a SIGKILLed monitor or container", () => {
 
 describe("concurrency", () => {
   it("20 concurrent run -d / rm -f / ps never corrupt state or duplicate names", async () => {
-    const run = (args: string[]): Promise<{ code: number; out: string; err: string }> => new Promise((resolve) => {
-      const p = spawn(process.execPath, [CLI, "--root", root, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      let err = "";
-      p.stdout.on("data", (d: Buffer) => { out += d.toString(); });
-      p.stderr.on("data", (d: Buffer) => { err += d.toString(); });
-      p.on("close", (code) => resolve({ code: code ?? 137, out, err }));
-    });
+    const run = (args: string[]) => tsboxResult(root, args).then((r) => ({ code: r.code, out: r.stdout, err: r.stderr }));
     const before = new Set(containerIds(root));
     // Ten of them race for the same name: exactly one wins.
     const jobs = [

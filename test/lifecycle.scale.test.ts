@@ -1,11 +1,10 @@
 // Acceptance (issue 5), at scale: 100 run -d / rm -f cycles and 50 detached
 // containers at once leave no mount, cgroup, process or fd behind. Slow on a
 // loaded machine: TSBOX_SKIP_SLOW=1 skips this file (CI may opt out).
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { alive, CLI, cgroupDirsOf, mountsUnder, removeRoot, rootWithBusybox, stateOf, tsbox } from "./helpers.js";
+import { alive, cgroupDirsOf, mountsUnder, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxResult } from "./helpers.js";
 import { fdsUnder } from "./lifecycle.helpers.js";
 
 const slow = process.env.TSBOX_SKIP_SLOW === "1";
@@ -13,14 +12,7 @@ let root: string;
 beforeAll(() => { root = rootWithBusybox(); });
 afterAll(() => { removeRoot(root); });
 
-const run = (args: string[]): Promise<{ code: number; out: string; err: string }> => new Promise((resolve) => {
-  const p = spawn(process.execPath, [CLI, "--root", root, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  p.stdout.on("data", (d: Buffer) => { out += d.toString(); });
-  p.stderr.on("data", (d: Buffer) => { err += d.toString(); });
-  p.on("close", (code) => resolve({ code: code ?? 137, out, err }));
-});
+const run = (args: string[]) => tsboxResult(root, args).then((r) => ({ code: r.code, out: r.stdout, err: r.stderr }));
 
 function expectNothingLeft(ids: string[], pids: number[]): void {
   expect(mountsUnder(root)).toEqual([]);

@@ -5,10 +5,10 @@ import type { Command } from "commander";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createInterface } from "node:readline/promises";
-import { TsboxError, UsageError, errnoCode } from "../errors.js";
+import { UsageError, errnoCode } from "../errors.js";
 import { humanSize } from "../format.js";
 import { randomSuffix } from "../util/atomic.js";
-import { openInput, prepare } from "./common.js";
+import { inspectEach, openInput, prepare } from "./common.js";
 import { imagesInUse } from "./images.js";
 
 export function registerArchiveCommands(program: Command): void {
@@ -61,20 +61,7 @@ export function registerArchiveCommands(program: Command): void {
     .action(async (refs: string[], _o: unknown, cmd: Command) => {
       const g = await prepare(cmd);
       const { inspectImage } = await import("../image/inspect.js");
-      const found: unknown[] = [];
-      const errors: string[] = [];
-      for (const ref of refs) {
-        try {
-          found.push(inspectImage(g.root, ref));
-        } catch (e) {
-          if (!(e instanceof TsboxError)) throw e;
-          errors.push(e.message);
-        }
-      }
-      // Docker prints what it found (possibly `[]`), then an error per missing image, and exits 1.
-      process.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
-      for (const m of errors) process.stderr.write(`tsbox: ${m}\n`);
-      if (errors.length > 0) process.exitCode = 1;
+      await inspectEach(refs, (ref) => inspectImage(g.root, ref));
     });
 
   image.command("prune")

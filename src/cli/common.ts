@@ -52,3 +52,23 @@ export function openInput(file: string): NodeJS.ReadableStream {
   // 1 MiB reads: image archives are hundreds of MB, and each chunk costs a trip through the tar reader.
   return createReadStream(file, { highWaterMark: 1 << 20 });
 }
+
+/**
+ * `inspect`'s shape, as Docker's: the objects found as one JSON array
+ * (possibly `[]`), then one error line per reference not found, exit 1.
+ */
+export async function inspectEach(refs: string[], find: (ref: string) => Promise<unknown> | unknown): Promise<void> {
+  const found: unknown[] = [];
+  const errors: string[] = [];
+  for (const ref of refs) {
+    try {
+      found.push(await find(ref));
+    } catch (e) {
+      if (!(e instanceof TsboxError)) throw e;
+      errors.push(e.message);
+    }
+  }
+  process.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
+  for (const m of errors) process.stderr.write(`tsbox: ${m}\n`);
+  if (errors.length > 0) process.exitCode = 1;
+}

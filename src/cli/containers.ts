@@ -3,7 +3,7 @@
 
 import type { Command } from "commander";
 import { TsboxError, UsageError } from "../errors.js";
-import { collect, eachArg, prepare } from "./common.js";
+import { collect, eachArg, inspectEach, prepare } from "./common.js";
 
 function timeoutFlag(v: string | undefined): number {
   if (v === undefined) return 10;
@@ -173,33 +173,22 @@ export function registerContainerCommands(program: Command): void {
       const g = await prepare(cmd);
       const { findContainer } = await import("../runtime/container-store.js");
       const { inspectContainer } = await import("../runtime/inspect.js");
-      const found: unknown[] = [];
-      const errors: string[] = [];
-      for (const ref of refs) {
-        try {
-          if (o.type !== "image") {
-            try {
-              found.push(inspectContainer(g.root, findContainer(g.root, ref)));
-              continue;
-            } catch (e) {
-              if (o.type === "container" || !(e instanceof TsboxError)) throw e;
-            }
-          }
-          const { inspectImage } = await import("../image/inspect.js");
+      await inspectEach(refs, async (ref) => {
+        if (o.type !== "image") {
           try {
-            found.push(inspectImage(g.root, ref));
+            return inspectContainer(g.root, findContainer(g.root, ref));
           } catch (e) {
-            if (!(e instanceof TsboxError)) throw e;
-            throw new TsboxError(o.type === "image" ? e.message : `No such object: ${ref}`);
+            if (o.type === "container" || !(e instanceof TsboxError)) throw e;
           }
+        }
+        const { inspectImage } = await import("../image/inspect.js");
+        try {
+          return inspectImage(g.root, ref);
         } catch (e) {
           if (!(e instanceof TsboxError)) throw e;
-          errors.push(e.message);
+          throw new TsboxError(o.type === "image" ? e.message : `No such object: ${ref}`);
         }
-      }
-      process.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
-      for (const m of errors) process.stderr.write(`tsbox: ${m}\n`);
-      if (errors.length > 0) process.exitCode = 1;
+      });
     });
 
   program.command("rename")
