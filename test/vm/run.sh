@@ -348,7 +348,7 @@ fail() { echo "test-vm stage2: $*"; finish 125; }
 EOF
   printf 'repo=%s\nkver=%s\nkmods=%s\nguest_cgroup=%s\nstatefs=%s\ncmd=(%s)\n' \
     "$(q "$repo")" "$(q "$kver")" "$(q "$kdir/lib/modules/$kver")" "$(q "$guest_cgroup")" "$statefs" "$(q "${cmd[@]}")"
-  printf 'export PATH=%s HOME=/root LANG=C.UTF-8 TERM=dumb TSBOX_VM_VITEST_CONFIG=%s\n' "$(q "$guest_path")" "$(q "$vmdir/vitest.config.mjs")"
+  printf 'export PATH=%s HOME=/root LANG=C.UTF-8 TERM=dumb TSBOX_VM_VITEST_CONFIG=%s TSBOX_IN_VM=1\n' "$(q "$guest_path")" "$(q "$vmdir/vitest.config.mjs")"
   if [[ -t 1 ]]; then echo 'export FORCE_COLOR=1'; fi
   cat <<'EOF'
 export NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
