@@ -15,7 +15,6 @@
 // the per-layer ingest locks, and committed through commitImage. A failure
 // before the commit leaves the store untouched; the spool is always removed.
 import * as fs from "node:fs";
-import { availableParallelism } from "node:os";
 import { Readable, pipeline } from "node:stream";
 import { ImageError, UsageError } from "../../errors.js";
 import { log } from "../../log.js";
@@ -397,8 +396,12 @@ async function ingestAndCommit(root: string, p: StorePaths, members: ArchiveMemb
   return result;
 }
 
-/** Layers unpacked at once: the machine's cores, up to 3 (most images have a few large layers). */
-const LAYER_CONCURRENCY = Math.max(2, Math.min(3, availableParallelism()));
+/**
+ * Layers unpacked at once, each in its own worker: as pull's default. On 2
+ * cores a third worker still helps: the layers are mostly bound by the
+ * filesystem's create path, not the CPU.
+ */
+const LAYER_CONCURRENCY = 3;
 
 /**
  * Runs `jobs` at most `limit` at a time. On the first failure `stop` is
