@@ -34,11 +34,13 @@ function file(data: Buffer): string {
 }
 
 const d = { type: "directory" as const, mode: 0o755 };
+const PAD = Buffer.alloc(5 << 20, 1);
 let special: Buffer;
 let big: Buffer;
 beforeAll(async () => {
   // Entries that need the main thread's shim: whiteouts, an opaque directory, a FIFO, xattrs.
   special = await tarball([
+    [{ name: "pad", mode: 0o644 }, PAD],
     [{ name: "data/", ...d }],
     [{ name: "data/old/", ...d }],
     [{ name: "data/old/.wh..wh..opq" }],
@@ -80,6 +82,7 @@ describe("unpack worker", () => {
     expect(fs.lstatSync(path.join(top, "data/fifo")).isFIFO()).toBe(true);
     const run = tsbox(inWorker, ["run", "--rm", "w:1", "sh", "-c", "ls -A /data; cat /data/cap"]);
     expect(run.stdout).toBe("cap\nfifo\nold\n#!/bin/sh\n");
+    // The busybox layer (under 4 MiB) was unpacked on the main thread, the other in a worker.
     // The worker is what ran: a missing worker script fails the load.
     const r = tsbox(newRoot(), ["load", "-q", "-i", archive], { env: { ...process.env, TSBOX_UNPACK_WORKER: "/nonexistent/unpack-worker.cjs" } });
     expect(r.code).toBe(125);
@@ -87,7 +90,7 @@ describe("unpack worker", () => {
   });
 
   it("a corrupt second layer while the first unpacks: one-line error, exit 125, store unchanged", async () => {
-    const evil = await tarball([[{ name: "../../../canary", mode: 0o644 }, "pwned"]]);
+    const evil = await tarball([[{ name: "pad", mode: 0o644 }, PAD], [{ name: "../../../canary", mode: 0o644 }, "pwned"]]);
     const archive = file(await tarball(dockerSaveMembers([{ layers: [big, evil], names: ["bad:1"] }])));
     const root = newRoot();
     const ok = file(await tarball(dockerSaveMembers([{ layers: [special], names: ["ok:1"] }])));
@@ -103,7 +106,7 @@ describe("unpack worker", () => {
     const saved = process.env.TSBOX_UNPACK_WORKER;
     process.env.TSBOX_UNPACK_WORKER = WORKER;
     try {
-      const evil = await tarball([[{ name: "x/../../../canary", mode: 0o644 }, "pwned"]]);
+      const evil = await tarball([[{ name: "pad", mode: 0o644 }, PAD], [{ name: "x/../../../canary", mode: 0o644 }, "pwned"]]);
       const archive = await tarball(dockerSaveMembers([{ layers: [big, evil], names: ["bad:2"] }]));
       const root = newRoot();
       // A first load creates the store (and loads what stays loaded: zlib, crypto, the worker's code).
