@@ -56,3 +56,33 @@ await build({
   define: { "import.meta.url": "__tsboxUrl" },
   banner: { js: "const __tsboxUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+
+// The unpack worker (src/image/ingest-worker.ts): its own file, loaded only
+// when load, pull or import start a worker, so no other command pays for it.
+// ffi-rs must not be loaded in a worker (the process crashes when the worker
+// exits): the shim's few calls the unpacker makes go through shim-relay.js,
+// which has the main thread run them.
+const shimInWorker = {
+  name: "shim-relay",
+  setup(b) {
+    b.onResolve({ filter: /\/ns\/shim\.js$/ }, (args) => ({
+      path: new URL("../dist/image/shim-relay.js", import.meta.url).pathname,
+    }));
+    b.onResolve({ filter: /^ffi-rs$/ }, () => ({ errors: [{ text: "ffi-rs must not be loaded in the unpack worker" }] }));
+  },
+};
+
+await build({
+  entryPoints: ["dist/image/ingest-worker.js"],
+  outfile: "dist/unpack-worker.cjs",
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node22",
+  external: ["pino"],
+  plugins: [shimInWorker],
+  sourcemap: true,
+  logLevel: "warning",
+  define: { "import.meta.url": "__tsboxUrl" },
+  banner: { js: "const __tsboxUrl = require('node:url').pathToFileURL(__filename).href;" },
+});

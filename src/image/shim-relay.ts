@@ -1,0 +1,80 @@
+// The unpack worker's mknod and lsetxattr, run by the main thread. ffi-rs
+// crashes the process when a worker that used it exits (measured: SIGSEGV at
+// worker teardown), so the worker never loads it: the worker bundle maps
+// ../ns/shim.js to this module's worker half. A call is synchronous for the
+// unpacker (whiteouts and xattrs stay in archive order): the worker posts the
+// call and blocks in Atomics.wait until the main thread has run it and stored
+// the result (0 or -errno) in a shared Int32Array. Calls are rare (whiteouts,
+// devices, xattrs), so the round trip does not matter.
+import { getSystemErrorMessage, getSystemErrorName } from "node:util";
+import { parentPort, workerData } from "node:worker_threads";
+import type { MessagePort } from "node:worker_threads";
+
+export interface ShimCall {
+  type: "shim";
+  fn: "mknod" | "lsetxattr";
+  args: (string | number | Uint8Array)[];
+}
+
+/** [0] = 0 while a call is pending, 1 when done; [1] = its result (0 or -errno). */
+export function newRelayState(): SharedArrayBuffer {
+  return new SharedArrayBuffer(8);
+}
+
+/** Main thread: runs the worker's calls through the real shim. */
+export function serveShimCalls(state: SharedArrayBuffer, shim: {
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  lsetxattr(path: string, name: string, value: string | Buffer): void;
+}): (m: ShimCall) => void {
+  const cell = new Int32Array(state);
+  return (m) => {
+    let rc = 0;
+    try {
+      const a = m.args;
+      if (m.fn === "mknod") shim.mknod(String(a[0]), Number(a[1]), Number(a[2]), Number(a[3]));
+      else shim.lsetxattr(String(a[0]), String(a[1]), Buffer.from(a[2] as Uint8Array));
+    } catch (e) {
+      const errno = typeof e === "object" && e !== null && "errno" in e ? Number((e as { errno: unknown }).errno) : NaN;
+      rc = Number.isInteger(errno) && errno < 0 ? errno : -5; // EIO for anything unexpected
+    }
+    Atomics.store(cell, 1, rc);
+    Atomics.store(cell, 0, 1);
+    Atomics.notify(cell, 0);
+  };
+}
+
+// ---- worker half (the worker bundle's replacement for ../ns/shim.js) ----
+
+function relay(fn: ShimCall["fn"], args: ShimCall["args"], path: string): void {
+  const state = (workerData as { relay?: SharedArrayBuffer } | null)?.relay;
+  const port = parentPort as MessagePort | null;
+  if (state === undefined || port === null) throw new Error(`${fn}: no main thread to run it`);
+  const cell = new Int32Array(state);
+  Atomics.store(cell, 0, 0);
+  port.postMessage({ type: "shim", fn, args } satisfies ShimCall);
+  while (Atomics.load(cell, 0) === 0) Atomics.wait(cell, 0, 0);
+  const rc = Atomics.load(cell, 1);
+  if (rc < 0) {
+    // Shaped like the shim's errors (and Node's): code, errno, syscall, path.
+    const code = getSystemErrorName(rc);
+    const err = new Error(`${code}: ${getSystemErrorMessage(rc).toLowerCase()}, ${fn} '${path}'`) as Error & {
+      code: string; errno: number; syscall: string; path: string;
+    };
+    Object.assign(err, { code, errno: rc, syscall: fn, path });
+    throw err;
+  }
+}
+
+export function mknod(path: string, mode: number, major: number, minor: number): void {
+  relay("mknod", [path, mode, major, minor], path);
+}
+
+export function lsetxattr(path: string, name: string, value: string | Buffer): void {
+  const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : value;
+  relay("lsetxattr", [path, name, new Uint8Array(bytes)], path);
+}
+
+/** Staging directories are made by the main thread; never called in the worker. */
+export function setTopdir(dir: string): void {
+  throw new Error(`setTopdir ${dir}: not available in the unpack worker`);
+}
