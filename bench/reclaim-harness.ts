@@ -41,6 +41,8 @@ export interface Running {
   name: string;
   id: string;
   cli: ChildProcess;
+  /** the container's stdout so far */
+  output(): string;
   pids(): number[];
   stop(): Promise<void>;
 }
@@ -72,7 +74,7 @@ export async function startContainer(root: string, name: string, args: string[],
   // Under the parent the container was created with (--cgroup-parent), as recorded in its state.
   const cg = memoryCgroupOf(readState(root, id) ?? { id });
   return {
-    name, id, cli, pids: () => cg.pids(),
+    name, id, cli, output: () => out, pids: () => cg.pids(),
     stop: async () => {
       for (const pid of cg.pids()) { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } }
       await exited;
