@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { anonPages, contentGroups, ksmMerged, type AnonPage } from "../src/reclaim/kernel/anon-pages.js";
+import { ksmMerged, readPages } from "../src/reclaim/kernel/anon-pages.js";
+import { scanAnonymous } from "../src/reclaim/measure/scan.js";
 import { containerKsm, ksmOff, ksmOn, ksmSaved, predictKsm, readKsm, type KsmCounters } from "../src/reclaim/kernel/ksm.js";
 import { predictZram, readMmStat, writePages, zramAdd, zramRemove, fraction } from "../src/reclaim/kernel/zram.js";
 import { memoryCgroupOf } from "../src/reclaim/kernel/cgroup-memory.js";
@@ -40,6 +41,8 @@ export interface Running {
   name: string;
   id: string;
   cli: ChildProcess;
+  /** the container's stdout so far */
+  output(): string;
   pids(): number[];
   stop(): Promise<void>;
 }
@@ -71,7 +74,7 @@ export async function startContainer(root: string, name: string, args: string[],
   // Under the parent the container was created with (--cgroup-parent), as recorded in its state.
   const cg = memoryCgroupOf(readState(root, id) ?? { id });
   return {
-    name, id, cli, pids: () => cg.pids(),
+    name, id, cli, output: () => out, pids: () => cg.pids(),
     stop: async () => {
       for (const pid of cg.pids()) { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } }
       await exited;
@@ -103,10 +106,14 @@ export function otherKsmProcesses(mine: Set<number>): number[] {
 export interface KsmRow {
   k: number;
   pagesPerContainer: number;
-  /** anonymous present pages of the containers' processes (distinct PFNs) before merging */
+  /** anonymous present pages of the containers' processes (distinct PFNs) before merging, as the scanner read them */
   anonPages: number;
-  /** Σ over content groups (n − ceil(n / max_page_sharing)) */
+  /** Σ over the scanner's content groups (n − ceil(n / max_page_sharing)) */
   predictedSaved: number;
+  /** the scan's profile counts: Σ duplicateWithin + duplicateAcross, and zero / same-filled pages */
+  scanDuplicates: number;
+  scanZero: number;
+  scanSame: number;
   /** the containers' share of pages_sharing: merged mappings − distinct KSM pages behind them */
   measuredSaved: number;
   /** Δ(pages_sharing + ksm_zero_pages), host-wide: equals measuredSaved only when nothing else uses KSM */
@@ -142,8 +149,10 @@ export async function validateKsm(root: string, binary: string, k: number, pages
   try {
     for (let i = 0; i < k; i++) started.push(await startPagemix(root, binary, `ksm-${process.pid}-${k}-${i}`, 1000 + i, pages, mix, true));
     const pids = started.flatMap((c) => c.pids());
-    const all: AnonPage[] = pids.flatMap((p) => anonPages(p));
-    const pred = predictKsm(contentGroups(all).values(), before.max_page_sharing ?? 256);
+    // The prediction is the scanner's: content groups of the anonymous pages KSM may merge.
+    const scan = scanAnonymous(started.map((r) => ({ id: r.id, name: r.name, pids: r.pids })));
+    const pred = predictKsm(scan.groups, before.max_page_sharing ?? 256);
+    const profiles = scan.report.containers;
     const others = otherKsmProcesses(new Set(pids));
     let c: KsmCounters;
     let mine: { merging: number; kpages: number };
@@ -157,7 +166,9 @@ export async function validateKsm(root: string, binary: string, k: number, pages
     const measuredSaved = mine.merging - mine.kpages;
     const globalSaved = ksmSaved(c) - ksmSaved(before);
     return {
-      k, pagesPerContainer: pages, anonPages: new Set(all.map((p) => p.pfn)).size,
+      k, pagesPerContainer: pages, anonPages: scan.pages.length,
+      scanDuplicates: profiles.reduce((n, p) => n + p.duplicateWithin + p.duplicateAcross, 0),
+      scanZero: profiles.reduce((n, p) => n + p.zero, 0), scanSame: profiles.reduce((n, p) => n + p.sameFilled, 0),
       predictedSaved: pred.saved, measuredSaved, globalSaved, predictedMerging: pred.merging, measuredMerging: merging,
       errorSaved: relErr(pred.saved, measuredSaved), errorGlobal: relErr(pred.saved, globalSaved), errorMerging: relErr(pred.merging, merging),
       fullScans: (c.full_scans ?? 0) - (before.full_scans ?? 0), volatile: c.pages_volatile ?? 0,
@@ -245,14 +256,18 @@ export interface ZramRow {
  * stored size (compr_data_size deltas) for the ≤2 KiB / ≤1 KiB shares.
  */
 export function validateZram(pids: number[], sample = 256, algorithm = "lz4"): ZramRow {
-  const pages = pids.flatMap((p) => anonPages(p, { keepData: true })).map((p) => p.data!);
-  const pred = predictZram(pages);
+  // The scanner's pages and per-page LZ4 sizes are the prediction; their contents go to the device.
+  const scanned = scanAnonymous([{ id: "", name: "", pids: () => pids }]).pages;
+  const contents = readPages(scanned);
+  const kept = scanned.filter((_, i) => contents[i] !== undefined);
+  const pages = contents.filter((b) => b !== undefined);
+  const pred = predictZram(kept);
   const dev = zramAdd(algorithm, (pages.length + sample + 16) * PAGE * 2);
   try {
     writePages(dev, pages);
     const mm = readMmStat(dev);
     // A seeded shuffle, not a stride: pagemix alternates page kinds, a stride would pick one kind.
-    const candidates = pages.filter((p) => predictZram([p]).samePages === 0);
+    const candidates = kept.map((p, i) => ({ p, data: pages[i]! })).filter((x) => x.p.kind === 0);
     let seed = 12345;
     for (let i = candidates.length - 1; i > 0; i--) {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
@@ -260,8 +275,8 @@ export function validateZram(pids: number[], sample = 256, algorithm = "lz4"): Z
       [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
     }
     const nonSame = candidates.slice(0, sample);
-    const measured = writePages(dev, nonSame, true, pages.length + 8);
-    const predSample = predictZram(nonSame).sizes;
+    const measured = writePages(dev, nonSame.map((x) => x.data), true, pages.length + 8);
+    const predSample = predictZram(nonSame.map((x) => x.p)).sizes;
     const ratio = mm.origDataSize / mm.comprDataSize;
     const pRatio = pred.orig / pred.compr;
     return {

@@ -1,6 +1,6 @@
 // V1 sweep: K = 1..8 pagemix containers with --memory-merge; predicted KSM
-// savings (Σ over identical anonymous pages, n − ceil(n/max_page_sharing))
-// against what the kernel merged. Markdown table on stdout,
+// savings from the scanner (scanAnonymous: Σ over its content groups of the
+// anonymous pages, n − ceil(n/max_page_sharing)) against what the kernel merged. Markdown table on stdout,
 // bench/results/validate-ksm.{json,svg}.
 //   npx tsx bench/validate-ksm.ts [--max-k 8] [--pages 4096]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -36,9 +36,9 @@ await runBenchmark(async () => {
   const lines = [
     `## KSM: predicted vs measured saved pages (${pages} pages = ${pages / 256} MiB per container)`,
     "",
-    "| K | anon pages | predicted saved | measured saved | error | predicted merging | ksm_merging_pages | error | Δ global pages_sharing | full scans | other KSM users |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
-    ...rows.map((r) => `| ${r.k} | ${r.anonPages} | ${r.predictedSaved} | ${r.measuredSaved} | ${pct(r.errorSaved)} | ${r.predictedMerging} | ${r.measuredMerging} | ${pct(r.errorMerging)} | ${r.globalSaved} | ${r.fullScans} | ${r.otherProcesses} |`),
+    "| K | anon pages | scan: duplicates / zero / same | predicted saved | measured saved | error | predicted merging | ksm_merging_pages | error | Δ global pages_sharing | full scans | other KSM users |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ...rows.map((r) => `| ${r.k} | ${r.anonPages} | ${r.scanDuplicates} / ${r.scanZero} / ${r.scanSame} | ${r.predictedSaved} | ${r.measuredSaved} | ${pct(r.errorSaved)} | ${r.predictedMerging} | ${r.measuredMerging} | ${pct(r.errorMerging)} | ${r.globalSaved} | ${r.fullScans} | ${r.otherProcesses} |`),
   ];
   process.stdout.write(lines.join("\n") + "\n");
   const dir = join(REPO, "bench", "results");

@@ -183,7 +183,7 @@ static unsigned deflate_estimate(const struct parse_stats *st) {
 }
 
 /* ---------- LZ4 block format, greedy, one 4 KiB page at a time ---------- */
-#define HASH_LOG 12
+#define HASH_LOG 13 /* the kernel's byU16 table for inputs < 64 KiB: LZ4_HASHLOG + 1 */
 #define MINMATCH 4
 #define LASTLITERALS 5
 #define MFLIMIT 12

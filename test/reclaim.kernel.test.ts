@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPlan, type PlanContext } from "../src/ns/build-plan.js";
 import { buildSpec } from "../src/runtime/specconv.js";
 import { KSM_DIR, ksmAvailable, predictKsm } from "../src/reclaim/kernel/ksm.js";
-import { lz4CompressedSize } from "../src/reclaim/kernel/lz4.js";
+import { lz4Block } from "../src/reclaim/measure/native.js";
 import { parseMmStat, predictZram, zramUnavailable } from "../src/reclaim/kernel/zram.js";
 import { buildPagemix, DEFAULT_MIX, startPagemix, validateBalloon, validateKsm, validateZram } from "../bench/reclaim-harness.js";
 import { removeRoot, rootWithBusybox, tsbox } from "./helpers.js";
@@ -46,20 +46,22 @@ describe("units", () => {
     expect(predictKsm([600], 256)).toEqual({ saved: 597, merging: 600, shared: 3 });
   });
 
-  it("sizes LZ4 blocks as the kernel's compressor does (checked against lz4 1.9 on the same pages)", () => {
-    expect(lz4CompressedSize(Buffer.alloc(4096))).toBe(26);
-    expect(lz4CompressedSize(Buffer.alloc(10))).toBe(11); // below the minimum length: all literals
+  it("the scanner sizes LZ4 blocks as the kernel's compressor does (checked against lz4 1.9 on the same pages)", () => {
+    expect(lz4Block(Buffer.alloc(4096)).length).toBe(26);
+    expect(lz4Block(Buffer.alloc(10)).length).toBe(11); // below the minimum length: all literals
     const text = Buffer.from("the memory page of the container ".repeat(130).slice(0, 4096));
-    expect(lz4CompressedSize(text)).toBeLessThan(100);
+    expect(lz4Block(text).length).toBeLessThan(100);
   });
 
   it("parses mm_stat and predicts same-filled and huge pages", () => {
     expect(parseMmStat("  8192  100  12288  0  12288  1  0  1  1\n")).toMatchObject({ origDataSize: 8192, comprDataSize: 100, samePages: 1, hugePages: 1 });
-    const same = Buffer.alloc(4096, 7);
-    const random = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24));
-    const p = predictZram([same, random, Buffer.alloc(4096)]);
+    // scanner kinds: 2 same-filled, 0 data, 1 zero; a data page of ≥ 3264 bytes is stored whole
+    const p = predictZram([{ kind: 2, lz4: 0 }, { kind: 0, lz4: 4096 }, { kind: 1, lz4: 0 }, { kind: 0, lz4: 1000 }, { kind: 0, lz4: 3300 }]);
     expect(p.samePages).toBe(2);
-    expect(p.orig).toBe(3 * 4096);
+    expect(p.hugePages).toBe(2);
+    expect(p.orig).toBe(5 * 4096);
+    expect(p.compr).toBe(4096 + 1000 + 4096);
+    expect(p.le2k).toBeCloseTo(1 / 3);
   });
 });
 

@@ -118,6 +118,18 @@ describe("mem scan", () => {
     expect(r.containers[0]!.ci95).toBeUndefined();
   });
 
+  it("--anonymous keeps only exclusively anonymous pages (what KSM and zram act on): the mix still recovered", () => {
+    const all = scan(["--full", "mixa", "mixb"]);
+    const anon = scan(["--full", "--anonymous", "mixa", "mixb"]);
+    expectMix(anon, 0.02, Math.max(0.02, ...anon.containers.map((p) => p.ci95 ?? 0)));
+    anon.containers.forEach((p, i) => {
+      expect(p.anonFraction).toBe(1);
+      // exactly the full scan's anonymous pages (give or take a few the process touched in between)
+      const anonPages = all.containers[i]!.present * all.containers[i]!.anonFraction;
+      expect(Math.abs(p.present - anonPages)).toBeLessThanOrEqual(64);
+    });
+  });
+
   it("sampling mode stays within its confidence interval, and a seed repeats it", () => {
     const r = scan(["--sample", "3000", "--seed", "42", "mixa", "mixb"]);
     for (const p of r.containers) {

@@ -41,8 +41,9 @@ export function registerMemMeasure(mem: Command): void {
     .option("--full", "Classify every present page (the default)", false)
     .option("--compress-all", "With --full: compressed sizes of every page, not of a 1-in-8 sample of contents", false)
     .option("--seed <s>", "Seed for the page sample", integer("--seed"), 1)
+    .option("--anonymous", "Only exclusively anonymous pages (private, not file or shared memory): what KSM can merge and zram can take", false)
     .addOption(format())
-    .action(async (refs: string[], o: { sample?: number; full: boolean; compressAll: boolean; seed: number; format: "table" | "json" }, cmd: Command) => {
+    .action(async (refs: string[], o: { sample?: number; full: boolean; compressAll: boolean; seed: number; anonymous: boolean; format: "table" | "json" }, cmd: Command) => {
       if (o.sample !== undefined && o.full) throw new UsageError("--sample and --full cannot be used together");
       if (o.sample !== undefined && o.compressAll) throw new UsageError("--compress-all needs --full");
       const g = await prepare(cmd);
@@ -51,8 +52,8 @@ export function registerMemMeasure(mem: Command): void {
       const { scanTable } = await import("../reclaim/measure/report.js");
       const targets = runningContainers(g.root, refs).map(({ state, cgroup }) => ({ id: state.id, name: state.name, pids: () => cgroup.pids() }));
       const report = scanContainers(targets, o.sample !== undefined
-        ? { mode: "sample", sample: o.sample, seed: o.seed }
-        : { mode: "full", seed: o.seed, compressAll: o.compressAll });
+        ? { mode: "sample", sample: o.sample, seed: o.seed, anonymousOnly: o.anonymous }
+        : { mode: "full", seed: o.seed, compressAll: o.compressAll, anonymousOnly: o.anonymous });
       process.stdout.write(o.format === "json" ? `${JSON.stringify(report, null, 2)}\n` : scanTable(report));
     });
 }

@@ -9,7 +9,6 @@ import { join } from "node:path";
 import { TsboxError, errnoCode } from "../../errors.js";
 import { PAGE_SIZE } from "../profile.js";
 import { mknod } from "../../ns/shim.js";
-import { lz4CompressedSize } from "./lz4.js";
 
 const CONTROL = "/sys/class/zram-control";
 
@@ -113,13 +112,6 @@ export function writePages(dev: ZramDevice, pages: Buffer[], perPage = false, st
   return sizes;
 }
 
-/** zram stores a page filled with one repeated machine word without data. */
-export function sameFilled(p: Buffer): boolean {
-  const w = p.readBigUInt64LE(0);
-  for (let i = 8; i < PAGE_SIZE; i += 8) if (p.readBigUInt64LE(i) !== w) return false;
-  return true;
-}
-
 /**
  * zsmalloc's largest non-huge class on 4 KiB pages: a page compressing to this
  * or more is stored whole (mm_stat huge_pages). Assumed, not read from the
@@ -140,12 +132,21 @@ export interface ZramPrediction {
   le1k: number;
 }
 
-export function predictZram(pages: Buffer[], hugeClass = HUGE_CLASS_SIZE): ZramPrediction {
+/**
+ * A page as the scanner (src/reclaim/measure, native-shims/scan.c) saw it:
+ * kind 0 data, 1 zero, 2 same-filled (one repeated 8-byte word, which zram
+ * also stores without data); lz4 its LZ4 block size, the kernel's compressor
+ * (13-bit hash of 16-bit positions, acceleration 1), capped at 4096.
+ */
+export interface SizedPage { kind: number; lz4: number }
+
+/** What zram will store for these pages: the scanner's per-page LZ4 sizes, huge pages whole. */
+export function predictZram(pages: readonly SizedPage[], hugeClass = HUGE_CLASS_SIZE): ZramPrediction {
   let compr = 0, same = 0, huge = 0;
   const sizes: number[] = [];
   for (const p of pages) {
-    if (sameFilled(p)) { same++; continue; }
-    let c = lz4CompressedSize(p);
+    if (p.kind === 1 || p.kind === 2) { same++; continue; }
+    let c = p.lz4;
     if (c >= hugeClass) { c = PAGE_SIZE; huge++; }
     compr += c;
     sizes.push(c);

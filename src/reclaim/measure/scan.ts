@@ -34,6 +34,12 @@ export interface ScanOptions {
   compressAll?: boolean;
   /** pages per container timed for decompression (default 64) */
   timedPages?: number;
+  /**
+   * Only exclusively anonymous pages (pagemap bit 61 clear: private anonymous
+   * memory, copy-on-write copies included): the population KSM may merge and
+   * zram/swap may take. Shared memory and file pages are left out.
+   */
+  anonymousOnly?: boolean;
 }
 
 export const DEFAULT_SAMPLE = 10_000;
@@ -47,7 +53,7 @@ interface Population {
 }
 
 /** Present pages of the container, each physical frame once across the whole scan (pfnSeen). */
-function population(pids: readonly number[], pfnSeen: KeyIndex): Population {
+function population(pids: readonly number[], pfnSeen: KeyIndex, anonymousOnly = false): Population {
   const procs = pids.map(presentPages).filter((p) => p !== undefined);
   let n = 0;
   for (const p of procs) n += p.addrs.length;
@@ -55,6 +61,7 @@ function population(pids: readonly number[], pfnSeen: KeyIndex): Population {
   let j = 0;
   procs.forEach((p, pi) => {
     for (let i = 0; i < p.addrs.length; i++) {
+      if (anonymousOnly && !p.anon[i]) continue;
       const pfn = p.pfns[i]!;
       // 0: no PFNs (not root), nothing to deduplicate on
       if (pfn !== 0 && pfnSeen.getOrSet(pfn, 0) >= 0) continue;
@@ -160,6 +167,10 @@ function decompressTimes(pop: Population, pages: ContainerPages, count: number, 
 }
 
 export function scanContainers(targets: readonly ScanTarget[], opts: ScanOptions): ScanReport {
+  return scan(targets, opts).report;
+}
+
+function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: ScanReport; pops: Population[]; pages: ContainerPages[] } {
   const started = Date.now();
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
@@ -169,7 +180,7 @@ export function scanContainers(targets: readonly ScanTarget[], opts: ScanOptions
   const pops: Population[] = [];
   const pages: ContainerPages[] = [];
   for (const t of targets) {
-    const pop = population([...t.pids()].sort((a, b) => a - b), pfnSeen);
+    const pop = population([...t.pids()].sort((a, b) => a - b), pfnSeen, opts.anonymousOnly);
     const n = pop.addrs.length;
     const classified = new Uint8Array(n);
     let want: Uint8Array | SizeWant;
@@ -195,7 +206,7 @@ export function scanContainers(targets: readonly ScanTarget[], opts: ScanOptions
   });
   let read = 0;
   for (const p of pages) for (let i = 0; i < p.count; i++) if (p.kind[i] !== Kind.Gone) read++;
-  return {
+  const report: ScanReport = {
     scannedAt: new Date(started).toISOString(),
     containers,
     sharablePages: agg.sharablePages,
@@ -203,4 +214,43 @@ export function scanContainers(targets: readonly ScanTarget[], opts: ScanOptions
     bytesAnalysed: read * PAGE_SIZE,
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
   };
+  return { report, pops, pages };
+}
+
+/** One page the anonymous scan read: where, what kind (aggregate.ts Kind), its own LZ4 block size. */
+export interface ScannedPage { pid: number; addr: number; kind: number; lz4: number }
+
+export interface AnonymousScan {
+  /** the profiles (MemoryProfile) of the anonymous pages alone, full mode, every page's size measured */
+  report: ScanReport;
+  /**
+   * Copies per distinct content over all targets, each physical frame once:
+   * data pages by content hash, zero pages as one group, same-filled pages by
+   * their fill word. KSM keeps one page per group (per max_page_sharing chain).
+   */
+  groups: number[];
+  pages: ScannedPage[];
+}
+
+/**
+ * The scanner on what KSM and zram act on: the anonymous private pages of
+ * the targets' processes, classified and sized by the same C code as
+ * `tsbox mem scan` (hash, zero/same test, LZ4 block size of every page).
+ */
+export function scanAnonymous(targets: readonly ScanTarget[], opts: { timedPages?: number } = {}): AnonymousScan {
+  const { report, pops, pages } = scan(targets, { mode: "full", compressAll: true, anonymousOnly: true, timedPages: opts.timedPages ?? 16 });
+  const byContent = new Map<string, number>();
+  const out: ScannedPage[] = [];
+  pages.forEach((c, ci) => {
+    const pop = pops[ci]!;
+    for (let i = 0; i < c.count; i++) {
+      const kind = c.kind[i]!;
+      if (kind === Kind.Gone) continue;
+      out.push({ pid: pop.pids[pop.proc[i]!]!, addr: pop.addrs[i]!, kind, lz4: c.lz4[i]! });
+      // the key of a same-filled page is its fill word's low bits (scan.c)
+      const group = kind === Kind.Zero ? "z" : `${kind === Kind.Same ? "s" : "d"}${c.key[i]}`;
+      byContent.set(group, (byContent.get(group) ?? 0) + 1);
+    }
+  });
+  return { report, groups: [...byContent.values()], pages: out };
 }
