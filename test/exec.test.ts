@@ -165,10 +165,11 @@ describe("exec into a running container", () => {
     const r = exec(["-d", "e1", "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.05; done; echo done > /tmp/detached"]);
     expect(r).toMatchObject({ code: 0, stdout: "", stderr: "" });
     // Still waiting for /tmp/go after the CLI returned: the CLI did not wait for it.
-    const waiting = cgroupProcs(c.id).find((p) => {
+    // (It may still be on its way through the trampoline to execve when the CLI returns: /tmp/go does
+    // not exist yet, so it cannot have finished, and it must show up.)
+    const waiting = await until(() => cgroupProcs(c.id).find((p) => {
       try { return readFileSync(`/proc/${p}/cmdline`, "utf8").startsWith("sh\u0000-c\u0000while"); } catch { return false; }
-    });
-    expect(waiting).toBeDefined();
+    }), "the detached sh in the container's cgroup", SLOW);
     // Its parent is the container's init, not a host process of tsbox.
     const ppid = Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${waiting}/status`, "utf8"))![1]);
     expect(ppid).toBe(c.pid);
