@@ -10,9 +10,9 @@
 
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, release, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { REPO, TSBOX, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runBenchmark, runTimed, sh } from "./lib.js";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO, TSBOX, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runBenchmark, runTimed, sh, writeResults } from "./lib.js";
 
 const RESULTS = join(REPO, "bench", "results", "exec.json");
 
@@ -170,20 +170,9 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 
-  const docker = sh(["docker", "version", "--format", "{{.Client.Version}} / {{.Server.Version}}"]);
-  const git = sh(["git", "-C", REPO, "rev-parse", "--short", "HEAD"]);
-  const dirty = sh(["git", "-C", REPO, "status", "--porcelain", "--", "src", "native-shims"]).out !== "";
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  writeFileSync(RESULTS, JSON.stringify({
+  writeResults(RESULTS, {
     benchmark: "exec", date: new Date().toISOString(), iterations, warmup, ratios, runners: stats,
-    host: {
-      kernel: release(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "",
-      loadavg1mBeforeAfter: load.map((l) => Math.round(l * 100) / 100), node: process.version,
-      tsboxCommit: git.ok ? `${git.out}${dirty ? "-dirty" : ""}` : null,
-      docker: docker.ok ? docker.out : null, runc: sh(["runc", "--version"]).out.split("\n")[0] ?? null,
-    },
-  }, null, 2) + "\n");
-  process.stdout.write(`\nwrote ${RESULTS.replace(REPO + "/", "")}\n`);
+  }, load);
 }
 
 await runBenchmark(main);

@@ -1,6 +1,8 @@
 // Shared by the benchmarks: timing a command, set-up commands, clean-up that
 // also runs from a signal handler, and the statistics.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, release } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -110,4 +112,24 @@ export async function runBenchmark(main: () => Promise<void>): Promise<void> {
   } finally {
     cleanUp();
   }
+}
+
+/** The host a figure was measured on: kernel, CPUs, load before/after, Node, tsbox commit, peers' versions. */
+export function hostFacts(load: readonly number[]): Record<string, unknown> {
+  const docker = sh(["docker", "version", "--format", "{{.Client.Version}} / {{.Server.Version}}"]);
+  const git = sh(["git", "-C", REPO, "rev-parse", "--short", "HEAD"]);
+  const dirty = sh(["git", "-C", REPO, "status", "--porcelain", "--", "src", "native-shims"]).out !== "";
+  return {
+    kernel: release(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "",
+    loadavg1mBeforeAfter: load.map((l) => Math.round(l * 100) / 100), node: process.version,
+    tsboxCommit: git.ok ? `${git.out}${dirty ? "-dirty" : ""}` : null,
+    docker: docker.ok ? docker.out : null, runc: sh(["runc", "--version"]).out.split("\n")[0] ?? null,
+  };
+}
+
+/** Writes a bench's results as JSON (with hostFacts) and says where. */
+export function writeResults(file: string, results: Record<string, unknown>, load: readonly number[]): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify({ ...results, host: hostFacts(load) }, null, 2) + "\n");
+  process.stdout.write(`\nwrote ${file.replace(REPO + "/", "")}\n`);
 }

@@ -9,9 +9,9 @@
 // optional: a missing one is skipped with a line saying why.
 
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, release, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { REPO, TSBOX, runBenchmark, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runTimed, sh } from "./lib.js";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO, TSBOX, runBenchmark, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runTimed, sh, writeResults } from "./lib.js";
 
 const RESULTS = join(REPO, "bench", "results", "start.json");
 const GNU_TIME = "/usr/bin/time";
@@ -250,11 +250,7 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 
-  const docker = sh(["docker", "version", "--format", "{{.Client.Version}} / {{.Server.Version}}"]);
-  const git = sh(["git", "-C", REPO, "rev-parse", "--short", "HEAD"]);
-  const dirty = sh(["git", "-C", REPO, "status", "--porcelain", "--", "src", "native-shims"]).out !== "";
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  writeFileSync(RESULTS, JSON.stringify({
+  writeResults(RESULTS, {
     benchmark: "start",
     date: new Date().toISOString(),
     iterations,
@@ -263,18 +259,7 @@ async function main(): Promise<void> {
     ratios,
     runners: stats,
     notes: rssNote ? [rssNote] : [],
-    host: {
-      kernel: release(),
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? "",
-      loadavg1mBeforeAfter: load.map((l) => Math.round(l * 100) / 100),
-      node: process.version,
-      tsboxCommit: git.ok ? `${git.out}${dirty ? "-dirty" : ""}` : null,
-      docker: docker.ok ? docker.out : null,
-      runc: sh(["runc", "--version"]).out.split("\n")[0] ?? null,
-    },
-  }, null, 2) + "\n");
-  process.stdout.write(`\nwrote ${RESULTS.replace(REPO + "/", "")}\n`);
+  }, load);
 }
 
 await runBenchmark(main);
