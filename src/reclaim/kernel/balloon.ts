@@ -71,10 +71,16 @@ export function predictReclaimable(r: MemoryReading, target: number, swap: boole
   return Math.max(0, Math.min(reclaimable, r.usage - target));
 }
 
-/** The auto policy's target: the working set (usage − inactive file), rounded up to a page. */
-export const autoTarget = (r: MemoryReading): number => Math.ceil(r.workingSet / PAGE_SIZE) * PAGE_SIZE;
-
 const MIB = 1024 * 1024;
+
+/**
+ * The auto policy's target: the working set (usage − inactive file) plus
+ * headroom (5 %, at least 4 MiB), rounded up to a page. With the limit at the
+ * working set exactly, the container's next allocation finds nothing left to
+ * reclaim and, without swap, the kernel OOM-kills it (seen on cgroup v1).
+ */
+export const autoTarget = (r: MemoryReading): number =>
+  Math.ceil((r.workingSet + Math.max(4 * MIB, r.workingSet / 20)) / PAGE_SIZE) * PAGE_SIZE;
 const pageUp = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
 
 /** In the container's own directory, so it goes when the container is removed. */
