@@ -130,8 +130,9 @@ export async function runContainer(req: RunRequest): Promise<number> {
       rootNodev: !enforced,
     });
     log().debug({ id, ops: plan.ops.length }, "launching");
-    // Kept for `tsbox start`, which relaunches the same plan through a monitor.
-    writePlan(paths, plan);
+    // Kept for `tsbox start`, which relaunches the same plan through a monitor;
+    // a foreground --rm container is gone at its exit, so it never needs one.
+    if (req.detach || !req.autoRemove) writePlan(paths, plan);
     if (req.detach) {
       crashPoint("monitor");
       const m = await launchMonitor({
