@@ -11,28 +11,13 @@ import { writeJsonAtomic } from "../util/atomic.js";
 import { withLock } from "../util/lock.js";
 import { containerCgroup } from "./container-cgroup.js";
 import { containerLockFile, containerPaths, findContainer, ownerAlive, readState } from "./container-store.js";
-import { CPU_PERIOD, NANO_CPUS_ANNOTATION } from "./specconv.js";
+import { CPU_PERIOD, NANO_CPUS_ANNOTATION, type RunFlags } from "./specconv.js";
 import type { Spec } from "./spec.js";
 import { MIN_MEMORY } from "./units.js";
 
-/** The flags of `docker update` that tsbox knows; absent = unchanged (0 and "" too, as in Docker). */
-export interface ResourceUpdate {
-  memory?: number;
-  /** memory + swap; -1 unlimited */
-  memorySwap?: number;
-  memoryReservation?: number;
-  /** --cpus (a number of CPUs) */
-  cpus?: number;
-  cpuShares?: number;
-  cpuPeriod?: number;
-  cpuQuota?: number;
-  cpusetCpus?: string;
-  cpusetMems?: string;
-  /** 0 or -1: unlimited */
-  pidsLimit?: number;
-  /** 10–1000 */
-  blkioWeight?: number;
-}
+/** The flags of `docker update` that tsbox knows, as `run` takes them; absent = unchanged (0 and "" too, as in Docker). */
+export type ResourceUpdate = Pick<RunFlags, "memory" | "memorySwap" | "memoryReservation" | "cpus" | "cpuShares"
+  | "cpuPeriod" | "cpuQuota" | "cpusetCpus" | "cpusetMems" | "pidsLimit" | "blkioWeight">;
 
 /** Docker's HostConfig resource fields, the level at which its update rules are written. */
 interface DockerResources {
