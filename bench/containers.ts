@@ -22,7 +22,7 @@ export function tsboxEnv(): TsboxEnv {
   const work = mkdtempSync(join(tmpdir(), "tsbox-bench-"));
   onCleanup("temp dir", () => rmSync(work, { recursive: true, force: true }));
   const root = join(work, "tsbox-root");
-  const cli = (...args: string[]): string[] => [process.execPath, TSBOX, "--root", root, ...args];
+  const cli = (...args: string[]): string[] => [process.execPath, "--", TSBOX, "--root", root, ...args];
   // Any tsbox command first releases containers whose owner died (cgroups included).
   onCleanup("tsbox root", () => { if (existsSync(root)) sh(cli("images", "-q")); });
   const tarball = join(work, "busybox.tar");

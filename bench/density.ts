@@ -206,7 +206,7 @@ await runBenchmark(async () => {
   onCleanup("cache files", () => { rmSync(p.cacheDir, { recursive: true, force: true }); });
   const tar = join(REPO, ".tmp", "test", "busybox.tar");
   mustSh(["bash", "-c", `test -f ${tar} || bash ${join(REPO, "scripts", "make-busybox-rootfs.sh")} ${tar}`]);
-  mustSh([process.execPath, join(REPO, "bin", "tsbox.js"), "--root", root, "import", tar, "busybox"]);
+  mustSh([process.execPath, "--", join(REPO, "bin", "tsbox.js"), "--root", root, "import", tar, "busybox"]);
   buildPagemix();
   mkdirSync(p.cacheDir, { recursive: true });
   for (let k = 1; k <= p.max; k++) execFileSync("dd", ["if=/dev/urandom", `of=${join(p.cacheDir, `c${k}`)}`, "bs=1M", `count=${cacheMiB}`, "conv=fsync", "status=none"]);

@@ -39,7 +39,7 @@ async function until(fn: () => boolean, what: string, ms = 30_000): Promise<void
 async function prepareTsbox(work: string, tarball: string): Promise<Runner> {
   if (!existsSync(join(REPO, "dist", "tsbox.cjs"))) throw new Error("dist/ is missing: run `npm run build` (or `npm run bench:exec`)");
   const root = join(work, "tsbox-root");
-  const tsbox = (...args: string[]): string[] => [process.execPath, TSBOX, "--root", root, ...args];
+  const tsbox = (...args: string[]): string[] => [process.execPath, "--", TSBOX, "--root", root, ...args];
   mustSh(tsbox("import", tarball, "busybox"));
   // Containers run in the foreground today: the `run` CLI stays in the background.
   const devnull = openSync("/dev/null", "r+");

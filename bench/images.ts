@@ -340,7 +340,7 @@ async function main(): Promise<void> {
   const content = layers.reduce((s, l) => s + l.bytes, 0);
   const entries = layers.reduce((s, l) => s + l.entries, 0);
 
-  const tsbox = (root: string, ...args: string[]): string[] => [process.execPath, TSBOX, "--root", root, ...args];
+  const tsbox = (root: string, ...args: string[]): string[] => [process.execPath, "--", TSBOX, "--root", root, ...args];
   const freshRoots: string[] = [];
   const freshRoot = (): string => {
     const r = mkdtempSync(join(work, "root-"));

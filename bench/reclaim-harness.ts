@@ -25,7 +25,7 @@ export interface Mix { zero: number; same: number; shared: number; within: numbe
 export const DEFAULT_MIX: Mix = { zero: 10, same: 10, shared: 30, within: 10, text: 20 };
 
 export function tsboxSync(root: string, args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, "--root", root, ...args], { encoding: "utf8", timeout: 300_000 });
+  const r = spawnSync(process.execPath, ["--", CLI, "--root", root, ...args], { encoding: "utf8", timeout: 300_000 });
   return { code: r.status ?? 137, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 
@@ -57,7 +57,7 @@ function containerId(root: string, name: string): string | undefined {
 
 /** `tsbox run --rm` in the background until `readyText` appears on its stdout. */
 export async function startContainer(root: string, name: string, args: string[], readyText: string, timeoutMs = 60_000): Promise<Running> {
-  const cli = spawn(process.execPath, [CLI, "--root", root, "run", "--rm", "--name", name, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const cli = spawn(process.execPath, ["--", CLI, "--root", root, "run", "--rm", "--name", name, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "", err = "";
   cli.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
   cli.stderr!.on("data", (d: Buffer) => { err += d.toString(); });

@@ -59,7 +59,7 @@ function newRunner(key: Runner["key"], label: string, argv: (seq: number) => str
 function prepareTsbox(work: string, tarball: string): Runner {
   if (!existsSync(join(REPO, "dist", "tsbox.cjs"))) throw new Error("dist/ is missing: run `npm run build` (or `npm run bench:start`)");
   const root = join(work, "tsbox-root");
-  const tsbox = (...args: string[]): string[] => [process.execPath, TSBOX, "--root", root, ...args];
+  const tsbox = (...args: string[]): string[] => [process.execPath, "--", TSBOX, "--root", root, ...args];
   onCleanup("tsbox root", () => {
     // Any tsbox command first releases containers whose owner died (cgroups
     // included), which covers a run killed mid-flight; then the root can go.

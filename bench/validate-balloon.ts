@@ -20,7 +20,7 @@ await runBenchmark(async () => {
   onCleanup("state root", () => { sh(["umount", "-R", root], 30_000); rmSync(root, { recursive: true, force: true }); });
   const tar = join(REPO, ".tmp", "test", "busybox.tar");
   mustSh(["bash", "-c", `test -f ${tar} || bash ${join(REPO, "scripts", "make-busybox-rootfs.sh")} ${tar}`]);
-  mustSh([process.execPath, join(REPO, "bin", "tsbox.js"), "--root", root, "import", tar, "busybox"]);
+  mustSh([process.execPath, "--", join(REPO, "bin", "tsbox.js"), "--root", root, "import", tar, "busybox"]);
   const rows: BalloonRow[] = [];
   for (const mib of [16, 32, 64, 128, 256]) rows.push(await validateBalloon(root, mib, `balloon-${process.pid}-${mib}`));
 

@@ -24,7 +24,7 @@ await runBenchmark(async () => {
   onCleanup("KSM settings", () => { ksmOff(root); });
   const tar = join(REPO, ".tmp", "test", "busybox.tar");
   mustSh(["bash", "-c", `test -f ${tar} || bash ${join(REPO, "scripts", "make-busybox-rootfs.sh")} ${tar}`]);
-  mustSh([process.execPath, join(REPO, "bin", "tsbox.js"), "--root", root, "import", tar, "busybox"]);
+  mustSh([process.execPath, "--", join(REPO, "bin", "tsbox.js"), "--root", root, "import", tar, "busybox"]);
   const bin = buildPagemix();
   const rows: KsmRow[] = [];
   for (let k = 1; k <= maxK; k++) {

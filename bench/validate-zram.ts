@@ -25,7 +25,7 @@ await runBenchmark(async () => {
   onCleanup("state root", () => { sh(["umount", "-R", root], 30_000); rmSync(root, { recursive: true, force: true }); });
   const tar = join(REPO, ".tmp", "test", "busybox.tar");
   mustSh(["bash", "-c", `test -f ${tar} || bash ${join(REPO, "scripts", "make-busybox-rootfs.sh")} ${tar}`]);
-  mustSh([process.execPath, join(REPO, "bin", "tsbox.js"), "--root", root, "import", tar, "busybox"]);
+  mustSh([process.execPath, "--", join(REPO, "bin", "tsbox.js"), "--root", root, "import", tar, "busybox"]);
   const bin = buildPagemix();
   const rows: (ZramRow & { mix: string })[] = [];
   for (const [name, mix, seed] of MIXES) {

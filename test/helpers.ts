@@ -13,18 +13,18 @@ export const CLI = join(REPO, "bin", "tsbox.js");
 export interface Result { code: number; stdout: string; stderr: string }
 
 export function tsbox(root: string, args: string[], opts: SpawnSyncOptions = {}): Result {
-  const r = spawnSync(process.execPath, [CLI, "--root", root, ...args], { encoding: "utf8", timeout: 60_000, ...opts });
+  const r = spawnSync(process.execPath, ["--", CLI, "--root", root, ...args], { encoding: "utf8", timeout: 60_000, ...opts });
   return { code: r.status ?? 128 + 9, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
 }
 
 export function tsboxAsync(root: string, args: string[]) {
-  return spawn(process.execPath, [CLI, "--root", root, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  return spawn(process.execPath, ["--", CLI, "--root", root, ...args], { stdio: ["ignore", "pipe", "pipe"] });
 }
 
 /** tsbox without blocking the worker: for many CLIs at once. */
 export function tsboxResult(root: string, args: string[]): Promise<Result> {
   return new Promise((done) => {
-    const p = spawn(process.execPath, [CLI, "--root", root, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(process.execPath, ["--", CLI, "--root", root, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     p.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });

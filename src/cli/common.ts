@@ -2,7 +2,7 @@
 // command runs (logging, root check, crash recovery), flag collectors, inputs.
 
 import type { Command } from "commander";
-import { accessSync, constants, createReadStream, readFileSync } from "node:fs";
+import { accessSync, constants, createReadStream, readFileSync, statSync } from "node:fs";
 import { TsboxError, UsageError, errnoCode } from "../errors.js";
 import { configureLog } from "../log.js";
 import { recoverStale } from "../runtime/recover.js";
@@ -16,8 +16,21 @@ export async function prepare(cmd: Command): Promise<GlobalOpts> {
   const g = cmd.optsWithGlobals<GlobalOpts>();
   configureLog(g.logLevel, g.logFormat);
   if (process.getuid?.() !== 0) throw new TsboxError("tsbox needs root: run it as root (for example with sudo)");
+  checkRoot(g.root);
   await recoverStale(g.root);
   return g;
+}
+
+/** The state directory may be missing (it is created on first use), but nothing else than a directory. */
+function checkRoot(root: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(root).isDirectory();
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return;
+    throw new UsageError(`--root ${root}: ${(e as Error).message}`);
+  }
+  if (!isDir) throw new UsageError(`--root ${root}: not a directory`);
 }
 
 /** Runs `fn` for each argument; a TsboxError is reported and the command exits 1, as Docker's multi-arg commands do. */

@@ -77,7 +77,8 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`tsbox: ${e.message}\n`);
       process.exitCode = e.exitCode;
     } else {
-      log().error({ err: e }, "internal error");
+      // One line for the user, as for every other error; the stack only in the debug log.
+      log().debug({ err: e }, "internal error");
       process.stderr.write(`tsbox: ${(e as Error).message ?? String(e)}\n`);
       process.exitCode = 125;
     }

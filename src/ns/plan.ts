@@ -4,6 +4,8 @@
 // these ops, so the child never runs JavaScript and the plan is unit-testable
 // without root. Wire format: native-shims/PLAN.md.
 
+import { UsageError } from "../errors.js";
+
 export const PLAN_MAGIC = "tsbox-plan/1";
 
 /** "detached": stdin, stdout and stderr all /dev/null (exec -d). */
@@ -76,7 +78,9 @@ export function encodePlan(plan: Plan): string[] {
     }
   }
   for (const s of out) {
-    if (s.includes("\0")) throw new Error(`launch plan string contains a NUL byte: ${JSON.stringify(s)}`);
+    // Each string becomes a C string: a NUL would cut it short. Values come from
+    // flags, files and image configs, so this is the user's error, not an internal one.
+    if (s.includes("\0")) throw new UsageError(`a value for the container contains a NUL byte: ${JSON.stringify(s)}`);
   }
   return out;
 }

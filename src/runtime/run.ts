@@ -180,9 +180,12 @@ export async function runContainer(req: RunRequest): Promise<number> {
   return exitCode;
 }
 
-/** argv that runs this tsbox again (for the monitor's exit command). */
+/**
+ * argv that runs this tsbox again (for the monitor's exit command). `--` ends
+ * Node's options, so no argument after it reaches Node's parser (see bin/tsbox.js).
+ */
 export function selfCommand(root: string, args: string[]): string[] {
-  return [process.execPath, process.argv[1] ?? "tsbox", "--root", root, ...args];
+  return [process.execPath, "--", process.argv[1] ?? "tsbox", "--root", root, ...args];
 }
 
 /** How the container's /sys/fs/cgroup mirrors the host's hierarchies. */

@@ -169,7 +169,8 @@ export function containerEnv(imageEnv: string[], flags: Pick<RunFlags, "env" | "
   if (flags.tty) env.push("TERM=xterm");
   const user: string[] = [];
   for (const e of flags.env) {
-    if (e.startsWith("=")) throw new UsageError(`invalid environment variable: ${e}`);
+    // Docker's ValidateEnv: a variable needs a name (`-e ''` and `-e =x` are refused).
+    if (e === "" || e.startsWith("=")) throw new UsageError(`invalid argument "${e}" for "-e, --env" flag: invalid environment variable: ${e}`);
     if (e.includes("=")) user.push(e);
     else if (hostEnv[e] !== undefined) user.push(`${e}=${hostEnv[e]}`);
   }
@@ -190,6 +191,8 @@ export function parseEnvFile(text: string, file: string): string[] {
     if (line === "" || line.startsWith("#")) continue;
     const key = line.split("=", 1)[0]!;
     if (/\s/.test(key)) throw new UsageError(`${file}:${n + 1}: variable '${key}' contains whitespaces`);
+    // A C string cannot carry it: the kernel's environment would silently cut the value there.
+    if (line.includes("\0")) throw new UsageError(`${file}:${n + 1}: variable '${key}' contains a NUL byte`);
     out.push(line);
   }
   return out;
