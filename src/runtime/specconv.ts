@@ -129,6 +129,7 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
     ...flags.tmpfs.map(parseTmpfs),
   ];
   checkDuplicateDestinations(mounts);
+  const limits = resources(flags, ctx.cgroupSupport, ctx.warnings);
 
   return {
     ociVersion: OCI_VERSION,
@@ -147,8 +148,7 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
     mounts,
     linux: {
       namespaces: [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "cgroup" }],
-      resources: flags.privileged ? { ...resources(flags, ctx.cgroupSupport, ctx.warnings), devices: ALLOW_ALL_DEVICES }
-        : resources(flags, ctx.cgroupSupport, ctx.warnings),
+      resources: flags.privileged ? { ...limits, devices: ALLOW_ALL_DEVICES } : limits,
       ...(flags.privileged ? { devices: ctx.hostDevices ?? [] } : {}),
       cgroupsPath: `/${cgroupParentSegments(flags.cgroupParent).join("/")}/${ctx.id}`,
       // As moby's WithMounts for a privileged container: nothing masked, nothing made read-only.
