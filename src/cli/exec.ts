@@ -15,6 +15,7 @@ export function registerExecCommands(program: Command): void {
     .option("-e, --env <KEY=VALUE>", "Set environment variables", collect, [])
     .option("--env-file <file>", "Read in a file of environment variables", collect, [])
     .option("-i, --interactive", "Keep STDIN open even if not attached", false)
+    .option("--privileged", "Give extended privileges to the command", false)
     .option("-t, --tty", "Allocate a pseudo-TTY", false)
     .option("-u, --user <user[:group]>", "Username or UID (format: \"<name|uid>[:<group|gid>]\")")
     .option("-w, --workdir <dir>", "Working directory inside the container")
@@ -32,6 +33,7 @@ export function registerExecCommands(program: Command): void {
         root: g.root, container, cmd: command, interactive, tty, detach: Boolean(o.detach), env,
         ...(o.workdir !== undefined ? { workdir: String(o.workdir) } : {}),
         ...(o.user !== undefined ? { user: String(o.user) } : {}),
+        ...(o.privileged ? { privileged: true } : {}),
       });
     });
 

@@ -55,6 +55,9 @@ export function registerRun(program: Command): void {
     .option("--device-read-iops <dev:rate>", "Limit read rate (IO per second) from a device", collect, [])
     .option("--device-write-iops <dev:rate>", "Limit write rate (IO per second) to a device", collect, [])
     .option("--cgroup-parent <path>", "Optional parent cgroup for the container (default \"tsbox\")")
+    .option("--cap-add <cap>", "Add Linux capabilities", collect, [])
+    .option("--cap-drop <cap>", "Drop Linux capabilities", collect, [])
+    .option("--privileged", "Give extended privileges to this container", false)
     .action(async (image: string, command: string[], o: Record<string, unknown>, cmd: Command) => {
       const g = await prepare(cmd);
       const env = [
@@ -100,6 +103,9 @@ export function registerRun(program: Command): void {
         deviceReadIops: throttleFlags(o.deviceReadIops as string[], "--device-read-iops", parseThrottleIops),
         deviceWriteIops: throttleFlags(o.deviceWriteIops as string[], "--device-write-iops", parseThrottleIops),
         ...(o.cgroupParent !== undefined ? { cgroupParent: cgroupParentSegments(String(o.cgroupParent)).join("/") } : {}),
+        capAdd: o.capAdd as string[],
+        capDrop: o.capDrop as string[],
+        privileged: Boolean(o.privileged),
       };
       if (flags.tty && !process.stdin.isTTY && flags.interactive) {
         throw new UsageError("the input device is not a TTY");

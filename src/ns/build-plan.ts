@@ -25,6 +25,7 @@ export const RLIMIT: Record<string, number> = {
 };
 
 const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
 
 /** Docker's /dev: the spec's required devices and symlinks (config-linux.md). */
 const DEVICES: [string, number, number][] = [
@@ -95,7 +96,7 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   for (const m of spec.mounts) {
     if (m.type === "bind") ops.push(...bindOps(m, binds.indexOf(m), ctx));
     else ops.push(...mountOps(m, ctx));
-    if (m.destination === "/dev") ops.push(...devOps(spec.process.terminal));
+    if (m.destination === "/dev") ops.push(...devOps(spec));
   }
 
   for (const p of spec.linux.maskedPaths) ops.push({ op: "MASK", path: p });
@@ -153,23 +154,39 @@ function cgroupOps(dest: string, flags: number, cg: CgroupMountInfo): Op[] {
   if (cg.version === "v2") {
     return [{ op: "MOUNT", source: "cgroup", target: dest, fstype: "cgroup2", flags, data: "" }];
   }
-  // v1: a tmpfs holding one read-only mount per hierarchy, as Docker lays it out;
-  // the tmpfs itself is made read-only once populated.
+  // v1: a tmpfs holding one mount per hierarchy, as Docker lays it out; for a
+  // read-only cgroup mount (all but --privileged) the hierarchies are mounted
+  // read-only and the tmpfs itself is made read-only once populated (runc's mountCgroupV1).
   const rw = flags & ~MS.RDONLY;
   const ops: Op[] = [{ op: "MOUNT", source: "tmpfs", target: dest, fstype: "tmpfs", flags: rw, data: "mode=755" }];
   for (const h of cg.v1 ?? []) {
     const target = `${dest}/${h.dir}`;
     ops.push({ op: "MKDIR", path: target, mode: 0o755 },
-      { op: "MOUNT", source: "cgroup", target, fstype: "cgroup", flags: flags | MS.RDONLY, data: h.data });
+      { op: "MOUNT", source: "cgroup", target, fstype: "cgroup", flags, data: h.data });
   }
   for (const l of cg.v1Links ?? []) ops.push({ op: "SYMLINK", target: l.target, path: `${dest}/${l.name}` });
-  ops.push({ op: "REMOUNT", path: dest, flags: flags | MS.RDONLY });
+  if (flags & MS.RDONLY) ops.push({ op: "REMOUNT", path: dest, flags });
   return ops;
 }
 
-function devOps(terminal: boolean): Op[] {
+function devOps(spec: Spec): Op[] {
   const ops: Op[] = DEVICES.map(([path, major, minor]) => ({ op: "MKNOD", path, mode: S_IFCHR | 0o666, major, minor }) as Op);
+  // The spec's own devices (--privileged: the host's), after the defaults (the
+  // host's mode wins for the same node); not where /dev's symlinks go (the
+  // host's /dev/ptmx gives way to pts/ptmx, as runc's setupPtmx does).
+  const links = new Set(DEV_LINKS.map(([, path]) => path));
+  const dirs = new Set<string>(["/dev"]);
+  for (const d of spec.linux.devices ?? []) {
+    if (links.has(d.path) || d.path === "/dev/console" || !d.path.startsWith("/dev/")) continue;
+    const dir = d.path.slice(0, d.path.lastIndexOf("/"));
+    if (!dirs.has(dir)) {
+      dirs.add(dir);
+      ops.push({ op: "MKDIR", path: dir, mode: 0o755 });
+    }
+    ops.push({ op: "MKNOD", path: d.path, mode: (d.type === "b" ? S_IFBLK : S_IFCHR) | ((d.fileMode ?? 0o666) & 0o7777),
+      major: d.major, minor: d.minor });
+  }
   for (const [target, path] of DEV_LINKS) ops.push({ op: "SYMLINK", target, path });
-  if (terminal) ops.push({ op: "ENSUREFILE", path: "/dev/console" });
+  if (spec.process.terminal) ops.push({ op: "ENSUREFILE", path: "/dev/console" });
   return ops;
 }

@@ -1,4 +1,5 @@
 // Capability names → bit numbers (linux/capability.h), and masks for the shim.
+import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 
 const NAMES = [
@@ -9,6 +10,9 @@ const NAMES = [
   "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
   "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
 ] as const;
+
+/** Every capability tsbox can name, as CAP_ names in bit order (containerd's cap.Known()). */
+export const KNOWN_CAPABILITIES: readonly string[] = NAMES.map((n) => `CAP_${n}`);
 
 export function capNumber(name: string): number {
   const bare = name.toUpperCase().replace(/^CAP_/, "");
@@ -26,4 +30,24 @@ export function capMask(names: readonly string[] = []): bigint {
 /** Decodes a CapEff-style hex mask into CAP_ names (used by tests and inspect). */
 export function capNames(mask: bigint): string[] {
   return NAMES.filter((_, i) => (mask >> BigInt(i)) & 1n).map((n) => `CAP_${n}`);
+}
+
+/** The CapEff mask of a /proc/PID/status text; undefined when the line is missing or malformed. */
+export function parseCapEff(status: string): bigint | undefined {
+  const hex = /^CapEff:\s*([0-9a-fA-F]{1,16})\s*$/m.exec(status)?.[1];
+  return hex === undefined ? undefined : BigInt(`0x${hex}`);
+}
+
+/**
+ * The capabilities tsbox itself holds (its effective set), by name: what a
+ * privileged container can get, as moby's GetAllCapabilities takes them from
+ * the daemon's own process. All known names where the set cannot be read.
+ */
+export function currentCapabilities(status?: string): string[] {
+  let text = status;
+  if (text === undefined) {
+    try { text = readFileSync("/proc/self/status", "utf8"); } catch { return [...KNOWN_CAPABILITIES]; }
+  }
+  const eff = parseCapEff(text);
+  return eff === undefined ? [...KNOWN_CAPABILITIES] : capNames(eff);
 }

@@ -42,6 +42,10 @@ export interface ContainerState {
   restartCount?: number;
   /** --cgroup-parent, as given (segments joined by "/"); absent = the default "tsbox" */
   cgroupParent?: string;
+  /** --cap-add / --cap-drop as given, and --privileged, for inspect (the spec holds the resulting sets) */
+  capAdd?: string[];
+  capDrop?: string[];
+  privileged?: boolean;
 }
 
 export interface ContainerPaths {

@@ -11,7 +11,8 @@ import * as shim from "../ns/shim.js";
 import { log } from "../log.js";
 import { containerPaths } from "./container-store.js";
 import { runningContainer } from "./running.js";
-import type { Spec } from "./spec.js";
+import type { Spec, SpecCapabilities } from "./spec.js";
+import { currentCapabilities } from "../ns/capabilities.js";
 import { attachTerminal, forwardSignals } from "./stdio.js";
 import { resolveUser } from "./user.js";
 
@@ -26,6 +27,8 @@ export interface ExecRequest {
   env: string[];
   workdir?: string;
   user?: string;
+  /** --privileged: every capability tsbox holds, for this process only (as moby's exec) */
+  privileged?: boolean;
 }
 
 const MAX_ETC_FILE = 4 << 20;
@@ -69,7 +72,7 @@ export function execProcess(spec: Spec, req: ExecRequest, hostEnv: Record<string
     if (e.includes("=")) env.push(e);
     else if (hostEnv[e] !== undefined) env.push(`${e}=${hostEnv[e]}`);
   }
-  const caps = spec.process.capabilities;
+  const caps = req.privileged ? allCapabilities() : spec.process.capabilities;
   if (req.user === undefined) {
     const u = spec.process.user;
     return {
@@ -79,14 +82,20 @@ export function execProcess(spec: Spec, req: ExecRequest, hostEnv: Record<string
     };
   }
   const user = resolveUser(req.user, etc("passwd"), etc("group"));
-  // As run grants them: a non-root user keeps only the bounding set.
-  const granted = user.uid === 0 ? caps.bounding : [];
+  // As run grants them: a non-root user keeps only the bounding set (moby's
+  // exec --privileged gives the sets whatever the user).
+  const granted = user.uid === 0 || req.privileged ? caps.bounding : [];
   return {
     args: req.cmd, cwd,
     capabilities: { bounding: caps.bounding, effective: granted, permitted: granted, inheritable: [], ambient: [] },
     env: execEnv(spec.process.env, { env, tty: req.tty, home: user.home }),
     user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
   };
+}
+
+function allCapabilities(): SpecCapabilities {
+  const all = currentCapabilities();
+  return { bounding: all, effective: all, permitted: all, inheritable: [], ambient: [] };
 }
 
 /** Runs the command in the container; resolves with its exit code (0 at once with -d). */

@@ -64,6 +64,9 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
       CpusetCpus: cpu?.cpus ?? "",
       CpusetMems: cpu?.mems ?? "",
       PidsLimit: r?.pids?.limit ?? null,
+      CapAdd: stringList(s.capAdd),
+      CapDrop: stringList(s.capDrop),
+      Privileged: s.privileged === true,
     },
     GraphDriver: {
       Name: "overlay2",
@@ -85,4 +88,9 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
     },
     ResolvedConfigPath: join(paths.dir, "config.json"),
   };
+}
+
+/** A list from the state as Docker prints it: null when empty (Go's nil slice). */
+function stringList(v: unknown): string[] | null {
+  return Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "string") ? v : null;
 }

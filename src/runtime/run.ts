@@ -20,6 +20,8 @@ import {
 } from "./container-store.js";
 import { crashPoint } from "./crash.js";
 import { buildSpec, type RunFlags } from "./specconv.js";
+import { currentCapabilities } from "../ns/capabilities.js";
+import { hostDevices } from "./host-devices.js";
 import type { Spec } from "./spec.js";
 import { formatBytes } from "./units.js";
 import { writeJsonAtomic } from "../util/atomic.js";
@@ -82,6 +84,8 @@ export async function runContainer(req: RunRequest): Promise<number> {
       devicesEnforced: enforced,
       cgroupSupport: cgroupSupport(hierarchy),
       warnings,
+      availableCaps: currentCapabilities(),
+      ...(req.flags.privileged ? { hostDevices: hostDevices() } : {}),
     });
     // Docker's client prints the daemon's warnings this way, before the container starts.
     for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
@@ -108,6 +112,9 @@ export async function runContainer(req: RunRequest): Promise<number> {
       ...(req.detach ? { detached: true, restartPolicy: req.restartPolicy ?? { name: "no", maximumRetryCount: 0 } } : {}),
       ...(req.logConfig ? { logConfig: req.logConfig } : {}),
       ...(parent !== undefined ? { cgroupParent: parent } : {}),
+      ...(req.flags.capAdd?.length ? { capAdd: req.flags.capAdd } : {}),
+      ...(req.flags.capDrop?.length ? { capDrop: req.flags.capDrop } : {}),
+      ...(req.flags.privileged ? { privileged: true } : {}),
     };
     writeState(req.root, state);
     crashPoint("create");
@@ -127,7 +134,8 @@ export async function runContainer(req: RunRequest): Promise<number> {
       stdin: req.flags.interactive && !req.flags.tty ? "inherit" : "null",
       init: req.flags.init,
       bindIsDir: (p) => statSync(p).isDirectory(),
-      rootNodev: !enforced,
+      // --privileged allows every device anyway: no nodev fallback.
+      rootNodev: !enforced && !req.flags.privileged,
     });
     log().debug({ id, ops: plan.ops.length }, "launching");
     // Kept for `tsbox start`, which relaunches the same plan through a monitor;

@@ -45,6 +45,18 @@ export interface SpecMount {
   options?: string[];
 }
 
+/** A device node created in the container's /dev (config-linux.md "Devices"). */
+export interface SpecDevice {
+  path: string;
+  type: "c" | "b";
+  major: number;
+  minor: number;
+  /** permission bits (no file type) */
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
 export type NamespaceType = "pid" | "network" | "mount" | "ipc" | "uts" | "cgroup" | "user" | "time";
 
 export interface Spec {
@@ -56,6 +68,8 @@ export interface Spec {
   linux: {
     namespaces: { type: NamespaceType; path?: string }[];
     resources: LinuxResources;
+    /** device nodes beyond the defaults (--privileged: the host's) */
+    devices?: SpecDevice[];
     cgroupsPath: string;
     maskedPaths: string[];
     readonlyPaths: string[];

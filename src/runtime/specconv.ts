@@ -9,9 +9,11 @@ import {
 import type { ImageConfigBody } from "../image/index.js";
 import {
   DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS,
-  MEMORY_MERGE_ANNOTATION, OCI_VERSION, defaultMounts, type Spec, type SpecMount,
+  MEMORY_MERGE_ANNOTATION, OCI_VERSION, defaultMounts, type Spec, type SpecDevice, type SpecMount,
 } from "./spec.js";
 import { resolveUser } from "./user.js";
+import { containerCapabilities } from "./capabilities.js";
+import { KNOWN_CAPABILITIES } from "../ns/capabilities.js";
 
 export interface RunFlags {
   cmd: string[];
@@ -51,6 +53,11 @@ export interface RunFlags {
   deviceWriteIops?: ThrottleFlag[];
   /** cgroup parent under each hierarchy root (default "tsbox") */
   cgroupParent?: string;
+  /** --cap-add / --cap-drop, as given (names with or without CAP_, any case, or ALL) */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** --privileged: every capability, every device, no masked or read-only paths, writable /sys and cgroupfs */
+  privileged: boolean;
 }
 
 /** A block device named on the command line, stat'ed by the CLI for its numbers. */
@@ -82,6 +89,10 @@ export interface SpecContext {
   cgroupSupport?: CgroupSupport;
   /** Docker's "WARNING: …" lines for the user, appended to by buildSpec */
   warnings?: string[];
+  /** the capabilities tsbox holds (absent: every known one): what --privileged and --cap-add ALL grant */
+  availableCaps?: readonly string[];
+  /** --privileged: the host's device nodes (see host-devices.ts), created in the container's /dev */
+  hostDevices?: SpecDevice[];
 }
 
 export const DEFAULT_NOFILE = { soft: 1024, hard: 524288 };
@@ -105,12 +116,12 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
   const env = containerEnv(image.Env ?? [], flags, hostname, ctx.hostEnv);
   if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
 
-  const caps: string[] = DEFAULT_CAPABILITIES.filter((c) => ctx.devicesEnforced !== false || c !== "CAP_MKNOD");
+  const caps = capabilitySet(flags, ctx);
   // Docker gives a non-root user only the bounding set; exec would clear the rest anyway.
   const granted = user.uid === 0 ? caps : [];
 
   const mounts: SpecMount[] = [
-    ...defaultMounts(),
+    ...(flags.privileged ? privilegedMounts(defaultMounts()) : defaultMounts()),
     { destination: "/etc/resolv.conf", type: "bind", source: ctx.etcFiles.resolvConf, options: ["rbind", "rprivate"] },
     { destination: "/etc/hostname", type: "bind", source: ctx.etcFiles.hostname, options: ["rbind", "rprivate"] },
     { destination: "/etc/hosts", type: "bind", source: ctx.etcFiles.hosts, options: ["rbind", "rprivate"] },
@@ -118,6 +129,7 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
     ...flags.tmpfs.map(parseTmpfs),
   ];
   checkDuplicateDestinations(mounts);
+  const limits = resources(flags, ctx.cgroupSupport, ctx.warnings);
 
   return {
     ociVersion: OCI_VERSION,
@@ -136,14 +148,41 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
     mounts,
     linux: {
       namespaces: [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "cgroup" }],
-      resources: resources(flags, ctx.cgroupSupport, ctx.warnings),
+      resources: flags.privileged ? { ...limits, devices: ALLOW_ALL_DEVICES } : limits,
+      ...(flags.privileged ? { devices: ctx.hostDevices ?? [] } : {}),
       cgroupsPath: `/${cgroupParentSegments(flags.cgroupParent).join("/")}/${ctx.id}`,
-      maskedPaths: [...DEFAULT_MASKED_PATHS, ...ctx.thermalThrottle],
-      readonlyPaths: [...DEFAULT_READONLY_PATHS],
+      // As moby's WithMounts for a privileged container: nothing masked, nothing made read-only.
+      maskedPaths: flags.privileged ? [] : [...DEFAULT_MASKED_PATHS, ...ctx.thermalThrottle],
+      readonlyPaths: flags.privileged ? [] : [...DEFAULT_READONLY_PATHS],
       rootfsPropagation: "rprivate",
     },
     ...(flags.cpus !== undefined ? { annotations: { [NANO_CPUS_ANNOTATION]: String(Math.round(flags.cpus * 1e9)) } } : {}),
   };
+}
+
+/** --privileged's device rule (moby WithDevices): every device, read, write and mknod. */
+const ALLOW_ALL_DEVICES = [{ allow: true, access: "rwm" }];
+
+/**
+ * The container's bounding set: Docker's defaults tweaked by the flags. Where
+ * device rules are not enforced (v2 without the BPF program) CAP_MKNOD is
+ * withheld, even when asked for, unless --privileged gives every device anyway.
+ */
+function capabilitySet(flags: RunFlags, ctx: SpecContext): string[] {
+  const caps = containerCapabilities(DEFAULT_CAPABILITIES, flags, ctx.availableCaps ?? KNOWN_CAPABILITIES);
+  if (ctx.devicesEnforced !== false || flags.privileged) return caps;
+  const asked = [...(flags.capAdd ?? [])].some((c) => /^(cap_)?(mknod|all)$/i.test(c));
+  if (asked && caps.includes("CAP_MKNOD")) {
+    ctx.warnings?.push("Device rules are not enforced on this host (cgroup v2 without a BPF device program, see tsbox info). CAP_MKNOD discarded.");
+  }
+  return caps.filter((c) => c !== "CAP_MKNOD");
+}
+
+/** moby's WithMounts for --privileged: /sys and the cgroup filesystem read-write. */
+function privilegedMounts(mounts: SpecMount[]): SpecMount[] {
+  return mounts.map((m) => (m.destination === "/sys" || m.type === "cgroup"
+    ? { ...m, options: (m.options ?? []).filter((o) => o !== "ro") }
+    : m));
 }
 
 /** Docker's Entrypoint/Cmd rules: --entrypoint resets the image's Cmd; CLI args replace Cmd. */
