@@ -127,6 +127,12 @@ describe("buildSpec", () => {
     expect(s.process.capabilities.bounding).not.toContain("CAP_MKNOD");
   });
 
+  it("keeps every annotation (--memory-merge with --cpus)", () => {
+    const s = buildSpec({ Cmd: ["sh"] }, flags({ memoryMerge: true, cpus: 0.5 }), ctx);
+    expect(s.annotations).toEqual({ "org.tsbox.memory-merge": "true", "io.tsbox.nano-cpus": "500000000" });
+    expect(buildSpec({ Cmd: ["sh"] }, flags(), ctx).annotations).toBeUndefined();
+  });
+
   it("refuses a relative working directory and duplicate mounts", () => {
     expect(() => buildSpec({ Cmd: ["sh"] }, flags({ workdir: "rel" }), ctx)).toThrow(/needs to be an absolute path/);
     expect(() => buildSpec({ Cmd: ["sh"] }, flags({ tmpfs: ["/x", "/x/"] }), ctx)).toThrow(/duplicate mount point/);

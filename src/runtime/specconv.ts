@@ -130,6 +130,11 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
   ];
   checkDuplicateDestinations(mounts);
   const limits = resources(flags, ctx.cgroupSupport, ctx.warnings);
+  // One object for every annotation: two spreads of `annotations` would let the last one win.
+  const annotations: Record<string, string> = {
+    ...(flags.memoryMerge ? { [MEMORY_MERGE_ANNOTATION]: "true" } : {}),
+    ...(flags.cpus !== undefined ? { [NANO_CPUS_ANNOTATION]: String(Math.round(flags.cpus * 1e9)) } : {}),
+  };
 
   return {
     ociVersion: OCI_VERSION,
@@ -143,7 +148,7 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
       rlimits: [{ type: "RLIMIT_NOFILE", ...DEFAULT_NOFILE }],
     },
     root: { path: "rootfs", readonly: flags.readOnly },
-    ...(flags.memoryMerge ? { annotations: { [MEMORY_MERGE_ANNOTATION]: "true" } } : {}),
+    ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
     hostname,
     mounts,
     linux: {
@@ -156,7 +161,6 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
       readonlyPaths: flags.privileged ? [] : [...DEFAULT_READONLY_PATHS],
       rootfsPropagation: "rprivate",
     },
-    ...(flags.cpus !== undefined ? { annotations: { [NANO_CPUS_ANNOTATION]: String(Math.round(flags.cpus * 1e9)) } } : {}),
   };
 }
 
