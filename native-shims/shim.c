@@ -71,7 +71,7 @@ struct op {
   const char *s[5];       // string args by position (point into the caller's plan)
   unsigned long long n[5]; // numeric args by position
   char **argv, **envp, **cands; // EXEC; cands == NULL when the path has a '/'
-  char **targv;           // EXEC: room for the trampoline's argv (MARKER, path, argv...) or tini's
+  char **targv;           // EXEC: room for the trampoline's argv (MARKER, path, argv...) or tini's (tini [-s] -- argv...)
   unsigned char *elf;     // INIT: the init executable's bytes, read in the parent
   size_t elf_len;
   gid_t *groups;          // USER
@@ -565,6 +565,9 @@ static _Noreturn void exec_sealed(const struct op *o) {
   size_t n = 0;
   if (init_op) {  // as Docker runs `docker-init -- cmd args`
     o->targv[n++] = (char *)"tini";
+    // Not PID 1 (no PID namespace): tini reaps as a child subreaper instead,
+    // rather than warning that it cannot.
+    if (getpid() != 1) o->targv[n++] = (char *)"-s";
     o->targv[n++] = (char *)"--";
   } else {
     o->targv[n++] = (char *)"tsbox-exec\001";
@@ -880,7 +883,7 @@ static int parse(int n, char **plan, struct op **out, size_t *nout) {
       if (i + 2 > n || parse_u64(plan[i + 1], &argc) < 0 || argc > (unsigned)(n - i - 2)) goto short_;
       o->s[0] = plan[i];
       i += 2;
-      if (!(o->argv = calloc(argc + 1, sizeof(char *))) || !(o->targv = calloc(argc + 3, sizeof(char *)))) goto oom;
+      if (!(o->argv = calloc(argc + 1, sizeof(char *))) || !(o->targv = calloc(argc + 4, sizeof(char *)))) goto oom;
       memcpy(o->argv, plan + i, argc * sizeof(char *));
       i += (int)argc;
       if (i >= n || parse_u64(plan[i], &envc) < 0 || envc != (unsigned)(n - i - 1)) goto short_;

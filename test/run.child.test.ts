@@ -78,6 +78,7 @@ describe("--init", () => {
     const r = tsbox(root, ["run", "--rm", "--init", "busybox", "sh", "-c",
       "cat /proc/1/cmdline; echo; readlink /proc/1/exe; cat /proc/1/comm; grep -c . /proc/1/mountinfo >/dev/null; cat /proc/1/mountinfo"]);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe(""); // no warning from tini: as PID 1 it reaps
     const [argv, exe, comm, ...mountinfo] = r.stdout.split("\n");
     expect(cmdline(argv!)).toEqual(["tini", "--", "sh", "-c", expect.stringContaining("cat /proc/1/cmdline")]);
     expect(argv).not.toMatch(hostish);
@@ -95,6 +96,12 @@ describe("--init", () => {
       "if [ -e /proc/$p ]; then echo zombie; else echo reaped; fi; exit 7"]);
     expect(r).toMatchObject({ code: 7, stdout: "reaped\n" });
     expect(tsbox(root, ["run", "--rm", "--init", "busybox", "sh", "-c", "kill -TERM $$"]).code).toBe(143);
+    // tini forwards a signal to PID 1 (tsbox stop's SIGTERM) to the command.
+    const name = `sig-${randomBytes(3).toString("hex")}`;
+    expect(tsbox(root, ["run", "-d", "--init", "--name", name, "busybox", "sleep", "1000"]).code).toBe(0);
+    expect(tsbox(root, ["stop", "-t", "30", name]).code).toBe(0);
+    expect(tsbox(root, ["wait", name]).stdout.trim()).toBe("143");
+    expect(tsbox(root, ["rm", name]).code).toBe(0);
   });
 
   it("is tini under the monitor (run -d) and after a restart (start)", () => {
