@@ -46,10 +46,11 @@ describe("session keyring", () => {
       `id=$(keyctl add user ${desc} secret @s)`,
       `echo "== host"; ${probe} "$id" ${desc}`,
       `echo "== run"; ${t(`run --rm ${vol} busybox ${p}`)}`,
-      `${t(`run -d --name kd ${vol} busybox ${p}`)} >/dev/null; ${t("wait kd")} >/dev/null`,
-      `echo "== detached"; ${t("logs kd")}; ${t("rm kd")} >/dev/null`,
-      `${t(`run -d --name ke ${vol} busybox sleep 1000`)} >/dev/null`,
-      `echo "== exec"; ${t(`exec ke ${p}`)}; ${t("rm -f ke")} >/dev/null`,
+      // The monitor's container probes as PID 1, then waits for the execs.
+      `${t(`run -d --name kd ${vol} busybox sh -c "${p} >/tmp/out; touch /tmp/done; exec sleep 1000"`)} >/dev/null`,
+      `echo "== detached"; ${t("exec kd sh -c 'while [ ! -e /tmp/done ]; do sleep 0.05; done; cat /tmp/out'")}`,
+      `echo "== exec"; ${t(`exec kd ${p}`)}`,
+      `echo "== exec2"; ${t(`exec kd ${p}`)}; ${t("rm -f kd")} >/dev/null`,
       `keyctl unlink "$id" @s >/dev/null`,
     ].join("\n");
     const r = spawnSync("keyctl", ["session", "-", "bash", "-c", script], { encoding: "utf8", timeout: 120_000 });
@@ -57,7 +58,7 @@ describe("session keyring", () => {
     const host = section(r.stdout, "host");
     expect(host.read).toBe("ok"); // the probe can see a canary it may see
     expect(Number(host.search)).toBeGreaterThan(0);
-    for (const name of ["run", "detached", "exec"]) {
+    for (const name of ["run", "detached", "exec", "exec2"]) {
       const c = section(r.stdout, name);
       expect(c.session, name).not.toBe(host.session);
       expect(Number(c.session), name).toBeGreaterThan(0);
@@ -65,7 +66,10 @@ describe("session keyring", () => {
       expect(c.read, name).not.toBe("ok");
       expect(c.search, name).toMatch(/^errno/);
     }
-    // exec joins the container's session keyring (runc: the same `_ses.<id>` name, searchable).
+    // exec joins its container's session keyring (runc's: the same `_ses.<id>` name, made searchable).
+    expect(section(r.stdout, "exec").session).toBe(section(r.stdout, "detached").session);
+    expect(section(r.stdout, "exec2").session).toBe(section(r.stdout, "detached").session);
+    expect(section(r.stdout, "run").session).not.toBe(section(r.stdout, "detached").session);
     expect(containerIds(root)).toEqual([]);
   });
 });
