@@ -49,7 +49,7 @@
 
 enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, BINDFD, PIVOT,
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
-            CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, NKINDS };
+            CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -60,9 +60,10 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [READONLY] = {"READONLY", "s"},    [MKNOD] = {"MKNOD", "snnn"},    [SYMLINK] = {"SYMLINK", "ss"},
   [REMOUNT] = {"REMOUNT", "sn"},     [HOSTNAME] = {"HOSTNAME", "s"}, [LOUP] = {"LOUP", ""},
   [RLIMIT] = {"RLIMIT", "nnn"},      [PTY] = {"PTY", "nn"},            [CAPBSET] = {"CAPBSET", "n"},
-  [USER] = {"USER", "nns"},          [CAPS] = {"CAPS", "nnnn"},      [INIT] = {"INIT", ""},
+  [USER] = {"USER", "nns"},          [CAPS] = {"CAPS", "nnnn"},      [INIT] = {"INIT", "s"},
   [JOIN] = {"JOIN", "nn"},           [DETACH] = {"DETACH", ""},      [NONEWPRIVS] = {"NONEWPRIVS", ""},
   [EXEC] = {"EXEC", ""},             [MEMMERGE] = {"MEMMERGE", ""},
+  [KEYRING] = {"KEYRING", "s"},      [TARGET] = {"TARGET", "ss"},
 };
 
 struct op {
@@ -70,7 +71,9 @@ struct op {
   const char *s[5];       // string args by position (point into the caller's plan)
   unsigned long long n[5]; // numeric args by position
   char **argv, **envp, **cands; // EXEC; cands == NULL when the path has a '/'
-  char **targv;           // EXEC: room for the trampoline's argv (MARKER, path, argv...)
+  char **targv;           // EXEC: room for the trampoline's argv (MARKER, path, argv...) or tini's (tini [-s] -- argv...)
+  unsigned char *elf;     // INIT: the init executable's bytes, read in the parent
+  size_t elf_len;
   gid_t *groups;          // USER
   size_t ngroups;
 };
@@ -92,12 +95,14 @@ static struct {
 } g;
 
 static char last_error[1024];
+static size_t read_full(int fd, char *buf, size_t want);
 static char start_result[sizeof(((struct report *)0)->detail) + 256];
 
 /* ---------- child side: async-signal-safe only ---------- */
 
 static size_t cur_op;
-static int pivoted, had_pty, joined;
+static int pivoted, joined;
+static const struct op *init_op;  // INIT seen: EXEC runs the command under it
 static int slot_fd[64];
 static struct report rep;
 
@@ -179,6 +184,141 @@ static void check_target(const char *tgt) {
     if ((*rest == 0 || *rest == '/') && lstat(tgt, &st) == 0 && S_ISLNK(st.st_mode))
       fail3(125, 0, "mount ", tgt, ": must be mounted on ordinary directory");
   }
+}
+
+// TARGET: where a mount destination really is inside the container, resolved
+// by hand (after PIVOT "/" is the container's root): ".." at the root stays
+// there and a symlink's target, absolute or relative, is taken inside the root,
+// as filepath-securejoin does. The kernel's own walk would follow /proc magic
+// links (/proc/self/fd/N) out of the root. A missing component ends the walk;
+// the rest is appended as written. The result has no symlinks left.
+static char target_for[4096], target_real[4096];
+
+static void resolve_in_root(const char *path) {
+  static char rest[4096], tmp[4096], link[4096];
+  char *out = target_real, *end = target_real + sizeof target_real - 1;
+  size_t len = 0, links = 0;
+  int missing = 0;
+  if (slen(path) >= sizeof rest) { errno = ENAMETOOLONG; fail("mount ", path); }
+  memcpy(rest, path, slen(path) + 1);
+  out[0] = 0;
+  for (char *r = rest; *r; ) {
+    char *c = r;
+    while (*r && *r != '/') r++;
+    size_t cl = (size_t)(r - c);
+    if (*r) r++;
+    if (cl == 0 || (cl == 1 && c[0] == '.')) continue;
+    if (cl == 2 && c[0] == '.' && c[1] == '.') {
+      while (len && out[len - 1] != '/') len--;
+      if (len) len--;
+      out[len] = 0;
+      continue;
+    }
+    if (out + len + 1 + cl >= end) { errno = ENAMETOOLONG; fail("mount ", path); }
+    size_t was = len;
+    out[len++] = '/';
+    memcpy(out + len, c, cl);
+    len += cl;
+    out[len] = 0;
+    struct stat st;
+    if (missing) continue;
+    if (lstat(out, &st) < 0) {
+      if (errno != ENOENT && errno != ENOTDIR) fail("mount ", path);
+      missing = 1;
+      continue;
+    }
+    if (!S_ISLNK(st.st_mode)) continue;
+    if (++links > 40) { errno = ELOOP; fail("mount ", path); }
+    ssize_t n = readlink(out, link, sizeof link - 1);
+    if (n < 0) fail("mount ", path);
+    link[n] = 0;
+    // The symlink's target, then what was left of the path, replace the rest.
+    size_t rl = slen(r);
+    if ((size_t)n + 1 + rl >= sizeof tmp) { errno = ENAMETOOLONG; fail("mount ", path); }
+    memcpy(tmp, link, (size_t)n);
+    tmp[n] = '/';
+    memcpy(tmp + n + 1, r, rl + 1);
+    memcpy(rest, tmp, (size_t)n + 1 + rl + 1);
+    r = rest;
+    len = link[0] == '/' ? 0 : was;  // absolute: from the container's root
+    out[len] = 0;
+  }
+  if (!len) { out[0] = '/'; out[1] = 0; }
+}
+
+static int under(const char *p, const char *dir) {
+  size_t n = slen(dir);
+  return !strncmp(p, dir, n) && (p[n] == 0 || p[n] == '/');
+}
+
+static _Noreturn void refuse_target(const char *path, const char *why) {
+  char msg[sizeof target_real + 64], *p = msg, *end = msg + sizeof msg - 1;
+  p = put(p, end, ": \"");
+  p = put(p, end, target_real);
+  p = put(p, end, "\" ");
+  p = put(p, end, why);
+  *p = 0;
+  fail3(125, 0, "mount destination ", path, msg);
+}
+
+// runc's checkProcMount: inside /proc only a procfs on /proc itself and the
+// few files lxcfs emulates; no bind mount inside /sys; never the root.
+static void op_target(const struct op *o) {
+  static const char *const proc_ok[] = {
+    "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps", "/proc/uptime",
+    "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+  };
+  const char *path = o->s[0], *kind = o->s[1];
+  resolve_in_root(path);
+  memcpy(target_for, path, slen(path) + 1);  // resolve_in_root bounds it
+  const char *r = target_real;
+  if (!strcmp(r, "/")) fail3(125, 0, "mount destination ", path, ": resolves to the container's root");
+  if ((!strcmp(kind, "proc") || !strcmp(kind, "sysfs")) && strcmp(r, path))
+    fail3(125, 0, "mount ", path, ": must be mounted on ordinary directory");
+  if (!strcmp(r, "/proc")) {
+    if (strcmp(kind, "proc")) refuse_target(path, "cannot be mounted because it is not of type proc");
+  } else if (under(r, "/proc")) {
+    int ok = 0;
+    for (size_t i = 0; i < sizeof proc_ok / sizeof *proc_ok; i++) ok |= !strcmp(r, proc_ok[i]);
+    if (!ok) refuse_target(path, "cannot be mounted because it is inside /proc");
+  }
+  if (!strcmp(kind, "bind") && under(r, "/sys")) refuse_target(path, "cannot be mounted because it is inside /sys");
+}
+
+// The destination TARGET resolved, for the ops that create and mount it.
+static const char *real_target(const char *p) { return target_for[0] && !strcmp(p, target_for) ? target_real : p; }
+
+// Masks and read-only remounts inside /proc must act on the procfs, not on
+// something mounted over it (CVE-2019-16884).
+static void check_procfs(const char *what, const char *p) {
+  struct statfs sf;
+  if (!under(p, "/proc")) return;
+  if (statfs(p, &sf) < 0) fail(what, p);
+  if (sf.f_type != 0x9fa0 /* PROC_SUPER_MAGIC */) fail3(125, 0, what, p, ": not on procfs");
+}
+
+// KEYRING: a session keyring of the container's own (runc: `_ses.<id>`), so
+// the host's session keys are neither found nor added to; exec joins the same
+// one by name. Made searchable for its user (KEY_USR_SEARCH), as runc does.
+// ENOSYS (no keyring support) is not an error, as in runc.
+static void op_keyring(const struct op *o) {
+  long id = syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, o->s[0], 0, 0, 0);
+  if (id < 0 && errno == ENOSYS) return;
+  if (id < 0) fail("join session keyring ", o->s[0]);
+  char d[512];  // "type;uid;gid;perm;description"
+  long n = syscall(SYS_keyctl, 6 /* KEYCTL_DESCRIBE */, id, d, sizeof d, 0);
+  if (n < 0 || (size_t)n > sizeof d) fail("describe session keyring ", o->s[0]);
+  d[sizeof d - 1] = 0;
+  const char *p = d;
+  for (int i = 0; i < 3; i++) {
+    while (*p && *p != ';') p++;
+    if (*p) p++;
+  }
+  unsigned long perm = 0;
+  for (; *p && *p != ';'; p++)
+    perm = perm * 16 + (unsigned long)(*p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10);
+  if (syscall(SYS_keyctl, 5 /* KEYCTL_SETPERM */, id, perm | 0x080000 /* KEY_USR_SEARCH */, 0, 0) < 0)
+    fail("set permissions of session keyring ", o->s[0]);
 }
 
 // Bind mounts ignore most flags when created, and propagation flags cannot be
@@ -271,7 +411,6 @@ static void op_pty(const struct op *o) {
   for (int fd = 0; fd < 3; fd++)
     if (dup2(s, fd) < 0) fail("dup2 ", path);
   if (s > 2) close(s);
-  had_pty = 1;
 }
 
 static void op_caps(const struct op *o) {
@@ -290,9 +429,9 @@ static void op_caps(const struct op *o) {
       fail("raise ambient capabilities", NULL);
 }
 
-// PID 1 of the container when the plan asks for INIT: forwards signals to its
-// one child, reaps orphans, and exits as that child did. All signals are still
-// blocked (see tsbox_spawn), so sigwaitinfo sees every one of them.
+// The reaper of an exec'd process (JOIN), outside the container: forwards
+// signals to its one child, reaps it, and exits as that child did. All signals
+// are still blocked (see tsbox_spawn), so sigwaitinfo sees every one of them.
 static _Noreturn void reaper(pid_t child) {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   close_from(3, ~0U);
@@ -406,25 +545,38 @@ static _Noreturn void exec_sealed(const struct op *o) {
     else if (denied) fail3(126, 0, "exec: \"", path, "\": permission denied");
     else fail3(127, 0, "exec: \"", path, "\": no such file or directory");
   }
+  // --init: tini is PID 1 (from its own sealed memfd, so /proc/1/exe is no
+  // host file) and runs the command, found the same way, from the same PATH.
+  const unsigned char *elf = init_op ? init_op->elf : trampoline_elf;
+  size_t elf_len = init_op ? init_op->elf_len : sizeof trampoline_elf;
+  const char *name = init_op ? "tini" : "tsbox-exec";
   // MFD_EXEC: since 6.3 a sysctl (vm.memfd_noexec) may make memfds noexec by
   // default; older kernels reject the flag (EINVAL) and are exec by default.
-  int m = (int)syscall(SYS_memfd_create, "tsbox-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x10U /* MFD_EXEC */);
-  if (m < 0 && errno == EINVAL) m = (int)syscall(SYS_memfd_create, "tsbox-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  int m = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x10U /* MFD_EXEC */);
+  if (m < 0 && errno == EINVAL) m = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (m < 0) fail("memfd_create", NULL);
-  for (size_t off = 0; off < sizeof trampoline_elf; ) {
-    ssize_t w = write(m, trampoline_elf + off, sizeof trampoline_elf - off);
+  for (size_t off = 0; off < elf_len; ) {
+    ssize_t w = write(m, elf + off, elf_len - off);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) fail("write ", "memfd");
     off += (size_t)w;
   }
   if (fcntl(m, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) fail("seal ", "memfd");
   size_t n = 0;
-  o->targv[n++] = (char *)"tsbox-exec\001";
-  o->targv[n++] = (char *)found;
+  if (init_op) {  // as Docker runs `docker-init -- cmd args`
+    o->targv[n++] = (char *)"tini";
+    // Not PID 1 (no PID namespace): tini reaps as a child subreaper instead,
+    // rather than warning that it cannot.
+    if (getpid() != 1) o->targv[n++] = (char *)"-s";
+    o->targv[n++] = (char *)"--";
+  } else {
+    o->targv[n++] = (char *)"tsbox-exec\001";
+    o->targv[n++] = (char *)found;
+  }
   for (char **a = o->argv; *a; a++) o->targv[n++] = *a;
   o->targv[n] = NULL;
   syscall(SYS_execveat, m, "", o->targv, o->envp, AT_EMPTY_PATH);
-  fail3(126, errno, "exec: \"", path, "\"");
+  fail3(126, errno, "exec: \"", init_op ? "tini" : path, "\"");
 }
 
 static _Noreturn void op_exec(const struct op *o) {
@@ -442,12 +594,13 @@ static void run_op(const struct op *o) {
   case UNSHARE: if (unshare((int)o->n[0]) < 0) fail("unshare", NULL); break;
   case PRIVATE: if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) fail("make / private", NULL); break;
   case MOUNT:
-    do_mount(*s0 ? s0 : NULL, o->s[1], *o->s[2] ? o->s[2] : NULL, (unsigned long)o->n[3],
+    do_mount(*s0 ? s0 : NULL, real_target(o->s[1]), *o->s[2] ? o->s[2] : NULL, (unsigned long)o->n[3],
              *o->s[4] ? o->s[4] : NULL);
     break;
-  case MKDIR: if (mkdir_p(s0, (mode_t)o->n[1]) < 0) fail("mkdir ", s0); break;
+  case MKDIR: if (mkdir_p(real_target(s0), (mode_t)o->n[1]) < 0) fail("mkdir ", s0); break;
   case ENSUREFILE: {
     char dir[4096];
+    s0 = real_target(s0);
     size_t n = slen(s0), cut = 0;
     if (n >= sizeof dir) { errno = ENAMETOOLONG; fail("create ", s0); }
     for (size_t i = 0; i < n; i++) if (s0[i] == '/') cut = i;
@@ -476,7 +629,7 @@ static void run_op(const struct op *o) {
     if (slot_fd[o->n[0]] < 0) fail("open ", o->s[1]);
     break;
   case BINDFD: {
-    const char *tgt = o->s[1];
+    const char *tgt = real_target(o->s[1]);
     unsigned long flags = MS_BIND | (unsigned long)o->n[2];
     int fd = slot_fd[o->n[0]];
     if (fd < 0) { errno = EBADF; fail("mount ", tgt); }
@@ -495,11 +648,13 @@ static void run_op(const struct op *o) {
     pivoted = 1;
     break;
   case CHECKDIR:
+    s0 = real_target(s0);
     if (lstat(s0, &st) < 0) fail("check directory ", s0);
     if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; fail("check directory ", s0); }
     break;
   case MASK:
     if (stat(s0, &st) < 0) { if (errno == ENOENT) break; fail("mask ", s0); }
+    check_procfs("mask ", s0);
     if (S_ISDIR(st.st_mode) ? mount("tmpfs", s0, "tmpfs", MS_RDONLY, NULL) < 0
                             : mount("/dev/null", s0, NULL, MS_BIND, NULL) < 0)
       fail("mask ", s0);
@@ -507,6 +662,7 @@ static void run_op(const struct op *o) {
   case READONLY: {
     struct statfs sf;
     if (stat(s0, &st) < 0) { if (errno == ENOENT) break; fail("readonly ", s0); }
+    check_procfs("readonly ", s0);
     if (mount(s0, s0, NULL, MS_BIND | MS_REC, NULL) < 0 || statfs(s0, &sf) < 0 ||
         mount(NULL, s0, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
               (sf.f_flags & (ST_NOSUID | ST_NODEV | ST_NOEXEC)), NULL) < 0)
@@ -560,19 +716,9 @@ static void run_op(const struct op *o) {
     if (syscall(SYS_setresuid, (uid_t)o->n[0], (uid_t)o->n[0], (uid_t)o->n[0]) < 0) fail("setuid", NULL);
     break;
   case CAPS: op_caps(o); break;
-  case INIT: {
-    // Raw clone: glibc's fork() runs atfork handlers and takes locks.
-    long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-    if (pid < 0) fail("fork init", NULL);
-    if (pid > 0) reaper((pid_t)pid);
-    // Like tini: with a terminal, the app gets its own foreground process group,
-    // so ^C reaches it once (from the tty) and not again through PID 1.
-    if (had_pty && setpgid(0, 0) == 0) {
-      pid_t me = getpid();
-      ioctl(0, TIOCSPGRP, &me);
-    }
-    break;
-  }
+  case INIT: init_op = o; break;
+  case KEYRING: op_keyring(o); break;
+  case TARGET: op_target(o); break;
   case JOIN: op_join(o); break;
   case DETACH: {
     // exec -d: the process is handed to the container's PID 1 (the orphan's
@@ -643,6 +789,7 @@ static void free_ops(struct op *ops, size_t n) {
   for (size_t i = 0; ops && i < n; i++) {
     free(ops[i].argv);
     free(ops[i].targv);
+    free(ops[i].elf);
     free(ops[i].envp);
     if (ops[i].cands) for (char **c = ops[i].cands; *c; c++) free(*c);
     free(ops[i].cands);
@@ -692,6 +839,32 @@ static int parse_groups(struct op *o) {
   return 0;
 }
 
+// INIT: the init executable (a static tini) is read here, in the parent, and
+// written to a sealed memfd by the child: no host path of it is ever visible
+// in the container (a bind mount would show in its mountinfo).
+static int read_init(struct op *o) {
+  const char *path = o->s[0];
+  struct stat st;
+  int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+  if (fd < 0 || fstat(fd, &st) < 0) goto fail;
+  if (!S_ISREG(st.st_mode) || st.st_size < 64 || st.st_size > (64 << 20)) { errno = ENOEXEC; goto fail; }
+  o->elf_len = (size_t)st.st_size;
+  if (!(o->elf = malloc(o->elf_len))) goto fail;
+  if (read_full(fd, (char *)o->elf, o->elf_len) != o->elf_len || memcmp(o->elf, "\177ELF", 4)) {
+    errno = ENOEXEC;
+    goto fail;
+  }
+  close(fd);
+  return 0;
+fail:
+  err = errno;
+  if (fd >= 0) close(fd);
+  perr(err, "--init: cannot read %s", path);
+  snprintf(last_error + strlen(last_error), sizeof last_error - strlen(last_error), ": %s", strerror(err));
+  errno = err;
+  return -1;
+}
+
 // Parses plan[2..n) into ops; returns 0 or -errno with last_error set.
 static int parse(int n, char **plan, struct op **out, size_t *nout) {
   struct op *ops = calloc((size_t)n, sizeof *ops);
@@ -710,7 +883,7 @@ static int parse(int n, char **plan, struct op **out, size_t *nout) {
       if (i + 2 > n || parse_u64(plan[i + 1], &argc) < 0 || argc > (unsigned)(n - i - 2)) goto short_;
       o->s[0] = plan[i];
       i += 2;
-      if (!(o->argv = calloc(argc + 1, sizeof(char *))) || !(o->targv = calloc(argc + 3, sizeof(char *)))) goto oom;
+      if (!(o->argv = calloc(argc + 1, sizeof(char *))) || !(o->targv = calloc(argc + 4, sizeof(char *)))) goto oom;
       memcpy(o->argv, plan + i, argc * sizeof(char *));
       i += (int)argc;
       if (i >= n || parse_u64(plan[i], &envc) < 0 || envc != (unsigned)(n - i - 1)) goto short_;
@@ -736,6 +909,7 @@ static int parse(int n, char **plan, struct op **out, size_t *nout) {
         rc = perr(EINVAL, "invalid launch plan: bad %s op", name);
         goto bad;
       }
+      if (o->k == INIT && read_init(o) < 0) goto bad_init;
       if (o->k == USER && parse_groups(o) < 0) {
         rc = perr(EINVAL, "invalid launch plan: bad groups %s", o->s[2]);
         goto bad;
@@ -753,6 +927,9 @@ static int parse(int n, char **plan, struct op **out, size_t *nout) {
   *out = ops;
   *nout = k;
   return 0;
+bad_init:
+  rc = errno ? -errno : -EIO;
+  goto bad;
 short_:
   rc = perr(EINVAL, "invalid launch plan: missing arguments to %s", defs[ops[k].k].name);
   goto bad;
@@ -800,8 +977,8 @@ EXPORT int tsbox_spawn(int n, char **plan) {
     if (!slots[i].pid) slot = &slots[i];
   if (!slot) return perr(EAGAIN, "%s", "too many pending launches");
 
-  struct op *ops;
-  size_t nops;
+  struct op *ops = NULL;
+  size_t nops = 0;
   int rc = parse(n, plan, &ops, &nops);
   if (rc < 0) return rc;
   int has_pty = 0, has_join = 0;

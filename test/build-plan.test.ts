@@ -16,7 +16,7 @@ const spec = (over: Record<string, unknown> = {}) => buildSpec({ Cmd: ["/bin/sh"
 const ctx: PlanContext = {
   rootfs: "/var/lib/tsbox/containers/x/rootfs",
   overlay: { linkDir: "/var/lib/tsbox/l", lowers: ["TOP", "BOTTOM"], upper: "/u", work: "/w" },
-  cgroup: { version: "v2" }, stdin: "null", init: false, bindIsDir: (p) => p === "/srv/data",
+  cgroup: { version: "v2" }, stdin: "null", id: "c0ffee", bindIsDir: (p) => p === "/srv/data",
 };
 const names = (ops: Op[]): string[] => ops.map((o) => o.op);
 const index = (ops: Op[], pred: (o: Op) => boolean): number => ops.findIndex(pred);
@@ -25,8 +25,8 @@ describe("buildPlan", () => {
   it("clones the namespaces and enters the cgroup namespace only after release", () => {
     const p = buildPlan(spec(), ctx);
     expect(p.cloneFlags).toBe(CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS);
-    expect(names(p.ops).slice(0, 3)).toEqual(["STDIO", "UNSHARE", "PRIVATE"]);
-    expect(p.ops[1]).toEqual({ op: "UNSHARE", flags: CLONE.NEWCGROUP });
+    expect(names(p.ops).slice(0, 4)).toEqual(["STDIO", "KEYRING", "UNSHARE", "PRIVATE"]);
+    expect(p.ops[2]).toEqual({ op: "UNSHARE", flags: CLONE.NEWCGROUP });
   });
 
   it("mounts the overlay with short lowerdirs, opens bind sources, then pivots", () => {
@@ -66,12 +66,14 @@ describe("buildPlan", () => {
   });
 
   it("masks, sets read-only paths, drops caps before changing user, and execs last", () => {
-    const ops = buildPlan(spec({ readOnly: true, init: true }), { ...ctx, init: true }).ops;
+    const ops = buildPlan(spec({ readOnly: true, init: true }), { ...ctx, init: "/usr/bin/tini-static" }).ops;
     const n = names(ops);
     expect(n.indexOf("MASK")).toBeGreaterThan(n.indexOf("PIVOT"));
     expect(n.indexOf("CAPBSET")).toBeLessThan(n.indexOf("USER"));
     expect(n.indexOf("USER")).toBeLessThan(n.indexOf("CAPS"));
     expect(n.slice(-2)).toEqual(["INIT", "EXEC"]);
+    expect(ops.at(-2)).toEqual({ op: "INIT", path: "/usr/bin/tini-static" });
+    expect(ops[1]).toEqual({ op: "KEYRING", name: "_ses.c0ffee" });
     expect(ops).toContainEqual({ op: "REMOUNT", path: "/", flags: MS.BIND | MS.RDONLY });
     const bset = ops.find((o) => o.op === "CAPBSET");
     expect(bset && bset.op === "CAPBSET" && capNames(bset.keep)).toHaveLength(14);

@@ -26,24 +26,25 @@ const names = (ops: Op[]) => ops.map((o) => o.op);
 describe("buildExecPlan", () => {
   it("joins every namespace of the spec, then applies the container's process settings, and execs last", () => {
     const s = spec();
-    const p = buildExecPlan(s, execProcess(s, req(), {}, etc), { pid: 4242, stdin: "null", detach: false });
+    const p = buildExecPlan(s, execProcess(s, req(), {}, etc), { id: "c0ffee", pid: 4242, stdin: "null", detach: false });
     expect(p.cloneFlags).toBe(0);
-    expect(names(p.ops)).toEqual(["STDIO", "JOIN", "RLIMIT", "CAPBSET", "USER", "CAPS", "CHDIR", "EXEC"]);
+    expect(names(p.ops)).toEqual(["STDIO", "JOIN", "KEYRING", "RLIMIT", "CAPBSET", "USER", "CAPS", "CHDIR", "EXEC"]);
     expect(p.ops[1]).toEqual({ op: "JOIN", pid: 4242,
       namespaces: CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS | CLONE.NEWCGROUP });
-    expect(p.ops[2]).toEqual({ op: "RLIMIT", resource: 7, soft: 1024n, hard: 524288n });
+    expect(p.ops[2]).toEqual({ op: "KEYRING", name: "_ses.c0ffee" });
+    expect(p.ops[3]).toEqual({ op: "RLIMIT", resource: 7, soft: 1024n, hard: 524288n });
     const caps = capMask(s.process.capabilities.bounding);
-    expect(p.ops[3]).toEqual({ op: "CAPBSET", keep: caps });
-    expect(p.ops[5]).toMatchObject({ op: "CAPS", effective: caps, permitted: caps, ambient: 0n });
-    expect(p.ops[6]).toEqual({ op: "CHDIR", path: "/srv" });
-    expect(p.ops[7]).toMatchObject({ op: "EXEC", path: "ls", argv: ["ls", "-l"] });
+    expect(p.ops[4]).toEqual({ op: "CAPBSET", keep: caps });
+    expect(p.ops[6]).toMatchObject({ op: "CAPS", effective: caps, permitted: caps, ambient: 0n });
+    expect(p.ops[7]).toEqual({ op: "CHDIR", path: "/srv" });
+    expect(p.ops[8]).toMatchObject({ op: "EXEC", path: "ls", argv: ["ls", "-l"] });
   });
 
   it("-t adds a PTY after JOIN (the container's devpts); -d detaches and has no PTY or stdio", () => {
     const s = spec();
-    const t = buildExecPlan(s, execProcess(s, req({ tty: true }), {}, etc), { pid: 1, stdin: "null", detach: false, tty: { rows: 24, cols: 80 } });
+    const t = buildExecPlan(s, execProcess(s, req({ tty: true }), {}, etc), { id: "c0ffee", pid: 1, stdin: "null", detach: false, tty: { rows: 24, cols: 80 } });
     expect(names(t.ops).indexOf("PTY")).toBeGreaterThan(names(t.ops).indexOf("JOIN"));
-    const d = buildExecPlan(s, execProcess(s, req({ detach: true, tty: true }), {}, etc), { pid: 1, stdin: "inherit", detach: true, tty: { rows: 24, cols: 80 } });
+    const d = buildExecPlan(s, execProcess(s, req({ detach: true, tty: true }), {}, etc), { id: "c0ffee", pid: 1, stdin: "inherit", detach: true, tty: { rows: 24, cols: 80 } });
     expect(d.ops[0]).toEqual({ op: "STDIO", stdin: "detached" });
     expect(names(d.ops)).not.toContain("PTY");
     expect(names(d.ops).slice(-2)).toEqual(["DETACH", "EXEC"]);
@@ -52,7 +53,7 @@ describe("buildExecPlan", () => {
   it("keeps no_new_privs when the spec has it", () => {
     const s = spec();
     s.process.noNewPrivileges = true;
-    const p = buildExecPlan(s, execProcess(s, req(), {}, etc), { pid: 1, stdin: "null", detach: false });
+    const p = buildExecPlan(s, execProcess(s, req(), {}, etc), { id: "c0ffee", pid: 1, stdin: "null", detach: false });
     expect(names(p.ops).indexOf("NONEWPRIVS")).toBeGreaterThan(names(p.ops).indexOf("CAPS"));
   });
 

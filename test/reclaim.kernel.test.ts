@@ -30,7 +30,7 @@ describe("units", () => {
     }, { id: "f".repeat(64), etcFiles: { hostname: "/h", hosts: "/hs", resolvConf: "/r" }, hostEnv: {}, thermalThrottle: [] });
     const ctx: PlanContext = {
       rootfs: "/r", overlay: { linkDir: "/l", lowers: ["A"], upper: "/u", work: "/w" }, cgroup: { version: "v2" },
-      stdin: "null", init: false, bindIsDir: () => true,
+      stdin: "null", id: "c0ffee", bindIsDir: () => true,
     };
     expect(mk(true).annotations).toEqual({ "org.tsbox.memory-merge": "true" });
     expect(mk(false).annotations).toBeUndefined();

@@ -159,10 +159,10 @@ describe("namespaces and exec", () => {
 });
 
 describe("lifecycle", () => {
-  it("INIT: the app is PID 1's child, signals reach it, orphans are reaped", async () => {
+  it("INIT: tini is PID 1, the app its child, signals reach it, orphans are reaped", async () => {
     const out = join(tmp, "init.out");
     // The subshell leaves an orphan that exits quickly: PID 1 must reap it.
-    const pid = shim.spawn(sh(`(sleep 0.05 &); echo $$ >${out}; exec sleep 10`, [{ op: "STDIO", stdin: "null" }, { op: "INIT" }], CLONE.NEWPID | CLONE.NEWNS));
+    const pid = shim.spawn(sh(`(sleep 0.05 &); echo $$ >${out}; exec sleep 10`, [{ op: "STDIO", stdin: "null" }, { op: "INIT", path: "/usr/bin/tini-static" }], CLONE.NEWPID | CLONE.NEWNS));
     expect(shim.start(pid)).toEqual({ ok: true });
     const waiting = shim.wait(pid);
     await until(() => existsSync(out) && readFileSync(out, "utf8").endsWith("\n"));
@@ -254,7 +254,7 @@ describe("stdio", () => {
     const pid = shim.spawn(sh("read pid comm state ppid pgrp sid tty tpgid rest </proc/self/stat; echo $pid $ppid $pgrp $tpgid", [
       { op: "STDIO", stdin: "null" }, { op: "PRIVATE" },
       { op: "MOUNT", source: "devpts", target: "/dev/pts", fstype: "devpts", flags: 0, data: "newinstance,ptmxmode=0666" },
-      { op: "PTY", rows: 0, cols: 0 }, { op: "INIT" },
+      { op: "PTY", rows: 0, cols: 0 }, { op: "INIT", path: "/usr/bin/tini-static" },
     ], CLONE.NEWNS));
     expect(shim.start(pid)).toEqual({ ok: true });
     const master = shim.ptyMaster(pid);

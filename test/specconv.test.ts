@@ -66,6 +66,21 @@ describe("mount flags", () => {
     expect(() => parseVolume("/h:/c:xx")).toThrow(/invalid mode/);
     expect(parseTmpfs("/run:size=1m")).toEqual({ destination: "/run", type: "tmpfs", source: "tmpfs", options: ["noexec", "nosuid", "nodev", "size=1m"] });
   });
+  it("refuses the root, /proc and (for binds) /sys as destinations, as runc's checkProcMount", () => {
+    expect(() => parseVolume("/h:/")).toThrow(`invalid mount config for type "bind": invalid specification: destination can't be '/'`);
+    expect(() => parseVolume("/h:/x/..")).toThrow(/destination can't be '\/'/);
+    expect(() => parseTmpfs("/")).toThrow(`invalid mount config for type "tmpfs": invalid specification: destination can't be '/'`);
+    expect(() => parseVolume("/h:/proc")).toThrow(`"/proc" cannot be mounted because it is not of type proc`);
+    expect(() => parseVolume("/h:/proc/sys")).toThrow(`"/proc/sys" cannot be mounted because it is inside /proc`);
+    expect(() => parseTmpfs("/proc/acpi")).toThrow(/inside \/proc/);
+    expect(() => parseVolume("/h:/sys/fs")).toThrow(`"/sys/fs" cannot be mounted because it is inside /sys`);
+    expect(() => parseVolume("/h:/sys")).toThrow(/inside \/sys/);
+    // What lxcfs emulates may be covered; /sys is refused to bind mounts only.
+    expect(parseVolume("/h:/proc/meminfo:ro").destination).toBe("/proc/meminfo");
+    expect(parseVolume("/h:/proc/sys/kernel/ns_last_pid").destination).toBe("/proc/sys/kernel/ns_last_pid");
+    expect(parseTmpfs("/sys/x").destination).toBe("/sys/x");
+    expect(parseVolume("/h:/process").destination).toBe("/process");
+  });
 });
 
 describe("units", () => {

@@ -46,12 +46,15 @@ export interface CgroupMountInfo {
 }
 
 export interface PlanContext {
+  /** the container's id: its session keyring is `_ses.<id>` */
+  id: string;
   /** host directory the overlay is mounted on (inside the child's mount namespace only) */
   rootfs: string;
   overlay: { linkDir: string; lowers: string[]; upper: string; work: string };
   cgroup: CgroupMountInfo;
   stdin: StdinMode;
-  init: boolean;
+  /** --init: host path of a static tini, read by the shim and run from a sealed memfd as PID 1 */
+  init?: string;
   /** whether a bind source is a directory (the destination is made to match) */
   bindIsDir: (source: string) => boolean;
   /** mount the root nodev: where device rules are not enforced, no node in the image may be opened */
@@ -65,7 +68,7 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
     if (ns.type === "cgroup") cgroupNs = true;
     else if (NS_FLAG[ns.type] !== undefined) cloneFlags |= NS_FLAG[ns.type]!;
   }
-  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }];
+  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }, sessionKeyring(ctx.id)];
   // The cgroup namespace is entered only after the parent placed the child in its
   // cgroup, so that the container sees its own cgroup as the root.
   if (cgroupNs) ops.push({ op: "UNSHARE", flags: CLONE.NEWCGROUP });
@@ -128,22 +131,34 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   );
   if (spec.process.noNewPrivileges) ops.push({ op: "NONEWPRIVS" });
   ops.push({ op: "CHDIR", path: spec.process.cwd });
-  if (ctx.init) ops.push({ op: "INIT" });
+  if (ctx.init !== undefined) ops.push({ op: "INIT", path: ctx.init });
   ops.push({ op: "EXEC", path: spec.process.args[0]!, argv: spec.process.args, env: spec.process.env });
   return { cloneFlags, ops };
 }
 
+/**
+ * A session keyring of the container's own (as runc: `_ses.<id>`), so that the
+ * host's session keys are out of reach; exec joins the same one by name.
+ */
+export function sessionKeyring(id: string): Op {
+  return { op: "KEYRING", name: `_ses.${id}` };
+}
+
+// TARGET resolves each destination inside the root first (a symlink in the
+// image is followed there, never out of it) and refuses the root, /proc and,
+// for binds, /sys; the ops after it create and mount the resolved path.
 function bindOps(m: SpecMount, slot: number, ctx: PlanContext): Op[] {
   const { flags } = mountFlags(m.options);
   const make: Op = ctx.bindIsDir(m.source ?? "")
     ? { op: "MKDIR", path: m.destination, mode: 0o755 }
     : { op: "ENSUREFILE", path: m.destination };
-  return [make, { op: "BINDFD", slot, target: m.destination, flags: flags & ~MS.BIND }];
+  return [{ op: "TARGET", path: m.destination, kind: "bind" }, make,
+    { op: "BINDFD", slot, target: m.destination, flags: flags & ~MS.BIND }];
 }
 
 function mountOps(m: SpecMount, ctx: PlanContext): Op[] {
   const { flags, data } = mountFlags(m.options);
-  const ops: Op[] = [{ op: "MKDIR", path: m.destination, mode: 0o755 }];
+  const ops: Op[] = [{ op: "TARGET", path: m.destination, kind: m.type ?? "" }, { op: "MKDIR", path: m.destination, mode: 0o755 }];
   if (m.type === "proc" || m.type === "sysfs") ops.push({ op: "CHECKDIR", path: m.destination });
   if (m.type === "cgroup") return [...ops, ...cgroupOps(m.destination, flags, ctx.cgroup)];
   ops.push({ op: "MOUNT", source: m.source ?? m.type ?? "none", target: m.destination, fstype: m.type ?? "", flags, data });

@@ -4,7 +4,7 @@
 // kernel tests check it against the container's own PID 1.
 
 import type { Spec, SpecCapabilities } from "../runtime/spec.js";
-import { CLONE, RLIMIT } from "./build-plan.js";
+import { CLONE, RLIMIT, sessionKeyring } from "./build-plan.js";
 import { capMask } from "./capabilities.js";
 import type { Op, Plan } from "./plan.js";
 
@@ -22,6 +22,8 @@ export interface ExecProcess {
 }
 
 export interface ExecPlanContext {
+  /** the container's id (its session keyring, which the exec joins) */
+  id: string;
   /** the container's init as the host sees it */
   pid: number;
   stdin: "inherit" | "null";
@@ -42,6 +44,7 @@ export function buildExecPlan(spec: Spec, proc: ExecProcess, ctx: ExecPlanContex
   const ops: Op[] = [
     { op: "STDIO", stdin: ctx.detach ? "detached" : ctx.stdin },
     { op: "JOIN", pid: ctx.pid, namespaces: joinedNamespaces(spec) },
+    sessionKeyring(ctx.id),
   ];
   // The container's limits, not the CLI's: an exec must not escape them.
   for (const r of spec.process.rlimits) {

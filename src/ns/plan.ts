@@ -35,7 +35,9 @@ export type Op =
   | { op: "CAPBSET"; keep: bigint }
   | { op: "USER"; uid: number; gid: number; groups: number[] }
   | { op: "CAPS"; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint }
-  | { op: "INIT" }
+  | { op: "INIT"; path: string }
+  | { op: "KEYRING"; name: string }
+  | { op: "TARGET"; path: string; kind: string }
   | { op: "MEMMERGE" }
   | { op: "JOIN"; pid: number; namespaces: number }
   | { op: "DETACH" }
@@ -58,7 +60,7 @@ export function encodePlan(plan: Plan): string[] {
     switch (o.op) {
       case "STDIO": out.push(o.stdin); break;
       case "UNSHARE": out.push(String(o.flags)); break;
-      case "PRIVATE": case "PIVOT": case "LOUP": case "INIT": case "DETACH": case "NONEWPRIVS": case "MEMMERGE": break;
+      case "PRIVATE": case "PIVOT": case "LOUP": case "DETACH": case "NONEWPRIVS": case "MEMMERGE": break;
       case "JOIN": out.push(String(o.pid), String(o.namespaces)); break;
       case "PTY": out.push(String(o.rows), String(o.cols)); break;
       case "MOUNT": out.push(o.source, o.target, o.fstype, String(o.flags), o.data); break;
@@ -69,7 +71,9 @@ export function encodePlan(plan: Plan): string[] {
       case "MKNOD": out.push(o.path, String(o.mode), String(o.major), String(o.minor)); break;
       case "SYMLINK": out.push(o.target, o.path); break;
       case "REMOUNT": out.push(o.path, String(o.flags)); break;
-      case "HOSTNAME": out.push(o.name); break;
+      case "HOSTNAME": case "KEYRING": out.push(o.name); break;
+      case "INIT": out.push(o.path); break;
+      case "TARGET": out.push(o.path, o.kind); break;
       case "RLIMIT": out.push(String(o.resource), u64(o.soft), u64(o.hard)); break;
       case "CAPBSET": out.push(u64(o.keep)); break;
       case "USER": out.push(String(o.uid), String(o.gid), o.groups.join(",")); break;

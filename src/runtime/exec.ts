@@ -107,7 +107,7 @@ export async function execInContainer(req: ExecRequest): Promise<number> {
     ? { rows: process.stdout.isTTY ? process.stdout.rows : 0, cols: process.stdout.isTTY ? process.stdout.columns : 0 }
     : undefined;
   const plan = buildExecPlan(spec, proc, {
-    pid, detach: req.detach, stdin: req.interactive && !req.tty ? "inherit" : "null",
+    id: state.id, pid, detach: req.detach, stdin: req.interactive && !req.tty ? "inherit" : "null",
     ...(tty ? { tty } : {}),
   });
 

@@ -28,6 +28,7 @@ import { writeJsonAtomic } from "../util/atomic.js";
 import { attachTerminal, forwardSignals } from "./stdio.js";
 import { grantableRlimits } from "./rlimits.js";
 import { launchMonitor, writePlan } from "./monitor.js";
+import { findInit } from "./init-binary.js";
 
 export interface RunRequest {
   root: string;
@@ -74,6 +75,8 @@ export async function runContainer(req: RunRequest): Promise<number> {
   const enforced = devicesEnforced(hierarchy, shim.attachDeviceFilter);
   const parent = req.flags.cgroupParent;
   try {
+    // Before anything is created: a missing tini is a one-line error.
+    const initPath = req.flags.init ? findInit(process.env) : undefined;
     spec = buildSpec(image.config.config, req.flags, {
       id,
       etcFiles,
@@ -132,7 +135,8 @@ export async function runContainer(req: RunRequest): Promise<number> {
       overlay: { ...overlayLayers(req.root, image), upper: paths.upper, work: paths.work },
       cgroup: cgroupMountInfo(hierarchy),
       stdin: req.flags.interactive && !req.flags.tty ? "inherit" : "null",
-      init: req.flags.init,
+      id,
+      ...(initPath !== undefined ? { init: initPath } : {}),
       bindIsDir: (p) => statSync(p).isDirectory(),
       // --privileged allows every device anyway: no nodev fallback.
       rootNodev: !enforced && !req.flags.privileged,

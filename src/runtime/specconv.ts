@@ -3,6 +3,7 @@
 // Pure: everything read from disk (passwd, group, CPU list) comes in `ctx`.
 
 import { UsageError } from "../errors.js";
+import { checkMountDestination } from "./mount-destination.js";
 import {
   DEFAULT_PARENT, DOCKER_DEFAULT_DEVICES, type CgroupSupport, type LinuxBlockIO, type LinuxResources,
 } from "../cgroupfs/index.js";
@@ -256,7 +257,9 @@ export function parseVolume(spec: string): SpecMount {
       throw new UsageError(`invalid mode: ${mode}`);
     }
   }
-  return { destination: normalizeDest(destination), type: "bind", source, options: ["rbind", "rprivate", opts.includes("ro") ? "ro" : "rw"] };
+  const dest = normalizeDest(destination);
+  checkMountDestination("bind", dest);
+  return { destination: dest, type: "bind", source, options: ["rbind", "rprivate", opts.includes("ro") ? "ro" : "rw"] };
 }
 
 /** `--tmpfs PATH[:OPTIONS]`, Docker's defaults noexec,nosuid,nodev. */
@@ -265,7 +268,9 @@ export function parseTmpfs(spec: string): SpecMount {
   const destination = i < 0 ? spec : spec.slice(0, i);
   const extra = i < 0 ? [] : spec.slice(i + 1).split(",").filter(Boolean);
   if (!destination.startsWith("/")) throw new UsageError(`invalid mount path: '${destination}' mount path must be absolute`);
-  return { destination: normalizeDest(destination), type: "tmpfs", source: "tmpfs", options: ["noexec", "nosuid", "nodev", ...extra] };
+  const dest = normalizeDest(destination);
+  checkMountDestination("tmpfs", dest);
+  return { destination: dest, type: "tmpfs", source: "tmpfs", options: ["noexec", "nosuid", "nodev", ...extra] };
 }
 
 function normalizeDest(p: string): string {
