@@ -1,11 +1,13 @@
-// `docker image prune`: removes dangling images (no tag), or with `all` every
-// image no container uses, through the same path as `rmi` (removeImage), and
-// adds up the layers that went.
+// `docker image prune` (and the image part of `system prune`): removes
+// dangling images (no tag), or with `all` every image no container uses,
+// through the same path as `rmi` (removeImage), and adds up the layers that
+// went. The staging left in tmp/ by killed writers goes too.
 import { chainIDs } from "./digest.js";
 import { loadImage, referencesByImage } from "./images.js";
 import { hasLayer, layerSize } from "./layers.js";
 import { parseKey } from "./images.js";
 import { removeImage } from "./remove.js";
+import { sweepStaging } from "./staging.js";
 import { listImageIds, readImageRecord, readRepositories, storePaths } from "./store.js";
 
 export interface PruneOptions {
@@ -24,6 +26,7 @@ export interface PruneResult {
 
 export function pruneImages(root: string, opts: PruneOptions = {}): PruneResult {
   const p = storePaths(root);
+  sweepStaging(p);
   const refs = referencesByImage(p, readRepositories(p));
   const result: PruneResult = { lines: [], reclaimed: 0 };
   for (const id of listImageIds(p)) {
