@@ -1,12 +1,13 @@
 // `docker image prune` (and the image part of `system prune`): removes
 // dangling images (no tag), or with `all` every image no container uses,
 // through the same path as `rmi` (removeImage), and adds up the layers that
-// went. The staging left in tmp/ by killed writers goes too.
+// went. Blobs no image names any more, and the staging left in tmp/ by killed
+// writers, go too.
 import { chainIDs } from "./digest.js";
 import { loadImage, referencesByImage } from "./images.js";
 import { hasLayer, layerSize } from "./layers.js";
 import { parseKey } from "./images.js";
-import { removeImage } from "./remove.js";
+import { pruneBlobs, removeImage } from "./remove.js";
 import { sweepStaging } from "./staging.js";
 import { listImageIds, readImageRecord, readRepositories, storePaths } from "./store.js";
 
@@ -51,5 +52,7 @@ export function pruneImages(root: string, opts: PruneOptions = {}): PruneResult 
       if (verb === "Deleted" && what !== undefined) result.reclaimed += sizes.get(what) ?? 0;
     }
   }
+  // Each removal swept the blobs; with none, blobs named by nothing since (a moved tag) still go.
+  pruneBlobs(root);
   return result;
 }
