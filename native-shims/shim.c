@@ -1176,6 +1176,61 @@ EXPORT int tsbox_lsetxattr(const char *path, const char *name, const unsigned ch
   return lsetxattr(path, name, value, (size_t)len, 0) < 0 ? -errno : 0;
 }
 
+// Layer unpacking, relative to the layer root: `dir` is a directory below
+// `root` ("" for the root itself) opened by openat2 with RESOLVE_BENEATH and no
+// symlink of any kind followed, so no entry of the layer (a symlink, a hard
+// link to one, ".." ) can send the write outside it; `name` is one component
+// in that directory, never followed. Called by the main thread only (the
+// unpack worker relays to it, see src/image/shim-relay.ts).
+#include <linux/openat2.h>  // struct open_how, RESOLVE_*
+
+static int open_beneath(const char *root, const char *dir, int flags) {
+  int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rfd < 0) return -errno;
+  struct open_how how = {
+    .flags = (uint64_t)(flags | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+  };
+  long fd = syscall(SYS_openat2, rfd, dir[0] ? dir : ".", &how, sizeof how);
+  int err = errno;
+  close(rfd);
+  return fd < 0 ? -err : (int)fd;
+}
+
+static int valid_component(const char *name) {
+  return name[0] && strchr(name, '/') == NULL && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+EXPORT int tsbox_mknod_beneath(const char *root, const char *dir, const char *name, int mode, int major, int minor) {
+  if (!valid_component(name)) return -EINVAL;
+  int fd = open_beneath(root, dir, O_PATH);
+  if (fd < 0) return fd;
+  int rc = mknodat(fd, name, (mode_t)mode, makedev((unsigned)major, (unsigned)minor)) < 0 ? -errno : 0;
+  close(fd);
+  return rc;
+}
+
+// `name` "" sets the attribute on `dir` itself; otherwise on `name` in it
+// (a symlink itself, not its target), through the pinned directory's
+// /proc/self/fd link: the path walk cannot leave that directory.
+EXPORT int tsbox_setxattr_beneath(const char *root, const char *dir, const char *name, const char *xname,
+                                  const unsigned char *value, int len) {
+  if (name[0] && !valid_component(name)) return -EINVAL;
+  int fd = open_beneath(root, dir, name[0] ? O_PATH : O_RDONLY);
+  if (fd < 0) return fd;
+  int rc;
+  if (!name[0]) {
+    rc = fsetxattr(fd, xname, value, (size_t)len, 0) < 0 ? -errno : 0;
+  } else {
+    char p[64 + 256];
+    int n = snprintf(p, sizeof p, "/proc/self/fd/%d/%s", fd, name);
+    rc = n < 0 || (size_t)n >= sizeof p ? -ENAMETOOLONG
+         : lsetxattr(p, xname, value, (size_t)len, 0) < 0 ? -errno : 0;
+  }
+  close(fd);
+  return rc;
+}
+
 EXPORT int tsbox_lgetxattr_len(const char *path, const char *name) {
   ssize_t r = lgetxattr(path, name, NULL, 0);
   return r < 0 ? -errno : (int)r;

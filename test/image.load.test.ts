@@ -246,6 +246,45 @@ describe("load: corrupt archives change nothing", () => {
     await refused(await tarball(members), `load: wrong diff ID: expected ${diffID}, got ${sha256(other)}`);
   });
 
+  it("a garbage layer.tar under the diff ID of a layer already in the store (legacy form)", async () => {
+    // The store holds busybox's layer: its unpacked form is not unpacked again,
+    // but the blob recorded for it must still be what the config names.
+    const spec: ImageSpec = { layers: [busybox, layers[1] ?? Buffer.alloc(0)], names: ["bad:1"] };
+    const members = dockerSaveMembers([spec]);
+    const manifest = JSON.parse(String(members.find(([h]) => h.name === "manifest.json")?.[1])) as { Layers: string[] }[];
+    const name = manifest[0]?.Layers[0] ?? "";
+    const i = members.findIndex(([h]) => h.name === name);
+    const garbage = Buffer.from("this is not the busybox layer\n".repeat(100));
+    members[i] = [{ name, mode: 0o644 }, garbage];
+    const diffID = buildImage(spec).diffIDs[0];
+    await refused(await tarball(members), `load: layer ${JSON.stringify(name)}: wrong diff ID: expected ${diffID}, got ${sha256(garbage)}`);
+  });
+
+  it("a compressed blob with the right digest whose content is not the diff ID of a layer already in the store (OCI)", async () => {
+    const garbage = await tarball([[{ name: "not-busybox", mode: 0o644 }, "x\n"]]);
+    const gz = gzipSync(garbage);
+    const config = Buffer.from(JSON.stringify({
+      created: "2024-01-02T03:04:05Z", architecture: "amd64", os: "linux", config: {},
+      rootfs: { type: "layers", diff_ids: [sha256(busybox)] },
+    }));
+    const manifest = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha256(config), size: config.length },
+      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: sha256(gz), size: gz.length }],
+    }));
+    const members: Members = [
+      [{ name: `blobs/sha256/${hex(sha256(gz))}` }, gz],
+      [{ name: `blobs/sha256/${hex(sha256(config))}` }, config],
+      [{ name: `blobs/sha256/${hex(sha256(manifest))}` }, manifest],
+      [{ name: "oci-layout" }, '{"imageLayoutVersion":"1.0.0"}'],
+      [{ name: "index.json" }, JSON.stringify({ schemaVersion: 2, manifests: [{
+        mediaType: "application/vnd.oci.image.manifest.v1+json", digest: sha256(manifest), size: manifest.length,
+        annotations: { "io.containerd.image.name": "bad:2" } }] })],
+    ];
+    await refused(await tarball(members),
+      `load: layer ${JSON.stringify(`blobs/sha256/${hex(sha256(gz))}`)}: wrong diff ID: expected ${sha256(busybox)}, got ${sha256(garbage)}`);
+  });
+
   it("a manifest of unknown media type, and an index that lists nothing loadable", async () => {
     const img = buildImage(small());
     const manifest = Buffer.from(img.manifest.toString().replace(

@@ -1,11 +1,14 @@
-// `docker image prune`: removes dangling images (no tag), or with `all` every
-// image no container uses, through the same path as `rmi` (removeImage), and
-// adds up the layers that went.
+// `docker image prune` (and the image part of `system prune`): removes
+// dangling images (no tag), or with `all` every image no container uses,
+// through the same path as `rmi` (removeImage), and adds up the layers that
+// went. Blobs no image names any more, and the staging left in tmp/ by killed
+// writers, go too.
 import { chainIDs } from "./digest.js";
 import { loadImage, referencesByImage } from "./images.js";
 import { hasLayer, layerSize } from "./layers.js";
 import { parseKey } from "./images.js";
-import { removeImage } from "./remove.js";
+import { pruneBlobs, removeImage } from "./remove.js";
+import { sweepStaging } from "./staging.js";
 import { listImageIds, readImageRecord, readRepositories, storePaths } from "./store.js";
 
 export interface PruneOptions {
@@ -24,6 +27,7 @@ export interface PruneResult {
 
 export function pruneImages(root: string, opts: PruneOptions = {}): PruneResult {
   const p = storePaths(root);
+  sweepStaging(p);
   const refs = referencesByImage(p, readRepositories(p));
   const result: PruneResult = { lines: [], reclaimed: 0 };
   for (const id of listImageIds(p)) {
@@ -48,5 +52,7 @@ export function pruneImages(root: string, opts: PruneOptions = {}): PruneResult 
       if (verb === "Deleted" && what !== undefined) result.reclaimed += sizes.get(what) ?? 0;
     }
   }
+  // Each removal swept the blobs; with none, blobs named by nothing since (a moved tag) still go.
+  pruneBlobs(root);
   return result;
 }

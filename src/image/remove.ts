@@ -1,13 +1,19 @@
 // `rmi`, following Docker's ImageService.ImageDelete: a name untags first and
 // deletes the image only with its last reference; an ID deletes the image
-// (untagging it, if it has a single repository or --force). Blobs and layers go
-// when no remaining image uses them.
+// (untagging it, if it has a single repository or --force). Layers go when no
+// remaining image uses them; blobs too, and not only the removed image's: any
+// blob no image names any more (a manifest whose tag moved to another manifest
+// of the same image, and that manifest's layer blobs) goes with every rmi and
+// prune. Blobs enter the store only under the store lock, in the same section
+// as the record or reference naming them (commit.ts), so a sweep under that
+// lock never sees a concurrent pull's or load's blob before its image.
 //
 // One deliberate difference: an image used by a container is never deleted,
 // even with force, because containers mount its layer directories directly and
 // there is no per-container layer reference yet. Force can still remove its
 // tags (the image is left as <none>, as Docker does for a running container).
-import { ImageError } from "../errors.js";
+import * as fs from "node:fs";
+import { ImageError, errnoCode } from "../errors.js";
 import { chainIDs, shortId } from "./digest.js";
 import { isImageIDPrefix, loadImage, lookupImage, parseKey, referencesByImage, type LoadedImage } from "./images.js";
 import { hasLayer, removeLayer } from "./layers.js";
@@ -15,7 +21,7 @@ import { withLock } from "../util/lock.js";
 import { familiarString, referenceName } from "./reference.js";
 import {
   ensureStore, listImageIds, readImageRecord, readRepositories, removeBlob, removeImageRecord, writeRepositories,
-  storeLockFile, type Repositories, type StorePaths } from "./store.js";
+  storeLockFile, storePaths, type Repositories, type StorePaths } from "./store.js";
 
 export interface RemoveOptions {
   force?: boolean;
@@ -51,10 +57,6 @@ function removeLocked(p: StorePaths, refOrId: string, opts: RemoveOptions): stri
   const id = image.id;
   const repos = readRepositories(p);
   let refs = referencesByImage(p, repos).get(id) ?? [];
-  // Every manifest of this image, for the blob sweep should the image go.
-  const manifests = new Set([image.manifestDigest, ...refs.map((k) => repos[k] ?? "")]);
-  const record = readImageRecord(p, id);
-  if (record !== undefined) manifests.add(record.manifest);
   const usage = opts.inUse?.(id) ?? false;
   const used = usage !== false;
   const user = typeof usage === "string" ? `container ${shortId(usage)}` : "a container";
@@ -78,6 +80,9 @@ function removeLocked(p: StorePaths, refOrId: string, opts: RemoveOptions): stri
     }
     if (refs.length > 0 || used) {
       writeRepositories(p, repos);
+      // The manifest the removed reference named may be named by nothing now.
+      const live = liveContent(p, repos);
+      if (live !== undefined) sweepBlobs(p, live.blobs);
       return records;
     }
   } else {
@@ -91,25 +96,61 @@ function removeLocked(p: StorePaths, refOrId: string, opts: RemoveOptions): stri
   }
 
   writeRepositories(p, repos);
-  deleteImage(p, image, manifests, repos, records);
+  deleteImage(p, image, repos, records);
   return records;
 }
 
-/** Deletes the image record, then every blob and layer of it that nothing else still uses. */
-function deleteImage(p: StorePaths, image: LoadedImage, itsManifests: Set<string>, repos: Repositories, records: string[]): void {
+/**
+ * Removes every blob no image in the store names (a sweep of blobs/, done
+ * under the store lock), and returns how many went. Nothing goes while an
+ * image cannot be read: it cannot prove what it does not use.
+ */
+export function pruneBlobs(root: string): number {
+  const p = storePaths(root);
+  // No store, nothing to sweep (and none made for it).
+  if (!fs.existsSync(p.blobs)) return 0;
+  return withLock(storeLockFile(root), () => {
+    const live = liveContent(p, readRepositories(p));
+    return live === undefined ? 0 : sweepBlobs(p, live.blobs);
+  });
+}
+
+function sweepBlobs(p: StorePaths, live: ReadonlySet<string>): number {
+  let names: string[];
+  try {
+    names = fs.readdirSync(p.blobs);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return 0;
+    throw e;
+  }
+  let removed = 0;
+  for (const hex of names) {
+    // Only blobs: anything else in the directory is not ours to judge.
+    if (!/^[a-f0-9]{64}$/.test(hex) || live.has(`sha256:${hex}`)) continue;
+    removeBlob(p, `sha256:${hex}`);
+    removed++;
+  }
+  return removed;
+}
+
+/** Deletes the image record, then every layer of it that nothing else still uses, and every unused blob. */
+function deleteImage(p: StorePaths, image: LoadedImage, repos: Repositories, records: string[]): void {
   removeImageRecord(p, image.id);
   records.push(`Deleted: ${image.id}`);
 
-  const candidates = new Set<string>([image.id]);
-  for (const m of itsManifests) {
-    candidates.add(m);
-    try {
-      for (const l of loadImage(p, m).manifest.layers) candidates.add(l.digest);
-    } catch {
-      // Already unreadable: nothing more to learn from it.
-    }
+  const live = liveContent(p, repos);
+  if (live === undefined) return;
+  sweepBlobs(p, live.blobs);
+  // Top first, as Docker releases a layer chain.
+  for (const c of chainIDs(image.config.rootfs.diff_ids).reverse()) {
+    if (live.layers.has(c) || !hasLayer(p, c)) continue;
+    removeLayer(p, c);
+    records.push(`Deleted: ${c}`);
   }
+}
 
+/** The blobs and layers the store's images use; undefined if one cannot be read (then anything may be in use). */
+function liveContent(p: StorePaths, repos: Repositories): { blobs: Set<string>; layers: Set<string> } | undefined {
   const liveBlobs = new Set<string>();
   const liveLayers = new Set<string>();
   const manifests = new Set<string>(Object.values(repos));
@@ -123,18 +164,11 @@ function deleteImage(p: StorePaths, image: LoadedImage, itsManifests: Set<string
       img = loadImage(p, m);
     } catch {
       // An unreadable image cannot prove anything is unused; keep what it might use.
-      return;
+      return undefined;
     }
     liveBlobs.add(m).add(img.id);
     for (const l of img.manifest.layers) liveBlobs.add(l.digest);
     for (const c of chainIDs(img.config.rootfs.diff_ids)) liveLayers.add(c);
   }
-
-  for (const d of candidates) if (!liveBlobs.has(d)) removeBlob(p, d);
-  // Top first, as Docker releases a layer chain.
-  for (const c of chainIDs(image.config.rootfs.diff_ids).reverse()) {
-    if (liveLayers.has(c) || !hasLayer(p, c)) continue;
-    removeLayer(p, c);
-    records.push(`Deleted: ${c}`);
-  }
+  return { blobs: liveBlobs, layers: liveLayers };
 }

@@ -1,4 +1,4 @@
-// The unpack worker's mknod and lsetxattr, run by the main thread. ffi-rs
+// The unpack worker's mknod and setxattr (beneath the layer root), run by the main thread. ffi-rs
 // crashes the process when a worker that used it exits (measured: SIGSEGV at
 // worker teardown), so the worker never loads it: the worker bundle maps
 // ../ns/shim.js to this module's worker half. A call is synchronous for the
@@ -12,7 +12,7 @@ import type { MessagePort } from "node:worker_threads";
 
 export interface ShimCall {
   type: "shim";
-  fn: "mknod" | "lsetxattr";
+  fn: "mknodBeneath" | "setxattrBeneath";
   args: (string | number | Uint8Array)[];
 }
 
@@ -23,16 +23,19 @@ export function newRelayState(): SharedArrayBuffer {
 
 /** Main thread: runs the worker's calls through the real shim. */
 export function serveShimCalls(state: SharedArrayBuffer, shim: {
-  mknod(path: string, mode: number, major: number, minor: number): void;
-  lsetxattr(path: string, name: string, value: string | Buffer): void;
+  mknodBeneath(root: string, dir: string, name: string, mode: number, major: number, minor: number): void;
+  setxattrBeneath(root: string, dir: string, name: string, xattr: string, value: string | Buffer): void;
 }): (m: ShimCall) => void {
   const cell = new Int32Array(state);
   return (m) => {
     let rc = 0;
     try {
       const a = m.args;
-      if (m.fn === "mknod") shim.mknod(String(a[0]), Number(a[1]), Number(a[2]), Number(a[3]));
-      else shim.lsetxattr(String(a[0]), String(a[1]), Buffer.from(a[2] as Uint8Array));
+      if (m.fn === "mknodBeneath") {
+        shim.mknodBeneath(String(a[0]), String(a[1]), String(a[2]), Number(a[3]), Number(a[4]), Number(a[5]));
+      } else {
+        shim.setxattrBeneath(String(a[0]), String(a[1]), String(a[2]), String(a[3]), Buffer.from(a[4] as Uint8Array));
+      }
     } catch (e) {
       const errno = typeof e === "object" && e !== null && "errno" in e ? Number((e as { errno: unknown }).errno) : NaN;
       rc = Number.isInteger(errno) && errno < 0 ? errno : -5; // EIO for anything unexpected
@@ -57,21 +60,24 @@ function relay(fn: ShimCall["fn"], args: ShimCall["args"], path: string): void {
   if (rc < 0) {
     // Shaped like the shim's errors (and Node's): code, errno, syscall, path.
     const code = getSystemErrorName(rc);
-    const err = new Error(`${code}: ${getSystemErrorMessage(rc).toLowerCase()}, ${fn} '${path}'`) as Error & {
+    const syscall = fn === "mknodBeneath" ? "mknod" : "setxattr";
+    const err = new Error(`${code}: ${getSystemErrorMessage(rc).toLowerCase()}, ${syscall} '${path}'`) as Error & {
       code: string; errno: number; syscall: string; path: string;
     };
-    Object.assign(err, { code, errno: rc, syscall: fn, path });
+    Object.assign(err, { code, errno: rc, syscall, path });
     throw err;
   }
 }
 
-export function mknod(path: string, mode: number, major: number, minor: number): void {
-  relay("mknod", [path, mode, major, minor], path);
+const shown = (root: string, dir: string, name: string): string => [root, dir, name].filter((c) => c !== "").join("/");
+
+export function mknodBeneath(root: string, dir: string, name: string, mode: number, major: number, minor: number): void {
+  relay("mknodBeneath", [root, dir, name, mode, major, minor], shown(root, dir, name));
 }
 
-export function lsetxattr(path: string, name: string, value: string | Buffer): void {
+export function setxattrBeneath(root: string, dir: string, name: string, xattr: string, value: string | Buffer): void {
   const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : value;
-  relay("lsetxattr", [path, name, new Uint8Array(bytes)], path);
+  relay("setxattrBeneath", [root, dir, name, xattr, new Uint8Array(bytes)], shown(root, dir, name));
 }
 
 /** Staging directories are made by the main thread; never called in the worker. */

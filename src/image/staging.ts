@@ -1,12 +1,14 @@
 // Staging directories under <root>/tmp carry their creator's pid
 // (`<kind>-<pid>-<random>`), so that what a killed process left behind can be
-// told apart from a live process's work and swept by the next writer.
+// told apart from a live process's work and swept by the next writer (import,
+// load, pull) and by image and system prune. A killed writer's ingest locks
+// (tmp/ingest-*.lock, holding its pid) go the same way.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { errnoCode } from "../errors.js";
 import { log } from "../log.js";
 import { setTopdir } from "../ns/shim.js";
-import { processAlive } from "../util/lock.js";
+import { EMPTY_GRACE_MS, breakStale, processAlive, readLockOwner } from "../util/lock.js";
 import type { StorePaths } from "./store.js";
 
 const spread = new Set<string>();
@@ -37,7 +39,11 @@ export function makeStagingDir(p: StorePaths, kind: string): string {
   return fs.mkdtempSync(path.join(p.tmp, `${kind}-${process.pid}-`));
 }
 
-/** Removes staging directories whose creator is gone. */
+/**
+ * Removes staging directories and ingest locks whose creator is gone. A
+ * live writer's are kept whatever their age: its pid is alive (a pid reused
+ * by another process keeps a dead writer's until that one exits too).
+ */
 export function sweepStaging(p: StorePaths): void {
   let names: string[];
   try {
@@ -47,9 +53,25 @@ export function sweepStaging(p: StorePaths): void {
     throw e;
   }
   for (const name of names) {
+    if (/^ingest-[A-Za-z0-9_.-]+\.lock$/.test(name)) {
+      sweepLock(path.join(p.tmp, name));
+      continue;
+    }
     const m = /^(?:layer|load|save)-([0-9]+)-[A-Za-z0-9]{6}$/.exec(name);
     if (m?.[1] === undefined || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
     log().info({ dir: name }, "removing staging left by a dead tsbox process");
     fs.rmSync(path.join(p.tmp, name), { recursive: true, force: true });
   }
+}
+
+/** An ingest lock whose holder is gone, broken the way a waiter breaks it (see ingest-lock.ts). */
+function sweepLock(lockPath: string): void {
+  const owner = readLockOwner(lockPath);
+  if (owner === undefined) return;
+  // Our own pid: a concurrent ingest of this process may hold it (one left by
+  // a dead process that had our pid is broken by the next waiter).
+  const stale = Number.isNaN(owner.pid) ? owner.ageMs > EMPTY_GRACE_MS : owner.pid !== process.pid && !processAlive(owner.pid);
+  if (!stale) return;
+  log().info({ lock: path.basename(lockPath), owner: owner.pid }, "removing an ingest lock left by a dead tsbox process");
+  breakStale(lockPath, owner.pid);
 }

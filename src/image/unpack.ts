@@ -1,13 +1,18 @@
 // Unpacks one layer archive into an empty private directory, safely: nothing is
 // ever written outside it, whatever the archive says. The directory is ours
 // alone while this runs, so lstat-then-act on each path component is not racy;
-// the only adversary is the sequence of entries. Whiteouts are converted to
-// overlayfs form (char device 0/0, trusted.overlay.opaque=y).
+// the only adversary is the sequence of entries. A later entry can replace a
+// directory by a symlink, so nothing is written through a path checked by an
+// earlier entry: an opaque marker takes effect when it is met (as in Docker's
+// applier), and xattrs and device nodes are made relative to their directory
+// opened beneath the layer root without following any symlink (the shim's
+// *Beneath calls). Whiteouts are converted to overlayfs form (char device
+// 0/0, trusted.overlay.opaque=y).
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ImageError, TsboxError, errnoCode } from "../errors.js";
 import { log } from "../log.js";
-import { lsetxattr, mknod } from "../ns/shim.js";
+import { mknodBeneath, setxattrBeneath } from "../ns/shim.js";
 import { writeAll } from "../util/atomic.js";
 import { TarFormatError, type TarEntry, type TarHeader } from "./tar.js";
 import { lstatOrUndefined } from "../util/fs.js";
@@ -70,6 +75,11 @@ class LayerWriter {
     return path.join(this.root, ...parts);
   }
 
+  /** mknod of `parts` (its parents checked by the caller), resolved beneath the root. */
+  private mknod(parts: readonly string[], mode: number, major: number, minor: number): void {
+    mknodBeneath(this.root, parts.slice(0, -1).join("/"), parts[parts.length - 1] ?? "", mode, major, minor);
+  }
+
   /** Makes sure every parent is a real directory inside the layer, creating missing ones. */
   private ensureParents(parts: readonly string[]): void {
     for (let i = 1; i < parts.length; i++) {
@@ -101,6 +111,8 @@ class LayerWriter {
     const rel = parts.join("/");
     const under = (key: string): boolean => key === rel || key.startsWith(`${rel}/`);
     for (const key of [...this.dirTimes.keys()]) if (under(key)) this.dirTimes.delete(key);
+    // An opaque directory removed takes its xattr with it.
+    for (const key of [...this.opaque]) if (under(key)) this.opaque.delete(key);
     if (st.isDirectory()) for (const key of [...this.knownDirs]) if (under(key)) this.knownDirs.delete(key);
   }
 
@@ -128,12 +140,13 @@ class LayerWriter {
     }
   }
 
-  private setXattr(p: string, name: string, value: Buffer, entry: string): void {
+  /** An xattr of the entry at `parts` ([] = the root). */
+  private setXattr(parts: readonly string[], name: string, value: Buffer, entry: string): void {
     if (name.startsWith("trusted.overlay.")) {
       throw new Refusal(`xattr ${name} is reserved for the overlay filesystem`);
     }
     try {
-      lsetxattr(p, name, value);
+      setxattrBeneath(this.root, parts.slice(0, -1).join("/"), parts[parts.length - 1] ?? "", name, value);
     } catch (e) {
       // As Docker: a filesystem or kernel that refuses the attribute is not fatal.
       if (!isUnsupported(errnoCode(e))) throw e;
@@ -141,11 +154,12 @@ class LayerWriter {
     }
   }
 
-  private applyMetadata(p: string, rel: string, h: TarHeader, isDir: boolean): void {
+  private applyMetadata(p: string, parts: readonly string[], h: TarHeader, isDir: boolean): void {
+    const rel = parts.join("/");
     fs.lchownSync(p, h.uid, h.gid);
     // After chown, which clears setuid/setgid.
     if (h.type !== "symlink") fs.chmodSync(p, h.mode);
-    for (const [name, value] of h.xattrs) this.setXattr(p, name, value, h.name);
+    for (const [name, value] of h.xattrs) this.setXattr(parts, name, value, h.name);
     const times = { atime: h.atime ?? h.mtime, mtime: h.mtime };
     // A directory's mtime changes as entries land in it, so it is set at the end.
     if (isDir) this.dirTimes.set(rel, times);
@@ -185,7 +199,7 @@ class LayerWriter {
       fs.fchownSync(fd, h.uid, h.gid);
       // After chown, which clears setuid/setgid.
       fs.fchmodSync(fd, h.mode);
-      for (const [name, value] of h.xattrs) this.setXattr(p, name, value, h.name);
+      for (const [name, value] of h.xattrs) this.setXattr(parts, name, value, h.name);
       fs.futimesSync(fd, h.atime ?? h.mtime, h.mtime);
     } finally {
       fs.closeSync(fd);
@@ -200,7 +214,7 @@ class LayerWriter {
 
     if (parts.length === 0) {
       if (h.type !== "dir") throw new Refusal("the layer root must be a directory");
-      this.applyMetadata(this.root, "", h, true);
+      this.applyMetadata(this.root, [], h, true);
       return;
     }
 
@@ -209,6 +223,9 @@ class LayerWriter {
     if (base === WHITEOUT_OPAQUE) {
       // The marker's parents, including the directory it makes opaque, must be real directories.
       this.ensureParents(parts);
+      // Now, on the directory as it is: a later entry replacing it (or a
+      // parent) by a symlink must not redirect the xattr.
+      setxattrBeneath(this.root, parents.join("/"), "", OPAQUE_XATTR, "y");
       this.opaque.add(parents.join("/"));
       return;
     }
@@ -222,7 +239,7 @@ class LayerWriter {
       this.ensureParents(target);
       this.clear(target, false);
       const p = this.abs(target);
-      mknod(p, S_IFCHR, 0, 0);
+      this.mknod(target, S_IFCHR, 0, 0);
       fs.lchownSync(p, h.uid, h.gid);
       return;
     }
@@ -251,34 +268,37 @@ class LayerWriter {
         break;
       case "char":
         this.clear(parts, false);
-        mknod(p, S_IFCHR | h.mode, h.devmajor, h.devminor);
+        this.mknod(parts, S_IFCHR | h.mode, h.devmajor, h.devminor);
         break;
       case "block":
         this.clear(parts, false);
-        mknod(p, S_IFBLK | h.mode, h.devmajor, h.devminor);
+        this.mknod(parts, S_IFBLK | h.mode, h.devmajor, h.devminor);
         break;
       case "fifo":
         this.clear(parts, false);
-        mknod(p, S_IFIFO | h.mode, 0, 0);
+        this.mknod(parts, S_IFIFO | h.mode, 0, 0);
         break;
     }
-    this.applyMetadata(p, rel, h, h.type === "dir");
+    this.applyMetadata(p, parts, h, h.type === "dir");
   }
 
   finish(): UnpackResult {
-    const opaqueDirs: string[] = [];
-    for (const rel of [...this.opaque].sort()) {
-      const p = rel === "" ? this.root : this.abs(rel.split("/"));
-      const st = lstatOrUndefined(p);
-      // A later entry may have replaced the directory; its opacity went with it.
-      if (st === undefined || !st.isDirectory()) continue;
-      lsetxattr(p, OPAQUE_XATTR, "y");
-      opaqueDirs.push(rel);
-    }
+    // clear() dropped the directories a later entry replaced; what is left is
+    // still checked to be a real directory, reached through real directories
+    // (each checked once), before its times are set through its path.
+    const real = new Map<string, boolean>([["", true]]);
+    const isRealDir = (rel: string): boolean => {
+      const known = real.get(rel);
+      if (known !== undefined) return known;
+      const slash = rel.lastIndexOf("/");
+      const ok = isRealDir(slash < 0 ? "" : rel.slice(0, slash)) && lstatOrUndefined(this.abs(rel.split("/")))?.isDirectory() === true;
+      real.set(rel, ok);
+      return ok;
+    };
     for (const [rel, t] of this.dirTimes) {
-      fs.lutimesSync(rel === "" ? this.root : this.abs(rel.split("/")), t.atime, t.mtime);
+      if (isRealDir(rel)) fs.lutimesSync(rel === "" ? this.root : this.abs(rel.split("/")), t.atime, t.mtime);
     }
-    return { size: this.size, opaqueDirs };
+    return { size: this.size, opaqueDirs: [...this.opaque].filter(isRealDir).sort() };
   }
 }
 

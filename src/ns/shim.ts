@@ -144,6 +144,35 @@ export function lsetxattr(path: string, name: string, value: string | Buffer): v
   );
 }
 
+/**
+ * mknod of `name` in `dir`, a directory below `root` ("" = root itself) reached
+ * without following any symlink and without leaving `root` (openat2
+ * RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS): layer unpacking.
+ */
+export function mknodBeneath(root: string, dir: string, name: string, mode: number, major: number, minor: number): void {
+  check(
+    callInt("tsbox_mknod_beneath", [DataType.String, DataType.String, DataType.String, DataType.I32, DataType.I32, DataType.I32],
+      [root, dir, name, mode, major, minor]),
+    "mknod",
+    [root, dir, name].filter((c) => c !== "").join("/"),
+  );
+}
+
+/**
+ * Sets an xattr on `name` in `dir` (not following `name` if it is a symlink),
+ * or on `dir` itself when `name` is "", `dir` reached as in mknodBeneath.
+ */
+export function setxattrBeneath(root: string, dir: string, name: string, xattr: string, value: string | Buffer): void {
+  const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : value;
+  check(
+    callInt("tsbox_setxattr_beneath",
+      [DataType.String, DataType.String, DataType.String, DataType.String, DataType.U8Array, DataType.I32],
+      [root, dir, name, xattr, bytes, bytes.length]),
+    "setxattr",
+    [root, dir, name].filter((c) => c !== "").join("/"),
+  );
+}
+
 export function lgetxattrLen(path: string, name: string): number {
   return check(callInt("tsbox_lgetxattr_len", [DataType.String, DataType.String], [path, name]), "lgetxattr", path);
 }

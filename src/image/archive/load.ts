@@ -14,6 +14,7 @@
 // against their diff IDs (and blob digests where the archive names them) under
 // the per-layer ingest locks, and committed through commitImage. A failure
 // before the commit leaves the store untouched; the spool is always removed.
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import { Readable, pipeline } from "node:stream";
 import { ImageError, UsageError } from "../../errors.js";
@@ -346,6 +347,8 @@ async function ingestAndCommit(root: string, p: StorePaths, members: ArchiveMemb
             if (expectDigest !== undefined && l.member.digest !== expectDigest) {
               throw new ImageError(`${CONTEXT}: blob digest mismatch: expected ${expectDigest}, got ${l.member.digest}`);
             }
+            // Not unpacked again, but its blob is stored (and saved later): it must be the layer the config names.
+            await verifyDiffID(l);
             row.push({ existing: chainID, blob: { file: await members.detach(l.member), digest: l.member.digest } });
             continue;
           }
@@ -394,6 +397,36 @@ async function ingestAndCommit(root: string, p: StorePaths, members: ArchiveMemb
     await members.settled();
   }
   return result;
+}
+
+/**
+ * Checks that a member the store will keep as the blob of an already unpacked
+ * layer decompresses to the diff ID its config names (for an uncompressed
+ * member, its digest from the spool is the diff ID).
+ */
+async function verifyDiffID(l: PlannedLayer): Promise<void> {
+  const expected = l.expect.diffID;
+  if (expected === undefined) return;
+  const shown = JSON.stringify(l.member.name);
+  let got: string;
+  try {
+    const compression = detectCompression(readMagic(l.member.file), CONTEXT);
+    if (compression === "none") {
+      got = l.member.digest;
+    } else {
+      const hash = createHash("sha256");
+      const dec = decompressor(compression);
+      const done = new Promise<void>((resolve, reject) => {
+        pipeline(fs.createReadStream(l.member.file, { highWaterMark: 1 << 20 }), dec, (e) => (e ? reject(e) : resolve()));
+      });
+      for await (const c of dec as AsyncIterable<Buffer>) hash.update(c);
+      await done;
+      got = `sha256:${hash.digest("hex")}`;
+    }
+  } catch (e) {
+    throw new ImageError(`${CONTEXT}: layer ${shown}: ${e instanceof Error ? e.message : String(e)}`, 125, { cause: e });
+  }
+  if (got !== expected) throw new ImageError(`${CONTEXT}: layer ${shown}: wrong diff ID: expected ${expected}, got ${got}`);
 }
 
 /**

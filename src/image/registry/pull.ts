@@ -18,6 +18,7 @@ import { isConfigMediaType, isLayerMediaType } from "../media-types.js";
 import {
   familiarName, familiarString, parseNormalizedNamed, referenceName, referenceString, withDefaultTag, type Reference,
 } from "../reference.js";
+import { sweepStaging } from "../staging.js";
 import { ensureStore, readImageRecord, readRepositories, type StorePaths } from "../store.js";
 import { RegistryClient, type RetryPolicy } from "./client.js";
 import { lookupCredentials, type Credentials } from "./credentials.js";
@@ -226,6 +227,8 @@ export async function pullImage(root: string, reference: string, opts: PullOptio
     }
 
     const p = ensureStore(root);
+    // A killed pull's staging (the layers it was unpacking) goes now.
+    sweepStaging(p);
     const chain = chainIDs(diffIDs);
     const before = readRepositories(p);
     const id = manifest.config.digest;
