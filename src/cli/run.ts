@@ -11,6 +11,7 @@ import { cgroupParentSegments, parseEnvFile, type RunFlags } from "../runtime/sp
 import type { LogConfig, RestartPolicy } from "../runtime/container-store.js";
 import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../runtime/units.js";
 import { collect, prepare, readText } from "./common.js";
+import { inlineSecurityOpts } from "../seccomp/security-opt.js";
 
 export function registerRun(program: Command): void {
   program.command("run")
@@ -55,6 +56,7 @@ export function registerRun(program: Command): void {
     .option("--device-read-iops <dev:rate>", "Limit read rate (IO per second) from a device", collect, [])
     .option("--device-write-iops <dev:rate>", "Limit write rate (IO per second) to a device", collect, [])
     .option("--cgroup-parent <path>", "Optional parent cgroup for the container (default \"tsbox\")")
+    .option("--security-opt <opt>", "Security Options (seccomp=PROFILE.json|unconfined, no-new-privileges[=true|false])", collect, [])
     .action(async (image: string, command: string[], o: Record<string, unknown>, cmd: Command) => {
       const g = await prepare(cmd);
       const env = [
@@ -100,6 +102,7 @@ export function registerRun(program: Command): void {
         deviceReadIops: throttleFlags(o.deviceReadIops as string[], "--device-read-iops", parseThrottleIops),
         deviceWriteIops: throttleFlags(o.deviceWriteIops as string[], "--device-write-iops", parseThrottleIops),
         ...(o.cgroupParent !== undefined ? { cgroupParent: cgroupParentSegments(String(o.cgroupParent)).join("/") } : {}),
+        ...((o.securityOpt as string[]).length ? { securityOpt: inlineSecurityOpts(o.securityOpt as string[], (f) => readFileSync(f, "utf8")) } : {}),
       };
       if (flags.tty && !process.stdin.isTTY && flags.interactive) {
         throw new UsageError("the input device is not a TTY");

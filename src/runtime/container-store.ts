@@ -42,6 +42,8 @@ export interface ContainerState {
   restartCount?: number;
   /** --cgroup-parent, as given (segments joined by "/"); absent = the default "tsbox" */
   cgroupParent?: string;
+  /** --security-opt as Docker's client sent them (inspect's HostConfig.SecurityOpt) */
+  securityOpt?: string[];
 }
 
 export interface ContainerPaths {

@@ -64,6 +64,7 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
       CpusetCpus: cpu?.cpus ?? "",
       CpusetMems: cpu?.mems ?? "",
       PidsLimit: r?.pids?.limit ?? null,
+      SecurityOpt: Array.isArray(s.securityOpt) && s.securityOpt.every((o) => typeof o === "string") ? s.securityOpt : null,
     },
     GraphDriver: {
       Name: "overlay2",

@@ -26,6 +26,7 @@ import { writeJsonAtomic } from "../util/atomic.js";
 import { attachTerminal, forwardSignals } from "./stdio.js";
 import { grantableRlimits } from "./rlimits.js";
 import { launchMonitor, writePlan } from "./monitor.js";
+import { seccompProgram, type SeccompProgram } from "../seccomp/compile.js";
 
 export interface RunRequest {
   root: string;
@@ -83,6 +84,8 @@ export async function runContainer(req: RunRequest): Promise<number> {
       cgroupSupport: cgroupSupport(hierarchy),
       warnings,
     });
+    // Compiled (or read from the cache) before anything is created: a bad profile leaves nothing.
+    const seccomp: SeccompProgram | undefined = spec.linux.seccomp ? seccompProgram(req.root, spec.linux.seccomp) : undefined;
     // Docker's client prints the daemon's warnings this way, before the container starts.
     for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
     spec.process.rlimits = grantableRlimits(spec.process.rlimits);
@@ -108,6 +111,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
       ...(req.detach ? { detached: true, restartPolicy: req.restartPolicy ?? { name: "no", maximumRetryCount: 0 } } : {}),
       ...(req.logConfig ? { logConfig: req.logConfig } : {}),
       ...(parent !== undefined ? { cgroupParent: parent } : {}),
+      ...(req.flags.securityOpt?.length ? { securityOpt: req.flags.securityOpt } : {}),
     };
     writeState(req.root, state);
     crashPoint("create");
@@ -128,6 +132,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
       init: req.flags.init,
       bindIsDir: (p) => statSync(p).isDirectory(),
       rootNodev: !enforced,
+      ...(seccomp ? { seccomp } : {}),
     });
     log().debug({ id, ops: plan.ops.length }, "launching");
     // Kept for `tsbox start`, which relaunches the same plan through a monitor;

@@ -2,6 +2,7 @@
 // daemon/oci_linux.go and container env rules, runc's specconv for the shape).
 // Pure: everything read from disk (passwd, group, CPU list) comes in `ctx`.
 
+import { release as osRelease } from "node:os";
 import { UsageError } from "../errors.js";
 import {
   DEFAULT_PARENT, DOCKER_DEFAULT_DEVICES, type CgroupSupport, type LinuxBlockIO, type LinuxResources,
@@ -12,6 +13,8 @@ import {
   MEMORY_MERGE_ANNOTATION, OCI_VERSION, defaultMounts, type Spec, type SpecMount,
 } from "./spec.js";
 import { resolveUser } from "./user.js";
+import { hostPlatform, type SeccompPlatform } from "../seccomp/docker-profile.js";
+import { containerSeccomp, parseSecurityOpts } from "../seccomp/security-opt.js";
 
 export interface RunFlags {
   cmd: string[];
@@ -51,6 +54,10 @@ export interface RunFlags {
   deviceWriteIops?: ThrottleFlag[];
   /** cgroup parent under each hierarchy root (default "tsbox") */
   cgroupParent?: string;
+  /** --security-opt, as Docker's client sends them (a seccomp profile file replaced by its JSON) */
+  securityOpt?: string[];
+  /** --privileged: no seccomp filter unless a profile is given */
+  privileged?: boolean;
 }
 
 /** A block device named on the command line, stat'ed by the CLI for its numbers. */
@@ -82,6 +89,8 @@ export interface SpecContext {
   cgroupSupport?: CgroupSupport;
   /** Docker's "WARNING: …" lines for the user, appended to by buildSpec */
   warnings?: string[];
+  /** the host the seccomp filter is for (default: this one) */
+  platform?: SeccompPlatform;
 }
 
 export const DEFAULT_NOFILE = { soft: 1024, hard: 524288 };
@@ -94,6 +103,7 @@ export const NANO_CPUS_ANNOTATION = "io.tsbox.nano-cpus";
 
 export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecContext): Spec {
   const hostname = flags.hostname ?? ctx.id.slice(0, 12);
+  const security = parseSecurityOpts(flags.securityOpt ?? []);
   const args = commandArgs(image, flags);
   const user = resolveUser(flags.user ?? image.User ?? "", ctx.passwd, ctx.group);
 
@@ -119,7 +129,7 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
   ];
   checkDuplicateDestinations(mounts);
 
-  return {
+  const spec: Spec = {
     ociVersion: OCI_VERSION,
     process: {
       terminal: flags.tty,
@@ -144,6 +154,12 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
     },
     ...(flags.cpus !== undefined ? { annotations: { [NANO_CPUS_ANNOTATION]: String(Math.round(flags.cpus * 1e9)) } } : {}),
   };
+  // Last: the filter depends on the final bounding set, whatever set it.
+  if (security.noNewPrivileges) spec.process.noNewPrivileges = true;
+  const seccomp = containerSeccomp(security, flags.privileged === true, spec.process.capabilities.bounding,
+    ctx.platform ?? hostPlatform(process.arch, osRelease()));
+  if (seccomp) spec.linux.seccomp = seccomp;
+  return spec;
 }
 
 /** Docker's Entrypoint/Cmd rules: --entrypoint resets the image's Cmd; CLI args replace Cmd. */

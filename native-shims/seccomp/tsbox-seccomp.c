@@ -1,0 +1,111 @@
+// tsbox-seccomp: compiles a seccomp filter with libseccomp and writes the BPF
+// program (struct sock_filter[]) to stdout. The policy is decided in
+// TypeScript (src/seccomp/compile.ts); this is only the glue to libseccomp, a
+// program of its own so that neither libtsbox_shim.so nor the static monitor
+// links libseccomp. Input on stdin, one directive a line:
+//   default <action>                    the filter's default action (u32, SCMP_ACT_*)
+//   arch <name>                         an architecture besides the native one (x86, x32, arm, ...)
+//   rule <action> <syscall> <n> [<arg> <op> <a> <b>]*n
+// Syscall names libseccomp does not know are skipped (as runc does). Errors:
+// one line on stderr, exit 1. `--version` prints "libseccomp X.Y.Z <path of the .so>".
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static _Noreturn void die(const char *fmt, const char *a, int err) {
+  fprintf(stderr, "seccomp: ");
+  fprintf(stderr, fmt, a);
+  if (err) fprintf(stderr, ": %s", strerror(err));
+  fputc('\n', stderr);
+  exit(1);
+}
+
+static unsigned long long num(char **p, const char *what) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(*p, &end, 10);
+  if (end == *p || errno || (*end != ' ' && *end != '\n' && *end != 0)) die("bad number in %s", what, 0);
+  *p = end;
+  return v;
+}
+
+static char *word(char **p) {
+  while (**p == ' ') (*p)++;
+  char *w = *p;
+  while (**p && **p != ' ' && **p != '\n') (*p)++;
+  if (**p) *(*p)++ = 0;
+  return w;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "--version")) {
+    const struct scmp_version *v = seccomp_version();
+    Dl_info info = {0};
+    dladdr((void *)seccomp_init, &info);
+    printf("libseccomp %u.%u.%u %s\n", v->major, v->minor, v->micro, info.dli_fname ? info.dli_fname : "");
+    return 0;
+  }
+  size_t cap = 1 << 16, len = 0;
+  char *in = malloc(cap);
+  for (ssize_t r; in && (r = read(0, in + len, cap - len - 1)) != 0; ) {
+    if (r < 0) { if (errno == EINTR) continue; die("reading %s", "stdin", errno); }
+    len += (size_t)r;
+    if (len + 1 == cap && !(in = realloc(in, cap *= 2))) break;
+  }
+  if (!in) die("%s", "out of memory", 0);
+  in[len] = 0;
+
+  scmp_filter_ctx ctx = NULL;
+  for (char *line = in, *next; *line; line = next) {
+    next = strchrnul(line, '\n');
+    if (*next) *next++ = 0;
+    char *p = line;
+    char *op = word(&p);
+    if (!*op) continue;
+    if (!strcmp(op, "default")) {
+      if (ctx) die("%s", "default given twice", 0);
+      if (!(ctx = seccomp_init((uint32_t)num(&p, "default")))) die("%s", "seccomp_init failed", 0);
+      // The shim loads the program itself, with no_new_privs only if the spec asks.
+      int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+      if (rc < 0) die("%s", "seccomp_attr_set", -rc);
+      continue;
+    }
+    if (!ctx) die("%s", "the first directive must be default", 0);
+    if (!strcmp(op, "arch")) {
+      char *name = word(&p);
+      uint32_t arch = seccomp_arch_resolve_name(name);
+      if (!arch) die("unknown architecture %s", name, 0);
+      int rc = seccomp_arch_add(ctx, arch);
+      if (rc < 0 && rc != -EEXIST) die("adding architecture %s", name, -rc);
+    } else if (!strcmp(op, "rule")) {
+      uint32_t action = (uint32_t)num(&p, "rule");
+      char *name = word(&p);
+      unsigned long long n = num(&p, name);
+      struct scmp_arg_cmp conds[6];
+      if (n > 6) die("too many conditions for %s", name, 0);
+      for (unsigned i = 0; i < n; i++) {
+        conds[i].arg = (unsigned)num(&p, name);
+        conds[i].op = (enum scmp_compare)num(&p, name);
+        conds[i].datum_a = num(&p, name);
+        conds[i].datum_b = num(&p, name);
+        if (conds[i].arg > 5 || conds[i].op < SCMP_CMP_NE || conds[i].op > SCMP_CMP_MASKED_EQ) die("bad condition for %s", name, 0);
+      }
+      int nr = seccomp_syscall_resolve_name(name);
+      if (nr == __NR_SCMP_ERROR) continue;  // unknown to this libseccomp: skipped, as runc does
+      int rc = seccomp_rule_add_array(ctx, action, nr, (unsigned)n, conds);
+      if (rc < 0) die("adding a rule for %s", name, -rc);
+    } else {
+      die("unknown directive %s", op, 0);
+    }
+  }
+  if (!ctx) die("%s", "no default action", 0);
+  int rc = seccomp_export_bpf(ctx, 1);
+  if (rc < 0) die("%s", "exporting the BPF program", -rc);
+  seccomp_release(ctx);
+  return 0;
+}
