@@ -121,7 +121,8 @@ describe.skipIf(!cc)("Docker's default seccomp profile", () => {
     expect(r.stdout).toBe("rc=1\n");
     const insp = tsbox(root, ["run", "-d", "--name", "sc-c", "--security-opt", `seccomp=${file}`, "busybox", "sleep", "600"]);
     expect(insp.code).toBe(0);
-    const opts = JSON.parse(tsbox(root, ["inspect", "-f", "{{json .HostConfig.SecurityOpt}}", "sc-c"]).stdout) as string[];
+    const [info] = JSON.parse(tsbox(root, ["inspect", "sc-c"]).stdout) as { HostConfig: { SecurityOpt: string[] } }[];
+    const opts = info!.HostConfig.SecurityOpt;
     expect(opts).toHaveLength(1);
     expect(opts[0]).toMatch(/^seccomp=\{"defaultAction":"SCMP_ACT_ALLOW",/);
     expect(tsbox(root, ["exec", "sc-c", "mkdir", "/tmp/y"]).stderr).toMatch(/Operation not permitted/);
