@@ -67,6 +67,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
   let pid = 0;
   let stopForwarding = (): void => {};
   let spec: Spec;
+  let seccompMs = 0;
   const etcFiles = { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf };
   const warnings: string[] = [];
   // v2: Docker's device list as a BPF program where the kernel takes it.
@@ -85,7 +86,9 @@ export async function runContainer(req: RunRequest): Promise<number> {
       warnings,
     });
     // Compiled (or read from the cache) before anything is created: a bad profile leaves nothing.
+    const t0 = process.hrtime.bigint();
     const seccomp: SeccompProgram | undefined = spec.linux.seccomp ? seccompProgram(req.root, spec.linux.seccomp) : undefined;
+    seccompMs = Number(process.hrtime.bigint() - t0) / 1e6;
     // Docker's client prints the daemon's warnings this way, before the container starts.
     for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
     spec.process.rlimits = grantableRlimits(spec.process.rlimits);
@@ -134,7 +137,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
       rootNodev: !enforced,
       ...(seccomp ? { seccomp } : {}),
     });
-    log().debug({ id, ops: plan.ops.length }, "launching");
+    log().debug({ id, ops: plan.ops.length, seccompMs }, "launching");
     // Kept for `tsbox start`, which relaunches the same plan through a monitor;
     // a foreground --rm container is gone at its exit, so it never needs one.
     if (req.detach || !req.autoRemove) writePlan(paths, plan);

@@ -4,8 +4,8 @@
 // decides the rules as runc does (actions and errno values, a rule per
 // condition when one argument has several, rules equal to the default action
 // dropped); the helper resolves names for the architectures and exports BPF.
-// Compiled programs are cached in the state root, so a start with a cached
-// profile costs a hash and one small file read.
+// Compiled programs are cached in the state root, keyed by the object's JSON,
+// so a start with a cached profile costs one small file read.
 
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
@@ -57,7 +57,6 @@ function action(name: string, errnoRet: number | undefined, where: string): numb
 
 /**
  * The helper's input (the rules, one a line; see native-shims/seccomp/tsbox-seccomp.c).
- * Deterministic from the object, so it is also the cache key.
  */
 export function seccompRules(s: LinuxSeccomp): string {
   const def = action(s.defaultAction, s.defaultErrnoRet, "defaultAction");
@@ -133,11 +132,17 @@ function compilerIdentity(exe: string): string {
   return `${id}${libStat}`;
 }
 
-/** 64-bit FNV-1a-style string hash (two 32-bit lanes): the cache file's name, never trusted alone. */
-function hash64(s: string): string {
-  let h1 = 0x811c9dc5;
+/**
+ * The cache file's name: a 64-bit FNV-1a-style hash of the key's length and of
+ * at most ~512 of its characters, spread over it. Hashing all of a ~12 kB key
+ * in cold JavaScript costs about a millisecond (node:crypto's load, more);
+ * the name only spreads entries, the full key stored in the file decides.
+ */
+function keyName(s: string): string {
+  let h1 = 0x811c9dc5 ^ s.length;
   let h2 = 0x01000193 ^ s.length;
-  for (let i = 0; i < s.length; i++) {
+  const step = Math.max(1, Math.floor(s.length / 512));
+  for (let i = 0; i < s.length; i += step) {
     const c = s.charCodeAt(i);
     h1 = Math.imul(h1 ^ c, 16777619);
     h2 = Math.imul(h2 ^ c, 2246822507);
@@ -145,7 +150,7 @@ function hash64(s: string): string {
   return (h1 >>> 0).toString(16).padStart(8, "0") + (h2 >>> 0).toString(16).padStart(8, "0");
 }
 
-/** A cached program: the full key is stored and compared, so a hash collision is only a miss. */
+/** A cached program: the full key is stored and compared, so two keys with one name only miss. */
 function readCached(file: string, key: string): Buffer | undefined {
   let data: Buffer;
   try {
@@ -175,15 +180,17 @@ function writeCached(file: string, key: string, bpf: Buffer): void {
 
 /** The BPF program for a container's filter, from the cache in `root` or compiled now. */
 export function seccompProgram(root: string, s: LinuxSeccomp): SeccompProgram {
-  const rules = seccompRules(s);
   const flags = filterFlags(s);
   const exe = compilerPath();
-  const key = `${compilerIdentity(exe)}\n${process.arch}\n${rules}`;
+  // The object's JSON (native, fast), not the rules derived from it: a cached
+  // start does no per-syscall work in JavaScript.
+  const key = `${compilerIdentity(exe)}\n${process.arch}\n${JSON.stringify(s)}`;
   const dir = join(root, "cache", "seccomp");
-  const file = join(dir, `${hash64(key)}.bpf`);
+  const file = join(dir, `${keyName(key)}.bpf`);
   const cached = readCached(file, key);
   if (cached) return { bpf: cached, flags };
 
+  const rules = seccompRules(s);
   const r = spawnSync(exe, [], { input: rules, maxBuffer: BPF_MAXINSNS * 8 * 2, timeout: 60_000 });
   if (r.error) throw new LaunchError(`seccomp: running ${exe}: ${r.error.message}`);
   if (r.status !== 0) {

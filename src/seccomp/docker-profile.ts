@@ -114,9 +114,10 @@ export function setupSeccomp(profile: DockerProfile, bounding: readonly string[]
       if (inc.caps?.length && !inc.caps.every(has)) continue;
       if (inc.minKernel && !kernelAtLeast(platform.kernel, inc.minKernel)) continue;
     }
-    const rule: LinuxSyscall = { names: call.name ? [call.name] : [...(call.names ?? [])], action: call.action ?? "" };
+    // Shared with the profile, not copied: nothing modifies either.
+    const rule: LinuxSyscall = { names: call.name ? [call.name] : call.names ?? [], action: call.action ?? "" };
     if (call.errnoRet !== undefined) rule.errnoRet = call.errnoRet;
-    if (call.args?.length) rule.args = call.args.map((a) => ({ ...a }));
+    if (call.args?.length) rule.args = call.args;
     syscalls.push(rule);
   }
   if (syscalls.length > 0) out.syscalls = syscalls;
@@ -126,16 +127,21 @@ export function setupSeccomp(profile: DockerProfile, bounding: readonly string[]
 /** moby's kernelGreaterEqualThan: "<kernel>.<major>" of the host against the rule's. */
 function kernelAtLeast(release: string, min: string): boolean {
   const want = parseKernel(min, `invalid kernel version: "${min}", expected "<kernel>.<major>"`);
-  const have = /^(\d+)\.(\d+)/.exec(release);
-  if (!have) throw new SeccompProfileError(`failed to parse kernel version "${release}"`);
-  const [k, m] = [Number(have[1]), Number(have[2])];
+  // Sscanf("%d.%d"): "6.18.44-fc" and "3.12-1-amd64" count as 6.18 and 3.12.
+  const [k, m] = release.split(".", 2).map((p) => parseInt(p, 10));
+  if (k === undefined || m === undefined || Number.isNaN(k) || Number.isNaN(m)) {
+    throw new SeccompProfileError(`failed to parse kernel version "${release}"`);
+  }
   return k > want[0] || (k === want[0] && m >= want[1]);
 }
 
+// No regular expression: compiling one costs a cold start more than the whole conversion.
 function parseKernel(v: string, msg: string): [number, number] {
-  const m = /^(\d+)\.(\d+)$/.exec(v);
-  if (!m || (Number(m[1]) === 0 && Number(m[2]) === 0)) throw new SeccompProfileError(msg);
-  return [Number(m[1]), Number(m[2])];
+  const parts = v.split(".");
+  const ok = parts.length === 2 && parts.every((p) => p.length > 0 && p.length < 4 && [...p].every((c) => c >= "0" && c <= "9"));
+  const [k, m] = ok ? [Number(parts[0]), Number(parts[1])] : [0, 0];
+  if (!ok || (k === 0 && m === 0)) throw new SeccompProfileError(msg);
+  return [k, m];
 }
 
 // ---- shape checks of a profile read from a file (JSON.parse gives unknown) ----
