@@ -98,6 +98,7 @@ describe("the rules libseccomp compiles", () => {
   it("numeric actions, architectures, one rule per name, conditions as index/op/a/b", () => {
     const lines = text.trim().split("\n");
     expect(lines[0]).toBe(`default ${0x00050001}`);
+    expect(lines.at(-1)).toBe("enosys");
     expect(lines.slice(1, 4)).toEqual(["arch x86_64", "arch x86", "arch x32"]);
     expect(lines).toContain(`rule ${0x7fff0000} read 0`);
     expect(lines).toContain(`rule ${0x7fff0000} clone 1 0 7 2114060288 0`);
@@ -120,7 +121,10 @@ describe("the rules libseccomp compiles", () => {
       `default ${0x00050001}`,
       `rule ${0x7fff0000} kill 1 1 4 9 0`, `rule ${0x7fff0000} kill 1 1 4 15 0`,
       `rule ${0x00050016} tee 2 0 1 1 0 1 7 3 1`,
+      "enosys",
     ].join("\n") + "\n");
+    expect(seccompRules({ defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO" }] }))
+      .toBe(`default ${0x7fff0000}\nrule ${0x00050001} mkdir 0\n`);
   });
 
   it("one-line errors for what libseccomp cannot take", () => {

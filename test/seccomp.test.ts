@@ -27,6 +27,7 @@ const BLOCKED: Record<string, string> = Object.fromEntries([
   ...(process.arch === "x64" ? ["iopl", "ioperm", "uselib", "sysctl"] : []),
 ].map((n) => [n, "EPERM"]));
 BLOCKED.clone3 = "ENOSYS";
+BLOCKED.newer_than_profile = "ENOSYS";
 /** Allowed calls whose own result is OK inside a default container. */
 const ALLOWED_OK = [
   "getpid", "clone", "memfd_create", "close_range", "personality_query", "personality_linux",

@@ -67,6 +67,9 @@ export function seccompRules(s: LinuxSeccomp): string {
     lines.push(`arch ${arch}`);
   }
   for (const [i, call] of (s.syscalls ?? []).entries()) lines.push(...ruleLines(call, def, `syscalls[${i}]`));
+  // As runc: where unknown syscalls are refused, those newer than the profile
+  // answer ENOSYS instead, so libc falls back to an older call.
+  if (def !== ACTION.SCMP_ACT_ALLOW!(0) && def !== ACTION.SCMP_ACT_LOG!(0)) lines.push("enosys");
   return `${lines.join("\n")}\n`;
 }
 
@@ -110,16 +113,20 @@ export function compilerPath(): string {
 }
 
 /**
- * Which libseccomp compiles: its version and shared object, recorded by the
- * build (build/tsbox-seccomp.id), with the object's size and mtime so an
- * upgraded library misses the cache.
+ * Which compiler and libseccomp compile: the helper's size and mtime (a rebuilt
+ * helper may compile differently), its libseccomp's version and shared object
+ * as the build recorded them (build/tsbox-seccomp.id), and that object's size
+ * and mtime, so an upgraded library misses the cache.
  */
 function compilerIdentity(exe: string): string {
   let id: string;
+  let self: string;
   try {
     id = readFileSync(`${exe}.id`, "utf8").trim();
+    const st = statSync(exe);
+    self = `${st.size} ${st.mtimeMs}`;
   } catch {
-    throw new LaunchError(`seccomp compiler not built: ${exe}.id is missing (run \`node scripts/build-shim.mjs\`)`);
+    throw new LaunchError(`seccomp compiler not built: ${exe} or ${exe}.id is missing (run \`node scripts/build-shim.mjs\`)`);
   }
   const lib = id.split(" ")[2];
   let libStat = "";
@@ -129,7 +136,7 @@ function compilerIdentity(exe: string): string {
       libStat = ` ${st.size} ${st.mtimeMs}`;
     } catch { /* the library moved: the helper fails or recompiles below */ }
   }
-  return `${id}${libStat}`;
+  return `${self} ${id}${libStat}`;
 }
 
 /**
