@@ -58,6 +58,35 @@ const t3 = process.hrtime.bigint();
 process.stdout.write(JSON.stringify({ load: Number(t1 - t0) / 1e6, convert: Number(t2 - t1) / 1e6, program: Number(t3 - t2) / 1e6, bytes: p.bpf.length }));
 `;
 
+/**
+ * The kernel's side: the shim spawns /bin/true with and without the SECCOMP op
+ * (Docker's profile, compiled), interleaved; spawn → exit, medians. The filter
+ * is loaded (converted, JIT-compiled, run once per syscall number for the
+ * kernel's cache of always-allowed calls) and then applies to every syscall
+ * of the exec path and of the command.
+ */
+const CHILD_COST = `
+const shim = await import(${JSON.stringify(join(REPO, "dist", "ns", "shim.js"))});
+const { seccompProgram } = await import(${JSON.stringify(join(REPO, "dist", "seccomp", "compile.js"))});
+const { setupSeccomp, defaultProfile, hostPlatform } = await import(${JSON.stringify(join(REPO, "dist", "seccomp", "docker-profile.js"))});
+const { DEFAULT_CAPABILITIES } = await import(${JSON.stringify(join(REPO, "dist", "runtime", "spec.js"))});
+const os = await import("node:os");
+const p = seccompProgram(process.argv[1], setupSeccomp(defaultProfile(), [...DEFAULT_CAPABILITIES], hostPlatform(process.arch, os.release())));
+const plan = (on) => ({ cloneFlags: 0, ops: [...(on ? [{ op: "SECCOMP", flags: 0, bpf: p.bpf }] : []), { op: "EXEC", path: "/bin/true", argv: ["true"], env: [] }] });
+const res = { on: [], off: [] };
+for (let i = -20; i < 300; i++) {
+  for (const k of (i % 2 ? ["on", "off"] : ["off", "on"])) {
+    const t = process.hrtime.bigint();
+    const pid = shim.spawn(plan(k === "on"));
+    if (!shim.start(pid).ok) throw new Error("start failed");
+    await shim.wait(pid);
+    if (i >= 0) res[k].push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+}
+const med = (a) => a.sort((x, y) => x - y)[a.length >> 1];
+process.stdout.write(JSON.stringify({ on: med(res.on), off: med(res.off), n: res.on.length }));
+`;
+
 async function main(): Promise<void> {
   installSignalHandlers(10_000);
   if (!existsSync(join(REPO, "dist", "tsbox.cjs"))) throw new Error("dist/ is missing: run `npm run build`");
@@ -78,6 +107,9 @@ async function main(): Promise<void> {
   const tsboxOut = parse(mustSh(tsbox("run", "--rm", ...vol, "busybox", "/probe/probe")));
 
   let dockerOut: Map<string, string> | undefined;
+  // Docker with the profile file tsbox vendors: an older dockerd has an older
+  // built-in profile, so this column tells a profile difference from a runtime one.
+  let dockerSameOut: Map<string, string> | undefined;
   let dockerWhy = "";
   const info = sh(["docker", "info", "--format", "{{.ServerVersion}}"]);
   if (info.ok) {
@@ -88,15 +120,19 @@ async function main(): Promise<void> {
       const r = sh(["docker", "run", "--rm", "--network", "none", ...vol, image, "/probe/probe"]);
       if (r.ok) dockerOut = parse(r.out);
       else dockerWhy = `docker run failed: ${r.err.split("\n")[0]}`;
+      const same = sh(["docker", "run", "--rm", "--network", "none", "--security-opt", `seccomp=${join(REPO, "src", "seccomp", "default.json")}`, ...vol, image, "/probe/probe"]);
+      if (same.ok) dockerSameOut = parse(same.out);
     } else dockerWhy = `docker import failed: ${imported.err.split("\n")[0]}`;
   } else dockerWhy = `docker not available: ${info.err.split("\n")[0] || "no daemon"}`;
 
-  const rows: { probe: string; docker: string; tsbox: string; same: boolean | null }[] = [];
+  const rows: { probe: string; docker: string; tsbox: string; same: boolean | null; dockerSameProfile: string }[] = [];
   for (const [probe, t] of tsboxOut) {
     const d = dockerOut?.get(probe);
-    rows.push({ probe, docker: d ?? "—", tsbox: t, same: dockerOut ? d === t : null });
+    rows.push({ probe, docker: d ?? "—", tsbox: t, same: dockerOut ? d === t : null, dockerSameProfile: dockerSameOut?.get(probe) ?? "—" });
   }
   const differ = rows.filter((r) => r.same === false).length;
+  const differSame = rows.filter((r) => dockerSameOut && r.dockerSameProfile !== r.tsbox).length;
+  const dockerVersion = sh(["docker", "version", "--format", "{{.Server.Version}}"]).out;
 
   // ---- start latency: default profile vs unconfined, interleaved
   const n = iterations();
@@ -125,17 +161,23 @@ async function main(): Promise<void> {
   }
   const convert = med(costs.map((c) => c.convert));
   const program = med(costs.map((c) => c.program));
+  const childRun = spawnSync(process.execPath, ["--input-type=module", "-e", CHILD_COST, root], { encoding: "utf8" });
+  if (childRun.status !== 0) throw new Error(`child cost: ${childRun.stderr}`);
+  const child = JSON.parse(childRun.stdout) as { on: number; off: number; n: number };
   load.push(loadavg()[0]!);
 
   const ms = (x: number): string => `${x.toFixed(3)} ms`;
   const md = [
     "## Docker's default seccomp profile: the same probes under Docker and tsbox",
     "",
-    dockerOut ? `${rows.length} probes, ${differ} differ.` : `Docker column skipped: ${dockerWhy}`,
+    dockerOut
+      ? `${rows.length} probes; Docker ${dockerVersion} with its built-in profile differs from tsbox in ${differ}` +
+        (dockerSameOut ? `, Docker given the profile file tsbox vendors (src/seccomp/default.json, last column) in ${differSame}.` : ".")
+      : `Docker column skipped: ${dockerWhy}`,
     "",
-    "| probe | docker | tsbox | same? |",
-    "|---|---|---|---|",
-    ...rows.map((r) => `| ${r.probe} | ${r.docker} | ${r.tsbox} | ${r.same === null ? "—" : r.same ? "yes" : "**no**"} |`),
+    "| probe | docker | tsbox | same? | docker, same profile file |",
+    "|---|---|---|---|---|",
+    ...rows.map((r) => `| ${r.probe} | ${r.docker} | ${r.tsbox} | ${r.same === null ? "—" : r.same ? "yes" : "**no**"} | ${r.dockerSameProfile} |`),
     "",
     `## What the filter costs a start (\`run --rm busybox true\`, ${n} interleaved runs each, medians)`,
     "",
@@ -144,16 +186,23 @@ async function main(): Promise<void> {
     ...variants.map((v) => `| ${v.key} | ${round1(med(v.samples))} ms | ${round1(quantile(v.samples, 0.1))} ms | ${round1(quantile(v.samples, 0.9))} ms |`),
     "",
     `Difference of the medians: ${(dflt - unconf).toFixed(1)} ms (run-to-run noise on this machine is larger than the filter).`,
-    `In-process, cached profile (fresh Node process, median of ${costs.length}): Docker profile → OCI ${ms(convert)}, BPF from the cache ${ms(program)} (${costs[0]!.bytes} bytes); total ${ms(convert + program)}.`,
+    "Where the time goes (medians):",
+    "",
+    "| part | cost |",
+    "|---|---|",
+    `| Docker profile → OCI \`linux.seccomp\` (fresh Node process, compile cache on, ${costs.length} runs) | ${ms(convert)} |`,
+    `| BPF program from the cache (${costs[0]!.bytes} bytes) | ${ms(program)} |`,
+    `| the child: spawn → exit of /bin/true with the filter vs without (${child.n} interleaved each: ${ms(child.on)} vs ${ms(child.off)}) | ${ms(child.on - child.off)} |`,
+    `| total | ${ms(convert + program + child.on - child.off)} |`,
     "",
   ].join("\n");
   process.stdout.write(md);
   mkdirSync(join(REPO, "bench", "results"), { recursive: true });
   writeFileSync(RESULTS_MD, md);
   writeResults(RESULTS_JSON, {
-    probes: rows, dockerSkipped: dockerOut ? null : dockerWhy,
+    probes: rows, dockerSkipped: dockerOut ? null : dockerWhy, dockerServer: dockerVersion,
     start: Object.fromEntries(variants.map((v) => [v.key, { medianMs: med(v.samples), samples: v.samples }])),
-    profileCostMs: { convert, program, samples: costs },
+    profileCostMs: { convert, program, samples: costs }, childCostMs: child,
   }, load);
 }
 

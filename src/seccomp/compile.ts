@@ -140,21 +140,21 @@ function compilerIdentity(exe: string): string {
 }
 
 /**
- * The cache file's name: a 64-bit FNV-1a-style hash of the key's length and of
- * at most ~512 of its characters, spread over it. Hashing all of a ~12 kB key
- * in cold JavaScript costs about a millisecond (node:crypto's load, more);
- * the name only spreads entries, the full key stored in the file decides.
+ * The cache file's name: the key's length and a hash of 64 of its characters,
+ * spread over it. Cold JavaScript is slow (hashing all of a ~6 kB key costs
+ * about half a millisecond; loading node:crypto, more): the name only spreads
+ * entries, the full key stored in the file decides.
  */
 function keyName(s: string): string {
-  let h1 = 0x811c9dc5 ^ s.length;
-  let h2 = 0x01000193 ^ s.length;
-  const step = Math.max(1, Math.floor(s.length / 512));
+  let h1 = 7;
+  let h2 = 11;
+  const step = Math.max(1, Math.floor(s.length / 64));
   for (let i = 0; i < s.length; i += step) {
     const c = s.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 16777619);
-    h2 = Math.imul(h2 ^ c, 2246822507);
+    h1 = (h1 * 31 + c) | 0;
+    h2 = (h2 * 131 + c) | 0;
   }
-  return (h1 >>> 0).toString(16).padStart(8, "0") + (h2 >>> 0).toString(16).padStart(8, "0");
+  return `${s.length.toString(16)}-${(h1 >>> 0).toString(16)}${(h2 >>> 0).toString(16)}`;
 }
 
 /** A cached program: the full key is stored and compared, so two keys with one name only miss. */
