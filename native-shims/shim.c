@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>  // struct sock_fprog (SECCOMP)
 #include <linux/fs.h>  // FS_IOC_*FLAGS, FS_TOPDIR_FL
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -49,7 +51,7 @@
 
 enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, BINDFD, PIVOT,
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
-            CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, NKINDS };
+            CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -64,6 +66,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [JOIN] = {"JOIN", "nn"},           [DETACH] = {"DETACH", ""},      [NONEWPRIVS] = {"NONEWPRIVS", ""},
   [EXEC] = {"EXEC", ""},             [MEMMERGE] = {"MEMMERGE", ""},
   [KEYRING] = {"KEYRING", "s"},      [TARGET] = {"TARGET", "ss"},
+  [SECCOMP] = {"SECCOMP", "ns"},
 };
 
 struct op {
@@ -76,6 +79,7 @@ struct op {
   size_t elf_len;
   gid_t *groups;          // USER
   size_t ngroups;
+  struct sock_fprog prog; // SECCOMP: decoded from hex in the parent
 };
 
 // One launched-but-not-finished child per slot, keyed by pid.
@@ -730,6 +734,12 @@ static void run_op(const struct op *o) {
     break;
   }
   case NONEWPRIVS: if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("set no_new_privs", NULL); break;
+  case SECCOMP:
+    // Without no_new_privs this needs CAP_SYS_ADMIN: the plan puts it before CAPBSET then.
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)o->n[0], &o->prog) < 0 &&
+        (errno != ENOSYS || o->n[0] || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &o->prog, 0, 0) < 0))
+      fail("load seccomp filter", NULL);
+    break;
   case EXEC: op_exec(o);
   case NKINDS: break;
   }
@@ -794,6 +804,7 @@ static void free_ops(struct op *ops, size_t n) {
     if (ops[i].cands) for (char **c = ops[i].cands; *c; c++) free(*c);
     free(ops[i].cands);
     free(ops[i].groups);
+    free(ops[i].prog.filter);
   }
   free(ops);
 }
@@ -816,6 +827,28 @@ static int build_cands(struct op *o) {
     if (!*q) break;
     p = q + 1;
   }
+  return 0;
+}
+
+// SECCOMP's program: hex of struct sock_filter[] (8 bytes each, at most BPF_MAXINSNS).
+static int parse_bpf(struct op *o) {
+  const char *h = o->s[1];
+  size_t n = strlen(h);
+  if (n == 0 || n % 16 || n / 16 > BPF_MAXINSNS) return -1;
+  unsigned char *b = malloc(n / 2);
+  if (!b) return -1;
+  for (size_t i = 0; i < n / 2; i++) {
+    int v = 0;
+    for (int j = 0; j < 2; j++) {
+      char c = h[2 * i + (size_t)j];
+      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (d < 0) { free(b); return -1; }
+      v = v * 16 + d;
+    }
+    b[i] = (unsigned char)v;
+  }
+  o->prog.len = (unsigned short)(n / 16);
+  o->prog.filter = (struct sock_filter *)b;
   return 0;
 }
 
@@ -910,6 +943,10 @@ static int parse(int n, char **plan, struct op **out, size_t *nout) {
         goto bad;
       }
       if (o->k == INIT && read_init(o) < 0) goto bad_init;
+      if (o->k == SECCOMP && parse_bpf(o) < 0) {
+        rc = perr(EINVAL, "invalid launch plan: %s", "bad SECCOMP program");
+        goto bad;
+      }
       if (o->k == USER && parse_groups(o) < 0) {
         rc = perr(EINVAL, "invalid launch plan: bad groups %s", o->s[2]);
         goto bad;

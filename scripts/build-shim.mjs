@@ -1,6 +1,8 @@
 // Builds build/libtsbox_shim.so from native-shims/*.c with the system C compiler,
-// and build/tsbox-monitor (a static executable) from native-shims/monitor/*.c
-// linked with the same shim sources, whose spawn path it uses.
+// build/tsbox-monitor (a static executable) from native-shims/monitor/*.c
+// linked with the same shim sources, whose spawn path it uses, and
+// build/tsbox-seccomp (native-shims/seccomp/, linked with libseccomp), the
+// seccomp profile compiler, with build/tsbox-seccomp.id naming its libseccomp.
 // Run by `npm install`/`npm ci` (package.json "install") and safe to re-run:
 // nothing is rebuilt while the library is newer than every source.
 import { spawnSync } from "node:child_process";
@@ -29,7 +31,10 @@ const monitorInputs = [...inputs, ...readdirSync(monitorDir).filter((f) => f.end
 const upToDate = (target, deps) => existsSync(target) && deps.every((f) => statSync(f).mtimeMs < statSync(target).mtimeMs);
 const needLib = !upToDate(out, inputs);
 const needMonitor = !upToDate(monitorOut, monitorInputs);
-if (!needLib && !needMonitor) process.exit(0);
+const seccompSrc = join(srcDir, "seccomp", "tsbox-seccomp.c");
+const seccompOut = join(outDir, "tsbox-seccomp");
+const needSeccomp = !upToDate(seccompOut, [seccompSrc]) || !existsSync(`${seccompOut}.id`);
+if (!needLib && !needMonitor && !needSeccomp) process.exit(0);
 
 const cc = process.env.CC?.trim() || "cc";
 const [ccCmd, ...ccArgs] = cc.split(/\s+/);
@@ -65,6 +70,17 @@ if (needLib) build(out, [...common, "-fPIC", "-shared", "-fvisibility=hidden"], 
 // monitor per container stays small and owns what it maps.
 // It needs the shim's launch code (shim.c) only, not the rest of the library.
 if (needMonitor) build(monitorOut, [...common, "-static", "-Os"], [...monitorSources, join(srcDir, "shim.c")], "the monitor");
+if (needSeccomp) {
+  // Dynamically linked: it runs only when a profile is not in the cache yet.
+  build(seccompOut, [...common, "-Os"], [seccompSrc, "-lseccomp"], "the seccomp compiler (needs libseccomp-dev)");
+  const v = spawnSync(seccompOut, ["--version"], { encoding: "utf8" });
+  if (v.error || v.status !== 0) {
+    console.error(`tsbox: ${seccompOut} --version failed`);
+    process.exit(1);
+  }
+  writeFileSync(`${seccompOut}.id.tmp`, v.stdout);
+  renameSync(`${seccompOut}.id.tmp`, `${seccompOut}.id`);
+}
 
 function build(target, flags, srcs, what) {
   const tmp = `${target}.${process.pid}.tmp`;

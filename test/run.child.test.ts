@@ -35,9 +35,11 @@ describe("session keyring", () => {
 
   it("is the container's own for run, run -d and exec: the host session's keys are out of reach", () => {
     const desc = `tsbox-canary-${randomBytes(6).toString("hex")}`;
-    const t = (args: string): string => `${process.execPath} ${CLI} --root ${root} ${args}`;
+    const t = (args: string): string => `${process.execPath} -- ${CLI} --root ${root} ${args}`;
     const p = `/probe/keyring-probe "$id" ${desc}`;
-    const vol = `-v ${probeDir}:/probe`;
+    // Without the seccomp filter, which answers every keyctl with EPERM (seccomp.test.ts):
+    // the keyring must be the container's own even where keyctl is allowed.
+    const vol = `--security-opt seccomp=unconfined -v ${probeDir}:/probe`;
     // A fresh anonymous session keyring (keyctl session -) for the whole
     // script: the machine's own keyrings are never touched; the canary goes
     // with it (and is unlinked explicitly too).

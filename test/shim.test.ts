@@ -155,6 +155,19 @@ describe("namespaces and exec", () => {
     expect(() => shim.spawn({ cloneFlags: 0, ops: [{ op: "PRIVATE" }] })).toThrow(/EXEC must be the last op/);
     expect(() => shim.spawn(sh("true", [{ op: "PRIVATE" }, { op: "STDIO", stdin: "null" }]))).toThrow(/bad STDIO op/);
     expect(() => shim.spawn(sh("true", [], 0x100 /* CLONE_VM */))).toThrow(/bad clone flags/);
+    for (const hex of ["", "0600000000", "zz00000000ff7f00"]) {
+      expect(() => shim.spawn(sh("true", [{ op: "SECCOMP", flags: 0, bpf: Buffer.from(hex, "hex") }]))).toThrow(/bad SECCOMP program/);
+    }
+  });
+
+  it("SECCOMP loads a BPF program; a program the kernel refuses fails the launch", async () => {
+    // BPF_RET|BPF_K SECCOMP_RET_ALLOW: a filter that allows everything
+    const allow = Buffer.from("060000000000ff7f", "hex");
+    const out = join(tmp, "seccomp-status");
+    expect(await run(sh(`grep ^Seccomp: /proc/self/status >${out}`, [{ op: "SECCOMP", flags: 0, bpf: allow }]))).toBe(0);
+    expect(readFileSync(out, "utf8")).toMatch(/^Seccomp:\s+2$/m);
+    const invalid = Buffer.from("ffff000000000000", "hex");
+    expect(await run(sh("exit 0", [{ op: "SECCOMP", flags: 0, bpf: invalid }]))).toEqual({ code: 125, message: "load seccomp filter: Invalid argument" });
   });
 });
 

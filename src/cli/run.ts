@@ -11,6 +11,7 @@ import { cgroupParentSegments, parseEnvFile, type RunFlags } from "../runtime/sp
 import type { LogConfig, RestartPolicy } from "../runtime/container-store.js";
 import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../runtime/units.js";
 import { collect, prepare, readText } from "./common.js";
+import { inlineSecurityOpts } from "../seccomp/security-opt.js";
 
 export function registerRun(program: Command): void {
   program.command("run")
@@ -58,6 +59,7 @@ export function registerRun(program: Command): void {
     .option("--cap-add <cap>", "Add Linux capabilities", collect, [])
     .option("--cap-drop <cap>", "Drop Linux capabilities", collect, [])
     .option("--privileged", "Give extended privileges to this container", false)
+    .option("--security-opt <opt>", "Security Options (seccomp=PROFILE.json|unconfined, no-new-privileges[=true|false])", collect, [])
     .action(async (image: string, command: string[], o: Record<string, unknown>, cmd: Command) => {
       const g = await prepare(cmd);
       const env = [
@@ -106,6 +108,7 @@ export function registerRun(program: Command): void {
         capAdd: o.capAdd as string[],
         capDrop: o.capDrop as string[],
         privileged: Boolean(o.privileged),
+        ...((o.securityOpt as string[]).length ? { securityOpt: inlineSecurityOpts(o.securityOpt as string[], (f) => readFileSync(f, "utf8")) } : {}),
       };
       if (flags.tty && !process.stdin.isTTY && flags.interactive) {
         throw new UsageError("the input device is not a TTY");

@@ -8,6 +8,7 @@ import { MEMORY_MERGE_ANNOTATION, type Spec, type SpecMount } from "../runtime/s
 import { capMask } from "./capabilities.js";
 import { MS, mountFlags } from "./mount-options.js";
 import type { Op, Plan, StdinMode } from "./plan.js";
+import type { SeccompProgram } from "../seccomp/compile.js";
 
 export const CLONE = {
   NEWNS: 0x00020000, NEWCGROUP: 0x02000000, NEWUTS: 0x04000000, NEWIPC: 0x08000000,
@@ -59,6 +60,8 @@ export interface PlanContext {
   bindIsDir: (source: string) => boolean;
   /** mount the root nodev: where device rules are not enforced, no node in the image may be opened */
   rootNodev?: boolean;
+  /** the compiled spec.linux.seccomp, if the spec has one */
+  seccomp?: SeccompProgram;
 }
 
 export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
@@ -123,17 +126,28 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
 
   const caps = spec.process.capabilities;
   const u = spec.process.user;
+  const nnp = spec.process.noNewPrivileges === true;
+  const seccomp = seccompOp(ctx.seccomp);
+  // As runc: without no_new_privs loading a filter needs CAP_SYS_ADMIN, so it
+  // comes before the capability drop; with it, as late as possible.
+  if (seccomp && !nnp) ops.push(seccomp);
   ops.push(
     { op: "CAPBSET", keep: capMask(caps.bounding) },
     { op: "USER", uid: u.uid, gid: u.gid, groups: u.additionalGids ?? [] },
     { op: "CAPS", effective: capMask(caps.effective), permitted: capMask(caps.permitted),
       inheritable: capMask(caps.inheritable), ambient: capMask(caps.ambient) },
   );
-  if (spec.process.noNewPrivileges) ops.push({ op: "NONEWPRIVS" });
+  if (nnp) ops.push({ op: "NONEWPRIVS" });
   ops.push({ op: "CHDIR", path: spec.process.cwd });
+  // Before INIT: tini, the container's PID 1, is filtered too.
+  if (seccomp && nnp) ops.push(seccomp);
   if (ctx.init !== undefined) ops.push({ op: "INIT", path: ctx.init });
   ops.push({ op: "EXEC", path: spec.process.args[0]!, argv: spec.process.args, env: spec.process.env });
   return { cloneFlags, ops };
+}
+
+export function seccompOp(p: SeccompProgram | undefined): Op | undefined {
+  return p ? { op: "SECCOMP", flags: p.flags, bpf: p.bpf } : undefined;
 }
 
 /**

@@ -4,7 +4,8 @@
 // kernel tests check it against the container's own PID 1.
 
 import type { Spec, SpecCapabilities } from "../runtime/spec.js";
-import { CLONE, RLIMIT, sessionKeyring } from "./build-plan.js";
+import { CLONE, RLIMIT, seccompOp, sessionKeyring } from "./build-plan.js";
+import type { SeccompProgram } from "../seccomp/compile.js";
 import { capMask } from "./capabilities.js";
 import type { Op, Plan } from "./plan.js";
 
@@ -31,6 +32,8 @@ export interface ExecPlanContext {
   tty?: { rows: number; cols: number };
   /** -d: handed to the container's PID 1; no stdio */
   detach: boolean;
+  /** the container's spec.linux.seccomp, compiled */
+  seccomp?: SeccompProgram;
 }
 
 /** The namespaces of the spec an exec joins, as CLONE_NEW* bits (the user namespace is never used). */
@@ -55,14 +58,20 @@ export function buildExecPlan(spec: Spec, proc: ExecProcess, ctx: ExecPlanContex
   if (ctx.tty && !ctx.detach) ops.push({ op: "PTY", rows: ctx.tty.rows, cols: ctx.tty.cols });
   const caps = proc.capabilities;
   const u = proc.user;
+  const nnp = spec.process.noNewPrivileges === true;
+  // The container's filter, placed as in run's plan (after JOIN: the reaper
+  // left outside the container is not filtered).
+  const seccomp = seccompOp(ctx.seccomp);
+  if (seccomp && !nnp) ops.push(seccomp);
   ops.push(
     { op: "CAPBSET", keep: capMask(caps.bounding) },
     { op: "USER", uid: u.uid, gid: u.gid, groups: u.additionalGids },
     { op: "CAPS", effective: capMask(caps.effective), permitted: capMask(caps.permitted),
       inheritable: capMask(caps.inheritable), ambient: capMask(caps.ambient) },
   );
-  if (spec.process.noNewPrivileges) ops.push({ op: "NONEWPRIVS" });
+  if (nnp) ops.push({ op: "NONEWPRIVS" });
   ops.push({ op: "CHDIR", path: proc.cwd });
+  if (seccomp && nnp) ops.push(seccomp);
   if (ctx.detach) ops.push({ op: "DETACH" });
   ops.push({ op: "EXEC", path: proc.args[0]!, argv: proc.args, env: proc.env });
   // No clone flags: the shim's child is a plain fork that joins (JOIN) rather than creates.

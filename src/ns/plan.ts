@@ -42,6 +42,8 @@ export type Op =
   | { op: "JOIN"; pid: number; namespaces: number }
   | { op: "DETACH" }
   | { op: "NONEWPRIVS" }
+  /** a classic BPF program (struct sock_filter[]) for seccomp(SECCOMP_SET_MODE_FILTER, flags) */
+  | { op: "SECCOMP"; flags: number; bpf: Buffer }
   | { op: "EXEC"; path: string; argv: string[]; env: string[] };
 
 export interface Plan {
@@ -76,6 +78,7 @@ export function encodePlan(plan: Plan): string[] {
       case "TARGET": out.push(o.path, o.kind); break;
       case "RLIMIT": out.push(String(o.resource), u64(o.soft), u64(o.hard)); break;
       case "CAPBSET": out.push(u64(o.keep)); break;
+      case "SECCOMP": out.push(String(o.flags), o.bpf.toString("hex")); break;
       case "USER": out.push(String(o.uid), String(o.gid), o.groups.join(",")); break;
       case "CAPS": out.push(u64(o.effective), u64(o.permitted), u64(o.inheritable), u64(o.ambient)); break;
       case "EXEC": out.push(o.path, String(o.argv.length), ...o.argv, String(o.env.length), ...o.env); break;

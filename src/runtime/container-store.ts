@@ -46,6 +46,8 @@ export interface ContainerState {
   capAdd?: string[];
   capDrop?: string[];
   privileged?: boolean;
+  /** --security-opt as Docker's client sent them (inspect's HostConfig.SecurityOpt) */
+  securityOpt?: string[];
 }
 
 export interface ContainerPaths {

@@ -7,6 +7,7 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { LaunchError, UsageError, errnoCode } from "../errors.js";
 import { buildExecPlan, execEnv, type ExecProcess } from "../ns/exec-plan.js";
+import { seccompProgram } from "../seccomp/compile.js";
 import * as shim from "../ns/shim.js";
 import { log } from "../log.js";
 import { containerPaths } from "./container-store.js";
@@ -106,9 +107,12 @@ export async function execInContainer(req: ExecRequest): Promise<number> {
   const tty = req.tty && !req.detach
     ? { rows: process.stdout.isTTY ? process.stdout.rows : 0, cols: process.stdout.isTTY ? process.stdout.columns : 0 }
     : undefined;
+  // The container's own filter (a spec written by an older tsbox has none).
+  const seccomp = spec.linux.seccomp ? seccompProgram(req.root, spec.linux.seccomp) : undefined;
   const plan = buildExecPlan(spec, proc, {
     id: state.id, pid, detach: req.detach, stdin: req.interactive && !req.tty ? "inherit" : "null",
     ...(tty ? { tty } : {}),
+    ...(seccomp ? { seccomp } : {}),
   });
 
   const child = shim.spawn(plan);

@@ -67,6 +67,7 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
       CapAdd: stringList(s.capAdd),
       CapDrop: stringList(s.capDrop),
       Privileged: s.privileged === true,
+      SecurityOpt: Array.isArray(s.securityOpt) && s.securityOpt.every((o) => typeof o === "string") ? s.securityOpt : null,
     },
     GraphDriver: {
       Name: "overlay2",

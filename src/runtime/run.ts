@@ -29,6 +29,7 @@ import { attachTerminal, forwardSignals } from "./stdio.js";
 import { grantableRlimits } from "./rlimits.js";
 import { launchMonitor, writePlan } from "./monitor.js";
 import { findInit } from "./init-binary.js";
+import { seccompProgram, type SeccompProgram } from "../seccomp/compile.js";
 
 export interface RunRequest {
   root: string;
@@ -69,6 +70,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
   let pid = 0;
   let stopForwarding = (): void => {};
   let spec: Spec;
+  let seccompMs = 0;
   const etcFiles = { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf };
   const warnings: string[] = [];
   // v2: Docker's device list as a BPF program where the kernel takes it.
@@ -90,6 +92,10 @@ export async function runContainer(req: RunRequest): Promise<number> {
       availableCaps: currentCapabilities(),
       ...(req.flags.privileged ? { hostDevices: hostDevices() } : {}),
     });
+    // Compiled (or read from the cache) before anything is created: a bad profile leaves nothing.
+    const t0 = process.hrtime.bigint();
+    const seccomp: SeccompProgram | undefined = spec.linux.seccomp ? seccompProgram(req.root, spec.linux.seccomp) : undefined;
+    seccompMs = Number(process.hrtime.bigint() - t0) / 1e6;
     // Docker's client prints the daemon's warnings this way, before the container starts.
     for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
     spec.process.rlimits = grantableRlimits(spec.process.rlimits);
@@ -118,6 +124,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
       ...(req.flags.capAdd?.length ? { capAdd: req.flags.capAdd } : {}),
       ...(req.flags.capDrop?.length ? { capDrop: req.flags.capDrop } : {}),
       ...(req.flags.privileged ? { privileged: true } : {}),
+      ...(req.flags.securityOpt?.length ? { securityOpt: req.flags.securityOpt } : {}),
     };
     writeState(req.root, state);
     crashPoint("create");
@@ -140,8 +147,9 @@ export async function runContainer(req: RunRequest): Promise<number> {
       bindIsDir: (p) => statSync(p).isDirectory(),
       // --privileged allows every device anyway: no nodev fallback.
       rootNodev: !enforced && !req.flags.privileged,
+      ...(seccomp ? { seccomp } : {}),
     });
-    log().debug({ id, ops: plan.ops.length }, "launching");
+    log().debug({ id, ops: plan.ops.length, seccompMs }, "launching");
     // Kept for `tsbox start`, which relaunches the same plan through a monitor;
     // a foreground --rm container is gone at its exit, so it never needs one.
     if (req.detach || !req.autoRemove) writePlan(paths, plan);

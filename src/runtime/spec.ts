@@ -57,6 +57,30 @@ export interface SpecDevice {
   gid?: number;
 }
 
+/** One argument condition of a seccomp rule (config-linux.md "Seccomp"); MASKED_EQ: (arg & value) == valueTwo. */
+export interface LinuxSeccompArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  op: string;
+}
+
+export interface LinuxSyscall {
+  names: string[];
+  action: string;
+  errnoRet?: number;
+  args?: LinuxSeccompArg[];
+}
+
+/** The container's syscall filter, as the OCI runtime spec has it. */
+export interface LinuxSeccomp {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures?: string[];
+  flags?: string[];
+  syscalls?: LinuxSyscall[];
+}
+
 export type NamespaceType = "pid" | "network" | "mount" | "ipc" | "uts" | "cgroup" | "user" | "time";
 
 export interface Spec {
@@ -74,6 +98,8 @@ export interface Spec {
     maskedPaths: string[];
     readonlyPaths: string[];
     rootfsPropagation?: string;
+    /** absent: no filter (seccomp=unconfined, or privileged without a profile) */
+    seccomp?: LinuxSeccomp;
   };
   annotations?: Record<string, string>;
 }

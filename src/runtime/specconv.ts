@@ -2,6 +2,7 @@
 // daemon/oci_linux.go and container env rules, runc's specconv for the shape).
 // Pure: everything read from disk (passwd, group, CPU list) comes in `ctx`.
 
+import { release as osRelease } from "node:os";
 import { UsageError } from "../errors.js";
 import { checkMountDestination } from "./mount-destination.js";
 import {
@@ -15,6 +16,8 @@ import {
 import { resolveUser } from "./user.js";
 import { containerCapabilities } from "./capabilities.js";
 import { KNOWN_CAPABILITIES } from "../ns/capabilities.js";
+import { hostPlatform, type SeccompPlatform } from "../seccomp/docker-profile.js";
+import { containerSeccomp, parseSecurityOpts } from "../seccomp/security-opt.js";
 
 export interface RunFlags {
   cmd: string[];
@@ -59,6 +62,8 @@ export interface RunFlags {
   capDrop?: string[];
   /** --privileged: every capability, every device, no masked or read-only paths, writable /sys and cgroupfs */
   privileged: boolean;
+  /** --security-opt, as Docker's client sends them (a seccomp profile file replaced by its JSON) */
+  securityOpt?: string[];
 }
 
 /** A block device named on the command line, stat'ed by the CLI for its numbers. */
@@ -94,6 +99,8 @@ export interface SpecContext {
   availableCaps?: readonly string[];
   /** --privileged: the host's device nodes (see host-devices.ts), created in the container's /dev */
   hostDevices?: SpecDevice[];
+  /** the host the seccomp filter is for (default: this one) */
+  platform?: SeccompPlatform;
 }
 
 export const DEFAULT_NOFILE = { soft: 1024, hard: 524288 };
@@ -106,6 +113,7 @@ export const NANO_CPUS_ANNOTATION = "io.tsbox.nano-cpus";
 
 export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecContext): Spec {
   const hostname = flags.hostname ?? ctx.id.slice(0, 12);
+  const security = parseSecurityOpts(flags.securityOpt ?? []);
   const args = commandArgs(image, flags);
   const user = resolveUser(flags.user ?? image.User ?? "", ctx.passwd, ctx.group);
 
@@ -137,7 +145,7 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
     ...(flags.cpus !== undefined ? { [NANO_CPUS_ANNOTATION]: String(Math.round(flags.cpus * 1e9)) } : {}),
   };
 
-  return {
+  const spec: Spec = {
     ociVersion: OCI_VERSION,
     process: {
       terminal: flags.tty,
@@ -163,6 +171,12 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
       rootfsPropagation: "rprivate",
     },
   };
+  // Last: the filter depends on the final bounding set, whatever set it.
+  if (security.noNewPrivileges) spec.process.noNewPrivileges = true;
+  const seccomp = containerSeccomp(security, flags.privileged === true, spec.process.capabilities.bounding,
+    ctx.platform ?? hostPlatform(process.arch, osRelease()));
+  if (seccomp) spec.linux.seccomp = seccomp;
+  return spec;
 }
 
 /** --privileged's device rule (moby WithDevices): every device, read, write and mknod. */
