@@ -49,6 +49,22 @@ export function busyboxTarball(): string {
   return tar;
 }
 
+/**
+ * A Debian bookworm minbase rootfs tarball (debootstrap from this machine's Debian mirror),
+ * built once per checkout: ordinary distribution programs (bash, apt, dpkg, perl) under
+ * tsbox's defaults. Slow the first time (about a minute).
+ */
+export function debianTarball(): string {
+  const tar = join(REPO, ".tmp", "test", "debian.tar");
+  if (!existsSync(tar)) {
+    mkdirSync(dirname(tar), { recursive: true });
+    const tmp = `${tar}.${process.pid}`;
+    execFileSync("bash", [join(REPO, "scripts", "make-debian-rootfs.sh"), tmp], { stdio: "ignore" });
+    renameSync(tmp, tar);
+  }
+  return tar;
+}
+
 /** A state root with the busybox image imported as `busybox` (and extra tags via changes). */
 export function rootWithBusybox(): string {
   const root = makeRoot();
