@@ -72,6 +72,37 @@ export function spawn(plan: Plan): number {
   return pid;
 }
 
+/** The launcher's ends of a container's stdio pipes (absent: none was made, e.g. stdin without -i, or -t). */
+export interface StdioPipes {
+  /** write end of the container's stdin */
+  stdin?: number;
+  /** read ends of its stdout and stderr */
+  stdout?: number;
+  stderr?: number;
+}
+
+/**
+ * As `spawn`, but the child's fds 0-2 are fresh pipes (stdin only with STDIO
+ * "inherit"; none with PTY or "detached"; /dev/null where there is none), never
+ * this process's own stdio: the caller copies. The returned fds are the
+ * caller's to close (O_CLOEXEC, blocking).
+ */
+export function spawnWithPipes(plan: Plan): { pid: number; pipes: StdioPipes } {
+  const strings = encodePlan(plan);
+  const pid = callInt("tsbox_spawn_stdio", [DataType.I32, DataType.StringArray], [strings.length, strings]);
+  if (pid < 0) {
+    const message = callString("tsbox_last_error", [], []);
+    throw new LaunchError(message || `launch failed: ${getSystemErrorName(pid)}`);
+  }
+  const pipes: StdioPipes = {};
+  const names = ["stdin", "stdout", "stderr"] as const;
+  names.forEach((name, fd) => {
+    const r = callInt("tsbox_stdio_fd", [DataType.I32, DataType.I32], [pid, fd]);
+    if (r >= 0) pipes[name] = r;
+  });
+  return { pid, pipes };
+}
+
 /**
  * For a plan with JOIN: releases the child, which joins the container and
  * forks into it; returns that process's host pid (it then waits for `start`,

@@ -12,7 +12,7 @@ import { log } from "../log.js";
 import { containerPaths } from "./container-store.js";
 import { runningContainer } from "./running.js";
 import type { Spec } from "./spec.js";
-import { attachTerminal, forwardSignals } from "./stdio.js";
+import { attachPipes, attachTerminal, closePipes, forwardSignals } from "./stdio.js";
 import { resolveUser } from "./user.js";
 
 export interface ExecRequest {
@@ -102,7 +102,8 @@ export async function execInContainer(req: ExecRequest): Promise<number> {
     ...(tty ? { tty } : {}),
   });
 
-  const child = shim.spawn(plan);
+  // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
+  const { pid: child, pipes } = shim.spawnWithPipes(plan);
   let stopForwarding = (): void => {};
   try {
     if (!req.detach) stopForwarding = forwardSignals(child);
@@ -116,6 +117,7 @@ export async function execInContainer(req: ExecRequest): Promise<number> {
   } catch (e) {
     stopForwarding();
     shim.abort(child);
+    closePipes(pipes);
     throw e;
   }
   log().debug({ id: state.id, child }, "exec started");
@@ -123,9 +125,10 @@ export async function execInContainer(req: ExecRequest): Promise<number> {
     await shim.wait(child);  // the intermediate, which exits once the process is handed over
     return 0;
   }
-  const terminal = tty ? attachTerminal(shim.ptyMaster(child), req.interactive) : undefined;
+  const terminal = tty ? attachTerminal(shim.ptyMaster(child), req.interactive) : attachPipes(pipes);
   const code = await shim.wait(child);
   stopForwarding();
-  await terminal?.close();
+  // Drains the output; a background process the command left holding the pipe is given up on (stdio.ts).
+  await terminal.close();
   return code;
 }

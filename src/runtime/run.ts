@@ -23,7 +23,7 @@ import { buildSpec, type RunFlags } from "./specconv.js";
 import type { Spec } from "./spec.js";
 import { formatBytes } from "./units.js";
 import { writeJsonAtomic } from "../util/atomic.js";
-import { attachTerminal, forwardSignals } from "./stdio.js";
+import { attachPipes, attachTerminal, closePipes, forwardSignals } from "./stdio.js";
 import { grantableRlimits } from "./rlimits.js";
 import { launchMonitor, writePlan } from "./monitor.js";
 
@@ -64,6 +64,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
   let state: ContainerState | undefined;
   let cgroup: Cgroup | undefined;
   let pid = 0;
+  let pipes: shim.StdioPipes = {};
   let stopForwarding = (): void => {};
   let spec: Spec;
   const etcFiles = { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf };
@@ -146,8 +147,11 @@ export async function runContainer(req: RunRequest): Promise<number> {
       req.detach(id);
       return 0;
     }
-    pid = shim.spawn(plan);
+    // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
+    ({ pid, pipes } = shim.spawnWithPipes(plan));
     const child = pid;
+    const childPipes = pipes;
+    undo.push(() => closePipes(childPipes));
     undo.push(() => shim.abort(child));
     // Forward from now on: the child keeps signals blocked until it execs, so
     // one that arrives during setup reaches the command instead of killing tsbox.
@@ -164,10 +168,10 @@ export async function runContainer(req: RunRequest): Promise<number> {
     throw e;
   }
 
-  const terminal = req.flags.tty ? attachTerminal(shim.ptyMaster(pid), req.flags.interactive) : undefined;
+  const terminal = req.flags.tty ? attachTerminal(shim.ptyMaster(pid), req.flags.interactive) : attachPipes(pipes);
   const exitCode = await shim.wait(pid);
   stopForwarding();
-  await terminal?.close();
+  await terminal.close();
 
   // Read before teardown: the counter goes with the cgroup.
   const oomKilled = cgroup.oomKills() > 0;
