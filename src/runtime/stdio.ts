@@ -93,8 +93,10 @@ export interface AttachedPipes {
 /** Copies the CLI's stdin to the container's (with -i) and its stdout/stderr to the CLI's. Takes the fds. */
 export function attachPipes(pipes: StdioPipes): AttachedPipes {
   const outputs: OutputCopy[] = [];
-  if (pipes.stdout !== undefined) outputs.push(copyOutput(pipes.stdout, process.stdout));
-  if (pipes.stderr !== undefined) outputs.push(copyOutput(pipes.stderr, process.stderr));
+  // Getters: Node builds process.stdout/stderr on first use (~2 ms for a pipe),
+  // which a container that prints nothing should not pay at its start.
+  if (pipes.stdout !== undefined) outputs.push(copyOutput(pipes.stdout, () => process.stdout));
+  if (pipes.stderr !== undefined) outputs.push(copyOutput(pipes.stderr, () => process.stderr));
   const stopInput = pipes.stdin !== undefined ? copyInput(pipes.stdin) : undefined;
   return {
     async close() {
@@ -109,8 +111,9 @@ interface OutputCopy { drain(idleMs: number): Promise<void> }
 // A net.Socket on the pipe: libuv polls it (non-blocking on this end only: the
 // container's end is another open file description and stays blocking), and
 // destroy() cancels a pending read, which a threadpool fs read could not.
-function copyOutput(fd: number, out: NodeJS.WriteStream): OutputCopy {
+function copyOutput(fd: number, target: () => NodeJS.WriteStream): OutputCopy {
   const pipe = new net.Socket({ fd, readable: true, writable: false });
+  let out: NodeJS.WriteStream | undefined;
   let idleMs: number | undefined;  // set once the process has exited
   let idle: NodeJS.Timeout | undefined;
   let blocked = false;  // waiting for `out` to drain: silence is then ours, not the container's
@@ -118,7 +121,7 @@ function copyOutput(fd: number, out: NodeJS.WriteStream): OutputCopy {
   const done = new Promise<void>((resolve) => { finish = resolve; });
   const stop = (): void => {
     clearTimeout(idle);
-    out.off("error", stop);
+    out?.off("error", stop);
     // Closing the only read end: the container's next write gets SIGPIPE/EPIPE.
     pipe.destroy();
     finish();
@@ -127,9 +130,12 @@ function copyOutput(fd: number, out: NodeJS.WriteStream): OutputCopy {
     clearTimeout(idle);
     if (idleMs !== undefined && !blocked) idle = setTimeout(stop, idleMs);
   };
-  // EPIPE (`tsbox run … | head -1`) or any write error: stop copying this stream.
-  out.on("error", stop);
   pipe.on("data", (chunk: Buffer) => {
+    if (out === undefined) {
+      out = target();
+      // EPIPE (`tsbox run … | head -1`) or any write error: stop copying this stream.
+      out.on("error", stop);
+    }
     if (out.write(chunk)) { arm(); return; }
     blocked = true;
     clearTimeout(idle);
