@@ -217,7 +217,8 @@ static void stdio_pipes(void) {
     }
     if (dup2(src, fd) < 0) fail("stdio ", "dup2");  // dup2 leaves the new fd without FD_CLOEXEC
   }
-  for (int fd = 0; fd < 3; fd++) if (g.io[fd] >= 0) close(g.io[fd]);
+  for (int fd = 0; fd < 3; fd++)
+    if (g.io[fd] >= 0 && (fd < 2 || g.io[2] != g.io[1])) close(g.io[fd]);  // stderr may share stdout's
   if (null >= 0) close(null);
 }
 
@@ -853,6 +854,11 @@ static int spawn(int n, char **plan, int piped) {
   // parse() made STDIO the first op.
   int want_io = piped && !has_pty && strcmp(ops[0].s[0], "detached");
   int want_in = want_io && !strcmp(ops[0].s[0], "inherit");
+  // The caller's stdout and stderr are one file (a terminal, `2>&1`): one pipe
+  // for both, so the two streams keep the order they were written in.
+  struct stat st1, st2;
+  int one_out = want_io && fstat(1, &st1) == 0 && fstat(2, &st2) == 0 &&
+                st1.st_dev == st2.st_dev && st1.st_ino == st2.st_ino;
 
   int sp[2] = {-1, -1}, ep[2] = {-1, -1}, cp[2] = {-1, -1}, jp[2] = {-1, -1}, err = 0;
   int io[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};  // [fd][0 read, 1 write]
@@ -862,7 +868,7 @@ static int spawn(int n, char **plan, int piped) {
       (has_pty && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, cp) < 0) ||
       (has_join && pipe2(jp, O_CLOEXEC) < 0) ||
       (want_in && pipe2(io[0], O_CLOEXEC) < 0) ||
-      (want_io && (pipe2(io[1], O_CLOEXEC) < 0 || pipe2(io[2], O_CLOEXEC) < 0))) {
+      (want_io && (pipe2(io[1], O_CLOEXEC) < 0 || (!one_out && pipe2(io[2], O_CLOEXEC) < 0)))) {
     err = errno;
     perr(err, "launch: pipe: %s", strerror(err));
     goto out;
@@ -891,7 +897,7 @@ static int spawn(int n, char **plan, int piped) {
   // The child reads stdin (0) and writes stdout/stderr (1, 2); the parent the reverse.
   g.io[0] = io[0][0]; g.io_parent[0] = io[0][1];
   g.io[1] = io[1][1]; g.io_parent[1] = io[1][0];
-  g.io[2] = io[2][1]; g.io_parent[2] = io[2][0];
+  g.io[2] = one_out ? io[1][1] : io[2][1]; g.io_parent[2] = io[2][0];
   g.cap_last = read_cap_last();
 
   // Block everything across clone so no signal runs a Node handler in the child

@@ -127,6 +127,14 @@ describe("run: stdio behaviour that must not change", () => {
     expect(r).toMatchObject({ code: 7, stdout: "out1\nout2\nout3\n", stderr: "err1\nerr2\nerr3\n" });
   });
 
+  it("keeps the order of stdout and stderr written to one file (2>&1)", () => {
+    const file = hostFile("merged", "");
+    const script = "for i in 1 2 3 4 5 6 7 8 9 10; do echo out$i; echo err$i >&2; done";
+    const r = withOpen(file, "w", (fd) => withFds(["run", "--rm", "busybox", "sh", "-c", script], ["ignore", fd, fd]));
+    expect(r.code).toBe(0);
+    expect(readFileSync(file, "utf8")).toBe(Array.from({ length: 10 }, (_, i) => `out${i + 1}\nerr${i + 1}\n`).join(""));
+  });
+
   it("prints its own start errors (127, 126) on stderr", () => {
     const nf = tsbox(root, ["run", "--rm", "busybox", "no-such-cmd"]);
     expect(nf.code).toBe(127);

@@ -84,7 +84,9 @@ export interface StdioPipes {
 /**
  * As `spawn`, but the child's fds 0-2 are fresh pipes (stdin only with STDIO
  * "inherit"; none with PTY or "detached"; /dev/null where there is none), never
- * this process's own stdio: the caller copies. The returned fds are the
+ * this process's own stdio: the caller copies. When this process's stdout and
+ * stderr are one file (a terminal, `2>&1`) the container's stdout and stderr
+ * share one pipe (order kept; no `stderr` then). The returned fds are the
  * caller's to close (O_CLOEXEC, blocking).
  */
 export function spawnWithPipes(plan: Plan): { pid: number; pipes: StdioPipes } {
