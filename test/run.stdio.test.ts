@@ -183,6 +183,15 @@ describe("exec: stdio behaviour", () => {
     expect(r.error).toBeUndefined();
     expect(r).toMatchObject({ status: 0, stdout: "started\n" });
   }, SLOW);
+
+  it("copies all output to a reader slower than that, background process or not", () => {
+    // The reader starts 3 s after the command exited with MBs still to copy: the copy waits for it.
+    const cli = `"${process.execPath}" "${CLI}" --root "${root}" exec sx sh -c`;
+    const r = spawnSync("/bin/sh", ["-c", `${cli} 'head -c 3000000 /dev/zero; sleep 301 &' | (sleep 3; wc -c)`],
+      { encoding: "utf8", timeout: 60_000 });
+    tsbox(root, ["exec", "sx", "pkill", "-f", "sleep 301"]);
+    expect(r.stdout.trim()).toBe("3000000");
+  }, SLOW);
 });
 
 describe("run -d: the monitor gives the container its own pipes or pty", () => {

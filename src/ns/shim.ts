@@ -106,6 +106,36 @@ export function spawnWithPipes(plan: Plan): { pid: number; pipes: StdioPipes } {
 }
 
 /**
+ * Starts the shim's copier thread (native-shims/stdio_copy.c): this process's
+ * stdin to the container's (with -i), the container's stdout/stderr to this
+ * process's fds 1 and 2. Takes the fds (on success). Returns the handle for
+ * `finishCopy`.
+ */
+export function copyStdio(pipes: StdioPipes, idleMs: number): number {
+  const r = callInt("tsbox_copy_start", [DataType.I32, DataType.I32, DataType.I32, DataType.I32],
+    [pipes.stdin ?? -1, pipes.stdout ?? -1, pipes.stderr ?? -1, idleMs]);
+  if (r < 0) throw new LaunchError(`copying the container's stdio: ${getSystemErrorMessage(r).toLowerCase()}`);
+  return r;
+}
+
+/**
+ * After the container's process exited: stops copying stdin, copies the rest
+ * of its output (until EOF, or until the pipes stay silent for the copy's
+ * idleMs) and ends the copier thread.
+ */
+export async function finishCopy(handle: number): Promise<void> {
+  const rc = await load({
+    library: lib(),
+    funcName: "tsbox_copy_finish",
+    retType: DataType.I32,
+    paramsType: [DataType.I32],
+    paramsValue: [handle],
+    runInNewThread: true,
+  });
+  check(rc, "tsbox_copy_finish");
+}
+
+/**
  * For a plan with JOIN: releases the child, which joins the container and
  * forks into it; returns that process's host pid (it then waits for `start`,
  * so the caller can place it in the container's cgroup first), or undefined

@@ -12,7 +12,7 @@ import { log } from "../log.js";
 import { containerPaths } from "./container-store.js";
 import { runningContainer } from "./running.js";
 import type { Spec } from "./spec.js";
-import { attachPipes, attachTerminal, closePipes, forwardSignals } from "./stdio.js";
+import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedPipes } from "./stdio.js";
 import { resolveUser } from "./user.js";
 
 export interface ExecRequest {
@@ -105,6 +105,7 @@ export async function execInContainer(req: ExecRequest): Promise<number> {
   // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
   const { pid: child, pipes } = shim.spawnWithPipes(plan);
   let stopForwarding = (): void => {};
+  let copy: AttachedPipes | undefined;
   try {
     if (!req.detach) stopForwarding = forwardSignals(child);
     // The child joins the namespaces and forks into the PID namespace; that
@@ -114,6 +115,8 @@ export async function execInContainer(req: ExecRequest): Promise<number> {
     if (inside !== undefined) cgroup.addProcess(inside);
     const started = shim.start(child);
     if (!started.ok) throw new LaunchError(started.message, started.code);
+    // Last: once copying, the fds are the copier's.
+    if (!tty && !req.detach) copy = attachPipes(pipes);
   } catch (e) {
     stopForwarding();
     shim.abort(child);
@@ -125,7 +128,7 @@ export async function execInContainer(req: ExecRequest): Promise<number> {
     await shim.wait(child);  // the intermediate, which exits once the process is handed over
     return 0;
   }
-  const terminal = tty ? attachTerminal(shim.ptyMaster(child), req.interactive) : attachPipes(pipes);
+  const terminal = copy ?? attachTerminal(shim.ptyMaster(child), req.interactive);
   const code = await shim.wait(child);
   stopForwarding();
   // Drains the output; a background process the command left holding the pipe is given up on (stdio.ts).

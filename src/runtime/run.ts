@@ -23,7 +23,7 @@ import { buildSpec, type RunFlags } from "./specconv.js";
 import type { Spec } from "./spec.js";
 import { formatBytes } from "./units.js";
 import { writeJsonAtomic } from "../util/atomic.js";
-import { attachPipes, attachTerminal, closePipes, forwardSignals } from "./stdio.js";
+import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedPipes } from "./stdio.js";
 import { grantableRlimits } from "./rlimits.js";
 import { launchMonitor, writePlan } from "./monitor.js";
 
@@ -64,7 +64,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
   let state: ContainerState | undefined;
   let cgroup: Cgroup | undefined;
   let pid = 0;
-  let pipes: shim.StdioPipes = {};
+  let copy: AttachedPipes | undefined;
   let stopForwarding = (): void => {};
   let spec: Spec;
   const etcFiles = { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf };
@@ -148,10 +148,10 @@ export async function runContainer(req: RunRequest): Promise<number> {
       return 0;
     }
     // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
-    ({ pid, pipes } = shim.spawnWithPipes(plan));
+    const launched = shim.spawnWithPipes(plan);
+    pid = launched.pid;
     const child = pid;
-    const childPipes = pipes;
-    undo.push(() => closePipes(childPipes));
+    undo.push(() => closePipes(launched.pipes));
     undo.push(() => shim.abort(child));
     // Forward from now on: the child keeps signals blocked until it execs, so
     // one that arrives during setup reaches the command instead of killing tsbox.
@@ -163,12 +163,14 @@ export async function runContainer(req: RunRequest): Promise<number> {
     if (!started.ok) throw new LaunchError(started.message, started.code);
     state = { ...state, status: "running", pid, startedAt: new Date().toISOString() };
     writeState(req.root, state);
+    // Last: once copying, the fds are the copier's (undo must not close them).
+    if (!req.flags.tty) copy = attachPipes(launched.pipes);
   } catch (e) {
     await undo.run();
     throw e;
   }
 
-  const terminal = req.flags.tty ? attachTerminal(shim.ptyMaster(pid), req.flags.interactive) : attachPipes(pipes);
+  const terminal = copy ?? attachTerminal(shim.ptyMaster(pid), req.flags.interactive);
   const exitCode = await shim.wait(pid);
   stopForwarding();
   await terminal.close();

@@ -5,7 +5,6 @@
 // /proc/self/fd/N it could reopen a host file or directory given to tsbox.
 
 import { closeSync } from "node:fs";
-import net from "node:net";
 import tty from "node:tty";
 import * as shim from "../ns/shim.js";
 import type { StdioPipes } from "../ns/shim.js";
@@ -90,94 +89,13 @@ export interface AttachedPipes {
   close(): Promise<void>;
 }
 
-/** Copies the CLI's stdin to the container's (with -i) and its stdout/stderr to the CLI's. Takes the fds. */
+/**
+ * Copies the CLI's stdin to the container's (with -i) and its stdout/stderr
+ * to the CLI's, in a thread of the shim: Node streams would load `net` and
+ * add ~5 ms to every run. Takes the fds; on failure (thrown) they are still
+ * the caller's.
+ */
 export function attachPipes(pipes: StdioPipes): AttachedPipes {
-  const outputs: OutputCopy[] = [];
-  // Getters: Node builds process.stdout/stderr on first use (~2 ms for a pipe),
-  // which a container that prints nothing should not pay at its start.
-  if (pipes.stdout !== undefined) outputs.push(copyOutput(pipes.stdout, () => process.stdout));
-  if (pipes.stderr !== undefined) outputs.push(copyOutput(pipes.stderr, () => process.stderr));
-  const stopInput = pipes.stdin !== undefined ? copyInput(pipes.stdin) : undefined;
-  return {
-    async close() {
-      stopInput?.();
-      await Promise.all(outputs.map((o) => o.drain(OUTPUT_IDLE_MS)));
-    },
-  };
-}
-
-interface OutputCopy { drain(idleMs: number): Promise<void> }
-
-// A net.Socket on the pipe: libuv polls it (non-blocking on this end only: the
-// container's end is another open file description and stays blocking), and
-// destroy() cancels a pending read, which a threadpool fs read could not.
-function copyOutput(fd: number, target: () => NodeJS.WriteStream): OutputCopy {
-  const pipe = new net.Socket({ fd, readable: true, writable: false });
-  let out: NodeJS.WriteStream | undefined;
-  let idleMs: number | undefined;  // set once the process has exited
-  let idle: NodeJS.Timeout | undefined;
-  let blocked = false;  // waiting for `out` to drain: silence is then ours, not the container's
-  let finish!: () => void;
-  const done = new Promise<void>((resolve) => { finish = resolve; });
-  const stop = (): void => {
-    clearTimeout(idle);
-    out?.off("error", stop);
-    // Closing the only read end: the container's next write gets SIGPIPE/EPIPE.
-    pipe.destroy();
-    finish();
-  };
-  const arm = (): void => {
-    clearTimeout(idle);
-    if (idleMs !== undefined && !blocked) idle = setTimeout(stop, idleMs);
-  };
-  pipe.on("data", (chunk: Buffer) => {
-    if (out === undefined) {
-      out = target();
-      // EPIPE (`tsbox run … | head -1`) or any write error: stop copying this stream.
-      out.on("error", stop);
-    }
-    if (out.write(chunk)) { arm(); return; }
-    blocked = true;
-    clearTimeout(idle);
-    pipe.pause();
-    out.once("drain", () => { blocked = false; pipe.resume(); arm(); });
-  });
-  pipe.on("end", stop);
-  pipe.on("close", stop);
-  pipe.on("error", stop);
-  return {
-    drain(ms) {
-      idleMs = ms;
-      arm();
-      return done;
-    },
-  };
-}
-
-/** With -i: the CLI's stdin to the container's, its EOF passed on as the pipe's. Returns the stop. */
-function copyInput(fd: number): () => void {
-  const pipe = new net.Socket({ fd, readable: false, writable: true });
-  const stdin = process.stdin;
-  const onData = (chunk: Buffer): void => {
-    if (!pipe.write(chunk)) {
-      stdin.pause();
-      pipe.once("drain", () => stdin.resume());
-    }
-  };
-  const onEnd = (): void => { pipe.end(); };
-  const stop = (): void => {
-    stdin.off("data", onData);
-    stdin.off("end", onEnd);
-    stdin.off("error", onEnd);
-    stdin.pause();
-    pipe.destroy();
-  };
-  // EPIPE: the container closed its stdin; nothing more to pass on.
-  pipe.on("error", stop);
-  stdin.on("data", onData);
-  stdin.on("end", onEnd);
-  // Unreadable stdin (a directory, EISDIR): the container sees EOF.
-  stdin.on("error", onEnd);
-  stdin.resume();
-  return stop;
+  const handle = shim.copyStdio(pipes, OUTPUT_IDLE_MS);
+  return { close: () => shim.finishCopy(handle) };
 }
