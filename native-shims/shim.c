@@ -82,8 +82,9 @@ struct op {
   struct sock_fprog prog; // SECCOMP: decoded from hex in the parent
 };
 
-// One launched-but-not-finished child per slot, keyed by pid.
-struct slot { pid_t pid; int sync_w, err_r, ctl, pty, join_w; };
+// One launched-but-not-finished child per slot, keyed by pid. io: the
+// launcher's ends of the container's stdio pipes until tsbox_stdio_fd takes them.
+struct slot { pid_t pid; int sync_w, err_r, ctl, pty, join_w, io[3]; };
 static struct slot slots[256];
 
 // Sent by the child over the error pipe; one write <= PIPE_BUF, so it arrives whole.
@@ -95,6 +96,9 @@ static struct {
   size_t nops;
   int sync_r, err_w, ctl, join_r;        // the child's ends
   int sync_w, err_r, ctl_parent, join_w; // the parent's ends, closed in the child
+  int piped;     // tsbox_spawn_stdio: STDIO gives fds 0-2 from io[] (or /dev/null), never the launcher's
+  int io[3];     // the child's ends of the stdio pipes (-1: none)
+  int io_parent[3];
   int cap_last;
 } g;
 
@@ -342,13 +346,36 @@ static void do_mount(const char *src, const char *tgt, const char *fs, unsigned 
   apply_flags(tgt, f, prop);
 }
 
+// Piped launch (the CLI): fds 0-2 become the pipes the parent made before
+// clone, or /dev/null where it made none (stdin without -i; all three before a
+// PTY op replaces them). Nothing of the CLI's own stdio reaches the container:
+// a host file or directory it was given would be reachable (and writable)
+// through /proc/self/fd/N.
+static void stdio_pipes(void) {
+  int null = -1;
+  for (int fd = 0; fd < 3; fd++) {
+    int src = g.io[fd];
+    if (src < 0) {
+      if (null < 0 && (null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) fail("open ", "/dev/null");
+      src = null;
+    }
+    if (dup2(src, fd) < 0) fail("stdio ", "dup2");  // dup2 leaves the new fd without FD_CLOEXEC
+  }
+  for (int fd = 0; fd < 3; fd++)
+    if (g.io[fd] >= 0 && (fd < 2 || g.io[2] != g.io[1])) close(g.io[fd]);  // stderr may share stdout's
+  if (null >= 0) close(null);
+}
+
 // Hand fds 0-2 to the container. Node sets FD_CLOEXEC on them and O_NONBLOCK on
 // pipes/sockets; a FIFO gets its own open file description so Node's flag stays
 // Node's; a socket cannot be re-opened, so its shared O_NONBLOCK is cleared.
+// Only the monitor launches this way (its fds 0-2 are /dev/null and its own
+// pipes); the CLI uses stdio_pipes.
 static void op_stdio(const struct op *o) {
   // A session of its own: terminal signals reach the container once, through
   // the CLI's forwarding, not also straight from the CLI's process group.
   if (setsid() < 0) fail("setsid", NULL);
+  if (g.piped) { stdio_pipes(); return; }
   if (o->s[0][0] == 'n' || o->s[0][0] == 'd') {
     // "detached": nothing of the CLI's stdio may outlive it in the process.
     int last = o->s[0][0] == 'd' ? 2 : 0;
@@ -762,7 +789,11 @@ static int child_main(void *arg) {
       close(slots[i].err_r);
       if (slots[i].ctl >= 0) close(slots[i].ctl);
       if (slots[i].join_w >= 0) close(slots[i].join_w);
+      for (int j = 0; j < 3; j++) if (slots[i].io[j] >= 0) close(slots[i].io[j]);
     }
+  // The launcher's ends: the stdin pipe's write end held here would keep the
+  // container from ever seeing EOF.
+  for (int j = 0; j < 3; j++) if (g.io_parent[j] >= 0) close(g.io_parent[j]);
   close(g.sync_w);
   close(g.err_r);
   if (g.ctl_parent >= 0) close(g.ctl_parent);
@@ -988,6 +1019,7 @@ static void drop_slot(struct slot *s) {
   if (s->err_r >= 0) close(s->err_r);
   if (s->ctl >= 0) close(s->ctl);
   if (s->join_w >= 0) close(s->join_w);
+  for (int j = 0; j < 3; j++) if (s->io[j] >= 0) close(s->io[j]);
   s->pid = 0;
 }
 
@@ -1003,7 +1035,17 @@ static int read_cap_last(void) {
 
 EXPORT const char *tsbox_last_error(void) { return last_error; }
 
-EXPORT int tsbox_spawn(int n, char **plan) {
+static int spawn(int n, char **plan, int piped);
+
+// The monitor: the child's fds 0-2 are the caller's own (STDIO hands them over).
+EXPORT int tsbox_spawn(int n, char **plan) { return spawn(n, plan, 0); }
+
+// The CLI: the child gets fresh pipes for fds 0-2 (stdin only for STDIO
+// "inherit", i.e. -i; none with a PTY op or "detached"), the caller takes its
+// ends with tsbox_stdio_fd and copies.
+EXPORT int tsbox_spawn_stdio(int n, char **plan) { return spawn(n, plan, 1); }
+
+static int spawn(int n, char **plan, int piped) {
   unsigned long long flags;
   last_error[0] = 0;
   if (n < 2 || strcmp(plan[0], "tsbox-plan/1")) return perr(EINVAL, "invalid launch plan: %s", "bad magic");
@@ -1023,17 +1065,36 @@ EXPORT int tsbox_spawn(int n, char **plan) {
     has_pty |= ops[i].k == PTY;
     has_join |= ops[i].k == JOIN;
   }
+  // parse() made STDIO the first op.
+  int want_io = piped && !has_pty && strcmp(ops[0].s[0], "detached");
+  int want_in = want_io && !strcmp(ops[0].s[0], "inherit");
+  // The caller's stdout and stderr are one file (a terminal, `2>&1`): one pipe
+  // for both, so the two streams keep the order they were written in.
+  struct stat st1, st2;
+  int one_out = want_io && fstat(1, &st1) == 0 && fstat(2, &st2) == 0 &&
+                st1.st_dev == st2.st_dev && st1.st_ino == st2.st_ino;
 
   int sp[2] = {-1, -1}, ep[2] = {-1, -1}, cp[2] = {-1, -1}, jp[2] = {-1, -1}, err = 0;
+  int io[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};  // [fd][0 read, 1 write]
   void *stack = MAP_FAILED;
   pid_t pid = -1;
   if (pipe2(sp, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0 ||
       (has_pty && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, cp) < 0) ||
-      (has_join && pipe2(jp, O_CLOEXEC) < 0)) {
+      (has_join && pipe2(jp, O_CLOEXEC) < 0) ||
+      (want_in && pipe2(io[0], O_CLOEXEC) < 0) ||
+      (want_io && (pipe2(io[1], O_CLOEXEC) < 0 || (!one_out && pipe2(io[2], O_CLOEXEC) < 0)))) {
     err = errno;
     perr(err, "launch: pipe: %s", strerror(err));
     goto out;
   }
+  // The child dup2s its ends onto 0-2 in order: none of them may already be
+  // one of 0-2 (they are not while the caller's own 0-2 are open, as Node's are).
+  for (int i = 0; i < 3; i++)
+    if ((io[i][0] >= 0 && io[i][0] < 3) || (io[i][1] >= 0 && io[i][1] < 3)) {
+      err = EBADF;
+      perr(err, "launch: %s", "stdio pipes: fds 0-2 of the caller must be open");
+      goto out;
+    }
   stack = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) { err = errno; perr(err, "launch: mmap: %s", strerror(err)); goto out; }
   g.ops = ops;
@@ -1046,6 +1107,11 @@ EXPORT int tsbox_spawn(int n, char **plan) {
   g.ctl_parent = cp[0];
   g.join_r = jp[0];
   g.join_w = jp[1];
+  g.piped = piped;
+  // The child reads stdin (0) and writes stdout/stderr (1, 2); the parent the reverse.
+  g.io[0] = io[0][0]; g.io_parent[0] = io[0][1];
+  g.io[1] = io[1][1]; g.io_parent[1] = io[1][0];
+  g.io[2] = one_out ? io[1][1] : io[2][1]; g.io_parent[2] = io[2][0];
   g.cap_last = read_cap_last();
 
   // Block everything across clone so no signal runs a Node handler in the child
@@ -1064,9 +1130,11 @@ out:
   if (ep[1] >= 0) close(ep[1]);
   if (cp[1] >= 0) close(cp[1]);
   if (jp[0] >= 0) close(jp[0]);
+  int child_io[3] = {io[0][0], io[1][1], io[2][1]}, parent_io[3] = {io[0][1], io[1][0], io[2][0]};
+  for (int i = 0; i < 3; i++) if (child_io[i] >= 0) close(child_io[i]);
   if (pid < 0) {
-    int fds[] = {sp[1], ep[0], cp[0], jp[1]};
-    for (int i = 0; i < 4; i++) if (fds[i] >= 0) close(fds[i]);
+    int fds[] = {sp[1], ep[0], cp[0], jp[1], parent_io[0], parent_io[1], parent_io[2]};
+    for (int i = 0; i < 7; i++) if (fds[i] >= 0) close(fds[i]);
     return -err;
   }
   struct slot *stale = find_slot(pid);  // a reused pid whose PTY master was never claimed
@@ -1074,8 +1142,19 @@ out:
     if (stale->pty >= 0) close(stale->pty);
     drop_slot(stale);
   }
-  *slot = (struct slot){pid, sp[1], ep[0], cp[0], -1, jp[1]};
+  *slot = (struct slot){pid, sp[1], ep[0], cp[0], -1, jp[1], {parent_io[0], parent_io[1], parent_io[2]}};
   return pid;
+}
+
+// The launcher's end of the container's stdin (0: write end), stdout or
+// stderr (1, 2: read ends) pipe, once; the caller owns it then (O_CLOEXEC,
+// blocking). -ENOENT where the launch made none.
+EXPORT int tsbox_stdio_fd(int pid, int fd) {
+  struct slot *s = find_slot(pid);
+  if (!s || fd < 0 || fd > 2) return -ESRCH;
+  int r = s->io[fd];
+  s->io[fd] = -1;
+  return r >= 0 ? r : -ENOENT;
 }
 
 static int recv_fd(int sock) {

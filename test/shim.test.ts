@@ -243,6 +243,40 @@ describe("stdio", () => {
     expect(intact(out)).toBe(true);
   });
 
+  it("spawnWithPipes: fds 0-2 are fresh pipes (stdin only for \"inherit\"), the caller gets its ends, Node's stay its own", async () => {
+    const readAll = (fd: number): string => {
+      let out = "";
+      const buf = Buffer.alloc(65536);
+      for (let n; (n = readSync(fd, buf)) > 0;) out += buf.toString("utf8", 0, n);
+      closeSync(fd);
+      return out;
+    };
+    const links = "for f in 0 1 2; do readlink /proc/self/fd/$f; done";
+    const mine = [0, 1, 2].map((fd) => readlinkSync(`/proc/self/fd/${fd}`));
+    const { pid, pipes } = shim.spawnWithPipes(sh(`${links}; read x; echo got $x >&2`, [{ op: "STDIO", stdin: "inherit" }], CLONE.NEWPID));
+    expect(Object.keys(pipes).sort()).toEqual(["stderr", "stdin", "stdout"]);
+    expect(shim.start(pid)).toEqual({ ok: true });
+    writeSync(pipes.stdin!, "hello\n");
+    closeSync(pipes.stdin!);
+    expect(await shim.wait(pid)).toBe(0);
+    expect(readAll(pipes.stdout!)).toMatch(/^pipe:\[\d+\]\npipe:\[\d+\]\npipe:\[\d+\]\n$/);
+    expect(readAll(pipes.stderr!)).toBe("got hello\n");
+    expect([0, 1, 2].map((fd) => readlinkSync(`/proc/self/fd/${fd}`))).toEqual(mine);
+
+    // "null": no stdin pipe, /dev/null instead; "detached": no pipes at all.
+    const n = shim.spawnWithPipes(sh(`${links} >&2`, [{ op: "STDIO", stdin: "null" }]));
+    expect(pipes.stdin).toBeDefined();
+    expect(n.pipes.stdin).toBeUndefined();
+    expect(shim.start(n.pid)).toEqual({ ok: true });
+    expect(await shim.wait(n.pid)).toBe(0);
+    closeSync(n.pipes.stdout!);
+    expect(readAll(n.pipes.stderr!)).toMatch(/^\/dev\/null\npipe:\[\d+\]\npipe:\[\d+\]\n$/);
+    const d = shim.spawnWithPipes(sh("exit 0", [{ op: "STDIO", stdin: "detached" }]));
+    expect(d.pipes).toEqual({});
+    expect(shim.start(d.pid)).toEqual({ ok: true });
+    expect(await shim.wait(d.pid)).toBe(0);
+  });
+
   it("PTY: the container gets a controlling terminal, the parent its master", async () => {
     const pid = shim.spawn(sh("tty; read x; stty size; echo got $x", [
       { op: "STDIO", stdin: "null" }, { op: "PRIVATE" },

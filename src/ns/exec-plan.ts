@@ -27,6 +27,7 @@ export interface ExecPlanContext {
   id: string;
   /** the container's init as the host sees it */
   pid: number;
+  /** "inherit" (-i): a pipe the CLI copies its stdin to (the exec is launched with spawnWithPipes) */
   stdin: "inherit" | "null";
   /** -t: a pty from the container's devpts, of this size (0 = leave it) */
   tty?: { rows: number; cols: number };

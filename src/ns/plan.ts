@@ -8,7 +8,12 @@ import { UsageError } from "../errors.js";
 
 export const PLAN_MAGIC = "tsbox-plan/1";
 
-/** "detached": stdin, stdout and stderr all /dev/null (exec -d). */
+/**
+ * Whether the container gets a stdin: "inherit" (-i) a pipe the CLI feeds
+ * (launched with spawnWithPipes; the monitor's plan hands over its own fds),
+ * "null" /dev/null; "detached": stdin, stdout and stderr all /dev/null (exec -d).
+ * The CLI's own fds never reach a container (native-shims/PLAN.md, STDIO).
+ */
 export type StdinMode = "inherit" | "null" | "detached";
 
 export type Op =

@@ -72,6 +72,69 @@ export function spawn(plan: Plan): number {
   return pid;
 }
 
+/** The launcher's ends of a container's stdio pipes (absent: none was made, e.g. stdin without -i, or -t). */
+export interface StdioPipes {
+  /** write end of the container's stdin */
+  stdin?: number;
+  /** read ends of its stdout and stderr */
+  stdout?: number;
+  stderr?: number;
+}
+
+/**
+ * As `spawn`, but the child's fds 0-2 are fresh pipes (stdin only with STDIO
+ * "inherit"; none with PTY or "detached"; /dev/null where there is none), never
+ * this process's own stdio: the caller copies. When this process's stdout and
+ * stderr are one file (a terminal, `2>&1`) the container's stdout and stderr
+ * share one pipe (order kept; no `stderr` then). The returned fds are the
+ * caller's to close (O_CLOEXEC, blocking).
+ */
+export function spawnWithPipes(plan: Plan): { pid: number; pipes: StdioPipes } {
+  const strings = encodePlan(plan);
+  const pid = callInt("tsbox_spawn_stdio", [DataType.I32, DataType.StringArray], [strings.length, strings]);
+  if (pid < 0) {
+    const message = callString("tsbox_last_error", [], []);
+    throw new LaunchError(message || `launch failed: ${getSystemErrorName(pid)}`);
+  }
+  const pipes: StdioPipes = {};
+  const names = ["stdin", "stdout", "stderr"] as const;
+  names.forEach((name, fd) => {
+    const r = callInt("tsbox_stdio_fd", [DataType.I32, DataType.I32], [pid, fd]);
+    if (r >= 0) pipes[name] = r;
+  });
+  return { pid, pipes };
+}
+
+/**
+ * Starts the shim's copier thread (native-shims/stdio_copy.c): this process's
+ * stdin to the container's (with -i), the container's stdout/stderr to this
+ * process's fds 1 and 2. Takes the fds (on success). Returns the handle for
+ * `finishCopy`.
+ */
+export function copyStdio(pipes: StdioPipes, idleMs: number): number {
+  const r = callInt("tsbox_copy_start", [DataType.I32, DataType.I32, DataType.I32, DataType.I32],
+    [pipes.stdin ?? -1, pipes.stdout ?? -1, pipes.stderr ?? -1, idleMs]);
+  if (r < 0) throw new LaunchError(`copying the container's stdio: ${getSystemErrorMessage(r).toLowerCase()}`);
+  return r;
+}
+
+/**
+ * After the container's process exited: stops copying stdin, copies the rest
+ * of its output (until EOF, or until the pipes stay silent for the copy's
+ * idleMs) and ends the copier thread.
+ */
+export async function finishCopy(handle: number): Promise<void> {
+  const rc = await load({
+    library: lib(),
+    funcName: "tsbox_copy_finish",
+    retType: DataType.I32,
+    paramsType: [DataType.I32],
+    paramsValue: [handle],
+    runInNewThread: true,
+  });
+  check(rc, "tsbox_copy_finish");
+}
+
 /**
  * For a plan with JOIN: releases the child, which joins the container and
  * forks into it; returns that process's host pid (it then waits for `start`,

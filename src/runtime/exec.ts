@@ -14,7 +14,7 @@ import { containerPaths } from "./container-store.js";
 import { runningContainer } from "./running.js";
 import type { Spec, SpecCapabilities } from "./spec.js";
 import { currentCapabilities } from "../ns/capabilities.js";
-import { attachTerminal, forwardSignals } from "./stdio.js";
+import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedPipes } from "./stdio.js";
 import { resolveUser } from "./user.js";
 
 export interface ExecRequest {
@@ -115,8 +115,10 @@ export async function execInContainer(req: ExecRequest): Promise<number> {
     ...(seccomp ? { seccomp } : {}),
   });
 
-  const child = shim.spawn(plan);
+  // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
+  const { pid: child, pipes } = shim.spawnWithPipes(plan);
   let stopForwarding = (): void => {};
+  let copy: AttachedPipes | undefined;
   try {
     if (!req.detach) stopForwarding = forwardSignals(child);
     // The child joins the namespaces and forks into the PID namespace; that
@@ -126,9 +128,12 @@ export async function execInContainer(req: ExecRequest): Promise<number> {
     if (inside !== undefined) cgroup.addProcess(inside);
     const started = shim.start(child);
     if (!started.ok) throw new LaunchError(started.message, started.code);
+    // Last: once copying, the fds are the copier's.
+    if (!tty && !req.detach) copy = attachPipes(pipes);
   } catch (e) {
     stopForwarding();
     shim.abort(child);
+    closePipes(pipes);
     throw e;
   }
   log().debug({ id: state.id, child }, "exec started");
@@ -136,9 +141,10 @@ export async function execInContainer(req: ExecRequest): Promise<number> {
     await shim.wait(child);  // the intermediate, which exits once the process is handed over
     return 0;
   }
-  const terminal = tty ? attachTerminal(shim.ptyMaster(child), req.interactive) : undefined;
+  const terminal = copy ?? attachTerminal(shim.ptyMaster(child), req.interactive);
   const code = await shim.wait(child);
   stopForwarding();
-  await terminal?.close();
+  // Drains the output; a background process the command left holding the pipe is given up on (stdio.ts).
+  await terminal.close();
   return code;
 }

@@ -25,7 +25,7 @@ import { hostDevices } from "./host-devices.js";
 import type { Spec } from "./spec.js";
 import { formatBytes } from "./units.js";
 import { writeJsonAtomic } from "../util/atomic.js";
-import { attachTerminal, forwardSignals } from "./stdio.js";
+import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedPipes } from "./stdio.js";
 import { grantableRlimits } from "./rlimits.js";
 import { launchMonitor, writePlan } from "./monitor.js";
 import { findInit } from "./init-binary.js";
@@ -68,6 +68,7 @@ export async function runContainer(req: RunRequest): Promise<number> {
   let state: ContainerState | undefined;
   let cgroup: Cgroup | undefined;
   let pid = 0;
+  let copy: AttachedPipes | undefined;
   let stopForwarding = (): void => {};
   let spec: Spec;
   let seccompMs = 0;
@@ -166,8 +167,11 @@ export async function runContainer(req: RunRequest): Promise<number> {
       req.detach(id);
       return 0;
     }
-    pid = shim.spawn(plan);
+    // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
+    const launched = shim.spawnWithPipes(plan);
+    pid = launched.pid;
     const child = pid;
+    undo.push(() => closePipes(launched.pipes));
     undo.push(() => shim.abort(child));
     // Forward from now on: the child keeps signals blocked until it execs, so
     // one that arrives during setup reaches the command instead of killing tsbox.
@@ -179,15 +183,17 @@ export async function runContainer(req: RunRequest): Promise<number> {
     if (!started.ok) throw new LaunchError(started.message, started.code);
     state = { ...state, status: "running", pid, startedAt: new Date().toISOString() };
     writeState(req.root, state);
+    // Last: once copying, the fds are the copier's (undo must not close them).
+    if (!req.flags.tty) copy = attachPipes(launched.pipes);
   } catch (e) {
     await undo.run();
     throw e;
   }
 
-  const terminal = req.flags.tty ? attachTerminal(shim.ptyMaster(pid), req.flags.interactive) : undefined;
+  const terminal = copy ?? attachTerminal(shim.ptyMaster(pid), req.flags.interactive);
   const exitCode = await shim.wait(pid);
   stopForwarding();
-  await terminal?.close();
+  await terminal.close();
 
   // Read before teardown: the counter goes with the cgroup.
   const oomKilled = cgroup.oomKills() > 0;

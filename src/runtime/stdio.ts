@@ -1,9 +1,13 @@
 // The CLI's side of a foreground container's stdio: signals forwarded to the
-// container, and with -t a pseudo-terminal pumped to and from the CLI's own
-// terminal (raw mode, window size), restored on exit.
+// container; without -t, pipes copied to and from the CLI's own stdio; with -t a
+// pseudo-terminal pumped to and from the CLI's own terminal (raw mode, window
+// size), restored on exit. The container never gets the CLI's own fds: through
+// /proc/self/fd/N it could reopen a host file or directory given to tsbox.
 
+import { closeSync } from "node:fs";
 import tty from "node:tty";
 import * as shim from "../ns/shim.js";
+import type { StdioPipes } from "../ns/shim.js";
 
 export const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
 
@@ -61,4 +65,37 @@ export function attachTerminal(master: number, interactive: boolean): Terminal {
       pty.destroy();
     },
   };
+}
+
+/**
+ * After the container's process exits, how long its output pipes may stay
+ * silent before tsbox stops waiting for their EOF. Output already written is
+ * in the pipe and is read at once; only a process still holding the pipe (a
+ * background process an exec left behind, which outlives the exec'd process
+ * in the container) could otherwise keep tsbox forever. Docker waits 2 s too.
+ */
+export const OUTPUT_IDLE_MS = 2000;
+
+export function closePipes(pipes: StdioPipes): void {
+  for (const fd of [pipes.stdin, pipes.stdout, pipes.stderr]) {
+    if (fd !== undefined) {
+      try { closeSync(fd); } catch { /* already closed */ }
+    }
+  }
+}
+
+export interface AttachedPipes {
+  /** Once the container's process has exited: stops copying stdin, drains the outputs (see OUTPUT_IDLE_MS). */
+  close(): Promise<void>;
+}
+
+/**
+ * Copies the CLI's stdin to the container's (with -i) and its stdout/stderr
+ * to the CLI's, in a thread of the shim: Node streams would load `net` and
+ * add ~5 ms to every run. Takes the fds; on failure (thrown) they are still
+ * the caller's.
+ */
+export function attachPipes(pipes: StdioPipes): AttachedPipes {
+  const handle = shim.copyStdio(pipes, OUTPUT_IDLE_MS);
+  return { close: () => shim.finishCopy(handle) };
 }
