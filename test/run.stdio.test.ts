@@ -47,11 +47,21 @@ function withOpen<T>(path: string, flags: string, fn: (fd: number) => T): T {
 }
 
 // What each container runs in the hole tests: every way back through fds 0-2.
-const WRITE_STDIN = "echo pwned > /proc/self/fd/0; echo pwned >> /proc/self/fd/0; readlink /proc/self/fd/0";
-// Reading /proc/self/fd/1 of a pipe would wait for data: bounded by timeout.
-const READ_STDOUT = "for f in 0 1 2; do readlink /proc/self/fd/$f; done >&2; " +
+// For run -d, where stdout and stderr both go to the monitor's log: reopening
+// /proc/self/fd/1 of a pipe for reading gives the pipe's read end, so the probe's
+// own `cat` would steal whatever the monitor had not read yet. The links are
+// read first (of the shell, $$, from a subshell) and printed after the cats.
+const DETACHED = "echo pwned > /proc/self/fd/0; echo pwned >> /proc/self/fd/0; " +
+  "l=$(for f in 0 0 1 2; do readlink /proc/$$/fd/$f; done); " +
   "timeout 1 cat < /proc/self/fd/1 > /tmp/back 2>/dev/null; timeout 1 cat < /proc/self/fd/2 >> /tmp/back 2>/dev/null; " +
-  "echo found=$(grep -c secret /tmp/back) >&2";
+  "echo \"$l\"; echo found=$(grep -c secret /tmp/back)";
+const WRITE_STDIN = "echo pwned > /proc/self/fd/0; echo pwned >> /proc/self/fd/0; readlink /proc/self/fd/0";
+// Reading /proc/self/fd/1 of a pipe would wait for data: bounded by timeout. Reopening a
+// pipe for reading gives its read end, so the links are taken first and printed after the
+// `cat`s, which would otherwise steal what tsbox's copier had not read yet.
+const READ_STDOUT = "l=$(for f in 0 1 2; do readlink /proc/$$/fd/$f; done); " +
+  "timeout 1 cat < /proc/self/fd/1 > /tmp/back 2>/dev/null; timeout 1 cat < /proc/self/fd/2 >> /tmp/back 2>/dev/null; " +
+  "echo \"$l\" >&2; echo found=$(grep -c secret /tmp/back) >&2";
 
 describe.each([
   ["run", (flags: string[], script: string): string[] => ["run", "--rm", ...flags, "busybox", "sh", "-c", script]],
@@ -200,7 +210,7 @@ describe("run -d: the monitor gives the container its own pipes or pty", () => {
     const out = hostFile("detached-out", "secret\n");
     for (const flags of [[], ["-i"], ["-t"]]) {  // -i -t needs a terminal
       const r = withOpen(file, "r", (i) => withOpen(out, "a", (o) => withFds(
-        ["run", "-d", "--name", "sd", ...flags, "busybox", "sh", "-c", `${WRITE_STDIN}; ${READ_STDOUT.replace(/>&2/g, "")}`],
+        ["run", "-d", "--name", "sd", ...flags, "busybox", "sh", "-c", DETACHED],
         [i, o, "pipe"])));
       expect(r.code).toBe(0);
       const id = readFileSync(out, "utf8").trim().split("\n").pop()!;
@@ -209,7 +219,7 @@ describe("run -d: the monitor gives the container its own pipes or pty", () => {
       expect(readFileSync(file, "utf8")).toBe("original\n");
       expect(readFileSync(out, "utf8")).toBe(`secret\n${id}\n`);
       const links = logs.split("\n").filter((l) => l.startsWith("/") || l.startsWith("pipe:"));
-      expect(links).toHaveLength(4); // WRITE_STDIN's readlink, then READ_STDOUT's three
+      expect(links).toHaveLength(4); // fd 0 twice, then 1 and 2
       for (const l of links) expect(l).toMatch(/^((\/dev)?\/null|pipe:\[\d+\]|\/dev\/pts\/\d+)$/);
       expect(logs).toContain("found=0");
       expect(tsbox(root, ["rm", "-f", "sd"]).code).toBe(0);
