@@ -26,7 +26,7 @@ const why = (cond: boolean, reason: string): boolean => {
 describe("units", () => {
   it("--memory-merge becomes an annotation and the MEMMERGE op, before the capability drop", () => {
     const mk = (memoryMerge: boolean) => buildSpec({ Cmd: ["/bin/sh"] }, {
-      cmd: [], env: [], interactive: false, tty: false, init: false, readOnly: false, volumes: [], tmpfs: [], memoryMerge,
+      cmd: [], env: [], interactive: false, tty: false, init: false, readOnly: false, privileged: false, volumes: [], tmpfs: [], memoryMerge,
     }, { id: "f".repeat(64), etcFiles: { hostname: "/h", hosts: "/hs", resolvConf: "/r" }, hostEnv: {}, thermalThrottle: [] });
     const ctx: PlanContext = {
       rootfs: "/r", overlay: { linkDir: "/l", lowers: ["A"], upper: "/u", work: "/w" }, cgroup: { version: "v2" },
