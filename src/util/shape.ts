@@ -3,6 +3,8 @@
 // TypeError deep inside a command. Small on purpose: the records are ours and
 // their types are written in TypeScript next to them.
 
+import { readFileSync } from "node:fs";
+
 /** A checker: returns the value typed, or throws ShapeError naming where it is wrong. */
 export type Check<T> = (v: unknown, at: string) => T;
 
@@ -63,6 +65,18 @@ export function object<S extends Record<string, Check<unknown>>>(shape: S): Chec
     }
     return out as Checked<S>;
   };
+}
+
+/** The checked content of a JSON file; undefined if it does not exist, ShapeError if it is not what `c` wants. */
+export function readChecked<T>(file: string, c: Check<T>): T | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    if (typeof e === "object" && e !== null && "code" in e && e.code === "ENOENT") return undefined;
+    throw e;
+  }
+  return parseChecked(text, c);
 }
 
 /** Parses JSON text and checks it; the error says which field is wrong (or that the JSON is). */
