@@ -15,6 +15,7 @@ import { containerKsm, ksmOff, ksmOn, ksmSaved, predictKsm, readKsm, type KsmCou
 import { predictZram, readMmStat, writePages, zramAdd, zramRemove, fraction } from "../src/reclaim/kernel/zram.js";
 import { memoryCgroupOf } from "../src/reclaim/kernel/cgroup-memory.js";
 import { readState } from "../src/runtime/container-store.js";
+import { breakStale, EMPTY_GRACE_MS, processAlive, readLockOwner, tryCreateLock } from "../src/util/lock.js";
 
 export const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI = join(REPO, "bin", "tsbox.js");
@@ -101,6 +102,43 @@ export function otherKsmProcesses(mine: Set<number>): number[] {
     } catch { /* gone or no KSM */ }
   }
   return others;
+}
+
+/**
+ * Why KSM is not this process's to measure with: the scanner already runs
+ * (someone else's settings), or other processes have pages in it (their
+ * merges would mix with ours). Undefined when KSM is idle.
+ */
+export function ksmInUse(mine: Set<number> = new Set()): string | undefined {
+  const run = readKsm().run ?? 0;
+  if (run !== 0) return `KSM is already on (run=${run}): another user's scanner, whose settings this must not change`;
+  const others = otherKsmProcesses(mine);
+  if (others.length > 0) return `${others.length} other processes use KSM (pids ${others.slice(0, 5).join(", ")}): their merges would mix with ours`;
+  return undefined;
+}
+
+/**
+ * Host-wide: only one tsbox test or benchmark at a time turns KSM on and reads
+ * its global counters (several worktrees' test runs share the machine). A lock
+ * file holding our pid (broken when its holder is gone); resolves with the release.
+ */
+export const KSM_LOCK = "/var/tmp/tsbox-ksm-exclusive.lock";
+
+export async function holdKsmExclusive(lockPath = KSM_LOCK): Promise<() => void> {
+  let said = false;
+  for (;;) {
+    if (tryCreateLock(lockPath)) return () => { rmSync(lockPath, { force: true }); };
+    const owner = readLockOwner(lockPath);
+    if (owner === undefined) continue;
+    const stale = Number.isNaN(owner.pid) ? owner.ageMs > EMPTY_GRACE_MS : owner.pid === process.pid || !processAlive(owner.pid);
+    if (stale) {
+      breakStale(lockPath, owner.pid);
+      continue;
+    }
+    if (!said) process.stderr.write(`waiting for ${lockPath} (KSM in use by process ${owner.pid})\n`);
+    said = true;
+    await sleep(200);
+  }
 }
 
 export interface KsmRow {

@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { installSignalHandlers, mustSh, onCleanup, runBenchmark, sh } from "./lib.js";
-import { buildPagemix, REPO, validateKsm, type KsmRow } from "./reclaim-harness.js";
+import { buildPagemix, holdKsmExclusive, ksmInUse, REPO, validateKsm, type KsmRow } from "./reclaim-harness.js";
 import { lineChart } from "./svg-chart.js";
 import { ksmOff } from "../src/reclaim/kernel/ksm.js";
 
@@ -19,6 +19,10 @@ await runBenchmark(async () => {
   const maxK = arg("--max-k", 8), pages = arg("--pages", 4096);
   const root = mkdtempSync("/var/tmp/tsbox-bench-ksm-");
   installSignalHandlers(5000);
+  // One KSM user at a time among tsbox's tests and benchmarks; none other at all.
+  onCleanup("KSM lock", await holdKsmExclusive());
+  const busy = ksmInUse();
+  if (busy) throw new Error(`cannot measure KSM: ${busy}`);
   onCleanup("state root", () => { sh(["umount", "-R", root], 30_000); rmSync(root, { recursive: true, force: true }); });
   // If interrupted while KSM is on, put the settings back (no-op without a record).
   onCleanup("KSM settings", () => { ksmOff(root); });

@@ -26,3 +26,14 @@ export class ImageError extends TsboxError {}
 export function errnoCode(e: unknown): string | undefined {
   return typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : undefined;
 }
+
+/**
+ * A container's file (state.json, monitor.json, config.json) that cannot be
+ * read back: truncated, not JSON, or of the wrong shape. Names the file, so
+ * the user knows what to remove; `rm -f` still removes such a container.
+ */
+export class CorruptContainerError extends TsboxError {
+  constructor(readonly id: string, readonly file: string, reason: string) {
+    super(`container ${id}: corrupt ${file}: ${reason}`);
+  }
+}

@@ -7,7 +7,7 @@ import { MS, mountFlags } from "../src/ns/mount-options.js";
 import { cgroupMountInfo } from "../src/runtime/run.js";
 
 const spec = (over: Record<string, unknown> = {}) => buildSpec({ Cmd: ["/bin/sh"] }, {
-  cmd: [], env: [], interactive: false, tty: false, init: false, readOnly: false,
+  cmd: [], env: [], interactive: false, tty: false, init: false, readOnly: false, privileged: false,
   volumes: ["/srv/data:/data:ro"], tmpfs: ["/scratch"], ...over,
 }, {
   id: "f".repeat(64), etcFiles: { hostname: "/c/hostname", hosts: "/c/hosts", resolvConf: "/c/resolv.conf" },

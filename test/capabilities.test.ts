@@ -135,7 +135,7 @@ describe("spec", () => {
 describe("launch plan", () => {
   const pctx: PlanContext = {
     rootfs: "/r", overlay: { linkDir: "/l", lowers: ["A"], upper: "/u", work: "/w" },
-    cgroup: { version: "v2" }, stdin: "null", init: false, bindIsDir: () => false,
+    cgroup: { version: "v2" }, stdin: "null", id: "c0ffee", bindIsDir: () => false,
   };
   const v1 = cgroupMountInfo({ version: "v1", mounts: new Map([["memory", "/sys/fs/cgroup/memory"]]) } as never);
 

@@ -12,7 +12,7 @@ import { formatTop, parsePsOutput } from "../src/runtime/top.js";
 const PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nalice:x:1000:1000::/home/alice:/bin/sh\n";
 const GROUP = "root:x:0:\nstaff:x:50:alice\nnogroup:x:65534:\nalice:x:1000:\n";
 const spec = (over: Record<string, unknown> = {}) => buildSpec({ Cmd: ["/bin/sh"], Env: ["IMG=1"], WorkingDir: "/srv" }, {
-  cmd: [], env: ["RUN=1"], interactive: false, tty: false, init: false, readOnly: false, volumes: [], tmpfs: [], ...over,
+  cmd: [], env: ["RUN=1"], interactive: false, tty: false, init: false, readOnly: false, privileged: false, volumes: [], tmpfs: [], ...over,
 }, {
   id: "a".repeat(64), etcFiles: { hostname: "/c/hostname", hosts: "/c/hosts", resolvConf: "/c/resolv.conf" },
   hostEnv: {}, thermalThrottle: [], passwd: PASSWD, group: GROUP,

@@ -42,7 +42,7 @@ async function members(archive: Buffer): Promise<Map<string, Buffer>> {
   const done = new Promise<void>((resolve, reject) => {
     extract.on("entry", (h, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("data", (c: unknown) => { chunks.push(Buffer.from(c as Uint8Array)); });
       stream.on("end", () => {
         m.set(h.name, h.type === "symlink" ? Buffer.from(`-> ${h.linkname}`) : Buffer.concat(chunks));
         next();

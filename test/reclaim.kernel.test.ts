@@ -4,19 +4,45 @@
 // (idle page cache vs bytes reclaimed). Each restores the kernel settings it
 // changes, even on failure; each skips with a printed reason where the
 // kernel lacks the feature.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+//
+// KSM's settings and counters are host-wide. The tests that turn it on hold a
+// host-wide lock shared with the KSM benchmark (other worktrees' runs wait),
+// skip with a printed reason when anyone else uses KSM (its scanner already
+// on, or other processes with mergeable pages), assert on what they control
+// (tsbox's record, their own containers' ksm_stat) and put back only a value
+// that is still the one they wrote. The record/restore logic itself is
+// checked exactly on a private copy of the sysfs directory.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPlan, type PlanContext } from "../src/ns/build-plan.js";
 import { buildSpec } from "../src/runtime/specconv.js";
-import { KSM_DIR, ksmAvailable, predictKsm } from "../src/reclaim/kernel/ksm.js";
+import { KSM_DIR, ksmAvailable, ksmOff, ksmOn, ksmRecordFile, predictKsm } from "../src/reclaim/kernel/ksm.js";
 import { lz4Block } from "../src/reclaim/measure/native.js";
 import { parseMmStat, predictZram, zramUnavailable } from "../src/reclaim/kernel/zram.js";
-import { buildPagemix, DEFAULT_MIX, startPagemix, validateBalloon, validateKsm, validateZram } from "../bench/reclaim-harness.js";
+import {
+  buildPagemix, DEFAULT_MIX, holdKsmExclusive, ksmInUse, otherKsmProcesses, startPagemix, validateBalloon, validateKsm, validateZram,
+} from "../bench/reclaim-harness.js";
+import { TsboxError } from "../src/errors.js";
 import { removeRoot, rootWithBusybox, tsbox } from "./helpers.js";
 
-const KSM_TUNABLES = ["run", "pages_to_scan", "sleep_millisecs"];
-const readTunables = (): Record<string, string> =>
-  Object.fromEntries(KSM_TUNABLES.map((k) => [k, readFileSync(`${KSM_DIR}/${k}`, "utf8").trim()]));
+const KSM_TUNABLES = ["run", "pages_to_scan", "sleep_millisecs"] as const;
+type Tunables = Record<(typeof KSM_TUNABLES)[number], string>;
+const readTunables = (dir = KSM_DIR): Tunables => {
+  const [run, pages_to_scan, sleep_millisecs] = KSM_TUNABLES.map((k) => readFileSync(`${dir}/${k}`, "utf8").trim());
+  return { run: run!, pages_to_scan: pages_to_scan!, sleep_millisecs: sleep_millisecs! };
+};
+
+/**
+ * Puts back `orig` where the value is still the one this test wrote (`ours`):
+ * one changed since by someone else is theirs, and stays.
+ */
+function restoreOurs(orig: Tunables, ours: Partial<Tunables>): void {
+  for (const k of ["pages_to_scan", "sleep_millisecs", "run"] as const) {
+    const now = readFileSync(`${KSM_DIR}/${k}`, "utf8").trim();
+    if (ours[k] !== undefined && now === ours[k] && now !== orig[k]) writeFileSync(`${KSM_DIR}/${k}`, orig[k]);
+  }
+}
 const ksmStatAvailable = existsSync("/proc/self/ksm_stat");
 const why = (cond: boolean, reason: string): boolean => {
   if (cond) process.stdout.write(`SKIP: ${reason}\n`);
@@ -26,7 +52,7 @@ const why = (cond: boolean, reason: string): boolean => {
 describe("units", () => {
   it("--memory-merge becomes an annotation and the MEMMERGE op, before the capability drop", () => {
     const mk = (memoryMerge: boolean) => buildSpec({ Cmd: ["/bin/sh"] }, {
-      cmd: [], env: [], interactive: false, tty: false, init: false, readOnly: false, volumes: [], tmpfs: [], memoryMerge,
+      cmd: [], env: [], interactive: false, tty: false, init: false, readOnly: false, privileged: false, volumes: [], tmpfs: [], memoryMerge,
     }, { id: "f".repeat(64), etcFiles: { hostname: "/h", hosts: "/hs", resolvConf: "/r" }, hostEnv: {}, thermalThrottle: [] });
     const ctx: PlanContext = {
       rootfs: "/r", overlay: { linkDir: "/l", lowers: ["A"], upper: "/u", work: "/w" }, cgroup: { version: "v2" },
@@ -38,6 +64,39 @@ describe("units", () => {
     expect(ops.indexOf("MEMMERGE")).toBeGreaterThan(ops.indexOf("PIVOT"));
     expect(ops.indexOf("MEMMERGE")).toBeLessThan(ops.indexOf("CAPBSET"));
     expect(buildPlan(mk(false), ctx).ops.map((o) => o.op)).not.toContain("MEMMERGE");
+  });
+
+  it("ksm on records the values it replaces once; off writes back exactly those, run last (on a private sysfs copy)", () => {
+    const dir = mkdtempSync("/var/tmp/tsbox-ksm-sysfs-");
+    const root = mkdtempSync("/var/tmp/tsbox-ksm-root-");
+    try {
+      const files = { run: "0", pages_to_scan: "100", sleep_millisecs: "20", pages_sharing: "7", max_page_sharing: "256" };
+      for (const [k, v] of Object.entries(files)) writeFileSync(join(dir, k), `${v}\n`);
+      expect(ksmOn(root, { pagesToScan: 1234, sleepMillisecs: 37 }, dir)).toEqual({ pages_to_scan: 100, sleep_millisecs: 20, run: 0 });
+      expect(readTunables(dir)).toEqual({ run: "1", pages_to_scan: "1234", sleep_millisecs: "37" });
+      // A second `on` keeps the record of the state before tsbox.
+      ksmOn(root, { pagesToScan: 999 }, dir);
+      expect(readTunables(dir)).toEqual({ run: "1", pages_to_scan: "999", sleep_millisecs: "37" });
+      expect(JSON.parse(readFileSync(ksmRecordFile(root), "utf8"))).toEqual({ pages_to_scan: 100, sleep_millisecs: 20, run: 0 });
+      expect(ksmOff(root, dir)).toEqual({ pages_to_scan: 100, sleep_millisecs: 20, run: 0 });
+      expect(readTunables(dir)).toEqual({ run: "0", pages_to_scan: "100", sleep_millisecs: "20" });
+      expect(existsSync(ksmRecordFile(root))).toBe(false);
+      // Without a record, off only stops the scanner; without --sleep-millisecs, on leaves it alone.
+      ksmOn(root, {}, dir);
+      expect(JSON.parse(readFileSync(ksmRecordFile(root), "utf8"))).toEqual({ pages_to_scan: 100, run: 0 });
+      rmSync(ksmRecordFile(root));
+      writeFileSync(join(dir, "pages_to_scan"), "555");
+      expect(ksmOff(root, dir)).toEqual({ run: 0 });
+      expect(readTunables(dir)).toEqual({ run: "0", pages_to_scan: "555", sleep_millisecs: "20" });
+      // A corrupt record is named, and nothing is written from it.
+      writeFileSync(ksmRecordFile(root), "{\"run\": \"on\"}");
+      expect(() => ksmOff(root, dir)).toThrow(TsboxError);
+      expect(() => ksmOff(root, dir)).toThrow(`${ksmRecordFile(root)} is corrupt ($.run: expected an integer)`);
+      expect(readTunables(dir)).toEqual({ run: "0", pages_to_scan: "555", sleep_millisecs: "20" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it("predicts KSM savings per content group, with max_page_sharing chains", () => {
@@ -81,13 +140,25 @@ describe("kernel", () => {
     });
 
   it.skipIf(why(!ksmAvailable(), `${KSM_DIR} missing (kernel without CONFIG_KSM)`))(
-    "mem ksm on records what it changes and off restores it exactly", () => {
+    "mem ksm on records what it changes and off restores it exactly", async (ctx) => {
+      const release = await holdKsmExclusive();
       const orig = readTunables();
+      const ours: Partial<Tunables> = {};
       try {
+        const busy = ksmInUse();
+        if (busy) {
+          process.stdout.write(`SKIP: ${busy}\n`);
+          ctx.skip();
+        }
         expect(tsbox(root, ["mem", "ksm", "on", "--pages-to-scan", "1234", "--sleep-millisecs", "37"]).code).toBe(0);
-        expect(readTunables()).toEqual({ run: "1", pages_to_scan: "1234", sleep_millisecs: "37" });
+        Object.assign(ours, { run: "1", pages_to_scan: "1234", sleep_millisecs: "37" });
+        const record = { run: Number(orig.run), pages_to_scan: Number(orig.pages_to_scan), sleep_millisecs: Number(orig.sleep_millisecs) };
+        expect(JSON.parse(readFileSync(ksmRecordFile(root), "utf8"))).toEqual(record);
+        expect(readTunables()).toEqual(ours);
         // a second `on` must not overwrite the record of the state before tsbox
         expect(tsbox(root, ["mem", "ksm", "on", "--pages-to-scan", "999"]).code).toBe(0);
+        ours.pages_to_scan = "999";
+        expect(JSON.parse(readFileSync(ksmRecordFile(root), "utf8"))).toEqual(record);
         const st = JSON.parse(tsbox(root, ["mem", "ksm", "status", "--format", "json"]).stdout) as { global: Record<string, number>; containers: unknown[] };
         expect(st.global).toMatchObject({ run: 1, pages_to_scan: 999 });
         for (const k of ["pages_shared", "pages_sharing", "pages_unshared", "pages_volatile", "full_scans", "ksm_zero_pages", "general_profit"]) {
@@ -95,31 +166,47 @@ describe("kernel", () => {
         }
         expect(tsbox(root, ["mem", "ksm", "off"]).code).toBe(0);
         expect(readTunables()).toEqual(orig);
-        expect(existsSync(`${root}/reclaim/ksm-previous.json`)).toBe(false);
+        expect(existsSync(ksmRecordFile(root))).toBe(false);
         expect(tsbox(root, ["mem", "ksm", "on", "--pages-to-scan", "0"])).toMatchObject({ code: 125, stderr: expect.stringContaining("--pages-to-scan") });
+        expect(existsSync(ksmRecordFile(root))).toBe(false);
         expect(readTunables()).toEqual(orig);
       } finally {
-        for (const k of ["pages_to_scan", "sleep_millisecs", "run"]) {
-          if (readFileSync(`${KSM_DIR}/${k}`, "utf8").trim() !== orig[k]) writeFileSync(`${KSM_DIR}/${k}`, orig[k]!);
-        }
+        restoreOurs(orig, ours);
+        release();
       }
-    });
+    }, 900_000);
 
   it.skipIf(why(!ksmAvailable() || !ksmStatAvailable, "KSM or /proc/PID/ksm_stat missing"))(
-    "V1: two pagemix containers — predicted KSM savings within 10 % of pages_sharing", async () => {
+    "V1: two pagemix containers — predicted KSM savings within 10 % of what their processes merged", async (ctx) => {
+      const release = await holdKsmExclusive();
       const orig = readTunables();
       try {
+        const busy = ksmInUse();
+        if (busy) {
+          process.stdout.write(`SKIP: ${busy}\n`);
+          ctx.skip();
+        }
         const row = await validateKsm(root, pagemix, 2, 4096);
         process.stdout.write(`KSM K=2: ${JSON.stringify(row)}\n`);
+        // tsbox put back what it recorded (the harness turns KSM on and off through ksmOn/ksmOff).
+        expect(existsSync(ksmRecordFile(root))).toBe(false);
+        const others = otherKsmProcesses(new Set());
+        if (row.otherProcesses > 0 || others.length > 0) {
+          // Someone started merging pages meanwhile: theirs may have merged with ours.
+          process.stdout.write(`SKIP: ${Math.max(row.otherProcesses, others.length)} other KSM users appeared during the measurement\n`);
+          ctx.skip();
+        }
         expect(row.predictedSaved).toBeGreaterThan(1000);
+        // Our own containers' /proc/PID/ksm_stat: what this test controls.
         expect(row.errorMerging).toBeLessThanOrEqual(0.10);
         expect(row.errorSaved).toBeLessThanOrEqual(0.10);
-        if (row.otherProcesses === 0) expect(row.errorGlobal).toBeLessThanOrEqual(0.10);
-        else process.stdout.write(`NOTE: ${row.otherProcesses} other KSM users on the host (qemu guests?): global pages_sharing not compared\n`);
-      } finally {
+        // Host-wide pages_sharing is ours alone: no one else used KSM, before or after.
+        expect(row.errorGlobal).toBeLessThanOrEqual(0.10);
         expect(readTunables()).toEqual(orig);
+      } finally {
+        release(); // the harness turned KSM off again (ksmOff in its finally)
       }
-    }, 600_000);
+    }, 900_000);
 
   it.skipIf(why(zramUnavailable() !== undefined, `zram: ${zramUnavailable()}`))(
     "V3/V4: a container's pages through zram (lz4) — ratio within 10 %, ≤2 KiB share within 2 points", async () => {

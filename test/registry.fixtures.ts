@@ -152,6 +152,19 @@ export interface RunningRegistry {
   stop(): Promise<void>;
 }
 
+/** The programs startRegistry and push run (Debian: docker-registry, apache2-utils, skopeo) that are not on PATH. */
+export function missingRegistryTools(): string[] {
+  const dirs = (process.env.PATH ?? "").split(":").filter((d) => d !== "");
+  return ["docker-registry", "htpasswd", "skopeo"].filter((tool) => !dirs.some((d) => {
+    try {
+      fs.accessSync(path.join(d, tool), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }));
+}
+
 /** Debian's docker-registry (distribution 2.8) on 127.0.0.1, storage in `dir`; htpasswd → Basic auth. */
 export async function startRegistry(dir: string, o: { htpasswd?: { user: string; password: string } } = {}): Promise<RunningRegistry> {
   const port = await freePort();
@@ -171,7 +184,7 @@ export async function startRegistry(dir: string, o: { htpasswd?: { user: string;
     `http:\n  addr: 127.0.0.1:${port}\n  secret: tsbox-test`,
     auth,
   ].join("\n"));
-  const child = spawn("/usr/bin/docker-registry", ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn("docker-registry", ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (c: Buffer) => { stderr += c.toString(); });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));

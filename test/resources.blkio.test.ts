@@ -14,7 +14,7 @@ import {
 } from "../src/runtime/device-flags.js";
 import { cgroupParentSegments, resources, type RunFlags } from "../src/runtime/specconv.js";
 
-const flags = (f: Partial<RunFlags>): RunFlags => ({ cmd: [], env: [], interactive: false, tty: false, init: false, readOnly: false, volumes: [], tmpfs: [], ...f });
+const flags = (f: Partial<RunFlags>): RunFlags => ({ cmd: [], env: [], interactive: false, tty: false, init: false, readOnly: false, privileged: false, volumes: [], tmpfs: [], ...f });
 const ALL: CgroupSupport = {
   version: "v1", memory: true, swapLimit: true, memoryReservation: true, swappiness: true, oomKillDisable: true,
   cpuShares: true, cpuCfs: true, cpuset: true, pids: true, blkioWeight: true, blkioWeightDevice: true, blkioThrottle: true, freezer: true,

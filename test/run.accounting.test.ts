@@ -130,7 +130,7 @@ describe("cpu, measured", () => {
 
   it("fair share: weights 1:2:4 on one CPU get 1/7, 2/7, 4/7 ± 15 %; without the first, 1/3 and 2/3", async () => {
     // 1024:2048:4096 so that v2's cpu.weight (runc's mapping: 39, 79, 157) keeps the 1:2:4 ratio.
-    const cs = [];
+    const cs: Running[] = [];
     for (const [n, shares] of [["w1", 1024], ["w2", 2048], ["w4", 4096]] as const) {
       cs.push(await start(n, ["--cpuset-cpus", "0", "--cpu-shares", String(shares), ...BUSY]));
     }

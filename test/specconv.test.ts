@@ -6,7 +6,7 @@ import { resources } from "../src/runtime/specconv.js";
 import { UsageError } from "../src/errors.js";
 
 const flags = (over: Partial<RunFlags> = {}): RunFlags => ({
-  cmd: [], env: [], interactive: false, tty: false, init: false, readOnly: false, volumes: [], tmpfs: [], ...over,
+  cmd: [], env: [], interactive: false, tty: false, init: false, readOnly: false, privileged: false, volumes: [], tmpfs: [], ...over,
 });
 const ctx = {
   id: "0123456789abcdef".repeat(4),

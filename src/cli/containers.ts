@@ -2,7 +2,7 @@
 // rename, container prune.
 
 import type { Command } from "commander";
-import { TsboxError, UsageError } from "../errors.js";
+import { CorruptContainerError, TsboxError, UsageError } from "../errors.js";
 import { collect, eachArg, inspectEach, prepare } from "./common.js";
 
 function timeoutFlag(v: string | undefined): number {
@@ -45,6 +45,7 @@ export function registerContainerCommands(program: Command): void {
       const { listContainers } = await import("../runtime/ps.js");
       process.stdout.write(listContainers(g.root, {
         all: o.all, quiet: o.quiet, noTrunc: !o.trunc, filters: o.filter, ...(o.format ? { format: o.format } : {}),
+        warn: (line) => process.stderr.write(`WARNING: ${line}\n`),
       }));
     });
 
@@ -178,7 +179,8 @@ export function registerContainerCommands(program: Command): void {
           try {
             return inspectContainer(g.root, findContainer(g.root, ref));
           } catch (e) {
-            if (o.type === "container" || !(e instanceof TsboxError)) throw e;
+            // A container that is there but broken is not an image of that name.
+            if (o.type === "container" || !(e instanceof TsboxError) || e instanceof CorruptContainerError) throw e;
           }
         }
         const { inspectImage } = await import("../image/inspect.js");

@@ -1,7 +1,7 @@
 // Image commands: import, images, rmi (archives and the rest: archive.ts).
 
 import { Option, type Command } from "commander";
-import { listContainerIds, readState } from "../runtime/container-store.js";
+import { readAllStates } from "../runtime/container-store.js";
 
 // The image API is loaded by the command that needs it: `run` should not pay for import and unpack.
 const imageApi = () => import("../image/index.js");
@@ -64,9 +64,6 @@ export function registerImageCommands(program: Command): void {
 /** IDs of the images some container (running or stopped) was created from. */
 export function imagesInUse(root: string): Set<string> {
   const ids = new Set<string>();
-  for (const id of listContainerIds(root)) {
-    const s = readState(root, id);
-    if (s) ids.add(s.imageId);
-  }
+  for (const s of readAllStates(root)) ids.add(s.imageId);
   return ids;
 }

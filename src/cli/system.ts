@@ -12,10 +12,10 @@ export function registerSystemCommands(program: Command): void {
       const g = await prepare(cmd);
       const { humanSize, table } = await import("../format.js");
       const { listImages } = await import("../image/images.js");
-      const { listContainerIds, readState, containerPaths } = await import("../runtime/container-store.js");
+      const { readAllStates, containerPaths } = await import("../runtime/container-store.js");
       const { dirSize } = await import("../runtime/prune.js");
       const { isLive } = await import("../runtime/lifecycle.js");
-      const states = listContainerIds(g.root).map((id) => readState(g.root, id)).filter((s) => s !== undefined);
+      const states = readAllStates(g.root);
       const used = new Set(states.map((s) => s.imageId));
       const images = [...new Map(listImages(g.root).map((i) => [i.id, i])).values()];
       const imageBytes = images.reduce((a, i) => a + i.size, 0);

@@ -4,11 +4,14 @@
 
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { NotFoundError, TsboxError, UsageError, errnoCode } from "../errors.js";
+import { CorruptContainerError, NotFoundError, UsageError, errnoCode } from "../errors.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { withLock } from "../util/lock.js";
 import { randomBytesHex } from "../util/random.js";
+import { ShapeError, parseChecked, type Check } from "../util/shape.js";
+import { checkContainerState, checkMonitorStatus, checkSpec } from "./container-records.js";
 import { generateName, validateName } from "./names.js";
+import type { Spec } from "./spec.js";
 
 export type ContainerStatus = "created" | "running" | "restarting" | "exited";
 
@@ -121,16 +124,60 @@ export function writeState(root: string, state: ContainerState): void {
   writeJsonAtomic(containerPaths(root, state.id).state, state, false);
 }
 
-/** The stored state, with a detached container's monitor.json folded in: the true state. */
-export function readState(root: string, id: string): ContainerState | undefined {
-  let state: ContainerState;
+/**
+ * One of the container's JSON files, checked; undefined if it does not exist.
+ * Anything else wrong with it is a CorruptContainerError naming the file.
+ */
+function readRecord<T>(id: string, file: string, check: Check<T>): T | undefined {
+  let text: string;
   try {
-    state = JSON.parse(readFileSync(containerPaths(root, id).state, "utf8")) as ContainerState;
+    text = readFileSync(file, "utf8");
   } catch (e) {
     if (errnoCode(e) === "ENOENT") return undefined;
-    throw new TsboxError(`container ${id}: unreadable state: ${(e as Error).message}`);
+    throw new CorruptContainerError(id, file, (e as Error).message);
   }
+  try {
+    return parseChecked(text, check);
+  } catch (e) {
+    if (e instanceof ShapeError) throw new CorruptContainerError(id, file, e.message);
+    throw e;
+  }
+}
+
+/**
+ * The stored state, with a detached container's monitor.json folded in: the
+ * true state. Undefined when the container is gone; CorruptContainerError when
+ * its state.json cannot be read back.
+ */
+export function readState(root: string, id: string): ContainerState | undefined {
+  const file = containerPaths(root, id).state;
+  const state = readRecord(id, file, checkContainerState);
+  if (state && state.id !== id) throw new CorruptContainerError(id, file, `$.id: ${state.id} is another container's id`);
+  if (!state) return undefined;
   return state.detached && state.status !== "exited" ? foldMonitor(state, readMonitorStatus(root, id)) : state;
+}
+
+/**
+ * The state of every container that can be read; each one that cannot goes to
+ * onCorrupt instead, so one broken container does not hide the others.
+ */
+export function readAllStates(root: string, onCorrupt: (e: CorruptContainerError) => void = () => {}): ContainerState[] {
+  const states: ContainerState[] = [];
+  for (const id of listContainerIds(root)) {
+    try {
+      const s = readState(root, id);
+      if (s) states.push(s);
+    } catch (e) {
+      if (!(e instanceof CorruptContainerError)) throw e;
+      onCorrupt(e);
+    }
+  }
+  return states;
+}
+
+/** The container's spec (config.json); undefined while it is being created. */
+export function readSpec(root: string, id: string): Spec | undefined {
+  return readRecord(id, containerPaths(root, id).config, checkSpec);
 }
 
 /** What a monitor reports (monitor.json). */
@@ -147,9 +194,12 @@ export interface MonitorStatus {
 
 export function readMonitorStatus(root: string, id: string): MonitorStatus | undefined {
   try {
-    return JSON.parse(readFileSync(containerPaths(root, id).monitor, "utf8")) as MonitorStatus;
-  } catch {
-    return undefined; // not written yet, or the container is gone
+    return readRecord(id, containerPaths(root, id).monitor, checkMonitorStatus);
+  } catch (e) {
+    // The monitor writes it atomically: a broken one was not written by a
+    // monitor, and the state.json it would be folded into is the truth left.
+    if (e instanceof CorruptContainerError) return undefined;
+    throw e;
   }
 }
 
@@ -174,20 +224,43 @@ export function listContainerIds(root: string): string[] {
   }
 }
 
-/** By full ID, unique ID prefix or name, with Docker's wording when there is none. */
-export function findContainer(root: string, ref: string): ContainerState {
+/**
+ * The id of the container a user names by full ID, unique ID prefix or name
+ * (whether or not its state can be read), with Docker's wording when there is none.
+ */
+export function resolveContainerId(root: string, ref: string): string {
   const byName = join(root, "names", ref.replace(/^\//, ""));
   if (existsSync(byName)) {
-    const s = readState(root, readFileSync(byName, "utf8").trim());
-    if (s) return s;
+    const id = readFileSync(byName, "utf8").trim();
+    if (existsSync(containerPaths(root, id).dir) && /^[0-9a-f]{64}$/.test(id)) return id;
   }
   if (/^[0-9a-f]+$/.test(ref)) {
     const ids = listContainerIds(root).filter((id) => id.startsWith(ref));
     if (ids.length > 1) throw new UsageError(`multiple IDs found with provided prefix: ${ref}`);
-    const s = ids[0] ? readState(root, ids[0]) : undefined;
-    if (s) return s;
+    if (ids[0] !== undefined) return ids[0];
   }
   throw new NotFoundError(`No such container: ${ref}`);
+}
+
+/** By full ID, unique ID prefix or name; CorruptContainerError when its state cannot be read. */
+export function findContainer(root: string, ref: string): ContainerState {
+  const s = readState(root, resolveContainerId(root, ref));
+  if (!s) throw new NotFoundError(`No such container: ${ref}`);
+  return s;
+}
+
+/** The names (in <root>/names) that point at the container: how to find a name its state no longer gives. */
+export function namesOf(root: string, id: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(root, "names"));
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return [];
+    throw e;
+  }
+  return names.filter((n) => {
+    try { return readFileSync(join(root, "names", n), "utf8").trim() === id; } catch { return false; }
+  });
 }
 
 /** Serialises the last changes to a container between its owner, `rm -f` and recovery. */

@@ -9,7 +9,7 @@ import {
 import { readOptional } from "../cgroupfs/parse.js";
 import { nodeCgroupFs } from "../cgroupfs/fs.js";
 import { packageVersion } from "../util/package.js";
-import { listContainerIds, ownerAlive, readState } from "./container-store.js";
+import { listContainerIds, ownerAlive, readAllStates } from "./container-store.js";
 
 export interface ControllerInfo {
   name: string;
@@ -100,9 +100,8 @@ export function systemInfo(root: string, loader?: DeviceFilterLoader): SystemInf
 
   let running = 0;
   const ids = listContainerIds(root);
-  for (const id of ids) {
-    const st = readState(root, id);
-    if (st && st.status !== "exited" && ownerAlive(st.owner)) running++;
+  for (const st of readAllStates(root)) {
+    if (st.status !== "exited" && ownerAlive(st.owner)) running++;
   }
   return {
     ServerVersion: packageVersion(),

@@ -1,9 +1,9 @@
 // `tsbox inspect` of a container: Docker's shape (the fields users script
 // against), from the state, the spec (config.json) and the container dirs.
 
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { containerPaths, type ContainerState } from "./container-store.js";
+import { CorruptContainerError } from "../errors.js";
+import { containerPaths, readSpec, type ContainerState } from "./container-store.js";
 import { stateWord } from "./ps.js";
 import type { Spec } from "./spec.js";
 
@@ -12,7 +12,11 @@ const ZERO_TIME = "0001-01-01T00:00:00Z";
 export function inspectContainer(root: string, s: ContainerState): Record<string, unknown> {
   const paths = containerPaths(root, s.id);
   let spec: Spec | undefined;
-  try { spec = JSON.parse(readFileSync(paths.config, "utf8")) as Spec; } catch { /* being created */ }
+  try {
+    spec = readSpec(root, s.id); // absent while being created
+  } catch (e) {
+    if (!(e instanceof CorruptContainerError)) throw e; // the state alone still says most
+  }
   const word = stateWord(s);
   const r = spec?.linux.resources;
   const cpu = r?.cpu;

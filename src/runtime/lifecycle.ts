@@ -3,7 +3,7 @@
 // reads before restarting) and its state (polled; the monitor writes
 // monitor.json when the container exits).
 
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TsboxError, UsageError } from "../errors.js";
@@ -11,14 +11,13 @@ import { createCgroup, detectHierarchy, devicesEnforced } from "../cgroupfs/inde
 import { containerCgroup } from "./container-cgroup.js";
 import { withLock } from "../util/lock.js";
 import {
-  containerLockFile, containerPaths, findContainer, ownerAlive, readState, selfOwner, writeState,
+  containerLockFile, containerPaths, findContainer, ownerAlive, readSpec, readState, selfOwner, writeState,
   type ContainerState,
 } from "./container-store.js";
 import { crashPoint } from "./crash.js";
 import { launchMonitor } from "./monitor.js";
 import { releaseContainer } from "./recover.js";
 import { selfCommand } from "./run.js";
-import type { Spec } from "./spec.js";
 
 export const isLive = (s: ContainerState): boolean =>
   (s.status === "running" || s.status === "restarting") && ownerAlive(s.owner);
@@ -117,7 +116,8 @@ export async function startContainer(root: string, ref: string): Promise<Contain
   if (!claimed) return found; // running already, or being started by another tsbox
   rmSync(paths.stop, { force: true });
   rmSync(paths.monitor, { force: true });
-  const spec = JSON.parse(readFileSync(paths.config, "utf8")) as Spec;
+  const spec = readSpec(root, found.id);
+  if (!spec) throw new TsboxError(`container ${found.id}: no config.json`);
   // As run creates it: under its --cgroup-parent, with the device filter where v2 needs one.
   const h = detectHierarchy();
   const shim = await import("../ns/shim.js");

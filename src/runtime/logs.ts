@@ -4,10 +4,12 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { UsageError } from "../errors.js";
+import { ShapeError, object, oneOf, parseChecked, string, type Check } from "../util/shape.js";
 import { containerPaths, findContainer, ownerAlive, readState } from "./container-store.js";
 
 export interface LogsOptions { follow: boolean; tail?: string; timestamps: boolean; since?: string }
 interface Entry { log: string; stream: "stdout" | "stderr"; time: string }
+const checkEntry: Check<Entry> = object({ log: string, stream: oneOf("stdout", "stderr"), time: string });
 export interface LogSink { stdout(s: string): void; stderr(s: string): void }
 
 /** --since: RFC 3339, a Unix timestamp, or a duration before now ("10m", "1h30m"). */
@@ -44,7 +46,11 @@ function parse(text: string): Entry[] {
   const out: Entry[] = [];
   for (const line of text.split("\n")) {
     if (!line) continue;
-    try { out.push(JSON.parse(line) as Entry); } catch { /* a torn line after a crash */ }
+    try {
+      out.push(parseChecked(line, checkEntry));
+    } catch (e) {
+      if (!(e instanceof ShapeError)) throw e; // else a torn line after a crash
+    }
   }
   return out;
 }

@@ -3,7 +3,8 @@
 
 import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { containerPaths, listContainerIds, readState } from "./container-store.js";
+import { CorruptContainerError } from "../errors.js";
+import { containerPaths, listContainerIds, readAllStates, readState, type ContainerState } from "./container-store.js";
 import { isLive } from "./lifecycle.js";
 import { releaseContainer } from "./recover.js";
 
@@ -25,9 +26,9 @@ export function dirSize(dir: string): number {
 export async function pruneContainers(root: string): Promise<{ ids: string[]; bytes: number }> {
   const ids: string[] = [];
   let bytes = 0;
-  for (const id of listContainerIds(root)) {
-    const s = readState(root, id);
-    if (!s || isLive(s) || s.status === "created") continue;
+  for (const s of readAllStates(root)) {
+    const id = s.id;
+    if (isLive(s) || s.status === "created") continue;
     bytes += dirSize(containerPaths(root, id).upper);
     await releaseContainer(root, { ...s, autoRemove: true });
     ids.push(id);
@@ -56,7 +57,13 @@ export function pruneDebris(root: string, minAgeMs = 60_000): number {
     const file = join(names, n);
     let id = "";
     try { id = readFileSync(file, "utf8").trim(); } catch { continue; }
-    const s = /^[0-9a-f]{64}$/.test(id) ? readState(root, id) : undefined;
+    let s: ContainerState | undefined;
+    try {
+      s = /^[0-9a-f]{64}$/.test(id) ? readState(root, id) : undefined;
+    } catch (e) {
+      if (e instanceof CorruptContainerError) continue; // its name may be all that is left to find it by
+      throw e;
+    }
     if ((!s || s.name !== n) && old(file)) { rmSync(file, { force: true }); removed++; }
   }
   return removed;

@@ -1,15 +1,19 @@
 // `tsbox ps`: Docker's table (CONTAINER ID, IMAGE, COMMAND, CREATED, STATUS,
-// PORTS, NAMES), its filters and its JSON lines.
+// PORTS, NAMES), its filters and its JSON lines. A container whose state.json
+// cannot be read is listed as Docker lists an unusable container, "Dead" (with
+// -a or a filter), and named on stderr with what is wrong: `rm -f` removes it.
 
-import { readFileSync } from "node:fs";
-import { UsageError } from "../errors.js";
+import { CorruptContainerError, UsageError } from "../errors.js";
 import { detectHierarchy } from "../cgroupfs/index.js";
 import { containerCgroup } from "./container-cgroup.js";
 import { relativeTime, table } from "../format.js";
-import { containerPaths, listContainerIds, ownerAlive, readState, type ContainerState } from "./container-store.js";
-import type { Spec } from "./spec.js";
+import { namesOf, ownerAlive, readAllStates, readSpec, type ContainerState } from "./container-store.js";
 
-export interface PsOptions { all: boolean; quiet: boolean; noTrunc: boolean; filters: string[]; format?: string }
+export interface PsOptions {
+  all: boolean; quiet: boolean; noTrunc: boolean; filters: string[]; format?: string;
+  /** one line per container that cannot be read */
+  warn?: (line: string) => void;
+}
 
 /** Docker's State word: created, running, restarting, exited (paused when frozen). */
 export function stateWord(s: ContainerState): string {
@@ -35,10 +39,10 @@ export function statusText(s: ContainerState, now = Date.now()): string {
 
 export function commandOf(root: string, id: string): string {
   try {
-    const spec = JSON.parse(readFileSync(containerPaths(root, id).config, "utf8")) as Spec;
-    return spec.process.args.join(" ");
-  } catch {
-    return "";
+    return readSpec(root, id)?.process.args.join(" ") ?? "";
+  } catch (e) {
+    if (e instanceof CorruptContainerError) return "";
+    throw e;
   }
 }
 
@@ -49,7 +53,26 @@ function shortCommand(cmd: string, noTrunc: boolean): string {
   return JSON.stringify(cut);
 }
 
-function matches(s: ContainerState, filters: string[]): boolean {
+/** A line of the listing: a container, or one whose state is lost ("dead"). */
+interface Row {
+  id: string;
+  name: string;
+  image: string;
+  /** ISO time; "" when unknown */
+  created: string;
+  state: string;
+  status: string;
+}
+
+function rowOf(s: ContainerState): Row {
+  return { id: s.id, name: s.name, image: s.image, created: s.created, state: stateWord(s), status: statusText(s) };
+}
+
+function deadRow(root: string, e: CorruptContainerError): Row {
+  return { id: e.id, name: namesOf(root, e.id)[0] ?? "", image: "", created: "", state: "dead", status: "Dead" };
+}
+
+function matches(s: Row, filters: string[]): boolean {
   for (const f of filters) {
     const eq = f.indexOf("=");
     const key = eq < 0 ? f : f.slice(0, eq);
@@ -58,7 +81,7 @@ function matches(s: ContainerState, filters: string[]): boolean {
       if (!["created", "restarting", "running", "removing", "paused", "exited", "dead"].includes(value)) {
         throw new UsageError(`invalid filter 'status=${value}'`);
       }
-      if (stateWord(s) !== value) return false;
+      if (s.state !== value) return false;
     } else if (key === "name") {
       if (!new RegExp(value).test(s.name)) return false;
     } else if (key === "id") {
@@ -71,21 +94,28 @@ function matches(s: ContainerState, filters: string[]): boolean {
 }
 
 export function listContainers(root: string, o: PsOptions): string {
-  const states = listContainerIds(root).map((id) => readState(root, id)).filter((s): s is ContainerState => s !== undefined)
-    .filter((s) => o.filters.length > 0 || o.all || ["running", "restarting", "paused"].includes(stateWord(s)))
+  const dead: Row[] = [];
+  const states = readAllStates(root, (e) => {
+    o.warn?.(e.message);
+    dead.push(deadRow(root, e));
+  });
+  // Newest first; the dead, whose creation time is lost with their state, last.
+  const rows = [...states.map(rowOf), ...dead]
+    .filter((s) => o.filters.length > 0 || o.all || ["running", "restarting", "paused"].includes(s.state))
     .filter((s) => matches(s, o.filters))
     .sort((a, b) => b.created.localeCompare(a.created));
-  const id = (s: ContainerState): string => (o.noTrunc ? s.id : s.id.slice(0, 12));
-  if (o.quiet) return states.map((s) => `${id(s)}\n`).join("");
+  const id = (s: Row): string => (o.noTrunc ? s.id : s.id.slice(0, 12));
+  const since = (s: Row): string => (s.created ? relativeTime(s.created) : "");
+  if (o.quiet) return rows.map((s) => `${id(s)}\n`).join("");
   if (o.format === "json" || o.format === "{{json .}}") {
-    return states.map((s) => `${JSON.stringify({
+    return rows.map((s) => `${JSON.stringify({
       Command: shortCommand(commandOf(root, s.id), o.noTrunc), CreatedAt: s.created, ID: id(s), Image: s.image,
       Labels: "", LocalVolumes: "0", Mounts: "", Names: s.name, Networks: "", Ports: "",
-      RunningFor: relativeTime(s.created), Size: "0B", State: stateWord(s), Status: statusText(s),
+      RunningFor: since(s), Size: "0B", State: s.state, Status: s.status,
     })}\n`).join("");
   }
   if (o.format !== undefined && o.format !== "table") throw new UsageError(`unsupported format: ${o.format} (use table or json)`);
-  return table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], states.map((s) => [
-    id(s), s.image, shortCommand(commandOf(root, s.id), o.noTrunc), relativeTime(s.created), statusText(s), "", s.name,
+  return table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows.map((s) => [
+    id(s), s.image, shortCommand(commandOf(root, s.id), o.noTrunc), since(s), s.status, "", s.name,
   ]));
 }

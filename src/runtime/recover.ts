@@ -4,25 +4,21 @@
 // only in its own mount namespace, so what remains is the cgroup (emptied and
 // removed here) and the directory.
 
-import { detectHierarchy, type Hierarchy } from "../cgroupfs/index.js";
+import { detectHierarchy, openCgroup, type Hierarchy } from "../cgroupfs/index.js";
 import { setTimeout as sleep } from "node:timers/promises";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { CorruptContainerError } from "../errors.js";
 import { containerCgroup } from "./container-cgroup.js";
 import { log } from "../log.js";
+import { withLock } from "../util/lock.js";
 import {
-  containerPaths, listContainerIds, ownerAlive, processStartTime, readMonitorStatus, readState, settleContainer,
-  type ContainerState, type Owner,
+  containerLockFile, containerPaths, namesOf, ownerAlive, processStartTime, readAllStates, readMonitorStatus, readSpec,
+  releaseName, settleContainer, type ContainerState, type Owner,
 } from "./container-store.js";
 
 /** Finishes off one container whose owner is gone (or that is being force-removed). */
 export async function releaseContainer(root: string, state: ContainerState, h: Hierarchy = detectHierarchy()): Promise<void> {
-  const monitor = liveMonitor(root, state);
-  if (monitor) {
-    // The monitor first: it would restart the container, and it writes into the directory.
-    try { writeFileSync(containerPaths(root, state.id).stop, ""); } catch { /* gone */ }
-    try { process.kill(monitor.pid, "SIGKILL"); } catch { /* gone */ }
-    while (processStartTime(monitor.pid) === monitor.startTime) await sleep(10);
-  }
+  await killMonitor(root, liveMonitor(root, state), state.id);
   const cg = containerCgroup(h, state);
   // Frozen processes do not die of SIGKILL until thawed.
   try { if (cg.frozen()) await cg.thaw(); } catch { /* no freezer, or gone */ }
@@ -36,7 +32,7 @@ export async function releaseContainer(root: string, state: ContainerState, h: H
  * died before recording it) the pid the monitor wrote in monitor.json, checked
  * against its command line so a reused pid is never killed.
  */
-function liveMonitor(root: string, state: ContainerState): Owner | undefined {
+function liveMonitor(root: string, state: Pick<ContainerState, "id"> & Partial<ContainerState>): Owner | undefined {
   if (state.owner && state.detached && state.status !== "exited" && state.status !== "created" && ownerAlive(state.owner)) {
     return state.owner;
   }
@@ -52,11 +48,48 @@ function liveMonitor(root: string, state: ContainerState): Owner | undefined {
   return startTime === undefined ? undefined : { pid: m.monitorPid, startTime };
 }
 
+async function killMonitor(root: string, monitor: Owner | undefined, id: string): Promise<void> {
+  if (!monitor) return;
+  // The monitor first: it would restart the container, and it writes into the directory.
+  try { writeFileSync(containerPaths(root, id).stop, ""); } catch { /* gone */ }
+  try { process.kill(monitor.pid, "SIGKILL"); } catch { /* gone */ }
+  while (processStartTime(monitor.pid) === monitor.startTime) await sleep(10);
+}
+
+/**
+ * `rm -f` of a container whose state.json cannot be read: what its other files
+ * still tell is enough to take it down. Its monitor is found through
+ * monitor.json (checked against the monitor's command line), its cgroup
+ * through config.json's cgroupsPath (else the default parent), its names by
+ * what they point at. Its mounts lived in its own mount namespace.
+ */
+export async function removeBrokenContainer(root: string, id: string, h: Hierarchy = detectHierarchy()): Promise<void> {
+  await killMonitor(root, liveMonitor(root, { id }), id);
+  let cgroupsPath: string | undefined;
+  try {
+    cgroupsPath = readSpec(root, id)?.linux.cgroupsPath;
+  } catch (e) {
+    if (!(e instanceof CorruptContainerError)) throw e;
+  }
+  const segments = cgroupsPath?.split("/").filter((x) => x !== "") ?? [];
+  const cg = segments.length > 1 && segments.at(-1) === id
+    ? openCgroup(h, id, { parent: segments.slice(0, -1).join("/") })
+    : containerCgroup(h, { id });
+  try { if (cg.frozen()) await cg.thaw(); } catch { /* no freezer, or gone */ }
+  await cg.destroy();
+  withLock(containerLockFile(root, id), () => {
+    rmSync(containerPaths(root, id).dir, { recursive: true, force: true });
+    for (const name of namesOf(root, id)) releaseName(root, name, id);
+  });
+}
+
 export async function recoverStale(root: string): Promise<void> {
   let h: Hierarchy | undefined;
-  for (const id of listContainerIds(root)) {
-    const state = readState(root, id);
-    if (!state || state.status === "exited" || ownerAlive(state.owner)) continue;
+  // A container that cannot be read is left alone here: `ps -a` shows it, `rm -f` removes it.
+  const states = readAllStates(root, (e) => log().info({ id: e.id }, e.message));
+  for (const state of states) {
+    const id = state.id;
+    if (state.status === "exited" || ownerAlive(state.owner)) continue;
     h ??= detectHierarchy();
     log().info({ id }, "releasing container left by a dead tsbox process");
     await releaseContainer(root, state, h);

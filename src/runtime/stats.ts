@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { detectHierarchy, type Hierarchy } from "../cgroupfs/index.js";
 import { NotFoundError } from "../errors.js";
 import { containerCgroup } from "./container-cgroup.js";
-import { findContainer, listContainerIds, ownerAlive, readState, type ContainerState } from "./container-store.js";
+import { findContainer, ownerAlive, readAllStates, readState, type ContainerState } from "./container-store.js";
 import {
   emptyRow, formatJson, formatTable, rowFromSamples, rowText, systemCpuNs, type RowText, type StatsSample,
 } from "./stats-format.js";
@@ -38,9 +38,8 @@ function select(root: string, opts: StatsOptions): ContainerState[] {
       }
     });
   }
-  return listContainerIds(root)
-    .map((id) => readState(root, id))
-    .filter((s): s is ContainerState => s !== undefined && (opts.all || isRunning(s)))
+  return readAllStates(root)
+    .filter((s) => opts.all || isRunning(s))
     .sort((a, b) => a.created.localeCompare(b.created));
 }
 

@@ -4,13 +4,12 @@
 // create: daemon verifyPlatformContainerResources), written to its cgroup when
 // it runs, and recorded so that inspect and later updates see it.
 
-import { readFileSync } from "node:fs";
 import { detectHierarchy, type LinuxResources } from "../cgroupfs/index.js";
 import { TsboxError, UsageError } from "../errors.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { withLock } from "../util/lock.js";
 import { containerCgroup } from "./container-cgroup.js";
-import { containerLockFile, containerPaths, findContainer, ownerAlive, readState } from "./container-store.js";
+import { containerLockFile, containerPaths, findContainer, ownerAlive, readSpec, readState } from "./container-store.js";
 import { CPU_PERIOD, NANO_CPUS_ANNOTATION, type RunFlags } from "./specconv.js";
 import type { Spec } from "./spec.js";
 import { MIN_MEMORY } from "./units.js";
@@ -145,12 +144,8 @@ export function updateContainer(root: string, ref: string, u: ResourceUpdate): v
   withLock(containerLockFile(root, found.id), () => {
     const state = readState(root, found.id);
     if (!state) throw new TsboxError(`No such container: ${ref}`);
-    let spec: Spec;
-    try {
-      spec = JSON.parse(readFileSync(paths.config, "utf8")) as Spec;
-    } catch (e) {
-      throw new TsboxError(`Cannot update container ${state.id}: unreadable config: ${(e as Error).message}`);
-    }
+    const spec = readSpec(root, found.id);
+    if (!spec) throw new TsboxError(`Cannot update container ${state.id}: no config.json`);
     const nano = Number(spec.annotations?.[NANO_CPUS_ANNOTATION] ?? 0);
     let merged: ReturnType<typeof mergeResources>;
     try {

@@ -12,7 +12,9 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { containerPaths } from "../../runtime/container-store.js";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { TsboxError } from "../../errors.js";
 import { writeJsonAtomic } from "../../util/atomic.js";
+import { ShapeError, number, object, oneOf, optional, readChecked, type Check } from "../../util/shape.js";
 import { PAGE_SIZE } from "../profile.js";
 import {
   readMemory, reclaimV2, setHighV2, setLimitV1, type MemoryCgroup, type MemoryReading,
@@ -87,6 +89,7 @@ const pageUp = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
 export const balloonRecordFile = (root: string, id: string): string => join(containerPaths(root, id).dir, "balloon.json");
 
 interface BalloonRecord { version: "v1" | "v2"; limit?: number }
+const checkRecord: Check<BalloonRecord> = object({ version: oneOf("v1", "v2"), limit: optional(number) });
 
 function recordOriginal(root: string, id: string, cg: MemoryCgroup, r: MemoryReading): void {
   const file = balloonRecordFile(root, id);
@@ -160,7 +163,13 @@ export async function inflate(root: string, id: string, cg: MemoryCgroup, opts: 
 /** Restores the limit recorded before the first inflation (unlimited if none was set). */
 export function deflate(root: string, id: string, cg: MemoryCgroup): { limit?: number } {
   const file = balloonRecordFile(root, id);
-  const rec: BalloonRecord = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) as BalloonRecord : { version: cg.version };
+  let rec: BalloonRecord;
+  try {
+    rec = readChecked(file, checkRecord) ?? { version: cg.version };
+  } catch (e) {
+    if (!(e instanceof ShapeError)) throw e;
+    throw new TsboxError(`balloon: ${file} is corrupt (${e.message}): the limit from before is lost; set it with tsbox update --memory`);
+  }
   if (cg.version === "v1") setLimitV1(cg, rec.limit ?? "unlimited");
   else setHighV2(cg, rec.limit ?? "max");
   rmSync(file, { force: true });

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { TsboxError, errnoCode } from "../../errors.js";
 import { writeJsonAtomic } from "../../util/atomic.js";
+import { ShapeError, integer, object, optional, readChecked } from "../../util/shape.js";
 
 export const KSM_DIR = "/sys/kernel/mm/ksm";
 
@@ -53,6 +54,18 @@ function writeTunable(dir: string, k: KsmTunable, v: number): void {
 
 export const ksmRecordFile = (root: string): string => join(root, "reclaim", "ksm-previous.json");
 
+const checkRecord = object({ pages_to_scan: optional(integer), sleep_millisecs: optional(integer), run: optional(integer) });
+
+/** The values from before tsbox's first `on`; undefined without a record. */
+function readRecord(file: string, dir: string): Partial<Record<KsmTunable, number>> | undefined {
+  try {
+    return readChecked(file, checkRecord);
+  } catch (e) {
+    if (!(e instanceof ShapeError)) throw e;
+    throw new TsboxError(`KSM: ${file} is corrupt (${e.message}): set ${dir} by hand, then remove it`);
+  }
+}
+
 export interface KsmOnOptions { pagesToScan?: number; sleepMillisecs?: number }
 
 /** Default scan rate while tsbox has KSM on: 10,000 pages per 20 ms ≈ 2 GB/s at most. */
@@ -71,8 +84,7 @@ export function ksmOn(root: string, opts: KsmOnOptions = {}, dir = KSM_DIR): Rec
   };
   const file = ksmRecordFile(root);
   const current = readKsm(dir);
-  let record: Partial<Record<KsmTunable, number>> = {};
-  if (existsSync(file)) record = JSON.parse(readFileSync(file, "utf8")) as typeof record;
+  const record = readRecord(file, dir) ?? {};
   for (const k of TUNABLES) {
     if (wanted[k] !== undefined && record[k] === undefined && current[k] !== undefined) record[k] = current[k];
   }
@@ -86,9 +98,7 @@ export function ksmOn(root: string, opts: KsmOnOptions = {}, dir = KSM_DIR): Rec
 export function ksmOff(root: string, dir = KSM_DIR): Partial<Record<KsmTunable, number>> {
   requireKsm(dir);
   const file = ksmRecordFile(root);
-  const record: Partial<Record<KsmTunable, number>> = existsSync(file)
-    ? JSON.parse(readFileSync(file, "utf8")) as Partial<Record<KsmTunable, number>>
-    : { run: 0 };
+  const record = readRecord(file, dir) ?? { run: 0 };
   for (const k of TUNABLES) if (record[k] !== undefined) writeTunable(dir, k, record[k]);
   rmSync(file, { force: true });
   return record;

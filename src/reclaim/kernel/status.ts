@@ -2,7 +2,7 @@
 // container, the KSM figures of its processes.
 
 import { NotFoundError, TsboxError } from "../../errors.js";
-import { findContainer, listContainerIds, readState, type ContainerState } from "../../runtime/container-store.js";
+import { findContainer, readAllStates, type ContainerState } from "../../runtime/container-store.js";
 import { PAGE_SIZE } from "../profile.js";
 import { memoryCgroupOf } from "./cgroup-memory.js";
 import { containerKsm, ksmSaved, readKsm, type ContainerKsm, type KsmCounters } from "./ksm.js";
@@ -23,9 +23,8 @@ export function runningContainer(root: string, ref: string): ContainerState {
 export function ksmStatus(root: string): KsmStatus {
   const global = readKsm();
   const containers: ContainerKsm[] = [];
-  for (const id of listContainerIds(root)) {
-    const s = readState(root, id);
-    if (!s || s.status !== "running") continue;
+  for (const s of readAllStates(root)) {
+    if (s.status !== "running") continue;
     let pids: number[];
     try {
       pids = memoryCgroupOf(s).pids();

@@ -4,7 +4,7 @@
 import { detectHierarchy, type Cgroup, type Hierarchy } from "../../cgroupfs/index.js";
 import { containerCgroup } from "../../runtime/container-cgroup.js";
 import { TsboxError } from "../../errors.js";
-import { findContainer, listContainerIds, ownerAlive, readState, type ContainerState } from "../../runtime/container-store.js";
+import { findContainer, ownerAlive, readAllStates, type ContainerState } from "../../runtime/container-store.js";
 
 export interface RunningContainer { state: ContainerState; cgroup: Cgroup }
 
@@ -19,7 +19,7 @@ export function runningContainers(root: string, refs: readonly string[], h: Hier
     const seen = new Set<string>();
     states = states.filter((s) => (seen.has(s.id) ? false : (seen.add(s.id), true)));
   } else {
-    states = listContainerIds(root).map((id) => readState(root, id)).filter((s): s is ContainerState => s !== undefined && isRunning(s));
+    states = readAllStates(root).filter(isRunning);
     states.sort((a, b) => a.created.localeCompare(b.created));
   }
   return states.map((state) => ({ state, cgroup: containerCgroup(h, state) }));

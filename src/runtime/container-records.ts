@@ -1,0 +1,111 @@
+// The shapes of the JSON files in a container's directory (state.json,
+// monitor.json, config.json), checked when read back: these files outlive the
+// process that wrote them and can be truncated by a full disk or edited by
+// hand, and one broken container must not take the commands about the others
+// down with it.
+
+import type { LinuxResources } from "../cgroupfs/index.js";
+import {
+  arrayOf, boolean, integer, matching, number, object, oneOf, optional, recordOf, string, type Check,
+} from "../util/shape.js";
+import type { ContainerState, MonitorStatus } from "./container-store.js";
+import type { Spec } from "./spec.js";
+
+const owner = object({ pid: integer, startTime: string });
+
+export const checkContainerState: Check<ContainerState> = object({
+  id: matching(/^[0-9a-f]{64}$/, "a 64-digit hex container id"),
+  name: string,
+  image: string,
+  imageId: string,
+  created: string,
+  status: oneOf("created", "running", "restarting", "exited"),
+  pid: optional(integer),
+  owner: optional(owner),
+  exitCode: optional(integer),
+  oomKilled: optional(boolean),
+  startedAt: optional(string),
+  finishedAt: optional(string),
+  autoRemove: boolean,
+  detached: optional(boolean),
+  tty: optional(boolean),
+  restartPolicy: optional(object({ name: oneOf("no", "on-failure", "always", "unless-stopped"), maximumRetryCount: integer })),
+  logConfig: optional(object({ maxSize: optional(number), maxFile: optional(integer) })),
+  restartCount: optional(integer),
+  cgroupParent: optional(string),
+  capAdd: optional(arrayOf(string)),
+  capDrop: optional(arrayOf(string)),
+  privileged: optional(boolean),
+});
+
+export const checkMonitorStatus: Check<MonitorStatus> = object({
+  status: oneOf("running", "restarting", "exited"),
+  pid: integer,
+  exitCode: integer,
+  oomKilled: boolean,
+  startedAt: string,
+  finishedAt: string,
+  restartCount: integer,
+  monitorPid: integer,
+});
+
+const throttle = arrayOf(object({ major: integer, minor: integer, rate: number }));
+
+const checkResources: Check<LinuxResources> = object({
+  memory: optional(object({
+    limit: optional(number), swap: optional(number), reservation: optional(number),
+    swappiness: optional(number), disableOOMKiller: optional(boolean),
+  })),
+  cpu: optional(object({
+    shares: optional(number), quota: optional(number), period: optional(number), cpus: optional(string), mems: optional(string),
+  })),
+  pids: optional(object({ limit: optional(number) })),
+  devices: optional(arrayOf(object({
+    allow: boolean, type: optional(oneOf("a", "c", "b")), major: optional(integer), minor: optional(integer), access: optional(string),
+  }))),
+  blockIO: optional(object({
+    weight: optional(number),
+    weightDevice: optional(arrayOf(object({ major: integer, minor: integer, weight: optional(number) }))),
+    throttleReadBpsDevice: optional(throttle),
+    throttleWriteBpsDevice: optional(throttle),
+    throttleReadIOPSDevice: optional(throttle),
+    throttleWriteIOPSDevice: optional(throttle),
+  })),
+});
+
+const strings = arrayOf(string);
+
+export const checkSpec: Check<Spec> = object({
+  ociVersion: string,
+  process: object({
+    terminal: boolean,
+    consoleSize: optional(object({ height: integer, width: integer })),
+    user: object({ uid: integer, gid: integer, additionalGids: optional(arrayOf(integer)), username: optional(string) }),
+    args: strings,
+    env: strings,
+    cwd: string,
+    capabilities: object({
+      bounding: strings, effective: strings, permitted: strings, inheritable: optional(strings), ambient: optional(strings),
+    }),
+    rlimits: arrayOf(object({ type: string, soft: number, hard: number })),
+    noNewPrivileges: optional(boolean),
+  }),
+  root: object({ path: string, readonly: boolean }),
+  hostname: string,
+  mounts: arrayOf(object({ destination: string, type: optional(string), source: optional(string), options: optional(strings) })),
+  linux: object({
+    namespaces: arrayOf(object({
+      type: oneOf("pid", "network", "mount", "ipc", "uts", "cgroup", "user", "time"), path: optional(string),
+    })),
+    resources: checkResources,
+    devices: optional(arrayOf(object({
+      path: string, type: oneOf("c", "b"), major: integer, minor: integer,
+      fileMode: optional(integer), uid: optional(integer), gid: optional(integer),
+    }))),
+    cgroupsPath: string,
+    maskedPaths: strings,
+    readonlyPaths: strings,
+    rootfsPropagation: optional(string),
+  }),
+  annotations: optional(recordOf(string)),
+});
