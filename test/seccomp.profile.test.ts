@@ -146,7 +146,7 @@ describe("where the plans load the filter", () => {
     hostEnv: {}, thermalThrottle: [], platform: AMD64,
   });
   const ctx: PlanContext = {
-    rootfs: "/r", overlay: { linkDir: "/l", lowers: ["A"], upper: "/u", work: "/w" },
+    id: "f".repeat(64), rootfs: "/r", overlay: { linkDir: "/l", lowers: ["A"], upper: "/u", work: "/w" },
     cgroup: { version: "v2" }, stdin: "null", init: "/usr/bin/tini-static", bindIsDir: () => true, seccomp: prog,
   };
   const names = (ops: Op[]): string[] => ops.map((o) => o.op);
@@ -166,10 +166,10 @@ describe("where the plans load the filter", () => {
   it("exec: the same places, after JOIN", () => {
     const s = spec();
     const proc = { args: ["ls"], env: [], cwd: "/", user: { uid: 0, gid: 0, additionalGids: [] }, capabilities: s.process.capabilities };
-    expect(names(buildExecPlan(s, proc, { pid: 9, stdin: "null", detach: false, seccomp: prog }).ops))
+    expect(names(buildExecPlan(s, proc, { id: "f".repeat(64), pid: 9, stdin: "null", detach: false, seccomp: prog }).ops))
       .toEqual(["STDIO", "JOIN", "KEYRING", "RLIMIT", "SECCOMP", "CAPBSET", "USER", "CAPS", "CHDIR", "EXEC"]);
     const nnp = spec({ securityOpt: ["no-new-privileges=true"] });
-    expect(names(buildExecPlan(nnp, proc, { pid: 9, stdin: "null", detach: true, seccomp: prog }).ops))
+    expect(names(buildExecPlan(nnp, proc, { id: "f".repeat(64), pid: 9, stdin: "null", detach: true, seccomp: prog }).ops))
       .toEqual(["STDIO", "JOIN", "KEYRING", "RLIMIT", "CAPBSET", "USER", "CAPS", "NONEWPRIVS", "CHDIR", "SECCOMP", "DETACH", "EXEC"]);
   });
 

@@ -5,12 +5,12 @@
 // and cwd and execs. Contract: native-shims/PLAN.md (JOIN, DETACH).
 
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
-import { LaunchError, UsageError, errnoCode } from "../errors.js";
+import { CorruptContainerError, LaunchError, UsageError, errnoCode } from "../errors.js";
 import { buildExecPlan, execEnv, type ExecProcess } from "../ns/exec-plan.js";
 import { seccompProgram } from "../seccomp/compile.js";
 import * as shim from "../ns/shim.js";
 import { log } from "../log.js";
-import { containerPaths } from "./container-store.js";
+import { containerPaths, readSpec } from "./container-store.js";
 import { runningContainer } from "./running.js";
 import type { Spec, SpecCapabilities } from "./spec.js";
 import { currentCapabilities } from "../ns/capabilities.js";
@@ -102,7 +102,8 @@ function allCapabilities(): SpecCapabilities {
 /** Runs the command in the container; resolves with its exit code (0 at once with -d). */
 export async function execInContainer(req: ExecRequest): Promise<number> {
   const { state, pid, cgroup } = runningContainer(req.root, req.container);
-  const spec = JSON.parse(readFileSync(containerPaths(req.root, state.id).config, "utf8")) as Spec;
+  const spec = readSpec(req.root, state.id);
+  if (!spec) throw new CorruptContainerError(state.id, containerPaths(req.root, state.id).config, "missing");
   const proc = execProcess(spec, req, process.env, (name) => readContainerEtc(pid, name));
   const tty = req.tty && !req.detach
     ? { rows: process.stdout.isTTY ? process.stdout.rows : 0, cols: process.stdout.isTTY ? process.stdout.columns : 0 }
