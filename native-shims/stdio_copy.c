@@ -129,6 +129,16 @@ EXPORT int tsbox_copy_start(int stdin_w, int stdout_r, int stderr_r, int idle_ms
   c->s[1] = (struct stream){stderr_r, 2, 1, NULL, 0, 0};
   c->s[2] = (struct stream){stdin_w >= 0 ? 0 : -1, stdin_w, 0, NULL, 0, 0};
   if (pipe2(c->wake, O_CLOEXEC) < 0) { err = errno; goto fail; }
+  // Our ends of the container's pipes never block the thread: a write to a full
+  // stdin pipe while the container blocks on its full stdout pipe (it writes
+  // before it reads) would deadlock both. These are our own open file
+  // descriptions; the container's ends stay blocking.
+  int ours[3] = {stdout_r, stderr_r, stdin_w};
+  for (int i = 0; i < 3; i++) {
+    if (ours[i] < 0) continue;
+    int fl = fcntl(ours[i], F_GETFL);
+    if (fl < 0 || fcntl(ours[i], F_SETFL, fl | O_NONBLOCK) < 0) { err = errno; goto fail; }
+  }
   for (int i = 0; i < 3; i++)
     if (c->s[i].src >= 0 && !(c->s[i].buf = malloc(BUF))) { err = ENOMEM; goto fail; }
   if ((err = pthread_create(&c->thread, NULL, copy_main, c)) != 0) goto fail;

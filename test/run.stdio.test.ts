@@ -132,6 +132,18 @@ describe("run: stdio behaviour that must not change", () => {
     expect(Buffer.compare(r.stdout, big)).toBe(0);
   });
 
+  it("copies both ways at once: a container that writes a lot before it reads its stdin does not deadlock", () => {
+    // The copier must not block on the container's full stdin pipe while the
+    // container blocks on its full stdout pipe.
+    const input = Buffer.alloc(4 << 20, 0x61);
+    const r = spawnSync(process.execPath, ["--", CLI, "--root", root, "run", "--rm", "-i", "busybox", "sh", "-c",
+      "head -c 4194304 /dev/zero; wc -c"], { input, timeout: 30_000, killSignal: "SIGKILL", maxBuffer: 64 << 20 });
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(0);
+    expect(r.stdout.length).toBe((4 << 20) + "4194304\n".length);
+    expect(r.stdout.subarray(4 << 20).toString()).toBe("4194304\n");
+  });
+
   it("keeps stdout and stderr apart and in order, and the exit code", () => {
     const r = tsbox(root, ["run", "--rm", "busybox", "sh", "-c", "for i in 1 2 3; do echo out$i; echo err$i >&2; done; exit 7"]);
     expect(r).toMatchObject({ code: 7, stdout: "out1\nout2\nout3\n", stderr: "err1\nerr2\nerr3\n" });
