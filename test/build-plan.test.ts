@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { buildPlan, CLONE, type PlanContext } from "../src/ns/build-plan.js";
 import { buildSpec } from "../src/runtime/specconv.js";
-import { encodePlan, type Op } from "../src/ns/plan.js";
-import { capMask, capNames } from "../src/ns/capabilities.js";
+import { encodePlan, type Op } from "../src/native/launch-plan.js";
+import { capMask, capNames } from "../src/native/capabilities.js";
 import { MS, mountFlags } from "../src/ns/mount-options.js";
 import { cgroupMountInfo } from "../src/runtime/run.js";
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { containerCapabilities, normalizeCapabilities } from "../src/runtime/capabilities.js";
 import { buildSpec, type RunFlags } from "../src/runtime/specconv.js";
 import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS } from "../src/runtime/spec.js";
-import { KNOWN_CAPABILITIES, capMask, currentCapabilities, parseCapEff } from "../src/ns/capabilities.js";
+import { KNOWN_CAPABILITIES, capMask, currentCapabilities, parseCapEff } from "../src/native/capabilities.js";
 import { buildPlan, type PlanContext } from "../src/ns/build-plan.js";
 import { MS } from "../src/ns/mount-options.js";
 import { cgroupMountInfo } from "../src/runtime/run.js";

@@ -2,9 +2,9 @@
 // exec'd process's user/env/caps, the wire encoding, and top's ps parsing.
 import { describe, expect, it } from "vitest";
 import { CLONE } from "../src/ns/build-plan.js";
-import { capMask } from "../src/ns/capabilities.js";
+import { capMask } from "../src/native/capabilities.js";
 import { buildExecPlan, execEnv, joinedNamespaces } from "../src/ns/exec-plan.js";
-import { encodePlan, type Op } from "../src/ns/plan.js";
+import { encodePlan, type Op } from "../src/native/launch-plan.js";
 import { execProcess, type ExecRequest } from "../src/runtime/exec.js";
 import { buildSpec } from "../src/runtime/specconv.js";
 import { formatTop, parsePsOutput } from "../src/runtime/top.js";

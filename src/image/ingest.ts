@@ -13,7 +13,7 @@ import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { Worker } from "node:worker_threads";
 import { ImageError, TsboxError } from "../errors.js";
-import * as shim from "../ns/shim.js";
+import * as shim from "../native/shim.js";
 import { writeAll } from "../util/atomic.js";
 import { MAGIC_LENGTH, decompressor, detectCompression, layerMediaType, type Compression } from "./compression.js";
 import { isDigest } from "./digest.js";

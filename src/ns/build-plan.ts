@@ -5,10 +5,10 @@
 import { join } from "node:path";
 import { fitLowerdirs } from "../overlay/index.js";
 import { MEMORY_MERGE_ANNOTATION, type Spec, type SpecMount } from "../runtime/spec.js";
-import { capMask } from "./capabilities.js";
+import { capMask } from "../native/capabilities.js";
 import { MS, mountFlags } from "./mount-options.js";
-import type { Op, Plan, StdinMode } from "./plan.js";
-import type { SeccompProgram } from "../seccomp/compile.js";
+import type { Op, Plan, StdinMode } from "../native/launch-plan.js";
+import type { SeccompProgram } from "../native/seccomp-compiler.js";
 
 export const CLONE = {
   NEWNS: 0x00020000, NEWCGROUP: 0x02000000, NEWUTS: 0x04000000, NEWIPC: 0x08000000,

@@ -120,7 +120,7 @@ export async function startContainer(root: string, ref: string): Promise<Contain
   if (!spec) throw new TsboxError(`container ${found.id}: no config.json`);
   // As run creates it: under its --cgroup-parent, with the device filter where v2 needs one.
   const h = detectHierarchy();
-  const shim = await import("../ns/shim.js");
+  const shim = await import("../native/shim.js");
   const enforced = devicesEnforced(h, shim.attachDeviceFilter);
   const cgroup = createCgroup(h, found.id, {
     ...(claimed.cgroupParent !== undefined ? { parent: claimed.cgroupParent } : {}),

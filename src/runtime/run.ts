@@ -11,7 +11,7 @@ import { cgroupSupport, createCgroup, detectHierarchy, devicesEnforced, type Cgr
 import { resolveImage } from "../image/images.js";
 import { readImageFile } from "../image/files.js";
 import { buildPlan, type CgroupMountInfo } from "../ns/build-plan.js";
-import * as shim from "../ns/shim.js";
+import * as shim from "../native/shim.js";
 import { log } from "../log.js";
 import { overlayLayers } from "../overlay/index.js";
 import {
@@ -20,7 +20,7 @@ import {
 } from "./container-store.js";
 import { crashPoint } from "./crash.js";
 import { buildSpec, type RunFlags } from "./specconv.js";
-import { currentCapabilities } from "../ns/capabilities.js";
+import { currentCapabilities } from "../native/capabilities.js";
 import { hostDevices } from "./host-devices.js";
 import type { Spec } from "./spec.js";
 import { formatBytes } from "./units.js";
@@ -29,7 +29,7 @@ import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedP
 import { grantableRlimits } from "./rlimits.js";
 import { launchMonitor, writePlan } from "./monitor.js";
 import { findInit } from "./init-binary.js";
-import { seccompProgram, type SeccompProgram } from "../seccomp/compile.js";
+import { seccompProgram, type SeccompProgram } from "../native/seccomp-compiler.js";
 
 export interface RunRequest {
   root: string;

@@ -13,7 +13,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import * as zlib from "node:zlib";
 import { PAGE_SIZE, type MemoryProfile, type ScanReport } from "../profile.js";
 import { aggregate, Kind, type ContainerPages } from "./aggregate.js";
-import { lz4DecompressNs, resetScan, scanPages, SizeWant } from "./native.js";
+import { lz4DecompressNs, resetScan, scanPages, SizeWant } from "../../native/scan.js";
 import { KeyIndex } from "./key-index.js";
 import { gone, presentPages } from "./procfs.js";
 import { chooseIndices, rng } from "./sampling.js";
