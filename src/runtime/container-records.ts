@@ -9,7 +9,7 @@ import {
   arrayOf, boolean, integer, matching, number, object, oneOf, optional, recordOf, string, type Check,
 } from "../util/shape.js";
 import type { ContainerState, MonitorStatus } from "./container-store.js";
-import type { Spec } from "./spec.js";
+import type { Spec } from "../oci/spec.js";
 
 const owner = object({ pid: integer, startTime: string });
 

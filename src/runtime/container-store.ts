@@ -11,7 +11,7 @@ import { randomBytesHex } from "../util/random.js";
 import { ShapeError, parseChecked, type Check } from "../util/shape.js";
 import { checkContainerState, checkMonitorStatus, checkSpec } from "./container-records.js";
 import { generateName, validateName } from "./names.js";
-import type { Spec } from "./spec.js";
+import type { Spec } from "../oci/spec.js";
 
 export type ContainerStatus = "created" | "running" | "restarting" | "exited";
 

@@ -16,8 +16,8 @@ import {
 import { resolveUser } from "./user.js";
 import { containerCapabilities } from "./capabilities.js";
 import { KNOWN_CAPABILITIES } from "../native/capabilities.js";
-import { hostPlatform, type SeccompPlatform } from "../seccomp/docker-profile.js";
-import { containerSeccomp, parseSecurityOpts } from "../seccomp/security-opt.js";
+import { hostPlatform, type SeccompPlatform } from "./seccomp/docker-profile.js";
+import { containerSeccomp, parseSecurityOpts } from "./seccomp/security-opt.js";
 
 export interface RunFlags {
   cmd: string[];

@@ -4,7 +4,7 @@
 
 import { join } from "node:path";
 import { fitLowerdirs } from "../overlay/index.js";
-import { MEMORY_MERGE_ANNOTATION, type Spec, type SpecMount } from "../runtime/spec.js";
+import { MEMORY_MERGE_ANNOTATION, type Spec, type SpecMount } from "./spec.js";
 import { capMask } from "../native/capabilities.js";
 import { MS, mountFlags } from "./mount-options.js";
 import type { Op, Plan, StdinMode } from "../native/launch-plan.js";

@@ -3,7 +3,7 @@
 // (namespaces, caps, user, rlimits, env) is unit-tested without root; the
 // kernel tests check it against the container's own PID 1.
 
-import type { Spec, SpecCapabilities } from "../runtime/spec.js";
+import type { Spec, SpecCapabilities } from "./spec.js";
 import { CLONE, RLIMIT, seccompOp, sessionKeyring } from "./build-plan.js";
 import type { SeccompProgram } from "../native/seccomp-compiler.js";
 import { capMask } from "../native/capabilities.js";

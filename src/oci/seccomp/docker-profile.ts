@@ -5,8 +5,8 @@
 // the rules that apply, and the architectures of the host's family (archMap).
 // Pure: the capabilities come from the spec, the host from `platform`.
 
-import { SeccompProfileError } from "../errors.js";
-import type { LinuxSeccomp, LinuxSeccompArg, LinuxSyscall } from "../runtime/spec.js";
+import { SeccompProfileError } from "../../errors.js";
+import type { LinuxSeccomp, LinuxSeccompArg, LinuxSyscall } from "../spec.js";
 import defaultProfileJson from "./default.json" with { type: "json" };
 
 interface Filter {
