@@ -17,7 +17,7 @@ function timeoutFlag(v: string | undefined): number {
  * log, from now on) without one; resolves with its exit code once it exits.
  */
 async function attach(root: string, id: string, interactive: boolean, since: string): Promise<number> {
-  const { readState } = await import("../runtime/container-store.js");
+  const { readState } = await import("../state/container-store.js");
   const { waitExited } = await import("../runtime/lifecycle.js");
   const s = readState(root, id);
   if (s?.tty) {
@@ -91,7 +91,7 @@ export function registerContainerCommands(program: Command): void {
     .argument("<container>")
     .action(async (ref: string, _o: unknown, cmd: Command) => {
       const g = await prepare(cmd);
-      const { findContainer } = await import("../runtime/container-store.js");
+      const { findContainer } = await import("../state/container-store.js");
       const { isLive } = await import("../runtime/lifecycle.js");
       const s = findContainer(g.root, ref);
       if (!isLive(s)) throw new TsboxError("You cannot attach to a stopped container, start it first");
@@ -172,7 +172,7 @@ export function registerContainerCommands(program: Command): void {
     .option("--type <type>", "Only inspect objects of the given type (container, image)")
     .action(async (refs: string[], o: { type?: string }, cmd: Command) => {
       const g = await prepare(cmd);
-      const { findContainer } = await import("../runtime/container-store.js");
+      const { findContainer } = await import("../state/container-store.js");
       const { inspectContainer } = await import("../runtime/inspect.js");
       await inspectEach(refs, async (ref) => {
         if (o.type !== "image") {

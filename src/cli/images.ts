@@ -1,7 +1,7 @@
 // Image commands: import, images, rmi (archives and the rest: archive.ts).
 
 import { Option, type Command } from "commander";
-import { readAllStates } from "../runtime/container-store.js";
+import { readAllStates } from "../state/container-store.js";
 
 // The image API is loaded by the command that needs it: `run` should not pay for import and unpack.
 const imageApi = () => import("../image/index.js");

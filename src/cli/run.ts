@@ -8,7 +8,7 @@ import {
   parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, statBlockDevice, throttleFlags,
 } from "../oci/device-flags.js";
 import { cgroupParentSegments, parseEnvFile, type RunFlags } from "../oci/specconv.js";
-import type { LogConfig, RestartPolicy } from "../runtime/container-store.js";
+import type { LogConfig, RestartPolicy } from "../state/container-store.js";
 import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../oci/units.js";
 import { collect, prepare, readText } from "./common.js";
 import { inlineSecurityOpts } from "../oci/seccomp/security-opt.js";

@@ -12,7 +12,7 @@ export function registerSystemCommands(program: Command): void {
       const g = await prepare(cmd);
       const { humanSize, table } = await import("../format.js");
       const { listImages } = await import("../image/images.js");
-      const { readAllStates, containerPaths } = await import("../runtime/container-store.js");
+      const { readAllStates, containerPaths } = await import("../state/container-store.js");
       const { dirSize } = await import("../runtime/prune.js");
       const { isLive } = await import("../runtime/lifecycle.js");
       const states = readAllStates(g.root);

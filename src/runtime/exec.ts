@@ -10,7 +10,7 @@ import { buildExecPlan, execEnv, type ExecProcess } from "../oci/exec-plan.js";
 import { seccompProgram } from "../native/seccomp-compiler.js";
 import * as shim from "../native/shim.js";
 import { log } from "../log.js";
-import { containerPaths, readSpec } from "./container-store.js";
+import { containerPaths, readSpec } from "../state/container-store.js";
 import { runningContainer } from "./running.js";
 import type { Spec, SpecCapabilities } from "../oci/spec.js";
 import { currentCapabilities } from "../native/capabilities.js";

@@ -3,7 +3,7 @@
 
 import { join } from "node:path";
 import { CorruptContainerError } from "../errors.js";
-import { containerPaths, readSpec, type ContainerState } from "./container-store.js";
+import { containerPaths, readSpec, type ContainerState } from "../state/container-store.js";
 import { stateWord } from "./ps.js";
 import type { Spec } from "../oci/spec.js";
 

@@ -8,13 +8,13 @@ import { constants as osConstants } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TsboxError, UsageError } from "../errors.js";
 import { createCgroup, detectHierarchy, devicesEnforced } from "../cgroupfs/index.js";
-import { containerCgroup } from "./container-cgroup.js";
+import { containerCgroup } from "../state/container-cgroup.js";
 import { withLock } from "../util/lock.js";
 import {
   containerLockFile, containerPaths, findContainer, ownerAlive, readSpec, readState, selfOwner, writeState,
   type ContainerState,
-} from "./container-store.js";
-import { crashPoint } from "./crash.js";
+} from "../state/container-store.js";
+import { crashPoint } from "../state/crash.js";
 import { launchMonitor } from "./monitor.js";
 import { releaseContainer } from "./recover.js";
 import { selfCommand } from "./run.js";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { LaunchError } from "../errors.js";
 import { encodePlan, type Plan } from "../native/launch-plan.js";
 import { monitorPath } from "../native/library.js";
-import { processStartTime, type ContainerPaths, type LogConfig, type Owner, type RestartPolicy } from "./container-store.js";
+import { processStartTime, type ContainerPaths, type LogConfig, type Owner, type RestartPolicy } from "../state/container-store.js";
 
 export function writePlan(paths: ContainerPaths, plan: Plan): void {
   writeFileSync(paths.plan, encodePlan(plan).join("\0") + "\0", { mode: 0o600 });

@@ -4,7 +4,7 @@
 import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { CorruptContainerError } from "../errors.js";
-import { containerPaths, listContainerIds, readAllStates, readState, type ContainerState } from "./container-store.js";
+import { containerPaths, listContainerIds, readAllStates, readState, type ContainerState } from "../state/container-store.js";
 import { isLive } from "./lifecycle.js";
 import { releaseContainer } from "./recover.js";
 

@@ -17,8 +17,8 @@ import { overlayLayers } from "../overlay/index.js";
 import {
   containerPaths, createContainerDirs, newContainerId, removeContainerDir, reserveName, selfOwner,
   settleContainer, writeState, type ContainerState, type LogConfig, type RestartPolicy,
-} from "./container-store.js";
-import { crashPoint } from "./crash.js";
+} from "../state/container-store.js";
+import { crashPoint } from "../state/crash.js";
 import { buildSpec, type RunFlags } from "../oci/specconv.js";
 import { currentCapabilities } from "../native/capabilities.js";
 import { hostDevices } from "./host-devices.js";
