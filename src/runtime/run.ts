@@ -13,7 +13,7 @@ import { readImageFile } from "../image/files.js";
 import { buildPlan, type CgroupMountInfo } from "../oci/build-plan.js";
 import * as shim from "../native/shim.js";
 import { log } from "../log.js";
-import { overlayLayers } from "../overlay/index.js";
+import { overlayLayers } from "../image/overlay-layers.js";
 import {
   containerPaths, createContainerDirs, newContainerId, removeContainerDir, reserveName, selfOwner,
   settleContainer, writeState, type ContainerState, type LogConfig, type RestartPolicy,
