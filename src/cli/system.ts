@@ -14,7 +14,7 @@ export function registerSystemCommands(program: Command): void {
       const { listImages } = await import("../image/images.js");
       const { readAllStates, containerPaths } = await import("../state/container-store.js");
       const { dirSize } = await import("../runtime/prune.js");
-      const { isLive } = await import("../runtime/lifecycle.js");
+      const { isLive } = await import("../runtime/container-control.js");
       const states = readAllStates(g.root);
       const used = new Set(states.map((s) => s.imageId));
       const images = [...new Map(listImages(g.root).map((i) => [i.id, i])).values()];

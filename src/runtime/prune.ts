@@ -5,7 +5,7 @@ import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from "node:f
 import { join } from "node:path";
 import { CorruptContainerError } from "../errors.js";
 import { containerPaths, listContainerIds, readAllStates, readState, type ContainerState } from "../state/container-store.js";
-import { isLive } from "./lifecycle.js";
+import { isLive } from "./container-control.js";
 import { releaseContainer } from "./recover.js";
 
 /** Bytes used by files under dir (the writable layer of a container). */

@@ -1,14 +1,8 @@
-// start, stop, restart, kill, wait: the CLI talks to a container through its
-// processes (signals to PID 1), its directory (the `stop` marker the monitor
-// reads before restarting) and its state (polled; the monitor writes
-// monitor.json when the container exits).
+// `start`: launches a created or exited container again, through a monitor.
 
-import { rmSync, writeFileSync } from "node:fs";
-import { constants as osConstants } from "node:os";
-import { setTimeout as sleep } from "node:timers/promises";
-import { TsboxError, UsageError } from "../errors.js";
+import { rmSync } from "node:fs";
+import { TsboxError } from "../errors.js";
 import { createCgroup, detectHierarchy, devicesEnforced } from "../cgroupfs/index.js";
-import { containerCgroup } from "../state/container-cgroup.js";
 import { withLock } from "../util/lock.js";
 import {
   containerLockFile, containerPaths, findContainer, ownerAlive, readSpec, readState, selfOwner, writeState,
@@ -16,86 +10,7 @@ import {
 } from "../state/container-store.js";
 import { crashPoint } from "../state/crash.js";
 import { launchMonitor } from "./monitor.js";
-import { releaseContainer } from "./recover.js";
 import { selfCommand } from "./run.js";
-
-export const isLive = (s: ContainerState): boolean =>
-  (s.status === "running" || s.status === "restarting") && ownerAlive(s.owner);
-
-/** Docker's -s: a name with or without SIG, or a number. */
-export function parseSignal(sig: string): NodeJS.Signals | number {
-  if (/^\d+$/.test(sig)) {
-    const n = Number(sig);
-    if (n < 1 || n > 64) throw new UsageError(`Invalid signal: ${sig}`);
-    return n;
-  }
-  const name = (sig.toUpperCase().startsWith("SIG") ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`) as NodeJS.Signals;
-  if (!(name in osConstants.signals)) throw new UsageError(`Invalid signal: ${sig}`);
-  return name;
-}
-
-function signal(s: ContainerState, sig: NodeJS.Signals | number): void {
-  if (!s.pid) return;
-  try { process.kill(s.pid, sig); } catch { /* exited meanwhile */ }
-}
-
-/** Until the container has exited (or its owner died: recovery settles it); false on timeout. */
-export async function waitExited(root: string, id: string, timeoutMs = Infinity): Promise<ContainerState | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 10; ; delay = Math.min(delay * 2, 100)) {
-    const s = readState(root, id);
-    if (!s || s.status === "exited") return s;
-    if (!ownerAlive(s.owner)) {
-      await releaseContainer(root, s);
-      return readState(root, id);
-    }
-    if (Date.now() > deadline) return undefined;
-    await sleep(delay);
-  }
-}
-
-/** Asks the monitor not to restart the container after this exit. */
-function requestStop(root: string, id: string): void {
-  try { writeFileSync(containerPaths(root, id).stop, ""); } catch { /* removed meanwhile */ }
-}
-
-export async function stopContainer(root: string, ref: string, timeoutSec = 10): Promise<void> {
-  const s = findContainer(root, ref);
-  if (!isLive(s)) return;
-  requestStop(root, s.id);
-  crashPoint("stop");
-  signal(s, "SIGTERM");
-  await thawIfPaused(s); // as Docker: a paused container gets the signal once it runs again
-  if (timeoutSec > 0 && (await waitExited(root, s.id, timeoutSec * 1000))) return;
-  const now = readState(root, s.id);
-  if (now && now.status !== "exited") signal(now, "SIGKILL");
-  await waitExited(root, s.id);
-}
-
-export async function killContainer(root: string, ref: string, sig: string): Promise<void> {
-  const signo = parseSignal(sig);
-  const s = findContainer(root, ref);
-  if (s.status !== "running" || !ownerAlive(s.owner)) {
-    throw new TsboxError(`cannot kill container: ${ref}: container ${s.id} is not running`);
-  }
-  // As Docker: a container killed by the user counts as stopped by hand.
-  requestStop(root, s.id);
-  signal(s, signo);
-  if (signo === "SIGKILL" || signo === 9) await thawIfPaused(s);
-}
-
-async function thawIfPaused(s: ContainerState): Promise<void> {
-  try {
-    const cg = containerCgroup(detectHierarchy(), s);
-    if (cg.frozen()) await cg.thaw();
-  } catch { /* no freezer, or the cgroup is gone */ }
-}
-
-export async function waitContainer(root: string, ref: string): Promise<number> {
-  const s = findContainer(root, ref);
-  const done = await waitExited(root, s.id);
-  return done?.exitCode ?? s.exitCode ?? 0;
-}
 
 /** Launches an exited (or never started) container again, through a monitor. */
 export async function startContainer(root: string, ref: string): Promise<ContainerState> {
@@ -151,21 +66,3 @@ export async function startContainer(root: string, ref: string): Promise<Contain
   }
 }
 
-export async function restartContainer(root: string, ref: string, timeoutSec = 10): Promise<void> {
-  await stopContainer(root, ref, timeoutSec);
-  await startContainer(root, ref);
-}
-
-/** pause/unpause: the cgroup freezer (Docker's wording for the refusals). */
-export async function pauseContainer(root: string, ref: string, pause: boolean): Promise<void> {
-  const s = findContainer(root, ref);
-  if (!isLive(s)) throw new TsboxError(`Container ${s.id} is not running`);
-  const cg = containerCgroup(detectHierarchy(), s);
-  if (pause) {
-    if (cg.frozen()) throw new TsboxError(`Container ${s.id} is already paused`);
-    await cg.freeze();
-  } else {
-    if (!cg.frozen()) throw new TsboxError(`Container ${s.id} is not paused`);
-    await cg.thaw();
-  }
-}
