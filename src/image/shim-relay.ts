@@ -84,3 +84,7 @@ export function setxattrBeneath(root: string, dir: string, name: string, xattr: 
 export function setTopdir(dir: string): void {
   throw new Error(`setTopdir ${dir}: not available in the unpack worker`);
 }
+
+// The worker half stands in for the shim's functions of the same names: the
+// bundler cannot check that it has their signatures, the type checker does.
+void ({ mknodBeneath, setxattrBeneath, setTopdir } satisfies Pick<typeof import("../native/shim.js"), "mknodBeneath" | "setxattrBeneath" | "setTopdir">);
