@@ -183,7 +183,7 @@ export function registerContainerCommands(program: Command): void {
             if (o.type === "container" || !(e instanceof TsboxError) || e instanceof CorruptContainerError) throw e;
           }
         }
-        const { inspectImage } = await import("../image/inspect.js");
+        const { inspectImage } = await import("../image/index.js");
         try {
           return inspectImage(g.root, ref);
         } catch (e) {
