@@ -15,7 +15,7 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
   native: ["base"],
   cgroupfs: ["base", "native"],
   image: ["base", "native"],
-  // cgroupfs: the spec's linux.resources is the cgroup managers' input type.
+  // cgroupfs: the spec's linux.resources is the cgroup managers' input; the default parent and device rules.
   oci: ["base", "native", "cgroupfs", "image"],
   state: ["base", "oci", "cgroupfs"],
   reclaim: ["base", "native", "cgroupfs", "state"],
