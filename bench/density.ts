@@ -35,7 +35,7 @@ import { memoryCgroupOf, readMemory } from "../src/reclaim/kernel/cgroup-memory.
 import { scanContainers } from "../src/reclaim/measure/scan.js";
 import { largestFit, POLICIES, scenarioFromReport, type MemStatNumbers } from "../src/reclaim/model/index.js";
 import type { Policy } from "../src/reclaim/model/policies.js";
-import { readState } from "../src/runtime/container-store.js";
+import { readState } from "../src/state/container-store.js";
 import { detectHierarchy } from "../src/cgroupfs/index.js";
 import type { ScanReport } from "../src/reclaim/profile.js";
 import { lineChart } from "./svg-chart.js";

@@ -14,7 +14,7 @@ import { scanAnonymous } from "../src/reclaim/measure/scan.js";
 import { containerKsm, ksmOff, ksmOn, ksmSaved, predictKsm, readKsm, type KsmCounters } from "../src/reclaim/kernel/ksm.js";
 import { predictZram, readMmStat, writePages, zramAdd, zramRemove, fraction } from "../src/reclaim/kernel/zram.js";
 import { memoryCgroupOf } from "../src/reclaim/kernel/cgroup-memory.js";
-import { readState } from "../src/runtime/container-store.js";
+import { readState } from "../src/state/container-store.js";
 import { breakStale, EMPTY_GRACE_MS, processAlive, readLockOwner, tryCreateLock } from "../src/util/lock.js";
 
 export const REPO = dirname(dirname(fileURLToPath(import.meta.url)));

@@ -179,7 +179,7 @@ async function main(): Promise<void> {
     "",
     dockerOut
       ? `${rows.length} probes; Docker ${dockerVersion} with its built-in profile differs from tsbox in ${differ}` +
-        (dockerSameOut ? `, Docker given the profile file tsbox vendors (src/seccomp/default.json, last column) in ${differSame}.` : ".")
+        (dockerSameOut ? `, Docker given the profile file tsbox vendors (src/oci/seccomp/default.json, last column) in ${differSame}.` : ".")
       : `Docker column skipped: ${dockerWhy}`,
     "",
     "| probe | docker | tsbox | same? | docker, same profile file |",

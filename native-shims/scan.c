@@ -1,4 +1,4 @@
-// Page scanner core for `tsbox mem scan` (src/reclaim/measure/native.ts).
+// Page scanner core for `tsbox mem scan` (src/native/scan.ts).
 // Per 4 KiB page: zero / same-filled test, a 64-bit content hash (XXH64,
 // seed 0), its size compressed on its own in the LZ4 block format (our own
 // greedy LZ4 compressor) and a deflate-class size estimate (the LZ4 parse's

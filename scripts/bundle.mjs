@@ -65,7 +65,7 @@ await build({
 const shimInWorker = {
   name: "shim-relay",
   setup(b) {
-    b.onResolve({ filter: /\/ns\/shim\.js$/ }, (args) => ({
+    b.onResolve({ filter: /\/native\/shim\.js$/ }, (args) => ({
       path: new URL("../dist/image/shim-relay.js", import.meta.url).pathname,
     }));
     b.onResolve({ filter: /^ffi-rs$/ }, () => ({ errors: [{ text: "ffi-rs must not be loaded in the unpack worker" }] }));

@@ -14,6 +14,9 @@ export class TsboxError extends Error {
 /** The user asked for something malformed (flag value, reference, archive). */
 export class UsageError extends TsboxError {}
 
+/** A seccomp profile (--security-opt seccomp=…) that cannot be used as written. */
+export class SeccompProfileError extends UsageError {}
+
 /** Something named by the user does not exist (image, container). */
 export class NotFoundError extends TsboxError {}
 

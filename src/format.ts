@@ -16,6 +16,14 @@ export function humanSize(bytes: number): string {
   return `${Number(v.toPrecision(3))}${units[i]}`;
 }
 
+/** 33554432 → "32MiB", as limits are usually given. */
+export function formatBytes(n: number): string {
+  for (const [unit, size] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) {
+    if (n >= size) return `${Number((n / size).toFixed(2))}${unit}`;
+  }
+  return `${n}B`;
+}
+
 /** "About a minute ago", "3 hours ago", as Docker's HumanDuration + " ago". */
 export function relativeTime(iso: string, now = Date.now()): string {
   const s = Math.max(0, (now - Date.parse(iso)) / 1000);

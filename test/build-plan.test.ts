@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { buildPlan, CLONE, type PlanContext } from "../src/ns/build-plan.js";
-import { buildSpec } from "../src/runtime/specconv.js";
-import { encodePlan, type Op } from "../src/ns/plan.js";
-import { capMask, capNames } from "../src/ns/capabilities.js";
-import { MS, mountFlags } from "../src/ns/mount-options.js";
+import { buildPlan, CLONE, type PlanContext } from "../src/oci/build-plan.js";
+import { buildSpec } from "../src/oci/specconv.js";
+import { encodePlan, type Op } from "../src/native/launch-plan.js";
+import { capMask, capNames } from "../src/native/capabilities.js";
+import { MS, mountFlags } from "../src/oci/mount-options.js";
 import { cgroupMountInfo } from "../src/runtime/run.js";
 
 const spec = (over: Record<string, unknown> = {}) => buildSpec({ Cmd: ["/bin/sh"] }, {

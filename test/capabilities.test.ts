@@ -1,12 +1,12 @@
 // --cap-add / --cap-drop / --privileged → the spec and the launch plan, as
 // Docker computes them (moby daemon/pkg/oci/caps, WithMounts, WithDevices). Pure.
 import { describe, expect, it } from "vitest";
-import { containerCapabilities, normalizeCapabilities } from "../src/runtime/capabilities.js";
-import { buildSpec, type RunFlags } from "../src/runtime/specconv.js";
-import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS } from "../src/runtime/spec.js";
-import { KNOWN_CAPABILITIES, capMask, currentCapabilities, parseCapEff } from "../src/ns/capabilities.js";
-import { buildPlan, type PlanContext } from "../src/ns/build-plan.js";
-import { MS } from "../src/ns/mount-options.js";
+import { containerCapabilities, normalizeCapabilities } from "../src/oci/capabilities.js";
+import { buildSpec, type RunFlags } from "../src/oci/specconv.js";
+import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS } from "../src/oci/spec.js";
+import { KNOWN_CAPABILITIES, capMask, currentCapabilities, parseCapEff } from "../src/native/capabilities.js";
+import { buildPlan, type PlanContext } from "../src/oci/build-plan.js";
+import { MS } from "../src/oci/mount-options.js";
 import { cgroupMountInfo } from "../src/runtime/run.js";
 import { hostDevices } from "../src/runtime/host-devices.js";
 import { UsageError } from "../src/errors.js";

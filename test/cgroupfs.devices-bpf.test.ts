@@ -13,7 +13,7 @@ import {
   DOCKER_DEFAULT_DEVICES, createCgroup, deviceFilterInstructions, deviceFilterProgram, detectHierarchy, devicesEnforced,
   emulateDeviceRules, openCgroup, type BpfInsn, type Hierarchy, type LinuxDeviceCgroup,
 } from "../src/cgroupfs/index.js";
-import { attachDeviceFilter } from "../src/ns/shim.js";
+import { attachDeviceFilter } from "../src/native/shim.js";
 
 const R = 2, W = 4, M = 1;
 const CHAR = 2, BLOCK = 1;

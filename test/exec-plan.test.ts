@@ -1,12 +1,12 @@
 // Unit tests (no root): the exec plan built from a container's spec, the
 // exec'd process's user/env/caps, the wire encoding, and top's ps parsing.
 import { describe, expect, it } from "vitest";
-import { CLONE } from "../src/ns/build-plan.js";
-import { capMask } from "../src/ns/capabilities.js";
-import { buildExecPlan, execEnv, joinedNamespaces } from "../src/ns/exec-plan.js";
-import { encodePlan, type Op } from "../src/ns/plan.js";
+import { CLONE } from "../src/oci/build-plan.js";
+import { capMask } from "../src/native/capabilities.js";
+import { buildExecPlan, execEnv, joinedNamespaces } from "../src/oci/exec-plan.js";
+import { encodePlan, type Op } from "../src/native/launch-plan.js";
 import { execProcess, type ExecRequest } from "../src/runtime/exec.js";
-import { buildSpec } from "../src/runtime/specconv.js";
+import { buildSpec } from "../src/oci/specconv.js";
 import { formatTop, parsePsOutput } from "../src/runtime/top.js";
 
 const PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nalice:x:1000:1000::/home/alice:/bin/sh\n";

@@ -14,7 +14,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { lgetxattrLen, mknodBeneath, setxattrBeneath } from "../src/ns/shim.js";
+import { lgetxattrLen, mknodBeneath, setxattrBeneath } from "../src/native/shim.js";
 import { dockerSaveMembers, listTree, makeRoot, ociLayoutMembers, removeRoot, tarball, type Members } from "./helpers.js";
 import { buildImage, layerBlob, tsboxAsync, type BuiltImage } from "./registry.fixtures.js";
 

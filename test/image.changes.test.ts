@@ -1,7 +1,7 @@
 // `import --change`: Dockerfile instructions → image config.
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../src/errors.js";
-import { parseChanges } from "../src/image/changes.js";
+import { parseChanges } from "../src/image/import-changes.js";
 
 describe("parseChanges", () => {
   it("is empty without changes", () => {

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ImageError } from "../src/errors.js";
 import { chainIDs } from "../src/image/digest.js";
-import { MOUNT_DATA_MAX, fitLowerdirs } from "../src/overlay/index.js";
+import { MOUNT_DATA_MAX, fitLowerdirs } from "../src/oci/overlay-lowerdirs.js";
 import {
   buildImage, busyboxTarball, containerIds, dockerSaveMembers, makeRoot, ociLayoutMembers, removeRoot, tarball, tsbox, tsboxAsync,
   type ImageSpec,

@@ -8,7 +8,7 @@ import { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ImageError } from "../src/errors.js";
-import { commitImage } from "../src/image/commit.js";
+import { commitImage } from "../src/image/store-commit.js";
 import { ingestLayer } from "../src/image/ingest.js";
 import { ensureStore } from "../src/image/store.js";
 import {

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { Readable } from "node:stream";
 import * as tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commitImage } from "../src/image/commit.js";
+import { commitImage } from "../src/image/store-commit.js";
 import { ingestLayer } from "../src/image/ingest.js";
 import { ensureStore } from "../src/image/store.js";
 import {

@@ -15,10 +15,10 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildPlan, type PlanContext } from "../src/ns/build-plan.js";
-import { buildSpec } from "../src/runtime/specconv.js";
+import { buildPlan, type PlanContext } from "../src/oci/build-plan.js";
+import { buildSpec } from "../src/oci/specconv.js";
 import { KSM_DIR, ksmAvailable, ksmOff, ksmOn, ksmRecordFile, predictKsm } from "../src/reclaim/kernel/ksm.js";
-import { lz4Block } from "../src/reclaim/measure/native.js";
+import { lz4Block } from "../src/native/scan.js";
 import { parseMmStat, predictZram, zramUnavailable } from "../src/reclaim/kernel/zram.js";
 import {
   buildPagemix, DEFAULT_MIX, holdKsmExclusive, ksmInUse, otherKsmProcesses, startPagemix, validateBalloon, validateKsm, validateZram,

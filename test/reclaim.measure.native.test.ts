@@ -7,7 +7,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs
 import { join } from "node:path";
 import { deflateRawSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { lz4Block, resetScan, scanPages, SizeWant, unlz4Block, xxh64 } from "../src/reclaim/measure/native.js";
+import { lz4Block, resetScan, scanPages, SizeWant, unlz4Block, xxh64 } from "../src/native/scan.js";
 import { REPO } from "./helpers.js";
 
 const dir = mkdtempSync(join(REPO, ".tmp", "scan-native-"));

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ScanReport } from "../src/reclaim/profile.js";
 import { presentPages } from "../src/reclaim/measure/procfs.js";
-import { scanPages, SizeWant } from "../src/reclaim/measure/native.js";
+import { scanPages, SizeWant } from "../src/native/scan.js";
 import { cgroupDirsOf, containerIds, REPO, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxAsync, until } from "./helpers.js";
 
 let root: string;

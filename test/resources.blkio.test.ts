@@ -11,8 +11,8 @@ import {
 } from "../src/cgroupfs/index.js";
 import {
   parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, splitDev, statBlockDevice,
-} from "../src/runtime/device-flags.js";
-import { cgroupParentSegments, resources, type RunFlags } from "../src/runtime/specconv.js";
+} from "../src/oci/device-flags.js";
+import { cgroupParentSegments, resources, type RunFlags } from "../src/oci/specconv.js";
 
 const flags = (f: Partial<RunFlags>): RunFlags => ({ cmd: [], env: [], interactive: false, tty: false, init: false, readOnly: false, privileged: false, volumes: [], tmpfs: [], ...f });
 const ALL: CgroupSupport = {

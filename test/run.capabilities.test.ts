@@ -2,7 +2,7 @@
 // `exec` inherits, and what `inspect` shows (Docker's behaviour).
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseCapEff } from "../src/ns/capabilities.js";
+import { parseCapEff } from "../src/native/capabilities.js";
 import { cgroupDirsOf, containerIds, mountsUnder, removeRoot, rootWithBusybox, tsbox } from "./helpers.js";
 
 const SYS_ADMIN = 1n << 21n;

@@ -4,9 +4,9 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, statfsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { grantableRlimits } from "../src/runtime/rlimits.js";
+import { grantableRlimits } from "../src/oci/rlimits.js";
 import { detectHierarchy, devicesEnforced } from "../src/cgroupfs/index.js";
-import { attachDeviceFilter } from "../src/ns/shim.js";
+import { attachDeviceFilter } from "../src/native/shim.js";
 import { busyboxTarball, containerIds, removeRoot, rootWithBusybox, tsbox } from "./helpers.js";
 
 const V2 = statfsSync("/sys/fs/cgroup").type === 0x63677270; // CGROUP2_SUPER_MAGIC

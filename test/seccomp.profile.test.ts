@@ -7,14 +7,14 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildPlan, type PlanContext } from "../src/ns/build-plan.js";
-import { buildExecPlan } from "../src/ns/exec-plan.js";
-import { encodePlan, type Op } from "../src/ns/plan.js";
-import { compilerPath, seccompProgram, seccompRules, type SeccompProgram } from "../src/seccomp/compile.js";
-import { defaultProfile, hostPlatform, parseProfile, setupSeccomp } from "../src/seccomp/docker-profile.js";
-import { containerSeccomp, inlineSecurityOpts, parseSecurityOpts } from "../src/seccomp/security-opt.js";
-import { buildSpec, type RunFlags } from "../src/runtime/specconv.js";
-import { DEFAULT_CAPABILITIES, type LinuxSeccomp, type LinuxSyscall } from "../src/runtime/spec.js";
+import { buildPlan, type PlanContext } from "../src/oci/build-plan.js";
+import { buildExecPlan } from "../src/oci/exec-plan.js";
+import { encodePlan, type Op } from "../src/native/launch-plan.js";
+import { compilerPath, seccompProgram, seccompRules, type SeccompProgram } from "../src/native/seccomp-compiler.js";
+import { defaultProfile, hostPlatform, parseProfile, setupSeccomp } from "../src/oci/seccomp/docker-profile.js";
+import { containerSeccomp, inlineSecurityOpts, parseSecurityOpts } from "../src/oci/seccomp/security-opt.js";
+import { buildSpec, type RunFlags } from "../src/oci/specconv.js";
+import { DEFAULT_CAPABILITIES, type LinuxSeccomp, type LinuxSyscall } from "../src/oci/spec.js";
 
 const AMD64 = { arch: "amd64", kernel: "6.1.0-18-amd64" };
 const ARM64 = { arch: "arm64", kernel: "6.6.3" };

@@ -10,8 +10,8 @@ import { hostname, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LaunchError } from "../src/errors.js";
-import type { Op, Plan } from "../src/ns/plan.js";
-import * as shim from "../src/ns/shim.js";
+import type { Op, Plan } from "../src/native/launch-plan.js";
+import * as shim from "../src/native/shim.js";
 
 const CLONE = { NEWNS: 0x20000, NEWCGROUP: 0x2000000, NEWUTS: 0x4000000, NEWIPC: 0x8000000, NEWPID: 0x20000000, NEWNET: 0x40000000 };
 const MS = { RDONLY: 1, BIND: 4096, REC: 16384 };
@@ -75,7 +75,7 @@ function helperScript(): string {
   const file = join(tmp, "helper.mts");
   writeFileSync(file, `
 import { writeFileSync, readFileSync } from "node:fs";
-import * as shim from ${JSON.stringify(join(REPO, "src/ns/shim.ts"))};
+import * as shim from ${JSON.stringify(join(REPO, "src/native/shim.ts"))};
 process.stdout; process.stderr; // like tsbox: Node now sets O_NONBLOCK on pipe/socket stdio
 const flags = (fd: number) => parseInt(/flags:\\s+(\\d+)/.exec(readFileSync("/proc/self/fdinfo/" + fd, "utf8"))![1]!, 8);
 const before = flags(1);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { buildSpec, commandArgs, containerEnv, parseEnvFile, parseTmpfs, parseVolume, type RunFlags } from "../src/runtime/specconv.js";
-import { resolveUser } from "../src/runtime/user.js";
-import { checkCpuset, formatBytes, parseBytes, parseCpuList, parseCpus, parseMemory } from "../src/runtime/units.js";
-import { resources } from "../src/runtime/specconv.js";
+import { buildSpec, commandArgs, containerEnv, parseEnvFile, parseTmpfs, parseVolume, type RunFlags } from "../src/oci/specconv.js";
+import { resolveUser } from "../src/oci/user.js";
+import { formatBytes } from "../src/format.js";
+import { checkCpuset, parseBytes, parseCpuList, parseCpus, parseMemory } from "../src/oci/units.js";
+import { resources } from "../src/oci/specconv.js";
 import { UsageError } from "../src/errors.js";
 
 const flags = (over: Partial<RunFlags> = {}): RunFlags => ({

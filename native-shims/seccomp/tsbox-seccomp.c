@@ -1,6 +1,6 @@
 // tsbox-seccomp: compiles a seccomp filter with libseccomp and writes the BPF
 // program (struct sock_filter[]) to stdout. The policy is decided in
-// TypeScript (src/seccomp/compile.ts); this is only the glue to libseccomp, a
+// TypeScript (src/native/seccomp-compiler.ts); this is only the glue to libseccomp, a
 // program of its own so that neither libtsbox_shim.so nor the static monitor
 // links libseccomp. Input on stdin, one directive a line:
 //   default <action>                    the filter's default action (u32, SCMP_ACT_*)

@@ -60,7 +60,7 @@ export interface CgroupOptions {
   /** file operations (tests: a fixture that emulates the kernel); default node:fs */
   fs?: CgroupFs;
   /**
-   * v2: loads and attaches the device filter (src/ns/shim.ts attachDeviceFilter).
+   * v2: loads and attaches the device filter (src/native/shim.ts attachDeviceFilter).
    * Without it, device rules are not enforced on v2 (see devicesEnforced);
    * kept out of this module so that reading cgroups does not load the native addon.
    */

@@ -11,6 +11,9 @@ export interface GlobalOpts { root: string; logLevel?: string; logFormat: "text"
 
 export const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
+/** The image store's API, loaded by the command that needs it: `run` should not pay for import and unpack. */
+export const imageApi = () => import("../image/index.js");
+
 /** Logging, the root check and crash recovery, before any command that touches state. */
 export async function prepare(cmd: Command): Promise<GlobalOpts> {
   const g = cmd.optsWithGlobals<GlobalOpts>();

@@ -17,8 +17,8 @@ function timeoutFlag(v: string | undefined): number {
  * log, from now on) without one; resolves with its exit code once it exits.
  */
 async function attach(root: string, id: string, interactive: boolean, since: string): Promise<number> {
-  const { readState } = await import("../runtime/container-store.js");
-  const { waitExited } = await import("../runtime/lifecycle.js");
+  const { readState } = await import("../state/container-store.js");
+  const { waitExited } = await import("../runtime/container-control.js");
   const s = readState(root, id);
   if (s?.tty) {
     const { attachTerminal } = await import("../runtime/attach.js");
@@ -71,7 +71,7 @@ export function registerContainerCommands(program: Command): void {
     .option("-i, --interactive", "Attach container's STDIN", false)
     .action(async (refs: string[], o: { attach: boolean; interactive: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
-      const { startContainer } = await import("../runtime/lifecycle.js");
+      const { startContainer } = await import("../runtime/start.js");
       if (o.attach || o.interactive) {
         if (refs.length > 1) throw new UsageError("you cannot start and attach multiple containers at once");
         // Every line of this run is logged after this instant.
@@ -91,8 +91,8 @@ export function registerContainerCommands(program: Command): void {
     .argument("<container>")
     .action(async (ref: string, _o: unknown, cmd: Command) => {
       const g = await prepare(cmd);
-      const { findContainer } = await import("../runtime/container-store.js");
-      const { isLive } = await import("../runtime/lifecycle.js");
+      const { findContainer } = await import("../state/container-store.js");
+      const { isLive } = await import("../runtime/container-control.js");
       const s = findContainer(g.root, ref);
       if (!isLive(s)) throw new TsboxError("You cannot attach to a stopped container, start it first");
       process.exitCode = await attach(g.root, s.id, true, new Date().toISOString());
@@ -105,7 +105,7 @@ export function registerContainerCommands(program: Command): void {
     .action(async (refs: string[], o: { time?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const t = timeoutFlag(o.time);
-      const { stopContainer } = await import("../runtime/lifecycle.js");
+      const { stopContainer } = await import("../runtime/stop.js");
       await eachArg(refs, async (ref) => {
         await stopContainer(g.root, ref, t);
         process.stdout.write(`${ref}\n`);
@@ -119,7 +119,7 @@ export function registerContainerCommands(program: Command): void {
     .action(async (refs: string[], o: { time?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const t = timeoutFlag(o.time);
-      const { restartContainer } = await import("../runtime/lifecycle.js");
+      const { restartContainer } = await import("../runtime/restart.js");
       await eachArg(refs, async (ref) => {
         await restartContainer(g.root, ref, t);
         process.stdout.write(`${ref}\n`);
@@ -132,7 +132,7 @@ export function registerContainerCommands(program: Command): void {
     .option("-s, --signal <signal>", "Signal to send to the container", "KILL")
     .action(async (refs: string[], o: { signal: string }, cmd: Command) => {
       const g = await prepare(cmd);
-      const { killContainer, parseSignal } = await import("../runtime/lifecycle.js");
+      const { killContainer, parseSignal } = await import("../runtime/kill.js");
       parseSignal(o.signal);
       await eachArg(refs, async (ref) => {
         await killContainer(g.root, ref, o.signal);
@@ -145,7 +145,7 @@ export function registerContainerCommands(program: Command): void {
     .argument("<container...>")
     .action(async (refs: string[], _o: unknown, cmd: Command) => {
       const g = await prepare(cmd);
-      const { waitContainer } = await import("../runtime/lifecycle.js");
+      const { waitContainer } = await import("../runtime/wait.js");
       await eachArg(refs, async (ref) => {
         process.stdout.write(`${await waitContainer(g.root, ref)}\n`);
       });
@@ -172,7 +172,7 @@ export function registerContainerCommands(program: Command): void {
     .option("--type <type>", "Only inspect objects of the given type (container, image)")
     .action(async (refs: string[], o: { type?: string }, cmd: Command) => {
       const g = await prepare(cmd);
-      const { findContainer } = await import("../runtime/container-store.js");
+      const { findContainer } = await import("../state/container-store.js");
       const { inspectContainer } = await import("../runtime/inspect.js");
       await inspectEach(refs, async (ref) => {
         if (o.type !== "image") {
@@ -183,7 +183,7 @@ export function registerContainerCommands(program: Command): void {
             if (o.type === "container" || !(e instanceof TsboxError) || e instanceof CorruptContainerError) throw e;
           }
         }
-        const { inspectImage } = await import("../image/inspect.js");
+        const { inspectImage } = await import("../image/index.js");
         try {
           return inspectImage(g.root, ref);
         } catch (e) {
@@ -209,7 +209,7 @@ export function registerContainerCommands(program: Command): void {
       .argument("<container...>")
       .action(async (refs: string[], _o: unknown, cmd: Command) => {
         const g = await prepare(cmd);
-        const { pauseContainer } = await import("../runtime/lifecycle.js");
+        const { pauseContainer } = await import("../runtime/pause.js");
         await eachArg(refs, async (ref) => {
           await pauseContainer(g.root, ref, pause);
           process.stdout.write(`${ref}\n`);

@@ -2,7 +2,7 @@
 
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
-import { parseEnvFile } from "../runtime/specconv.js";
+import { parseEnvFile } from "../oci/specconv.js";
 import { collect, prepare, readText } from "./common.js";
 
 export function registerExecCommands(program: Command): void {

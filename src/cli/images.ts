@@ -1,12 +1,10 @@
-// Image commands: import, images, rmi (archives and the rest: archive.ts).
+// Image commands: import, images, rmi, tag, image inspect, image prune (load and save: archive.ts).
 
 import { Option, type Command } from "commander";
-import { readAllStates } from "../runtime/container-store.js";
-
-// The image API is loaded by the command that needs it: `run` should not pay for import and unpack.
-const imageApi = () => import("../image/index.js");
+import { readAllStates } from "../state/container-store.js";
 import { humanSize, relativeTime, table } from "../format.js";
-import { collect, eachArg, openInput, prepare } from "./common.js";
+import { collect, eachArg, imageApi, inspectEach, openInput, prepare } from "./common.js";
+import { confirm } from "./confirm.js";
 
 export function registerImageCommands(program: Command): void {
   program.command("import")
@@ -58,6 +56,49 @@ export function registerImageCommands(program: Command): void {
           process.stdout.write(`${line}\n`);
         }
       });
+    });
+}
+
+/** Registered after load and save, where `tsbox --help` has always listed them. */
+export function registerTagAndImageCommands(program: Command): void {
+  program.command("tag")
+    .description("Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE")
+    .argument("<source>", "SOURCE_IMAGE[:TAG]")
+    .argument("<target>", "TARGET_IMAGE[:TAG]")
+    .action(async (source: string, target: string, _o: unknown, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { tagImage } = await imageApi();
+      tagImage(g.root, source, target);
+    });
+
+  const image = program.command("image").description("Manage images");
+
+  image.command("inspect")
+    .description("Display detailed information on one or more images")
+    .argument("<image...>")
+    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { inspectImage } = await imageApi();
+      await inspectEach(refs, (ref) => inspectImage(g.root, ref));
+    });
+
+  image.command("prune")
+    .description("Remove unused images")
+    .option("-a, --all", "Remove all unused images, not just dangling ones", false)
+    .option("-f, --force", "Do not prompt for confirmation", false)
+    .action(async (o: { all: boolean; force: boolean }, cmd: Command) => {
+      const g = await prepare(cmd);
+      const warning = o.all
+        ? "WARNING! This will remove all images without at least one container associated to them."
+        : "WARNING! This will remove all dangling images.";
+      if (!o.force && !(await confirm(`${warning}\nAre you sure you want to continue? [y/N] `))) return;
+      const { pruneImages } = await imageApi();
+      const inUse = imagesInUse(g.root);
+      const { lines, reclaimed } = await pruneImages(g.root, { all: o.all, inUse: (id) => inUse.has(id) });
+      let out = "";
+      if (lines.length > 0) out += `Deleted Images:\n${lines.map((l) => `${l}\n`).join("")}\n`;
+      out += `Total reclaimed space: ${humanSize(reclaimed)}\n`;
+      process.stdout.write(out);
     });
 }
 

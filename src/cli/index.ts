@@ -8,7 +8,7 @@ import { packageVersion } from "../util/package.js";
 import { registerArchiveCommands } from "./archive.js";
 import { registerContainerCommands } from "./containers.js";
 import { registerExecCommands } from "./exec.js";
-import { registerImageCommands } from "./images.js";
+import { registerImageCommands, registerTagAndImageCommands } from "./images.js";
 import { registerMemCommands } from "./mem.js";
 import { registerInfoCommand } from "./info.js";
 import { registerRegistryCommands } from "./registry.js";
@@ -55,6 +55,7 @@ function buildProgram(command: string | undefined): Command {
   registerRun(program);
   registerImageCommands(program);
   registerArchiveCommands(program);
+  registerTagAndImageCommands(program);
   registerRegistryCommands(program);
   registerContainerCommands(program);
   registerMemCommands(program);

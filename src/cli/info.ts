@@ -13,7 +13,7 @@ export function registerInfoCommand(program: Command): void {
       if (o.format !== undefined && !/^\s*(json|\{\{\s*json\s+\.\s*\}\})\s*$/.test(o.format)) {
         throw new UsageError(`unsupported --format ${JSON.stringify(o.format)}: only json is supported`);
       }
-      const [{ systemInfo, formatInfo }, shim] = await Promise.all([import("../runtime/info.js"), import("../ns/shim.js")]);
+      const [{ systemInfo, formatInfo }, shim] = await Promise.all([import("../runtime/info.js"), import("../native/shim.js")]);
       const info = systemInfo(g.root, shim.attachDeviceFilter);
       if (o.format !== undefined) {
         process.stdout.write(JSON.stringify(info) + "\n");

@@ -5,8 +5,8 @@
 import { Option, type Command } from "commander";
 import { UsageError } from "../errors.js";
 import { prepare } from "./common.js";
-import { parseBytes, parseIntFlag, formatBytes } from "../runtime/units.js";
-import { table } from "../format.js";
+import { parseBytes, parseIntFlag } from "../oci/units.js";
+import { formatBytes, table } from "../format.js";
 
 type Format = "table" | "json";
 const formatOption = (): Option => new Option("--format <format>", "output format").choices(["table", "json"]).default("table");

@@ -6,9 +6,9 @@ import { configureLog } from "../log.js";
 import { collect, prepare, type GlobalOpts } from "./common.js";
 
 // Loaded by the command that needs it: `run` must not pay for HTTP and TLS.
-const pullApi = () => import("../image/registry/pull.js");
-const loginApi = () => import("../image/registry/login.js");
-const clientApi = () => import("../image/registry/client.js");
+const pullApi = async () => (await import("../image/index.js")).pullApi();
+const loginApi = async () => (await import("../image/index.js")).loginApi();
+const clientApi = async () => (await import("../image/index.js")).registryClientApi();
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -27,7 +27,7 @@ export function registerRegistryCommands(program: Command): void {
     .action(async (name: string, o: { platform?: string; quiet: boolean; insecureRegistry: string[]; maxConcurrentDownloads: number }, cmd: Command) => {
       const g = await prepare(cmd);
       const [{ pullImage }, { createProgress, quietProgress }, { insecureRegistriesFrom, retryPolicyFrom }] =
-        await Promise.all([pullApi(), import("../image/registry/progress.js"), clientApi()]);
+        await Promise.all([pullApi(), import("../image/index.js").then((i) => i.pullProgressApi()), clientApi()]);
       const out = process.stdout;
       const progress = o.quiet ? quietProgress() : createProgress(out, { tty: out.isTTY === true, columns: out.columns ?? 80 });
       // Ctrl-C stops the transfers and lets the staging be cleaned up before exiting.
@@ -83,7 +83,7 @@ export function registerRegistryCommands(program: Command): void {
       if (username === "") throw new UsageError("Username is required");
       if (password === "") throw new UsageError("Password is required");
       const [{ login }, { insecureRegistriesFrom, retryPolicyFrom }, { dockerConfigFile }] =
-        await Promise.all([loginApi(), clientApi(), import("../image/registry/credentials.js")]);
+        await Promise.all([loginApi(), clientApi(), import("../image/index.js").then((i) => i.credentialsApi())]);
       await login(server, { username, password }, { insecureRegistries: insecureRegistriesFrom(o.insecureRegistry), retry: retryPolicyFrom() });
       process.stderr.write(`WARNING! Your password will be stored unencrypted in ${dockerConfigFile()}.\n\n`);
       process.stdout.write("Login Succeeded\n");

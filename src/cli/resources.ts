@@ -4,8 +4,8 @@ import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { Option, type Command } from "commander";
 import { UsageError } from "../errors.js";
-import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../runtime/units.js";
-import { parseUint16 } from "../runtime/device-flags.js";
+import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../oci/units.js";
+import { parseUint16 } from "../oci/device-flags.js";
 import { eachArg, prepare } from "./common.js";
 
 export function registerResourceCommands(program: Command): void {

@@ -6,12 +6,12 @@ import { cpus } from "node:os";
 import { UsageError } from "../errors.js";
 import {
   parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, statBlockDevice, throttleFlags,
-} from "../runtime/device-flags.js";
-import { cgroupParentSegments, parseEnvFile, type RunFlags } from "../runtime/specconv.js";
-import type { LogConfig, RestartPolicy } from "../runtime/container-store.js";
-import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../runtime/units.js";
+} from "../oci/device-flags.js";
+import { cgroupParentSegments, parseEnvFile, type RunFlags } from "../oci/specconv.js";
+import type { LogConfig, RestartPolicy } from "../state/container-store.js";
+import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../oci/units.js";
 import { collect, prepare, readText } from "./common.js";
-import { inlineSecurityOpts } from "../seccomp/security-opt.js";
+import { inlineSecurityOpts } from "../oci/seccomp/security-opt.js";
 
 export function registerRun(program: Command): void {
   program.command("run")

@@ -11,10 +11,10 @@ export function registerSystemCommands(program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const g = await prepare(cmd);
       const { humanSize, table } = await import("../format.js");
-      const { listImages } = await import("../image/images.js");
-      const { readAllStates, containerPaths } = await import("../runtime/container-store.js");
+      const { listImages } = await import("../image/index.js");
+      const { readAllStates, containerPaths } = await import("../state/container-store.js");
       const { dirSize } = await import("../runtime/prune.js");
-      const { isLive } = await import("../runtime/lifecycle.js");
+      const { isLive } = await import("../runtime/container-control.js");
       const states = readAllStates(g.root);
       const used = new Set(states.map((s) => s.imageId));
       const images = [...new Map(listImages(g.root).map((i) => [i.id, i])).values()];
@@ -40,18 +40,18 @@ export function registerSystemCommands(program: Command): void {
     .action(async (o: { all: boolean; force: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
       if (!o.force) {
-        const { confirm } = await import("./archive.js");
+        const { confirm } = await import("./confirm.js");
         const warning = `WARNING! This will remove:\n  - all stopped containers\n  - all ${o.all ? "images without at least one container associated to them" : "dangling images"}\n`;
         if (!(await confirm(`${warning}\nAre you sure you want to continue? [y/N] `))) return;
       }
       const { humanSize } = await import("../format.js");
       const { pruneContainers, pruneDebris } = await import("../runtime/prune.js");
-      const { pruneImages } = await import("../image/prune.js");
+      const { pruneImages } = await import("../image/index.js");
       const { imagesInUse } = await import("./images.js");
       const ctr = await pruneContainers(g.root);
       pruneDebris(g.root);
       const inUse = imagesInUse(g.root);
-      const img = pruneImages(g.root, { all: o.all, inUse: (id) => inUse.has(id) });
+      const img = await pruneImages(g.root, { all: o.all, inUse: (id) => inUse.has(id) });
       let out = "";
       if (ctr.ids.length) out += `Deleted Containers:\n${ctr.ids.map((i) => `${i}\n`).join("")}\n`;
       if (img.lines.length) out += `Deleted Images:\n${img.lines.map((l) => `${l}\n`).join("")}\n`;

@@ -2,8 +2,8 @@
 // image. The layer is staged first, then import builds its own config and
 // manifest and hands everything to commitImage, the store's one commit path.
 import * as fs from "node:fs";
-import { parseChanges } from "./changes.js";
-import { commitImage } from "./commit.js";
+import { parseChanges } from "./import-changes.js";
+import { commitImage } from "./store-commit.js";
 import { CONFIG_MEDIA_TYPE, ociArchitecture, type ImageConfig } from "./config.js";
 import type { ResolvedImage } from "./images.js";
 import { ingestLayer, type IngestedLayer } from "./ingest.js";

@@ -13,30 +13,8 @@ import * as fs from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
 import { TsboxError } from "../errors.js";
-import { ingestInto, type IngestedLayer, type LayerExpectation } from "./ingest.js";
-
-export interface IngestJob {
-  staging: string;
-  context: string;
-  expect: LayerExpectation;
-  /** A file to read (load); absent: the bytes come as messages. */
-  file?: string;
-  /** The file's sha256 when the caller knows it. */
-  digest?: string;
-  /** See shim-relay.ts. */
-  relay: SharedArrayBuffer;
-}
-
-export type ToWorker =
-  | { type: "data"; chunk: Uint8Array }
-  | { type: "end" }
-  | { type: "error"; message: string }
-  | { type: "cancel" };
-
-export type FromWorker =
-  | { type: "ack" }
-  | { type: "done"; layer: IngestedLayer }
-  | { type: "failed"; message: string; exitCode: number };
+import { ingestInto } from "./ingest.js";
+import type { FromWorker, IngestJob, ToWorker } from "./ingest-messages.js";
 
 /** Bytes from the main thread, as an async iterable the ingest can destroy. */
 class PortInput implements AsyncIterable<Buffer> {

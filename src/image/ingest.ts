@@ -13,44 +13,19 @@ import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { Worker } from "node:worker_threads";
 import { ImageError, TsboxError } from "../errors.js";
-import * as shim from "../ns/shim.js";
+// In the unpack worker (dist/unpack-worker.cjs) this import is shim-relay.ts: scripts/bundle.mjs swaps it.
+import * as shim from "../native/shim.js";
 import { writeAll } from "../util/atomic.js";
 import { MAGIC_LENGTH, decompressor, detectCompression, layerMediaType, type Compression } from "./compression.js";
 import { isDigest } from "./digest.js";
 import { isLayerMediaType } from "./media-types.js";
 import { makeStagingDir } from "./staging.js";
 import { ByteSource, TarFormatError, readTar } from "./tar.js";
-import { unpackLayer, type UnpackResult } from "./unpack.js";
+import { unpackLayer } from "./unpack.js";
 import type { StorePaths } from "./store.js";
-import type { FromWorker, IngestJob, ToWorker } from "./ingest-worker.js";
+import type { FromWorker, IngestJob, IngestedLayer, LayerExpectation, ToWorker } from "./ingest-messages.js";
+export type { IngestedLayer, LayerExpectation } from "./ingest-messages.js";
 import { newRelayState, serveShimCalls, type ShimCall } from "./shim-relay.js";
-
-export interface IngestedLayer {
-  /** Staging directory; the caller removes it after committing (or on failure). */
-  staging: string;
-  /** The archive exactly as received (fsynced). */
-  blobFile: string;
-  /** Holds `diff/`, ready for commitLayer. */
-  layerDir: string;
-  digest: string;
-  size: number;
-  mediaType: string;
-  compression: Compression;
-  diffID: string;
-  unpacked: UnpackResult;
-}
-
-/** What a manifest and config say the layer must be; every field is optional. */
-export interface LayerExpectation {
-  /** Digest of the blob as received (compressed or not). */
-  digest?: string;
-  /** Size of the blob as received, in bytes. */
-  size?: number;
-  /** Digest of the uncompressed tar (config.rootfs.diff_ids). */
-  diffID?: string;
-  /** Must be a layer media type; compression is still read from the magic bytes. */
-  mediaType?: string;
-}
 
 function checkExpectation(expect: LayerExpectation, context: string): void {
   if (expect.mediaType !== undefined && !isLayerMediaType(expect.mediaType)) {

@@ -5,7 +5,7 @@
 // blob no image names any more (a manifest whose tag moved to another manifest
 // of the same image, and that manifest's layer blobs) goes with every rmi and
 // prune. Blobs enter the store only under the store lock, in the same section
-// as the record or reference naming them (commit.ts), so a sweep under that
+// as the record or reference naming them (store-commit.ts), so a sweep under that
 // lock never sees a concurrent pull's or load's blob before its image.
 //
 // One deliberate difference: an image used by a container is never deleted,

@@ -1,7 +1,7 @@
 // The unpack worker's mknod and setxattr (beneath the layer root), run by the main thread. ffi-rs
 // crashes the process when a worker that used it exits (measured: SIGSEGV at
 // worker teardown), so the worker never loads it: the worker bundle maps
-// ../ns/shim.js to this module's worker half. A call is synchronous for the
+// ../native/shim.js to this module's worker half. A call is synchronous for the
 // unpacker (whiteouts and xattrs stay in archive order): the worker posts the
 // call and blocks in Atomics.wait until the main thread has run it and stored
 // the result (0 or -errno) in a shared Int32Array. Calls are rare (whiteouts,
@@ -46,7 +46,7 @@ export function serveShimCalls(state: SharedArrayBuffer, shim: {
   };
 }
 
-// ---- worker half (the worker bundle's replacement for ../ns/shim.js) ----
+// ---- worker half (the worker bundle's replacement for ../native/shim.js) ----
 
 function relay(fn: ShimCall["fn"], args: ShimCall["args"], path: string): void {
   const state = (workerData as { relay?: SharedArrayBuffer } | null)?.relay;
@@ -84,3 +84,7 @@ export function setxattrBeneath(root: string, dir: string, name: string, xattr: 
 export function setTopdir(dir: string): void {
   throw new Error(`setTopdir ${dir}: not available in the unpack worker`);
 }
+
+// The worker half stands in for the shim's functions of the same names: the
+// bundler cannot check that it has their signatures, the type checker does.
+void ({ mknodBeneath, setxattrBeneath, setTopdir } satisfies Pick<typeof import("../native/shim.js"), "mknodBeneath" | "setxattrBeneath" | "setTopdir">);

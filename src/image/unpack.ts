@@ -12,7 +12,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ImageError, TsboxError, errnoCode } from "../errors.js";
 import { log } from "../log.js";
-import { mknodBeneath, setxattrBeneath } from "../ns/shim.js";
+// In the unpack worker (dist/unpack-worker.cjs) this import is shim-relay.ts: scripts/bundle.mjs swaps it.
+import { mknodBeneath, setxattrBeneath } from "../native/shim.js";
 import { writeAll } from "../util/atomic.js";
 import { TarFormatError, type TarEntry, type TarHeader } from "./tar.js";
 import { lstatOrUndefined } from "../util/fs.js";

@@ -6,7 +6,7 @@
 import { closeSync, openSync } from "node:fs";
 import { connect } from "node:net";
 import { TsboxError } from "../errors.js";
-import { containerPaths } from "./container-store.js";
+import { containerPaths } from "../state/container-store.js";
 
 function frame(type: number, payload: Buffer): Buffer {
   const head = Buffer.alloc(3);

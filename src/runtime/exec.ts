@@ -6,16 +6,16 @@
 
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { CorruptContainerError, LaunchError, UsageError, errnoCode } from "../errors.js";
-import { buildExecPlan, execEnv, type ExecProcess } from "../ns/exec-plan.js";
-import { seccompProgram } from "../seccomp/compile.js";
-import * as shim from "../ns/shim.js";
+import { buildExecPlan, execEnv, type ExecProcess } from "../oci/exec-plan.js";
+import { seccompProgram } from "../native/seccomp-compiler.js";
+import * as shim from "../native/shim.js";
 import { log } from "../log.js";
-import { containerPaths, readSpec } from "./container-store.js";
+import { containerPaths, readSpec } from "../state/container-store.js";
 import { runningContainer } from "./running.js";
-import type { Spec, SpecCapabilities } from "./spec.js";
-import { currentCapabilities } from "../ns/capabilities.js";
+import type { Spec, SpecCapabilities } from "../oci/spec.js";
+import { currentCapabilities } from "../native/capabilities.js";
 import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedPipes } from "./stdio.js";
-import { resolveUser } from "./user.js";
+import { resolveUser } from "../oci/user.js";
 
 export interface ExecRequest {
   root: string;

@@ -7,7 +7,7 @@
 import { lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { errnoCode } from "../errors.js";
-import type { SpecDevice } from "./spec.js";
+import type { SpecDevice } from "../oci/spec.js";
 
 const SKIPPED_DIRS = new Set(["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"]);
 

@@ -9,7 +9,7 @@ import {
 import { readOptional } from "../cgroupfs/parse.js";
 import { nodeCgroupFs } from "../cgroupfs/fs.js";
 import { packageVersion } from "../util/package.js";
-import { listContainerIds, ownerAlive, readAllStates } from "./container-store.js";
+import { listContainerIds, ownerAlive, readAllStates } from "../state/container-store.js";
 
 export interface ControllerInfo {
   name: string;

@@ -3,9 +3,9 @@
 
 import { join } from "node:path";
 import { CorruptContainerError } from "../errors.js";
-import { containerPaths, readSpec, type ContainerState } from "./container-store.js";
+import { containerPaths, readSpec, type ContainerState } from "../state/container-store.js";
 import { stateWord } from "./ps.js";
-import type { Spec } from "./spec.js";
+import type { Spec } from "../oci/spec.js";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 

@@ -5,7 +5,7 @@ import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { UsageError } from "../errors.js";
 import { ShapeError, object, oneOf, parseChecked, string, type Check } from "../util/shape.js";
-import { containerPaths, findContainer, ownerAlive, readState } from "./container-store.js";
+import { containerPaths, findContainer, ownerAlive, readState } from "../state/container-store.js";
 
 export interface LogsOptions { follow: boolean; tail?: string; timestamps: boolean; since?: string }
 interface Entry { log: string; stream: "stdout" | "stderr"; time: string }

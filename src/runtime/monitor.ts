@@ -9,13 +9,9 @@ import { existsSync, writeFileSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { join } from "node:path";
 import { LaunchError } from "../errors.js";
-import { encodePlan, type Plan } from "../ns/plan.js";
-import { packageRoot } from "../util/package.js";
-import { processStartTime, type ContainerPaths, type LogConfig, type Owner, type RestartPolicy } from "./container-store.js";
-
-export function monitorPath(): string {
-  return process.env.TSBOX_MONITOR ?? join(packageRoot(), "build", "tsbox-monitor");
-}
+import { encodePlan, type Plan } from "../native/launch-plan.js";
+import { monitorPath } from "../native/library.js";
+import { processStartTime, type ContainerPaths, type LogConfig, type Owner, type RestartPolicy } from "../state/container-store.js";
 
 export function writePlan(paths: ContainerPaths, plan: Plan): void {
   writeFileSync(paths.plan, encodePlan(plan).join("\0") + "\0", { mode: 0o600 });

@@ -4,8 +4,8 @@
 import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { CorruptContainerError } from "../errors.js";
-import { containerPaths, listContainerIds, readAllStates, readState, type ContainerState } from "./container-store.js";
-import { isLive } from "./lifecycle.js";
+import { containerPaths, listContainerIds, readAllStates, readState, type ContainerState } from "../state/container-store.js";
+import { isLive } from "./container-control.js";
 import { releaseContainer } from "./recover.js";
 
 /** Bytes used by files under dir (the writable layer of a container). */

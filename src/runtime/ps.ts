@@ -5,9 +5,9 @@
 
 import { CorruptContainerError, UsageError } from "../errors.js";
 import { detectHierarchy } from "../cgroupfs/index.js";
-import { containerCgroup } from "./container-cgroup.js";
+import { containerCgroup } from "../state/container-cgroup.js";
 import { relativeTime, table } from "../format.js";
-import { namesOf, ownerAlive, readAllStates, readSpec, type ContainerState } from "./container-store.js";
+import { namesOf, ownerAlive, readAllStates, readSpec, type ContainerState } from "../state/container-store.js";
 
 export interface PsOptions {
   all: boolean; quiet: boolean; noTrunc: boolean; filters: string[]; format?: string;

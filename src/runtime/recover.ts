@@ -8,13 +8,13 @@ import { detectHierarchy, openCgroup, type Hierarchy } from "../cgroupfs/index.j
 import { setTimeout as sleep } from "node:timers/promises";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { CorruptContainerError } from "../errors.js";
-import { containerCgroup } from "./container-cgroup.js";
+import { containerCgroup } from "../state/container-cgroup.js";
 import { log } from "../log.js";
 import { withLock } from "../util/lock.js";
 import {
   containerLockFile, containerPaths, namesOf, ownerAlive, processStartTime, readAllStates, readMonitorStatus, readSpec,
   releaseName, settleContainer, type ContainerState, type Owner,
-} from "./container-store.js";
+} from "../state/container-store.js";
 
 /** Finishes off one container whose owner is gone (or that is being force-removed). */
 export async function releaseContainer(root: string, state: ContainerState, h: Hierarchy = detectHierarchy()): Promise<void> {

@@ -2,8 +2,8 @@
 // first (its monitor, then the cgroup; a foreground owner finds the container
 // gone and exits 137).
 import { CorruptContainerError, NotFoundError, TsboxError } from "../errors.js";
-import { readState, resolveContainerId, ownerAlive, type ContainerState } from "./container-store.js";
-import { crashPoint } from "./crash.js";
+import { readState, resolveContainerId, ownerAlive, type ContainerState } from "../state/container-store.js";
+import { crashPoint } from "../state/crash.js";
 import { releaseContainer, removeBrokenContainer } from "./recover.js";
 
 export async function removeContainer(root: string, ref: string, opts: { force: boolean }): Promise<void> {

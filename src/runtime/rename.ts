@@ -6,8 +6,8 @@ import { UsageError } from "../errors.js";
 import { withLock } from "../util/lock.js";
 import {
   containerLockFile, findContainer, readState, releaseName, reserveName, writeState,
-} from "./container-store.js";
-import { validateName } from "./names.js";
+} from "../state/container-store.js";
+import { validateName } from "../state/names.js";
 
 export function renameContainer(root: string, ref: string, newName: string): void {
   const s = findContainer(root, ref);

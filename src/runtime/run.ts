@@ -10,26 +10,26 @@ import { cgroupSupport, createCgroup, detectHierarchy, devicesEnforced, type Cgr
 // The image modules `run` needs, not the whole image API (start-up time).
 import { resolveImage } from "../image/images.js";
 import { readImageFile } from "../image/files.js";
-import { buildPlan, type CgroupMountInfo } from "../ns/build-plan.js";
-import * as shim from "../ns/shim.js";
+import { buildPlan, type CgroupMountInfo } from "../oci/build-plan.js";
+import * as shim from "../native/shim.js";
 import { log } from "../log.js";
-import { overlayLayers } from "../overlay/index.js";
+import { overlayLayers } from "../image/overlay-layers.js";
 import {
   containerPaths, createContainerDirs, newContainerId, removeContainerDir, reserveName, selfOwner,
   settleContainer, writeState, type ContainerState, type LogConfig, type RestartPolicy,
-} from "./container-store.js";
-import { crashPoint } from "./crash.js";
-import { buildSpec, type RunFlags } from "./specconv.js";
-import { currentCapabilities } from "../ns/capabilities.js";
+} from "../state/container-store.js";
+import { crashPoint } from "../state/crash.js";
+import { buildSpec, type RunFlags } from "../oci/specconv.js";
+import { currentCapabilities } from "../native/capabilities.js";
 import { hostDevices } from "./host-devices.js";
-import type { Spec } from "./spec.js";
-import { formatBytes } from "./units.js";
+import type { Spec } from "../oci/spec.js";
+import { formatBytes } from "../format.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedPipes } from "./stdio.js";
-import { grantableRlimits } from "./rlimits.js";
+import { grantableRlimits } from "../oci/rlimits.js";
 import { launchMonitor, writePlan } from "./monitor.js";
 import { findInit } from "./init-binary.js";
-import { seccompProgram, type SeccompProgram } from "../seccomp/compile.js";
+import { seccompProgram, type SeccompProgram } from "../native/seccomp-compiler.js";
 
 export interface RunRequest {
   root: string;

@@ -3,7 +3,7 @@
 
 import { detectHierarchy, openCgroup, type Cgroup } from "../cgroupfs/index.js";
 import { NotFoundError, TsboxError } from "../errors.js";
-import { findContainer, processStartTime, type ContainerState } from "./container-store.js";
+import { findContainer, processStartTime, type ContainerState } from "../state/container-store.js";
 
 export interface RunningContainer {
   state: ContainerState;

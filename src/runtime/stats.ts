@@ -7,8 +7,8 @@ import { cpus, totalmem } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { detectHierarchy, type Hierarchy } from "../cgroupfs/index.js";
 import { NotFoundError } from "../errors.js";
-import { containerCgroup } from "./container-cgroup.js";
-import { findContainer, ownerAlive, readAllStates, readState, type ContainerState } from "./container-store.js";
+import { containerCgroup } from "../state/container-cgroup.js";
+import { findContainer, ownerAlive, readAllStates, readState, type ContainerState } from "../state/container-store.js";
 import {
   emptyRow, formatJson, formatTable, rowFromSamples, rowText, systemCpuNs, type RowText, type StatsSample,
 } from "./stats-format.js";

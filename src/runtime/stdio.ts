@@ -6,8 +6,8 @@
 
 import { closeSync } from "node:fs";
 import tty from "node:tty";
-import * as shim from "../ns/shim.js";
-import type { StdioPipes } from "../ns/shim.js";
+import * as shim from "../native/shim.js";
+import type { StdioPipes } from "../native/shim.js";
 
 export const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
 

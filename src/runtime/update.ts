@@ -8,11 +8,11 @@ import { detectHierarchy, type LinuxResources } from "../cgroupfs/index.js";
 import { TsboxError, UsageError } from "../errors.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { withLock } from "../util/lock.js";
-import { containerCgroup } from "./container-cgroup.js";
-import { containerLockFile, containerPaths, findContainer, ownerAlive, readSpec, readState } from "./container-store.js";
-import { CPU_PERIOD, NANO_CPUS_ANNOTATION, type RunFlags } from "./specconv.js";
-import type { Spec } from "./spec.js";
-import { MIN_MEMORY } from "./units.js";
+import { containerCgroup } from "../state/container-cgroup.js";
+import { containerLockFile, containerPaths, findContainer, ownerAlive, readSpec, readState } from "../state/container-store.js";
+import { CPU_PERIOD, NANO_CPUS_ANNOTATION, type RunFlags } from "../oci/specconv.js";
+import type { Spec } from "../oci/spec.js";
+import { MIN_MEMORY } from "../oci/units.js";
 
 /** The flags of `docker update` that tsbox knows, as `run` takes them; absent = unchanged (0 and "" too, as in Docker). */
 export type ResourceUpdate = Pick<RunFlags, "memory" | "memorySwap" | "memoryReservation" | "cpus" | "cpuShares"

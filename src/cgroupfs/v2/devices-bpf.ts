@@ -160,5 +160,5 @@ export function deviceFilterProgram(rules: readonly LinuxDeviceCgroup[]): Buffer
   return encodeInstructions(deviceFilterInstructions(rules));
 }
 
-/** Loads and attaches a program to a cgroup dir (native-shims/devices_bpf.c via src/ns/shim.ts); "" dir = load only. */
+/** Loads and attaches a program to a cgroup dir (native-shims/devices_bpf.c via src/native/shim.ts); "" dir = load only. */
 export type DeviceFilterLoader = (cgroupDir: string, program: Buffer) => void;

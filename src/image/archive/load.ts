@@ -19,7 +19,7 @@ import * as fs from "node:fs";
 import { Readable, pipeline } from "node:stream";
 import { ImageError, UsageError } from "../../errors.js";
 import { log } from "../../log.js";
-import { commitImage, type ExistingLayer } from "../commit.js";
+import { commitImage, type ExistingLayer } from "../store-commit.js";
 import { MAGIC_LENGTH, decompressor, detectCompression, layerMediaType, readMagic } from "../compression.js";
 import { ociArchitecture, parseImageConfig } from "../config.js";
 import { chainIDs, sha256 } from "../digest.js";

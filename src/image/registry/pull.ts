@@ -6,7 +6,7 @@
 // failure anywhere leaves the store as it was.
 import * as fs from "node:fs";
 import { ImageError } from "../../errors.js";
-import { commitImage, type ExistingLayer } from "../commit.js";
+import { commitImage, type ExistingLayer } from "../store-commit.js";
 import { parseImageConfig, type ImageConfig } from "../config.js";
 import { chainIDs, sha256, shortId } from "../digest.js";
 import type { ResolvedImage } from "../images.js";

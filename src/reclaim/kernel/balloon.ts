@@ -9,7 +9,7 @@
 // the first inflation (containers/<id>/balloon.json, removed with the container).
 
 import { existsSync, readFileSync, rmSync } from "node:fs";
-import { containerPaths } from "../../runtime/container-store.js";
+import { containerPaths } from "../../state/container-store.js";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TsboxError } from "../../errors.js";

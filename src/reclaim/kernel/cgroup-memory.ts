@@ -7,8 +7,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TsboxError, errnoCode } from "../../errors.js";
 import { detectHierarchy, type Hierarchy } from "../../cgroupfs/index.js";
-import { containerCgroup } from "../../runtime/container-cgroup.js";
-import type { ContainerState } from "../../runtime/container-store.js";
+import { containerCgroup } from "../../state/container-cgroup.js";
+import type { ContainerState } from "../../state/container-store.js";
 import { V2_KEY } from "../../cgroupfs/types.js";
 
 export interface MemoryCgroup {

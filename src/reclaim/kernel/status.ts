@@ -2,7 +2,7 @@
 // container, the KSM figures of its processes.
 
 import { NotFoundError, TsboxError } from "../../errors.js";
-import { findContainer, readAllStates, type ContainerState } from "../../runtime/container-store.js";
+import { findContainer, readAllStates, type ContainerState } from "../../state/container-store.js";
 import { PAGE_SIZE } from "../profile.js";
 import { memoryCgroupOf } from "./cgroup-memory.js";
 import { containerKsm, ksmSaved, readKsm, type ContainerKsm, type KsmCounters } from "./ksm.js";

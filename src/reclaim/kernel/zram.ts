@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TsboxError, errnoCode } from "../../errors.js";
 import { PAGE_SIZE } from "../profile.js";
-import { mknod } from "../../ns/shim.js";
+import { mknod } from "../../native/shim.js";
 
 const CONTROL = "/sys/class/zram-control";
 

@@ -1,5 +1,5 @@
 // `tsbox mem scan`: reads every resident page of each container's processes
-// and classifies it in C (native.ts), then merges the hashes across
+// and classifies it in C (native/scan.ts), then merges the hashes across
 // containers (aggregate.ts). Pages are read with process_vm_readv, 64 per
 // call (/proc/PID/mem walks the page tables once per page). Each physical
 // frame is read once: a page mapped by two processes, or by two containers,
@@ -13,7 +13,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import * as zlib from "node:zlib";
 import { PAGE_SIZE, type MemoryProfile, type ScanReport } from "../profile.js";
 import { aggregate, Kind, type ContainerPages } from "./aggregate.js";
-import { lz4DecompressNs, resetScan, scanPages, SizeWant } from "./native.js";
+import { lz4DecompressNs, resetScan, scanPages, SizeWant } from "../../native/scan.js";
 import { KeyIndex } from "./key-index.js";
 import { gone, presentPages } from "./procfs.js";
 import { chooseIndices, rng } from "./sampling.js";

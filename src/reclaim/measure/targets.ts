@@ -2,9 +2,9 @@
 // or ID prefix), else every running container, oldest first.
 
 import { detectHierarchy, type Cgroup, type Hierarchy } from "../../cgroupfs/index.js";
-import { containerCgroup } from "../../runtime/container-cgroup.js";
+import { containerCgroup } from "../../state/container-cgroup.js";
 import { TsboxError } from "../../errors.js";
-import { findContainer, ownerAlive, readAllStates, type ContainerState } from "../../runtime/container-store.js";
+import { findContainer, ownerAlive, readAllStates, type ContainerState } from "../../state/container-store.js";
 
 export interface RunningContainer { state: ContainerState; cgroup: Cgroup }
 

@@ -4,7 +4,7 @@
 // gives byte-identical output.
 
 import { PAGE_SIZE } from "../profile.js";
-import { formatBytes } from "../../runtime/units.js";
+import { formatBytes } from "../../format.js";
 import { densityByPolicy, densityCurve, type DensityPoint } from "./density.js";
 import { POLICIES, POLICY_NAMES, type PolicyName } from "./policies.js";
 import type { Scenario } from "./scenario.js";

@@ -3,6 +3,9 @@
 // executor reads only the Spec. Field names follow runtime-spec v1.2.
 
 import type { LinuxResources } from "../cgroupfs/index.js";
+// linux.seccomp's types are the input of the seccomp compiler (the layer below).
+import type { LinuxSeccomp } from "../native/seccomp-compiler.js";
+export type { LinuxSeccomp, LinuxSeccompArg, LinuxSyscall } from "../native/seccomp-compiler.js";
 
 export interface SpecUser {
   uid: number;
@@ -55,30 +58,6 @@ export interface SpecDevice {
   fileMode?: number;
   uid?: number;
   gid?: number;
-}
-
-/** One argument condition of a seccomp rule (config-linux.md "Seccomp"); MASKED_EQ: (arg & value) == valueTwo. */
-export interface LinuxSeccompArg {
-  index: number;
-  value: number;
-  valueTwo?: number;
-  op: string;
-}
-
-export interface LinuxSyscall {
-  names: string[];
-  action: string;
-  errnoRet?: number;
-  args?: LinuxSeccompArg[];
-}
-
-/** The container's syscall filter, as the OCI runtime spec has it. */
-export interface LinuxSeccomp {
-  defaultAction: string;
-  defaultErrnoRet?: number;
-  architectures?: string[];
-  flags?: string[];
-  syscalls?: LinuxSyscall[];
 }
 
 export type NamespaceType = "pid" | "network" | "mount" | "ipc" | "uts" | "cgroup" | "user" | "time";

@@ -2,28 +2,11 @@
 // native-shims/PLAN.md). Only `wait` may run off the main thread: the child's
 // parent-death signal is tied to the thread that cloned it.
 
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { getSystemErrorMessage, getSystemErrorName } from "node:util";
-import { DataType, load, open } from "ffi-rs";
+import { DataType, load } from "ffi-rs";
 import { LaunchError } from "../errors.js";
-import { encodePlan, type Plan } from "./plan.js";
-import { packageRoot } from "../util/package.js";
-
-const LIBRARY = "tsbox_shim";
-let opened = false;
-
-function lib(): string {
-  if (!opened) {
-    const path = join(packageRoot(), "build", "libtsbox_shim.so");
-    if (!existsSync(path)) {
-      throw new LaunchError(`native shim not built: ${path} is missing (run \`node scripts/build-shim.mjs\`)`);
-    }
-    open({ library: LIBRARY, path });
-    opened = true;
-  }
-  return LIBRARY;
-}
+import { encodePlan, type Plan } from "./launch-plan.js";
+import { lib } from "./library.js";
 
 function callInt(funcName: string, paramsType: DataType[], paramsValue: unknown[]): number {
   return load({ library: lib(), funcName, retType: DataType.I32, paramsType, paramsValue });

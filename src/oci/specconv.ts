@@ -15,9 +15,9 @@ import {
 } from "./spec.js";
 import { resolveUser } from "./user.js";
 import { containerCapabilities } from "./capabilities.js";
-import { KNOWN_CAPABILITIES } from "../ns/capabilities.js";
-import { hostPlatform, type SeccompPlatform } from "../seccomp/docker-profile.js";
-import { containerSeccomp, parseSecurityOpts } from "../seccomp/security-opt.js";
+import { KNOWN_CAPABILITIES } from "../native/capabilities.js";
+import { hostPlatform, type SeccompPlatform } from "./seccomp/docker-profile.js";
+import { containerSeccomp, parseSecurityOpts } from "./seccomp/security-opt.js";
 
 export interface RunFlags {
   cmd: string[];

@@ -1,16 +1,13 @@
 // Typed binding to the page scanner in build/libtsbox_shim.so
-// (native-shims/scan.c). Pages go in and results come out through one arena
-// of C memory that both sides see (ffi-rs createExternalBuffer), so a batch
-// costs one foreign call and no copies.
+// (native-shims/scan.c), the library library.ts opens for every binding.
+// Pages go in and results come out through one arena of C memory that both
+// sides see (ffi-rs createExternalBuffer), so a batch costs one foreign call
+// and no copies.
 
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { DataType, createExternalBuffer, load, open, type JsExternal } from "ffi-rs";
-import { TsboxError } from "../../errors.js";
-import { packageRoot } from "../../util/package.js";
-import { PAGE_SIZE } from "../profile.js";
+import { DataType, createExternalBuffer, load, type JsExternal } from "ffi-rs";
+import { TsboxError } from "../errors.js";
+import { lib } from "./library.js";
 
-const LIBRARY = "tsbox_shim_scan";
 /** pages per call: 64 MiB of memory, 352 KiB of arena */
 export const BATCH = 16384;
 
@@ -29,15 +26,6 @@ interface Arena {
   addrs: Float64Array; keys: Float64Array; lz4: Uint16Array; strong: Uint16Array; kinds: Uint8Array; want: Uint8Array; scratch: Buffer;
 }
 let arena: Arena | undefined;
-
-function lib(): string {
-  if (arena === undefined) {
-    const path = join(packageRoot(), "build", "libtsbox_shim.so");
-    if (!existsSync(path)) throw new TsboxError(`native shim not built: ${path} is missing (run \`node scripts/build-shim.mjs\`)`);
-    open({ library: LIBRARY, path });
-  }
-  return LIBRARY;
-}
 
 function getArena(): Arena {
   if (arena) return arena;
@@ -133,4 +121,3 @@ export function xxh64(data: Buffer): bigint {
   return a.scratch.readBigUInt64LE(8192);
 }
 
-export { PAGE_SIZE };

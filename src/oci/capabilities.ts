@@ -4,7 +4,7 @@
 // the capabilities tsbox holds come in as `available`.
 
 import { UsageError } from "../errors.js";
-import { KNOWN_CAPABILITIES } from "../ns/capabilities.js";
+import { KNOWN_CAPABILITIES } from "../native/capabilities.js";
 
 const ALL = "ALL";
 

@@ -10,10 +10,32 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LaunchError } from "../errors.js";
-import type { LinuxSeccomp, LinuxSyscall } from "../runtime/spec.js";
+import { LaunchError, SeccompProfileError } from "../errors.js";
 import { packageRoot } from "../util/package.js";
-import { SeccompProfileError } from "./docker-profile.js";
+
+/** One argument condition of a seccomp rule (config-linux.md "Seccomp"); MASKED_EQ: (arg & value) == valueTwo. */
+export interface LinuxSeccompArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  op: string;
+}
+
+export interface LinuxSyscall {
+  names: string[];
+  action: string;
+  errnoRet?: number;
+  args?: LinuxSeccompArg[];
+}
+
+/** The container's syscall filter, as the OCI runtime spec has it (the spec type re-exports these). */
+export interface LinuxSeccomp {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures?: string[];
+  flags?: string[];
+  syscalls?: LinuxSyscall[];
+}
 
 const EPERM = 1;
 /** libseccomp's action values (seccomp.h SCMP_ACT_*); ERRNO and TRACE carry a 16-bit value. */

@@ -8,8 +8,59 @@ import type { LinuxResources } from "../cgroupfs/index.js";
 import {
   arrayOf, boolean, integer, matching, number, object, oneOf, optional, recordOf, string, type Check,
 } from "../util/shape.js";
-import type { ContainerState, MonitorStatus } from "./container-store.js";
-import type { Spec } from "./spec.js";
+import type { Spec } from "../oci/spec.js";
+
+export type ContainerStatus = "created" | "running" | "restarting" | "exited";
+
+export type RestartPolicyName = "no" | "on-failure" | "always" | "unless-stopped";
+export interface RestartPolicy { name: RestartPolicyName; maximumRetryCount: number }
+export interface LogConfig { maxSize?: number; maxFile?: number }
+
+export interface Owner { pid: number; startTime: string }
+
+export interface ContainerState {
+  id: string;
+  name: string;
+  image: string;
+  imageId: string;
+  created: string;
+  status: ContainerStatus;
+  pid?: number;
+  /** the tsbox process responsible for this container while it runs */
+  owner?: Owner;
+  exitCode?: number;
+  /** the kernel's OOM killer killed a process of the container */
+  oomKilled?: boolean;
+  startedAt?: string;
+  finishedAt?: string;
+  autoRemove: boolean;
+  /** kept by a tsbox-monitor (run -d, start): it owns the process and writes monitor.json */
+  detached?: boolean;
+  tty?: boolean;
+  restartPolicy?: RestartPolicy;
+  logConfig?: LogConfig;
+  restartCount?: number;
+  /** --cgroup-parent, as given (segments joined by "/"); absent = the default "tsbox" */
+  cgroupParent?: string;
+  /** --cap-add / --cap-drop as given, and --privileged, for inspect (the spec holds the resulting sets) */
+  capAdd?: string[];
+  capDrop?: string[];
+  privileged?: boolean;
+  /** --security-opt as Docker's client sent them (inspect's HostConfig.SecurityOpt) */
+  securityOpt?: string[];
+}
+
+/** What a monitor reports (monitor.json). */
+export interface MonitorStatus {
+  status: "running" | "restarting" | "exited";
+  pid: number;
+  exitCode: number;
+  oomKilled: boolean;
+  startedAt: string;
+  finishedAt: string;
+  restartCount: number;
+  monitorPid: number;
+}
 
 const owner = object({ pid: integer, startTime: string });
 

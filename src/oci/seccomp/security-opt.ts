@@ -4,8 +4,8 @@
 // filter (daemon/seccomp_linux.go WithSeccomp). The inline form is what
 // `inspect` shows as HostConfig.SecurityOpt.
 
-import { UsageError } from "../errors.js";
-import type { LinuxSeccomp } from "../runtime/spec.js";
+import { UsageError } from "../../errors.js";
+import type { LinuxSeccomp } from "../spec.js";
 import { defaultProfile, parseProfile, setupSeccomp, type SeccompPlatform } from "./docker-profile.js";
 
 /** moby's dconfig.SeccompProfileDefault / SeccompProfileUnconfined */

@@ -3,11 +3,11 @@
 // (namespaces, caps, user, rlimits, env) is unit-tested without root; the
 // kernel tests check it against the container's own PID 1.
 
-import type { Spec, SpecCapabilities } from "../runtime/spec.js";
+import type { Spec, SpecCapabilities } from "./spec.js";
 import { CLONE, RLIMIT, seccompOp, sessionKeyring } from "./build-plan.js";
-import type { SeccompProgram } from "../seccomp/compile.js";
-import { capMask } from "./capabilities.js";
-import type { Op, Plan } from "./plan.js";
+import type { SeccompProgram } from "../native/seccomp-compiler.js";
+import { capMask } from "../native/capabilities.js";
+import type { Op, Plan } from "../native/launch-plan.js";
 
 const NS_FLAG: Record<string, number> = {
   pid: CLONE.NEWPID, network: CLONE.NEWNET, ipc: CLONE.NEWIPC, uts: CLONE.NEWUTS, mount: CLONE.NEWNS,

@@ -38,14 +38,6 @@ export function parseIntFlag(value: string, flag: string): number {
   return Number(value);
 }
 
-/** 33554432 → "32MiB", as limits are usually given. */
-export function formatBytes(n: number): string {
-  for (const [unit, size] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) {
-    if (n >= size) return `${Number((n / size).toFixed(2))}${unit}`;
-  }
-  return `${n}B`;
-}
-
 /** "0-2,5" → [0,1,2,5]; Docker's cpuset syntax. */
 export function parseCpuList(value: string, flag: string): number[] {
   const out = new Set<number>();

@@ -3,12 +3,12 @@
 // without root; test/run.test.ts then checks the real result inside containers.
 
 import { join } from "node:path";
-import { fitLowerdirs } from "../overlay/index.js";
-import { MEMORY_MERGE_ANNOTATION, type Spec, type SpecMount } from "../runtime/spec.js";
-import { capMask } from "./capabilities.js";
+import { fitLowerdirs } from "./overlay-lowerdirs.js";
+import { MEMORY_MERGE_ANNOTATION, type Spec, type SpecMount } from "./spec.js";
+import { capMask } from "../native/capabilities.js";
 import { MS, mountFlags } from "./mount-options.js";
-import type { Op, Plan, StdinMode } from "./plan.js";
-import type { SeccompProgram } from "../seccomp/compile.js";
+import type { Op, Plan, StdinMode } from "../native/launch-plan.js";
+import type { SeccompProgram } from "../native/seccomp-compiler.js";
 
 export const CLONE = {
   NEWNS: 0x00020000, NEWCGROUP: 0x02000000, NEWUTS: 0x04000000, NEWIPC: 0x08000000,
@@ -79,7 +79,7 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
 
   // Overlay lowerdirs are short names relative to the link dir, so that many
   // layers fit in the one page the mount data may take; deeper images mount
-  // runs of bottom layers as read-only overlays first (see overlay/index.ts).
+  // runs of bottom layers as read-only overlays first (see overlay-lowerdirs.ts).
   const { linkDir, upper, work } = ctx.overlay;
   const rest = `,upperdir=${upper},workdir=${work}`;
   const { lowers, stacks } = fitLowerdirs(ctx.overlay.lowers, rest);

@@ -5,8 +5,8 @@
 // the rules that apply, and the architectures of the host's family (archMap).
 // Pure: the capabilities come from the spec, the host from `platform`.
 
-import { UsageError } from "../errors.js";
-import type { LinuxSeccomp, LinuxSeccompArg, LinuxSyscall } from "../runtime/spec.js";
+import { SeccompProfileError } from "../../errors.js";
+import type { LinuxSeccomp, LinuxSeccompArg, LinuxSyscall } from "../spec.js";
 import defaultProfileJson from "./default.json" with { type: "json" };
 
 interface Filter {
@@ -40,8 +40,6 @@ export interface SeccompPlatform {
   /** e.g. "6.18.44-fc" (only "<kernel>.<major>" counts) */
   kernel: string;
 }
-
-export class SeccompProfileError extends UsageError {}
 
 const NODE_TO_NATIVE: Record<string, string> = {
   x64: "amd64", arm64: "arm64", ia32: "x86", arm: "arm", loong64: "loong64", riscv64: "riscv64",

@@ -1,7 +1,6 @@
-// The overlay view of an image: its layers as overlayfs lowerdirs. Layers are
-// named by their short link (<root>/l/<link> → layers/<chainID>/diff), so the
-// mount data stays within one page for up to ~140 layers; the mount itself is
-// made by the container's child with <root>/l as its working directory.
+// Fitting an image's lowerdirs into overlayfs's mount data. Layers are named
+// by their short link (image/overlay-layers.ts), so the mount data stays
+// within one page for up to ~140 layers.
 //
 // Past that, the legacy mount(2) data (one page, cut at PAGE_SIZE-1 by the
 // kernel) cannot name every layer: 26-char links plus a colon are 27 bytes,
@@ -18,16 +17,7 @@
 // Only one run can be stacked: an overlay does not show its whiteouts, so a
 // deletion in one stacked run could not hide a file of another run below it.
 // That makes ~290 layers the limit, well under the kernel's 500 lowers.
-import { join } from "node:path";
 import { ImageError } from "../errors.js";
-import type { ResolvedImage } from "../image/index.js";
-
-export interface OverlayLayers {
-  /** the directory the lowerdir names are relative to */
-  linkDir: string;
-  /** top layer first, as overlayfs wants them */
-  lowers: string[];
-}
 
 /** A read-only overlay of a run of layers, mounted over its top layer's link before the root. */
 export interface OverlayStack {
@@ -40,10 +30,6 @@ export interface OverlayStack {
 /** The mount data the kernel reads: one page, the last byte its NUL. */
 export const MOUNT_DATA_MAX = 4095;
 const LOWERDIR = "lowerdir=";
-
-export function overlayLayers(root: string, image: Pick<ResolvedImage, "layers">): OverlayLayers {
-  return { linkDir: join(root, "l"), lowers: image.layers.map((l) => l.link).reverse() };
-}
 
 const dataLength = (lowers: readonly string[]): number => LOWERDIR.length + lowers.join(":").length;
 

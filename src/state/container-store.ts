@@ -11,47 +11,11 @@ import { randomBytesHex } from "../util/random.js";
 import { ShapeError, parseChecked, type Check } from "../util/shape.js";
 import { checkContainerState, checkMonitorStatus, checkSpec } from "./container-records.js";
 import { generateName, validateName } from "./names.js";
-import type { Spec } from "./spec.js";
-
-export type ContainerStatus = "created" | "running" | "restarting" | "exited";
-
-export type RestartPolicyName = "no" | "on-failure" | "always" | "unless-stopped";
-export interface RestartPolicy { name: RestartPolicyName; maximumRetryCount: number }
-export interface LogConfig { maxSize?: number; maxFile?: number }
-
-export interface Owner { pid: number; startTime: string }
-
-export interface ContainerState {
-  id: string;
-  name: string;
-  image: string;
-  imageId: string;
-  created: string;
-  status: ContainerStatus;
-  pid?: number;
-  /** the tsbox process responsible for this container while it runs */
-  owner?: Owner;
-  exitCode?: number;
-  /** the kernel's OOM killer killed a process of the container */
-  oomKilled?: boolean;
-  startedAt?: string;
-  finishedAt?: string;
-  autoRemove: boolean;
-  /** kept by a tsbox-monitor (run -d, start): it owns the process and writes monitor.json */
-  detached?: boolean;
-  tty?: boolean;
-  restartPolicy?: RestartPolicy;
-  logConfig?: LogConfig;
-  restartCount?: number;
-  /** --cgroup-parent, as given (segments joined by "/"); absent = the default "tsbox" */
-  cgroupParent?: string;
-  /** --cap-add / --cap-drop as given, and --privileged, for inspect (the spec holds the resulting sets) */
-  capAdd?: string[];
-  capDrop?: string[];
-  privileged?: boolean;
-  /** --security-opt as Docker's client sent them (inspect's HostConfig.SecurityOpt) */
-  securityOpt?: string[];
-}
+import type { Spec } from "../oci/spec.js";
+import type { ContainerState, MonitorStatus, Owner } from "./container-records.js";
+export type {
+  ContainerState, ContainerStatus, LogConfig, MonitorStatus, Owner, RestartPolicy, RestartPolicyName,
+} from "./container-records.js";
 
 export interface ContainerPaths {
   dir: string;
@@ -178,18 +142,6 @@ export function readAllStates(root: string, onCorrupt: (e: CorruptContainerError
 /** The container's spec (config.json); undefined while it is being created. */
 export function readSpec(root: string, id: string): Spec | undefined {
   return readRecord(id, containerPaths(root, id).config, checkSpec);
-}
-
-/** What a monitor reports (monitor.json). */
-export interface MonitorStatus {
-  status: "running" | "restarting" | "exited";
-  pid: number;
-  exitCode: number;
-  oomKilled: boolean;
-  startedAt: string;
-  finishedAt: string;
-  restartCount: number;
-  monitorPid: number;
 }
 
 export function readMonitorStatus(root: string, id: string): MonitorStatus | undefined {

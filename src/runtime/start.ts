@@ -1,0 +1,68 @@
+// `start`: launches a created or exited container again, through a monitor.
+
+import { rmSync } from "node:fs";
+import { TsboxError } from "../errors.js";
+import { createCgroup, detectHierarchy, devicesEnforced } from "../cgroupfs/index.js";
+import { withLock } from "../util/lock.js";
+import {
+  containerLockFile, containerPaths, findContainer, ownerAlive, readSpec, readState, selfOwner, writeState,
+  type ContainerState,
+} from "../state/container-store.js";
+import { crashPoint } from "../state/crash.js";
+import { launchMonitor } from "./monitor.js";
+import { selfCommand } from "./run.js";
+
+/** Launches an exited (or never started) container again, through a monitor. */
+export async function startContainer(root: string, ref: string): Promise<ContainerState> {
+  const found = findContainer(root, ref);
+  const paths = containerPaths(root, found.id);
+  // Claim the container: only one `start` relaunches it.
+  const claimed = withLock(containerLockFile(root, found.id), () => {
+    const s = readState(root, found.id);
+    if (!s) throw new TsboxError(`No such container: ${ref}`);
+    if (s.status !== "exited" && (ownerAlive(s.owner) || s.status !== "created")) return undefined;
+    const next: ContainerState = {
+      ...s, status: "created", owner: selfOwner(), detached: true, pid: undefined,
+      restartPolicy: s.restartPolicy ?? { name: "no", maximumRetryCount: 0 }, restartCount: 0,
+    };
+    writeState(root, next);
+    return next;
+  });
+  if (!claimed) return found; // running already, or being started by another tsbox
+  rmSync(paths.stop, { force: true });
+  rmSync(paths.monitor, { force: true });
+  const spec = readSpec(root, found.id);
+  if (!spec) throw new TsboxError(`container ${found.id}: no config.json`);
+  // As run creates it: under its --cgroup-parent, with the device filter where v2 needs one.
+  const h = detectHierarchy();
+  const shim = await import("../native/shim.js");
+  const enforced = devicesEnforced(h, shim.attachDeviceFilter);
+  const cgroup = createCgroup(h, found.id, {
+    ...(claimed.cgroupParent !== undefined ? { parent: claimed.cgroupParent } : {}),
+    ...(enforced ? { deviceFilter: shim.attachDeviceFilter } : {}),
+  });
+  try {
+    cgroup.apply(spec.linux.resources);
+    crashPoint("start");
+    const m = await launchMonitor({
+      paths, cgroupDirs: cgroup.dirs, tty: Boolean(claimed.tty),
+      ...(claimed.restartPolicy ? { restartPolicy: claimed.restartPolicy } : {}),
+      ...(claimed.logConfig ? { logConfig: claimed.logConfig } : {}),
+      ...(claimed.autoRemove ? { exitCommand: selfCommand(root, ["rm", "-f", found.id]) } : {}),
+    });
+    const running: ContainerState = {
+      ...claimed, status: "running", pid: m.pid, owner: m.owner, startedAt: new Date().toISOString(),
+      exitCode: undefined, oomKilled: undefined, finishedAt: undefined,
+    };
+    writeState(root, running);
+    return running;
+  } catch (e) {
+    await cgroup.destroy();
+    withLock(containerLockFile(root, found.id), () => {
+      const s = readState(root, found.id);
+      if (s) writeState(root, { ...s, status: "exited", owner: undefined, exitCode: (e as TsboxError).exitCode ?? 125 });
+    });
+    throw e;
+  }
+}
+
