@@ -12,7 +12,7 @@ import { containerCgroup } from "../state/container-cgroup.js";
 import { log } from "../log.js";
 import { withLock } from "../util/lock.js";
 import {
-  containerLockFile, containerPaths, namesOf, ownerAlive, processStartTime, readAllStates, readMonitorStatus, readSpec,
+  containerLockFile, containerPaths, namesOf, ownerAlive, processStartTime, readAllStates, readMonitorStatus, readSpec, readState,
   releaseName, settleContainer, type ContainerState, type Owner,
 } from "../state/container-store.js";
 
@@ -87,11 +87,22 @@ export async function recoverStale(root: string): Promise<void> {
   let h: Hierarchy | undefined;
   // A container that cannot be read is left alone here: `ps -a` shows it, `rm -f` removes it.
   const states = readAllStates(root, (e) => log().info({ id: e.id }, e.message));
-  for (const state of states) {
-    const id = state.id;
-    if (state.status === "exited" || ownerAlive(state.owner)) continue;
+  for (const listed of states) {
+    if (listed.status === "exited" || ownerAlive(listed.owner)) continue;
+    // The list may be stale: a `run -d` or `start` CLI that records the monitor as
+    // owner and exits between the read above and the check would look dead here,
+    // and its healthy container would be killed. What a dead owner wrote is on
+    // disk by now, so a fresh read decides.
+    let state: ContainerState | undefined;
+    try {
+      state = readState(root, listed.id);
+    } catch (e) {
+      if (e instanceof CorruptContainerError) continue; // as readAllStates: `ps -a` shows it, `rm -f` removes it
+      throw e;
+    }
+    if (!state || state.status === "exited" || ownerAlive(state.owner)) continue;
     h ??= detectHierarchy();
-    log().info({ id }, "releasing container left by a dead tsbox process");
+    log().info({ id: state.id }, "releasing container left by a dead tsbox process");
     await releaseContainer(root, state, h);
   }
 }
