@@ -1,9 +1,10 @@
 // Shared by the integration tests: the compiled CLI run as a user runs it, a
 // private state root per test file, the busybox test image, and leak probes.
-import { execFileSync, spawn, spawnSync, type SpawnSyncOptions } from "node:child_process";
+import { execFile, execFileSync, spawn, spawnSync, type SpawnSyncOptions } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
+import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import * as tar from "tar-stream";
 
@@ -52,14 +53,15 @@ export function busyboxTarball(): string {
 /**
  * A Debian bookworm minbase rootfs tarball (debootstrap from this machine's Debian mirror),
  * built once per checkout: ordinary distribution programs (bash, apt, dpkg, perl) under
- * tsbox's defaults. Slow the first time (about a minute).
+ * tsbox's defaults. Slow the first time (about a minute), so asynchronous: a worker blocked
+ * that long misses vitest's own messages.
  */
-export function debianTarball(): string {
+export async function debianTarball(): Promise<string> {
   const tar = join(REPO, ".tmp", "test", "debian.tar");
   if (!existsSync(tar)) {
     mkdirSync(dirname(tar), { recursive: true });
     const tmp = `${tar}.${process.pid}`;
-    execFileSync("bash", [join(REPO, "scripts", "make-debian-rootfs.sh"), tmp], { stdio: "ignore" });
+    await promisify(execFile)("bash", [join(REPO, "scripts", "make-debian-rootfs.sh"), tmp], { maxBuffer: 16 << 20 });
     renameSync(tmp, tar);
   }
   return tar;

@@ -3,15 +3,15 @@
 // debootstrap. A filter or a default that is too strict shows up here first.
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { debianTarball, makeRoot, removeRoot, tsbox } from "./helpers.js";
+import { debianTarball, makeRoot, removeRoot, tsbox, tsboxResult } from "./helpers.js";
 
 const debootstrap = ["/usr/sbin/debootstrap", "/usr/bin/debootstrap"].some((p) => existsSync(p));
 let root: string;
 
 describe.skipIf(!debootstrap)("a Debian image under the default profile", () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     root = makeRoot();
-    const r = tsbox(root, ["import", debianTarball(), "debian"], { timeout: 300_000 });
+    const r = await tsboxResult(root, ["import", await debianTarball(), "debian"]);
     if (r.code !== 0) throw new Error(`import failed: ${r.stderr}`);
   }, 600_000);
   afterAll(() => removeRoot(root));
