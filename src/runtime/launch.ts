@@ -6,21 +6,25 @@
 
 import type { Cgroup, Hierarchy } from "../cgroupfs/index.js";
 import { createCgroup, devicesEnforced } from "../cgroupfs/index.js";
-import { attachDeviceFilter } from "../native/shim.js";
+import type { NativeLauncher } from "../native/launcher.js";
 import { containerPaths, writeState, type ContainerState } from "../state/container-store.js";
 import { crashPoint } from "../state/crash.js";
-import { launchMonitor } from "./monitor.js";
+import type { Host } from "./host.js";
+import type { MonitorLauncher } from "./monitor.js";
 
 /** Does tsbox enforce device rules here (v2: the kernel takes the BPF device filter)? */
-export function deviceRulesEnforced(h: Hierarchy): boolean {
-  return devicesEnforced(h, attachDeviceFilter);
+export function deviceRulesEnforced(h: Hierarchy, native: NativeLauncher): boolean {
+  return devicesEnforced(h, (dir, program) => native.attachDeviceFilter(dir, program));
 }
 
 /** The container's cgroup, under its --cgroup-parent, with the device filter where v2 needs one. */
-export function createContainerCgroup(h: Hierarchy, id: string, parent: string | undefined, enforced: boolean): Cgroup {
+export function createContainerCgroup(host: Pick<Host, "native" | "cgroups">, h: Hierarchy, id: string,
+  parent: string | undefined, enforced: boolean): Cgroup {
+  const { native, cgroups } = host;
   return createCgroup(h, id, {
     ...(parent !== undefined ? { parent } : {}),
-    ...(enforced ? { deviceFilter: attachDeviceFilter } : {}),
+    ...(enforced ? { deviceFilter: (dir: string, program: Buffer) => native.attachDeviceFilter(dir, program) } : {}),
+    ...(cgroups.fs ? { fs: cgroups.fs } : {}),
   });
 }
 
@@ -29,9 +33,10 @@ export function createContainerCgroup(h: Hierarchy, id: string, parent: string |
  * container running (pid, the monitor as owner, no exit of a previous run).
  * The restart policy, log options and --rm come from the state.
  */
-export async function launchMonitored(root: string, state: ContainerState, cgroup: Cgroup): Promise<ContainerState> {
+export async function launchMonitored(root: string, state: ContainerState, cgroup: Cgroup,
+  monitor: MonitorLauncher): Promise<ContainerState> {
   crashPoint("monitor");
-  const m = await launchMonitor({
+  const m = await monitor.launch({
     paths: containerPaths(root, state.id), cgroupDirs: cgroup.dirs, tty: Boolean(state.tty),
     ...(state.restartPolicy ? { restartPolicy: state.restartPolicy } : {}),
     ...(state.logConfig ? { logConfig: state.logConfig } : {}),

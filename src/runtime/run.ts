@@ -6,12 +6,12 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { LaunchError } from "../errors.js";
-import { cgroupSupport, detectHierarchy, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
+import { cgroupSupport, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
 // The image modules `run` needs, not the whole image API (start-up time).
 import { resolveImage, type ResolvedImage } from "../image/images.js";
 import { readImageFile } from "../image/files.js";
 import { buildPlan, type CgroupMountInfo } from "../oci/build-plan.js";
-import * as shim from "../native/shim.js";
+import type { NativeLauncher } from "../native/launcher.js";
 import { log } from "../log.js";
 import { overlayLayers } from "../image/overlay-layers.js";
 import {
@@ -30,6 +30,7 @@ import { grantableRlimits } from "../oci/rlimits.js";
 import { writePlan } from "./monitor.js";
 import { createContainerCgroup, deviceRulesEnforced, launchMonitored } from "./launch.js";
 import type { Plan } from "../native/launch-plan.js";
+import { realHost, type CgroupHost, type Host } from "./host.js";
 import { findInit } from "./init-binary.js";
 import { seccompProgram, type SeccompProgram } from "../native/seccomp-compiler.js";
 
@@ -61,19 +62,19 @@ class Undo {
   }
 }
 
-export async function runContainer(req: RunRequest): Promise<number> {
+export async function runContainer(req: RunRequest, host: Host = realHost): Promise<number> {
   const image = resolveImage(req.root, req.image);
-  const hierarchy = detectHierarchy();
+  const hierarchy = host.cgroups.hierarchy();
   const id = newContainerId();
   const paths = containerPaths(req.root, id);
   // v2: Docker's device list as a BPF program where the kernel takes it.
-  const enforced = deviceRulesEnforced(hierarchy);
+  const enforced = deviceRulesEnforced(hierarchy, host.native);
   const undo = new Undo();
   let running: Foreground;
   try {
-    const made = containerSpec(req, image, id, paths, hierarchy, enforced);
+    const made = containerSpec(req, image, id, paths, hierarchy, enforced, host.cgroups);
     const state = createContainer(req, image, id, paths, made.spec, undo);
-    const cgroup = createContainerCgroup(hierarchy, id, req.flags.cgroupParent, enforced);
+    const cgroup = createContainerCgroup(host, hierarchy, id, req.flags.cgroupParent, enforced);
     undo.push(() => cgroup.destroy());
     cgroup.apply(made.spec.linux.resources);
     const plan = launchPlan(req, image, id, paths, hierarchy, enforced, made);
@@ -81,16 +82,16 @@ export async function runContainer(req: RunRequest): Promise<number> {
     // a foreground --rm container is gone at its exit, so it never needs one.
     if (req.detach || !req.autoRemove) writePlan(paths, plan);
     if (req.detach) {
-      await launchMonitored(req.root, state, cgroup);
+      await launchMonitored(req.root, state, cgroup, host.monitor);
       req.detach(id);
       return 0;
     }
-    running = startForeground(req, plan, state, cgroup, made.spec, undo);
+    running = startForeground(host.native, req, plan, state, cgroup, made.spec, undo);
   } catch (e) {
     await undo.run();
     throw e;
   }
-  return waitForeground(req, running);
+  return waitForeground(host.native, req, running);
 }
 
 /** The spec, its seccomp program and the init binary: everything that can fail on bad input, before anything is created. */
@@ -102,7 +103,7 @@ interface ContainerSpec {
 }
 
 function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, hierarchy: Hierarchy,
-  enforced: boolean): ContainerSpec {
+  enforced: boolean, cgroups: CgroupHost): ContainerSpec {
   // Before anything is created: a missing tini is a one-line error.
   const initPath = req.flags.init ? findInit(process.env) : undefined;
   const warnings: string[] = [];
@@ -114,7 +115,7 @@ function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths:
     hostEnv: process.env,
     thermalThrottle: thermalThrottleDirs(),
     devicesEnforced: enforced,
-    cgroupSupport: cgroupSupport(hierarchy),
+    cgroupSupport: cgroupSupport(hierarchy, cgroups.fs ? { fs: cgroups.fs } : undefined),
     warnings,
     availableCaps: currentCapabilities(),
     ...(req.flags.privileged ? { hostDevices: hostDevices() } : {}),
@@ -199,32 +200,32 @@ interface Foreground {
 }
 
 /** Clones the child, places it in its cgroup, releases it and records it running. */
-function startForeground(req: RunRequest, plan: Plan, created: ContainerState, cgroup: Cgroup, spec: Spec,
+function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, created: ContainerState, cgroup: Cgroup, spec: Spec,
   undo: Undo): Foreground {
   // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
-  const launched = shim.spawnWithPipes(plan);
+  const launched = native.spawnWithPipes(plan);
   const pid = launched.pid;
   undo.push(() => closePipes(launched.pipes));
-  undo.push(() => shim.abort(pid));
+  undo.push(() => native.abort(pid));
   // Forward from now on: the child keeps signals blocked until it execs, so
   // one that arrives during setup reaches the command instead of killing tsbox.
   const stopForwarding = forwardSignals(pid);
   undo.push(stopForwarding);
   cgroup.addProcess(pid);
 
-  const started = shim.start(pid);
+  const started = native.start(pid);
   if (!started.ok) throw new LaunchError(started.message, started.code);
   const state: ContainerState = { ...created, status: "running", pid, startedAt: new Date().toISOString() };
   writeState(req.root, state);
   // Last: once copying, the fds are the copier's (undo must not close them).
-  const copy = req.flags.tty ? undefined : attachPipes(launched.pipes);
+  const copy = req.flags.tty ? undefined : attachPipes(native, launched.pipes);
   return { pid, state, cgroup, spec, stopForwarding, ...(copy ? { copy } : {}) };
 }
 
 /** Waits for the exit, reports an OOM kill, removes the cgroup and settles the state (or removes the container with --rm). */
-async function waitForeground(req: RunRequest, fg: Foreground): Promise<number> {
-  const terminal = fg.copy ?? attachTerminal(shim.ptyMaster(fg.pid), req.flags.interactive);
-  const exitCode = await shim.wait(fg.pid);
+async function waitForeground(native: NativeLauncher, req: RunRequest, fg: Foreground): Promise<number> {
+  const terminal = fg.copy ?? attachTerminal(native, native.ptyMaster(fg.pid), req.flags.interactive);
+  const exitCode = await native.wait(fg.pid);
   fg.stopForwarding();
   await terminal.close();
 

@@ -2,7 +2,6 @@
 
 import { rmSync } from "node:fs";
 import { TsboxError } from "../errors.js";
-import { detectHierarchy } from "../cgroupfs/index.js";
 import { withLock } from "../util/lock.js";
 import {
   containerLockFile, containerPaths, findContainer, ownerAlive, readSpec, readState, selfOwner, writeState,
@@ -10,9 +9,10 @@ import {
 } from "../state/container-store.js";
 import { crashPoint } from "../state/crash.js";
 import { createContainerCgroup, deviceRulesEnforced, launchMonitored } from "./launch.js";
+import { realHost, type Host } from "./host.js";
 
 /** Launches an exited (or never started) container again, through a monitor. */
-export async function startContainer(root: string, ref: string): Promise<ContainerState> {
+export async function startContainer(root: string, ref: string, host: Host = realHost): Promise<ContainerState> {
   const found = findContainer(root, ref);
   const paths = containerPaths(root, found.id);
   // Claim the container: only one `start` relaunches it.
@@ -33,12 +33,12 @@ export async function startContainer(root: string, ref: string): Promise<Contain
   const spec = readSpec(root, found.id);
   if (!spec) throw new TsboxError(`container ${found.id}: no config.json`);
   // As run creates it: under its --cgroup-parent, with the device filter where v2 needs one.
-  const h = detectHierarchy();
-  const cgroup = createContainerCgroup(h, found.id, claimed.cgroupParent, deviceRulesEnforced(h));
+  const h = host.cgroups.hierarchy();
+  const cgroup = createContainerCgroup(host, h, found.id, claimed.cgroupParent, deviceRulesEnforced(h, host.native));
   try {
     cgroup.apply(spec.linux.resources);
     crashPoint("start");
-    return await launchMonitored(root, claimed, cgroup);
+    return await launchMonitored(root, claimed, cgroup, host.monitor);
   } catch (e) {
     await cgroup.destroy();
     withLock(containerLockFile(root, found.id), () => {
