@@ -6,8 +6,10 @@
 
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LaunchError } from "../src/errors.js";
+import { importImage } from "../src/image/index.js";
 import { encodePlan, type Op, type Plan } from "../src/native/launch-plan.js";
 import type { Spec } from "../src/oci/spec.js";
 import type { RunFlags } from "../src/oci/specconv.js";
@@ -16,24 +18,22 @@ import { runContainer, type RunRequest } from "../src/runtime/run.js";
 import { startContainer } from "../src/runtime/start.js";
 import { containerPaths, readState, writeState } from "../src/state/container-store.js";
 import { fakeHost } from "./fakes/native.js";
-import { makeRoot, removeRoot, tarball, tsbox } from "./helpers.js";
+import { makeRoot, removeRoot, tarball } from "./helpers.js";
 
 let root: string;
 
 beforeAll(async () => {
   root = makeRoot();
-  // A one-layer image: the verbs read its config and /etc/passwd; nothing runs it.
-  const tar = join(root, "tiny.tar");
+  // A one-layer image (the verbs read its config and /etc/passwd; nothing runs it),
+  // owned by this user so that unpacking it needs no root either.
+  const own = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   const body = await tarball([
-    [{ name: "etc/", type: "directory", mode: 0o755 }],
-    [{ name: "etc/passwd", mode: 0o644 }, "root:x:0:0:root:/root:/bin/sh\n"],
-    [{ name: "bin/", type: "directory", mode: 0o755 }],
-    [{ name: "bin/app", mode: 0o755 }, "#!/bin/sh\n"],
+    [{ name: "etc/", type: "directory", mode: 0o755, ...own }],
+    [{ name: "etc/passwd", mode: 0o644, ...own }, "root:x:0:0:root:/root:/bin/sh\n"],
+    [{ name: "bin/", type: "directory", mode: 0o755, ...own }],
+    [{ name: "bin/app", mode: 0o755, ...own }, "#!/bin/sh\n"],
   ]);
-  const { writeFileSync } = await import("node:fs");
-  writeFileSync(tar, body);
-  const r = tsbox(root, ["import", tar, "tiny"]);
-  if (r.code !== 0) throw new Error(`import failed: ${r.stderr}`);
+  await importImage(root, Readable.from([body]), "tiny");
 });
 
 afterAll(() => removeRoot(root));
