@@ -8,13 +8,13 @@ import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs
 import { CorruptContainerError, LaunchError, UsageError, errnoCode } from "../errors.js";
 import { buildExecPlan, execEnv, type ExecProcess } from "../oci/exec-plan.js";
 import { seccompProgram } from "../native/seccomp-compiler.js";
-import * as shim from "../native/shim.js";
 import { log } from "../log.js";
 import { containerPaths, readSpec } from "../state/container-store.js";
 import { runningContainer } from "./running.js";
 import type { Spec, SpecCapabilities } from "../oci/spec.js";
 import { currentCapabilities } from "../native/capabilities.js";
 import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedPipes } from "./stdio.js";
+import { realHost, type Host } from "./host.js";
 import { resolveUser } from "../oci/user.js";
 
 export interface ExecRequest {
@@ -100,8 +100,9 @@ function allCapabilities(): SpecCapabilities {
 }
 
 /** Runs the command in the container; resolves with its exit code (0 at once with -d). */
-export async function execInContainer(req: ExecRequest): Promise<number> {
-  const { state, pid, cgroup } = runningContainer(req.root, req.container);
+export async function execInContainer(req: ExecRequest, host: Pick<Host, "native" | "cgroups"> = realHost): Promise<number> {
+  const { native } = host;
+  const { state, pid, cgroup } = runningContainer(req.root, req.container, host.cgroups);
   const spec = readSpec(req.root, state.id);
   if (!spec) throw new CorruptContainerError(state.id, containerPaths(req.root, state.id).config, "missing");
   const proc = execProcess(spec, req, process.env, (name) => readContainerEtc(pid, name));
@@ -117,7 +118,7 @@ export async function execInContainer(req: ExecRequest): Promise<number> {
   });
 
   // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
-  const { pid: child, pipes } = shim.spawnWithPipes(plan);
+  const { pid: child, pipes } = native.spawnWithPipes(plan);
   let stopForwarding = (): void => {};
   let copy: AttachedPipes | undefined;
   try {
@@ -125,25 +126,25 @@ export async function execInContainer(req: ExecRequest): Promise<number> {
     // The child joins the namespaces and forks into the PID namespace; that
     // process waits until it is in the container's cgroup (the child, which
     // stays outside as its reaper, never enters it).
-    const inside = shim.startJoin(child);
+    const inside = native.startJoin(child);
     if (inside !== undefined) cgroup.addProcess(inside);
-    const started = shim.start(child);
+    const started = native.start(child);
     if (!started.ok) throw new LaunchError(started.message, started.code);
     // Last: once copying, the fds are the copier's.
-    if (!tty && !req.detach) copy = attachPipes(pipes);
+    if (!tty && !req.detach) copy = attachPipes(native, pipes);
   } catch (e) {
     stopForwarding();
-    shim.abort(child);
+    native.abort(child);
     closePipes(pipes);
     throw e;
   }
   log().debug({ id: state.id, child }, "exec started");
   if (req.detach) {
-    await shim.wait(child);  // the intermediate, which exits once the process is handed over
+    await native.wait(child);  // the intermediate, which exits once the process is handed over
     return 0;
   }
-  const terminal = copy ?? attachTerminal(shim.ptyMaster(child), req.interactive);
-  const code = await shim.wait(child);
+  const terminal = copy ?? attachTerminal(native, native.ptyMaster(child), req.interactive);
+  const code = await native.wait(child);
   stopForwarding();
   // Drains the output; a background process the command left holding the pipe is given up on (stdio.ts).
   await terminal.close();

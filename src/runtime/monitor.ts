@@ -29,6 +29,13 @@ export interface MonitorRequest {
 
 export interface Monitored { pid: number; owner: Owner }
 
+/** Starts a monitor on a container: build/tsbox-monitor by default, a recording fake in the unit tests. */
+export interface MonitorLauncher {
+  launch(req: MonitorRequest): Promise<Monitored>;
+}
+
+export const monitorProgram: MonitorLauncher = { launch: (req) => launchMonitor(req) };
+
 export async function launchMonitor(req: MonitorRequest): Promise<Monitored> {
   const exe = monitorPath();
   if (!existsSync(exe)) throw new LaunchError(`monitor not built: ${exe} is missing (run \`node scripts/build-shim.mjs\`)`);

@@ -6,17 +6,17 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { LaunchError } from "../errors.js";
-import { cgroupSupport, createCgroup, detectHierarchy, devicesEnforced, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
+import { cgroupSupport, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
 // The image modules `run` needs, not the whole image API (start-up time).
-import { resolveImage } from "../image/images.js";
+import { resolveImage, type ResolvedImage } from "../image/images.js";
 import { readImageFile } from "../image/files.js";
 import { buildPlan, type CgroupMountInfo } from "../oci/build-plan.js";
-import * as shim from "../native/shim.js";
+import type { NativeLauncher } from "../native/launcher.js";
 import { log } from "../log.js";
 import { overlayLayers } from "../image/overlay-layers.js";
 import {
   containerPaths, createContainerDirs, newContainerId, removeContainerDir, reserveName, selfOwner,
-  settleContainer, writeState, type ContainerState, type LogConfig, type RestartPolicy,
+  settleContainer, writeState, type ContainerPaths, type ContainerState, type LogConfig, type RestartPolicy,
 } from "../state/container-store.js";
 import { crashPoint } from "../state/crash.js";
 import { buildSpec, type RunFlags } from "../oci/specconv.js";
@@ -27,7 +27,10 @@ import { formatBytes } from "../format.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedPipes } from "./stdio.js";
 import { grantableRlimits } from "../oci/rlimits.js";
-import { launchMonitor, writePlan } from "./monitor.js";
+import { writePlan } from "./monitor.js";
+import { createContainerCgroup, deviceRulesEnforced, launchMonitored } from "./launch.js";
+import type { Plan } from "../native/launch-plan.js";
+import { realHost, type CgroupHost, type Host } from "./host.js";
 import { findInit } from "./init-binary.js";
 import { seccompProgram, type SeccompProgram } from "../native/seccomp-compiler.js";
 
@@ -59,159 +62,182 @@ class Undo {
   }
 }
 
-export async function runContainer(req: RunRequest): Promise<number> {
+export async function runContainer(req: RunRequest, host: Host = realHost): Promise<number> {
   const image = resolveImage(req.root, req.image);
-  const hierarchy = detectHierarchy();
+  const hierarchy = host.cgroups.hierarchy();
   const id = newContainerId();
   const paths = containerPaths(req.root, id);
-  const undo = new Undo();
-  let state: ContainerState | undefined;
-  let cgroup: Cgroup | undefined;
-  let pid = 0;
-  let copy: AttachedPipes | undefined;
-  let stopForwarding = (): void => {};
-  let spec: Spec;
-  let seccompMs = 0;
-  const etcFiles = { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf };
-  const warnings: string[] = [];
   // v2: Docker's device list as a BPF program where the kernel takes it.
-  const enforced = devicesEnforced(hierarchy, shim.attachDeviceFilter);
-  const parent = req.flags.cgroupParent;
+  const enforced = deviceRulesEnforced(hierarchy, host.native);
+  const undo = new Undo();
+  let running: Foreground;
   try {
-    // Before anything is created: a missing tini is a one-line error.
-    const initPath = req.flags.init ? findInit(process.env) : undefined;
-    spec = buildSpec(image.config.config, req.flags, {
-      id,
-      etcFiles,
-      passwd: readImageFile(image, "/etc/passwd")?.toString("utf8"),
-      group: readImageFile(image, "/etc/group")?.toString("utf8"),
-      hostEnv: process.env,
-      thermalThrottle: thermalThrottleDirs(),
-      devicesEnforced: enforced,
-      cgroupSupport: cgroupSupport(hierarchy),
-      warnings,
-      availableCaps: currentCapabilities(),
-      ...(req.flags.privileged ? { hostDevices: hostDevices() } : {}),
-    });
-    // Compiled (or read from the cache) before anything is created: a bad profile leaves nothing.
-    const t0 = process.hrtime.bigint();
-    const seccomp: SeccompProgram | undefined = spec.linux.seccomp ? seccompProgram(req.root, spec.linux.seccomp) : undefined;
-    seccompMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    // Docker's client prints the daemon's warnings this way, before the container starts.
-    for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
-    spec.process.rlimits = grantableRlimits(spec.process.rlimits);
-    if (spec.process.terminal && process.stdout.isTTY) {
-      spec.process.consoleSize = { height: process.stdout.rows, width: process.stdout.columns };
-    }
-    // As Docker's -v: a missing host path is created, as a directory.
-    const ours = new Set(Object.values(etcFiles));
-    for (const m of spec.mounts) {
-      if (m.type === "bind" && m.source && !ours.has(m.source) && !existsSync(m.source)) mkdirSync(m.source, { recursive: true });
-    }
-
-    const name = reserveName(req.root, id, req.name);
-    undo.push(() => removeContainerDir(req.root, { id, name }));
-    createContainerDirs(paths);
-    writeFileSync(paths.hostname, `${spec.hostname}\n`);
-    writeFileSync(paths.hosts, HOSTS);
-    writeFileSync(paths.resolvConf, resolvConf());
-    writeJsonAtomic(paths.config, spec, false);
-    state = {
-      id, name, image: req.image, imageId: image.id, created: new Date().toISOString(),
-      status: "created", owner: selfOwner(), autoRemove: req.autoRemove, tty: req.flags.tty,
-      ...(req.detach ? { detached: true, restartPolicy: req.restartPolicy ?? { name: "no", maximumRetryCount: 0 } } : {}),
-      ...(req.logConfig ? { logConfig: req.logConfig } : {}),
-      ...(parent !== undefined ? { cgroupParent: parent } : {}),
-      ...(req.flags.capAdd?.length ? { capAdd: req.flags.capAdd } : {}),
-      ...(req.flags.capDrop?.length ? { capDrop: req.flags.capDrop } : {}),
-      ...(req.flags.privileged ? { privileged: true } : {}),
-      ...(req.flags.securityOpt?.length ? { securityOpt: req.flags.securityOpt } : {}),
-    };
-    writeState(req.root, state);
-    crashPoint("create");
-
-    cgroup = createCgroup(hierarchy, id, {
-      ...(parent !== undefined ? { parent } : {}),
-      ...(enforced ? { deviceFilter: shim.attachDeviceFilter } : {}),
-    });
-    const cg = cgroup;
-    undo.push(() => cg.destroy());
-    cgroup.apply(spec.linux.resources);
-
-    const plan = buildPlan(spec, {
-      rootfs: paths.rootfs,
-      overlay: { ...overlayLayers(req.root, image), upper: paths.upper, work: paths.work },
-      cgroup: cgroupMountInfo(hierarchy),
-      stdin: req.flags.interactive && !req.flags.tty ? "inherit" : "null",
-      id,
-      ...(initPath !== undefined ? { init: initPath } : {}),
-      bindIsDir: (p) => statSync(p).isDirectory(),
-      // --privileged allows every device anyway: no nodev fallback.
-      rootNodev: !enforced && !req.flags.privileged,
-      ...(seccomp ? { seccomp } : {}),
-    });
-    log().debug({ id, ops: plan.ops.length, seccompMs }, "launching");
+    const made = containerSpec(req, image, id, paths, hierarchy, enforced, host.cgroups);
+    const state = createContainer(req, image, id, paths, made.spec, undo);
+    const cgroup = createContainerCgroup(host, hierarchy, id, req.flags.cgroupParent, enforced);
+    undo.push(() => cgroup.destroy());
+    cgroup.apply(made.spec.linux.resources);
+    const plan = launchPlan(req, image, id, paths, hierarchy, enforced, made);
     // Kept for `tsbox start`, which relaunches the same plan through a monitor;
     // a foreground --rm container is gone at its exit, so it never needs one.
     if (req.detach || !req.autoRemove) writePlan(paths, plan);
     if (req.detach) {
-      crashPoint("monitor");
-      const m = await launchMonitor({
-        paths, cgroupDirs: cgroup.dirs, tty: req.flags.tty,
-        ...(state.restartPolicy ? { restartPolicy: state.restartPolicy } : {}),
-        ...(req.logConfig ? { logConfig: req.logConfig } : {}),
-        ...(req.autoRemove ? { exitCommand: selfCommand(req.root, ["rm", "-f", id]) } : {}),
-      });
-      crashPoint("started");
-      writeState(req.root, { ...state, status: "running", pid: m.pid, owner: m.owner, startedAt: new Date().toISOString() });
+      await launchMonitored(req.root, state, cgroup, host.monitor);
       req.detach(id);
       return 0;
     }
-    // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
-    const launched = shim.spawnWithPipes(plan);
-    pid = launched.pid;
-    const child = pid;
-    undo.push(() => closePipes(launched.pipes));
-    undo.push(() => shim.abort(child));
-    // Forward from now on: the child keeps signals blocked until it execs, so
-    // one that arrives during setup reaches the command instead of killing tsbox.
-    stopForwarding = forwardSignals(pid);
-    undo.push(stopForwarding);
-    cgroup.addProcess(pid);
-
-    const started = shim.start(pid);
-    if (!started.ok) throw new LaunchError(started.message, started.code);
-    state = { ...state, status: "running", pid, startedAt: new Date().toISOString() };
-    writeState(req.root, state);
-    // Last: once copying, the fds are the copier's (undo must not close them).
-    if (!req.flags.tty) copy = attachPipes(launched.pipes);
+    running = startForeground(host.native, req, plan, state, cgroup, made.spec, undo);
   } catch (e) {
     await undo.run();
     throw e;
   }
+  return waitForeground(host.native, req, running);
+}
 
-  const terminal = copy ?? attachTerminal(shim.ptyMaster(pid), req.flags.interactive);
-  const exitCode = await shim.wait(pid);
-  stopForwarding();
+/** The spec, its seccomp program and the init binary: everything that can fail on bad input, before anything is created. */
+interface ContainerSpec {
+  spec: Spec;
+  seccomp?: SeccompProgram;
+  seccompMs: number;
+  initPath?: string;
+}
+
+function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, hierarchy: Hierarchy,
+  enforced: boolean, cgroups: CgroupHost): ContainerSpec {
+  // Before anything is created: a missing tini is a one-line error.
+  const initPath = req.flags.init ? findInit(process.env) : undefined;
+  const warnings: string[] = [];
+  const spec = buildSpec(image.config.config, req.flags, {
+    id,
+    etcFiles: etcFiles(paths),
+    passwd: readImageFile(image, "/etc/passwd")?.toString("utf8"),
+    group: readImageFile(image, "/etc/group")?.toString("utf8"),
+    hostEnv: process.env,
+    thermalThrottle: thermalThrottleDirs(),
+    devicesEnforced: enforced,
+    cgroupSupport: cgroupSupport(hierarchy, cgroups.fs ? { fs: cgroups.fs } : undefined),
+    warnings,
+    availableCaps: currentCapabilities(),
+    ...(req.flags.privileged ? { hostDevices: hostDevices() } : {}),
+  });
+  // Compiled (or read from the cache) before anything is created: a bad profile leaves nothing.
+  const t0 = process.hrtime.bigint();
+  const seccomp: SeccompProgram | undefined = spec.linux.seccomp ? seccompProgram(req.root, spec.linux.seccomp) : undefined;
+  const seccompMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  // Docker's client prints the daemon's warnings this way, before the container starts.
+  for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
+  spec.process.rlimits = grantableRlimits(spec.process.rlimits);
+  if (spec.process.terminal && process.stdout.isTTY) {
+    spec.process.consoleSize = { height: process.stdout.rows, width: process.stdout.columns };
+  }
+  // As Docker's -v: a missing host path is created, as a directory.
+  const ours = new Set(Object.values(etcFiles(paths)));
+  for (const m of spec.mounts) {
+    if (m.type === "bind" && m.source && !ours.has(m.source) && !existsSync(m.source)) mkdirSync(m.source, { recursive: true });
+  }
+  return { spec, seccompMs, ...(seccomp ? { seccomp } : {}), ...(initPath !== undefined ? { initPath } : {}) };
+}
+
+/** The files tsbox writes for the container's /etc and bind-mounts in. */
+function etcFiles(paths: ContainerPaths): { hostname: string; hosts: string; resolvConf: string } {
+  return { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf };
+}
+
+/** Reserves the name and writes the container's directory, /etc files, config.json and state.json (status created). */
+function createContainer(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, spec: Spec,
+  undo: Undo): ContainerState {
+  const name = reserveName(req.root, id, req.name);
+  undo.push(() => removeContainerDir(req.root, { id, name }));
+  createContainerDirs(paths);
+  writeFileSync(paths.hostname, `${spec.hostname}\n`);
+  writeFileSync(paths.hosts, HOSTS);
+  writeFileSync(paths.resolvConf, resolvConf());
+  writeJsonAtomic(paths.config, spec, false);
+  const parent = req.flags.cgroupParent;
+  const state: ContainerState = {
+    id, name, image: req.image, imageId: image.id, created: new Date().toISOString(),
+    status: "created", owner: selfOwner(), autoRemove: req.autoRemove, tty: req.flags.tty,
+    ...(req.detach ? { detached: true, restartPolicy: req.restartPolicy ?? { name: "no", maximumRetryCount: 0 } } : {}),
+    ...(req.logConfig ? { logConfig: req.logConfig } : {}),
+    ...(parent !== undefined ? { cgroupParent: parent } : {}),
+    ...(req.flags.capAdd?.length ? { capAdd: req.flags.capAdd } : {}),
+    ...(req.flags.capDrop?.length ? { capDrop: req.flags.capDrop } : {}),
+    ...(req.flags.privileged ? { privileged: true } : {}),
+    ...(req.flags.securityOpt?.length ? { securityOpt: req.flags.securityOpt } : {}),
+  };
+  writeState(req.root, state);
+  crashPoint("create");
+  return state;
+}
+
+function launchPlan(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, hierarchy: Hierarchy,
+  enforced: boolean, made: ContainerSpec): Plan {
+  const plan = buildPlan(made.spec, {
+    rootfs: paths.rootfs,
+    overlay: { ...overlayLayers(req.root, image), upper: paths.upper, work: paths.work },
+    cgroup: cgroupMountInfo(hierarchy),
+    stdin: req.flags.interactive && !req.flags.tty ? "inherit" : "null",
+    id,
+    ...(made.initPath !== undefined ? { init: made.initPath } : {}),
+    bindIsDir: (p) => statSync(p).isDirectory(),
+    // --privileged allows every device anyway: no nodev fallback.
+    rootNodev: !enforced && !req.flags.privileged,
+    ...(made.seccomp ? { seccomp: made.seccomp } : {}),
+  });
+  log().debug({ id, ops: plan.ops.length, seccompMs: made.seccompMs }, "launching");
+  return plan;
+}
+
+/** A foreground container released from the shim, with its stdio being copied. */
+interface Foreground {
+  pid: number;
+  state: ContainerState;
+  cgroup: Cgroup;
+  spec: Spec;
+  /** absent with -t: the pty is attached once started */
+  copy?: AttachedPipes;
+  stopForwarding: () => void;
+}
+
+/** Clones the child, places it in its cgroup, releases it and records it running. */
+function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, created: ContainerState, cgroup: Cgroup, spec: Spec,
+  undo: Undo): Foreground {
+  // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
+  const launched = native.spawnWithPipes(plan);
+  const pid = launched.pid;
+  undo.push(() => closePipes(launched.pipes));
+  undo.push(() => native.abort(pid));
+  // Forward from now on: the child keeps signals blocked until it execs, so
+  // one that arrives during setup reaches the command instead of killing tsbox.
+  const stopForwarding = forwardSignals(pid);
+  undo.push(stopForwarding);
+  cgroup.addProcess(pid);
+
+  const started = native.start(pid);
+  if (!started.ok) throw new LaunchError(started.message, started.code);
+  const state: ContainerState = { ...created, status: "running", pid, startedAt: new Date().toISOString() };
+  writeState(req.root, state);
+  // Last: once copying, the fds are the copier's (undo must not close them).
+  const copy = req.flags.tty ? undefined : attachPipes(native, launched.pipes);
+  return { pid, state, cgroup, spec, stopForwarding, ...(copy ? { copy } : {}) };
+}
+
+/** Waits for the exit, reports an OOM kill, removes the cgroup and settles the state (or removes the container with --rm). */
+async function waitForeground(native: NativeLauncher, req: RunRequest, fg: Foreground): Promise<number> {
+  const terminal = fg.copy ?? attachTerminal(native, native.ptyMaster(fg.pid), req.flags.interactive);
+  const exitCode = await native.wait(fg.pid);
+  fg.stopForwarding();
   await terminal.close();
 
   // Read before teardown: the counter goes with the cgroup.
-  const oomKilled = cgroup.oomKills() > 0;
+  const oomKilled = fg.cgroup.oomKills() > 0;
   if (oomKilled) {
-    const limit = spec.linux.resources.memory?.limit;
-    process.stderr.write(`tsbox: container ${state.name} was OOMKilled${limit ? ` (memory limit ${formatBytes(limit)})` : ""}\n`);
+    const limit = fg.spec.linux.resources.memory?.limit;
+    process.stderr.write(`tsbox: container ${fg.state.name} was OOMKilled${limit ? ` (memory limit ${formatBytes(limit)})` : ""}\n`);
   }
-  await cgroup.destroy();
-  settleContainer(req.root, state, { exitCode, oomKilled }, req.autoRemove);
+  await fg.cgroup.destroy();
+  settleContainer(req.root, fg.state, { exitCode, oomKilled }, req.autoRemove);
   return exitCode;
-}
-
-/**
- * argv that runs this tsbox again (for the monitor's exit command). `--` ends
- * Node's options, so no argument after it reaches Node's parser (see bin/tsbox.js).
- */
-export function selfCommand(root: string, args: string[]): string[] {
-  return [process.execPath, "--", process.argv[1] ?? "tsbox", "--root", root, ...args];
 }
 
 /** How the container's /sys/fs/cgroup mirrors the host's hierarchies. */

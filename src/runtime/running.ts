@@ -1,7 +1,7 @@
 // A container that must be running for the command (exec, top): its state,
 // its cgroup and the host pid of its init, with Docker's wording when it is not.
 
-import { detectHierarchy, openCgroup, type Cgroup } from "../cgroupfs/index.js";
+import { detectHierarchy, openCgroup, type Cgroup, type CgroupFs, type Hierarchy } from "../cgroupfs/index.js";
 import { NotFoundError, TsboxError } from "../errors.js";
 import { findContainer, processStartTime, type ContainerState } from "../state/container-store.js";
 
@@ -12,13 +12,22 @@ export interface RunningContainer {
   cgroup: Cgroup;
 }
 
+/** Where containers' cgroups are: this host's hierarchy, or (unit tests) one in memory. */
+export interface CgroupHost {
+  hierarchy(): Hierarchy;
+  /** the cgroup file operations; default node:fs */
+  fs?: CgroupFs;
+}
+
+export const hostCgroups: CgroupHost = { hierarchy: detectHierarchy };
+
 /** Docker exits 1 with "container <id> is not running" (an error from the daemon, not from the CLI). */
 export class NotRunningError extends TsboxError {
   constructor(id: string) { super(`Container ${id} is not running`, 1); }
 }
 
 /** Like Docker's exec and top, every refusal exits 1 (the daemon's errors), not 125. */
-export function runningContainer(root: string, ref: string): RunningContainer {
+export function runningContainer(root: string, ref: string, cgroups: CgroupHost = hostCgroups): RunningContainer {
   let state: ContainerState;
   try {
     state = findContainer(root, ref);
@@ -30,7 +39,7 @@ export function runningContainer(root: string, ref: string): RunningContainer {
   if (state.status !== "running" || pid === undefined || processStartTime(pid) === undefined) {
     throw new NotRunningError(state.id);
   }
-  const cgroup = openCgroup(detectHierarchy(), state.id);
+  const cgroup = openCgroup(cgroups.hierarchy(), state.id, cgroups.fs ? { fs: cgroups.fs } : undefined);
   // A pid the kernel reused for something else is not the container's init.
   if (!cgroup.pids().includes(pid)) throw new NotRunningError(state.id);
   return { state, pid, cgroup };

@@ -2,18 +2,17 @@
 
 import { rmSync } from "node:fs";
 import { TsboxError } from "../errors.js";
-import { createCgroup, detectHierarchy, devicesEnforced } from "../cgroupfs/index.js";
 import { withLock } from "../util/lock.js";
 import {
   containerLockFile, containerPaths, findContainer, ownerAlive, readSpec, readState, selfOwner, writeState,
   type ContainerState,
 } from "../state/container-store.js";
 import { crashPoint } from "../state/crash.js";
-import { launchMonitor } from "./monitor.js";
-import { selfCommand } from "./run.js";
+import { createContainerCgroup, deviceRulesEnforced, launchMonitored } from "./launch.js";
+import { realHost, type Host } from "./host.js";
 
 /** Launches an exited (or never started) container again, through a monitor. */
-export async function startContainer(root: string, ref: string): Promise<ContainerState> {
+export async function startContainer(root: string, ref: string, host: Host = realHost): Promise<ContainerState> {
   const found = findContainer(root, ref);
   const paths = containerPaths(root, found.id);
   // Claim the container: only one `start` relaunches it.
@@ -34,28 +33,12 @@ export async function startContainer(root: string, ref: string): Promise<Contain
   const spec = readSpec(root, found.id);
   if (!spec) throw new TsboxError(`container ${found.id}: no config.json`);
   // As run creates it: under its --cgroup-parent, with the device filter where v2 needs one.
-  const h = detectHierarchy();
-  const shim = await import("../native/shim.js");
-  const enforced = devicesEnforced(h, shim.attachDeviceFilter);
-  const cgroup = createCgroup(h, found.id, {
-    ...(claimed.cgroupParent !== undefined ? { parent: claimed.cgroupParent } : {}),
-    ...(enforced ? { deviceFilter: shim.attachDeviceFilter } : {}),
-  });
+  const h = host.cgroups.hierarchy();
+  const cgroup = createContainerCgroup(host, h, found.id, claimed.cgroupParent, deviceRulesEnforced(h, host.native));
   try {
     cgroup.apply(spec.linux.resources);
     crashPoint("start");
-    const m = await launchMonitor({
-      paths, cgroupDirs: cgroup.dirs, tty: Boolean(claimed.tty),
-      ...(claimed.restartPolicy ? { restartPolicy: claimed.restartPolicy } : {}),
-      ...(claimed.logConfig ? { logConfig: claimed.logConfig } : {}),
-      ...(claimed.autoRemove ? { exitCommand: selfCommand(root, ["rm", "-f", found.id]) } : {}),
-    });
-    const running: ContainerState = {
-      ...claimed, status: "running", pid: m.pid, owner: m.owner, startedAt: new Date().toISOString(),
-      exitCode: undefined, oomKilled: undefined, finishedAt: undefined,
-    };
-    writeState(root, running);
-    return running;
+    return await launchMonitored(root, claimed, cgroup, host.monitor);
   } catch (e) {
     await cgroup.destroy();
     withLock(containerLockFile(root, found.id), () => {

@@ -6,8 +6,7 @@
 
 import { closeSync } from "node:fs";
 import tty from "node:tty";
-import * as shim from "../native/shim.js";
-import type { StdioPipes } from "../native/shim.js";
+import type { NativeLauncher, StdioPipes } from "../native/launcher.js";
 
 export const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
 
@@ -24,7 +23,7 @@ export function forwardSignals(pid: number): () => void {
 
 export interface Terminal { close(): Promise<void> }
 
-export function attachTerminal(master: number, interactive: boolean): Terminal {
+export function attachTerminal(native: NativeLauncher, master: number, interactive: boolean): Terminal {
   const stdin = process.stdin;
   const wasRaw = stdin.isTTY ? stdin.isRaw : false;
   // A TTY handle on the master reads and writes; libuv polls it like any tty.
@@ -39,7 +38,7 @@ export function attachTerminal(master: number, interactive: boolean): Terminal {
 
   const resize = (): void => {
     if (process.stdout.isTTY) {
-      try { shim.setWinsize(master, process.stdout.rows, process.stdout.columns); } catch { /* container gone */ }
+      try { native.setWinsize(master, process.stdout.rows, process.stdout.columns); } catch { /* container gone */ }
     }
   };
   resize();
@@ -95,7 +94,7 @@ export interface AttachedPipes {
  * add ~5 ms to every run. Takes the fds; on failure (thrown) they are still
  * the caller's.
  */
-export function attachPipes(pipes: StdioPipes): AttachedPipes {
-  const handle = shim.copyStdio(pipes, OUTPUT_IDLE_MS);
-  return { close: () => shim.finishCopy(handle) };
+export function attachPipes(native: NativeLauncher, pipes: StdioPipes): AttachedPipes {
+  const handle = native.copyStdio(pipes, OUTPUT_IDLE_MS);
+  return { close: () => native.finishCopy(handle) };
 }

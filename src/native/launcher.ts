@@ -1,0 +1,47 @@
+// What the runtime's verbs (run, start, exec) use of the C shim, as one
+// interface: the real binding (shim.ts) by default, a recording fake in the
+// unit tests (test/fakes/native.ts), so that the verbs' sequencing (the plan
+// handed over, the cgroup placement between spawn and start, the undo after a
+// failed start) can be tested without root or a kernel.
+
+import * as shim from "./shim.js";
+import type { Plan } from "./launch-plan.js";
+import type { StartResult, StdioPipes } from "./shim.js";
+
+export type { StartResult, StdioPipes } from "./shim.js";
+
+export interface NativeLauncher {
+  /** Clones the container's first process with fresh stdio pipes (shim.spawnWithPipes); it waits for start or abort. */
+  spawnWithPipes(plan: Plan): { pid: number; pipes: StdioPipes };
+  /** JOIN plans: releases the child into the container; the host pid of the process inside, to place in the cgroup. */
+  startJoin(pid: number): number | undefined;
+  /** Releases the child; waits until it exec'd or failed (125/126/127). */
+  start(pid: number): StartResult;
+  /** Kills and reaps a child that will not be started. */
+  abort(pid: number): void;
+  /** The exit code (128+N when killed by signal N). */
+  wait(pid: number): Promise<number>;
+  /** The pty master of a started child whose plan had PTY. */
+  ptyMaster(pid: number): number;
+  /** Starts the copier thread on the pipes (takes the fds); a handle for finishCopy. */
+  copyStdio(pipes: StdioPipes, idleMs: number): number;
+  /** Drains the outputs and ends the copier thread. */
+  finishCopy(handle: number): Promise<void>;
+  setWinsize(fd: number, rows: number, cols: number): void;
+  /** v2: loads (dir "") or loads and attaches a cgroup device filter program. */
+  attachDeviceFilter(cgroupDir: string, program: Buffer): void;
+}
+
+/** The C shim (build/libtsbox_shim.so). */
+export const shimLauncher: NativeLauncher = {
+  spawnWithPipes: shim.spawnWithPipes,
+  startJoin: shim.startJoin,
+  start: shim.start,
+  abort: shim.abort,
+  wait: shim.wait,
+  ptyMaster: shim.ptyMaster,
+  copyStdio: shim.copyStdio,
+  finishCopy: shim.finishCopy,
+  setWinsize: shim.setWinsize,
+  attachDeviceFilter: shim.attachDeviceFilter,
+};

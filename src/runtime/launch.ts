@@ -1,0 +1,60 @@
+// The one launch path of a container a monitor keeps (`run -d`, `start`, and
+// next the OCI `create`): its launch plan is on disk and its cgroup is ready;
+// build/tsbox-monitor is started on them, reports the container's pid (or why
+// it failed), and the container is recorded running with the monitor as its
+// owner. The callers undo what they made when this throws.
+
+import type { Cgroup, Hierarchy } from "../cgroupfs/index.js";
+import { createCgroup, devicesEnforced } from "../cgroupfs/index.js";
+import type { NativeLauncher } from "../native/launcher.js";
+import { containerPaths, writeState, type ContainerState } from "../state/container-store.js";
+import { crashPoint } from "../state/crash.js";
+import type { Host } from "./host.js";
+import type { MonitorLauncher } from "./monitor.js";
+
+/** Does tsbox enforce device rules here (v2: the kernel takes the BPF device filter)? */
+export function deviceRulesEnforced(h: Hierarchy, native: NativeLauncher): boolean {
+  return devicesEnforced(h, (dir, program) => native.attachDeviceFilter(dir, program));
+}
+
+/** The container's cgroup, under its --cgroup-parent, with the device filter where v2 needs one. */
+export function createContainerCgroup(host: Pick<Host, "native" | "cgroups">, h: Hierarchy, id: string,
+  parent: string | undefined, enforced: boolean): Cgroup {
+  const { native, cgroups } = host;
+  return createCgroup(h, id, {
+    ...(parent !== undefined ? { parent } : {}),
+    ...(enforced ? { deviceFilter: (dir: string, program: Buffer) => native.attachDeviceFilter(dir, program) } : {}),
+    ...(cgroups.fs ? { fs: cgroups.fs } : {}),
+  });
+}
+
+/**
+ * Starts the monitor on the container's plan and cgroup, and records the
+ * container running (pid, the monitor as owner, no exit of a previous run).
+ * The restart policy, log options and --rm come from the state.
+ */
+export async function launchMonitored(root: string, state: ContainerState, cgroup: Cgroup,
+  monitor: MonitorLauncher): Promise<ContainerState> {
+  crashPoint("monitor");
+  const m = await monitor.launch({
+    paths: containerPaths(root, state.id), cgroupDirs: cgroup.dirs, tty: Boolean(state.tty),
+    ...(state.restartPolicy ? { restartPolicy: state.restartPolicy } : {}),
+    ...(state.logConfig ? { logConfig: state.logConfig } : {}),
+    ...(state.autoRemove ? { exitCommand: selfCommand(root, ["rm", "-f", state.id]) } : {}),
+  });
+  crashPoint("started");
+  const running: ContainerState = {
+    ...state, status: "running", pid: m.pid, owner: m.owner, startedAt: new Date().toISOString(),
+    exitCode: undefined, oomKilled: undefined, finishedAt: undefined,
+  };
+  writeState(root, running);
+  return running;
+}
+
+/**
+ * argv that runs this tsbox again (for the monitor's exit command). `--` ends
+ * Node's options, so no argument after it reaches Node's parser (see bin/tsbox.js).
+ */
+export function selfCommand(root: string, args: string[]): string[] {
+  return [process.execPath, "--", process.argv[1] ?? "tsbox", "--root", root, ...args];
+}
