@@ -46,9 +46,13 @@ export interface Cgroup {
   thaw(): Promise<void>;
   /** is it frozen (or freezing)? false without a freezer */
   frozen(): boolean;
-  /** send a signal to every process in it (v2 SIGKILL: cgroup.kill) */
+  /**
+   * send a signal to every process in it; SIGKILL: v2 cgroup.kill where the
+   * kernel has it, and a v1-frozen cgroup is thawed so that its processes die.
+   * The one kill of a container's processes: destroy() uses it.
+   */
   kill(signal: NodeJS.Signals): void;
-  /** kill remaining (SIGKILL, v2 cgroup.kill if present) then wait until empty and rmdir every dir; tolerant of already-removed dirs */
+  /** kill() what remains with SIGKILL, wait until empty and rmdir every dir; a paused container too; tolerant of already-removed dirs */
   destroy(opts?: { timeoutMs?: number }): Promise<void>;
 }
 
@@ -226,15 +230,22 @@ class CgroupImpl implements Cgroup {
 
   kill(signal: NodeJS.Signals): void {
     if (signal === "SIGKILL" && this.h.version === "v2" && this.killV2()) return;
-    for (const pid of this.pids()) {
+    this.signalEach(this.pids(), signal);
+    // v1 frozen tasks do not die until thawed (v2 lets fatal signals through).
+    if (signal === "SIGKILL") this.thawV1ForKill();
+  }
+
+  private signalEach(pids: number[], signal: NodeJS.Signals): void {
+    for (const pid of pids) {
       try {
         process.kill(pid, signal);
       } catch (e) {
-        if (errnoCode(e) !== "ESRCH") throw new TsboxError(`cgroup: signalling ${pid} in ${this.path}: ${describeError(e)}`, 125, { cause: e });
+        if (errnoCode(e) !== "ESRCH") {
+          const what = signal === "SIGKILL" ? "killing" : "signalling";
+          throw new TsboxError(`cgroup: ${what} ${pid} in ${this.path}: ${describeError(e)}`, 125, { cause: e });
+        }
       }
     }
-    // v1 frozen tasks do not die until thawed (v2 lets fatal signals through).
-    if (signal === "SIGKILL") this.thawV1ForKill();
   }
 
   /** cgroup.kill (Linux 5.14+): the whole subtree, forks included. False when absent. */
@@ -331,30 +342,22 @@ class CgroupImpl implements Cgroup {
     if (this.tryRemoveAll()) return;
     const timeoutMs = opts?.timeoutMs ?? DEFAULT_DESTROY_TIMEOUT_MS;
     const deadline = Date.now() + timeoutMs;
-    if (this.h.version === "v2") {
-      // cgroup.kill (Linux 5.14+) kills the whole subtree atomically, forks included.
-      try {
-        this.fs.writeFile(path.join(this.dirs[0]!, "cgroup.kill"), "1");
-      } catch {
-        // absent on older kernels, or the cgroup is gone already
-      }
+    // The one kill (cgroup.kill on v2, else SIGKILL to each process and a
+    // thaw of a v1-frozen cgroup), then wait for them to leave: after the
+    // container's PID 1 is reaped the kernel kills the rest of its pid
+    // namespace, but the dying processes stay listed for a moment. What
+    // kill() cannot do here (no cgroup.kill, a process that cannot be
+    // signalled) the loop retries process by process.
+    try {
+      this.kill("SIGKILL");
+    } catch {
+      // the loop below reports what is left
     }
-    // A paused (v1-frozen) container's processes cannot die until thawed.
-    this.thawV1ForKill();
-    // Kill what is left and wait for it to leave: after the container's PID 1
-    // is reaped the kernel kills the rest of its pid namespace, but the dying
-    // processes stay listed for a moment.
     let delay = 2;
     for (;;) {
       const pids = this.pids();
       if (pids.length === 0) break;
-      for (const pid of pids) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch (e) {
-          if (errnoCode(e) !== "ESRCH") throw new TsboxError(`cgroup: killing ${pid} in ${this.path}: ${describeError(e)}`, 125, { cause: e });
-        }
-      }
+      this.signalEach(pids, "SIGKILL");
       if (Date.now() >= deadline) {
         throw new TsboxError(`cgroup: ${this.path}: processes ${pids.join(", ")} still present after ${timeoutMs} ms`);
       }
