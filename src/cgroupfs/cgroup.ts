@@ -32,6 +32,11 @@ export interface Cgroup {
   /** the path as the container sees it / as /proc/PID/cgroup shows it, e.g. "/tsbox/<id>" */
   readonly path: string;
   apply(resources: LinuxResources): void;
+  /**
+   * The container's dir in the hierarchy that has `controller` (v1), or its
+   * one dir (v2); undefined when that v1 controller is not mounted.
+   */
+  controllerDir(controller: string): string | undefined;
   /** writes cgroup.procs in every dir */
   addProcess(pid: number): void;
   /** processes still in it (including any sub-cgroups the container made) */
@@ -151,8 +156,7 @@ class CgroupImpl implements Cgroup {
     this.path = "/" + [...segs, id].join("/");
   }
 
-  /** The container's dir in the hierarchy that has `controller` (v1), or the v2 dir. */
-  private dirFor(controller: string): string | undefined {
+  controllerDir(controller: string): string | undefined {
     const mount = this.h.version === "v2" ? v2Mount(this.h) : this.h.mounts.get(controller);
     return mount === undefined ? undefined : path.join(rebase(this.root, mount), ...this.segs, this.id);
   }
@@ -161,7 +165,7 @@ class CgroupImpl implements Cgroup {
     const modules = this.h.version === "v1" ? V1_MODULES : V2_MODULES;
     for (const m of modules) {
       if (!m.requested(resources)) continue;
-      const dir = this.dirFor(m.controller);
+      const dir = this.controllerDir(m.controller);
       if (dir === undefined) throw new TsboxError(`cgroup: the ${m.controller} controller is not mounted`);
       m.apply(resources, dir, this.fs);
     }
@@ -182,7 +186,7 @@ class CgroupImpl implements Cgroup {
     if (!this.dirs.some((d) => this.fs.exists(d))) throw new TsboxError(`cgroup: ${this.path} does not exist`);
     const out: CgroupStats = { readAt: Date.now() };
     const at = <T>(controller: string, read: (dir: string, fs: CgroupFs) => T | undefined): T | undefined => {
-      const dir = this.dirFor(controller);
+      const dir = this.controllerDir(controller);
       return dir === undefined ? undefined : read(dir, this.fs);
     };
     let memory, cpu, pids, io;
@@ -207,7 +211,7 @@ class CgroupImpl implements Cgroup {
 
   /** The freezer dir: v1 the freezer hierarchy's (undefined when not mounted), v2 the cgroup. */
   private freezerDir(): string | undefined {
-    return this.dirFor(this.h.version === "v2" ? V2_KEY : "freezer");
+    return this.controllerDir(this.h.version === "v2" ? V2_KEY : "freezer");
   }
 
   async freeze(): Promise<void> {
@@ -273,7 +277,7 @@ class CgroupImpl implements Cgroup {
   }
 
   oomKills(): number {
-    const dir = this.dirFor("memory");
+    const dir = this.controllerDir("memory");
     if (dir === undefined) return 0;
     try {
       return this.h.version === "v1" ? v1memory.oomKills(dir, this.fs) : v2memory.oomKills(dir, this.fs);
