@@ -11,11 +11,13 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   DOCKER_DEFAULT_DEVICES,
   cpuMaxValue,
-  cpusToQuotaPeriod,
+  cpusToNanoCpus,
   createCgroup,
   deviceRuleWrites,
   devicesEnforced,
   listCgroups,
+  memorySwapViolation,
+  nanoCpusToQuota,
   openCgroup,
   parseHierarchy,
   pidsMaxValue,
@@ -128,11 +130,26 @@ describe("mountinfo parsing", () => {
 
 describe("conversions", () => {
   it("--cpus → quota/period", () => {
-    expect(cpusToQuotaPeriod(1.5)).toEqual({ quota: 150000, period: 100000 });
-    expect(cpusToQuotaPeriod(0.5)).toEqual({ quota: 50000, period: 100000 });
-    expect(cpusToQuotaPeriod(0.01)).toEqual({ quota: 1000, period: 100000 });
-    expect(() => cpusToQuotaPeriod(0.001)).toThrow(/too small/);
-    expect(() => cpusToQuotaPeriod(0)).toThrow(/invalid --cpus/);
+    const quota = (cpus: number) => nanoCpusToQuota(cpusToNanoCpus(cpus));
+    expect(cpusToNanoCpus(1.5)).toBe(1_500_000_000);
+    expect(quota(1.5)).toEqual({ quota: 150000, period: 100000 });
+    expect(quota(0.5)).toEqual({ quota: 50000, period: 100000 });
+    expect(quota(0.01)).toEqual({ quota: 1000, period: 100000 });
+    // below the kernel's 1 ms: the kernel refuses it when written
+    expect(quota(0.001)).toEqual({ quota: 100, period: 100000 });
+    // NanoCPUs arithmetic, exact: a half µs rounds up whatever the binary fraction of --cpus
+    expect(quota(1.000005)).toEqual({ quota: 100001, period: 100000 });
+    expect(nanoCpusToQuota(1_500_000_000, 50_000)).toEqual({ quota: 75000, period: 50000 });
+  });
+
+  it("the memory+swap rule: a swap limit needs a memory limit and may not be below it", () => {
+    expect(memorySwapViolation(64, undefined)).toBeUndefined();
+    expect(memorySwapViolation(undefined, -1)).toBeUndefined();
+    expect(memorySwapViolation(64, 64)).toBeUndefined();
+    expect(memorySwapViolation(undefined, 64)).toBe("no memory limit");
+    expect(memorySwapViolation(-1, 64)).toBe("no memory limit");
+    expect(memorySwapViolation(64, 0)).toBe("below memory limit");
+    expect(memorySwapViolation(64, 32)).toBe("below memory limit");
   });
 
   it("shares → cpu.weight (runc)", () => {

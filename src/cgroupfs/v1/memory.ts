@@ -3,7 +3,7 @@
 
 import * as path from "node:path";
 import { TsboxError, errnoCode } from "../../errors.js";
-import { checkInt, isSet } from "../convert.js";
+import { checkInt, checkSwapLimit, isSet } from "../convert.js";
 import { fileExists, readValue, writeValue, type CgroupFs } from "../fs.js";
 import { parseFlatKeyed, parseLimit, parsePsi, readNumber, readOptional } from "../parse.js";
 import type { LinuxResources, MemoryStats } from "../types.js";
@@ -38,10 +38,7 @@ export function memoryWrites(
 ): FileWrite[] {
   const limit = isSet(m.limit) ? checkInt(m.limit, "memory limit") : undefined;
   let swap = isSet(m.swap) ? checkInt(m.swap, "memory+swap limit") : undefined;
-  if (swap !== undefined && swap !== -1) {
-    if (limit === undefined || limit === -1) throw new TsboxError("cgroup: unable to set a swap limit without a memory limit");
-    if (swap < limit) throw new TsboxError(`cgroup: memory+swap limit ${swap} must be >= memory limit ${limit}`);
-  }
+  checkSwapLimit(limit, swap);
   // Unlimited memory without an explicit swap limit means both unlimited.
   if (limit === -1 && swap === undefined && hasMemsw) swap = -1;
 

@@ -3,7 +3,7 @@
 
 import * as path from "node:path";
 import { TsboxError, errnoCode } from "../../errors.js";
-import { checkInt, isSet } from "../convert.js";
+import { checkInt, checkSwapLimit, isSet } from "../convert.js";
 import { fileExists, readValue, writeValue, type CgroupFs } from "../fs.js";
 import { parseFlatKeyed, parseLimit, parsePsi, readNumber, readOptional } from "../parse.js";
 import { workingSet } from "../v1/memory.js";
@@ -31,9 +31,8 @@ export function swapToV2(limit: number | undefined, swap: number | undefined): n
   const s = isSet(swap) ? checkInt(swap, "memory+swap limit") : undefined;
   if (l === -1 && s === undefined) return -1;
   if (s === undefined || s === -1) return s;
-  if (l === undefined || l === -1) throw new TsboxError("cgroup: unable to set a swap limit without a memory limit");
-  if (s < l) throw new TsboxError(`cgroup: memory+swap limit ${s} must be >= memory limit ${l}`);
-  return s - l;
+  checkSwapLimit(l, s);
+  return s - l!; // set and not -1: checkSwapLimit refuses a swap limit without one
 }
 
 export function apply(r: LinuxResources, dir: string, fs: CgroupFs): void {
