@@ -15,6 +15,8 @@ import { containerKsm, ksmOff, ksmOn, ksmSaved, predictKsm, readKsm, type KsmCou
 import { predictZram, readMmStat, writePages, zramAdd, zramRemove, fraction } from "../src/reclaim/kernel/zram.js";
 import { memoryCgroupOf } from "../src/reclaim/kernel/cgroup-memory.js";
 import { readState } from "../src/state/container-store.js";
+import { containerCgroup } from "../src/state/container-cgroup.js";
+import { detectHierarchy } from "../src/cgroupfs/index.js";
 import { breakStale, EMPTY_GRACE_MS, processAlive, readLockOwner, tryCreateLock } from "../src/util/lock.js";
 
 export const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -73,11 +75,12 @@ export async function startContainer(root: string, name: string, args: string[],
   }
   const id = containerId(root, name)!;
   // Under the parent the container was created with (--cgroup-parent), as recorded in its state.
-  const cg = memoryCgroupOf(readState(root, id) ?? { id });
+  const state = readState(root, id) ?? { id };
+  const cg = memoryCgroupOf(state);
   return {
     name, id, cli, output: () => out, pids: () => cg.pids(),
     stop: async () => {
-      for (const pid of cg.pids()) { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } }
+      containerCgroup(detectHierarchy(), state).kill("SIGKILL");
       await exited;
     },
   };

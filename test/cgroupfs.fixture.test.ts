@@ -11,11 +11,13 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   DOCKER_DEFAULT_DEVICES,
   cpuMaxValue,
-  cpusToQuotaPeriod,
+  cpusToNanoCpus,
   createCgroup,
   deviceRuleWrites,
   devicesEnforced,
   listCgroups,
+  memorySwapViolation,
+  nanoCpusToQuota,
   openCgroup,
   parseHierarchy,
   pidsMaxValue,
@@ -25,6 +27,7 @@ import {
   type CgroupFs,
   type Hierarchy,
 } from "../src/cgroupfs/index.js";
+import { memoryCgroupOf, readMemory, reclaimV2, setHighV2, setLimitV1 } from "../src/reclaim/kernel/cgroup-memory.js";
 
 // ---------------------------------------------------------------- mountinfo
 
@@ -127,11 +130,26 @@ describe("mountinfo parsing", () => {
 
 describe("conversions", () => {
   it("--cpus → quota/period", () => {
-    expect(cpusToQuotaPeriod(1.5)).toEqual({ quota: 150000, period: 100000 });
-    expect(cpusToQuotaPeriod(0.5)).toEqual({ quota: 50000, period: 100000 });
-    expect(cpusToQuotaPeriod(0.01)).toEqual({ quota: 1000, period: 100000 });
-    expect(() => cpusToQuotaPeriod(0.001)).toThrow(/too small/);
-    expect(() => cpusToQuotaPeriod(0)).toThrow(/invalid --cpus/);
+    const quota = (cpus: number) => nanoCpusToQuota(cpusToNanoCpus(cpus));
+    expect(cpusToNanoCpus(1.5)).toBe(1_500_000_000);
+    expect(quota(1.5)).toEqual({ quota: 150000, period: 100000 });
+    expect(quota(0.5)).toEqual({ quota: 50000, period: 100000 });
+    expect(quota(0.01)).toEqual({ quota: 1000, period: 100000 });
+    // below the kernel's 1 ms: the kernel refuses it when written
+    expect(quota(0.001)).toEqual({ quota: 100, period: 100000 });
+    // NanoCPUs arithmetic, exact: a half µs rounds up whatever the binary fraction of --cpus
+    expect(quota(1.000005)).toEqual({ quota: 100001, period: 100000 });
+    expect(nanoCpusToQuota(1_500_000_000, 50_000)).toEqual({ quota: 75000, period: 50000 });
+  });
+
+  it("the memory+swap rule: a swap limit needs a memory limit and may not be below it", () => {
+    expect(memorySwapViolation(64, undefined)).toBeUndefined();
+    expect(memorySwapViolation(undefined, -1)).toBeUndefined();
+    expect(memorySwapViolation(64, 64)).toBeUndefined();
+    expect(memorySwapViolation(undefined, 64)).toBe("no memory limit");
+    expect(memorySwapViolation(-1, 64)).toBe("no memory limit");
+    expect(memorySwapViolation(64, 0)).toBe("below memory limit");
+    expect(memorySwapViolation(64, 32)).toBe("below memory limit");
   });
 
   it("shares → cpu.weight (runc)", () => {
@@ -242,7 +260,7 @@ const V2_FILES: Record<string, Record<string, string>> = {
   cpu: { "cpu.weight": "100", "cpu.max": "max 100000" },
   cpuset: { "cpuset.cpus": "", "cpuset.mems": "" },
   io: { "io.max": "" },
-  memory: { "memory.max": "max", "memory.swap.max": "max", "memory.low": "0" },
+  memory: { "memory.max": "max", "memory.swap.max": "max", "memory.low": "0", "memory.high": "max", "memory.reclaim": "" },
   pids: { "pids.max": "max" },
 };
 
@@ -513,6 +531,27 @@ describe("v1 fixture (co-mounted host)", () => {
     expect(cg.path).toBe("/a/b/n1");
     expect(fs.readFileSync(path.join(top, "sys/fs/cgroup/cpuset/a/b/n1/cpuset.cpus"), "utf8")).toBe("0-3");
   });
+
+  it("reclaim's memory knobs write through cgroupfs (its file operations and the container's memory dir)", () => {
+    const { h, fx } = v1Fixture();
+    createCgroup(h, "c1", { root: top, fs: fx });
+    const mem = memoryCgroupOf({ id: "c1" }, h, { root: top, fs: fx });
+    expect(fx.rel(mem.dir)).toBe("sys/fs/cgroup/memory/tsbox/c1");
+    fx.writes = [];
+    expect(setLimitV1(mem, 32 * M)).toBe("ok");
+    expect(setLimitV1(mem, "unlimited")).toBe("ok");
+    expect(fx.writes).toEqual([
+      ["sys/fs/cgroup/memory/tsbox/c1/memory.limit_in_bytes", String(32 * M)],
+      ["sys/fs/cgroup/memory/tsbox/c1/memory.limit_in_bytes", "-1"],
+    ]);
+    expect(() => setLimitV1(mem, -5)).toThrow(/^writing .*memory\.limit_in_bytes: EINVAL/);
+    // and the readings come through the same file operations
+    for (const [f, v] of Object.entries({
+      "memory.stat": "total_rss 100\ntotal_active_file 20\ntotal_inactive_file 30\ntotal_pgmajfault 2\n",
+      "memory.usage_in_bytes": "150", "memory.failcnt": "1", "memory.limit_in_bytes": String(64 * M),
+    })) fs.writeFileSync(path.join(mem.dir, f), v);
+    expect(readMemory(mem)).toMatchObject({ usage: 150, anon: 100, activeFile: 20, inactiveFile: 30, workingSet: 120, pgmajfault: 2, failcnt: 1, limit: 64 * M });
+  });
 });
 
 describe("v2 fixture", () => {
@@ -592,5 +631,21 @@ describe("v2 fixture", () => {
     await cg.destroy();
     expect(fs.existsSync(cg.dirs[0]!)).toBe(false);
     await cg.destroy(); // tolerant of already-removed dirs
+  });
+
+  it("reclaim's memory knobs write through cgroupfs on v2 (memory.reclaim, memory.high)", () => {
+    const { h, fx } = v2Fixture("cpu memory pids", "cpu memory pids");
+    createCgroup(h, "c1", { fs: fx });
+    const mem = memoryCgroupOf({ id: "c1" }, h, { fs: fx });
+    expect(fx.rel(mem.dir)).toBe("cg2/tsbox/c1");
+    fx.writes = [];
+    expect(reclaimV2(mem, 16 * 4096)).toBe("ok");
+    setHighV2(mem, 8 * 4096);
+    setHighV2(mem, "max");
+    expect(fx.writes).toEqual([
+      ["cg2/tsbox/c1/memory.reclaim", String(16 * 4096)],
+      ["cg2/tsbox/c1/memory.high", String(8 * 4096)],
+      ["cg2/tsbox/c1/memory.high", "max"],
+    ]);
   });
 });

@@ -261,6 +261,20 @@ describe.skipIf(!isRoot)("cgroupfs on the real kernel", () => {
     await cg.destroy({ timeoutMs: 5000 });
   });
 
+  it("destroy() of a paused container kills its processes and removes it (v1; v2 on the hybrid unified mount)", async () => {
+    const hierarchies = [h];
+    if (h.version === "v1" && h.v2root) hierarchies.push({ version: "v2", mounts: new Map([["cgroup2", h.v2root]]), v2root: h.v2root });
+    for (const hier of hierarchies) {
+      const cg = create(hier);
+      const a = sleeper();
+      cg.addProcess(a.child.pid!);
+      await cg.freeze();
+      await cg.destroy({ timeoutMs: 5000 });
+      expect(await a.exited).toBe("SIGKILL");
+      for (const d of cg.dirs) expect(fs.existsSync(d)).toBe(false);
+    }
+  });
+
   it.skipIf(!isRoot)("v2 freezer and cpu.stat on the hybrid unified mount", async () => {
     if (h.version !== "v1" || !h.v2root) return;
     const v2: Hierarchy = { version: "v2", mounts: new Map([["cgroup2", h.v2root]]), v2root: h.v2root };

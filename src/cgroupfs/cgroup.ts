@@ -32,6 +32,11 @@ export interface Cgroup {
   /** the path as the container sees it / as /proc/PID/cgroup shows it, e.g. "/tsbox/<id>" */
   readonly path: string;
   apply(resources: LinuxResources): void;
+  /**
+   * The container's dir in the hierarchy that has `controller` (v1), or its
+   * one dir (v2); undefined when that v1 controller is not mounted.
+   */
+  controllerDir(controller: string): string | undefined;
   /** writes cgroup.procs in every dir */
   addProcess(pid: number): void;
   /** processes still in it (including any sub-cgroups the container made) */
@@ -46,9 +51,13 @@ export interface Cgroup {
   thaw(): Promise<void>;
   /** is it frozen (or freezing)? false without a freezer */
   frozen(): boolean;
-  /** send a signal to every process in it (v2 SIGKILL: cgroup.kill) */
+  /**
+   * send a signal to every process in it; SIGKILL: v2 cgroup.kill where the
+   * kernel has it, and a v1-frozen cgroup is thawed so that its processes die.
+   * The one kill of a container's processes: destroy() uses it.
+   */
   kill(signal: NodeJS.Signals): void;
-  /** kill remaining (SIGKILL, v2 cgroup.kill if present) then wait until empty and rmdir every dir; tolerant of already-removed dirs */
+  /** kill() what remains with SIGKILL, wait until empty and rmdir every dir; a paused container too; tolerant of already-removed dirs */
   destroy(opts?: { timeoutMs?: number }): Promise<void>;
 }
 
@@ -147,8 +156,7 @@ class CgroupImpl implements Cgroup {
     this.path = "/" + [...segs, id].join("/");
   }
 
-  /** The container's dir in the hierarchy that has `controller` (v1), or the v2 dir. */
-  private dirFor(controller: string): string | undefined {
+  controllerDir(controller: string): string | undefined {
     const mount = this.h.version === "v2" ? v2Mount(this.h) : this.h.mounts.get(controller);
     return mount === undefined ? undefined : path.join(rebase(this.root, mount), ...this.segs, this.id);
   }
@@ -157,7 +165,7 @@ class CgroupImpl implements Cgroup {
     const modules = this.h.version === "v1" ? V1_MODULES : V2_MODULES;
     for (const m of modules) {
       if (!m.requested(resources)) continue;
-      const dir = this.dirFor(m.controller);
+      const dir = this.controllerDir(m.controller);
       if (dir === undefined) throw new TsboxError(`cgroup: the ${m.controller} controller is not mounted`);
       m.apply(resources, dir, this.fs);
     }
@@ -178,7 +186,7 @@ class CgroupImpl implements Cgroup {
     if (!this.dirs.some((d) => this.fs.exists(d))) throw new TsboxError(`cgroup: ${this.path} does not exist`);
     const out: CgroupStats = { readAt: Date.now() };
     const at = <T>(controller: string, read: (dir: string, fs: CgroupFs) => T | undefined): T | undefined => {
-      const dir = this.dirFor(controller);
+      const dir = this.controllerDir(controller);
       return dir === undefined ? undefined : read(dir, this.fs);
     };
     let memory, cpu, pids, io;
@@ -203,7 +211,7 @@ class CgroupImpl implements Cgroup {
 
   /** The freezer dir: v1 the freezer hierarchy's (undefined when not mounted), v2 the cgroup. */
   private freezerDir(): string | undefined {
-    return this.dirFor(this.h.version === "v2" ? V2_KEY : "freezer");
+    return this.controllerDir(this.h.version === "v2" ? V2_KEY : "freezer");
   }
 
   async freeze(): Promise<void> {
@@ -226,15 +234,22 @@ class CgroupImpl implements Cgroup {
 
   kill(signal: NodeJS.Signals): void {
     if (signal === "SIGKILL" && this.h.version === "v2" && this.killV2()) return;
-    for (const pid of this.pids()) {
+    this.signalEach(this.pids(), signal);
+    // v1 frozen tasks do not die until thawed (v2 lets fatal signals through).
+    if (signal === "SIGKILL") this.thawV1ForKill();
+  }
+
+  private signalEach(pids: number[], signal: NodeJS.Signals): void {
+    for (const pid of pids) {
       try {
         process.kill(pid, signal);
       } catch (e) {
-        if (errnoCode(e) !== "ESRCH") throw new TsboxError(`cgroup: signalling ${pid} in ${this.path}: ${describeError(e)}`, 125, { cause: e });
+        if (errnoCode(e) !== "ESRCH") {
+          const what = signal === "SIGKILL" ? "killing" : "signalling";
+          throw new TsboxError(`cgroup: ${what} ${pid} in ${this.path}: ${describeError(e)}`, 125, { cause: e });
+        }
       }
     }
-    // v1 frozen tasks do not die until thawed (v2 lets fatal signals through).
-    if (signal === "SIGKILL") this.thawV1ForKill();
   }
 
   /** cgroup.kill (Linux 5.14+): the whole subtree, forks included. False when absent. */
@@ -262,7 +277,7 @@ class CgroupImpl implements Cgroup {
   }
 
   oomKills(): number {
-    const dir = this.dirFor("memory");
+    const dir = this.controllerDir("memory");
     if (dir === undefined) return 0;
     try {
       return this.h.version === "v1" ? v1memory.oomKills(dir, this.fs) : v2memory.oomKills(dir, this.fs);
@@ -331,30 +346,22 @@ class CgroupImpl implements Cgroup {
     if (this.tryRemoveAll()) return;
     const timeoutMs = opts?.timeoutMs ?? DEFAULT_DESTROY_TIMEOUT_MS;
     const deadline = Date.now() + timeoutMs;
-    if (this.h.version === "v2") {
-      // cgroup.kill (Linux 5.14+) kills the whole subtree atomically, forks included.
-      try {
-        this.fs.writeFile(path.join(this.dirs[0]!, "cgroup.kill"), "1");
-      } catch {
-        // absent on older kernels, or the cgroup is gone already
-      }
+    // The one kill (cgroup.kill on v2, else SIGKILL to each process and a
+    // thaw of a v1-frozen cgroup), then wait for them to leave: after the
+    // container's PID 1 is reaped the kernel kills the rest of its pid
+    // namespace, but the dying processes stay listed for a moment. What
+    // kill() cannot do here (no cgroup.kill, a process that cannot be
+    // signalled) the loop retries process by process.
+    try {
+      this.kill("SIGKILL");
+    } catch {
+      // the loop below reports what is left
     }
-    // A paused (v1-frozen) container's processes cannot die until thawed.
-    this.thawV1ForKill();
-    // Kill what is left and wait for it to leave: after the container's PID 1
-    // is reaped the kernel kills the rest of its pid namespace, but the dying
-    // processes stay listed for a moment.
     let delay = 2;
     for (;;) {
       const pids = this.pids();
       if (pids.length === 0) break;
-      for (const pid of pids) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch (e) {
-          if (errnoCode(e) !== "ESRCH") throw new TsboxError(`cgroup: killing ${pid} in ${this.path}: ${describeError(e)}`, 125, { cause: e });
-        }
-      }
+      this.signalEach(pids, "SIGKILL");
       if (Date.now() >= deadline) {
         throw new TsboxError(`cgroup: ${this.path}: processes ${pids.join(", ")} still present after ${timeoutMs} ms`);
       }

@@ -21,10 +21,12 @@ export {
   type CgroupOptions,
 } from "./cgroup.js";
 export { DOCKER_DEFAULT_DEVICES, deviceRuleWrites } from "./devices.js";
-export { cpusToQuotaPeriod, pidsMaxValue, DEFAULT_CFS_PERIOD_US } from "./convert.js";
+export {
+  cpusToNanoCpus, nanoCpusToQuota, memorySwapViolation, checkSwapLimit, pidsMaxValue, DEFAULT_CFS_PERIOD_US,
+} from "./convert.js";
 export { sharesToWeight, cpuMaxValue } from "./v2/cpu.js";
-export { swapToV2 } from "./v2/memory.js";
-export { memoryWrites as v1MemoryWrites } from "./v1/memory.js";
+export { swapToV2, reclaim as reclaimV2, setHigh as setHighV2 } from "./v2/memory.js";
+export { memoryWrites as v1MemoryWrites, setLimit as setLimitV1 } from "./v1/memory.js";
 export { nodeCgroupFs, type CgroupFs } from "./fs.js";
 export { workingSet } from "./v1/memory.js";
 export { blkioWrites } from "./v1/blkio.js";

@@ -51,6 +51,15 @@ export async function eachArg(args: string[], fn: (arg: string) => Promise<void>
   if (failed) process.exitCode = 1;
 }
 
+/** A host list file such as /sys/devices/system/cpu/online ("0-1"); "0" where absent (no NUMA). */
+export function hostList(file: string): string {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch {
+    return "0";
+  }
+}
+
 export function readText(file: string): string {
   try {
     return readFileSync(file, "utf8");

@@ -16,6 +16,7 @@ import { registerResourceCommands } from "./resources.js";
 import { registerRun } from "./run.js";
 import { registerSystemCommands } from "./system.js";
 
+/** The state directory (images and containers) without --root or TSBOX_ROOT. */
 const DEFAULT_ROOT = "/var/lib/tsbox";
 
 /** Global options that take a value (the command is the first word after them). */

@@ -1,12 +1,11 @@
 // Resource commands: `stats` (live usage) and `update` (live limits).
 
-import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { Option, type Command } from "commander";
 import { UsageError } from "../errors.js";
 import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../oci/units.js";
 import { parseUint16 } from "../oci/device-flags.js";
-import { eachArg, prepare } from "./common.js";
+import { eachArg, hostList, prepare } from "./common.js";
 
 export function registerResourceCommands(program: Command): void {
   program.command("stats")
@@ -65,13 +64,4 @@ export function registerResourceCommands(program: Command): void {
         process.stdout.write(`${ref}\n`);
       });
     });
-}
-
-/** A host list file such as /sys/devices/system/cpu/online ("0-1"); "0" where absent (no NUMA). */
-function hostList(file: string): string {
-  try {
-    return readFileSync(file, "utf8").trim();
-  } catch {
-    return "0";
-  }
 }

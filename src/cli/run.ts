@@ -10,7 +10,7 @@ import {
 import { cgroupParentSegments, parseEnvFile, type RunFlags } from "../oci/specconv.js";
 import type { LogConfig, RestartPolicy } from "../state/container-store.js";
 import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../oci/units.js";
-import { collect, prepare, readText } from "./common.js";
+import { collect, hostList, prepare, readText } from "./common.js";
 import { inlineSecurityOpts } from "../oci/seccomp/security-opt.js";
 
 export function registerRun(program: Command): void {
@@ -160,13 +160,4 @@ export function parseLogOpts(opts: string[]): LogConfig {
   }
   if (c.maxFile && c.maxFile > 1 && !c.maxSize) throw new UsageError("max-file can only be used with max-size");
   return c;
-}
-
-/** A host list file such as /sys/devices/system/cpu/online ("0-1"); "0" where absent (no NUMA). */
-function hostList(file: string): string {
-  try {
-    return readFileSync(file, "utf8").trim();
-  } catch {
-    return "0";
-  }
 }

@@ -19,7 +19,6 @@ export { removeImage } from "./remove.js";
 export { tagImage } from "./tag.js";
 export { readImageFile } from "./files.js";
 export { parseChanges } from "./import-changes.js";
-export { DEFAULT_ROOT } from "./store.js";
 export { shortId } from "./digest.js";
 export {
   parseNormalizedNamed, withDefaultTag, referenceString, familiarName, familiarString,

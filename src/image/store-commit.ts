@@ -5,6 +5,7 @@
 import * as fs from "node:fs";
 import { ImageError } from "../errors.js";
 import { withLock } from "../util/lock.js";
+import { Undo } from "../util/undo.js";
 import { parseImageConfig } from "./config.js";
 import { chainIDs, sha256 } from "./digest.js";
 import { resolveImage, type ResolvedImage } from "./images.js";
@@ -83,7 +84,7 @@ function verify(staged: StagedImage): { id: string; manifestDigest: string; keys
 }
 
 function commitLocked(p: StorePaths, staged: StagedImage, v: ReturnType<typeof verify>): void {
-  const undo: (() => void)[] = [];
+  const undo = new Undo(() => { /* best effort: the original error is what matters */ });
   try {
     staged.layers.forEach((l, i) => {
       const chainID = v.chain[i] ?? "";
@@ -114,13 +115,7 @@ function commitLocked(p: StorePaths, staged: StagedImage, v: ReturnType<typeof v
       writeRepositories(p, repos);
     }
   } catch (e) {
-    for (const u of undo.reverse()) {
-      try {
-        u();
-      } catch {
-        // Best effort: the original error is what matters.
-      }
-    }
+    undo.runSync();
     throw e;
   }
 }

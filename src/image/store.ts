@@ -16,8 +16,6 @@ import { ImageError, errnoCode } from "../errors.js";
 import { writeFileAtomic, fsyncDir } from "../util/atomic.js";
 import { digestHex, sha256 } from "./digest.js";
 
-export const DEFAULT_ROOT = "/var/lib/tsbox";
-
 export interface StorePaths {
   root: string;
   blobs: string;

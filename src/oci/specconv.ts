@@ -6,8 +6,9 @@ import { release as osRelease } from "node:os";
 import { UsageError } from "../errors.js";
 import { checkMountDestination } from "./mount-destination.js";
 import {
-  DEFAULT_PARENT, DOCKER_DEFAULT_DEVICES, type CgroupSupport, type LinuxBlockIO, type LinuxResources,
+  DEFAULT_PARENT, DOCKER_DEFAULT_DEVICES, cpusToNanoCpus, nanoCpusToQuota, type CgroupSupport, type LinuxBlockIO, type LinuxResources,
 } from "../cgroupfs/index.js";
+import { checkMemorySwap } from "./units.js";
 import type { ImageConfigBody } from "../image/index.js";
 import {
   DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS,
@@ -104,7 +105,6 @@ export interface SpecContext {
 }
 
 export const DEFAULT_NOFILE = { soft: 1024, hard: 524288 };
-export const CPU_PERIOD = 100_000;
 /**
  * Records `--cpus` (as Docker's NanoCPUs) in the spec: quota/period alone
  * cannot tell it from --cpu-quota/--cpu-period, and `update` refuses to mix them as Docker does.
@@ -142,7 +142,7 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
   // One object for every annotation: two spreads of `annotations` would let the last one win.
   const annotations: Record<string, string> = {
     ...(flags.memoryMerge ? { [MEMORY_MERGE_ANNOTATION]: "true" } : {}),
-    ...(flags.cpus !== undefined ? { [NANO_CPUS_ANNOTATION]: String(Math.round(flags.cpus * 1e9)) } : {}),
+    ...(flags.cpus !== undefined ? { [NANO_CPUS_ANNOTATION]: String(cpusToNanoCpus(flags.cpus)) } : {}),
   };
 
   const spec: Spec = {
@@ -332,10 +332,7 @@ export function resources(flags: RunFlags, support?: CgroupSupport, warnings: st
   if (swappiness !== -1 && (!Number.isInteger(swappiness) || swappiness < 0 || swappiness > 100)) {
     throw new UsageError(`invalid value: ${swappiness}. Valid memory swappiness range is 0-100`);
   }
-  if (memorySwap !== undefined && memorySwap !== -1) {
-    if (memory === undefined) throw new UsageError("You should always set the Memory limit when using Memoryswap limit, see usage");
-    if (memorySwap < memory) throw new UsageError("Minimum memoryswap limit should be larger than memory limit, see usage");
-  }
+  checkMemorySwap(memory, memorySwap);
   if (memory !== undefined && memoryReservation !== undefined && memory < memoryReservation) {
     throw new UsageError("Minimum memory limit can not be less than memory reservation limit, see usage");
   }
@@ -375,7 +372,7 @@ export function resources(flags: RunFlags, support?: CgroupSupport, warnings: st
     throw new UsageError("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)");
   }
   const cpu: NonNullable<LinuxResources["cpu"]> = {};
-  if (flags.cpus !== undefined) Object.assign(cpu, { quota: Math.round(flags.cpus * CPU_PERIOD), period: CPU_PERIOD });
+  if (flags.cpus !== undefined) Object.assign(cpu, nanoCpusToQuota(cpusToNanoCpus(flags.cpus)));
   if (flags.cpuQuota) cpu.quota = flags.cpuQuota;
   if (flags.cpuPeriod) cpu.period = flags.cpuPeriod;
   if (flags.cpuShares) cpu.shares = flags.cpuShares;

@@ -1,6 +1,7 @@
 // Parsing of Docker's flag values (go-units RAMInBytes, --cpus decimals), with
 // Docker's wording in the errors.
 import { UsageError } from "../errors.js";
+import { memorySwapViolation } from "../cgroupfs/convert.js";
 
 const UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
 
@@ -13,6 +14,17 @@ export function parseBytes(value: string, flag: string): number {
 
 /** Docker refuses memory limits below 6 MiB ("Minimum memory limit allowed is 6MB"). */
 export const MIN_MEMORY = 6 * 1024 * 1024;
+
+/**
+ * Docker's check of a memory+swap limit against the memory limit (run, and
+ * update on the merged result), in Docker's words: undefined = not set, -1 =
+ * unlimited. The rule itself is cgroupfs's memorySwapViolation.
+ */
+export function checkMemorySwap(memory: number | undefined, memorySwap: number | undefined): void {
+  const v = memorySwapViolation(memory, memorySwap);
+  if (v === "no memory limit") throw new UsageError("You should always set the Memory limit when using Memoryswap limit, see usage");
+  if (v === "below memory limit") throw new UsageError("Minimum memoryswap limit should be larger than memory limit, see usage");
+}
 
 export function parseMemory(value: string): number {
   const bytes = parseBytes(value, "-m, --memory");

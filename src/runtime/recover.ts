@@ -19,10 +19,8 @@ import {
 /** Finishes off one container whose owner is gone (or that is being force-removed). */
 export async function releaseContainer(root: string, state: ContainerState, h: Hierarchy = detectHierarchy()): Promise<void> {
   await killMonitor(root, liveMonitor(root, state), state.id);
-  const cg = containerCgroup(h, state);
-  // Frozen processes do not die of SIGKILL until thawed.
-  try { if (cg.frozen()) await cg.thaw(); } catch { /* no freezer, or gone */ }
-  await cg.destroy();
+  // destroy() kills what is left, a paused container's processes too.
+  await containerCgroup(h, state).destroy();
   // Killed with its owner: reported as Docker reports a SIGKILLed container.
   settleContainer(root, state, { exitCode: state.status === "exited" ? state.exitCode ?? 137 : 137 }, state.autoRemove);
 }
@@ -75,8 +73,7 @@ export async function removeBrokenContainer(root: string, id: string, h: Hierarc
   const cg = segments.length > 1 && segments.at(-1) === id
     ? openCgroup(h, id, { parent: segments.slice(0, -1).join("/") })
     : containerCgroup(h, { id });
-  try { if (cg.frozen()) await cg.thaw(); } catch { /* no freezer, or gone */ }
-  await cg.destroy();
+  await cg.destroy(); // kills what is left, a paused container's processes too
   withLock(containerLockFile(root, id), () => {
     rmSync(containerPaths(root, id).dir, { recursive: true, force: true });
     for (const name of namesOf(root, id)) releaseName(root, name, id);

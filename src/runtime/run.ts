@@ -25,6 +25,7 @@ import { hostDevices } from "./host-devices.js";
 import type { Spec } from "../oci/spec.js";
 import { formatBytes } from "../format.js";
 import { writeJsonAtomic } from "../util/atomic.js";
+import { Undo } from "../util/undo.js";
 import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedPipes } from "./stdio.js";
 import { grantableRlimits } from "../oci/rlimits.js";
 import { writePlan } from "./monitor.js";
@@ -50,17 +51,6 @@ const HOSTS = [
   "127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", "fe00::0\tip6-localnet",
   "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes", "ff02::2\tip6-allrouters", "",
 ].join("\n");
-
-class Undo {
-  private readonly steps: (() => void | Promise<void>)[] = [];
-  push(step: () => void | Promise<void>): void { this.steps.push(step); }
-  async run(): Promise<void> {
-    for (const step of this.steps.reverse()) {
-      try { await step(); } catch (e) { log().warn({ err: e }, "cleanup step failed"); }
-    }
-    this.steps.length = 0;
-  }
-}
 
 export async function runContainer(req: RunRequest, host: Host = realHost): Promise<number> {
   const image = resolveImage(req.root, req.image);

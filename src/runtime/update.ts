@@ -4,15 +4,15 @@
 // create: daemon verifyPlatformContainerResources), written to its cgroup when
 // it runs, and recorded so that inspect and later updates see it.
 
-import { detectHierarchy, type LinuxResources } from "../cgroupfs/index.js";
+import { cpusToNanoCpus, detectHierarchy, nanoCpusToQuota, type LinuxResources } from "../cgroupfs/index.js";
 import { TsboxError, UsageError } from "../errors.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { withLock } from "../util/lock.js";
 import { containerCgroup } from "../state/container-cgroup.js";
 import { containerLockFile, containerPaths, findContainer, ownerAlive, readSpec, readState } from "../state/container-store.js";
-import { CPU_PERIOD, NANO_CPUS_ANNOTATION, type RunFlags } from "../oci/specconv.js";
+import { NANO_CPUS_ANNOTATION, type RunFlags } from "../oci/specconv.js";
 import type { Spec } from "../oci/spec.js";
-import { MIN_MEMORY } from "../oci/units.js";
+import { MIN_MEMORY, checkMemorySwap } from "../oci/units.js";
 
 /** The flags of `docker update` that tsbox knows, as `run` takes them; absent = unchanged (0 and "" too, as in Docker). */
 export type ResourceUpdate = Pick<RunFlags, "memory" | "memorySwap" | "memoryReservation" | "cpus" | "cpuShares"
@@ -64,7 +64,7 @@ function toSpec(d: DockerResources, base: LinuxResources): LinuxResources {
   if (Object.keys(memory).length > 0) out.memory = memory;
   else delete out.memory;
   const cpu: NonNullable<LinuxResources["cpu"]> = {};
-  if (d.nanoCpus > 0) Object.assign(cpu, { quota: Math.round((d.nanoCpus * CPU_PERIOD) / 1e9), period: CPU_PERIOD });
+  if (d.nanoCpus > 0) Object.assign(cpu, nanoCpusToQuota(d.nanoCpus));
   else {
     if (d.cpuQuota) cpu.quota = d.cpuQuota;
     if (d.cpuPeriod) cpu.period = d.cpuPeriod;
@@ -88,7 +88,7 @@ export function mergeResources(
 ): { resources: LinuxResources; nanoCpus: number } {
   const c = fromSpec(current, nanoCpus);
   const req = {
-    nanoCpus: u.cpus !== undefined ? Math.round(u.cpus * 1e9) : 0,
+    nanoCpus: u.cpus !== undefined ? cpusToNanoCpus(u.cpus) : 0,
     cpuPeriod: u.cpuPeriod ?? 0,
     cpuQuota: u.cpuQuota ?? 0,
   };
@@ -120,8 +120,7 @@ export function mergeResources(
 
   // The checks `run` makes, on the merged result (verifyPlatformContainerResources with update=true).
   if (c.memory > 0 && c.memory < MIN_MEMORY) throw new UsageError("Minimum memory limit allowed is 6MB");
-  if (c.memorySwap > 0 && c.memory === 0) throw new UsageError("You should always set the Memory limit when using Memoryswap limit, see usage");
-  if (c.memorySwap > 0 && c.memorySwap < c.memory) throw new UsageError("Minimum memoryswap limit should be larger than memory limit, see usage");
+  checkMemorySwap(c.memory || undefined, c.memorySwap || undefined); // 0: not set
   if (c.memory > 0 && c.memoryReservation > 0 && c.memory < c.memoryReservation) {
     throw new UsageError("Minimum memory limit can not be less than memory reservation limit, see usage");
   }

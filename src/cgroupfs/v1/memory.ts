@@ -1,8 +1,9 @@
 // v1 memory controller: memory.limit_in_bytes, memory.memsw.limit_in_bytes
 // (memory+swap, only present with swap accounting), memory.soft_limit_in_bytes.
 
-import { TsboxError } from "../../errors.js";
-import { checkInt, isSet } from "../convert.js";
+import * as path from "node:path";
+import { TsboxError, errnoCode } from "../../errors.js";
+import { checkInt, checkSwapLimit, isSet } from "../convert.js";
 import { fileExists, readValue, writeValue, type CgroupFs } from "../fs.js";
 import { parseFlatKeyed, parseLimit, parsePsi, readNumber, readOptional } from "../parse.js";
 import type { LinuxResources, MemoryStats } from "../types.js";
@@ -37,10 +38,7 @@ export function memoryWrites(
 ): FileWrite[] {
   const limit = isSet(m.limit) ? checkInt(m.limit, "memory limit") : undefined;
   let swap = isSet(m.swap) ? checkInt(m.swap, "memory+swap limit") : undefined;
-  if (swap !== undefined && swap !== -1) {
-    if (limit === undefined || limit === -1) throw new TsboxError("cgroup: unable to set a swap limit without a memory limit");
-    if (swap < limit) throw new TsboxError(`cgroup: memory+swap limit ${swap} must be >= memory limit ${limit}`);
-  }
+  checkSwapLimit(limit, swap);
   // Unlimited memory without an explicit swap limit means both unlimited.
   if (limit === -1 && swap === undefined && hasMemsw) swap = -1;
 
@@ -74,6 +72,21 @@ export function apply(r: LinuxResources, dir: string, fs: CgroupFs): void {
   // oom_control takes 1 to disable the OOM killer (tasks then wait in the charge path instead).
   if (m.disableOOMKiller === true) writes.push({ file: "memory.oom_control", value: "1" });
   for (const w of writes) writeValue(fs, dir, w.file, w.value);
+}
+
+/**
+ * Reclaim's knob (reclaim/kernel/balloon.ts): memory.limit_in_bytes alone.
+ * "busy" = EBUSY, the kernel could not reclaim down to it (the limit is unchanged).
+ */
+export function setLimit(dir: string, fs: CgroupFs, bytes: number | "unlimited"): "ok" | "busy" {
+  const file = path.join(dir, LIMIT);
+  try {
+    fs.writeFile(file, bytes === "unlimited" ? "-1" : String(bytes));
+    return "ok";
+  } catch (e) {
+    if (errnoCode(e) === "EBUSY") return "busy";
+    throw new TsboxError(`writing ${file}: ${(e as Error).message}`, 125, { cause: e });
+  }
 }
 
 export { parseFlatKeyed };

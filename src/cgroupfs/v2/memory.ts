@@ -1,8 +1,9 @@
 // v2 memory controller: memory.max, memory.swap.max (swap only, not
 // memory+swap as in OCI/v1), memory.low (from the reservation).
 
-import { TsboxError } from "../../errors.js";
-import { checkInt, isSet } from "../convert.js";
+import * as path from "node:path";
+import { TsboxError, errnoCode } from "../../errors.js";
+import { checkInt, checkSwapLimit, isSet } from "../convert.js";
 import { fileExists, readValue, writeValue, type CgroupFs } from "../fs.js";
 import { parseFlatKeyed, parseLimit, parsePsi, readNumber, readOptional } from "../parse.js";
 import { workingSet } from "../v1/memory.js";
@@ -30,9 +31,8 @@ export function swapToV2(limit: number | undefined, swap: number | undefined): n
   const s = isSet(swap) ? checkInt(swap, "memory+swap limit") : undefined;
   if (l === -1 && s === undefined) return -1;
   if (s === undefined || s === -1) return s;
-  if (l === undefined || l === -1) throw new TsboxError("cgroup: unable to set a swap limit without a memory limit");
-  if (s < l) throw new TsboxError(`cgroup: memory+swap limit ${s} must be >= memory limit ${l}`);
-  return s - l;
+  checkSwapLimit(l, s);
+  return s - l!; // set and not -1: checkSwapLimit refuses a swap limit without one
 }
 
 export function apply(r: LinuxResources, dir: string, fs: CgroupFs): void {
@@ -43,6 +43,28 @@ export function apply(r: LinuxResources, dir: string, fs: CgroupFs): void {
   // memory.swap.max is absent without swap accounting: skip, like v1's memsw.
   if (swapMax !== undefined && fileExists(fs, dir, "memory.swap.max")) writeValue(fs, dir, "memory.swap.max", maxOr(swapMax));
   if (isSet(m.reservation)) writeValue(fs, dir, "memory.low", maxOr(checkInt(m.reservation, "memory reservation")));
+}
+
+/** Reclaim's knob (reclaim/kernel/balloon.ts): memory.reclaim; "partial" = EAGAIN, it reclaimed less than asked. */
+export function reclaim(dir: string, fs: CgroupFs, bytes: number): "ok" | "partial" {
+  const file = path.join(dir, "memory.reclaim");
+  try {
+    fs.writeFile(file, String(bytes));
+    return "ok";
+  } catch (e) {
+    if (errnoCode(e) === "EAGAIN") return "partial";
+    throw new TsboxError(`writing ${file}: ${(e as Error).message}`, 125, { cause: e });
+  }
+}
+
+/** Reclaim's limit (reclaim/kernel/balloon.ts): memory.high, the throttle the balloon leaves in place. */
+export function setHigh(dir: string, fs: CgroupFs, bytes: number | "max"): void {
+  const file = path.join(dir, "memory.high");
+  try {
+    fs.writeFile(file, String(bytes));
+  } catch (e) {
+    throw new TsboxError(`writing ${file}: ${(e as Error).message}`, 125, { cause: e });
+  }
 }
 
 /** OOM kills in this cgroup and below: oom_kill of memory.events. */

@@ -1,29 +1,36 @@
 // A container's memory cgroup as the balloon needs it: where it is, what it
 // holds (v1 memory.stat total_* / v2 memory.stat), and the two knobs, limit
 // and reclaim. Cgroup.stats() (src/cgroupfs) gives the general reading; this
-// module keeps to the few numbers the balloon compares step by step.
+// module keeps to the few numbers the balloon compares step by step. Every
+// file goes through cgroupfs: its file operations (the fixture tests' seam)
+// and, for the writes, its memory controller modules.
 
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TsboxError, errnoCode } from "../../errors.js";
-import { detectHierarchy, type Hierarchy } from "../../cgroupfs/index.js";
+import {
+  detectHierarchy, nodeCgroupFs, reclaimV2 as writeReclaim, setHighV2 as writeHigh, setLimitV1 as writeLimit,
+  type CgroupFs, type CgroupOptions, type Hierarchy,
+} from "../../cgroupfs/index.js";
 import { containerCgroup } from "../../state/container-cgroup.js";
 import type { ContainerState } from "../../state/container-store.js";
-import { V2_KEY } from "../../cgroupfs/types.js";
 
 export interface MemoryCgroup {
   version: "v1" | "v2";
   dir: string;
+  /** the file operations the cgroup code uses (tests: a fixture) */
+  fs: CgroupFs;
   /** every pid in the container's cgroup (any hierarchy) */
   pids(): number[];
 }
 
 /** The memory cgroup of a container, under the parent it was created with (state.cgroupParent). */
-export function memoryCgroupOf(state: Pick<ContainerState, "id" | "cgroupParent">, h: Hierarchy = detectHierarchy()): MemoryCgroup {
-  const mount = h.version === "v2" ? h.mounts.get(V2_KEY) : h.mounts.get("memory");
-  if (mount === undefined) throw new TsboxError("the memory cgroup controller is not mounted");
-  const cg = containerCgroup(h, state);
-  return { version: h.version, dir: join(mount, cg.path), pids: () => cg.pids() };
+export function memoryCgroupOf(
+  state: Pick<ContainerState, "id" | "cgroupParent">, h: Hierarchy = detectHierarchy(), opts?: Pick<CgroupOptions, "root" | "fs">,
+): MemoryCgroup {
+  const cg = containerCgroup(h, state, opts);
+  const dir = cg.controllerDir("memory");
+  if (dir === undefined) throw new TsboxError("the memory cgroup controller is not mounted");
+  return { version: h.version, dir, fs: opts?.fs ?? nodeCgroupFs, pids: () => cg.pids() };
 }
 
 export interface MemoryReading {
@@ -47,8 +54,8 @@ export interface MemoryReading {
 
 const UNLIMITED_V1 = 2 ** 62; // the kernel prints PAGE_COUNTER_MAX × 4096 ≈ 9.2e18
 
-function num(file: string): number {
-  return Number(readFileSync(file, "utf8").trim());
+function num(fs: CgroupFs, file: string): number {
+  return Number(fs.readFile(file).trim());
 }
 
 export function parseStat(text: string): Record<string, number> {
@@ -62,10 +69,10 @@ export function parseStat(text: string): Record<string, number> {
 
 export function readMemory(cg: MemoryCgroup): MemoryReading {
   try {
-    const stat = parseStat(readFileSync(join(cg.dir, "memory.stat"), "utf8"));
+    const stat = parseStat(cg.fs.readFile(join(cg.dir, "memory.stat")));
     if (cg.version === "v1") {
-      const usage = num(join(cg.dir, "memory.usage_in_bytes"));
-      const limit = num(join(cg.dir, "memory.limit_in_bytes"));
+      const usage = num(cg.fs, join(cg.dir, "memory.usage_in_bytes"));
+      const limit = num(cg.fs, join(cg.dir, "memory.limit_in_bytes"));
       const inactiveFile = stat.total_inactive_file ?? 0;
       return {
         at: Date.now(), usage, ...(limit < UNLIMITED_V1 ? { limit } : {}),
@@ -73,15 +80,15 @@ export function readMemory(cg: MemoryCgroup): MemoryReading {
         workingSet: Math.max(0, usage - inactiveFile),
         refaults: stat.total_workingset_refault_file ?? stat.total_workingset_refault ?? stat.workingset_refault_file ?? 0,
         pgmajfault: stat.total_pgmajfault ?? 0,
-        failcnt: num(join(cg.dir, "memory.failcnt")),
+        failcnt: num(cg.fs, join(cg.dir, "memory.failcnt")),
       };
     }
-    const usage = num(join(cg.dir, "memory.current"));
-    const max = readFileSync(join(cg.dir, "memory.high"), "utf8").trim();
+    const usage = num(cg.fs, join(cg.dir, "memory.current"));
+    const max = cg.fs.readFile(join(cg.dir, "memory.high")).trim();
     const inactiveFile = stat.inactive_file ?? 0;
     let pressureSomeUs: number | undefined;
     try {
-      const m = /some .*total=(\d+)/.exec(readFileSync(join(cg.dir, "memory.pressure"), "utf8"));
+      const m = /some .*total=(\d+)/.exec(cg.fs.readFile(join(cg.dir, "memory.pressure")));
       if (m) pressureSomeUs = Number(m[1]);
     } catch {
       // kernel without PSI
@@ -105,31 +112,15 @@ export type WriteOutcome = "ok" | "busy" | "partial";
 
 /** v1: memory.limit_in_bytes; EBUSY = the kernel could not reclaim down to it (the limit is unchanged). */
 export function setLimitV1(cg: MemoryCgroup, bytes: number | "unlimited"): WriteOutcome {
-  try {
-    writeFileSync(join(cg.dir, "memory.limit_in_bytes"), bytes === "unlimited" ? "-1" : String(bytes));
-    return "ok";
-  } catch (e) {
-    if (errnoCode(e) === "EBUSY") return "busy";
-    throw new TsboxError(`writing ${cg.dir}/memory.limit_in_bytes: ${(e as Error).message}`, 125, { cause: e });
-  }
+  return writeLimit(cg.dir, cg.fs, bytes);
 }
 
 /** v2: memory.reclaim; EAGAIN = reclaimed less than asked. */
 export function reclaimV2(cg: MemoryCgroup, bytes: number): WriteOutcome {
-  try {
-    writeFileSync(join(cg.dir, "memory.reclaim"), String(bytes));
-    return "ok";
-  } catch (e) {
-    if (errnoCode(e) === "EAGAIN") return "partial";
-    throw new TsboxError(`writing ${cg.dir}/memory.reclaim: ${(e as Error).message}`, 125, { cause: e });
-  }
+  return writeReclaim(cg.dir, cg.fs, bytes);
 }
 
 /** v2: memory.high (the throttle limit the balloon leaves in place). */
 export function setHighV2(cg: MemoryCgroup, bytes: number | "max"): void {
-  try {
-    writeFileSync(join(cg.dir, "memory.high"), String(bytes));
-  } catch (e) {
-    throw new TsboxError(`writing ${cg.dir}/memory.high: ${(e as Error).message}`, 125, { cause: e });
-  }
+  writeHigh(cg.dir, cg.fs, bytes);
 }
