@@ -5,22 +5,23 @@
 // directory by a symlink, so nothing is written through a path checked by an
 // earlier entry: an opaque marker takes effect when it is met (as in Docker's
 // applier), and xattrs and device nodes are made relative to their directory
-// opened beneath the layer root without following any symlink (the shim's
-// *Beneath calls). Whiteouts are converted to overlayfs form (char device
-// 0/0, trusted.overlay.opaque=y).
+// opened beneath the layer root without following any symlink (the host's
+// *Beneath calls, passed in: see host-calls.ts). Whiteouts are converted to
+// overlayfs form (char device 0/0, trusted.overlay.opaque=y).
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ImageError, TsboxError, errnoCode } from "../errors.js";
 import { log } from "../log.js";
-// In the unpack worker (dist/unpack-worker.cjs) this import is shim-relay.ts: scripts/bundle.mjs swaps it.
-import { mknodBeneath, setxattrBeneath } from "../native/shim.js";
 import { writeAll } from "../util/atomic.js";
+import type { LayerHostCalls } from "./host-calls.js";
 import { TarFormatError, type TarEntry, type TarHeader } from "./tar.js";
 import { lstatOrUndefined } from "../util/fs.js";
 
 export interface UnpackOptions {
   /** Command named in error messages: "import", "load", "pull". */
   context: string;
+  /** mknod and setxattr beneath the layer root: the native binding, the worker's relay or a test's fake. */
+  host: LayerHostCalls;
 }
 
 export interface UnpackResult {
@@ -70,7 +71,7 @@ class LayerWriter {
   // Paths known to be real directories; only clear() can change that, and it forgets them.
   private readonly knownDirs = new Set<string>();
 
-  constructor(private readonly root: string) {}
+  constructor(private readonly root: string, private readonly host: LayerHostCalls) {}
 
   private abs(parts: readonly string[]): string {
     return path.join(this.root, ...parts);
@@ -78,7 +79,7 @@ class LayerWriter {
 
   /** mknod of `parts` (its parents checked by the caller), resolved beneath the root. */
   private mknod(parts: readonly string[], mode: number, major: number, minor: number): void {
-    mknodBeneath(this.root, parts.slice(0, -1).join("/"), parts[parts.length - 1] ?? "", mode, major, minor);
+    this.host.mknodBeneath(this.root, parts.slice(0, -1).join("/"), parts[parts.length - 1] ?? "", mode, major, minor);
   }
 
   /** Makes sure every parent is a real directory inside the layer, creating missing ones. */
@@ -147,7 +148,7 @@ class LayerWriter {
       throw new Refusal(`xattr ${name} is reserved for the overlay filesystem`);
     }
     try {
-      setxattrBeneath(this.root, parts.slice(0, -1).join("/"), parts[parts.length - 1] ?? "", name, value);
+      this.host.setxattrBeneath(this.root, parts.slice(0, -1).join("/"), parts[parts.length - 1] ?? "", name, value);
     } catch (e) {
       // As Docker: a filesystem or kernel that refuses the attribute is not fatal.
       if (!isUnsupported(errnoCode(e))) throw e;
@@ -226,7 +227,7 @@ class LayerWriter {
       this.ensureParents(parts);
       // Now, on the directory as it is: a later entry replacing it (or a
       // parent) by a symlink must not redirect the xattr.
-      setxattrBeneath(this.root, parents.join("/"), "", OPAQUE_XATTR, "y");
+      this.host.setxattrBeneath(this.root, parents.join("/"), "", OPAQUE_XATTR, "y");
       this.opaque.add(parents.join("/"));
       return;
     }
@@ -308,7 +309,7 @@ class LayerWriter {
  * is left partially filled: the caller owns it and removes it.
  */
 export async function unpackLayer(entries: AsyncIterable<TarEntry>, dest: string, opts: UnpackOptions): Promise<UnpackResult> {
-  const w = new LayerWriter(dest);
+  const w = new LayerWriter(dest, opts.host);
   let current: string | undefined;
   try {
     for await (const e of entries) {
