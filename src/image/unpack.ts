@@ -7,7 +7,7 @@
 // applier), and xattrs and device nodes are made relative to their directory
 // opened beneath the layer root without following any symlink (the host's
 // *Beneath calls, passed in: see host-calls.ts). Whiteouts are converted to
-// overlayfs form (char device 0/0, trusted.overlay.opaque=y).
+// overlayfs form by the rules of whiteouts.ts.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ImageError, TsboxError, errnoCode } from "../errors.js";
@@ -16,6 +16,7 @@ import { writeAll } from "../util/atomic.js";
 import type { LayerHostCalls } from "./host-calls.js";
 import { TarFormatError, type TarEntry, type TarHeader } from "./tar.js";
 import { lstatOrUndefined } from "../util/fs.js";
+import { archiveWhiteout, isOverlayXattr, makeOverlayWhiteout, markOverlayOpaque, type ArchiveWhiteout } from "./whiteouts.js";
 
 export interface UnpackOptions {
   /** Command named in error messages: "import", "load", "pull". */
@@ -31,10 +32,6 @@ export interface UnpackResult {
   opaqueDirs: string[];
 }
 
-const WHITEOUT_PREFIX = ".wh.";
-const WHITEOUT_META_PREFIX = ".wh..wh.";
-const WHITEOUT_OPAQUE = ".wh..wh..opq";
-const OPAQUE_XATTR = "trusted.overlay.opaque";
 const { S_IFCHR, S_IFBLK, S_IFIFO, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 // libuv adds O_CLOEXEC itself.
 const NEW_FILE = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
@@ -144,7 +141,7 @@ class LayerWriter {
 
   /** An xattr of the entry at `parts` ([] = the root). */
   private setXattr(parts: readonly string[], name: string, value: Buffer, entry: string): void {
-    if (name.startsWith("trusted.overlay.")) {
+    if (isOverlayXattr(name)) {
       throw new Refusal(`xattr ${name} is reserved for the overlay filesystem`);
     }
     try {
@@ -209,6 +206,30 @@ class LayerWriter {
     this.size += h.size;
   }
 
+  /** A whiteout entry of the archive, in overlayfs's form. */
+  private whiteout(w: ArchiveWhiteout, parts: readonly string[], h: TarHeader): void {
+    switch (w.kind) {
+      case "invalid":
+        throw new Refusal(w.reason);
+      case "aufs-metadata":
+        return;
+      case "opaque":
+        // The marker's parents, including the directory it makes opaque, must be real directories.
+        this.ensureParents(parts);
+        // Now, on the directory as it is: a later entry replacing it (or a
+        // parent) by a symlink must not redirect the xattr.
+        markOverlayOpaque(this.host, this.root, w.dir);
+        this.opaque.add(w.dir.join("/"));
+        return;
+      case "whiteout":
+        this.ensureParents(w.target);
+        this.clear(w.target, false);
+        makeOverlayWhiteout(this.host, this.root, w.target);
+        fs.lchownSync(this.abs(w.target), h.uid, h.gid);
+        return;
+    }
+  }
+
   async entry(e: TarEntry): Promise<void> {
     const h = e.header;
     const parts = cleanArchivePath(h.name);
@@ -220,29 +241,9 @@ class LayerWriter {
       return;
     }
 
-    const base = parts[parts.length - 1] ?? "";
-    const parents = parts.slice(0, -1);
-    if (base === WHITEOUT_OPAQUE) {
-      // The marker's parents, including the directory it makes opaque, must be real directories.
-      this.ensureParents(parts);
-      // Now, on the directory as it is: a later entry replacing it (or a
-      // parent) by a symlink must not redirect the xattr.
-      this.host.setxattrBeneath(this.root, parents.join("/"), "", OPAQUE_XATTR, "y");
-      this.opaque.add(parents.join("/"));
-      return;
-    }
-    // Other AUFS metadata (.wh..wh.plnk and the like) means nothing to overlayfs.
-    if (parts.some((c) => c.startsWith(WHITEOUT_META_PREFIX))) return;
-    if (base.startsWith(WHITEOUT_PREFIX)) {
-      const victim = base.slice(WHITEOUT_PREFIX.length);
-      if (victim === "") throw new Refusal("whiteout names no file");
-      if (victim === "." || victim === "..") throw new Refusal("whiteout of a relative path component");
-      const target = [...parents, victim];
-      this.ensureParents(target);
-      this.clear(target, false);
-      const p = this.abs(target);
-      this.mknod(target, S_IFCHR, 0, 0);
-      fs.lchownSync(p, h.uid, h.gid);
+    const whiteout = archiveWhiteout(parts);
+    if (whiteout !== undefined) {
+      this.whiteout(whiteout, parts, h);
       return;
     }
 
