@@ -11,7 +11,7 @@
 // so nothing here may import native/: the host calls come as a parameter.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { ImageError, TsboxError } from "../errors.js";
 import { writeAll } from "../util/atomic.js";
@@ -19,7 +19,7 @@ import { MAGIC_LENGTH, decompressor, detectCompression, layerMediaType, type Com
 import type { LayerHostCalls } from "./host-calls.js";
 import type { IngestedLayer, LayerExpectation } from "./ingest-messages.js";
 import { ByteSource, TarFormatError, readTar } from "./tar.js";
-import { unpackLayer } from "./unpack.js";
+import { unpackLayer, type UnpackResult } from "./unpack.js";
 
 export function asBuffer(c: Buffer | string): Buffer {
   return typeof c === "string" ? Buffer.from(c) : c;
@@ -43,7 +43,6 @@ async function writable(d: Duplex, chunk: Buffer): Promise<boolean> {
   return !d.destroyed;
 }
 
-
 /** What the caller already established about a blob file it hands to ingestLayerFile. */
 export interface KnownBlob {
   /** The file's sha256, computed by the caller as it wrote the file (then it is not hashed again). */
@@ -65,7 +64,6 @@ function fsyncFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fsync(fd, (e) => (e ? reject(e) : resolve())));
 }
 
-
 /**
  * Decompresses, hashes and unpacks into `staging` (made by the caller, which
  * also removes it on failure). Runs on the main thread or in the unpack
@@ -78,88 +76,189 @@ export async function ingestInto(
   // Started now, so the write-back of a blob that is already on disk overlaps the unpack.
   const synced = blobSource === undefined ? undefined : (blobSource.synced ?? fsyncFile(blobSource.path));
   synced?.catch(() => {});
-  const blobFile = path.join(staging, "blob");
-  const layerDir = path.join(staging, "layer");
-  const diffDir = path.join(layerDir, "diff");
-  fs.mkdirSync(layerDir, 0o700);
-  fs.mkdirSync(diffDir, 0o755);
-  fs.chmodSync(diffDir, 0o755);
+  const { blobFile, layerDir, diffDir } = makeLayerDirs(staging);
 
   const it = input[Symbol.asyncIterator]();
   const destroyInput = (): void => {
     const destroy = (input as { destroy?: unknown }).destroy;
     if (typeof destroy === "function") destroy.call(input);
   };
-  const head: Buffer[] = [];
-  let headLength = 0;
-  let inputEnded = false;
-  let compression: Compression;
-  try {
-    while (headLength < MAGIC_LENGTH) {
-      const r = await it.next();
-      if (r.done === true) {
-        inputEnded = true;
-        break;
-      }
-      const b = asBuffer(r.value);
-      head.push(b);
-      headLength += b.length;
-    }
-    compression = detectCompression(Buffer.concat(head), context);
-  } catch (e) {
-    destroyInput();
-    throw asImageError(e, context);
-  }
+  const head = await readHead(it, context, destroyInput);
+  const { compression } = head;
   const dec = decompressor(compression);
   // Errors surface through iteration of `dec`; this only keeps them from being unhandled.
   dec.on("error", () => {});
 
   const fd = blobSource === undefined ? fs.openSync(blobFile, "wx", 0o644) : undefined;
-  // The raw bytes are hashed once: not at all when the caller knows their
-  // digest, and for an uncompressed layer the diff ID hash is the same hash.
-  const rawHash = blobSource?.digest !== undefined || compression === "none" ? undefined : createHash("sha256");
-  let rawSize = 0;
-  let aborted = false;
-  // Set before the consumer can notice anything, so it can tell a failing
-  // input (the root cause) from the fallout of its own abort.
-  let inputFailure: unknown;
-
-  // Producer: input → (hash, blob file) → decompressor.
-  const pump = (async () => {
-    const feed = async (chunk: Buffer): Promise<boolean> => {
-      // After an abort the staging file may already be closed and removed.
-      if (aborted) return false;
-      if (expect.size !== undefined && rawSize + chunk.length > expect.size) {
-        throw new ImageError(`${context}: size mismatch: expected ${expect.size} bytes, got more`);
-      }
-      rawHash?.update(chunk);
-      rawSize += chunk.length;
-      if (fd !== undefined) writeAll(fd, chunk);
-      return writable(dec, chunk);
+  const hashes = layerHashes(compression, blobSource?.digest);
+  const raw = new RawPump(it, head, dec, fd, hashes.raw, expect, context);
+  try {
+    const unpacked = await unpackDecompressed(dec, compression, hashes.diff, diffDir, context, host);
+    const err = await raw.error;
+    if (err !== undefined) throw err;
+    const { digest, diffID } = layerDigests(hashes, blobSource?.digest);
+    checkReceived(expect, { size: raw.size, digest, diffID }, context);
+    await makeBlobDurable(fd, blobSource, blobFile, synced);
+    return {
+      staging,
+      blobFile,
+      layerDir,
+      digest,
+      size: raw.size,
+      mediaType: expect.mediaType ?? layerMediaType(compression),
+      compression,
+      diffID,
+      unpacked,
     };
+  } catch (e) {
+    const cause = raw.failure ?? e;
+    raw.abort();
+    dec.destroy();
+    // Unblocks a producer waiting for input that may never come.
+    destroyInput();
+    throw asImageError(cause, context);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** `staging`'s layout: the blob as received, and the layer directory holding `diff/`. */
+function makeLayerDirs(staging: string): { blobFile: string; layerDir: string; diffDir: string } {
+  const blobFile = path.join(staging, "blob");
+  const layerDir = path.join(staging, "layer");
+  const diffDir = path.join(layerDir, "diff");
+  fs.mkdirSync(layerDir, 0o700);
+  fs.mkdirSync(diffDir, 0o755);
+  fs.chmodSync(diffDir, 0o755);
+  return { blobFile, layerDir, diffDir };
+}
+
+interface ArchiveHead {
+  /** The first chunks of the input, at least the compression's magic bytes unless the input ended. */
+  chunks: Buffer[];
+  ended: boolean;
+  compression: Compression;
+}
+
+/** Reads enough of the input to tell its compression from the magic bytes; on failure the input is destroyed. */
+async function readHead(it: AsyncIterator<Buffer | string>, context: string, destroyInput: () => void): Promise<ArchiveHead> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  let ended = false;
+  try {
+    while (length < MAGIC_LENGTH) {
+      const r = await it.next();
+      if (r.done === true) {
+        ended = true;
+        break;
+      }
+      const b = asBuffer(r.value);
+      chunks.push(b);
+      length += b.length;
+    }
+    return { chunks, ended, compression: detectCompression(Buffer.concat(chunks), context) };
+  } catch (e) {
+    destroyInput();
+    throw asImageError(e, context);
+  }
+}
+
+interface LayerHashes {
+  /** Of the bytes as received (the blob digest). */
+  raw: Hash | undefined;
+  /** Of the decompressed tar (the diff ID). */
+  diff: Hash | undefined;
+}
+
+/**
+ * The raw bytes are hashed once: not at all when the caller knows their
+ * digest, and for an uncompressed layer the diff ID hash is the same hash.
+ */
+function layerHashes(compression: Compression, knownDigest: string | undefined): LayerHashes {
+  return {
+    raw: knownDigest !== undefined || compression === "none" ? undefined : createHash("sha256"),
+    diff: compression === "none" && knownDigest !== undefined ? undefined : createHash("sha256"),
+  };
+}
+
+function layerDigests(hashes: LayerHashes, knownDigest: string | undefined): { digest: string; diffID: string } {
+  const diffID = hashes.diff === undefined ? (knownDigest ?? "") : `sha256:${hashes.diff.digest("hex")}`;
+  const digest = hashes.raw !== undefined ? `sha256:${hashes.raw.digest("hex")}` : (knownDigest ?? diffID);
+  return { digest, diffID };
+}
+
+/**
+ * Producer: input → (size check, raw hash, blob file) → decompressor. Starts
+ * at once; `error` settles with its failure (or undefined) when it stops.
+ */
+class RawPump {
+  /** Bytes received so far. */
+  size = 0;
+  /**
+   * Set before the consumer can notice anything, so it can tell a failing
+   * input (the root cause) from the fallout of its own abort.
+   */
+  failure: unknown;
+  readonly error: Promise<unknown>;
+  private aborted = false;
+  private inputEnded: boolean;
+
+  constructor(
+    private readonly it: AsyncIterator<Buffer | string>,
+    private readonly head: ArchiveHead,
+    private readonly dec: Duplex,
+    private readonly fd: number | undefined,
+    private readonly rawHash: Hash | undefined,
+    private readonly expect: LayerExpectation,
+    private readonly context: string,
+  ) {
+    this.inputEnded = head.ended;
+    this.error = this.run().then(() => undefined, (e: unknown) => e);
+  }
+
+  /** The consumer gave up: no more bytes go to the blob file or the decompressor. */
+  abort(): void {
+    this.aborted = true;
+  }
+
+  private async feed(chunk: Buffer): Promise<boolean> {
+    // After an abort the staging file may already be closed and removed.
+    if (this.aborted) return false;
+    if (this.expect.size !== undefined && this.size + chunk.length > this.expect.size) {
+      throw new ImageError(`${this.context}: size mismatch: expected ${this.expect.size} bytes, got more`);
+    }
+    this.rawHash?.update(chunk);
+    this.size += chunk.length;
+    if (this.fd !== undefined) writeAll(this.fd, chunk);
+    return writable(this.dec, chunk);
+  }
+
+  private async run(): Promise<void> {
     try {
-      for (const c of head) if (!(await feed(c))) return;
-      while (!inputEnded && !aborted) {
-        const r = await it.next();
+      for (const c of this.head.chunks) if (!(await this.feed(c))) return;
+      while (!this.inputEnded && !this.aborted) {
+        const r = await this.it.next();
         if (r.done === true) {
-          inputEnded = true;
+          this.inputEnded = true;
           break;
         }
-        if (!(await feed(asBuffer(r.value)))) return;
+        if (!(await this.feed(asBuffer(r.value)))) return;
       }
-      if (!aborted) dec.end();
+      if (!this.aborted) this.dec.end();
     } catch (e) {
-      if (!aborted) inputFailure = e;
-      dec.destroy(e instanceof Error ? e : new Error(String(e)));
+      if (!this.aborted) this.failure = e;
+      this.dec.destroy(e instanceof Error ? e : new Error(String(e)));
       throw e;
     } finally {
-      if (!inputEnded) await it.return?.();
+      if (!this.inputEnded) await this.it.return?.();
     }
-  })();
-  const pumpError = pump.then(() => undefined, (e: unknown) => e);
+  }
+}
 
-  // Consumer: decompressed bytes → diff ID hash → tar → layer directory.
-  const diffHash = compression === "none" && blobSource?.digest !== undefined ? undefined : createHash("sha256");
+/** Consumer: decompressed bytes → diff ID hash → tar → layer directory, then whatever follows the archive. */
+async function unpackDecompressed(
+  dec: Duplex, compression: Compression, diffHash: Hash | undefined, diffDir: string, context: string, host: LayerHostCalls,
+): Promise<UnpackResult> {
   async function* plain(): AsyncGenerator<Buffer> {
     try {
       for await (const c of dec as AsyncIterable<Buffer>) {
@@ -172,51 +271,35 @@ export async function ingestInto(
     }
   }
   const src = new ByteSource(plain());
+  const unpacked = await unpackLayer(readTar(src), diffDir, { context, host });
+  // Whatever follows the end-of-archive marker is still part of the layer's digests.
+  await src.drain();
+  return unpacked;
+}
 
-  try {
-    const unpacked = await unpackLayer(readTar(src), diffDir, { context, host });
-    // Whatever follows the end-of-archive marker is still part of the layer's digests.
-    await src.drain();
-    const err = await pumpError;
-    if (err !== undefined) throw err;
-    const diffID = diffHash === undefined ? (blobSource?.digest ?? "") : `sha256:${diffHash.digest("hex")}`;
-    const digest = rawHash !== undefined ? `sha256:${rawHash.digest("hex")}` : (blobSource?.digest ?? diffID);
-    if (expect.size !== undefined && rawSize !== expect.size) {
-      throw new ImageError(`${context}: size mismatch: expected ${expect.size} bytes, got ${rawSize}`);
-    }
-    if (expect.digest !== undefined && digest !== expect.digest) {
-      throw new ImageError(`${context}: blob digest mismatch: expected ${expect.digest}, got ${digest}`);
-    }
-    if (expect.diffID !== undefined && diffID !== expect.diffID) {
-      throw new ImageError(`${context}: wrong diff ID: expected ${expect.diffID}, got ${diffID}`);
-    }
-    if (fd !== undefined) {
-      await fsyncFd(fd);
-    } else {
-      // A hard link: the same inode, made durable by `synced`.
-      fs.linkSync(blobSource?.path ?? "", blobFile);
-      await synced;
-    }
-    return {
-      staging,
-      blobFile,
-      layerDir,
-      digest,
-      size: rawSize,
-      mediaType: expect.mediaType ?? layerMediaType(compression),
-      compression,
-      diffID,
-      unpacked,
-    };
-  } catch (e) {
-    const cause = inputFailure ?? e;
-    aborted = true;
-    dec.destroy();
-    // Unblocks a producer waiting for input that may never come.
-    destroyInput();
-    throw asImageError(cause, context);
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
+/** The layer as received against what the caller expected of it. */
+function checkReceived(expect: LayerExpectation, got: { size: number; digest: string; diffID: string }, context: string): void {
+  if (expect.size !== undefined && got.size !== expect.size) {
+    throw new ImageError(`${context}: size mismatch: expected ${expect.size} bytes, got ${got.size}`);
+  }
+  if (expect.digest !== undefined && got.digest !== expect.digest) {
+    throw new ImageError(`${context}: blob digest mismatch: expected ${expect.digest}, got ${got.digest}`);
+  }
+  if (expect.diffID !== undefined && got.diffID !== expect.diffID) {
+    throw new ImageError(`${context}: wrong diff ID: expected ${expect.diffID}, got ${got.diffID}`);
+  }
+}
+
+/** The staged blob on disk: the file written here fsynced, or the caller's file hard-linked once `synced`. */
+async function makeBlobDurable(
+  fd: number | undefined, blobSource: BlobSource | undefined, blobFile: string, synced: Promise<void> | undefined,
+): Promise<void> {
+  if (fd !== undefined) {
+    await fsyncFd(fd);
+  } else {
+    // A hard link: the same inode, made durable by `synced`.
+    fs.linkSync(blobSource?.path ?? "", blobFile);
+    await synced;
   }
 }
 
