@@ -5,6 +5,7 @@
 // costs ~10 ms; require() does not. ffi-rs (a native addon) and pino (loaded
 // only when a log line is written) stay external; import.meta.url becomes the
 // bundle's own URL.
+import { rmSync } from "node:fs";
 import { build } from "esbuild";
 
 // Built-ins that are costly to load and often unused on a command's path:
@@ -60,29 +61,26 @@ await build({
 // The unpack worker (src/image/ingest-worker.ts): its own file, loaded only
 // when load, pull or import start a worker, so no other command pays for it.
 // ffi-rs must not be loaded in a worker (the process crashes when the worker
-// exits): the shim's few calls the unpacker makes go through shim-relay.js,
-// which has the main thread run them.
-const shimInWorker = {
-  name: "shim-relay",
-  setup(b) {
-    b.onResolve({ filter: /\/native\/shim\.js$/ }, (args) => ({
-      path: new URL("../dist/image/shim-relay.js", import.meta.url).pathname,
-    }));
-    b.onResolve({ filter: /^ffi-rs$/ }, () => ({ errors: [{ text: "ffi-rs must not be loaded in the unpack worker" }] }));
-  },
-};
-
-await build({
+// exits): the worker unpacks with the relay of shim-relay.ts as its host
+// calls, which has the main thread make them. Nothing is swapped here; the
+// build only fails if some import brought native/ or ffi-rs in all the same.
+const worker = await build({
   entryPoints: ["dist/image/ingest-worker.js"],
   outfile: "dist/unpack-worker.cjs",
   bundle: true,
   platform: "node",
   format: "cjs",
   target: "node22",
-  external: ["pino"],
-  plugins: [shimInWorker],
+  // ffi-rs external only so that the check below can name the import that brought it in.
+  external: ["pino", "ffi-rs"],
+  metafile: true,
   sourcemap: true,
   logLevel: "warning",
   define: { "import.meta.url": "__tsboxUrl" },
   banner: { js: "const __tsboxUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+const native = Object.keys(worker.metafile.inputs).filter((f) => /(^|\/)(native\/|node_modules\/ffi-rs)/.test(f));
+if (native.length > 0) {
+  rmSync("dist/unpack-worker.cjs", { force: true });
+  throw new Error(`the unpack worker must not load ffi-rs, but its bundle holds ${native.join(", ")}`);
+}

@@ -10,6 +10,7 @@ import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { ImageError } from "../src/errors.js";
 import { ingestLayerFile } from "../src/image/ingest.js";
+import { mknodBeneath, setxattrBeneath } from "../src/native/shim.js";
 import { makeStagingDir } from "../src/image/staging.js";
 import { ensureStore } from "../src/image/store.js";
 import { ByteSource, readTar } from "../src/image/tar.js";
@@ -28,7 +29,7 @@ afterAll(() => {
 
 async function unpackInto(dest: string, members: Members): Promise<void> {
   const src = new ByteSource(Readable.from([await tarball(members)])[Symbol.asyncIterator]());
-  await unpackLayer(readTar(src), dest, { context: "test" });
+  await unpackLayer(readTar(src), dest, { context: "test", host: { mknodBeneath, setxattrBeneath } });
 }
 
 describe("unpack: the fd-based file writer", () => {

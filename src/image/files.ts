@@ -7,6 +7,7 @@ import * as path from "node:path";
 import type { ResolvedImage } from "./images.js";
 import { opaqueDirs, type LayerRef } from "./layers.js";
 import { lstatOrUndefined } from "../util/fs.js";
+import { isOverlayWhiteout } from "./whiteouts.js";
 
 // Linux's MAXSYMLINKS.
 const MAX_SYMLINKS = 40;
@@ -15,8 +16,6 @@ interface Found {
   layer: LayerRef;
   st: fs.Stats;
 }
-
-const isWhiteout = (st: fs.Stats): boolean => st.isCharacterDevice() && st.rdev === 0;
 
 class MergedView {
   private readonly opaque = new Map<string, Set<string>>();
@@ -43,7 +42,7 @@ class MergedView {
         const prefix = parts.slice(0, j);
         const st = lstatOrUndefined(path.join(layer.dir, ...prefix));
         if (st === undefined) break;
-        if (isWhiteout(st)) return undefined;
+        if (isOverlayWhiteout(st)) return undefined;
         if (j === parts.length) return { layer, st };
         // A non-directory here replaces the whole subtree of every lower layer.
         if (!st.isDirectory()) return undefined;

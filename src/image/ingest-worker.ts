@@ -2,7 +2,9 @@
 // worker, so that the layers of an image decompress, hash and unpack on
 // several cores while the main thread only downloads, spools and commits.
 // The main thread made the staging directory and removes it on failure; this
-// side runs ingestInto and reports its result or its one-line error.
+// side runs ingestInto and reports its result or its one-line error. Its
+// mknod and setxattr go to the main thread (relayedHostCalls): this bundle
+// never loads ffi-rs.
 //
 // Input is either a file (a load's spooled member, read here) or a stream fed
 // by the main thread: "data" messages carrying transferred ArrayBuffers, each
@@ -13,8 +15,9 @@ import * as fs from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
 import { TsboxError } from "../errors.js";
-import { ingestInto } from "./ingest.js";
 import type { FromWorker, IngestJob, ToWorker } from "./ingest-messages.js";
+import { ingestInto } from "./ingest-stream.js";
+import { relayedHostCalls } from "./shim-relay.js";
 
 /** Bytes from the main thread, as an async iterable the ingest can destroy. */
 class PortInput implements AsyncIterable<Buffer> {
@@ -87,7 +90,7 @@ async function main(port: MessagePort, job: IngestJob): Promise<void> {
       // The main thread waits for the blob's fsync itself.
       synced: Promise.resolve(),
     };
-    const layer = await ingestInto(job.staging, input, job.context, job.expect, blob);
+    const layer = await ingestInto(job.staging, input, job.context, job.expect, blob, relayedHostCalls);
     reply = { type: "done", layer };
   } catch (e) {
     reply = {

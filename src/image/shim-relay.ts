@@ -1,7 +1,9 @@
 // The unpack worker's mknod and setxattr (beneath the layer root), run by the main thread. ffi-rs
 // crashes the process when a worker that used it exits (measured: SIGSEGV at
-// worker teardown), so the worker never loads it: the worker bundle maps
-// ../native/shim.js to this module's worker half. A call is synchronous for the
+// worker teardown), so the worker never loads it: it unpacks with
+// relayedHostCalls, this module's worker half, as its LayerHostCalls
+// (host-calls.ts), and scripts/bundle.mjs fails the build if the worker bundle
+// would contain ffi-rs or native/ all the same. A call is synchronous for the
 // unpacker (whiteouts and xattrs stay in archive order): the worker posts the
 // call and blocks in Atomics.wait until the main thread has run it and stored
 // the result (0 or -errno) in a shared Int32Array. Calls are rare (whiteouts,
@@ -9,6 +11,7 @@
 import { getSystemErrorMessage, getSystemErrorName } from "node:util";
 import { parentPort, workerData } from "node:worker_threads";
 import type { MessagePort } from "node:worker_threads";
+import type { LayerHostCalls } from "./host-calls.js";
 
 export interface ShimCall {
   type: "shim";
@@ -21,11 +24,8 @@ export function newRelayState(): SharedArrayBuffer {
   return new SharedArrayBuffer(8);
 }
 
-/** Main thread: runs the worker's calls through the real shim. */
-export function serveShimCalls(state: SharedArrayBuffer, shim: {
-  mknodBeneath(root: string, dir: string, name: string, mode: number, major: number, minor: number): void;
-  setxattrBeneath(root: string, dir: string, name: string, xattr: string, value: string | Buffer): void;
-}): (m: ShimCall) => void {
+/** Main thread: runs the worker's calls through `shim` (the native binding). */
+export function serveShimCalls(state: SharedArrayBuffer, shim: LayerHostCalls): (m: ShimCall) => void {
   const cell = new Int32Array(state);
   return (m) => {
     let rc = 0;
@@ -46,7 +46,7 @@ export function serveShimCalls(state: SharedArrayBuffer, shim: {
   };
 }
 
-// ---- worker half (the worker bundle's replacement for ../native/shim.js) ----
+// ---- worker half: the unpack worker's LayerHostCalls ----
 
 function relay(fn: ShimCall["fn"], args: ShimCall["args"], path: string): void {
   const state = (workerData as { relay?: SharedArrayBuffer } | null)?.relay;
@@ -71,20 +71,13 @@ function relay(fn: ShimCall["fn"], args: ShimCall["args"], path: string): void {
 
 const shown = (root: string, dir: string, name: string): string => [root, dir, name].filter((c) => c !== "").join("/");
 
-export function mknodBeneath(root: string, dir: string, name: string, mode: number, major: number, minor: number): void {
-  relay("mknodBeneath", [root, dir, name, mode, major, minor], shown(root, dir, name));
-}
-
-export function setxattrBeneath(root: string, dir: string, name: string, xattr: string, value: string | Buffer): void {
-  const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : value;
-  relay("setxattrBeneath", [root, dir, name, xattr, new Uint8Array(bytes)], shown(root, dir, name));
-}
-
-/** Staging directories are made by the main thread; never called in the worker. */
-export function setTopdir(dir: string): void {
-  throw new Error(`setTopdir ${dir}: not available in the unpack worker`);
-}
-
-// The worker half stands in for the shim's functions of the same names: the
-// bundler cannot check that it has their signatures, the type checker does.
-void ({ mknodBeneath, setxattrBeneath, setTopdir } satisfies Pick<typeof import("../native/shim.js"), "mknodBeneath" | "setxattrBeneath" | "setTopdir">);
+/** The host calls of the unpack worker: each is run by the main thread (serveShimCalls). */
+export const relayedHostCalls: LayerHostCalls = {
+  mknodBeneath(root, dir, name, mode, major, minor) {
+    relay("mknodBeneath", [root, dir, name, mode, major, minor], shown(root, dir, name));
+  },
+  setxattrBeneath(root, dir, name, xattr, value) {
+    const bytes = typeof value === "string" ? Buffer.from(value, "utf8") : value;
+    relay("setxattrBeneath", [root, dir, name, xattr, new Uint8Array(bytes)], shown(root, dir, name));
+  },
+};

@@ -7,7 +7,6 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { errnoCode } from "../errors.js";
 import { log } from "../log.js";
-// In the unpack worker (dist/unpack-worker.cjs) this import is shim-relay.ts: scripts/bundle.mjs swaps it.
 import { setTopdir } from "../native/shim.js";
 import { EMPTY_GRACE_MS, breakStale, processAlive, readLockOwner } from "../util/lock.js";
 import type { StorePaths } from "./store.js";

@@ -5,22 +5,24 @@
 // directory by a symlink, so nothing is written through a path checked by an
 // earlier entry: an opaque marker takes effect when it is met (as in Docker's
 // applier), and xattrs and device nodes are made relative to their directory
-// opened beneath the layer root without following any symlink (the shim's
-// *Beneath calls). Whiteouts are converted to overlayfs form (char device
-// 0/0, trusted.overlay.opaque=y).
+// opened beneath the layer root without following any symlink (the host's
+// *Beneath calls, passed in: see host-calls.ts). Whiteouts are converted to
+// overlayfs form by the rules of whiteouts.ts.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ImageError, TsboxError, errnoCode } from "../errors.js";
 import { log } from "../log.js";
-// In the unpack worker (dist/unpack-worker.cjs) this import is shim-relay.ts: scripts/bundle.mjs swaps it.
-import { mknodBeneath, setxattrBeneath } from "../native/shim.js";
 import { writeAll } from "../util/atomic.js";
+import type { LayerHostCalls } from "./host-calls.js";
 import { TarFormatError, type TarEntry, type TarHeader } from "./tar.js";
 import { lstatOrUndefined } from "../util/fs.js";
+import { archiveWhiteout, isOverlayXattr, makeOverlayWhiteout, markOverlayOpaque, type ArchiveWhiteout } from "./whiteouts.js";
 
 export interface UnpackOptions {
   /** Command named in error messages: "import", "load", "pull". */
   context: string;
+  /** mknod and setxattr beneath the layer root: the native binding, the worker's relay or a test's fake. */
+  host: LayerHostCalls;
 }
 
 export interface UnpackResult {
@@ -30,10 +32,6 @@ export interface UnpackResult {
   opaqueDirs: string[];
 }
 
-const WHITEOUT_PREFIX = ".wh.";
-const WHITEOUT_META_PREFIX = ".wh..wh.";
-const WHITEOUT_OPAQUE = ".wh..wh..opq";
-const OPAQUE_XATTR = "trusted.overlay.opaque";
 const { S_IFCHR, S_IFBLK, S_IFIFO, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 // libuv adds O_CLOEXEC itself.
 const NEW_FILE = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
@@ -70,7 +68,7 @@ class LayerWriter {
   // Paths known to be real directories; only clear() can change that, and it forgets them.
   private readonly knownDirs = new Set<string>();
 
-  constructor(private readonly root: string) {}
+  constructor(private readonly root: string, private readonly host: LayerHostCalls) {}
 
   private abs(parts: readonly string[]): string {
     return path.join(this.root, ...parts);
@@ -78,7 +76,7 @@ class LayerWriter {
 
   /** mknod of `parts` (its parents checked by the caller), resolved beneath the root. */
   private mknod(parts: readonly string[], mode: number, major: number, minor: number): void {
-    mknodBeneath(this.root, parts.slice(0, -1).join("/"), parts[parts.length - 1] ?? "", mode, major, minor);
+    this.host.mknodBeneath(this.root, parts.slice(0, -1).join("/"), parts[parts.length - 1] ?? "", mode, major, minor);
   }
 
   /** Makes sure every parent is a real directory inside the layer, creating missing ones. */
@@ -143,11 +141,11 @@ class LayerWriter {
 
   /** An xattr of the entry at `parts` ([] = the root). */
   private setXattr(parts: readonly string[], name: string, value: Buffer, entry: string): void {
-    if (name.startsWith("trusted.overlay.")) {
+    if (isOverlayXattr(name)) {
       throw new Refusal(`xattr ${name} is reserved for the overlay filesystem`);
     }
     try {
-      setxattrBeneath(this.root, parts.slice(0, -1).join("/"), parts[parts.length - 1] ?? "", name, value);
+      this.host.setxattrBeneath(this.root, parts.slice(0, -1).join("/"), parts[parts.length - 1] ?? "", name, value);
     } catch (e) {
       // As Docker: a filesystem or kernel that refuses the attribute is not fatal.
       if (!isUnsupported(errnoCode(e))) throw e;
@@ -208,6 +206,30 @@ class LayerWriter {
     this.size += h.size;
   }
 
+  /** A whiteout entry of the archive, in overlayfs's form. */
+  private whiteout(w: ArchiveWhiteout, parts: readonly string[], h: TarHeader): void {
+    switch (w.kind) {
+      case "invalid":
+        throw new Refusal(w.reason);
+      case "aufs-metadata":
+        return;
+      case "opaque":
+        // The marker's parents, including the directory it makes opaque, must be real directories.
+        this.ensureParents(parts);
+        // Now, on the directory as it is: a later entry replacing it (or a
+        // parent) by a symlink must not redirect the xattr.
+        markOverlayOpaque(this.host, this.root, w.dir);
+        this.opaque.add(w.dir.join("/"));
+        return;
+      case "whiteout":
+        this.ensureParents(w.target);
+        this.clear(w.target, false);
+        makeOverlayWhiteout(this.host, this.root, w.target);
+        fs.lchownSync(this.abs(w.target), h.uid, h.gid);
+        return;
+    }
+  }
+
   async entry(e: TarEntry): Promise<void> {
     const h = e.header;
     const parts = cleanArchivePath(h.name);
@@ -219,29 +241,9 @@ class LayerWriter {
       return;
     }
 
-    const base = parts[parts.length - 1] ?? "";
-    const parents = parts.slice(0, -1);
-    if (base === WHITEOUT_OPAQUE) {
-      // The marker's parents, including the directory it makes opaque, must be real directories.
-      this.ensureParents(parts);
-      // Now, on the directory as it is: a later entry replacing it (or a
-      // parent) by a symlink must not redirect the xattr.
-      setxattrBeneath(this.root, parents.join("/"), "", OPAQUE_XATTR, "y");
-      this.opaque.add(parents.join("/"));
-      return;
-    }
-    // Other AUFS metadata (.wh..wh.plnk and the like) means nothing to overlayfs.
-    if (parts.some((c) => c.startsWith(WHITEOUT_META_PREFIX))) return;
-    if (base.startsWith(WHITEOUT_PREFIX)) {
-      const victim = base.slice(WHITEOUT_PREFIX.length);
-      if (victim === "") throw new Refusal("whiteout names no file");
-      if (victim === "." || victim === "..") throw new Refusal("whiteout of a relative path component");
-      const target = [...parents, victim];
-      this.ensureParents(target);
-      this.clear(target, false);
-      const p = this.abs(target);
-      this.mknod(target, S_IFCHR, 0, 0);
-      fs.lchownSync(p, h.uid, h.gid);
+    const whiteout = archiveWhiteout(parts);
+    if (whiteout !== undefined) {
+      this.whiteout(whiteout, parts, h);
       return;
     }
 
@@ -308,7 +310,7 @@ class LayerWriter {
  * is left partially filled: the caller owns it and removes it.
  */
 export async function unpackLayer(entries: AsyncIterable<TarEntry>, dest: string, opts: UnpackOptions): Promise<UnpackResult> {
-  const w = new LayerWriter(dest);
+  const w = new LayerWriter(dest, opts.host);
   let current: string | undefined;
   try {
     for await (const e of entries) {

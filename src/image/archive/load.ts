@@ -26,6 +26,7 @@ import { chainIDs, sha256 } from "../digest.js";
 import { loadImage, type ResolvedImage } from "../images.js";
 import { ingestLayerFile, type IngestedLayer, type LayerExpectation } from "../ingest.js";
 import { withLayerLocks } from "../ingest-lock.js";
+import { DEFAULT_LAYER_CONCURRENCY, runLayerPool } from "../layer-pool.js";
 import { hasLayer } from "../layers.js";
 import { buildManifest, parseManifest, type Descriptor } from "../manifest.js";
 import { OCI_CONFIG, isIndexMediaType, isManifestMediaType } from "../media-types.js";
@@ -361,7 +362,7 @@ async function ingestAndCommit(root: string, p: StorePaths, members: ArchiveMemb
       // The layers unpack side by side, each in its own staging directory
       // (and, with the bundled CLI, its own worker thread).
       const abort = new AbortController();
-      const done = await runLimited(tasks, LAYER_CONCURRENCY, async ({ chainID, layer: l }) => {
+      const done = await runLayerPool(tasks, DEFAULT_LAYER_CONCURRENCY, async ({ chainID, layer: l }) => {
         log().debug({ chainID, member: l.member.name }, "unpacking layer");
         // The member was hashed as it was spooled, and its fsync may be under way already.
         const layer = await ingestLayerFile(p, l.member.file, CONTEXT, l.expect, {
@@ -370,7 +371,7 @@ async function ingestAndCommit(root: string, p: StorePaths, members: ArchiveMemb
         staged.push(layer);
         log().debug({ chainID, size: layer.unpacked.size }, "layer unpacked");
         return layer;
-      }, () => abort.abort());
+      }, { stop: () => abort.abort() });
       const layersOf = slots.map((row) => row.map((x) => (typeof x === "number" ? done[x] as IngestedLayer : x)));
       for (const [k, plan] of plans.entries()) {
         const layers = layersOf[k] ?? [];
@@ -427,40 +428,6 @@ async function verifyDiffID(l: PlannedLayer): Promise<void> {
     throw new ImageError(`${CONTEXT}: layer ${shown}: ${e instanceof Error ? e.message : String(e)}`, 125, { cause: e });
   }
   if (got !== expected) throw new ImageError(`${CONTEXT}: layer ${shown}: wrong diff ID: expected ${expected}, got ${got}`);
-}
-
-/**
- * Layers unpacked at once, each in its own worker: as pull's default. On 2
- * cores a third worker still helps: the layers are mostly bound by the
- * filesystem's create path, not the CPU.
- */
-const LAYER_CONCURRENCY = 3;
-
-/**
- * Runs `jobs` at most `limit` at a time. On the first failure `stop` is
- * called (the others cancel), every started job is awaited, and the first
- * error is rethrown; results of jobs that succeeded are the caller's to clean.
- */
-async function runLimited<J, R>(jobs: readonly J[], limit: number, run: (j: J) => Promise<R>, stop: () => void): Promise<R[]> {
-  const results: R[] = new Array<R>(jobs.length);
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const lane = async (): Promise<void> => {
-    while (failure === undefined && next < jobs.length) {
-      const i = next++;
-      try {
-        results[i] = await run(jobs[i] as J);
-      } catch (e) {
-        if (failure === undefined) {
-          failure = { error: e };
-          stop();
-        }
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, jobs.length)) }, lane));
-  if (failure !== undefined) throw failure.error;
-  return results;
 }
 
 /** The image `ref` pointed at before this load (for Docker's "renaming the old one" line). */

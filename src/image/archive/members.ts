@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ImageError } from "../../errors.js";
 import { writeAll } from "../../util/atomic.js";
-import { fsyncFile } from "../ingest.js";
+import { fsyncFile } from "../ingest-stream.js";
 import { readTar, type ByteSource } from "../tar.js";
 
 export interface Member {

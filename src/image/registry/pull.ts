@@ -12,6 +12,7 @@ import { chainIDs, sha256, shortId } from "../digest.js";
 import type { ResolvedImage } from "../images.js";
 import { ingestLayer, type IngestedLayer } from "../ingest.js";
 import { withLayerLocks } from "../ingest-lock.js";
+import { DEFAULT_LAYER_CONCURRENCY, runLayerPool } from "../layer-pool.js";
 import { hasLayer } from "../layers.js";
 import type { Descriptor, ImageManifest } from "../manifest.js";
 import { isConfigMediaType, isLayerMediaType } from "../media-types.js";
@@ -30,7 +31,7 @@ import {
 import { quietProgress, type Progress } from "./progress.js";
 
 /** Docker's DefaultMaxConcurrentDownloads. */
-export const DEFAULT_MAX_CONCURRENT_DOWNLOADS = 3;
+export const DEFAULT_MAX_CONCURRENT_DOWNLOADS = DEFAULT_LAYER_CONCURRENCY;
 // Configs are small JSON documents; this only bounds a hostile registry.
 const MAX_CONFIG_SIZE = 64 * 1024 * 1024;
 
@@ -159,39 +160,6 @@ async function fetchLayer(
   }
 }
 
-/**
- * Runs `jobs` at most `limit` at a time. On the first failure the others are
- * stopped (`stop`), every job is awaited, and what succeeded is handed to
- * `discard` before the first error is rethrown.
- */
-async function runPool<J, R>(
-  jobs: readonly J[], limit: number, run: (j: J) => Promise<R>, stop: () => void, discard: (r: R) => void,
-): Promise<R[]> {
-  const results: R[] = new Array<R>(jobs.length);
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < jobs.length) {
-      const i = next++;
-      const job = jobs[i] as J;
-      try {
-        results[i] = await run(job);
-      } catch (e) {
-        if (failure === undefined) {
-          failure = { error: e };
-          stop();
-        }
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, jobs.length)) }, worker));
-  if (failure !== undefined) {
-    for (const r of results) if (r !== undefined) discard(r);
-    throw failure.error;
-  }
-  return results;
-}
-
 export async function pullImage(root: string, reference: string, opts: PullOptions = {}): Promise<PullResult> {
   const progress = opts.progress ?? quietProgress();
   const { ref, defaulted } = pullReference(reference);
@@ -263,10 +231,10 @@ export async function pullImage(root: string, reference: string, opts: PullOptio
         opts.signal?.addEventListener("abort", stopAll);
         let staged: IngestedLayer[];
         try {
-          staged = await runPool(todo, limit, (j) => {
+          staged = await runLayerPool(todo, limit, (j) => {
             opts.signal?.throwIfAborted();
             return fetchLayer(p, client, ref, j, progress, active);
-          }, stopAll, (l) => fs.rmSync(l.staging, { recursive: true, force: true }));
+          }, { stop: stopAll, discard: (l) => fs.rmSync(l.staging, { recursive: true, force: true }) });
         } finally {
           opts.signal?.removeEventListener("abort", stopAll);
         }
