@@ -33,6 +33,22 @@ async function attach(root: string, id: string, interactive: boolean, since: str
 }
 
 export function registerContainerCommands(program: Command): void {
+  registerPs(program);
+  registerLogs(program);
+  registerStart(program);
+  registerAttach(program);
+  registerStop(program);
+  registerRestart(program);
+  registerKill(program);
+  registerWait(program);
+  registerRm(program);
+  registerInspect(program);
+  registerRename(program);
+  registerPause(program);
+  registerContainerGroup(program);
+}
+
+function registerPs(program: Command): void {
   program.command("ps")
     .description("List containers")
     .option("-a, --all", "Show all containers (default shows just running)", false)
@@ -48,7 +64,9 @@ export function registerContainerCommands(program: Command): void {
         warn: (line) => process.stderr.write(`WARNING: ${line}\n`),
       }));
     });
+}
 
+function registerLogs(program: Command): void {
   program.command("logs")
     .description("Fetch the logs of a container")
     .argument("<container>")
@@ -63,7 +81,9 @@ export function registerContainerCommands(program: Command): void {
         stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s),
       });
     });
+}
 
+function registerStart(program: Command): void {
   program.command("start")
     .description("Start one or more stopped containers")
     .argument("<container...>")
@@ -85,7 +105,9 @@ export function registerContainerCommands(program: Command): void {
         process.stdout.write(`${ref}\n`);
       });
     });
+}
 
+function registerAttach(program: Command): void {
   program.command("attach")
     .description("Attach local standard input, output, and error streams to a running container")
     .argument("<container>")
@@ -97,7 +119,9 @@ export function registerContainerCommands(program: Command): void {
       if (!isLive(s)) throw new TsboxError("You cannot attach to a stopped container, start it first");
       process.exitCode = await attach(g.root, s.id, true, new Date().toISOString());
     });
+}
 
+function registerStop(program: Command): void {
   program.command("stop")
     .description("Stop one or more running containers")
     .argument("<container...>")
@@ -111,7 +135,9 @@ export function registerContainerCommands(program: Command): void {
         process.stdout.write(`${ref}\n`);
       });
     });
+}
 
+function registerRestart(program: Command): void {
   program.command("restart")
     .description("Restart one or more containers")
     .argument("<container...>")
@@ -125,7 +151,9 @@ export function registerContainerCommands(program: Command): void {
         process.stdout.write(`${ref}\n`);
       });
     });
+}
 
+function registerKill(program: Command): void {
   program.command("kill")
     .description("Kill one or more running containers")
     .argument("<container...>")
@@ -139,7 +167,9 @@ export function registerContainerCommands(program: Command): void {
         process.stdout.write(`${ref}\n`);
       });
     });
+}
 
+function registerWait(program: Command): void {
   program.command("wait")
     .description("Block until one or more containers stop, then print their exit codes")
     .argument("<container...>")
@@ -150,7 +180,9 @@ export function registerContainerCommands(program: Command): void {
         process.stdout.write(`${await waitContainer(g.root, ref)}\n`);
       });
     });
+}
 
+function registerRm(program: Command): void {
   const rm = (name: string) => program.command(name)
     .description("Remove one or more containers")
     .argument("<container...>")
@@ -165,7 +197,9 @@ export function registerContainerCommands(program: Command): void {
       });
     });
   rm("rm");
+}
 
+function registerInspect(program: Command): void {
   program.command("inspect")
     .description("Return low-level information on containers or images")
     .argument("<name...>")
@@ -192,7 +226,9 @@ export function registerContainerCommands(program: Command): void {
         }
       });
     });
+}
 
+function registerRename(program: Command): void {
   program.command("rename")
     .description("Rename a container")
     .argument("<container>")
@@ -202,7 +238,9 @@ export function registerContainerCommands(program: Command): void {
       const { renameContainer } = await import("../runtime/rename.js");
       renameContainer(g.root, ref, name);
     });
+}
 
+function registerPause(program: Command): void {
   for (const [name, pause] of [["pause", true], ["unpause", false]] as const) {
     program.command(name)
       .description(pause ? "Pause all processes within one or more containers" : "Unpause all processes within one or more containers")
@@ -216,7 +254,9 @@ export function registerContainerCommands(program: Command): void {
         });
       });
   }
+}
 
+function registerContainerGroup(program: Command): void {
   const container = program.command("container").description("Manage containers");
   container.command("prune")
     .description("Remove all stopped containers")
