@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { detectHierarchy, openCgroup, type Hierarchy } from "../src/cgroupfs/index.js";
-import { REPO, TSBOX, mustSh, onCleanup, sh } from "./lib.js";
+import { REPO, TSBOX_ARGV, mustSh, onCleanup, sh } from "./lib.js";
 
 export interface TsboxEnv {
   work: string;
@@ -22,7 +22,7 @@ export function tsboxEnv(): TsboxEnv {
   const work = mkdtempSync(join(tmpdir(), "tsbox-bench-"));
   onCleanup("temp dir", () => rmSync(work, { recursive: true, force: true }));
   const root = join(work, "tsbox-root");
-  const cli = (...args: string[]): string[] => [process.execPath, "--", TSBOX, "--root", root, ...args];
+  const cli = (...args: string[]): string[] => [...TSBOX_ARGV, "--root", root, ...args];
   // Any tsbox command first releases containers whose owner died (cgroups included).
   onCleanup("tsbox root", () => { if (existsSync(root)) sh(cli("images", "-q")); });
   const tarball = join(work, "busybox.tar");

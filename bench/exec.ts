@@ -12,7 +12,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO, TSBOX, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runBenchmark, runTimed, sh, writeResults } from "./lib.js";
+import { REPO, TSBOX_ARGV, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runBenchmark, runTimed, sh, writeResults } from "./lib.js";
 
 const RESULTS = join(REPO, "bench", "results", "exec.json");
 
@@ -39,7 +39,7 @@ async function until(fn: () => boolean, what: string, ms = 30_000): Promise<void
 async function prepareTsbox(work: string, tarball: string): Promise<Runner> {
   if (!existsSync(join(REPO, "dist", "tsbox.cjs"))) throw new Error("dist/ is missing: run `npm run build` (or `npm run bench:exec`)");
   const root = join(work, "tsbox-root");
-  const tsbox = (...args: string[]): string[] => [process.execPath, "--", TSBOX, "--root", root, ...args];
+  const tsbox = (...args: string[]): string[] => [...TSBOX_ARGV, "--root", root, ...args];
   mustSh(tsbox("import", tarball, "busybox"));
   // Containers run in the foreground today: the `run` CLI stays in the background.
   const devnull = openSync("/dev/null", "r+");

@@ -19,7 +19,7 @@ import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import * as tar from "tar-stream";
 import { prng } from "../src/util/prng.js";
-import { REPO, TSBOX, runBenchmark, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runTimed, sh } from "./lib.js";
+import { REPO, TSBOX_ARGV, runBenchmark, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runTimed, sh } from "./lib.js";
 
 const RESULTS = join(REPO, "bench", "results", "images.json");
 const GOAL_RATIO = 0.5; // tsbox must take at most half of Docker's time, for load and for pull
@@ -340,7 +340,7 @@ async function main(): Promise<void> {
   const content = layers.reduce((s, l) => s + l.bytes, 0);
   const entries = layers.reduce((s, l) => s + l.entries, 0);
 
-  const tsbox = (root: string, ...args: string[]): string[] => [process.execPath, "--", TSBOX, "--root", root, ...args];
+  const tsbox = (root: string, ...args: string[]): string[] => [...TSBOX_ARGV, "--root", root, ...args];
   const freshRoots: string[] = [];
   const freshRoot = (): string => {
     const r = mkdtempSync(join(work, "root-"));

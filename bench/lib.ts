@@ -1,13 +1,23 @@
 // Shared by the benchmarks: timing a command, set-up commands, clean-up that
 // also runs from a signal handler, and the statistics.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 export const TSBOX = join(REPO, "bin", "tsbox.js");
+/**
+ * argv that starts tsbox as a user's `tsbox` starts it: Node with the flags of
+ * bin/tsbox.js's `#!/usr/bin/env -S node … --` line, `--`, the script.
+ */
+export const TSBOX_ARGV: readonly string[] = [
+  process.execPath,
+  ...(readFileSync(TSBOX, "utf8").split("\n", 1)[0] ?? "").replace(/^#!\S+\s+-S\s+node\s*/, "").split(/\s+/)
+    .filter((f) => f !== "" && f !== "--"),
+  "--", TSBOX,
+];
 
 // The child being timed, so a signal handler can wait for it before cleaning up.
 let current: ChildProcess | undefined;

@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO, TSBOX, describeExit, installSignalHandlers, mustSh, onCleanup, round1, runBenchmark, runTimed, sh } from "./lib.js";
+import { REPO, TSBOX_ARGV, describeExit, installSignalHandlers, mustSh, onCleanup, round1, runBenchmark, runTimed, sh } from "./lib.js";
 
 const RESULTS = join(REPO, "bench", "results", "lifecycle.json");
 
@@ -40,7 +40,7 @@ interface Result { startTotalMs: number; startPerContainerMs: number; rssKiB: nu
 async function benchTsbox(n: number, work: string, tarball: string): Promise<Result> {
   if (!existsSync(join(REPO, "dist", "tsbox.cjs"))) throw new Error("dist/ is missing: run `npm run build` (or `npm run bench:lifecycle`)");
   const root = join(work, "tsbox-root");
-  const cli = (args: string[]): string[] => [process.execPath, "--", TSBOX, "--root", root, ...args];
+  const cli = (args: string[]): string[] => [...TSBOX_ARGV, "--root", root, ...args];
   mustSh(cli(["import", tarball, "bench-busybox"]));
   const ids: string[] = [];
   onCleanup("tsbox containers", () => { for (const id of ids) sh(cli(["rm", "-f", id])); });

@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
 import { dirname, join } from "node:path";
-import { REPO, TSBOX, installSignalHandlers, mustSh, onCleanup, quantile, runBenchmark, sh } from "./lib.js";
+import { REPO, TSBOX_ARGV, installSignalHandlers, mustSh, onCleanup, quantile, runBenchmark, sh } from "./lib.js";
 
 // The parts of src/reclaim/profile.ts's ScanReport read here (bench/ type-checks on its own).
 interface CodecProfile { codec: string; le2k: number; le1k: number; incompressible: number }
@@ -37,7 +37,7 @@ function option(flag: string, dflt: number): number {
 }
 
 function tsbox(root: string, args: string[]): string {
-  return mustSh([process.execPath, "--", TSBOX, "--root", root, ...args], 600_000);
+  return mustSh([...TSBOX_ARGV, "--root", root, ...args], 600_000);
 }
 
 const scan = (root: string, args: string[]): ScanReport => JSON.parse(tsbox(root, ["mem", "scan", "--format", "json", ...args, "benchmem"])) as ScanReport;
@@ -54,7 +54,7 @@ function fractions(p: MemoryProfile): Record<string, number> {
 }
 
 async function startContainer(root: string, bin: string, mib: number): Promise<ChildProcess> {
-  const cli = spawn(process.execPath, ["--", TSBOX, "--root", root, "run", "--rm", "--name", "benchmem", "-v", `${bin}:/mm:ro`,
+  const cli = spawn(TSBOX_ARGV[0]!, [...TSBOX_ARGV.slice(1), "--root", root, "run", "--rm", "--name", "benchmem", "-v", `${bin}:/mm:ro`,
     "busybox", "/mm/memmix", String(mib), "20", "10", "5", "20", "7", "1"], { stdio: ["ignore", "pipe", "pipe"] });
   onCleanup("stop the container", () => {
     if (cli.exitCode === null) { cli.kill("SIGTERM"); sh(["sh", "-c", `while kill -0 ${cli.pid} 2>/dev/null; do sleep 0.1; done`], 30_000); }

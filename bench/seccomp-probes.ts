@@ -15,7 +15,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO, TSBOX, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runBenchmark, runTimed, sh, writeResults } from "./lib.js";
+import { REPO, TSBOX_ARGV, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runBenchmark, runTimed, sh, writeResults } from "./lib.js";
 
 const RESULTS_MD = join(REPO, "bench", "results", "seccomp-probes.md");
 const RESULTS_JSON = join(REPO, "bench", "results", "seccomp-probes.json");
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   mustSh(["bash", join(REPO, "scripts", "make-busybox-rootfs.sh"), tarball]);
 
   const root = join(work, "tsbox-root");
-  const tsbox = (...args: string[]): string[] => [process.execPath, TSBOX, "--root", root, ...args];
+  const tsbox = (...args: string[]): string[] => [...TSBOX_ARGV, "--root", root, ...args];
   onCleanup("tsbox root", () => { if (existsSync(root)) sh(tsbox("images", "-q")); });
   mustSh(tsbox("import", tarball, "busybox"));
   const vol = ["-v", `${probeDir}:/probe:ro`];

@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO, TSBOX, runBenchmark, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runTimed, sh, writeResults } from "./lib.js";
+import { REPO, TSBOX_ARGV, runBenchmark, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runTimed, sh, writeResults } from "./lib.js";
 
 const RESULTS = join(REPO, "bench", "results", "start.json");
 const GNU_TIME = "/usr/bin/time";
@@ -59,7 +59,7 @@ function newRunner(key: Runner["key"], label: string, argv: (seq: number) => str
 function prepareTsbox(work: string, tarball: string): Runner {
   if (!existsSync(join(REPO, "dist", "tsbox.cjs"))) throw new Error("dist/ is missing: run `npm run build` (or `npm run bench:start`)");
   const root = join(work, "tsbox-root");
-  const tsbox = (...args: string[]): string[] => [process.execPath, "--", TSBOX, "--root", root, ...args];
+  const tsbox = (...args: string[]): string[] => [...TSBOX_ARGV, "--root", root, ...args];
   onCleanup("tsbox root", () => {
     // Any tsbox command first releases containers whose owner died (cgroups
     // included), which covers a run killed mid-flight; then the root can go.

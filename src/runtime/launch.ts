@@ -56,5 +56,6 @@ export async function launchMonitored(root: string, state: ContainerState, cgrou
  * Node's options, so no argument after it reaches Node's parser (see bin/tsbox.js).
  */
 export function selfCommand(root: string, args: string[]): string[] {
-  return [process.execPath, "--", process.argv[1] ?? "tsbox", "--root", root, ...args];
+  // This process's own Node flags (bin/tsbox.js's first line), then `--`.
+  return [process.execPath, ...process.execArgv, "--", process.argv[1] ?? "tsbox", "--root", root, ...args];
 }
