@@ -1,4 +1,5 @@
-// Builds build/libtsbox_shim.so from native-shims/*.c with the system C compiler,
+// Builds build/libtsbox_shim.so from native-shims/*.c with the system C compiler
+// (the page scanner, native-shims/scan/, as build/libtsbox_scan.so),
 // build/tsbox-monitor (a static executable) from native-shims/monitor/*.c
 // linked with the same shim sources, whose spawn path it uses, and
 // build/tsbox-seccomp (native-shims/seccomp/, linked with libseccomp), the
@@ -31,10 +32,14 @@ const monitorInputs = [...inputs, ...readdirSync(monitorDir).filter((f) => f.end
 const upToDate = (target, deps) => existsSync(target) && deps.every((f) => statSync(f).mtimeMs < statSync(target).mtimeMs);
 const needLib = !upToDate(out, inputs);
 const needMonitor = !upToDate(monitorOut, monitorInputs);
+// The page scanner of `tsbox mem scan` is a library of its own: it is not part of launching.
+const scanSrc = join(srcDir, "scan", "scan.c");
+const scanOut = join(outDir, "libtsbox_scan.so");
+const needScan = !upToDate(scanOut, [scanSrc]);
 const seccompSrc = join(srcDir, "seccomp", "tsbox-seccomp.c");
 const seccompOut = join(outDir, "tsbox-seccomp");
 const needSeccomp = !upToDate(seccompOut, [seccompSrc]) || !existsSync(`${seccompOut}.id`);
-if (!needLib && !needMonitor && !needSeccomp) process.exit(0);
+if (!needLib && !needMonitor && !needScan && !needSeccomp) process.exit(0);
 
 const cc = process.env.CC?.trim() || "cc";
 const [ccCmd, ...ccArgs] = cc.split(/\s+/);
@@ -70,6 +75,7 @@ if (needLib) build(out, [...common, "-fPIC", "-shared", "-fvisibility=hidden"], 
 // monitor per container stays small and owns what it maps.
 // It needs the shim's launch code (shim.c) only, not the rest of the library.
 if (needMonitor) build(monitorOut, [...common, "-static", "-Os"], [...monitorSources, join(srcDir, "shim.c")], "the monitor");
+if (needScan) build(scanOut, [...common, "-fPIC", "-shared", "-fvisibility=hidden"], [scanSrc], "the page scanner");
 if (needSeccomp) {
   // Dynamically linked: it runs only when a profile is not in the cache yet.
   build(seccompOut, [...common, "-Os"], [seccompSrc, "-lseccomp"], "the seccomp compiler (needs libseccomp-dev)");

@@ -1,4 +1,4 @@
-// The page scanner's C core (native-shims/scan.c) against known vectors and
+// The page scanner's C core (native-shims/scan/scan.c) against known vectors and
 // independent references: XXH64, our LZ4 block compressor (decoded by a JS
 // reference decoder, sizes against the lz4 CLI), the deflate-class estimate
 // (against zlib), and page classification on a file of known pages.

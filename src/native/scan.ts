@@ -1,12 +1,12 @@
-// Typed binding to the page scanner in build/libtsbox_shim.so
-// (native-shims/scan.c), the library library.ts opens for every binding.
+// Typed binding to the page scanner, build/libtsbox_scan.so
+// (native-shims/scan/scan.c), opened by library.ts.
 // Pages go in and results come out through one arena of C memory that both
 // sides see (ffi-rs createExternalBuffer), so a batch costs one foreign call
 // and no copies.
 
 import { DataType, createExternalBuffer, load, type JsExternal } from "ffi-rs";
 import { TsboxError } from "../errors.js";
-import { lib } from "./library.js";
+import { scanLib } from "./library.js";
 
 /** pages per call: 64 MiB of memory, 352 KiB of arena */
 export const BATCH = 16384;
@@ -29,7 +29,7 @@ let arena: Arena | undefined;
 
 function getArena(): Arena {
   if (arena) return arena;
-  const library = lib();
+  const library = scanLib();
   const ptr = load({ library, funcName: "tsbox_scan_arena", retType: DataType.External, paramsType: [DataType.I32], paramsValue: [BATCH] }) as JsExternal;
   const size = BATCH * 22 + 16 * 1024;
   const buf = createExternalBuffer(ptr, size);
@@ -48,7 +48,7 @@ function getArena(): Arena {
 }
 
 function call(funcName: string, paramsType: DataType[], paramsValue: unknown[], retType = DataType.I32): number {
-  return load({ library: lib(), funcName, retType, paramsType, paramsValue }) as number;
+  return load({ library: scanLib(), funcName, retType, paramsType, paramsValue }) as number;
 }
 
 /** A new scan: forgets the compressed sizes cached by content. */

@@ -133,7 +133,7 @@ export interface ZramPrediction {
 }
 
 /**
- * A page as the scanner (src/reclaim/measure, native-shims/scan.c) saw it:
+ * A page as the scanner (src/reclaim/measure, native-shims/scan/scan.c) saw it:
  * kind 0 data, 1 zero, 2 same-filled (one repeated 8-byte word, which zram
  * also stores without data); lz4 its LZ4 block size, the kernel's compressor
  * (13-bit hash of 16-bit positions, acceleration 1), capped at 4096.

@@ -7,7 +7,7 @@ import { PAGE_SIZE, type CodecProfile, type MemoryProfile } from "../profile.js"
 import { KeyIndex } from "./key-index.js";
 import { ci95 } from "./sampling.js";
 
-/** What the scanner found in a page (enum kind in native-shims/scan.c). */
+/** What the scanner found in a page (enum kind in native-shims/scan/scan.c). */
 export const Kind = { Data: 0, Zero: 1, Same: 2, Gone: 3 } as const;
 
 /** What the scanner read from one container, in scan order (all its pages, each physical frame once). */
