@@ -11,12 +11,11 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { lgetxattrLen, mknodBeneath, setxattrBeneath } from "../src/native/shim.js";
 import { dockerSaveMembers, listTree, makeRoot, ociLayoutMembers, removeRoot, tarball, type Members } from "./helpers.js";
-import { buildImage, layerBlob, tsboxAsync, type BuiltImage } from "./registry.fixtures.js";
+import { buildImage, layerBlob, serveImages, tsboxAsync, type BuiltImage } from "./registry.fixtures.js";
 
 const base = fs.mkdtempSync("/var/tmp/tsbox-beneath-");
 const outside = path.join(base, "outside");
@@ -80,22 +79,7 @@ beforeAll(async () => {
   before = listTree(outside);
   beforeXattrs = overlayXattrs(outside);
   expect(beforeXattrs).toBe("[]\n");
-  registry = http.createServer((req, res) => {
-    const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(new URL(req.url ?? "/", "http://x").pathname);
-    const image = m ? repos.get(m[1] ?? "") : undefined;
-    const b = m?.[2] === "manifests" ? image?.manifest : image?.blobs.find((x) => x.digest === m?.[3]);
-    if (req.url === "/v2/") {
-      res.writeHead(200, { "Content-Type": "application/json" });
-      res.end("{}");
-    } else if (b === undefined) {
-      res.writeHead(404, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ errors: [{ code: "NAME_UNKNOWN", message: "unknown" }] }));
-    } else {
-      res.writeHead(200, { "Content-Type": b.mediaType, "Content-Length": b.size, "Docker-Content-Digest": b.digest });
-      res.end(req.method === "HEAD" ? undefined : b.bytes);
-    }
-  });
-  port = await new Promise<number>((resolve) => registry.listen(0, "127.0.0.1", () => resolve((registry.address() as AddressInfo).port)));
+  ({ server: registry, port } = await serveImages(repos));
 });
 
 afterAll(async () => {

@@ -7,11 +7,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, makeRoot, removeRoot, until } from "./helpers.js";
-import { buildImage, layerBlob, tarball, tsboxAsync, type BuiltImage } from "./registry.fixtures.js";
+import { buildImage, layerBlob, serveImages, tarball, tsboxAsync, type BuiltImage } from "./registry.fixtures.js";
 
 const roots: string[] = [];
 const repos = new Map<string, BuiltImage>();
@@ -24,29 +23,12 @@ let big: BuiltImage;
 let small: BuiltImage;
 
 beforeAll(async () => {
-  registry = http.createServer((req, res) => {
-    const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(new URL(req.url ?? "/", "http://x").pathname);
-    const image = m ? repos.get(m[1] ?? "") : undefined;
-    const b = m?.[2] === "manifests" ? image?.manifest : image?.blobs.find((x) => x.digest === m?.[3]);
-    if (req.url === "/v2/") {
-      res.writeHead(200, { "Content-Type": "application/json" });
-      res.end("{}");
-    } else if (b === undefined) {
-      res.writeHead(404, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ errors: [{ code: "NAME_UNKNOWN", message: "unknown" }] }));
-    } else {
-      res.writeHead(200, { "Content-Type": b.mediaType, "Content-Length": b.size, "Docker-Content-Digest": b.digest });
-      if (req.method === "HEAD") {
-        res.end();
-      } else if (stalled.has(m?.[1] ?? "") && image?.layers.some((l) => l.digest === b.digest)) {
-        res.write(b.bytes.subarray(0, 2 << 20));
-        hanging.add(res);
-      } else {
-        res.end(b.bytes);
-      }
-    }
-  });
-  port = await new Promise<number>((resolve) => registry.listen(0, "127.0.0.1", () => resolve((registry.address() as AddressInfo).port)));
+  ({ server: registry, port } = await serveImages(repos, (res, repo, blob, image) => {
+    if (!stalled.has(repo) || !image.layers.some((l) => l.digest === blob.digest)) return false;
+    res.write(blob.bytes.subarray(0, 2 << 20));
+    hanging.add(res);
+    return true;
+  }));
   big = buildImage([layerBlob(await tarball([[{ name: "big" }, randomBytes(8 << 20)]]), "none")]);
   small = buildImage([layerBlob(await tarball([[{ name: "small" }, "small\n"]]), "none")]);
 });

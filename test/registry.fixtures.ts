@@ -5,6 +5,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
@@ -119,6 +120,35 @@ export function writeLayout(dir: string, blobs: Blob[], refs: Record<string, Blo
       mediaType: b.mediaType, digest: b.digest, size: b.size, annotations: { "org.opencontainers.image.ref.name": tag },
     })),
   }));
+}
+
+/**
+ * A registry played in-process on 127.0.0.1 for `repos` (repository → image): `/v2/`, its
+ * manifests and blobs by digest, NAME_UNKNOWN otherwise. `sendBody` may send a blob's body
+ * itself (to stall it, say) and return true; otherwise the whole blob is sent.
+ */
+export async function serveImages(repos: Map<string, BuiltImage>,
+  sendBody?: (res: http.ServerResponse, repo: string, blob: Blob, image: BuiltImage) => boolean,
+): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer((req, res) => {
+    const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(new URL(req.url ?? "/", "http://x").pathname);
+    const repo = m?.[1] ?? "";
+    const image = m ? repos.get(repo) : undefined;
+    const b = m?.[2] === "manifests" ? image?.manifest : image?.blobs.find((x) => x.digest === m?.[3]);
+    if (req.url === "/v2/") {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end("{}");
+    } else if (b === undefined || image === undefined) {
+      res.writeHead(404, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ errors: [{ code: "NAME_UNKNOWN", message: "unknown" }] }));
+    } else {
+      res.writeHead(200, { "Content-Type": b.mediaType, "Content-Length": b.size, "Docker-Content-Digest": b.digest });
+      if (req.method === "HEAD") res.end();
+      else if (!sendBody?.(res, repo, b, image)) res.end(b.bytes);
+    }
+  });
+  const port = await new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as net.AddressInfo).port)));
+  return { server, port };
 }
 
 export function freePort(): Promise<number> {
