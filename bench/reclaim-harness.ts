@@ -17,7 +17,7 @@ import { memoryCgroupOf } from "../src/reclaim/kernel/cgroup-memory.js";
 import { readState } from "../src/state/container-store.js";
 import { containerCgroup } from "../src/state/container-cgroup.js";
 import { detectHierarchy } from "../src/cgroupfs/index.js";
-import { breakStale, EMPTY_GRACE_MS, processAlive, readLockOwner, tryCreateLock } from "../src/util/lock.js";
+import { takeLock } from "../src/util/lock.js";
 
 export const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI = join(REPO, "bin", "tsbox.js");
@@ -130,14 +130,8 @@ export const KSM_LOCK = "/var/tmp/tsbox-ksm-exclusive.lock";
 export async function holdKsmExclusive(lockPath = KSM_LOCK): Promise<() => void> {
   let said = false;
   for (;;) {
-    if (tryCreateLock(lockPath)) return () => { rmSync(lockPath, { force: true }); };
-    const owner = readLockOwner(lockPath);
-    if (owner === undefined) continue;
-    const stale = Number.isNaN(owner.pid) ? owner.ageMs > EMPTY_GRACE_MS : owner.pid === process.pid || !processAlive(owner.pid);
-    if (stale) {
-      breakStale(lockPath, owner.pid);
-      continue;
-    }
+    const owner = takeLock(lockPath);
+    if (owner === true) return () => { rmSync(lockPath, { force: true }); };
     if (!said) process.stderr.write(`waiting for ${lockPath} (KSM in use by process ${owner.pid})\n`);
     said = true;
     await sleep(200);

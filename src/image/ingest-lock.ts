@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { log } from "../log.js";
-import { EMPTY_GRACE_MS, breakStale, processAlive, readLockOwner, tryCreateLock } from "../util/lock.js";
+import { takeLock } from "../util/lock.js";
 import type { StorePaths } from "./store.js";
 
 const POLL_MS = 25;
@@ -36,20 +36,12 @@ export function layerLockPath(p: StorePaths, key: string): string {
 async function acquire(lockPath: string): Promise<void> {
   let logged = false;
   for (;;) {
-    if (tryCreateLock(lockPath)) return;
-    const owner = readLockOwner(lockPath);
-    if (owner === undefined) continue;
-    const pid = owner.pid;
     // Our own pid on a file no one in this process holds (see held): left by a
-    // previous process that had our pid.
-    const stale = Number.isNaN(pid) ? owner.ageMs > EMPTY_GRACE_MS : pid === process.pid || !processAlive(pid);
-    if (stale) {
-      log().debug({ lock: lockPath, owner: pid }, "breaking stale layer lock");
-      breakStale(lockPath, pid);
-      continue;
-    }
+    // previous process that had our pid, so takeLock breaks it.
+    const owner = takeLock(lockPath, (pid) => log().debug({ lock: lockPath, owner: pid }, "breaking stale layer lock"));
+    if (owner === true) return;
     if (!logged) {
-      log().debug({ lock: lockPath, owner: pid }, "waiting for another process unpacking the same layer");
+      log().debug({ lock: lockPath, owner: owner.pid }, "waiting for another process unpacking the same layer");
       logged = true;
     }
     await sleep(POLL_MS);

@@ -12,6 +12,13 @@ function callInt(funcName: string, paramsType: DataType[], paramsValue: unknown[
   return load({ library: lib(), funcName, retType: DataType.I32, paramsType, paramsValue });
 }
 
+/** A blocking call, made in a thread of its own so the event loop goes on. */
+function callIntInThread(funcName: string, arg: number): Promise<number> {
+  return load({
+    library: lib(), funcName, retType: DataType.I32, paramsType: [DataType.I32], paramsValue: [arg], runInNewThread: true,
+  });
+}
+
 function callString(funcName: string, paramsType: DataType[], paramsValue: unknown[]): string {
   return load({ library: lib(), funcName, retType: DataType.String, paramsType, paramsValue });
 }
@@ -107,15 +114,7 @@ export function copyStdio(pipes: StdioPipes, idleMs: number): number {
  * idleMs) and ends the copier thread.
  */
 export async function finishCopy(handle: number): Promise<void> {
-  const rc = await load({
-    library: lib(),
-    funcName: "tsbox_copy_finish",
-    retType: DataType.I32,
-    paramsType: [DataType.I32],
-    paramsValue: [handle],
-    runInNewThread: true,
-  });
-  check(rc, "tsbox_copy_finish");
+  check(await callIntInThread("tsbox_copy_finish", handle), "tsbox_copy_finish");
 }
 
 /**
@@ -157,15 +156,7 @@ export function ptyMaster(pid: number): number {
 
 /** Resolves with the container's exit code: its status, or 128+N if killed by signal N. */
 export async function wait(pid: number): Promise<number> {
-  const rc = await load({
-    library: lib(),
-    funcName: "tsbox_wait",
-    retType: DataType.I32,
-    paramsType: [DataType.I32],
-    paramsValue: [pid],
-    runInNewThread: true,
-  });
-  return check(rc, "waitpid");
+  return check(await callIntInThread("tsbox_wait", pid), "waitpid");
 }
 
 export function setWinsize(fd: number, rows: number, cols: number): void {

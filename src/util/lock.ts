@@ -81,18 +81,29 @@ export function breakStale(lockPath: string, stalePid: number): void {
   fs.rmSync(aside, { force: true });
 }
 
+/**
+ * One try at the lock: true when taken, else its live owner. A stale lock (its
+ * owner gone, or our own pid: no section of ours can be waiting, or still empty
+ * past the grace time) is broken (`onBreak` first) and tried again. Shared by
+ * every waiter on a lock file, synchronous or not.
+ */
+export function takeLock(lockPath: string, onBreak?: (pid: number) => void): true | { pid: number } {
+  for (;;) {
+    if (tryCreateLock(lockPath)) return true;
+    const owner = readLockOwner(lockPath);
+    if (owner === undefined) continue;
+    const stale = Number.isNaN(owner.pid) ? owner.ageMs > EMPTY_GRACE_MS : owner.pid === process.pid || !processAlive(owner.pid);
+    if (!stale) return owner;
+    onBreak?.(owner.pid);
+    breakStale(lockPath, owner.pid);
+  }
+}
+
 function acquire(lockPath: string): string {
   const deadline = Date.now() + TIMEOUT_MS;
   for (;;) {
-    if (tryCreateLock(lockPath)) return lockPath;
-    const owner = readLockOwner(lockPath);
-    if (owner === undefined) continue;
-    // Our own pid counts as stale: sections are synchronous and never nest.
-    const stale = Number.isNaN(owner.pid) ? owner.ageMs > EMPTY_GRACE_MS : owner.pid === process.pid || !processAlive(owner.pid);
-    if (stale) {
-      breakStale(lockPath, owner.pid);
-      continue;
-    }
+    const owner = takeLock(lockPath);
+    if (owner === true) return lockPath;
     if (Date.now() > deadline) {
       throw new TsboxError(`timed out waiting for the lock ${lockPath} (held by process ${owner.pid})`);
     }
