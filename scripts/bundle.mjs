@@ -84,3 +84,23 @@ if (native.length > 0) {
   rmSync("dist/unpack-worker.cjs", { force: true });
   throw new Error(`the unpack worker must not load ffi-rs, but its bundle holds ${native.join(", ")}`);
 }
+
+// The restart decider (src/cli/restart-decider.ts): run by a monitor at each
+// exit of a container with a restart policy. Its own small file, so that the
+// question costs a bare Node start; it must not bring in ffi-rs either.
+const decider = await build({
+  entryPoints: ["dist/cli/restart-decider.js"],
+  outfile: "dist/restart-decider.cjs",
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node22",
+  external: ["pino", "ffi-rs"],
+  metafile: true,
+  logLevel: "warning",
+});
+const heavy = Object.keys(decider.metafile.inputs).filter((f) => /node_modules\//.test(f));
+if (heavy.length > 0) {
+  rmSync("dist/restart-decider.cjs", { force: true });
+  throw new Error(`the restart decider must stay a bare Node start, but its bundle holds ${heavy.join(", ")}`);
+}

@@ -17,7 +17,7 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
   image: ["base", "native"],
   // cgroupfs: the spec's linux.resources is the cgroup managers' input; the default parent and device rules.
   oci: ["base", "native", "cgroupfs", "image"],
-  state: ["base", "oci", "cgroupfs"],
+  state: ["base", "native", "oci", "cgroupfs"],
   reclaim: ["base", "native", "cgroupfs", "state"],
   runtime: ["base", "native", "cgroupfs", "image", "oci", "state"],
   cli: ["base", "native", "cgroupfs", "image", "oci", "state", "reclaim", "runtime"],

@@ -2,20 +2,12 @@
 // manner of conmon. It is the container's parent (only an ancestor can wait()
 // for it), so it performs the launch itself with the shim's own spawn code
 // (native-shims/shim.c is compiled into this executable), places the child in
-// its cgroup, keeps its stdio, writes the json-file log, waits for the exit,
-// records it, and runs the restart policy. Static buffers only: no heap churn
-// once running.
+// its cgroup, keeps its stdio, writes the json-file log, waits for the exit and
+// reports it. Mechanism only: whether to restart, and after which back-off, is
+// asked of a decider command (TypeScript) at each exit; the log's size limits
+// come from the CLI. Static buffers only: no heap churn once running.
 //
-// Usage (the CLI, src/runtime/monitor.ts, spawns it with fd 3 a report pipe):
-//   tsbox-monitor DIR [--cgroup DIR]... [--oom-file FILE] [--restart no|on-failure|always|unless-stopped]
-//                 [--max-retries N] [--log-max-size BYTES] [--log-max-file N] [--tty]
-//                 [--exit-command ARG...]
-// DIR holds `plan` (the launch plan, NUL-separated), and receives:
-//   container.log[.N]  json lines {"log","stream","time"} (Docker's json-file shape)
-//   monitor.json       {"status","pid","exitCode","oomKilled","startedAt","finishedAt","restartCount"},
-//                      replaced atomically (tmp + rename) at every change
-//   stop               created by the CLI (`stop`, `kill` for rm): no restart after this exit
-// fd 3 gets one line, "P<pid>\n" once the first launch has exec'd, or "E<code>\t<message>\n".
+// Usage and messages: PROTOCOL.md beside this file (and src/native/monitor-protocol.ts).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -55,8 +47,8 @@ static const char *dir;
 static const char *cgroups[MAX_CGROUPS];
 static int ncgroups;
 static const char *oom_file;
-static enum { R_NO, R_ON_FAILURE, R_ALWAYS, R_UNLESS_STOPPED } policy = R_NO;
-static long max_retries;
+#define PROTOCOL 1  // src/native/monitor-protocol.ts MONITOR_PROTOCOL
+static char *decide_argv[64];  // the restart decider's argv (NULL-terminated), or none: never restart
 static long long log_max_size;
 static long log_max_file = 1;
 static int tty;
@@ -105,14 +97,29 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
+// s[0..n) as a JSON string's body (no quotes) at p; returns the end. Room: 6 bytes a byte.
+static char *json_escape(char *p, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') { *p++ = '\\'; *p++ = (char)c; }
+    else if (c == '\n') { *p++ = '\\'; *p++ = 'n'; }
+    else if (c == '\r') { *p++ = '\\'; *p++ = 'r'; }
+    else if (c == '\t') { *p++ = '\\'; *p++ = 't'; }
+    else if (c < 0x20 || c == 0x7f) { *p++ = '\\'; *p++ = 'u'; *p++ = '0'; *p++ = '0'; *p++ = hex[c >> 4]; *p++ = hex[c & 15]; }
+    else *p++ = (char)c;  // UTF-8 passes through; invalid bytes are the reader's problem, as in Docker
+  }
+  return p;
+}
+
 static void write_status(const char *status, int exit_code, int oom) {
   char tmp[4210], target[4200], body[512];
   path_in_dir(target, sizeof target, "monitor.json");
   snprintf(tmp, sizeof tmp, "%s.tmp", target);
   int n = snprintf(body, sizeof body,
-                   "{\"status\":\"%s\",\"pid\":%d,\"exitCode\":%d,\"oomKilled\":%s,\"startedAt\":\"%s\","
+                   "{\"v\":%d,\"status\":\"%s\",\"pid\":%d,\"exitCode\":%d,\"oomKilled\":%s,\"startedAt\":\"%s\","
                    "\"finishedAt\":\"%s\",\"restartCount\":%d,\"monitorPid\":%d}\n",
-                   status, child, exit_code, oom ? "true" : "false", started_at, finished_at, restart_count,
+                   PROTOCOL, status, child, exit_code, oom ? "true" : "false", started_at, finished_at, restart_count,
                    (int)getpid());
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return;
@@ -151,16 +158,7 @@ static void emit(struct stream *s) {
   if (s->len == 0 || log_fd < 0) return;
   char *p = line_out;
   p += sprintf(p, "{\"log\":\"");
-  static const char hex[] = "0123456789abcdef";
-  for (size_t i = 0; i < s->len; i++) {
-    unsigned char c = (unsigned char)s->buf[i];
-    if (c == '"' || c == '\\') { *p++ = '\\'; *p++ = (char)c; }
-    else if (c == '\n') { *p++ = '\\'; *p++ = 'n'; }
-    else if (c == '\r') { *p++ = '\\'; *p++ = 'r'; }
-    else if (c == '\t') { *p++ = '\\'; *p++ = 't'; }
-    else if (c < 0x20 || c == 0x7f) { p += sprintf(p, "\\u00%c%c", hex[c >> 4], hex[c & 15]); }
-    else *p++ = (char)c;  // UTF-8 passes through; invalid bytes are the reader's problem, as in Docker
-  }
+  p = json_escape(p, s->buf, s->len);
   char t[40];
   now_rfc3339(t, sizeof t);
   p += sprintf(p, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", s->name, t);
@@ -207,6 +205,18 @@ static int read_oom_kills(void) {
 
 static void report(int fd, const char *line) {
   if (fd >= 0) { write_all(fd, line, strlen(line)); close(fd); }
+}
+
+// The launch report of a failure: msg is "<code>\t<message>" (the shim's form).
+static void report_failure(int fd, const char *msg) {
+  static char line[4400 * 6 + 64];
+  const char *tab = strchr(msg, '\t');
+  const char *text = tab ? tab + 1 : msg;
+  int code = atoi(msg) ? atoi(msg) : 125;
+  char *p = line + sprintf(line, "{\"v\":%d,\"kind\":\"failed\",\"code\":%d,\"message\":\"", PROTOCOL, code);
+  p = json_escape(p, text, strlen(text));
+  strcpy(p, "\"}\n");
+  report(fd, line);
 }
 
 // One launch of the plan: pipes (or the pty) for stdio, clone, cgroup, release.
@@ -390,31 +400,87 @@ static int parse_args(int argc, char **argv) {
     if (!strcmp(a, "--tty")) { tty = 1; continue; }
     if (!strcmp(a, "--exit-command")) { exit_command = argv + i + 1; break; }
     if (!v) return -1;
+    if (!strcmp(a, "--decide")) {  // --decide N ARG1 … ARGN
+      long n = atol(v);
+      if (n < 1 || n >= (long)(sizeof decide_argv / sizeof *decide_argv) || i + 1 + n >= argc) return -1;
+      for (long k = 0; k < n; k++) decide_argv[k] = argv[i + 2 + k];
+      decide_argv[n] = NULL;
+      i += 1 + (int)n;
+      continue;
+    }
     i++;
     if (!strcmp(a, "--cgroup") && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = v;
     else if (!strcmp(a, "--oom-file")) oom_file = v;
-    else if (!strcmp(a, "--max-retries")) max_retries = atol(v);
     else if (!strcmp(a, "--log-max-size")) log_max_size = atoll(v);
     else if (!strcmp(a, "--log-max-file")) log_max_file = atol(v) > 0 ? atol(v) : 1;
-    else if (!strcmp(a, "--restart")) {
-      if (!strcmp(v, "no")) policy = R_NO;
-      else if (!strcmp(v, "on-failure")) policy = R_ON_FAILURE;
-      else if (!strcmp(v, "always")) policy = R_ALWAYS;
-      else if (!strcmp(v, "unless-stopped")) policy = R_UNLESS_STOPPED;
-      else return -1;
-    } else return -1;
+    else return -1;
   }
   return 0;
 }
 
-static int should_restart(int code) {
-  if (stop_requested()) return 0;
-  switch (policy) {
-  case R_NO: return 0;
-  case R_ON_FAILURE: return code != 0 && (max_retries <= 0 || restart_count < max_retries);
-  case R_ALWAYS: case R_UNLESS_STOPPED: return 1;
+static long ms_between(const struct timespec *a, const struct timespec *b) {
+  return (long)(b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+// Asks the decider about this exit (an ExitReport on its stdin, a
+// RestartDecision on its stdout); returns the back-off in ms before the next
+// run, or -1: no restart. A decider that fails, hangs (10 s) or answers
+// anything else means no restart: a broken install ends a restart loop rather
+// than spinning it.
+static long decide(int code, int oom, long ran_ms, long last_delay) {
+  if (!decide_argv[0]) return -1;
+  int in[2], out[2];
+  if (pipe2(in, O_CLOEXEC) < 0) return -1;
+  if (pipe2(out, O_CLOEXEC) < 0) { close(in[0]); close(in[1]); return -1; }
+  pid_t pid = fork();
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    dup2(in[0], 0);  // dup2's copies are not close-on-exec; 2 stays /dev/null
+    dup2(out[1], 1);
+    execv(decide_argv[0], decide_argv);
+    _exit(127);
   }
-  return 0;
+  close(in[0]);
+  close(out[1]);
+  if (pid < 0) { close(in[1]); close(out[0]); return -1; }
+  char msg[320];
+  int n = snprintf(msg, sizeof msg,
+                   "{\"v\":%d,\"exitCode\":%d,\"oomKilled\":%s,\"ranMs\":%ld,\"restartCount\":%d,"
+                   "\"lastDelayMs\":%ld,\"stopRequested\":%s}\n",
+                   PROTOCOL, code, oom ? "true" : "false", ran_ms, restart_count, last_delay,
+                   stop_requested() ? "true" : "false");
+  write_all(in[1], msg, (size_t)n);  // all signals are blocked: a decider gone early is EPIPE, not SIGPIPE
+  close(in[1]);
+  char reply[256];
+  size_t got = 0;
+  int timed_out = 0;
+  while (got < sizeof reply - 1) {
+    struct pollfd p = {out[0], POLLIN, 0};
+    int k = poll(&p, 1, 10000);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) { timed_out = 1; break; }
+    ssize_t r = read(out[0], reply + got, sizeof reply - 1 - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  reply[got] = 0;
+  close(out[0]);
+  if (timed_out) kill(pid, SIGKILL);
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  if (timed_out || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return -1;
+  // The decider's fixed shape (monitor-protocol.ts encodeDecision).
+  char head[32];
+  snprintf(head, sizeof head, "{\"v\":%d,\"restart\":", PROTOCOL);
+  if (strncmp(reply, head, strlen(head)) != 0) return -1;
+  const char *rest = reply + strlen(head);
+  static const char yes[] = "true,\"delayMs\":";
+  if (strncmp(rest, yes, sizeof yes - 1) != 0) return -1;
+  long delay = atol(rest + sizeof yes - 1);
+  return delay >= 0 ? delay : -1;
 }
 
 int main(int argc, char **argv) {
@@ -422,17 +488,17 @@ int main(int argc, char **argv) {
   if (fcntl(rep, F_GETFD) < 0) rep = -1;
   else fcntl(rep, F_SETFD, FD_CLOEXEC);
   if (parse_args(argc, argv) < 0) {
-    report(rep, "E125\tmonitor: bad arguments\n");
+    report_failure(rep, "125\tmonitor: bad arguments");
     return 125;
   }
   if (load_plan() < 0) {
-    report(rep, "E125\tmonitor: cannot read the launch plan\n");
+    report_failure(rep, "125\tmonitor: cannot read the launch plan");
     return 125;
   }
   // Detach: the CLI reaps the intermediate; the monitor is re-parented to init
   // (or the nearest subreaper) and is in no session with a terminal.
   pid_t f = fork();
-  if (f < 0) { report(rep, "E125\tmonitor: fork failed\n"); return 125; }
+  if (f < 0) { report_failure(rep, "125\tmonitor: fork failed"); return 125; }
   if (f > 0) _exit(0);
   setsid();
   if (chdir("/") < 0) {}
@@ -459,21 +525,21 @@ int main(int argc, char **argv) {
   streams[1].name = "stderr";
   streams[0].fd = streams[1].fd = -1;
 
-  char msg[4400], line[4500];
+  char msg[4400], line[128];
   int code = launch(msg, sizeof msg);
   if (code) {
-    snprintf(line, sizeof line, "E%s\n", msg);
-    report(rep, line);
+    report_failure(rep, msg);
     return code;
   }
   write_status("running", 0, 0);
-  snprintf(line, sizeof line, "P%d %d\n", child, (int)getpid());
+  snprintf(line, sizeof line, "{\"v\":%d,\"kind\":\"started\",\"pid\":%d,\"monitorPid\":%d}\n", PROTOCOL, child,
+           (int)getpid());
   report(rep, line);
 
   int oom_before = read_oom_kills(), oom = 0;
-  long delay = 100;
+  long delay = 0;
   for (;;) {
-    struct timespec t0, t1;
+    struct timespec t0, t1, t2;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     code = supervise(sfd);
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -481,13 +547,14 @@ int main(int argc, char **argv) {
     oom = kills > oom_before;
     oom_before = kills;
     now_rfc3339(finished_at, sizeof finished_at);
-    if (!should_restart(code)) break;
-    // Docker's back-off: 100 ms doubling, reset after 10 s of running.
-    if (t1.tv_sec - t0.tv_sec >= 10) delay = 100;
+    long next = decide(code, oom, ms_between(&t0, &t1), delay);
+    if (next < 0) break;
     write_status("restarting", code, oom);
-    sleep_ms(delay);
-    if (delay < 60000) delay *= 2;
-    if (stop_requested()) break;
+    clock_gettime(CLOCK_MONOTONIC, &t2);
+    long spent = ms_between(&t1, &t2);  // the question's own time is part of the back-off
+    if (next > spent) sleep_ms(next - spent);
+    delay = next;
+    if (stop_requested()) break;  // a stop during the back-off wins
     restart_count++;
     if (launch(msg, sizeof msg)) {  // a failed relaunch ends the container as that failure
       code = atoi(msg) ? atoi(msg) : 125;

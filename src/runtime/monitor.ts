@@ -1,8 +1,10 @@
 // The CLI's side of build/tsbox-monitor (native-shims/monitor/monitor.c): hands
 // it the container directory (with the launch plan in it), the cgroup dirs to
-// place the child in, the restart policy and log options; reads back the
-// container's pid, or the launch failure, from a pipe on the monitor's fd 3.
-// From then on the monitor owns the container; the CLI may exit.
+// place the child in, the log rotation limits and, for a restart policy, the
+// command that decides each restart (cli/restart-decider.ts); reads back the
+// container's pid, or the launch failure, from a pipe on the monitor's fd 3
+// (native/monitor-protocol.ts). From then on the monitor owns the container;
+// the CLI may exit.
 
 import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
@@ -11,6 +13,8 @@ import { join } from "node:path";
 import { LaunchError } from "../errors.js";
 import { encodePlan, type Plan } from "../native/launch-plan.js";
 import { monitorPath } from "../native/library.js";
+import { parseLaunchReport } from "../native/monitor-protocol.js";
+import { packageRoot } from "../util/package.js";
 import { processStartTime, type ContainerPaths, type LogConfig, type Owner, type RestartPolicy } from "../state/container-store.js";
 
 export function writePlan(paths: ContainerPaths, plan: Plan): void {
@@ -45,7 +49,8 @@ export async function launchMonitor(req: MonitorRequest): Promise<Monitored> {
   if (oom) args.push("--oom-file", oom);
   if (req.tty) args.push("--tty");
   if (req.restartPolicy && req.restartPolicy.name !== "no") {
-    args.push("--restart", req.restartPolicy.name, "--max-retries", String(req.restartPolicy.maximumRetryCount));
+    const decide = restartDeciderCommand(req.restartPolicy);
+    args.push("--decide", String(decide.length), ...decide);
   }
   if (req.logConfig?.maxSize) args.push("--log-max-size", String(req.logConfig.maxSize));
   if (req.logConfig?.maxFile) args.push("--log-max-file", String(req.logConfig.maxFile));
@@ -61,14 +66,17 @@ export async function launchMonitor(req: MonitorRequest): Promise<Monitored> {
     report.on("close", () => resolve());
   });
   child.unref();
-  if (text.startsWith("P")) {
-    const [pid, monitorPid] = text.slice(1).trim().split(" ").map(Number) as [number, number];
-    return { pid, owner: { pid: monitorPid, startTime: processStartTime(monitorPid) ?? "" } };
-  }
-  const body = text.startsWith("E") ? text.slice(1).trim() : `125\tmonitor exited without a report`;
-  const tab = body.indexOf("\t");
-  const code = Number.parseInt(body.slice(0, tab), 10);
-  throw new LaunchError(body.slice(tab + 1), Number.isFinite(code) ? code : 125);
+  const r = parseLaunchReport(text);
+  if (r.kind === "failed") throw new LaunchError(r.message, r.code);
+  return { pid: r.pid, owner: { pid: r.monitorPid, startTime: processStartTime(r.monitorPid) ?? "" } };
+}
+
+/**
+ * argv the monitor runs at each exit to decide a restart (cli/restart-decider.ts,
+ * bundled on its own). `--` ends Node's options: nothing after it reaches Node's parser.
+ */
+export function restartDeciderCommand(policy: RestartPolicy): string[] {
+  return [process.execPath, "--", join(packageRoot(), "dist", "restart-decider.cjs"), JSON.stringify(policy)];
 }
 
 /** The counter the kernel bumps on an OOM kill in the container's memory cgroup. */

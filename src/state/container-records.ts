@@ -50,17 +50,9 @@ export interface ContainerState {
   securityOpt?: string[];
 }
 
-/** What a monitor reports (monitor.json). */
-export interface MonitorStatus {
-  status: "running" | "restarting" | "exited";
-  pid: number;
-  exitCode: number;
-  oomKilled: boolean;
-  startedAt: string;
-  finishedAt: string;
-  restartCount: number;
-  monitorPid: number;
-}
+/** What a monitor reports (monitor.json): its wire format is the monitor protocol's. */
+export type { MonitorStatus } from "../native/monitor-protocol.js";
+export { checkMonitorStatus } from "../native/monitor-protocol.js";
 
 const owner = object({ pid: integer, startTime: string });
 
@@ -89,16 +81,6 @@ export const checkContainerState: Check<ContainerState> = object({
   privileged: optional(boolean),
 });
 
-export const checkMonitorStatus: Check<MonitorStatus> = object({
-  status: oneOf("running", "restarting", "exited"),
-  pid: integer,
-  exitCode: integer,
-  oomKilled: boolean,
-  startedAt: string,
-  finishedAt: string,
-  restartCount: integer,
-  monitorPid: integer,
-});
 
 const throttle = arrayOf(object({ major: integer, minor: integer, rate: number }));
 
