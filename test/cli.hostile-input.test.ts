@@ -3,7 +3,7 @@
 // tsbox is started here as a user starts it: the executable bin/tsbox.js, through
 // its `#!` line, not `node bin/tsbox.js`.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLI, removeRoot, rootWithBusybox, tsbox, type Result } from "./helpers.js";
@@ -14,8 +14,8 @@ let marker: string;
 let envFile: string;
 
 /** bin/tsbox.js run directly, with this test's Node first on PATH for its `#!/usr/bin/env` line. */
-function asUser(args: string[]): Result {
-  const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}` };
+function asUser(args: string[], extraEnv: Record<string, string> = {}): Result {
+  const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}`, ...extraEnv };
   const r = spawnSync(CLI, ["--root", root, ...args], { encoding: "utf8", timeout: 60_000, env });
   return { code: r.status ?? 128 + 9, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") };
 }
@@ -69,6 +69,19 @@ describe("no argument reaches Node's option parser", () => {
     const arg = asUser(["run", "--rm", "busybox", "echo", `--env-file=${missing}`]);
     expect(arg.code).toBe(0);
     expect(arg.stdout).toBe(`--env-file=${missing}\n`);
+  });
+});
+
+describe("Node's compile cache", () => {
+  // V8 runs the bytecode it finds in the cache: Node's default directory,
+  // $TMPDIR/node-compile-cache, is one any user can create first in /tmp.
+  it("is kept beside tsbox's code, never in $TMPDIR", () => {
+    const tmp = join(dir, "tmp");
+    mkdirSync(tmp);
+    const r = asUser(["--version"], { TMPDIR: tmp });
+    expect(r.code).toBe(0);
+    expect(readdirSync(tmp)).toEqual([]);
+    expect(existsSync(join(dirname(CLI), "..", "dist", "compile-cache"))).toBe(true);
   });
 });
 
