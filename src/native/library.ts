@@ -4,7 +4,7 @@
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { open } from "ffi-rs";
+import { open } from "./ffi.js";
 import { LaunchError } from "../errors.js";
 import { packageRoot } from "../util/package.js";
 

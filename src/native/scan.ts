@@ -4,7 +4,7 @@
 // sides see (ffi-rs createExternalBuffer), so a batch costs one foreign call
 // and no copies.
 
-import { DataType, createExternalBuffer, load, type JsExternal } from "ffi-rs";
+import { DataType, createExternalBuffer, load, type JsExternal } from "./ffi.js";
 import { TsboxError } from "../errors.js";
 import { scanLib } from "./library.js";
 

@@ -3,7 +3,7 @@
 // parent-death signal is tied to the thread that cloned it.
 
 import { getSystemErrorMessage, getSystemErrorName } from "node:util";
-import { DataType, load } from "ffi-rs";
+import { DataType, load } from "./ffi.js";
 import { LaunchError } from "../errors.js";
 import { encodePlan, type Plan } from "./launch-plan.js";
 import { lib } from "./library.js";
