@@ -12,6 +12,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createHash, type Hash } from "node:crypto";
+import { open as openFile } from "node:fs/promises";
 import type { Duplex } from "node:stream";
 import { ImageError, TsboxError } from "../errors.js";
 import { writeAll } from "../util/atomic.js";
@@ -57,7 +58,7 @@ export interface BlobSource extends KnownBlob {
 
 /** fsync on the thread pool: the disk catches up while the main thread goes on unpacking. */
 export function fsyncFile(file: string): Promise<void> {
-  return fs.promises.open(file, "r").then((fh) => fh.sync().finally(() => fh.close()));
+  return openFile(file, "r").then((fh) => fh.sync().finally(() => fh.close()));
 }
 
 function fsyncFd(fd: number): Promise<void> {
