@@ -1,7 +1,7 @@
 // Shared by the benchmarks: timing a command, set-up commands, clean-up that
 // also runs from a signal handler, and the statistics.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, writeFileSync, readFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,15 +9,19 @@ import { fileURLToPath } from "node:url";
 export const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 export const TSBOX = join(REPO, "bin", "tsbox.js");
 /**
- * argv that starts tsbox as a user's `tsbox` starts it: Node with the flags of
- * bin/tsbox.js's `#!/usr/bin/env -S node … --` line, `--`, the script.
+ * argv that starts a Node script of bin/ as a user's shell starts it: this Node
+ * with the flags of the script's `#!/usr/bin/env -S node … --` line, `--`, the script.
  */
-export const TSBOX_ARGV: readonly string[] = [
-  process.execPath,
-  ...(readFileSync(TSBOX, "utf8").split("\n", 1)[0] ?? "").replace(/^#!\S+\s+-S\s+node\s*/, "").split(/\s+/)
-    .filter((f) => f !== "" && f !== "--"),
-  "--", TSBOX,
-];
+export function nodeScriptArgv(script: string): string[] {
+  return [
+    process.execPath,
+    ...(readFileSync(script, "utf8").split("\n", 1)[0] ?? "").replace(/^#!\S+\s+-S\s+node\s*/, "").split(/\s+/)
+      .filter((f) => f !== "" && f !== "--"),
+    "--", script,
+  ];
+}
+/** argv that starts tsbox as a user's `tsbox` starts it (see nodeScriptArgv). */
+export const TSBOX_ARGV: readonly string[] = nodeScriptArgv(TSBOX);
 
 // The child being timed, so a signal handler can wait for it before cleaning up.
 let current: ChildProcess | undefined;
@@ -43,6 +47,32 @@ export function runTimed(argv: readonly string[], env?: NodeJS.ProcessEnv): Prom
     child.once("error", (e) => { current = undefined; reject(e); });
     // "close" comes after "exit" once stderr is drained, so the message is complete.
     child.once("close", (code, signal) => { current = undefined; resolve({ ms, code, signal, stderr }); });
+  });
+}
+
+/**
+ * Like runTimed, for a command whose children may outlive it holding its stdio
+ * (an OCI runtime's `create` hands its stdio to the container): stdin and
+ * stdout are /dev/null and stderr goes to errFile, read back once the command
+ * has exited, so no pipe keeps the wait open after the command is gone.
+ */
+export function runTimedToFile(argv: readonly string[], errFile: string): Promise<Exit> {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error("empty command");
+  const fd = openSync(errFile, "w");
+  return new Promise<Exit>((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    let child: ChildProcess;
+    // The child has its own copy once spawn returns (libuv forks synchronously).
+    try { child = spawn(file, args, { stdio: ["ignore", "ignore", fd] }); } finally { closeSync(fd); }
+    current = child;
+    child.once("error", (e) => { current = undefined; reject(e); });
+    // No pipes: "exit" is the end of the command itself.
+    child.once("exit", (code, signal) => {
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      current = undefined;
+      resolve({ ms, code, signal, stderr: readFileSync(errFile, "utf8") });
+    });
   });
 }
 
