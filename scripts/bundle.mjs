@@ -80,6 +80,12 @@ await build({
   target: "node22",
   external: ["ffi-rs", "pino"],
   plugins: [lazyBuiltins, esmBuiltins],
+  // Whitespace and syntax only: 727 → 504 KB, ~4 ms off every command's start
+  // (the compile cache's source hash and V8's deserialisation both scale with
+  // it; A/B of run, ps and --version, interleaved). Names are kept, so stack
+  // traces and class names read as in the source; the source map maps back.
+  minifyWhitespace: true,
+  minifySyntax: true,
   sourcemap: true,
   logLevel: "warning",
   define: { "import.meta.url": "__tsboxUrl" },
