@@ -51,7 +51,8 @@
 
 enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, BINDFD, PIVOT,
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
-            CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP, NKINDS };
+            CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
+            FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -67,6 +68,8 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [EXEC] = {"EXEC", ""},             [MEMMERGE] = {"MEMMERGE", ""},
   [KEYRING] = {"KEYRING", "s"},      [TARGET] = {"TARGET", "ss"},
   [SECCOMP] = {"SECCOMP", "ns"},
+  [FIFO] = {"FIFO", "s"},            [FIFOWAIT] = {"FIFOWAIT", ""},
+  [WRITEFILE] = {"WRITEFILE", "ss"}, [DOMAINNAME] = {"DOMAINNAME", "s"}, [UMASK] = {"UMASK", "n"},
 };
 
 struct op {
@@ -89,6 +92,9 @@ static struct slot slots[256];
 
 // Sent by the child over the error pipe; one write <= PIPE_BUF, so it arrives whole.
 struct report { int32_t op, err, code; char detail[4096 - 12]; };
+// Report ops that are not failures (header only): JOIN's forked pid, FIFOWAIT's "created".
+#define REPORT_JOINED (-2)
+#define REPORT_CREATED (-3)
 
 // State handed to the child through the copied address space.
 static struct {
@@ -111,6 +117,8 @@ static char start_result[sizeof(((struct report *)0)->detail) + 256];
 static size_t cur_op;
 static int pivoted, joined;
 static const struct op *init_op;  // INIT seen: EXEC runs the command under it
+static int fifo_fd = -1;          // FIFO: O_PATH fd of the exec fifo, reopened by FIFOWAIT
+static const char *resolved;      // FIFOWAIT: the command, resolved before the wait
 static int slot_fd[64];
 static struct report rep;
 
@@ -531,7 +539,7 @@ static void op_join(const struct op *o) {
   if (pid > 0) {
     // The parent places the child (host pid) in the container's cgroup, then
     // opens the second gate; this process itself never enters the cgroup.
-    struct report hello = {.op = -2, .err = 0, .code = (int32_t)pid};
+    struct report hello = {.op = REPORT_JOINED, .err = 0, .code = (int32_t)pid};
     ssize_t w;
     do w = write(g.err_w, &hello, offsetof(struct report, detail)); while (w < 0 && errno == EINTR);
     reaper((pid_t)pid);
@@ -563,7 +571,7 @@ static int executable(const char *p, int *denied) {
   return 0;
 }
 
-static _Noreturn void exec_sealed(const struct op *o) {
+static const char *resolve_command(const struct op *o) {
   const char *path = o->s[0], *found = NULL;
   int denied = 0;
   if (o->cands) {
@@ -576,6 +584,11 @@ static _Noreturn void exec_sealed(const struct op *o) {
     else if (denied) fail3(126, 0, "exec: \"", path, "\": permission denied");
     else fail3(127, 0, "exec: \"", path, "\": no such file or directory");
   }
+  return found;
+}
+
+static _Noreturn void exec_sealed(const struct op *o) {
+  const char *path = o->s[0], *found = resolved ? resolved : resolve_command(o);
   // --init: tini is PID 1 (from its own sealed memfd, so /proc/1/exe is no
   // host file) and runs the command, found the same way, from the same PATH.
   const unsigned char *elf = init_op ? init_op->elf : trampoline_elf;
@@ -608,6 +621,40 @@ static _Noreturn void exec_sealed(const struct op *o) {
   o->targv[n] = NULL;
   syscall(SYS_execveat, m, "", o->targv, o->envp, AT_EMPTY_PATH);
   fail3(126, errno, "exec: \"", init_op ? "tini" : path, "\"");
+}
+
+// FIFOWAIT (`tsbox-runc create`): the container is set up; its process waits
+// here, before exec, until `start` opens the exec fifo for reading (runc's
+// exec-fifo pattern). The command is resolved first, so that not-found and
+// not-executable are create-time errors. The launcher is told "created" and
+// may exit: the parent-death signal is cleared, and the wait no longer
+// depends on it. Nothing of Node's stays open while waiting, and the process
+// is not dumpable (its memory is a copy of the launcher's) until execve.
+static void op_fifowait(void) {
+  char p[32];
+  struct stat st;
+  if (fifo_fd < 0) fail3(125, 0, "exec fifo: ", "FIFOWAIT without FIFO", NULL);
+  resolved = resolve_command(&g.ops[g.nops - 1]);  // the parser made EXEC the last op
+  fd_path(p, fifo_fd);
+  // Reopened through the container's /proc: checked while the launcher still listens.
+  if (stat(p, &st) < 0) fail("open exec fifo ", p);
+  if (!S_ISFIFO(st.st_mode)) { errno = EINVAL; fail("open exec fifo ", p); }
+  int keep[2] = {g.err_w < fifo_fd ? g.err_w : fifo_fd, g.err_w < fifo_fd ? fifo_fd : g.err_w};
+  close_except(keep, 2);
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail("set non-dumpable", NULL);
+  if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) fail("clear parent death signal", NULL);
+  struct report created = {.op = REPORT_CREATED, .err = 0, .code = 0};
+  ssize_t w;
+  do w = write(g.err_w, &created, offsetof(struct report, detail)); while (w < 0 && errno == EINTR);
+  if (w != (ssize_t)offsetof(struct report, detail)) fail("report created", NULL);
+  int fd;
+  do fd = open(p, O_WRONLY | O_CLOEXEC); while (fd < 0 && errno == EINTR);
+  if (fd < 0) fail("open exec fifo ", p);
+  do w = write(fd, "0", 1); while (w < 0 && errno == EINTR);
+  if (w != 1) fail("write exec fifo ", p);
+  close(fd);
+  close(fifo_fd);
+  fifo_fd = -1;
 }
 
 static _Noreturn void op_exec(const struct op *o) {
@@ -767,6 +814,23 @@ static void run_op(const struct op *o) {
         (errno != ENOSYS || o->n[0] || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &o->prog, 0, 0) < 0))
       fail("load seccomp filter", NULL);
     break;
+  case FIFO:
+    // Opened on the host's path before PIVOT; FIFOWAIT reopens it for writing.
+    if ((fifo_fd = open(s0, O_PATH | O_CLOEXEC)) < 0) fail("open exec fifo ", s0);
+    break;
+  case FIFOWAIT: op_fifowait(); break;
+  case WRITEFILE: {
+    // sysctl (/proc/sys/...) and oom_score_adj: an existing file, never created.
+    int fd = open(s0, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+    size_t n = slen(o->s[1]);
+    ssize_t w = -1;
+    if (fd >= 0) do w = write(fd, o->s[1], n); while (w < 0 && errno == EINTR);
+    if (fd < 0 || w != (ssize_t)n) fail("write ", s0);
+    close(fd);
+    break;
+  }
+  case DOMAINNAME: if (setdomainname(s0, slen(s0)) < 0) fail("setdomainname", NULL); break;
+  case UMASK: umask((mode_t)(o->n[0] & 0777)); break;
   case EXEC: op_exec(o);
   case NKINDS: break;
   }
@@ -1200,7 +1264,7 @@ EXPORT int tsbox_start_join(int pid) {
   struct report rp;
   memset(&rp, 0, sizeof rp);
   size_t got = read_full(s->err_r, (char *)&rp, offsetof(struct report, detail));
-  if (got == offsetof(struct report, detail) && rp.op == -2 && rp.code > 0) return rp.code;
+  if (got == offsetof(struct report, detail) && rp.op == REPORT_JOINED && rp.code > 0) return rp.code;
   pending = rp;
   pending_got = got;
   pending_pid = pid;
@@ -1228,7 +1292,12 @@ EXPORT const char *tsbox_start(int pid) {
   } else if (s->join_w >= 0) {
     gate(&s->join_w);
   }
-  while (got < sizeof rp) {
+  // The header first: FIFOWAIT's "created" is a header alone, after which the
+  // child keeps the pipe open (it waits for `start`), so no EOF follows.
+  if (got < offsetof(struct report, detail))
+    got += read_full(s->err_r, (char *)&rp + got, offsetof(struct report, detail) - got);
+  if (got == offsetof(struct report, detail) && rp.op == REPORT_CREATED) got = 0;
+  else while (got < sizeof rp) {
     r = read(s->err_r, (char *)&rp + got, sizeof rp - got);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
@@ -1286,6 +1355,12 @@ EXPORT int tsbox_set_winsize(int fd, int rows, int cols) {
 
 EXPORT int tsbox_mknod(const char *path, int mode, int major, int minor) {
   return mknod(path, (mode_t)mode, makedev((unsigned)major, (unsigned)minor)) < 0 ? -errno : 0;
+}
+
+// The exec fifo of `tsbox-runc create` (Node has no mkfifo): mode as given, whatever the umask.
+EXPORT int tsbox_mkfifo(const char *path, int mode) {
+  if (mkfifo(path, (mode_t)mode) < 0) return -errno;
+  return chmod(path, (mode_t)mode) < 0 ? -errno : 0;
 }
 
 EXPORT int tsbox_lsetxattr(const char *path, const char *name, const unsigned char *value, int len) {

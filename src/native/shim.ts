@@ -163,6 +163,11 @@ export function setWinsize(fd: number, rows: number, cols: number): void {
   check(callInt("tsbox_set_winsize", [DataType.I32, DataType.I32, DataType.I32], [fd, rows, cols]), "ioctl");
 }
 
+/** A FIFO at path with exactly this mode (the exec fifo of `tsbox-runc create`). */
+export function mkfifo(path: string, mode: number): void {
+  check(callInt("tsbox_mkfifo", [DataType.String, DataType.I32], [path, mode]), "mkfifo", path);
+}
+
 export function mknod(path: string, mode: number, major: number, minor: number): void {
   check(
     callInt("tsbox_mknod", [DataType.String, DataType.I32, DataType.I32, DataType.I32], [path, mode, major, minor]),
