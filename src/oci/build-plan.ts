@@ -49,9 +49,25 @@ export interface CgroupMountInfo {
 export interface PlanContext {
   /** the container's id: its session keyring is `_ses.<id>` */
   id: string;
-  /** host directory the overlay is mounted on (inside the child's mount namespace only) */
+  /** host directory that becomes the container's root (inside the child's mount namespace only) */
   rootfs: string;
-  overlay: { linkDir: string; lowers: string[]; upper: string; work: string };
+  /**
+   * `tsbox run`: the image's layers, mounted as an overlay on rootfs. Absent
+   * (an OCI bundle's root.path): rootfs is used as it is, bind-mounted on
+   * itself before PIVOT, as runc does.
+   */
+  overlay?: { linkDir: string; lowers: string[]; upper: string; work: string };
+  /**
+   * Without an overlay: the propagation "/" gets first (runc's rootfsPropagation,
+   * default MS_SLAVE|MS_REC), and the mount rootfs is on when that left it
+   * shared (pivot_root refuses a shared parent; runc's rootfsParentMountPrivate).
+   */
+  rootPropagation?: number;
+  privateParent?: string;
+  /** false: no session keyring of its own (`--no-new-keyring`) */
+  newKeyring?: boolean;
+  /** `tsbox-runc create`: the exec fifo the process waits on before exec (FIFO, FIFOWAIT) */
+  execFifo?: string;
   cgroup: CgroupMountInfo;
   stdin: StdinMode;
   /** --init: host path of a static tini, read by the shim and run from a sealed memfd as PID 1 */
@@ -71,25 +87,16 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
     if (ns.type === "cgroup") cgroupNs = true;
     else if (NS_FLAG[ns.type] !== undefined) cloneFlags |= NS_FLAG[ns.type]!;
   }
-  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }, sessionKeyring(ctx.id)];
+  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }];
+  if (spec.process.oomScoreAdj !== undefined) {
+    ops.push({ op: "WRITEFILE", path: "/proc/self/oom_score_adj", value: String(spec.process.oomScoreAdj) });
+  }
+  if (ctx.newKeyring !== false) ops.push(sessionKeyring(ctx.id));
   // The cgroup namespace is entered only after the parent placed the child in its
   // cgroup, so that the container sees its own cgroup as the root.
   if (cgroupNs) ops.push({ op: "UNSHARE", flags: CLONE.NEWCGROUP });
-  ops.push({ op: "PRIVATE" });
-
-  // Overlay lowerdirs are short names relative to the link dir, so that many
-  // layers fit in the one page the mount data may take; deeper images mount
-  // runs of bottom layers as read-only overlays first (see overlay-lowerdirs.ts).
-  const { linkDir, upper, work } = ctx.overlay;
-  const rest = `,upperdir=${upper},workdir=${work}`;
-  const { lowers, stacks } = fitLowerdirs(ctx.overlay.lowers, rest);
-  ops.push({ op: "CHDIR", path: linkDir });
-  for (const s of stacks) {
-    ops.push({ op: "MOUNT", source: "overlay", target: join(linkDir, s.target), fstype: "overlay", flags: MS.RDONLY,
-      data: `lowerdir=${s.lowers.join(":")}` });
-  }
-  ops.push({ op: "MOUNT", source: "overlay", target: ctx.rootfs, fstype: "overlay", flags: ctx.rootNodev ? MS.NODEV : 0,
-    data: `lowerdir=${lowers.join(":")}${rest}` });
+  ops.push(...(ctx.overlay ? overlayRootOps(ctx, ctx.overlay) : boundRootOps(ctx)));
+  if (ctx.execFifo !== undefined) ops.push({ op: "FIFO", path: ctx.execFifo });
 
   // Host paths (bind sources) must be opened before the host's root goes away.
   const binds = spec.mounts.filter((m) => m.type === "bind");
@@ -105,11 +112,19 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
     if (m.destination === "/dev") ops.push(...devOps(spec));
   }
 
+  // In the container's procfs and namespaces, before /proc/sys is made read-only.
+  for (const [key, value] of Object.entries(spec.linux.sysctl ?? {})) {
+    ops.push({ op: "WRITEFILE", path: `/proc/sys/${key.replaceAll(".", "/")}`, value });
+  }
   for (const p of spec.linux.maskedPaths) ops.push({ op: "MASK", path: p });
   for (const p of spec.linux.readonlyPaths) ops.push({ op: "READONLY", path: p });
   if (spec.root.readonly) ops.push({ op: "REMOUNT", path: "/", flags: MS.BIND | MS.RDONLY });
 
-  ops.push({ op: "HOSTNAME", name: spec.hostname });
+  // Only in a UTS namespace of its own: otherwise these would be the host's names.
+  if (cloneFlags & CLONE.NEWUTS) {
+    if (spec.hostname !== "") ops.push({ op: "HOSTNAME", name: spec.hostname });
+    if (spec.domainname !== undefined && spec.domainname !== "") ops.push({ op: "DOMAINNAME", name: spec.domainname });
+  }
   if (cloneFlags & CLONE.NEWNET) ops.push({ op: "LOUP" });
   for (const r of spec.process.rlimits) {
     const resource = RLIMIT[r.type];
@@ -138,12 +153,49 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
       inheritable: capMask(caps.inheritable), ambient: capMask(caps.ambient) },
   );
   if (nnp) ops.push({ op: "NONEWPRIVS" });
+  if (u.umask !== undefined) ops.push({ op: "UMASK", mask: u.umask });
   ops.push({ op: "CHDIR", path: spec.process.cwd });
+  // Set up, waiting for `start`; the late filter after it, as close to exec as runc puts it.
+  if (ctx.execFifo !== undefined) ops.push({ op: "FIFOWAIT" });
   // Before INIT: tini, the container's PID 1, is filtered too.
   if (seccomp && nnp) ops.push(seccomp);
   if (ctx.init !== undefined) ops.push({ op: "INIT", path: ctx.init });
   ops.push({ op: "EXEC", path: spec.process.args[0]!, argv: spec.process.args, env: spec.process.env });
   return { cloneFlags, ops };
+}
+
+/**
+ * `tsbox run`: the image's layers as an overlay on rootfs, in a mount tree made
+ * private. Overlay lowerdirs are short names relative to the link dir, so that
+ * many layers fit in the one page the mount data may take; deeper images mount
+ * runs of bottom layers as read-only overlays first (see overlay-lowerdirs.ts).
+ */
+function overlayRootOps(ctx: PlanContext, overlay: NonNullable<PlanContext["overlay"]>): Op[] {
+  const { linkDir, upper, work } = overlay;
+  const rest = `,upperdir=${upper},workdir=${work}`;
+  const { lowers, stacks } = fitLowerdirs(overlay.lowers, rest);
+  const ops: Op[] = [{ op: "PRIVATE" }, { op: "CHDIR", path: linkDir }];
+  for (const s of stacks) {
+    ops.push({ op: "MOUNT", source: "overlay", target: join(linkDir, s.target), fstype: "overlay", flags: MS.RDONLY,
+      data: `lowerdir=${s.lowers.join(":")}` });
+  }
+  ops.push({ op: "MOUNT", source: "overlay", target: ctx.rootfs, fstype: "overlay", flags: ctx.rootNodev ? MS.NODEV : 0,
+    data: `lowerdir=${lowers.join(":")}${rest}` });
+  return ops;
+}
+
+/**
+ * An OCI bundle's root as it is (runc's prepareRoot): "/" gets the root
+ * propagation, the mount rootfs is on is made private if that left it shared,
+ * and rootfs is bound on itself, so that it is a mount PIVOT can make the root.
+ */
+function boundRootOps(ctx: PlanContext): Op[] {
+  const ops: Op[] = [{ op: "MOUNT", source: "", target: "/", fstype: "", flags: ctx.rootPropagation ?? (MS.SLAVE | MS.REC), data: "" }];
+  if (ctx.privateParent !== undefined) {
+    ops.push({ op: "MOUNT", source: "", target: ctx.privateParent, fstype: "", flags: MS.PRIVATE, data: "" });
+  }
+  ops.push({ op: "MOUNT", source: ctx.rootfs, target: ctx.rootfs, fstype: "", flags: MS.BIND | MS.REC, data: "" });
+  return ops;
 }
 
 export function seccompOp(p: SeccompProgram | undefined): Op | undefined {

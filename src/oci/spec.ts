@@ -13,6 +13,8 @@ export interface SpecUser {
   additionalGids?: number[];
   /** the user as given (`-u`), kept for messages and inspect */
   username?: string;
+  /** absent: the launcher's umask (`tsbox run`); OCI bundles get runc's 0022 when they name none */
+  umask?: number;
 }
 
 export interface SpecCapabilities {
@@ -39,6 +41,8 @@ export interface SpecProcess {
   capabilities: SpecCapabilities;
   rlimits: SpecRlimit[];
   noNewPrivileges?: boolean;
+  /** written to the process's oom_score_adj before anything else */
+  oomScoreAdj?: number;
 }
 
 export interface SpecMount {
@@ -66,7 +70,9 @@ export interface Spec {
   ociVersion: string;
   process: SpecProcess;
   root: { path: string; readonly: boolean };
+  /** "" (an OCI bundle without one): the UTS namespace keeps the host's */
   hostname: string;
+  domainname?: string;
   mounts: SpecMount[];
   linux: {
     namespaces: { type: NamespaceType; path?: string }[];
@@ -74,6 +80,8 @@ export interface Spec {
     /** device nodes beyond the defaults (--privileged: the host's) */
     devices?: SpecDevice[];
     cgroupsPath: string;
+    /** kernel parameters set in the container's namespaces (key "net.ipv4.ip_forward" → /proc/sys/net/ipv4/ip_forward) */
+    sysctl?: Record<string, string>;
     maskedPaths: string[];
     readonlyPaths: string[];
     rootfsPropagation?: string;

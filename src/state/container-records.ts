@@ -131,7 +131,9 @@ export const checkSpec: Check<Spec> = object({
   process: object({
     terminal: boolean,
     consoleSize: optional(object({ height: integer, width: integer })),
-    user: object({ uid: integer, gid: integer, additionalGids: optional(arrayOf(integer)), username: optional(string) }),
+    user: object({
+      uid: integer, gid: integer, additionalGids: optional(arrayOf(integer)), username: optional(string), umask: optional(integer),
+    }),
     args: strings,
     env: strings,
     cwd: string,
@@ -140,9 +142,11 @@ export const checkSpec: Check<Spec> = object({
     }),
     rlimits: arrayOf(object({ type: string, soft: number, hard: number })),
     noNewPrivileges: optional(boolean),
+    oomScoreAdj: optional(integer),
   }),
   root: object({ path: string, readonly: boolean }),
   hostname: string,
+  domainname: optional(string),
   mounts: arrayOf(object({ destination: string, type: optional(string), source: optional(string), options: optional(strings) })),
   linux: object({
     namespaces: arrayOf(object({
@@ -154,6 +158,7 @@ export const checkSpec: Check<Spec> = object({
       fileMode: optional(integer), uid: optional(integer), gid: optional(integer),
     }))),
     cgroupsPath: string,
+    sysctl: optional(recordOf(string)),
     maskedPaths: strings,
     readonlyPaths: strings,
     rootfsPropagation: optional(string),
