@@ -1,0 +1,141 @@
+// `tsbox-runc create`: an OCI bundle → a container whose process is set up and
+// waits, before exec, on the exec fifo in its state directory (runc's
+// pattern), with the same executor `tsbox run` uses: the bundle's spec becomes
+// a launch plan (oci/build-plan.ts) that the shim's cloned child follows. The
+// process gets this process's own fds 0-2 (the engine's), and once it reports
+// that it waits, it no longer depends on this process, which then exits: the
+// engine is its subreaper. Every step that creates something registers its
+// undo first, so a failure leaves no directory, cgroup, mount or process.
+
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import type { Cgroup } from "../../cgroupfs/index.js";
+import { LaunchError, UsageError, errnoCode } from "../../errors.js";
+import { log } from "../../log.js";
+import { buildPlan } from "../../oci/build-plan.js";
+import { checkContainerId, readBundle, rootPropagationFlags } from "../../oci/bundle.js";
+import { seccompProgram } from "../../native/seccomp-compiler.js";
+import { processStartTime } from "../../state/container-store.js";
+import {
+  bundleCacheDir, bundleContainerPaths, removeBundleContainerDir, writeBundleSpec, writeBundleState,
+  type BundleContainerState,
+} from "../../state/bundle-containers.js";
+import { Undo } from "../../util/undo.js";
+import { realHost, type Host } from "../host.js";
+import { cgroupMountInfo, createContainerCgroup, deviceRulesEnforced } from "../launch.js";
+import { bundleCgroupPath } from "./cgroup-path.js";
+import { rootMountSetup } from "./root-mount.js";
+
+export interface BundleCreateRequest {
+  /** the runtime's state root (`--root`) */
+  root: string;
+  id: string;
+  /** the bundle directory (default: the current one) */
+  bundle: string;
+  /** written with the container's pid once it is created (relative to the current directory) */
+  pidFile?: string;
+  consoleSocket?: string;
+  /** accepted as runc does; tsbox always pivots */
+  noPivot?: boolean;
+  /** no session keyring of the container's own */
+  noNewKeyring?: boolean;
+  /** fds 3..3+N-1 passed on to the container */
+  preserveFds?: number;
+  /** cgroupsPath is systemd's "slice:prefix:name" (laid out through cgroupfs) */
+  systemdCgroup?: boolean;
+}
+
+export interface CreatedBundleContainer {
+  state: BundleContainerState;
+  cgroup: Cgroup;
+}
+
+export async function createBundleContainer(req: BundleCreateRequest, host: Host = realHost): Promise<CreatedBundleContainer> {
+  const id = checkContainerId(req.id);
+  const paths = bundleContainerPaths(req.root, id);
+  if (existsSync(paths.dir)) throw new UsageError(`container with id exists: ${id}`, 1);
+  if ((req.preserveFds ?? 0) > 0) throw new UsageError("--preserve-fds is not supported by tsbox-runc", 1);
+  // Everything that can fail on bad input, before anything is created.
+  const bundle = readBundle(req.bundle);
+  const { spec } = bundle;
+  if (spec.process.terminal) {
+    throw new UsageError(req.consoleSocket === undefined
+      ? "cannot allocate tty if runc will detach without setting console socket"
+      : "process.terminal (--console-socket) is not supported by tsbox-runc yet", 1);
+  }
+  if (req.consoleSocket !== undefined) throw new UsageError("cannot use console socket if runc will not detach or allocate tty", 1);
+  const seccomp = spec.linux.seccomp ? seccompProgram(req.root, spec.linux.seccomp, join(bundleCacheDir(req.root), "seccomp")) : undefined;
+  const rootMounts = rootMountSetup(bundle.rootfs, rootPropagationFlags(spec));
+  const where = bundleCgroupPath(spec.linux.cgroupsPath, id, req.systemdCgroup === true);
+  const hierarchy = host.cgroups.hierarchy();
+  const enforced = deviceRulesEnforced(hierarchy, host.native);
+
+  const undo = new Undo();
+  try {
+    mkdirSync(req.root, { recursive: true, mode: 0o711 });
+    try {
+      mkdirSync(paths.dir, { mode: 0o711 });
+    } catch (e) {
+      if (errnoCode(e) === "EEXIST") throw new UsageError(`container with id exists: ${id}`, 1);
+      throw e;
+    }
+    undo.push(() => removeBundleContainerDir(req.root, id));
+    writeBundleSpec(req.root, id, spec);
+    // Writable by the container's root only as the host's root: runc's mode.
+    host.native.mkfifo(paths.fifo, 0o622);
+
+    const cgroup = createContainerCgroup(host, hierarchy, where.name, where.parent, enforced);
+    undo.push(() => cgroup.destroy());
+    cgroup.apply(spec.linux.resources);
+
+    const plan = buildPlan(spec, {
+      id,
+      rootfs: bundle.rootfs,
+      ...rootMounts,
+      newKeyring: req.noNewKeyring !== true,
+      execFifo: paths.fifo,
+      cgroup: cgroupMountInfo(hierarchy),
+      // The engine's stdio, untouched (the shim hands over fds 0-2 as they are).
+      stdin: "inherit",
+      bindIsDir: (p) => {
+        try { return statSync(p).isDirectory(); } catch { return true; /* the child reports the missing source */ }
+      },
+      ...(seccomp ? { seccomp } : {}),
+    });
+    log().debug({ id, ops: plan.ops.length }, "creating");
+
+    const pid = host.native.spawn(plan);
+    undo.push(() => host.native.abort(pid));
+    const base: BundleContainerState = {
+      ociVersion: spec.ociVersion, id, pid, pidStartTime: processStartTime(pid) ?? "", bundle: bundle.dir,
+      rootfs: bundle.rootfs, ...(spec.annotations ? { annotations: spec.annotations } : {}),
+      created: new Date().toISOString(), phase: "creating", cgroup: where,
+    };
+    writeBundleState(req.root, base);
+    cgroup.addProcess(pid);
+    const started = host.native.start(pid);
+    if (!started.ok) throw new LaunchError(started.message, started.code);
+    // From here on the process waits on the fifo, whoever else goes away.
+    const state: BundleContainerState = { ...base, phase: "created" };
+    writeBundleState(req.root, state);
+    if (req.pidFile !== undefined) writePidFile(req.pidFile, pid);
+    return { state, cgroup };
+  } catch (e) {
+    await undo.run();
+    throw e;
+  }
+}
+
+/** As runc: the pid (no newline), written next to the file and renamed into place. */
+function writePidFile(file: string, pid: number): void {
+  const target = resolve(file);
+  const tmp = join(dirname(target), `.${basename(target)}`);
+  try {
+    writeFileSync(tmp, String(pid), { mode: 0o644 });
+    renameSync(tmp, target);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new UsageError(`writing the pid file ${file}: ${(e as Error).message}`, 1);
+  }
+}
+

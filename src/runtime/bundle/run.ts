@@ -1,0 +1,34 @@
+// `tsbox-runc run`: create and start in one go. Detached, this process exits
+// once the container runs (the engine reaps it); in the foreground it is the
+// container's parent: it forwards signals, waits for the exit, deletes the
+// container and exits with its code (128+N for signal N), as runc run does.
+
+import { realHost, type Host } from "../host.js";
+import { forwardSignals } from "../stdio.js";
+import { createBundleContainer, type BundleCreateRequest } from "./create.js";
+import { deleteBundleContainer } from "./delete.js";
+import { startBundleContainer } from "./start.js";
+
+export interface BundleRunRequest extends BundleCreateRequest {
+  detach: boolean;
+  /** foreground: keep the stopped container (its state and cgroup) instead of deleting it */
+  keep?: boolean;
+}
+
+export async function runBundleContainer(req: BundleRunRequest, host: Host = realHost): Promise<number> {
+  const { state } = await createBundleContainer(req, host);
+  // From now on a signal to this process is meant for the container.
+  const stopForwarding = req.detach ? () => {} : forwardSignals(state.pid);
+  try {
+    await startBundleContainer(req.root, req.id, host.cgroups);
+  } catch (e) {
+    stopForwarding();
+    await deleteBundleContainer(req.root, req.id, true, host.cgroups).catch(() => {});
+    throw e;
+  }
+  if (req.detach) return 0;
+  const code = await host.native.wait(state.pid);
+  stopForwarding();
+  if (!req.keep) await deleteBundleContainer(req.root, req.id, true, host.cgroups);
+  return code;
+}

@@ -1,0 +1,300 @@
+// tsbox-runc against the real kernel, as engines drive it: bundles of the
+// busybox rootfs, create → state → start → kill → delete, the process waiting
+// before exec until start, tsbox-runc gone after create while the container
+// lives on, runc's error texts and exit status, and nothing left behind (no
+// cgroup, mount, process or state directory) after delete.
+import { spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO, alive, busyboxTarball, mountsUnder, until, type Result } from "./helpers.js";
+
+const RUNC = join(REPO, "bin", "tsbox-runc.js");
+
+let work: string;
+let root: string;
+let rootfs: string;
+let counter = 0;
+
+/**
+ * tsbox-runc with its stdout and stderr in files, not pipes: the container
+ * gets them as they are (as an engine's fifos), so a pipe would stay open, and
+ * a reader waiting for its end would wait, as long as the container lives.
+ */
+function runc(args: string[], opts: { input?: string } = {}): Result {
+  const out = join(work, `out-${++counter}`);
+  const err = join(work, `err-${counter}`);
+  const fds = [openSync(out, "w+"), openSync(err, "w+")] as const;
+  let r: ReturnType<typeof spawnSync>;
+  try {
+    r = spawnSync(process.execPath, ["--", RUNC, "--root", root, ...args],
+      { stdio: [opts.input === undefined ? "ignore" : "pipe", fds[0], fds[1]], timeout: 60_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+  const result = { code: r.status ?? 128 + 9, stdout: readFileSync(out, "utf8"), stderr: readFileSync(err, "utf8") };
+  rmSync(out);
+  rmSync(err);
+  return result;
+}
+
+/** A bundle whose config.json is `tsbox-runc spec`'s, with this command, on the shared busybox rootfs. */
+function bundle(args: string[], edit: (c: Record<string, any>) => void = () => {}): string {
+  const dir = join(work, `bundle-${++counter}`);
+  mkdirSync(dir);
+  const r = runc(["spec", "--bundle", dir]);
+  expect(r.code, r.stderr).toBe(0);
+  const c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, any>;
+  c.process.terminal = false;
+  c.process.args = args;
+  c.root = { path: rootfs, readonly: false };
+  edit(c);
+  writeFileSync(join(dir, "config.json"), JSON.stringify(c));
+  return dir;
+}
+
+const newId = (): string => `t${process.pid}-${++counter}`;
+
+function state(id: string): Record<string, unknown> {
+  const r = runc(["state", id]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+/** The container's cgroup directories (tsbox/runc/<id> without a cgroupsPath), in every hierarchy. */
+function cgroupDirs(parent: string, id: string): string[] {
+  return ["/sys/fs/cgroup", ...readdirSync("/sys/fs/cgroup").map((d) => join("/sys/fs/cgroup", d))]
+    .map((b) => join(b, parent, id)).filter((p) => existsSync(p));
+}
+
+/** Everything a deleted container must not leave behind. */
+function expectGone(id: string, pid: number, parent = "tsbox/runc"): void {
+  expect(existsSync(join(root, id))).toBe(false);
+  expect(cgroupDirs(parent, id)).toEqual([]);
+  expect(mountsUnder(rootfs)).toEqual([]);
+  if (pid > 0) expect(alive(pid)).toBe(false);
+}
+
+beforeAll(() => {
+  work = mkdtempSync("/var/tmp/tsbox-runc-test-");
+  root = join(work, "root");
+  rootfs = join(work, "rootfs");
+  mkdirSync(rootfs);
+  const r = spawnSync("tar", ["-xf", busyboxTarball(), "-C", rootfs]);
+  expect(r.status).toBe(0);
+});
+
+afterAll(() => {
+  // Anything a failed test left: killed and deleted, then the files.
+  for (const id of existsSync(root) ? readdirSync(root).filter((n) => !n.startsWith(".")) : []) runc(["delete", "--force", id]);
+  spawnSync("umount", ["-R", work], { stdio: "ignore" });
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("tsbox-runc create, start, state, kill, delete", () => {
+  it("waits before exec until start, outlives the create, and leaves nothing after delete", async () => {
+    const id = newId();
+    const marker = join(rootfs, "tmp", `${id}.started`);
+    const dir = bundle(["sh", "-c", `echo started > /tmp/${id}.started; exec sleep 1000`]);
+    const created = runc(["create", "--bundle", dir, id]);
+    expect(created.code, created.stderr).toBe(0);
+    // tsbox-runc has exited (spawnSync returned); its container lives on.
+    const s = state(id);
+    expect(s).toMatchObject({ ociVersion: expect.stringMatching(/^1\./), id, status: "created", bundle: dir, rootfs });
+    const pid = s.pid as number;
+    expect(pid).toBeGreaterThan(0);
+    expect(alive(pid)).toBe(true);
+    // Set up but not yet the command: no marker, and the process is not sleep.
+    expect(existsSync(marker)).toBe(false);
+    expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).not.toContain("sleep");
+    expect(cgroupDirs("tsbox/runc", id).length).toBeGreaterThan(0);
+    for (const d of cgroupDirs("tsbox/runc", id)) expect(readFileSync(join(d, "cgroup.procs"), "utf8")).toContain(String(pid));
+
+    const started = runc(["start", id]);
+    expect(started.code, started.stderr).toBe(0);
+    await until(() => existsSync(marker) || undefined, "the command to run");
+    expect(state(id)).toMatchObject({ status: "running", pid });
+    await until(() => readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("sleep") || undefined, "exec of sleep");
+    expect(existsSync(join(root, id, "exec.fifo"))).toBe(false);
+
+    const again = runc(["start", id]);
+    expect(again).toMatchObject({ code: 1 });
+    expect(again.stderr).toContain("cannot start an already running container");
+
+    const refused = runc(["delete", id]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`cannot delete container ${id} that is not stopped: running`);
+
+    expect(runc(["kill", id, "KILL"]).code).toBe(0);
+    await until(() => !alive(pid) || undefined, "the container to die");
+    expect(state(id)).toMatchObject({ status: "stopped", pid: 0 });
+    const dead = runc(["kill", id]);
+    expect(dead.code).toBe(1);
+    expect(dead.stderr).toContain("container not running");
+    const restart = runc(["start", id]);
+    expect(restart.stderr).toContain("cannot start a container that has stopped");
+
+    const deleted = runc(["delete", id]);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expectGone(id, pid);
+    rmSync(marker, { force: true });
+  });
+
+  it("deletes a created container that never started: its process killed, nothing left", () => {
+    const id = newId();
+    const created = runc(["create", "--bundle", bundle(["sh", "-c", `touch /tmp/${id}.ran`]), id]);
+    expect(created.code, created.stderr).toBe(0);
+    const pid = state(id).pid as number;
+    expect(alive(pid)).toBe(true);
+    const deleted = runc(["delete", id]);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expectGone(id, pid);
+    expect(existsSync(join(rootfs, "tmp", `${id}.ran`))).toBe(false);
+  });
+
+  it("delete --force kills a running container; kill sends names, SIG names and numbers", async () => {
+    const id = newId();
+    // The shell reports the signals it traps, then waits.
+    const dir = bundle(["sh", "-c", `trap 'echo HUP >> /tmp/${id}.sigs' HUP; trap 'echo USR1 >> /tmp/${id}.sigs' USR1; `
+      + `echo ready > /tmp/${id}.ready; while true; do sleep 0.1; done`]);
+    expect(runc(["create", "--bundle", dir, id]).code).toBe(0);
+    expect(runc(["start", id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    await until(() => existsSync(join(rootfs, "tmp", `${id}.ready`)) || undefined, "the traps to be set");
+    expect(runc(["kill", id, "HUP"]).code).toBe(0);
+    await until(() => (readFileSync(join(rootfs, "tmp", `${id}.sigs`), { encoding: "utf8", flag: "a+" }).includes("HUP") || undefined), "HUP");
+    expect(runc(["kill", id, "SIGUSR1"]).code).toBe(0);
+    await until(() => (readFileSync(join(rootfs, "tmp", `${id}.sigs`), "utf8").includes("USR1") || undefined), "USR1");
+    expect(runc(["kill", id, "10"]).code).toBe(0); // SIGUSR1 by number
+    await until(() => (readFileSync(join(rootfs, "tmp", `${id}.sigs`), "utf8").split("USR1").length === 3 || undefined), "USR1 again");
+    const bad = runc(["kill", id, "SIGNOPE"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('unknown signal \\"SIGNOPE\\"');
+
+    const deleted = runc(["delete", "--force", id]);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expectGone(id, pid);
+  });
+
+  it("kill --all signals every process in the container's cgroup", async () => {
+    const id = newId();
+    const dir = bundle(["sh", "-c", "sleep 1000 & sleep 1000 & wait"]);
+    expect(runc(["create", "--bundle", dir, id]).code).toBe(0);
+    expect(runc(["start", id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    const procs = (): number[] => cgroupDirs("tsbox/runc", id).flatMap((d) =>
+      readFileSync(join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number));
+    await until(() => new Set(procs()).size >= 3 || undefined, "three processes");
+    const all = [...new Set(procs())];
+    expect(runc(["kill", "--all", id, "KILL"]).code).toBe(0);
+    await until(() => all.every((p) => !alive(p)) || undefined, "every process to die");
+    expect(runc(["delete", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+
+  it("writes --pid-file and places the container in the cgroup its cgroupsPath names, under tsbox's root", () => {
+    const id = newId();
+    const pidFile = join(work, `${id}.pid`);
+    const dir = bundle(["sleep", "1000"], (c) => { c.linux.cgroupsPath = `/runc-test/${id}-cg`; });
+    const created = runc(["create", "--bundle", dir, "--pid-file", pidFile, id]);
+    expect(created.code, created.stderr).toBe(0);
+    const pid = state(id).pid as number;
+    expect(readFileSync(pidFile, "utf8")).toBe(String(pid));
+    const dirs = cgroupDirs("tsbox/runc-test", `${id}-cg`);
+    expect(dirs.length).toBeGreaterThan(0);
+    for (const d of dirs) expect(readFileSync(join(d, "cgroup.procs"), "utf8")).toContain(String(pid));
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid, "tsbox/runc-test");
+    expect(cgroupDirs("tsbox/runc-test", `${id}-cg`)).toEqual([]);
+  });
+
+  it("lists containers as runc does (table and JSON)", () => {
+    const id = newId();
+    expect(runc(["create", "--bundle", bundle(["true"]), id]).code).toBe(0);
+    const table = runc(["list"]);
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER$/);
+    expect(table.stdout).toMatch(new RegExp(`^${id}\\s+\\d+\\s+created\\s+`, "m"));
+    const json = JSON.parse(runc(["list", "--format", "json"]).stdout) as { id: string; status: string; owner: string }[];
+    expect(json.find((c) => c.id === id)).toMatchObject({ status: "created", owner: "root" });
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+  });
+});
+
+describe("tsbox-runc run", () => {
+  it("in the foreground: the engine's stdio untouched, the exit code, and the container deleted", () => {
+    const id = newId();
+    const r = runc(["run", "--bundle", bundle(["sh", "-c", "echo out; echo err >&2; exit 3"]), id]);
+    expect(r).toMatchObject({ code: 3, stdout: "out\n", stderr: "err\n" });
+    expect(existsSync(join(root, id))).toBe(false);
+    expect(cgroupDirs("tsbox/runc", id)).toEqual([]);
+  });
+
+  it("gives 128+N for a container killed by signal N, and reads its stdin from the caller's", () => {
+    const id = newId();
+    // Without a PID namespace of its own the shell is no init, which would ignore its own TERM.
+    const dir = bundle(["sh", "-c", "read line; echo got $line; kill -TERM $$"], (c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "pid");
+    });
+    const r = runc(["run", "--bundle", dir, id], { input: "hi\n" });
+    expect(r).toMatchObject({ code: 128 + 15, stdout: "got hi\n" });
+  });
+
+  it("--detach: returns once the container runs", async () => {
+    const id = newId();
+    const r = runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"]), id]);
+    expect(r.code, r.stderr).toBe(0);
+    const s = state(id);
+    expect(s.status).toBe("running");
+    await until(() => readFileSync(`/proc/${s.pid as number}/cmdline`, "utf8").startsWith("sleep") || undefined, "sleep");
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, s.pid as number);
+  });
+});
+
+describe("tsbox-runc errors, as engines read them", () => {
+  it("an unknown id: one line saying it does not exist, exit 1, for every verb; delete --force of one succeeds", () => {
+    for (const args of [["state", "nope"], ["start", "nope"], ["kill", "nope"], ["delete", "nope"]]) {
+      const r = runc(args);
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.stderr).toMatch(/^time="[^"]+" level=error msg="container with id nope does not exist"\n$/);
+    }
+    expect(runc(["delete", "--force", "nope"]).code).toBe(0);
+  });
+
+  it("--log-format json: the error as a JSON line with level and msg, in the --log file (stderr then gets the message)", () => {
+    const r = runc(["--log-format", "json", "state", "nope"]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stderr)).toMatchObject({ level: "error", msg: "container with id nope does not exist" });
+    const log = join(work, "log.json");
+    const l = runc(["--log", log, "--log-format", "json", "kill", "nope", "KILL"]);
+    expect(l).toMatchObject({ code: 1, stderr: "container with id nope does not exist\n" });
+    const lines = readFileSync(log, "utf8").trim().split("\n");
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({ level: "error", msg: "container with id nope does not exist" });
+  });
+
+  it("a command that cannot be found fails the create, and leaves nothing", () => {
+    const id = newId();
+    const r = runc(["create", "--bundle", bundle(["/no/such/command"]), id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('exec: \\"/no/such/command\\": no such file or directory');
+    expectGone(id, 0);
+  });
+
+  it("refuses what it cannot honour by name, before creating anything", () => {
+    const id = newId();
+    const r = runc(["create", "--bundle", bundle(["true"], (c) => { c.hooks = { prestart: [{ path: "/bin/true" }] }; }), id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("hooks.prestart is not supported by tsbox-runc");
+    expectGone(id, 0);
+    const dup = runc(["create", "--bundle", bundle(["true"]), id]);
+    expect(dup.code, dup.stderr).toBe(0);
+    const twice = runc(["create", "--bundle", bundle(["true"]), id]);
+    expect(twice.stderr).toContain(`container with id exists: ${id}`);
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+  });
+
+  it("prints runc-style version lines", () => {
+    const r = runc(["--version"]);
+    expect(r.stdout).toMatch(/^tsbox-runc version \d+\.\d+\.\d+\nspec: 1\.\d+\.\d+\n/);
+  });
+});
