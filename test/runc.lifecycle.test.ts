@@ -251,6 +251,48 @@ describe("tsbox-runc run", () => {
   });
 });
 
+describe("the bundle's configuration, honoured inside the container", () => {
+  it("user, cwd, env, hostname, domainname, umask, oomScoreAdj, sysctl, rlimits, capabilities, no_new_privs, read-only root, masks, binds and seccomp", () => {
+    const id = newId();
+    const shared = join(work, `${id}-shared`);
+    mkdirSync(shared);
+    writeFileSync(join(shared, "hello"), "from the host\n");
+    const script = [
+      "id -u; id -g; id -G; pwd; echo $GREETING; hostname; cat /proc/sys/kernel/domainname; umask",
+      "cat /proc/self/oom_score_adj; cat /proc/sys/net/ipv4/ip_forward; ulimit -n",
+      "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status",
+      "touch /rootfs-write 2>/dev/null && echo root-writable || echo root-read-only",
+      "cat /proc/kcore 2>/dev/null | wc -c; cat /data/hello; touch /data/x 2>/dev/null && echo data-writable || echo data-read-only",
+      "mkdir /tmp/x 2>&1 | grep -o 'Operation not permitted'",
+    ].join("; ");
+    const dir = bundle(["sh", "-c", script], (c) => {
+      c.root.readonly = true;
+      c.process.user = { uid: 1000, gid: 1000, additionalGids: [5], umask: 0o027 };
+      c.process.cwd = "/home/app";
+      c.process.env.push("GREETING=hi there");
+      c.process.oomScoreAdj = 123;
+      c.process.rlimits = [{ type: "RLIMIT_NOFILE", soft: 321, hard: 321 }];
+      c.process.capabilities = { bounding: ["CAP_KILL", "CAP_CHOWN"], effective: ["CAP_KILL"], permitted: ["CAP_KILL"],
+        inheritable: ["CAP_KILL"], ambient: ["CAP_KILL"] };
+      c.hostname = "box";
+      c.domainname = "example.org";
+      c.linux.sysctl = { "net.ipv4.ip_forward": "1" };
+      c.mounts.push({ destination: "/data", type: "bind", source: shared, options: ["rbind", "ro"] });
+      c.mounts.push({ destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid"] });
+      c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO" }] };
+    });
+    const r = runc(["run", "--bundle", dir, id]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("\n")).toEqual([
+      "1000", "1000", "1000 5", "/home/app", "hi there", "box", "example.org", "0027",
+      "123", "1", "321",
+      "CapEff:\t0000000000000020", "CapBnd:\t0000000000000021", "NoNewPrivs:\t1", "Seccomp:\t2",
+      "root-read-only", "0", "from the host", "data-read-only", "Operation not permitted", "",
+    ]);
+  });
+});
+
 describe("tsbox-runc errors, as engines read them", () => {
   it("an unknown id: one line saying it does not exist, exit 1, for every verb; delete --force of one succeeds", () => {
     for (const args of [["state", "nope"], ["start", "nope"], ["kill", "nope"], ["delete", "nope"]]) {

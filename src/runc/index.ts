@@ -5,7 +5,7 @@
 // executor as `tsbox run` (runtime/bundle/ over oci/ and native/).
 
 import { Command, CommanderError, Option } from "commander";
-import { TsboxError } from "../errors.js";
+import { TsboxError, UsageError } from "../errors.js";
 import { configureLog, log } from "../log.js";
 import { OCI_VERSION } from "../oci/spec.js";
 import { packageVersion } from "../util/package.js";
@@ -49,7 +49,8 @@ function buildProgram(sink: ErrorSink, exit: (code: number) => void): Command {
   };
   registerLifecycle(program, globals, exit);
   registerInfo(program, globals);
-  program.action(() => {
+  program.allowExcessArguments(true).action(() => {
+    if (program.args.length > 0) throw new UsageError(`No help topic for '${program.args[0]}'`, 1);
     if (program.opts<{ version?: boolean }>().version) process.stdout.write(versionText());
     else program.outputHelp();
   });
