@@ -52,7 +52,7 @@
 enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, BINDFD, PIVOT,
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
             CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
-            FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, NKINDS };
+            FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -70,6 +70,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [SECCOMP] = {"SECCOMP", "ns"},
   [FIFO] = {"FIFO", "s"},            [FIFOWAIT] = {"FIFOWAIT", ""},
   [WRITEFILE] = {"WRITEFILE", "ss"}, [DOMAINNAME] = {"DOMAINNAME", "s"}, [UMASK] = {"UMASK", "n"},
+  [SETNS] = {"SETNS", "sn"},
 };
 
 struct op {
@@ -831,6 +832,15 @@ static void run_op(const struct op *o) {
   }
   case DOMAINNAME: if (setdomainname(s0, slen(s0)) < 0) fail("setdomainname", NULL); break;
   case UMASK: umask((mode_t)(o->n[0] & 0777)); break;
+  case SETNS: {
+    // An existing namespace by path (a pod's network namespace): the kernel
+    // checks that the file is a namespace of that type (EINVAL otherwise).
+    int fd = open(s0, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail("open namespace ", s0);
+    if (setns(fd, (int)o->n[1]) < 0) fail("join namespace ", s0);
+    close(fd);
+    break;
+  }
   case EXEC: op_exec(o);
   case NKINDS: break;
   }

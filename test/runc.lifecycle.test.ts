@@ -4,7 +4,9 @@
 // lives on, runc's error texts and exit status, and nothing left behind (no
 // cgroup, mount, process or state directory) after delete.
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO, alive, busyboxTarball, mountsUnder, until, type Result } from "./helpers.js";
@@ -290,6 +292,30 @@ describe("the bundle's configuration, honoured inside the container", () => {
       "CapEff:\t0000000000000020", "CapBnd:\t0000000000000021", "NoNewPrivs:\t1", "Seccomp:\t2",
       "root-read-only", "0", "from the host", "data-read-only", "Operation not permitted", "",
     ]);
+  });
+});
+
+describe("a pod: containers sharing namespaces by path", () => {
+  it("joins the network, IPC and UTS namespaces of another container, and creates the rest", () => {
+    const sandbox = newId();
+    expect(runc(["create", "--bundle", bundle(["sleep", "1000"], (c) => { c.hostname = "pod"; }), sandbox]).code).toBe(0);
+    const spid = state(sandbox).pid as number;
+    const app = newId();
+    const dir = bundle(["sleep", "1000"], (c) => {
+      delete c.hostname;
+      c.linux.namespaces = [{ type: "pid" }, { type: "mount" }, { type: "network", path: `/proc/${spid}/ns/net` },
+        { type: "ipc", path: `/proc/${spid}/ns/ipc` }, { type: "uts", path: `/proc/${spid}/ns/uts` }];
+    });
+    const created = runc(["create", "--bundle", dir, app]);
+    expect(created.code, created.stderr).toBe(0);
+    const apid = state(app).pid as number;
+    const ns = (pid: number, n: string): string => readlinkSync(`/proc/${pid}/ns/${n}`);
+    for (const n of ["net", "ipc", "uts"]) expect(ns(apid, n), n).toBe(ns(spid, n));
+    for (const n of ["pid_for_children", "mnt"]) expect(ns(apid, n), n).not.toBe(ns(spid, n));
+    expect(ns(apid, "net")).not.toBe(ns(process.pid, "net"));
+    for (const id of [app, sandbox]) expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(app, apid);
+    expectGone(sandbox, spid);
   });
 });
 

@@ -73,7 +73,7 @@ describe("a bundle's config.json", () => {
   it("refuses, by name, what tsbox-runc does not honour", () => {
     expect(refusal((c) => { c.hooks = { poststart: [{ path: "/x" }] }; })).toBe("hooks.poststart is not supported by tsbox-runc");
     expect(refusal((c) => { c.linux.namespaces.push({ type: "user" }); })).toContain("user namespace");
-    expect(refusal((c) => { c.linux.namespaces[1].path = "/proc/1/ns/net"; })).toContain("joining an existing network namespace");
+    expect(refusal((c) => { c.linux.namespaces[0].path = "/proc/1/ns/pid"; })).toContain("joining an existing pid namespace");
     expect(refusal((c) => { c.linux.namespaces = c.linux.namespaces.filter((x: { type: string }) => x.type !== "mount"); }))
       .toContain("without a mount namespace");
     expect(refusal((c) => { c.linux.resources.hugepageLimits = [{ pageSize: "2MB", limit: 1 }]; })).toContain("hugepageLimits");
@@ -178,6 +178,19 @@ describe("the launch plan of a bundle", () => {
     expect(ops).toContainEqual({ op: "UMASK", mask: 0o022 });
     // noNewPrivileges: the filter after the wait, as close to exec as runc puts it.
     expect(names(ops).slice(-4)).toEqual(["CHDIR", "FIFOWAIT", "SECCOMP", "EXEC"]);
+  });
+
+  it("joins a namespace given by path (a pod's network namespace) instead of creating it", () => {
+    const { spec, rootfs } = readBundle(bundle((c) => {
+      c.linux.namespaces[1].path = "/var/run/netns/pod1";
+      c.linux.namespaces.push({ type: "cgroup", path: "/proc/1/ns/cgroup" });
+    }));
+    const { ops, cloneFlags } = buildPlan(spec, { id: "c", rootfs, cgroup: { version: "v2" }, stdin: "inherit", bindIsDir: () => true });
+    expect(cloneFlags & CLONE.NEWNET).toBe(0);
+    expect(ops[1]).toEqual({ op: "SETNS", path: "/var/run/netns/pod1", flag: CLONE.NEWNET });
+    expect(names(ops)).not.toContain("LOUP");
+    expect(ops).toContainEqual({ op: "SETNS", path: "/proc/1/ns/cgroup", flag: CLONE.NEWCGROUP });
+    expect(names(ops)).not.toContain("UNSHARE");
   });
 
   it("sets no hostname without a UTS namespace of its own", () => {

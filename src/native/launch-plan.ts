@@ -57,6 +57,8 @@ export type Op =
   | { op: "WRITEFILE"; path: string; value: string }
   | { op: "DOMAINNAME"; name: string }
   | { op: "UMASK"; mask: number }
+  /** joins an existing namespace (CLONE_NEW* flag) by path */
+  | { op: "SETNS"; path: string; flag: number }
   | { op: "EXEC"; path: string; argv: string[]; env: string[] };
 
 export interface Plan {
@@ -89,6 +91,7 @@ export function encodePlan(plan: Plan): string[] {
       case "HOSTNAME": case "KEYRING": case "DOMAINNAME": out.push(o.name); break;
       case "WRITEFILE": out.push(o.path, o.value); break;
       case "UMASK": out.push(String(o.mask)); break;
+      case "SETNS": out.push(o.path, String(o.flag)); break;
       case "INIT": case "FIFO": out.push(o.path); break;
       case "TARGET": out.push(o.path, o.kind); break;
       case "RLIMIT": out.push(String(o.resource), u64(o.soft), u64(o.hard)); break;

@@ -82,19 +82,25 @@ export interface PlanContext {
 
 export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   let cloneFlags = 0;
-  let cgroupNs = false;
+  let cgroupNs: Op | undefined;
+  const joins: Op[] = [];
   for (const ns of spec.linux.namespaces) {
-    if (ns.type === "cgroup") cgroupNs = true;
-    else if (NS_FLAG[ns.type] !== undefined) cloneFlags |= NS_FLAG[ns.type]!;
+    const flag = ns.type === "cgroup" ? CLONE.NEWCGROUP : NS_FLAG[ns.type];
+    if (flag === undefined) continue;
+    // An existing namespace (a pod's network namespace) is joined, not created.
+    const op: Op | undefined = ns.path ? { op: "SETNS", path: ns.path, flag } : undefined;
+    if (ns.type === "cgroup") cgroupNs = op ?? { op: "UNSHARE", flags: CLONE.NEWCGROUP };
+    else if (op) joins.push(op);
+    else cloneFlags |= flag;
   }
-  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }];
+  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }, ...joins];
   if (spec.process.oomScoreAdj !== undefined) {
     ops.push({ op: "WRITEFILE", path: "/proc/self/oom_score_adj", value: String(spec.process.oomScoreAdj) });
   }
   if (ctx.newKeyring !== false) ops.push(sessionKeyring(ctx.id));
   // The cgroup namespace is entered only after the parent placed the child in its
   // cgroup, so that the container sees its own cgroup as the root.
-  if (cgroupNs) ops.push({ op: "UNSHARE", flags: CLONE.NEWCGROUP });
+  if (cgroupNs) ops.push(cgroupNs);
   ops.push(...(ctx.overlay ? overlayRootOps(ctx, ctx.overlay) : boundRootOps(ctx)));
   if (ctx.execFifo !== undefined) ops.push({ op: "FIFO", path: ctx.execFifo });
 

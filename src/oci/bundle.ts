@@ -280,17 +280,24 @@ function refuseUnsupported(c: Config): void {
   if (c.mounts?.some((m) => m.uidMappings?.length || m.gidMappings?.length)) refuse("idmapped mounts (mounts[].uidMappings)");
 }
 
-function checkNamespaces(list: { type: string; path?: string }[]): { type: NamespaceType }[] {
+/** Namespaces an existing one of may be joined by path (setns before anything else happens in it). */
+const JOINABLE = new Set(["network", "ipc", "uts", "cgroup"]);
+
+function checkNamespaces(list: { type: string; path?: string }[]): { type: NamespaceType; path?: string }[] {
   const seen = new Set<string>();
-  const out: { type: NamespaceType }[] = [];
+  const out: { type: NamespaceType; path?: string }[] = [];
   for (const ns of list) {
     if (!(NAMESPACES as readonly string[]).includes(ns.type)) throw new BundleError(`namespace type ${JSON.stringify(ns.type)} is unknown`);
     if (seen.has(ns.type)) throw new BundleError(`malformed spec file: duplicated ns ${JSON.stringify(ns.type)}`);
     seen.add(ns.type);
-    if (ns.path !== undefined && ns.path !== "") throw new BundleError(`joining an existing ${ns.type} namespace (path ${ns.path}) is not supported by tsbox-runc`);
     if (ns.type === "user") throw new BundleError("a user namespace is not supported by tsbox-runc");
     if (ns.type === "time") throw new BundleError("a time namespace is not supported by tsbox-runc");
-    out.push({ type: ns.type as NamespaceType });
+    const path = ns.path ?? "";
+    if (path !== "" && !JOINABLE.has(ns.type)) {
+      throw new BundleError(`joining an existing ${ns.type} namespace (path ${path}) is not supported by tsbox-runc`);
+    }
+    if (path !== "" && !path.startsWith("/")) throw new BundleError(`namespace ${ns.type}: path ${JSON.stringify(path)} is not absolute`);
+    out.push({ type: ns.type as NamespaceType, ...(path !== "" ? { path } : {}) });
   }
   // The executor pivots into the root: it needs a mount namespace of its own.
   if (!seen.has("mount")) throw new BundleError("a container without a mount namespace is not supported by tsbox-runc");
