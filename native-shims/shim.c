@@ -52,7 +52,7 @@
 enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, BINDFD, PIVOT,
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
             CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
-            FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, NKINDS };
+            FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -70,7 +70,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [SECCOMP] = {"SECCOMP", "ns"},
   [FIFO] = {"FIFO", "s"},            [FIFOWAIT] = {"FIFOWAIT", ""},
   [WRITEFILE] = {"WRITEFILE", "ss"}, [DOMAINNAME] = {"DOMAINNAME", "s"}, [UMASK] = {"UMASK", "n"},
-  [SETNS] = {"SETNS", "sn"},
+  [SETNS] = {"SETNS", "sn"},         [HANDOFF] = {"HANDOFF", ""},
 };
 
 struct op {
@@ -117,6 +117,7 @@ static char start_result[sizeof(((struct report *)0)->detail) + 256];
 
 static size_t cur_op;
 static int pivoted, joined;
+static int handoff;  // HANDOFF: JOIN's process outside exits instead of reaping (tsbox-runc exec)
 static const struct op *init_op;  // INIT seen: EXEC runs the command under it
 static int fifo_fd = -1;          // FIFO: O_PATH fd of the exec fifo, reopened by FIFOWAIT
 static const char *resolved;      // FIFOWAIT: the command, resolved before the wait
@@ -543,9 +544,14 @@ static void op_join(const struct op *o) {
     struct report hello = {.op = REPORT_JOINED, .err = 0, .code = (int32_t)pid};
     ssize_t w;
     do w = write(g.err_w, &hello, offsetof(struct report, detail)); while (w < 0 && errno == EINTR);
+    // HANDOFF: the child is the engine's to reap (it is reparented to the
+    // nearest subreaper: the launcher, or the engine's shim once it exits).
+    if (handoff) _exit(0);
     reaper((pid_t)pid);
   }
-  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  // With HANDOFF the parent is gone at once: the join gate's EOF (the launcher
+  // died before releasing it) is what stops this process then.
+  if (!handoff) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   char c;
   ssize_t r;
   do r = read(g.join_r, &c, 1); while (r < 0 && errno == EINTR);
@@ -799,6 +805,7 @@ static void run_op(const struct op *o) {
   case KEYRING: op_keyring(o); break;
   case TARGET: op_target(o); break;
   case JOIN: op_join(o); break;
+  case HANDOFF: handoff = 1; break;
   case DETACH: {
     // exec -d: the process is handed to the container's PID 1 (the orphan's
     // reaper is that of its parent's PID namespace), so no host process waits.
@@ -1365,6 +1372,12 @@ EXPORT int tsbox_set_winsize(int fd, int rows, int cols) {
 
 EXPORT int tsbox_mknod(const char *path, int mode, int major, int minor) {
   return mknod(path, (mode_t)mode, makedev((unsigned)major, (unsigned)minor)) < 0 ? -errno : 0;
+}
+
+// tsbox-runc exec in the foreground: the exec'd process, handed off by JOIN's
+// process outside (HANDOFF), is reparented to this process, which waits for it.
+EXPORT int tsbox_set_subreaper(int on) {
+  return prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0) < 0 ? -errno : 0;
 }
 
 // The exec fifo of `tsbox-runc create` (Node has no mkfifo): mode as given, whatever the umask.

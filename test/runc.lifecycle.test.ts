@@ -295,6 +295,63 @@ describe("the bundle's configuration, honoured inside the container", () => {
   });
 });
 
+describe("tsbox-runc exec", () => {
+  it("runs a process in the container: its namespaces and cgroup, exec's flags over the container's process, its exit code", () => {
+    const id = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"], (c) => { c.hostname = "execbox"; }), id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    // No cgroup namespace in runc's default spec: /proc/self/cgroup shows the host's paths.
+    const r = runc(["exec", "--env", "FOO=bar", "--cwd", "/tmp", "--user", "1000:1000", id,
+      "sh", "-c", `echo $FOO; pwd; id -u; id -g; hostname; echo $$; grep -c :/tsbox/runc/${id}$ /proc/self/cgroup; exit 7`]);
+    expect(r.stderr).toBe("");
+    const lines = r.stdout.split("\n");
+    expect(r.code).toBe(7);
+    expect(lines.slice(0, 5)).toEqual(["bar", "/tmp", "1000", "1000", "execbox"]);
+    // In the container's PID namespace (its init is 1), and in its cgroup in every hierarchy.
+    expect(Number(lines[5])).toBeGreaterThan(1);
+    expect(Number(lines[6])).toBe(cgroupDirs("tsbox/runc", id).length);
+
+    const file = join(work, `${id}-process.json`);
+    writeFileSync(file, JSON.stringify({ user: { uid: 65534, gid: 65534 }, args: ["sh", "-c", "id -u; echo $X; ulimit -n"],
+      env: ["X=from-file", "PATH=/bin"], cwd: "/", rlimits: [{ type: "RLIMIT_NOFILE", soft: 77, hard: 77 }] }));
+    expect(runc(["exec", "--process", file, id])).toMatchObject({ code: 0, stdout: "65534\nfrom-file\n77\n" });
+
+    const missing = runc(["exec", id, "nope"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('exec: \\"nope\\": executable file not found in $PATH');
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+
+  it("--detach --pid-file: the process outlives tsbox-runc, in the container's cgroup, and goes with the container", () => {
+    const id = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"]), id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    const pidFile = join(work, `${id}-exec.pid`);
+    const r = runc(["exec", "--detach", "--pid-file", pidFile, id, "sleep", "999"]);
+    expect(r.code, r.stderr).toBe(0);
+    const exec = Number(readFileSync(pidFile, "utf8"));
+    expect(alive(exec)).toBe(true);
+    expect(readFileSync(`/proc/${exec}/cmdline`, "utf8")).toBe("sleep\u0000999\u0000");
+    expect(readlinkSync(`/proc/${exec}/ns/pid`)).toBe(readlinkSync(`/proc/${pid}/ns/pid`));
+    for (const d of cgroupDirs("tsbox/runc", id)) expect(readFileSync(join(d, "cgroup.procs"), "utf8")).toContain(String(exec));
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid);
+    expect(alive(exec)).toBe(false);
+  });
+
+  it("refuses a stopped container", async () => {
+    const id = newId();
+    expect(runc(["create", "--bundle", bundle(["true"]), id]).code).toBe(0);
+    expect(runc(["start", id]).code).toBe(0);
+    await until(() => state(id).status === "stopped" || undefined, "the container to stop");
+    const r = runc(["exec", id, "true"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("cannot exec in a stopped container");
+    expect(runc(["delete", id]).code).toBe(0);
+  });
+});
+
 describe("a pod: containers sharing namespaces by path", () => {
   it("joins the network, IPC and UTS namespaces of another container, and creates the rest", () => {
     const sandbox = newId();

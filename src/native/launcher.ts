@@ -37,6 +37,8 @@ export interface NativeLauncher {
   attachDeviceFilter(cgroupDir: string, program: Buffer): void;
   /** A FIFO with exactly this mode (tsbox-runc's exec fifo). */
   mkfifo(path: string, mode: number): void;
+  /** Orphaned descendants (a HANDOFF exec'd process) become this process's children. */
+  setSubreaper(on: boolean): void;
 }
 
 /** The C shim (build/libtsbox_shim.so). */
@@ -53,4 +55,5 @@ export const shimLauncher: NativeLauncher = {
   setWinsize: shim.setWinsize,
   attachDeviceFilter: shim.attachDeviceFilter,
   mkfifo: shim.mkfifo,
+  setSubreaper: shim.setSubreaper,
 };

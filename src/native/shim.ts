@@ -163,6 +163,11 @@ export function setWinsize(fd: number, rows: number, cols: number): void {
   check(callInt("tsbox_set_winsize", [DataType.I32, DataType.I32, DataType.I32], [fd, rows, cols]), "ioctl");
 }
 
+/** PR_SET_CHILD_SUBREAPER on this process: orphans below it (a HANDOFF exec'd process) become its children. */
+export function setSubreaper(on: boolean): void {
+  check(callInt("tsbox_set_subreaper", [DataType.I32], [on ? 1 : 0]), "prctl(PR_SET_CHILD_SUBREAPER)");
+}
+
 /** A FIFO at path with exactly this mode (the exec fifo of `tsbox-runc create`). */
 export function mkfifo(path: string, mode: number): void {
   check(callInt("tsbox_mkfifo", [DataType.String, DataType.I32], [path, mode]), "mkfifo", path);

@@ -13,7 +13,7 @@ import {
 } from "../util/shape.js";
 import type { LinuxDeviceCgroup, LinuxResources } from "../cgroupfs/index.js";
 import { RLIMIT } from "./build-plan.js";
-import type { LinuxSeccomp, NamespaceType, Spec, SpecDevice, SpecMount } from "./spec.js";
+import type { LinuxSeccomp, NamespaceType, Spec, SpecDevice, SpecMount, SpecProcess } from "./spec.js";
 
 /** A config.json that cannot be used as written: exits 1, as runc's errors do. */
 export class BundleError extends UsageError {
@@ -35,28 +35,31 @@ const int = integer;
 const strings = arrayOf(string);
 const idMapping = object({ containerID: int, hostID: int, size: int });
 
+/** The spec's process object (config.json's, and `exec --process`'s file). */
+const checkProcess = object({
+  terminal: optional(boolean),
+  consoleSize: optional(object({ height: int, width: int })),
+  user: object({ uid: int, gid: int, umask: optional(int), additionalGids: optional(arrayOf(int)), username: optional(string) }),
+  args: optional(strings),
+  commandLine: optional(string),
+  env: optional(strings),
+  cwd: string,
+  capabilities: optional(object({
+    bounding: optional(strings), effective: optional(strings), permitted: optional(strings),
+    inheritable: optional(strings), ambient: optional(strings),
+  })),
+  rlimits: optional(arrayOf(object({ type: string, soft: number, hard: number }))),
+  noNewPrivileges: optional(boolean),
+  apparmorProfile: optional(string),
+  oomScoreAdj: optional(int),
+  selinuxLabel: optional(string),
+});
+
 /** config.json as the runtime spec writes it: almost every field optional. */
 const checkConfig = object({
   ociVersion: string,
   root: optional(object({ path: string, readonly: optional(boolean) })),
-  process: optional(object({
-    terminal: optional(boolean),
-    consoleSize: optional(object({ height: int, width: int })),
-    user: object({ uid: int, gid: int, umask: optional(int), additionalGids: optional(arrayOf(int)), username: optional(string) }),
-    args: optional(strings),
-    commandLine: optional(string),
-    env: optional(strings),
-    cwd: string,
-    capabilities: optional(object({
-      bounding: optional(strings), effective: optional(strings), permitted: optional(strings),
-      inheritable: optional(strings), ambient: optional(strings),
-    })),
-    rlimits: optional(arrayOf(object({ type: string, soft: number, hard: number }))),
-    noNewPrivileges: optional(boolean),
-    apparmorProfile: optional(string),
-    oomScoreAdj: optional(int),
-    selinuxLabel: optional(string),
-  })),
+  process: optional(checkProcess),
   hostname: optional(string),
   domainname: optional(string),
   mounts: optional(arrayOf(object({
@@ -182,14 +185,8 @@ export function bundleSpec(dir: string, c: Config): Bundle {
   let isDir = false;
   try { isDir = statSync(rootfs).isDirectory(); } catch { /* reported below */ }
   if (!isDir) throw new BundleError(`rootfs (${rootfs}) does not exist`);
-  const p = c.process;
-  if (!p) throw new BundleError("process must be specified");
-  if (!p.args || p.args.length === 0) throw new BundleError("args must not be empty");
-  if (!p.cwd.startsWith("/")) throw new BundleError(`cwd ${JSON.stringify(p.cwd)} is not an absolute path`);
-  for (const r of p.rlimits ?? []) {
-    if (RLIMIT[r.type] === undefined) throw new BundleError(`rlimit ${JSON.stringify(r.type)} is unknown`);
-    if (r.soft > r.hard) throw new BundleError(`rlimit ${r.type}: soft limit ${r.soft} is above hard limit ${r.hard}`);
-  }
+  if (!c.process) throw new BundleError("process must be specified");
+  const process = processSpec(c.process);
   const linux: Partial<ConfigLinux> = c.linux ?? {};
   const namespaces = checkNamespaces(linux.namespaces ?? []);
   const has = (t: NamespaceType): boolean => namespaces.some((n) => n.type === t);
@@ -200,31 +197,9 @@ export function bundleSpec(dir: string, c: Config): Bundle {
     throw new BundleError("unable to set domainname without a private UTS namespace");
   }
   checkSysctl(linux.sysctl ?? {}, has);
-  const caps: Partial<ConfigCapabilities> = p.capabilities ?? {};
   const spec: Spec = {
     ociVersion: c.ociVersion,
-    process: {
-      terminal: p.terminal ?? false,
-      ...(p.consoleSize ? { consoleSize: p.consoleSize } : {}),
-      user: {
-        uid: p.user.uid, gid: p.user.gid, additionalGids: p.user.additionalGids ?? [],
-        umask: p.user.umask ?? 0o022,
-      },
-      args: p.args,
-      env: p.env ?? [],
-      cwd: p.cwd,
-      capabilities: {
-        bounding: caps.bounding ?? [], effective: caps.effective ?? [], permitted: caps.permitted ?? [],
-        inheritable: caps.inheritable ?? [],
-        // The kernel raises an ambient capability only if it is permitted and
-        // inheritable; runc ignores the others (`runc spec` itself lists
-        // ambient capabilities without inheritable ones), so does tsbox-runc.
-        ambient: (caps.ambient ?? []).filter((a) => caps.permitted?.includes(a) && caps.inheritable?.includes(a)),
-      },
-      rlimits: p.rlimits ?? [],
-      ...(p.noNewPrivileges !== undefined ? { noNewPrivileges: p.noNewPrivileges } : {}),
-      ...(p.oomScoreAdj !== undefined ? { oomScoreAdj: p.oomScoreAdj } : {}),
-    },
+    process,
     root: { path: rootfs, readonly: c.root.readonly ?? false },
     hostname: c.hostname ?? "",
     ...(c.domainname !== undefined ? { domainname: c.domainname } : {}),
@@ -243,6 +218,55 @@ export function bundleSpec(dir: string, c: Config): Bundle {
     ...(c.annotations ? { annotations: c.annotations } : {}),
   };
   return { dir, rootfs, spec };
+}
+
+type ConfigProcess = ReturnType<typeof checkProcess>;
+
+/** A checked process object as the Spec's, with runc's defaults and checks. */
+function processSpec(p: ConfigProcess): SpecProcess {
+  if (!p.args || p.args.length === 0) throw new BundleError("args must not be empty");
+  if (!p.cwd.startsWith("/")) throw new BundleError(`cwd ${JSON.stringify(p.cwd)} is not an absolute path`);
+  for (const r of p.rlimits ?? []) {
+    if (RLIMIT[r.type] === undefined) throw new BundleError(`rlimit ${JSON.stringify(r.type)} is unknown`);
+    if (r.soft > r.hard) throw new BundleError(`rlimit ${r.type}: soft limit ${r.soft} is above hard limit ${r.hard}`);
+  }
+  // Neither is on this host's kernel; running without the confinement asked for would be silent.
+  if (p.apparmorProfile) throw new BundleError("process.apparmorProfile (AppArmor) is not supported by tsbox-runc");
+  if (p.selinuxLabel) throw new BundleError("process.selinuxLabel (SELinux) is not supported by tsbox-runc");
+  const caps: Partial<ConfigCapabilities> = p.capabilities ?? {};
+  return {
+    terminal: p.terminal ?? false,
+    ...(p.consoleSize ? { consoleSize: p.consoleSize } : {}),
+    user: {
+      uid: p.user.uid, gid: p.user.gid, additionalGids: p.user.additionalGids ?? [],
+      umask: p.user.umask ?? 0o022,
+    },
+    args: p.args,
+    env: p.env ?? [],
+    cwd: p.cwd,
+    capabilities: {
+      bounding: caps.bounding ?? [], effective: caps.effective ?? [], permitted: caps.permitted ?? [],
+      inheritable: caps.inheritable ?? [],
+      // The kernel raises an ambient capability only if it is permitted and
+      // inheritable; runc ignores the others (`runc spec` itself lists
+      // ambient capabilities without inheritable ones), so does tsbox-runc.
+      ambient: (caps.ambient ?? []).filter((a) => caps.permitted?.includes(a) && caps.inheritable?.includes(a)),
+    },
+    rlimits: p.rlimits ?? [],
+    ...(p.noNewPrivileges !== undefined ? { noNewPrivileges: p.noNewPrivileges } : {}),
+    ...(p.oomScoreAdj !== undefined ? { oomScoreAdj: p.oomScoreAdj } : {}),
+  };
+}
+
+/** `exec --process FILE` (or "-"): the process object, checked as config.json's is. */
+export function parseProcess(text: string, what: string): SpecProcess {
+  let p: ConfigProcess;
+  try {
+    p = parseChecked(text, checkProcess);
+  } catch (e) {
+    throw new BundleError(`invalid ${what}: ${e instanceof ShapeError ? e.message : (e as Error).message}`);
+  }
+  return processSpec(p);
 }
 
 /** rootfsPropagation as mount(2) flags (runc's default: rslave). */

@@ -11,6 +11,7 @@ import { OCI_VERSION } from "../oci/spec.js";
 import { packageVersion } from "../util/package.js";
 import { reportError, type ErrorSink, type LogFormat } from "./errors.js";
 import { DEFAULT_ROOT, type GlobalOptions } from "./globals.js";
+import { registerExec } from "./exec.js";
 import { registerInfo } from "./info.js";
 import { registerLifecycle } from "./lifecycle.js";
 
@@ -48,6 +49,7 @@ function buildProgram(sink: ErrorSink, exit: (code: number) => void): Command {
     };
   };
   registerLifecycle(program, globals, exit);
+  registerExec(program, globals, exit);
   registerInfo(program, globals);
   program.allowExcessArguments(true).action(() => {
     if (program.args.length > 0) throw new UsageError(`No help topic for '${program.args[0]}'`, 1);

@@ -94,6 +94,10 @@ export class FakeNative implements NativeLauncher {
     this.journal.push(`native.mkfifo ${path} ${mode.toString(8)}`);
   }
 
+  setSubreaper(on: boolean): void {
+    this.journal.push(`native.setSubreaper ${on}`);
+  }
+
   startJoin(pid: number): number | undefined {
     this.note({ fn: "startJoin", pid }, String(pid));
     return this.script.joinPid;

@@ -7,8 +7,8 @@
 // engine is its subreaper. Every step that creates something registers its
 // undo first, so a failure leaves no directory, cgroup, mount or process.
 
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import type { Cgroup } from "../../cgroupfs/index.js";
 import { LaunchError, UsageError, errnoCode } from "../../errors.js";
 import { log } from "../../log.js";
@@ -24,6 +24,7 @@ import { Undo } from "../../util/undo.js";
 import { realHost, type Host } from "../host.js";
 import { cgroupMountInfo, createContainerCgroup, deviceRulesEnforced } from "../launch.js";
 import { bundleCgroupPath } from "./cgroup-path.js";
+import { writePidFile } from "./pid-file.js";
 import { rootMountSetup } from "./root-mount.js";
 
 export interface BundleCreateRequest {
@@ -125,17 +126,3 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
     throw e;
   }
 }
-
-/** As runc: the pid (no newline), written next to the file and renamed into place. */
-function writePidFile(file: string, pid: number): void {
-  const target = resolve(file);
-  const tmp = join(dirname(target), `.${basename(target)}`);
-  try {
-    writeFileSync(tmp, String(pid), { mode: 0o644 });
-    renameSync(tmp, target);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new UsageError(`writing the pid file ${file}: ${(e as Error).message}`, 1);
-  }
-}
-
