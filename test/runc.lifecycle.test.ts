@@ -352,6 +352,55 @@ describe("tsbox-runc exec", () => {
   });
 });
 
+describe("tsbox-runc ps, pause, resume, update", () => {
+  it("lists the container's processes, freezes and thaws them, and changes its limits", async () => {
+    const id = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"]), id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    expect(JSON.parse(runc(["ps", "--format", "json", id]).stdout)).toEqual([pid]);
+    const table = runc(["ps", id, "-o", "pid,comm"]).stdout.split("\n");
+    expect(table[0]!.trim()).toBe("PID COMMAND");
+    expect(table.slice(1).filter(Boolean).map((l) => l.trim())).toEqual([`${pid} sleep`]);
+
+    expect(runc(["pause", id]).code).toBe(0);
+    expect(state(id).status).toBe("paused");
+    await until(() => /\bState:\s+[DST]/.test(readFileSync(`/proc/${pid}/status`, "utf8")) || undefined, "the task to freeze");
+    expect(runc(["resume", id]).code).toBe(0);
+    expect(state(id).status).toBe("running");
+    const again = runc(["resume", id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("container not paused");
+
+    const memory = cgroupDirs("tsbox/runc", id).find((d) => existsSync(join(d, "memory.limit_in_bytes")) || existsSync(join(d, "memory.max")));
+    const pids = cgroupDirs("tsbox/runc", id).find((d) => existsSync(join(d, "pids.max")));
+    const file = join(work, `${id}-resources.json`);
+    writeFileSync(file, JSON.stringify({ memory: { limit: 100 << 20 }, pids: { limit: 50 } }));
+    expect(runc(["update", "--resources", file, id]).code).toBe(0);
+    const limit = (): string => readFileSync(join(memory!, existsSync(join(memory!, "memory.max")) ? "memory.max" : "memory.limit_in_bytes"), "utf8").trim();
+    expect(limit()).toBe(String(100 << 20));
+    expect(readFileSync(join(pids!, "pids.max"), "utf8").trim()).toBe("50");
+    // runc's flags win over --resources.
+    const r = runc(["update", "--resources", file, "--pids-limit", "60", "--memory", "200m", id]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(limit()).toBe(String(200 << 20));
+    expect(readFileSync(join(pids!, "pids.max"), "utf8").trim()).toBe("60");
+    expect(JSON.parse(readFileSync(join(root, id, "config.json"), "utf8")).linux.resources.pids).toEqual({ limit: 60 });
+
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+
+  it("deletes a paused container with --force", () => {
+    const id = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"]), id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    expect(runc(["pause", id]).code).toBe(0);
+    expect(runc(["delete", id]).stderr).toContain("that is not stopped: paused");
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+});
+
 describe("a pod: containers sharing namespaces by path", () => {
   it("joins the network, IPC and UTS namespaces of another container, and creates the rest", () => {
     const sandbox = newId();

@@ -55,6 +55,36 @@ const checkProcess = object({
   selinuxLabel: optional(string),
 });
 
+/** linux.resources (config.json's, and `update --resources`'s). */
+const checkResources = object({
+  devices: optional(arrayOf(object({
+    allow: boolean, type: optional(string), major: optional(int), minor: optional(int), access: optional(string),
+  }))),
+  memory: optional(object({
+    limit: optional(int), reservation: optional(int), swap: optional(int), kernel: optional(int),
+    kernelTCP: optional(int), swappiness: optional(int), disableOOMKiller: optional(boolean),
+    useHierarchy: optional(boolean), checkBeforeUpdate: optional(boolean),
+  })),
+  cpu: optional(object({
+    shares: optional(int), quota: optional(int), burst: optional(int), period: optional(int),
+    realtimeRuntime: optional(int), realtimePeriod: optional(int), cpus: optional(string), mems: optional(string),
+    idle: optional(int),
+  })),
+  pids: optional(object({ limit: int })),
+  blockIO: optional(object({
+    weight: optional(int), leafWeight: optional(int),
+    weightDevice: optional(arrayOf(object({ major: int, minor: int, weight: optional(int), leafWeight: optional(int) }))),
+    throttleReadBpsDevice: optional(arrayOf(object({ major: int, minor: int, rate: int }))),
+    throttleWriteBpsDevice: optional(arrayOf(object({ major: int, minor: int, rate: int }))),
+    throttleReadIOPSDevice: optional(arrayOf(object({ major: int, minor: int, rate: int }))),
+    throttleWriteIOPSDevice: optional(arrayOf(object({ major: int, minor: int, rate: int }))),
+  })),
+  hugepageLimits: optional(arrayOf(object({ pageSize: string, limit: int }))),
+  network: optional(object({ classID: optional(int), priorities: optional(arrayOf(object({ name: string, priority: int }))) })),
+  rdma: optional(recordOf(object({}))),
+  unified: optional(recordOf(string)),
+});
+
 /** config.json as the runtime spec writes it: almost every field optional. */
 const checkConfig = object({
   ociVersion: string,
@@ -77,34 +107,7 @@ const checkConfig = object({
       fileMode: optional(int), uid: optional(int), gid: optional(int),
     }))),
     cgroupsPath: optional(string),
-    resources: optional(object({
-      devices: optional(arrayOf(object({
-        allow: boolean, type: optional(string), major: optional(int), minor: optional(int), access: optional(string),
-      }))),
-      memory: optional(object({
-        limit: optional(int), reservation: optional(int), swap: optional(int), kernel: optional(int),
-        kernelTCP: optional(int), swappiness: optional(int), disableOOMKiller: optional(boolean),
-        useHierarchy: optional(boolean), checkBeforeUpdate: optional(boolean),
-      })),
-      cpu: optional(object({
-        shares: optional(int), quota: optional(int), burst: optional(int), period: optional(int),
-        realtimeRuntime: optional(int), realtimePeriod: optional(int), cpus: optional(string), mems: optional(string),
-        idle: optional(int),
-      })),
-      pids: optional(object({ limit: int })),
-      blockIO: optional(object({
-        weight: optional(int), leafWeight: optional(int),
-        weightDevice: optional(arrayOf(object({ major: int, minor: int, weight: optional(int), leafWeight: optional(int) }))),
-        throttleReadBpsDevice: optional(arrayOf(object({ major: int, minor: int, rate: int }))),
-        throttleWriteBpsDevice: optional(arrayOf(object({ major: int, minor: int, rate: int }))),
-        throttleReadIOPSDevice: optional(arrayOf(object({ major: int, minor: int, rate: int }))),
-        throttleWriteIOPSDevice: optional(arrayOf(object({ major: int, minor: int, rate: int }))),
-      })),
-      hugepageLimits: optional(arrayOf(object({ pageSize: string, limit: int }))),
-      network: optional(object({ classID: optional(int), priorities: optional(arrayOf(object({ name: string, priority: int }))) })),
-      rdma: optional(recordOf(object({}))),
-      unified: optional(recordOf(string)),
-    })),
+    resources: optional(checkResources),
     sysctl: optional(recordOf(string)),
     rootfsPropagation: optional(string),
     seccomp: optional(object({
@@ -269,6 +272,23 @@ export function parseProcess(text: string, what: string): SpecProcess {
   return processSpec(p);
 }
 
+/**
+ * `update --resources FILE|-`: linux.resources, checked as config.json's are.
+ * Without runc's always-allowed devices: an update does not touch the device
+ * rules (runc's update ignores them too).
+ */
+export function parseResources(text: string, what: string): LinuxResources {
+  let r: ConfigResources;
+  try {
+    r = parseChecked(text, checkResources);
+  } catch (e) {
+    throw new BundleError(`invalid ${what}: ${e instanceof ShapeError ? e.message : (e as Error).message}`);
+  }
+  refuseUnsupportedResources(r);
+  const { devices: _ignored, ...rest } = resources(r);
+  return rest;
+}
+
 /** rootfsPropagation as mount(2) flags (runc's default: rslave). */
 export function rootPropagationFlags(spec: Spec): number {
   const name = spec.linux.rootfsPropagation;
@@ -286,17 +306,7 @@ function refuseUnsupported(c: Config): void {
   for (const [kind, hooks] of Object.entries(c.hooks ?? {})) if (hooks.length > 0) refuse(`hooks.${kind}`);
   const l = c.linux;
   if (l?.uidMappings?.length || l?.gidMappings?.length) refuse("a user namespace (linux.uidMappings/gidMappings)");
-  const r = l?.resources;
-  if (r?.hugepageLimits?.length) refuse("linux.resources.hugepageLimits");
-  if (r?.network && (r.network.classID !== undefined || r.network.priorities?.length)) refuse("linux.resources.network");
-  if (r?.rdma && Object.keys(r.rdma).length > 0) refuse("linux.resources.rdma");
-  if (r?.unified && Object.keys(r.unified).length > 0) refuse("linux.resources.unified");
-  if (r?.cpu?.realtimeRuntime || r?.cpu?.realtimePeriod) refuse("linux.resources.cpu realtime limits");
-  if (r?.cpu?.burst !== undefined) refuse("linux.resources.cpu.burst");
-  if (r?.cpu?.idle !== undefined) refuse("linux.resources.cpu.idle");
-  if (r?.memory?.kernel !== undefined && r.memory.kernel !== 0) refuse("linux.resources.memory.kernel");
-  if (r?.memory?.kernelTCP !== undefined && r.memory.kernelTCP !== 0) refuse("linux.resources.memory.kernelTCP");
-  if (r?.blockIO?.leafWeight !== undefined) refuse("linux.resources.blockIO.leafWeight");
+  if (l?.resources) refuseUnsupportedResources(l.resources);
   if (l?.seccomp?.listenerPath) refuse("linux.seccomp.listenerPath (seccomp notify)");
   if (l?.intelRdt) refuse("linux.intelRdt");
   if (l?.personality) refuse("linux.personality");
@@ -306,6 +316,22 @@ function refuseUnsupported(c: Config): void {
 
 /** Namespaces an existing one of may be joined by path (setns before anything else happens in it). */
 const JOINABLE = new Set(["network", "ipc", "uts", "cgroup"]);
+
+function refuseUnsupportedResources(r: Partial<ConfigResources>): void {
+  const refuse = (what: string): never => {
+    throw new BundleError(`linux.resources.${what} is not supported by tsbox-runc`);
+  };
+  if (r.hugepageLimits?.length) refuse("hugepageLimits");
+  if (r.network && (r.network.classID !== undefined || r.network.priorities?.length)) refuse("network");
+  if (r.rdma && Object.keys(r.rdma).length > 0) refuse("rdma");
+  if (r.unified && Object.keys(r.unified).length > 0) refuse("unified");
+  if (r.cpu?.realtimeRuntime || r.cpu?.realtimePeriod) refuse("cpu realtime limits");
+  if (r.cpu?.burst !== undefined) refuse("cpu.burst");
+  if (r.cpu?.idle !== undefined) refuse("cpu.idle");
+  if (r.memory?.kernel !== undefined && r.memory.kernel !== 0) refuse("memory.kernel");
+  if (r.memory?.kernelTCP !== undefined && r.memory.kernelTCP !== 0) refuse("memory.kernelTCP");
+  if (r.blockIO?.leafWeight !== undefined) refuse("blockIO.leafWeight");
+}
 
 function checkNamespaces(list: { type: string; path?: string }[]): { type: NamespaceType; path?: string }[] {
   const seen = new Set<string>();
@@ -377,7 +403,7 @@ function device(d: { path: string; type: string; major?: number; minor?: number;
   };
 }
 
-type ConfigResources = NonNullable<NonNullable<Config["linux"]>["resources"]>;
+type ConfigResources = ReturnType<typeof checkResources>;
 
 function resources(r: Partial<ConfigResources>): LinuxResources {
   const devices: LinuxDeviceCgroup[] = (r.devices ?? []).map((d, i) => {

@@ -14,6 +14,7 @@ import { DEFAULT_ROOT, type GlobalOptions } from "./globals.js";
 import { registerExec } from "./exec.js";
 import { registerInfo } from "./info.js";
 import { registerLifecycle } from "./lifecycle.js";
+import { registerManage } from "./manage.js";
 
 
 export function versionText(): string {
@@ -50,6 +51,7 @@ function buildProgram(sink: ErrorSink, exit: (code: number) => void): Command {
   };
   registerLifecycle(program, globals, exit);
   registerExec(program, globals, exit);
+  registerManage(program, globals);
   registerInfo(program, globals);
   program.allowExcessArguments(true).action(() => {
     if (program.args.length > 0) throw new UsageError(`No help topic for '${program.args[0]}'`, 1);
