@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>  // ST_* (same bits as MS_*)
@@ -1372,6 +1373,37 @@ EXPORT int tsbox_set_winsize(int fd, int rows, int cols) {
 
 EXPORT int tsbox_mknod(const char *path, int mode, int major, int minor) {
   return mknod(path, (mode_t)mode, makedev((unsigned)major, (unsigned)minor)) < 0 ? -errno : 0;
+}
+
+// --console-socket (runc's contract, runtime-tools' command-line interface):
+// connect to the AF_UNIX stream socket at path and send the pty master fd by
+// SCM_RIGHTS, with `name` as the message (what runc sends: the master's name).
+EXPORT int tsbox_send_fd(const char *path, int fd, const char *name) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof addr.sun_path) return -ENAMETOOLONG;
+  memcpy(addr.sun_path, path, n + 1);
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return -errno;
+  int rc = 0;
+  if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    rc = -errno;
+  } else {
+    struct iovec iov = {(void *)name, strlen(name)};
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    ssize_t w;
+    do w = sendmsg(sock, &mh, MSG_NOSIGNAL); while (w < 0 && errno == EINTR);
+    if (w < 0) rc = -errno;
+  }
+  close(sock);
+  return rc;
 }
 
 // tsbox-runc exec in the foreground: the exec'd process, handed off by JOIN's

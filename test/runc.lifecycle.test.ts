@@ -3,7 +3,7 @@
 // before exec until start, tsbox-runc gone after create while the container
 // lives on, runc's error texts and exit status, and nothing left behind (no
 // cgroup, mount, process or state directory) after delete.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync,
 } from "node:fs";
@@ -396,6 +396,81 @@ describe("tsbox-runc ps, pause, resume, update", () => {
     const pid = state(id).pid as number;
     expect(runc(["pause", id]).code).toBe(0);
     expect(runc(["delete", id]).stderr).toContain("that is not stopped: paused");
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+});
+
+/**
+ * An engine's console socket (containerd's, conmon's): receives the pty master
+ * by SCM_RIGHTS (Node's net cannot), writes `input` to it and records what the
+ * container's terminal shows until it closes. Python's socket.recv_fds.
+ */
+const CONSOLE_RECEIVER = `
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1)
+open(sys.argv[1] + ".ready", "w").close()
+c, _ = s.accept()
+msg, fds, _, _ = socket.recv_fds(c, 1024, 1)
+out = open(sys.argv[2], "wb")
+out.write(b"name " + msg + b"\\n"); out.flush()
+os.write(fds[0], sys.argv[3].encode())
+while True:
+    try:
+        b = os.read(fds[0], 4096)
+    except OSError:
+        break
+    if not b: break
+    out.write(b); out.flush()
+out.write(b"<closed>"); out.close()
+`;
+
+function consoleSocket(name: string, input: string): { socket: string; output: string } {
+  const socket = join(work, `${name}.sock`);
+  const output = join(work, `${name}.tty`);
+  const script = join(work, "console-receiver.py");
+  writeFileSync(script, CONSOLE_RECEIVER);
+  spawn("python3", [script, socket, output, input], { stdio: "ignore", detached: true }).unref();
+  return { socket, output };
+}
+
+describe("terminals: --console-socket", () => {
+  it("create sends the container's pty master to the engine's socket; the command runs on that terminal", async () => {
+    const id = newId();
+    const { socket, output } = consoleSocket(id, "hello\n");
+    await until(() => existsSync(`${socket}.ready`) || undefined, "the console socket");
+    const dir = bundle(["sh", "-c", "tty; stty size; read x; echo got $x"], (c) => {
+      c.process.terminal = true;
+      c.process.consoleSize = { height: 30, width: 100 };
+    });
+    expect(runc(["create", "--bundle", dir, id]).stderr).toContain("cannot allocate tty if runc will detach without setting console socket");
+    const created = runc(["create", "--bundle", dir, "--console-socket", socket, id]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(runc(["start", id]).code).toBe(0);
+    const shown = await until(() => {
+      const t = existsSync(output) ? readFileSync(output, "utf8") : "";
+      return t.includes("<closed>") ? t : undefined;
+    }, "the terminal to close");
+    expect(shown.replaceAll("\r", "")).toBe("name /dev/ptmx\nhello\n/dev/pts/0\n30 100\ngot hello\n<closed>");
+    expect(runc(["delete", id]).code).toBe(0);
+    expectGone(id, 0);
+  });
+
+  it("exec --tty --console-socket: the exec'd process gets a terminal of the container's devpts", async () => {
+    const id = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"]), id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    const { socket, output } = consoleSocket(`${id}-exec`, "x\n");
+    await until(() => existsSync(`${socket}.ready`) || undefined, "the console socket");
+    const r = runc(["exec", "--tty", "--detach", "--console-socket", socket, id, "sh", "-c", "tty; read y; echo y=$y"]);
+    expect(r.code, r.stderr).toBe(0);
+    const shown = await until(() => {
+      const t = existsSync(output) ? readFileSync(output, "utf8") : "";
+      return t.includes("<closed>") ? t : undefined;
+    }, "the terminal to close");
+    // The terminal echoes the input whenever it arrives: before or after the tty line.
+    expect(shown.replaceAll("\r", "").split("\n").sort()).toEqual(["/dev/pts/0", "<closed>", "name /dev/ptmx", "x", "y=x"]);
     expect(runc(["delete", "--force", id]).code).toBe(0);
     expectGone(id, pid);
   });

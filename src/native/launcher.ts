@@ -39,6 +39,8 @@ export interface NativeLauncher {
   mkfifo(path: string, mode: number): void;
   /** Orphaned descendants (a HANDOFF exec'd process) become this process's children. */
   setSubreaper(on: boolean): void;
+  /** Sends an fd (a pty master) to the AF_UNIX socket at path by SCM_RIGHTS (--console-socket). */
+  sendFd(path: string, fd: number, name: string): void;
 }
 
 /** The C shim (build/libtsbox_shim.so). */
@@ -56,4 +58,5 @@ export const shimLauncher: NativeLauncher = {
   attachDeviceFilter: shim.attachDeviceFilter,
   mkfifo: shim.mkfifo,
   setSubreaper: shim.setSubreaper,
+  sendFd: shim.sendFd,
 };

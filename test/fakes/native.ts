@@ -98,6 +98,10 @@ export class FakeNative implements NativeLauncher {
     this.journal.push(`native.setSubreaper ${on}`);
   }
 
+  sendFd(path: string, fd: number, name: string): void {
+    this.journal.push(`native.sendFd ${path} ${fd} ${name}`);
+  }
+
   startJoin(pid: number): number | undefined {
     this.note({ fn: "startJoin", pid }, String(pid));
     return this.script.joinPid;

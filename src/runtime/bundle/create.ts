@@ -7,7 +7,7 @@
 // engine is its subreaper. Every step that creates something registers its
 // undo first, so a failure leaves no directory, cgroup, mount or process.
 
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Cgroup } from "../../cgroupfs/index.js";
 import { LaunchError, UsageError, errnoCode } from "../../errors.js";
@@ -44,11 +44,15 @@ export interface BundleCreateRequest {
   preserveFds?: number;
   /** cgroupsPath is systemd's "slice:prefix:name" (laid out through cgroupfs) */
   systemdCgroup?: boolean;
+  /** process.terminal without a console socket: the pty master comes back to the caller (a foreground run) */
+  keepPty?: boolean;
 }
 
 export interface CreatedBundleContainer {
   state: BundleContainerState;
   cgroup: Cgroup;
+  /** keepPty: the master of the container's terminal, this process's to close */
+  ptyMaster?: number;
 }
 
 export async function createBundleContainer(req: BundleCreateRequest, host: Host = realHost): Promise<CreatedBundleContainer> {
@@ -59,12 +63,12 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
   // Everything that can fail on bad input, before anything is created.
   const bundle = readBundle(req.bundle);
   const { spec } = bundle;
-  if (spec.process.terminal) {
-    throw new UsageError(req.consoleSocket === undefined
-      ? "cannot allocate tty if runc will detach without setting console socket"
-      : "process.terminal (--console-socket) is not supported by tsbox-runc yet", 1);
+  if (spec.process.terminal && req.consoleSocket === undefined && !req.keepPty) {
+    throw new UsageError("cannot allocate tty if runc will detach without setting console socket", 1);
   }
-  if (req.consoleSocket !== undefined) throw new UsageError("cannot use console socket if runc will not detach or allocate tty", 1);
+  if (!spec.process.terminal && req.consoleSocket !== undefined) {
+    throw new UsageError("cannot use console socket if runc will not detach or allocate tty", 1);
+  }
   const seccomp = spec.linux.seccomp ? seccompProgram(req.root, spec.linux.seccomp, join(bundleCacheDir(req.root), "seccomp")) : undefined;
   const rootMounts = rootMountSetup(bundle.rootfs, rootPropagationFlags(spec));
   const where = bundleCgroupPath(spec.linux.cgroupsPath, id, req.systemdCgroup === true);
@@ -116,11 +120,25 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
     cgroup.addProcess(pid);
     const started = host.native.start(pid);
     if (!started.ok) throw new LaunchError(started.message, started.code);
+    // The pty's master, from the child (PTY op): to the engine's console socket, or kept (foreground run).
+    let ptyMaster: number | undefined;
+    if (spec.process.terminal) {
+      const master = host.native.ptyMaster(pid);
+      if (req.consoleSocket === undefined) {
+        ptyMaster = master;
+      } else {
+        try {
+          host.native.sendFd(req.consoleSocket, master, "/dev/ptmx");
+        } finally {
+          closeSync(master);
+        }
+      }
+    }
     // From here on the process waits on the fifo, whoever else goes away.
     const state: BundleContainerState = { ...base, phase: "created" };
     writeBundleState(req.root, state);
     if (req.pidFile !== undefined) writePidFile(req.pidFile, pid);
-    return { state, cgroup };
+    return { state, cgroup, ...(ptyMaster !== undefined ? { ptyMaster } : {}) };
   } catch (e) {
     await undo.run();
     throw e;

@@ -7,6 +7,7 @@
 // --detach, to the engine's shim once this process exits. Its stdio is this
 // process's own, untouched.
 
+import { closeSync } from "node:fs";
 import { join } from "node:path";
 import { CorruptContainerError, LaunchError, TsboxError, UsageError } from "../../errors.js";
 import { log } from "../../log.js";
@@ -15,7 +16,7 @@ import { seccompProgram } from "../../native/seccomp-compiler.js";
 import type { SpecProcess } from "../../oci/spec.js";
 import { bundleCacheDir, bundleContainerPaths, readBundleSpec } from "../../state/bundle-containers.js";
 import { realHost, type Host } from "../host.js";
-import { forwardSignals } from "../stdio.js";
+import { attachTerminal, forwardSignals, type Terminal } from "../stdio.js";
 import { writePidFile } from "./pid-file.js";
 import { bundleCgroup, bundleContainer, bundleStatus } from "./status.js";
 
@@ -87,8 +88,11 @@ export async function execInBundleContainer(req: BundleExecRequest, host: Host =
   const p = req.process ?? processFromFlags(spec.process, req.flags ?? {
     args: [], env: [], additionalGids: [], caps: [], noNewPrivs: false, tty: false,
   });
-  if (p.terminal || req.consoleSocket !== undefined) {
-    throw new UsageError("a terminal (--tty, --console-socket) is not supported by tsbox-runc yet", 1);
+  if (p.terminal && req.consoleSocket === undefined && req.detach) {
+    throw new UsageError("cannot allocate tty if runc will detach without setting console socket", 1);
+  }
+  if (!p.terminal && req.consoleSocket !== undefined) {
+    throw new UsageError("cannot use console socket if runc will not detach or allocate tty", 1);
   }
   const proc: ExecProcess = {
     args: p.args, env: p.env, cwd: p.cwd, capabilities: p.capabilities, rlimits: p.rlimits,
@@ -97,8 +101,10 @@ export async function execInBundleContainer(req: BundleExecRequest, host: Host =
     ...(p.noNewPrivileges !== undefined ? { noNewPrivileges: p.noNewPrivileges } : {}),
   };
   const seccomp = spec.linux.seccomp ? seccompProgram(req.root, spec.linux.seccomp, join(bundleCacheDir(req.root), "seccomp")) : undefined;
+  const tty = p.terminal ? { rows: p.consoleSize?.height ?? 0, cols: p.consoleSize?.width ?? 0 } : undefined;
   const plan = buildExecPlan(spec, proc, {
-    id: req.id, pid: s.pid, detach: false, stdin: "inherit", handoff: true, ...(seccomp ? { seccomp } : {}),
+    id: req.id, pid: s.pid, detach: false, stdin: "inherit", handoff: true,
+    ...(tty ? { tty } : {}), ...(seccomp ? { seccomp } : {}),
   });
 
   const { native } = host;
@@ -119,6 +125,16 @@ export async function execInBundleContainer(req: BundleExecRequest, host: Host =
   await native.wait(child);
   if (inside === undefined) throw new LaunchError("exec: the process did not start");
   log().debug({ id: req.id, pid: inside }, "exec started");
+  // Its terminal's master: to the engine's console socket, or this process's own terminal.
+  let terminal: Terminal | undefined;
+  if (tty) {
+    const master = native.ptyMaster(child);
+    if (req.consoleSocket === undefined) {
+      terminal = attachTerminal(native, master, true);
+    } else {
+      try { native.sendFd(req.consoleSocket, master, "/dev/ptmx"); } finally { closeSync(master); }
+    }
+  }
   if (req.pidFile !== undefined) writePidFile(req.pidFile, inside);
   if (req.detach) return 0;
   const stopForwarding = forwardSignals(inside);
@@ -126,5 +142,6 @@ export async function execInBundleContainer(req: BundleExecRequest, host: Host =
     return await native.wait(inside);
   } finally {
     stopForwarding();
+    await terminal?.close();
   }
 }

@@ -4,7 +4,7 @@
 // container and exits with its code (128+N for signal N), as runc run does.
 
 import { realHost, type Host } from "../host.js";
-import { forwardSignals } from "../stdio.js";
+import { attachTerminal, forwardSignals } from "../stdio.js";
 import { createBundleContainer, type BundleCreateRequest } from "./create.js";
 import { deleteBundleContainer } from "./delete.js";
 import { startBundleContainer } from "./start.js";
@@ -16,7 +16,8 @@ export interface BundleRunRequest extends BundleCreateRequest {
 }
 
 export async function runBundleContainer(req: BundleRunRequest, host: Host = realHost): Promise<number> {
-  const { state } = await createBundleContainer(req, host);
+  // In the foreground without a console socket, the container's terminal is this process's (runc's run).
+  const { state, ptyMaster } = await createBundleContainer({ ...req, keepPty: !req.detach && req.consoleSocket === undefined }, host);
   // From now on a signal to this process is meant for the container.
   const stopForwarding = req.detach ? () => {} : forwardSignals(state.pid);
   try {
@@ -27,8 +28,10 @@ export async function runBundleContainer(req: BundleRunRequest, host: Host = rea
     throw e;
   }
   if (req.detach) return 0;
+  const terminal = ptyMaster === undefined ? undefined : attachTerminal(host.native, ptyMaster, true);
   const code = await host.native.wait(state.pid);
   stopForwarding();
+  await terminal?.close();
   if (!req.keep) await deleteBundleContainer(req.root, req.id, true, host.cgroups);
   return code;
 }
