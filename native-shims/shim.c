@@ -53,7 +53,7 @@
 enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, BINDFD, PIVOT,
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
             CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
-            FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, NKINDS };
+            FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -71,7 +71,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [SECCOMP] = {"SECCOMP", "ns"},
   [FIFO] = {"FIFO", "s"},            [FIFOWAIT] = {"FIFOWAIT", ""},
   [WRITEFILE] = {"WRITEFILE", "ss"}, [DOMAINNAME] = {"DOMAINNAME", "s"}, [UMASK] = {"UMASK", "n"},
-  [SETNS] = {"SETNS", "sn"},         [HANDOFF] = {"HANDOFF", ""},
+  [SETNS] = {"SETNS", "sn"},         [HANDOFF] = {"HANDOFF", ""},   [PAUSE] = {"PAUSE", ""},
 };
 
 struct op {
@@ -94,9 +94,11 @@ static struct slot slots[256];
 
 // Sent by the child over the error pipe; one write <= PIPE_BUF, so it arrives whole.
 struct report { int32_t op, err, code; char detail[4096 - 12]; };
-// Report ops that are not failures (header only): JOIN's forked pid, FIFOWAIT's "created".
+// Report ops that are not failures (header only): JOIN's forked pid, FIFOWAIT's
+// "created", PAUSE's "waiting for the launcher's hooks".
 #define REPORT_JOINED (-2)
 #define REPORT_CREATED (-3)
+#define REPORT_PAUSED (-4)
 
 // State handed to the child through the copied address space.
 static struct {
@@ -807,6 +809,21 @@ static void run_op(const struct op *o) {
   case TARGET: op_target(o); break;
   case JOIN: op_join(o); break;
   case HANDOFF: handoff = 1; break;
+  case PAUSE: {
+    // The launcher runs the spec's prestart/createRuntime hooks on this
+    // process's namespaces, then opens the second gate (the join pipe).
+    struct report paused = {.op = REPORT_PAUSED, .err = 0, .code = 0};
+    ssize_t w;
+    do w = write(g.err_w, &paused, offsetof(struct report, detail)); while (w < 0 && errno == EINTR);
+    if (w != (ssize_t)offsetof(struct report, detail)) fail("report paused", NULL);
+    char c;
+    ssize_t r;
+    do r = read(g.join_r, &c, 1); while (r < 0 && errno == EINTR);
+    if (r != 1) _exit(125);
+    close(g.join_r);
+    g.join_r = -1;
+    break;
+  }
   case DETACH: {
     // exec -d: the process is handed to the container's PID 1 (the orphan's
     // reaper is that of its parent's PID namespace), so no host process waits.
@@ -1142,10 +1159,10 @@ static int spawn(int n, char **plan, int piped) {
   size_t nops = 0;
   int rc = parse(n, plan, &ops, &nops);
   if (rc < 0) return rc;
-  int has_pty = 0, has_join = 0;
+  int has_pty = 0, has_join = 0;  // has_join: the second gate (JOIN's, or PAUSE's)
   for (size_t i = 0; i < nops; i++) {
     has_pty |= ops[i].k == PTY;
-    has_join |= ops[i].k == JOIN;
+    has_join |= ops[i].k == JOIN || ops[i].k == PAUSE;
   }
   // parse() made STDIO the first op.
   int want_io = piped && !has_pty && strcmp(ops[0].s[0], "detached");
@@ -1314,6 +1331,12 @@ EXPORT const char *tsbox_start(int pid) {
   // child keeps the pipe open (it waits for `start`), so no EOF follows.
   if (got < offsetof(struct report, detail))
     got += read_full(s->err_r, (char *)&rp + got, offsetof(struct report, detail) - got);
+  // PAUSE: the child waits for the second gate; the slot stays as it is, and
+  // the next tsbox_start opens that gate and reads on.
+  if (got == offsetof(struct report, detail) && rp.op == REPORT_PAUSED) {
+    start_result[0] = 0;
+    return start_result;
+  }
   if (got == offsetof(struct report, detail) && rp.op == REPORT_CREATED) got = 0;
   else while (got < sizeof rp) {
     r = read(s->err_r, (char *)&rp + got, sizeof rp - got);

@@ -476,6 +476,64 @@ describe("terminals: --console-socket", () => {
   });
 });
 
+describe("hooks run by tsbox-runc", () => {
+  /** A hook that records its stdin (the state) and what it sees of the container's process. */
+  const recorder = (file: string, extra = ""): { path: string; args: string[]; env: string[] } => ({
+    path: "/bin/sh",
+    args: ["sh", "-c", `cat > ${file}; pid=$(sed 's/.*"pid":\\([0-9]*\\).*/\\1/' ${file}); `
+      + `readlink /proc/$pid/ns/net >> ${file}.ns; echo "$HOOKVAR" >> ${file}.env; ${extra}`],
+    env: ["HOOKVAR=set", "PATH=/usr/bin:/bin"],
+  });
+
+  it("prestart and createRuntime on the created namespaces before the command, poststart after it, poststop after delete", async () => {
+    const id = newId();
+    const f = (n: string): string => join(work, `${id}.${n}`);
+    const dir = bundle(["sh", "-c", `echo ran > /tmp/${id}.ran; exec sleep 1000`], (c) => {
+      c.hooks = { prestart: [recorder(f("prestart"))], createRuntime: [recorder(f("createRuntime"))],
+        poststart: [recorder(f("poststart"))], poststop: [recorder(f("poststop"))] };
+    });
+    const created = runc(["create", "--bundle", dir, id]);
+    expect(created.code, created.stderr).toBe(0);
+    const pid = state(id).pid as number;
+    for (const kind of ["prestart", "createRuntime"]) {
+      const [line] = readFileSync(f(kind), "utf8").split("\n");
+      expect(JSON.parse(line!)).toEqual({ ociVersion: expect.any(String), id, pid, status: "creating", bundle: dir });
+      // The container's own network namespace, already there.
+      expect(readFileSync(`${f(kind)}.ns`, "utf8").trim()).toBe(readlinkSync(`/proc/${pid}/ns/net`));
+      expect(readFileSync(`${f(kind)}.env`, "utf8")).toBe("set\n");
+    }
+    expect(existsSync(join(rootfs, "tmp", `${id}.ran`))).toBe(false);
+    expect(existsSync(f("poststart"))).toBe(false);
+    expect(runc(["start", id]).code).toBe(0);
+    expect(JSON.parse(readFileSync(f("poststart"), "utf8"))).toMatchObject({ id, pid, status: "running" });
+    expect(existsSync(f("poststop"))).toBe(false);
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expect(JSON.parse(readFileSync(f("poststop"), "utf8"))).toMatchObject({ id, status: "stopped" });
+    expectGone(id, pid);
+  });
+
+  it("a failing or hanging prestart hook fails the create and leaves nothing; a failing poststop does not stop the delete", () => {
+    const id = newId();
+    const failing = bundle(["true"], (c) => { c.hooks = { prestart: [{ path: "/bin/sh", args: ["sh", "-c", "echo boom >&2; exit 3"] }] }; });
+    const r = runc(["create", "--bundle", failing, id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error running prestart hook #0: exit status 3, stdout: , stderr: boom");
+    expectGone(id, 0);
+    const hanging = bundle(["true"], (c) => { c.hooks = { createRuntime: [{ path: "/bin/sleep", args: ["sleep", "100"], timeout: 1 }] }; });
+    const t = runc(["create", "--bundle", hanging, id]);
+    expect(t.code).toBe(1);
+    expect(t.stderr).toContain("error running createRuntime hook #0: timeout after 1 seconds");
+    expectGone(id, 0);
+    const poststop = bundle(["sleep", "1000"], (c) => { c.hooks = { poststop: [{ path: "/bin/false" }] }; });
+    expect(runc(["run", "--detach", "--bundle", poststop, id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    const d = runc(["delete", "--force", id]);
+    expect(d.code).toBe(0);
+    expect(d.stderr).toContain("error running poststop hook #0");
+    expectGone(id, pid);
+  });
+});
+
 describe("a pod: containers sharing namespaces by path", () => {
   it("joins the network, IPC and UTS namespaces of another container, and creates the rest", () => {
     const sandbox = newId();
@@ -531,9 +589,9 @@ describe("tsbox-runc errors, as engines read them", () => {
 
   it("refuses what it cannot honour by name, before creating anything", () => {
     const id = newId();
-    const r = runc(["create", "--bundle", bundle(["true"], (c) => { c.hooks = { prestart: [{ path: "/bin/true" }] }; }), id]);
+    const r = runc(["create", "--bundle", bundle(["true"], (c) => { c.hooks = { createContainer: [{ path: "/bin/true" }] }; }), id]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("hooks.prestart is not supported by tsbox-runc");
+    expect(r.stderr).toContain("hooks.createContainer is not supported by tsbox-runc");
     expectGone(id, 0);
     const dup = runc(["create", "--bundle", bundle(["true"]), id]);
     expect(dup.code, dup.stderr).toBe(0);

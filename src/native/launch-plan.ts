@@ -47,6 +47,8 @@ export type Op =
   | { op: "JOIN"; pid: number; namespaces: number }
   /** before JOIN: its process outside exits instead of reaping (the exec'd process is the engine's to reap) */
   | { op: "HANDOFF" }
+  /** report "paused" and wait for a second tsbox_start: the launcher runs hooks on the child's namespaces meanwhile */
+  | { op: "PAUSE" }
   | { op: "DETACH" }
   | { op: "NONEWPRIVS" }
   /** a classic BPF program (struct sock_filter[]) for seccomp(SECCOMP_SET_MODE_FILTER, flags) */
@@ -79,7 +81,7 @@ export function encodePlan(plan: Plan): string[] {
     switch (o.op) {
       case "STDIO": out.push(o.stdin); break;
       case "UNSHARE": out.push(String(o.flags)); break;
-      case "PRIVATE": case "PIVOT": case "LOUP": case "DETACH": case "NONEWPRIVS": case "MEMMERGE": case "FIFOWAIT": case "HANDOFF": break;
+      case "PRIVATE": case "PIVOT": case "LOUP": case "DETACH": case "NONEWPRIVS": case "MEMMERGE": case "FIFOWAIT": case "HANDOFF": case "PAUSE": break;
       case "JOIN": out.push(String(o.pid), String(o.namespaces)); break;
       case "PTY": out.push(String(o.rows), String(o.cols)); break;
       case "MOUNT": out.push(o.source, o.target, o.fstype, String(o.flags), o.data); break;

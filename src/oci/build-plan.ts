@@ -68,6 +68,8 @@ export interface PlanContext {
   newKeyring?: boolean;
   /** `tsbox-runc create`: the exec fifo the process waits on before exec (FIFO, FIFOWAIT) */
   execFifo?: string;
+  /** stop before PIVOT until the launcher has run the spec's prestart/createRuntime hooks (PAUSE) */
+  pauseForHooks?: boolean;
   cgroup: CgroupMountInfo;
   stdin: StdinMode;
   /** --init: host path of a static tini, read by the shim and run from a sealed memfd as PID 1 */
@@ -108,6 +110,8 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   const binds = spec.mounts.filter((m) => m.type === "bind");
   binds.forEach((m, slot) => ops.push({ op: "OPENPATH", slot, path: m.source ?? "" }));
 
+  // The namespaces exist, the old root is still there: runc's point for the runtime's hooks.
+  if (ctx.pauseForHooks) ops.push({ op: "PAUSE" });
   ops.push({ op: "CHDIR", path: ctx.rootfs }, { op: "PIVOT" });
 
   // From here on every path is inside the container: a symlink in the image

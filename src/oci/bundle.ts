@@ -13,7 +13,7 @@ import {
 } from "../util/shape.js";
 import type { LinuxDeviceCgroup, LinuxResources } from "../cgroupfs/index.js";
 import { RLIMIT } from "./build-plan.js";
-import type { LinuxSeccomp, NamespaceType, Spec, SpecDevice, SpecMount, SpecProcess } from "./spec.js";
+import type { LinuxSeccomp, NamespaceType, Spec, SpecDevice, SpecHooks, SpecMount, SpecProcess } from "./spec.js";
 
 /** A config.json that cannot be used as written: exits 1, as runc's errors do. */
 export class BundleError extends UsageError {
@@ -96,7 +96,7 @@ const checkConfig = object({
     destination: string, type: optional(string), source: optional(string), options: optional(strings),
     uidMappings: optional(arrayOf(idMapping)), gidMappings: optional(arrayOf(idMapping)),
   }))),
-  hooks: optional(recordOf(arrayOf(object({ path: string })))),
+  hooks: optional(recordOf(arrayOf(object({ path: string, args: optional(strings), env: optional(strings), timeout: optional(int) })))),
   annotations: optional(recordOf(string)),
   linux: optional(object({
     namespaces: optional(arrayOf(object({ type: string, path: optional(string) }))),
@@ -219,6 +219,7 @@ export function bundleSpec(dir: string, c: Config): Bundle {
       ...(linux.seccomp ? { seccomp: linux.seccomp as LinuxSeccomp } : {}),
     },
     ...(c.annotations ? { annotations: c.annotations } : {}),
+    ...(c.hooks && Object.keys(hooksSpec(c.hooks)).length > 0 ? { hooks: hooksSpec(c.hooks) } : {}),
   };
   return { dir, rootfs, spec };
 }
@@ -298,12 +299,33 @@ export function rootPropagationFlags(spec: Spec): number {
   return f;
 }
 
+/** The hooks tsbox-runc runs itself, in the runtime's namespaces. */
+const RUNTIME_HOOKS = new Set(["prestart", "createRuntime", "poststart", "poststop"]);
+
+function hooksSpec(h: NonNullable<Config["hooks"]>): SpecHooks {
+  const out: SpecHooks = {};
+  for (const kind of RUNTIME_HOOKS) {
+    const list = h[kind];
+    if (!list || list.length === 0) continue;
+    out[kind as keyof SpecHooks] = list.map((x, i) => {
+      if (!isAbsolute(x.path)) throw new BundleError(`hooks.${kind}[${i}].path ${JSON.stringify(x.path)} is not absolute`);
+      if (x.timeout !== undefined && x.timeout <= 0) throw new BundleError(`hooks.${kind}[${i}].timeout must be positive`);
+      return { path: x.path, ...(x.args ? { args: x.args } : {}), ...(x.env ? { env: x.env } : {}),
+        ...(x.timeout !== undefined ? { timeout: x.timeout } : {}) };
+    });
+  }
+  return out;
+}
+
 /** What tsbox does not do yet (or cannot here), refused by name rather than ignored. */
 function refuseUnsupported(c: Config): void {
   const refuse = (what: string): never => {
     throw new BundleError(`${what} is not supported by tsbox-runc`);
   };
-  for (const [kind, hooks] of Object.entries(c.hooks ?? {})) if (hooks.length > 0) refuse(`hooks.${kind}`);
+  for (const [kind, hooks] of Object.entries(c.hooks ?? {})) {
+    // Those run inside the container (by runc's init, before pivot_root and before exec): not yet.
+    if (!RUNTIME_HOOKS.has(kind) && hooks.length > 0) refuse(`hooks.${kind}`);
+  }
   const l = c.linux;
   if (l?.uidMappings?.length || l?.gidMappings?.length) refuse("a user namespace (linux.uidMappings/gidMappings)");
   if (l?.resources) refuseUnsupportedResources(l.resources);

@@ -1,6 +1,6 @@
 // `tsbox-runc features`: runc's JSON (runtime-spec features.md), saying what
-// this runtime honours here and no more: the namespaces, hooks and cgroup
-// modes tsbox-runc refuses are left out, and the seccomp lists are what the
+// this runtime honours here and no more: the namespaces, hooks (those run
+// inside the container are refused) and cgroup modes tsbox-runc refuses are left out, and the seccomp lists are what the
 // compiler understands. Docker reads it at start-up.
 
 import { KNOWN_CAPABILITIES } from "../native/capabilities.js";
@@ -19,7 +19,7 @@ export function runtimeFeatures(ctx: FeaturesContext): Record<string, unknown> {
   return {
     ociVersionMin: OCI_VERSION_MIN,
     ociVersionMax: OCI_VERSION,
-    hooks: [],
+    hooks: ["prestart", "createRuntime", "poststart", "poststop"],
     mountOptions: knownMountOptions(),
     linux: {
       namespaces: ["cgroup", "ipc", "mount", "network", "pid", "uts"],

@@ -64,6 +64,25 @@ export interface SpecDevice {
   gid?: number;
 }
 
+/** An OCI hook (config.md "POSIX-platform Hooks"): run by the runtime, the container's state on its stdin. */
+export interface SpecHook {
+  path: string;
+  /** argv, argv[0] included (as execve takes it) */
+  args?: string[];
+  env?: string[];
+  /** seconds */
+  timeout?: number;
+}
+
+export interface SpecHooks {
+  prestart?: SpecHook[];
+  createRuntime?: SpecHook[];
+  createContainer?: SpecHook[];
+  startContainer?: SpecHook[];
+  poststart?: SpecHook[];
+  poststop?: SpecHook[];
+}
+
 export type NamespaceType = "pid" | "network" | "mount" | "ipc" | "uts" | "cgroup" | "user" | "time";
 
 export interface Spec {
@@ -89,6 +108,8 @@ export interface Spec {
     seccomp?: LinuxSeccomp;
   };
   annotations?: Record<string, string>;
+  /** run by tsbox-runc (runtime/bundle/hooks.ts), never by the executor */
+  hooks?: SpecHooks;
 }
 
 export const OCI_VERSION = "1.2.0";

@@ -164,4 +164,5 @@ export const checkSpec: Check<Spec> = object({
     rootfsPropagation: optional(string),
   }),
   annotations: optional(recordOf(string)),
+  hooks: optional(recordOf(arrayOf(object({ path: string, args: optional(strings), env: optional(strings), timeout: optional(integer) })))),
 });

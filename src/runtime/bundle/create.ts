@@ -24,7 +24,9 @@ import { Undo } from "../../util/undo.js";
 import { realHost, type Host } from "../host.js";
 import { cgroupMountInfo, createContainerCgroup, deviceRulesEnforced } from "../launch.js";
 import { bundleCgroupPath } from "./cgroup-path.js";
+import { runHooks } from "./hooks.js";
 import { writePidFile } from "./pid-file.js";
+import { ociState } from "./status.js";
 import { rootMountSetup } from "./root-mount.js";
 
 export interface BundleCreateRequest {
@@ -75,6 +77,7 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
   const hierarchy = host.cgroups.hierarchy();
   const enforced = deviceRulesEnforced(hierarchy, host.native);
 
+  const hasRuntimeHooks = (spec.hooks?.prestart?.length ?? 0) + (spec.hooks?.createRuntime?.length ?? 0) > 0;
   const undo = new Undo();
   try {
     mkdirSync(req.root, { recursive: true, mode: 0o711 });
@@ -99,6 +102,7 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
       ...rootMounts,
       newKeyring: req.noNewKeyring !== true,
       execFifo: paths.fifo,
+      pauseForHooks: hasRuntimeHooks,
       cgroup: cgroupMountInfo(hierarchy),
       // The engine's stdio, untouched (the shim hands over fds 0-2 as they are).
       stdin: "inherit",
@@ -118,7 +122,12 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
     };
     writeBundleState(req.root, base);
     cgroup.addProcess(pid);
-    const started = host.native.start(pid);
+    let started = host.native.start(pid);
+    if (started.ok && hasRuntimeHooks) {
+      // Stopped before PIVOT with its namespaces made: the runtime's hooks (libnetwork's setkey) run now.
+      runHooks(spec.hooks, ["prestart", "createRuntime"], ociState(base, "creating"));
+      started = host.native.start(pid);
+    }
     if (!started.ok) throw new LaunchError(started.message, started.code);
     // The pty's master, from the child (PTY op): to the engine's console socket, or kept (foreground run).
     let ptyMaster: number | undefined;

@@ -9,9 +9,11 @@ import { existsSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TsboxError } from "../../errors.js";
 import { processStartTime } from "../../state/container-store.js";
-import { bundleContainerPaths, readBundleState, removeBundleContainerDir } from "../../state/bundle-containers.js";
+import type { SpecHooks } from "../../oci/spec.js";
+import { bundleContainerPaths, readBundleSpec, readBundleState, removeBundleContainerDir } from "../../state/bundle-containers.js";
+import { runHooksWarning } from "./hooks.js";
 import { hostCgroups, type CgroupHost } from "../running.js";
-import { NoSuchContainerError, bundleCgroup, bundleStatus } from "./status.js";
+import { NoSuchContainerError, bundleCgroup, bundleStatus, ociState } from "./status.js";
 
 export async function deleteBundleContainer(root: string, id: string, force: boolean,
   cgroups: CgroupHost = hostCgroups): Promise<void> {
@@ -31,10 +33,14 @@ export async function deleteBundleContainer(root: string, id: string, force: boo
   if (status !== "stopped") {
     try { process.kill(s.pid, "SIGKILL"); } catch { /* exited meanwhile */ }
   }
+  // Read before the directory goes: poststop runs once everything else is gone.
+  let hooks: SpecHooks | undefined;
+  try { hooks = readBundleSpec(root, id)?.hooks; } catch { /* a broken spec does not stop the delete */ }
   // Kills whatever is left in the cgroup (a paused one thawed), waits until it is empty, removes it.
   await cgroup.destroy();
   await untilGone(s.pid, s.pidStartTime);
   removeBundleContainerDir(root, id);
+  if (hooks?.poststop?.length) runHooksWarning(hooks, "poststop", ociState(s, "stopped"));
 }
 
 /** The init is out of the cgroup once it exits, but may not be reaped yet: wait for that (10 s, as runc). */

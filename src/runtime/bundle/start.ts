@@ -6,9 +6,10 @@
 import { closeSync, constants, openSync, readSync, rmSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TsboxError, errnoCode } from "../../errors.js";
-import { bundleContainerPaths } from "../../state/bundle-containers.js";
+import { bundleContainerPaths, readBundleSpec } from "../../state/bundle-containers.js";
+import { runHooksWarning } from "./hooks.js";
 import { hostCgroups, type CgroupHost } from "../running.js";
-import { bundleCgroup, bundleContainer, bundleStatus, initAlive } from "./status.js";
+import { bundleCgroup, bundleContainer, bundleStatus, initAlive, ociState } from "./status.js";
 
 export async function startBundleContainer(root: string, id: string, cgroups: CgroupHost = hostCgroups): Promise<void> {
   const s = bundleContainer(root, id);
@@ -19,6 +20,8 @@ export async function startBundleContainer(root: string, id: string, cgroups: Cg
   const fifo = bundleContainerPaths(root, id).fifo;
   await releaseFifo(fifo, () => initAlive(s));
   rmSync(fifo, { force: true });
+  const hooks = readBundleSpec(root, id)?.hooks;
+  if (hooks?.poststart?.length) runHooksWarning(hooks, "poststart", ociState(s, "running"));
 }
 
 /**
