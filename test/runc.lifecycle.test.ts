@@ -558,6 +558,16 @@ describe("a pod: containers sharing namespaces by path", () => {
   });
 });
 
+describe("the container's /sys/fs/cgroup without a cgroup namespace", () => {
+  it("shows the container's own cgroup (its limits), read-only, as runc mounts it", () => {
+    const id = newId();
+    const dir = bundle(["sh", "-c", "cat /sys/fs/cgroup/pids/pids.max; touch /sys/fs/cgroup/pids/x 2>/dev/null || echo read-only"],
+      (c) => { c.linux.resources.pids = { limit: 42 }; });
+    const r = runc(["run", "--bundle", dir, id]);
+    expect(r).toMatchObject({ code: 0, stdout: "42\nread-only\n", stderr: "" });
+  });
+});
+
 describe("tsbox-runc errors, as engines read them", () => {
   it("an unknown id: one line saying it does not exist, exit 1, for every verb; delete --force of one succeeds", () => {
     for (const args of [["state", "nope"], ["start", "nope"], ["kill", "nope"], ["delete", "nope"]]) {

@@ -194,6 +194,18 @@ describe("the launch plan of a bundle", () => {
     expect(names(ops)).not.toContain("UNSHARE");
   });
 
+  it("binds the container's own cgroup over each hierarchy when it has no cgroup namespace", () => {
+    const { spec, rootfs } = readBundle(bundle());
+    const cgroup = { version: "v1" as const, v1: [{ dir: "memory", data: "memory" }], path: "/tsbox/runc/c" };
+    const ops = buildPlan(spec, { id: "c", rootfs, cgroup, stdin: "inherit", bindIsDir: () => true }).ops;
+    const at = ops.findIndex((o) => o.op === "MOUNT" && o.fstype === "cgroup");
+    expect(ops[at + 1]).toEqual({ op: "MOUNT", source: "/sys/fs/cgroup/memory/tsbox/runc/c", target: "/sys/fs/cgroup/memory",
+      fstype: "", flags: MS.BIND | MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RELATIME | MS.RDONLY, data: "" });
+    spec.linux.namespaces.push({ type: "cgroup" });
+    const withNs = buildPlan(spec, { id: "c", rootfs, cgroup, stdin: "inherit", bindIsDir: () => true }).ops;
+    expect(withNs.filter((o) => o.op === "MOUNT" && o.source.startsWith("/sys/fs/cgroup/"))).toEqual([]);
+  });
+
   it("sets no hostname without a UTS namespace of its own", () => {
     const { spec, rootfs } = readBundle(bundle((c) => {
       delete c.hostname;

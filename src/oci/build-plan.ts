@@ -44,6 +44,12 @@ export interface CgroupMountInfo {
   v1?: { dir: string; data: string }[];
   /** v1 only: symlinks co-mounted controllers get (e.g. cpu → cpu,cpuacct) */
   v1Links?: { name: string; target: string }[];
+  /**
+   * The container's cgroup in each hierarchy (e.g. "/tsbox/docker/<id>"). Without a
+   * cgroup namespace a mounted hierarchy shows the host's whole tree: the
+   * container's own directory is then bound over it, as runc does.
+   */
+  path?: string;
 }
 
 export interface PlanContext {
@@ -118,7 +124,7 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   // cannot point a mount outside it.
   for (const m of spec.mounts) {
     if (m.type === "bind") ops.push(...bindOps(m, binds.indexOf(m), ctx));
-    else ops.push(...mountOps(m, ctx));
+    else ops.push(...mountOps(m, ctx, spec));
     if (m.destination === "/dev") ops.push(...devOps(spec));
   }
 
@@ -232,18 +238,26 @@ function bindOps(m: SpecMount, slot: number, ctx: PlanContext): Op[] {
     { op: "BINDFD", slot, target: m.destination, flags: flags & ~MS.BIND }];
 }
 
-function mountOps(m: SpecMount, ctx: PlanContext): Op[] {
+function cgroupNamespace(spec: Spec): boolean {
+  return spec.linux.namespaces.some((n) => n.type === "cgroup");
+}
+
+function mountOps(m: SpecMount, ctx: PlanContext, spec: Spec): Op[] {
   const { flags, data } = mountFlags(m.options);
   const ops: Op[] = [{ op: "TARGET", path: m.destination, kind: m.type ?? "" }, { op: "MKDIR", path: m.destination, mode: 0o755 }];
   if (m.type === "proc" || m.type === "sysfs") ops.push({ op: "CHECKDIR", path: m.destination });
-  if (m.type === "cgroup") return [...ops, ...cgroupOps(m.destination, flags, ctx.cgroup)];
+  if (m.type === "cgroup") return [...ops, ...cgroupOps(m.destination, flags, ctx.cgroup, !cgroupNamespace(spec))];
   ops.push({ op: "MOUNT", source: m.source ?? m.type ?? "none", target: m.destination, fstype: m.type ?? "", flags, data });
   return ops;
 }
 
-function cgroupOps(dest: string, flags: number, cg: CgroupMountInfo): Op[] {
+function cgroupOps(dest: string, flags: number, cg: CgroupMountInfo, hostView: boolean): Op[] {
+  // Without a cgroup namespace: the container's own cgroup bound over the hierarchy's root.
+  const own = (target: string): Op[] => (hostView && cg.path !== undefined && cg.path !== "/"
+    ? [{ op: "MOUNT", source: `${target}${cg.path}`, target, fstype: "", flags: MS.BIND | flags, data: "" }]
+    : []);
   if (cg.version === "v2") {
-    return [{ op: "MOUNT", source: "cgroup", target: dest, fstype: "cgroup2", flags, data: "" }];
+    return [{ op: "MOUNT", source: "cgroup", target: dest, fstype: "cgroup2", flags, data: "" }, ...own(dest)];
   }
   // v1: a tmpfs holding one mount per hierarchy, as Docker lays it out; for a
   // read-only cgroup mount (all but --privileged) the hierarchies are mounted
@@ -253,7 +267,7 @@ function cgroupOps(dest: string, flags: number, cg: CgroupMountInfo): Op[] {
   for (const h of cg.v1 ?? []) {
     const target = `${dest}/${h.dir}`;
     ops.push({ op: "MKDIR", path: target, mode: 0o755 },
-      { op: "MOUNT", source: "cgroup", target, fstype: "cgroup", flags, data: h.data });
+      { op: "MOUNT", source: "cgroup", target, fstype: "cgroup", flags, data: h.data }, ...own(target));
   }
   for (const l of cg.v1Links ?? []) ops.push({ op: "SYMLINK", target: l.target, path: `${dest}/${l.name}` });
   if (flags & MS.RDONLY) ops.push({ op: "REMOUNT", path: dest, flags });
