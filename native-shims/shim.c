@@ -53,7 +53,7 @@
 enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, BINDFD, PIVOT,
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
             CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
-            FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, NKINDS };
+            FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, CHOWN, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -72,6 +72,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [FIFO] = {"FIFO", "s"},            [FIFOWAIT] = {"FIFOWAIT", ""},
   [WRITEFILE] = {"WRITEFILE", "ss"}, [DOMAINNAME] = {"DOMAINNAME", "s"}, [UMASK] = {"UMASK", "n"},
   [SETNS] = {"SETNS", "sn"},         [HANDOFF] = {"HANDOFF", ""},   [PAUSE] = {"PAUSE", ""},
+  [CHOWN] = {"CHOWN", "snn"},
 };
 
 struct op {
@@ -167,7 +168,9 @@ static _Noreturn void fail(const char *what, const char *arg) { fail3(125, errno
 
 static int close_from(int lo, unsigned hi) {
   if (syscall(SYS_close_range, (unsigned)lo, hi, 0) == 0) return 0;
-  if (errno != ENOSYS) return -1;
+  // ENOSYS: an old kernel; EPERM: a seccomp profile without close_range (the
+  // spec's filter is loaded before EXEC closes the fds): one close at a time.
+  if (errno != ENOSYS && errno != EPERM) return -1;
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur > 65536) rl.rlim_cur = 65536;
   for (unsigned fd = (unsigned)lo; fd < rl.rlim_cur && fd <= hi; fd++) close((int)fd);
@@ -722,6 +725,12 @@ static void run_op(const struct op *o) {
     int fd = slot_fd[o->n[0]];
     if (fd < 0) { errno = EBADF; fail("mount ", tgt); }
     check_target(tgt);
+    // A fresh copy of the detached tree, so the mount is made (and numbered, as
+    // /proc/self/mountinfo lists by mount id) now, in the spec's order, not when
+    // OPENPATH cloned it. Kernels that cannot copy a detached tree: the clone as is.
+    int copy = (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+                            ((flags & MS_REC) ? AT_RECURSIVE : 0));
+    if (copy >= 0) { close(fd); fd = copy; slot_fd[o->n[0]] = fd; }
     if (syscall(SYS_move_mount, fd, "", AT_FDCWD, tgt, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS) < 0)
       fail("mount ", tgt);
     apply_flags(tgt, flags & ~PROPAGATION, flags & PROPAGATION);
@@ -809,6 +818,7 @@ static void run_op(const struct op *o) {
   case TARGET: op_target(o); break;
   case JOIN: op_join(o); break;
   case HANDOFF: handoff = 1; break;
+  case CHOWN: if (lchown(s0, (uid_t)o->n[1], (gid_t)o->n[2]) < 0) fail("chown ", s0); break;
   case PAUSE: {
     // The launcher runs the spec's prestart/createRuntime hooks on this
     // process's namespaces, then opens the second gate (the join pipe).
@@ -1068,7 +1078,8 @@ static int parse(int n, char **plan, struct op **out, size_t *nout) {
       if ((o->k == STDIO && (k != 0 || (strcmp(o->s[0], "inherit") && strcmp(o->s[0], "null") &&
                                         strcmp(o->s[0], "detached")))) ||
           ((o->k == OPENPATH || o->k == BINDFD) && o->n[0] >= 64) ||
-          (o->k == USER && (o->n[0] > 0xfffffffe || o->n[1] > 0xfffffffe))) {
+          (o->k == USER && (o->n[0] > 0xfffffffe || o->n[1] > 0xfffffffe)) ||
+          (o->k == CHOWN && (o->n[1] > 0xfffffffe || o->n[2] > 0xfffffffe))) {
         rc = perr(EINVAL, "invalid launch plan: bad %s op", name);
         goto bad;
       }

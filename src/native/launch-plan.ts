@@ -32,6 +32,7 @@ export type Op =
   | { op: "READONLY"; path: string }
   | { op: "MKNOD"; path: string; mode: number; major: number; minor: number }
   | { op: "SYMLINK"; target: string; path: string }
+  | { op: "CHOWN"; path: string; uid: number; gid: number }
   | { op: "REMOUNT"; path: string; flags: number }
   | { op: "HOSTNAME"; name: string }
   | { op: "LOUP" }
@@ -91,6 +92,7 @@ export function encodePlan(plan: Plan): string[] {
       case "BINDFD": out.push(String(o.slot), o.target, String(o.flags)); break;
       case "MKNOD": out.push(o.path, String(o.mode), String(o.major), String(o.minor)); break;
       case "SYMLINK": out.push(o.target, o.path); break;
+      case "CHOWN": out.push(o.path, String(o.uid), String(o.gid)); break;
       case "REMOUNT": out.push(o.path, String(o.flags)); break;
       case "HOSTNAME": case "KEYRING": case "DOMAINNAME": out.push(o.name); break;
       case "WRITEFILE": out.push(o.path, o.value); break;

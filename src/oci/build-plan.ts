@@ -76,6 +76,8 @@ export interface PlanContext {
   execFifo?: string;
   /** stop before PIVOT until the launcher has run the spec's prestart/createRuntime hooks (PAUSE) */
   pauseForHooks?: boolean;
+  /** give the spec's device nodes their uid/gid (tsbox-runc; `tsbox run` leaves them root's) */
+  deviceOwners?: boolean;
   cgroup: CgroupMountInfo;
   stdin: StdinMode;
   /** --init: host path of a static tini, read by the shim and run from a sealed memfd as PID 1 */
@@ -125,7 +127,7 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   for (const m of spec.mounts) {
     if (m.type === "bind") ops.push(...bindOps(m, binds.indexOf(m), ctx));
     else ops.push(...mountOps(m, ctx, spec));
-    if (m.destination === "/dev") ops.push(...devOps(spec));
+    if (m.destination === "/dev") ops.push(...devOps(spec, ctx.deviceOwners === true));
   }
 
   // In the container's procfs and namespaces, before /proc/sys is made read-only.
@@ -274,7 +276,9 @@ function cgroupOps(dest: string, flags: number, cg: CgroupMountInfo, hostView: b
   return ops;
 }
 
-function devOps(spec: Spec): Op[] {
+const S_IFIFO = 0o010000;
+
+function devOps(spec: Spec, owners: boolean): Op[] {
   const ops: Op[] = DEVICES.map(([path, major, minor]) => ({ op: "MKNOD", path, mode: S_IFCHR | 0o666, major, minor }) as Op);
   // The spec's own devices (--privileged: the host's), after the defaults (the
   // host's mode wins for the same node); not where /dev's symlinks go (the
@@ -288,8 +292,10 @@ function devOps(spec: Spec): Op[] {
       dirs.add(dir);
       ops.push({ op: "MKDIR", path: dir, mode: 0o755 });
     }
-    ops.push({ op: "MKNOD", path: d.path, mode: (d.type === "b" ? S_IFBLK : S_IFCHR) | ((d.fileMode ?? 0o666) & 0o7777),
-      major: d.major, minor: d.minor });
+    const kind = d.type === "b" ? S_IFBLK : d.type === "p" ? S_IFIFO : S_IFCHR;
+    ops.push({ op: "MKNOD", path: d.path, mode: kind | ((d.fileMode ?? 0o666) & 0o7777),
+      major: d.type === "p" ? 0 : d.major, minor: d.type === "p" ? 0 : d.minor });
+    if (owners && ((d.uid ?? 0) !== 0 || (d.gid ?? 0) !== 0)) ops.push({ op: "CHOWN", path: d.path, uid: d.uid ?? 0, gid: d.gid ?? 0 });
   }
   for (const [target, path] of DEV_LINKS) ops.push({ op: "SYMLINK", target, path });
   if (spec.process.terminal) ops.push({ op: "ENSUREFILE", path: "/dev/console" });

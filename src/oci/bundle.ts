@@ -412,16 +412,14 @@ function device(d: { path: string; type: string; major?: number; minor?: number;
   i: number): SpecDevice {
   const at = `linux.devices[${i}] (${d.path})`;
   if (!d.path.startsWith("/dev/")) throw new BundleError(`${at}: the path must be under /dev`);
-  if (d.type !== "c" && d.type !== "b" && d.type !== "u") {
-    throw new BundleError(`${at}: device type ${JSON.stringify(d.type)} is not supported (c, b or u)`);
+  if (d.type !== "c" && d.type !== "b" && d.type !== "u" && d.type !== "p") {
+    throw new BundleError(`${at}: invalid device type ${JSON.stringify(d.type)} (c, b, u or p)`);
   }
-  if (d.major === undefined || d.minor === undefined) throw new BundleError(`${at}: major and minor are required`);
-  if ((d.uid !== undefined && d.uid !== 0) || (d.gid !== undefined && d.gid !== 0)) {
-    throw new BundleError(`${at}: an owner other than root is not supported by tsbox-runc`);
-  }
+  if (d.type !== "p" && (d.major === undefined || d.minor === undefined)) throw new BundleError(`${at}: major and minor are required`);
   return {
-    path: d.path, type: d.type === "b" ? "b" : "c", major: d.major, minor: d.minor,
+    path: d.path, type: d.type === "u" ? "c" : d.type, major: d.major ?? 0, minor: d.minor ?? 0,
     ...(d.fileMode !== undefined ? { fileMode: d.fileMode & 0o7777 } : {}),
+    ...(d.uid !== undefined ? { uid: d.uid } : {}), ...(d.gid !== undefined ? { gid: d.gid } : {}),
   };
 }
 

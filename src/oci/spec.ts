@@ -55,7 +55,8 @@ export interface SpecMount {
 /** A device node created in the container's /dev (config-linux.md "Devices"). */
 export interface SpecDevice {
   path: string;
-  type: "c" | "b";
+  /** char, block, or a FIFO ("p": no major/minor) */
+  type: "c" | "b" | "p";
   major: number;
   minor: number;
   /** permission bits (no file type) */

@@ -154,7 +154,7 @@ export const checkSpec: Check<Spec> = object({
     })),
     resources: checkResources,
     devices: optional(arrayOf(object({
-      path: string, type: oneOf("c", "b"), major: integer, minor: integer,
+      path: string, type: oneOf("c", "b", "p"), major: integer, minor: integer,
       fileMode: optional(integer), uid: optional(integer), gid: optional(integer),
     }))),
     cgroupsPath: string,

@@ -103,6 +103,7 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
       newKeyring: req.noNewKeyring !== true,
       execFifo: paths.fifo,
       pauseForHooks: hasRuntimeHooks,
+      deviceOwners: true,
       cgroup: { ...cgroupMountInfo(hierarchy), path: cgroup.path },
       // The engine's stdio, untouched (the shim hands over fds 0-2 as they are).
       stdin: "inherit",

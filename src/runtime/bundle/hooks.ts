@@ -36,7 +36,9 @@ function runHook(kind: HookKind, i: number, h: SpecHook, state: OciState): void 
   if (r.error && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT") {
     throw new TsboxError(`${what}: timeout after ${h.timeout} seconds, ${output}`, 1);
   }
-  if (r.error) throw new TsboxError(`${what}: ${r.error.message}`, 1);
+  // A hook that does not read its stdin makes writing the state fail with
+  // EPIPE: its exit status decides, as in runc (Go's exec ignores that EPIPE).
+  if (r.error && (r.error as NodeJS.ErrnoException).code !== "EPIPE") throw new TsboxError(`${what}: ${r.error.message}`, 1);
   if (r.signal) throw new TsboxError(`${what}: signal: ${r.signal}, ${output}`, 1);
   if (r.status !== 0) throw new TsboxError(`${what}: exit status ${r.status}, ${output}`, 1);
 }
