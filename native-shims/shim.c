@@ -53,7 +53,7 @@
 enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, BINDFD, PIVOT,
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
             CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
-            FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, CHOWN, NKINDS };
+            FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, CHOWN, PIDNS, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -72,7 +72,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [FIFO] = {"FIFO", "s"},            [FIFOWAIT] = {"FIFOWAIT", ""},
   [WRITEFILE] = {"WRITEFILE", "ss"}, [DOMAINNAME] = {"DOMAINNAME", "s"}, [UMASK] = {"UMASK", "n"},
   [SETNS] = {"SETNS", "sn"},         [HANDOFF] = {"HANDOFF", ""},   [PAUSE] = {"PAUSE", ""},
-  [CHOWN] = {"CHOWN", "snn"},
+  [CHOWN] = {"CHOWN", "snn"},        [PIDNS] = {"PIDNS", "s"},
 };
 
 struct op {
@@ -90,7 +90,7 @@ struct op {
 
 // One launched-but-not-finished child per slot, keyed by pid. io: the
 // launcher's ends of the container's stdio pipes until tsbox_stdio_fd takes them.
-struct slot { pid_t pid; int sync_w, err_r, ctl, pty, join_w, io[3]; };
+struct slot { pid_t pid; int sync_w, err_r, ctl, pty, join_w, pause_w, io[3]; };
 static struct slot slots[256];
 
 // Sent by the child over the error pipe; one write <= PIPE_BUF, so it arrives whole.
@@ -105,8 +105,8 @@ struct report { int32_t op, err, code; char detail[4096 - 12]; };
 static struct {
   struct op *ops;
   size_t nops;
-  int sync_r, err_w, ctl, join_r;        // the child's ends
-  int sync_w, err_r, ctl_parent, join_w; // the parent's ends, closed in the child
+  int sync_r, err_w, ctl, join_r, pause_r;        // the child's ends
+  int sync_w, err_r, ctl_parent, join_w, pause_w; // the parent's ends, closed in the child
   int piped;     // tsbox_spawn_stdio: STDIO gives fds 0-2 from io[] (or /dev/null), never the launcher's
   int io[3];     // the child's ends of the stdio pipes (-1: none)
   int io_parent[3];
@@ -636,6 +636,33 @@ static _Noreturn void exec_sealed(const struct op *o) {
   fail3(126, errno, "exec: \"", init_op ? "tini" : path, "\"");
 }
 
+// PIDNS (`tsbox-runc create`, a PID namespace by path: a pod's shared one,
+// Docker's --pid container:X): setns only moves this process's children, so
+// it forks into the namespace; that child is the container's process. This
+// process reports its pid (as JOIN does) and exits: the child is the engine's
+// to reap, and waits at the join gate until the launcher placed it in the
+// container's cgroup (EOF there: the launcher died, `_exit(125)`).
+static void op_pidns(const struct op *o) {
+  int fd = open(o->s[0], O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("open namespace ", o->s[0]);
+  if (setns(fd, CLONE_NEWPID) < 0) fail("join namespace ", o->s[0]);
+  close(fd);
+  long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) fail("fork into the PID namespace", NULL);
+  if (pid > 0) {
+    struct report hello = {.op = REPORT_JOINED, .err = 0, .code = (int32_t)pid};
+    ssize_t w;
+    do w = write(g.err_w, &hello, offsetof(struct report, detail)); while (w < 0 && errno == EINTR);
+    _exit(0);
+  }
+  char c;
+  ssize_t r;
+  do r = read(g.join_r, &c, 1); while (r < 0 && errno == EINTR);
+  if (r != 1) _exit(125);
+  close(g.join_r);
+  g.join_r = -1;
+}
+
 // FIFOWAIT (`tsbox-runc create`): the container is set up; its process waits
 // here, before exec, until `start` opens the exec fifo for reading (runc's
 // exec-fifo pattern). The command is resolved first, so that not-found and
@@ -828,12 +855,13 @@ static void run_op(const struct op *o) {
     if (w != (ssize_t)offsetof(struct report, detail)) fail("report paused", NULL);
     char c;
     ssize_t r;
-    do r = read(g.join_r, &c, 1); while (r < 0 && errno == EINTR);
+    do r = read(g.pause_r, &c, 1); while (r < 0 && errno == EINTR);
     if (r != 1) _exit(125);
-    close(g.join_r);
-    g.join_r = -1;
+    close(g.pause_r);
+    g.pause_r = -1;
     break;
   }
+  case PIDNS: op_pidns(o); break;
   case DETACH: {
     // exec -d: the process is handed to the container's PID 1 (the orphan's
     // reaper is that of its parent's PID namespace), so no host process waits.
@@ -898,6 +926,7 @@ static int child_main(void *arg) {
       close(slots[i].err_r);
       if (slots[i].ctl >= 0) close(slots[i].ctl);
       if (slots[i].join_w >= 0) close(slots[i].join_w);
+      if (slots[i].pause_w >= 0) close(slots[i].pause_w);
       for (int j = 0; j < 3; j++) if (slots[i].io[j] >= 0) close(slots[i].io[j]);
     }
   // The launcher's ends: the stdin pipe's write end held here would keep the
@@ -907,6 +936,7 @@ static int child_main(void *arg) {
   close(g.err_r);
   if (g.ctl_parent >= 0) close(g.ctl_parent);
   if (g.join_w >= 0) close(g.join_w);
+  if (g.pause_w >= 0) close(g.pause_w);
   for (int i = 0; i < 64; i++) slot_fd[i] = -1;
   char c;
   ssize_t r;
@@ -1129,6 +1159,7 @@ static void drop_slot(struct slot *s) {
   if (s->err_r >= 0) close(s->err_r);
   if (s->ctl >= 0) close(s->ctl);
   if (s->join_w >= 0) close(s->join_w);
+  if (s->pause_w >= 0) close(s->pause_w);
   for (int j = 0; j < 3; j++) if (s->io[j] >= 0) close(s->io[j]);
   s->pid = 0;
 }
@@ -1170,10 +1201,13 @@ static int spawn(int n, char **plan, int piped) {
   size_t nops = 0;
   int rc = parse(n, plan, &ops, &nops);
   if (rc < 0) return rc;
-  int has_pty = 0, has_join = 0;  // has_join: the second gate (JOIN's, or PAUSE's)
+  // The gates after the first: JOIN's and PIDNS's (the forked process waits to
+  // be placed in its cgroup), PAUSE's (the launcher's hooks).
+  int has_pty = 0, has_join = 0, has_pause = 0;
   for (size_t i = 0; i < nops; i++) {
     has_pty |= ops[i].k == PTY;
-    has_join |= ops[i].k == JOIN || ops[i].k == PAUSE;
+    has_join |= ops[i].k == JOIN || ops[i].k == PIDNS;
+    has_pause |= ops[i].k == PAUSE;
   }
   // parse() made STDIO the first op.
   int want_io = piped && !has_pty && strcmp(ops[0].s[0], "detached");
@@ -1184,13 +1218,14 @@ static int spawn(int n, char **plan, int piped) {
   int one_out = want_io && fstat(1, &st1) == 0 && fstat(2, &st2) == 0 &&
                 st1.st_dev == st2.st_dev && st1.st_ino == st2.st_ino;
 
-  int sp[2] = {-1, -1}, ep[2] = {-1, -1}, cp[2] = {-1, -1}, jp[2] = {-1, -1}, err = 0;
+  int sp[2] = {-1, -1}, ep[2] = {-1, -1}, cp[2] = {-1, -1}, jp[2] = {-1, -1}, pp[2] = {-1, -1}, err = 0;
   int io[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};  // [fd][0 read, 1 write]
   void *stack = MAP_FAILED;
   pid_t pid = -1;
   if (pipe2(sp, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0 ||
       (has_pty && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, cp) < 0) ||
       (has_join && pipe2(jp, O_CLOEXEC) < 0) ||
+      (has_pause && pipe2(pp, O_CLOEXEC) < 0) ||
       (want_in && pipe2(io[0], O_CLOEXEC) < 0) ||
       (want_io && (pipe2(io[1], O_CLOEXEC) < 0 || (!one_out && pipe2(io[2], O_CLOEXEC) < 0)))) {
     err = errno;
@@ -1217,6 +1252,8 @@ static int spawn(int n, char **plan, int piped) {
   g.ctl_parent = cp[0];
   g.join_r = jp[0];
   g.join_w = jp[1];
+  g.pause_r = pp[0];
+  g.pause_w = pp[1];
   g.piped = piped;
   // The child reads stdin (0) and writes stdout/stderr (1, 2); the parent the reverse.
   g.io[0] = io[0][0]; g.io_parent[0] = io[0][1];
@@ -1240,11 +1277,12 @@ out:
   if (ep[1] >= 0) close(ep[1]);
   if (cp[1] >= 0) close(cp[1]);
   if (jp[0] >= 0) close(jp[0]);
+  if (pp[0] >= 0) close(pp[0]);
   int child_io[3] = {io[0][0], io[1][1], io[2][1]}, parent_io[3] = {io[0][1], io[1][0], io[2][0]};
   for (int i = 0; i < 3; i++) if (child_io[i] >= 0) close(child_io[i]);
   if (pid < 0) {
-    int fds[] = {sp[1], ep[0], cp[0], jp[1], parent_io[0], parent_io[1], parent_io[2]};
-    for (int i = 0; i < 7; i++) if (fds[i] >= 0) close(fds[i]);
+    int fds[] = {sp[1], ep[0], cp[0], jp[1], pp[1], parent_io[0], parent_io[1], parent_io[2]};
+    for (int i = 0; i < 8; i++) if (fds[i] >= 0) close(fds[i]);
     return -err;
   }
   struct slot *stale = find_slot(pid);  // a reused pid whose PTY master was never claimed
@@ -1252,7 +1290,7 @@ out:
     if (stale->pty >= 0) close(stale->pty);
     drop_slot(stale);
   }
-  *slot = (struct slot){pid, sp[1], ep[0], cp[0], -1, jp[1], {parent_io[0], parent_io[1], parent_io[2]}};
+  *slot = (struct slot){pid, sp[1], ep[0], cp[0], -1, jp[1], pp[1], {parent_io[0], parent_io[1], parent_io[2]}};
   return pid;
 }
 
@@ -1337,6 +1375,8 @@ EXPORT const char *tsbox_start(int pid) {
     gate(&s->sync_w);
   } else if (s->join_w >= 0) {
     gate(&s->join_w);
+  } else if (s->pause_w >= 0) {
+    gate(&s->pause_w);
   }
   // The header first: FIFOWAIT's "created" is a header alone, after which the
   // child keeps the pipe open (it waits for `start`), so no EOF follows.

@@ -556,6 +556,26 @@ describe("a pod: containers sharing namespaces by path", () => {
     expectGone(app, apid);
     expectGone(sandbox, spid);
   });
+
+  it("joins the PID namespace of another container (forked into it), in the foreground too", () => {
+    const sandbox = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"]), sandbox]).code).toBe(0);
+    const spid = state(sandbox).pid as number;
+    const app = newId();
+    const dir = bundle(["sh", "-c", "cat /proc/1/cmdline; echo; echo $$"], (c) => {
+      c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === "pid" ? { type: "pid", path: `/proc/${spid}/ns/pid` } : n));
+    });
+    // The sandbox's sleep is PID 1 of the namespace the app joined; the app's shell is another process in it.
+    const r = runc(["run", "--bundle", dir, app]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const [init, self] = r.stdout.split("\n");
+    expect(init).toBe("sleep\u00001000\u0000");
+    expect(Number(self)).toBeGreaterThan(1);
+    expect(existsSync(join(root, app))).toBe(false);
+    expect(runc(["delete", "--force", sandbox]).code).toBe(0);
+    expectGone(sandbox, spid);
+  });
 });
 
 describe("the container's /sys/fs/cgroup without a cgroup namespace", () => {

@@ -74,7 +74,7 @@ describe("a bundle's config.json", () => {
     expect(refusal((c) => { c.hooks = { startContainer: [{ path: "/x" }] }; })).toBe("hooks.startContainer is not supported by tsbox-runc");
     expect(refusal((c) => { c.hooks = { poststart: [{ path: "x" }] }; })).toContain("is not absolute");
     expect(refusal((c) => { c.linux.namespaces.push({ type: "user" }); })).toContain("user namespace");
-    expect(refusal((c) => { c.linux.namespaces[0].path = "/proc/1/ns/pid"; })).toContain("joining an existing pid namespace");
+    expect(refusal((c) => { c.linux.namespaces.push({ type: "time" }); })).toContain("time namespace");
     expect(refusal((c) => { c.linux.namespaces = c.linux.namespaces.filter((x: { type: string }) => x.type !== "mount"); }))
       .toContain("without a mount namespace");
     expect(refusal((c) => { c.linux.resources.hugepageLimits = [{ pageSize: "2MB", limit: 1 }]; })).toContain("hugepageLimits");
@@ -163,9 +163,9 @@ describe("the launch plan of a bundle", () => {
     expect(ops.slice(0, 6)).toEqual([
       { op: "STDIO", stdin: "inherit" },
       { op: "WRITEFILE", path: "/proc/self/oom_score_adj", value: "100" },
+      { op: "FIFO", path: "/run/x/c1/exec.fifo" },
       { op: "MOUNT", source: "", target: "/", fstype: "", flags: MS.SLAVE | MS.REC, data: "" },
       { op: "MOUNT", source: rootfs, target: rootfs, fstype: "", flags: MS.BIND | MS.REC, data: "" },
-      { op: "FIFO", path: "/run/x/c1/exec.fifo" },
       { op: "CHDIR", path: rootfs },
     ]);
     expect(names(ops)).not.toContain("KEYRING");
@@ -204,6 +204,22 @@ describe("the launch plan of a bundle", () => {
     spec.linux.namespaces.push({ type: "cgroup" });
     const withNs = buildPlan(spec, { id: "c", rootfs, cgroup, stdin: "inherit", bindIsDir: () => true }).ops;
     expect(withNs.filter((o) => o.op === "MOUNT" && o.source.startsWith("/sys/fs/cgroup/"))).toEqual([]);
+  });
+
+  it("forks into a PID namespace given by path, and joins a mount namespace by path after opening the host's paths", () => {
+    const b = bundle((c) => {
+      c.linux.namespaces = [{ type: "pid", path: "/proc/9/ns/pid" }, { type: "mount", path: "/proc/9/ns/mnt" },
+        { type: "ipc", path: "/proc/9/ns/ipc" }, { type: "uts" }];
+      c.mounts.push({ destination: "/data", type: "bind", source: "/srv", options: ["rbind"] });
+    });
+    const { spec, rootfs } = readBundle(b);
+    const { ops, cloneFlags } = buildPlan(spec, {
+      id: "c", rootfs, cgroup: { version: "v2" }, stdin: "inherit", bindIsDir: () => true, execFifo: "/run/f",
+    });
+    expect(cloneFlags).toBe(CLONE.NEWUTS);
+    expect(names(ops).slice(0, 8)).toEqual(["STDIO", "SETNS", "PIDNS", "KEYRING", "FIFO", "OPENPATH", "SETNS", "MOUNT"]);
+    expect(ops[2]).toEqual({ op: "PIDNS", path: "/proc/9/ns/pid" });
+    expect(ops[6]).toEqual({ op: "SETNS", path: "/proc/9/ns/mnt", flag: CLONE.NEWNS });
   });
 
   it("sets no hostname without a UTS namespace of its own", () => {

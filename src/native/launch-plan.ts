@@ -64,6 +64,8 @@ export type Op =
   | { op: "UMASK"; mask: number }
   /** joins an existing namespace (CLONE_NEW* flag) by path */
   | { op: "SETNS"; path: string; flag: number }
+  /** joins a PID namespace by path: forks into it (the launcher learns the pid from startJoin) */
+  | { op: "PIDNS"; path: string }
   | { op: "EXEC"; path: string; argv: string[]; env: string[] };
 
 export interface Plan {
@@ -98,7 +100,7 @@ export function encodePlan(plan: Plan): string[] {
       case "WRITEFILE": out.push(o.path, o.value); break;
       case "UMASK": out.push(String(o.mask)); break;
       case "SETNS": out.push(o.path, String(o.flag)); break;
-      case "INIT": case "FIFO": out.push(o.path); break;
+      case "INIT": case "FIFO": case "PIDNS": out.push(o.path); break;
       case "TARGET": out.push(o.path, o.kind); break;
       case "RLIMIT": out.push(String(o.resource), u64(o.soft), u64(o.hard)); break;
       case "CAPBSET": out.push(u64(o.keep)); break;

@@ -93,6 +93,8 @@ export interface PlanContext {
 export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   let cloneFlags = 0;
   let cgroupNs: Op | undefined;
+  let mountNs: Op | undefined;
+  let pidNs: Op | undefined;
   const joins: Op[] = [];
   for (const ns of spec.linux.namespaces) {
     const flag = ns.type === "cgroup" ? CLONE.NEWCGROUP : NS_FLAG[ns.type];
@@ -100,10 +102,13 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
     // An existing namespace (a pod's network namespace) is joined, not created.
     const op: Op | undefined = ns.path ? { op: "SETNS", path: ns.path, flag } : undefined;
     if (ns.type === "cgroup") cgroupNs = op ?? { op: "UNSHARE", flags: CLONE.NEWCGROUP };
+    else if (op && ns.type === "pid") pidNs = { op: "PIDNS", path: ns.path! };
+    else if (op && ns.type === "mount") mountNs = op;
     else if (op) joins.push(op);
     else cloneFlags |= flag;
   }
-  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }, ...joins];
+  // The PID namespace last: the process forked into it inherits the others.
+  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }, ...joins, ...(pidNs ? [pidNs] : [])];
   if (spec.process.oomScoreAdj !== undefined) {
     ops.push({ op: "WRITEFILE", path: "/proc/self/oom_score_adj", value: String(spec.process.oomScoreAdj) });
   }
@@ -111,12 +116,13 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   // The cgroup namespace is entered only after the parent placed the child in its
   // cgroup, so that the container sees its own cgroup as the root.
   if (cgroupNs) ops.push(cgroupNs);
-  ops.push(...(ctx.overlay ? overlayRootOps(ctx, ctx.overlay) : boundRootOps(ctx)));
-  if (ctx.execFifo !== undefined) ops.push({ op: "FIFO", path: ctx.execFifo });
-
-  // Host paths (bind sources) must be opened before the host's root goes away.
+  // Host paths (the exec fifo, bind sources) must be opened before the host's
+  // root goes away, and before a mount namespace given by path is joined.
   const binds = spec.mounts.filter((m) => m.type === "bind");
-  binds.forEach((m, slot) => ops.push({ op: "OPENPATH", slot, path: m.source ?? "" }));
+  const hostOpens: Op[] = binds.map((m, slot) => ({ op: "OPENPATH", slot, path: m.source ?? "" }));
+  if (ctx.execFifo !== undefined) hostOpens.unshift({ op: "FIFO", path: ctx.execFifo });
+  if (ctx.overlay) ops.push(...overlayRootOps(ctx, ctx.overlay), ...hostOpens);
+  else ops.push(...hostOpens, ...(mountNs ? [mountNs] : []), ...boundRootOps(ctx));
 
   // The namespaces exist, the old root is still there: runc's point for the runtime's hooks.
   if (ctx.pauseForHooks) ops.push({ op: "PAUSE" });

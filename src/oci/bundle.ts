@@ -337,7 +337,7 @@ function refuseUnsupported(c: Config): void {
 }
 
 /** Namespaces an existing one of may be joined by path (setns before anything else happens in it). */
-const JOINABLE = new Set(["network", "ipc", "uts", "cgroup"]);
+const JOINABLE = new Set(["network", "ipc", "uts", "cgroup", "pid", "mount"]);
 
 function refuseUnsupportedResources(r: Partial<ConfigResources>): void {
   const refuse = (what: string): never => {

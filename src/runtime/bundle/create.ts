@@ -114,8 +114,19 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
     });
     log().debug({ id, ops: plan.ops.length }, "creating");
 
-    const pid = host.native.spawn(plan);
-    undo.push(() => host.native.abort(pid));
+    const child = host.native.spawn(plan);
+    undo.push(() => host.native.abort(child));
+    // A PID namespace by path: the shim's child forks into it, and that process is the container's.
+    const forks = plan.ops.some((o) => o.op === "PIDNS");
+    let pid = child;
+    if (forks) {
+      const inside = host.native.startJoin(child);
+      if (inside === undefined) {
+        const failed = host.native.start(child);
+        throw new LaunchError(failed.ok ? "create: the container's process did not start" : failed.message, failed.ok ? 125 : failed.code);
+      }
+      pid = inside;
+    }
     const base: BundleContainerState = {
       ociVersion: spec.ociVersion, id, pid, pidStartTime: processStartTime(pid) ?? "", bundle: bundle.dir,
       rootfs: bundle.rootfs, ...(spec.annotations ? { annotations: spec.annotations } : {}),
@@ -123,17 +134,19 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
     };
     writeBundleState(req.root, base);
     cgroup.addProcess(pid);
-    let started = host.native.start(pid);
+    let started = host.native.start(child);
     if (started.ok && hasRuntimeHooks) {
       // Stopped before PIVOT with its namespaces made: the runtime's hooks (libnetwork's setkey) run now.
       runHooks(spec.hooks, ["prestart", "createRuntime"], ociState(base, "creating"));
-      started = host.native.start(pid);
+      started = host.native.start(child);
     }
     if (!started.ok) throw new LaunchError(started.message, started.code);
+    // The shim's child exited once the process it forked was running (PIDNS): reaped here.
+    if (forks) await host.native.wait(child);
     // The pty's master, from the child (PTY op): to the engine's console socket, or kept (foreground run).
     let ptyMaster: number | undefined;
     if (spec.process.terminal) {
-      const master = host.native.ptyMaster(pid);
+      const master = host.native.ptyMaster(child);
       if (req.consoleSocket === undefined) {
         ptyMaster = master;
       } else {

@@ -16,6 +16,9 @@ export interface BundleRunRequest extends BundleCreateRequest {
 }
 
 export async function runBundleContainer(req: BundleRunRequest, host: Host = realHost): Promise<number> {
+  // As runc run: a subreaper, so that a container process that is not this
+  // process's child (forked into a PID namespace given by path) is still waited for.
+  if (!req.detach) host.native.setSubreaper(true);
   // In the foreground without a console socket, the container's terminal is this process's (runc's run).
   const { state, ptyMaster } = await createBundleContainer({ ...req, keepPty: !req.detach && req.consoleSocket === undefined }, host);
   // From now on a signal to this process is meant for the container.
