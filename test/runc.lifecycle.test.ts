@@ -390,6 +390,23 @@ describe("tsbox-runc ps, pause, resume, update", () => {
     expectGone(id, pid);
   });
 
+  it("events: one stats reading with --stats; the stream ends when the container stops", () => {
+    const id = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sh", "-c", "sleep 1.5"]), id]).code).toBe(0);
+    const once = runc(["events", "--stats", id]);
+    expect(once.code, once.stderr).toBe(0);
+    const e = JSON.parse(once.stdout) as { type: string; id: string; data: { pids: { current: number }; memory: { usage: { usage: number } } } };
+    expect(e).toMatchObject({ type: "stats", id });
+    expect(e.data.pids.current).toBeGreaterThanOrEqual(1);
+    expect(e.data.memory.usage.usage).toBeGreaterThan(0);
+    const stream = runc(["events", "--interval", "200ms", id]);
+    expect(stream.code, stream.stderr).toBe(0);
+    const lines = stream.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string });
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((l) => l.type === "stats")).toBe(true);
+    expect(runc(["delete", id]).code).toBe(0);
+  });
+
   it("deletes a paused container with --force", () => {
     const id = newId();
     expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"]), id]).code).toBe(0);

@@ -6,6 +6,7 @@ import type { LinuxResources } from "../cgroupfs/index.js";
 import { UsageError } from "../errors.js";
 import { parseResources } from "../oci/bundle.js";
 import { parseBytes } from "../oci/units.js";
+import { bundleEvents } from "../runtime/bundle/events.js";
 import { pauseBundleContainer } from "../runtime/bundle/pause.js";
 import { bundleContainerPids, bundleContainerPs } from "../runtime/bundle/ps.js";
 import { mergeResources, updateBundleContainer } from "../runtime/bundle/update.js";
@@ -54,6 +55,16 @@ export function resourceFlags(f: UpdateFlags): LinuxResources {
   return r;
 }
 
+/** Go's time.Duration text, as runc's --interval: "5s", "500ms", "1m30s". */
+export function durationMs(text: string): number {
+  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) {
+    throw new UsageError(`invalid value ${JSON.stringify(text)} for flag --interval: time: invalid duration`, 1);
+  }
+  return parts.reduce((ms, p) => ms + Number(p[1]) * unit[p[2]!]!, 0);
+}
+
 export function registerManage(program: Command, g: () => GlobalOptions): void {
   program.command("ps").argument("<container-id>").argument("[ps-args...]")
     .description("ps displays the processes running inside a container")
@@ -63,6 +74,14 @@ export function registerManage(program: Command, g: () => GlobalOptions): void {
       if (f.format === "json") process.stdout.write(`${JSON.stringify(bundleContainerPids(g().root, id))}\n`);
       else if (f.format === "table") process.stdout.write(bundleContainerPs(g().root, id, psArgs));
       else throw new UsageError("invalid format option", 1);
+    });
+
+  program.command("events").argument("<container-id>").description("display container events such as OOM notifications, cpu, memory, and IO usage statistics")
+    .option("--interval <duration>", "set the stats collection interval (e.g. 5s, 500ms)", "5s")
+    .option("--stats", "display the container's stats then exit")
+    .action(async (id: string, f: { interval: string; stats?: boolean }) => {
+      await bundleEvents(g().root, id, { intervalMs: durationMs(f.interval), once: f.stats === true },
+        (e) => process.stdout.write(`${JSON.stringify(e)}\n`));
     });
 
   program.command("pause").argument("<container-id>").description("pause suspends all processes inside the container")
