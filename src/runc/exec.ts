@@ -5,7 +5,6 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
 import { parseProcess } from "../oci/bundle.js";
-import { execInBundleContainer } from "../runtime/bundle/exec.js";
 import type { GlobalOptions } from "./globals.js";
 
 interface ExecCommandFlags {
@@ -43,6 +42,7 @@ export function registerExec(program: Command, g: () => GlobalOptions, exit: (co
     .passThroughOptions()
     .action(async (id: string, command: string[], f: ExecCommandFlags) => {
       if (f.preserveFds !== "0") throw new UsageError("--preserve-fds is not supported by tsbox-runc", 1);
+      const { execInBundleContainer } = await import("../runtime/bundle/exec.js");
       const gids = f.additionalGids.map((x) => {
         if (!/^\d+$/.test(x)) throw new UsageError(`invalid additional gid ${JSON.stringify(x)}`, 1);
         return Number(x);

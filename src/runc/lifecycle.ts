@@ -3,10 +3,8 @@
 
 import type { Command } from "commander";
 import { UsageError } from "../errors.js";
-import { createBundleContainer } from "../runtime/bundle/create.js";
 import { deleteBundleContainer } from "../runtime/bundle/delete.js";
 import { killBundleContainer } from "../runtime/bundle/kill.js";
-import { runBundleContainer } from "../runtime/bundle/run.js";
 import { startBundleContainer } from "../runtime/bundle/start.js";
 import { bundleCgroup, bundleContainer, bundleStatus, ociState } from "../runtime/bundle/status.js";
 import { hostCgroups } from "../runtime/running.js";
@@ -49,6 +47,8 @@ export function registerLifecycle(program: Command, g: () => GlobalOptions, exit
   addCreateFlags(program.command("create").argument("<container-id>")
     .description("create a container"))
     .action(async (id: string, f: CreateFlags) => {
+      // Loaded when used: the verbs that launch bring in the native binding (ffi-rs), the others need not.
+      const { createBundleContainer } = await import("../runtime/bundle/create.js");
       await createBundleContainer(createRequest(g(), id, f));
     });
 
@@ -62,6 +62,7 @@ export function registerLifecycle(program: Command, g: () => GlobalOptions, exit
     .option("--keep", "do not delete the container after it exits")
     .option("--no-subreaper", "accepted: the foreground run reaps its container itself")
     .action(async (id: string, f: CreateFlags & { detach?: boolean; keep?: boolean }) => {
+      const { runBundleContainer } = await import("../runtime/bundle/run.js");
       const code = await runBundleContainer({ ...createRequest(g(), id, f), detach: f.detach === true, keep: f.keep === true });
       exit(code);
     });

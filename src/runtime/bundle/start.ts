@@ -3,7 +3,7 @@
 // once the open unblocks it (runc's exec()), then removing the fifo: from then
 // on the container counts as running.
 
-import { closeSync, constants, openSync, readSync, rmSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, readSync, rmSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TsboxError, errnoCode } from "../../errors.js";
 import { bundleContainerPaths, readBundleSpec } from "../../state/bundle-containers.js";
@@ -49,6 +49,8 @@ async function releaseFifo(fifo: string, alive: () => boolean): Promise<void> {
       }
       if (n === 1) return;
       if (!alive()) throw new TsboxError("container process is already dead", 1);
+      // Another start took the byte and removed the fifo: the container runs.
+      if (!existsSync(fifo)) throw new TsboxError("cannot start an already running container", 1);
       await sleep(delay);
     }
   } finally {
