@@ -8,6 +8,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { UsageError, errnoCode } from "../errors.js";
+import { log } from "../log.js";
 import {
   ShapeError, arrayOf, boolean, integer, number, object, optional, parseChecked, recordOf, string,
 } from "../util/shape.js";
@@ -350,8 +351,6 @@ function refuseUnsupportedResources(r: Partial<ConfigResources>): void {
   if (r.cpu?.realtimeRuntime || r.cpu?.realtimePeriod) refuse("cpu realtime limits");
   if (r.cpu?.burst !== undefined) refuse("cpu.burst");
   if (r.cpu?.idle !== undefined) refuse("cpu.idle");
-  if (r.memory?.kernel !== undefined && r.memory.kernel !== 0) refuse("memory.kernel");
-  if (r.memory?.kernelTCP !== undefined && r.memory.kernelTCP !== 0) refuse("memory.kernelTCP");
   if (r.blockIO?.leafWeight !== undefined) refuse("blockIO.leafWeight");
 }
 
@@ -439,12 +438,16 @@ function resources(r: Partial<ConfigResources>): LinuxResources {
   });
   const out: LinuxResources = { devices: [...devices, ...RUNC_ALLOWED_DEVICES] };
   const m = r.memory;
+  // Linux 5.16 and later accept memory.kmem.limit_in_bytes and ignore it: nothing
+  // can enforce this field, and runc too warns and goes on.
+  if (m?.kernel !== undefined && m.kernel !== 0) log().warn("linux.resources.memory.kernel is ignored: the kernel no longer enforces kernel memory limits");
   if (m) {
     out.memory = {
       ...(m.limit !== undefined ? { limit: m.limit } : {}), ...(m.swap !== undefined ? { swap: m.swap } : {}),
       ...(m.reservation !== undefined ? { reservation: m.reservation } : {}),
       ...(m.swappiness !== undefined ? { swappiness: m.swappiness } : {}),
       ...(m.disableOOMKiller !== undefined ? { disableOOMKiller: m.disableOOMKiller } : {}),
+      ...(m.kernelTCP !== undefined ? { kernelTCP: m.kernelTCP } : {}),
     };
   }
   const cpu = r.cpu;

@@ -105,7 +105,7 @@ const throttle = arrayOf(object({ major: integer, minor: integer, rate: number }
 const checkResources: Check<LinuxResources> = object({
   memory: optional(object({
     limit: optional(number), swap: optional(number), reservation: optional(number),
-    swappiness: optional(number), disableOOMKiller: optional(boolean),
+    swappiness: optional(number), disableOOMKiller: optional(boolean), kernelTCP: optional(number),
   })),
   cpu: optional(object({
     shares: optional(number), quota: optional(number), period: optional(number), cpus: optional(string), mems: optional(string),
