@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>  // ST_* (same bits as MS_*)
@@ -51,7 +52,8 @@
 
 enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, BINDFD, PIVOT,
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
-            CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP, NKINDS };
+            CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
+            FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, CHOWN, PIDNS, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -67,6 +69,10 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [EXEC] = {"EXEC", ""},             [MEMMERGE] = {"MEMMERGE", ""},
   [KEYRING] = {"KEYRING", "s"},      [TARGET] = {"TARGET", "ss"},
   [SECCOMP] = {"SECCOMP", "ns"},
+  [FIFO] = {"FIFO", "s"},            [FIFOWAIT] = {"FIFOWAIT", ""},
+  [WRITEFILE] = {"WRITEFILE", "ss"}, [DOMAINNAME] = {"DOMAINNAME", "s"}, [UMASK] = {"UMASK", "n"},
+  [SETNS] = {"SETNS", "sn"},         [HANDOFF] = {"HANDOFF", ""},   [PAUSE] = {"PAUSE", ""},
+  [CHOWN] = {"CHOWN", "snn"},        [PIDNS] = {"PIDNS", "s"},
 };
 
 struct op {
@@ -84,18 +90,23 @@ struct op {
 
 // One launched-but-not-finished child per slot, keyed by pid. io: the
 // launcher's ends of the container's stdio pipes until tsbox_stdio_fd takes them.
-struct slot { pid_t pid; int sync_w, err_r, ctl, pty, join_w, io[3]; };
+struct slot { pid_t pid; int sync_w, err_r, ctl, pty, join_w, pause_w, io[3]; };
 static struct slot slots[256];
 
 // Sent by the child over the error pipe; one write <= PIPE_BUF, so it arrives whole.
 struct report { int32_t op, err, code; char detail[4096 - 12]; };
+// Report ops that are not failures (header only): JOIN's forked pid, FIFOWAIT's
+// "created", PAUSE's "waiting for the launcher's hooks".
+#define REPORT_JOINED (-2)
+#define REPORT_CREATED (-3)
+#define REPORT_PAUSED (-4)
 
 // State handed to the child through the copied address space.
 static struct {
   struct op *ops;
   size_t nops;
-  int sync_r, err_w, ctl, join_r;        // the child's ends
-  int sync_w, err_r, ctl_parent, join_w; // the parent's ends, closed in the child
+  int sync_r, err_w, ctl, join_r, pause_r;        // the child's ends
+  int sync_w, err_r, ctl_parent, join_w, pause_w; // the parent's ends, closed in the child
   int piped;     // tsbox_spawn_stdio: STDIO gives fds 0-2 from io[] (or /dev/null), never the launcher's
   int io[3];     // the child's ends of the stdio pipes (-1: none)
   int io_parent[3];
@@ -110,7 +121,10 @@ static char start_result[sizeof(((struct report *)0)->detail) + 256];
 
 static size_t cur_op;
 static int pivoted, joined;
+static int handoff;  // HANDOFF: JOIN's process outside exits instead of reaping (tsbox-runc exec)
 static const struct op *init_op;  // INIT seen: EXEC runs the command under it
+static int fifo_fd = -1;          // FIFO: O_PATH fd of the exec fifo, reopened by FIFOWAIT
+static const char *resolved;      // FIFOWAIT: the command, resolved before the wait
 static int slot_fd[64];
 static struct report rep;
 
@@ -154,7 +168,9 @@ static _Noreturn void fail(const char *what, const char *arg) { fail3(125, errno
 
 static int close_from(int lo, unsigned hi) {
   if (syscall(SYS_close_range, (unsigned)lo, hi, 0) == 0) return 0;
-  if (errno != ENOSYS) return -1;
+  // ENOSYS: an old kernel; EPERM: a seccomp profile without close_range (the
+  // spec's filter is loaded before EXEC closes the fds): one close at a time.
+  if (errno != ENOSYS && errno != EPERM) return -1;
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur > 65536) rl.rlim_cur = 65536;
   for (unsigned fd = (unsigned)lo; fd < rl.rlim_cur && fd <= hi; fd++) close((int)fd);
@@ -531,12 +547,17 @@ static void op_join(const struct op *o) {
   if (pid > 0) {
     // The parent places the child (host pid) in the container's cgroup, then
     // opens the second gate; this process itself never enters the cgroup.
-    struct report hello = {.op = -2, .err = 0, .code = (int32_t)pid};
+    struct report hello = {.op = REPORT_JOINED, .err = 0, .code = (int32_t)pid};
     ssize_t w;
     do w = write(g.err_w, &hello, offsetof(struct report, detail)); while (w < 0 && errno == EINTR);
+    // HANDOFF: the child is the engine's to reap (it is reparented to the
+    // nearest subreaper: the launcher, or the engine's shim once it exits).
+    if (handoff) _exit(0);
     reaper((pid_t)pid);
   }
-  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  // With HANDOFF the parent is gone at once: the join gate's EOF (the launcher
+  // died before releasing it) is what stops this process then.
+  if (!handoff) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   char c;
   ssize_t r;
   do r = read(g.join_r, &c, 1); while (r < 0 && errno == EINTR);
@@ -563,7 +584,7 @@ static int executable(const char *p, int *denied) {
   return 0;
 }
 
-static _Noreturn void exec_sealed(const struct op *o) {
+static const char *resolve_command(const struct op *o) {
   const char *path = o->s[0], *found = NULL;
   int denied = 0;
   if (o->cands) {
@@ -576,6 +597,11 @@ static _Noreturn void exec_sealed(const struct op *o) {
     else if (denied) fail3(126, 0, "exec: \"", path, "\": permission denied");
     else fail3(127, 0, "exec: \"", path, "\": no such file or directory");
   }
+  return found;
+}
+
+static _Noreturn void exec_sealed(const struct op *o) {
+  const char *path = o->s[0], *found = resolved ? resolved : resolve_command(o);
   // --init: tini is PID 1 (from its own sealed memfd, so /proc/1/exe is no
   // host file) and runs the command, found the same way, from the same PATH.
   const unsigned char *elf = init_op ? init_op->elf : trampoline_elf;
@@ -608,6 +634,67 @@ static _Noreturn void exec_sealed(const struct op *o) {
   o->targv[n] = NULL;
   syscall(SYS_execveat, m, "", o->targv, o->envp, AT_EMPTY_PATH);
   fail3(126, errno, "exec: \"", init_op ? "tini" : path, "\"");
+}
+
+// PIDNS (`tsbox-runc create`, a PID namespace by path: a pod's shared one,
+// Docker's --pid container:X): setns only moves this process's children, so
+// it forks into the namespace; that child is the container's process. This
+// process reports its pid (as JOIN does) and exits: the child is the engine's
+// to reap, and waits at the join gate until the launcher placed it in the
+// container's cgroup (EOF there: the launcher died, `_exit(125)`).
+static void op_pidns(const struct op *o) {
+  int fd = open(o->s[0], O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("open namespace ", o->s[0]);
+  if (setns(fd, CLONE_NEWPID) < 0) fail("join namespace ", o->s[0]);
+  close(fd);
+  long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) fail("fork into the PID namespace", NULL);
+  if (pid > 0) {
+    struct report hello = {.op = REPORT_JOINED, .err = 0, .code = (int32_t)pid};
+    ssize_t w;
+    do w = write(g.err_w, &hello, offsetof(struct report, detail)); while (w < 0 && errno == EINTR);
+    _exit(0);
+  }
+  char c;
+  ssize_t r;
+  do r = read(g.join_r, &c, 1); while (r < 0 && errno == EINTR);
+  if (r != 1) _exit(125);
+  close(g.join_r);
+  g.join_r = -1;
+}
+
+// FIFOWAIT (`tsbox-runc create`): the container is set up; its process waits
+// here, before exec, until `start` opens the exec fifo for reading (runc's
+// exec-fifo pattern). The command is resolved first, so that not-found and
+// not-executable are create-time errors. The launcher is told "created" and
+// may exit: the parent-death signal is cleared, and the wait no longer
+// depends on it. Nothing of Node's stays open while waiting, and the process
+// is not dumpable (its memory is a copy of the launcher's) until execve.
+static void op_fifowait(void) {
+  char p[32];
+  struct stat st;
+  if (fifo_fd < 0) fail3(125, 0, "exec fifo: ", "FIFOWAIT without FIFO", NULL);
+  resolved = resolve_command(&g.ops[g.nops - 1]);  // the parser made EXEC the last op
+  fd_path(p, fifo_fd);
+  // Reopened through the container's /proc: checked while the launcher still listens.
+  if (stat(p, &st) < 0) fail("open exec fifo ", p);
+  if (!S_ISFIFO(st.st_mode)) { errno = EINVAL; fail("open exec fifo ", p); }
+  int keep[2] = {g.err_w < fifo_fd ? g.err_w : fifo_fd, g.err_w < fifo_fd ? fifo_fd : g.err_w};
+  close_except(keep, 2);
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail("set non-dumpable", NULL);
+  if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) fail("clear parent death signal", NULL);
+  struct report created = {.op = REPORT_CREATED, .err = 0, .code = 0};
+  ssize_t w;
+  do w = write(g.err_w, &created, offsetof(struct report, detail)); while (w < 0 && errno == EINTR);
+  if (w != (ssize_t)offsetof(struct report, detail)) fail("report created", NULL);
+  int fd;
+  do fd = open(p, O_WRONLY | O_CLOEXEC); while (fd < 0 && errno == EINTR);
+  if (fd < 0) fail("open exec fifo ", p);
+  do w = write(fd, "0", 1); while (w < 0 && errno == EINTR);
+  if (w != 1) fail("write exec fifo ", p);
+  close(fd);
+  close(fifo_fd);
+  fifo_fd = -1;
 }
 
 static _Noreturn void op_exec(const struct op *o) {
@@ -665,6 +752,12 @@ static void run_op(const struct op *o) {
     int fd = slot_fd[o->n[0]];
     if (fd < 0) { errno = EBADF; fail("mount ", tgt); }
     check_target(tgt);
+    // A fresh copy of the detached tree, so the mount is made (and numbered, as
+    // /proc/self/mountinfo lists by mount id) now, in the spec's order, not when
+    // OPENPATH cloned it. Kernels that cannot copy a detached tree: the clone as is.
+    int copy = (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+                            ((flags & MS_REC) ? AT_RECURSIVE : 0));
+    if (copy >= 0) { close(fd); fd = copy; slot_fd[o->n[0]] = fd; }
     if (syscall(SYS_move_mount, fd, "", AT_FDCWD, tgt, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS) < 0)
       fail("mount ", tgt);
     apply_flags(tgt, flags & ~PROPAGATION, flags & PROPAGATION);
@@ -751,6 +844,24 @@ static void run_op(const struct op *o) {
   case KEYRING: op_keyring(o); break;
   case TARGET: op_target(o); break;
   case JOIN: op_join(o); break;
+  case HANDOFF: handoff = 1; break;
+  case CHOWN: if (lchown(s0, (uid_t)o->n[1], (gid_t)o->n[2]) < 0) fail("chown ", s0); break;
+  case PAUSE: {
+    // The launcher runs the spec's prestart/createRuntime hooks on this
+    // process's namespaces, then opens the second gate (the join pipe).
+    struct report paused = {.op = REPORT_PAUSED, .err = 0, .code = 0};
+    ssize_t w;
+    do w = write(g.err_w, &paused, offsetof(struct report, detail)); while (w < 0 && errno == EINTR);
+    if (w != (ssize_t)offsetof(struct report, detail)) fail("report paused", NULL);
+    char c;
+    ssize_t r;
+    do r = read(g.pause_r, &c, 1); while (r < 0 && errno == EINTR);
+    if (r != 1) _exit(125);
+    close(g.pause_r);
+    g.pause_r = -1;
+    break;
+  }
+  case PIDNS: op_pidns(o); break;
   case DETACH: {
     // exec -d: the process is handed to the container's PID 1 (the orphan's
     // reaper is that of its parent's PID namespace), so no host process waits.
@@ -767,6 +878,32 @@ static void run_op(const struct op *o) {
         (errno != ENOSYS || o->n[0] || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &o->prog, 0, 0) < 0))
       fail("load seccomp filter", NULL);
     break;
+  case FIFO:
+    // Opened on the host's path before PIVOT; FIFOWAIT reopens it for writing.
+    if ((fifo_fd = open(s0, O_PATH | O_CLOEXEC)) < 0) fail("open exec fifo ", s0);
+    break;
+  case FIFOWAIT: op_fifowait(); break;
+  case WRITEFILE: {
+    // sysctl (/proc/sys/...) and oom_score_adj: an existing file, never created.
+    int fd = open(s0, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+    size_t n = slen(o->s[1]);
+    ssize_t w = -1;
+    if (fd >= 0) do w = write(fd, o->s[1], n); while (w < 0 && errno == EINTR);
+    if (fd < 0 || w != (ssize_t)n) fail("write ", s0);
+    close(fd);
+    break;
+  }
+  case DOMAINNAME: if (setdomainname(s0, slen(s0)) < 0) fail("setdomainname", NULL); break;
+  case UMASK: umask((mode_t)(o->n[0] & 0777)); break;
+  case SETNS: {
+    // An existing namespace by path (a pod's network namespace): the kernel
+    // checks that the file is a namespace of that type (EINVAL otherwise).
+    int fd = open(s0, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail("open namespace ", s0);
+    if (setns(fd, (int)o->n[1]) < 0) fail("join namespace ", s0);
+    close(fd);
+    break;
+  }
   case EXEC: op_exec(o);
   case NKINDS: break;
   }
@@ -789,6 +926,7 @@ static int child_main(void *arg) {
       close(slots[i].err_r);
       if (slots[i].ctl >= 0) close(slots[i].ctl);
       if (slots[i].join_w >= 0) close(slots[i].join_w);
+      if (slots[i].pause_w >= 0) close(slots[i].pause_w);
       for (int j = 0; j < 3; j++) if (slots[i].io[j] >= 0) close(slots[i].io[j]);
     }
   // The launcher's ends: the stdin pipe's write end held here would keep the
@@ -798,6 +936,7 @@ static int child_main(void *arg) {
   close(g.err_r);
   if (g.ctl_parent >= 0) close(g.ctl_parent);
   if (g.join_w >= 0) close(g.join_w);
+  if (g.pause_w >= 0) close(g.pause_w);
   for (int i = 0; i < 64; i++) slot_fd[i] = -1;
   char c;
   ssize_t r;
@@ -969,7 +1108,8 @@ static int parse(int n, char **plan, struct op **out, size_t *nout) {
       if ((o->k == STDIO && (k != 0 || (strcmp(o->s[0], "inherit") && strcmp(o->s[0], "null") &&
                                         strcmp(o->s[0], "detached")))) ||
           ((o->k == OPENPATH || o->k == BINDFD) && o->n[0] >= 64) ||
-          (o->k == USER && (o->n[0] > 0xfffffffe || o->n[1] > 0xfffffffe))) {
+          (o->k == USER && (o->n[0] > 0xfffffffe || o->n[1] > 0xfffffffe)) ||
+          (o->k == CHOWN && (o->n[1] > 0xfffffffe || o->n[2] > 0xfffffffe))) {
         rc = perr(EINVAL, "invalid launch plan: bad %s op", name);
         goto bad;
       }
@@ -1019,6 +1159,7 @@ static void drop_slot(struct slot *s) {
   if (s->err_r >= 0) close(s->err_r);
   if (s->ctl >= 0) close(s->ctl);
   if (s->join_w >= 0) close(s->join_w);
+  if (s->pause_w >= 0) close(s->pause_w);
   for (int j = 0; j < 3; j++) if (s->io[j] >= 0) close(s->io[j]);
   s->pid = 0;
 }
@@ -1060,10 +1201,13 @@ static int spawn(int n, char **plan, int piped) {
   size_t nops = 0;
   int rc = parse(n, plan, &ops, &nops);
   if (rc < 0) return rc;
-  int has_pty = 0, has_join = 0;
+  // The gates after the first: JOIN's and PIDNS's (the forked process waits to
+  // be placed in its cgroup), PAUSE's (the launcher's hooks).
+  int has_pty = 0, has_join = 0, has_pause = 0;
   for (size_t i = 0; i < nops; i++) {
     has_pty |= ops[i].k == PTY;
-    has_join |= ops[i].k == JOIN;
+    has_join |= ops[i].k == JOIN || ops[i].k == PIDNS;
+    has_pause |= ops[i].k == PAUSE;
   }
   // parse() made STDIO the first op.
   int want_io = piped && !has_pty && strcmp(ops[0].s[0], "detached");
@@ -1074,13 +1218,14 @@ static int spawn(int n, char **plan, int piped) {
   int one_out = want_io && fstat(1, &st1) == 0 && fstat(2, &st2) == 0 &&
                 st1.st_dev == st2.st_dev && st1.st_ino == st2.st_ino;
 
-  int sp[2] = {-1, -1}, ep[2] = {-1, -1}, cp[2] = {-1, -1}, jp[2] = {-1, -1}, err = 0;
+  int sp[2] = {-1, -1}, ep[2] = {-1, -1}, cp[2] = {-1, -1}, jp[2] = {-1, -1}, pp[2] = {-1, -1}, err = 0;
   int io[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};  // [fd][0 read, 1 write]
   void *stack = MAP_FAILED;
   pid_t pid = -1;
   if (pipe2(sp, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0 ||
       (has_pty && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, cp) < 0) ||
       (has_join && pipe2(jp, O_CLOEXEC) < 0) ||
+      (has_pause && pipe2(pp, O_CLOEXEC) < 0) ||
       (want_in && pipe2(io[0], O_CLOEXEC) < 0) ||
       (want_io && (pipe2(io[1], O_CLOEXEC) < 0 || (!one_out && pipe2(io[2], O_CLOEXEC) < 0)))) {
     err = errno;
@@ -1107,6 +1252,8 @@ static int spawn(int n, char **plan, int piped) {
   g.ctl_parent = cp[0];
   g.join_r = jp[0];
   g.join_w = jp[1];
+  g.pause_r = pp[0];
+  g.pause_w = pp[1];
   g.piped = piped;
   // The child reads stdin (0) and writes stdout/stderr (1, 2); the parent the reverse.
   g.io[0] = io[0][0]; g.io_parent[0] = io[0][1];
@@ -1130,11 +1277,12 @@ out:
   if (ep[1] >= 0) close(ep[1]);
   if (cp[1] >= 0) close(cp[1]);
   if (jp[0] >= 0) close(jp[0]);
+  if (pp[0] >= 0) close(pp[0]);
   int child_io[3] = {io[0][0], io[1][1], io[2][1]}, parent_io[3] = {io[0][1], io[1][0], io[2][0]};
   for (int i = 0; i < 3; i++) if (child_io[i] >= 0) close(child_io[i]);
   if (pid < 0) {
-    int fds[] = {sp[1], ep[0], cp[0], jp[1], parent_io[0], parent_io[1], parent_io[2]};
-    for (int i = 0; i < 7; i++) if (fds[i] >= 0) close(fds[i]);
+    int fds[] = {sp[1], ep[0], cp[0], jp[1], pp[1], parent_io[0], parent_io[1], parent_io[2]};
+    for (int i = 0; i < 8; i++) if (fds[i] >= 0) close(fds[i]);
     return -err;
   }
   struct slot *stale = find_slot(pid);  // a reused pid whose PTY master was never claimed
@@ -1142,7 +1290,7 @@ out:
     if (stale->pty >= 0) close(stale->pty);
     drop_slot(stale);
   }
-  *slot = (struct slot){pid, sp[1], ep[0], cp[0], -1, jp[1], {parent_io[0], parent_io[1], parent_io[2]}};
+  *slot = (struct slot){pid, sp[1], ep[0], cp[0], -1, jp[1], pp[1], {parent_io[0], parent_io[1], parent_io[2]}};
   return pid;
 }
 
@@ -1200,7 +1348,7 @@ EXPORT int tsbox_start_join(int pid) {
   struct report rp;
   memset(&rp, 0, sizeof rp);
   size_t got = read_full(s->err_r, (char *)&rp, offsetof(struct report, detail));
-  if (got == offsetof(struct report, detail) && rp.op == -2 && rp.code > 0) return rp.code;
+  if (got == offsetof(struct report, detail) && rp.op == REPORT_JOINED && rp.code > 0) return rp.code;
   pending = rp;
   pending_got = got;
   pending_pid = pid;
@@ -1227,8 +1375,21 @@ EXPORT const char *tsbox_start(int pid) {
     gate(&s->sync_w);
   } else if (s->join_w >= 0) {
     gate(&s->join_w);
+  } else if (s->pause_w >= 0) {
+    gate(&s->pause_w);
   }
-  while (got < sizeof rp) {
+  // The header first: FIFOWAIT's "created" is a header alone, after which the
+  // child keeps the pipe open (it waits for `start`), so no EOF follows.
+  if (got < offsetof(struct report, detail))
+    got += read_full(s->err_r, (char *)&rp + got, offsetof(struct report, detail) - got);
+  // PAUSE: the child waits for the second gate; the slot stays as it is, and
+  // the next tsbox_start opens that gate and reads on.
+  if (got == offsetof(struct report, detail) && rp.op == REPORT_PAUSED) {
+    start_result[0] = 0;
+    return start_result;
+  }
+  if (got == offsetof(struct report, detail) && rp.op == REPORT_CREATED) got = 0;
+  else while (got < sizeof rp) {
     r = read(s->err_r, (char *)&rp + got, sizeof rp - got);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
@@ -1286,6 +1447,49 @@ EXPORT int tsbox_set_winsize(int fd, int rows, int cols) {
 
 EXPORT int tsbox_mknod(const char *path, int mode, int major, int minor) {
   return mknod(path, (mode_t)mode, makedev((unsigned)major, (unsigned)minor)) < 0 ? -errno : 0;
+}
+
+// --console-socket (runc's contract, runtime-tools' command-line interface):
+// connect to the AF_UNIX stream socket at path and send the pty master fd by
+// SCM_RIGHTS, with `name` as the message (what runc sends: the master's name).
+EXPORT int tsbox_send_fd(const char *path, int fd, const char *name) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof addr.sun_path) return -ENAMETOOLONG;
+  memcpy(addr.sun_path, path, n + 1);
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return -errno;
+  int rc = 0;
+  if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) {
+    rc = -errno;
+  } else {
+    struct iovec iov = {(void *)name, strlen(name)};
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    ssize_t w;
+    do w = sendmsg(sock, &mh, MSG_NOSIGNAL); while (w < 0 && errno == EINTR);
+    if (w < 0) rc = -errno;
+  }
+  close(sock);
+  return rc;
+}
+
+// tsbox-runc exec in the foreground: the exec'd process, handed off by JOIN's
+// process outside (HANDOFF), is reparented to this process, which waits for it.
+EXPORT int tsbox_set_subreaper(int on) {
+  return prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0) < 0 ? -errno : 0;
+}
+
+// The exec fifo of `tsbox-runc create` (Node has no mkfifo): mode as given, whatever the umask.
+EXPORT int tsbox_mkfifo(const char *path, int mode) {
+  if (mkfifo(path, (mode_t)mode) < 0) return -errno;
+  return chmod(path, (mode_t)mode) < 0 ? -errno : 0;
 }
 
 EXPORT int tsbox_lsetxattr(const char *path, const char *name, const unsigned char *value, int len) {

@@ -71,9 +71,11 @@ const esmBuiltins = {
   },
 };
 
-await build({
-  entryPoints: ["dist/cli/index.js"],
-  outfile: "dist/tsbox.cjs",
+// tsbox (dist/cli/) and tsbox-runc (dist/runc/), each its own file: neither
+// loads the other's commands.
+for (const [entry, outfile] of [["dist/cli/index.js", "dist/tsbox.cjs"], ["dist/runc/index.js", "dist/tsbox-runc.cjs"]]) await build({
+  entryPoints: [entry],
+  outfile,
   bundle: true,
   platform: "node",
   format: "cjs",

@@ -20,13 +20,14 @@ export interface Log {
 
 let current: Log | undefined;
 
-export function configureLog(level: string | undefined, format: "text" | "json" = "text"): Log {
+/** `file`: where lines go instead of stderr (appended; tsbox-runc's --log). */
+export function configureLog(level: string | undefined, format: "text" | "json" = "text", file?: string): Log {
   const name = (level ?? process.env.TSBOX_LOG_LEVEL ?? "warn") as keyof typeof LEVELS;
   const threshold = LEVELS[name] ?? LEVELS.warn;
   let pino: Logger | undefined;
   const emit = (lvl: Level) => (obj: object | string, msg?: string): void => {
     if (LEVELS[lvl] < threshold) return;
-    pino ??= createPino(name, format);
+    pino ??= createPino(name, format, file);
     if (typeof obj === "string") pino[lvl](obj);
     else pino[lvl](obj, msg);
   };
@@ -37,12 +38,12 @@ export function configureLog(level: string | undefined, format: "text" | "json" 
   return current;
 }
 
-function createPino(level: string, format: "text" | "json"): Logger {
+function createPino(level: string, format: "text" | "json", file: string | undefined): Logger {
   const { pino } = createRequire(import.meta.url)("pino") as typeof import("pino");
   return pino(
     { level, base: null, timestamp: format === "json" ? pino.stdTimeFunctions.isoTime : false,
       formatters: { level: (label) => ({ level: label }) } },
-    pino.destination({ fd: 2, sync: true }),
+    pino.destination(file === undefined ? { fd: 2, sync: true } : { dest: file, append: true, sync: true, mkdir: true }),
   );
 }
 

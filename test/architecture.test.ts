@@ -7,7 +7,7 @@ import { join, posix } from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO } from "./helpers.js";
 
-type Layer = "base" | "native" | "cgroupfs" | "image" | "oci" | "state" | "reclaim" | "runtime" | "cli";
+type Layer = "base" | "native" | "cgroupfs" | "image" | "oci" | "state" | "reclaim" | "runtime" | "cli" | "runc";
 
 /** Who may import whom (besides itself): the table of docs/architecture.md, bottom to top. */
 const ALLOWED: Record<Layer, readonly Layer[]> = {
@@ -21,6 +21,8 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
   reclaim: ["base", "native", "cgroupfs", "state"],
   runtime: ["base", "native", "cgroupfs", "image", "oci", "state"],
   cli: ["base", "native", "cgroupfs", "image", "oci", "state", "reclaim", "runtime"],
+  // tsbox-runc's command line: a top layer beside cli/, over the same executor.
+  runc: ["base", "native", "cgroupfs", "oci", "state", "runtime"],
 };
 
 /** The one file of image/ that cli/ may import: the store's public API. */

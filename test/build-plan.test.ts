@@ -4,7 +4,7 @@ import { buildSpec } from "../src/oci/specconv.js";
 import { encodePlan, type Op } from "../src/native/launch-plan.js";
 import { capMask, capNames } from "../src/native/capabilities.js";
 import { MS, mountFlags } from "../src/oci/mount-options.js";
-import { cgroupMountInfo } from "../src/runtime/run.js";
+import { cgroupMountInfo } from "../src/runtime/launch.js";
 
 const spec = (over: Record<string, unknown> = {}) => buildSpec({ Cmd: ["/bin/sh"] }, {
   cmd: [], env: [], interactive: false, tty: false, init: false, readOnly: false, privileged: false,

@@ -7,7 +7,7 @@ import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS } from "../src/oci/spec.js";
 import { KNOWN_CAPABILITIES, capMask, currentCapabilities, parseCapEff } from "../src/native/capabilities.js";
 import { buildPlan, type PlanContext } from "../src/oci/build-plan.js";
 import { MS } from "../src/oci/mount-options.js";
-import { cgroupMountInfo } from "../src/runtime/run.js";
+import { cgroupMountInfo } from "../src/runtime/launch.js";
 import { hostDevices } from "../src/runtime/host-devices.js";
 import { UsageError } from "../src/errors.js";
 

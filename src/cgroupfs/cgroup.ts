@@ -56,7 +56,7 @@ export interface Cgroup {
    * kernel has it, and a v1-frozen cgroup is thawed so that its processes die.
    * The one kill of a container's processes: destroy() uses it.
    */
-  kill(signal: NodeJS.Signals): void;
+  kill(signal: NodeJS.Signals | number): void;
   /** kill() what remains with SIGKILL, wait until empty and rmdir every dir; a paused container too; tolerant of already-removed dirs */
   destroy(opts?: { timeoutMs?: number }): Promise<void>;
 }
@@ -232,20 +232,21 @@ class CgroupImpl implements Cgroup {
     return this.h.version === "v2" ? v2freezer.frozen(dir, this.fs) : v1freezer.frozen(dir, this.fs);
   }
 
-  kill(signal: NodeJS.Signals): void {
-    if (signal === "SIGKILL" && this.h.version === "v2" && this.killV2()) return;
+  kill(signal: NodeJS.Signals | number): void {
+    const sigkill = signal === "SIGKILL" || signal === 9;
+    if (sigkill && this.h.version === "v2" && this.killV2()) return;
     this.signalEach(this.pids(), signal);
     // v1 frozen tasks do not die until thawed (v2 lets fatal signals through).
-    if (signal === "SIGKILL") this.thawV1ForKill();
+    if (sigkill) this.thawV1ForKill();
   }
 
-  private signalEach(pids: number[], signal: NodeJS.Signals): void {
+  private signalEach(pids: number[], signal: NodeJS.Signals | number): void {
     for (const pid of pids) {
       try {
         process.kill(pid, signal);
       } catch (e) {
         if (errnoCode(e) !== "ESRCH") {
-          const what = signal === "SIGKILL" ? "killing" : "signalling";
+          const what = signal === "SIGKILL" || signal === 9 ? "killing" : "signalling";
           throw new TsboxError(`cgroup: ${what} ${pid} in ${this.path}: ${describeError(e)}`, 125, { cause: e });
         }
       }

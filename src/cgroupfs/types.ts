@@ -29,6 +29,8 @@ export interface LinuxResources {
     swappiness?: number;
     /** v1 memory.oom_control 1; v2 has no equivalent (specconv drops it with Docker's warning) */
     disableOOMKiller?: boolean;
+    /** v1 memory.kmem.tcp.limit_in_bytes (OCI kernelTCP); v2 has no equivalent (refused there) */
+    kernelTCP?: number;
   };
   cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
   pids?: { limit?: number };

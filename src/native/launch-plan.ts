@@ -32,6 +32,7 @@ export type Op =
   | { op: "READONLY"; path: string }
   | { op: "MKNOD"; path: string; mode: number; major: number; minor: number }
   | { op: "SYMLINK"; target: string; path: string }
+  | { op: "CHOWN"; path: string; uid: number; gid: number }
   | { op: "REMOUNT"; path: string; flags: number }
   | { op: "HOSTNAME"; name: string }
   | { op: "LOUP" }
@@ -45,10 +46,26 @@ export type Op =
   | { op: "TARGET"; path: string; kind: string }
   | { op: "MEMMERGE" }
   | { op: "JOIN"; pid: number; namespaces: number }
+  /** before JOIN: its process outside exits instead of reaping (the exec'd process is the engine's to reap) */
+  | { op: "HANDOFF" }
+  /** report "paused" and wait for a second tsbox_start: the launcher runs hooks on the child's namespaces meanwhile */
+  | { op: "PAUSE" }
   | { op: "DETACH" }
   | { op: "NONEWPRIVS" }
   /** a classic BPF program (struct sock_filter[]) for seccomp(SECCOMP_SET_MODE_FILTER, flags) */
   | { op: "SECCOMP"; flags: number; bpf: Buffer }
+  /** tsbox-runc create: the exec fifo, opened (O_PATH) before PIVOT */
+  | { op: "FIFO"; path: string }
+  /** tsbox-runc create: report "created", then wait until `start` reads the fifo (runc's exec fifo) */
+  | { op: "FIFOWAIT" }
+  /** writes value to an existing file: a sysctl under /proc/sys, /proc/self/oom_score_adj */
+  | { op: "WRITEFILE"; path: string; value: string }
+  | { op: "DOMAINNAME"; name: string }
+  | { op: "UMASK"; mask: number }
+  /** joins an existing namespace (CLONE_NEW* flag) by path */
+  | { op: "SETNS"; path: string; flag: number }
+  /** joins a PID namespace by path: forks into it (the launcher learns the pid from startJoin) */
+  | { op: "PIDNS"; path: string }
   | { op: "EXEC"; path: string; argv: string[]; env: string[] };
 
 export interface Plan {
@@ -67,7 +84,7 @@ export function encodePlan(plan: Plan): string[] {
     switch (o.op) {
       case "STDIO": out.push(o.stdin); break;
       case "UNSHARE": out.push(String(o.flags)); break;
-      case "PRIVATE": case "PIVOT": case "LOUP": case "DETACH": case "NONEWPRIVS": case "MEMMERGE": break;
+      case "PRIVATE": case "PIVOT": case "LOUP": case "DETACH": case "NONEWPRIVS": case "MEMMERGE": case "FIFOWAIT": case "HANDOFF": case "PAUSE": break;
       case "JOIN": out.push(String(o.pid), String(o.namespaces)); break;
       case "PTY": out.push(String(o.rows), String(o.cols)); break;
       case "MOUNT": out.push(o.source, o.target, o.fstype, String(o.flags), o.data); break;
@@ -77,9 +94,13 @@ export function encodePlan(plan: Plan): string[] {
       case "BINDFD": out.push(String(o.slot), o.target, String(o.flags)); break;
       case "MKNOD": out.push(o.path, String(o.mode), String(o.major), String(o.minor)); break;
       case "SYMLINK": out.push(o.target, o.path); break;
+      case "CHOWN": out.push(o.path, String(o.uid), String(o.gid)); break;
       case "REMOUNT": out.push(o.path, String(o.flags)); break;
-      case "HOSTNAME": case "KEYRING": out.push(o.name); break;
-      case "INIT": out.push(o.path); break;
+      case "HOSTNAME": case "KEYRING": case "DOMAINNAME": out.push(o.name); break;
+      case "WRITEFILE": out.push(o.path, o.value); break;
+      case "UMASK": out.push(String(o.mask)); break;
+      case "SETNS": out.push(o.path, String(o.flag)); break;
+      case "INIT": case "FIFO": case "PIDNS": out.push(o.path); break;
       case "TARGET": out.push(o.path, o.kind); break;
       case "RLIMIT": out.push(String(o.resource), u64(o.soft), u64(o.hard)); break;
       case "CAPBSET": out.push(u64(o.keep)); break;

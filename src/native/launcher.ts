@@ -11,6 +11,11 @@ import type { StartResult, StdioPipes } from "./shim.js";
 export type { StartResult, StdioPipes } from "./shim.js";
 
 export interface NativeLauncher {
+  /**
+   * Clones the container's first process with this process's own fds 0-2
+   * (shim.spawn): `tsbox-runc`, whose caller's stdio goes to the container untouched.
+   */
+  spawn(plan: Plan): number;
   /** Clones the container's first process with fresh stdio pipes (shim.spawnWithPipes); it waits for start or abort. */
   spawnWithPipes(plan: Plan): { pid: number; pipes: StdioPipes };
   /** JOIN plans: releases the child into the container; the host pid of the process inside, to place in the cgroup. */
@@ -30,10 +35,17 @@ export interface NativeLauncher {
   setWinsize(fd: number, rows: number, cols: number): void;
   /** v2: loads (dir "") or loads and attaches a cgroup device filter program. */
   attachDeviceFilter(cgroupDir: string, program: Buffer): void;
+  /** A FIFO with exactly this mode (tsbox-runc's exec fifo). */
+  mkfifo(path: string, mode: number): void;
+  /** Orphaned descendants (a HANDOFF exec'd process) become this process's children. */
+  setSubreaper(on: boolean): void;
+  /** Sends an fd (a pty master) to the AF_UNIX socket at path by SCM_RIGHTS (--console-socket). */
+  sendFd(path: string, fd: number, name: string): void;
 }
 
 /** The C shim (build/libtsbox_shim.so). */
 export const shimLauncher: NativeLauncher = {
+  spawn: shim.spawn,
   spawnWithPipes: shim.spawnWithPipes,
   startJoin: shim.startJoin,
   start: shim.start,
@@ -44,4 +56,7 @@ export const shimLauncher: NativeLauncher = {
   finishCopy: shim.finishCopy,
   setWinsize: shim.setWinsize,
   attachDeviceFilter: shim.attachDeviceFilter,
+  mkfifo: shim.mkfifo,
+  setSubreaper: shim.setSubreaper,
+  sendFd: shim.sendFd,
 };

@@ -61,6 +61,16 @@ const ARCHES = new Set([
   "x86", "x86_64", "x32", "arm", "aarch64", "loongarch64", "mips", "mips64", "mips64n32", "mipsel", "mipsel64",
   "mipsel64n32", "ppc", "ppc64", "ppc64le", "s390", "s390x", "riscv64", "parisc", "parisc64",
 ]);
+
+/** What the compiler understands, by the spec's names (`tsbox-runc features`). */
+export function seccompFeatures(): { actions: string[]; operators: string[]; archs: string[]; flags: string[] } {
+  return {
+    actions: Object.keys(ACTION).sort(),
+    operators: Object.keys(COMPARE).sort(),
+    archs: [...ARCHES].map((a) => `SCMP_ARCH_${a.toUpperCase()}`).sort(),
+    flags: Object.keys(FILTER_FLAG).sort(),
+  };
+}
 const BPF_MAXINSNS = 4096;
 const CACHE_MAGIC = "tsbox-seccomp-bpf/1\n";
 
@@ -208,13 +218,14 @@ function writeCached(file: string, key: string, bpf: Buffer): void {
 }
 
 /** The BPF program for a container's filter, from the cache in `root` or compiled now. */
-export function seccompProgram(root: string, s: LinuxSeccomp): SeccompProgram {
+/** `cacheDir`: where compiled programs are kept (default `<root>/cache/seccomp`). */
+export function seccompProgram(root: string, s: LinuxSeccomp, cacheDir = join(root, "cache", "seccomp")): SeccompProgram {
   const flags = filterFlags(s);
   const exe = compilerPath();
   // The object's JSON (native, fast), not the rules derived from it: a cached
   // start does no per-syscall work in JavaScript.
   const key = `${compilerIdentity(exe)}\n${process.arch}\n${JSON.stringify(s)}`;
-  const dir = join(root, "cache", "seccomp");
+  const dir = cacheDir;
   const file = join(dir, `${keyName(key)}.bpf`);
   const cached = readCached(file, key);
   if (cached) return { bpf: cached, flags };

@@ -163,6 +163,21 @@ export function setWinsize(fd: number, rows: number, cols: number): void {
   check(callInt("tsbox_set_winsize", [DataType.I32, DataType.I32, DataType.I32], [fd, rows, cols]), "ioctl");
 }
 
+/** Sends fd over the AF_UNIX stream socket at path (SCM_RIGHTS, `name` as the message): --console-socket. */
+export function sendFd(path: string, fd: number, name: string): void {
+  check(callInt("tsbox_send_fd", [DataType.String, DataType.I32, DataType.String], [path, fd, name]), "sendmsg", path);
+}
+
+/** PR_SET_CHILD_SUBREAPER on this process: orphans below it (a HANDOFF exec'd process) become its children. */
+export function setSubreaper(on: boolean): void {
+  check(callInt("tsbox_set_subreaper", [DataType.I32], [on ? 1 : 0]), "prctl(PR_SET_CHILD_SUBREAPER)");
+}
+
+/** A FIFO at path with exactly this mode (the exec fifo of `tsbox-runc create`). */
+export function mkfifo(path: string, mode: number): void {
+  check(callInt("tsbox_mkfifo", [DataType.String, DataType.I32], [path, mode]), "mkfifo", path);
+}
+
 export function mknod(path: string, mode: number, major: number, minor: number): void {
   check(
     callInt("tsbox_mknod", [DataType.String, DataType.I32, DataType.I32, DataType.I32], [path, mode, major, minor]),

@@ -44,14 +44,40 @@ export interface CgroupMountInfo {
   v1?: { dir: string; data: string }[];
   /** v1 only: symlinks co-mounted controllers get (e.g. cpu → cpu,cpuacct) */
   v1Links?: { name: string; target: string }[];
+  /**
+   * The container's cgroup in each hierarchy (e.g. "/tsbox/docker/<id>"). Without a
+   * cgroup namespace a mounted hierarchy shows the host's whole tree: the
+   * container's own directory is then bound over it, as runc does.
+   */
+  path?: string;
 }
 
 export interface PlanContext {
   /** the container's id: its session keyring is `_ses.<id>` */
   id: string;
-  /** host directory the overlay is mounted on (inside the child's mount namespace only) */
+  /** host directory that becomes the container's root (inside the child's mount namespace only) */
   rootfs: string;
-  overlay: { linkDir: string; lowers: string[]; upper: string; work: string };
+  /**
+   * `tsbox run`: the image's layers, mounted as an overlay on rootfs. Absent
+   * (an OCI bundle's root.path): rootfs is used as it is, bind-mounted on
+   * itself before PIVOT, as runc does.
+   */
+  overlay?: { linkDir: string; lowers: string[]; upper: string; work: string };
+  /**
+   * Without an overlay: the propagation "/" gets first (runc's rootfsPropagation,
+   * default MS_SLAVE|MS_REC), and the mount rootfs is on when that left it
+   * shared (pivot_root refuses a shared parent; runc's rootfsParentMountPrivate).
+   */
+  rootPropagation?: number;
+  privateParent?: string;
+  /** false: no session keyring of its own (`--no-new-keyring`) */
+  newKeyring?: boolean;
+  /** `tsbox-runc create`: the exec fifo the process waits on before exec (FIFO, FIFOWAIT) */
+  execFifo?: string;
+  /** stop before PIVOT until the launcher has run the spec's prestart/createRuntime hooks (PAUSE) */
+  pauseForHooks?: boolean;
+  /** give the spec's device nodes their uid/gid (tsbox-runc; `tsbox run` leaves them root's) */
+  deviceOwners?: boolean;
   cgroup: CgroupMountInfo;
   stdin: StdinMode;
   /** --init: host path of a static tini, read by the shim and run from a sealed memfd as PID 1 */
@@ -66,50 +92,63 @@ export interface PlanContext {
 
 export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   let cloneFlags = 0;
-  let cgroupNs = false;
+  let cgroupNs: Op | undefined;
+  let mountNs: Op | undefined;
+  let pidNs: Op | undefined;
+  const joins: Op[] = [];
   for (const ns of spec.linux.namespaces) {
-    if (ns.type === "cgroup") cgroupNs = true;
-    else if (NS_FLAG[ns.type] !== undefined) cloneFlags |= NS_FLAG[ns.type]!;
+    const flag = ns.type === "cgroup" ? CLONE.NEWCGROUP : NS_FLAG[ns.type];
+    if (flag === undefined) continue;
+    // An existing namespace (a pod's network namespace) is joined, not created.
+    const op: Op | undefined = ns.path ? { op: "SETNS", path: ns.path, flag } : undefined;
+    if (ns.type === "cgroup") cgroupNs = op ?? { op: "UNSHARE", flags: CLONE.NEWCGROUP };
+    else if (op && ns.type === "pid") pidNs = { op: "PIDNS", path: ns.path! };
+    else if (op && ns.type === "mount") mountNs = op;
+    else if (op) joins.push(op);
+    else cloneFlags |= flag;
   }
-  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }, sessionKeyring(ctx.id)];
+  // The PID namespace last: the process forked into it inherits the others.
+  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }, ...joins, ...(pidNs ? [pidNs] : [])];
+  if (spec.process.oomScoreAdj !== undefined) {
+    ops.push({ op: "WRITEFILE", path: "/proc/self/oom_score_adj", value: String(spec.process.oomScoreAdj) });
+  }
+  if (ctx.newKeyring !== false) ops.push(sessionKeyring(ctx.id));
   // The cgroup namespace is entered only after the parent placed the child in its
   // cgroup, so that the container sees its own cgroup as the root.
-  if (cgroupNs) ops.push({ op: "UNSHARE", flags: CLONE.NEWCGROUP });
-  ops.push({ op: "PRIVATE" });
-
-  // Overlay lowerdirs are short names relative to the link dir, so that many
-  // layers fit in the one page the mount data may take; deeper images mount
-  // runs of bottom layers as read-only overlays first (see overlay-lowerdirs.ts).
-  const { linkDir, upper, work } = ctx.overlay;
-  const rest = `,upperdir=${upper},workdir=${work}`;
-  const { lowers, stacks } = fitLowerdirs(ctx.overlay.lowers, rest);
-  ops.push({ op: "CHDIR", path: linkDir });
-  for (const s of stacks) {
-    ops.push({ op: "MOUNT", source: "overlay", target: join(linkDir, s.target), fstype: "overlay", flags: MS.RDONLY,
-      data: `lowerdir=${s.lowers.join(":")}` });
-  }
-  ops.push({ op: "MOUNT", source: "overlay", target: ctx.rootfs, fstype: "overlay", flags: ctx.rootNodev ? MS.NODEV : 0,
-    data: `lowerdir=${lowers.join(":")}${rest}` });
-
-  // Host paths (bind sources) must be opened before the host's root goes away.
+  if (cgroupNs) ops.push(cgroupNs);
+  // Host paths (the exec fifo, bind sources) must be opened before the host's
+  // root goes away, and before a mount namespace given by path is joined.
   const binds = spec.mounts.filter((m) => m.type === "bind");
-  binds.forEach((m, slot) => ops.push({ op: "OPENPATH", slot, path: m.source ?? "" }));
+  const hostOpens: Op[] = binds.map((m, slot) => ({ op: "OPENPATH", slot, path: m.source ?? "" }));
+  if (ctx.execFifo !== undefined) hostOpens.unshift({ op: "FIFO", path: ctx.execFifo });
+  if (ctx.overlay) ops.push(...overlayRootOps(ctx, ctx.overlay), ...hostOpens);
+  else ops.push(...hostOpens, ...(mountNs ? [mountNs] : []), ...boundRootOps(ctx));
 
+  // The namespaces exist, the old root is still there: runc's point for the runtime's hooks.
+  if (ctx.pauseForHooks) ops.push({ op: "PAUSE" });
   ops.push({ op: "CHDIR", path: ctx.rootfs }, { op: "PIVOT" });
 
   // From here on every path is inside the container: a symlink in the image
   // cannot point a mount outside it.
   for (const m of spec.mounts) {
     if (m.type === "bind") ops.push(...bindOps(m, binds.indexOf(m), ctx));
-    else ops.push(...mountOps(m, ctx));
-    if (m.destination === "/dev") ops.push(...devOps(spec));
+    else ops.push(...mountOps(m, ctx, spec));
+    if (m.destination === "/dev") ops.push(...devOps(spec, ctx.deviceOwners === true));
   }
 
+  // In the container's procfs and namespaces, before /proc/sys is made read-only.
+  for (const [key, value] of Object.entries(spec.linux.sysctl ?? {})) {
+    ops.push({ op: "WRITEFILE", path: `/proc/sys/${key.replaceAll(".", "/")}`, value });
+  }
   for (const p of spec.linux.maskedPaths) ops.push({ op: "MASK", path: p });
   for (const p of spec.linux.readonlyPaths) ops.push({ op: "READONLY", path: p });
   if (spec.root.readonly) ops.push({ op: "REMOUNT", path: "/", flags: MS.BIND | MS.RDONLY });
 
-  ops.push({ op: "HOSTNAME", name: spec.hostname });
+  // Only in a UTS namespace of its own: otherwise these would be the host's names.
+  if (cloneFlags & CLONE.NEWUTS) {
+    if (spec.hostname !== "") ops.push({ op: "HOSTNAME", name: spec.hostname });
+    if (spec.domainname !== undefined && spec.domainname !== "") ops.push({ op: "DOMAINNAME", name: spec.domainname });
+  }
   if (cloneFlags & CLONE.NEWNET) ops.push({ op: "LOUP" });
   for (const r of spec.process.rlimits) {
     const resource = RLIMIT[r.type];
@@ -138,12 +177,49 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
       inheritable: capMask(caps.inheritable), ambient: capMask(caps.ambient) },
   );
   if (nnp) ops.push({ op: "NONEWPRIVS" });
+  if (u.umask !== undefined) ops.push({ op: "UMASK", mask: u.umask });
   ops.push({ op: "CHDIR", path: spec.process.cwd });
+  // Set up, waiting for `start`; the late filter after it, as close to exec as runc puts it.
+  if (ctx.execFifo !== undefined) ops.push({ op: "FIFOWAIT" });
   // Before INIT: tini, the container's PID 1, is filtered too.
   if (seccomp && nnp) ops.push(seccomp);
   if (ctx.init !== undefined) ops.push({ op: "INIT", path: ctx.init });
   ops.push({ op: "EXEC", path: spec.process.args[0]!, argv: spec.process.args, env: spec.process.env });
   return { cloneFlags, ops };
+}
+
+/**
+ * `tsbox run`: the image's layers as an overlay on rootfs, in a mount tree made
+ * private. Overlay lowerdirs are short names relative to the link dir, so that
+ * many layers fit in the one page the mount data may take; deeper images mount
+ * runs of bottom layers as read-only overlays first (see overlay-lowerdirs.ts).
+ */
+function overlayRootOps(ctx: PlanContext, overlay: NonNullable<PlanContext["overlay"]>): Op[] {
+  const { linkDir, upper, work } = overlay;
+  const rest = `,upperdir=${upper},workdir=${work}`;
+  const { lowers, stacks } = fitLowerdirs(overlay.lowers, rest);
+  const ops: Op[] = [{ op: "PRIVATE" }, { op: "CHDIR", path: linkDir }];
+  for (const s of stacks) {
+    ops.push({ op: "MOUNT", source: "overlay", target: join(linkDir, s.target), fstype: "overlay", flags: MS.RDONLY,
+      data: `lowerdir=${s.lowers.join(":")}` });
+  }
+  ops.push({ op: "MOUNT", source: "overlay", target: ctx.rootfs, fstype: "overlay", flags: ctx.rootNodev ? MS.NODEV : 0,
+    data: `lowerdir=${lowers.join(":")}${rest}` });
+  return ops;
+}
+
+/**
+ * An OCI bundle's root as it is (runc's prepareRoot): "/" gets the root
+ * propagation, the mount rootfs is on is made private if that left it shared,
+ * and rootfs is bound on itself, so that it is a mount PIVOT can make the root.
+ */
+function boundRootOps(ctx: PlanContext): Op[] {
+  const ops: Op[] = [{ op: "MOUNT", source: "", target: "/", fstype: "", flags: ctx.rootPropagation ?? (MS.SLAVE | MS.REC), data: "" }];
+  if (ctx.privateParent !== undefined) {
+    ops.push({ op: "MOUNT", source: "", target: ctx.privateParent, fstype: "", flags: MS.PRIVATE, data: "" });
+  }
+  ops.push({ op: "MOUNT", source: ctx.rootfs, target: ctx.rootfs, fstype: "", flags: MS.BIND | MS.REC, data: "" });
+  return ops;
 }
 
 export function seccompOp(p: SeccompProgram | undefined): Op | undefined {
@@ -170,18 +246,26 @@ function bindOps(m: SpecMount, slot: number, ctx: PlanContext): Op[] {
     { op: "BINDFD", slot, target: m.destination, flags: flags & ~MS.BIND }];
 }
 
-function mountOps(m: SpecMount, ctx: PlanContext): Op[] {
+function cgroupNamespace(spec: Spec): boolean {
+  return spec.linux.namespaces.some((n) => n.type === "cgroup");
+}
+
+function mountOps(m: SpecMount, ctx: PlanContext, spec: Spec): Op[] {
   const { flags, data } = mountFlags(m.options);
   const ops: Op[] = [{ op: "TARGET", path: m.destination, kind: m.type ?? "" }, { op: "MKDIR", path: m.destination, mode: 0o755 }];
   if (m.type === "proc" || m.type === "sysfs") ops.push({ op: "CHECKDIR", path: m.destination });
-  if (m.type === "cgroup") return [...ops, ...cgroupOps(m.destination, flags, ctx.cgroup)];
+  if (m.type === "cgroup") return [...ops, ...cgroupOps(m.destination, flags, ctx.cgroup, !cgroupNamespace(spec))];
   ops.push({ op: "MOUNT", source: m.source ?? m.type ?? "none", target: m.destination, fstype: m.type ?? "", flags, data });
   return ops;
 }
 
-function cgroupOps(dest: string, flags: number, cg: CgroupMountInfo): Op[] {
+function cgroupOps(dest: string, flags: number, cg: CgroupMountInfo, hostView: boolean): Op[] {
+  // Without a cgroup namespace: the container's own cgroup bound over the hierarchy's root.
+  const own = (target: string): Op[] => (hostView && cg.path !== undefined && cg.path !== "/"
+    ? [{ op: "MOUNT", source: `${target}${cg.path}`, target, fstype: "", flags: MS.BIND | flags, data: "" }]
+    : []);
   if (cg.version === "v2") {
-    return [{ op: "MOUNT", source: "cgroup", target: dest, fstype: "cgroup2", flags, data: "" }];
+    return [{ op: "MOUNT", source: "cgroup", target: dest, fstype: "cgroup2", flags, data: "" }, ...own(dest)];
   }
   // v1: a tmpfs holding one mount per hierarchy, as Docker lays it out; for a
   // read-only cgroup mount (all but --privileged) the hierarchies are mounted
@@ -191,14 +275,16 @@ function cgroupOps(dest: string, flags: number, cg: CgroupMountInfo): Op[] {
   for (const h of cg.v1 ?? []) {
     const target = `${dest}/${h.dir}`;
     ops.push({ op: "MKDIR", path: target, mode: 0o755 },
-      { op: "MOUNT", source: "cgroup", target, fstype: "cgroup", flags, data: h.data });
+      { op: "MOUNT", source: "cgroup", target, fstype: "cgroup", flags, data: h.data }, ...own(target));
   }
   for (const l of cg.v1Links ?? []) ops.push({ op: "SYMLINK", target: l.target, path: `${dest}/${l.name}` });
   if (flags & MS.RDONLY) ops.push({ op: "REMOUNT", path: dest, flags });
   return ops;
 }
 
-function devOps(spec: Spec): Op[] {
+const S_IFIFO = 0o010000;
+
+function devOps(spec: Spec, owners: boolean): Op[] {
   const ops: Op[] = DEVICES.map(([path, major, minor]) => ({ op: "MKNOD", path, mode: S_IFCHR | 0o666, major, minor }) as Op);
   // The spec's own devices (--privileged: the host's), after the defaults (the
   // host's mode wins for the same node); not where /dev's symlinks go (the
@@ -212,8 +298,10 @@ function devOps(spec: Spec): Op[] {
       dirs.add(dir);
       ops.push({ op: "MKDIR", path: dir, mode: 0o755 });
     }
-    ops.push({ op: "MKNOD", path: d.path, mode: (d.type === "b" ? S_IFBLK : S_IFCHR) | ((d.fileMode ?? 0o666) & 0o7777),
-      major: d.major, minor: d.minor });
+    const kind = d.type === "b" ? S_IFBLK : d.type === "p" ? S_IFIFO : S_IFCHR;
+    ops.push({ op: "MKNOD", path: d.path, mode: kind | ((d.fileMode ?? 0o666) & 0o7777),
+      major: d.type === "p" ? 0 : d.major, minor: d.type === "p" ? 0 : d.minor });
+    if (owners && ((d.uid ?? 0) !== 0 || (d.gid ?? 0) !== 0)) ops.push({ op: "CHOWN", path: d.path, uid: d.uid ?? 0, gid: d.gid ?? 0 });
   }
   for (const [target, path] of DEV_LINKS) ops.push({ op: "SYMLINK", target, path });
   if (spec.process.terminal) ops.push({ op: "ENSUREFILE", path: "/dev/console" });

@@ -3,7 +3,7 @@
 // (namespaces, caps, user, rlimits, env) is unit-tested without root; the
 // kernel tests check it against the container's own PID 1.
 
-import type { Spec, SpecCapabilities } from "./spec.js";
+import type { Spec, SpecCapabilities, SpecRlimit } from "./spec.js";
 import { CLONE, RLIMIT, seccompOp, sessionKeyring } from "./build-plan.js";
 import type { SeccompProgram } from "../native/seccomp-compiler.js";
 import { capMask } from "../native/capabilities.js";
@@ -18,8 +18,11 @@ export interface ExecProcess {
   args: string[];
   env: string[];
   cwd: string;
-  user: { uid: number; gid: number; additionalGids: number[] };
+  user: { uid: number; gid: number; additionalGids: number[]; umask?: number };
   capabilities: SpecCapabilities;
+  /** tsbox-runc exec --process: the process's own; absent, the container's */
+  rlimits?: SpecRlimit[];
+  noNewPrivileges?: boolean;
 }
 
 export interface ExecPlanContext {
@@ -35,6 +38,8 @@ export interface ExecPlanContext {
   detach: boolean;
   /** the container's spec.linux.seccomp, compiled */
   seccomp?: SeccompProgram;
+  /** tsbox-runc exec: the process is handed off to the nearest subreaper, no reaper of tsbox's (HANDOFF) */
+  handoff?: boolean;
 }
 
 /** The namespaces of the spec an exec joins, as CLONE_NEW* bits (the user namespace is never used). */
@@ -47,11 +52,12 @@ export function joinedNamespaces(spec: Spec): number {
 export function buildExecPlan(spec: Spec, proc: ExecProcess, ctx: ExecPlanContext): Plan {
   const ops: Op[] = [
     { op: "STDIO", stdin: ctx.detach ? "detached" : ctx.stdin },
+    ...(ctx.handoff ? [{ op: "HANDOFF" } as const] : []),
     { op: "JOIN", pid: ctx.pid, namespaces: joinedNamespaces(spec) },
     sessionKeyring(ctx.id),
   ];
   // The container's limits, not the CLI's: an exec must not escape them.
-  for (const r of spec.process.rlimits) {
+  for (const r of proc.rlimits ?? spec.process.rlimits) {
     const resource = RLIMIT[r.type];
     if (resource === undefined) throw new Error(`unknown rlimit ${r.type}`);
     ops.push({ op: "RLIMIT", resource, soft: BigInt(r.soft), hard: BigInt(r.hard) });
@@ -59,7 +65,7 @@ export function buildExecPlan(spec: Spec, proc: ExecProcess, ctx: ExecPlanContex
   if (ctx.tty && !ctx.detach) ops.push({ op: "PTY", rows: ctx.tty.rows, cols: ctx.tty.cols });
   const caps = proc.capabilities;
   const u = proc.user;
-  const nnp = spec.process.noNewPrivileges === true;
+  const nnp = (proc.noNewPrivileges ?? spec.process.noNewPrivileges) === true;
   // The container's filter, placed as in run's plan (after JOIN: the reaper
   // left outside the container is not filtered).
   const seccomp = seccompOp(ctx.seccomp);
@@ -71,6 +77,8 @@ export function buildExecPlan(spec: Spec, proc: ExecProcess, ctx: ExecPlanContex
       inheritable: capMask(caps.inheritable), ambient: capMask(caps.ambient) },
   );
   if (nnp) ops.push({ op: "NONEWPRIVS" });
+  const umask = u.umask ?? spec.process.user.umask;
+  if (umask !== undefined) ops.push({ op: "UMASK", mask: umask });
   ops.push({ op: "CHDIR", path: proc.cwd });
   if (seccomp && nnp) ops.push(seccomp);
   if (ctx.detach) ops.push({ op: "DETACH" });

@@ -30,3 +30,8 @@ export function mountFlags(options: readonly string[] = []): { flags: number; da
   }
   return { flags, data: data.join(",") };
 }
+
+/** Every option mountFlags knows (as a flag, a cleared flag or a propagation): `tsbox-runc features`. */
+export function knownMountOptions(): string[] {
+  return [...Object.keys(SET), ...CLEAR, ...PROPAGATION].sort();
+}

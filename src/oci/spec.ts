@@ -13,6 +13,8 @@ export interface SpecUser {
   additionalGids?: number[];
   /** the user as given (`-u`), kept for messages and inspect */
   username?: string;
+  /** absent: the launcher's umask (`tsbox run`); OCI bundles get runc's 0022 when they name none */
+  umask?: number;
 }
 
 export interface SpecCapabilities {
@@ -39,6 +41,8 @@ export interface SpecProcess {
   capabilities: SpecCapabilities;
   rlimits: SpecRlimit[];
   noNewPrivileges?: boolean;
+  /** written to the process's oom_score_adj before anything else */
+  oomScoreAdj?: number;
 }
 
 export interface SpecMount {
@@ -51,7 +55,8 @@ export interface SpecMount {
 /** A device node created in the container's /dev (config-linux.md "Devices"). */
 export interface SpecDevice {
   path: string;
-  type: "c" | "b";
+  /** char, block, or a FIFO ("p": no major/minor) */
+  type: "c" | "b" | "p";
   major: number;
   minor: number;
   /** permission bits (no file type) */
@@ -60,13 +65,34 @@ export interface SpecDevice {
   gid?: number;
 }
 
+/** An OCI hook (config.md "POSIX-platform Hooks"): run by the runtime, the container's state on its stdin. */
+export interface SpecHook {
+  path: string;
+  /** argv, argv[0] included (as execve takes it) */
+  args?: string[];
+  env?: string[];
+  /** seconds */
+  timeout?: number;
+}
+
+export interface SpecHooks {
+  prestart?: SpecHook[];
+  createRuntime?: SpecHook[];
+  createContainer?: SpecHook[];
+  startContainer?: SpecHook[];
+  poststart?: SpecHook[];
+  poststop?: SpecHook[];
+}
+
 export type NamespaceType = "pid" | "network" | "mount" | "ipc" | "uts" | "cgroup" | "user" | "time";
 
 export interface Spec {
   ociVersion: string;
   process: SpecProcess;
   root: { path: string; readonly: boolean };
+  /** "" (an OCI bundle without one): the UTS namespace keeps the host's */
   hostname: string;
+  domainname?: string;
   mounts: SpecMount[];
   linux: {
     namespaces: { type: NamespaceType; path?: string }[];
@@ -74,6 +100,8 @@ export interface Spec {
     /** device nodes beyond the defaults (--privileged: the host's) */
     devices?: SpecDevice[];
     cgroupsPath: string;
+    /** kernel parameters set in the container's namespaces (key "net.ipv4.ip_forward" → /proc/sys/net/ipv4/ip_forward) */
+    sysctl?: Record<string, string>;
     maskedPaths: string[];
     readonlyPaths: string[];
     rootfsPropagation?: string;
@@ -81,6 +109,8 @@ export interface Spec {
     seccomp?: LinuxSeccomp;
   };
   annotations?: Record<string, string>;
+  /** run by tsbox-runc (runtime/bundle/hooks.ts), never by the executor */
+  hooks?: SpecHooks;
 }
 
 export const OCI_VERSION = "1.2.0";

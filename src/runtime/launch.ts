@@ -1,12 +1,15 @@
-// The one launch path of a container a monitor keeps (`run -d`, `start`, and
-// next the OCI `create`): its launch plan is on disk and its cgroup is ready;
-// build/tsbox-monitor is started on them, reports the container's pid (or why
-// it failed), and the container is recorded running with the monitor as its
-// owner. The callers undo what they made when this throws.
+// What launching a container shares between `run`, `start` and tsbox-runc's
+// `create`: its cgroup (with the device filter where v2 needs one) and the
+// layout of its /sys/fs/cgroup. And the one launch path of a container a
+// monitor keeps (`run -d`, `start`): its launch plan is on disk and its cgroup
+// is ready; build/tsbox-monitor is started on them, reports the container's
+// pid (or why it failed), and the container is recorded running with the
+// monitor as its owner. The callers undo what they made when this throws.
 
 import type { Cgroup, Hierarchy } from "../cgroupfs/index.js";
 import { createCgroup, devicesEnforced } from "../cgroupfs/index.js";
 import type { NativeLauncher } from "../native/launcher.js";
+import type { CgroupMountInfo } from "../oci/build-plan.js";
 import { containerPaths, writeState, type ContainerState } from "../state/container-store.js";
 import { crashPoint } from "../state/crash.js";
 import type { Host } from "./host.js";
@@ -58,4 +61,21 @@ export async function launchMonitored(root: string, state: ContainerState, cgrou
 export function selfCommand(root: string, args: string[]): string[] {
   // This process's own Node flags (bin/tsbox.js's first line), then `--`.
   return [process.execPath, ...process.execArgv, "--", process.argv[1] ?? "tsbox", "--root", root, ...args];
+}
+
+/** How the container's /sys/fs/cgroup mirrors the host's hierarchies. */
+export function cgroupMountInfo(h: Hierarchy): CgroupMountInfo {
+  if (h.version === "v2") return { version: "v2" };
+  const byDir = new Map<string, string[]>();
+  for (const [controller, dir] of h.mounts) byDir.set(dir, [...(byDir.get(dir) ?? []), controller]);
+  const v1: { dir: string; data: string }[] = [];
+  const v1Links: { name: string; target: string }[] = [];
+  for (const [dir, controllers] of byDir) {
+    const base = dir.slice(dir.lastIndexOf("/") + 1);
+    v1.push({ dir: base, data: controllers.join(",") });
+    for (const c of controllers) {
+      if (c !== base && !c.startsWith("name=")) v1Links.push({ name: c, target: base });
+    }
+  }
+  return { version: "v1", v1, v1Links };
 }

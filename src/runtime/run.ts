@@ -10,7 +10,7 @@ import { cgroupSupport, type Cgroup, type Hierarchy } from "../cgroupfs/index.js
 // The image modules `run` needs, not the whole image API (start-up time).
 import { resolveImage, type ResolvedImage } from "../image/images.js";
 import { readImageFile } from "../image/files.js";
-import { buildPlan, type CgroupMountInfo } from "../oci/build-plan.js";
+import { buildPlan } from "../oci/build-plan.js";
 import type { NativeLauncher } from "../native/launcher.js";
 import { log } from "../log.js";
 import { overlayLayers } from "../image/overlay-layers.js";
@@ -29,7 +29,7 @@ import { Undo } from "../util/undo.js";
 import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedPipes } from "./stdio.js";
 import { grantableRlimits } from "../oci/rlimits.js";
 import { writePlan } from "./monitor.js";
-import { createContainerCgroup, deviceRulesEnforced, launchMonitored } from "./launch.js";
+import { cgroupMountInfo, createContainerCgroup, deviceRulesEnforced, launchMonitored } from "./launch.js";
 import type { Plan } from "../native/launch-plan.js";
 import { realHost, type CgroupHost, type Host } from "./host.js";
 import { findInit } from "./init-binary.js";
@@ -228,23 +228,6 @@ async function waitForeground(native: NativeLauncher, req: RunRequest, fg: Foreg
   await fg.cgroup.destroy();
   settleContainer(req.root, fg.state, { exitCode, oomKilled }, req.autoRemove);
   return exitCode;
-}
-
-/** How the container's /sys/fs/cgroup mirrors the host's hierarchies. */
-export function cgroupMountInfo(h: Hierarchy): CgroupMountInfo {
-  if (h.version === "v2") return { version: "v2" };
-  const byDir = new Map<string, string[]>();
-  for (const [controller, dir] of h.mounts) byDir.set(dir, [...(byDir.get(dir) ?? []), controller]);
-  const v1: { dir: string; data: string }[] = [];
-  const v1Links: { name: string; target: string }[] = [];
-  for (const [dir, controllers] of byDir) {
-    const base = dir.slice(dir.lastIndexOf("/") + 1);
-    v1.push({ dir: base, data: controllers.join(",") });
-    for (const c of controllers) {
-      if (c !== base && !c.startsWith("name=")) v1Links.push({ name: c, target: base });
-    }
-  }
-  return { version: "v1", v1, v1Links };
 }
 
 function thermalThrottleDirs(): string[] {

@@ -87,7 +87,7 @@ const throttle = arrayOf(object({ major: integer, minor: integer, rate: number }
 const checkResources: Check<LinuxResources> = object({
   memory: optional(object({
     limit: optional(number), swap: optional(number), reservation: optional(number),
-    swappiness: optional(number), disableOOMKiller: optional(boolean),
+    swappiness: optional(number), disableOOMKiller: optional(boolean), kernelTCP: optional(number),
   })),
   cpu: optional(object({
     shares: optional(number), quota: optional(number), period: optional(number), cpus: optional(string), mems: optional(string),
@@ -113,7 +113,9 @@ export const checkSpec: Check<Spec> = object({
   process: object({
     terminal: boolean,
     consoleSize: optional(object({ height: integer, width: integer })),
-    user: object({ uid: integer, gid: integer, additionalGids: optional(arrayOf(integer)), username: optional(string) }),
+    user: object({
+      uid: integer, gid: integer, additionalGids: optional(arrayOf(integer)), username: optional(string), umask: optional(integer),
+    }),
     args: strings,
     env: strings,
     cwd: string,
@@ -122,9 +124,11 @@ export const checkSpec: Check<Spec> = object({
     }),
     rlimits: arrayOf(object({ type: string, soft: number, hard: number })),
     noNewPrivileges: optional(boolean),
+    oomScoreAdj: optional(integer),
   }),
   root: object({ path: string, readonly: boolean }),
   hostname: string,
+  domainname: optional(string),
   mounts: arrayOf(object({ destination: string, type: optional(string), source: optional(string), options: optional(strings) })),
   linux: object({
     namespaces: arrayOf(object({
@@ -132,13 +136,15 @@ export const checkSpec: Check<Spec> = object({
     })),
     resources: checkResources,
     devices: optional(arrayOf(object({
-      path: string, type: oneOf("c", "b"), major: integer, minor: integer,
+      path: string, type: oneOf("c", "b", "p"), major: integer, minor: integer,
       fileMode: optional(integer), uid: optional(integer), gid: optional(integer),
     }))),
     cgroupsPath: string,
+    sysctl: optional(recordOf(string)),
     maskedPaths: strings,
     readonlyPaths: strings,
     rootfsPropagation: optional(string),
   }),
   annotations: optional(recordOf(string)),
+  hooks: optional(recordOf(arrayOf(object({ path: string, args: optional(strings), env: optional(strings), timeout: optional(integer) })))),
 });

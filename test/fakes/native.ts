@@ -19,6 +19,7 @@ export type Journal = string[];
 
 export type NativeCall =
   | { fn: "spawnWithPipes"; plan: Plan; pid: number }
+  | { fn: "spawn"; plan: Plan; pid: number }
   | { fn: "startJoin" | "start" | "abort" | "wait" | "ptyMaster"; pid: number }
   | { fn: "copyStdio"; pipes: StdioPipes; idleMs: number }
   | { fn: "finishCopy"; handle: number }
@@ -51,9 +52,9 @@ export class FakeNative implements NativeLauncher {
     this.nextPid = this.pids[0] ?? 4242;
   }
 
-  /** The plans handed to spawnWithPipes, in order. */
+  /** The plans handed to spawnWithPipes or spawn, in order. */
   plans(): Plan[] {
-    return this.calls.flatMap((c) => (c.fn === "spawnWithPipes" ? [c.plan] : []));
+    return this.calls.flatMap((c) => (c.fn === "spawnWithPipes" || c.fn === "spawn" ? [c.plan] : []));
   }
 
   /** The names of the calls, in order. */
@@ -76,6 +77,29 @@ export class FakeNative implements NativeLauncher {
     this.note({ fn: "spawnWithPipes", plan, pid }, String(pid));
     // No fds: nothing of the test's own may be closed or copied by the code under test.
     return { pid, pipes: {} };
+  }
+
+  spawn(plan: Plan): number {
+    if (this.script.spawnError) {
+      this.journal.push("native.spawn failed");
+      throw this.script.spawnError;
+    }
+    const pid = this.pids.shift() ?? ++this.nextPid;
+    this.nextPid = pid;
+    this.note({ fn: "spawn", plan, pid }, String(pid));
+    return pid;
+  }
+
+  mkfifo(path: string, mode: number): void {
+    this.journal.push(`native.mkfifo ${path} ${mode.toString(8)}`);
+  }
+
+  setSubreaper(on: boolean): void {
+    this.journal.push(`native.setSubreaper ${on}`);
+  }
+
+  sendFd(path: string, fd: number, name: string): void {
+    this.journal.push(`native.sendFd ${path} ${fd} ${name}`);
   }
 
   startJoin(pid: number): number | undefined {

@@ -16,7 +16,8 @@ export const SOFT = "memory.soft_limit_in_bytes";
 
 export function requested(r: LinuxResources): boolean {
   const m = r.memory;
-  return !!m && (isSet(m.limit) || isSet(m.swap) || isSet(m.reservation) || m.swappiness !== undefined || m.disableOOMKiller === true);
+  return !!m && (isSet(m.limit) || isSet(m.swap) || isSet(m.reservation) || m.swappiness !== undefined || m.disableOOMKiller === true
+    || isSet(m.kernelTCP));
 }
 
 export interface FileWrite {
@@ -71,6 +72,7 @@ export function apply(r: LinuxResources, dir: string, fs: CgroupFs): void {
   }
   // oom_control takes 1 to disable the OOM killer (tasks then wait in the charge path instead).
   if (m.disableOOMKiller === true) writes.push({ file: "memory.oom_control", value: "1" });
+  if (isSet(m.kernelTCP)) writes.push({ file: "memory.kmem.tcp.limit_in_bytes", value: String(checkInt(m.kernelTCP, "kernel TCP memory limit")) });
   for (const w of writes) writeValue(fs, dir, w.file, w.value);
 }
 

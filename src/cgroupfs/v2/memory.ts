@@ -13,7 +13,7 @@ export const controller = "memory";
 
 export function requested(r: LinuxResources): boolean {
   const m = r.memory;
-  return !!m && (isSet(m.limit) || isSet(m.swap) || isSet(m.reservation));
+  return !!m && (isSet(m.limit) || isSet(m.swap) || isSet(m.reservation) || isSet(m.kernelTCP));
 }
 
 /** -1 → "max", otherwise the number. */
@@ -38,6 +38,7 @@ export function swapToV2(limit: number | undefined, swap: number | undefined): n
 export function apply(r: LinuxResources, dir: string, fs: CgroupFs): void {
   const m = r.memory;
   if (!m || !requested(r)) return;
+  if (isSet(m.kernelTCP)) throw new TsboxError("cgroup: memory.kernelTCP (kernel TCP buffer limit) has no cgroup v2 equivalent");
   const swapMax = swapToV2(m.limit, m.swap); // validate before writing anything
   if (isSet(m.limit)) writeValue(fs, dir, "memory.max", maxOr(m.limit));
   // memory.swap.max is absent without swap accounting: skip, like v1's memsw.

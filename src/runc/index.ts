@@ -1,0 +1,96 @@
+// tsbox-runc: the runc-compatible command line engines call (containerd's
+// shim, Docker through it, conmon, the OCI validation suite). Global options
+// before the verb, runc's verbs and wording, exit status 1 on any error with
+// the message as a log line engines read. The work is done by the same
+// executor as `tsbox run` (runtime/bundle/ over oci/ and native/).
+
+import { Command, CommanderError, Option } from "commander";
+import { TsboxError, UsageError } from "../errors.js";
+import { configureLog, log } from "../log.js";
+import { OCI_VERSION } from "../oci/spec.js";
+import { packageVersion } from "../util/package.js";
+import { reportError, type ErrorSink, type LogFormat } from "./errors.js";
+import { DEFAULT_ROOT, type GlobalOptions } from "./globals.js";
+import { registerExec } from "./exec.js";
+import { registerInfo } from "./info.js";
+import { registerLifecycle } from "./lifecycle.js";
+import { registerManage } from "./manage.js";
+
+
+export function versionText(): string {
+  return `tsbox-runc version ${packageVersion()}\nspec: ${OCI_VERSION}\nnode: ${process.version}\n`;
+}
+
+function buildProgram(sink: ErrorSink, exit: (code: number) => void): Command {
+  const program = new Command("tsbox-runc")
+    .description("Open Container Initiative runtime (runc-compatible) on tsbox's executor")
+    .option("--root <dir>", "root directory for storage of container state", DEFAULT_ROOT)
+    .option("--log <file>", "set the log file to write tsbox-runc logs to (default is stderr)")
+    .addOption(new Option("--log-format <format>", "set the log format").choices(["text", "json"]).default("text"))
+    .option("--debug", "enable debug logging")
+    .option("--systemd-cgroup", "cgroupsPath is systemd's slice:prefix:name (laid out through cgroupfs)")
+    .option("--rootless <value>", "accepted for compatibility: tsbox-runc runs as root")
+    .option("--criu <path>", "accepted for compatibility: checkpoint/restore is not supported")
+    .option("-v, --version", "print the version")
+    .enablePositionalOptions()
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeErr: () => {}, outputError: (s) => reportError(sink, s.replace(/^error: /, "").trim()) });
+  program.hook("preAction", () => {
+    const o = program.opts<{ root: string; log?: string; logFormat: LogFormat; debug?: boolean }>();
+    sink.format = o.logFormat;
+    if (o.log !== undefined) sink.logFile = o.log;
+    configureLog(o.debug ? "debug" : undefined, o.logFormat, o.log);
+  });
+  const globals = (): GlobalOptions => {
+    const o = program.opts<{ root: string; log?: string; logFormat: LogFormat; debug?: boolean; systemdCgroup?: boolean }>();
+    return {
+      root: o.root, logFormat: o.logFormat, systemdCgroup: o.systemdCgroup === true, debug: o.debug === true,
+      ...(o.log !== undefined ? { log: o.log } : {}),
+    };
+  };
+  registerLifecycle(program, globals, exit);
+  registerExec(program, globals, exit);
+  registerManage(program, globals);
+  registerInfo(program, globals);
+  program.allowExcessArguments(true).action(() => {
+    if (program.args.length > 0) throw new UsageError(`No help topic for '${program.args[0]}'`, 1);
+    if (program.opts<{ version?: boolean }>().version) process.stdout.write(versionText());
+    else program.outputHelp();
+  });
+  return program;
+}
+
+/** The global --log and --log-format as given (before the verb), for errors found while parsing. */
+export function earlySink(argv: readonly string[]): ErrorSink {
+  const sink: ErrorSink = { format: "text" };
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
+    if (!flag.startsWith("-")) break;
+    if (flag !== "--log-format" && flag !== "--log" && flag !== "--root" && flag !== "--rootless" && flag !== "--criu") continue;
+    const value = inline ?? argv[++i];
+    if (flag === "--log-format" && value === "json") sink.format = "json";
+    if (flag === "--log" && value !== undefined) sink.logFile = value;
+  }
+  return sink;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const sink = earlySink(argv);
+  let code: number | undefined;
+  const program = buildProgram(sink, (c) => { code = c; });
+  try {
+    await program.parseAsync(argv);
+    process.exitCode = code ?? 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help exits 0; usage errors were reported through outputError.
+      process.exitCode = e.exitCode === 0 ? 0 : 1;
+      return;
+    }
+    if (!(e instanceof TsboxError)) log().debug({ err: e }, "internal error");
+    reportError(sink, e instanceof Error ? e.message : String(e));
+    process.exitCode = 1;
+  }
+}

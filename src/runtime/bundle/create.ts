@@ -1,0 +1,169 @@
+// `tsbox-runc create`: an OCI bundle → a container whose process is set up and
+// waits, before exec, on the exec fifo in its state directory (runc's
+// pattern), with the same executor `tsbox run` uses: the bundle's spec becomes
+// a launch plan (oci/build-plan.ts) that the shim's cloned child follows. The
+// process gets this process's own fds 0-2 (the engine's), and once it reports
+// that it waits, it no longer depends on this process, which then exits: the
+// engine is its subreaper. Every step that creates something registers its
+// undo first, so a failure leaves no directory, cgroup, mount or process.
+
+import { closeSync, existsSync, mkdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Cgroup } from "../../cgroupfs/index.js";
+import { LaunchError, UsageError, errnoCode } from "../../errors.js";
+import { log } from "../../log.js";
+import { buildPlan } from "../../oci/build-plan.js";
+import { checkContainerId, readBundle, rootPropagationFlags } from "../../oci/bundle.js";
+import { seccompProgram } from "../../native/seccomp-compiler.js";
+import { processStartTime } from "../../state/container-store.js";
+import {
+  bundleCacheDir, bundleContainerPaths, removeBundleContainerDir, writeBundleSpec, writeBundleState,
+  type BundleContainerState,
+} from "../../state/bundle-containers.js";
+import { Undo } from "../../util/undo.js";
+import { realHost, type Host } from "../host.js";
+import { cgroupMountInfo, createContainerCgroup, deviceRulesEnforced } from "../launch.js";
+import { bundleCgroupPath } from "./cgroup-path.js";
+import { runHooks } from "./hooks.js";
+import { writePidFile } from "./pid-file.js";
+import { ociState } from "./status.js";
+import { rootMountSetup } from "./root-mount.js";
+
+export interface BundleCreateRequest {
+  /** the runtime's state root (`--root`) */
+  root: string;
+  id: string;
+  /** the bundle directory (default: the current one) */
+  bundle: string;
+  /** written with the container's pid once it is created (relative to the current directory) */
+  pidFile?: string;
+  consoleSocket?: string;
+  /** accepted as runc does; tsbox always pivots */
+  noPivot?: boolean;
+  /** no session keyring of the container's own */
+  noNewKeyring?: boolean;
+  /** fds 3..3+N-1 passed on to the container */
+  preserveFds?: number;
+  /** cgroupsPath is systemd's "slice:prefix:name" (laid out through cgroupfs) */
+  systemdCgroup?: boolean;
+  /** process.terminal without a console socket: the pty master comes back to the caller (a foreground run) */
+  keepPty?: boolean;
+}
+
+export interface CreatedBundleContainer {
+  state: BundleContainerState;
+  cgroup: Cgroup;
+  /** keepPty: the master of the container's terminal, this process's to close */
+  ptyMaster?: number;
+}
+
+export async function createBundleContainer(req: BundleCreateRequest, host: Host = realHost): Promise<CreatedBundleContainer> {
+  const id = checkContainerId(req.id);
+  const paths = bundleContainerPaths(req.root, id);
+  if (existsSync(paths.dir)) throw new UsageError(`container with id exists: ${id}`, 1);
+  if ((req.preserveFds ?? 0) > 0) throw new UsageError("--preserve-fds is not supported by tsbox-runc", 1);
+  // Everything that can fail on bad input, before anything is created.
+  const bundle = readBundle(req.bundle);
+  const { spec } = bundle;
+  if (spec.process.terminal && req.consoleSocket === undefined && !req.keepPty) {
+    throw new UsageError("cannot allocate tty if runc will detach without setting console socket", 1);
+  }
+  if (!spec.process.terminal && req.consoleSocket !== undefined) {
+    throw new UsageError("cannot use console socket if runc will not detach or allocate tty", 1);
+  }
+  const seccomp = spec.linux.seccomp ? seccompProgram(req.root, spec.linux.seccomp, join(bundleCacheDir(req.root), "seccomp")) : undefined;
+  const rootMounts = rootMountSetup(bundle.rootfs, rootPropagationFlags(spec));
+  const where = bundleCgroupPath(spec.linux.cgroupsPath, id, req.systemdCgroup === true);
+  const hierarchy = host.cgroups.hierarchy();
+  const enforced = deviceRulesEnforced(hierarchy, host.native);
+
+  const hasRuntimeHooks = (spec.hooks?.prestart?.length ?? 0) + (spec.hooks?.createRuntime?.length ?? 0) > 0;
+  const undo = new Undo();
+  try {
+    mkdirSync(req.root, { recursive: true, mode: 0o711 });
+    try {
+      mkdirSync(paths.dir, { mode: 0o711 });
+    } catch (e) {
+      if (errnoCode(e) === "EEXIST") throw new UsageError(`container with id exists: ${id}`, 1);
+      throw e;
+    }
+    undo.push(() => removeBundleContainerDir(req.root, id));
+    writeBundleSpec(req.root, id, spec);
+    // Writable by the container's root only as the host's root: runc's mode.
+    host.native.mkfifo(paths.fifo, 0o622);
+
+    const cgroup = createContainerCgroup(host, hierarchy, where.name, where.parent, enforced);
+    undo.push(() => cgroup.destroy());
+    cgroup.apply(spec.linux.resources);
+
+    const plan = buildPlan(spec, {
+      id,
+      rootfs: bundle.rootfs,
+      ...rootMounts,
+      newKeyring: req.noNewKeyring !== true,
+      execFifo: paths.fifo,
+      pauseForHooks: hasRuntimeHooks,
+      deviceOwners: true,
+      cgroup: { ...cgroupMountInfo(hierarchy), path: cgroup.path },
+      // The engine's stdio, untouched (the shim hands over fds 0-2 as they are).
+      stdin: "inherit",
+      bindIsDir: (p) => {
+        try { return statSync(p).isDirectory(); } catch { return true; /* the child reports the missing source */ }
+      },
+      ...(seccomp ? { seccomp } : {}),
+    });
+    log().debug({ id, ops: plan.ops.length }, "creating");
+
+    const child = host.native.spawn(plan);
+    undo.push(() => host.native.abort(child));
+    // A PID namespace by path: the shim's child forks into it, and that process is the container's.
+    const forks = plan.ops.some((o) => o.op === "PIDNS");
+    let pid = child;
+    if (forks) {
+      const inside = host.native.startJoin(child);
+      if (inside === undefined) {
+        const failed = host.native.start(child);
+        throw new LaunchError(failed.ok ? "create: the container's process did not start" : failed.message, failed.ok ? 125 : failed.code);
+      }
+      pid = inside;
+    }
+    const base: BundleContainerState = {
+      ociVersion: spec.ociVersion, id, pid, pidStartTime: processStartTime(pid) ?? "", bundle: bundle.dir,
+      rootfs: bundle.rootfs, ...(spec.annotations ? { annotations: spec.annotations } : {}),
+      created: new Date().toISOString(), phase: "creating", cgroup: where,
+    };
+    writeBundleState(req.root, base);
+    cgroup.addProcess(pid);
+    let started = host.native.start(child);
+    if (started.ok && hasRuntimeHooks) {
+      // Stopped before PIVOT with its namespaces made: the runtime's hooks (libnetwork's setkey) run now.
+      runHooks(spec.hooks, ["prestart", "createRuntime"], ociState(base, "creating"));
+      started = host.native.start(child);
+    }
+    if (!started.ok) throw new LaunchError(started.message, started.code);
+    // The shim's child exited once the process it forked was running (PIDNS): reaped here.
+    if (forks) await host.native.wait(child);
+    // The pty's master, from the child (PTY op): to the engine's console socket, or kept (foreground run).
+    let ptyMaster: number | undefined;
+    if (spec.process.terminal) {
+      const master = host.native.ptyMaster(child);
+      if (req.consoleSocket === undefined) {
+        ptyMaster = master;
+      } else {
+        try {
+          host.native.sendFd(req.consoleSocket, master, "/dev/ptmx");
+        } finally {
+          closeSync(master);
+        }
+      }
+    }
+    // From here on the process waits on the fifo, whoever else goes away.
+    const state: BundleContainerState = { ...base, phase: "created" };
+    writeBundleState(req.root, state);
+    if (req.pidFile !== undefined) writePidFile(req.pidFile, pid);
+    return { state, cgroup, ...(ptyMaster !== undefined ? { ptyMaster } : {}) };
+  } catch (e) {
+    await undo.run();
+    throw e;
+  }
+}

@@ -1,0 +1,52 @@
+// `tsbox-runc delete [--force] ID`: a stopped container's cgroup and state
+// directory removed; a created one killed first (it never ran, as runc does);
+// a running or paused one only with --force. Nothing is left: the cgroup's
+// processes are killed and waited for before its directories go, and the
+// container's mounts lived only in its own mount namespace, gone with its
+// last process.
+
+import { existsSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { TsboxError } from "../../errors.js";
+import { processStartTime } from "../../state/container-store.js";
+import type { SpecHooks } from "../../oci/spec.js";
+import { bundleContainerPaths, readBundleSpec, readBundleState, removeBundleContainerDir } from "../../state/bundle-containers.js";
+import { runHooksWarning } from "./hooks.js";
+import { hostCgroups, type CgroupHost } from "../running.js";
+import { NoSuchContainerError, bundleCgroup, bundleStatus, ociState } from "./status.js";
+
+export async function deleteBundleContainer(root: string, id: string, force: boolean,
+  cgroups: CgroupHost = hostCgroups): Promise<void> {
+  const s = readBundleState(root, id);
+  if (!s) {
+    // A create that died before writing its state leaves a directory runc removes too.
+    const dir = bundleContainerPaths(root, id).dir;
+    if (existsSync(dir)) removeBundleContainerDir(root, id);
+    if (force) return;
+    throw new NoSuchContainerError(id);
+  }
+  const cgroup = bundleCgroup(cgroups.hierarchy(), s, cgroups);
+  const status = bundleStatus(root, s, () => cgroup);
+  if ((status === "running" || status === "paused") && !force) {
+    throw new TsboxError(`cannot delete container ${id} that is not stopped: ${status}`, 1);
+  }
+  if (status !== "stopped") {
+    try { process.kill(s.pid, "SIGKILL"); } catch { /* exited meanwhile */ }
+  }
+  // Read before the directory goes: poststop runs once everything else is gone.
+  let hooks: SpecHooks | undefined;
+  try { hooks = readBundleSpec(root, id)?.hooks; } catch { /* a broken spec does not stop the delete */ }
+  // Kills whatever is left in the cgroup (a paused one thawed), waits until it is empty, removes it.
+  await cgroup.destroy();
+  await untilGone(s.pid, s.pidStartTime);
+  removeBundleContainerDir(root, id);
+  if (hooks?.poststop?.length) runHooksWarning(hooks, "poststop", ociState(s, "stopped"));
+}
+
+/** The init is out of the cgroup once it exits, but may not be reaped yet: wait for that (10 s, as runc). */
+async function untilGone(pid: number, startTime: string): Promise<void> {
+  for (let waited = 0; pid > 0 && processStartTime(pid) === startTime; waited += 10) {
+    if (waited > 10_000) throw new TsboxError(`container init ${pid} still running`, 1);
+    await sleep(10);
+  }
+}

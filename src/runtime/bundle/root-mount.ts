@@ -1,0 +1,44 @@
+// The mount propagation a bundle's root starts from (runc's prepareRoot): "/"
+// gets rootfsPropagation, and if the mount the rootfs lives on would still be
+// shared after that, it is made private, since pivot_root refuses a new root
+// whose parent mount is shared. Decided here, from the host's mountinfo (the
+// child's new mount namespace starts as a copy of it), so the child only mounts.
+
+import { readFileSync, realpathSync } from "node:fs";
+
+const MS_REC = 0x4000;
+const MS_SHARED = 0x100000;
+
+export interface RootMountSetup {
+  rootPropagation: number;
+  privateParent?: string;
+}
+
+function unescape(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+/** The mount point holding path, and whether it is shared (mountinfo's "shared:N"). */
+export function mountOf(path: string, mountinfo: string): { mountPoint: string; shared: boolean } {
+  let best = { mountPoint: "/", shared: false };
+  for (const line of mountinfo.split("\n")) {
+    const f = line.split(" ");
+    const sep = f.indexOf("-", 6);
+    if (sep < 0) continue;
+    const mp = unescape(f[4] ?? "");
+    const inside = mp === "/" || path === mp || path.startsWith(`${mp}/`);
+    // Later lines are mounted over earlier ones at the same point: the last wins.
+    if (inside && mp.length >= best.mountPoint.length) {
+      best = { mountPoint: mp, shared: f.slice(6, sep).some((o) => o.startsWith("shared:")) };
+    }
+  }
+  return best;
+}
+
+export function rootMountSetup(rootfs: string, propagation: number,
+  mountinfo: string = readFileSync("/proc/self/mountinfo", "utf8")): RootMountSetup {
+  const { mountPoint, shared } = mountOf(realpathSync(rootfs), mountinfo);
+  const applies = mountPoint === "/" || (propagation & MS_REC) !== 0;
+  const sharedAfter = applies ? (propagation & MS_SHARED) !== 0 : shared;
+  return { rootPropagation: propagation, ...(sharedAfter ? { privateParent: mountPoint } : {}) };
+}

@@ -1,0 +1,59 @@
+// `tsbox-runc start`: lets a created container's process go on to exec, by
+// opening its exec fifo for reading and reading the byte the process writes
+// once the open unblocks it (runc's exec()), then removing the fifo: from then
+// on the container counts as running.
+
+import { closeSync, constants, existsSync, openSync, readSync, rmSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { TsboxError, errnoCode } from "../../errors.js";
+import { bundleContainerPaths, readBundleSpec } from "../../state/bundle-containers.js";
+import { runHooksWarning } from "./hooks.js";
+import { hostCgroups, type CgroupHost } from "../running.js";
+import { bundleCgroup, bundleContainer, bundleStatus, initAlive, ociState } from "./status.js";
+
+export async function startBundleContainer(root: string, id: string, cgroups: CgroupHost = hostCgroups): Promise<void> {
+  const s = bundleContainer(root, id);
+  const status = bundleStatus(root, s, () => bundleCgroup(cgroups.hierarchy(), s, cgroups));
+  if (status === "stopped") throw new TsboxError("cannot start a container that has stopped", 1);
+  if (status === "running" || status === "paused") throw new TsboxError("cannot start an already running container", 1);
+  if (status !== "created") throw new TsboxError(`cannot start a container in the ${status} state`, 1);
+  const fifo = bundleContainerPaths(root, id).fifo;
+  await releaseFifo(fifo, () => initAlive(s));
+  rmSync(fifo, { force: true });
+  const hooks = readBundleSpec(root, id)?.hooks;
+  if (hooks?.poststart?.length) runHooksWarning(hooks, "poststart", ociState(s, "running"));
+}
+
+/**
+ * Opens the fifo without blocking (a blocking open would wait forever for a
+ * process that died) and reads the one byte the container's process writes
+ * once its own open returns. Until it has opened its end there is no writer
+ * (reads return 0): retried while the process lives.
+ */
+async function releaseFifo(fifo: string, alive: () => boolean): Promise<void> {
+  let fd: number;
+  try {
+    fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") throw new TsboxError("cannot start an already running container", 1);
+    throw e;
+  }
+  try {
+    const buf = Buffer.alloc(1);
+    for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
+      let n = 0;
+      try {
+        n = readSync(fd, buf, 0, 1, null);
+      } catch (e) {
+        if (errnoCode(e) !== "EAGAIN") throw e;
+      }
+      if (n === 1) return;
+      if (!alive()) throw new TsboxError("container process is already dead", 1);
+      // Another start took the byte and removed the fifo: the container runs.
+      if (!existsSync(fifo)) throw new TsboxError("cannot start an already running container", 1);
+      await sleep(delay);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}

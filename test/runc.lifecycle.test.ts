@@ -1,0 +1,654 @@
+// tsbox-runc against the real kernel, as engines drive it: bundles of the
+// busybox rootfs, create → state → start → kill → delete, the process waiting
+// before exec until start, tsbox-runc gone after create while the container
+// lives on, runc's error texts and exit status, and nothing left behind (no
+// cgroup, mount, process or state directory) after delete.
+import { spawn, spawnSync } from "node:child_process";
+import {
+  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO, alive, busyboxTarball, mountsUnder, until, type Result } from "./helpers.js";
+
+const RUNC = join(REPO, "bin", "tsbox-runc.js");
+
+let work: string;
+let root: string;
+let rootfs: string;
+let counter = 0;
+
+/**
+ * tsbox-runc with its stdout and stderr in files, not pipes: the container
+ * gets them as they are (as an engine's fifos), so a pipe would stay open, and
+ * a reader waiting for its end would wait, as long as the container lives.
+ */
+function runc(args: string[], opts: { input?: string } = {}): Result {
+  const out = join(work, `out-${++counter}`);
+  const err = join(work, `err-${counter}`);
+  const fds = [openSync(out, "w+"), openSync(err, "w+")] as const;
+  let r: ReturnType<typeof spawnSync>;
+  try {
+    r = spawnSync(process.execPath, ["--", RUNC, "--root", root, ...args],
+      { stdio: [opts.input === undefined ? "ignore" : "pipe", fds[0], fds[1]], timeout: 60_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+  const result = { code: r.status ?? 128 + 9, stdout: readFileSync(out, "utf8"), stderr: readFileSync(err, "utf8") };
+  rmSync(out);
+  rmSync(err);
+  return result;
+}
+
+/** A bundle whose config.json is `tsbox-runc spec`'s, with this command, on the shared busybox rootfs. */
+function bundle(args: string[], edit: (c: Record<string, any>) => void = () => {}): string {
+  const dir = join(work, `bundle-${++counter}`);
+  mkdirSync(dir);
+  const r = runc(["spec", "--bundle", dir]);
+  expect(r.code, r.stderr).toBe(0);
+  const c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, any>;
+  c.process.terminal = false;
+  c.process.args = args;
+  c.root = { path: rootfs, readonly: false };
+  edit(c);
+  writeFileSync(join(dir, "config.json"), JSON.stringify(c));
+  return dir;
+}
+
+const newId = (): string => `t${process.pid}-${++counter}`;
+
+function state(id: string): Record<string, unknown> {
+  const r = runc(["state", id]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+/** The container's cgroup directories (tsbox/runc/<id> without a cgroupsPath), in every hierarchy. */
+function cgroupDirs(parent: string, id: string): string[] {
+  return ["/sys/fs/cgroup", ...readdirSync("/sys/fs/cgroup").map((d) => join("/sys/fs/cgroup", d))]
+    .map((b) => join(b, parent, id)).filter((p) => existsSync(p));
+}
+
+/** Everything a deleted container must not leave behind. */
+function expectGone(id: string, pid: number, parent = "tsbox/runc"): void {
+  expect(existsSync(join(root, id))).toBe(false);
+  expect(cgroupDirs(parent, id)).toEqual([]);
+  expect(mountsUnder(rootfs)).toEqual([]);
+  if (pid > 0) expect(alive(pid)).toBe(false);
+}
+
+beforeAll(() => {
+  work = mkdtempSync("/var/tmp/tsbox-runc-test-");
+  root = join(work, "root");
+  rootfs = join(work, "rootfs");
+  mkdirSync(rootfs);
+  const r = spawnSync("tar", ["-xf", busyboxTarball(), "-C", rootfs]);
+  expect(r.status).toBe(0);
+});
+
+afterAll(() => {
+  // Anything a failed test left: killed and deleted, then the files.
+  for (const id of existsSync(root) ? readdirSync(root).filter((n) => !n.startsWith(".")) : []) runc(["delete", "--force", id]);
+  spawnSync("umount", ["-R", work], { stdio: "ignore" });
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("tsbox-runc create, start, state, kill, delete", () => {
+  it("waits before exec until start, outlives the create, and leaves nothing after delete", async () => {
+    const id = newId();
+    const marker = join(rootfs, "tmp", `${id}.started`);
+    const dir = bundle(["sh", "-c", `echo started > /tmp/${id}.started; exec sleep 1000`]);
+    const created = runc(["create", "--bundle", dir, id]);
+    expect(created.code, created.stderr).toBe(0);
+    // tsbox-runc has exited (spawnSync returned); its container lives on.
+    const s = state(id);
+    expect(s).toMatchObject({ ociVersion: expect.stringMatching(/^1\./), id, status: "created", bundle: dir, rootfs });
+    const pid = s.pid as number;
+    expect(pid).toBeGreaterThan(0);
+    expect(alive(pid)).toBe(true);
+    // Set up but not yet the command: no marker, and the process is not sleep.
+    expect(existsSync(marker)).toBe(false);
+    expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).not.toContain("sleep");
+    expect(cgroupDirs("tsbox/runc", id).length).toBeGreaterThan(0);
+    for (const d of cgroupDirs("tsbox/runc", id)) expect(readFileSync(join(d, "cgroup.procs"), "utf8")).toContain(String(pid));
+
+    const started = runc(["start", id]);
+    expect(started.code, started.stderr).toBe(0);
+    await until(() => existsSync(marker) || undefined, "the command to run");
+    expect(state(id)).toMatchObject({ status: "running", pid });
+    await until(() => readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("sleep") || undefined, "exec of sleep");
+    expect(existsSync(join(root, id, "exec.fifo"))).toBe(false);
+
+    const again = runc(["start", id]);
+    expect(again).toMatchObject({ code: 1 });
+    expect(again.stderr).toContain("cannot start an already running container");
+
+    const refused = runc(["delete", id]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`cannot delete container ${id} that is not stopped: running`);
+
+    expect(runc(["kill", id, "KILL"]).code).toBe(0);
+    await until(() => !alive(pid) || undefined, "the container to die");
+    expect(state(id)).toMatchObject({ status: "stopped", pid: 0 });
+    const dead = runc(["kill", id]);
+    expect(dead.code).toBe(1);
+    expect(dead.stderr).toContain("container not running");
+    const restart = runc(["start", id]);
+    expect(restart.stderr).toContain("cannot start a container that has stopped");
+
+    const deleted = runc(["delete", id]);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expectGone(id, pid);
+    rmSync(marker, { force: true });
+  });
+
+  it("deletes a created container that never started: its process killed, nothing left", () => {
+    const id = newId();
+    const created = runc(["create", "--bundle", bundle(["sh", "-c", `touch /tmp/${id}.ran`]), id]);
+    expect(created.code, created.stderr).toBe(0);
+    const pid = state(id).pid as number;
+    expect(alive(pid)).toBe(true);
+    const deleted = runc(["delete", id]);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expectGone(id, pid);
+    expect(existsSync(join(rootfs, "tmp", `${id}.ran`))).toBe(false);
+  });
+
+  it("delete --force kills a running container; kill sends names, SIG names and numbers", async () => {
+    const id = newId();
+    // The shell reports the signals it traps, then waits.
+    const dir = bundle(["sh", "-c", `trap 'echo HUP >> /tmp/${id}.sigs' HUP; trap 'echo USR1 >> /tmp/${id}.sigs' USR1; `
+      + `echo ready > /tmp/${id}.ready; while true; do sleep 0.1; done`]);
+    expect(runc(["create", "--bundle", dir, id]).code).toBe(0);
+    expect(runc(["start", id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    await until(() => existsSync(join(rootfs, "tmp", `${id}.ready`)) || undefined, "the traps to be set");
+    expect(runc(["kill", id, "HUP"]).code).toBe(0);
+    await until(() => (readFileSync(join(rootfs, "tmp", `${id}.sigs`), { encoding: "utf8", flag: "a+" }).includes("HUP") || undefined), "HUP");
+    expect(runc(["kill", id, "SIGUSR1"]).code).toBe(0);
+    await until(() => (readFileSync(join(rootfs, "tmp", `${id}.sigs`), "utf8").includes("USR1") || undefined), "USR1");
+    expect(runc(["kill", id, "10"]).code).toBe(0); // SIGUSR1 by number
+    await until(() => (readFileSync(join(rootfs, "tmp", `${id}.sigs`), "utf8").split("USR1").length === 3 || undefined), "USR1 again");
+    const bad = runc(["kill", id, "SIGNOPE"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('unknown signal \\"SIGNOPE\\"');
+
+    const deleted = runc(["delete", "--force", id]);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expectGone(id, pid);
+  });
+
+  it("kill --all signals every process in the container's cgroup", async () => {
+    const id = newId();
+    const dir = bundle(["sh", "-c", "sleep 1000 & sleep 1000 & wait"]);
+    expect(runc(["create", "--bundle", dir, id]).code).toBe(0);
+    expect(runc(["start", id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    const procs = (): number[] => cgroupDirs("tsbox/runc", id).flatMap((d) =>
+      readFileSync(join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number));
+    await until(() => new Set(procs()).size >= 3 || undefined, "three processes");
+    const all = [...new Set(procs())];
+    expect(runc(["kill", "--all", id, "KILL"]).code).toBe(0);
+    await until(() => all.every((p) => !alive(p)) || undefined, "every process to die");
+    expect(runc(["delete", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+
+  it("writes --pid-file and places the container in the cgroup its cgroupsPath names, under tsbox's root", () => {
+    const id = newId();
+    const pidFile = join(work, `${id}.pid`);
+    const dir = bundle(["sleep", "1000"], (c) => { c.linux.cgroupsPath = `/runc-test/${id}-cg`; });
+    const created = runc(["create", "--bundle", dir, "--pid-file", pidFile, id]);
+    expect(created.code, created.stderr).toBe(0);
+    const pid = state(id).pid as number;
+    expect(readFileSync(pidFile, "utf8")).toBe(String(pid));
+    const dirs = cgroupDirs("tsbox/runc-test", `${id}-cg`);
+    expect(dirs.length).toBeGreaterThan(0);
+    for (const d of dirs) expect(readFileSync(join(d, "cgroup.procs"), "utf8")).toContain(String(pid));
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid, "tsbox/runc-test");
+    expect(cgroupDirs("tsbox/runc-test", `${id}-cg`)).toEqual([]);
+  });
+
+  it("lists containers as runc does (table and JSON)", () => {
+    const id = newId();
+    expect(runc(["create", "--bundle", bundle(["true"]), id]).code).toBe(0);
+    const table = runc(["list"]);
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER$/);
+    expect(table.stdout).toMatch(new RegExp(`^${id}\\s+\\d+\\s+created\\s+`, "m"));
+    const json = JSON.parse(runc(["list", "--format", "json"]).stdout) as { id: string; status: string; owner: string }[];
+    expect(json.find((c) => c.id === id)).toMatchObject({ status: "created", owner: "root" });
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+  });
+});
+
+describe("tsbox-runc run", () => {
+  it("in the foreground: the engine's stdio untouched, the exit code, and the container deleted", () => {
+    const id = newId();
+    const r = runc(["run", "--bundle", bundle(["sh", "-c", "echo out; echo err >&2; exit 3"]), id]);
+    expect(r).toMatchObject({ code: 3, stdout: "out\n", stderr: "err\n" });
+    expect(existsSync(join(root, id))).toBe(false);
+    expect(cgroupDirs("tsbox/runc", id)).toEqual([]);
+  });
+
+  it("gives 128+N for a container killed by signal N, and reads its stdin from the caller's", () => {
+    const id = newId();
+    // Without a PID namespace of its own the shell is no init, which would ignore its own TERM.
+    const dir = bundle(["sh", "-c", "read line; echo got $line; kill -TERM $$"], (c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "pid");
+    });
+    const r = runc(["run", "--bundle", dir, id], { input: "hi\n" });
+    expect(r).toMatchObject({ code: 128 + 15, stdout: "got hi\n" });
+  });
+
+  it("--detach: returns once the container runs", async () => {
+    const id = newId();
+    const r = runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"]), id]);
+    expect(r.code, r.stderr).toBe(0);
+    const s = state(id);
+    expect(s.status).toBe("running");
+    await until(() => readFileSync(`/proc/${s.pid as number}/cmdline`, "utf8").startsWith("sleep") || undefined, "sleep");
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, s.pid as number);
+  });
+});
+
+describe("the bundle's configuration, honoured inside the container", () => {
+  it("user, cwd, env, hostname, domainname, umask, oomScoreAdj, sysctl, rlimits, capabilities, no_new_privs, read-only root, masks, binds and seccomp", () => {
+    const id = newId();
+    const shared = join(work, `${id}-shared`);
+    mkdirSync(shared);
+    writeFileSync(join(shared, "hello"), "from the host\n");
+    const script = [
+      "id -u; id -g; id -G; pwd; echo $GREETING; hostname; cat /proc/sys/kernel/domainname; umask",
+      "cat /proc/self/oom_score_adj; cat /proc/sys/net/ipv4/ip_forward; ulimit -n",
+      "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status",
+      "touch /rootfs-write 2>/dev/null && echo root-writable || echo root-read-only",
+      "cat /proc/kcore 2>/dev/null | wc -c; cat /data/hello; touch /data/x 2>/dev/null && echo data-writable || echo data-read-only",
+      "mkdir /tmp/x 2>&1 | grep -o 'Operation not permitted'",
+    ].join("; ");
+    const dir = bundle(["sh", "-c", script], (c) => {
+      c.root.readonly = true;
+      c.process.user = { uid: 1000, gid: 1000, additionalGids: [5], umask: 0o027 };
+      c.process.cwd = "/home/app";
+      c.process.env.push("GREETING=hi there");
+      c.process.oomScoreAdj = 123;
+      c.process.rlimits = [{ type: "RLIMIT_NOFILE", soft: 321, hard: 321 }];
+      c.process.capabilities = { bounding: ["CAP_KILL", "CAP_CHOWN"], effective: ["CAP_KILL"], permitted: ["CAP_KILL"],
+        inheritable: ["CAP_KILL"], ambient: ["CAP_KILL"] };
+      c.hostname = "box";
+      c.domainname = "example.org";
+      c.linux.sysctl = { "net.ipv4.ip_forward": "1" };
+      c.mounts.push({ destination: "/data", type: "bind", source: shared, options: ["rbind", "ro"] });
+      c.mounts.push({ destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid"] });
+      c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO" }] };
+    });
+    const r = runc(["run", "--bundle", dir, id]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("\n")).toEqual([
+      "1000", "1000", "1000 5", "/home/app", "hi there", "box", "example.org", "0027",
+      "123", "1", "321",
+      "CapEff:\t0000000000000020", "CapBnd:\t0000000000000021", "NoNewPrivs:\t1", "Seccomp:\t2",
+      "root-read-only", "0", "from the host", "data-read-only", "Operation not permitted", "",
+    ]);
+  });
+});
+
+describe("tsbox-runc exec", () => {
+  it("runs a process in the container: its namespaces and cgroup, exec's flags over the container's process, its exit code", () => {
+    const id = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"], (c) => { c.hostname = "execbox"; }), id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    // No cgroup namespace in runc's default spec: /proc/self/cgroup shows the host's paths.
+    const r = runc(["exec", "--env", "FOO=bar", "--cwd", "/tmp", "--user", "1000:1000", id,
+      "sh", "-c", `echo $FOO; pwd; id -u; id -g; hostname; echo $$; grep -c :/tsbox/runc/${id}$ /proc/self/cgroup; exit 7`]);
+    expect(r.stderr).toBe("");
+    const lines = r.stdout.split("\n");
+    expect(r.code).toBe(7);
+    expect(lines.slice(0, 5)).toEqual(["bar", "/tmp", "1000", "1000", "execbox"]);
+    // In the container's PID namespace (its init is 1), and in its cgroup in every hierarchy.
+    expect(Number(lines[5])).toBeGreaterThan(1);
+    expect(Number(lines[6])).toBe(cgroupDirs("tsbox/runc", id).length);
+
+    const file = join(work, `${id}-process.json`);
+    writeFileSync(file, JSON.stringify({ user: { uid: 65534, gid: 65534 }, args: ["sh", "-c", "id -u; echo $X; ulimit -n"],
+      env: ["X=from-file", "PATH=/bin"], cwd: "/", rlimits: [{ type: "RLIMIT_NOFILE", soft: 77, hard: 77 }] }));
+    expect(runc(["exec", "--process", file, id])).toMatchObject({ code: 0, stdout: "65534\nfrom-file\n77\n" });
+
+    const missing = runc(["exec", id, "nope"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('exec: \\"nope\\": executable file not found in $PATH');
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+
+  it("--detach --pid-file: the process outlives tsbox-runc, in the container's cgroup, and goes with the container", () => {
+    const id = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"]), id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    const pidFile = join(work, `${id}-exec.pid`);
+    const r = runc(["exec", "--detach", "--pid-file", pidFile, id, "sleep", "999"]);
+    expect(r.code, r.stderr).toBe(0);
+    const exec = Number(readFileSync(pidFile, "utf8"));
+    expect(alive(exec)).toBe(true);
+    expect(readFileSync(`/proc/${exec}/cmdline`, "utf8")).toBe("sleep\u0000999\u0000");
+    expect(readlinkSync(`/proc/${exec}/ns/pid`)).toBe(readlinkSync(`/proc/${pid}/ns/pid`));
+    for (const d of cgroupDirs("tsbox/runc", id)) expect(readFileSync(join(d, "cgroup.procs"), "utf8")).toContain(String(exec));
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid);
+    expect(alive(exec)).toBe(false);
+  });
+
+  it("refuses a stopped container", async () => {
+    const id = newId();
+    expect(runc(["create", "--bundle", bundle(["true"]), id]).code).toBe(0);
+    expect(runc(["start", id]).code).toBe(0);
+    await until(() => state(id).status === "stopped" || undefined, "the container to stop");
+    const r = runc(["exec", id, "true"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("cannot exec in a stopped container");
+    expect(runc(["delete", id]).code).toBe(0);
+  });
+});
+
+describe("tsbox-runc ps, pause, resume, update", () => {
+  it("lists the container's processes, freezes and thaws them, and changes its limits", async () => {
+    const id = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"]), id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    expect(JSON.parse(runc(["ps", "--format", "json", id]).stdout)).toEqual([pid]);
+    const table = runc(["ps", id, "-o", "pid,comm"]).stdout.split("\n");
+    expect(table[0]!.trim()).toBe("PID COMMAND");
+    expect(table.slice(1).filter(Boolean).map((l) => l.trim())).toEqual([`${pid} sleep`]);
+
+    expect(runc(["pause", id]).code).toBe(0);
+    expect(state(id).status).toBe("paused");
+    await until(() => /\bState:\s+[DST]/.test(readFileSync(`/proc/${pid}/status`, "utf8")) || undefined, "the task to freeze");
+    expect(runc(["resume", id]).code).toBe(0);
+    expect(state(id).status).toBe("running");
+    const again = runc(["resume", id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("container not paused");
+
+    const memory = cgroupDirs("tsbox/runc", id).find((d) => existsSync(join(d, "memory.limit_in_bytes")) || existsSync(join(d, "memory.max")));
+    const pids = cgroupDirs("tsbox/runc", id).find((d) => existsSync(join(d, "pids.max")));
+    const file = join(work, `${id}-resources.json`);
+    writeFileSync(file, JSON.stringify({ memory: { limit: 100 << 20 }, pids: { limit: 50 } }));
+    expect(runc(["update", "--resources", file, id]).code).toBe(0);
+    const limit = (): string => readFileSync(join(memory!, existsSync(join(memory!, "memory.max")) ? "memory.max" : "memory.limit_in_bytes"), "utf8").trim();
+    expect(limit()).toBe(String(100 << 20));
+    expect(readFileSync(join(pids!, "pids.max"), "utf8").trim()).toBe("50");
+    // runc's flags win over --resources.
+    const r = runc(["update", "--resources", file, "--pids-limit", "60", "--memory", "200m", id]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(limit()).toBe(String(200 << 20));
+    expect(readFileSync(join(pids!, "pids.max"), "utf8").trim()).toBe("60");
+    expect(JSON.parse(readFileSync(join(root, id, "config.json"), "utf8")).linux.resources.pids).toEqual({ limit: 60 });
+
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+
+  it("events: one stats reading with --stats; the stream ends when the container stops", () => {
+    const id = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sh", "-c", "sleep 1.5"]), id]).code).toBe(0);
+    const once = runc(["events", "--stats", id]);
+    expect(once.code, once.stderr).toBe(0);
+    const e = JSON.parse(once.stdout) as { type: string; id: string; data: { pids: { current: number }; memory: { usage: { usage: number } } } };
+    expect(e).toMatchObject({ type: "stats", id });
+    expect(e.data.pids.current).toBeGreaterThanOrEqual(1);
+    expect(e.data.memory.usage.usage).toBeGreaterThan(0);
+    const stream = runc(["events", "--interval", "200ms", id]);
+    expect(stream.code, stream.stderr).toBe(0);
+    const lines = stream.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string });
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((l) => l.type === "stats")).toBe(true);
+    expect(runc(["delete", id]).code).toBe(0);
+  });
+
+  it("deletes a paused container with --force", () => {
+    const id = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"]), id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    expect(runc(["pause", id]).code).toBe(0);
+    expect(runc(["delete", id]).stderr).toContain("that is not stopped: paused");
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+});
+
+/**
+ * An engine's console socket (containerd's, conmon's): receives the pty master
+ * by SCM_RIGHTS (Node's net cannot), writes `input` to it and records what the
+ * container's terminal shows until it closes. Python's socket.recv_fds.
+ */
+const CONSOLE_RECEIVER = `
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1)
+open(sys.argv[1] + ".ready", "w").close()
+c, _ = s.accept()
+msg, fds, _, _ = socket.recv_fds(c, 1024, 1)
+out = open(sys.argv[2], "wb")
+out.write(b"name " + msg + b"\\n"); out.flush()
+os.write(fds[0], sys.argv[3].encode())
+while True:
+    try:
+        b = os.read(fds[0], 4096)
+    except OSError:
+        break
+    if not b: break
+    out.write(b); out.flush()
+out.write(b"<closed>"); out.close()
+`;
+
+function consoleSocket(name: string, input: string): { socket: string; output: string } {
+  const socket = join(work, `${name}.sock`);
+  const output = join(work, `${name}.tty`);
+  const script = join(work, "console-receiver.py");
+  writeFileSync(script, CONSOLE_RECEIVER);
+  spawn("python3", [script, socket, output, input], { stdio: "ignore", detached: true }).unref();
+  return { socket, output };
+}
+
+describe("terminals: --console-socket", () => {
+  it("create sends the container's pty master to the engine's socket; the command runs on that terminal", async () => {
+    const id = newId();
+    const { socket, output } = consoleSocket(id, "hello\n");
+    await until(() => existsSync(`${socket}.ready`) || undefined, "the console socket");
+    const dir = bundle(["sh", "-c", "tty; stty size; read x; echo got $x"], (c) => {
+      c.process.terminal = true;
+      c.process.consoleSize = { height: 30, width: 100 };
+    });
+    expect(runc(["create", "--bundle", dir, id]).stderr).toContain("cannot allocate tty if runc will detach without setting console socket");
+    const created = runc(["create", "--bundle", dir, "--console-socket", socket, id]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(runc(["start", id]).code).toBe(0);
+    const shown = await until(() => {
+      const t = existsSync(output) ? readFileSync(output, "utf8") : "";
+      return t.includes("<closed>") ? t : undefined;
+    }, "the terminal to close");
+    expect(shown.replaceAll("\r", "")).toBe("name /dev/ptmx\nhello\n/dev/pts/0\n30 100\ngot hello\n<closed>");
+    expect(runc(["delete", id]).code).toBe(0);
+    expectGone(id, 0);
+  });
+
+  it("exec --tty --console-socket: the exec'd process gets a terminal of the container's devpts", async () => {
+    const id = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"]), id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    const { socket, output } = consoleSocket(`${id}-exec`, "x\n");
+    await until(() => existsSync(`${socket}.ready`) || undefined, "the console socket");
+    const r = runc(["exec", "--tty", "--detach", "--console-socket", socket, id, "sh", "-c", "tty; read y; echo y=$y"]);
+    expect(r.code, r.stderr).toBe(0);
+    const shown = await until(() => {
+      const t = existsSync(output) ? readFileSync(output, "utf8") : "";
+      return t.includes("<closed>") ? t : undefined;
+    }, "the terminal to close");
+    // The terminal echoes the input whenever it arrives: before or after the tty line.
+    expect(shown.replaceAll("\r", "").split("\n").sort()).toEqual(["/dev/pts/0", "<closed>", "name /dev/ptmx", "x", "y=x"]);
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+});
+
+describe("hooks run by tsbox-runc", () => {
+  /** A hook that records its stdin (the state) and what it sees of the container's process. */
+  const recorder = (file: string, extra = ""): { path: string; args: string[]; env: string[] } => ({
+    path: "/bin/sh",
+    args: ["sh", "-c", `cat > ${file}; pid=$(sed 's/.*"pid":\\([0-9]*\\).*/\\1/' ${file}); `
+      + `readlink /proc/$pid/ns/net >> ${file}.ns; echo "$HOOKVAR" >> ${file}.env; ${extra}`],
+    env: ["HOOKVAR=set", "PATH=/usr/bin:/bin"],
+  });
+
+  it("prestart and createRuntime on the created namespaces before the command, poststart after it, poststop after delete", async () => {
+    const id = newId();
+    const f = (n: string): string => join(work, `${id}.${n}`);
+    const dir = bundle(["sh", "-c", `echo ran > /tmp/${id}.ran; exec sleep 1000`], (c) => {
+      c.hooks = { prestart: [recorder(f("prestart"))], createRuntime: [recorder(f("createRuntime"))],
+        poststart: [recorder(f("poststart"))], poststop: [recorder(f("poststop"))] };
+    });
+    const created = runc(["create", "--bundle", dir, id]);
+    expect(created.code, created.stderr).toBe(0);
+    const pid = state(id).pid as number;
+    for (const kind of ["prestart", "createRuntime"]) {
+      const [line] = readFileSync(f(kind), "utf8").split("\n");
+      expect(JSON.parse(line!)).toEqual({ ociVersion: expect.any(String), id, pid, status: "creating", bundle: dir });
+      // The container's own network namespace, already there.
+      expect(readFileSync(`${f(kind)}.ns`, "utf8").trim()).toBe(readlinkSync(`/proc/${pid}/ns/net`));
+      expect(readFileSync(`${f(kind)}.env`, "utf8")).toBe("set\n");
+    }
+    expect(existsSync(join(rootfs, "tmp", `${id}.ran`))).toBe(false);
+    expect(existsSync(f("poststart"))).toBe(false);
+    expect(runc(["start", id]).code).toBe(0);
+    expect(JSON.parse(readFileSync(f("poststart"), "utf8"))).toMatchObject({ id, pid, status: "running" });
+    expect(existsSync(f("poststop"))).toBe(false);
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expect(JSON.parse(readFileSync(f("poststop"), "utf8"))).toMatchObject({ id, status: "stopped" });
+    expectGone(id, pid);
+  });
+
+  it("a failing or hanging prestart hook fails the create and leaves nothing; a failing poststop does not stop the delete", () => {
+    const id = newId();
+    const failing = bundle(["true"], (c) => { c.hooks = { prestart: [{ path: "/bin/sh", args: ["sh", "-c", "echo boom >&2; exit 3"] }] }; });
+    const r = runc(["create", "--bundle", failing, id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error running prestart hook #0: exit status 3, stdout: , stderr: boom");
+    expectGone(id, 0);
+    const hanging = bundle(["true"], (c) => { c.hooks = { createRuntime: [{ path: "/bin/sleep", args: ["sleep", "100"], timeout: 1 }] }; });
+    const t = runc(["create", "--bundle", hanging, id]);
+    expect(t.code).toBe(1);
+    expect(t.stderr).toContain("error running createRuntime hook #0: timeout after 1 seconds");
+    expectGone(id, 0);
+    const poststop = bundle(["sleep", "1000"], (c) => { c.hooks = { poststop: [{ path: "/bin/false" }] }; });
+    expect(runc(["run", "--detach", "--bundle", poststop, id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    const d = runc(["delete", "--force", id]);
+    expect(d.code).toBe(0);
+    expect(d.stderr).toContain("error running poststop hook #0");
+    expectGone(id, pid);
+  });
+});
+
+describe("a pod: containers sharing namespaces by path", () => {
+  it("joins the network, IPC and UTS namespaces of another container, and creates the rest", () => {
+    const sandbox = newId();
+    expect(runc(["create", "--bundle", bundle(["sleep", "1000"], (c) => { c.hostname = "pod"; }), sandbox]).code).toBe(0);
+    const spid = state(sandbox).pid as number;
+    const app = newId();
+    const dir = bundle(["sleep", "1000"], (c) => {
+      delete c.hostname;
+      c.linux.namespaces = [{ type: "pid" }, { type: "mount" }, { type: "network", path: `/proc/${spid}/ns/net` },
+        { type: "ipc", path: `/proc/${spid}/ns/ipc` }, { type: "uts", path: `/proc/${spid}/ns/uts` }];
+    });
+    const created = runc(["create", "--bundle", dir, app]);
+    expect(created.code, created.stderr).toBe(0);
+    const apid = state(app).pid as number;
+    const ns = (pid: number, n: string): string => readlinkSync(`/proc/${pid}/ns/${n}`);
+    for (const n of ["net", "ipc", "uts"]) expect(ns(apid, n), n).toBe(ns(spid, n));
+    for (const n of ["pid_for_children", "mnt"]) expect(ns(apid, n), n).not.toBe(ns(spid, n));
+    expect(ns(apid, "net")).not.toBe(ns(process.pid, "net"));
+    for (const id of [app, sandbox]) expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(app, apid);
+    expectGone(sandbox, spid);
+  });
+
+  it("joins the PID namespace of another container (forked into it), in the foreground too", () => {
+    const sandbox = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"]), sandbox]).code).toBe(0);
+    const spid = state(sandbox).pid as number;
+    const app = newId();
+    const dir = bundle(["sh", "-c", "cat /proc/1/cmdline; echo; echo $$"], (c) => {
+      c.linux.namespaces = c.linux.namespaces.map((n: { type: string }) => (n.type === "pid" ? { type: "pid", path: `/proc/${spid}/ns/pid` } : n));
+    });
+    // The sandbox's sleep is PID 1 of the namespace the app joined; the app's shell is another process in it.
+    const r = runc(["run", "--bundle", dir, app]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const [init, self] = r.stdout.split("\n");
+    expect(init).toBe("sleep\u00001000\u0000");
+    expect(Number(self)).toBeGreaterThan(1);
+    expect(existsSync(join(root, app))).toBe(false);
+    expect(runc(["delete", "--force", sandbox]).code).toBe(0);
+    expectGone(sandbox, spid);
+  });
+});
+
+describe("the container's /sys/fs/cgroup without a cgroup namespace", () => {
+  it("shows the container's own cgroup (its limits), read-only, as runc mounts it", () => {
+    const id = newId();
+    const dir = bundle(["sh", "-c", "cat /sys/fs/cgroup/pids/pids.max; touch /sys/fs/cgroup/pids/x 2>/dev/null || echo read-only"],
+      (c) => { c.linux.resources.pids = { limit: 42 }; });
+    const r = runc(["run", "--bundle", dir, id]);
+    expect(r).toMatchObject({ code: 0, stdout: "42\nread-only\n", stderr: "" });
+  });
+});
+
+describe("tsbox-runc errors, as engines read them", () => {
+  it("an unknown id: one line saying it does not exist, exit 1, for every verb; delete --force of one succeeds", () => {
+    for (const args of [["state", "nope"], ["start", "nope"], ["kill", "nope"], ["delete", "nope"]]) {
+      const r = runc(args);
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.stderr).toMatch(/^time="[^"]+" level=error msg="container with id nope does not exist"\n$/);
+    }
+    expect(runc(["delete", "--force", "nope"]).code).toBe(0);
+  });
+
+  it("--log-format json: the error as a JSON line with level and msg, in the --log file (stderr then gets the message)", () => {
+    const r = runc(["--log-format", "json", "state", "nope"]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stderr)).toMatchObject({ level: "error", msg: "container with id nope does not exist" });
+    const log = join(work, "log.json");
+    const l = runc(["--log", log, "--log-format", "json", "kill", "nope", "KILL"]);
+    expect(l).toMatchObject({ code: 1, stderr: "container with id nope does not exist\n" });
+    const lines = readFileSync(log, "utf8").trim().split("\n");
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({ level: "error", msg: "container with id nope does not exist" });
+  });
+
+  it("a command that cannot be found fails the create, and leaves nothing", () => {
+    const id = newId();
+    const r = runc(["create", "--bundle", bundle(["/no/such/command"]), id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('exec: \\"/no/such/command\\": no such file or directory');
+    expectGone(id, 0);
+  });
+
+  it("refuses what it cannot honour by name, before creating anything", () => {
+    const id = newId();
+    const r = runc(["create", "--bundle", bundle(["true"], (c) => { c.hooks = { createContainer: [{ path: "/bin/true" }] }; }), id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("hooks.createContainer is not supported by tsbox-runc");
+    expectGone(id, 0);
+    const dup = runc(["create", "--bundle", bundle(["true"]), id]);
+    expect(dup.code, dup.stderr).toBe(0);
+    const twice = runc(["create", "--bundle", bundle(["true"]), id]);
+    expect(twice.stderr).toContain(`container with id exists: ${id}`);
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+  });
+
+  it("prints runc-style version lines", () => {
+    const r = runc(["--version"]);
+    expect(r.stdout).toMatch(/^tsbox-runc version \d+\.\d+\.\d+\nspec: 1\.\d+\.\d+\n/);
+  });
+});
