@@ -73,6 +73,7 @@ rt_suite="${TSBOX_OCI_RT_SUITE:-trixie}"
 rt_version="${TSBOX_OCI_RT_VERSION:-0.9.0.109.ge931285-1}"
 rt_pkg=golang-github-opencontainers-runtime-tools
 
+# shellcheck source=/dev/null
 . /etc/os-release
 codename="${VERSION_CODENAME:-}"
 [[ -n "$codename" ]] || die "cannot tell the Debian release (no VERSION_CODENAME in /etc/os-release)"
@@ -143,7 +144,7 @@ EOF
     go_bin=/usr/lib/go-1.23/bin/go
   fi
   [[ -x "$go_bin" ]] || die "no go at $go_bin"
-  export GOTOOLCHAIN=local GOPROXY=off GOFLAGS= GONOSUMDB= GOSUMDB=off
+  export GOTOOLCHAIN=local GOPROXY=off GOFLAGS='' GOSUMDB=off
   export GOCACHE="$cache/gocache"
   log "$("$go_bin" version)"
 }
@@ -158,7 +159,7 @@ ensure_src_lists() {
   mkdir -p "$dir/lists/partial"
   cat > "$dir/sources.list" <<EOF
 deb-src $uri $codename main
-deb-src $uri trixie main
+$( [[ "$rt_suite" == "$codename" ]] || echo "deb-src $uri $rt_suite main" )
 EOF
   apt_src=(-o "Dir::Etc::sourcelist=$dir/sources.list" -o Dir::Etc::sourceparts=-
            -o "Dir::State::Lists=$dir/lists" -o APT::Sandbox::User=root)
@@ -231,9 +232,11 @@ build_validation() {
   local p
   for p in "$work"/out/bin/*; do mv "$p" "$p.t"; done
   cp "$src/rootfs-amd64.tar.gz" "$work/out/"
-  ls "$src/validation" | grep -v '^util$' | grep -v '^\.' | sort > "$work/out/programs.txt"
-  [[ "$(ls "$work/out/bin" | wc -l)" == "$(wc -l < "$work/out/programs.txt")" ]] ||
-    die "built $(ls "$work/out/bin" | wc -l) programs, expected $(wc -l < "$work/out/programs.txt")"
+  find "$src/validation" -mindepth 1 -maxdepth 1 -type d ! -name util -printf '%f\n' | sort > "$work/out/programs.txt"
+  local built
+  built="$(find "$work/out/bin" -name '*.t' | wc -l)"
+  [[ "$built" == "$(wc -l < "$work/out/programs.txt")" ]] ||
+    die "built $built programs, expected $(wc -l < "$work/out/programs.txt")"
   echo "$want" > "$work/out/.stamp"
   rm -rf "$out"
   mkdir -p "$(dirname "$out")"

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Judge an OCI runtime with suites no one here wrote (`npm run test:oci`):
+#
+#   scripts/test-oci.sh [SUITE...] [--record-baseline]
+#
+# Suites (default: validation):
+#   validation  the opencontainers/runtime-tools validation programs (built by
+#               scripts/oci-suites.sh into its cache), each run as `RUNTIME=<wrapper> NAME.t`;
+#               TAP summarized by test/oci/report.ts and gated against test/oci/runc-baseline.txt:
+#               every assertion runc passes on this machine must pass (regressions fail the run).
+#
+# The runtime under test: TSBOX_OCI_RUNTIME, a path or a command name (default: this repo's
+# bin/tsbox-runc.js). When it does not exist the suites are skipped with the reason printed
+# (exit 0). `TSBOX_OCI_RUNTIME=runc scripts/test-oci.sh validation --record-baseline` rewrites
+# the baseline from a runc run.
+#
+# Isolation: the runtime is called through a wrapper that adds `--root <scratch>/state`, so the
+# suites never see or touch containers of anyone else; each program runs with its own TMPDIR
+# (where it makes its bundles), no stdin, and a timeout; after each program every container left
+# in that state root is killed and force-deleted, processes whose root is still inside the
+# scratch directory are killed, mounts under it are detached, and the suite's test cgroups
+# (/cgrouptest and <own cgroup>/testdir/cgrouptest/container, in every v1 hierarchy and in v2)
+# are removed when empty.
+#
+# Environment:
+#   TSBOX_OCI_RUNTIME          runtime to judge (default bin/tsbox-runc.js)
+#   TSBOX_OCI_PROGRAM_TIMEOUT  seconds per validation program (default 120)
+#   TSBOX_OCI_BUDGET           seconds for all validation programs; the rest are reported
+#                              "not run" (default 900)
+#   TSBOX_OCI_PROGRAMS         space-separated subset of programs to run (default: all)
+#   TSBOX_OCI_RESULTS          where TAP, stderr and summary.json go (default .tmp/oci/<label>)
+#   TSBOX_OCI_CACHE            see scripts/oci-suites.sh
+set -euo pipefail
+exec </dev/null
+
+cd "$(dirname "$0")/.."
+repo="$PWD"
+export PATH="$repo/node_modules/.bin:$PATH"
+
+suites=() record=0
+for arg in "$@"; do
+  case "$arg" in
+    validation) suites+=("$arg") ;;
+    --record-baseline) record=1 ;;
+    -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 0 ;;
+    *) echo "test-oci: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+(( ${#suites[@]} )) || suites=(validation)
+
+step() { printf '\n--- test-oci: %s\n' "$*"; }
+
+[[ "$(id -u)" == 0 ]] || { echo "test-oci: needs root (the suites create containers)" >&2; exit 1; }
+
+runtime_arg="${TSBOX_OCI_RUNTIME:-$repo/bin/tsbox-runc.js}"
+if [[ "$runtime_arg" == */* ]]; then
+  runtime="$runtime_arg"
+  [[ "$runtime" == /* ]] || runtime="$repo/$runtime"
+else
+  runtime="$(command -v "$runtime_arg" || true)"
+fi
+if [[ -z "$runtime" || ! -x "$runtime" ]]; then
+  echo "test-oci: SKIP all suites: the runtime $runtime_arg does not exist (yet) or is not executable; set TSBOX_OCI_RUNTIME=runc to check the harness itself"
+  exit 0
+fi
+label="$(basename "$runtime")"
+label="${label%.js}"
+results_root="${TSBOX_OCI_RESULTS:-$repo/.tmp/oci/$label}"
+baseline="$repo/test/oci/runc-baseline.txt"
+# A runtime that hangs must not hang the run: every call of it outside the suites is bounded.
+runtime_version="$(timeout -k 2 10 "$runtime" --version 2>/dev/null </dev/null | head -n 1 || true)"
+echo "runtime under test: $runtime (${runtime_version:-no answer to --version})"
+
+scratch="$(mktemp -d /tmp/tsbox-oci.XXXXXX)"
+# Traversable by everyone: containers with a user namespace reach their bundle as a mapped,
+# unprivileged uid (mktemp's 0700 makes runc's bind of the rootfs fail with EACCES).
+chmod 0755 "$scratch"
+wrapper="$scratch/bin/oci-runtime"
+mkdir -p "$scratch/bin" "$scratch/state"
+# The suites call `$RUNTIME create|start|state|kill|delete ...` with no global options; the
+# wrapper pins the state root to this run's scratch directory.
+cat > "$wrapper" <<EOF
+#!/bin/sh
+exec "$runtime" --root "$scratch/state" "\$@"
+EOF
+chmod 0755 "$wrapper"
+
+# --- cleanup -------------------------------------------------------------------------------------
+
+# Mount points at or below DIR, deepest first (mountinfo escapes spaces as \040).
+mounts_under() {
+  awk -v d="$1" '{ p = $5; gsub(/\\040/, " ", p); if (p == d || index(p, d "/") == 1) print length(p) "\t" p }' /proc/self/mountinfo |
+    sort -rn | cut -f2-
+}
+
+# Test cgroups the validation programs ask for (runtime-tools' cgroups.AbsCgroupPath and
+# RelCgroupPath); only empty directories are removed (rmdir), never anything with a process.
+remove_test_cgroups() {
+  local hier path mnt base d
+  while IFS=: read -r _ hier path; do
+    if [[ -z "$hier" ]]; then mnt=/sys/fs/cgroup/unified; [[ -d "$mnt" ]] || mnt=/sys/fs/cgroup
+    else mnt="/sys/fs/cgroup/${hier#name=}"; fi
+    [[ -d "$mnt" ]] || continue
+    [[ "$path" == / ]] && path=""
+    for base in "$mnt" "$mnt$path"; do
+      for d in "$base/testdir/cgrouptest/container" "$base/testdir/cgrouptest" "$base/testdir" "$base/cgrouptest"; do
+        [[ -d "$d" ]] || continue
+        # A leftover child cgroup (any name) goes first, deepest first.
+        find "$d" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null || true
+        rmdir "$d" 2>/dev/null || echo "test-oci: warning: could not remove cgroup $d" >&2
+      done
+    done
+  done < /proc/self/cgroup
+}
+
+# Kill and delete every container left in our state root; kill processes still rooted in DIR;
+# detach mounts under DIR; remove DIR.
+clean_dir() {
+  local dir="$1" id pid m
+  for id in "$scratch"/state/*; do
+    [[ -e "$id" ]] || continue
+    id="${id##*/}"
+    timeout 10 "$wrapper" kill "$id" KILL >/dev/null 2>&1 || true
+    timeout 10 "$wrapper" delete --force "$id" >/dev/null 2>&1 || true
+    rm -rf --one-file-system "${scratch:?}/state/$id" 2>/dev/null || true
+  done
+  # Processes whose root or working directory is inside DIR: containers the runtime left.
+  for pid in $(find /proc -mindepth 2 -maxdepth 2 \( -name root -o -name cwd \) -lname "$dir/*" 2>/dev/null |
+               cut -d/ -f3 | sort -un); do
+    [[ "$pid" != "$$" && "$pid" != "$BASHPID" ]] || continue
+    echo "test-oci: killing leftover process $pid ($(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | cut -c1-80))" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  while IFS= read -r m; do
+    [[ -n "$m" ]] || continue
+    umount -l "$m" 2>/dev/null || echo "test-oci: warning: could not detach $m" >&2
+  done < <(mounts_under "$dir")
+  remove_test_cgroups
+  # --one-file-system: a mount that could not be detached is not walked into.
+  rm -rf --one-file-system "$dir" 2>/dev/null || echo "test-oci: warning: could not remove all of $dir" >&2
+}
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+finish() {
+  local rc=$?
+  clean_dir "$scratch/tmp"
+  clean_dir "$scratch"
+  exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT TERM
+
+# --- validation ------------------------------------------------------------------------------------
+run_validation() {
+  step "runtime-tools validation suite (build or reuse)"
+  local cache vdir
+  cache="$(bash "$repo/scripts/oci-suites.sh" validation)"
+  vdir="$(find "$cache/validation" -mindepth 1 -maxdepth 1 -type d | sort | tail -n 1)"
+  [[ -n "$vdir" && -f "$vdir/.stamp" ]] || { echo "test-oci: no built validation suite in $cache" >&2; return 1; }
+
+  local results="$results_root/validation"
+  rm -rf "$results"
+  mkdir -p "$results"
+  # The programs find runtimetest and the rootfs tarball in their working directory, and copy
+  # runtimetest into each bundle (a symlink would be copied as a symlink, dangling inside).
+  local cwd="$scratch/run"
+  mkdir -p "$cwd"
+  cp "$vdir/runtimetest" "$vdir/rootfs-amd64.tar.gz" "$cwd/"
+
+  local programs=() p
+  if [[ -n "${TSBOX_OCI_PROGRAMS:-}" ]]; then read -r -a programs <<< "$TSBOX_OCI_PROGRAMS"
+  else mapfile -t programs < "$vdir/programs.txt"; fi
+  printf '%s\n' "${programs[@]}" > "$results/programs.txt"
+
+  step "validation: ${#programs[@]} programs, RUNTIME=$label (state root $scratch/state)"
+  local per="${TSBOX_OCI_PROGRAM_TIMEOUT:-120}" budget="${TSBOX_OCI_BUDGET:-900}" t0=$SECONDS ts rc
+  for p in "${programs[@]}"; do
+    [[ -x "$vdir/bin/$p.t" ]] || { echo "test-oci: no program $p in $vdir" >&2; return 1; }
+    if (( SECONDS - t0 >= budget )); then
+      echo not-run > "$results/$p.rc"
+      continue
+    fi
+    mkdir -p "$scratch/tmp/$p"
+    ts=$SECONDS
+    rc=0
+    (cd "$cwd" && TMPDIR="$scratch/tmp/$p" RUNTIME="$wrapper" \
+      timeout -k 10 "$per" "$vdir/bin/$p.t" </dev/null >"$results/$p.tap" 2>"$results/$p.err") || rc=$?
+    if (( rc == 124 || rc == 137 )); then echo timeout > "$results/$p.rc"; else echo "$rc" > "$results/$p.rc"; fi
+    clean_dir "$scratch/tmp/$p"
+    printf '  %-32s %3ss  exit %s\n' "$p" "$((SECONDS - ts))" "$(cat "$results/$p.rc")"
+  done
+  echo "validation programs took $((SECONDS - t0))s"
+
+  local args=(--results "$results" --label "$label")
+  if (( record )); then
+    args+=(--write-baseline "$baseline"
+      --header "Assertions of the OCI runtime-tools validation programs that runc passes on this machine:"
+      --header "the gate of scripts/test-oci.sh (every one must pass with the runtime under test)."
+      --header "Recorded with: $runtime_version; runtime-tools $(basename "$vdir") (Debian source)"
+      --header "Regenerate: TSBOX_OCI_RUNTIME=runc scripts/test-oci.sh validation --record-baseline")
+  else
+    args+=(--baseline "$baseline")
+  fi
+  tsx "$repo/test/oci/report.ts" "${args[@]}"
+}
+
+rc=0
+for s in "${suites[@]}"; do
+  case "$s" in
+    validation) run_validation || rc=1 ;;
+  esac
+done
+exit "$rc"
