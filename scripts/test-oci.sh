@@ -3,16 +3,20 @@
 #
 #   scripts/test-oci.sh [SUITE...] [--record-baseline]
 #
-# Suites (default: validation):
+# Suites (default: validation docker):
 #   validation  the opencontainers/runtime-tools validation programs (built by
 #               scripts/oci-suites.sh into its cache), each run as `RUNTIME=<wrapper> NAME.t`;
 #               TAP summarized by test/oci/report.ts and gated against test/oci/runc-baseline.txt:
 #               every assertion runc passes on this machine must pass (regressions fail the run).
+#   docker      ordinary `docker run --runtime X` behaviours (echo, exit codes, 127/126, -e, -w,
+#               -u, -h, --read-only, -i, -t, --pids-limit, -m with OOMKilled/137, -d + exec +
+#               top + pause/unpause + stop/start, update, kill -s TERM, logs) against a separate
+#               dockerd started with `--add-runtime tsbox=<runtime>` (test/oci/docker-runtime.sh).
 #
 # The runtime under test: TSBOX_OCI_RUNTIME, a path or a command name (default: this repo's
 # bin/tsbox-runc.js). When it does not exist the suites are skipped with the reason printed
 # (exit 0). `TSBOX_OCI_RUNTIME=runc scripts/test-oci.sh validation --record-baseline` rewrites
-# the baseline from a runc run.
+# the baseline from runc runs.
 #
 # Isolation: the runtime is called through a wrapper that adds `--root <scratch>/state`, so the
 # suites never see or touch containers of anyone else; each program runs with its own TMPDIR
@@ -28,6 +32,10 @@
 #   TSBOX_OCI_BUDGET           seconds for all validation programs; the rest are reported
 #                              "not run" (default 900)
 #   TSBOX_OCI_PROGRAMS         space-separated subset of programs to run (default: all)
+#   TSBOX_OCI_RETRY=0          no second run of the programs with regressions (default: one,
+#                              when at most 10 programs regressed; what passes then is flaky)
+#   TSBOX_OCI_RECORD_RUNS      runs that --record-baseline takes (default 3): assertions that
+#                              pass in all are the gate, in some only are marked flaky
 #   TSBOX_OCI_RESULTS          where TAP, stderr and summary.json go (default .tmp/oci/<label>)
 #   TSBOX_OCI_CACHE            see scripts/oci-suites.sh
 set -euo pipefail
@@ -40,13 +48,13 @@ export PATH="$repo/node_modules/.bin:$PATH"
 suites=() record=0
 for arg in "$@"; do
   case "$arg" in
-    validation) suites+=("$arg") ;;
+    validation|docker) suites+=("$arg") ;;
     --record-baseline) record=1 ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 0 ;;
     *) echo "test-oci: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
-(( ${#suites[@]} )) || suites=(validation)
+(( ${#suites[@]} )) || suites=(validation docker)
 
 step() { printf '\n--- test-oci: %s\n' "$*"; }
 
@@ -151,30 +159,20 @@ trap finish EXIT
 trap 'exit 130' INT TERM
 
 # --- validation ------------------------------------------------------------------------------------
-run_validation() {
-  step "runtime-tools validation suite (build or reuse)"
-  local cache vdir
-  cache="$(bash "$repo/scripts/oci-suites.sh" validation)"
-  vdir="$(find "$cache/validation" -mindepth 1 -maxdepth 1 -type d | sort | tail -n 1)"
-  [[ -n "$vdir" && -f "$vdir/.stamp" ]] || { echo "test-oci: no built validation suite in $cache" >&2; return 1; }
-
-  local results="$results_root/validation"
+# run_programs VDIR RESULTS PROGRAM...: run each program, TAP to RESULTS/NAME.tap, exit status
+# (or timeout / not-run) to RESULTS/NAME.rc, stderr to RESULTS/NAME.err.
+run_programs() {
+  local vdir="$1" results="$2"; shift 2
   rm -rf "$results"
   mkdir -p "$results"
+  printf '%s\n' "$@" > "$results/programs.txt"
   # The programs find runtimetest and the rootfs tarball in their working directory, and copy
   # runtimetest into each bundle (a symlink would be copied as a symlink, dangling inside).
   local cwd="$scratch/run"
   mkdir -p "$cwd"
   cp "$vdir/runtimetest" "$vdir/rootfs-amd64.tar.gz" "$cwd/"
-
-  local programs=() p
-  if [[ -n "${TSBOX_OCI_PROGRAMS:-}" ]]; then read -r -a programs <<< "$TSBOX_OCI_PROGRAMS"
-  else mapfile -t programs < "$vdir/programs.txt"; fi
-  printf '%s\n' "${programs[@]}" > "$results/programs.txt"
-
-  step "validation: ${#programs[@]} programs, RUNTIME=$label (state root $scratch/state)"
-  local per="${TSBOX_OCI_PROGRAM_TIMEOUT:-120}" budget="${TSBOX_OCI_BUDGET:-900}" t0=$SECONDS ts rc
-  for p in "${programs[@]}"; do
+  local per="${TSBOX_OCI_PROGRAM_TIMEOUT:-120}" budget="${TSBOX_OCI_BUDGET:-900}" t0=$SECONDS ts rc p
+  for p in "$@"; do
     [[ -x "$vdir/bin/$p.t" ]] || { echo "test-oci: no program $p in $vdir" >&2; return 1; }
     if (( SECONDS - t0 >= budget )); then
       echo not-run > "$results/$p.rc"
@@ -190,24 +188,66 @@ run_validation() {
     printf '  %-32s %3ss  exit %s\n' "$p" "$((SECONDS - ts))" "$(cat "$results/$p.rc")"
   done
   echo "validation programs took $((SECONDS - t0))s"
+}
 
-  local args=(--results "$results" --label "$label")
+run_validation() {
+  step "runtime-tools validation suite (build or reuse)"
+  local cache vdir
+  cache="$(bash "$repo/scripts/oci-suites.sh" validation)"
+  vdir="$(find "$cache/validation" -mindepth 1 -maxdepth 1 -type d | sort | tail -n 1)"
+  [[ -n "$vdir" && -f "$vdir/.stamp" ]] || { echo "test-oci: no built validation suite in $cache" >&2; return 1; }
+
+  local programs=()
+  if [[ -n "${TSBOX_OCI_PROGRAMS:-}" ]]; then read -r -a programs <<< "$TSBOX_OCI_PROGRAMS"
+  else mapfile -t programs < "$vdir/programs.txt"; fi
+
+  local args=(--label "$label") runs=1 i
+  # A baseline is recorded from several runs: what passes in only some of them is flaky.
+  (( record )) && runs="${TSBOX_OCI_RECORD_RUNS:-3}"
+  for ((i = 1; i <= runs; i++)); do
+    local results="$results_root/validation"
+    (( runs == 1 )) || results+="-run$i"
+    local note=""
+    (( runs == 1 )) || note=", run $i of $runs"
+    step "validation: ${#programs[@]} programs, RUNTIME=$label (state root $scratch/state$note)"
+    run_programs "$vdir" "$results" "${programs[@]}"
+    args+=(--results "$results")
+  done
+
   if (( record )); then
     args+=(--write-baseline "$baseline"
       --header "Assertions of the OCI runtime-tools validation programs that runc passes on this machine:"
       --header "the gate of scripts/test-oci.sh (every one must pass with the runtime under test)."
       --header "Recorded with: $runtime_version; runtime-tools $(basename "$vdir") (Debian source)"
       --header "Regenerate: TSBOX_OCI_RUNTIME=runc scripts/test-oci.sh validation --record-baseline")
-  else
-    args+=(--baseline "$baseline")
+    tsx "$repo/test/oci/report.ts" "${args[@]}"
+    return
   fi
-  tsx "$repo/test/oci/report.ts" "${args[@]}"
+  args+=(--baseline "$baseline")
+  local gate=0
+  tsx "$repo/test/oci/report.ts" "${args[@]}" || gate=$?
+  (( gate == 1 )) || return "$gate"
+  # The suite has races of its own (killsig signals a shell that may not have set its trap yet):
+  # the programs with regressions run once more, and what passes then is reported as flaky.
+  local again=()
+  mapfile -t again < <(cut -f2 "$results_root/validation/regressions.txt" | cut -d: -f1 | sort -u)
+  if [[ "${TSBOX_OCI_RETRY:-1}" != 1 ]] || (( ${#again[@]} > 10 )); then return 1; fi
+  step "validation: once more, the ${#again[@]} programs with regressions: ${again[*]}"
+  run_programs "$vdir" "$results_root/validation-retry" "${again[@]}"
+  tsx "$repo/test/oci/report.ts" "${args[@]}" --retry "$results_root/validation-retry"
 }
 
 rc=0
 for s in "${suites[@]}"; do
   case "$s" in
     validation) run_validation || rc=1 ;;
+    docker)
+      step "docker: docker run --runtime tsbox (= $runtime) on a separate dockerd"
+      t=$SECONDS
+      mkdir -p "$results_root"
+      bash "$repo/test/oci/docker-runtime.sh" "$runtime" | tee "$results_root/docker.tap" || rc=1
+      echo "docker checks took $((SECONDS - t))s"
+      ;;
   esac
 done
 exit "$rc"

@@ -50,15 +50,31 @@ describe("parseTap", () => {
 
 describe("baseline gate", () => {
   const reference = [parseTap("default", STREAM, 0)];
+  const stable = (ids: string[]) => ({ stable: new Set(ids), flaky: new Set<string>() });
 
   it("keeps the passing assertions only, sorted, under a comment header", () => {
-    const text = formatBaseline(["recorded with runc"], reference);
+    const text = formatBaseline(["recorded with runc"], [reference]);
     expect(text).toBe("# recorded with runc\ndefault: has expected hostname\ndefault: has expected hostname [#2]\n");
-    expect([...parseBaseline(text)]).toEqual(["default: has expected hostname", "default: has expected hostname [#2]"]);
+    const b = parseBaseline(text);
+    expect([...b.stable]).toEqual(["default: has expected hostname", "default: has expected hostname [#2]"]);
+    expect(b.flaky.size).toBe(0);
+  });
+
+  it("marks what passed in some recorded runs only as flaky", () => {
+    const other = [parseTap("default", "ok 1 - has expected hostname\nnot ok 2 - has expected hostname\nok 3 - only here\n1..3\n", 0)];
+    const text = formatBaseline([], [reference, other]);
+    expect(text).toBe(
+      "default: has expected hostname\n" +
+        "# Passed in some of the 2 recorded runs only: reported, not gating.\n" +
+        "? default: has expected hostname [#2]\n? default: only here\n",
+    );
+    const b = parseBaseline(text);
+    expect([...b.stable]).toEqual(["default: has expected hostname"]);
+    expect([...b.flaky]).toEqual(["default: has expected hostname [#2]", "default: only here"]);
   });
 
   it("lists a baseline assertion that now fails, is skipped or is missing as a regression", () => {
-    const baseline = new Set(["default: has expected hostname", "default: has expected hostname [#2]", "default: gone", "default: has expected user ID"]);
+    const baseline = stable(["default: has expected hostname", "default: has expected hostname [#2]", "default: gone", "default: has expected user ID"]);
     const now = parseTap("default", "ok 1 - has expected hostname\nok 2 # SKIP has expected hostname\nok 3 - new\n1..3\n", 0);
     // `ok 2 # SKIP ...` is named by its reason, so the second hostname assertion is missing.
     expect(compare(baseline, [now])).toEqual({
@@ -67,15 +83,22 @@ describe("baseline gate", () => {
         { id: "default: has expected hostname [#2]", now: "missing" },
         { id: "default: has expected user ID", now: "missing" },
       ],
+      flakyMisses: [],
       gains: ["default: new"],
     });
     const failing = parseTap("default", "not ok 1 - has expected hostname\n1..1\n", 0);
-    expect(compare(new Set(["default: has expected hostname"]), [failing]).regressions).toEqual([
+    expect(compare(stable(["default: has expected hostname"]), [failing]).regressions).toEqual([
       { id: "default: has expected hostname", now: "fail" },
     ]);
   });
 
+  it("reports a flaky assertion that failed without gating on it", () => {
+    const failing = parseTap("killsig", "ok 1 - a\nnot ok 2 - b\n1..2\n", 0);
+    const c = compare({ stable: new Set(["killsig: a"]), flaky: new Set(["killsig: b"]) }, [failing]);
+    expect(c).toEqual({ regressions: [], flakyMisses: [{ id: "killsig: b", now: "fail" }], gains: [] });
+  });
+
   it("passes when every baseline assertion passes", () => {
-    expect(compare(parseBaseline(formatBaseline([], reference)), reference)).toEqual({ regressions: [], gains: [] });
+    expect(compare(parseBaseline(formatBaseline([], [reference])), reference)).toEqual({ regressions: [], flakyMisses: [], gains: [] });
   });
 });

@@ -93,36 +93,70 @@ export function count(assertions: readonly Assertion[]): Counts {
   return c;
 }
 
+/**
+ * The reference runtime's passing assertions: `stable` passed in every recorded run and gate a
+ * run; `flaky` passed in some runs only (the suite races with the machine) and are reported but
+ * do not gate.
+ */
+export interface Baseline {
+  stable: Set<string>;
+  flaky: Set<string>;
+}
+
 export interface Comparison {
-  /** Baseline assertions that did not pass in this run, with what they did instead. */
+  /** Stable baseline assertions that did not pass in this run, with what they did instead. */
   regressions: { id: string; now: Status | "missing" }[];
+  /** Flaky baseline assertions that did not pass in this run. */
+  flakyMisses: { id: string; now: Status | "missing" }[];
   /** Assertions that passed in this run but are not in the baseline. */
   gains: string[];
 }
 
-export function compare(baseline: ReadonlySet<string>, results: readonly ProgramResult[]): Comparison {
+export function compare(baseline: Baseline, results: readonly ProgramResult[]): Comparison {
   const now = new Map<string, Status>();
   for (const r of results) for (const a of r.assertions) now.set(a.id, a.status);
-  const regressions: Comparison["regressions"] = [];
-  for (const id of [...baseline].sort()) {
-    const s = now.get(id);
-    if (s !== "pass") regressions.push({ id, now: s ?? "missing" });
-  }
-  const gains = [...now].filter(([id, s]) => s === "pass" && !baseline.has(id)).map(([id]) => id).sort();
-  return { regressions, gains };
+  const misses = (ids: ReadonlySet<string>): Comparison["regressions"] => {
+    const out: Comparison["regressions"] = [];
+    for (const id of [...ids].sort()) {
+      const s = now.get(id);
+      if (s !== "pass") out.push({ id, now: s ?? "missing" });
+    }
+    return out;
+  };
+  const gains = [...now]
+    .filter(([id, s]) => s === "pass" && !baseline.stable.has(id) && !baseline.flaky.has(id))
+    .map(([id]) => id)
+    .sort();
+  return { regressions: misses(baseline.stable), flakyMisses: misses(baseline.flaky), gains };
 }
 
-/** Baseline file: one assertion id a line; `#` starts a comment line; blank lines ignored. */
-export function parseBaseline(text: string): Set<string> {
-  const ids = new Set<string>();
+/**
+ * Baseline file: one assertion id a line; `? id` marks a flaky one; `#` starts a comment line;
+ * blank lines are ignored.
+ */
+export function parseBaseline(text: string): Baseline {
+  const b: Baseline = { stable: new Set(), flaky: new Set() };
   for (const raw of text.split("\n")) {
     const line = raw.trim();
-    if (line && !line.startsWith("#")) ids.add(line);
+    if (!line || line.startsWith("#")) continue;
+    if (line.startsWith("? ")) b.flaky.add(line.slice(2).trim());
+    else b.stable.add(line);
   }
-  return ids;
+  return b;
 }
 
-export function formatBaseline(header: readonly string[], results: readonly ProgramResult[]): string {
-  const ids = results.flatMap((r) => r.assertions.filter((a) => a.status === "pass").map((a) => a.id)).sort();
-  return [...header.map((h) => `# ${h}`), ...ids, ""].join("\n");
+/** The baseline of several runs of the reference runtime: stable if it passed in all of them. */
+export function formatBaseline(header: readonly string[], runs: readonly (readonly ProgramResult[])[]): string {
+  const passes = new Map<string, number>();
+  for (const run of runs) {
+    for (const r of run) for (const a of r.assertions) if (a.status === "pass") passes.set(a.id, (passes.get(a.id) ?? 0) + 1);
+  }
+  const ids = [...passes.keys()].sort();
+  const stable = ids.filter((id) => passes.get(id) === runs.length);
+  const flaky = ids.filter((id) => passes.get(id) !== runs.length);
+  const lines = [...header.map((h) => `# ${h}`), ...stable];
+  if (flaky.length > 0) {
+    lines.push(`# Passed in some of the ${runs.length} recorded runs only: reported, not gating.`, ...flaky.map((id) => `? ${id}`));
+  }
+  return [...lines, ""].join("\n");
 }
