@@ -17,8 +17,9 @@
 #               test/oci/tapgo/ is tsbox's own implementation of the calls the suite makes.
 #               Go: Debian's golang-1.23-go (from bookworm-backports on Debian 12).
 #   bats        runc's own integration tests (tests/integration/*.bats) from Debian's source
-#               package of the installed runc, unpacked to $cache/runc-tests/<version>/, and
-#               Debian's bats. Helper programs they build from runc's tree are not built.
+#               package of the installed runc, unpacked to $cache/runc-tests/<version>/ with the
+#               helper programs they use (recvtty, seccompagent) built and a local busybox
+#               image in testdata/; run with Debian's bats.
 #
 # Everything is reused when present (a stamp file records what it was built from), so a
 # second run costs a few hundred milliseconds. Needs root (apt-get).
@@ -33,6 +34,8 @@
 #   TSBOX_OCI_GO          go binary to use (default: Debian's golang-1.23-go, installed if missing)
 #   TSBOX_OCI_REFRESH=1   rebuild even if the cache looks complete
 # All diagnostics go to stderr; stdout carries only the cache directory.
+# The builds export Go settings inside subshells on purpose:
+# shellcheck disable=SC2030,SC2031
 set -euo pipefail
 exec </dev/null
 
@@ -247,24 +250,61 @@ build_validation() {
 }
 
 # --- bats: runc's integration tests --------------------------------------------------------------
+# tests/integration of the installed runc's Debian source, with what its helpers.bash expects
+# next to it: testdata/busybox-amd64.tar.xz (get-images.sh downloads it when absent: here it is
+# made from Debian's busybox-static, so nothing is downloaded) and the helper programs recvtty
+# and seccompagent built from the same tree (GOPATH mode, Debian's libraries). The Debian 10 image
+# that one hooks test asks for is the same busybox tarball (that test needs a libc and fails).
 fetch_runc_tests() {
-  local ver out orig
-  apt_install bats runc jq
-  ver="$(dpkg-query -W -f '${Version}' runc)"
+  local ver out orig want
+  local deps=(golang-github-containerd-console-dev golang-github-cyphar-filepath-securejoin-dev
+    golang-github-seccomp-libseccomp-golang-dev golang-github-urfave-cli-dev golang-golang-x-sys-dev
+    golang-github-opencontainers-specs-dev golang-github-sirupsen-logrus-dev libseccomp-dev
+    bats runc jq gawk busybox-static xz-utils)
+  ver="$(dpkg-query -W -f '${Version}' runc 2>/dev/null || true)"
+  [[ -n "$ver" ]] || { apt_install runc; ver="$(dpkg-query -W -f '${Version}' runc)"; }
   out="$cache/runc-tests/$ver"
-  if [[ "$refresh" != 1 && -f "$out/.stamp" ]]; then
+  want="runc $ver; busybox $(dpkg-query -W -f '${Version}' busybox-static 2>/dev/null || echo none); image 2"
+  if [[ "$refresh" != 1 && -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$want" ]] && installed "${deps[@]}"; then
     log "bats: runc $ver tests cached in $out"
     return 0
   fi
+  apt_install "${deps[@]}"
+  want="runc $ver; busybox $(dpkg-query -W -f '${Version}' busybox-static); image 2"
+  ensure_go
   orig="$(fetch_orig runc "$ver" "$cache/src")"
-  rm -rf "$out.new"
-  mkdir -p "$out.new"
-  tar -xf "$orig" -C "$out.new" --strip-components=1
-  [[ -d "$out.new/tests/integration" ]] || die "$orig has no tests/integration"
-  echo "runc $ver" > "$out.new/.stamp"
+  local work t0=$SECONDS
+  work="$(mktemp -d "$cache/.build.XXXXXX")"
+  # shellcheck disable=SC2064 # expand now: the trap must remove this build's directory
+  trap "rm -rf '$work'" EXIT
+  local src="$work/gopath/src/github.com/opencontainers/runc"
+  mkdir -p "$src"
+  tar -xf "$orig" -C "$src" --strip-components=1
+  [[ -d "$src/tests/integration" ]] || die "$orig has no tests/integration"
+  log "bats: building recvtty and seccompagent from runc $ver"
+  (
+    cd "$src"
+    export GO111MODULE=off GOPATH="$work/gopath:/usr/share/gocode"
+    "$go_bin" build -trimpath -ldflags '-s -w' -o contrib/cmd/recvtty/recvtty ./contrib/cmd/recvtty
+    "$go_bin" build -trimpath -ldflags '-s -w' -tags seccomp -o contrib/cmd/seccompagent/seccompagent ./contrib/cmd/seccompagent
+  ) >&2
+  # The tests expect Docker's busybox image: no user 1000 in /etc/passwd (`id` of 1000:1000 prints
+  # "uid=1000 gid=1000"), so the "app" user of the project's test image is left out.
+  bash "$here/scripts/make-busybox-rootfs.sh" "$work/busybox.tar" 2>/dev/null
+  mkdir "$work/bb"
+  tar -xf "$work/busybox.tar" -C "$work/bb"
+  sed -i '/^app:/d' "$work/bb/etc/passwd" "$work/bb/etc/group"
+  rm -rf "$work/bb/home/app"
+  tar -cf - --numeric-owner --owner=0 --group=0 --sort=name -C "$work/bb" . |
+    xz -T1 -1 > "$src/tests/integration/testdata/busybox-amd64.tar.xz"
+  cp "$src/tests/integration/testdata/busybox-amd64.tar.xz" "$src/tests/integration/testdata/debian-amd64.tar.xz"
+  echo "$want" > "$src/.stamp"
   rm -rf "$out"
-  mv "$out.new" "$out"
-  log "bats: runc $ver tests unpacked into $out"
+  mkdir -p "$(dirname "$out")"
+  mv "$src" "$out"
+  rm -rf "$work"
+  trap - EXIT
+  log "bats: runc $ver tests ready in $out ($((SECONDS - t0))s)"
 }
 
 for s in "${suites[@]}"; do

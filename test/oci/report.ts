@@ -1,8 +1,9 @@
-// Summarizes one run of the runtime-tools validation programs (scripts/test-oci.sh writes
-// RESULTS/NAME.tap and RESULTS/NAME.rc for each program of RESULTS/programs.txt) and gates it
-// against a baseline of assertions that runc passes on this machine.
+// Summarizes one run of a TAP suite: the runtime-tools validation programs or runc's bats files
+// (scripts/test-oci.sh writes RESULTS/NAME.tap and RESULTS/NAME.rc for each program of
+// RESULTS/programs.txt), and gates it against a baseline of assertions that runc passes here.
 //
-//   tsx test/oci/report.ts --results DIR [--label NAME] [--baseline FILE] [--retry DIR] [--show-gains]
+//   tsx test/oci/report.ts --results DIR [--label NAME] [--suite WORD] [--baseline FILE] [--retry DIR]
+//                          [--show-gains]
 //   tsx test/oci/report.ts --results DIR... --write-baseline FILE [--header LINE...]
 //
 // With several --results (runs of the reference runtime), --write-baseline keeps as gating the
@@ -11,7 +12,7 @@
 // a regression that passed there is reported as flaky instead of failing the gate.
 //
 // Prints a line per program (passed, failed, skipped, TODO, and what was wrong with the stream),
-// the total as `validation: N passed, N failed, N skipped`, then the gate: every baseline
+// the total as `<suite>: N passed, N failed, N skipped`, then the gate: every baseline
 // assertion that did not pass now is listed as a regression. Exit status: 0 no regression
 // (or no baseline given), 1 regressions, 2 bad usage or unreadable results.
 
@@ -27,6 +28,8 @@ interface Options {
   writeBaseline: string | undefined;
   header: string[];
   showGains: boolean;
+  /** The word before the total line: `validation: N passed, ...`. */
+  suite: string;
 }
 
 class UsageError extends Error {}
@@ -36,7 +39,7 @@ const NOT_RUN = "not run (time budget spent)";
 const SHOWN = 60;
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { results: [], label: "runtime", baseline: undefined, retry: undefined, writeBaseline: undefined, header: [], showGains: false };
+  const o: Options = { results: [], label: "runtime", baseline: undefined, retry: undefined, writeBaseline: undefined, header: [], showGains: false, suite: "validation" };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -52,6 +55,7 @@ function parseArgs(argv: readonly string[]): Options {
       case "--write-baseline": o.writeBaseline = value(); break;
       case "--header": o.header.push(value()); break;
       case "--show-gains": o.showGains = true; break;
+      case "--suite": o.suite = value(); break;
       default: throw new UsageError(`unknown argument ${String(a)}`);
     }
   }
@@ -128,7 +132,7 @@ function main(argv: readonly string[]): number {
   }
   const results = runs[0] ?? [];
   const dir = o.results[0] ?? "";
-  console.log(`validation: ${totalLine(results)}`);
+  console.log(`${o.suite}: ${totalLine(results)}`);
   if (!o.baseline || o.writeBaseline) return 0;
 
   // A run of a subset of programs (TSBOX_OCI_PROGRAMS) is gated on those programs only.
