@@ -3,7 +3,7 @@
 #
 #   scripts/test-oci.sh [SUITE...] [--record-baseline]
 #
-# Suites (default: validation docker bats):
+# Suites (default: validation docker cri bats):
 #   validation  the opencontainers/runtime-tools validation programs (built by
 #               scripts/oci-suites.sh into its cache), each run as `RUNTIME=<wrapper> NAME.t`;
 #               TAP summarized by test/oci/report.ts and gated against test/oci/runc-baseline.txt:
@@ -12,6 +12,9 @@
 #               -u, -h, --read-only, -i, -t, --pids-limit, -m with OOMKilled/137, -d + exec +
 #               top + pause/unpause + stop/start, update, kill -s TERM, logs) against a separate
 #               dockerd started with `--add-runtime tsbox=<runtime>` (test/oci/docker-runtime.sh).
+#   cri         containerd (its own instance) with the runtime: `ctr run --runc-binary`, and the
+#               CRI with a RuntimeClass-style handler whose BinaryName is the runtime, driven like
+#               a kubelet: pod sandbox, containers, exec, logs, stop, remove (test/oci/cri-runtime.sh).
 #   bats        runc's own integration tests (tests/integration/*.bats of the installed runc's
 #               Debian source) with RUNC=<runtime>, each file under a pty (`script`: `runc run`
 #               with a terminal needs one) and a timeout; gated on test/oci/runc-bats-baseline.txt.
@@ -53,13 +56,13 @@ export PATH="$repo/node_modules/.bin:$PATH"
 suites=() record=0
 for arg in "$@"; do
   case "$arg" in
-    validation|docker|bats) suites+=("$arg") ;;
+    validation|docker|cri|bats) suites+=("$arg") ;;
     --record-baseline) record=1 ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 0 ;;
     *) echo "test-oci: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
-(( ${#suites[@]} )) || suites=(validation docker bats)
+(( ${#suites[@]} )) || suites=(validation docker cri bats)
 
 step() { printf '\n--- test-oci: %s\n' "$*"; }
 
@@ -294,6 +297,13 @@ for s in "${suites[@]}"; do
   case "$s" in
     validation) run_validation || rc=1 ;;
     bats) run_bats || rc=1 ;;
+    cri)
+      step "cri: containerd with runtime handler tsbox (= $runtime)"
+      t=$SECONDS
+      mkdir -p "$results_root"
+      bash "$repo/test/oci/cri-runtime.sh" "$runtime" | tee "$results_root/cri.tap" || rc=1
+      echo "cri checks took $((SECONDS - t))s"
+      ;;
     docker)
       step "docker: docker run --runtime tsbox (= $runtime) on a separate dockerd"
       t=$SECONDS
