@@ -75,13 +75,18 @@ describe("no argument reaches Node's option parser", () => {
 describe("Node's compile cache", () => {
   // V8 runs the bytecode it finds in the cache: Node's default directory,
   // $TMPDIR/node-compile-cache, is one any user can create first in /tmp.
-  it("is kept beside tsbox's code, never in $TMPDIR", () => {
+  it("is kept beside tsbox's code, never in $TMPDIR (tsbox and tsbox-runc)", () => {
     const tmp = join(dir, "tmp");
     mkdirSync(tmp);
     const r = asUser(["--version"], { TMPDIR: tmp });
     expect(r.code).toBe(0);
     expect(readdirSync(tmp)).toEqual([]);
     expect(existsSync(join(dirname(CLI), "..", "dist", "compile-cache"))).toBe(true);
+    const runc = spawnSync(join(dirname(CLI), "tsbox-runc.js"), ["--version"], {
+      encoding: "utf8", env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}`, TMPDIR: tmp },
+    });
+    expect(runc.status).toBe(0);
+    expect(readdirSync(tmp)).toEqual([]);
   });
 });
 
