@@ -60,6 +60,16 @@ describe("a bundle's config.json", () => {
     expect(rootPropagationFlags(spec)).toBe(MS.SLAVE | MS.REC);
   });
 
+  it("ignores a capability it does not know, as runc does (a newer profile on an older kernel)", () => {
+    const b = bundle((c) => {
+      c.process.capabilities.bounding.push("CAP_TEST");
+      c.process.capabilities.effective.push("CAP_TEST");
+    });
+    const caps = readBundle(b).spec.process.capabilities;
+    expect(caps.bounding).toEqual(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    expect(caps.effective).toEqual(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+  });
+
   it("takes binds by type or by option, relative sources from the bundle", () => {
     const b = bundle((c) => {
       c.mounts.push({ destination: "/a", type: "none", source: "data", options: ["rbind", "ro"] },

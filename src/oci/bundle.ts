@@ -13,6 +13,7 @@ import {
   ShapeError, arrayOf, boolean, integer, number, object, optional, parseChecked, recordOf, string,
 } from "../util/shape.js";
 import type { LinuxDeviceCgroup, LinuxResources } from "../cgroupfs/index.js";
+import { KNOWN_CAPABILITIES } from "../native/capabilities.js";
 import { RLIMIT } from "./build-plan.js";
 import type { LinuxSeccomp, NamespaceType, Spec, SpecDevice, SpecHooks, SpecMount, SpecProcess } from "./spec.js";
 
@@ -238,7 +239,7 @@ function processSpec(p: ConfigProcess): SpecProcess {
   // Neither is on this host's kernel; running without the confinement asked for would be silent.
   if (p.apparmorProfile) throw new BundleError("process.apparmorProfile (AppArmor) is not supported by tsbox-runc");
   if (p.selinuxLabel) throw new BundleError("process.selinuxLabel (SELinux) is not supported by tsbox-runc");
-  const caps: Partial<ConfigCapabilities> = p.capabilities ?? {};
+  const caps = knownCapabilities(p.capabilities ?? {});
   return {
     terminal: p.terminal ?? false,
     ...(p.consoleSize ? { consoleSize: p.consoleSize } : {}),
@@ -261,6 +262,20 @@ function processSpec(p: ConfigProcess): SpecProcess {
     ...(p.noNewPrivileges !== undefined ? { noNewPrivileges: p.noNewPrivileges } : {}),
     ...(p.oomScoreAdj !== undefined ? { oomScoreAdj: p.oomScoreAdj } : {}),
   };
+}
+
+/**
+ * The capability sets without the names this kernel interface does not know.
+ * runc warns about an unknown capability and goes on (a newer profile may name
+ * capabilities an older kernel lacks); so does tsbox-runc, in its log.
+ */
+function knownCapabilities(caps: Partial<ConfigCapabilities>): Partial<ConfigCapabilities> {
+  const known = (set: string, names: string[] | undefined): string[] | undefined => names?.filter((n) => {
+    if (KNOWN_CAPABILITIES.includes(n.toUpperCase())) return true;
+    log().warn(`process.capabilities.${set}: unknown capability "${n}" is ignored`);
+    return false;
+  });
+  return Object.fromEntries(Object.entries(caps).map(([set, names]) => [set, known(set, names)]));
 }
 
 /** `exec --process FILE` (or "-"): the process object, checked as config.json's is. */
