@@ -9,7 +9,7 @@
 
 import { closeSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { Cgroup } from "../../cgroupfs/index.js";
+import { DEFAULT_PARENT, hierarchyDirs, removeEmptyParents, type Cgroup } from "../../cgroupfs/index.js";
 import { LaunchError, UsageError, errnoCode } from "../../errors.js";
 import { log } from "../../log.js";
 import { buildPlan } from "../../oci/build-plan.js";
@@ -93,6 +93,10 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
     host.native.mkfifo(paths.fifo, 0o622);
 
     const cgroup = createContainerCgroup(host, hierarchy, where.name, where.parent, enforced);
+    // tsbox's own root (shared with `tsbox run`) stays, as `tsbox run` leaves it.
+    const ownRoots = new Set(hierarchyDirs(hierarchy).map((m) => join(m, DEFAULT_PARENT)));
+    const createdParents = cgroup.createdParents.filter((d) => !ownRoots.has(d));
+    undo.push(() => removeEmptyParents(createdParents, host.cgroups.fs));
     undo.push(() => cgroup.destroy());
     cgroup.apply(spec.linux.resources);
 
@@ -130,7 +134,8 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
     const base: BundleContainerState = {
       ociVersion: spec.ociVersion, id, pid, pidStartTime: processStartTime(pid) ?? "", bundle: bundle.dir,
       rootfs: bundle.rootfs, ...(spec.annotations ? { annotations: spec.annotations } : {}),
-      created: new Date().toISOString(), phase: "creating", cgroup: where,
+      created: new Date().toISOString(), phase: "creating",
+      cgroup: { ...where, ...(createdParents.length > 0 ? { createdParents } : {}) },
     };
     writeBundleState(req.root, base);
     cgroup.addProcess(pid);
