@@ -651,6 +651,71 @@ describe("hooks run by tsbox-runc", () => {
   });
 });
 
+describe("createContainer and startContainer hooks, run in the container's namespaces", () => {
+  it("createContainer before pivot_root (host path, cwd the rootfs), startContainer after start and before the command, each with the state on stdin", () => {
+    const id = newId();
+    const f = (n: string): string => join(work, `${id}.${n}`);
+    const dir = bundle(["sh", "-c", `cat /tmp/${id}.started > /tmp/${id}.seen; exec sleep 1000`], (c) => {
+      c.annotations = { "org.example": "x" };
+      c.hooks = {
+        // On the host's filesystem: the file goes to the host's work dir; what it sees of itself, from the host's /proc.
+        createContainer: [{ path: "/bin/sh", args: ["sh", "-c",
+          `cat > ${f("cc")}; pwd > ${f("cc.cwd")}; readlink /proc/self/ns/mnt /proc/self/ns/pid /proc/self/ns/uts > ${f("cc.ns")}; echo "$V" > ${f("cc.env")}`],
+          env: ["V=hook"] }],
+        // Inside the container: its busybox, its /tmp.
+        startContainer: [{ path: "/bin/sh", args: ["sh", "-c", `cat > /tmp/${id}.started`] }],
+      };
+    });
+    const created = runc(["create", "--bundle", dir, id]);
+    expect(created.code, created.stderr).toBe(0);
+    const pid = state(id).pid as number;
+    expect(JSON.parse(readFileSync(f("cc"), "utf8"))).toEqual({
+      ociVersion: expect.any(String), id, status: "creating", pid: 1, bundle: dir, annotations: { "org.example": "x" },
+    });
+    expect(readFileSync(f("cc.cwd"), "utf8").trim()).toBe(rootfs);
+    expect(readFileSync(f("cc.ns"), "utf8").trim().split("\n"))
+      .toEqual(["mnt", "pid", "uts"].map((n) => readlinkSync(`/proc/${pid}/ns/${n}`)));
+    expect(readFileSync(f("cc.env"), "utf8")).toBe("hook\n");
+    expect(existsSync(join(rootfs, "tmp", `${id}.started`))).toBe(false);
+    expect(runc(["start", id]).code).toBe(0);
+    // The command saw what the hook wrote: it ran first.
+    const seen = JSON.parse(readFileSync(join(rootfs, "tmp", `${id}.seen`), "utf8")) as Record<string, unknown>;
+    expect(seen).toMatchObject({ id, status: "created", pid: 1, bundle: dir });
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+
+  it("a failing or hanging createContainer hook fails the create; a failing startContainer hook fails the start and stops the container", () => {
+    const id = newId();
+    const failing = bundle(["true"], (c) => { c.hooks = { createContainer: [{ path: "/bin/sh", args: ["sh", "-c", "echo out; echo boom >&2; exit 3"] }] }; });
+    const r = runc(["create", "--bundle", failing, id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error running createContainer hook #0: exit status 3, stdout: out, stderr: boom");
+    expectGone(id, 0);
+    const missing = bundle(["true"], (c) => { c.hooks = { createContainer: [{ path: "/no/such/hook" }] }; });
+    expect(runc(["create", "--bundle", missing, id]).stderr)
+      .toContain("error running createContainer hook #0: fork/exec /no/such/hook: no such file or directory");
+    expectGone(id, 0);
+    const hanging = bundle(["true"], (c) => { c.hooks = { createContainer: [{ path: "/bin/sleep", args: ["sleep", "100"], timeout: 1 }] }; });
+    const t = runc(["create", "--bundle", hanging, id]);
+    expect(t.code).toBe(1);
+    expect(t.stderr).toContain("error running createContainer hook #0: timeout after 1 seconds");
+    expectGone(id, 0);
+    const start = bundle(["sh", "-c", `touch /tmp/${id}.ran`], (c) => {
+      c.hooks = { startContainer: [{ path: "/bin/true" }, { path: "/bin/sh", args: ["sh", "-c", "echo nope >&2; exit 4"] }] };
+    });
+    expect(runc(["create", "--bundle", start, id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    const s = runc(["start", id]);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toContain("error running startContainer hook #1: exit status 4, stdout: , stderr: nope");
+    expect(existsSync(join(rootfs, "tmp", `${id}.ran`))).toBe(false);
+    expect(state(id).status).toBe("stopped");
+    expect(runc(["delete", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+});
+
 describe("a pod: containers sharing namespaces by path", () => {
   it("joins the network, IPC and UTS namespaces of another container, and creates the rest", () => {
     const sandbox = newId();
@@ -736,9 +801,9 @@ describe("tsbox-runc errors, as engines read them", () => {
 
   it("refuses what it cannot honour by name, before creating anything", () => {
     const id = newId();
-    const r = runc(["create", "--bundle", bundle(["true"], (c) => { c.hooks = { createContainer: [{ path: "/bin/true" }] }; }), id]);
+    const r = runc(["create", "--bundle", bundle(["true"], (c) => { c.linux.intelRdt = { closID: "x" }; }), id]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("hooks.createContainer is not supported by tsbox-runc");
+    expect(r.stderr).toContain("linux.intelRdt is not supported by tsbox-runc");
     expectGone(id, 0);
     const dup = runc(["create", "--bundle", bundle(["true"]), id]);
     expect(dup.code, dup.stderr).toBe(0);

@@ -71,7 +71,8 @@ describe("a bundle's config.json", () => {
   });
 
   it("refuses, by name, what tsbox-runc does not honour", () => {
-    expect(refusal((c) => { c.hooks = { startContainer: [{ path: "/x" }] }; })).toBe("hooks.startContainer is not supported by tsbox-runc");
+    expect(refusal((c) => { c.hooks = { afterEverything: [{ path: "/x" }] }; })).toBe("hooks.afterEverything is not supported by tsbox-runc");
+    expect(refusal((c) => { c.hooks = { startContainer: [{ path: "x" }] }; })).toContain("is not absolute");
     expect(refusal((c) => { c.hooks = { poststart: [{ path: "x" }] }; })).toContain("is not absolute");
     expect(refusal((c) => { c.linux.namespaces.push({ type: "user" }); })).toContain("user namespace");
     expect(refusal((c) => { c.linux.namespaces.push({ type: "time" }); })).toContain("time namespace");

@@ -13,6 +13,7 @@ import { DEFAULT_PARENT, hierarchyDirs, removeEmptyParents, type Cgroup } from "
 import { LaunchError, UsageError, errnoCode } from "../../errors.js";
 import { log } from "../../log.js";
 import { buildPlan } from "../../oci/build-plan.js";
+import type { Spec } from "../../oci/spec.js";
 import { checkContainerId, readBundle, rootPropagationFlags } from "../../oci/bundle.js";
 import { seccompProgram } from "../../native/seccomp-compiler.js";
 import { processStartTime } from "../../state/container-store.js";
@@ -55,6 +56,16 @@ export interface CreatedBundleContainer {
   cgroup: Cgroup;
   /** keepPty: the master of the container's terminal, this process's to close */
   ptyMaster?: number;
+}
+
+/**
+ * The state a createContainer / startContainer hook reads (runc's: status
+ * creating, then created), in two halves around the pid the process inserts.
+ */
+function containerHookState(spec: Spec, id: string, bundle: string, status: "creating" | "created"): { prefix: string; suffix: string } {
+  const head = JSON.stringify({ ociVersion: spec.ociVersion, id, status });
+  const tail = JSON.stringify({ bundle, ...(spec.annotations ? { annotations: spec.annotations } : {}) });
+  return { prefix: `${head.slice(0, -1)},"pid":`, suffix: `,${tail.slice(1)}` };
 }
 
 export async function createBundleContainer(req: BundleCreateRequest, host: Host = realHost): Promise<CreatedBundleContainer> {
@@ -115,6 +126,10 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
         try { return statSync(p).isDirectory(); } catch { return true; /* the child reports the missing source */ }
       },
       ...(seccomp ? { seccomp } : {}),
+      hookStates: {
+        createContainer: containerHookState(spec, id, bundle.dir, "creating"),
+        startContainer: containerHookState(spec, id, bundle.dir, "created"),
+      },
     });
     log().debug({ id, ops: plan.ops.length }, "creating");
 
