@@ -53,7 +53,7 @@
 enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, BINDFD, PIVOT,
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
             CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
-            FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, CHOWN, PIDNS, NKINDS };
+            FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, CHOWN, PIDNS, HOOK, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -73,6 +73,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [WRITEFILE] = {"WRITEFILE", "ss"}, [DOMAINNAME] = {"DOMAINNAME", "s"}, [UMASK] = {"UMASK", "n"},
   [SETNS] = {"SETNS", "sn"},         [HANDOFF] = {"HANDOFF", ""},   [PAUSE] = {"PAUSE", ""},
   [CHOWN] = {"CHOWN", "snn"},        [PIDNS] = {"PIDNS", "s"},
+  [HOOK] = {"HOOK", ""},  // variadic, parsed apart
 };
 
 struct op {
@@ -124,6 +125,7 @@ static int pivoted, joined;
 static int handoff;  // HANDOFF: JOIN's process outside exits instead of reaping (tsbox-runc exec)
 static const struct op *init_op;  // INIT seen: EXEC runs the command under it
 static int fifo_fd = -1;          // FIFO: O_PATH fd of the exec fifo, reopened by FIFOWAIT
+static int fifo_w = -1;           // FIFOWAIT followed by startContainer HOOKs: the fifo, "0" once they passed
 static const char *resolved;      // FIFOWAIT: the command, resolved before the wait
 static int slot_fd[64];
 static struct report rep;
@@ -690,11 +692,161 @@ static void op_fifowait(void) {
   int fd;
   do fd = open(p, O_WRONLY | O_CLOEXEC); while (fd < 0 && errno == EINTR);
   if (fd < 0) fail("open exec fifo ", p);
+  if (cur_op + 1 < g.nops && g.ops[cur_op + 1].k == HOOK) {
+    // startContainer hooks run first: the last one writes "0", a failing one its error (op_hook).
+    fifo_w = fd;
+    close(fifo_fd);
+    fifo_fd = -1;
+    return;
+  }
   do w = write(fd, "0", 1); while (w < 0 && errno == EINTR);
   if (w != 1) fail("write exec fifo ", p);
   close(fd);
   close(fifo_fd);
   fifo_fd = -1;
+}
+
+/* HOOK: the spec's createContainer / startContainer hooks, run by the
+ * container's own process (its namespaces; createContainer before PIVOT, so
+ * the hook's path is the host's; startContainer after FIFOWAIT, inside the
+ * container). As runc's Command.Run: path, argv (argv[0] included) and only
+ * the hook's env; the state on stdin (prepared by the launcher, this
+ * process's pid inserted as runc's getpid()); stdout and stderr kept for the
+ * error; `timeout` seconds, then SIGKILL. Everything goes through memfds, so
+ * a hook that does not read its stdin or writes a lot never blocks us. */
+#include <poll.h>
+#include <time.h>
+
+
+static int hook_memfd(const char *name) {
+  int fd = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC);
+  if (fd < 0) fail("memfd_create ", name);
+  return fd;
+}
+
+static void write_all(int fd, const char *s, size_t n, const char *what) {
+  while (n) {
+    ssize_t w = write(fd, s, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) fail("write ", what);
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+// Up to cap bytes of the memfd, trailing white space trimmed (as the TypeScript hooks).
+static char *hook_output(int fd, char *buf, size_t cap) {
+  ssize_t r = pread(fd, buf, cap - 1, 0);
+  size_t n = r > 0 ? (size_t)r : 0;
+  while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t' || buf[n - 1] == '\r')) n--;
+  buf[n] = 0;
+  return buf;
+}
+
+static long long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+// Waits for pid for at most ms (< 0: no limit); 1 exited (status set), 0 timed out.
+static int wait_for(pid_t pid, long long ms, int *status) {
+  long long deadline = ms < 0 ? -1 : now_ms() + ms;
+  int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  for (;;) {
+    pid_t w = waitpid(pid, status, WNOHANG);
+    if (w == pid) { if (pfd >= 0) close(pfd); return 1; }
+    if (w < 0 && errno != EINTR) fail("wait for hook", NULL);
+    long long left = deadline < 0 ? -1 : deadline - now_ms();
+    if (deadline >= 0 && left <= 0) { if (pfd >= 0) close(pfd); return 0; }
+    if (pfd >= 0) {
+      struct pollfd p = {.fd = pfd, .events = POLLIN};
+      poll(&p, 1, left < 0 ? -1 : (int)left);
+    } else {  // no pidfd_open (Linux < 5.3): look again in 5 ms
+      struct timespec t = {0, 5000000};
+      nanosleep(&t, NULL);
+    }
+  }
+}
+
+// A failed hook: the error as runc words it; after FIFOWAIT it goes to `start` through the fifo.
+static _Noreturn void hook_fail(const struct op *o, const char *what, const char *out, const char *err) {
+  char *p = rep.detail, *end = rep.detail + sizeof rep.detail - 1;
+  p = put(put(put(p, end, "error running "), end, o->s[1]), end, ": ");
+  p = put(p, end, what);
+  if (out) p = put(put(put(put(p, end, ", stdout: "), end, out), end, ", stderr: "), end, err);
+  *p = 0;
+  if (fifo_w >= 0) {  // not "0": `start` reads the message instead
+    ssize_t w;
+    do w = write(fifo_w, "1", 1); while (w < 0 && errno == EINTR);
+    do w = write(fifo_w, rep.detail, (size_t)(p - rep.detail)); while (w < 0 && errno == EINTR);
+  }
+  fail3(1, 0, rep.detail, NULL, NULL);
+}
+
+static void op_hook(const struct op *o) {
+  char num[24];
+  *put_num(num, num + sizeof num - 1, (unsigned long long)getpid()) = 0;
+  int in = hook_memfd("hook-state"), out = hook_memfd("hook-stdout"), err = hook_memfd("hook-stderr");
+  write_all(in, o->s[3], slen(o->s[3]), "hook state");
+  write_all(in, num, slen(num), "hook state");
+  write_all(in, o->s[4], slen(o->s[4]), "hook state");
+  if (lseek(in, 0, SEEK_SET) < 0) fail("seek ", "hook state");
+  int ep[2];  // CLOEXEC: EOF when execve worked, the errno when it did not
+  if (pipe2(ep, O_CLOEXEC) < 0) fail("pipe", NULL);
+  long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) fail("fork for ", o->s[1]);
+  if (pid == 0) {
+    close(ep[0]);
+    set_mask_empty();
+    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(127);
+    execve(o->s[0], o->argv, o->envp);
+    int e = errno;
+    ssize_t w;
+    do w = write(ep[1], &e, sizeof e); while (w < 0 && errno == EINTR);
+    _exit(127);
+  }
+  close(ep[1]);
+  close(in);
+  int e = 0, status = 0;
+  ssize_t r;
+  do r = read(ep[0], &e, sizeof e); while (r < 0 && errno == EINTR);
+  close(ep[0]);
+  if (r == (ssize_t)sizeof e) {  // Go's words, as runc reports a hook it could not start
+    wait_for((pid_t)pid, -1, &status);
+    char what[4200];
+    const char *why = e == ENOENT ? "no such file or directory" : e == EACCES ? "permission denied"
+                    : e == ENOEXEC ? "exec format error" : e == ENOTDIR ? "not a directory" : "cannot execute";
+    *put(put(put(put(what, what + sizeof what - 1, "fork/exec "), what + sizeof what - 1, o->s[0]),
+             what + sizeof what - 1, ": "), what + sizeof what - 1, why) = 0;
+    hook_fail(o, what, NULL, NULL);
+  }
+  if (!wait_for((pid_t)pid, o->n[2] ? (long long)o->n[2] * 1000 : -1, &status)) {
+    kill((pid_t)pid, SIGKILL);
+    wait_for((pid_t)pid, -1, &status);
+    char what[64];
+    *put(put(put(what, what + 63, "timeout after "), what + 63, o->s[2]), what + 63, " seconds") = 0;
+    static char so[1024], se[1024];
+    hook_fail(o, what, hook_output(out, so, sizeof so), hook_output(err, se, sizeof se));
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    close(out);
+    close(err);
+    // The last startContainer hook passed: let `start` return.
+    if (fifo_w >= 0 && (cur_op + 1 >= g.nops || g.ops[cur_op + 1].k != HOOK)) {
+      write_all(fifo_w, "0", 1, "exec fifo");
+      close(fifo_w);
+      fifo_w = -1;
+    }
+    return;
+  }
+  char what[48];
+  char *p = what, *end = what + sizeof what - 1;
+  if (WIFEXITED(status)) p = put_num(put(p, end, "exit status "), end, (unsigned)WEXITSTATUS(status));
+  else p = put_num(put(p, end, "signal: "), end, (unsigned)WTERMSIG(status));
+  *p = 0;
+  static char so[1536], se[1536];
+  hook_fail(o, what, hook_output(out, so, sizeof so), hook_output(err, se, sizeof se));
 }
 
 static _Noreturn void op_exec(const struct op *o) {
@@ -883,6 +1035,7 @@ static void run_op(const struct op *o) {
     if ((fifo_fd = open(s0, O_PATH | O_CLOEXEC)) < 0) fail("open exec fifo ", s0);
     break;
   case FIFOWAIT: op_fifowait(); break;
+  case HOOK: op_hook(o); break;
   case WRITEFILE: {
     // sysctl (/proc/sys/...) and oom_score_adj: an existing file, never created.
     int fd = open(s0, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
@@ -1081,7 +1234,26 @@ static int parse(int n, char **plan, struct op **out, size_t *nout) {
     while (kind < NKINDS && strcmp(defs[kind].name, name)) kind++;
     if (kind == NKINDS) { rc = perr(EINVAL, "invalid launch plan: unknown op %s", name); goto bad; }
     o->k = (enum kind)kind;
-    if (o->k == EXEC) {
+    if (o->k == HOOK) {
+      // HOOK label timeout path argc argv... envc env... state-prefix state-suffix
+      unsigned long long argc, envc;
+      if (i + 4 > n || parse_u64(plan[i + 1], &o->n[2]) < 0 || parse_u64(plan[i + 3], &argc) < 0 ||
+          argc > (unsigned)(n - i - 4)) goto short_;
+      o->s[1] = plan[i];
+      o->s[2] = plan[i + 1];
+      o->s[0] = plan[i + 2];
+      i += 4;
+      if (!(o->argv = calloc(argc + 1, sizeof(char *)))) goto oom;
+      memcpy(o->argv, plan + i, argc * sizeof(char *));
+      i += (int)argc;
+      if (i >= n || parse_u64(plan[i], &envc) < 0 || envc + 2 > (unsigned)(n - i - 1)) goto short_;
+      i++;
+      if (!(o->envp = calloc(envc + 1, sizeof(char *)))) goto oom;
+      memcpy(o->envp, plan + i, envc * sizeof(char *));
+      i += (int)envc;
+      o->s[3] = plan[i++];
+      o->s[4] = plan[i++];
+    } else if (o->k == EXEC) {
       unsigned long long argc, envc;
       if (i + 2 > n || parse_u64(plan[i + 1], &argc) < 0 || argc > (unsigned)(n - i - 2)) goto short_;
       o->s[0] = plan[i];

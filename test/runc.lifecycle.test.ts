@@ -5,10 +5,11 @@
 // cgroup, mount, process or state directory) after delete.
 import { spawn, spawnSync } from "node:child_process";
 import {
-  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync,
+  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { detectHierarchy, hierarchyDirs } from "../src/cgroupfs/index.js";
 import { REPO, alive, busyboxTarball, mountsUnder, until, type Result } from "./helpers.js";
 
 const RUNC = join(REPO, "bin", "tsbox-runc.js");
@@ -194,20 +195,22 @@ describe("tsbox-runc create, start, state, kill, delete", () => {
     expectGone(id, pid);
   });
 
-  it("writes --pid-file and places the container in the cgroup its cgroupsPath names, under tsbox's root", () => {
+  it("writes --pid-file and places the container in the cgroup a relative cgroupsPath names, under tsbox's root", () => {
     const id = newId();
     const pidFile = join(work, `${id}.pid`);
-    const dir = bundle(["sleep", "1000"], (c) => { c.linux.cgroupsPath = `/runc-test/${id}-cg`; });
+    const dir = bundle(["sleep", "1000"], (c) => { c.linux.cgroupsPath = `runc-test-${id}/${id}-cg`; });
     const created = runc(["create", "--bundle", dir, "--pid-file", pidFile, id]);
     expect(created.code, created.stderr).toBe(0);
     const pid = state(id).pid as number;
     expect(readFileSync(pidFile, "utf8")).toBe(String(pid));
-    const dirs = cgroupDirs("tsbox/runc-test", `${id}-cg`);
+    const dirs = cgroupDirs(`tsbox/runc-test-${id}`, `${id}-cg`);
     expect(dirs.length).toBeGreaterThan(0);
     for (const d of dirs) expect(readFileSync(join(d, "cgroup.procs"), "utf8")).toContain(String(pid));
     expect(runc(["delete", "--force", id]).code).toBe(0);
-    expectGone(id, pid, "tsbox/runc-test");
-    expect(cgroupDirs("tsbox/runc-test", `${id}-cg`)).toEqual([]);
+    expectGone(id, pid, `tsbox/runc-test-${id}`);
+    // The parent it made goes too, tsbox's own root stays.
+    expect(cgroupDirs("tsbox", `runc-test-${id}`)).toEqual([]);
+    expect(cgroupDirs("", "tsbox").length).toBeGreaterThan(0);
   });
 
   it("lists containers as runc does (table and JSON)", () => {
@@ -219,6 +222,103 @@ describe("tsbox-runc create, start, state, kill, delete", () => {
     const json = JSON.parse(runc(["list", "--format", "json"]).stdout) as { id: string; status: string; owner: string }[];
     expect(json.find((c) => c.id === id)).toMatchObject({ status: "created", owner: "root" });
     expect(runc(["delete", "--force", id]).code).toBe(0);
+  });
+});
+
+describe("linux.cgroupsPath as engines mean it", () => {
+  // A parent cgroup someone else made (a kubelet's pod cgroup), in every hierarchy tsbox uses.
+  const hierarchies = (): string[] => hierarchyDirs(detectHierarchy());
+  const theirs = `tsbox-runc-test-${process.pid}`;
+  const made: string[] = [];
+  const own = (rel: string): string[] => hierarchies().map((m) => join(m, rel));
+  const mkdirTheirs = (rel: string): void => {
+    for (const d of own(rel)) {
+      mkdirSync(d);
+      made.push(d);
+      // As its owner would: a new v1 cpuset cgroup has no cpus or mems (no task can join below it).
+      for (const f of ["cpuset.cpus", "cpuset.mems"]) {
+        if (existsSync(join(d, f))) writeFileSync(join(d, f), readFileSync(join(dirname(d), f)));
+      }
+    }
+  };
+
+  afterAll(() => {
+    for (const d of made.reverse()) { try { rmdirSync(d); } catch { /* gone, or the test failed with something in it */ } }
+  });
+
+  it("an absolute path is taken literally below each hierarchy's root; delete removes what create made, deepest first, never a parent that was there", () => {
+    mkdirTheirs(theirs);
+    const id = newId();
+    const path = `/${theirs}/${id}/pod/c`;
+    const dir = bundle(["sleep", "1000"], (c) => { c.linux.cgroupsPath = path; c.linux.resources.pids = { limit: 77 }; });
+    const created = runc(["create", "--bundle", dir, id]);
+    expect(created.code, created.stderr).toBe(0);
+    const pid = state(id).pid as number;
+    // As /proc/PID/cgroup shows it, in every v1 hierarchy (or v2), and the limit in that very directory.
+    const lines = readFileSync(`/proc/${pid}/cgroup`, "utf8").trim().split("\n");
+    for (const l of lines.filter((x) => /^\d+:[^:]*(pids|memory|cpu|devices|freezer)/.test(x))) expect(l).toMatch(new RegExp(`:${path}$`));
+    for (const d of own(path)) expect(readFileSync(join(d, "cgroup.procs"), "utf8")).toContain(String(pid));
+    expect(readFileSync(join(own(path).find((d) => existsSync(join(d, "pids.max")))!, "pids.max"), "utf8")).toBe("77\n");
+    // A second container in the parent the first one made: that parent is not its to remove.
+    const id2 = newId();
+    const sibling = runc(["create", "--bundle", bundle(["sleep", "1000"], (c) => { c.linux.cgroupsPath = `/${theirs}/${id}/pod/c2`; }), id2]);
+    expect(sibling.code, sibling.stderr).toBe(0);
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid, `${theirs}/${id}/pod`);
+    // Still holding the sibling: stays.
+    for (const d of own(`${theirs}/${id}/pod`)) expect(existsSync(d)).toBe(true);
+    expect(runc(["delete", "--force", id2]).code).toBe(0);
+    for (const d of own(`${theirs}/${id}/pod/c2`)) expect(existsSync(d)).toBe(false);
+    // (the parents the first container made are left to whoever made the pod: only what each create made is recorded)
+    for (const d of [...own(`${theirs}/${id}`), ...own(`${theirs}/${id}/pod`)].reverse()) rmdirSync(d);
+
+    // Alone: its parents go with it, the pre-existing one stays.
+    const id3 = newId();
+    const alone = runc(["create", "--bundle", bundle(["sleep", "1000"], (c) => { c.linux.cgroupsPath = `/${theirs}/${id3}/a/b`; }), id3]);
+    expect(alone.code, alone.stderr).toBe(0);
+    const pid3 = state(id3).pid as number;
+    const recorded = (JSON.parse(readFileSync(join(root, id3, "state.json"), "utf8")) as { cgroup: { createdParents: string[] } }).cgroup;
+    expect(recorded.createdParents.sort()).toEqual([...own(`${theirs}/${id3}`), ...own(`${theirs}/${id3}/a`)].sort());
+    expect(runc(["delete", id3]).code).toBe(0);
+    expectGone(id3, pid3, `${theirs}/${id3}/a`);
+    for (const d of own(`${theirs}/${id3}`)) expect(existsSync(d)).toBe(false);
+    for (const d of own(theirs)) expect(existsSync(d)).toBe(true);
+  });
+
+  it("refuses a cgroup that already exists (someone else's) with one line, and leaves it and its parents as they were", () => {
+    const id = newId();
+    mkdirTheirs(`${theirs}-leaf`);
+    mkdirTheirs(`${theirs}-leaf/x`);
+    const r = runc(["create", "--bundle", bundle(["true"], (c) => { c.linux.cgroupsPath = `/${theirs}-leaf/x`; }), id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^time="[^"]+" level=error msg="cgroup: \/sys\/fs\/cgroup\/[^ ]+\/x already exists \(tsbox does not join a cgroup it did not create\)"\n$/);
+    for (const d of own(`${theirs}-leaf/x`)) {
+      expect(existsSync(d)).toBe(true);
+      expect(readFileSync(join(d, "cgroup.procs"), "utf8")).toBe("");
+    }
+    expect(existsSync(join(root, id))).toBe(false);
+    // Found in the last hierarchy only, after it made the parent and the leaf in the others: both removed again.
+    const last = hierarchies().at(-1)!;
+    for (const rel of [`${theirs}-leaf/p`, `${theirs}-leaf/p/z`]) { mkdirSync(join(last, rel)); made.push(join(last, rel)); }
+    const partly = runc(["create", "--bundle", bundle(["true"], (c) => { c.linux.cgroupsPath = `/${theirs}-leaf/p/z`; }), id]);
+    expect(partly.code).toBe(1);
+    expect(partly.stderr).toContain(`${join(last, theirs)}-leaf/p/z already exists`);
+    expect(own(`${theirs}-leaf/p`).filter((d) => existsSync(d))).toEqual([join(last, `${theirs}-leaf/p`)]);
+    expect(existsSync(join(last, `${theirs}-leaf/p/z`))).toBe(true);
+    expect(existsSync(join(root, id))).toBe(false);
+  });
+
+  it("--systemd-cgroup: slice:prefix:name as systemd lays it out, literally", () => {
+    const id = newId();
+    const slice = `tsboxtest${process.pid}`;
+    const dir = bundle(["sleep", "1000"], (c) => { c.linux.cgroupsPath = `${slice}-a.slice:tsboxtest:${id}`; });
+    const r = spawnSync(process.execPath, ["--", RUNC, "--root", root, "--systemd-cgroup", "create", "--bundle", dir, id], { stdio: "ignore" });
+    expect(r.status).toBe(0);
+    const pid = state(id).pid as number;
+    const leaf = own(`${slice}.slice/${slice}-a.slice/tsboxtest-${id}.scope`);
+    for (const d of leaf) expect(readFileSync(join(d, "cgroup.procs"), "utf8")).toContain(String(pid));
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    for (const d of [...leaf, ...own(`${slice}.slice`)]) expect(existsSync(d)).toBe(false);
   });
 });
 
@@ -551,6 +651,71 @@ describe("hooks run by tsbox-runc", () => {
   });
 });
 
+describe("createContainer and startContainer hooks, run in the container's namespaces", () => {
+  it("createContainer before pivot_root (host path, cwd the rootfs), startContainer after start and before the command, each with the state on stdin", () => {
+    const id = newId();
+    const f = (n: string): string => join(work, `${id}.${n}`);
+    const dir = bundle(["sh", "-c", `cat /tmp/${id}.started > /tmp/${id}.seen; exec sleep 1000`], (c) => {
+      c.annotations = { "org.example": "x" };
+      c.hooks = {
+        // On the host's filesystem: the file goes to the host's work dir; what it sees of itself, from the host's /proc.
+        createContainer: [{ path: "/bin/sh", args: ["sh", "-c",
+          `cat > ${f("cc")}; pwd > ${f("cc.cwd")}; readlink /proc/self/ns/mnt /proc/self/ns/pid /proc/self/ns/uts > ${f("cc.ns")}; echo "$V" > ${f("cc.env")}`],
+          env: ["V=hook"] }],
+        // Inside the container: its busybox, its /tmp.
+        startContainer: [{ path: "/bin/sh", args: ["sh", "-c", `cat > /tmp/${id}.started`] }],
+      };
+    });
+    const created = runc(["create", "--bundle", dir, id]);
+    expect(created.code, created.stderr).toBe(0);
+    const pid = state(id).pid as number;
+    expect(JSON.parse(readFileSync(f("cc"), "utf8"))).toEqual({
+      ociVersion: expect.any(String), id, status: "creating", pid: 1, bundle: dir, annotations: { "org.example": "x" },
+    });
+    expect(readFileSync(f("cc.cwd"), "utf8").trim()).toBe(rootfs);
+    expect(readFileSync(f("cc.ns"), "utf8").trim().split("\n"))
+      .toEqual(["mnt", "pid", "uts"].map((n) => readlinkSync(`/proc/${pid}/ns/${n}`)));
+    expect(readFileSync(f("cc.env"), "utf8")).toBe("hook\n");
+    expect(existsSync(join(rootfs, "tmp", `${id}.started`))).toBe(false);
+    expect(runc(["start", id]).code).toBe(0);
+    // The command saw what the hook wrote: it ran first.
+    const seen = JSON.parse(readFileSync(join(rootfs, "tmp", `${id}.seen`), "utf8")) as Record<string, unknown>;
+    expect(seen).toMatchObject({ id, status: "created", pid: 1, bundle: dir });
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+
+  it("a failing or hanging createContainer hook fails the create; a failing startContainer hook fails the start and stops the container", () => {
+    const id = newId();
+    const failing = bundle(["true"], (c) => { c.hooks = { createContainer: [{ path: "/bin/sh", args: ["sh", "-c", "echo out; echo boom >&2; exit 3"] }] }; });
+    const r = runc(["create", "--bundle", failing, id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error running createContainer hook #0: exit status 3, stdout: out, stderr: boom");
+    expectGone(id, 0);
+    const missing = bundle(["true"], (c) => { c.hooks = { createContainer: [{ path: "/no/such/hook" }] }; });
+    expect(runc(["create", "--bundle", missing, id]).stderr)
+      .toContain("error running createContainer hook #0: fork/exec /no/such/hook: no such file or directory");
+    expectGone(id, 0);
+    const hanging = bundle(["true"], (c) => { c.hooks = { createContainer: [{ path: "/bin/sleep", args: ["sleep", "100"], timeout: 1 }] }; });
+    const t = runc(["create", "--bundle", hanging, id]);
+    expect(t.code).toBe(1);
+    expect(t.stderr).toContain("error running createContainer hook #0: timeout after 1 seconds");
+    expectGone(id, 0);
+    const start = bundle(["sh", "-c", `touch /tmp/${id}.ran`], (c) => {
+      c.hooks = { startContainer: [{ path: "/bin/true" }, { path: "/bin/sh", args: ["sh", "-c", "echo nope >&2; exit 4"] }] };
+    });
+    expect(runc(["create", "--bundle", start, id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    const s = runc(["start", id]);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toContain("error running startContainer hook #1: exit status 4, stdout: , stderr: nope");
+    expect(existsSync(join(rootfs, "tmp", `${id}.ran`))).toBe(false);
+    expect(state(id).status).toBe("stopped");
+    expect(runc(["delete", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+});
+
 describe("a pod: containers sharing namespaces by path", () => {
   it("joins the network, IPC and UTS namespaces of another container, and creates the rest", () => {
     const sandbox = newId();
@@ -636,9 +801,9 @@ describe("tsbox-runc errors, as engines read them", () => {
 
   it("refuses what it cannot honour by name, before creating anything", () => {
     const id = newId();
-    const r = runc(["create", "--bundle", bundle(["true"], (c) => { c.hooks = { createContainer: [{ path: "/bin/true" }] }; }), id]);
+    const r = runc(["create", "--bundle", bundle(["true"], (c) => { c.linux.intelRdt = { closID: "x" }; }), id]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("hooks.createContainer is not supported by tsbox-runc");
+    expect(r.stderr).toContain("linux.intelRdt is not supported by tsbox-runc");
     expectGone(id, 0);
     const dup = runc(["create", "--bundle", bundle(["true"]), id]);
     expect(dup.code, dup.stderr).toBe(0);

@@ -81,7 +81,8 @@ describe("a bundle's config.json", () => {
   });
 
   it("refuses, by name, what tsbox-runc does not honour", () => {
-    expect(refusal((c) => { c.hooks = { startContainer: [{ path: "/x" }] }; })).toBe("hooks.startContainer is not supported by tsbox-runc");
+    expect(refusal((c) => { c.hooks = { afterEverything: [{ path: "/x" }] }; })).toBe("hooks.afterEverything is not supported by tsbox-runc");
+    expect(refusal((c) => { c.hooks = { startContainer: [{ path: "x" }] }; })).toContain("is not absolute");
     expect(refusal((c) => { c.hooks = { poststart: [{ path: "x" }] }; })).toContain("is not absolute");
     expect(refusal((c) => { c.linux.namespaces.push({ type: "user" }); })).toContain("user namespace");
     expect(refusal((c) => { c.linux.namespaces.push({ type: "time" }); })).toContain("time namespace");
@@ -115,20 +116,37 @@ describe("a bundle's config.json", () => {
   });
 });
 
-describe("the cgroup of a bundle's container, below tsbox's root", () => {
-  it("takes cgroupsPath as a path, never above the root", () => {
-    expect(bundleCgroupPath("/docker/abc", "abc", false)).toEqual({ parent: "tsbox/docker", name: "abc" });
-    expect(bundleCgroupPath("kubepods/pod1/c1", "c1", false)).toEqual({ parent: "tsbox/kubepods/pod1", name: "c1" });
-    expect(bundleCgroupPath("/../../etc/x", "x", false)).toEqual({ parent: "tsbox/etc", name: "x" });
-    expect(bundleCgroupPath("", "c9", false)).toEqual({ parent: "tsbox/runc", name: "c9" });
+describe("the cgroup of a bundle's container (linux.cgroupsPath)", () => {
+  it("takes an absolute cgroupsPath literally below the hierarchy's root, never above it", () => {
+    expect(bundleCgroupPath("/docker/abc", "abc", false)).toEqual({ parent: "/docker", name: "abc" });
+    expect(bundleCgroupPath("/kubepods/burstable/pod1/c1", "c1", false)).toEqual({ parent: "/kubepods/burstable/pod1", name: "c1" });
+    expect(bundleCgroupPath("/cgrouptest", "x", false)).toEqual({ parent: "/", name: "cgrouptest" });
+    expect(bundleCgroupPath("/../../etc/x", "x", false)).toEqual({ parent: "/etc", name: "x" });
+    expect(bundleCgroupPath("//a//b/", "x", false)).toEqual({ parent: "/a", name: "b" });
+    expect(() => bundleCgroupPath("/", "x", false)).toThrow(/names no cgroup/);
   });
 
-  it("lays out systemd's slice:prefix:name as systemd would", () => {
-    expect(bundleCgroupPath("system.slice:docker:abc", "abc", true)).toEqual({ parent: "tsbox/system.slice", name: "docker-abc.scope" });
+  it("takes a relative cgroupsPath below tsbox's root, and none as tsbox/runc/<id>", () => {
+    expect(bundleCgroupPath("kubepods/pod1/c1", "c1", false)).toEqual({ parent: "tsbox/kubepods/pod1", name: "c1" });
+    expect(bundleCgroupPath("../../etc/x", "x", false)).toEqual({ parent: "tsbox/etc", name: "x" });
+    expect(bundleCgroupPath("c1", "c1", false)).toEqual({ parent: "tsbox", name: "c1" });
+    expect(bundleCgroupPath("", "c9", false)).toEqual({ parent: "tsbox/runc", name: "c9" });
+    expect(bundleCgroupPath("", "c9", true)).toEqual({ parent: "tsbox/system.slice", name: "runc-c9.scope" });
+  });
+
+  it("lays out systemd's slice:prefix:name literally, as systemd would", () => {
+    expect(bundleCgroupPath("system.slice:docker:abc", "abc", true)).toEqual({ parent: "/system.slice", name: "docker-abc.scope" });
     expect(bundleCgroupPath("kubepods-besteffort-pod1.slice:cri-containerd:c1", "c1", true)).toEqual({
-      parent: "tsbox/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice", name: "cri-containerd-c1.scope",
+      parent: "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice", name: "cri-containerd-c1.scope",
+    });
+    expect(bundleCgroupPath(":docker:abc", "abc", true)).toEqual({ parent: "/system.slice", name: "docker-abc.scope" });
+    expect(bundleCgroupPath("-.slice:docker:abc", "abc", true)).toEqual({ parent: "/", name: "docker-abc.scope" });
+    // runc's getUnitName: a name that is a slice is the unit itself.
+    expect(bundleCgroupPath("kubepods.slice:x:kubepods-pod2.slice", "c", true)).toEqual({
+      parent: "/kubepods.slice", name: "kubepods-pod2.slice",
     });
     expect(() => bundleCgroupPath("/docker/abc", "abc", true)).toThrow(/slice:prefix:name/);
+    expect(() => bundleCgroupPath("a--b.slice:docker:abc", "abc", true)).toThrow(/invalid slice name/);
   });
 });
 

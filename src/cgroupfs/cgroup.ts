@@ -29,6 +29,12 @@ export interface Cgroup {
   readonly id: string;
   /** every directory created for this container (v1: one per hierarchy; v2: one) */
   readonly dirs: string[];
+  /**
+   * the parent levels createCgroup had to make (they did not exist), in the
+   * order it made them; [] for openCgroup. Whoever records the cgroup records
+   * these, so that only they (and never a pre-existing parent) are removed later.
+   */
+  readonly createdParents: string[];
   /** the path as the container sees it / as /proc/PID/cgroup shows it, e.g. "/tsbox/<id>" */
   readonly path: string;
   apply(resources: LinuxResources): void;
@@ -62,7 +68,7 @@ export interface Cgroup {
 }
 
 export interface CgroupOptions {
-  /** parent cgroup under each hierarchy's mount, default "tsbox"; may be nested ("a/b") */
+  /** parent cgroup under each hierarchy's mount, default "tsbox"; may be nested ("a/b"); "/" is the mount's root itself */
   parent?: string;
   /** re-base every mount dir onto this directory (tests: a fixture shaped like cgroupfs) */
   root?: string;
@@ -98,6 +104,8 @@ function checkName(s: string, what: string): string {
 
 function parentSegments(parent: string | undefined): string[] {
   const p = parent ?? DEFAULT_PARENT;
+  // A container directly below the hierarchy's root (an OCI cgroupsPath "/x").
+  if (p === "/") return [];
   const segs = p.split("/").filter(Boolean);
   if (segs.length === 0) throw new TsboxError(`cgroup: invalid parent ${JSON.stringify(p)}`);
   return segs.map((s) => checkName(s, "parent"));
@@ -143,6 +151,7 @@ function mountDirs(h: Hierarchy, root: string | undefined): string[] {
 class CgroupImpl implements Cgroup {
   readonly dirs: string[];
   readonly path: string;
+  readonly createdParents: string[] = [];
 
   constructor(
     private readonly h: Hierarchy,
@@ -390,15 +399,23 @@ class CgroupImpl implements Cgroup {
   }
 }
 
-function mkdirExisting(fs: CgroupFs, dir: string): void {
+/** mkdir, EEXIST fine; true when this call made it. */
+function mkdirExisting(fs: CgroupFs, dir: string): boolean {
   try {
     fs.mkdir(dir);
+    return true;
   } catch (e) {
     if (errnoCode(e) !== "EEXIST") throw new TsboxError(`cgroup: creating ${dir}: ${describeError(e)}`, 125, { cause: e });
+    return false;
   }
 }
 
-/** Create the parent level(s) as needed, then the container's dir in every hierarchy. */
+/**
+ * Create the parent level(s) as needed, then the container's dir in every
+ * hierarchy. The container's dir must not exist: a cgroup someone else made
+ * is never joined (tsbox writes limits only into cgroups it created).
+ * A failure removes what this call made, parents included.
+ */
 export function createCgroup(h: Hierarchy, id: string, opts?: CgroupOptions): Cgroup {
   checkName(id, "container id");
   const segs = parentSegments(opts?.parent);
@@ -409,23 +426,38 @@ export function createCgroup(h: Hierarchy, id: string, opts?: CgroupOptions): Cg
   const created: string[] = [];
   try {
     for (const mount of mounts) {
-      const parents: string[] = [];
-      let d = mount;
-      for (const s of segs) {
-        d = path.join(d, s);
-        mkdirExisting(fs, d);
-        parents.push(d);
-      }
-      if (h.version === "v2") enableChain(mount, segs, fs);
-      const dir = path.join(d, id);
-      try {
-        fs.mkdir(dir);
-      } catch (e) {
-        if (errnoCode(e) === "EEXIST") throw new TsboxError(`cgroup: ${dir} already exists`, 125, { cause: e });
-        throw new TsboxError(`cgroup: creating ${dir}: ${describeError(e)}`, 125, { cause: e });
+      const dir = path.join(mount, ...segs, id);
+      // A parent made here can be removed by a concurrent delete (it removes
+      // the empty parents it made) between our mkdir of it and of the
+      // container's dir: make the chain again then.
+      let made: string[] = [];
+      for (let attempt = 0; ; attempt++) {
+        made = [];
+        let d = mount;
+        for (const s of segs) {
+          d = path.join(d, s);
+          if (mkdirExisting(fs, d)) {
+            made.push(d);
+            if (!cg.createdParents.includes(d)) cg.createdParents.push(d);
+          }
+        }
+        if (h.version === "v2") enableChain(mount, segs, fs);
+        try {
+          fs.mkdir(dir);
+          break;
+        } catch (e) {
+          const code = errnoCode(e);
+          if (code === "ENOENT" && attempt < 3) continue;
+          if (code === "EEXIST") {
+            throw new TsboxError(`cgroup: ${dir} already exists (tsbox does not join a cgroup it did not create)`, 125, { cause: e });
+          }
+          throw new TsboxError(`cgroup: creating ${dir}: ${describeError(e)}`, 125, { cause: e });
+        }
       }
       created.push(dir);
-      if (mount === cpusetMount) v1cpuset.init([...parents, dir], fs);
+      // cpuset files are filled in only where tsbox made the directory: a
+      // pre-existing parent is someone else's and keeps its values.
+      if (mount === cpusetMount) v1cpuset.init([...made, dir], fs);
     }
   } catch (e) {
     for (const dir of created.reverse()) {
@@ -435,9 +467,28 @@ export function createCgroup(h: Hierarchy, id: string, opts?: CgroupOptions): Cg
         // best effort
       }
     }
+    removeEmptyParents(cg.createdParents, fs);
     throw e;
   }
   return cg;
+}
+
+/**
+ * rmdir each of `dirs` (parents createCgroup made, as it recorded them),
+ * deepest first, when empty: one still holding another cgroup stays, as does
+ * one already gone.
+ */
+export function removeEmptyParents(dirs: string[], fs: CgroupFs = nodeCgroupFs): void {
+  const deepestFirst = [...new Set(dirs)].sort((a, b) => b.split("/").length - a.split("/").length);
+  for (const dir of deepestFirst) {
+    try {
+      fs.rmdir(dir);
+    } catch (e) {
+      const code = errnoCode(e);
+      if (code === "ENOENT" || code === "EBUSY" || code === "ENOTEMPTY") continue;
+      throw new TsboxError(`cgroup: removing ${dir}: ${describeError(e)}`, 125, { cause: e });
+    }
+  }
 }
 
 /** A handle on an existing container cgroup (e.g. for cleanup); creates nothing. */

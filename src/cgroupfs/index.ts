@@ -13,6 +13,7 @@ export type {
 export { detectHierarchy, hierarchyDirs, parseHierarchy, parseCgroupMounts, type CgroupMount } from "./hierarchy.js";
 export {
   createCgroup,
+  removeEmptyParents,
   openCgroup,
   listCgroups,
   devicesEnforced,

@@ -66,6 +66,12 @@ export type Op =
   | { op: "SETNS"; path: string; flag: number }
   /** joins a PID namespace by path: forks into it (the launcher learns the pid from startJoin) */
   | { op: "PIDNS"; path: string }
+  /**
+   * a spec hook run by the container's process (createContainer before PIVOT,
+   * startContainer after FIFOWAIT): the state on its stdin is
+   * statePrefix + the process's pid + stateSuffix; timeout in seconds, 0 none
+   */
+  | { op: "HOOK"; label: string; timeout: number; path: string; argv: string[]; env: string[]; statePrefix: string; stateSuffix: string }
   | { op: "EXEC"; path: string; argv: string[]; env: string[] };
 
 export interface Plan {
@@ -108,6 +114,10 @@ export function encodePlan(plan: Plan): string[] {
       case "USER": out.push(String(o.uid), String(o.gid), o.groups.join(",")); break;
       case "CAPS": out.push(u64(o.effective), u64(o.permitted), u64(o.inheritable), u64(o.ambient)); break;
       case "EXEC": out.push(o.path, String(o.argv.length), ...o.argv, String(o.env.length), ...o.env); break;
+      case "HOOK":
+        out.push(o.label, String(o.timeout), o.path, String(o.argv.length), ...o.argv, String(o.env.length), ...o.env,
+          o.statePrefix, o.stateSuffix);
+        break;
     }
   }
   for (const s of out) {

@@ -88,6 +88,23 @@ export interface PlanContext {
   rootNodev?: boolean;
   /** the compiled spec.linux.seccomp, if the spec has one */
   seccomp?: SeccompProgram;
+  /**
+   * tsbox-runc: the OCI state its createContainer / startContainer hooks read
+   * on stdin, split where the process's own pid goes (it knows it, the
+   * launcher does not yet: runc's getpid())
+   */
+  hookStates?: Partial<Record<ContainerHookKind, { prefix: string; suffix: string }>>;
+}
+
+export type ContainerHookKind = "createContainer" | "startContainer";
+
+/** The spec's hooks of this kind as HOOK ops (runc's error text names each "<kind> hook #i"). */
+function hookOps(spec: Spec, kind: ContainerHookKind, ctx: PlanContext): Op[] {
+  const state = ctx.hookStates?.[kind];
+  return (spec.hooks?.[kind] ?? []).map((h, i) => ({
+    op: "HOOK", label: `${kind} hook #${i}`, timeout: h.timeout ?? 0, path: h.path, argv: h.args ?? [h.path],
+    env: h.env ?? [], statePrefix: state?.prefix ?? "", stateSuffix: state?.suffix ?? "",
+  }));
 }
 
 export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
@@ -126,7 +143,9 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
 
   // The namespaces exist, the old root is still there: runc's point for the runtime's hooks.
   if (ctx.pauseForHooks) ops.push({ op: "PAUSE" });
-  ops.push({ op: "CHDIR", path: ctx.rootfs }, { op: "PIVOT" });
+  // createContainer: in the container's namespaces, cwd the rootfs, before
+  // pivot_root (runc's place); the spec's mounts come after PIVOT here.
+  ops.push({ op: "CHDIR", path: ctx.rootfs }, ...hookOps(spec, "createContainer", ctx), { op: "PIVOT" });
 
   // From here on every path is inside the container: a symlink in the image
   // cannot point a mount outside it.
@@ -181,6 +200,8 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   ops.push({ op: "CHDIR", path: spec.process.cwd });
   // Set up, waiting for `start`; the late filter after it, as close to exec as runc puts it.
   if (ctx.execFifo !== undefined) ops.push({ op: "FIFOWAIT" });
+  // startContainer: after start, before the command (the last one lets `start` return).
+  ops.push(...hookOps(spec, "startContainer", ctx));
   // Before INIT: tini, the container's PID 1, is filtered too.
   if (seccomp && nnp) ops.push(seccomp);
   if (ctx.init !== undefined) ops.push({ op: "INIT", path: ctx.init });

@@ -315,8 +315,12 @@ export function rootPropagationFlags(spec: Spec): number {
   return f;
 }
 
-/** The hooks tsbox-runc runs itself, in the runtime's namespaces. */
-const RUNTIME_HOOKS = new Set(["prestart", "createRuntime", "poststart", "poststop"]);
+/**
+ * The hooks tsbox-runc runs: prestart, createRuntime, poststart and poststop
+ * itself, in the runtime's namespaces; createContainer and startContainer by
+ * the container's process, in its namespaces (the HOOK op of the launch plan).
+ */
+const RUNTIME_HOOKS = new Set(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]);
 
 function hooksSpec(h: NonNullable<Config["hooks"]>): SpecHooks {
   const out: SpecHooks = {};
@@ -339,7 +343,6 @@ function refuseUnsupported(c: Config): void {
     throw new BundleError(`${what} is not supported by tsbox-runc`);
   };
   for (const [kind, hooks] of Object.entries(c.hooks ?? {})) {
-    // Those run inside the container (by runc's init, before pivot_root and before exec): not yet.
     if (!RUNTIME_HOOKS.has(kind) && hooks.length > 0) refuse(`hooks.${kind}`);
   }
   const l = c.linux;

@@ -9,7 +9,7 @@ import { readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { CorruptContainerError, errnoCode } from "../errors.js";
 import { writeJsonAtomic } from "../util/atomic.js";
-import { ShapeError, integer, object, oneOf, optional, parseChecked, recordOf, string, type Check } from "../util/shape.js";
+import { ShapeError, arrayOf, integer, object, oneOf, optional, parseChecked, recordOf, string, type Check } from "../util/shape.js";
 import { checkSpec } from "./container-records.js";
 import type { Spec } from "../oci/spec.js";
 
@@ -32,8 +32,12 @@ export interface BundleContainerState {
   created: string;
   /** "creating" until the process waits on the exec fifo */
   phase: "creating" | "created";
-  /** the cgroup tsbox made for it: `<parent>/<name>` below each hierarchy's mount */
-  cgroup: { parent: string; name: string };
+  /**
+   * the cgroup tsbox made for it: `<parent>/<name>` below each hierarchy's
+   * mount; createdParents are the parent directories create made (absolute,
+   * in the order made), the only ones delete removes
+   */
+  cgroup: { parent: string; name: string; createdParents?: string[] };
 }
 
 export interface BundleContainerPaths {
@@ -53,7 +57,7 @@ export const checkBundleContainerState: Check<BundleContainerState> = object({
   annotations: optional(recordOf(string)),
   created: string,
   phase: oneOf("creating", "created"),
-  cgroup: object({ parent: string, name: string }),
+  cgroup: object({ parent: string, name: string, createdParents: optional(arrayOf(string)) }),
 });
 
 export function bundleContainerPaths(root: string, id: string): BundleContainerPaths {

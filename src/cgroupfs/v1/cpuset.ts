@@ -5,6 +5,7 @@
 // apply() then narrows them to resources.cpu.cpus / .mems.
 
 import * as path from "node:path";
+import { TsboxError } from "../../errors.js";
 import { readValue, writeValue, type CgroupFs } from "../fs.js";
 import type { LinuxResources } from "../types.js";
 
@@ -17,7 +18,10 @@ export function inheritFromParent(dir: string, fs: CgroupFs): void {
   const parent = path.dirname(dir);
   for (const file of FILES) {
     if (readValue(fs, dir, file) !== "") continue;
-    writeValue(fs, dir, file, readValue(fs, parent, file));
+    const value = readValue(fs, parent, file);
+    // A parent tsbox did not make is never written to: say why no task could join.
+    if (value === "") throw new TsboxError(`cgroup: ${file} of ${parent} is empty: no process can join a cgroup below it`, 125);
+    writeValue(fs, dir, file, value);
   }
 }
 

@@ -9,10 +9,11 @@
 
 import { closeSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { Cgroup } from "../../cgroupfs/index.js";
+import { DEFAULT_PARENT, hierarchyDirs, removeEmptyParents, type Cgroup } from "../../cgroupfs/index.js";
 import { LaunchError, UsageError, errnoCode } from "../../errors.js";
 import { log } from "../../log.js";
 import { buildPlan } from "../../oci/build-plan.js";
+import type { Spec } from "../../oci/spec.js";
 import { checkContainerId, readBundle, rootPropagationFlags } from "../../oci/bundle.js";
 import { seccompProgram } from "../../native/seccomp-compiler.js";
 import { processStartTime } from "../../state/container-store.js";
@@ -57,6 +58,16 @@ export interface CreatedBundleContainer {
   ptyMaster?: number;
 }
 
+/**
+ * The state a createContainer / startContainer hook reads (runc's: status
+ * creating, then created), in two halves around the pid the process inserts.
+ */
+function containerHookState(spec: Spec, id: string, bundle: string, status: "creating" | "created"): { prefix: string; suffix: string } {
+  const head = JSON.stringify({ ociVersion: spec.ociVersion, id, status });
+  const tail = JSON.stringify({ bundle, ...(spec.annotations ? { annotations: spec.annotations } : {}) });
+  return { prefix: `${head.slice(0, -1)},"pid":`, suffix: `,${tail.slice(1)}` };
+}
+
 export async function createBundleContainer(req: BundleCreateRequest, host: Host = realHost): Promise<CreatedBundleContainer> {
   const id = checkContainerId(req.id);
   const paths = bundleContainerPaths(req.root, id);
@@ -93,6 +104,10 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
     host.native.mkfifo(paths.fifo, 0o622);
 
     const cgroup = createContainerCgroup(host, hierarchy, where.name, where.parent, enforced);
+    // tsbox's own root (shared with `tsbox run`) stays, as `tsbox run` leaves it.
+    const ownRoots = new Set(hierarchyDirs(hierarchy).map((m) => join(m, DEFAULT_PARENT)));
+    const createdParents = cgroup.createdParents.filter((d) => !ownRoots.has(d));
+    undo.push(() => removeEmptyParents(createdParents, host.cgroups.fs));
     undo.push(() => cgroup.destroy());
     cgroup.apply(spec.linux.resources);
 
@@ -111,6 +126,10 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
         try { return statSync(p).isDirectory(); } catch { return true; /* the child reports the missing source */ }
       },
       ...(seccomp ? { seccomp } : {}),
+      hookStates: {
+        createContainer: containerHookState(spec, id, bundle.dir, "creating"),
+        startContainer: containerHookState(spec, id, bundle.dir, "created"),
+      },
     });
     log().debug({ id, ops: plan.ops.length }, "creating");
 
@@ -130,7 +149,8 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
     const base: BundleContainerState = {
       ociVersion: spec.ociVersion, id, pid, pidStartTime: processStartTime(pid) ?? "", bundle: bundle.dir,
       rootfs: bundle.rootfs, ...(spec.annotations ? { annotations: spec.annotations } : {}),
-      created: new Date().toISOString(), phase: "creating", cgroup: where,
+      created: new Date().toISOString(), phase: "creating",
+      cgroup: { ...where, ...(createdParents.length > 0 ? { createdParents } : {}) },
     };
     writeBundleState(req.root, base);
     cgroup.addProcess(pid);

@@ -6,11 +6,15 @@
 // last process.
 
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { hierarchyDirs, removeEmptyParents, type Hierarchy } from "../../cgroupfs/index.js";
 import { TsboxError } from "../../errors.js";
 import { processStartTime } from "../../state/container-store.js";
 import type { SpecHooks } from "../../oci/spec.js";
-import { bundleContainerPaths, readBundleSpec, readBundleState, removeBundleContainerDir } from "../../state/bundle-containers.js";
+import {
+  bundleContainerPaths, readBundleSpec, readBundleState, removeBundleContainerDir, type BundleContainerState,
+} from "../../state/bundle-containers.js";
 import { runHooksWarning } from "./hooks.js";
 import { hostCgroups, type CgroupHost } from "../running.js";
 import { NoSuchContainerError, bundleCgroup, bundleStatus, ociState } from "./status.js";
@@ -38,9 +42,23 @@ export async function deleteBundleContainer(root: string, id: string, force: boo
   try { hooks = readBundleSpec(root, id)?.hooks; } catch { /* a broken spec does not stop the delete */ }
   // Kills whatever is left in the cgroup (a paused one thawed), waits until it is empty, removes it.
   await cgroup.destroy();
+  // Then the parents create made, deepest first, when empty (another
+  // container may still be in one); never a parent that was there before.
+  removeEmptyParents(ownParents(cgroups.hierarchy(), s), cgroups.fs);
   await untilGone(s.pid, s.pidStartTime);
   removeBundleContainerDir(root, id);
   if (hooks?.poststop?.length) runHooksWarning(hooks, "poststop", ociState(s, "stopped"));
+}
+
+/**
+ * The recorded parents that are what create made: ancestors of the
+ * container's directory in a hierarchy (a state file is never a way to
+ * remove some other directory).
+ */
+function ownParents(h: Hierarchy, s: BundleContainerState): string[] {
+  const segs = s.cgroup.parent.split("/").filter((x) => x !== "");
+  const ancestors = new Set(hierarchyDirs(h).flatMap((m) => segs.map((_, i) => join(m, ...segs.slice(0, i + 1)))));
+  return (s.cgroup.createdParents ?? []).filter((d) => ancestors.has(d));
 }
 
 /** The init is out of the cgroup once it exits, but may not be reaped yet: wait for that (10 s, as runc). */

@@ -28,7 +28,10 @@ export async function startBundleContainer(root: string, id: string, cgroups: Cg
  * Opens the fifo without blocking (a blocking open would wait forever for a
  * process that died) and reads the one byte the container's process writes
  * once its own open returns. Until it has opened its end there is no writer
- * (reads return 0): retried while the process lives.
+ * (reads return 0): retried while the process lives. With startContainer
+ * hooks the byte comes once they passed; a failing one writes "1" and its
+ * error instead, and the process exits (the container stops): that error is
+ * start's.
  */
 async function releaseFifo(fifo: string, alive: () => boolean): Promise<void> {
   let fd: number;
@@ -47,7 +50,8 @@ async function releaseFifo(fifo: string, alive: () => boolean): Promise<void> {
       } catch (e) {
         if (errnoCode(e) !== "EAGAIN") throw e;
       }
-      if (n === 1) return;
+      if (n === 1 && buf[0] === 0x30) return;
+      if (n === 1) throw new TsboxError(await readToEnd(fd, alive) || "the container's startContainer hook failed", 1);
       if (!alive()) throw new TsboxError("container process is already dead", 1);
       // Another start took the byte and removed the fifo: the container runs.
       if (!existsSync(fifo)) throw new TsboxError("cannot start an already running container", 1);
@@ -55,5 +59,22 @@ async function releaseFifo(fifo: string, alive: () => boolean): Promise<void> {
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The rest of what the process writes, until it closes its end (it exits). */
+async function readToEnd(fd: number, alive: () => boolean): Promise<string> {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(4096);
+  for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
+    let n = -1;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch (e) {
+      if (errnoCode(e) !== "EAGAIN") throw e;
+    }
+    if (n > 0) { chunks.push(Buffer.from(buf.subarray(0, n))); continue; }
+    if (n === 0 || !alive()) return Buffer.concat(chunks).toString("utf8");
+    await sleep(delay);
   }
 }
