@@ -37,7 +37,11 @@ start_oci_dockerd() {
   echo "starting a separate dockerd (--add-runtime $name=$path; $dir, log $log)" >&2
   # PATH is passed on to containerd and its shims, which run the runtime: a runtime that is a
   # script (#!/usr/bin/env node) finds its interpreter through it.
-  dockerd \
+  # In a network namespace of its own: with --bridge none, dockerd deletes any interface named
+  # docker0 at start-up (moby's removeDefaultBridgeInterface), which would be the machine's
+  # Docker's bridge. It needs no network: images are loaded, containers run --network none, and
+  # its API is a unix socket.
+  unshare --net -- dockerd \
     --config-file "$dir/daemon.json" \
     --data-root "$dir/data" \
     --exec-root "$dir/exec" \

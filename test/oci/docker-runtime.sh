@@ -44,6 +44,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# The machine's network interfaces, to check that the separate dockerd leaves them alone
+# (with --bridge none, dockerd deletes a docker0 it can see).
+host_links="$(ip -o link show | awk -F': ' '{print $2}' | sort | tr '\n' ' ')"
 start_oci_dockerd "$rt" "$runtime"
 echo "# runtime under test: $runtime as --runtime $rt ($(timeout 10 "$runtime" --version 2>/dev/null | head -n 1 || true))"
 
@@ -282,6 +285,8 @@ check_nothing_left() {
   # The shims keep the runtime's state under /run/containerd/runc/<containerd namespace>.
   OUT="$(ls -A /run/containerd/runc/tsbox-oci 2>/dev/null || true)"
   expect "no runtime state is left" eq "$OUT" ""
+  OUT="$(ip -o link show | awk -F': ' '{print $2}' | sort | tr '\n' ' ')"
+  expect "the machine's network interfaces are untouched (docker0 included)" eq "$OUT" "$host_links"
 }
 
 all=(echo exit_codes not_found env workdir user hostname read_only stdin tty pids_limit memory_oom
