@@ -45,6 +45,18 @@
 #define OPEN_TREE_CLOEXEC O_CLOEXEC
 #define MOVE_MOUNT_F_EMPTY_PATH 0x4
 #define MOVE_MOUNT_T_SYMLINKS 0x10
+#define FSOPEN_CLOEXEC 1
+#define FSCONFIG_SET_FLAG 0
+#define FSCONFIG_SET_STRING 1
+#define FSCONFIG_CMD_CREATE 6
+#define FSMOUNT_CLOEXEC 1
+#define MOUNT_ATTR_RDONLY 0x1
+#define MOUNT_ATTR_NOSUID 0x2
+#define MOUNT_ATTR_NODEV 0x4
+#define MOUNT_ATTR_NOEXEC 0x8
+#define MOUNT_ATTR_NOATIME 0x10
+#define MOUNT_ATTR_STRICTATIME 0x20
+#define MOUNT_ATTR_NODIRATIME 0x80
 #endif
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
@@ -53,7 +65,8 @@
 enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, BINDFD, PIVOT,
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
             CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
-            FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, CHOWN, PIDNS, HOOK, NKINDS };
+            FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, CHOWN, PIDNS, HOOK, PROCWRITE, NSROOT,
+            FSMOUNT, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -74,6 +87,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [SETNS] = {"SETNS", "sn"},         [HANDOFF] = {"HANDOFF", ""},   [PAUSE] = {"PAUSE", ""},
   [CHOWN] = {"CHOWN", "snn"},        [PIDNS] = {"PIDNS", "s"},
   [HOOK] = {"HOOK", ""},  // variadic, parsed apart
+  [PROCWRITE] = {"PROCWRITE", "ss"}, [NSROOT] = {"NSROOT", ""},   [FSMOUNT] = {"FSMOUNT", "nssns"},
 };
 
 struct op {
@@ -349,9 +363,23 @@ static void op_keyring(const struct op *o) {
 
 // Bind mounts ignore most flags when created, and propagation flags cannot be
 // combined with anything else: both need calls of their own.
+// In a user namespace, a bind of a host mount keeps that mount's nosuid,
+// nodev, noexec and atime flags locked: a remount that would clear one fails
+// with EPERM. It is retried with them kept (they only restrict); as the host's
+// root, in the host's user namespace, the first attempt is all there is.
+static int remount_keeping_locked(const char *tgt, unsigned long flags) {
+  if (mount(NULL, tgt, NULL, flags, NULL) == 0) return 0;
+  struct statfs sf;
+  if (errno != EPERM || statfs(tgt, &sf) < 0) return -1;
+  unsigned long locked = (unsigned long)sf.f_flags & (ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_NOATIME |
+                                                      ST_NODIRATIME | ST_RELATIME);
+  if ((flags & locked) == locked) { errno = EPERM; return -1; }
+  return mount(NULL, tgt, NULL, flags | locked, NULL);
+}
+
 static void apply_flags(const char *tgt, unsigned long f, unsigned long prop) {
   if ((f & MS_BIND) && (f & ~(MS_BIND | MS_REC)) &&
-      mount(NULL, tgt, NULL, MS_REMOUNT | MS_BIND | (f & ~MS_REC), NULL) < 0)
+      remount_keeping_locked(tgt, MS_REMOUNT | MS_BIND | (f & ~MS_REC)) < 0)
     fail("remount ", tgt);
   if (prop && mount(NULL, tgt, NULL, prop | (f & MS_REC), NULL) < 0) fail("mount ", tgt);
 }
@@ -362,6 +390,44 @@ static void do_mount(const char *src, const char *tgt, const char *fs, unsigned 
   check_target(tgt);
   if ((!prop || (f & ~MS_REC)) && mount(src, tgt, fs, f, data) < 0) fail("mount ", tgt);
   apply_flags(tgt, f, prop);
+}
+
+// FSMOUNT (a user namespace's proc and sysfs, before PIVOT): a new mount of
+// fstype made detached (fsopen/fsconfig/fsmount) into a slot, attached by
+// BINDFD after PIVOT. The kernel lets a user namespace mount procfs or sysfs
+// only while a fully visible one is in its mount namespace (mount_too_revealing),
+// checked when fsmount makes the mount: the host's, until PIVOT detaches it.
+static void op_fsmount(const struct op *o) {
+  static char opts[4096];
+  const char *fstype = o->s[1], *source = o->s[2], *data = o->s[4];
+  unsigned long flags = (unsigned long)o->n[3];
+  int fs = (int)syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC);
+  if (fs < 0) fail("mount (fsopen) ", fstype);
+  if (*source && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", source, 0) < 0) fail("mount ", fstype);
+  size_t n = slen(data);
+  if (n >= sizeof opts) { errno = E2BIG; fail("mount ", fstype); }
+  memcpy(opts, data, n + 1);
+  // "key=value,flag,...": one fsconfig call each.
+  for (char *k = opts; *k; ) {
+    char *e = k, *v = NULL;
+    while (*e && *e != ',') { if (*e == '=' && !v) { *e = 0; v = e + 1; } e++; }
+    int last = !*e;
+    *e = 0;
+    if (*k && (v ? syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, k, v, 0)
+                 : syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, k, NULL, 0)) < 0)
+      fail3(125, errno, "mount ", fstype, ": bad option");
+    if (last) break;
+    k = e + 1;
+  }
+  if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) fail("mount ", fstype);
+  unsigned attr = (flags & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) | (flags & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
+                  (flags & MS_NODEV ? MOUNT_ATTR_NODEV : 0) | (flags & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0) |
+                  (flags & MS_NOATIME ? MOUNT_ATTR_NOATIME : 0) | (flags & MS_NODIRATIME ? MOUNT_ATTR_NODIRATIME : 0) |
+                  (flags & MS_STRICTATIME ? MOUNT_ATTR_STRICTATIME : 0);
+  int m = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, attr);
+  if (m < 0) fail("mount ", fstype);
+  close(fs);
+  slot_fd[o->n[0]] = m;
 }
 
 // Piped launch (the CLI): fds 0-2 become the pipes the parent made before
@@ -514,8 +580,10 @@ static void close_except(const int *keep, int n) {
 // child, which continues the plan inside it.
 static void op_join(const struct op *o) {
   static const struct { unsigned long flag; const char *name; } order[] = {
-    // mnt last: once in it, the host's /proc is out of reach (all are opened first anyway).
-    {CLONE_NEWIPC, "ipc"}, {CLONE_NEWUTS, "uts"}, {CLONE_NEWNET, "net"}, {CLONE_NEWPID, "pid"},
+    // user first: the others belong to it, and only its capabilities let this
+    // process join them; mnt last: once in it, the host's /proc is out of reach
+    // (all are opened first anyway).
+    {CLONE_NEWUSER, "user"}, {CLONE_NEWIPC, "ipc"}, {CLONE_NEWUTS, "uts"}, {CLONE_NEWNET, "net"}, {CLONE_NEWPID, "pid"},
     {CLONE_NEWCGROUP, "cgroup"}, {CLONE_NEWNS, "mnt"},
   };
   enum { N = sizeof order / sizeof *order };
@@ -644,11 +712,17 @@ static _Noreturn void exec_sealed(const struct op *o) {
 // process reports its pid (as JOIN does) and exits: the child is the engine's
 // to reap, and waits at the join gate until the launcher placed it in the
 // container's cgroup (EOF there: the launcher died, `_exit(125)`).
+// An empty path: a new PID namespace (unshare), for a plan that joined a user
+// namespace by path and so could not create the others with clone.
 static void op_pidns(const struct op *o) {
-  int fd = open(o->s[0], O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail("open namespace ", o->s[0]);
-  if (setns(fd, CLONE_NEWPID) < 0) fail("join namespace ", o->s[0]);
-  close(fd);
+  if (!*o->s[0]) {
+    if (unshare(CLONE_NEWPID) < 0) fail("unshare", " PID namespace");
+  } else {
+    int fd = open(o->s[0], O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail("open namespace ", o->s[0]);
+    if (setns(fd, CLONE_NEWPID) < 0) fail("join namespace ", o->s[0]);
+    close(fd);
+  }
   long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) fail("fork into the PID namespace", NULL);
   if (pid > 0) {
@@ -951,7 +1025,7 @@ static void run_op(const struct op *o) {
     break;
   case SYMLINK: if (symlink(s0, o->s[1]) < 0 && errno != EEXIST) fail("symlink ", o->s[1]); break;
   case REMOUNT:
-    if (mount(NULL, s0, NULL, MS_REMOUNT | (unsigned long)o->n[1], NULL) < 0) fail("remount ", s0);
+    if (remount_keeping_locked(s0, MS_REMOUNT | (unsigned long)o->n[1]) < 0) fail("remount ", s0);
     break;
   case HOSTNAME: if (sethostname(s0, slen(s0)) < 0) fail("sethostname", NULL); break;
   case LOUP: {
@@ -1014,6 +1088,18 @@ static void run_op(const struct op *o) {
     break;
   }
   case PIDNS: op_pidns(o); break;
+  case PROCWRITE: break;  // done by the parent before it released this process
+  case FSMOUNT: op_fsmount(o); break;
+  case NSROOT:
+    // Root of the user namespace the parent has mapped (or that was joined):
+    // until now this process's ids are the host's root, unmapped in it, and a
+    // file it created would fail with EOVERFLOW. Raw syscalls, as USER.
+    // setgroups is refused where the namespace's setgroups file says "deny"
+    // (one joined by path that its creator set so): the host's groups then stay.
+    if (syscall(SYS_setgroups, 0, NULL) < 0 && errno != EPERM) fail("setgroups", NULL);
+    if (syscall(SYS_setresgid, 0, 0, 0) < 0) fail("become root in the user namespace (setresgid 0)", NULL);
+    if (syscall(SYS_setresuid, 0, 0, 0) < 0) fail("become root in the user namespace (setresuid 0)", NULL);
+    break;
   case DETACH: {
     // exec -d: the process is handed to the container's PID 1 (the orphan's
     // reaper is that of its parent's PID namespace), so no host process waits.
@@ -1279,9 +1365,11 @@ static int parse(int n, char **plan, struct op **out, size_t *nout) {
       }
       if ((o->k == STDIO && (k != 0 || (strcmp(o->s[0], "inherit") && strcmp(o->s[0], "null") &&
                                         strcmp(o->s[0], "detached")))) ||
-          ((o->k == OPENPATH || o->k == BINDFD) && o->n[0] >= 64) ||
+          ((o->k == OPENPATH || o->k == BINDFD || o->k == FSMOUNT) && o->n[0] >= 64) ||
           (o->k == USER && (o->n[0] > 0xfffffffe || o->n[1] > 0xfffffffe)) ||
-          (o->k == CHOWN && (o->n[1] > 0xfffffffe || o->n[2] > 0xfffffffe))) {
+          (o->k == CHOWN && (o->n[1] > 0xfffffffe || o->n[2] > 0xfffffffe)) ||
+          (o->k == PROCWRITE && strcmp(o->s[0], "uid_map") && strcmp(o->s[0], "gid_map") &&
+           strcmp(o->s[0], "oom_score_adj"))) {
         rc = perr(EINVAL, "invalid launch plan: bad %s op", name);
         goto bad;
       }
@@ -1347,6 +1435,33 @@ static int read_cap_last(void) {
 }
 
 EXPORT const char *tsbox_last_error(void) { return last_error; }
+
+// PROCWRITE: the parent (the host's root, in the host's namespaces) writes the
+// child's uid_map / gid_map (each in one write(2), as the kernel requires) and
+// oom_score_adj while the child still waits on the sync pipe: a process in a
+// new user namespace can neither map itself to the host's ids nor lower its
+// oom_score_adj (CAP_SYS_RESOURCE in the host's namespace). runc's parent
+// writes the maps the same way. 0, or -errno with last_error set.
+static int proc_writes(pid_t pid, const struct op *ops, size_t nops) {
+  for (size_t i = 0; i < nops; i++) {
+    if (ops[i].k != PROCWRITE) continue;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, ops[i].s[0]);
+    size_t n = strlen(ops[i].s[1]);
+    int fd = open(path, O_WRONLY | O_CLOEXEC), err;
+    ssize_t w = -1;
+    if (fd >= 0) do w = write(fd, ops[i].s[1], n); while (w < 0 && errno == EINTR);
+    err = fd < 0 || w < 0 ? errno : EIO;
+    if (fd >= 0) close(fd);
+    if (fd < 0 || w != (ssize_t)n) {
+      snprintf(last_error, sizeof last_error, "write %s of the container's process (%s): %s", ops[i].s[0],
+               ops[i].s[1], strerror(err));
+      for (char *c = last_error; *c; c++) if (*c == '\n') *c = ',';
+      return -err;
+    }
+  }
+  return 0;
+}
 
 static int spawn(int n, char **plan, int piped);
 
@@ -1442,6 +1557,14 @@ static int spawn(int n, char **plan, int piped) {
   err = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (pid < 0) perr(err, "clone: %s", strerror(err));
+  if (pid > 0 && (rc = proc_writes(pid, ops, nops)) < 0) {
+    // The child still waits for its release: gone without having run an op.
+    int st;
+    kill(pid, SIGKILL);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    pid = -1;
+    err = -rc;
+  }
 out:
   if (stack != MAP_FAILED) munmap(stack, STACK_SIZE);
   free_ops(ops, nops);

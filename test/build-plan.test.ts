@@ -100,3 +100,87 @@ describe("buildPlan", () => {
     expect(capMask(["CAP_KILL", "CAP_CHOWN"])).toBe((1n << 5n) | 1n);
   });
 });
+
+describe("buildPlan with a user namespace (tsbox-runc)", () => {
+  const userSpec = (namespaces: { type: string; path?: string }[] = [{ type: "user" }]) => {
+    const s = spec();
+    s.linux.namespaces = [...s.linux.namespaces.filter((n) => n.type !== "cgroup"), ...namespaces] as typeof s.linux.namespaces;
+    if (!namespaces.some((n) => n.path)) {
+      s.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }, { containerID: 65536, hostID: 300000, size: 10 }];
+      s.linux.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    }
+    s.linux.devices = [{ path: "/dev/fuse", type: "c", major: 10, minor: 229, uid: 5, gid: 5 }, { path: "/dev/fifo", type: "p", major: 0, minor: 0 }];
+    s.process.oomScoreAdj = -100;
+    return s;
+  };
+  const bctx: PlanContext = { ...ctx, overlay: undefined, rootPropagation: MS.SLAVE | MS.REC, execFifo: "/run/x/exec.fifo", deviceOwners: true };
+  delete (bctx as { overlay?: unknown }).overlay;
+
+  it("clones it with the others; the launcher writes the maps and oom_score_adj; root of it before anything on the bundle", () => {
+    const p = buildPlan(userSpec(), bctx);
+    expect(p.cloneFlags & CLONE.NEWUSER).toBe(CLONE.NEWUSER);
+    expect(p.ops.slice(1, 4)).toEqual([
+      { op: "PROCWRITE", file: "uid_map", value: "0 100000 65536\n65536 300000 10" },
+      { op: "PROCWRITE", file: "gid_map", value: "0 200000 65536" },
+      { op: "PROCWRITE", file: "oom_score_adj", value: "-100" },
+    ]);
+    expect(p.ops.some((o) => o.op === "WRITEFILE" && o.path.endsWith("oom_score_adj"))).toBe(false);
+    const n = names(p.ops);
+    // The fifo (the runtime's own directory) as the host's root; the rest as the namespace's root.
+    expect(n.indexOf("FIFO")).toBeLessThan(n.indexOf("NSROOT"));
+    expect(n.indexOf("NSROOT")).toBeLessThan(n.indexOf("KEYRING"));
+    expect(n.indexOf("NSROOT")).toBeLessThan(n.indexOf("OPENPATH"));
+    expect(n.indexOf("NSROOT")).toBeLessThan(n.indexOf("MOUNT"));
+  });
+
+  it("binds the host's device nodes instead of mknod (never chowned), makes proc and sysfs before PIVOT", () => {
+    const ops = buildPlan(userSpec(), bctx).ops;
+    const pivot = index(ops, (o) => o.op === "PIVOT");
+    expect(ops.filter((o) => o.op === "MKNOD")).toEqual([{ op: "MKNOD", path: "/dev/fifo", mode: 0o010666, major: 0, minor: 0 }]);
+    expect(ops.some((o) => o.op === "CHOWN")).toBe(false);
+    const opened = (path: string): number => {
+      const o = ops.find((x) => x.op === "OPENPATH" && x.path === path);
+      expect(o && index(ops, (x) => x === o)).toBeLessThan(pivot);
+      return o && o.op === "OPENPATH" ? o.slot : -1;
+    };
+    for (const dev of ["/dev/null", "/dev/tty", "/dev/fuse"]) {
+      expect(ops).toContainEqual({ op: "BINDFD", slot: opened(dev), target: dev, flags: 0 });
+      expect(index(ops, (o) => o.op === "ENSUREFILE" && o.path === dev)).toBeGreaterThan(pivot);
+    }
+    const fsmounts = ops.filter((o) => o.op === "FSMOUNT");
+    expect(fsmounts.map((o) => o.op === "FSMOUNT" && o.fstype)).toEqual(["proc", "sysfs"]);
+    expect(Math.max(...fsmounts.map((o) => ops.indexOf(o)))).toBeLessThan(pivot);
+    const proc = fsmounts[0]!;
+    expect(ops).toContainEqual({ op: "BINDFD", slot: proc.op === "FSMOUNT" ? proc.slot : -1, target: "/proc", flags: MS.NOSUID | MS.NOEXEC | MS.NODEV });
+    const slots = ops.flatMap((o) => (o.op === "OPENPATH" || o.op === "FSMOUNT" ? [o.slot] : []));
+    expect(new Set(slots).size).toBe(slots.length);
+  });
+
+  it("without a network namespace /sys is the host's, recursively; without a cgroup namespace the cgroup dirs are bound", () => {
+    const s = userSpec([{ type: "user" }]);
+    s.linux.namespaces = s.linux.namespaces.filter((n) => n.type !== "network");
+    const info = cgroupMountInfo({ version: "v1", mounts: new Map([["memory", "/sys/fs/cgroup/memory"]]) } as never);
+    const ops = buildPlan(s, { ...bctx, cgroup: { ...info, path: "/tsbox/runc/x", host: "/sys/fs/cgroup" } }).ops;
+    const sys = ops.find((o) => o.op === "OPENPATH" && o.path === "/sys");
+    expect(ops).toContainEqual({ op: "BINDFD", slot: sys?.op === "OPENPATH" ? sys.slot : -1, target: "/sys", flags: MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY | MS.REC });
+    const mem = ops.find((o) => o.op === "OPENPATH" && o.path === "/sys/fs/cgroup/memory/tsbox/runc/x");
+    expect(mem).toBeDefined();
+    expect(ops.some((o) => o.op === "MOUNT" && (o.fstype === "cgroup" || o.fstype === "sysfs"))).toBe(false);
+    expect(ops.some((o) => o.op === "LOUP")).toBe(false);
+  });
+
+  it("joins a user namespace by path first, then makes the others inside it (the PID one by a fork)", () => {
+    const p = buildPlan(userSpec([{ type: "user", path: "/proc/7/ns/user" }]), bctx);
+    expect(p.cloneFlags).toBe(0);
+    expect(p.ops.slice(0, 5)).toEqual([
+      { op: "STDIO", stdin: "null" },
+      { op: "PROCWRITE", file: "oom_score_adj", value: "-100" },
+      { op: "SETNS", path: "/proc/7/ns/user", flag: CLONE.NEWUSER },
+      { op: "UNSHARE", flags: CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS },
+      { op: "PIDNS", path: "" },
+    ]);
+    expect(names(p.ops)).toContain("NSROOT");
+    expect(names(p.ops)).toContain("LOUP");
+    expect(p.ops.some((o) => o.op === "PROCWRITE" && o.file !== "oom_score_adj")).toBe(false);
+  });
+});

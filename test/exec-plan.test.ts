@@ -66,10 +66,11 @@ describe("buildExecPlan", () => {
       "EXEC", "true", "1", "true", "0"]);
   });
 
-  it("joinedNamespaces never includes a user namespace", () => {
+  it("joinedNamespaces includes the user namespace only when the container has one", () => {
     const s = spec();
-    s.linux.namespaces.push({ type: "user" });
     expect(joinedNamespaces(s) & CLONE.NEWUSER).toBe(0);
+    s.linux.namespaces.push({ type: "user" });
+    expect(joinedNamespaces(s) & CLONE.NEWUSER).toBe(CLONE.NEWUSER);
   });
 });
 

@@ -84,12 +84,31 @@ describe("a bundle's config.json", () => {
     expect(refusal((c) => { c.hooks = { afterEverything: [{ path: "/x" }] }; })).toBe("hooks.afterEverything is not supported by tsbox-runc");
     expect(refusal((c) => { c.hooks = { startContainer: [{ path: "x" }] }; })).toContain("is not absolute");
     expect(refusal((c) => { c.hooks = { poststart: [{ path: "x" }] }; })).toContain("is not absolute");
-    expect(refusal((c) => { c.linux.namespaces.push({ type: "user" }); })).toContain("user namespace");
     expect(refusal((c) => { c.linux.namespaces.push({ type: "time" }); })).toContain("time namespace");
     expect(refusal((c) => { c.linux.namespaces = c.linux.namespaces.filter((x: { type: string }) => x.type !== "mount"); }))
       .toContain("without a mount namespace");
     expect(refusal((c) => { c.linux.resources.hugepageLimits = [{ pageSize: "2MB", limit: 1 }]; })).toContain("hugepageLimits");
-    expect(refusal((c) => { c.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]; })).toContain("user namespace");
+  });
+
+  it("takes a user namespace with its maps, as runc checks them", () => {
+    const maps = (c: Record<string, any>): void => {
+      c.linux.namespaces.push({ type: "user" });
+      c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 200000, size: 65536 }];
+    };
+    const { spec } = readBundle(bundle(maps));
+    expect(spec.linux.uidMappings).toEqual([{ containerID: 0, hostID: 100000, size: 65536 }]);
+    expect(spec.linux.gidMappings).toEqual([{ containerID: 0, hostID: 200000, size: 65536 }]);
+    expect(refusal((c) => { c.linux.namespaces.push({ type: "user" }); })).toContain("no uid mappings found");
+    expect(refusal((c) => { c.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]; }))
+      .toContain("set but there is no user namespace");
+    expect(refusal((c) => { maps(c); c.linux.gidMappings[0].containerID = 1; })).toContain("no root user mapping found");
+    expect(refusal((c) => { maps(c); c.process.user.additionalGids = [70000]; })).toBe("process.user gid 70000 is not mapped by linux.gidMappings");
+    expect(refusal((c) => { c.linux.namespaces.push({ type: "user", path: "/proc/1/ns/user" }); c.linux.uidMappings = [{ containerID: 0, hostID: 1, size: 1 }]; }))
+      .toContain("cannot be applied to an existing user namespace");
+    const joined = readBundle(bundle((c) => { c.linux.namespaces.push({ type: "user", path: "/proc/1/ns/user" }); })).spec;
+    expect(joined.linux.namespaces).toContainEqual({ type: "user", path: "/proc/1/ns/user" });
+    expect(joined.linux.uidMappings).toBeUndefined();
   });
 
   it("checks what runc checks: args, cwd, hostname without UTS, sysctls and their namespaces, the rootfs, the JSON", () => {

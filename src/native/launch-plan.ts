@@ -72,6 +72,15 @@ export type Op =
    * statePrefix + the process's pid + stateSuffix; timeout in seconds, 0 none
    */
   | { op: "HOOK"; label: string; timeout: number; path: string; argv: string[]; env: string[]; statePrefix: string; stateSuffix: string }
+  /**
+   * done by the launcher, not the child: /proc/<child>/<file> written after clone,
+   * before the child is released (uid_map, gid_map; oom_score_adj in a user namespace)
+   */
+  | { op: "PROCWRITE"; file: "uid_map" | "gid_map" | "oom_score_adj"; value: string }
+  /** a new mount made detached into a slot (fsopen/fsmount), before PIVOT; BINDFD attaches it */
+  | { op: "FSMOUNT"; slot: number; fstype: string; source: string; flags: number; data: string }
+  /** setgroups([]), setresgid(0), setresuid(0): root of the (mapped or joined) user namespace */
+  | { op: "NSROOT" }
   | { op: "EXEC"; path: string; argv: string[]; env: string[] };
 
 export interface Plan {
@@ -90,7 +99,7 @@ export function encodePlan(plan: Plan): string[] {
     switch (o.op) {
       case "STDIO": out.push(o.stdin); break;
       case "UNSHARE": out.push(String(o.flags)); break;
-      case "PRIVATE": case "PIVOT": case "LOUP": case "DETACH": case "NONEWPRIVS": case "MEMMERGE": case "FIFOWAIT": case "HANDOFF": case "PAUSE": break;
+      case "PRIVATE": case "PIVOT": case "LOUP": case "DETACH": case "NONEWPRIVS": case "MEMMERGE": case "FIFOWAIT": case "HANDOFF": case "PAUSE": case "NSROOT": break;
       case "JOIN": out.push(String(o.pid), String(o.namespaces)); break;
       case "PTY": out.push(String(o.rows), String(o.cols)); break;
       case "MOUNT": out.push(o.source, o.target, o.fstype, String(o.flags), o.data); break;
@@ -104,6 +113,8 @@ export function encodePlan(plan: Plan): string[] {
       case "REMOUNT": out.push(o.path, String(o.flags)); break;
       case "HOSTNAME": case "KEYRING": case "DOMAINNAME": out.push(o.name); break;
       case "WRITEFILE": out.push(o.path, o.value); break;
+      case "PROCWRITE": out.push(o.file, o.value); break;
+      case "FSMOUNT": out.push(String(o.slot), o.fstype, o.source, String(o.flags), o.data); break;
       case "UMASK": out.push(String(o.mask)); break;
       case "SETNS": out.push(o.path, String(o.flag)); break;
       case "INIT": case "FIFO": case "PIDNS": out.push(o.path); break;

@@ -4,7 +4,8 @@
 
 import { join } from "node:path";
 import { fitLowerdirs } from "./overlay-lowerdirs.js";
-import { MEMORY_MERGE_ANNOTATION, type Spec, type SpecMount } from "./spec.js";
+import { MEMORY_MERGE_ANNOTATION, type Spec, type SpecIdMapping, type SpecMount } from "./spec.js";
+import { UsageError } from "../errors.js";
 import { capMask } from "../native/capabilities.js";
 import { MS, mountFlags } from "./mount-options.js";
 import type { Op, Plan, StdinMode } from "../native/launch-plan.js";
@@ -24,6 +25,9 @@ export const RLIMIT: Record<string, number> = {
   RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10,
   RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
 };
+
+/** The shim's OPENPATH slots (native-shims/PLAN.md). */
+const MAX_SLOTS = 64;
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
@@ -50,6 +54,13 @@ export interface CgroupMountInfo {
    * container's own directory is then bound over it, as runc does.
    */
   path?: string;
+  /**
+   * The host's directory holding the v1 hierarchies (`<host>/<dir>`) or the
+   * cgroup2 mount (default /sys/fs/cgroup): with a user namespace and no cgroup
+   * namespace the kernel refuses a cgroup mount, and the container's own cgroup
+   * directories are bound from there instead, as runc does.
+   */
+  host?: string;
 }
 
 export interface PlanContext {
@@ -112,8 +123,14 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   let cgroupNs: Op | undefined;
   let mountNs: Op | undefined;
   let pidNs: Op | undefined;
+  let userPath: string | undefined;
   const joins: Op[] = [];
   for (const ns of spec.linux.namespaces) {
+    if (ns.type === "user") {
+      if (ns.path) userPath = ns.path;
+      else cloneFlags |= CLONE.NEWUSER;
+      continue;
+    }
     const flag = ns.type === "cgroup" ? CLONE.NEWCGROUP : NS_FLAG[ns.type];
     if (flag === undefined) continue;
     // An existing namespace (a pod's network namespace) is joined, not created.
@@ -124,20 +141,67 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
     else if (op) joins.push(op);
     else cloneFlags |= flag;
   }
+  // The namespaces made for the container (by clone, or by unshare inside a joined user namespace).
+  const own = cloneFlags;
+  const userns = (own & CLONE.NEWUSER) !== 0 || userPath !== undefined;
+  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }];
+  // A new user namespace: the launcher maps it while the child waits (PROCWRITE).
+  if (own & CLONE.NEWUSER) {
+    ops.push({ op: "PROCWRITE", file: "uid_map", value: idMap(spec.linux.uidMappings ?? []) },
+      { op: "PROCWRITE", file: "gid_map", value: idMap(spec.linux.gidMappings ?? []) });
+  }
+  // Lowering it takes CAP_SYS_RESOURCE in the host's user namespace, which a
+  // process in a user namespace of its own lacks: the launcher writes it then.
+  const oom = spec.process.oomScoreAdj;
+  if (userns && oom !== undefined) ops.push({ op: "PROCWRITE", file: "oom_score_adj", value: String(oom) });
+  if (userPath !== undefined) {
+    // Joined first: the other namespaces are then made inside it, owned by it
+    // (runc's order); the PID namespace by a fork (PIDNS), as for one by path.
+    ops.push({ op: "SETNS", path: userPath, flag: CLONE.NEWUSER });
+    const unshare = cloneFlags & ~CLONE.NEWPID;
+    if (unshare) ops.push({ op: "UNSHARE", flags: unshare });
+    if (cloneFlags & CLONE.NEWPID) pidNs = { op: "PIDNS", path: "" };
+    cloneFlags = 0;
+  }
   // The PID namespace last: the process forked into it inherits the others.
-  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }, ...joins, ...(pidNs ? [pidNs] : [])];
-  if (spec.process.oomScoreAdj !== undefined) {
-    ops.push({ op: "WRITEFILE", path: "/proc/self/oom_score_adj", value: String(spec.process.oomScoreAdj) });
+  ops.push(...joins, ...(pidNs ? [pidNs] : []));
+  if (!userns && oom !== undefined) {
+    ops.push({ op: "WRITEFILE", path: "/proc/self/oom_score_adj", value: String(oom) });
+  }
+  // Host paths (the exec fifo, bind sources) must be opened before the host's
+  // root goes away, and before a mount namespace given by path is joined.
+  const binds = spec.mounts.filter((m) => m.type === "bind");
+  const hostOpens: Op[] = binds.map((m, slot) => ({ op: "OPENPATH", slot, path: m.source ?? "" }));
+  const fifo: Op[] = ctx.execFifo !== undefined ? [{ op: "FIFO", path: ctx.execFifo }] : [];
+  if (userns) {
+    // The exec fifo is in the runtime's own state directory (runc opens it in
+    // its parent); everything after is done as the namespace's root, the
+    // bundle and bind sources reached with the mapped ids, as runc reaches them.
+    ops.push(...fifo, { op: "NSROOT" });
+  } else {
+    hostOpens.unshift(...fifo);
   }
   if (ctx.newKeyring !== false) ops.push(sessionKeyring(ctx.id));
   // The cgroup namespace is entered only after the parent placed the child in its
   // cgroup, so that the container sees its own cgroup as the root.
   if (cgroupNs) ops.push(cgroupNs);
-  // Host paths (the exec fifo, bind sources) must be opened before the host's
-  // root goes away, and before a mount namespace given by path is joined.
-  const binds = spec.mounts.filter((m) => m.type === "bind");
-  const hostOpens: Op[] = binds.map((m, slot) => ({ op: "OPENPATH", slot, path: m.source ?? "" }));
-  if (ctx.execFifo !== undefined) hostOpens.unshift({ op: "FIFO", path: ctx.execFifo });
+
+  // After PIVOT every path is inside the container: a symlink in the image
+  // cannot point a mount outside it. Planned first: in a user namespace, what
+  // cannot be made there (device nodes, sysfs without a network namespace of
+  // its own, cgroup hierarchies without a cgroup namespace) is bound from the
+  // host, and those host paths are opened with the bind sources, before PIVOT.
+  const slots = hostSlots(binds.length, hostOpens);
+  const fromHost: FromHost | undefined = userns
+    ? { ...slots, sysfs: (own & CLONE.NEWNET) === 0, cgroup: cgroupNs === undefined }
+    : undefined;
+  const mounts: Op[] = [];
+  for (const m of spec.mounts) {
+    if (m.type === "bind") mounts.push(...bindOps(m, binds.indexOf(m), ctx));
+    else mounts.push(...mountOps(m, ctx, spec, fromHost));
+    if (m.destination === "/dev") mounts.push(...devOps(spec, ctx.deviceOwners === true, fromHost?.open));
+  }
+
   if (ctx.overlay) ops.push(...overlayRootOps(ctx, ctx.overlay), ...hostOpens);
   else ops.push(...hostOpens, ...(mountNs ? [mountNs] : []), ...boundRootOps(ctx));
 
@@ -145,15 +209,7 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   if (ctx.pauseForHooks) ops.push({ op: "PAUSE" });
   // createContainer: in the container's namespaces, cwd the rootfs, before
   // pivot_root (runc's place); the spec's mounts come after PIVOT here.
-  ops.push({ op: "CHDIR", path: ctx.rootfs }, ...hookOps(spec, "createContainer", ctx), { op: "PIVOT" });
-
-  // From here on every path is inside the container: a symlink in the image
-  // cannot point a mount outside it.
-  for (const m of spec.mounts) {
-    if (m.type === "bind") ops.push(...bindOps(m, binds.indexOf(m), ctx));
-    else ops.push(...mountOps(m, ctx, spec));
-    if (m.destination === "/dev") ops.push(...devOps(spec, ctx.deviceOwners === true));
-  }
+  ops.push({ op: "CHDIR", path: ctx.rootfs }, ...hookOps(spec, "createContainer", ctx), { op: "PIVOT" }, ...mounts);
 
   // In the container's procfs and namespaces, before /proc/sys is made read-only.
   for (const [key, value] of Object.entries(spec.linux.sysctl ?? {})) {
@@ -164,11 +220,11 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   if (spec.root.readonly) ops.push({ op: "REMOUNT", path: "/", flags: MS.BIND | MS.RDONLY });
 
   // Only in a UTS namespace of its own: otherwise these would be the host's names.
-  if (cloneFlags & CLONE.NEWUTS) {
+  if (own & CLONE.NEWUTS) {
     if (spec.hostname !== "") ops.push({ op: "HOSTNAME", name: spec.hostname });
     if (spec.domainname !== undefined && spec.domainname !== "") ops.push({ op: "DOMAINNAME", name: spec.domainname });
   }
-  if (cloneFlags & CLONE.NEWNET) ops.push({ op: "LOUP" });
+  if (own & CLONE.NEWNET) ops.push({ op: "LOUP" });
   for (const r of spec.process.rlimits) {
     const resource = RLIMIT[r.type];
     if (resource === undefined) throw new Error(`unknown rlimit ${r.type}`);
@@ -207,6 +263,36 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   if (ctx.init !== undefined) ops.push({ op: "INIT", path: ctx.init });
   ops.push({ op: "EXEC", path: spec.process.args[0]!, argv: spec.process.args, env: spec.process.env });
   return { cloneFlags, ops };
+}
+
+/** A uid_map / gid_map as the kernel reads it: one "inside outside count" line per range. */
+function idMap(maps: SpecIdMapping[]): string {
+  return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join("\n");
+}
+
+/**
+ * Slots after the bind mounts' for what a user namespace's container gets from
+ * before PIVOT: host paths to bind (OPENPATH) and detached new mounts (FSMOUNT).
+ */
+function hostSlots(first: number, opens: Op[]): Pick<FromHost, "open" | "mount"> {
+  let next = first;
+  const take = (): number => {
+    if (next >= MAX_SLOTS) throw new UsageError(`a container with a user namespace can have at most ${MAX_SLOTS} bind mounts, devices and proc/sysfs mounts`, 1);
+    return next++;
+  };
+  return {
+    open: (path) => {
+      const slot = take();
+      opens.push({ op: "OPENPATH", slot, path });
+      return slot;
+    },
+    mount: (m) => {
+      const slot = take();
+      const { flags, data } = mountFlags(m.options);
+      opens.push({ op: "FSMOUNT", slot, fstype: m.type ?? "", source: m.source ?? m.type ?? "", flags, data });
+      return slot;
+    },
+  };
 }
 
 /**
@@ -271,23 +357,52 @@ function cgroupNamespace(spec: Spec): boolean {
   return spec.linux.namespaces.some((n) => n.type === "cgroup");
 }
 
-function mountOps(m: SpecMount, ctx: PlanContext, spec: Spec): Op[] {
+/** In a user namespace: what is bound from the host instead of made (see buildPlan). */
+interface FromHost {
+  /** the slot of a host path, opened before PIVOT */
+  open: (hostPath: string) => number;
+  /** the slot of a new mount of m made before PIVOT (proc, sysfs: see FSMOUNT in native-shims/PLAN.md) */
+  mount: (m: SpecMount) => number;
+  /** no network namespace of the container's own: the kernel refuses a sysfs mount */
+  sysfs: boolean;
+  /** no cgroup namespace of its own: the kernel refuses a cgroup mount */
+  cgroup: boolean;
+}
+
+function mountOps(m: SpecMount, ctx: PlanContext, spec: Spec, fromHost?: FromHost): Op[] {
   const { flags, data } = mountFlags(m.options);
   const ops: Op[] = [{ op: "TARGET", path: m.destination, kind: m.type ?? "" }, { op: "MKDIR", path: m.destination, mode: 0o755 }];
   if (m.type === "proc" || m.type === "sysfs") ops.push({ op: "CHECKDIR", path: m.destination });
-  if (m.type === "cgroup") return [...ops, ...cgroupOps(m.destination, flags, ctx.cgroup, !cgroupNamespace(spec))];
+  if (m.type === "cgroup") {
+    const bindFrom = fromHost?.cgroup ? fromHost.open : undefined;
+    return [...ops, ...cgroupOps(m.destination, flags, ctx.cgroup, !cgroupNamespace(spec), bindFrom)];
+  }
+  if (m.type === "sysfs" && fromHost?.sysfs) {
+    // runc's fallback: the host's /sys, recursively, with the mount's flags.
+    ops.push({ op: "BINDFD", slot: fromHost.open("/sys"), target: m.destination, flags: flags | MS.REC });
+    return ops;
+  }
+  if ((m.type === "proc" || m.type === "sysfs") && fromHost) {
+    ops.push({ op: "BINDFD", slot: fromHost.mount(m), target: m.destination, flags });
+    return ops;
+  }
   ops.push({ op: "MOUNT", source: m.source ?? m.type ?? "none", target: m.destination, fstype: m.type ?? "", flags, data });
   return ops;
 }
 
-function cgroupOps(dest: string, flags: number, cg: CgroupMountInfo, hostView: boolean): Op[] {
+function cgroupOps(dest: string, flags: number, cg: CgroupMountInfo, hostView: boolean,
+  bindFrom?: (hostPath: string) => number): Op[] {
   // Without a cgroup namespace: the container's own cgroup bound over the hierarchy's root.
   const own = (target: string): Op[] => (hostView && cg.path !== undefined && cg.path !== "/"
     ? [{ op: "MOUNT", source: `${target}${cg.path}`, target, fstype: "", flags: MS.BIND | flags, data: "" }]
     : []);
-  if (cg.version === "v2") {
-    return [{ op: "MOUNT", source: "cgroup", target: dest, fstype: "cgroup2", flags, data: "" }, ...own(dest)];
-  }
+  // In a user namespace without a cgroup namespace: the container's own cgroup
+  // directory bound from the host's hierarchy (runc's v1 layout).
+  const host = cg.host ?? "/sys/fs/cgroup";
+  const mountOrBind = (target: string, fstype: string, data: string, hostDir: string): Op[] => (bindFrom
+    ? [{ op: "BINDFD", slot: bindFrom(`${hostDir}${cg.path === "/" ? "" : cg.path ?? ""}`), target, flags }]
+    : [{ op: "MOUNT", source: "cgroup", target, fstype, flags, data }, ...own(target)]);
+  if (cg.version === "v2") return mountOrBind(dest, "cgroup2", "", host);
   // v1: a tmpfs holding one mount per hierarchy, as Docker lays it out; for a
   // read-only cgroup mount (all but --privileged) the hierarchies are mounted
   // read-only and the tmpfs itself is made read-only once populated (runc's mountCgroupV1).
@@ -295,8 +410,7 @@ function cgroupOps(dest: string, flags: number, cg: CgroupMountInfo, hostView: b
   const ops: Op[] = [{ op: "MOUNT", source: "tmpfs", target: dest, fstype: "tmpfs", flags: rw, data: "mode=755" }];
   for (const h of cg.v1 ?? []) {
     const target = `${dest}/${h.dir}`;
-    ops.push({ op: "MKDIR", path: target, mode: 0o755 },
-      { op: "MOUNT", source: "cgroup", target, fstype: "cgroup", flags, data: h.data }, ...own(target));
+    ops.push({ op: "MKDIR", path: target, mode: 0o755 }, ...mountOrBind(target, "cgroup", h.data, `${host}/${h.dir}`));
   }
   for (const l of cg.v1Links ?? []) ops.push({ op: "SYMLINK", target: l.target, path: `${dest}/${l.name}` });
   if (flags & MS.RDONLY) ops.push({ op: "REMOUNT", path: dest, flags });
@@ -304,14 +418,24 @@ function cgroupOps(dest: string, flags: number, cg: CgroupMountInfo, hostView: b
 }
 
 const S_IFIFO = 0o010000;
+const S_IFMT = 0o170000;
 
-function devOps(spec: Spec, owners: boolean): Op[] {
-  const ops: Op[] = DEVICES.map(([path, major, minor]) => ({ op: "MKNOD", path, mode: S_IFCHR | 0o666, major, minor }) as Op);
+/**
+ * Docker's /dev nodes, then the spec's. In a user namespace mknod is refused:
+ * each char or block device is the host's node of the same path bound on an
+ * empty file (runc's bindMountDeviceNode), keeping the host's owner and mode.
+ */
+function devOps(spec: Spec, owners: boolean, bindFrom?: (hostPath: string) => number): Op[] {
+  const node = (path: string, mode: number, major: number, minor: number): Op[] => (bindFrom && (mode & S_IFMT) !== S_IFIFO
+    ? [{ op: "ENSUREFILE", path }, { op: "BINDFD", slot: bindFrom(path), target: path, flags: 0 }]
+    : [{ op: "MKNOD", path, mode, major, minor }]);
+  const ops: Op[] = DEVICES.flatMap(([path, major, minor]) => node(path, S_IFCHR | 0o666, major, minor));
   // The spec's own devices (--privileged: the host's), after the defaults (the
   // host's mode wins for the same node); not where /dev's symlinks go (the
   // host's /dev/ptmx gives way to pts/ptmx, as runc's setupPtmx does).
   const links = new Set(DEV_LINKS.map(([, path]) => path));
   const dirs = new Set<string>(["/dev"]);
+  const bound = new Set<string>(bindFrom ? DEVICES.map(([path]) => path) : []);
   for (const d of spec.linux.devices ?? []) {
     if (links.has(d.path) || d.path === "/dev/console" || !d.path.startsWith("/dev/")) continue;
     const dir = d.path.slice(0, d.path.lastIndexOf("/"));
@@ -320,9 +444,15 @@ function devOps(spec: Spec, owners: boolean): Op[] {
       ops.push({ op: "MKDIR", path: dir, mode: 0o755 });
     }
     const kind = d.type === "b" ? S_IFBLK : d.type === "p" ? S_IFIFO : S_IFCHR;
-    ops.push({ op: "MKNOD", path: d.path, mode: kind | ((d.fileMode ?? 0o666) & 0o7777),
-      major: d.type === "p" ? 0 : d.major, minor: d.type === "p" ? 0 : d.minor });
-    if (owners && ((d.uid ?? 0) !== 0 || (d.gid ?? 0) !== 0)) ops.push({ op: "CHOWN", path: d.path, uid: d.uid ?? 0, gid: d.gid ?? 0 });
+    // Bound already (a default device listed again): the host's node is there.
+    if (bindFrom && kind !== S_IFIFO && bound.has(d.path)) continue;
+    bound.add(d.path);
+    ops.push(...node(d.path, kind | ((d.fileMode ?? 0o666) & 0o7777),
+      d.type === "p" ? 0 : d.major, d.type === "p" ? 0 : d.minor));
+    // A bound node is the host's: never chowned from inside.
+    if (owners && !(bindFrom && kind !== S_IFIFO) && ((d.uid ?? 0) !== 0 || (d.gid ?? 0) !== 0)) {
+      ops.push({ op: "CHOWN", path: d.path, uid: d.uid ?? 0, gid: d.gid ?? 0 });
+    }
   }
   for (const [target, path] of DEV_LINKS) ops.push({ op: "SYMLINK", target, path });
   if (spec.process.terminal) ops.push({ op: "ENSUREFILE", path: "/dev/console" });

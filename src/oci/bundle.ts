@@ -15,7 +15,9 @@ import {
 import type { LinuxDeviceCgroup, LinuxResources } from "../cgroupfs/index.js";
 import { KNOWN_CAPABILITIES } from "../native/capabilities.js";
 import { RLIMIT } from "./build-plan.js";
-import type { LinuxSeccomp, NamespaceType, Spec, SpecDevice, SpecHooks, SpecMount, SpecProcess } from "./spec.js";
+import type {
+  LinuxSeccomp, NamespaceType, Spec, SpecDevice, SpecHooks, SpecIdMapping, SpecMount, SpecProcess,
+} from "./spec.js";
 
 /** A config.json that cannot be used as written: exits 1, as runc's errors do. */
 export class BundleError extends UsageError {
@@ -202,6 +204,7 @@ export function bundleSpec(dir: string, c: Config): Bundle {
     throw new BundleError("unable to set domainname without a private UTS namespace");
   }
   checkSysctl(linux.sysctl ?? {}, has);
+  const idMaps = userNamespaceMaps(namespaces, linux.uidMappings ?? [], linux.gidMappings ?? [], process);
   const spec: Spec = {
     ociVersion: c.ociVersion,
     process,
@@ -211,6 +214,7 @@ export function bundleSpec(dir: string, c: Config): Bundle {
     mounts: (c.mounts ?? []).map((m, i) => bundleMount(dir, m, i)),
     linux: {
       namespaces,
+      ...idMaps,
       resources: resources(linux.resources ?? {}),
       devices: (linux.devices ?? []).map(device),
       cgroupsPath: linux.cgroupsPath ?? "",
@@ -346,7 +350,6 @@ function refuseUnsupported(c: Config): void {
     if (!RUNTIME_HOOKS.has(kind) && hooks.length > 0) refuse(`hooks.${kind}`);
   }
   const l = c.linux;
-  if (l?.uidMappings?.length || l?.gidMappings?.length) refuse("a user namespace (linux.uidMappings/gidMappings)");
   if (l?.resources) refuseUnsupportedResources(l.resources);
   if (l?.seccomp?.listenerPath) refuse("linux.seccomp.listenerPath (seccomp notify)");
   if (l?.intelRdt) refuse("linux.intelRdt");
@@ -356,7 +359,7 @@ function refuseUnsupported(c: Config): void {
 }
 
 /** Namespaces an existing one of may be joined by path (setns before anything else happens in it). */
-const JOINABLE = new Set(["network", "ipc", "uts", "cgroup", "pid", "mount"]);
+const JOINABLE = new Set(["network", "ipc", "uts", "cgroup", "pid", "mount", "user"]);
 
 function refuseUnsupportedResources(r: Partial<ConfigResources>): void {
   const refuse = (what: string): never => {
@@ -379,7 +382,6 @@ function checkNamespaces(list: { type: string; path?: string }[]): { type: Names
     if (!(NAMESPACES as readonly string[]).includes(ns.type)) throw new BundleError(`namespace type ${JSON.stringify(ns.type)} is unknown`);
     if (seen.has(ns.type)) throw new BundleError(`malformed spec file: duplicated ns ${JSON.stringify(ns.type)}`);
     seen.add(ns.type);
-    if (ns.type === "user") throw new BundleError("a user namespace is not supported by tsbox-runc");
     if (ns.type === "time") throw new BundleError("a time namespace is not supported by tsbox-runc");
     const path = ns.path ?? "";
     if (path !== "" && !JOINABLE.has(ns.type)) {
@@ -391,6 +393,49 @@ function checkNamespaces(list: { type: string; path?: string }[]): { type: Names
   // The executor pivots into the root: it needs a mount namespace of its own.
   if (!seen.has("mount")) throw new BundleError("a container without a mount namespace is not supported by tsbox-runc");
   return out;
+}
+
+/**
+ * The maps of a new user namespace, checked as runc checks them: both given,
+ * the container's root mapped (the process becomes it before the mounts), and
+ * the process's own ids mapped. A user namespace joined by path keeps the maps
+ * it has; the other namespaces are then created inside it. A new one cannot be
+ * combined with namespaces joined by path: the child is cloned into the new user
+ * namespace and has no privilege over namespaces the host's user namespace owns.
+ */
+function userNamespaceMaps(namespaces: { type: NamespaceType; path?: string }[], uid: SpecIdMapping[],
+  gid: SpecIdMapping[], process: SpecProcess): Pick<Spec["linux"], "uidMappings" | "gidMappings"> {
+  const user = namespaces.find((n) => n.type === "user");
+  if (!user) {
+    if (uid.length || gid.length) throw new BundleError("linux.uidMappings/gidMappings are set but there is no user namespace in linux.namespaces");
+    return {};
+  }
+  if (user.path !== undefined) {
+    if (uid.length || gid.length) throw new BundleError(`linux.uidMappings/gidMappings cannot be applied to an existing user namespace (path ${user.path})`);
+    return {};
+  }
+  if (uid.length === 0) throw new BundleError("user namespaces enabled, but no uid mappings found (linux.uidMappings)");
+  if (gid.length === 0) throw new BundleError("user namespaces enabled, but no gid mappings found (linux.gidMappings)");
+  const joined = namespaces.find((n) => n.path !== undefined);
+  if (joined) {
+    throw new BundleError(`joining an existing ${joined.type} namespace (path ${joined.path}) with a new user namespace is not supported by tsbox-runc`);
+  }
+  for (const [what, maps] of [["uidMappings", uid], ["gidMappings", gid]] as const) {
+    maps.forEach((m, i) => {
+      if (m.size <= 0) throw new BundleError(`linux.${what}[${i}].size must be positive`);
+      if (m.containerID < 0 || m.hostID < 0 || m.containerID + m.size > 2 ** 32 - 1 || m.hostID + m.size > 2 ** 32 - 1) {
+        throw new BundleError(`linux.${what}[${i}] is out of the 32-bit id range`);
+      }
+    });
+  }
+  const mapped = (maps: SpecIdMapping[], id: number): boolean => maps.some((m) => id >= m.containerID && id < m.containerID + m.size);
+  if (!mapped(uid, 0) || !mapped(gid, 0)) throw new BundleError("user namespaces enabled, but no root user mapping found (containerID 0)");
+  const u = process.user;
+  if (!mapped(uid, u.uid)) throw new BundleError(`process.user.uid ${u.uid} is not mapped by linux.uidMappings`);
+  for (const g of [u.gid, ...(u.additionalGids ?? [])]) {
+    if (!mapped(gid, g)) throw new BundleError(`process.user gid ${g} is not mapped by linux.gidMappings`);
+  }
+  return { uidMappings: uid, gidMappings: gid };
 }
 
 /** runc's sysctl validation: namespaced keys only, each with its namespace. */

@@ -11,7 +11,7 @@ import type { Op, Plan } from "../native/launch-plan.js";
 
 const NS_FLAG: Record<string, number> = {
   pid: CLONE.NEWPID, network: CLONE.NEWNET, ipc: CLONE.NEWIPC, uts: CLONE.NEWUTS, mount: CLONE.NEWNS,
-  cgroup: CLONE.NEWCGROUP,
+  cgroup: CLONE.NEWCGROUP, user: CLONE.NEWUSER,
 };
 
 export interface ExecProcess {
@@ -42,7 +42,7 @@ export interface ExecPlanContext {
   handoff?: boolean;
 }
 
-/** The namespaces of the spec an exec joins, as CLONE_NEW* bits (the user namespace is never used). */
+/** The namespaces of the spec an exec joins, as CLONE_NEW* bits (the user namespace, if any, first: JOIN's order). */
 export function joinedNamespaces(spec: Spec): number {
   let mask = 0;
   for (const ns of spec.linux.namespaces) mask |= NS_FLAG[ns.type] ?? 0;

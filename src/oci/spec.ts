@@ -84,6 +84,13 @@ export interface SpecHooks {
   poststop?: SpecHook[];
 }
 
+/** One range of a user namespace's map (config-linux.md "User namespace mappings"). */
+export interface SpecIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 export type NamespaceType = "pid" | "network" | "mount" | "ipc" | "uts" | "cgroup" | "user" | "time";
 
 export interface Spec {
@@ -96,6 +103,9 @@ export interface Spec {
   mounts: SpecMount[];
   linux: {
     namespaces: { type: NamespaceType; path?: string }[];
+    /** with a new user namespace (tsbox-runc; `tsbox run` has none): its uid and gid maps */
+    uidMappings?: SpecIdMapping[];
+    gidMappings?: SpecIdMapping[];
     resources: LinuxResources;
     /** device nodes beyond the defaults (--privileged: the host's) */
     devices?: SpecDevice[];

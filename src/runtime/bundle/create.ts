@@ -8,8 +8,8 @@
 // undo first, so a failure leaves no directory, cgroup, mount or process.
 
 import { closeSync, existsSync, mkdirSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { DEFAULT_PARENT, hierarchyDirs, removeEmptyParents, type Cgroup } from "../../cgroupfs/index.js";
+import { dirname, join } from "node:path";
+import { DEFAULT_PARENT, hierarchyDirs, removeEmptyParents, type Cgroup, type Hierarchy } from "../../cgroupfs/index.js";
 import { LaunchError, UsageError, errnoCode } from "../../errors.js";
 import { log } from "../../log.js";
 import { buildPlan } from "../../oci/build-plan.js";
@@ -68,6 +68,13 @@ function containerHookState(spec: Spec, id: string, bundle: string, status: "cre
   return { prefix: `${head.slice(0, -1)},"pid":`, suffix: `,${tail.slice(1)}` };
 }
 
+/** Where the host's hierarchies are (see CgroupMountInfo.host): bound from there in a user namespace. */
+function hierarchyHost(h: Hierarchy): string | undefined {
+  if (h.version === "v2") return h.mounts.get("cgroup2");
+  const first = h.mounts.values().next();
+  return first.done ? undefined : dirname(first.value);
+}
+
 export async function createBundleContainer(req: BundleCreateRequest, host: Host = realHost): Promise<CreatedBundleContainer> {
   const id = checkContainerId(req.id);
   const paths = bundleContainerPaths(req.root, id);
@@ -119,7 +126,7 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
       execFifo: paths.fifo,
       pauseForHooks: hasRuntimeHooks,
       deviceOwners: true,
-      cgroup: { ...cgroupMountInfo(hierarchy), path: cgroup.path },
+      cgroup: { ...cgroupMountInfo(hierarchy), path: cgroup.path, host: hierarchyHost(hierarchy) },
       // The engine's stdio, untouched (the shim hands over fds 0-2 as they are).
       stdin: "inherit",
       bindIsDir: (p) => {
