@@ -235,6 +235,8 @@ run_set() {
 run_and_gate() {
   local kind="$1" src="$2" base="$3"; shift 3
   local args=(--label "$label" --suite "$kind") runs=1 i results note
+  # A bats file exits 1 when any of its tests failed: that says nothing of its other tests.
+  [[ "$kind" != bats ]] || args+=(--trust-failed-programs)
   (( record )) && runs="${TSBOX_OCI_RECORD_RUNS:-3}"
   for ((i = 1; i <= runs; i++)); do
     results="$results_root/$kind"
@@ -292,25 +294,30 @@ run_bats() {
   run_and_gate bats "$dir/tests/integration" "$bats_baseline" "${files[@]}"
 }
 
-rc=0
+# The last line counts the suites whose gate held (each suite's own totals are above it: runc
+# itself fails some assertions, so those lines are no verdict).
+held=() broke=() t0=$SECONDS
 for s in "${suites[@]}"; do
+  t=$SECONDS
+  ok=1
   case "$s" in
-    validation) run_validation || rc=1 ;;
-    bats) run_bats || rc=1 ;;
+    validation) run_validation || ok=0 ;;
+    bats) run_bats || ok=0 ;;
     cri)
       step "cri: containerd with runtime handler tsbox (= $runtime)"
-      t=$SECONDS
       mkdir -p "$results_root"
-      bash "$repo/test/oci/cri-runtime.sh" "$runtime" | tee "$results_root/cri.tap" || rc=1
-      echo "cri checks took $((SECONDS - t))s"
+      bash "$repo/test/oci/cri-runtime.sh" "$runtime" | tee "$results_root/cri.tap" || ok=0
       ;;
     docker)
       step "docker: docker run --runtime tsbox (= $runtime) on a separate dockerd"
-      t=$SECONDS
       mkdir -p "$results_root"
-      bash "$repo/test/oci/docker-runtime.sh" "$runtime" | tee "$results_root/docker.tap" || rc=1
-      echo "docker checks took $((SECONDS - t))s"
+      bash "$repo/test/oci/docker-runtime.sh" "$runtime" | tee "$results_root/docker.tap" || ok=0
       ;;
   esac
+  echo "$s took $((SECONDS - t))s"
+  if (( ok )); then held+=("$s"); else broke+=("$s"); fi
 done
-exit "$rc"
+echo
+echo "test:oci with $label in $((SECONDS - t0))s: gate held for: ${held[*]:-none}; broken for: ${broke[*]:-none}"
+echo "oci: ${#held[@]} passed, ${#broke[@]} failed"
+(( ${#broke[@]} == 0 ))
