@@ -34,16 +34,16 @@
 #
 # Environment:
 #   TSBOX_OCI_RUNTIME          runtime to judge (default bin/tsbox-runc.js)
-#   TSBOX_OCI_PROGRAM_TIMEOUT  seconds per validation program (default 120)
+#   TSBOX_OCI_PROGRAM_TIMEOUT  seconds per validation program (default 90; runc needs 15 at most)
 #   TSBOX_OCI_BUDGET           seconds for all programs of one suite run; the rest are reported
-#                              "not run" (default 400; runc needs ~80 s and ~115 s)
+#                              "not run" (default 300; runc needs ~80 s and ~115 s)
 #   TSBOX_OCI_PROGRAMS         space-separated subset of programs to run (default: all)
 #   TSBOX_OCI_RETRY=0          no second run of the programs with regressions (default: one,
 #                              when at most 10 programs regressed; what passes then is flaky)
 #   TSBOX_OCI_RECORD_RUNS      runs that --record-baseline takes (default 3): assertions that
 #                              pass in all are the gate, in some only are marked flaky
 #   TSBOX_OCI_BATS             space-separated subset of bats files, without .bats (default: all)
-#   TSBOX_OCI_BATS_TIMEOUT     seconds per bats file (default 300)
+#   TSBOX_OCI_BATS_TIMEOUT     seconds per bats file (default 90; runc needs 16 at most)
 #   TSBOX_OCI_RESULTS          where TAP, stderr and summary.json go (default .tmp/oci/<label>)
 #   TSBOX_OCI_CACHE            see scripts/oci-suites.sh
 set -euo pipefail
@@ -184,7 +184,7 @@ run_one_validation() {
   fi
   [[ -x "$vdir/bin/$p.t" ]] || { echo "test-oci: no program $p in $vdir" >&2; return 1; }
   (cd "$scratch/run" && TMPDIR="$scratch/tmp/$p" RUNTIME="$wrapper" \
-    timeout -k 10 "${TSBOX_OCI_PROGRAM_TIMEOUT:-120}" "$vdir/bin/$p.t" \
+    timeout -k 10 "${TSBOX_OCI_PROGRAM_TIMEOUT:-90}" "$vdir/bin/$p.t" \
     </dev/null >"$results/$p.tap" 2>"$results/$p.err") || rc=$?
   return "$rc"
 }
@@ -197,7 +197,7 @@ run_one_bats() {
   [[ -f "$dir/$name.bats" ]] || { echo "test-oci: no $name.bats in $dir" >&2; return 1; }
   # helpers.bash's get-images.sh asks `go env GOARCH` (Go is there: the suites were built with it).
   (cd "$dir" && TMPDIR="$scratch/tmp/$name" RUNC="$runtime" PATH="/usr/lib/go-1.23/bin:$PATH" \
-    timeout -k 10 "${TSBOX_OCI_BATS_TIMEOUT:-300}" script -qfec "bats --tap $name.bats" /dev/null \
+    timeout -k 10 "${TSBOX_OCI_BATS_TIMEOUT:-90}" script -qfec "bats --tap $name.bats" /dev/null \
     </dev/null >"$results/$name.raw" 2>"$results/$name.err") || rc=$?
   tr -d '\r' < "$results/$name.raw" > "$results/$name.tap"
   rm -f "$results/$name.raw"
@@ -208,7 +208,7 @@ run_one_bats() {
 # cleaning up after each.
 run_set() {
   local kind="$1" src="$2" results="$3"; shift 3
-  local budget="${TSBOX_OCI_BUDGET:-400}" t0=$SECONDS ts rc p
+  local budget="${TSBOX_OCI_BUDGET:-300}" t0=$SECONDS ts rc p
   rm -rf "$results"
   mkdir -p "$results"
   printf '%s\n' "$@" > "$results/programs.txt"
