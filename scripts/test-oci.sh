@@ -46,6 +46,8 @@
 #   TSBOX_OCI_BATS_TIMEOUT     seconds per bats file (default 90; runc needs 16 at most)
 #   TSBOX_OCI_RESULTS          where TAP, stderr and summary.json go (default .tmp/oci/<label>)
 #   TSBOX_OCI_CACHE            see scripts/oci-suites.sh
+#   TSBOX_OCI_LOCK             lock file serializing runs on one machine (default
+#                              /run/lock/tsbox-test-oci.lock; TSBOX_OCI_LOCK_WAIT seconds, 1800)
 set -euo pipefail
 exec </dev/null
 
@@ -67,6 +69,16 @@ done
 step() { printf '\n--- test-oci: %s\n' "$*"; }
 
 [[ "$(id -u)" == 0 ]] || { echo "test-oci: needs root (the suites create containers)" >&2; exit 1; }
+
+# One run at a time on a machine: the suites use fixed cgroup paths (/cgrouptest,
+# runc-cgroups-integration-test) and clean them up after each program.
+lock="${TSBOX_OCI_LOCK:-/run/lock/tsbox-test-oci.lock}"
+mkdir -p "$(dirname "$lock")"
+exec 9>>"$lock"
+if ! flock -n 9; then
+  echo "test-oci: another run holds $lock; waiting for it (at most ${TSBOX_OCI_LOCK_WAIT:-1800} s)"
+  flock -w "${TSBOX_OCI_LOCK_WAIT:-1800}" 9 || { echo "test-oci: gave up waiting for $lock" >&2; exit 1; }
+fi
 
 runtime_arg="${TSBOX_OCI_RUNTIME:-$repo/bin/tsbox-runc.js}"
 if [[ "$runtime_arg" == */* ]]; then
@@ -111,8 +123,10 @@ mounts_under() {
     sort -rn | cut -f2-
 }
 
-# Test cgroups the validation programs ask for (runtime-tools' cgroups.AbsCgroupPath and
-# RelCgroupPath); only empty directories are removed (rmdir), never anything with a process.
+# Test cgroups the suites ask for (runtime-tools' cgroups.AbsCgroupPath and RelCgroupPath, runc's
+# bats tests' runc-cgroups-integration-test/test-cgroup-N: a timed-out or failing test leaves
+# them, and a leftover cpu.rt_runtime_us there fails the next run's rt test); only empty
+# directories are removed (rmdir), never anything with a process.
 remove_test_cgroups() {
   local hier path mnt base d
   while IFS=: read -r _ hier path; do
@@ -121,7 +135,8 @@ remove_test_cgroups() {
     [[ -d "$mnt" ]] || continue
     [[ "$path" == / ]] && path=""
     for base in "$mnt" "$mnt$path"; do
-      for d in "$base/testdir/cgrouptest/container" "$base/testdir/cgrouptest" "$base/testdir" "$base/cgrouptest"; do
+      for d in "$base/testdir/cgrouptest/container" "$base/testdir/cgrouptest" "$base/testdir" "$base/cgrouptest" \
+               "$base/runc-cgroups-integration-test"; do
         [[ -d "$d" ]] || continue
         # A leftover child cgroup (any name) goes first, deepest first.
         find "$d" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null || true
@@ -185,7 +200,7 @@ run_one_validation() {
   [[ -x "$vdir/bin/$p.t" ]] || { echo "test-oci: no program $p in $vdir" >&2; return 1; }
   (cd "$scratch/run" && TMPDIR="$scratch/tmp/$p" RUNTIME="$wrapper" \
     timeout -k 10 "${TSBOX_OCI_PROGRAM_TIMEOUT:-90}" "$vdir/bin/$p.t" \
-    </dev/null >"$results/$p.tap" 2>"$results/$p.err") || rc=$?
+    </dev/null >"$results/$p.tap" 2>"$results/$p.err" 9>&-) || rc=$?
   return "$rc"
 }
 
@@ -198,7 +213,7 @@ run_one_bats() {
   # helpers.bash's get-images.sh asks `go env GOARCH` (Go is there: the suites were built with it).
   (cd "$dir" && TMPDIR="$scratch/tmp/$name" RUNC="$runtime" PATH="/usr/lib/go-1.23/bin:$PATH" \
     timeout -k 10 "${TSBOX_OCI_BATS_TIMEOUT:-90}" script -qfec "bats --tap $name.bats" /dev/null \
-    </dev/null >"$results/$name.raw" 2>"$results/$name.err") || rc=$?
+    </dev/null >"$results/$name.raw" 2>"$results/$name.err" 9>&-) || rc=$?
   tr -d '\r' < "$results/$name.raw" > "$results/$name.tap"
   rm -f "$results/$name.raw"
   return "$rc"
@@ -306,12 +321,13 @@ for s in "${suites[@]}"; do
     cri)
       step "cri: containerd with runtime handler tsbox (= $runtime)"
       mkdir -p "$results_root"
-      bash "$repo/test/oci/cri-runtime.sh" "$runtime" | tee "$results_root/cri.tap" || ok=0
+      # 9>&-: daemons and shims must not keep the run lock.
+      bash "$repo/test/oci/cri-runtime.sh" "$runtime" 9>&- | tee "$results_root/cri.tap" || ok=0
       ;;
     docker)
       step "docker: docker run --runtime tsbox (= $runtime) on a separate dockerd"
       mkdir -p "$results_root"
-      bash "$repo/test/oci/docker-runtime.sh" "$runtime" | tee "$results_root/docker.tap" || ok=0
+      bash "$repo/test/oci/docker-runtime.sh" "$runtime" 9>&- | tee "$results_root/docker.tap" || ok=0
       ;;
   esac
   echo "$s took $((SECONDS - t))s"
