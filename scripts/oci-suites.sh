@@ -101,7 +101,7 @@ apt_install() {
   installed "$@" && return 0
   apt_update
   log "apt-get install $*"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "$@" >&2
 }
 
 # The URI of the Debian archive this machine's apt already uses for "$codename/main"; the
@@ -138,7 +138,7 @@ EOF
         fi
         apt_update
         log "apt-get install -t bookworm-backports golang-1.23-go"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends \
           -t bookworm-backports golang-1.23-go >&2
       else
         apt_install golang-1.23-go

@@ -174,10 +174,10 @@ eq() { [[ "$1" == "$2" ]]; }
 echo "TAP version 13"
 t0=$SECONDS
 # --- ctr run --runc-binary -----------------------------------------------------------------------------
-out="$(timeout 60 ctr -a "$sock" -n tsbox-oci run --rm --runc-binary "$runtime" --runc-root "$dir/runtime-root" "$image" tsbox-oci-ctr1 echo hello from ctr 2>&1)" || true
+out="$(timeout 60 ctr -a "$sock" -n tsbox-oci run --rm --runc-binary "$runtime" --runc-root "$dir/runtime-root" --cgroup "$cgroup_parent/ctr1" "$image" tsbox-oci-ctr1 echo hello from ctr 2>&1)" || true
 expect "ctr run --runc-binary: output" eq "$out" "hello from ctr"
 code=0
-timeout 60 ctr -a "$sock" -n tsbox-oci run --rm --runc-binary "$runtime" --runc-root "$dir/runtime-root" "$image" tsbox-oci-ctr2 sh -c 'exit 7' >/dev/null 2>&1 || code=$?
+timeout 60 ctr -a "$sock" -n tsbox-oci run --rm --runc-binary "$runtime" --runc-root "$dir/runtime-root" --cgroup "$cgroup_parent/ctr2" "$image" tsbox-oci-ctr2 sh -c 'exit 7' >/dev/null 2>&1 || code=$?
 expect "ctr run --runc-binary: exit code 7" eq "$code" 7
 left="$(ctr -a "$sock" -n tsbox-oci containers ls -q)"
 expect "ctr run --rm leaves no container" eq "$left" ""

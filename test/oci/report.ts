@@ -4,7 +4,7 @@
 //
 //   tsx test/oci/report.ts --results DIR [--label NAME] [--suite WORD] [--baseline FILE] [--retry DIR]
 //                          [--show-gains]
-//   tsx test/oci/report.ts --results DIR... --write-baseline FILE [--header LINE...]
+//   tsx test/oci/report.ts --results DIR... --write-baseline FILE [--header LINE...] [--trust-failed-programs]
 //
 // With several --results (runs of the reference runtime), --write-baseline keeps as gating the
 // assertions that passed in every run and marks those that passed in some as flaky.
@@ -30,6 +30,8 @@ interface Options {
   showGains: boolean;
   /** The word before the total line: `validation: N passed, ...`. */
   suite: string;
+  /** Passes in programs that exited non-zero still gate (bats files exit 1 if any test failed). */
+  trustFailed: boolean;
 }
 
 class UsageError extends Error {}
@@ -39,7 +41,7 @@ const NOT_RUN = "not run (time budget spent)";
 const SHOWN = 60;
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { results: [], label: "runtime", baseline: undefined, retry: undefined, writeBaseline: undefined, header: [], showGains: false, suite: "validation" };
+  const o: Options = { results: [], label: "runtime", baseline: undefined, retry: undefined, writeBaseline: undefined, header: [], showGains: false, suite: "validation", trustFailed: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -56,6 +58,7 @@ function parseArgs(argv: readonly string[]): Options {
       case "--header": o.header.push(value()); break;
       case "--show-gains": o.showGains = true; break;
       case "--suite": o.suite = value(); break;
+      case "--trust-failed-programs": o.trustFailed = true; break;
       default: throw new UsageError(`unknown argument ${String(a)}`);
     }
   }
@@ -125,10 +128,10 @@ function main(argv: readonly string[]): number {
 
   if (o.writeBaseline) {
     const tally = runs.map((r) => totalLine(r)).join("; ");
-    const text = formatBaseline([...o.header, `${runs.length} run(s): ${tally}`], runs);
+    const text = formatBaseline([...o.header, `${runs.length} run(s): ${tally}`], runs, { trustFailedPrograms: o.trustFailed });
     writeFileSync(o.writeBaseline, text);
     const b = parseBaseline(text);
-    console.log(`wrote ${b.stable.size} assertions ${o.label} passed in all ${runs.length} runs (+${b.flaky.size} flaky) to ${o.writeBaseline}`);
+    console.log(`wrote ${b.stable.size} gating assertions (${o.label} passed them in all ${runs.length} runs) and ${b.flaky.size} non-gating ones to ${o.writeBaseline}`);
   }
   const results = runs[0] ?? [];
   const dir = o.results[0] ?? "";
@@ -153,7 +156,7 @@ function main(argv: readonly string[]): number {
   writeFileSync(join(dir, "gains.txt"), gains.map((g) => `${g}\n`).join(""));
   if (o.showGains || gains.length <= 20) for (const g of gains) console.log(`  gain: ${g}`);
   else console.log(`  ${gains.length} gains listed in ${join(dir, "gains.txt")}`);
-  for (const r of flakyMisses) console.log(`  flaky, not gating (${r.now}): ${r.id}`);
+  for (const r of flakyMisses) console.log(`  not gating (${r.now}): ${r.id}`);
   const byProgram = new Map<string, number>();
   for (const r of regressions) {
     const p = r.id.slice(0, r.id.indexOf(":"));
@@ -165,7 +168,7 @@ function main(argv: readonly string[]): number {
   }
   if (byProgram.size > 0) console.log(`regressions by program: ${[...byProgram].map(([p, n]) => `${p} ${n}`).join(", ")}`);
   const subset = baseline.stable.size < recorded.stable.size ? ` (the ${ran.size} programs run)` : "";
-  const flaky = baseline.flaky.size > 0 ? `; ${baseline.flaky.size - flakyMisses.length} of ${baseline.flaky.size} flaky ones passed` : "";
+  const flaky = baseline.flaky.size > 0 ? `; ${baseline.flaky.size - flakyMisses.length} of ${baseline.flaky.size} non-gating ones passed` : "";
   console.log(`gate: ${baseline.stable.size - regressions.length} of ${baseline.stable.size} baseline assertions${subset} pass, ${regressions.length} regressions, ${gains.length} passing beyond the baseline${flaky}`);
   return regressions.length > 0 ? 1 : 0;
 }

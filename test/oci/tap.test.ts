@@ -54,9 +54,9 @@ describe("baseline gate", () => {
 
   it("keeps the passing assertions only, sorted, under a comment header", () => {
     const text = formatBaseline(["recorded with runc"], [reference]);
-    expect(text).toBe("# recorded with runc\ndefault: has expected hostname\ndefault: has expected hostname [#2]\n");
+    expect(text).toBe("# recorded with runc\ndefault: (exits 0)\ndefault: has expected hostname\ndefault: has expected hostname [#2]\n");
     const b = parseBaseline(text);
-    expect([...b.stable]).toEqual(["default: has expected hostname", "default: has expected hostname [#2]"]);
+    expect([...b.stable]).toEqual(["default: (exits 0)", "default: has expected hostname", "default: has expected hostname [#2]"]);
     expect(b.flaky.size).toBe(0);
   });
 
@@ -64,12 +64,12 @@ describe("baseline gate", () => {
     const other = [parseTap("default", "ok 1 - has expected hostname\nnot ok 2 - has expected hostname\nok 3 - only here\n1..3\n", 0)];
     const text = formatBaseline([], [reference, other]);
     expect(text).toBe(
-      "default: has expected hostname\n" +
-        "# Passed in some of the 2 recorded runs only: reported, not gating.\n" +
+      "default: (exits 0)\ndefault: has expected hostname\n" +
+        "# Not gating: passed in some of the 2 recorded runs only, or in a program whose exit status says the reference failed it.\n" +
         "? default: has expected hostname [#2]\n? default: only here\n",
     );
     const b = parseBaseline(text);
-    expect([...b.stable]).toEqual(["default: has expected hostname"]);
+    expect([...b.stable]).toEqual(["default: (exits 0)", "default: has expected hostname"]);
     expect([...b.flaky]).toEqual(["default: has expected hostname [#2]", "default: only here"]);
   });
 
@@ -84,7 +84,7 @@ describe("baseline gate", () => {
         { id: "default: has expected user ID", now: "missing" },
       ],
       flakyMisses: [],
-      gains: ["default: new"],
+      gains: ["default: (exits 0)", "default: new"],
     });
     const failing = parseTap("default", "not ok 1 - has expected hostname\n1..1\n", 0);
     expect(compare(stable(["default: has expected hostname"]), [failing]).regressions).toEqual([
@@ -92,9 +92,34 @@ describe("baseline gate", () => {
     ]);
   });
 
+  it("takes nothing as a reference from a program the reference runtime exits non-zero from", () => {
+    const capsFail = parseTap("process_capabilities_fail", "ok 1 - has expected hostname\n1..1\n", 1);
+    const b = parseBaseline(formatBaseline([], [[capsFail, parseTap("state", "ok 1 - a\n1..1\n", 0)]]));
+    expect([...b.stable]).toEqual(["state: (exits 0)", "state: a"]);
+    expect([...b.flaky]).toEqual(["process_capabilities_fail: has expected hostname"]);
+    // The runtime under test refuses the bad capability: no test point, exit 0. Not a regression.
+    const refused = parseTap("process_capabilities_fail", "", 0);
+    expect(compare(b, [refused, parseTap("state", "ok 1 - a\n1..1\n", 0)]).regressions).toEqual([]);
+  });
+
+  it("keeps a failed program's passes as a reference when told to (bats: a file exits 1 if any test failed)", () => {
+    const file = parseTap("mask", "ok 1 - mask paths [file]\nnot ok 2 - mask paths [prohibit symlink /proc]\n1..2\n", 1);
+    const b = parseBaseline(formatBaseline([], [[file]], { trustFailedPrograms: true }));
+    expect([...b.stable]).toEqual(["mask: mask paths [file]"]);
+    expect(b.flaky.size).toBe(0);
+  });
+
+  it("gates on a program's exit status", () => {
+    const b = parseBaseline(formatBaseline([], [[parseTap("process_rlimits_fail", "", 0)]]));
+    expect([...b.stable]).toEqual(["process_rlimits_fail: (exits 0)"]);
+    expect(compare(b, [parseTap("process_rlimits_fail", "", 1)]).regressions).toEqual([
+      { id: "process_rlimits_fail: (exits 0)", now: "fail" },
+    ]);
+  });
+
   it("reports a flaky assertion that failed without gating on it", () => {
     const failing = parseTap("killsig", "ok 1 - a\nnot ok 2 - b\n1..2\n", 0);
-    const c = compare({ stable: new Set(["killsig: a"]), flaky: new Set(["killsig: b"]) }, [failing]);
+    const c = compare({ stable: new Set(["killsig: a", "killsig: (exits 0)"]), flaky: new Set(["killsig: b"]) }, [failing]);
     expect(c).toEqual({ regressions: [], flakyMisses: [{ id: "killsig: b", now: "fail" }], gains: [] });
   });
 
