@@ -2,6 +2,7 @@
 // and tsbox's refusals), cgroupsPath → tsbox's cgroup layout, the root's mount
 // propagation, the launch plan of a bundle (bound root, exec fifo), the error
 // lines engines parse and runc's list table. No root, no kernel.
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +16,9 @@ import { bundleCgroupPath } from "../src/runtime/bundle/cgroup-path.js";
 import { mountOf, rootMountSetup } from "../src/runtime/bundle/root-mount.js";
 import { earlySink } from "../src/runc/index.js";
 import { errorLine } from "../src/runc/errors.js";
+import { unknownHelpTopic } from "../src/runc/help.js";
 import { listTable } from "../src/runc/info.js";
+import { REPO } from "./helpers.js";
 
 let dir: string;
 let n = 0;
@@ -293,5 +296,36 @@ describe("tsbox-runc's output", () => {
 
   it("pads the list table as Go's tabwriter (minimum 12, padding 3)", () => {
     expect(listTable([["ID", "PID"], ["a-long-container-id", "7"]])).toBe("ID                    PID\na-long-container-id   7\n");
+  });
+
+  it("prints help in runc's layout, for the program and each verb, and refuses help on an unknown verb", () => {
+    const help = (...args: string[]) => spawnSync(process.execPath, ["--", join(REPO, "bin", "tsbox-runc.js"), ...args], { encoding: "utf8" });
+    for (const flag of ["-h", "--help"]) {
+      const r = help(flag);
+      expect(r.status).toBe(0);
+      expect(r.stdout.split("\n").slice(0, 2)).toEqual(["NAME:", "   tsbox-runc - Open Container Initiative runtime (runc-compatible) on tsbox's executor"]);
+      expect(r.stdout).toMatch(/^COMMANDS:\n(?:.*\n)*   delete +delete any resources/m);
+    }
+    for (const verb of ["checkpoint", "delete", "exec", "list", "restore", "run", "update"]) {
+      const r = help(verb, "-h");
+      expect(r.status, verb).toBe(0);
+      expect(r.stdout.split("\n")[1], verb).toMatch(new RegExp(`^   tsbox-runc ${verb} - `));
+    }
+    expect(help("kill", "-h").stdout).toContain("USAGE:\n   tsbox-runc kill [command options] <container-id> [signal]\n");
+    const foo = help("foo", "-h");
+    expect(foo.status).toBe(1);
+    expect(foo.stdout).toBe("");
+    expect(foo.stderr).toContain("No help topic for 'foo'");
+    const cp = help("checkpoint", "c1");
+    expect(cp.status).toBe(1);
+    expect(cp.stderr).toContain("checkpoint/restore is not supported by tsbox-runc");
+  });
+
+  it("tells an unknown verb asked for help from a value of a global option", () => {
+    const verbs = ["run", "state"];
+    expect(unknownHelpTopic(["node", "r", "foo", "-h"], verbs)).toBe("foo");
+    expect(unknownHelpTopic(["node", "r", "--root", "foo", "run", "-h"], verbs)).toBeUndefined();
+    expect(unknownHelpTopic(["node", "r", "--debug", "bar", "--help"], verbs)).toBe("bar");
+    expect(unknownHelpTopic(["node", "r", "foo"], verbs)).toBeUndefined();
   });
 });
