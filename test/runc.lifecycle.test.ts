@@ -134,6 +134,9 @@ describe("tsbox-runc create, start, state, kill, delete", () => {
     const dead = runc(["kill", id]);
     expect(dead.code).toBe(1);
     expect(dead.stderr).toContain("container not running");
+    // Signal 0 is a signal (kill(2)'s "is anything left?"): with --all nothing is, and that is no error.
+    expect(runc(["kill", "--all", id, "0"])).toMatchObject({ code: 0, stderr: "" });
+    expect(runc(["kill", id, "0"]).stderr).toContain("container not running");
     const restart = runc(["start", id]);
     expect(restart.stderr).toContain("cannot start a container that has stopped");
 
@@ -416,9 +419,15 @@ describe("tsbox-runc exec", () => {
       env: ["X=from-file", "PATH=/bin"], cwd: "/", rlimits: [{ type: "RLIMIT_NOFILE", soft: 77, hard: 77 }] }));
     expect(runc(["exec", "--process", file, id])).toMatchObject({ code: 0, stdout: "65534\nfrom-file\n77\n" });
 
+    // exec's own failures exit 255 (runc's "exec failed: …"); the process's exit 1 stays 1.
+    expect(runc(["exec", id, "false"]).code).toBe(1);
     const missing = runc(["exec", id, "nope"]);
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain('exec: \\"nope\\": executable file not found in $PATH');
+    expect(missing.code).toBe(255);
+    expect(missing.stderr).toContain('exec failed: exec: \\"nope\\": executable file not found in $PATH');
+    const badPidFile = runc(["exec", "--pid-file", "/non-existent/directory", id, "true"]);
+    expect(badPidFile.code).toBe(255);
+    expect(badPidFile.stderr).toContain("exec failed: writing the pid file /non-existent/directory");
+    expect(runc(["exec", "no-such-container", "true"])).toMatchObject({ code: 255 });
     expect(runc(["delete", "--force", id]).code).toBe(0);
     expectGone(id, pid);
   });
@@ -446,8 +455,8 @@ describe("tsbox-runc exec", () => {
     expect(runc(["start", id]).code).toBe(0);
     await until(() => state(id).status === "stopped" || undefined, "the container to stop");
     const r = runc(["exec", id, "true"]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain("cannot exec in a stopped container");
+    expect(r.code).toBe(255);
+    expect(r.stderr).toContain("exec failed: cannot exec in a stopped container");
     expect(runc(["delete", id]).code).toBe(0);
   });
 });

@@ -12,7 +12,7 @@ import { packageVersion } from "../util/package.js";
 import { reportError, type ErrorSink, type LogFormat } from "./errors.js";
 import { DEFAULT_ROOT, type GlobalOptions } from "./globals.js";
 import { registerCheckpoint } from "./checkpoint.js";
-import { registerExec } from "./exec.js";
+import { ExecFailedError, registerExec } from "./exec.js";
 import { formatRuncHelp, unknownHelpTopic } from "./help.js";
 import { registerInfo } from "./info.js";
 import { registerLifecycle } from "./lifecycle.js";
@@ -97,6 +97,6 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (!(e instanceof TsboxError)) log().debug({ err: e }, "internal error");
     reportError(sink, e instanceof Error ? e.message : String(e));
-    process.exitCode = 1;
+    process.exitCode = e instanceof ExecFailedError ? e.exitCode : 1;
   }
 }
