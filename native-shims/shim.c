@@ -76,7 +76,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [PIVOT] = {"PIVOT", ""},           [CHECKDIR] = {"CHECKDIR", "s"}, [MASK] = {"MASK", "s"},
   [READONLY] = {"READONLY", "s"},    [MKNOD] = {"MKNOD", "snnn"},    [SYMLINK] = {"SYMLINK", "ss"},
   [REMOUNT] = {"REMOUNT", "sn"},     [HOSTNAME] = {"HOSTNAME", "s"}, [LOUP] = {"LOUP", ""},
-  [RLIMIT] = {"RLIMIT", "nnn"},      [PTY] = {"PTY", "nn"},            [CAPBSET] = {"CAPBSET", "n"},
+  [RLIMIT] = {"RLIMIT", "nnn"},      [PTY] = {"PTY", "nnn"},           [CAPBSET] = {"CAPBSET", "n"},
   [USER] = {"USER", "nns"},          [CAPS] = {"CAPS", "nnnn"},      [INIT] = {"INIT", "s"},
   [JOIN] = {"JOIN", "nn"},           [DETACH] = {"DETACH", ""},      [NONEWPRIVS] = {"NONEWPRIVS", ""},
   [EXEC] = {"EXEC", ""},             [MEMMERGE] = {"MEMMERGE", ""},
@@ -502,6 +502,10 @@ static void op_pty(const struct op *o) {
   // The size is set before exec: the command may ask for it at once.
   struct winsize ws = {.ws_row = (unsigned short)o->n[0], .ws_col = (unsigned short)o->n[1]};
   if (ws.ws_row && ws.ws_col && ioctl(s, TIOCSWINSZ, &ws) < 0) fail("set window size ", path);
+  // The process's user owns its terminal (group: devpts's gid=5), as runc's
+  // fixStdioPermissions; (uid_t)-1 leaves it. EINVAL/EPERM (ids not mapped
+  // in a user namespace) leave it too, as there.
+  if (fchown(s, (uid_t)o->n[2], (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM) fail("chown ", path);
 
   char byte = 0;
   struct iovec iov = {&byte, 1};

@@ -602,6 +602,45 @@ describe("terminals: --console-socket", () => {
   });
 });
 
+describe("terminals: owner", () => {
+  const shownOn = (output: string): Promise<string> => until(() => {
+    const t = existsSync(output) ? readFileSync(output, "utf8") : "";
+    return t.includes("<closed>") ? t.replaceAll("\r", "") : undefined;
+  }, "the terminal to close");
+
+  it("the process's user owns its terminal (group: devpts's tty group), for run and exec; a process.json without user is root's", async () => {
+    const id = newId();
+    const { socket, output } = consoleSocket(id, "");
+    await until(() => existsSync(`${socket}.ready`) || undefined, "the console socket");
+    const dir = bundle(["sh", "-c", "stat -c %u:%g $(tty); sleep 1000"], (c) => {
+      c.process.terminal = true;
+      c.process.user = { uid: 1000, gid: 100 };
+    });
+    const r = runc(["run", "--detach", "--console-socket", socket, "--bundle", dir, id]);
+    expect(r.code, r.stderr).toBe(0);
+    const pid = state(id).pid as number;
+    await until(() => (existsSync(output) && readFileSync(output, "utf8").includes(":5")) || undefined, "the owner line");
+    expect(readFileSync(output, "utf8").replaceAll("\r", "")).toBe("name /dev/ptmx\n1000:5\n");
+
+    const execOut = consoleSocket(`${id}-exec`, "");
+    await until(() => existsSync(`${execOut.socket}.ready`) || undefined, "the console socket");
+    const e = runc(["exec", "--tty", "--detach", "--user", "1234:100", "--console-socket", execOut.socket, id, "sh", "-c", "stat -c %u:%g $(tty)"]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(await shownOn(execOut.output)).toBe("name /dev/ptmx\n1234:5\n<closed>");
+
+    // runc reads a missing process.user as root (Go's zero values).
+    const file = join(work, `${id}-process.json`);
+    writeFileSync(file, JSON.stringify({ terminal: true, args: ["sh", "-c", "id -u; id -g; stat -c %u:%g $(tty)"], cwd: "/" }));
+    const rootOut = consoleSocket(`${id}-root`, "");
+    await until(() => existsSync(`${rootOut.socket}.ready`) || undefined, "the console socket");
+    const p = runc(["exec", "--detach", "--console-socket", rootOut.socket, "--process", file, id]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(await shownOn(rootOut.output)).toBe("name /dev/ptmx\n0\n0\n0:5\n<closed>");
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+});
+
 describe("hooks run by tsbox-runc", () => {
   /** A hook that records its stdin (the state) and what it sees of the container's process. */
   const recorder = (file: string, extra = ""): { path: string; args: string[]; env: string[] } => ({

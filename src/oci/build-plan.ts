@@ -232,7 +232,7 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   }
   if (spec.process.terminal) {
     const size = spec.process.consoleSize;
-    ops.push({ op: "PTY", rows: size?.height ?? 0, cols: size?.width ?? 0 });
+    ops.push({ op: "PTY", rows: size?.height ?? 0, cols: size?.width ?? 0, owner: spec.process.user.uid });
   }
   if (!spec.root.readonly) ops.push({ op: "MKDIR", path: spec.process.cwd, mode: 0o755 });
   // Before the capability drop: the prctl is made while the child is still fully privileged.

@@ -62,7 +62,7 @@ export function buildExecPlan(spec: Spec, proc: ExecProcess, ctx: ExecPlanContex
     if (resource === undefined) throw new Error(`unknown rlimit ${r.type}`);
     ops.push({ op: "RLIMIT", resource, soft: BigInt(r.soft), hard: BigInt(r.hard) });
   }
-  if (ctx.tty && !ctx.detach) ops.push({ op: "PTY", rows: ctx.tty.rows, cols: ctx.tty.cols });
+  if (ctx.tty && !ctx.detach) ops.push({ op: "PTY", rows: ctx.tty.rows, cols: ctx.tty.cols, owner: proc.user.uid });
   const caps = proc.capabilities;
   const u = proc.user;
   const nnp = (proc.noNewPrivileges ?? spec.process.noNewPrivileges) === true;
