@@ -66,7 +66,7 @@ enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, 
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
             CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
             FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, CHOWN, PIDNS, HOOK, PROCWRITE, NSROOT,
-            FSMOUNT, NKINDS };
+            FSMOUNT, CWD, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -88,6 +88,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [CHOWN] = {"CHOWN", "snn"},        [PIDNS] = {"PIDNS", "s"},
   [HOOK] = {"HOOK", ""},  // variadic, parsed apart
   [PROCWRITE] = {"PROCWRITE", "ss"}, [NSROOT] = {"NSROOT", ""},   [FSMOUNT] = {"FSMOUNT", "nssns"},
+  [CWD] = {"CWD", "sn"},
 };
 
 struct op {
@@ -126,6 +127,7 @@ static struct {
   int io[3];     // the child's ends of the stdio pipes (-1: none)
   int io_parent[3];
   int cap_last;
+  int cwd_done;  // CWD: the process's cwd is set (early, as root), the late CWD has nothing to do
 } g;
 
 static char last_error[1024];
@@ -530,6 +532,14 @@ static void op_pty(const struct op *o) {
   for (int fd = 0; fd < 3; fd++)
     if (dup2(s, fd) < 0) fail("dup2 ", path);
   if (s > 2) close(s);
+}
+
+// CVE-2024-21626: a cwd reached through a leaked fd (/proc/self/fd/N) lies
+// outside the root; the kernel's getcwd then does not start with '/'.
+static void check_cwd(const char *path) {
+  char cwd[4096];
+  if (syscall(SYS_getcwd, cwd, sizeof cwd) < 0 || cwd[0] != '/')
+    fail3(125, 0, "chdir ", path, ": current working directory is outside of the container's root");
 }
 
 static void op_caps(const struct op *o) {
@@ -960,15 +970,23 @@ static void run_op(const struct op *o) {
     if (fd >= 0) close(fd);
     break;
   }
-  case CHDIR: {
-    if (chdir(s0) < 0) fail("chdir ", s0);
-    // CVE-2024-21626: a cwd reached through a leaked fd (/proc/self/fd/N) lies
-    // outside the root; the kernel's getcwd then does not start with '/'.
-    char cwd[4096];
-    if (syscall(SYS_getcwd, cwd, sizeof cwd) < 0 || cwd[0] != '/')
-      fail3(125, 0, "chdir ", s0, ": current working directory is outside of the container's root");
+  case CWD:
+    // The process's cwd, as runc: first (n = 0) while still root with all
+    // capabilities, so a directory only root may enter works; a permission
+    // error there is tried again (n = 1) as the process's user, who may be
+    // the one with access (a directory owned by a user-namespace id).
+    if (g.cwd_done) break;
+    if (chdir(s0) < 0) {
+      if (o->n[0] == 0 && (errno == EACCES || errno == EPERM)) break;
+      fail("chdir ", s0);
+    }
+    g.cwd_done = 1;
+    check_cwd(s0);
     break;
-  }
+  case CHDIR:
+    if (chdir(s0) < 0) fail("chdir ", s0);
+    check_cwd(s0);
+    break;
   case OPENPATH:
     // A detached copy of the mount, not an O_PATH fd: once PIVOT has detached
     // the old root, mount(2) refuses to bind from it (EINVAL), move_mount not.

@@ -449,6 +449,40 @@ describe("tsbox-runc exec", () => {
     expect(alive(exec)).toBe(false);
   });
 
+  it("reaches the cwd as root first (runc's order): a directory only root may enter, or only the process's user", () => {
+    const id = newId();
+    const rootOnly = join(rootfs, `cwd-root-${id}`);
+    const userOnly = join(rootfs, `cwd-user-${id}`);
+    mkdirSync(rootOnly, { mode: 0o700 });
+    mkdirSync(userOnly, { mode: 0o700 });
+    try {
+      spawnSync("chown", ["42:42", userOnly]);
+      // User 42 cannot enter rootOnly, but the cwd is reached before the user switch.
+      const r = runc(["run", "--bundle", bundle(["sh", "-c", "pwd; id -u"], (c) => {
+        c.process.cwd = `/cwd-root-${id}`;
+        c.process.user = { uid: 42, gid: 42 };
+      }), id]);
+      expect(r).toMatchObject({ code: 0, stdout: `/cwd-root-${id}\n42\n` });
+      // Root without CAP_DAC_OVERRIDE (runc's default capabilities) exec'ing into user 42's directory.
+      const id2 = newId();
+      expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"], (c) => {
+        c.process.cwd = `/cwd-user-${id}`;
+        c.process.user = { uid: 42, gid: 42 };
+      }), id2]).code).toBe(0);
+      const pid = state(id2).pid as number;
+      expect(runc(["exec", "--user", "0", id2, "pwd"])).toMatchObject({ code: 0, stdout: `/cwd-user-${id}\n` });
+      // A missing cwd still fails with the kernel's reason.
+      const missing = runc(["exec", "--cwd", "/nonexistent-cwd", "--user", "0", id2, "true"]);
+      expect(missing.code).toBe(255);
+      expect(missing.stderr).toContain("chdir /nonexistent-cwd: No such file or directory");
+      expect(runc(["delete", "--force", id2]).code).toBe(0);
+      expectGone(id2, pid);
+    } finally {
+      rmdirSync(rootOnly);
+      rmdirSync(userOnly);
+    }
+  });
+
   it("refuses a stopped container", async () => {
     const id = newId();
     expect(runc(["create", "--bundle", bundle(["true"]), id]).code).toBe(0);

@@ -228,7 +228,7 @@ describe("the launch plan of a bundle", () => {
     expect(ops).toContainEqual({ op: "DOMAINNAME", name: "example" });
     expect(ops).toContainEqual({ op: "UMASK", mask: 0o022 });
     // noNewPrivileges: the filter after the wait, as close to exec as runc puts it.
-    expect(names(ops).slice(-4)).toEqual(["CHDIR", "FIFOWAIT", "SECCOMP", "EXEC"]);
+    expect(names(ops).slice(-4)).toEqual(["CWD", "FIFOWAIT", "SECCOMP", "EXEC"]);
   });
 
   it("joins a namespace given by path (a pod's network namespace) instead of creating it", () => {

@@ -244,6 +244,8 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   const seccomp = seccompOp(ctx.seccomp);
   // As runc: without no_new_privs loading a filter needs CAP_SYS_ADMIN, so it
   // comes before the capability drop; with it, as late as possible.
+  // The cwd as runc reaches it: as root first, then (if that was refused) as the user.
+  ops.push({ op: "CWD", path: spec.process.cwd, late: false });
   if (seccomp && !nnp) ops.push(seccomp);
   ops.push(
     { op: "CAPBSET", keep: capMask(caps.bounding) },
@@ -253,7 +255,7 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   );
   if (nnp) ops.push({ op: "NONEWPRIVS" });
   if (u.umask !== undefined) ops.push({ op: "UMASK", mask: u.umask });
-  ops.push({ op: "CHDIR", path: spec.process.cwd });
+  ops.push({ op: "CWD", path: spec.process.cwd, late: true });
   // Set up, waiting for `start`; the late filter after it, as close to exec as runc puts it.
   if (ctx.execFifo !== undefined) ops.push({ op: "FIFOWAIT" });
   // startContainer: after start, before the command (the last one lets `start` return).

@@ -69,6 +69,8 @@ export function buildExecPlan(spec: Spec, proc: ExecProcess, ctx: ExecPlanContex
   // The container's filter, placed as in run's plan (after JOIN: the reaper
   // left outside the container is not filtered).
   const seccomp = seccompOp(ctx.seccomp);
+  // The cwd as runc reaches it: as root first, then (if that was refused) as the user.
+  ops.push({ op: "CWD", path: proc.cwd, late: false });
   if (seccomp && !nnp) ops.push(seccomp);
   ops.push(
     { op: "CAPBSET", keep: capMask(caps.bounding) },
@@ -79,7 +81,7 @@ export function buildExecPlan(spec: Spec, proc: ExecProcess, ctx: ExecPlanContex
   if (nnp) ops.push({ op: "NONEWPRIVS" });
   const umask = u.umask ?? spec.process.user.umask;
   if (umask !== undefined) ops.push({ op: "UMASK", mask: umask });
-  ops.push({ op: "CHDIR", path: proc.cwd });
+  ops.push({ op: "CWD", path: proc.cwd, late: true });
   if (seccomp && nnp) ops.push(seccomp);
   if (ctx.detach) ops.push({ op: "DETACH" });
   ops.push({ op: "EXEC", path: proc.args[0]!, argv: proc.args, env: proc.env });
