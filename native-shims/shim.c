@@ -66,7 +66,7 @@ enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, 
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
             CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
             FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, CHOWN, PIDNS, HOOK, PROCWRITE, NSROOT,
-            FSMOUNT, CWD, NKINDS };
+            FSMOUNT, CWD, SETATTR, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -88,7 +88,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [CHOWN] = {"CHOWN", "snn"},        [PIDNS] = {"PIDNS", "s"},
   [HOOK] = {"HOOK", ""},  // variadic, parsed apart
   [PROCWRITE] = {"PROCWRITE", "ss"}, [NSROOT] = {"NSROOT", ""},   [FSMOUNT] = {"FSMOUNT", "nssns"},
-  [CWD] = {"CWD", "sn"},
+  [CWD] = {"CWD", "sn"},             [SETATTR] = {"SETATTR", "snn"},
 };
 
 struct op {
@@ -983,6 +983,15 @@ static void run_op(const struct op *o) {
     g.cwd_done = 1;
     check_cwd(s0);
     break;
+  case SETATTR: {
+    // A mount's recursive attributes (rro, rnosuid…: MOUNT_ATTR_* set and
+    // cleared on the mount and every mount below it), as runc's recAttr.
+    struct mount_attr attr = {.attr_set = o->n[1], .attr_clr = o->n[2]};
+    s0 = real_target(s0);
+    if (syscall(SYS_mount_setattr, AT_FDCWD, s0, AT_RECURSIVE | AT_SYMLINK_NOFOLLOW, &attr, sizeof attr) < 0)
+      fail("mount_setattr ", s0);
+    break;
+  }
   case CHDIR:
     if (chdir(s0) < 0) fail("chdir ", s0);
     check_cwd(s0);

@@ -636,6 +636,38 @@ describe("terminals: --console-socket", () => {
   });
 });
 
+describe("recursive mount attributes", () => {
+  it("rbind,rro makes the mount and every mount below it read-only (ro alone only the top); rnoexec too", () => {
+    const vol = join(work, `vol-${++counter}`);
+    mkdirSync(vol);
+    expect(spawnSync("mount", ["-t", "tmpfs", "none", vol]).status).toBe(0);
+    try {
+      mkdirSync(join(vol, "sub"));
+      expect(spawnSync("mount", ["-t", "tmpfs", "none", join(vol, "sub")]).status).toBe(0);
+      const touch = "touch /mnt/top 2>&1; echo top=$?; touch /mnt/sub/x 2>&1; echo sub=$?";
+      const run = (options: string[], script = touch): Result => runc(["run", "--bundle", bundle(["sh", "-c", script], (c) => {
+        c.mounts.push({ destination: "/mnt", type: "bind", source: vol, options });
+      }), newId()]);
+      const ro = run(["rbind", "ro"]);
+      expect(ro.code, ro.stderr).toBe(0);
+      expect(ro.stdout).toMatch(/Read-only file system\ntop=1\nsub=0\n$/);
+      for (const options of [["rbind", "rro"], ["rbind", "ro", "rro"]]) {
+        const rro = run(options);
+        expect(rro.code, rro.stderr).toBe(0);
+        expect(rro.stdout.match(/Read-only file system/g)).toHaveLength(2);
+        expect(rro.stdout).toMatch(/top=1\n(?:.*\n)*sub=1\n$/);
+      }
+      // The submount's flags as the container sees them.
+      const flags = run(["rbind", "rnoexec", "rnosuid"], "grep ' /mnt/sub ' /proc/self/mountinfo");
+      expect(flags.stdout).toMatch(/ \/mnt\/sub rw,nosuid,(?:nodev,)?noexec/);
+      expect(mountsUnder(rootfs)).toEqual([]);
+    } finally {
+      spawnSync("umount", ["-R", vol]);
+      rmdirSync(vol);
+    }
+  });
+});
+
 describe("terminals: owner", () => {
   const shownOn = (output: string): Promise<string> => until(() => {
     const t = existsSync(output) ? readFileSync(output, "utf8") : "";

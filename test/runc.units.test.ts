@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPlan, CLONE } from "../src/oci/build-plan.js";
 import { BundleError, checkContainerId, readBundle, rootPropagationFlags } from "../src/oci/bundle.js";
 import { defaultBundleConfig } from "../src/oci/default-config.js";
-import { MS } from "../src/oci/mount-options.js";
+import { MOUNT_ATTR, MS, mountFlags, recursiveAttrs } from "../src/oci/mount-options.js";
 import type { Op } from "../src/native/launch-plan.js";
 import { bundleCgroupPath } from "../src/runtime/bundle/cgroup-path.js";
 import { mountOf, rootMountSetup } from "../src/runtime/bundle/root-mount.js";
@@ -327,5 +327,14 @@ describe("tsbox-runc's output", () => {
     expect(unknownHelpTopic(["node", "r", "--root", "foo", "run", "-h"], verbs)).toBeUndefined();
     expect(unknownHelpTopic(["node", "r", "--debug", "bar", "--help"], verbs)).toBe("bar");
     expect(unknownHelpTopic(["node", "r", "foo"], verbs)).toBeUndefined();
+  });
+
+  it("reads runc's recursive mount options as mount_setattr attributes, not as mount data", () => {
+    expect(recursiveAttrs(["rbind", "ro"])).toBeUndefined();
+    expect(recursiveAttrs(["rbind", "rro", "rnosuid"])).toEqual({ set: MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID, clear: 0 });
+    expect(recursiveAttrs(["rro", "rrw"])).toEqual({ set: 0, clear: MOUNT_ATTR.RDONLY });
+    // The atime mode is one field: setting one clears the field.
+    expect(recursiveAttrs(["rnoatime"])).toEqual({ set: MOUNT_ATTR.NOATIME, clear: MOUNT_ATTR.ATIME });
+    expect(mountFlags(["rbind", "rro", "size=1m"])).toEqual({ flags: MS.BIND | MS.REC, data: "size=1m" });
   });
 });

@@ -7,7 +7,7 @@ import { fitLowerdirs } from "./overlay-lowerdirs.js";
 import { MEMORY_MERGE_ANNOTATION, type Spec, type SpecIdMapping, type SpecMount } from "./spec.js";
 import { UsageError } from "../errors.js";
 import { capMask } from "../native/capabilities.js";
-import { MS, mountFlags } from "./mount-options.js";
+import { MS, mountFlags, recursiveAttrs } from "./mount-options.js";
 import type { Op, Plan, StdinMode } from "../native/launch-plan.js";
 import type { SeccompProgram } from "../native/seccomp-compiler.js";
 
@@ -352,7 +352,13 @@ function bindOps(m: SpecMount, slot: number, ctx: PlanContext): Op[] {
     ? { op: "MKDIR", path: m.destination, mode: 0o755 }
     : { op: "ENSUREFILE", path: m.destination };
   return [{ op: "TARGET", path: m.destination, kind: "bind" }, make,
-    { op: "BINDFD", slot, target: m.destination, flags: flags & ~MS.BIND }];
+    { op: "BINDFD", slot, target: m.destination, flags: flags & ~MS.BIND }, ...setAttrOps(m)];
+}
+
+/** rro, rnosuid…: the mount's recursive attributes, once it and what is below it are there. */
+function setAttrOps(m: SpecMount): Op[] {
+  const attrs = recursiveAttrs(m.options);
+  return attrs ? [{ op: "SETATTR", path: m.destination, set: attrs.set, clear: attrs.clear }] : [];
 }
 
 function cgroupNamespace(spec: Spec): boolean {
@@ -372,6 +378,10 @@ interface FromHost {
 }
 
 function mountOps(m: SpecMount, ctx: PlanContext, spec: Spec, fromHost?: FromHost): Op[] {
+  return [...placeMount(m, ctx, spec, fromHost), ...setAttrOps(m)];
+}
+
+function placeMount(m: SpecMount, ctx: PlanContext, spec: Spec, fromHost?: FromHost): Op[] {
   const { flags, data } = mountFlags(m.options);
   const ops: Op[] = [{ op: "TARGET", path: m.destination, kind: m.type ?? "" }, { op: "MKDIR", path: m.destination, mode: 0o755 }];
   if (m.type === "proc" || m.type === "sysfs") ops.push({ op: "CHECKDIR", path: m.destination });
