@@ -668,6 +668,19 @@ describe("recursive mount attributes", () => {
   });
 });
 
+describe("a read-only /dev", () => {
+  it("is made with its devices and links, then remounted read-only", () => {
+    const r = runc(["run", "--bundle", bundle(["sh", "-c", "grep '^tmpfs /dev ' /proc/mounts; echo x > /dev/null && echo null-ok; ls /dev/fd >/dev/null && echo fd-ok; touch /dev/new 2>&1; true"], (c) => {
+      for (const m of c.mounts) if (m.destination === "/dev") m.options.push("ro");
+    }), newId()]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.split("\n");
+    expect(lines[0]).toMatch(/^tmpfs \/dev tmpfs ro,/);
+    expect(lines.slice(1, 4)).toEqual(["null-ok", "fd-ok", "touch: /dev/new: Read-only file system"]);
+    expect(mountsUnder(rootfs)).toEqual([]);
+  });
+});
+
 describe("terminals: owner", () => {
   const shownOn = (output: string): Promise<string> => until(() => {
     const t = existsSync(output) ? readFileSync(output, "utf8") : "";

@@ -196,7 +196,15 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
     ? { ...slots, sysfs: (own & CLONE.NEWNET) === 0, cgroup: cgroupNs === undefined }
     : undefined;
   const mounts: Op[] = [];
-  for (const m of spec.mounts) {
+  // A read-only /dev (runc's finalizeRootfs): mounted writable, so that its
+  // devices and links can be made, and remounted read-only at the end.
+  let devReadonly: Op | undefined;
+  for (const specMount of spec.mounts) {
+    let m = specMount;
+    if (m.destination === "/dev" && m.type !== "bind" && (mountFlags(m.options).flags & MS.RDONLY) !== 0) {
+      m = { ...m, options: (m.options ?? []).filter((o) => o !== "ro") };
+      devReadonly = { op: "REMOUNT", path: "/dev", flags: mountFlags(m.options).flags | MS.RDONLY };
+    }
     if (m.type === "bind") mounts.push(...bindOps(m, binds.indexOf(m), ctx));
     else mounts.push(...mountOps(m, ctx, spec, fromHost));
     if (m.destination === "/dev") mounts.push(...devOps(spec, ctx.deviceOwners === true, fromHost?.open));
@@ -234,6 +242,8 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
     const size = spec.process.consoleSize;
     ops.push({ op: "PTY", rows: size?.height ?? 0, cols: size?.width ?? 0, owner: spec.process.user.uid });
   }
+  // After PTY, which binds the terminal over /dev/console.
+  if (devReadonly) ops.push(devReadonly);
   if (!spec.root.readonly) ops.push({ op: "MKDIR", path: spec.process.cwd, mode: 0o755 });
   // Before the capability drop: the prctl is made while the child is still fully privileged.
   if (spec.annotations?.[MEMORY_MERGE_ANNOTATION] === "true") ops.push({ op: "MEMMERGE" });
