@@ -681,6 +681,21 @@ describe("a read-only /dev", () => {
   });
 });
 
+describe("seccomp defaultErrnoRet", () => {
+  it("a filter whose errno is not EPERM neither breaks tsbox's own steps (close_range) nor is lost for the process", () => {
+    // An allowlist (Docker's unconditional one, with arch_prctl and clone) without close_range and mkdir: both fail with ENXIO.
+    const profile = JSON.parse(readFileSync(join(REPO, "src", "oci", "seccomp", "default.json"), "utf8")) as { syscalls: Array<{ names: string[]; action: string; args?: unknown; includes?: unknown }> };
+    const names = [...profile.syscalls[0]!.names, "arch_prctl", "clone", "clone3"].filter((n) => n !== "close_range" && !n.startsWith("mkdir"));
+    expect(profile.syscalls[0]!.names).toContain("close_range");
+    const r = runc(["run", "--bundle", bundle(["sh", "-c", "mkdir /tmp/nope 2>&1; echo ran"], (c) => {
+      c.linux.seccomp = { defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 6, architectures: ["SCMP_ARCH_X86_64"],
+        syscalls: [{ names, action: "SCMP_ACT_ALLOW" }] };
+    }), newId()]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toBe("mkdir: can't create directory '/tmp/nope': No such device or address\nran\n");
+  });
+});
+
 describe("terminals: owner", () => {
   const shownOn = (output: string): Promise<string> => until(() => {
     const t = existsSync(output) ? readFileSync(output, "utf8") : "";
