@@ -781,7 +781,10 @@ static void op_fifowait(void) {
   int fd;
   do fd = open(p, O_WRONLY | O_CLOEXEC); while (fd < 0 && errno == EINTR);
   if (fd < 0) fail("open exec fifo ", p);
-  if (cur_op + 1 < g.nops && g.ops[cur_op + 1].k == HOOK) {
+  // The late seccomp filter (no_new_privs) comes between: the hooks run filtered, as in runc.
+  size_t next = cur_op + 1;
+  if (next < g.nops && g.ops[next].k == SECCOMP) next++;
+  if (next < g.nops && g.ops[next].k == HOOK) {
     // startContainer hooks run first: the last one writes "0", a failing one its error (op_hook).
     fifo_w = fd;
     close(fifo_fd);
@@ -873,6 +876,17 @@ static _Noreturn void hook_fail(const struct op *o, const char *what, const char
   fail3(1, 0, rep.detail, NULL, NULL);
 }
 
+// A hook killed by a signal is reported with the signal's description, as
+// runc's (Go's) "signal: killed", "signal: bad system call" (a seccomp kill).
+static const char *const signal_names[] = {
+  [SIGHUP] = "hangup", [SIGINT] = "interrupt", [SIGQUIT] = "quit", [SIGILL] = "illegal instruction",
+  [SIGTRAP] = "trace/breakpoint trap", [SIGABRT] = "aborted", [SIGBUS] = "bus error",
+  [SIGFPE] = "floating point exception", [SIGKILL] = "killed", [SIGUSR1] = "user defined signal 1",
+  [SIGSEGV] = "segmentation fault", [SIGUSR2] = "user defined signal 2", [SIGPIPE] = "broken pipe",
+  [SIGALRM] = "alarm clock", [SIGTERM] = "terminated", [SIGXCPU] = "CPU time limit exceeded",
+  [SIGXFSZ] = "file size limit exceeded", [SIGSYS] = "bad system call",
+};
+
 static void op_hook(const struct op *o) {
   char num[24];
   *put_num(num, num + sizeof num - 1, (unsigned long long)getpid()) = 0;
@@ -932,6 +946,8 @@ static void op_hook(const struct op *o) {
   char what[48];
   char *p = what, *end = what + sizeof what - 1;
   if (WIFEXITED(status)) p = put_num(put(p, end, "exit status "), end, (unsigned)WEXITSTATUS(status));
+  else if (WTERMSIG(status) < (int)(sizeof signal_names / sizeof *signal_names) && signal_names[WTERMSIG(status)])
+    p = put(put(p, end, "signal: "), end, signal_names[WTERMSIG(status)]);
   else p = put_num(put(p, end, "signal: "), end, (unsigned)WTERMSIG(status));
   *p = 0;
   static char so[1536], se[1536];

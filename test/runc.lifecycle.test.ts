@@ -827,6 +827,20 @@ describe("createContainer and startContainer hooks, run in the container's names
     expectGone(id, pid);
   });
 
+  it("startContainer hooks run under the container's seccomp filter (no_new_privs: loaded before them, as runc 1.1)", () => {
+    const id = newId();
+    const dir = bundle(["true"], (c) => {
+      expect(c.process.noNewPrivileges).toBe(true);
+      c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_KILL" }] };
+      c.hooks = { startContainer: [{ path: "/bin/sh", args: ["sh", "-c", "mkdir /tmp/hook-dir"] }] };
+    });
+    const r = runc(["run", "--bundle", dir, id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error running startContainer hook #0: signal: bad system call");
+    expect(existsSync(join(rootfs, "tmp", "hook-dir"))).toBe(false);
+    expectGone(id, 0);
+  });
+
   it("a failing or hanging createContainer hook fails the create; a failing startContainer hook fails the start and stops the container", () => {
     const id = newId();
     const failing = bundle(["true"], (c) => { c.hooks = { createContainer: [{ path: "/bin/sh", args: ["sh", "-c", "echo out; echo boom >&2; exit 3"] }] }; });

@@ -268,10 +268,11 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   ops.push({ op: "CWD", path: spec.process.cwd, late: true });
   // Set up, waiting for `start`; the late filter after it, as close to exec as runc puts it.
   if (ctx.execFifo !== undefined) ops.push({ op: "FIFOWAIT" });
+  // Before the startContainer hooks, as runc 1.1 loads it: they run filtered
+  // (the container's process runs them); before INIT: tini, the container's PID 1, is filtered too.
+  if (seccomp && nnp) ops.push(seccomp);
   // startContainer: after start, before the command (the last one lets `start` return).
   ops.push(...hookOps(spec, "startContainer", ctx));
-  // Before INIT: tini, the container's PID 1, is filtered too.
-  if (seccomp && nnp) ops.push(seccomp);
   if (ctx.init !== undefined) ops.push({ op: "INIT", path: ctx.init });
   ops.push({ op: "EXEC", path: spec.process.args[0]!, argv: spec.process.args, env: spec.process.env });
   return { cloneFlags, ops };
