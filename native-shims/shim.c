@@ -66,7 +66,7 @@ enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, 
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
             CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
             FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, CHOWN, PIDNS, HOOK, PROCWRITE, NSROOT,
-            FSMOUNT, CWD, SETATTR, NKINDS };
+            FSMOUNT, CWD, SETATTR, PRESERVEFDS, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -89,6 +89,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [HOOK] = {"HOOK", ""},  // variadic, parsed apart
   [PROCWRITE] = {"PROCWRITE", "ss"}, [NSROOT] = {"NSROOT", ""},   [FSMOUNT] = {"FSMOUNT", "nssns"},
   [CWD] = {"CWD", "sn"},             [SETATTR] = {"SETATTR", "snn"},
+  [PRESERVEFDS] = {"PRESERVEFDS", "n"},
 };
 
 struct op {
@@ -127,7 +128,8 @@ static struct {
   int io[3];     // the child's ends of the stdio pipes (-1: none)
   int io_parent[3];
   int cap_last;
-  int cwd_done;  // CWD: the process's cwd is set (early, as root), the late CWD has nothing to do
+  int cwd_done;
+  int preserve;  // PRESERVEFDS: fds 3 .. 3+preserve-1 (the caller's, runc's --preserve-fds) reach the command  // CWD: the process's cwd is set (early, as root), the late CWD has nothing to do
 } g;
 
 static char last_error[1024];
@@ -580,7 +582,7 @@ static _Noreturn void reaper(pid_t child) {
 
 // Closes every fd >= 3 except keep[] (ascending, -1 entries ignored).
 static void close_except(const int *keep, int n) {
-  int lo = 3;
+  int lo = 3 + g.preserve;
   for (int i = 0; i < n; i++) {
     if (keep[i] < lo) continue;
     if (keep[i] > lo && close_from(lo, (unsigned)keep[i] - 1) < 0) fail("close fds", NULL);
@@ -956,7 +958,8 @@ static void op_hook(const struct op *o) {
 
 static _Noreturn void op_exec(const struct op *o) {
   set_mask_empty();
-  if ((g.err_w > 3 && close_from(3, (unsigned)g.err_w - 1) < 0) || close_from(g.err_w + 1, ~0U) < 0)
+  int lo = 3 + g.preserve;
+  if ((g.err_w > lo && close_from(lo, (unsigned)g.err_w - 1) < 0) || close_from(g.err_w + 1, ~0U) < 0)
     fail("close fds", NULL);
   exec_sealed(o);
 }
@@ -999,6 +1002,14 @@ static void run_op(const struct op *o) {
     }
     g.cwd_done = 1;
     check_cwd(s0);
+    break;
+  case PRESERVEFDS:
+    // Right after STDIO, before anything closes fds. Inherited fds, open before
+    // Node started, so none of Node's own (nor the shim's pipes) is among them.
+    g.preserve = (int)o->n[0];
+    // Node marks every inherited fd close-on-exec at startup; these are for the command.
+    for (int fd = 3; fd < 3 + g.preserve; fd++)
+      if (fcntl(fd, F_SETFD, 0) < 0 && errno != EBADF) fail("preserve fd", NULL);
     break;
   case SETATTR: {
     // A mount's recursive attributes (rro, rnosuid…: MOUNT_ATTR_* set and

@@ -696,6 +696,44 @@ describe("seccomp defaultErrnoRet", () => {
   });
 });
 
+describe("--preserve-fds", () => {
+  /** tsbox-runc with `fd3` as its fd 3 (and nothing else beyond 0-2), its stdout returned. */
+  const withFd3 = (args: string[], fd3: string): Result => {
+    const out = join(work, `pf-out-${++counter}`);
+    const fds = [openSync(out, "w+"), openSync(fd3, "r")] as const;
+    let r: ReturnType<typeof spawnSync>;
+    try {
+      r = spawnSync(process.execPath, ["--", RUNC, "--root", root, ...args], { stdio: ["ignore", fds[0], "pipe", fds[1]], encoding: "utf8", timeout: 60_000 });
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
+    const result = { code: r.status ?? 137, stdout: readFileSync(out, "utf8"), stderr: String(r.stderr) };
+    rmSync(out);
+    return result;
+  };
+
+  it("create --preserve-fds N and exec --preserve-fds N pass fds 3..3+N-1 into the container; without, none", () => {
+    const file = join(work, `pf-${++counter}`);
+    writeFileSync(file, "from fd 3\n");
+    const id = newId();
+    const r = withFd3(["run", "--preserve-fds", "1", "--bundle", bundle(["sh", "-c", "cat <&3; readlink /proc/self/fd/4 || echo no-fd-4"]), id], file);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("from fd 3\nno-fd-4\n");
+    // Without the flag the fd stays out.
+    const none = withFd3(["run", "--bundle", bundle(["sh", "-c", "cat <&3 2>/dev/null || echo no-fd-3"]), newId()], file);
+    expect(none.stdout).toBe("no-fd-3\n");
+
+    const id2 = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"]), id2]).code).toBe(0);
+    const pid = state(id2).pid as number;
+    const e = withFd3(["exec", "--preserve-fds", "1", id2, "sh", "-c", "cat <&3"], file);
+    expect(e).toMatchObject({ code: 0, stdout: "from fd 3\n" });
+    expect(withFd3(["exec", id2, "sh", "-c", "cat <&3 2>/dev/null || echo no-fd-3"], file).stdout).toBe("no-fd-3\n");
+    expect(runc(["delete", "--force", id2]).code).toBe(0);
+    expectGone(id2, pid);
+  });
+});
+
 describe("terminals: owner", () => {
   const shownOn = (output: string): Promise<string> => until(() => {
     const t = existsSync(output) ? readFileSync(output, "utf8") : "";

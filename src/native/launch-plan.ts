@@ -38,6 +38,7 @@ export type Op =
   | { op: "LOUP" }
   | { op: "RLIMIT"; resource: number; soft: bigint; hard: bigint }
   | { op: "CWD"; path: string; /** false: as root, before the user switch, a permission error left to the late one */ late: boolean }
+  | { op: "PRESERVEFDS"; count: number }
   | { op: "SETATTR"; path: string; set: number; clear: number }
   | { op: "PTY"; rows: number; cols: number; /** uid to own the terminal; absent: left as made */ owner?: number }
   | { op: "CAPBSET"; keep: bigint }
@@ -103,6 +104,7 @@ export function encodePlan(plan: Plan): string[] {
       case "UNSHARE": out.push(String(o.flags)); break;
       case "PRIVATE": case "PIVOT": case "LOUP": case "DETACH": case "NONEWPRIVS": case "MEMMERGE": case "FIFOWAIT": case "HANDOFF": case "PAUSE": case "NSROOT": break;
       case "JOIN": out.push(String(o.pid), String(o.namespaces)); break;
+      case "PRESERVEFDS": out.push(String(o.count)); break;
       case "SETATTR": out.push(o.path, String(o.set), String(o.clear)); break;
       case "CWD": out.push(o.path, o.late ? "1" : "0"); break;
       case "PTY": out.push(String(o.rows), String(o.cols), String(o.owner ?? 0xffffffff)); break;

@@ -66,6 +66,8 @@ export interface CgroupMountInfo {
 export interface PlanContext {
   /** the container's id: its session keyring is `_ses.<id>` */
   id: string;
+  /** runc's --preserve-fds: the caller's fds 3 .. 3+N-1 reach the command */
+  preserveFds?: number;
   /** host directory that becomes the container's root (inside the child's mount namespace only) */
   rootfs: string;
   /**
@@ -144,7 +146,8 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   // The namespaces made for the container (by clone, or by unshare inside a joined user namespace).
   const own = cloneFlags;
   const userns = (own & CLONE.NEWUSER) !== 0 || userPath !== undefined;
-  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }];
+  // Right after STDIO (the first op): before any step closes the fds that are not to reach the container.
+  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }, ...preserveFdsOps(ctx.preserveFds)];
   // A new user namespace: the launcher maps it while the child waits (PROCWRITE).
   if (own & CLONE.NEWUSER) {
     ops.push({ op: "PROCWRITE", file: "uid_map", value: idMap(spec.linux.uidMappings ?? []) },
@@ -340,6 +343,10 @@ function boundRootOps(ctx: PlanContext): Op[] {
   }
   ops.push({ op: "MOUNT", source: ctx.rootfs, target: ctx.rootfs, fstype: "", flags: MS.BIND | MS.REC, data: "" });
   return ops;
+}
+
+export function preserveFdsOps(count: number | undefined): Op[] {
+  return count !== undefined && count > 0 ? [{ op: "PRESERVEFDS", count }] : [];
 }
 
 export function seccompOp(p: SeccompProgram | undefined): Op | undefined {

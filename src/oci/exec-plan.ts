@@ -4,7 +4,7 @@
 // kernel tests check it against the container's own PID 1.
 
 import type { Spec, SpecCapabilities, SpecRlimit } from "./spec.js";
-import { CLONE, RLIMIT, seccompOp, sessionKeyring } from "./build-plan.js";
+import { CLONE, RLIMIT, preserveFdsOps, seccompOp, sessionKeyring } from "./build-plan.js";
 import type { SeccompProgram } from "../native/seccomp-compiler.js";
 import { capMask } from "../native/capabilities.js";
 import type { Op, Plan } from "../native/launch-plan.js";
@@ -38,6 +38,8 @@ export interface ExecPlanContext {
   detach: boolean;
   /** the container's spec.linux.seccomp, compiled */
   seccomp?: SeccompProgram;
+  /** runc's --preserve-fds: the caller's fds 3 .. 3+N-1 reach the process */
+  preserveFds?: number;
   /** tsbox-runc exec: the process is handed off to the nearest subreaper, no reaper of tsbox's (HANDOFF) */
   handoff?: boolean;
 }
@@ -52,6 +54,7 @@ export function joinedNamespaces(spec: Spec): number {
 export function buildExecPlan(spec: Spec, proc: ExecProcess, ctx: ExecPlanContext): Plan {
   const ops: Op[] = [
     { op: "STDIO", stdin: ctx.detach ? "detached" : ctx.stdin },
+    ...preserveFdsOps(ctx.preserveFds),
     ...(ctx.handoff ? [{ op: "HANDOFF" } as const] : []),
     { op: "JOIN", pid: ctx.pid, namespaces: joinedNamespaces(spec) },
     sessionKeyring(ctx.id),

@@ -63,14 +63,17 @@ export function registerExec(program: Command, g: () => GlobalOptions, exit: (co
 }
 
 async function execCommand(g: GlobalOptions, id: string, command: string[], f: ExecCommandFlags): Promise<number> {
-  if (f.preserveFds !== "0") throw new UsageError("--preserve-fds is not supported by tsbox-runc", 1);
+  const preserveFds = Number(f.preserveFds);
+  if (!/^\d+$/.test(f.preserveFds) || !Number.isSafeInteger(preserveFds)) {
+    throw new UsageError(`invalid value ${JSON.stringify(f.preserveFds)} for flag --preserve-fds`, 1);
+  }
   const { execInBundleContainer } = await import("../runtime/bundle/exec.js");
   const gids = f.additionalGids.map((x) => {
     if (!/^\d+$/.test(x)) throw new UsageError(`invalid additional gid ${JSON.stringify(x)}`, 1);
     return Number(x);
   });
   const common = {
-    root: g.root, id, detach: f.detach === true,
+    root: g.root, id, detach: f.detach === true, preserveFds,
     ...(f.pidFile !== undefined ? { pidFile: f.pidFile } : {}),
     ...(f.consoleSocket !== undefined ? { consoleSocket: f.consoleSocket } : {}),
   };

@@ -79,7 +79,6 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
   const id = checkContainerId(req.id);
   const paths = bundleContainerPaths(req.root, id);
   if (existsSync(paths.dir)) throw new UsageError(`container with id exists: ${id}`, 1);
-  if ((req.preserveFds ?? 0) > 0) throw new UsageError("--preserve-fds is not supported by tsbox-runc", 1);
   // Everything that can fail on bad input, before anything is created.
   const bundle = readBundle(req.bundle);
   const { spec } = bundle;
@@ -120,6 +119,7 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
 
     const plan = buildPlan(spec, {
       id,
+      ...(req.preserveFds ? { preserveFds: req.preserveFds } : {}),
       rootfs: bundle.rootfs,
       ...rootMounts,
       newKeyring: req.noNewKeyring !== true,
