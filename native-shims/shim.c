@@ -321,7 +321,9 @@ static void op_target(const struct op *o) {
   if ((!strcmp(kind, "proc") || !strcmp(kind, "sysfs")) && strcmp(r, path))
     fail3(125, 0, "mount ", path, ": must be mounted on ordinary directory");
   if (!strcmp(r, "/proc")) {
-    if (strcmp(kind, "proc")) refuse_target(path, "cannot be mounted because it is not of type proc");
+    // procfs-bind: a bind whose source the runtime found to be a procfs (runc's isProc).
+    if (strcmp(kind, "proc") && strcmp(kind, "procfs-bind"))
+      refuse_target(path, "cannot be mounted because it is not of type proc");
   } else if (under(r, "/proc")) {
     int ok = 0;
     for (size_t i = 0; i < sizeof proc_ok / sizeof *proc_ok; i++) ok |= !strcmp(r, proc_ok[i]);

@@ -734,6 +734,23 @@ describe("--preserve-fds", () => {
   });
 });
 
+describe("/proc bound from the host", () => {
+  it("a procfs may be bound over /proc (host PID namespace, as runc's isProc); any other bind there is refused", () => {
+    const procBind = (source: string) => bundle(["sh", "-c", "readlink /proc/self/ns/pid; test -d /proc/1"], (c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "pid");
+      c.mounts = c.mounts.map((m: { type: string }) => (m.type === "proc"
+        ? { destination: "/proc", type: "none", source, options: ["rbind", "nosuid", "nodev", "noexec"] } : m));
+    });
+    const r = runc(["run", "--bundle", procBind("/proc"), newId()]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout.trim()).toBe(readlinkSync("/proc/self/ns/pid"));
+    const refused = runc(["run", "--bundle", procBind(work), newId()]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("cannot be mounted because it is not of type proc");
+    expect(mountsUnder(rootfs)).toEqual([]);
+  });
+});
+
 describe("terminals: owner", () => {
   const shownOn = (output: string): Promise<string> => until(() => {
     const t = existsSync(output) ? readFileSync(output, "utf8") : "";

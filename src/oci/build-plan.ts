@@ -97,6 +97,8 @@ export interface PlanContext {
   init?: string;
   /** whether a bind source is a directory (the destination is made to match) */
   bindIsDir: (source: string) => boolean;
+  /** whether a bind source is a procfs (runc lets one be bound over /proc: a container sharing the host's PID namespace) */
+  bindIsProcfs?: (source: string) => boolean;
   /** mount the root nodev: where device rules are not enforced, no node in the image may be opened */
   rootNodev?: boolean;
   /** the compiled spec.linux.seccomp, if the spec has one */
@@ -369,7 +371,8 @@ function bindOps(m: SpecMount, slot: number, ctx: PlanContext): Op[] {
   const make: Op = ctx.bindIsDir(m.source ?? "")
     ? { op: "MKDIR", path: m.destination, mode: 0o755 }
     : { op: "ENSUREFILE", path: m.destination };
-  return [{ op: "TARGET", path: m.destination, kind: "bind" }, make,
+  const kind = m.destination === "/proc" && ctx.bindIsProcfs?.(m.source ?? "") === true ? "procfs-bind" : "bind";
+  return [{ op: "TARGET", path: m.destination, kind }, make,
     { op: "BINDFD", slot, target: m.destination, flags: flags & ~MS.BIND }, ...setAttrOps(m)];
 }
 
