@@ -66,7 +66,7 @@ enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, 
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
             CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
             FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, CHOWN, PIDNS, HOOK, PROCWRITE, NSROOT,
-            FSMOUNT, NKINDS };
+            FSMOUNT, CWD, SETATTR, PRESERVEFDS, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -76,7 +76,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [PIVOT] = {"PIVOT", ""},           [CHECKDIR] = {"CHECKDIR", "s"}, [MASK] = {"MASK", "s"},
   [READONLY] = {"READONLY", "s"},    [MKNOD] = {"MKNOD", "snnn"},    [SYMLINK] = {"SYMLINK", "ss"},
   [REMOUNT] = {"REMOUNT", "sn"},     [HOSTNAME] = {"HOSTNAME", "s"}, [LOUP] = {"LOUP", ""},
-  [RLIMIT] = {"RLIMIT", "nnn"},      [PTY] = {"PTY", "nn"},            [CAPBSET] = {"CAPBSET", "n"},
+  [RLIMIT] = {"RLIMIT", "nnn"},      [PTY] = {"PTY", "nnn"},           [CAPBSET] = {"CAPBSET", "n"},
   [USER] = {"USER", "nns"},          [CAPS] = {"CAPS", "nnnn"},      [INIT] = {"INIT", "s"},
   [JOIN] = {"JOIN", "nn"},           [DETACH] = {"DETACH", ""},      [NONEWPRIVS] = {"NONEWPRIVS", ""},
   [EXEC] = {"EXEC", ""},             [MEMMERGE] = {"MEMMERGE", ""},
@@ -88,6 +88,8 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [CHOWN] = {"CHOWN", "snn"},        [PIDNS] = {"PIDNS", "s"},
   [HOOK] = {"HOOK", ""},  // variadic, parsed apart
   [PROCWRITE] = {"PROCWRITE", "ss"}, [NSROOT] = {"NSROOT", ""},   [FSMOUNT] = {"FSMOUNT", "nssns"},
+  [CWD] = {"CWD", "sn"},             [SETATTR] = {"SETATTR", "snn"},
+  [PRESERVEFDS] = {"PRESERVEFDS", "n"},
 };
 
 struct op {
@@ -126,6 +128,8 @@ static struct {
   int io[3];     // the child's ends of the stdio pipes (-1: none)
   int io_parent[3];
   int cap_last;
+  int cwd_done;
+  int preserve;  // PRESERVEFDS: fds 3 .. 3+preserve-1 (the caller's, runc's --preserve-fds) reach the command  // CWD: the process's cwd is set (early, as root), the late CWD has nothing to do
 } g;
 
 static char last_error[1024];
@@ -184,9 +188,10 @@ static _Noreturn void fail(const char *what, const char *arg) { fail3(125, errno
 
 static int close_from(int lo, unsigned hi) {
   if (syscall(SYS_close_range, (unsigned)lo, hi, 0) == 0) return 0;
-  // ENOSYS: an old kernel; EPERM: a seccomp profile without close_range (the
-  // spec's filter is loaded before EXEC closes the fds): one close at a time.
-  if (errno != ENOSYS && errno != EPERM) return -1;
+  // ENOSYS: an old kernel; any errno at all from a seccomp profile without
+  // close_range (the spec's filter is loaded before EXEC closes the fds, and
+  // its defaultErrnoRet may be anything, ENXIO in runc's tests; the range and
+  // flags here are always valid): one close at a time.
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur > 65536) rl.rlim_cur = 65536;
   for (unsigned fd = (unsigned)lo; fd < rl.rlim_cur && fd <= hi; fd++) close((int)fd);
@@ -316,7 +321,9 @@ static void op_target(const struct op *o) {
   if ((!strcmp(kind, "proc") || !strcmp(kind, "sysfs")) && strcmp(r, path))
     fail3(125, 0, "mount ", path, ": must be mounted on ordinary directory");
   if (!strcmp(r, "/proc")) {
-    if (strcmp(kind, "proc")) refuse_target(path, "cannot be mounted because it is not of type proc");
+    // procfs-bind: a bind whose source the runtime found to be a procfs (runc's isProc).
+    if (strcmp(kind, "proc") && strcmp(kind, "procfs-bind"))
+      refuse_target(path, "cannot be mounted because it is not of type proc");
   } else if (under(r, "/proc")) {
     int ok = 0;
     for (size_t i = 0; i < sizeof proc_ok / sizeof *proc_ok; i++) ok |= !strcmp(r, proc_ok[i]);
@@ -502,6 +509,10 @@ static void op_pty(const struct op *o) {
   // The size is set before exec: the command may ask for it at once.
   struct winsize ws = {.ws_row = (unsigned short)o->n[0], .ws_col = (unsigned short)o->n[1]};
   if (ws.ws_row && ws.ws_col && ioctl(s, TIOCSWINSZ, &ws) < 0) fail("set window size ", path);
+  // The process's user owns its terminal (group: devpts's gid=5), as runc's
+  // fixStdioPermissions; (uid_t)-1 leaves it. EINVAL/EPERM (ids not mapped
+  // in a user namespace) leave it too, as there.
+  if (fchown(s, (uid_t)o->n[2], (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM) fail("chown ", path);
 
   char byte = 0;
   struct iovec iov = {&byte, 1};
@@ -526,6 +537,14 @@ static void op_pty(const struct op *o) {
   for (int fd = 0; fd < 3; fd++)
     if (dup2(s, fd) < 0) fail("dup2 ", path);
   if (s > 2) close(s);
+}
+
+// CVE-2024-21626: a cwd reached through a leaked fd (/proc/self/fd/N) lies
+// outside the root; the kernel's getcwd then does not start with '/'.
+static void check_cwd(const char *path) {
+  char cwd[4096];
+  if (syscall(SYS_getcwd, cwd, sizeof cwd) < 0 || cwd[0] != '/')
+    fail3(125, 0, "chdir ", path, ": current working directory is outside of the container's root");
 }
 
 static void op_caps(const struct op *o) {
@@ -565,7 +584,7 @@ static _Noreturn void reaper(pid_t child) {
 
 // Closes every fd >= 3 except keep[] (ascending, -1 entries ignored).
 static void close_except(const int *keep, int n) {
-  int lo = 3;
+  int lo = 3 + g.preserve;
   for (int i = 0; i < n; i++) {
     if (keep[i] < lo) continue;
     if (keep[i] > lo && close_from(lo, (unsigned)keep[i] - 1) < 0) fail("close fds", NULL);
@@ -766,7 +785,10 @@ static void op_fifowait(void) {
   int fd;
   do fd = open(p, O_WRONLY | O_CLOEXEC); while (fd < 0 && errno == EINTR);
   if (fd < 0) fail("open exec fifo ", p);
-  if (cur_op + 1 < g.nops && g.ops[cur_op + 1].k == HOOK) {
+  // The late seccomp filter (no_new_privs) comes between: the hooks run filtered, as in runc.
+  size_t next = cur_op + 1;
+  if (next < g.nops && g.ops[next].k == SECCOMP) next++;
+  if (next < g.nops && g.ops[next].k == HOOK) {
     // startContainer hooks run first: the last one writes "0", a failing one its error (op_hook).
     fifo_w = fd;
     close(fifo_fd);
@@ -858,6 +880,17 @@ static _Noreturn void hook_fail(const struct op *o, const char *what, const char
   fail3(1, 0, rep.detail, NULL, NULL);
 }
 
+// A hook killed by a signal is reported with the signal's description, as
+// runc's (Go's) "signal: killed", "signal: bad system call" (a seccomp kill).
+static const char *const signal_names[] = {
+  [SIGHUP] = "hangup", [SIGINT] = "interrupt", [SIGQUIT] = "quit", [SIGILL] = "illegal instruction",
+  [SIGTRAP] = "trace/breakpoint trap", [SIGABRT] = "aborted", [SIGBUS] = "bus error",
+  [SIGFPE] = "floating point exception", [SIGKILL] = "killed", [SIGUSR1] = "user defined signal 1",
+  [SIGSEGV] = "segmentation fault", [SIGUSR2] = "user defined signal 2", [SIGPIPE] = "broken pipe",
+  [SIGALRM] = "alarm clock", [SIGTERM] = "terminated", [SIGXCPU] = "CPU time limit exceeded",
+  [SIGXFSZ] = "file size limit exceeded", [SIGSYS] = "bad system call",
+};
+
 static void op_hook(const struct op *o) {
   char num[24];
   *put_num(num, num + sizeof num - 1, (unsigned long long)getpid()) = 0;
@@ -917,6 +950,8 @@ static void op_hook(const struct op *o) {
   char what[48];
   char *p = what, *end = what + sizeof what - 1;
   if (WIFEXITED(status)) p = put_num(put(p, end, "exit status "), end, (unsigned)WEXITSTATUS(status));
+  else if (WTERMSIG(status) < (int)(sizeof signal_names / sizeof *signal_names) && signal_names[WTERMSIG(status)])
+    p = put(put(p, end, "signal: "), end, signal_names[WTERMSIG(status)]);
   else p = put_num(put(p, end, "signal: "), end, (unsigned)WTERMSIG(status));
   *p = 0;
   static char so[1536], se[1536];
@@ -925,7 +960,8 @@ static void op_hook(const struct op *o) {
 
 static _Noreturn void op_exec(const struct op *o) {
   set_mask_empty();
-  if ((g.err_w > 3 && close_from(3, (unsigned)g.err_w - 1) < 0) || close_from(g.err_w + 1, ~0U) < 0)
+  int lo = 3 + g.preserve;
+  if ((g.err_w > lo && close_from(lo, (unsigned)g.err_w - 1) < 0) || close_from(g.err_w + 1, ~0U) < 0)
     fail("close fds", NULL);
   exec_sealed(o);
 }
@@ -956,15 +992,40 @@ static void run_op(const struct op *o) {
     if (fd >= 0) close(fd);
     break;
   }
-  case CHDIR: {
-    if (chdir(s0) < 0) fail("chdir ", s0);
-    // CVE-2024-21626: a cwd reached through a leaked fd (/proc/self/fd/N) lies
-    // outside the root; the kernel's getcwd then does not start with '/'.
-    char cwd[4096];
-    if (syscall(SYS_getcwd, cwd, sizeof cwd) < 0 || cwd[0] != '/')
-      fail3(125, 0, "chdir ", s0, ": current working directory is outside of the container's root");
+  case CWD:
+    // The process's cwd, as runc: first (n = 0) while still root with all
+    // capabilities, so a directory only root may enter works; a permission
+    // error there is tried again (n = 1) as the process's user, who may be
+    // the one with access (a directory owned by a user-namespace id).
+    if (g.cwd_done) break;
+    if (chdir(s0) < 0) {
+      if (o->n[0] == 0 && (errno == EACCES || errno == EPERM)) break;
+      fail("chdir ", s0);
+    }
+    g.cwd_done = 1;
+    check_cwd(s0);
+    break;
+  case PRESERVEFDS:
+    // Right after STDIO, before anything closes fds. Inherited fds, open before
+    // Node started, so none of Node's own (nor the shim's pipes) is among them.
+    g.preserve = (int)o->n[0];
+    // Node marks every inherited fd close-on-exec at startup; these are for the command.
+    for (int fd = 3; fd < 3 + g.preserve; fd++)
+      if (fcntl(fd, F_SETFD, 0) < 0 && errno != EBADF) fail("preserve fd", NULL);
+    break;
+  case SETATTR: {
+    // A mount's recursive attributes (rro, rnosuid…: MOUNT_ATTR_* set and
+    // cleared on the mount and every mount below it), as runc's recAttr.
+    struct mount_attr attr = {.attr_set = o->n[1], .attr_clr = o->n[2]};
+    s0 = real_target(s0);
+    if (syscall(SYS_mount_setattr, AT_FDCWD, s0, AT_RECURSIVE | AT_SYMLINK_NOFOLLOW, &attr, sizeof attr) < 0)
+      fail("mount_setattr ", s0);
     break;
   }
+  case CHDIR:
+    if (chdir(s0) < 0) fail("chdir ", s0);
+    check_cwd(s0);
+    break;
   case OPENPATH:
     // A detached copy of the mount, not an O_PATH fd: once PIVOT has detached
     // the old root, mount(2) refuses to bind from it (EINVAL), move_mount not.

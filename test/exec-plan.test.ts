@@ -28,16 +28,18 @@ describe("buildExecPlan", () => {
     const s = spec();
     const p = buildExecPlan(s, execProcess(s, req(), {}, etc), { id: "c0ffee", pid: 4242, stdin: "null", detach: false });
     expect(p.cloneFlags).toBe(0);
-    expect(names(p.ops)).toEqual(["STDIO", "JOIN", "KEYRING", "RLIMIT", "CAPBSET", "USER", "CAPS", "CHDIR", "EXEC"]);
+    expect(names(p.ops)).toEqual(["STDIO", "JOIN", "KEYRING", "RLIMIT", "CWD", "CAPBSET", "USER", "CAPS", "CWD", "EXEC"]);
     expect(p.ops[1]).toEqual({ op: "JOIN", pid: 4242,
       namespaces: CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS | CLONE.NEWCGROUP });
     expect(p.ops[2]).toEqual({ op: "KEYRING", name: "_ses.c0ffee" });
     expect(p.ops[3]).toEqual({ op: "RLIMIT", resource: 7, soft: 1024n, hard: 524288n });
     const caps = capMask(s.process.capabilities.bounding);
-    expect(p.ops[4]).toEqual({ op: "CAPBSET", keep: caps });
-    expect(p.ops[6]).toMatchObject({ op: "CAPS", effective: caps, permitted: caps, ambient: 0n });
-    expect(p.ops[7]).toEqual({ op: "CHDIR", path: "/srv" });
-    expect(p.ops[8]).toMatchObject({ op: "EXEC", path: "ls", argv: ["ls", "-l"] });
+    // The cwd as root first (a permission error left to the second try, as the user).
+    expect(p.ops[4]).toEqual({ op: "CWD", path: "/srv", late: false });
+    expect(p.ops[5]).toEqual({ op: "CAPBSET", keep: caps });
+    expect(p.ops[7]).toMatchObject({ op: "CAPS", effective: caps, permitted: caps, ambient: 0n });
+    expect(p.ops[8]).toEqual({ op: "CWD", path: "/srv", late: true });
+    expect(p.ops[9]).toMatchObject({ op: "EXEC", path: "ls", argv: ["ls", "-l"] });
   });
 
   it("-t adds a PTY after JOIN (the container's devpts); -d detaches and has no PTY or stdio", () => {

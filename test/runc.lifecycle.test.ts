@@ -134,6 +134,9 @@ describe("tsbox-runc create, start, state, kill, delete", () => {
     const dead = runc(["kill", id]);
     expect(dead.code).toBe(1);
     expect(dead.stderr).toContain("container not running");
+    // Signal 0 is a signal (kill(2)'s "is anything left?"): with --all nothing is, and that is no error.
+    expect(runc(["kill", "--all", id, "0"])).toMatchObject({ code: 0, stderr: "" });
+    expect(runc(["kill", id, "0"]).stderr).toContain("container not running");
     const restart = runc(["start", id]);
     expect(restart.stderr).toContain("cannot start a container that has stopped");
 
@@ -416,9 +419,15 @@ describe("tsbox-runc exec", () => {
       env: ["X=from-file", "PATH=/bin"], cwd: "/", rlimits: [{ type: "RLIMIT_NOFILE", soft: 77, hard: 77 }] }));
     expect(runc(["exec", "--process", file, id])).toMatchObject({ code: 0, stdout: "65534\nfrom-file\n77\n" });
 
+    // exec's own failures exit 255 (runc's "exec failed: …"); the process's exit 1 stays 1.
+    expect(runc(["exec", id, "false"]).code).toBe(1);
     const missing = runc(["exec", id, "nope"]);
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain('exec: \\"nope\\": executable file not found in $PATH');
+    expect(missing.code).toBe(255);
+    expect(missing.stderr).toContain('exec failed: exec: \\"nope\\": executable file not found in $PATH');
+    const badPidFile = runc(["exec", "--pid-file", "/non-existent/directory", id, "true"]);
+    expect(badPidFile.code).toBe(255);
+    expect(badPidFile.stderr).toContain("exec failed: writing the pid file /non-existent/directory");
+    expect(runc(["exec", "no-such-container", "true"])).toMatchObject({ code: 255 });
     expect(runc(["delete", "--force", id]).code).toBe(0);
     expectGone(id, pid);
   });
@@ -440,14 +449,48 @@ describe("tsbox-runc exec", () => {
     expect(alive(exec)).toBe(false);
   });
 
+  it("reaches the cwd as root first (runc's order): a directory only root may enter, or only the process's user", () => {
+    const id = newId();
+    const rootOnly = join(rootfs, `cwd-root-${id}`);
+    const userOnly = join(rootfs, `cwd-user-${id}`);
+    mkdirSync(rootOnly, { mode: 0o700 });
+    mkdirSync(userOnly, { mode: 0o700 });
+    try {
+      spawnSync("chown", ["42:42", userOnly]);
+      // User 42 cannot enter rootOnly, but the cwd is reached before the user switch.
+      const r = runc(["run", "--bundle", bundle(["sh", "-c", "pwd; id -u"], (c) => {
+        c.process.cwd = `/cwd-root-${id}`;
+        c.process.user = { uid: 42, gid: 42 };
+      }), id]);
+      expect(r).toMatchObject({ code: 0, stdout: `/cwd-root-${id}\n42\n` });
+      // Root without CAP_DAC_OVERRIDE (runc's default capabilities) exec'ing into user 42's directory.
+      const id2 = newId();
+      expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"], (c) => {
+        c.process.cwd = `/cwd-user-${id}`;
+        c.process.user = { uid: 42, gid: 42 };
+      }), id2]).code).toBe(0);
+      const pid = state(id2).pid as number;
+      expect(runc(["exec", "--user", "0", id2, "pwd"])).toMatchObject({ code: 0, stdout: `/cwd-user-${id}\n` });
+      // A missing cwd still fails with the kernel's reason.
+      const missing = runc(["exec", "--cwd", "/nonexistent-cwd", "--user", "0", id2, "true"]);
+      expect(missing.code).toBe(255);
+      expect(missing.stderr).toContain("chdir /nonexistent-cwd: No such file or directory");
+      expect(runc(["delete", "--force", id2]).code).toBe(0);
+      expectGone(id2, pid);
+    } finally {
+      rmdirSync(rootOnly);
+      rmdirSync(userOnly);
+    }
+  });
+
   it("refuses a stopped container", async () => {
     const id = newId();
     expect(runc(["create", "--bundle", bundle(["true"]), id]).code).toBe(0);
     expect(runc(["start", id]).code).toBe(0);
     await until(() => state(id).status === "stopped" || undefined, "the container to stop");
     const r = runc(["exec", id, "true"]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain("cannot exec in a stopped container");
+    expect(r.code).toBe(255);
+    expect(r.stderr).toContain("exec failed: cannot exec in a stopped container");
     expect(runc(["delete", id]).code).toBe(0);
   });
 });
@@ -593,6 +636,160 @@ describe("terminals: --console-socket", () => {
   });
 });
 
+describe("recursive mount attributes", () => {
+  it("rbind,rro makes the mount and every mount below it read-only (ro alone only the top); rnoexec too", () => {
+    const vol = join(work, `vol-${++counter}`);
+    mkdirSync(vol);
+    expect(spawnSync("mount", ["-t", "tmpfs", "none", vol]).status).toBe(0);
+    try {
+      mkdirSync(join(vol, "sub"));
+      expect(spawnSync("mount", ["-t", "tmpfs", "none", join(vol, "sub")]).status).toBe(0);
+      const touch = "touch /mnt/top 2>&1; echo top=$?; touch /mnt/sub/x 2>&1; echo sub=$?";
+      const run = (options: string[], script = touch): Result => runc(["run", "--bundle", bundle(["sh", "-c", script], (c) => {
+        c.mounts.push({ destination: "/mnt", type: "bind", source: vol, options });
+      }), newId()]);
+      const ro = run(["rbind", "ro"]);
+      expect(ro.code, ro.stderr).toBe(0);
+      expect(ro.stdout).toMatch(/Read-only file system\ntop=1\nsub=0\n$/);
+      for (const options of [["rbind", "rro"], ["rbind", "ro", "rro"]]) {
+        const rro = run(options);
+        expect(rro.code, rro.stderr).toBe(0);
+        expect(rro.stdout.match(/Read-only file system/g)).toHaveLength(2);
+        expect(rro.stdout).toMatch(/top=1\n(?:.*\n)*sub=1\n$/);
+      }
+      // The submount's flags as the container sees them.
+      const flags = run(["rbind", "rnoexec", "rnosuid"], "grep ' /mnt/sub ' /proc/self/mountinfo");
+      expect(flags.stdout).toMatch(/ \/mnt\/sub rw,nosuid,(?:nodev,)?noexec/);
+      expect(mountsUnder(rootfs)).toEqual([]);
+    } finally {
+      spawnSync("umount", ["-R", vol]);
+      rmdirSync(vol);
+    }
+  });
+});
+
+describe("a read-only /dev", () => {
+  it("is made with its devices and links, then remounted read-only", () => {
+    const r = runc(["run", "--bundle", bundle(["sh", "-c", "grep '^tmpfs /dev ' /proc/mounts; echo x > /dev/null && echo null-ok; ls /dev/fd >/dev/null && echo fd-ok; touch /dev/new 2>&1; true"], (c) => {
+      for (const m of c.mounts) if (m.destination === "/dev") m.options.push("ro");
+    }), newId()]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.split("\n");
+    expect(lines[0]).toMatch(/^tmpfs \/dev tmpfs ro,/);
+    expect(lines.slice(1, 4)).toEqual(["null-ok", "fd-ok", "touch: /dev/new: Read-only file system"]);
+    expect(mountsUnder(rootfs)).toEqual([]);
+  });
+});
+
+describe("seccomp defaultErrnoRet", () => {
+  it("a filter whose errno is not EPERM neither breaks tsbox's own steps (close_range) nor is lost for the process", () => {
+    // An allowlist (Docker's unconditional one, with arch_prctl and clone) without close_range and mkdir: both fail with ENXIO.
+    const profile = JSON.parse(readFileSync(join(REPO, "src", "oci", "seccomp", "default.json"), "utf8")) as { syscalls: Array<{ names: string[]; action: string; args?: unknown; includes?: unknown }> };
+    const names = [...profile.syscalls[0]!.names, "arch_prctl", "clone", "clone3"].filter((n) => n !== "close_range" && !n.startsWith("mkdir"));
+    expect(profile.syscalls[0]!.names).toContain("close_range");
+    const r = runc(["run", "--bundle", bundle(["sh", "-c", "mkdir /tmp/nope 2>&1; echo ran"], (c) => {
+      c.linux.seccomp = { defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 6, architectures: ["SCMP_ARCH_X86_64"],
+        syscalls: [{ names, action: "SCMP_ACT_ALLOW" }] };
+    }), newId()]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toBe("mkdir: can't create directory '/tmp/nope': No such device or address\nran\n");
+  });
+});
+
+describe("--preserve-fds", () => {
+  /** tsbox-runc with `fd3` as its fd 3 (and nothing else beyond 0-2), its stdout returned. */
+  const withFd3 = (args: string[], fd3: string): Result => {
+    const out = join(work, `pf-out-${++counter}`);
+    const fds = [openSync(out, "w+"), openSync(fd3, "r")] as const;
+    let r: ReturnType<typeof spawnSync>;
+    try {
+      r = spawnSync(process.execPath, ["--", RUNC, "--root", root, ...args], { stdio: ["ignore", fds[0], "pipe", fds[1]], encoding: "utf8", timeout: 60_000 });
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
+    const result = { code: r.status ?? 137, stdout: readFileSync(out, "utf8"), stderr: String(r.stderr) };
+    rmSync(out);
+    return result;
+  };
+
+  it("create --preserve-fds N and exec --preserve-fds N pass fds 3..3+N-1 into the container; without, none", () => {
+    const file = join(work, `pf-${++counter}`);
+    writeFileSync(file, "from fd 3\n");
+    const id = newId();
+    const r = withFd3(["run", "--preserve-fds", "1", "--bundle", bundle(["sh", "-c", "cat <&3; readlink /proc/self/fd/4 || echo no-fd-4"]), id], file);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("from fd 3\nno-fd-4\n");
+    // Without the flag the fd stays out.
+    const none = withFd3(["run", "--bundle", bundle(["sh", "-c", "cat <&3 2>/dev/null || echo no-fd-3"]), newId()], file);
+    expect(none.stdout).toBe("no-fd-3\n");
+
+    const id2 = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"]), id2]).code).toBe(0);
+    const pid = state(id2).pid as number;
+    const e = withFd3(["exec", "--preserve-fds", "1", id2, "sh", "-c", "cat <&3"], file);
+    expect(e).toMatchObject({ code: 0, stdout: "from fd 3\n" });
+    expect(withFd3(["exec", id2, "sh", "-c", "cat <&3 2>/dev/null || echo no-fd-3"], file).stdout).toBe("no-fd-3\n");
+    expect(runc(["delete", "--force", id2]).code).toBe(0);
+    expectGone(id2, pid);
+  });
+});
+
+describe("/proc bound from the host", () => {
+  it("a procfs may be bound over /proc (host PID namespace, as runc's isProc); any other bind there is refused", () => {
+    const procBind = (source: string) => bundle(["sh", "-c", "readlink /proc/self/ns/pid; test -d /proc/1"], (c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "pid");
+      c.mounts = c.mounts.map((m: { type: string }) => (m.type === "proc"
+        ? { destination: "/proc", type: "none", source, options: ["rbind", "nosuid", "nodev", "noexec"] } : m));
+    });
+    const r = runc(["run", "--bundle", procBind("/proc"), newId()]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout.trim()).toBe(readlinkSync("/proc/self/ns/pid"));
+    const refused = runc(["run", "--bundle", procBind(work), newId()]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("cannot be mounted because it is not of type proc");
+    expect(mountsUnder(rootfs)).toEqual([]);
+  });
+});
+
+describe("terminals: owner", () => {
+  const shownOn = (output: string): Promise<string> => until(() => {
+    const t = existsSync(output) ? readFileSync(output, "utf8") : "";
+    return t.includes("<closed>") ? t.replaceAll("\r", "") : undefined;
+  }, "the terminal to close");
+
+  it("the process's user owns its terminal (group: devpts's tty group), for run and exec; a process.json without user is root's", async () => {
+    const id = newId();
+    const { socket, output } = consoleSocket(id, "");
+    await until(() => existsSync(`${socket}.ready`) || undefined, "the console socket");
+    const dir = bundle(["sh", "-c", "stat -c %u:%g $(tty); sleep 1000"], (c) => {
+      c.process.terminal = true;
+      c.process.user = { uid: 1000, gid: 100 };
+    });
+    const r = runc(["run", "--detach", "--console-socket", socket, "--bundle", dir, id]);
+    expect(r.code, r.stderr).toBe(0);
+    const pid = state(id).pid as number;
+    await until(() => (existsSync(output) && readFileSync(output, "utf8").includes(":5")) || undefined, "the owner line");
+    expect(readFileSync(output, "utf8").replaceAll("\r", "")).toBe("name /dev/ptmx\n1000:5\n");
+
+    const execOut = consoleSocket(`${id}-exec`, "");
+    await until(() => existsSync(`${execOut.socket}.ready`) || undefined, "the console socket");
+    const e = runc(["exec", "--tty", "--detach", "--user", "1234:100", "--console-socket", execOut.socket, id, "sh", "-c", "stat -c %u:%g $(tty)"]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(await shownOn(execOut.output)).toBe("name /dev/ptmx\n1234:5\n<closed>");
+
+    // runc reads a missing process.user as root (Go's zero values).
+    const file = join(work, `${id}-process.json`);
+    writeFileSync(file, JSON.stringify({ terminal: true, args: ["sh", "-c", "id -u; id -g; stat -c %u:%g $(tty)"], cwd: "/" }));
+    const rootOut = consoleSocket(`${id}-root`, "");
+    await until(() => existsSync(`${rootOut.socket}.ready`) || undefined, "the console socket");
+    const p = runc(["exec", "--detach", "--console-socket", rootOut.socket, "--process", file, id]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(await shownOn(rootOut.output)).toBe("name /dev/ptmx\n0\n0\n0:5\n<closed>");
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+});
+
 describe("hooks run by tsbox-runc", () => {
   /** A hook that records its stdin (the state) and what it sees of the container's process. */
   const recorder = (file: string, extra = ""): { path: string; args: string[]; env: string[] } => ({
@@ -683,6 +880,20 @@ describe("createContainer and startContainer hooks, run in the container's names
     expect(seen).toMatchObject({ id, status: "created", pid: 1, bundle: dir });
     expect(runc(["delete", "--force", id]).code).toBe(0);
     expectGone(id, pid);
+  });
+
+  it("startContainer hooks run under the container's seccomp filter (no_new_privs: loaded before them, as runc 1.1)", () => {
+    const id = newId();
+    const dir = bundle(["true"], (c) => {
+      expect(c.process.noNewPrivileges).toBe(true);
+      c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_KILL" }] };
+      c.hooks = { startContainer: [{ path: "/bin/sh", args: ["sh", "-c", "mkdir /tmp/hook-dir"] }] };
+    });
+    const r = runc(["run", "--bundle", dir, id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error running startContainer hook #0: signal: bad system call");
+    expect(existsSync(join(rootfs, "tmp", "hook-dir"))).toBe(false);
+    expectGone(id, 0);
   });
 
   it("a failing or hanging createContainer hook fails the create; a failing startContainer hook fails the start and stops the container", () => {

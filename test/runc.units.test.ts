@@ -2,6 +2,7 @@
 // and tsbox's refusals), cgroupsPath → tsbox's cgroup layout, the root's mount
 // propagation, the launch plan of a bundle (bound root, exec fifo), the error
 // lines engines parse and runc's list table. No root, no kernel.
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,13 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPlan, CLONE } from "../src/oci/build-plan.js";
 import { BundleError, checkContainerId, readBundle, rootPropagationFlags } from "../src/oci/bundle.js";
 import { defaultBundleConfig } from "../src/oci/default-config.js";
-import { MS } from "../src/oci/mount-options.js";
+import { MOUNT_ATTR, MS, mountFlags, recursiveAttrs } from "../src/oci/mount-options.js";
 import type { Op } from "../src/native/launch-plan.js";
 import { bundleCgroupPath } from "../src/runtime/bundle/cgroup-path.js";
 import { mountOf, rootMountSetup } from "../src/runtime/bundle/root-mount.js";
 import { earlySink } from "../src/runc/index.js";
 import { errorLine } from "../src/runc/errors.js";
+import { unknownHelpTopic } from "../src/runc/help.js";
 import { listTable } from "../src/runc/info.js";
+import { REPO } from "./helpers.js";
 
 let dir: string;
 let n = 0;
@@ -225,7 +228,7 @@ describe("the launch plan of a bundle", () => {
     expect(ops).toContainEqual({ op: "DOMAINNAME", name: "example" });
     expect(ops).toContainEqual({ op: "UMASK", mask: 0o022 });
     // noNewPrivileges: the filter after the wait, as close to exec as runc puts it.
-    expect(names(ops).slice(-4)).toEqual(["CHDIR", "FIFOWAIT", "SECCOMP", "EXEC"]);
+    expect(names(ops).slice(-4)).toEqual(["CWD", "FIFOWAIT", "SECCOMP", "EXEC"]);
   });
 
   it("joins a namespace given by path (a pod's network namespace) instead of creating it", () => {
@@ -293,5 +296,45 @@ describe("tsbox-runc's output", () => {
 
   it("pads the list table as Go's tabwriter (minimum 12, padding 3)", () => {
     expect(listTable([["ID", "PID"], ["a-long-container-id", "7"]])).toBe("ID                    PID\na-long-container-id   7\n");
+  });
+
+  it("prints help in runc's layout, for the program and each verb, and refuses help on an unknown verb", () => {
+    const help = (...args: string[]) => spawnSync(process.execPath, ["--", join(REPO, "bin", "tsbox-runc.js"), ...args], { encoding: "utf8" });
+    for (const flag of ["-h", "--help"]) {
+      const r = help(flag);
+      expect(r.status).toBe(0);
+      expect(r.stdout.split("\n").slice(0, 2)).toEqual(["NAME:", "   tsbox-runc - Open Container Initiative runtime (runc-compatible) on tsbox's executor"]);
+      expect(r.stdout).toMatch(/^COMMANDS:\n(?:.*\n)*   delete +delete any resources/m);
+    }
+    for (const verb of ["checkpoint", "delete", "exec", "list", "restore", "run", "update"]) {
+      const r = help(verb, "-h");
+      expect(r.status, verb).toBe(0);
+      expect(r.stdout.split("\n")[1], verb).toMatch(new RegExp(`^   tsbox-runc ${verb} - `));
+    }
+    expect(help("kill", "-h").stdout).toContain("USAGE:\n   tsbox-runc kill [command options] <container-id> [signal]\n");
+    const foo = help("foo", "-h");
+    expect(foo.status).toBe(1);
+    expect(foo.stdout).toBe("");
+    expect(foo.stderr).toContain("No help topic for 'foo'");
+    const cp = help("checkpoint", "c1");
+    expect(cp.status).toBe(1);
+    expect(cp.stderr).toContain("checkpoint/restore is not supported by tsbox-runc");
+  });
+
+  it("tells an unknown verb asked for help from a value of a global option", () => {
+    const verbs = ["run", "state"];
+    expect(unknownHelpTopic(["node", "r", "foo", "-h"], verbs)).toBe("foo");
+    expect(unknownHelpTopic(["node", "r", "--root", "foo", "run", "-h"], verbs)).toBeUndefined();
+    expect(unknownHelpTopic(["node", "r", "--debug", "bar", "--help"], verbs)).toBe("bar");
+    expect(unknownHelpTopic(["node", "r", "foo"], verbs)).toBeUndefined();
+  });
+
+  it("reads runc's recursive mount options as mount_setattr attributes, not as mount data", () => {
+    expect(recursiveAttrs(["rbind", "ro"])).toBeUndefined();
+    expect(recursiveAttrs(["rbind", "rro", "rnosuid"])).toEqual({ set: MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID, clear: 0 });
+    expect(recursiveAttrs(["rro", "rrw"])).toEqual({ set: 0, clear: MOUNT_ATTR.RDONLY });
+    // The atime mode is one field: setting one clears the field.
+    expect(recursiveAttrs(["rnoatime"])).toEqual({ set: MOUNT_ATTR.NOATIME, clear: MOUNT_ATTR.ATIME });
+    expect(mountFlags(["rbind", "rro", "size=1m"])).toEqual({ flags: MS.BIND | MS.REC, data: "size=1m" });
   });
 });

@@ -154,10 +154,10 @@ describe("where the plans load the filter", () => {
   it("run: before the capability drop without no_new_privs; after it, just before INIT/EXEC, with it", () => {
     const s = spec();
     expect(s.linux.seccomp?.defaultAction).toBe("SCMP_ACT_ERRNO");
-    expect(names(buildPlan(s, ctx).ops).slice(-8)).toEqual(["MKDIR", "SECCOMP", "CAPBSET", "USER", "CAPS", "CHDIR", "INIT", "EXEC"]);
+    expect(names(buildPlan(s, ctx).ops).slice(-8)).toEqual(["CWD", "SECCOMP", "CAPBSET", "USER", "CAPS", "CWD", "INIT", "EXEC"]);
     const nnp = spec({ securityOpt: ["no-new-privileges"] });
     expect(nnp.process.noNewPrivileges).toBe(true);
-    expect(names(buildPlan(nnp, ctx).ops).slice(-8)).toEqual(["CAPBSET", "USER", "CAPS", "NONEWPRIVS", "CHDIR", "SECCOMP", "INIT", "EXEC"]);
+    expect(names(buildPlan(nnp, ctx).ops).slice(-8)).toEqual(["CAPBSET", "USER", "CAPS", "NONEWPRIVS", "CWD", "SECCOMP", "INIT", "EXEC"]);
     expect(names(buildPlan(s, { ...ctx, seccomp: undefined }).ops)).not.toContain("SECCOMP");
     const enc = encodePlan(buildPlan(s, ctx));
     expect(enc.slice(enc.indexOf("SECCOMP"), enc.indexOf("SECCOMP") + 3)).toEqual(["SECCOMP", "0", "0001020304050607"]);
@@ -167,10 +167,10 @@ describe("where the plans load the filter", () => {
     const s = spec();
     const proc = { args: ["ls"], env: [], cwd: "/", user: { uid: 0, gid: 0, additionalGids: [] }, capabilities: s.process.capabilities };
     expect(names(buildExecPlan(s, proc, { id: "f".repeat(64), pid: 9, stdin: "null", detach: false, seccomp: prog }).ops))
-      .toEqual(["STDIO", "JOIN", "KEYRING", "RLIMIT", "SECCOMP", "CAPBSET", "USER", "CAPS", "CHDIR", "EXEC"]);
+      .toEqual(["STDIO", "JOIN", "KEYRING", "RLIMIT", "CWD", "SECCOMP", "CAPBSET", "USER", "CAPS", "CWD", "EXEC"]);
     const nnp = spec({ securityOpt: ["no-new-privileges=true"] });
     expect(names(buildExecPlan(nnp, proc, { id: "f".repeat(64), pid: 9, stdin: "null", detach: true, seccomp: prog }).ops))
-      .toEqual(["STDIO", "JOIN", "KEYRING", "RLIMIT", "CAPBSET", "USER", "CAPS", "NONEWPRIVS", "CHDIR", "SECCOMP", "DETACH", "EXEC"]);
+      .toEqual(["STDIO", "JOIN", "KEYRING", "RLIMIT", "CWD", "CAPBSET", "USER", "CAPS", "NONEWPRIVS", "CWD", "SECCOMP", "DETACH", "EXEC"]);
   });
 
   it("spec: unconfined and privileged have no filter; privileged with a profile keeps it (as moby)", () => {

@@ -37,7 +37,10 @@ export type Op =
   | { op: "HOSTNAME"; name: string }
   | { op: "LOUP" }
   | { op: "RLIMIT"; resource: number; soft: bigint; hard: bigint }
-  | { op: "PTY"; rows: number; cols: number }
+  | { op: "CWD"; path: string; /** false: as root, before the user switch, a permission error left to the late one */ late: boolean }
+  | { op: "PRESERVEFDS"; count: number }
+  | { op: "SETATTR"; path: string; set: number; clear: number }
+  | { op: "PTY"; rows: number; cols: number; /** uid to own the terminal; absent: left as made */ owner?: number }
   | { op: "CAPBSET"; keep: bigint }
   | { op: "USER"; uid: number; gid: number; groups: number[] }
   | { op: "CAPS"; effective: bigint; permitted: bigint; inheritable: bigint; ambient: bigint }
@@ -101,7 +104,10 @@ export function encodePlan(plan: Plan): string[] {
       case "UNSHARE": out.push(String(o.flags)); break;
       case "PRIVATE": case "PIVOT": case "LOUP": case "DETACH": case "NONEWPRIVS": case "MEMMERGE": case "FIFOWAIT": case "HANDOFF": case "PAUSE": case "NSROOT": break;
       case "JOIN": out.push(String(o.pid), String(o.namespaces)); break;
-      case "PTY": out.push(String(o.rows), String(o.cols)); break;
+      case "PRESERVEFDS": out.push(String(o.count)); break;
+      case "SETATTR": out.push(o.path, String(o.set), String(o.clear)); break;
+      case "CWD": out.push(o.path, o.late ? "1" : "0"); break;
+      case "PTY": out.push(String(o.rows), String(o.cols), String(o.owner ?? 0xffffffff)); break;
       case "MOUNT": out.push(o.source, o.target, o.fstype, String(o.flags), o.data); break;
       case "MKDIR": out.push(o.path, String(o.mode)); break;
       case "ENSUREFILE": case "CHDIR": case "CHECKDIR": case "MASK": case "READONLY": out.push(o.path); break;

@@ -7,7 +7,7 @@ import { fitLowerdirs } from "./overlay-lowerdirs.js";
 import { MEMORY_MERGE_ANNOTATION, type Spec, type SpecIdMapping, type SpecMount } from "./spec.js";
 import { UsageError } from "../errors.js";
 import { capMask } from "../native/capabilities.js";
-import { MS, mountFlags } from "./mount-options.js";
+import { MS, mountFlags, recursiveAttrs } from "./mount-options.js";
 import type { Op, Plan, StdinMode } from "../native/launch-plan.js";
 import type { SeccompProgram } from "../native/seccomp-compiler.js";
 
@@ -66,6 +66,8 @@ export interface CgroupMountInfo {
 export interface PlanContext {
   /** the container's id: its session keyring is `_ses.<id>` */
   id: string;
+  /** runc's --preserve-fds: the caller's fds 3 .. 3+N-1 reach the command */
+  preserveFds?: number;
   /** host directory that becomes the container's root (inside the child's mount namespace only) */
   rootfs: string;
   /**
@@ -95,6 +97,8 @@ export interface PlanContext {
   init?: string;
   /** whether a bind source is a directory (the destination is made to match) */
   bindIsDir: (source: string) => boolean;
+  /** whether a bind source is a procfs (runc lets one be bound over /proc: a container sharing the host's PID namespace) */
+  bindIsProcfs?: (source: string) => boolean;
   /** mount the root nodev: where device rules are not enforced, no node in the image may be opened */
   rootNodev?: boolean;
   /** the compiled spec.linux.seccomp, if the spec has one */
@@ -144,7 +148,8 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   // The namespaces made for the container (by clone, or by unshare inside a joined user namespace).
   const own = cloneFlags;
   const userns = (own & CLONE.NEWUSER) !== 0 || userPath !== undefined;
-  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }];
+  // Right after STDIO (the first op): before any step closes the fds that are not to reach the container.
+  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }, ...preserveFdsOps(ctx.preserveFds)];
   // A new user namespace: the launcher maps it while the child waits (PROCWRITE).
   if (own & CLONE.NEWUSER) {
     ops.push({ op: "PROCWRITE", file: "uid_map", value: idMap(spec.linux.uidMappings ?? []) },
@@ -196,7 +201,15 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
     ? { ...slots, sysfs: (own & CLONE.NEWNET) === 0, cgroup: cgroupNs === undefined }
     : undefined;
   const mounts: Op[] = [];
-  for (const m of spec.mounts) {
+  // A read-only /dev (runc's finalizeRootfs): mounted writable, so that its
+  // devices and links can be made, and remounted read-only at the end.
+  let devReadonly: Op | undefined;
+  for (const specMount of spec.mounts) {
+    let m = specMount;
+    if (m.destination === "/dev" && m.type !== "bind" && (mountFlags(m.options).flags & MS.RDONLY) !== 0) {
+      m = { ...m, options: (m.options ?? []).filter((o) => o !== "ro") };
+      devReadonly = { op: "REMOUNT", path: "/dev", flags: mountFlags(m.options).flags | MS.RDONLY };
+    }
     if (m.type === "bind") mounts.push(...bindOps(m, binds.indexOf(m), ctx));
     else mounts.push(...mountOps(m, ctx, spec, fromHost));
     if (m.destination === "/dev") mounts.push(...devOps(spec, ctx.deviceOwners === true, fromHost?.open));
@@ -232,8 +245,10 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   }
   if (spec.process.terminal) {
     const size = spec.process.consoleSize;
-    ops.push({ op: "PTY", rows: size?.height ?? 0, cols: size?.width ?? 0 });
+    ops.push({ op: "PTY", rows: size?.height ?? 0, cols: size?.width ?? 0, owner: spec.process.user.uid });
   }
+  // After PTY, which binds the terminal over /dev/console.
+  if (devReadonly) ops.push(devReadonly);
   if (!spec.root.readonly) ops.push({ op: "MKDIR", path: spec.process.cwd, mode: 0o755 });
   // Before the capability drop: the prctl is made while the child is still fully privileged.
   if (spec.annotations?.[MEMORY_MERGE_ANNOTATION] === "true") ops.push({ op: "MEMMERGE" });
@@ -244,6 +259,8 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   const seccomp = seccompOp(ctx.seccomp);
   // As runc: without no_new_privs loading a filter needs CAP_SYS_ADMIN, so it
   // comes before the capability drop; with it, as late as possible.
+  // The cwd as runc reaches it: as root first, then (if that was refused) as the user.
+  ops.push({ op: "CWD", path: spec.process.cwd, late: false });
   if (seccomp && !nnp) ops.push(seccomp);
   ops.push(
     { op: "CAPBSET", keep: capMask(caps.bounding) },
@@ -253,13 +270,14 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   );
   if (nnp) ops.push({ op: "NONEWPRIVS" });
   if (u.umask !== undefined) ops.push({ op: "UMASK", mask: u.umask });
-  ops.push({ op: "CHDIR", path: spec.process.cwd });
+  ops.push({ op: "CWD", path: spec.process.cwd, late: true });
   // Set up, waiting for `start`; the late filter after it, as close to exec as runc puts it.
   if (ctx.execFifo !== undefined) ops.push({ op: "FIFOWAIT" });
+  // Before the startContainer hooks, as runc 1.1 loads it: they run filtered
+  // (the container's process runs them); before INIT: tini, the container's PID 1, is filtered too.
+  if (seccomp && nnp) ops.push(seccomp);
   // startContainer: after start, before the command (the last one lets `start` return).
   ops.push(...hookOps(spec, "startContainer", ctx));
-  // Before INIT: tini, the container's PID 1, is filtered too.
-  if (seccomp && nnp) ops.push(seccomp);
   if (ctx.init !== undefined) ops.push({ op: "INIT", path: ctx.init });
   ops.push({ op: "EXEC", path: spec.process.args[0]!, argv: spec.process.args, env: spec.process.env });
   return { cloneFlags, ops };
@@ -329,6 +347,10 @@ function boundRootOps(ctx: PlanContext): Op[] {
   return ops;
 }
 
+export function preserveFdsOps(count: number | undefined): Op[] {
+  return count !== undefined && count > 0 ? [{ op: "PRESERVEFDS", count }] : [];
+}
+
 export function seccompOp(p: SeccompProgram | undefined): Op | undefined {
   return p ? { op: "SECCOMP", flags: p.flags, bpf: p.bpf } : undefined;
 }
@@ -349,8 +371,15 @@ function bindOps(m: SpecMount, slot: number, ctx: PlanContext): Op[] {
   const make: Op = ctx.bindIsDir(m.source ?? "")
     ? { op: "MKDIR", path: m.destination, mode: 0o755 }
     : { op: "ENSUREFILE", path: m.destination };
-  return [{ op: "TARGET", path: m.destination, kind: "bind" }, make,
-    { op: "BINDFD", slot, target: m.destination, flags: flags & ~MS.BIND }];
+  const kind = m.destination === "/proc" && ctx.bindIsProcfs?.(m.source ?? "") === true ? "procfs-bind" : "bind";
+  return [{ op: "TARGET", path: m.destination, kind }, make,
+    { op: "BINDFD", slot, target: m.destination, flags: flags & ~MS.BIND }, ...setAttrOps(m)];
+}
+
+/** rro, rnosuid…: the mount's recursive attributes, once it and what is below it are there. */
+function setAttrOps(m: SpecMount): Op[] {
+  const attrs = recursiveAttrs(m.options);
+  return attrs ? [{ op: "SETATTR", path: m.destination, set: attrs.set, clear: attrs.clear }] : [];
 }
 
 function cgroupNamespace(spec: Spec): boolean {
@@ -370,6 +399,10 @@ interface FromHost {
 }
 
 function mountOps(m: SpecMount, ctx: PlanContext, spec: Spec, fromHost?: FromHost): Op[] {
+  return [...placeMount(m, ctx, spec, fromHost), ...setAttrOps(m)];
+}
+
+function placeMount(m: SpecMount, ctx: PlanContext, spec: Spec, fromHost?: FromHost): Op[] {
   const { flags, data } = mountFlags(m.options);
   const ops: Op[] = [{ op: "TARGET", path: m.destination, kind: m.type ?? "" }, { op: "MKDIR", path: m.destination, mode: 0o755 }];
   if (m.type === "proc" || m.type === "sysfs") ops.push({ op: "CHECKDIR", path: m.destination });

@@ -43,7 +43,8 @@ const idMapping = object({ containerID: int, hostID: int, size: int });
 const checkProcess = object({
   terminal: optional(boolean),
   consoleSize: optional(object({ height: int, width: int })),
-  user: object({ uid: int, gid: int, umask: optional(int), additionalGids: optional(arrayOf(int)), username: optional(string) }),
+  // Absent: root, as runc reads it (Go's zero values); exec's process.json often leaves it out.
+  user: optional(object({ uid: int, gid: int, umask: optional(int), additionalGids: optional(arrayOf(int)), username: optional(string) })),
   args: optional(strings),
   commandLine: optional(string),
   env: optional(strings),
@@ -248,8 +249,8 @@ function processSpec(p: ConfigProcess): SpecProcess {
     terminal: p.terminal ?? false,
     ...(p.consoleSize ? { consoleSize: p.consoleSize } : {}),
     user: {
-      uid: p.user.uid, gid: p.user.gid, additionalGids: p.user.additionalGids ?? [],
-      umask: p.user.umask ?? 0o022,
+      uid: p.user?.uid ?? 0, gid: p.user?.gid ?? 0, additionalGids: p.user?.additionalGids ?? [],
+      umask: p.user?.umask ?? 0o022,
     },
     args: p.args,
     env: p.env ?? [],

@@ -4,7 +4,7 @@
 // kernel tests check it against the container's own PID 1.
 
 import type { Spec, SpecCapabilities, SpecRlimit } from "./spec.js";
-import { CLONE, RLIMIT, seccompOp, sessionKeyring } from "./build-plan.js";
+import { CLONE, RLIMIT, preserveFdsOps, seccompOp, sessionKeyring } from "./build-plan.js";
 import type { SeccompProgram } from "../native/seccomp-compiler.js";
 import { capMask } from "../native/capabilities.js";
 import type { Op, Plan } from "../native/launch-plan.js";
@@ -38,6 +38,8 @@ export interface ExecPlanContext {
   detach: boolean;
   /** the container's spec.linux.seccomp, compiled */
   seccomp?: SeccompProgram;
+  /** runc's --preserve-fds: the caller's fds 3 .. 3+N-1 reach the process */
+  preserveFds?: number;
   /** tsbox-runc exec: the process is handed off to the nearest subreaper, no reaper of tsbox's (HANDOFF) */
   handoff?: boolean;
 }
@@ -52,6 +54,7 @@ export function joinedNamespaces(spec: Spec): number {
 export function buildExecPlan(spec: Spec, proc: ExecProcess, ctx: ExecPlanContext): Plan {
   const ops: Op[] = [
     { op: "STDIO", stdin: ctx.detach ? "detached" : ctx.stdin },
+    ...preserveFdsOps(ctx.preserveFds),
     ...(ctx.handoff ? [{ op: "HANDOFF" } as const] : []),
     { op: "JOIN", pid: ctx.pid, namespaces: joinedNamespaces(spec) },
     sessionKeyring(ctx.id),
@@ -62,13 +65,15 @@ export function buildExecPlan(spec: Spec, proc: ExecProcess, ctx: ExecPlanContex
     if (resource === undefined) throw new Error(`unknown rlimit ${r.type}`);
     ops.push({ op: "RLIMIT", resource, soft: BigInt(r.soft), hard: BigInt(r.hard) });
   }
-  if (ctx.tty && !ctx.detach) ops.push({ op: "PTY", rows: ctx.tty.rows, cols: ctx.tty.cols });
+  if (ctx.tty && !ctx.detach) ops.push({ op: "PTY", rows: ctx.tty.rows, cols: ctx.tty.cols, owner: proc.user.uid });
   const caps = proc.capabilities;
   const u = proc.user;
   const nnp = (proc.noNewPrivileges ?? spec.process.noNewPrivileges) === true;
   // The container's filter, placed as in run's plan (after JOIN: the reaper
   // left outside the container is not filtered).
   const seccomp = seccompOp(ctx.seccomp);
+  // The cwd as runc reaches it: as root first, then (if that was refused) as the user.
+  ops.push({ op: "CWD", path: proc.cwd, late: false });
   if (seccomp && !nnp) ops.push(seccomp);
   ops.push(
     { op: "CAPBSET", keep: capMask(caps.bounding) },
@@ -79,7 +84,7 @@ export function buildExecPlan(spec: Spec, proc: ExecProcess, ctx: ExecPlanContex
   if (nnp) ops.push({ op: "NONEWPRIVS" });
   const umask = u.umask ?? spec.process.user.umask;
   if (umask !== undefined) ops.push({ op: "UMASK", mask: umask });
-  ops.push({ op: "CHDIR", path: proc.cwd });
+  ops.push({ op: "CWD", path: proc.cwd, late: true });
   if (seccomp && nnp) ops.push(seccomp);
   if (ctx.detach) ops.push({ op: "DETACH" });
   ops.push({ op: "EXEC", path: proc.args[0]!, argv: proc.args, env: proc.env });

@@ -20,18 +20,61 @@ const CLEAR = new Set(["rw", "suid", "dev", "exec", "async", "atime", "diratime"
 // Propagation is applied to the whole tree by PRIVATE; per-mount settings are accepted.
 const PROPAGATION = new Set(["private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"]);
 
+// Recursive mount attributes (runc's recAttr, mount_setattr(2) with AT_RECURSIVE):
+// option → [clear?, MOUNT_ATTR_* bit]. Applied to the mount and every mount below it.
+export const MOUNT_ATTR = {
+  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, ATIME: 0x70, RELATIME: 0x0, NOATIME: 0x10, STRICTATIME: 0x20,
+  NODIRATIME: 0x80, NOSYMFOLLOW: 0x200000,
+} as const;
+const A = MOUNT_ATTR;
+const REC_ATTR: Record<string, [clear: boolean, attr: number]> = {
+  rro: [false, A.RDONLY], rrw: [true, A.RDONLY], rnosuid: [false, A.NOSUID], rsuid: [true, A.NOSUID],
+  rnodev: [false, A.NODEV], rdev: [true, A.NODEV], rnoexec: [false, A.NOEXEC], rexec: [true, A.NOEXEC],
+  rnodiratime: [false, A.NODIRATIME], rdiratime: [true, A.NODIRATIME],
+  rrelatime: [false, A.RELATIME], rnorelatime: [true, A.RELATIME], rnoatime: [false, A.NOATIME], ratime: [true, A.NOATIME],
+  rstrictatime: [false, A.STRICTATIME], rnostrictatime: [true, A.STRICTATIME],
+  rnosymfollow: [false, A.NOSYMFOLLOW], rsymfollow: [true, A.NOSYMFOLLOW],
+};
+
+/** The recursive attributes the options ask for (undefined: none), as mount_setattr takes them. */
+export function recursiveAttrs(options: readonly string[] = []): { set: number; clear: number } | undefined {
+  let set = 0;
+  let clear = 0;
+  let any = false;
+  for (const o of options) {
+    const r = REC_ATTR[o];
+    if (r === undefined) continue;
+    any = true;
+    const [isClear, attr] = r;
+    if (attr === A.RELATIME || attr === A.NOATIME || attr === A.STRICTATIME) {
+      // The atime mode is one field: setting one clears the field (the kernel's rule),
+      // clearing one goes back to relatime, the default.
+      clear |= A.ATIME;
+      if (!isClear) set = (set & ~A.ATIME) | attr;
+      else set &= ~A.ATIME;
+    } else if (isClear) {
+      clear |= attr;
+      set &= ~attr;
+    } else {
+      set |= attr;
+      clear &= ~attr;
+    }
+  }
+  return any ? { set, clear } : undefined;
+}
+
 export function mountFlags(options: readonly string[] = []): { flags: number; data: string } {
   let flags = 0;
   const data: string[] = [];
   for (const o of options) {
     const f = SET[o];
     if (f !== undefined) flags |= f;
-    else if (!CLEAR.has(o) && !PROPAGATION.has(o)) data.push(o);
+    else if (!CLEAR.has(o) && !PROPAGATION.has(o) && REC_ATTR[o] === undefined) data.push(o);
   }
   return { flags, data: data.join(",") };
 }
 
 /** Every option mountFlags knows (as a flag, a cleared flag or a propagation): `tsbox-runc features`. */
 export function knownMountOptions(): string[] {
-  return [...Object.keys(SET), ...CLEAR, ...PROPAGATION].sort();
+  return [...Object.keys(SET), ...CLEAR, ...PROPAGATION, ...Object.keys(REC_ATTR)].sort();
 }

@@ -3,7 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { UsageError } from "../errors.js";
+import { TsboxError, UsageError } from "../errors.js";
 import { parseProcess } from "../oci/bundle.js";
 import type { GlobalOptions } from "./globals.js";
 
@@ -20,6 +20,17 @@ interface ExecCommandFlags {
   cap: string[];
   noNewPrivs?: boolean;
   preserveFds: string;
+}
+
+/**
+ * exec's own failures (not the process's exit status), as runc reports them:
+ * `exec failed: …` and exit status 255, so that a caller can tell them from a
+ * process that exited 1.
+ */
+export class ExecFailedError extends TsboxError {
+  constructor(cause: unknown) {
+    super(`exec failed: ${cause instanceof Error ? cause.message : String(cause)}`, 255, { cause });
+  }
 }
 
 const collect = (v: string, all: string[]): string[] => [...all, v];
@@ -41,27 +52,39 @@ export function registerExec(program: Command, g: () => GlobalOptions, exit: (co
     .option("--preserve-fds <n>", "pass N additional file descriptors to the container", "0")
     .passThroughOptions()
     .action(async (id: string, command: string[], f: ExecCommandFlags) => {
-      if (f.preserveFds !== "0") throw new UsageError("--preserve-fds is not supported by tsbox-runc", 1);
-      const { execInBundleContainer } = await import("../runtime/bundle/exec.js");
-      const gids = f.additionalGids.map((x) => {
-        if (!/^\d+$/.test(x)) throw new UsageError(`invalid additional gid ${JSON.stringify(x)}`, 1);
-        return Number(x);
-      });
-      const common = {
-        root: g().root, id, detach: f.detach === true,
-        ...(f.pidFile !== undefined ? { pidFile: f.pidFile } : {}),
-        ...(f.consoleSocket !== undefined ? { consoleSocket: f.consoleSocket } : {}),
-      };
-      const code = f.process !== undefined
-        ? await execInBundleContainer({ ...common, process: parseProcess(readProcessFile(f.process), f.process) })
-        : await execInBundleContainer({
-          ...common,
-          flags: {
-            args: command, env: f.env, additionalGids: gids, caps: f.cap, noNewPrivs: f.noNewPrivs === true, tty: f.tty === true,
-            ...(f.cwd !== undefined ? { cwd: f.cwd } : {}), ...(f.user !== undefined ? { user: f.user } : {}),
-          },
-        });
+      let code: number;
+      try {
+        code = await execCommand(g(), id, command, f);
+      } catch (e) {
+        throw new ExecFailedError(e);
+      }
       exit(code);
+    });
+}
+
+async function execCommand(g: GlobalOptions, id: string, command: string[], f: ExecCommandFlags): Promise<number> {
+  const preserveFds = Number(f.preserveFds);
+  if (!/^\d+$/.test(f.preserveFds) || !Number.isSafeInteger(preserveFds)) {
+    throw new UsageError(`invalid value ${JSON.stringify(f.preserveFds)} for flag --preserve-fds`, 1);
+  }
+  const { execInBundleContainer } = await import("../runtime/bundle/exec.js");
+  const gids = f.additionalGids.map((x) => {
+    if (!/^\d+$/.test(x)) throw new UsageError(`invalid additional gid ${JSON.stringify(x)}`, 1);
+    return Number(x);
+  });
+  const common = {
+    root: g.root, id, detach: f.detach === true, preserveFds,
+    ...(f.pidFile !== undefined ? { pidFile: f.pidFile } : {}),
+    ...(f.consoleSocket !== undefined ? { consoleSocket: f.consoleSocket } : {}),
+  };
+  return f.process !== undefined
+    ? await execInBundleContainer({ ...common, process: parseProcess(readProcessFile(f.process), f.process) })
+    : await execInBundleContainer({
+      ...common,
+      flags: {
+        args: command, env: f.env, additionalGids: gids, caps: f.cap, noNewPrivs: f.noNewPrivs === true, tty: f.tty === true,
+        ...(f.cwd !== undefined ? { cwd: f.cwd } : {}), ...(f.user !== undefined ? { user: f.user } : {}),
+      },
     });
 }
 

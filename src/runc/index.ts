@@ -11,7 +11,9 @@ import { OCI_VERSION } from "../oci/spec.js";
 import { packageVersion } from "../util/package.js";
 import { reportError, type ErrorSink, type LogFormat } from "./errors.js";
 import { DEFAULT_ROOT, type GlobalOptions } from "./globals.js";
-import { registerExec } from "./exec.js";
+import { registerCheckpoint } from "./checkpoint.js";
+import { ExecFailedError, registerExec } from "./exec.js";
+import { formatRuncHelp, unknownHelpTopic } from "./help.js";
 import { registerInfo } from "./info.js";
 import { registerLifecycle } from "./lifecycle.js";
 import { registerManage } from "./manage.js";
@@ -35,6 +37,7 @@ function buildProgram(sink: ErrorSink, exit: (code: number) => void): Command {
     .enablePositionalOptions()
     .showHelpAfterError(false)
     .exitOverride()
+    .configureHelp({ formatHelp: formatRuncHelp })
     .configureOutput({ writeErr: () => {}, outputError: (s) => reportError(sink, s.replace(/^error: /, "").trim()) });
   program.hook("preAction", () => {
     const o = program.opts<{ root: string; log?: string; logFormat: LogFormat; debug?: boolean }>();
@@ -53,6 +56,7 @@ function buildProgram(sink: ErrorSink, exit: (code: number) => void): Command {
   registerExec(program, globals, exit);
   registerManage(program, globals);
   registerInfo(program, globals);
+  registerCheckpoint(program);
   program.allowExcessArguments(true).action(() => {
     if (program.args.length > 0) throw new UsageError(`No help topic for '${program.args[0]}'`, 1);
     if (program.opts<{ version?: boolean }>().version) process.stdout.write(versionText());
@@ -81,6 +85,8 @@ export async function main(argv: string[]): Promise<void> {
   let code: number | undefined;
   const program = buildProgram(sink, (c) => { code = c; });
   try {
+    const topic = unknownHelpTopic(argv, program.commands.map((c) => c.name()));
+    if (topic !== undefined) throw new UsageError(`No help topic for '${topic}'`, 1);
     await program.parseAsync(argv);
     process.exitCode = code ?? 0;
   } catch (e) {
@@ -91,6 +97,6 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (!(e instanceof TsboxError)) log().debug({ err: e }, "internal error");
     reportError(sink, e instanceof Error ? e.message : String(e));
-    process.exitCode = 1;
+    process.exitCode = e instanceof ExecFailedError ? e.exitCode : 1;
   }
 }

@@ -7,7 +7,7 @@
 // engine is its subreaper. Every step that creates something registers its
 // undo first, so a failure leaves no directory, cgroup, mount or process.
 
-import { closeSync, existsSync, mkdirSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, statfsSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { DEFAULT_PARENT, hierarchyDirs, removeEmptyParents, type Cgroup, type Hierarchy } from "../../cgroupfs/index.js";
 import { LaunchError, UsageError, errnoCode } from "../../errors.js";
@@ -29,6 +29,9 @@ import { runHooks } from "./hooks.js";
 import { writePidFile } from "./pid-file.js";
 import { ociState } from "./status.js";
 import { rootMountSetup } from "./root-mount.js";
+
+/** statfs(2) f_type of a procfs. */
+const PROC_SUPER_MAGIC = 0x9fa0;
 
 export interface BundleCreateRequest {
   /** the runtime's state root (`--root`) */
@@ -79,7 +82,6 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
   const id = checkContainerId(req.id);
   const paths = bundleContainerPaths(req.root, id);
   if (existsSync(paths.dir)) throw new UsageError(`container with id exists: ${id}`, 1);
-  if ((req.preserveFds ?? 0) > 0) throw new UsageError("--preserve-fds is not supported by tsbox-runc", 1);
   // Everything that can fail on bad input, before anything is created.
   const bundle = readBundle(req.bundle);
   const { spec } = bundle;
@@ -120,6 +122,7 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
 
     const plan = buildPlan(spec, {
       id,
+      ...(req.preserveFds ? { preserveFds: req.preserveFds } : {}),
       rootfs: bundle.rootfs,
       ...rootMounts,
       newKeyring: req.noNewKeyring !== true,
@@ -129,6 +132,9 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
       cgroup: { ...cgroupMountInfo(hierarchy), path: cgroup.path, host: hierarchyHost(hierarchy) },
       // The engine's stdio, untouched (the shim hands over fds 0-2 as they are).
       stdin: "inherit",
+      bindIsProcfs: (p) => {
+        try { return statfsSync(p).type === PROC_SUPER_MAGIC; } catch { return false; }
+      },
       bindIsDir: (p) => {
         try { return statSync(p).isDirectory(); } catch { return true; /* the child reports the missing source */ }
       },

@@ -44,6 +44,8 @@ export interface BundleExecRequest {
   detach: boolean;
   pidFile?: string;
   consoleSocket?: string;
+  /** runc's --preserve-fds: this process's fds 3 .. 3+N-1 reach the exec'd process */
+  preserveFds?: number;
 }
 
 /** The container's process with exec's flags over it, as runc's newProcess builds it. */
@@ -104,6 +106,7 @@ export async function execInBundleContainer(req: BundleExecRequest, host: Host =
   const tty = p.terminal ? { rows: p.consoleSize?.height ?? 0, cols: p.consoleSize?.width ?? 0 } : undefined;
   const plan = buildExecPlan(spec, proc, {
     id: req.id, pid: s.pid, detach: false, stdin: "inherit", handoff: true,
+    ...(req.preserveFds ? { preserveFds: req.preserveFds } : {}),
     ...(tty ? { tty } : {}), ...(seccomp ? { seccomp } : {}),
   });
 

@@ -8,8 +8,12 @@ import { parseSignal } from "../kill.js";
 import { hostCgroups, type CgroupHost } from "../running.js";
 import { bundleCgroup, bundleContainer, bundleStatus } from "./status.js";
 
-/** runc's parseSignal: a number, or a name with or without SIG. */
+/**
+ * runc's parseSignal: a number, or a name with or without SIG. 0 is a signal
+ * to runc too (`kill -a ID 0` asks whether anything is left, as kill(2) does).
+ */
 export function parseBundleSignal(sig: string): NodeJS.Signals | number {
+  if (sig === "0") return 0;
   try {
     return parseSignal(sig);
   } catch {
