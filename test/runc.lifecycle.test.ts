@@ -11,64 +11,12 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { detectHierarchy, hierarchyDirs } from "../src/cgroupfs/index.js";
 import { REPO, alive, busyboxTarball, mountsUnder, until, type Result } from "./helpers.js";
-
-const RUNC = join(REPO, "bin", "tsbox-runc.js");
+import { RUNC, cgroupDirs, runcHarness } from "./runc.helpers.js";
 
 let work: string;
 let root: string;
 let rootfs: string;
-let counter = 0;
-
-/**
- * tsbox-runc with its stdout and stderr in files, not pipes: the container
- * gets them as they are (as an engine's fifos), so a pipe would stay open, and
- * a reader waiting for its end would wait, as long as the container lives.
- */
-function runc(args: string[], opts: { input?: string } = {}): Result {
-  const out = join(work, `out-${++counter}`);
-  const err = join(work, `err-${counter}`);
-  const fds = [openSync(out, "w+"), openSync(err, "w+")] as const;
-  let r: ReturnType<typeof spawnSync>;
-  try {
-    r = spawnSync(process.execPath, ["--", RUNC, "--root", root, ...args],
-      { stdio: [opts.input === undefined ? "ignore" : "pipe", fds[0], fds[1]], timeout: 60_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
-  } finally {
-    for (const fd of fds) closeSync(fd);
-  }
-  const result = { code: r.status ?? 128 + 9, stdout: readFileSync(out, "utf8"), stderr: readFileSync(err, "utf8") };
-  rmSync(out);
-  rmSync(err);
-  return result;
-}
-
-/** A bundle whose config.json is `tsbox-runc spec`'s, with this command, on the shared busybox rootfs. */
-function bundle(args: string[], edit: (c: Record<string, any>) => void = () => {}): string {
-  const dir = join(work, `bundle-${++counter}`);
-  mkdirSync(dir);
-  const r = runc(["spec", "--bundle", dir]);
-  expect(r.code, r.stderr).toBe(0);
-  const c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, any>;
-  c.process.terminal = false;
-  c.process.args = args;
-  c.root = { path: rootfs, readonly: false };
-  edit(c);
-  writeFileSync(join(dir, "config.json"), JSON.stringify(c));
-  return dir;
-}
-
-const newId = (): string => `t${process.pid}-${++counter}`;
-
-function state(id: string): Record<string, unknown> {
-  const r = runc(["state", id]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as Record<string, unknown>;
-}
-
-/** The container's cgroup directories (tsbox/runc/<id> without a cgroupsPath), in every hierarchy. */
-function cgroupDirs(parent: string, id: string): string[] {
-  return ["/sys/fs/cgroup", ...readdirSync("/sys/fs/cgroup").map((d) => join("/sys/fs/cgroup", d))]
-    .map((b) => join(b, parent, id)).filter((p) => existsSync(p));
-}
+const { runc, bundle, state, newId, next } = runcHarness(() => ({ work, root, rootfs }), "t");
 
 /** Everything a deleted container must not leave behind. */
 function expectGone(id: string, pid: number, parent = "tsbox/runc"): void {
@@ -638,7 +586,7 @@ describe("terminals: --console-socket", () => {
 
 describe("recursive mount attributes", () => {
   it("rbind,rro makes the mount and every mount below it read-only (ro alone only the top); rnoexec too", () => {
-    const vol = join(work, `vol-${++counter}`);
+    const vol = join(work, `vol-${next()}`);
     mkdirSync(vol);
     expect(spawnSync("mount", ["-t", "tmpfs", "none", vol]).status).toBe(0);
     try {
@@ -699,7 +647,7 @@ describe("seccomp defaultErrnoRet", () => {
 describe("--preserve-fds", () => {
   /** tsbox-runc with `fd3` as its fd 3 (and nothing else beyond 0-2), its stdout returned. */
   const withFd3 = (args: string[], fd3: string): Result => {
-    const out = join(work, `pf-out-${++counter}`);
+    const out = join(work, `pf-out-${next()}`);
     const fds = [openSync(out, "w+"), openSync(fd3, "r")] as const;
     let r: ReturnType<typeof spawnSync>;
     try {
@@ -713,7 +661,7 @@ describe("--preserve-fds", () => {
   };
 
   it("create --preserve-fds N and exec --preserve-fds N pass fds 3..3+N-1 into the container; without, none", () => {
-    const file = join(work, `pf-${++counter}`);
+    const file = join(work, `pf-${next()}`);
     writeFileSync(file, "from fd 3\n");
     const id = newId();
     const r = withFd3(["run", "--preserve-fds", "1", "--bundle", bundle(["sh", "-c", "cat <&3; readlink /proc/self/fd/4 || echo no-fd-4"]), id], file);

@@ -7,14 +7,13 @@
 // process, mount, cgroup or state behind.
 import { spawnSync } from "node:child_process";
 import {
-  chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync,
-  rmSync, statSync, writeFileSync,
+  chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync,
 } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO, alive, busyboxTarball, mountsUnder, until, type Result } from "./helpers.js";
+import { alive, busyboxTarball, mountsUnder, until } from "./helpers.js";
+import { cgroupDirs, runcHarness, type ConfigEdit } from "./runc.helpers.js";
 
-const RUNC = join(REPO, "bin", "tsbox-runc.js");
 /** The host ids the container's 0 maps to: uids and gids apart, so a mix-up shows. */
 const UID0 = 100000;
 const GID0 = 200000;
@@ -25,50 +24,19 @@ let root: string;
 let rootfs: string;
 /** a host directory owned by the container's root, bound at /shared */
 let shared: string;
-let counter = 0;
-
-function runc(args: string[]): Result {
-  const out = join(work, `out-${++counter}`);
-  const err = join(work, `err-${counter}`);
-  const fds = [openSync(out, "w+"), openSync(err, "w+")] as const;
-  let r: ReturnType<typeof spawnSync>;
-  try {
-    r = spawnSync(process.execPath, ["--", RUNC, "--root", root, ...args], { stdio: ["ignore", fds[0], fds[1]], timeout: 60_000 });
-  } finally {
-    for (const fd of fds) closeSync(fd);
-  }
-  const result = { code: r.status ?? 128 + 9, stdout: readFileSync(out, "utf8"), stderr: readFileSync(err, "utf8") };
-  rmSync(out);
-  rmSync(err);
-  return result;
-}
+const base = runcHarness(() => ({ work, root, rootfs }), "u");
+const { runc, state, newId } = base;
 
 const maps = { uidMappings: [{ containerID: 0, hostID: UID0, size: SIZE }], gidMappings: [{ containerID: 0, hostID: GID0, size: SIZE }] };
 
 /** `tsbox-runc spec`'s bundle with a user namespace of its own (maps above) and /shared bound. */
-function bundle(args: string[], edit: (c: Record<string, any>) => void = () => {}): string {
-  const dir = join(work, `bundle-${++counter}`);
-  mkdirSync(dir);
-  const r = runc(["spec", "--bundle", dir]);
-  expect(r.code, r.stderr).toBe(0);
-  const c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, any>;
-  c.process.terminal = false;
-  c.process.args = args;
-  c.root = { path: rootfs, readonly: false };
-  c.linux.namespaces.push({ type: "user" });
-  Object.assign(c.linux, maps);
-  c.mounts.push({ destination: "/shared", type: "bind", source: shared, options: ["rbind", "rw"] });
-  edit(c);
-  writeFileSync(join(dir, "config.json"), JSON.stringify(c));
-  return dir;
-}
-
-const newId = (): string => `u${process.pid}-${++counter}`;
-
-function state(id: string): Record<string, unknown> {
-  const r = runc(["state", id]);
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as Record<string, unknown>;
+function bundle(args: string[], edit: ConfigEdit = () => {}): string {
+  return base.bundle(args, (c) => {
+    c.linux.namespaces.push({ type: "user" });
+    Object.assign(c.linux, maps);
+    c.mounts.push({ destination: "/shared", type: "bind", source: shared, options: ["rbind", "rw"] });
+    edit(c);
+  });
 }
 
 /** "Uid:" / "Gid:" of /proc/<pid>/status: real, effective, saved, filesystem. */
@@ -77,14 +45,9 @@ function ids(pid: number, which: "Uid" | "Gid"): number[] {
   return line.split(/\s+/).slice(1).filter(Boolean).map(Number);
 }
 
-function cgroupDirs(id: string): string[] {
-  return ["/sys/fs/cgroup", ...readdirSync("/sys/fs/cgroup").map((d) => join("/sys/fs/cgroup", d))]
-    .map((b) => join(b, "tsbox/runc", id)).filter((p) => existsSync(p));
-}
-
 function expectGone(id: string, pid: number): void {
   expect(existsSync(join(root, id))).toBe(false);
-  expect(cgroupDirs(id)).toEqual([]);
+  expect(cgroupDirs("tsbox/runc", id)).toEqual([]);
   expect(mountsUnder(rootfs)).toEqual([]);
   expect(mountsUnder(shared)).toEqual([]);
   expect(alive(pid)).toBe(false);
@@ -181,7 +144,7 @@ describe("tsbox-runc with a user namespace", () => {
     const st = statSync(join(shared, `${id}.user`));
     expect([st.uid, st.gid]).toEqual([UID0 + 1000, GID0 + 1000]);
     expect(existsSync(join(root, id))).toBe(false);
-    expect(cgroupDirs(id)).toEqual([]);
+    expect(cgroupDirs("tsbox/runc", id)).toEqual([]);
     expect(mountsUnder(rootfs)).toEqual([]);
   });
 
@@ -195,7 +158,7 @@ describe("tsbox-runc with a user namespace", () => {
     const hostLinks = readdirSync("/sys/class/net").length;
     expect(r.stdout.split(/\s+/).filter(Boolean)).toEqual([String(hostLinks), "0", String(UID0), String(SIZE)]);
     expect(existsSync(join(root, id))).toBe(false);
-    expect(cgroupDirs(id)).toEqual([]);
+    expect(cgroupDirs("tsbox/runc", id)).toEqual([]);
     expect(mountsUnder(rootfs)).toEqual([]);
   });
 
@@ -216,7 +179,7 @@ describe("tsbox-runc with a user namespace", () => {
     // Root of the joined namespace (same map), PID 1 of a PID namespace of its own.
     expect(r.stdout.split(/\s+/).filter(Boolean)).toEqual(["0", "1", "0", String(UID0), String(SIZE)]);
     expect(existsSync(join(root, id))).toBe(false);
-    expect(cgroupDirs(id)).toEqual([]);
+    expect(cgroupDirs("tsbox/runc", id)).toEqual([]);
 
     expect(runc(["delete", "--force", first]).code).toBe(0);
     expectGone(first, pid1);
@@ -239,7 +202,7 @@ describe("tsbox-runc with a user namespace", () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(message);
       expect(existsSync(join(root, id))).toBe(false);
-      expect(cgroupDirs(id)).toEqual([]);
+      expect(cgroupDirs("tsbox/runc", id)).toEqual([]);
     }
   });
 
@@ -253,7 +216,7 @@ describe("tsbox-runc with a user namespace", () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/uid_map .*Invalid argument/);
     expect(existsSync(join(root, id))).toBe(false);
-    expect(cgroupDirs(id)).toEqual([]);
+    expect(cgroupDirs("tsbox/runc", id)).toEqual([]);
     expect(mountsUnder(rootfs)).toEqual([]);
   });
 });
