@@ -5,12 +5,15 @@
 // the exec fifo its process waits on. Names starting with "." are tsbox-runc's
 // own (the seccomp cache), never containers.
 
-import { readFileSync, readdirSync, rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { CorruptContainerError, errnoCode } from "../errors.js";
 import { writeJsonAtomic } from "../util/atomic.js";
-import { ShapeError, arrayOf, integer, object, oneOf, optional, parseChecked, recordOf, string, type Check } from "../util/shape.js";
-import { checkSpec } from "./container-records.js";
+import { arrayOf, integer, object, oneOf, optional, recordOf, string, type Check } from "../util/shape.js";
+import { checkSpec, readRecord } from "./container-records.js";
+
+/** An id an engine names may be a file in the root, not a container's directory: no such container either. */
+const ABSENT = ["ENOENT", "ENOTDIR"] as const;
 import type { Spec } from "../oci/spec.js";
 
 /**
@@ -75,33 +78,17 @@ export function writeBundleState(root: string, state: BundleContainerState): voi
   writeJsonAtomic(bundleContainerPaths(root, state.id).state, state, false);
 }
 
-function readChecked<T>(id: string, file: string, check: Check<T>): T | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return undefined;
-    throw new CorruptContainerError(id, file, (e as Error).message);
-  }
-  try {
-    return parseChecked(text, check);
-  } catch (e) {
-    if (e instanceof ShapeError) throw new CorruptContainerError(id, file, e.message);
-    throw e;
-  }
-}
-
 /** The recorded state; undefined when there is no such container; CorruptContainerError when it cannot be read back. */
 export function readBundleState(root: string, id: string): BundleContainerState | undefined {
   const file = bundleContainerPaths(root, id).state;
-  const s = readChecked(id, file, checkBundleContainerState);
+  const s = readRecord(id, file, checkBundleContainerState, ABSENT);
   if (s && s.id !== id) throw new CorruptContainerError(id, file, `$.id: ${s.id} is another container's id`);
   return s;
 }
 
 /** The spec the container was created from. */
 export function readBundleSpec(root: string, id: string): Spec | undefined {
-  return readChecked(id, bundleContainerPaths(root, id).config, checkSpec);
+  return readRecord(id, bundleContainerPaths(root, id).config, checkSpec, ABSENT);
 }
 
 export function writeBundleSpec(root: string, id: string, spec: Spec): void {

@@ -4,9 +4,11 @@
 // hand, and one broken container must not take the commands about the others
 // down with it.
 
+import { readFileSync } from "node:fs";
 import type { LinuxResources } from "../cgroupfs/index.js";
+import { CorruptContainerError, errnoCode } from "../errors.js";
 import {
-  arrayOf, boolean, integer, matching, number, object, oneOf, optional, recordOf, string, type Check,
+  ShapeError, arrayOf, boolean, integer, matching, number, object, oneOf, optional, parseChecked, recordOf, string, type Check,
 } from "../util/shape.js";
 import type { Spec } from "../oci/spec.js";
 
@@ -148,3 +150,24 @@ export const checkSpec: Check<Spec> = object({
   annotations: optional(recordOf(string)),
   hooks: optional(recordOf(arrayOf(object({ path: string, args: optional(strings), env: optional(strings), timeout: optional(integer) })))),
 });
+
+/**
+ * A record of container `id` read back and checked: undefined when the file is
+ * absent (errno codes in `absent`), CorruptContainerError when it cannot be
+ * read or is not what `check` wants.
+ */
+export function readRecord<T>(id: string, file: string, check: Check<T>, absent: readonly string[] = ["ENOENT"]): T | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    if (absent.includes(errnoCode(e) ?? "")) return undefined;
+    throw new CorruptContainerError(id, file, (e as Error).message);
+  }
+  try {
+    return parseChecked(text, check);
+  } catch (e) {
+    if (e instanceof ShapeError) throw new CorruptContainerError(id, file, e.message);
+    throw e;
+  }
+}

@@ -8,8 +8,7 @@ import { CorruptContainerError, NotFoundError, UsageError, errnoCode } from "../
 import { writeJsonAtomic } from "../util/atomic.js";
 import { withLock } from "../util/lock.js";
 import { randomBytesHex } from "../util/random.js";
-import { ShapeError, parseChecked, type Check } from "../util/shape.js";
-import { checkContainerState, checkMonitorStatus, checkSpec } from "./container-records.js";
+import { checkContainerState, checkMonitorStatus, checkSpec, readRecord } from "./container-records.js";
 import { generateName, validateName } from "./names.js";
 import type { Spec } from "../oci/spec.js";
 import type { ContainerState, MonitorStatus, Owner } from "./container-records.js";
@@ -86,26 +85,6 @@ export function createContainerDirs(paths: ContainerPaths): void {
 export function writeState(root: string, state: ContainerState): void {
   // A container's state matters while this boot lasts: atomic, but no fsync.
   writeJsonAtomic(containerPaths(root, state.id).state, state, false);
-}
-
-/**
- * One of the container's JSON files, checked; undefined if it does not exist.
- * Anything else wrong with it is a CorruptContainerError naming the file.
- */
-function readRecord<T>(id: string, file: string, check: Check<T>): T | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") return undefined;
-    throw new CorruptContainerError(id, file, (e as Error).message);
-  }
-  try {
-    return parseChecked(text, check);
-  } catch (e) {
-    if (e instanceof ShapeError) throw new CorruptContainerError(id, file, e.message);
-    throw e;
-  }
 }
 
 /**
