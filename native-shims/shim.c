@@ -496,6 +496,23 @@ static void op_stdio(const struct op *o) {
   }
 }
 
+// One fd over a unix socket by SCM_RIGHTS, with `len` bytes of data (a message
+// needs at least one). Async-signal-safe: the child sends its pty master with it.
+static ssize_t send_fd(int sock, int fd, const void *data, size_t len) {
+  struct iovec iov = {(void *)data, len};
+  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+  memset(&u, 0, sizeof u);
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t w;
+  do w = sendmsg(sock, &mh, MSG_NOSIGNAL); while (w < 0 && errno == EINTR);
+  return w;
+}
+
 static void op_pty(const struct op *o) {
   int m = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (m < 0) fail("open ", "/dev/pts/ptmx");
@@ -515,16 +532,7 @@ static void op_pty(const struct op *o) {
   if (fchown(s, (uid_t)o->n[2], (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM) fail("chown ", path);
 
   char byte = 0;
-  struct iovec iov = {&byte, 1};
-  union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-  memset(&u, 0, sizeof u);
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &m, sizeof m);
-  if (sendmsg(g.ctl, &mh, MSG_NOSIGNAL) < 0) fail("send ", "pty master");
+  if (send_fd(g.ctl, m, &byte, 1) < 0) fail("send ", "pty master");
   close(m);
 
   struct stat st;
@@ -1819,18 +1827,7 @@ EXPORT int tsbox_send_fd(const char *path, int fd, const char *name) {
   if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) {
     rc = -errno;
   } else {
-    struct iovec iov = {(void *)name, strlen(name)};
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-    memset(&u, 0, sizeof u);
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    ssize_t w;
-    do w = sendmsg(sock, &mh, MSG_NOSIGNAL); while (w < 0 && errno == EINTR);
-    if (w < 0) rc = -errno;
+    if (send_fd(sock, fd, name, strlen(name)) < 0) rc = -errno;
   }
   close(sock);
   return rc;
