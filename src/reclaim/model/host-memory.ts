@@ -33,9 +33,11 @@ export interface HostPages {
   ballooned: number;
   shared: number;
   compressed: number;
+  /** host pages the compression cache occupies */
   compressionPool: number;
   swapped: number;
   tmem: number;
+  /** host pages the balloons freed (balloon pages over memory the guest had touched) */
   balloonFreed: number;
 }
 

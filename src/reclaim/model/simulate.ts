@@ -5,7 +5,7 @@
 // host.
 
 import type { FreeState } from "./free-memory-states.js";
-import { HostMemory, sum, zeros, type GuestPages, type StepEnd } from "./host-memory.js";
+import { HostMemory, sum, zeros, type GuestPages, type HostPages, type StepEnd } from "./host-memory.js";
 import type { Policy } from "./policies.js";
 import type { Scenario } from "./scenario.js";
 
@@ -24,17 +24,8 @@ export interface GuestStep {
   blocked: boolean;
 }
 
-export interface Totals {
-  resident: number;
-  ballooned: number;
-  shared: number;
-  compressed: number;
-  /** host pages the compression cache occupies */
-  compressionPool: number;
-  swapped: number;
-  tmem: number;
-  /** host pages the balloons freed (balloon pages over memory the guest had touched) */
-  balloonFreed: number;
+/** A step's pages by where they are (HostPages), and the faults and the time lost to them. */
+export interface Totals extends HostPages {
   faults: number;
   lostNs: number;
 }
@@ -58,7 +49,7 @@ export interface GuestResult {
   lostSeconds: number;
   blockedSteps: number;
   /** mean pages per step */
-  mean: { resident: number; ballooned: number; shared: number; compressed: number; swapped: number; tmem: number };
+  mean: GuestPages;
 }
 
 export interface Summary {
