@@ -66,7 +66,7 @@ enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, 
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
             CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
             FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, CHOWN, PIDNS, HOOK, PROCWRITE, NSROOT,
-            FSMOUNT, CWD, SETATTR, PRESERVEFDS, NKINDS };
+            FSMOUNT, CWD, SETATTR, PRESERVEFDS, CHROOT, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -89,7 +89,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [HOOK] = {"HOOK", ""},  // variadic, parsed apart
   [PROCWRITE] = {"PROCWRITE", "ss"}, [NSROOT] = {"NSROOT", ""},   [FSMOUNT] = {"FSMOUNT", "nssns"},
   [CWD] = {"CWD", "sn"},             [SETATTR] = {"SETATTR", "snn"},
-  [PRESERVEFDS] = {"PRESERVEFDS", "n"},
+  [PRESERVEFDS] = {"PRESERVEFDS", "n"}, [CHROOT] = {"CHROOT", ""},
 };
 
 struct op {
@@ -1066,6 +1066,13 @@ static void run_op(const struct op *o) {
     if (chdir("/") < 0) fail("chdir ", "/");
     pivoted = 1;
     break;
+  case CHROOT:
+    // A container without a mount namespace (runc's chroot()): its mounts are
+    // the host's, below the root, which the runtime removes at delete.
+    if (chroot(".") < 0) fail("chroot", NULL);
+    if (chdir("/") < 0) fail("chdir ", "/");
+    pivoted = 1;
+    break;
   case CHECKDIR:
     s0 = real_target(s0);
     if (lstat(s0, &st) < 0) fail("check directory ", s0);
@@ -1840,6 +1847,12 @@ EXPORT int tsbox_set_subreaper(int on) {
 }
 
 // The exec fifo of `tsbox-runc create` (Node has no mkfifo): mode as given, whatever the umask.
+// A mount a container without a mount namespace of its own made in the host's
+// (tsbox-runc delete); detached, never through a symlink.
+EXPORT int tsbox_unmount(const char *path) {
+  return umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 ? -errno : 0;
+}
+
 EXPORT int tsbox_mkfifo(const char *path, int mode) {
   if (mkfifo(path, (mode_t)mode) < 0) return -errno;
   return chmod(path, (mode_t)mode) < 0 ? -errno : 0;

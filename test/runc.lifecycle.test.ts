@@ -976,3 +976,48 @@ describe("tsbox-runc errors, as engines read them", () => {
     expect(r.stdout).toMatch(/^tsbox-runc version \d+\.\d+\.\d+\nspec: 1\.\d+\.\d+\n/);
   });
 });
+
+describe("a container without a mount namespace (runc's chroot)", () => {
+  const noMountNs = (c: Record<string, any>): void => {
+    c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "mount");
+    c.linux.maskedPaths = [];
+    c.linux.readonlyPaths = [];
+  };
+
+  it("is chrooted into its root with its mounts made in the host's namespace, unmounted by delete; exec takes the same root", () => {
+    const id = newId();
+    expect(runc(["create", "--bundle", bundle(["sleep", "1000"], noMountNs), id]).code).toBe(0);
+    const pid = state(id).pid as number;
+    expect(readlinkSync(`/proc/${pid}/ns/mnt`)).toBe(readlinkSync("/proc/self/ns/mnt"));
+    expect(readlinkSync(`/proc/${pid}/root`)).toBe(rootfs);
+    // proc, /dev and the rest are the host's mounts now, below the rootfs.
+    expect(mountsUnder(`${rootfs}/proc `).length).toBe(1);
+    expect(runc(["start", id]).code).toBe(0);
+    const r = runc(["exec", id, "sh", "-c", "ls /bin/busybox && readlink /proc/1/exe"]);
+    expect(r).toMatchObject({ code: 0, stdout: "/bin/busybox\n/bin/busybox\n" });
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    expectGone(id, pid);
+  });
+
+  it("a failed create unmounts what the child mounted before it failed", () => {
+    const id = newId();
+    // The last mount fails, after proc, /dev and the rest were made.
+    const dir = bundle(["true"], (c) => {
+      noMountNs(c);
+      c.mounts.push({ destination: "/mnt", type: "nosuchfs", source: "none" });
+    });
+    const r = runc(["create", "--bundle", dir, id]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("/mnt");
+    expectGone(id, 0);
+  });
+
+  it("refuses masked paths, as runc does: they would act on the host's mounts", () => {
+    const id = newId();
+    const dir = bundle(["true"], (c) => { noMountNs(c); c.linux.maskedPaths = ["/proc/kcore"]; });
+    const r = runc(["create", "--bundle", dir, id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("unable to restrict sys entries without a private MNT namespace");
+    expectGone(id, 0);
+  });
+});

@@ -8,12 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPlan, CLONE } from "../src/oci/build-plan.js";
+import { buildExecPlan } from "../src/oci/exec-plan.js";
 import { BundleError, checkContainerId, readBundle, rootPropagationFlags } from "../src/oci/bundle.js";
 import { defaultBundleConfig } from "../src/oci/default-config.js";
 import { MOUNT_ATTR, MS, mountFlags, recursiveAttrs } from "../src/oci/mount-options.js";
 import type { Op } from "../src/native/launch-plan.js";
 import { bundleCgroupPath } from "../src/runtime/bundle/cgroup-path.js";
-import { mountOf, rootMountSetup } from "../src/runtime/bundle/root-mount.js";
+import { mountOf, mountsBelow, rootMountSetup } from "../src/runtime/bundle/root-mount.js";
 import { earlySink } from "../src/runc/index.js";
 import { errorLine } from "../src/runc/errors.js";
 import { unknownHelpTopic } from "../src/runc/help.js";
@@ -88,9 +89,24 @@ describe("a bundle's config.json", () => {
     expect(refusal((c) => { c.hooks = { startContainer: [{ path: "x" }] }; })).toContain("is not absolute");
     expect(refusal((c) => { c.hooks = { poststart: [{ path: "x" }] }; })).toContain("is not absolute");
     expect(refusal((c) => { c.linux.namespaces.push({ type: "time" }); })).toContain("time namespace");
-    expect(refusal((c) => { c.linux.namespaces = c.linux.namespaces.filter((x: { type: string }) => x.type !== "mount"); }))
-      .toContain("without a mount namespace");
+    const noMountNs = (c: Record<string, any>): void => {
+      c.linux.namespaces = c.linux.namespaces.filter((x: { type: string }) => x.type !== "mount");
+    };
+    expect(refusal((c) => { noMountNs(c); c.linux.maskedPaths = ["/proc/kcore"]; }))
+      .toBe("unable to restrict sys entries without a private MNT namespace");
+    expect(refusal((c) => { noMountNs(c); c.linux.maskedPaths = []; c.linux.readonlyPaths = []; c.root.readonly = true; }))
+      .toBe("root.readonly needs a private MNT namespace");
     expect(refusal((c) => { c.linux.resources.hugepageLimits = [{ pageSize: "2MB", limit: 1 }]; })).toContain("hugepageLimits");
+  });
+
+  it("takes a container without a mount namespace when nothing in it would act on the host's mounts", () => {
+    const { spec } = readBundle(bundle((c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((x: { type: string }) => x.type !== "mount");
+      c.linux.maskedPaths = [];
+      c.linux.readonlyPaths = [];
+      c.root.readonly = false;
+    }));
+    expect(spec.linux.namespaces.map((n) => n.type)).not.toContain("mount");
   });
 
   it("takes a user namespace with its maps, as runc checks them", () => {
@@ -185,6 +201,13 @@ describe("the root's mount propagation", () => {
     expect(mountOf("/srv/r", mountinfo)).toEqual({ mountPoint: "/", shared: true });
   });
 
+  it("lists the mounts strictly below a root, last mounted first", () => {
+    expect(mountsBelow("/run", mountinfo)).toEqual([]);
+    expect(mountsBelow("/var/lib", mountinfo)).toEqual(["/var/lib/x"]);
+    expect(mountsBelow("/", mountinfo)).toEqual(["/var/lib/x", "/run"]);
+    expect(mountsBelow("/var/li", mountinfo)).toEqual([]);
+  });
+
   it("makes the rootfs's mount private only when it would still be shared", () => {
     expect(rootMountSetup("/", MS.SLAVE | MS.REC, mountinfo)).toEqual({ rootPropagation: MS.SLAVE | MS.REC });
     expect(rootMountSetup("/", MS.SHARED | MS.REC, mountinfo)).toEqual({ rootPropagation: MS.SHARED | MS.REC, privateParent: "/" });
@@ -229,6 +252,26 @@ describe("the launch plan of a bundle", () => {
     expect(ops).toContainEqual({ op: "UMASK", mask: 0o022 });
     // noNewPrivileges: the filter after the wait, as close to exec as runc puts it.
     expect(names(ops).slice(-4)).toEqual(["CWD", "FIFOWAIT", "SECCOMP", "EXEC"]);
+  });
+
+  it("without a mount namespace leaves the host's / alone and chroots instead of PIVOT, its exec too", () => {
+    const { spec, rootfs } = readBundle(bundle((c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((x: { type: string }) => x.type !== "mount");
+      c.linux.maskedPaths = [];
+      c.linux.readonlyPaths = [];
+      c.root.readonly = false;
+    }));
+    const { ops, cloneFlags } = buildPlan(spec, { id: "c", rootfs, rootPropagation: MS.SLAVE | MS.REC, cgroup: { version: "v2" }, stdin: "inherit", bindIsDir: () => true });
+    expect(cloneFlags & CLONE.NEWNS).toBe(0);
+    expect(names(ops)).not.toContain("PIVOT");
+    expect(ops.filter((o) => o.op === "MOUNT" && (o.target === "/" || o.target === rootfs))).toEqual([]);
+    const chroot = names(ops).indexOf("CHROOT");
+    expect(ops[chroot - 1]).toEqual({ op: "CHDIR", path: rootfs });
+    // The spec's mounts come after it: resolved inside the root, made in the host's namespace.
+    expect(ops.findIndex((o) => o.op === "MOUNT" && o.fstype === "proc")).toBeGreaterThan(chroot);
+    const exec = buildExecPlan(spec, { args: ["sh"], env: [], cwd: "/", user: { uid: 0, gid: 0, additionalGids: [] }, capabilities: spec.process.capabilities }, { id: "c", pid: 42, stdin: "null", detach: false });
+    expect(names(exec.ops).slice(2, 5)).toEqual(["KEYRING", "CHDIR", "CHROOT"]);
+    expect(exec.ops[3]).toEqual({ op: "CHDIR", path: "/proc/42/root" });
   });
 
   it("joins a namespace given by path (a pod's network namespace) instead of creating it", () => {

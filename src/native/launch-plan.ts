@@ -27,6 +27,8 @@ export type Op =
   | { op: "OPENPATH"; slot: number; path: string }
   | { op: "BINDFD"; slot: number; target: string; flags: number }
   | { op: "PIVOT" }
+  /** a container without a mount namespace: chroot(".") instead of PIVOT (runc's chroot()) */
+  | { op: "CHROOT" }
   | { op: "CHECKDIR"; path: string }
   | { op: "MASK"; path: string }
   | { op: "READONLY"; path: string }
@@ -102,7 +104,7 @@ export function encodePlan(plan: Plan): string[] {
     switch (o.op) {
       case "STDIO": out.push(o.stdin); break;
       case "UNSHARE": out.push(String(o.flags)); break;
-      case "PRIVATE": case "PIVOT": case "LOUP": case "DETACH": case "NONEWPRIVS": case "MEMMERGE": case "FIFOWAIT": case "HANDOFF": case "PAUSE": case "NSROOT": break;
+      case "PRIVATE": case "PIVOT": case "CHROOT": case "LOUP": case "DETACH": case "NONEWPRIVS": case "MEMMERGE": case "FIFOWAIT": case "HANDOFF": case "PAUSE": case "NSROOT": break;
       case "JOIN": out.push(String(o.pid), String(o.namespaces)); break;
       case "PRESERVEFDS": out.push(String(o.count)); break;
       case "SETATTR": out.push(o.path, String(o.set), String(o.clear)); break;

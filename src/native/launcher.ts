@@ -35,6 +35,8 @@ export interface NativeLauncher {
   setWinsize(fd: number, rows: number, cols: number): void;
   /** v2: loads (dir "") or loads and attaches a cgroup device filter program. */
   attachDeviceFilter(cgroupDir: string, program: Buffer): void;
+  /** Detaches a mount (a container without a mount namespace made it in the host's). */
+  unmount(path: string): void;
   /** A FIFO with exactly this mode (tsbox-runc's exec fifo). */
   mkfifo(path: string, mode: number): void;
   /** Orphaned descendants (a HANDOFF exec'd process) become this process's children. */
@@ -56,6 +58,7 @@ export const shimLauncher: NativeLauncher = {
   finishCopy: shim.finishCopy,
   setWinsize: shim.setWinsize,
   attachDeviceFilter: shim.attachDeviceFilter,
+  unmount: shim.unmount,
   mkfifo: shim.mkfifo,
   setSubreaper: shim.setSubreaper,
   sendFd: shim.sendFd,

@@ -174,6 +174,11 @@ export function setSubreaper(on: boolean): void {
 }
 
 /** A FIFO at path with exactly this mode (the exec fifo of `tsbox-runc create`). */
+/** umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW). */
+export function unmount(path: string): void {
+  check(callInt("tsbox_unmount", [DataType.String], [path]), "umount", path);
+}
+
 export function mkfifo(path: string, mode: number): void {
   check(callInt("tsbox_mkfifo", [DataType.String, DataType.I32], [path, mode]), "mkfifo", path);
 }

@@ -215,14 +215,19 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
     if (m.destination === "/dev") mounts.push(...devOps(spec, ctx.deviceOwners === true, fromHost?.open));
   }
 
+  // No mount namespace at all (runc's chroot()): nothing is done to the
+  // host's "/"; the spec's mounts land in the host's mount namespace, below the
+  // root, where `delete` unmounts them.
+  const hostMountNs = !(own & CLONE.NEWNS) && mountNs === undefined;
   if (ctx.overlay) ops.push(...overlayRootOps(ctx, ctx.overlay), ...hostOpens);
+  else if (hostMountNs) ops.push(...hostOpens);
   else ops.push(...hostOpens, ...(mountNs ? [mountNs] : []), ...boundRootOps(ctx));
 
   // The namespaces exist, the old root is still there: runc's point for the runtime's hooks.
   if (ctx.pauseForHooks) ops.push({ op: "PAUSE" });
   // createContainer: in the container's namespaces, cwd the rootfs, before
   // pivot_root (runc's place); the spec's mounts come after PIVOT here.
-  ops.push({ op: "CHDIR", path: ctx.rootfs }, ...hookOps(spec, "createContainer", ctx), { op: "PIVOT" }, ...mounts);
+  ops.push({ op: "CHDIR", path: ctx.rootfs }, ...hookOps(spec, "createContainer", ctx), { op: hostMountNs ? "CHROOT" : "PIVOT" }, ...mounts);
 
   // In the container's procfs and namespaces, before /proc/sys is made read-only.
   for (const [key, value] of Object.entries(spec.linux.sysctl ?? {})) {

@@ -205,6 +205,7 @@ export function bundleSpec(dir: string, c: Config): Bundle {
     throw new BundleError("unable to set domainname without a private UTS namespace");
   }
   checkSysctl(linux.sysctl ?? {}, has);
+  if (!has("mount")) refuseWithoutMountNamespace(c.root.readonly === true, linux);
   const idMaps = userNamespaceMaps(namespaces, linux.uidMappings ?? [], linux.gidMappings ?? [], process);
   const spec: Spec = {
     ociVersion: c.ociVersion,
@@ -391,9 +392,24 @@ function checkNamespaces(list: { type: string; path?: string }[]): { type: Names
     if (path !== "" && !path.startsWith("/")) throw new BundleError(`namespace ${ns.type}: path ${JSON.stringify(path)} is not absolute`);
     out.push({ type: ns.type as NamespaceType, ...(path !== "" ? { path } : {}) });
   }
-  // The executor pivots into the root: it needs a mount namespace of its own.
-  if (!seen.has("mount")) throw new BundleError("a container without a mount namespace is not supported by tsbox-runc");
   return out;
+}
+
+/**
+ * A container without a mount namespace is chrooted into its root and its
+ * mounts are made in the host's mount namespace (runc's chroot()); what would
+ * act on the host's own mounts there is refused, as runc refuses masked and
+ * read-only paths (runc ignores the rest silently).
+ */
+function refuseWithoutMountNamespace(readonlyRoot: boolean, linux: Partial<ConfigLinux>): void {
+  if (linux.maskedPaths?.length || linux.readonlyPaths?.length) {
+    throw new BundleError("unable to restrict sys entries without a private MNT namespace");
+  }
+  if (readonlyRoot) throw new BundleError("root.readonly needs a private MNT namespace");
+  if (linux.rootfsPropagation) throw new BundleError("linux.rootfsPropagation needs a private MNT namespace");
+  if ((linux.namespaces ?? []).some((n) => n.type === "user")) {
+    throw new BundleError("a user namespace without a private MNT namespace is not supported by tsbox-runc");
+  }
 }
 
 /**

@@ -59,6 +59,11 @@ export function buildExecPlan(spec: Spec, proc: ExecProcess, ctx: ExecPlanContex
     { op: "JOIN", pid: ctx.pid, namespaces: joinedNamespaces(spec) },
     sessionKeyring(ctx.id),
   ];
+  // A container without a mount namespace is chrooted (CHROOT), not pivoted:
+  // joining its namespaces leaves the host's root, so the exec takes its init's.
+  if ((joinedNamespaces(spec) & CLONE.NEWNS) === 0) {
+    ops.push({ op: "CHDIR", path: `/proc/${ctx.pid}/root` }, { op: "CHROOT" });
+  }
   // The container's limits, not the CLI's: an exec must not escape them.
   for (const r of proc.rlimits ?? spec.process.rlimits) {
     const resource = RLIMIT[r.type];

@@ -90,6 +90,10 @@ export class FakeNative implements NativeLauncher {
     return pid;
   }
 
+  unmount(path: string): void {
+    this.journal.push(`native.unmount ${path}`);
+  }
+
   mkfifo(path: string, mode: number): void {
     this.journal.push(`native.mkfifo ${path} ${mode.toString(8)}`);
   }

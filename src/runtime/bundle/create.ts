@@ -28,7 +28,7 @@ import { bundleCgroupPath } from "./cgroup-path.js";
 import { runHooks } from "./hooks.js";
 import { writePidFile } from "./pid-file.js";
 import { ociState } from "./status.js";
-import { rootMountSetup } from "./root-mount.js";
+import { rootMountSetup, unmountBelow } from "./root-mount.js";
 
 /** statfs(2) f_type of a procfs. */
 const PROC_SUPER_MAGIC = 0x9fa0;
@@ -146,6 +146,10 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
     });
     log().debug({ id, ops: plan.ops.length }, "creating");
 
+    // Without a mount namespace of its own the child mounts in the host's, below the root.
+    if (!spec.linux.namespaces.some((n) => n.type === "mount")) {
+      undo.push(() => unmountBelow(bundle.rootfs, (p) => host.native.unmount(p)));
+    }
     const child = host.native.spawn(plan);
     undo.push(() => host.native.abort(child));
     // A PID namespace by path: the shim's child forks into it, and that process is the container's.

@@ -3,7 +3,7 @@
 // a running or paused one only with --force. Nothing is left: the cgroup's
 // processes are killed and waited for before its directories go, and the
 // container's mounts lived only in its own mount namespace, gone with its
-// last process.
+// last process (without one of its own, they are unmounted from the host's).
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -16,11 +16,13 @@ import {
   bundleContainerPaths, readBundleSpec, readBundleState, removeBundleContainerDir, type BundleContainerState,
 } from "../../state/bundle-containers.js";
 import { runHooksWarning } from "./hooks.js";
-import { hostCgroups, type CgroupHost } from "../running.js";
+import { realHost, type Host } from "../host.js";
+import { unmountBelow } from "./root-mount.js";
 import { NoSuchContainerError, bundleCgroup, bundleStatus, ociState } from "./status.js";
 
 export async function deleteBundleContainer(root: string, id: string, force: boolean,
-  cgroups: CgroupHost = hostCgroups): Promise<void> {
+  host: Pick<Host, "cgroups" | "native"> = realHost): Promise<void> {
+  const { cgroups } = host;
   const s = readBundleState(root, id);
   if (!s) {
     // A create that died before writing its state leaves a directory runc removes too.
@@ -39,13 +41,19 @@ export async function deleteBundleContainer(root: string, id: string, force: boo
   }
   // Read before the directory goes: poststop runs once everything else is gone.
   let hooks: SpecHooks | undefined;
-  try { hooks = readBundleSpec(root, id)?.hooks; } catch { /* a broken spec does not stop the delete */ }
+  let hostMounts = false;
+  try {
+    const spec = readBundleSpec(root, id);
+    hooks = spec?.hooks;
+    hostMounts = spec !== undefined && !spec.linux.namespaces.some((n) => n.type === "mount");
+  } catch { /* a broken spec does not stop the delete */ }
   // Kills whatever is left in the cgroup (a paused one thawed), waits until it is empty, removes it.
   await cgroup.destroy();
   // Then the parents create made, deepest first, when empty (another
   // container may still be in one); never a parent that was there before.
   removeEmptyParents(ownParents(cgroups.hierarchy(), s), cgroups.fs);
   await untilGone(s.pid, s.pidStartTime);
+  if (hostMounts) unmountBelow(s.rootfs, (p) => host.native.unmount(p));
   removeBundleContainerDir(root, id);
   if (hooks?.poststop?.length) runHooksWarning(hooks, "poststop", ociState(s, "stopped"));
 }

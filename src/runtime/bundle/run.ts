@@ -27,7 +27,7 @@ export async function runBundleContainer(req: BundleRunRequest, host: Host = rea
     await startBundleContainer(req.root, req.id, host.cgroups);
   } catch (e) {
     stopForwarding();
-    await deleteBundleContainer(req.root, req.id, true, host.cgroups).catch(() => {});
+    await deleteBundleContainer(req.root, req.id, true, host).catch(() => {});
     throw e;
   }
   if (req.detach) return 0;
@@ -35,6 +35,6 @@ export async function runBundleContainer(req: BundleRunRequest, host: Host = rea
   const code = await host.native.wait(state.pid);
   stopForwarding();
   await terminal?.close();
-  if (!req.keep) await deleteBundleContainer(req.root, req.id, true, host.cgroups);
+  if (!req.keep) await deleteBundleContainer(req.root, req.id, true, host);
   return code;
 }
