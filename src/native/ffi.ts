@@ -30,7 +30,19 @@ function loadFfi(): Ffi {
   }
 }
 
-export const { DataType, createExternalBuffer, load, open } = loadFfi();
+// Loaded on the first native call, not at import: the verbs that make none
+// (tsbox-runc state, start, kill, most deletes; tsbox ps, inspect) do not pay
+// for it (~2 ms of each start-up).
+let ffi: Ffi | undefined;
+const ffiRs = (): Ffi => (ffi ??= loadFfi());
+
+export const load: Ffi["load"] = (options) => ffiRs().load(options);
+export const open: Ffi["open"] = (options) => ffiRs().open(options);
+export const createExternalBuffer: Ffi["createExternalBuffer"] = (ptr, size) => ffiRs().createExternalBuffer(ptr, size);
+/** ffi-rs's enum of argument types, read from the module once it is loaded */
+export const DataType = new Proxy({} as Ffi["DataType"], {
+  get: (_target, key) => (ffiRs().DataType as unknown as Record<string | symbol, unknown>)[key],
+});
 export type { JsExternal } from "ffi-rs";
 /** the enum's type, beside its value above */
 export type DataType = import("ffi-rs").DataType;

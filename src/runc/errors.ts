@@ -5,6 +5,7 @@
 // Always one line: a message, never a stack.
 
 import { appendFileSync } from "node:fs";
+import { writeErr } from "./output.js";
 
 export type LogFormat = "text" | "json";
 
@@ -26,8 +27,8 @@ export function reportError(sink: ErrorSink, message: string): void {
     try {
       appendFileSync(sink.logFile, errorLine(msg, sink.format));
     } catch { /* the log file cannot be written: stderr still gets the message */ }
-    process.stderr.write(`${msg}\n`);
+    writeErr(`${msg}\n`);
     return;
   }
-  process.stderr.write(errorLine(msg, sink.format));
+  writeErr(errorLine(msg, sink.format));
 }

@@ -44,14 +44,22 @@ const VALUE_OPTIONS = new Set(["--root", "--log", "--log-format", "--rootless", 
  * commander would print the program's help and succeed.
  */
 export function unknownHelpTopic(argv: readonly string[], verbs: readonly string[]): string | undefined {
+  const i = verbIndex(argv);
+  if (i === undefined || verbs.includes(argv[i]!)) return undefined;
+  return argv.slice(i + 1).some((x) => x === "-h" || x === "--help") ? argv[i] : undefined;
+}
+
+/** The word after the global options (the verb, or what stands in its place), if any. */
+export function verbOf(argv: readonly string[]): string | undefined {
+  const i = verbIndex(argv);
+  return i === undefined ? undefined : argv[i];
+}
+
+function verbIndex(argv: readonly string[]): number | undefined {
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a.startsWith("-")) {
-      if (VALUE_OPTIONS.has(a)) i++;
-      continue;
-    }
-    if (verbs.includes(a)) return undefined;
-    return argv.slice(i + 1).some((x) => x === "-h" || x === "--help") ? a : undefined;
+    if (!a.startsWith("-")) return i;
+    if (VALUE_OPTIONS.has(a)) i++;
   }
   return undefined;
 }

@@ -13,17 +13,35 @@ import { reportError, type ErrorSink, type LogFormat } from "./errors.js";
 import { DEFAULT_ROOT, type GlobalOptions } from "./globals.js";
 import { registerCheckpoint } from "./checkpoint.js";
 import { ExecFailedError, registerExec } from "./exec.js";
-import { formatRuncHelp, unknownHelpTopic } from "./help.js";
+import { formatRuncHelp, unknownHelpTopic, verbOf } from "./help.js";
 import { registerInfo } from "./info.js";
 import { registerLifecycle } from "./lifecycle.js";
 import { registerManage } from "./manage.js";
+import { writeOut } from "./output.js";
 
 
 export function versionText(): string {
   return `tsbox-runc version ${packageVersion()}\nspec: ${OCI_VERSION}\nnode: ${process.version}\n`;
 }
 
-function buildProgram(sink: ErrorSink, exit: (code: number) => void): Command {
+type Register = (program: Command, g: () => GlobalOptions, exit: (code: number) => void) => void;
+
+/**
+ * The verbs, by the module that declares them. Only the group of the verb
+ * called is declared (commander builds every option object up front: ~2 ms of
+ * each call for all of them); all of them for help, --version or an unknown verb.
+ */
+export const VERB_GROUPS: readonly (readonly [readonly string[], Register])[] = [
+  [["create", "start", "run", "state", "kill", "delete"], registerLifecycle],
+  [["exec"], registerExec],
+  [["ps", "events", "pause", "resume", "update"], (p, g) => registerManage(p, g)],
+  [["list", "spec", "features"], (p, g) => registerInfo(p, g)],
+  [["checkpoint", "restore"], (p) => registerCheckpoint(p)],
+];
+
+const ALL_VERBS = VERB_GROUPS.flatMap(([verbs]) => verbs);
+
+export function buildProgram(sink: ErrorSink, exit: (code: number) => void, verb?: string): Command {
   const program = new Command("tsbox-runc")
     .description("Open Container Initiative runtime (runc-compatible) on tsbox's executor")
     .option("--root <dir>", "root directory for storage of container state", DEFAULT_ROOT)
@@ -38,7 +56,7 @@ function buildProgram(sink: ErrorSink, exit: (code: number) => void): Command {
     .showHelpAfterError(false)
     .exitOverride()
     .configureHelp({ formatHelp: formatRuncHelp })
-    .configureOutput({ writeErr: () => {}, outputError: (s) => reportError(sink, s.replace(/^error: /, "").trim()) });
+    .configureOutput({ writeOut, writeErr: () => {}, outputError: (s) => reportError(sink, s.replace(/^error: /, "").trim()) });
   program.hook("preAction", () => {
     const o = program.opts<{ root: string; log?: string; logFormat: LogFormat; debug?: boolean }>();
     sink.format = o.logFormat;
@@ -52,14 +70,11 @@ function buildProgram(sink: ErrorSink, exit: (code: number) => void): Command {
       ...(o.log !== undefined ? { log: o.log } : {}),
     };
   };
-  registerLifecycle(program, globals, exit);
-  registerExec(program, globals, exit);
-  registerManage(program, globals);
-  registerInfo(program, globals);
-  registerCheckpoint(program);
+  const called = VERB_GROUPS.filter(([verbs]) => verb !== undefined && verbs.includes(verb));
+  for (const [, register] of called.length > 0 ? called : VERB_GROUPS) register(program, globals, exit);
   program.allowExcessArguments(true).action(() => {
     if (program.args.length > 0) throw new UsageError(`No help topic for '${program.args[0]}'`, 1);
-    if (program.opts<{ version?: boolean }>().version) process.stdout.write(versionText());
+    if (program.opts<{ version?: boolean }>().version) writeOut(versionText());
     else program.outputHelp();
   });
   return program;
@@ -83,9 +98,9 @@ export function earlySink(argv: readonly string[]): ErrorSink {
 export async function main(argv: string[]): Promise<void> {
   const sink = earlySink(argv);
   let code: number | undefined;
-  const program = buildProgram(sink, (c) => { code = c; });
+  const program = buildProgram(sink, (c) => { code = c; }, verbOf(argv));
   try {
-    const topic = unknownHelpTopic(argv, program.commands.map((c) => c.name()));
+    const topic = unknownHelpTopic(argv, ALL_VERBS);
     if (topic !== undefined) throw new UsageError(`No help topic for '${topic}'`, 1);
     await program.parseAsync(argv);
     process.exitCode = code ?? 0;

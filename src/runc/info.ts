@@ -10,6 +10,7 @@ import { runtimeFeatures } from "../oci/features.js";
 import { listBundleContainers } from "../runtime/bundle/list.js";
 import { packageVersion } from "../util/package.js";
 import type { GlobalOptions } from "./globals.js";
+import { writeErr, writeOut } from "./output.js";
 
 /** runc's list table: Go's tabwriter with minwidth 12, padding 3. */
 export function listTable(rows: string[][]): string {
@@ -22,15 +23,15 @@ export function registerInfo(program: Command, g: () => GlobalOptions): void {
     .option("-f, --format <format>", "select one of: table or json", "table")
     .option("-q, --quiet", "display only container IDs")
     .action((f: { format: string; quiet?: boolean }) => {
-      const states = listBundleContainers(g().root, (id, message) => process.stderr.write(`load container ${id}: ${message}\n`));
+      const states = listBundleContainers(g().root, (id, message) => writeErr(`load container ${id}: ${message}\n`));
       if (f.quiet) {
-        for (const s of states) process.stdout.write(`${s.id}\n`);
+        for (const s of states) writeOut(`${s.id}\n`);
       } else if (f.format === "json") {
-        process.stdout.write(`${JSON.stringify(states.length === 0 ? null : states)}\n`);
+        writeOut(`${JSON.stringify(states.length === 0 ? null : states)}\n`);
       } else if (f.format === "table") {
         const rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
           ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner])];
-        process.stdout.write(listTable(rows));
+        writeOut(listTable(rows));
       } else {
         throw new UsageError("invalid format option", 1);
       }
@@ -49,6 +50,6 @@ export function registerInfo(program: Command, g: () => GlobalOptions): void {
   program.command("features").description("show the enabled features")
     .action(() => {
       const features = runtimeFeatures({ version: packageVersion(), cgroupVersion: detectHierarchy().version });
-      process.stdout.write(`${JSON.stringify(features, null, "    ")}\n`);
+      writeOut(`${JSON.stringify(features, null, "    ")}\n`);
     });
 }

@@ -9,6 +9,7 @@ import { startBundleContainer } from "../runtime/bundle/start.js";
 import { bundleCgroup, bundleContainer, bundleStatus, ociState } from "../runtime/bundle/status.js";
 import { hostCgroups } from "../runtime/running.js";
 import type { GlobalOptions } from "./globals.js";
+import { writeOut } from "./output.js";
 
 interface CreateFlags {
   bundle: string;
@@ -72,7 +73,7 @@ export function registerLifecycle(program: Command, g: () => GlobalOptions, exit
       const root = g().root;
       const s = bundleContainer(root, id);
       const status = bundleStatus(root, s, () => bundleCgroup(hostCgroups.hierarchy(), s, hostCgroups));
-      process.stdout.write(`${JSON.stringify(ociState(s, status), null, 2)}\n`);
+      writeOut(`${JSON.stringify(ociState(s, status), null, 2)}\n`);
     });
 
   program.command("kill").argument("<container-id>").argument("[signal]", "signal name or number", "SIGTERM")

@@ -11,6 +11,7 @@ import { pauseBundleContainer } from "../runtime/bundle/pause.js";
 import { bundleContainerPids, bundleContainerPs } from "../runtime/bundle/ps.js";
 import { mergeResources, updateBundleContainer } from "../runtime/bundle/update.js";
 import type { GlobalOptions } from "./globals.js";
+import { writeOut } from "./output.js";
 
 interface UpdateFlags {
   resources?: string;
@@ -71,8 +72,8 @@ export function registerManage(program: Command, g: () => GlobalOptions): void {
     .option("-f, --format <format>", "select one of: table or json", "table")
     .passThroughOptions()
     .action((id: string, psArgs: string[], f: { format: string }) => {
-      if (f.format === "json") process.stdout.write(`${JSON.stringify(bundleContainerPids(g().root, id))}\n`);
-      else if (f.format === "table") process.stdout.write(bundleContainerPs(g().root, id, psArgs));
+      if (f.format === "json") writeOut(`${JSON.stringify(bundleContainerPids(g().root, id))}\n`);
+      else if (f.format === "table") writeOut(bundleContainerPs(g().root, id, psArgs));
       else throw new UsageError("invalid format option", 1);
     });
 
@@ -81,7 +82,7 @@ export function registerManage(program: Command, g: () => GlobalOptions): void {
     .option("--stats", "display the container's stats then exit")
     .action(async (id: string, f: { interval: string; stats?: boolean }) => {
       await bundleEvents(g().root, id, { intervalMs: durationMs(f.interval), once: f.stats === true },
-        (e) => process.stdout.write(`${JSON.stringify(e)}\n`));
+        (e) => writeOut(`${JSON.stringify(e)}\n`));
     });
 
   program.command("pause").argument("<container-id>").description("pause suspends all processes inside the container")
