@@ -66,7 +66,7 @@ enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, 
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
             CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
             FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, CHOWN, PIDNS, HOOK, PROCWRITE, NSROOT,
-            FSMOUNT, CWD, SETATTR, PRESERVEFDS, CHROOT, NKINDS };
+            FSMOUNT, CWD, SETATTR, PRESERVEFDS, CHROOT, CGOPEN, CGJOIN, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -90,6 +90,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [PROCWRITE] = {"PROCWRITE", "ss"}, [NSROOT] = {"NSROOT", ""},   [FSMOUNT] = {"FSMOUNT", "nssns"},
   [CWD] = {"CWD", "sn"},             [SETATTR] = {"SETATTR", "snn"},
   [PRESERVEFDS] = {"PRESERVEFDS", "n"}, [CHROOT] = {"CHROOT", ""},
+  [CGOPEN] = {"CGOPEN", "s"},         [CGJOIN] = {"CGJOIN", ""},
 };
 
 struct op {
@@ -140,6 +141,9 @@ static char start_result[sizeof(((struct report *)0)->detail) + 256];
 
 static size_t cur_op;
 static int pivoted, joined;
+// CGOPEN's files, written by CGJOIN; kept open across JOIN (see op_join).
+enum { MAX_CG_FDS = 16 };
+static int cg_fds[MAX_CG_FDS], n_cg_fds;
 static int handoff;  // HANDOFF: JOIN's process outside exits instead of reaping (tsbox-runc exec)
 static const struct op *init_op;  // INIT seen: EXEC runs the command under it
 static int fifo_fd = -1;          // FIFO: O_PATH fd of the exec fifo, reopened by FIFOWAIT
@@ -634,16 +638,21 @@ static void op_join(const struct op *o) {
   }
   // Nothing of Node's may reach the container (fds it opened, even CLOEXEC
   // ones, would be reachable through /proc/self/fd until execve).
-  int keep[3] = {g.err_w, g.ctl, g.join_r};
-  for (int i = 0; i < 3; i++)  // ascending for close_except
-    for (int j = i + 1; j < 3; j++)
+  // CGOPEN's cgroup files stay, for the CGJOIN of the process forked below.
+  int keep[3 + MAX_CG_FDS] = {g.err_w, g.ctl, g.join_r}, nkeep = 3;
+  for (int i = 0; i < n_cg_fds; i++) keep[nkeep++] = cg_fds[i];
+  for (int i = 0; i < nkeep; i++)  // ascending for close_except
+    for (int j = i + 1; j < nkeep; j++)
       if (keep[j] < keep[i]) { int t = keep[i]; keep[i] = keep[j]; keep[j] = t; }
-  close_except(keep, 3);
+  close_except(keep, nkeep);
   long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) fail("fork into the container", NULL);
   if (pid > 0) {
-    // The parent places the child (host pid) in the container's cgroup, then
-    // opens the second gate; this process itself never enters the cgroup.
+    // The parent places the child (host pid) in the container's cgroup (or
+    // the child itself, CGJOIN), then opens the second gate; this process
+    // itself never enters the cgroup.
+    for (int i = 0; i < n_cg_fds; i++) close(cg_fds[i]);
+    n_cg_fds = 0;
     struct report hello = {.op = REPORT_JOINED, .err = 0, .code = (int32_t)pid};
     ssize_t w;
     do w = write(g.err_w, &hello, offsetof(struct report, detail)); while (w < 0 && errno == EINTR);
@@ -979,6 +988,24 @@ static void run_op(const struct op *o) {
   struct stat st;
   switch (o->k) {
   case STDIO: op_stdio(o); break;
+  case CGOPEN:
+    // A v1 cgroup's `tasks` file, opened (on the host's paths, before JOIN
+    // enters the container's mount namespace) for CGJOIN.
+    if (n_cg_fds == MAX_CG_FDS) { errno = EMFILE; fail("open ", s0); }
+    if ((cg_fds[n_cg_fds] = open(s0, O_WRONLY | O_CLOEXEC)) < 0) fail("open ", s0);
+    n_cg_fds++;
+    break;
+  case CGJOIN:
+    // The process moves itself into its cgroup: "0" written to `tasks` moves
+    // the calling thread (the only one), which the kernel does without the
+    // thread-group lock a pid written to cgroup.procs takes, whose RCU grace
+    // period costs ~15 ms on the first write.
+    for (int i = 0; i < n_cg_fds; i++) {
+      if (write(cg_fds[i], "0", 1) != 1) fail("join cgroup", NULL);
+      close(cg_fds[i]);
+    }
+    n_cg_fds = 0;
+    break;
   case UNSHARE: if (unshare((int)o->n[0]) < 0) fail("unshare", NULL); break;
   case PRIVATE: if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) fail("make / private", NULL); break;
   case MOUNT:

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildPlan, CLONE } from "../src/oci/build-plan.js";
+import { buildPlan, CLONE, withCgroupJoin } from "../src/oci/build-plan.js";
 import { buildExecPlan } from "../src/oci/exec-plan.js";
 import { BundleError, checkContainerId, readBundle, rootPropagationFlags } from "../src/oci/bundle.js";
 import { defaultBundleConfig } from "../src/oci/default-config.js";
@@ -15,7 +15,7 @@ import { MOUNT_ATTR, MS, mountFlags, recursiveAttrs } from "../src/oci/mount-opt
 import type { Op } from "../src/native/launch-plan.js";
 import { bundleCgroupPath } from "../src/runtime/bundle/cgroup-path.js";
 import { mountOf, mountsBelow, rootMountSetup } from "../src/runtime/bundle/root-mount.js";
-import { earlySink } from "../src/runc/index.js";
+import { buildProgram, earlySink, VERB_GROUPS } from "../src/runc/index.js";
 import { errorLine } from "../src/runc/errors.js";
 import { unknownHelpTopic } from "../src/runc/help.js";
 import { listTable } from "../src/runc/info.js";
@@ -274,6 +274,33 @@ describe("the launch plan of a bundle", () => {
     expect(exec.ops[3]).toEqual({ op: "CHDIR", path: "/proc/42/root" });
   });
 
+  it("lets the process join its v1 cgroup itself (CGOPEN, CGJOIN): first thing, or inside after an exec's JOIN; never with a new user namespace or PIDNS", () => {
+    const { spec, rootfs } = readBundle(bundle());
+    const ctx = { id: "c", rootfs, cgroup: { version: "v1" as const }, stdin: "inherit" as const, bindIsDir: () => true, preserveFds: 2 };
+    const files = ["/sys/fs/cgroup/pids/tsbox/c/tasks", "/sys/fs/cgroup/memory/tsbox/c/tasks"];
+    const run = withCgroupJoin(buildPlan(spec, ctx), files);
+    expect(run.joined).toBe(true);
+    expect(names(run.plan.ops).slice(0, 5)).toEqual(["STDIO", "PRESERVEFDS", "CGOPEN", "CGOPEN", "CGJOIN"]);
+    expect(run.plan.ops[2]).toEqual({ op: "CGOPEN", path: files[0] });
+    expect(withCgroupJoin(buildPlan(spec, ctx), [])).toMatchObject({ joined: false });
+
+    const proc = { args: ["sh"], env: [], cwd: "/", user: { uid: 0, gid: 0, additionalGids: [] }, capabilities: spec.process.capabilities };
+    const exec = withCgroupJoin(buildExecPlan(spec, proc, { id: "c", pid: 42, stdin: "null", detach: false }), files);
+    const n = names(exec.plan.ops);
+    expect(n.slice(n.indexOf("JOIN") - 2, n.indexOf("JOIN") + 2)).toEqual(["CGOPEN", "CGOPEN", "JOIN", "CGJOIN"]);
+
+    const userns = readBundle(bundle((c) => {
+      c.linux.namespaces.push({ type: "user" });
+      c.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    })).spec;
+    expect(withCgroupJoin(buildPlan(userns, ctx), files)).toMatchObject({ joined: false });
+    const podPid = readBundle(bundle((c) => {
+      c.linux.namespaces = c.linux.namespaces.map((x: { type: string }) => (x.type === "pid" ? { type: "pid", path: "/proc/1/ns/pid" } : x));
+    })).spec;
+    expect(withCgroupJoin(buildPlan(podPid, ctx), files)).toMatchObject({ joined: false });
+  });
+
   it("joins a namespace given by path (a pod's network namespace) instead of creating it", () => {
     const { spec, rootfs } = readBundle(bundle((c) => {
       c.linux.namespaces[1].path = "/var/run/netns/pod1";
@@ -322,6 +349,16 @@ describe("the launch plan of a bundle", () => {
     }));
     const ops = buildPlan(spec, { id: "c", rootfs, cgroup: { version: "v2" }, stdin: "inherit", bindIsDir: () => true }).ops;
     expect(names(ops)).not.toContain("HOSTNAME");
+  });
+});
+
+describe("tsbox-runc's verbs", () => {
+  it("are declared by their group: all for help or an unknown verb, only the called verb's group otherwise", () => {
+    const names = (verb?: string): string[] => buildProgram({ format: "text" }, () => {}, verb).commands.map((c) => c.name()).sort();
+    expect(names()).toEqual(VERB_GROUPS.flatMap(([v]) => v).sort());
+    expect(names("nonsense")).toEqual(names());
+    expect(names("state")).toEqual(["create", "delete", "kill", "run", "start", "state"]);
+    expect(names("exec")).toEqual(["exec"]);
   });
 });
 

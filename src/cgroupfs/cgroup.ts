@@ -45,6 +45,12 @@ export interface Cgroup {
   controllerDir(controller: string): string | undefined;
   /** writes cgroup.procs in every dir */
   addProcess(pid: number): void;
+  /**
+   * v1: the `tasks` file of every dir, where a single-threaded process joins
+   * by writing "0" without the kernel's thread-group lock; v2: none (a thread
+   * cannot move alone between domain cgroups): addProcess it is.
+   */
+  selfJoinFiles(): string[];
   /** processes still in it (including any sub-cgroups the container made) */
   pids(): number[];
   /** how many processes the kernel's OOM killer killed in it; 0 without a memory controller */
@@ -294,6 +300,10 @@ class CgroupImpl implements Cgroup {
     } catch {
       return 0; // an older kernel without the counter, or the cgroup is gone
     }
+  }
+
+  selfJoinFiles(): string[] {
+    return this.h.version === "v1" ? this.dirs.map((d) => path.join(d, "tasks")) : [];
   }
 
   addProcess(pid: number): void {

@@ -29,6 +29,10 @@ export type Op =
   | { op: "PIVOT" }
   /** a container without a mount namespace: chroot(".") instead of PIVOT (runc's chroot()) */
   | { op: "CHROOT" }
+  /** a v1 cgroup's `tasks` file, opened for CGJOIN (see withCgroupJoin) */
+  | { op: "CGOPEN"; path: string }
+  /** the process joins its cgroup itself: "0" to each CGOPEN'd file */
+  | { op: "CGJOIN" }
   | { op: "CHECKDIR"; path: string }
   | { op: "MASK"; path: string }
   | { op: "READONLY"; path: string }
@@ -104,7 +108,7 @@ export function encodePlan(plan: Plan): string[] {
     switch (o.op) {
       case "STDIO": out.push(o.stdin); break;
       case "UNSHARE": out.push(String(o.flags)); break;
-      case "PRIVATE": case "PIVOT": case "CHROOT": case "LOUP": case "DETACH": case "NONEWPRIVS": case "MEMMERGE": case "FIFOWAIT": case "HANDOFF": case "PAUSE": case "NSROOT": break;
+      case "PRIVATE": case "PIVOT": case "CHROOT": case "CGJOIN": case "LOUP": case "DETACH": case "NONEWPRIVS": case "MEMMERGE": case "FIFOWAIT": case "HANDOFF": case "PAUSE": case "NSROOT": break;
       case "JOIN": out.push(String(o.pid), String(o.namespaces)); break;
       case "PRESERVEFDS": out.push(String(o.count)); break;
       case "SETATTR": out.push(o.path, String(o.set), String(o.clear)); break;
@@ -112,7 +116,7 @@ export function encodePlan(plan: Plan): string[] {
       case "PTY": out.push(String(o.rows), String(o.cols), String(o.owner ?? 0xffffffff)); break;
       case "MOUNT": out.push(o.source, o.target, o.fstype, String(o.flags), o.data); break;
       case "MKDIR": out.push(o.path, String(o.mode)); break;
-      case "ENSUREFILE": case "CHDIR": case "CHECKDIR": case "MASK": case "READONLY": out.push(o.path); break;
+      case "CGOPEN": case "ENSUREFILE": case "CHDIR": case "CHECKDIR": case "MASK": case "READONLY": out.push(o.path); break;
       case "OPENPATH": out.push(String(o.slot), o.path); break;
       case "BINDFD": out.push(String(o.slot), o.target, String(o.flags)); break;
       case "MKNOD": out.push(o.path, String(o.mode), String(o.major), String(o.minor)); break;

@@ -352,6 +352,29 @@ function boundRootOps(ctx: PlanContext): Op[] {
   return ops;
 }
 
+/**
+ * A plan about to be launched, with its process joining its cgroup itself
+ * (CGOPEN the v1 `tasks` files, CGJOIN), so that the launcher need not write
+ * the pid to cgroup.procs (~15 ms: see PLAN.md): first thing after the stdio
+ * steps, or, in an exec plan, opened before JOIN and joined by the process
+ * JOIN forks inside. Unchanged (joined: false) with no files (v2), a new user
+ * namespace or a PID namespace by path: the launcher places the process then.
+ */
+export function withCgroupJoin(plan: Plan, tasksFiles: readonly string[]): { plan: Plan; joined: boolean } {
+  const forks = plan.ops.some((o) => o.op === "PIDNS");
+  if (tasksFiles.length === 0 || (plan.cloneFlags & CLONE.NEWUSER) !== 0 || forks) return { plan, joined: false };
+  const opens: Op[] = tasksFiles.map((path) => ({ op: "CGOPEN", path }));
+  const join = plan.ops.findIndex((o) => o.op === "JOIN");
+  let at = join;
+  if (at < 0) {
+    at = 0;
+    while (at < plan.ops.length && (plan.ops[at]!.op === "STDIO" || plan.ops[at]!.op === "PRESERVEFDS")) at++;
+  }
+  const after = join < 0 ? at : join + 1;
+  const ops = [...plan.ops.slice(0, at), ...opens, ...plan.ops.slice(at, after), { op: "CGJOIN" } as const, ...plan.ops.slice(after)];
+  return { plan: { ...plan, ops }, joined: true };
+}
+
 export function preserveFdsOps(count: number | undefined): Op[] {
   return count !== undefined && count > 0 ? [{ op: "PRESERVEFDS", count }] : [];
 }

@@ -7,6 +7,7 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { CorruptContainerError, LaunchError, UsageError, errnoCode } from "../errors.js";
 import { buildExecPlan, execEnv, type ExecProcess } from "../oci/exec-plan.js";
+import { withCgroupJoin } from "../oci/build-plan.js";
 import { seccompProgram } from "../native/seccomp-compiler.js";
 import { log } from "../log.js";
 import { containerPaths, readSpec } from "../state/container-store.js";
@@ -111,11 +112,11 @@ export async function execInContainer(req: ExecRequest, host: Pick<Host, "native
     : undefined;
   // The container's own filter (a spec written by an older tsbox has none).
   const seccomp = spec.linux.seccomp ? seccompProgram(req.root, spec.linux.seccomp) : undefined;
-  const plan = buildExecPlan(spec, proc, {
+  const { plan, joined } = withCgroupJoin(buildExecPlan(spec, proc, {
     id: state.id, pid, detach: req.detach, stdin: req.interactive && !req.tty ? "inherit" : "null",
     ...(tty ? { tty } : {}),
     ...(seccomp ? { seccomp } : {}),
-  });
+  }), cgroup.selfJoinFiles());
 
   // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
   const { pid: child, pipes } = native.spawnWithPipes(plan);
@@ -127,7 +128,7 @@ export async function execInContainer(req: ExecRequest, host: Pick<Host, "native
     // process waits until it is in the container's cgroup (the child, which
     // stays outside as its reaper, never enters it).
     const inside = native.startJoin(child);
-    if (inside !== undefined) cgroup.addProcess(inside);
+    if (inside !== undefined && !joined) cgroup.addProcess(inside);
     const started = native.start(child);
     if (!started.ok) throw new LaunchError(started.message, started.code);
     // Last: once copying, the fds are the copier's.

@@ -10,7 +10,7 @@ import { cgroupSupport, type Cgroup, type Hierarchy } from "../cgroupfs/index.js
 // The image modules `run` needs, not the whole image API (start-up time).
 import { resolveImage, type ResolvedImage } from "../image/images.js";
 import { readImageFile } from "../image/files.js";
-import { buildPlan } from "../oci/build-plan.js";
+import { buildPlan, withCgroupJoin } from "../oci/build-plan.js";
 import type { NativeLauncher } from "../native/launcher.js";
 import { log } from "../log.js";
 import { overlayLayers } from "../image/overlay-layers.js";
@@ -193,7 +193,9 @@ interface Foreground {
 function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, created: ContainerState, cgroup: Cgroup, spec: Spec,
   undo: Undo): Foreground {
   // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
-  const launched = native.spawnWithPipes(plan);
+  // Launched now, not saved: the child joins its cgroup itself where it can.
+  const { plan: launching, joined } = withCgroupJoin(plan, cgroup.selfJoinFiles());
+  const launched = native.spawnWithPipes(launching);
   const pid = launched.pid;
   undo.push(() => closePipes(launched.pipes));
   undo.push(() => native.abort(pid));
@@ -201,7 +203,7 @@ function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, cr
   // one that arrives during setup reaches the command instead of killing tsbox.
   const stopForwarding = forwardSignals(pid);
   undo.push(stopForwarding);
-  cgroup.addProcess(pid);
+  if (!joined) cgroup.addProcess(pid);
 
   const started = native.start(pid);
   if (!started.ok) throw new LaunchError(started.message, started.code);

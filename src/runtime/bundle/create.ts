@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { DEFAULT_PARENT, hierarchyDirs, removeEmptyParents, type Cgroup, type Hierarchy } from "../../cgroupfs/index.js";
 import { LaunchError, UsageError, errnoCode } from "../../errors.js";
 import { log } from "../../log.js";
-import { buildPlan } from "../../oci/build-plan.js";
+import { buildPlan, withCgroupJoin } from "../../oci/build-plan.js";
 import type { Spec } from "../../oci/spec.js";
 import { checkContainerId, readBundle, rootPropagationFlags } from "../../oci/bundle.js";
 import { seccompProgram } from "../../native/seccomp-compiler.js";
@@ -120,7 +120,7 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
     undo.push(() => cgroup.destroy());
     cgroup.apply(spec.linux.resources);
 
-    const plan = buildPlan(spec, {
+    const { plan, joined } = withCgroupJoin(buildPlan(spec, {
       id,
       ...(req.preserveFds ? { preserveFds: req.preserveFds } : {}),
       rootfs: bundle.rootfs,
@@ -143,7 +143,7 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
         createContainer: containerHookState(spec, id, bundle.dir, "creating"),
         startContainer: containerHookState(spec, id, bundle.dir, "created"),
       },
-    });
+    }), cgroup.selfJoinFiles());
     log().debug({ id, ops: plan.ops.length }, "creating");
 
     // Without a mount namespace of its own the child mounts in the host's, below the root.
@@ -170,7 +170,7 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
       cgroup: { ...where, ...(createdParents.length > 0 ? { createdParents } : {}) },
     };
     writeBundleState(req.root, base);
-    cgroup.addProcess(pid);
+    if (!joined) cgroup.addProcess(pid);
     let started = host.native.start(child);
     if (started.ok && hasRuntimeHooks) {
       // Stopped before PIVOT with its namespaces made: the runtime's hooks (libnetwork's setkey) run now.

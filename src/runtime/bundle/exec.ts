@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { CorruptContainerError, LaunchError, TsboxError, UsageError } from "../../errors.js";
 import { log } from "../../log.js";
 import { buildExecPlan, type ExecProcess } from "../../oci/exec-plan.js";
+import { withCgroupJoin } from "../../oci/build-plan.js";
 import { seccompProgram } from "../../native/seccomp-compiler.js";
 import type { SpecProcess } from "../../oci/spec.js";
 import { bundleCacheDir, bundleContainerPaths, readBundleSpec } from "../../state/bundle-containers.js";
@@ -104,11 +105,11 @@ export async function execInBundleContainer(req: BundleExecRequest, host: Host =
   };
   const seccomp = spec.linux.seccomp ? seccompProgram(req.root, spec.linux.seccomp, join(bundleCacheDir(req.root), "seccomp")) : undefined;
   const tty = p.terminal ? { rows: p.consoleSize?.height ?? 0, cols: p.consoleSize?.width ?? 0 } : undefined;
-  const plan = buildExecPlan(spec, proc, {
+  const { plan, joined } = withCgroupJoin(buildExecPlan(spec, proc, {
     id: req.id, pid: s.pid, detach: false, stdin: "inherit", handoff: true,
     ...(req.preserveFds ? { preserveFds: req.preserveFds } : {}),
     ...(tty ? { tty } : {}), ...(seccomp ? { seccomp } : {}),
-  });
+  }), cgroup.selfJoinFiles());
 
   const { native } = host;
   // In the foreground the handed-off process must come back to this process, to be waited for.
@@ -117,7 +118,7 @@ export async function execInBundleContainer(req: BundleExecRequest, host: Host =
   let inside: number | undefined;
   try {
     inside = native.startJoin(child);
-    if (inside !== undefined) cgroup.addProcess(inside);
+    if (inside !== undefined && !joined) cgroup.addProcess(inside);
     const started = native.start(child);
     if (!started.ok) throw new LaunchError(started.message, started.code);
   } catch (e) {
