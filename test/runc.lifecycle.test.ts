@@ -164,6 +164,21 @@ describe("tsbox-runc create, start, state, kill, delete", () => {
     expect(cgroupDirs("", "tsbox").length).toBeGreaterThan(0);
   });
 
+  it("a level below tsbox's root that two containers share goes with the last one out, whichever made it", () => {
+    const [a, b] = [newId(), newId()];
+    const level = `runc-shared-${a}`;
+    for (const id of [a, b]) {
+      const r = runc(["create", "--bundle", bundle(["sleep", "1000"], (c) => { c.linux.cgroupsPath = `${level}/${id}`; }), id]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    // a made the level; it stays while b is in it, and goes with b.
+    expect(runc(["delete", "--force", a]).code).toBe(0);
+    expect(cgroupDirs("tsbox", level).length).toBeGreaterThan(0);
+    expect(runc(["delete", "--force", b]).code).toBe(0);
+    expect(cgroupDirs("tsbox", level)).toEqual([]);
+    expect(cgroupDirs("", "tsbox").length).toBeGreaterThan(0);
+  });
+
   it("lists containers as runc does (table and JSON)", () => {
     const id = newId();
     expect(runc(["create", "--bundle", bundle(["true"]), id]).code).toBe(0);

@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { hierarchyDirs, removeEmptyParents, type Hierarchy } from "../../cgroupfs/index.js";
+import { DEFAULT_PARENT, hierarchyDirs, removeEmptyParents, type Hierarchy } from "../../cgroupfs/index.js";
 import { TsboxError } from "../../errors.js";
 import { processStartTime } from "../../state/container-store.js";
 import type { SpecHooks } from "../../oci/spec.js";
@@ -65,8 +65,16 @@ export async function deleteBundleContainer(root: string, id: string, force: boo
  */
 function ownParents(h: Hierarchy, s: BundleContainerState): string[] {
   const segs = s.cgroup.parent.split("/").filter((x) => x !== "");
-  const ancestors = new Set(hierarchyDirs(h).flatMap((m) => segs.map((_, i) => join(m, ...segs.slice(0, i + 1)))));
-  return (s.cgroup.createdParents ?? []).filter((d) => ancestors.has(d));
+  const ancestors = (from: number): string[] =>
+    hierarchyDirs(h).flatMap((m) => segs.slice(from).map((_, i) => join(m, ...segs.slice(0, from + i + 1))));
+  const all = new Set(ancestors(0));
+  const recorded = (s.cgroup.createdParents ?? []).filter((d) => all.has(d));
+  // The levels below tsbox's own root (tsbox/runc of the default place, a
+  // relative cgroupsPath's) are tsbox-runc's whoever made them: the container
+  // that made tsbox/runc may be deleted while another still uses it, and the
+  // last one out removes it. tsbox's root itself stays, as `tsbox run` leaves it.
+  const belowOwnRoot = segs[0] === DEFAULT_PARENT ? ancestors(1) : [];
+  return [...recorded, ...belowOwnRoot];
 }
 
 /** The init is out of the cgroup once it exits, but may not be reaped yet: wait for that (10 s, as runc). */
