@@ -3,7 +3,8 @@
 #
 #   ensure_dockerd   make `docker info` answer; if no daemon is reachable, start `dockerd`
 #                    in the background (log: $TSBOX_DOCKERD_LOG, default /tmp/tsbox-dockerd.log)
-#                    and wait up to $TSBOX_DOCKERD_TIMEOUT seconds (default 60).
+#                    and wait up to $TSBOX_DOCKERD_TIMEOUT seconds (default 60); the words of
+#                    $TSBOX_DOCKERD_ARGS are added to its command line (e.g. --add-runtime).
 #   stop_dockerd     stop the dockerd that ensure_dockerd started (no-op otherwise).
 
 TSBOX_DOCKERD_PID=""
@@ -28,7 +29,8 @@ ensure_dockerd() {
     return 1
   fi
   echo "starting dockerd in the background (log: $log)" >&2
-  dockerd >"$log" 2>&1 </dev/null &
+  # shellcheck disable=SC2086 # words, on purpose
+  dockerd ${TSBOX_DOCKERD_ARGS:-} >"$log" 2>&1 </dev/null &
   TSBOX_DOCKERD_PID=$!
   deadline=$((SECONDS + timeout))
   until docker info >/dev/null 2>&1; do
