@@ -493,6 +493,17 @@ describe("tsbox-runc ps, pause, resume, update", () => {
     expect(limit()).toBe(String(200 << 20));
     expect(readFileSync(join(pids!, "pids.max"), "utf8").trim()).toBe("60");
     expect(JSON.parse(readFileSync(join(root, id, "config.json"), "utf8")).linux.resources.pids).toEqual({ limit: 60 });
+    // A limit given alone is set with the recorded ones (v1: a swap limit needs the memory limit).
+    const swapFile = ["memory.memsw.limit_in_bytes", "memory.swap.max"].map((f) => join(memory!, f)).find((f) => existsSync(f));
+    if (swapFile !== undefined) {
+      const swap = runc(["update", "--memory-swap", "300m", id]);
+      expect(swap.code, swap.stderr).toBe(0);
+      // v2's memory.swap.max is the swap alone, v1's memsw the sum.
+      expect(readFileSync(swapFile, "utf8").trim()).toBe(String(swapFile.endsWith("swap.max") ? 100 << 20 : 300 << 20));
+      // --memory -1 without a swap limit lifts both, as runc does.
+      expect(runc(["update", "--memory", "-1", id]).code).toBe(0);
+      expect(limit()).toMatch(/^(max|\d{16,})$/);
+    }
 
     expect(runc(["delete", "--force", id]).code).toBe(0);
     expectGone(id, pid);

@@ -42,6 +42,8 @@ export function resourceFlags(f: UpdateFlags): LinuxResources {
     ...(f.memorySwap !== undefined ? { swap: bytes(f.memorySwap, "memory-swap") } : {}),
     ...(f.memoryReservation !== undefined ? { reservation: bytes(f.memoryReservation, "memory-reservation") } : {}),
   };
+  // runc: an unlimited memory without a swap limit given makes swap unlimited too.
+  if (memory.limit === -1 && memory.swap === undefined) Object.assign(memory, { swap: -1 });
   if (Object.keys(memory).length > 0) r.memory = memory;
   const cpu = {
     ...(f.cpuShare !== undefined ? { shares: int(f.cpuShare, "cpu-share") } : {}),

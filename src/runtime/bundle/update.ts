@@ -1,6 +1,6 @@
 // `tsbox-runc update`: new limits for a container's cgroup (`--resources`
-// JSON, or runc's flags, which win), written to the cgroup and recorded in the
-// container's spec. The device rules are kept as created, as runc keeps them.
+// JSON, or runc's flags, which win) over the recorded ones, all written to the
+// cgroup and recorded in the container's spec. The device rules are kept as created, as runc keeps them.
 
 import type { LinuxResources } from "../../cgroupfs/index.js";
 import { CorruptContainerError, TsboxError } from "../../errors.js";
@@ -25,6 +25,10 @@ export function updateBundleContainer(root: string, id: string, change: LinuxRes
   const spec = readBundleSpec(root, id);
   if (!spec) throw new CorruptContainerError(id, bundleContainerPaths(root, id).config, "missing");
   const { devices: _kept, ...limits } = change;
-  cgroup.apply(limits);
-  writeBundleSpec(root, id, { ...spec, linux: { ...spec.linux, resources: mergeResources(spec.linux.resources, limits) } });
+  const merged = mergeResources(spec.linux.resources, limits);
+  // All of them, as runc sets its whole recorded config: a limit given alone
+  // is read with the others (a v1 swap limit is relative to the memory limit).
+  const { devices: _created, ...all } = merged;
+  cgroup.apply(all);
+  writeBundleSpec(root, id, { ...spec, linux: { ...spec.linux, resources: merged } });
 }
