@@ -5,8 +5,15 @@
 // costs ~10 ms; require() does not. ffi-rs (a native addon) and pino (loaded
 // only when a log line is written) stay external; import.meta.url becomes the
 // bundle's own URL.
+import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { build } from "esbuild";
+
+// The commit built, for `tsbox-runc --version` (runc prints its own): none outside a git checkout.
+let commit = "unknown";
+try {
+  commit = execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim() || commit;
+} catch { /* not a checkout */ }
 
 // Built-ins that are costly to load and often unused on a command's path:
 // commander requires child_process for executable subcommands (tsbox has
@@ -90,7 +97,7 @@ for (const [entry, outfile] of [["dist/cli/index.js", "dist/tsbox.cjs"], ["dist/
   minifySyntax: true,
   sourcemap: true,
   logLevel: "warning",
-  define: { "import.meta.url": "__tsboxUrl" },
+  define: { "import.meta.url": "__tsboxUrl", __TSBOX_COMMIT__: JSON.stringify(commit) },
   banner: { js: "const __tsboxUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 

@@ -20,8 +20,13 @@ import { registerManage } from "./manage.js";
 import { writeOut } from "./output.js";
 
 
+/** The commit the bundle was built from (scripts/bundle.mjs defines it; unbundled, unknown). */
+declare const __TSBOX_COMMIT__: string | undefined;
+
 export function versionText(): string {
-  return `tsbox-runc version ${packageVersion()}\nspec: ${OCI_VERSION}\nnode: ${process.version}\n`;
+  const commit = typeof __TSBOX_COMMIT__ === "string" ? __TSBOX_COMMIT__ : "unknown";
+  // runc's lines (engines and runc's tests read them), node's in place of go's.
+  return `tsbox-runc version ${packageVersion()}\ncommit: ${commit}\nspec: ${OCI_VERSION}\nnode: ${process.version}\n`;
 }
 
 type Register = (program: Command, g: () => GlobalOptions, exit: (code: number) => void) => void;
