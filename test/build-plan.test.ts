@@ -126,10 +126,12 @@ describe("buildPlan with a user namespace (tsbox-runc)", () => {
     ]);
     expect(p.ops.some((o) => o.op === "WRITEFILE" && o.path.endsWith("oom_score_adj"))).toBe(false);
     const n = names(p.ops);
-    // The fifo (the runtime's own directory) as the host's root; the rest as the namespace's root.
+    // The fifo (the runtime's own directory) and the host paths to bind as the host's root
+    // (runc's mount fds: a source only root may enter is reached); the rest as the namespace's root.
     expect(n.indexOf("FIFO")).toBeLessThan(n.indexOf("NSROOT"));
+    expect(n.lastIndexOf("OPENPATH")).toBeLessThan(n.indexOf("NSROOT"));
     expect(n.indexOf("NSROOT")).toBeLessThan(n.indexOf("KEYRING"));
-    expect(n.indexOf("NSROOT")).toBeLessThan(n.indexOf("OPENPATH"));
+    expect(n.indexOf("NSROOT")).toBeLessThan(n.indexOf("FSMOUNT"));
     expect(n.indexOf("NSROOT")).toBeLessThan(n.indexOf("MOUNT"));
   });
 

@@ -8,6 +8,7 @@
 import { spawnSync } from "node:child_process";
 import {
   chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync,
+  writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -183,6 +184,20 @@ describe("tsbox-runc with a user namespace", () => {
 
     expect(runc(["delete", "--force", first]).code).toBe(0);
     expectGone(first, pid1);
+  });
+
+  it("binds a source only the host's root may reach (mode 700), opened before the process becomes the namespace's root, as runc's mount fds", () => {
+    const closed = join(work, `closed-${newId()}`);
+    mkdirSync(join(closed, "dir"), { recursive: true });
+    writeFileSync(join(closed, "dir", "foo.txt"), "inside\n");
+    chmodSync(closed, 0o700);
+    const id = newId();
+    const dir = bundle(["cat", "/home/foo.txt"], (c) => {
+      c.mounts.push({ destination: "/home", type: "bind", source: join(closed, "dir"), options: ["bind"] });
+    });
+    const r = runc(["run", "--bundle", dir, id]);
+    expect(r).toMatchObject({ code: 0, stdout: "inside\n", stderr: "" });
+    expect(mountsUnder(closed)).toEqual([]);
   });
 
   it("refuses mappings it cannot honour, by name, creating nothing", () => {

@@ -178,11 +178,15 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   const binds = spec.mounts.filter((m) => m.type === "bind");
   const hostOpens: Op[] = binds.map((m, slot) => ({ op: "OPENPATH", slot, path: m.source ?? "" }));
   const fifo: Op[] = ctx.execFifo !== undefined ? [{ op: "FIFO", path: ctx.execFifo }] : [];
+  // Where the host paths are opened in a user namespace: see below.
+  let nsRootAt = -1;
   if (userns) {
     // The exec fifo is in the runtime's own state directory (runc opens it in
     // its parent); everything after is done as the namespace's root, the
-    // bundle and bind sources reached with the mapped ids, as runc reaches them.
-    ops.push(...fifo, { op: "NSROOT" });
+    // bundle reached with the mapped ids, as runc reaches it.
+    ops.push(...fifo);
+    nsRootAt = ops.length;
+    ops.push({ op: "NSROOT" });
   } else {
     hostOpens.unshift(...fifo);
   }
@@ -219,6 +223,15 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   // host's "/"; the spec's mounts land in the host's mount namespace, below the
   // root, where `delete` unmounts them.
   const hostMountNs = !(own & CLONE.NEWNS) && mountNs === undefined;
+  // In a user namespace the host paths (bind sources, the host's device nodes)
+  // are opened before NSROOT, with the host's ids: a source only root may
+  // enter (mode 700) is then still reached, as runc 1.1 opens them in its
+  // parent (its mount fds). The detached new mounts (FSMOUNT) stay after it.
+  if (nsRootAt >= 0) {
+    const opens = hostOpens.filter((o) => o.op === "OPENPATH");
+    ops.splice(nsRootAt, 0, ...opens);
+    hostOpens.splice(0, hostOpens.length, ...hostOpens.filter((o) => o.op !== "OPENPATH"));
+  }
   if (ctx.overlay) ops.push(...overlayRootOps(ctx, ctx.overlay), ...hostOpens);
   else if (hostMountNs) ops.push(...hostOpens);
   else ops.push(...hostOpens, ...(mountNs ? [mountNs] : []), ...boundRootOps(ctx));
