@@ -66,7 +66,7 @@ enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, 
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
             CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
             FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, CHOWN, PIDNS, HOOK, PROCWRITE, NSROOT,
-            FSMOUNT, CWD, SETATTR, PRESERVEFDS, CHROOT, CGOPEN, CGJOIN, NKINDS };
+            FSMOUNT, CWD, SETATTR, PRESERVEFDS, CHROOT, CGOPEN, CGJOIN, SECCOMPAGENT, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -91,6 +91,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [CWD] = {"CWD", "sn"},             [SETATTR] = {"SETATTR", "snn"},
   [PRESERVEFDS] = {"PRESERVEFDS", "n"}, [CHROOT] = {"CHROOT", ""},
   [CGOPEN] = {"CGOPEN", "s"},         [CGJOIN] = {"CGJOIN", ""},
+  [SECCOMPAGENT] = {"SECCOMPAGENT", "ss"},
 };
 
 struct op {
@@ -108,7 +109,13 @@ struct op {
 
 // One launched-but-not-finished child per slot, keyed by pid. io: the
 // launcher's ends of the container's stdio pipes until tsbox_stdio_fd takes them.
-struct slot { pid_t pid; int sync_w, err_r, ctl, pty, join_w, pause_w, io[3]; };
+struct slot {
+  pid_t pid;
+  int sync_w, err_r, ctl, pty, join_w, pause_w, io[3];
+  int ack_w;           // SECCOMPAGENT: the gate the child waits on once it reported its listener
+  pid_t inner;         // JOIN/PIDNS: the process that carries the plan on (its host pid)
+  char *agent, *agent_msg;  // SECCOMPAGENT: the agent's socket and its message (\x01: the pid)
+};
 static struct slot slots[256];
 
 // Sent by the child over the error pipe; one write <= PIPE_BUF, so it arrives whole.
@@ -118,13 +125,16 @@ struct report { int32_t op, err, code; char detail[4096 - 12]; };
 #define REPORT_JOINED (-2)
 #define REPORT_CREATED (-3)
 #define REPORT_PAUSED (-4)
+// SECCOMP with a listener: its fd number in the reporting process (code), which
+// waits on the ack gate until the launcher has handed it to the spec's agent.
+#define REPORT_SECCOMP (-5)
 
 // State handed to the child through the copied address space.
 static struct {
   struct op *ops;
   size_t nops;
-  int sync_r, err_w, ctl, join_r, pause_r;        // the child's ends
-  int sync_w, err_r, ctl_parent, join_w, pause_w; // the parent's ends, closed in the child
+  int sync_r, err_w, ctl, join_r, pause_r, ack_r;        // the child's ends
+  int sync_w, err_r, ctl_parent, join_w, pause_w, ack_w; // the parent's ends, closed in the child
   int piped;     // tsbox_spawn_stdio: STDIO gives fds 0-2 from io[] (or /dev/null), never the launcher's
   int io[3];     // the child's ends of the stdio pipes (-1: none)
   int io_parent[3];
@@ -639,7 +649,7 @@ static void op_join(const struct op *o) {
   // Nothing of Node's may reach the container (fds it opened, even CLOEXEC
   // ones, would be reachable through /proc/self/fd until execve).
   // CGOPEN's cgroup files stay, for the CGJOIN of the process forked below.
-  int keep[3 + MAX_CG_FDS] = {g.err_w, g.ctl, g.join_r}, nkeep = 3;
+  int keep[4 + MAX_CG_FDS] = {g.err_w, g.ctl, g.join_r, g.ack_r}, nkeep = 4;
   for (int i = 0; i < n_cg_fds; i++) keep[nkeep++] = cg_fds[i];
   for (int i = 0; i < nkeep; i++)  // ascending for close_except
     for (int j = i + 1; j < nkeep; j++)
@@ -1192,6 +1202,7 @@ static void run_op(const struct op *o) {
   }
   case PIDNS: op_pidns(o); break;
   case PROCWRITE: break;  // done by the parent before it released this process
+  case SECCOMPAGENT: break;  // the launcher's, when SECCOMP reports its listener
   case FSMOUNT: op_fsmount(o); break;
   case NSROOT:
     // Root of the user namespace the parent has mapped (or that was joined):
@@ -1213,12 +1224,29 @@ static void run_op(const struct op *o) {
     break;
   }
   case NONEWPRIVS: if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("set no_new_privs", NULL); break;
-  case SECCOMP:
+  case SECCOMP: {
     // Without no_new_privs this needs CAP_SYS_ADMIN: the plan puts it before CAPBSET then.
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)o->n[0], &o->prog) < 0 &&
-        (errno != ENOSYS || o->n[0] || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &o->prog, 0, 0) < 0))
+    long lfd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)o->n[0], &o->prog);
+    if (lfd < 0 && (errno != ENOSYS || o->n[0] || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &o->prog, 0, 0) < 0))
       fail("load seccomp filter", NULL);
+    if (o->n[0] & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+      // SCMP_ACT_NOTIFY rules: the listener goes to the spec's agent through
+      // the launcher (it takes the fd with pidfd_getfd, as runc's parent
+      // does); write is never a notified syscall (refused when compiled).
+      // The read below may be one: the agent has the listener by then.
+      struct report r = {.op = REPORT_SECCOMP, .err = 0, .code = (int32_t)lfd};
+      ssize_t w;
+      do w = write(g.err_w, &r, offsetof(struct report, detail)); while (w < 0 && errno == EINTR);
+      if (w != (ssize_t)offsetof(struct report, detail)) fail("report seccomp listener", NULL);
+      char c;
+      do w = read(g.ack_r, &c, 1); while (w < 0 && errno == EINTR);
+      if (w != 1) _exit(125);
+      close(g.ack_r);
+      g.ack_r = -1;
+      close((int)lfd);
+    }
     break;
+  }
   case FIFO:
     // Opened on the host's path before PIVOT; FIFOWAIT reopens it for writing.
     if ((fifo_fd = open(s0, O_PATH | O_CLOEXEC)) < 0) fail("open exec fifo ", s0);
@@ -1269,6 +1297,7 @@ static int child_main(void *arg) {
       if (slots[i].ctl >= 0) close(slots[i].ctl);
       if (slots[i].join_w >= 0) close(slots[i].join_w);
       if (slots[i].pause_w >= 0) close(slots[i].pause_w);
+      if (slots[i].ack_w >= 0) close(slots[i].ack_w);
       for (int j = 0; j < 3; j++) if (slots[i].io[j] >= 0) close(slots[i].io[j]);
     }
   // The launcher's ends: the stdin pipe's write end held here would keep the
@@ -1279,6 +1308,7 @@ static int child_main(void *arg) {
   if (g.ctl_parent >= 0) close(g.ctl_parent);
   if (g.join_w >= 0) close(g.join_w);
   if (g.pause_w >= 0) close(g.pause_w);
+  if (g.ack_w >= 0) close(g.ack_w);
   for (int i = 0; i < 64; i++) slot_fd[i] = -1;
   char c;
   ssize_t r;
@@ -1523,7 +1553,12 @@ static void drop_slot(struct slot *s) {
   if (s->ctl >= 0) close(s->ctl);
   if (s->join_w >= 0) close(s->join_w);
   if (s->pause_w >= 0) close(s->pause_w);
+  if (s->ack_w >= 0) close(s->ack_w);
   for (int j = 0; j < 3; j++) if (s->io[j] >= 0) close(s->io[j]);
+  free(s->agent);
+  free(s->agent_msg);
+  s->agent = s->agent_msg = NULL;
+  s->inner = 0;
   s->pid = 0;
 }
 
@@ -1594,10 +1629,12 @@ static int spawn(int n, char **plan, int piped) {
   // The gates after the first: JOIN's and PIDNS's (the forked process waits to
   // be placed in its cgroup), PAUSE's (the launcher's hooks).
   int has_pty = 0, has_join = 0, has_pause = 0;
+  const struct op *agent = NULL;
   for (size_t i = 0; i < nops; i++) {
     has_pty |= ops[i].k == PTY;
     has_join |= ops[i].k == JOIN || ops[i].k == PIDNS;
     has_pause |= ops[i].k == PAUSE;
+    if (ops[i].k == SECCOMPAGENT) agent = &ops[i];
   }
   // parse() made STDIO the first op.
   int want_io = piped && !has_pty && strcmp(ops[0].s[0], "detached");
@@ -1608,7 +1645,8 @@ static int spawn(int n, char **plan, int piped) {
   int one_out = want_io && fstat(1, &st1) == 0 && fstat(2, &st2) == 0 &&
                 st1.st_dev == st2.st_dev && st1.st_ino == st2.st_ino;
 
-  int sp[2] = {-1, -1}, ep[2] = {-1, -1}, cp[2] = {-1, -1}, jp[2] = {-1, -1}, pp[2] = {-1, -1}, err = 0;
+  int sp[2] = {-1, -1}, ep[2] = {-1, -1}, cp[2] = {-1, -1}, jp[2] = {-1, -1}, pp[2] = {-1, -1}, ap[2] = {-1, -1}, err = 0;
+  char *agent_path = NULL, *agent_msg = NULL;
   int io[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}};  // [fd][0 read, 1 write]
   void *stack = MAP_FAILED;
   pid_t pid = -1;
@@ -1616,6 +1654,7 @@ static int spawn(int n, char **plan, int piped) {
       (has_pty && socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, cp) < 0) ||
       (has_join && pipe2(jp, O_CLOEXEC) < 0) ||
       (has_pause && pipe2(pp, O_CLOEXEC) < 0) ||
+      (agent && pipe2(ap, O_CLOEXEC) < 0) ||
       (want_in && pipe2(io[0], O_CLOEXEC) < 0) ||
       (want_io && (pipe2(io[1], O_CLOEXEC) < 0 || (!one_out && pipe2(io[2], O_CLOEXEC) < 0)))) {
     err = errno;
@@ -1644,6 +1683,8 @@ static int spawn(int n, char **plan, int piped) {
   g.join_w = jp[1];
   g.pause_r = pp[0];
   g.pause_w = pp[1];
+  g.ack_r = ap[0];
+  g.ack_w = ap[1];
   g.piped = piped;
   // The child reads stdin (0) and writes stdout/stderr (1, 2); the parent the reverse.
   g.io[0] = io[0][0]; g.io_parent[0] = io[0][1];
@@ -1670,17 +1711,29 @@ static int spawn(int n, char **plan, int piped) {
   }
 out:
   if (stack != MAP_FAILED) munmap(stack, STACK_SIZE);
+  // Kept for tsbox_start, which hands the listener over (the ops go now).
+  if (pid > 0 && agent && (!(agent_path = strdup(agent->s[0])) || !(agent_msg = strdup(agent->s[1])))) {
+    int st;
+    kill(pid, SIGKILL);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    pid = -1;
+    err = ENOMEM;
+    perr(err, "launch: %s", strerror(err));
+  }
   free_ops(ops, nops);
   if (sp[0] >= 0) close(sp[0]);
   if (ep[1] >= 0) close(ep[1]);
   if (cp[1] >= 0) close(cp[1]);
   if (jp[0] >= 0) close(jp[0]);
   if (pp[0] >= 0) close(pp[0]);
+  if (ap[0] >= 0) close(ap[0]);
   int child_io[3] = {io[0][0], io[1][1], io[2][1]}, parent_io[3] = {io[0][1], io[1][0], io[2][0]};
   for (int i = 0; i < 3; i++) if (child_io[i] >= 0) close(child_io[i]);
   if (pid < 0) {
-    int fds[] = {sp[1], ep[0], cp[0], jp[1], pp[1], parent_io[0], parent_io[1], parent_io[2]};
-    for (int i = 0; i < 8; i++) if (fds[i] >= 0) close(fds[i]);
+    int fds[] = {sp[1], ep[0], cp[0], jp[1], pp[1], ap[1], parent_io[0], parent_io[1], parent_io[2]};
+    for (int i = 0; i < 9; i++) if (fds[i] >= 0) close(fds[i]);
+    free(agent_path);
+    free(agent_msg);
     return -err;
   }
   struct slot *stale = find_slot(pid);  // a reused pid whose PTY master was never claimed
@@ -1688,7 +1741,8 @@ out:
     if (stale->pty >= 0) close(stale->pty);
     drop_slot(stale);
   }
-  *slot = (struct slot){pid, sp[1], ep[0], cp[0], -1, jp[1], pp[1], {parent_io[0], parent_io[1], parent_io[2]}};
+  *slot = (struct slot){pid, sp[1], ep[0], cp[0], -1, jp[1], pp[1], {parent_io[0], parent_io[1], parent_io[2]},
+                        ap[1], 0, agent_path, agent_msg};
   return pid;
 }
 
@@ -1746,11 +1800,63 @@ EXPORT int tsbox_start_join(int pid) {
   struct report rp;
   memset(&rp, 0, sizeof rp);
   size_t got = read_full(s->err_r, (char *)&rp, offsetof(struct report, detail));
-  if (got == offsetof(struct report, detail) && rp.op == REPORT_JOINED && rp.code > 0) return rp.code;
+  if (got == offsetof(struct report, detail) && rp.op == REPORT_JOINED && rp.code > 0) return s->inner = rp.code;
   pending = rp;
   pending_got = got;
   pending_pid = pid;
   return -1;
+}
+
+// SECCOMP's listener, fd `fd` of the process that loaded the filter, handed to
+// the spec's agent as runc hands it: taken with pidfd_getfd, sent over the
+// agent's socket (SCM_RIGHTS) with the container's process state as JSON (the
+// pid where the message has \x01), then the process is let go on. 0, or -1
+// with the error in start_result.
+static int seccomp_handover(struct slot *s, int fd) {
+  pid_t target = s->inner > 0 ? s->inner : s->pid;
+  int e = 0, lfd = -1, sock = -1;
+  const char *what = "";
+  int pidfd = (int)syscall(SYS_pidfd_open, target, 0);
+  if (pidfd < 0) { e = errno; what = "seccomp: pidfd_open"; goto out; }
+  lfd = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+  if (lfd < 0) { e = errno; what = "seccomp: pidfd_getfd"; goto out; }
+  char digits[16], *msg;
+  snprintf(digits, sizeof digits, "%d", (int)target);
+  size_t marks = 0, n = strlen(s->agent_msg);
+  for (const char *c = s->agent_msg; *c; c++) marks += *c == 1;
+  if (!(msg = malloc(n + marks * strlen(digits) + 1))) { e = ENOMEM; what = "seccomp"; goto out; }
+  char *m = msg;
+  for (const char *c = s->agent_msg; *c; c++) {
+    if (*c != 1) { *m++ = *c; continue; }
+    memcpy(m, digits, strlen(digits));
+    m += strlen(digits);
+  }
+  *m = 0;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(s->agent) >= sizeof addr.sun_path) e = ENAMETOOLONG;
+  else {
+    memcpy(addr.sun_path, s->agent, strlen(s->agent) + 1);
+    if ((sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) e = errno;
+  }
+  if (e) {
+    free(msg);
+    snprintf(start_result, sizeof start_result,
+             "1\tfailed to connect with seccomp agent specified in the seccomp profile: dial unix %s: connect: %s",
+             s->agent, strerror(e));
+    e = -1;
+    goto out;
+  }
+  if (send_fd(sock, lfd, msg, strlen(msg)) < 0) { e = errno; what = "cannot send seccomp fd to the agent"; }
+  free(msg);
+out:
+  if (sock >= 0) close(sock);
+  if (lfd >= 0) close(lfd);
+  if (pidfd >= 0) close(pidfd);
+  if (e > 0) snprintf(start_result, sizeof start_result, "1\t%s: %s", what, strerror(e));
+  if (e) return -1;
+  gate(&s->ack_w);
+  return 0;
 }
 
 EXPORT const char *tsbox_start(int pid) {
@@ -1780,6 +1886,20 @@ EXPORT const char *tsbox_start(int pid) {
   // child keeps the pipe open (it waits for `start`), so no EOF follows.
   if (got < offsetof(struct report, detail))
     got += read_full(s->err_r, (char *)&rp + got, offsetof(struct report, detail) - got);
+  // A seccomp listener to hand over (the process waits for it), then on.
+  while (got == offsetof(struct report, detail) && rp.op == REPORT_SECCOMP) {
+    if (!s->agent || s->ack_w < 0 || seccomp_handover(s, rp.code) < 0) {
+      if (!s->agent || s->ack_w < 0) snprintf(start_result, sizeof start_result, "125\tseccomp: a listener without an agent");
+      int st;
+      kill(pid, SIGKILL);
+      if (s->inner > 0) kill(s->inner, SIGKILL);
+      while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+      drop_slot(s);
+      return start_result;
+    }
+    memset(&rp, 0, sizeof rp);
+    got = read_full(s->err_r, (char *)&rp, offsetof(struct report, detail));
+  }
   // PAUSE: the child waits for the second gate; the slot stays as it is, and
   // the next tsbox_start opens that gate and reads on.
   if (got == offsetof(struct report, detail) && rp.op == REPORT_PAUSED) {

@@ -681,6 +681,74 @@ describe("seccomp defaultErrnoRet", () => {
   });
 });
 
+describe("seccomp notify (linux.seccomp.listenerPath)", () => {
+  let agentBin: string;
+  beforeAll(() => {
+    agentBin = join(work, "seccomp-agent");
+    const r = spawnSync("cc", ["-O2", "-o", agentBin, join(REPO, "test", "fixtures", "seccomp-agent.c")], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+  });
+  /** An agent on a fresh socket; the message it got lands in the returned file. */
+  async function agent(): Promise<{ socket: string; message: string; proc: ReturnType<typeof spawn> }> {
+    const n = next();
+    const socket = join(work, `agent-${n}.sock`);
+    const message = join(work, `agent-${n}.json`);
+    const proc = spawn(agentBin, [socket, message], { stdio: "ignore" });
+    await until(() => existsSync(socket) || undefined, "the agent's socket");
+    return { socket, message, proc };
+  }
+  const notify = (socket: string, nnp: boolean) => (c: Record<string, any>): void => {
+    c.process.noNewPrivileges = nnp;
+    c.linux.seccomp = { defaultAction: "SCMP_ACT_ALLOW", listenerPath: socket, listenerMetadata: "meta",
+      architectures: ["SCMP_ARCH_X86_64"], syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_NOTIFY" }] };
+  };
+
+  it("hands the filter's listener and the process's state to the agent, which answers the notified calls (run and exec, with and without no_new_privs)", async () => {
+    for (const nnp of [false, true]) {
+      const a = await agent();
+      const id = newId();
+      const r = runc(["run", "--bundle", bundle(["sh", "-c", "mkdir /tmp/notified; echo rc=$?"], notify(a.socket, nnp)), id]);
+      expect(r.stdout).toBe("rc=1\n");
+      expect(r.stderr).toContain("No medium found");
+      const m = JSON.parse(readFileSync(a.message, "utf8")) as { fds: string[]; pid: number; metadata: string; state: { id: string; status: string; pid: number } };
+      expect(m).toMatchObject({ fds: ["seccompFd"], metadata: "meta", state: { id, status: "creating" } });
+      expect(m.pid).toBeGreaterThan(0);
+      expect(m.state.pid).toBe(m.pid);
+      a.proc.kill();
+    }
+    // exec: its own filter and listener, its state "running".
+    const id = newId();
+    const init = await agent();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"], notify(init.socket, false)), id]).code).toBe(0);
+    const a = await agent();
+    // The exec's filter is the container's: its listenerPath names the first agent; point it at the second.
+    const config = join(root, id, "config.json");
+    const spec = JSON.parse(readFileSync(config, "utf8"));
+    spec.linux.seccomp.listenerPath = a.socket;
+    writeFileSync(config, JSON.stringify(spec));
+    const e = runc(["exec", id, "sh", "-c", "mkdir /tmp/x; echo rc=$?"]);
+    expect(e.stdout).toBe("rc=1\n");
+    expect(JSON.parse(readFileSync(a.message, "utf8"))).toMatchObject({ state: { id, status: "running" } });
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+    for (const x of [init, a]) x.proc.kill();
+  });
+
+  it("refuses what cannot work, as runc: no agent listening, write notified, no listenerPath; nothing is left", () => {
+    const id = newId();
+    const missing = runc(["run", "--bundle", bundle(["true"], notify(join(work, "no-agent.sock"), false)), id]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("failed to connect with seccomp agent specified in the seccomp profile");
+    expectGone(id, 0);
+    const write = runc(["run", "--bundle", bundle(["true"], (c) => {
+      notify(join(work, "no-agent.sock"), false)(c);
+      c.linux.seccomp.syscalls[0].names.push("write");
+    }), newId()]);
+    expect(write.stderr).toContain("SCMP_ACT_NOTIFY cannot be used for the write syscall");
+    const unset = runc(["run", "--bundle", bundle(["true"], (c) => { notify("", false)(c); }), newId()]);
+    expect(unset.stderr).toContain("SCMP_ACT_NOTIFY needs listenerPath");
+  });
+});
+
 describe("--preserve-fds", () => {
   /** tsbox-runc with `fd3` as its fd 3 (and nothing else beyond 0-2), its stdout returned. */
   const withFd3 = (args: string[], fd3: string): Result => {

@@ -33,6 +33,11 @@ export type Op =
   | { op: "CGOPEN"; path: string }
   /** the process joins its cgroup itself: "0" to each CGOPEN'd file */
   | { op: "CGJOIN" }
+  /**
+   * the launcher's (no-op in the child): where SECCOMP's listener goes (the
+   * spec's listenerPath) and the message sent with it, \x01 where the pid goes
+   */
+  | { op: "SECCOMPAGENT"; path: string; message: string }
   | { op: "CHECKDIR"; path: string }
   | { op: "MASK"; path: string }
   | { op: "READONLY"; path: string }
@@ -125,6 +130,7 @@ export function encodePlan(plan: Plan): string[] {
       case "REMOUNT": out.push(o.path, String(o.flags)); break;
       case "HOSTNAME": case "KEYRING": case "DOMAINNAME": out.push(o.name); break;
       case "WRITEFILE": out.push(o.path, o.value); break;
+      case "SECCOMPAGENT": out.push(o.path, o.message); break;
       case "PROCWRITE": out.push(o.file, o.value); break;
       case "FSMOUNT": out.push(String(o.slot), o.fstype, o.source, String(o.flags), o.data); break;
       case "UMASK": out.push(String(o.mask)); break;

@@ -35,6 +35,9 @@ export interface LinuxSeccomp {
   architectures?: string[];
   flags?: string[];
   syscalls?: LinuxSyscall[];
+  /** SCMP_ACT_NOTIFY: the agent's unix socket the listener is sent to, and what it is told with it */
+  listenerPath?: string;
+  listenerMetadata?: string;
 }
 
 const EPERM = 1;
@@ -47,6 +50,7 @@ const ACTION: Record<string, (ret: number) => number> = {
   SCMP_ACT_ERRNO: (ret) => 0x00050000 | (ret & 0xffff),
   SCMP_ACT_TRACE: (ret) => 0x7ff00000 | (ret & 0xffff),
   SCMP_ACT_LOG: () => 0x7ffc0000,
+  SCMP_ACT_NOTIFY: () => 0x7fc00000,
   SCMP_ACT_ALLOW: () => 0x7fff0000,
 };
 /** enum scmp_compare */
@@ -57,6 +61,9 @@ const COMPARE: Record<string, number> = {
 const FILTER_FLAG: Record<string, number> = {
   SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
 };
+/** A filter with SCMP_ACT_NOTIFY rules is loaded with this flag: the kernel answers a listener fd. */
+export const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
+const NOTIFY = 0x7fc00000;
 const ARCHES = new Set([
   "x86", "x86_64", "x32", "arm", "aarch64", "loongarch64", "mips", "mips64", "mips64n32", "mipsel", "mipsel64",
   "mipsel64n32", "ppc", "ppc64", "ppc64le", "s390", "s390x", "riscv64", "parisc", "parisc64",
@@ -92,6 +99,11 @@ function action(name: string, errnoRet: number | undefined, where: string): numb
  */
 export function seccompRules(s: LinuxSeccomp): string {
   const def = action(s.defaultAction, s.defaultErrnoRet, "defaultAction");
+  // runc's refusals: the process reports its listener with write(2), which must not wait on the agent.
+  if (def === NOTIFY) throw new SeccompProfileError("SCMP_ACT_NOTIFY cannot be used as default action");
+  if ((s.syscalls ?? []).some((c) => c.action === "SCMP_ACT_NOTIFY" && c.names.includes("write"))) {
+    throw new SeccompProfileError("SCMP_ACT_NOTIFY cannot be used for the write syscall");
+  }
   const lines = [`default ${def}`];
   for (const a of s.architectures ?? []) {
     const arch = a.replace(/^SCMP_ARCH_/, "").toLowerCase();
@@ -130,8 +142,13 @@ function ruleLines(call: LinuxSyscall, def: number, where: string): string[] {
   return out;
 }
 
+/** Whether the filter has SCMP_ACT_NOTIFY rules (a listener for the spec's agent). */
+export function notifies(s: LinuxSeccomp): boolean {
+  return (s.syscalls ?? []).some((c) => c.action === "SCMP_ACT_NOTIFY");
+}
+
 export function filterFlags(s: LinuxSeccomp): number {
-  let flags = 0;
+  let flags = notifies(s) ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
   for (const f of s.flags ?? []) {
     const bit = FILTER_FLAG[f];
     if (bit === undefined) throw new SeccompProfileError(`seccomp profile: unsupported flag "${f}"`);

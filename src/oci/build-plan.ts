@@ -9,7 +9,7 @@ import { UsageError } from "../errors.js";
 import { capMask } from "../native/capabilities.js";
 import { MS, mountFlags, recursiveAttrs } from "./mount-options.js";
 import type { Op, Plan, StdinMode } from "../native/launch-plan.js";
-import type { SeccompProgram } from "../native/seccomp-compiler.js";
+import { SECCOMP_FILTER_FLAG_NEW_LISTENER, type SeccompProgram } from "../native/seccomp-compiler.js";
 
 export const CLONE = {
   NEWNS: 0x00020000, NEWCGROUP: 0x02000000, NEWUTS: 0x04000000, NEWIPC: 0x08000000,
@@ -103,6 +103,8 @@ export interface PlanContext {
   rootNodev?: boolean;
   /** the compiled spec.linux.seccomp, if the spec has one */
   seccomp?: SeccompProgram;
+  /** SCMP_ACT_NOTIFY rules: where the launcher sends the filter's listener (see seccompAgentOps) */
+  seccompAgent?: SeccompAgent;
   /**
    * tsbox-runc: the OCI state its createContainer / startContainer hooks read
    * on stdin, split where the process's own pid goes (it knows it, the
@@ -112,6 +114,9 @@ export interface PlanContext {
 }
 
 export type ContainerHookKind = "createContainer" | "startContainer";
+
+/** The spec's seccomp agent: its socket, and the container process's state sent with the listener (\x01: the pid). */
+export interface SeccompAgent { path: string; message: string }
 
 /** The spec's hooks of this kind as HOOK ops (runc's error text names each "<kind> hook #i"). */
 function hookOps(spec: Spec, kind: ContainerHookKind, ctx: PlanContext): Op[] {
@@ -149,7 +154,7 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   const own = cloneFlags;
   const userns = (own & CLONE.NEWUSER) !== 0 || userPath !== undefined;
   // Right after STDIO (the first op): before any step closes the fds that are not to reach the container.
-  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }, ...preserveFdsOps(ctx.preserveFds)];
+  const ops: Op[] = [{ op: "STDIO", stdin: ctx.stdin }, ...preserveFdsOps(ctx.preserveFds), ...seccompAgentOps(ctx.seccomp, ctx.seccompAgent)];
   // A new user namespace: the launcher maps it while the child waits (PROCWRITE).
   if (own & CLONE.NEWUSER) {
     ops.push({ op: "PROCWRITE", file: "uid_map", value: idMap(spec.linux.uidMappings ?? []) },
@@ -289,11 +294,15 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   if (nnp) ops.push({ op: "NONEWPRIVS" });
   if (u.umask !== undefined) ops.push({ op: "UMASK", mask: u.umask });
   ops.push({ op: "CWD", path: spec.process.cwd, late: true });
+  // A filter with a listener is loaded while `create` is there to hand the
+  // listener to the agent (runc 1.1 loads it before its fifo wait too).
+  const listens = ((ctx.seccomp?.flags ?? 0) & SECCOMP_FILTER_FLAG_NEW_LISTENER) !== 0;
+  if (seccomp && nnp && listens) ops.push(seccomp);
   // Set up, waiting for `start`; the late filter after it, as close to exec as runc puts it.
   if (ctx.execFifo !== undefined) ops.push({ op: "FIFOWAIT" });
   // Before the startContainer hooks, as runc 1.1 loads it: they run filtered
   // (the container's process runs them); before INIT: tini, the container's PID 1, is filtered too.
-  if (seccomp && nnp) ops.push(seccomp);
+  if (seccomp && nnp && !listens) ops.push(seccomp);
   // startContainer: after start, before the command (the last one lets `start` return).
   ops.push(...hookOps(spec, "startContainer", ctx));
   if (ctx.init !== undefined) ops.push({ op: "INIT", path: ctx.init });
@@ -390,6 +399,16 @@ export function withCgroupJoin(plan: Plan, tasksFiles: readonly string[]): { pla
 
 export function preserveFdsOps(count: number | undefined): Op[] {
   return count !== undefined && count > 0 ? [{ op: "PRESERVEFDS", count }] : [];
+}
+
+/**
+ * The launcher's note of where a filter's listener goes: a filter loaded with
+ * SECCOMP_FILTER_FLAG_NEW_LISTENER needs it (runc: "listenerPath is not set").
+ */
+export function seccompAgentOps(p: SeccompProgram | undefined, agent: SeccompAgent | undefined): Op[] {
+  if (!p || (p.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) === 0) return [];
+  if (!agent || agent.path === "") throw new UsageError("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath (the agent's socket)", 1);
+  return [{ op: "SECCOMPAGENT", path: agent.path, message: agent.message }];
 }
 
 export function seccompOp(p: SeccompProgram | undefined): Op | undefined {

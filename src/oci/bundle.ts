@@ -121,6 +121,7 @@ const checkConfig = object({
       architectures: optional(strings),
       flags: optional(strings),
       listenerPath: optional(string),
+      listenerMetadata: optional(string),
       syscalls: optional(arrayOf(object({
         names: strings, action: string, errnoRet: optional(int),
         args: optional(arrayOf(object({ index: int, value: number, valueTwo: optional(number), op: string }))),
@@ -353,7 +354,9 @@ function refuseUnsupported(c: Config): void {
   }
   const l = c.linux;
   if (l?.resources) refuseUnsupportedResources(l.resources);
-  if (l?.seccomp?.listenerPath) refuse("linux.seccomp.listenerPath (seccomp notify)");
+  if (l?.seccomp?.syscalls?.some((c) => c.action === "SCMP_ACT_NOTIFY") && !l.seccomp.listenerPath) {
+    throw new BundleError("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath (the agent's socket)");
+  }
   if (l?.intelRdt) refuse("linux.intelRdt");
   if (l?.personality) refuse("linux.personality");
   if (l?.timeOffsets && Object.keys(l.timeOffsets).length > 0) refuse("linux.timeOffsets");

@@ -4,7 +4,7 @@
 // kernel tests check it against the container's own PID 1.
 
 import type { Spec, SpecCapabilities, SpecRlimit } from "./spec.js";
-import { CLONE, RLIMIT, preserveFdsOps, seccompOp, sessionKeyring } from "./build-plan.js";
+import { CLONE, RLIMIT, preserveFdsOps, seccompAgentOps, seccompOp, sessionKeyring, type SeccompAgent } from "./build-plan.js";
 import type { SeccompProgram } from "../native/seccomp-compiler.js";
 import { capMask } from "../native/capabilities.js";
 import type { Op, Plan } from "../native/launch-plan.js";
@@ -38,6 +38,8 @@ export interface ExecPlanContext {
   detach: boolean;
   /** the container's spec.linux.seccomp, compiled */
   seccomp?: SeccompProgram;
+  /** SCMP_ACT_NOTIFY rules: where the exec's listener goes */
+  seccompAgent?: SeccompAgent;
   /** runc's --preserve-fds: the caller's fds 3 .. 3+N-1 reach the process */
   preserveFds?: number;
   /** tsbox-runc exec: the process is handed off to the nearest subreaper, no reaper of tsbox's (HANDOFF) */
@@ -55,6 +57,7 @@ export function buildExecPlan(spec: Spec, proc: ExecProcess, ctx: ExecPlanContex
   const ops: Op[] = [
     { op: "STDIO", stdin: ctx.detach ? "detached" : ctx.stdin },
     ...preserveFdsOps(ctx.preserveFds),
+    ...seccompAgentOps(ctx.seccomp, ctx.seccompAgent),
     ...(ctx.handoff ? [{ op: "HANDOFF" } as const] : []),
     { op: "JOIN", pid: ctx.pid, namespaces: joinedNamespaces(spec) },
     sessionKeyring(ctx.id),

@@ -29,6 +29,7 @@ import { runHooks } from "./hooks.js";
 import { writePidFile } from "./pid-file.js";
 import { ociState } from "./status.js";
 import { rootMountSetup, unmountBelow } from "./root-mount.js";
+import { seccompAgent } from "./seccomp-agent.js";
 
 /** statfs(2) f_type of a procfs. */
 const PROC_SUPER_MAGIC = 0x9fa0;
@@ -93,6 +94,7 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
   }
   const seccomp = spec.linux.seccomp ? seccompProgram(req.root, spec.linux.seccomp, join(bundleCacheDir(req.root), "seccomp")) : undefined;
   const rootMounts = rootMountSetup(bundle.rootfs, rootPropagationFlags(spec));
+  const agent = seccompAgent(spec, id, bundle.dir, "creating");
   const where = bundleCgroupPath(spec.linux.cgroupsPath, id, req.systemdCgroup === true);
   const hierarchy = host.cgroups.hierarchy();
   const enforced = deviceRulesEnforced(hierarchy, host.native);
@@ -139,6 +141,7 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
         try { return statSync(p).isDirectory(); } catch { return true; /* the child reports the missing source */ }
       },
       ...(seccomp ? { seccomp } : {}),
+      ...(agent ? { seccompAgent: agent } : {}),
       hookStates: {
         createContainer: containerHookState(spec, id, bundle.dir, "creating"),
         startContainer: containerHookState(spec, id, bundle.dir, "created"),

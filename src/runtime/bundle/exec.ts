@@ -13,6 +13,7 @@ import { CorruptContainerError, LaunchError, TsboxError, UsageError } from "../.
 import { log } from "../../log.js";
 import { buildExecPlan, type ExecProcess } from "../../oci/exec-plan.js";
 import { withCgroupJoin } from "../../oci/build-plan.js";
+import { seccompAgent } from "./seccomp-agent.js";
 import { seccompProgram } from "../../native/seccomp-compiler.js";
 import type { SpecProcess } from "../../oci/spec.js";
 import { bundleCacheDir, bundleContainerPaths, readBundleSpec } from "../../state/bundle-containers.js";
@@ -104,11 +105,13 @@ export async function execInBundleContainer(req: BundleExecRequest, host: Host =
     ...(p.noNewPrivileges !== undefined ? { noNewPrivileges: p.noNewPrivileges } : {}),
   };
   const seccomp = spec.linux.seccomp ? seccompProgram(req.root, spec.linux.seccomp, join(bundleCacheDir(req.root), "seccomp")) : undefined;
+  const agent = seccompAgent(spec, req.id, s.bundle, "running");
   const tty = p.terminal ? { rows: p.consoleSize?.height ?? 0, cols: p.consoleSize?.width ?? 0 } : undefined;
   const { plan, joined } = withCgroupJoin(buildExecPlan(spec, proc, {
     id: req.id, pid: s.pid, detach: false, stdin: "inherit", handoff: true,
     ...(req.preserveFds ? { preserveFds: req.preserveFds } : {}),
     ...(tty ? { tty } : {}), ...(seccomp ? { seccomp } : {}),
+    ...(agent ? { seccompAgent: agent } : {}),
   }), cgroup.selfJoinFiles());
 
   const { native } = host;
