@@ -458,6 +458,27 @@ describe("tsbox-runc exec", () => {
     expect(r.stderr).toContain("exec failed: cannot exec in a stopped container");
     expect(runc(["delete", id]).code).toBe(0);
   });
+
+  it("refuses a paused container; --ignore-paused runs the process once the container is resumed", async () => {
+    const id = newId();
+    expect(runc(["run", "--detach", "--bundle", bundle(["sleep", "1000"]), id]).code).toBe(0);
+    expect(runc(["pause", id]).code).toBe(0);
+    const refused = runc(["exec", id, "echo", "ok"]);
+    expect(refused.code).toBe(255);
+    expect(refused.stderr).toContain("cannot exec in a paused container");
+    const out = join(work, `ignore-paused-${id}`);
+    const fd = openSync(out, "w");
+    const exec = spawn(process.execPath, ["--", RUNC, "--root", root, "exec", "--ignore-paused", id, "echo", "ok"], { stdio: ["ignore", fd, "pipe"] });
+    closeSync(fd);
+    const exited = new Promise<number | null>((r) => exec.on("exit", (code) => r(code)));
+    // Frozen with the container: nothing until it is resumed.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(readFileSync(out, "utf8")).toBe("");
+    expect(runc(["resume", id]).code).toBe(0);
+    expect(await exited).toBe(0);
+    expect(readFileSync(out, "utf8")).toBe("ok\n");
+    expect(runc(["delete", "--force", id]).code).toBe(0);
+  });
 });
 
 describe("tsbox-runc ps, pause, resume, update", () => {

@@ -20,6 +20,7 @@ interface ExecCommandFlags {
   cap: string[];
   noNewPrivs?: boolean;
   preserveFds: string;
+  ignorePaused?: boolean;
 }
 
 /**
@@ -50,6 +51,7 @@ export function registerExec(program: Command, g: () => GlobalOptions, exit: (co
     .option("-c, --cap <cap>", "add a capability to the bounding set for the process", collect, [])
     .option("--no-new-privs", "set the no new privileges value for the process")
     .option("--preserve-fds <n>", "pass N additional file descriptors to the container", "0")
+    .option("--ignore-paused", "allow exec in a paused container")
     .passThroughOptions()
     .action(async (id: string, command: string[], f: ExecCommandFlags) => {
       let code: number;
@@ -73,7 +75,7 @@ async function execCommand(g: GlobalOptions, id: string, command: string[], f: E
     return Number(x);
   });
   const common = {
-    root: g.root, id, detach: f.detach === true, preserveFds,
+    root: g.root, id, detach: f.detach === true, preserveFds, ignorePaused: f.ignorePaused === true,
     ...(f.pidFile !== undefined ? { pidFile: f.pidFile } : {}),
     ...(f.consoleSocket !== undefined ? { consoleSocket: f.consoleSocket } : {}),
   };

@@ -48,6 +48,8 @@ export interface BundleExecRequest {
   consoleSocket?: string;
   /** runc's --preserve-fds: this process's fds 3 .. 3+N-1 reach the exec'd process */
   preserveFds?: number;
+  /** runc's --ignore-paused: the process joins the frozen cgroup and runs once it is thawed */
+  ignorePaused?: boolean;
 }
 
 /** The container's process with exec's flags over it, as runc's newProcess builds it. */
@@ -85,7 +87,9 @@ export async function execInBundleContainer(req: BundleExecRequest, host: Host =
   const cgroup = bundleCgroup(host.cgroups.hierarchy(), s, host.cgroups);
   const status = bundleStatus(req.root, s, () => cgroup);
   if (status === "stopped") throw new TsboxError("cannot exec in a stopped container", 1);
-  if (status === "paused") throw new TsboxError("cannot exec in a paused container", 1);
+  if (status === "paused" && req.ignorePaused !== true) {
+    throw new TsboxError("cannot exec in a paused container (use --ignore-paused to override)", 1);
+  }
   if (status === "creating") throw new TsboxError("cannot exec in a container that is being created", 1);
   const spec = readBundleSpec(req.root, req.id);
   if (!spec) throw new CorruptContainerError(req.id, bundleContainerPaths(req.root, req.id).config, "missing");
