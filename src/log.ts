@@ -1,5 +1,5 @@
 // One logger for the process, on stderr, through pino. Level from --log-level
-// or TSBOX_LOG_LEVEL; JSON with --log-format json. pino itself is loaded only
+// or TSBOX_LOG_LEVEL; JSON with --log-format json, logfmt lines otherwise. pino itself is loaded only
 // when a line is actually written at an enabled level: at the default level a
 // normal `tsbox run` logs nothing, and loading pino costs more start-up time
 // than the whole container setup.
@@ -40,11 +40,32 @@ export function configureLog(level: string | undefined, format: "text" | "json" 
 
 function createPino(level: string, format: "text" | "json", file: string | undefined): Logger {
   const { pino } = createRequire(import.meta.url)("pino") as typeof import("pino");
+  const destination = pino.destination(file === undefined ? { fd: 2, sync: true } : { dest: file, append: true, sync: true, mkdir: true });
   return pino(
-    { level, base: null, timestamp: format === "json" ? pino.stdTimeFunctions.isoTime : false,
-      formatters: { level: (label) => ({ level: label }) } },
-    pino.destination(file === undefined ? { fd: 2, sync: true } : { dest: file, append: true, sync: true, mkdir: true }),
+    { level, base: null, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
+    format === "json" ? destination : { write: (line: string) => destination.write(textLine(line)) },
   );
+}
+
+/**
+ * A pino JSON line as a text one, logfmt as logrus writes it (runc's text
+ * format, which engines and people read): time="…" level=… msg="…" key=value.
+ */
+export function textLine(json: string): string {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json;
+  }
+  const { time, level, msg, ...rest } = o;
+  const value = (v: unknown): string => {
+    const s = typeof v === "string" ? v : JSON.stringify(v) ?? String(v);
+    return /^[\w./:@+-]+$/.test(s) ? s : JSON.stringify(s);
+  };
+  const t = typeof time === "string" ? time.replace(/\.\d{3}Z$/, "Z") : "";
+  const fields = Object.entries(rest).map(([k, v]) => ` ${k}=${value(v)}`).join("");
+  return `time=${JSON.stringify(t)} level=${String(level)} msg=${JSON.stringify(typeof msg === "string" ? msg : "")}${fields}\n`;
 }
 
 export function log(): Log {

@@ -17,6 +17,7 @@ import { bundleCgroupPath } from "../src/runtime/bundle/cgroup-path.js";
 import { mountOf, mountsBelow, rootMountSetup } from "../src/runtime/bundle/root-mount.js";
 import { buildProgram, earlySink, VERB_GROUPS } from "../src/runc/index.js";
 import { errorLine } from "../src/runc/errors.js";
+import { textLine } from "../src/log.js";
 import { unknownHelpTopic } from "../src/runc/help.js";
 import { listTable } from "../src/runc/info.js";
 import { REPO } from "./helpers.js";
@@ -359,6 +360,13 @@ describe("tsbox-runc's verbs", () => {
     expect(names("nonsense")).toEqual(names());
     expect(names("state")).toEqual(["create", "delete", "kill", "run", "start", "state"]);
     expect(names("exec")).toEqual(["exec"]);
+  });
+});
+
+describe("the text log format", () => {
+  it("writes pino's lines as logrus's logfmt (runc's --log-format text): time, level, msg, then the fields", () => {
+    expect(textLine('{"level":"debug","time":"2026-12-02T22:32:14.939Z","id":"c9","ops":94,"path":"/a b","msg":"creating"}'))
+      .toBe('time="2026-12-02T22:32:14Z" level=debug msg="creating" id=c9 ops=94 path="/a b"\n');
   });
 });
 
