@@ -1098,9 +1098,9 @@ describe("tsbox-runc errors, as engines read them", () => {
     expect(runc(["delete", "--force", id]).code).toBe(0);
   });
 
-  it("prints runc-style version lines", () => {
+  it("prints runc-style version lines: version, commit (of the bundle's build), spec", () => {
     const r = runc(["--version"]);
-    expect(r.stdout).toMatch(/^tsbox-runc version \d+\.\d+\.\d+\nspec: 1\.\d+\.\d+\n/);
+    expect(r.stdout).toMatch(/^tsbox-runc version \d+\.\d+\.\d+\ncommit: ([0-9a-f]{12}|unknown)\nspec: 1\.\d+\.\d+\n/);
   });
 });
 

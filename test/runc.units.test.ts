@@ -370,16 +370,6 @@ describe("the text log format", () => {
   });
 });
 
-describe("tsbox-runc --version", () => {
-  it("prints runc's lines: version, commit (of the bundle's build), spec", () => {
-    const r = spawnSync(process.execPath, ["--", join(REPO, "bin", "tsbox-runc.js"), "-v"], { encoding: "utf8" });
-    const lines = r.stdout.split("\n");
-    expect(lines[0]).toMatch(/^tsbox-runc version \d+\.\d+\.\d+$/);
-    expect(lines[1]).toMatch(/^commit: ([0-9a-f]{12}|unknown)$/);
-    expect(lines[2]).toMatch(/^spec: \d+\.\d+\.\d+$/);
-  });
-});
-
 describe("tsbox-runc's output", () => {
   it("writes runc's error lines", () => {
     const at = new Date("2026-01-02T03:04:05.678Z");
