@@ -1,7 +1,8 @@
 // Acceptance: what a process sees inside a container (issue 2).
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, statfsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, statfsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grantableRlimits } from "../src/oci/rlimits.js";
@@ -51,6 +52,34 @@ describe("namespaces", () => {
     const [ifaces, , flags] = r.stdout.trim().split("\n");
     expect(ifaces).toBe("lo");
     expect(Number(flags) & 1).toBe(1); // IFF_UP
+  });
+
+  it("--network none is the default (only lo); --network host is the host's stack, name, hosts and resolvers", () => {
+    expect(sh("ls /sys/class/net", ["--network", "none"]).stdout.trim()).toBe("lo");
+    const host = sh("ls /sys/class/net; echo ---; hostname; echo ---; cat /etc/hosts; echo ---; cat /etc/resolv.conf; echo ---; readlink /proc/self/ns/net", ["--network", "host"]);
+    expect(host.code, host.stderr).toBe(0);
+    const [ifaces, name, hosts, resolv, netns] = host.stdout.split("---\n");
+    const read = (f: string): string => { try { return readFileSync(f, "utf8"); } catch { return ""; } };
+    expect(ifaces!.trim().split("\n").sort()).toEqual(readdirSync("/sys/class/net").sort());
+    expect(name!.trim()).toBe(hostname());
+    expect(hosts!.trim()).toBe(read("/etc/hosts").trim());
+    expect(resolv!.trim()).toBe(read("/etc/resolv.conf").trim());
+    expect(netns!.trim()).toBe(readlinkSync("/proc/self/ns/net"));
+    // exec joins the container's namespaces: on the host's network, the host's.
+    const id = tsbox(root, ["run", "-d", "--network", "host", "busybox", "sleep", "1000"]).stdout.trim();
+    expect(tsbox(root, ["exec", id, "readlink", "/proc/self/ns/net"]).stdout.trim()).toBe(readlinkSync("/proc/self/ns/net"));
+    const inspect = JSON.parse(tsbox(root, ["inspect", id]).stdout) as Array<{ HostConfig: { NetworkMode: string } }>;
+    expect(inspect[0]!.HostConfig.NetworkMode).toBe("host");
+    expect(tsbox(root, ["rm", "-f", id]).code).toBe(0);
+  });
+
+  it("refuses network modes it does not have yet, by name, as one line (125)", () => {
+    for (const [mode, text] of [["bridge", "network mode \"bridge\" is not supported by tsbox yet"], ["nosuchnet", "network nosuchnet not found"]] as const) {
+      const r = sh("true", ["--network", mode]);
+      expect(r.code).toBe(125);
+      expect(r.stderr).toContain(text);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    }
   });
 
   it("has its own, empty, SysV IPC namespace", () => {

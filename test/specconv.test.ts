@@ -130,6 +130,16 @@ describe("buildSpec", () => {
     expect(s.mounts.map((m) => m.destination)).toEqual(["/proc", "/dev", "/dev/pts", "/sys", "/sys/fs/cgroup",
       "/dev/mqueue", "/dev/shm", "/etc/resolv.conf", "/etc/hostname", "/etc/hosts"]);
   });
+  it("--network host: no network namespace, the host's name unless -h gives one; none: a namespace of its own", () => {
+    const types = (n?: "none" | "host", h?: string) => buildSpec({ Cmd: ["sh"] }, flags({ ...(n ? { network: n } : {}), ...(h ? { hostname: h } : {}) }), { ...ctx, hostHostname: "hostbox" });
+    expect(types().linux.namespaces.map((x) => x.type)).toContain("network");
+    expect(types("none").linux.namespaces.map((x) => x.type)).toContain("network");
+    const host = types("host");
+    expect(host.linux.namespaces.map((x) => x.type)).toEqual(["pid", "ipc", "uts", "mount", "cgroup"]);
+    expect(host.hostname).toBe("hostbox");
+    expect(host.process.env).toContain("HOSTNAME=hostbox");
+    expect(types("host", "named").hostname).toBe("named");
+  });
   it("gives a non-root user no effective capabilities", () => {
     const s = buildSpec({ Cmd: ["sh"], User: "app" }, flags(), ctx);
     expect(s.process.user).toMatchObject({ uid: 1000, gid: 1000 });

@@ -7,7 +7,7 @@ import { UsageError } from "../errors.js";
 import {
   parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, statBlockDevice, throttleFlags,
 } from "../oci/device-flags.js";
-import { cgroupParentSegments, parseEnvFile, type RunFlags } from "../oci/specconv.js";
+import { cgroupParentSegments, parseEnvFile, type NetworkMode, type RunFlags } from "../oci/specconv.js";
 import type { LogConfig, RestartPolicy } from "../state/container-store.js";
 import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../oci/units.js";
 import { collect, hostList, prepare, readText } from "./common.js";
@@ -29,6 +29,7 @@ export function registerRun(program: Command): void {
     .option("-w, --workdir <dir>", "Working directory inside the container")
     .option("-u, --user <user[:group]>", "Username or UID (format: <name|uid>[:<group|gid>])")
     .option("-h, --hostname <name>", "Container host name")
+    .option("--network <mode>", "Connect a container to a network: none (only lo, the default for now) or host", "none")
     .option("--entrypoint <cmd>", "Overwrite the default ENTRYPOINT of the image")
     .option("-i, --interactive", "Keep STDIN open", false)
     .option("-t, --tty", "Allocate a pseudo-TTY", false)
@@ -73,6 +74,7 @@ export function registerRun(program: Command): void {
         workdir: o.workdir as string | undefined,
         user: o.user as string | undefined,
         hostname: o.hostname as string | undefined,
+        network: parseNetwork(String(o.network)),
         interactive: Boolean(o.interactive),
         tty: Boolean(o.tty),
         init: Boolean(o.init),
@@ -124,6 +126,18 @@ export function registerRun(program: Command): void {
         ...(o.name !== undefined ? { name: String(o.name) } : {}),
       });
     });
+}
+
+/**
+ * --network: none or host. Docker's other modes (its default bridge, a
+ * network by name, container:NAME) are refused by name until tsbox has them.
+ */
+export function parseNetwork(v: string): NetworkMode {
+  if (v === "none" || v === "host") return v;
+  if (v === "bridge" || v === "default" || v.startsWith("container:")) {
+    throw new UsageError(`network mode ${JSON.stringify(v)} is not supported by tsbox yet: use --network none or --network host`);
+  }
+  throw new UsageError(`network ${v} not found`);
 }
 
 /** Docker's --restart: no | always | unless-stopped | on-failure[:max-retries]. */

@@ -27,6 +27,11 @@ export interface RunFlags {
   workdir?: string;
   user?: string;
   hostname?: string;
+  /**
+   * --network: "none" (tsbox's default until bridge networks land: a network
+   * namespace with only lo) or "host" (the host's, no namespace of its own)
+   */
+  network?: NetworkMode;
   interactive: boolean;
   tty: boolean;
   init: boolean;
@@ -80,6 +85,8 @@ export interface SpecContext {
   id: string;
   /** host files bind-mounted at /etc/hostname, /etc/hosts, /etc/resolv.conf */
   etcFiles: { hostname: string; hosts: string; resolvConf: string };
+  /** the host's own name: the container's with --network host (and no -h) */
+  hostHostname?: string;
   passwd?: string;
   group?: string;
   /** for `-e NAME` without a value, as Docker takes it from the client's environment */
@@ -111,8 +118,12 @@ export const DEFAULT_NOFILE = { soft: 1024, hard: 524288 };
  */
 export const NANO_CPUS_ANNOTATION = "io.tsbox.nano-cpus";
 
+export type NetworkMode = "none" | "host";
+
 export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecContext): Spec {
-  const hostname = flags.hostname ?? ctx.id.slice(0, 12);
+  const hostNetwork = flags.network === "host";
+  // As Docker: on the host's network the container is named as the host is.
+  const hostname = flags.hostname ?? (hostNetwork ? ctx.hostHostname ?? ctx.id.slice(0, 12) : ctx.id.slice(0, 12));
   const security = parseSecurityOpts(flags.securityOpt ?? []);
   const args = commandArgs(image, flags);
   const user = resolveUser(flags.user ?? image.User ?? "", ctx.passwd, ctx.group);
@@ -161,7 +172,7 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
     hostname,
     mounts,
     linux: {
-      namespaces: [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "cgroup" }],
+      namespaces: [{ type: "pid" }, ...(hostNetwork ? [] : [{ type: "network" } as const]), { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "cgroup" }],
       resources: flags.privileged ? { ...limits, devices: ALLOW_ALL_DEVICES } : limits,
       ...(flags.privileged ? { devices: ctx.hostDevices ?? [] } : {}),
       cgroupsPath: `/${cgroupParentSegments(flags.cgroupParent).join("/")}/${ctx.id}`,

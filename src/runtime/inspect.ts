@@ -48,6 +48,8 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
     Driver: "overlay2",
     Platform: "linux",
     HostConfig: {
+      // The spec says it: no network namespace of its own is the host's.
+      NetworkMode: spec && !spec.linux.namespaces.some((n) => n.type === "network") ? "host" : "none",
       AutoRemove: s.autoRemove,
       RestartPolicy: { Name: s.restartPolicy?.name ?? "no", MaximumRetryCount: s.restartPolicy?.maximumRetryCount ?? 0 },
       LogConfig: {

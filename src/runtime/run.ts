@@ -4,7 +4,7 @@
 // leaves nothing behind.
 
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, hostname } from "node:os";
 import { LaunchError } from "../errors.js";
 import { cgroupSupport, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
 // The image modules `run` needs, not the whole image API (start-up time).
@@ -103,6 +103,7 @@ function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths:
     passwd: readImageFile(image, "/etc/passwd")?.toString("utf8"),
     group: readImageFile(image, "/etc/group")?.toString("utf8"),
     hostEnv: process.env,
+    hostHostname: hostname(),
     thermalThrottle: thermalThrottleDirs(),
     devicesEnforced: enforced,
     cgroupSupport: cgroupSupport(hierarchy, cgroups.fs ? { fs: cgroups.fs } : undefined),
@@ -140,8 +141,10 @@ function createContainer(req: RunRequest, image: ResolvedImage, id: string, path
   undo.push(() => removeContainerDir(req.root, { id, name }));
   createContainerDirs(paths);
   writeFileSync(paths.hostname, `${spec.hostname}\n`);
-  writeFileSync(paths.hosts, HOSTS);
-  writeFileSync(paths.resolvConf, resolvConf());
+  // On the host's network, its hosts and resolvers as they are (Docker copies them).
+  const hostNetwork = req.flags.network === "host";
+  writeFileSync(paths.hosts, hostNetwork ? hostFile("/etc/hosts") ?? HOSTS : HOSTS);
+  writeFileSync(paths.resolvConf, hostNetwork ? hostFile("/etc/resolv.conf") ?? "" : resolvConf());
   writeJsonAtomic(paths.config, spec, false);
   const parent = req.flags.cgroupParent;
   const state: ContainerState = {
@@ -238,7 +241,10 @@ function thermalThrottleDirs(): string[] {
 
 /** The host's resolv.conf without loopback nameservers, which mean nothing in the container's netns. */
 function resolvConf(): string {
-  let text = "";
-  try { text = readFileSync("/etc/resolv.conf", "utf8"); } catch { /* no resolv.conf on the host */ }
+  const text = hostFile("/etc/resolv.conf") ?? "";
   return text.split("\n").filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l)).join("\n");
+}
+
+function hostFile(path: string): string | undefined {
+  try { return readFileSync(path, "utf8"); } catch { return undefined; /* the host has none */ }
 }
