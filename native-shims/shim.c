@@ -66,7 +66,7 @@ enum kind { STDIO, UNSHARE, PRIVATE, MOUNT, MKDIR, ENSUREFILE, CHDIR, OPENPATH, 
             CHECKDIR, MASK, READONLY, MKNOD, SYMLINK, REMOUNT, HOSTNAME, LOUP, RLIMIT, PTY,
             CAPBSET, USER, CAPS, INIT, JOIN, DETACH, NONEWPRIVS, EXEC, MEMMERGE, KEYRING, TARGET, SECCOMP,
             FIFO, FIFOWAIT, WRITEFILE, DOMAINNAME, UMASK, SETNS, HANDOFF, PAUSE, CHOWN, PIDNS, HOOK, PROCWRITE, NSROOT,
-            FSMOUNT, CWD, SETATTR, PRESERVEFDS, CHROOT, CGOPEN, CGJOIN, SECCOMPAGENT, NKINDS };
+            FSMOUNT, CWD, SETATTR, PRESERVEFDS, CHROOT, CGOPEN, CGJOIN, SECCOMPAGENT, CLONEINTO, NKINDS };
 
 // Argument shapes: s = string, n = decimal u64. EXEC is variadic and parsed apart.
 static const struct { const char *name, *args; } defs[NKINDS] = {
@@ -91,7 +91,7 @@ static const struct { const char *name, *args; } defs[NKINDS] = {
   [CWD] = {"CWD", "sn"},             [SETATTR] = {"SETATTR", "snn"},
   [PRESERVEFDS] = {"PRESERVEFDS", "n"}, [CHROOT] = {"CHROOT", ""},
   [CGOPEN] = {"CGOPEN", "s"},         [CGJOIN] = {"CGJOIN", ""},
-  [SECCOMPAGENT] = {"SECCOMPAGENT", "ss"},
+  [SECCOMPAGENT] = {"SECCOMPAGENT", "ss"}, [CLONEINTO] = {"CLONEINTO", "s"},
 };
 
 struct op {
@@ -1203,6 +1203,7 @@ static void run_op(const struct op *o) {
   case PIDNS: op_pidns(o); break;
   case PROCWRITE: break;  // done by the parent before it released this process
   case SECCOMPAGENT: break;  // the launcher's, when SECCOMP reports its listener
+  case CLONEINTO: break;     // the launcher's: the clone placed this process in its cgroup
   case FSMOUNT: op_fsmount(o); break;
   case NSROOT:
     // Root of the user namespace the parent has mapped (or that was joined):
@@ -1603,6 +1604,27 @@ static int proc_writes(pid_t pid, const struct op *ops, size_t nops) {
 
 static int spawn(int n, char **plan, int piped);
 
+// CLONEINTO (cgroup v2): clone3 with CLONE_INTO_CGROUP, so the child is born
+// in its cgroup. The kernel then takes the thread-group lock only for reading,
+// where writing the pid to cgroup.procs afterwards takes it for writing and
+// waits for an RCU grace period (10-20 ms). No CLONE_VM: like fork, the child
+// goes on in a copy of this stack, into child_main, and never returns.
+static pid_t clone_into_cgroup(unsigned long long flags, const char *dir) {
+  struct { uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup; }
+    args = {0};
+  int cg = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (cg < 0) return -1;
+  args.flags = flags | 0x200000000ULL;  // CLONE_INTO_CGROUP
+  args.exit_signal = SIGCHLD;
+  args.cgroup = (uint64_t)cg;
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid == 0) _exit(child_main(NULL));
+  int e = errno;
+  close(cg);
+  errno = e;
+  return (pid_t)pid;
+}
+
 // The monitor: the child's fds 0-2 are the caller's own (STDIO hands them over).
 EXPORT int tsbox_spawn(int n, char **plan) { return spawn(n, plan, 0); }
 
@@ -1629,8 +1651,9 @@ static int spawn(int n, char **plan, int piped) {
   // The gates after the first: JOIN's and PIDNS's (the forked process waits to
   // be placed in its cgroup), PAUSE's (the launcher's hooks).
   int has_pty = 0, has_join = 0, has_pause = 0;
-  const struct op *agent = NULL;
+  const struct op *agent = NULL, *into = NULL;
   for (size_t i = 0; i < nops; i++) {
+    if (ops[i].k == CLONEINTO) into = &ops[i];
     has_pty |= ops[i].k == PTY;
     has_join |= ops[i].k == JOIN || ops[i].k == PIDNS;
     has_pause |= ops[i].k == PAUSE;
@@ -1697,10 +1720,15 @@ static int spawn(int n, char **plan, int piped) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid = clone(child_main, (char *)stack + STACK_SIZE, (int)flags | SIGCHLD, NULL);
+  if (into) {
+    pid = clone_into_cgroup(flags, into->s[0]);
+  } else {
+    pid = clone(child_main, (char *)stack + STACK_SIZE, (int)flags | SIGCHLD, NULL);
+  }
   err = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (pid < 0) perr(err, "clone: %s", strerror(err));
+  if (pid < 0 && into) snprintf(last_error, sizeof last_error, "clone into cgroup %s: %s", into->s[0], strerror(err));
+  else if (pid < 0) perr(err, "clone: %s", strerror(err));
   if (pid > 0 && (rc = proc_writes(pid, ops, nops)) < 0) {
     // The child still waits for its release: gone without having run an op.
     int st;

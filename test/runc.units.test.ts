@@ -300,6 +300,12 @@ describe("the launch plan of a bundle", () => {
       c.linux.namespaces = c.linux.namespaces.map((x: { type: string }) => (x.type === "pid" ? { type: "pid", path: "/proc/1/ns/pid" } : x));
     })).spec;
     expect(withCgroupJoin(buildPlan(podPid, ctx), files)).toMatchObject({ joined: false });
+    // v2: the launcher clones the child into its cgroup (not for an exec: JOIN forks inside).
+    const v2 = withCgroupJoin(buildPlan(spec, ctx), [], "/sys/fs/cgroup/tsbox/c");
+    expect(v2.joined).toBe(true);
+    expect(v2.plan.ops[2]).toEqual({ op: "CLONEINTO", path: "/sys/fs/cgroup/tsbox/c" });
+    expect(withCgroupJoin(buildExecPlan(spec, proc, { id: "c", pid: 42, stdin: "null", detach: false }), [], "/sys/fs/cgroup/tsbox/c").joined).toBe(false);
+    expect(withCgroupJoin(buildPlan(podPid, ctx), [], "/sys/fs/cgroup/tsbox/c").joined).toBe(false);
   });
 
   it("joins a namespace given by path (a pod's network namespace) instead of creating it", () => {

@@ -4,7 +4,7 @@
 import { spawn as spawnProcess, spawnSync } from "node:child_process";
 import {
   chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, readSync,
-  rmSync, statSync, symlinkSync, writeFileSync, closeSync, writeSync,
+  rmSync, rmdirSync, statSync, symlinkSync, writeFileSync, closeSync, writeSync,
 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -168,6 +168,24 @@ describe("namespaces and exec", () => {
     expect(readFileSync(out, "utf8")).toMatch(/^Seccomp:\s+2$/m);
     const invalid = Buffer.from("ffff000000000000", "hex");
     expect(await run(sh("exit 0", [{ op: "SECCOMP", flags: 0, bpf: invalid }]))).toEqual({ code: 125, message: "load seccomp filter: Invalid argument" });
+  });
+});
+
+describe("CLONEINTO (cgroup v2)", () => {
+  // Here the hybrid's v2 hierarchy (no controllers), or the v2 guest's only one.
+  const v2 = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"].find((m) => existsSync(join(m, "cgroup.procs")) && existsSync(join(m, "cgroup.subtree_control")));
+  it.skipIf(v2 === undefined)("clones the child straight into the cgroup; a missing one fails the launch by name", async () => {
+    const dir = join(v2!, `tsbox-clone-into-${process.pid}`);
+    mkdirSync(dir);
+    try {
+      const out = join(tmp, "cgroup-of-child");
+      expect(await run(sh(`grep '^0::' /proc/self/cgroup > ${out}`, [{ op: "CLONEINTO", path: dir }]))).toBe(0);
+      expect(readFileSync(out, "utf8")).toBe(`0::/${dir.slice(v2!.length + 1)}\n`);
+      expect(() => shim.spawn(sh("true", [{ op: "CLONEINTO", path: `${dir}-missing` }])))
+        .toThrow(`clone into cgroup ${dir}-missing: No such file or directory`);
+    } finally {
+      rmdirSync(dir);
+    }
   });
 });
 

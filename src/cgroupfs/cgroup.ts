@@ -51,6 +51,8 @@ export interface Cgroup {
    * cannot move alone between domain cgroups): addProcess it is.
    */
   selfJoinFiles(): string[];
+  /** v2: the directory a process can be cloned into (clone3 CLONE_INTO_CGROUP); v1: none */
+  cloneIntoDir(): string | undefined;
   /** processes still in it (including any sub-cgroups the container made) */
   pids(): number[];
   /** how many processes the kernel's OOM killer killed in it; 0 without a memory controller */
@@ -304,6 +306,10 @@ class CgroupImpl implements Cgroup {
 
   selfJoinFiles(): string[] {
     return this.h.version === "v1" ? this.dirs.map((d) => path.join(d, "tasks")) : [];
+  }
+
+  cloneIntoDir(): string | undefined {
+    return this.h.version === "v2" ? this.dirs[0] : undefined;
   }
 
   addProcess(pid: number): void {

@@ -29,6 +29,8 @@ export type Op =
   | { op: "PIVOT" }
   /** a container without a mount namespace: chroot(".") instead of PIVOT (runc's chroot()) */
   | { op: "CHROOT" }
+  /** the launcher's (no-op in the child): a v2 cgroup the child is cloned into (clone3 CLONE_INTO_CGROUP) */
+  | { op: "CLONEINTO"; path: string }
   /** a v1 cgroup's `tasks` file, opened for CGJOIN (see withCgroupJoin) */
   | { op: "CGOPEN"; path: string }
   /** the process joins its cgroup itself: "0" to each CGOPEN'd file */
@@ -121,7 +123,7 @@ export function encodePlan(plan: Plan): string[] {
       case "PTY": out.push(String(o.rows), String(o.cols), String(o.owner ?? 0xffffffff)); break;
       case "MOUNT": out.push(o.source, o.target, o.fstype, String(o.flags), o.data); break;
       case "MKDIR": out.push(o.path, String(o.mode)); break;
-      case "CGOPEN": case "ENSUREFILE": case "CHDIR": case "CHECKDIR": case "MASK": case "READONLY": out.push(o.path); break;
+      case "CGOPEN": case "CLONEINTO": case "ENSUREFILE": case "CHDIR": case "CHECKDIR": case "MASK": case "READONLY": out.push(o.path); break;
       case "OPENPATH": out.push(String(o.slot), o.path); break;
       case "BINDFD": out.push(String(o.slot), o.target, String(o.flags)); break;
       case "MKNOD": out.push(o.path, String(o.mode), String(o.major), String(o.minor)); break;

@@ -375,23 +375,31 @@ function boundRootOps(ctx: PlanContext): Op[] {
 }
 
 /**
- * A plan about to be launched, with its process joining its cgroup itself
- * (CGOPEN the v1 `tasks` files, CGJOIN), so that the launcher need not write
- * the pid to cgroup.procs (~15 ms: see PLAN.md): first thing after the stdio
- * steps, or, in an exec plan, opened before JOIN and joined by the process
- * JOIN forks inside. Unchanged (joined: false) with no files (v2), a new user
- * namespace or a PID namespace by path: the launcher places the process then.
+ * A plan about to be launched, with its process placed in its cgroup without
+ * the launcher writing the pid to cgroup.procs (~15 ms: see PLAN.md). v1: the
+ * process joins itself (CGOPEN the `tasks` files, CGJOIN) first thing after
+ * the stdio steps, or, in an exec plan, opened before JOIN and joined by the
+ * process JOIN forks inside. v2 (`cloneInto`): the launcher clones the child
+ * into it (CLONEINTO). Unchanged (joined: false) otherwise, with a PID
+ * namespace by path, on v1 with a new user namespace, on v2 for an exec:
+ * the launcher places the process then.
  */
-export function withCgroupJoin(plan: Plan, tasksFiles: readonly string[]): { plan: Plan; joined: boolean } {
+export function withCgroupJoin(plan: Plan, tasksFiles: readonly string[], cloneInto?: string): { plan: Plan; joined: boolean } {
   const forks = plan.ops.some((o) => o.op === "PIDNS");
+  const stdioEnd = (): number => {
+    let at = 0;
+    while (at < plan.ops.length && (plan.ops[at]!.op === "STDIO" || plan.ops[at]!.op === "PRESERVEFDS")) at++;
+    return at;
+  };
+  if (cloneInto !== undefined) {
+    if (forks || plan.ops.some((o) => o.op === "JOIN")) return { plan, joined: false };
+    const at = stdioEnd();
+    return { plan: { ...plan, ops: [...plan.ops.slice(0, at), { op: "CLONEINTO", path: cloneInto }, ...plan.ops.slice(at)] }, joined: true };
+  }
   if (tasksFiles.length === 0 || (plan.cloneFlags & CLONE.NEWUSER) !== 0 || forks) return { plan, joined: false };
   const opens: Op[] = tasksFiles.map((path) => ({ op: "CGOPEN", path }));
   const join = plan.ops.findIndex((o) => o.op === "JOIN");
-  let at = join;
-  if (at < 0) {
-    at = 0;
-    while (at < plan.ops.length && (plan.ops[at]!.op === "STDIO" || plan.ops[at]!.op === "PRESERVEFDS")) at++;
-  }
+  const at = join < 0 ? stdioEnd() : join;
   const after = join < 0 ? at : join + 1;
   const ops = [...plan.ops.slice(0, at), ...opens, ...plan.ops.slice(at, after), { op: "CGJOIN" } as const, ...plan.ops.slice(after)];
   return { plan: { ...plan, ops }, joined: true };

@@ -197,7 +197,7 @@ function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, cr
   undo: Undo): Foreground {
   // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
   // Launched now, not saved: the child joins its cgroup itself where it can.
-  const { plan: launching, joined } = withCgroupJoin(plan, cgroup.selfJoinFiles());
+  const { plan: launching, joined } = withCgroupJoin(plan, cgroup.selfJoinFiles(), cgroup.cloneIntoDir());
   const launched = native.spawnWithPipes(launching);
   const pid = launched.pid;
   undo.push(() => closePipes(launched.pipes));

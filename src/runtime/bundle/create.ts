@@ -146,7 +146,7 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
         createContainer: containerHookState(spec, id, bundle.dir, "creating"),
         startContainer: containerHookState(spec, id, bundle.dir, "created"),
       },
-    }), cgroup.selfJoinFiles());
+    }), cgroup.selfJoinFiles(), cgroup.cloneIntoDir());
     log().debug({ id, ops: plan.ops.length }, "creating");
 
     // Without a mount namespace of its own the child mounts in the host's, below the root.
