@@ -2114,3 +2114,48 @@ EXPORT int tsbox_set_topdir(const char *path) {
   close(fd);
   return rc;
 }
+
+// A network namespace of its own for a container on a network (bridge or
+// user-defined), made here so that no JavaScript runs in it: a vfork-style
+// child (CLONE_VM | CLONE_VFORK, a small stack of its own) is cloned into a new
+// network namespace, brings its `lo` up and bind-mounts /proc/self/ns/net onto
+// `path` (an existing empty file, in the host's mount namespace: the child
+// shares it), then exits. The namespace lives as long as that mount, through
+// the container's restarts; netavark is run against the path, and the
+// container's plan joins it (SETNS). Returns 0, or -(step * 1000 + errno) of
+// the failed step (1 clone, 2 lo up, 3 mount): one int through the binding.
+struct netns_pin { const char *path; int err; int where; };
+
+static int netns_pin_child(void *arg) {
+  struct netns_pin *p = arg;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, "lo", 3);
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) { p->err = errno; p->where = 2; _exit(1); }
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) { p->err = errno; p->where = 2; _exit(1); }
+  close(fd);
+  if (mount("/proc/self/ns/net", p->path, NULL, MS_BIND, NULL) < 0) { p->err = errno; p->where = 3; _exit(1); }
+  _exit(0);
+}
+
+EXPORT int tsbox_netns_pin(const char *path) {
+  struct netns_pin p = {.path = path, .err = 0, .where = 0};
+  const size_t size = 64 * 1024;
+  void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return -(1000 + errno);
+  pid_t pid = clone(netns_pin_child, (char *)stack + size, CLONE_VM | CLONE_VFORK | CLONE_NEWNET | SIGCHLD, &p);
+  int rc = 0;
+  if (pid < 0) {
+    rc = -errno;
+    p.where = 1;
+  } else {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (p.err) rc = -p.err;
+    else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) { rc = -EIO; p.where = 1; }
+  }
+  munmap(stack, size);
+  return rc < 0 ? -(p.where * 1000 - rc) : 0;
+}

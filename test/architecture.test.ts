@@ -7,7 +7,7 @@ import { join, posix } from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO } from "./helpers.js";
 
-type Layer = "base" | "native" | "cgroupfs" | "image" | "oci" | "state" | "reclaim" | "runtime" | "cli" | "runc";
+type Layer = "base" | "native" | "cgroupfs" | "image" | "network" | "oci" | "state" | "reclaim" | "runtime" | "cli" | "runc";
 
 /** Who may import whom (besides itself): the table of docs/architecture.md, bottom to top. */
 const ALLOWED: Record<Layer, readonly Layer[]> = {
@@ -15,12 +15,14 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
   native: ["base"],
   cgroupfs: ["base", "native"],
   image: ["base", "native"],
+  // netavark, leases, networks, ports: the host's network, below the verbs.
+  network: ["base", "native"],
   // cgroupfs: the spec's linux.resources is the cgroup managers' input; the default parent and device rules.
   oci: ["base", "native", "cgroupfs", "image"],
   state: ["base", "native", "oci", "cgroupfs"],
   reclaim: ["base", "native", "cgroupfs", "state"],
-  runtime: ["base", "native", "cgroupfs", "image", "oci", "state"],
-  cli: ["base", "native", "cgroupfs", "image", "oci", "state", "reclaim", "runtime"],
+  runtime: ["base", "native", "cgroupfs", "image", "network", "oci", "state"],
+  cli: ["base", "native", "cgroupfs", "image", "network", "oci", "state", "reclaim", "runtime"],
   // tsbox-runc's command line: a top layer beside cli/, over the same executor.
   runc: ["base", "native", "cgroupfs", "oci", "state", "runtime"],
 };

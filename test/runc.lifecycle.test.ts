@@ -406,6 +406,8 @@ describe("tsbox-runc exec", () => {
     expect(r.code, r.stderr).toBe(0);
     const exec = Number(readFileSync(pidFile, "utf8"));
     expect(alive(exec)).toBe(true);
+    // The exec trampoline may still be between its own start and the command's execve.
+    for (let i = 0; i < 100 && readFileSync(`/proc/${exec}/cmdline`, "utf8").startsWith("tsbox-exec"); i++) spawnSync("sleep", ["0.02"]);
     expect(readFileSync(`/proc/${exec}/cmdline`, "utf8")).toBe("sleep\u0000999\u0000");
     expect(readlinkSync(`/proc/${exec}/ns/pid`)).toBe(readlinkSync(`/proc/${pid}/ns/pid`));
     for (const d of cgroupDirs("tsbox/runc", id)) expect(readFileSync(join(d, "cgroup.procs"), "utf8")).toContain(String(exec));

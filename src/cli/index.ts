@@ -14,6 +14,7 @@ import { registerInfoCommand } from "./info.js";
 import { registerRegistryCommands } from "./registry.js";
 import { registerResourceCommands } from "./resources.js";
 import { registerRun } from "./run.js";
+import { registerNetworkCommands, registerPortCommand } from "./network.js";
 import { registerSystemCommands } from "./system.js";
 
 /** The state directory (images and containers) without --root or TSBOX_ROOT. */
@@ -64,6 +65,8 @@ function buildProgram(command: string | undefined): Command {
   registerExecCommands(program);
   registerSystemCommands(program);
   registerInfoCommand(program);
+  registerNetworkCommands(program);
+  registerPortCommand(program);
   return program;
 }
 

@@ -7,7 +7,9 @@ import { UsageError } from "../errors.js";
 import {
   parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, statBlockDevice, throttleFlags,
 } from "../oci/device-flags.js";
-import { cgroupParentSegments, parseEnvFile, type NetworkMode, type RunFlags } from "../oci/specconv.js";
+import { cgroupParentSegments, parseEnvFile, type RunFlags } from "../oci/specconv.js";
+import { checkMac, parsePortSpec } from "../network/index.js";
+import type { NetworkFlags } from "../runtime/network.js";
 import type { LogConfig, RestartPolicy } from "../state/container-store.js";
 import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../oci/units.js";
 import { collect, hostList, prepare, readText } from "./common.js";
@@ -29,7 +31,18 @@ export function registerRun(program: Command): void {
     .option("-w, --workdir <dir>", "Working directory inside the container")
     .option("-u, --user <user[:group]>", "Username or UID (format: <name|uid>[:<group|gid>])")
     .option("-h, --hostname <name>", "Container host name")
-    .option("--network <mode>", "Connect a container to a network: none (only lo, the default for now) or host", "none")
+    .option("--network <network>", "Connect a container to a network: bridge, a network's name, none, host, container:NAME|ID", "bridge")
+    .option("--net <network>", "Connect a container to a network (alias of --network)")
+    .option("-p, --publish <[ip:][hostPort:]containerPort[/proto]>", "Publish a container's port(s) to the host", collect, [])
+    .option("-P, --publish-all", "Publish all exposed ports to random ports", false)
+    .option("--expose <port[/proto]>", "Expose a port or a range of ports", collect, [])
+    .option("--network-alias <alias>", "Add network-scoped alias for the container", collect, [])
+    .option("--ip <address>", "IPv4 address (e.g., 172.30.100.104)")
+    .option("--mac-address <mac>", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
+    .option("--dns <ip>", "Set custom DNS servers", collect, [])
+    .option("--dns-search <domain>", "Set custom DNS search domains", collect, [])
+    .option("--dns-option <opt>", "Set DNS options", collect, [])
+    .option("--add-host <host:ip>", "Add a custom host-to-IP mapping (host:ip)", collect, [])
     .option("--entrypoint <cmd>", "Overwrite the default ENTRYPOINT of the image")
     .option("-i, --interactive", "Keep STDIN open", false)
     .option("-t, --tty", "Allocate a pseudo-TTY", false)
@@ -74,7 +87,7 @@ export function registerRun(program: Command): void {
         workdir: o.workdir as string | undefined,
         user: o.user as string | undefined,
         hostname: o.hostname as string | undefined,
-        network: parseNetwork(String(o.network)),
+        network: String(o.net ?? o.network),
         interactive: Boolean(o.interactive),
         tty: Boolean(o.tty),
         init: Boolean(o.init),
@@ -118,9 +131,10 @@ export function registerRun(program: Command): void {
       const restartPolicy = parseRestart(String(o.restart));
       if (restartPolicy.name !== "no" && o.rm) throw new UsageError("Conflicting options: --restart and --rm");
       const logConfig = parseLogOpts(o.logOpt as string[]);
+      const network = networkFlags(o, flags.network ?? "bridge");
       const { runContainer } = await import("../runtime/run.js");
       process.exitCode = await runContainer({
-        root: g.root, image, flags, autoRemove: Boolean(o.rm), restartPolicy,
+        root: g.root, image, flags, network, autoRemove: Boolean(o.rm), restartPolicy,
         ...(logConfig.maxSize || logConfig.maxFile ? { logConfig } : {}),
         ...(o.detach ? { detach: (id: string) => { process.stdout.write(`${id}\n`); } } : {}),
         ...(o.name !== undefined ? { name: String(o.name) } : {}),
@@ -128,16 +142,23 @@ export function registerRun(program: Command): void {
     });
 }
 
-/**
- * --network: none or host. Docker's other modes (its default bridge, a
- * network by name, container:NAME) are refused by name until tsbox has them.
- */
-export function parseNetwork(v: string): NetworkMode {
-  if (v === "none" || v === "host") return v;
-  if (v === "bridge" || v === "default" || v.startsWith("container:")) {
-    throw new UsageError(`network mode ${JSON.stringify(v)} is not supported by tsbox yet: use --network none or --network host`);
-  }
-  throw new UsageError(`network ${v} not found`);
+/** -p, -P, --expose, --network-alias, --ip, --mac-address, --dns*, --add-host as given (checked for form here, against the networks at run). */
+export function networkFlags(o: Record<string, unknown>, network: string): NetworkFlags {
+  const expose = (o.expose as string[]).flatMap((e) => parsePortSpec(e).map((p) => ({ ...p, hostPort: 0 })));
+  return {
+    network,
+    publish: (o.publish as string[]).flatMap(parsePortSpec),
+    // --expose only adds to what -P publishes.
+    publishAll: Boolean(o.publishAll),
+    ...(expose.length ? { expose } : {}),
+    aliases: o.networkAlias as string[],
+    ...(o.ip !== undefined ? { ip: String(o.ip) } : {}),
+    ...(o.macAddress !== undefined ? { mac: checkMac(String(o.macAddress)) } : {}),
+    dns: o.dns as string[],
+    dnsSearch: o.dnsSearch as string[],
+    dnsOptions: o.dnsOption as string[],
+    addHosts: o.addHost as string[],
+  };
 }
 
 /** Docker's --restart: no | always | unless-stopped | on-failure[:max-retries]. */

@@ -37,6 +37,8 @@ export interface NativeLauncher {
   attachDeviceFilter(cgroupDir: string, program: Buffer): void;
   /** Detaches a mount (a container without a mount namespace made it in the host's). */
   unmount(path: string): void;
+  /** A new network namespace with `lo` up, bind-mounted on path (an existing empty file). */
+  pinNetns(path: string): void;
   /** A FIFO with exactly this mode (tsbox-runc's exec fifo). */
   mkfifo(path: string, mode: number): void;
   /** Orphaned descendants (a HANDOFF exec'd process) become this process's children. */
@@ -59,6 +61,7 @@ export const shimLauncher: NativeLauncher = {
   setWinsize: shim.setWinsize,
   attachDeviceFilter: shim.attachDeviceFilter,
   unmount: shim.unmount,
+  pinNetns: shim.pinNetns,
   mkfifo: shim.mkfifo,
   setSubreaper: shim.setSubreaper,
   sendFd: shim.sendFd,

@@ -179,6 +179,17 @@ export function unmount(path: string): void {
   check(callInt("tsbox_unmount", [DataType.String], [path]), "umount", path);
 }
 
+/**
+ * A new network namespace, bind-mounted on `path` (an existing empty file):
+ * cloned by the shim (no JavaScript runs in it), `lo` up, kept by the mount.
+ */
+export function pinNetns(path: string): void {
+  const rc = callInt("tsbox_netns_pin", [DataType.String], [path]);
+  if (rc >= 0) return;
+  const step = Math.floor(-rc / 1000);
+  throw errnoError(-(-rc % 1000), step === 1 ? "clone(CLONE_NEWNET)" : step === 2 ? "bring up lo" : "mount", path);
+}
+
 export function mkfifo(path: string, mode: number): void {
   check(callInt("tsbox_mkfifo", [DataType.String, DataType.I32], [path, mode]), "mkfifo", path);
 }

@@ -28,10 +28,11 @@ export interface RunFlags {
   user?: string;
   hostname?: string;
   /**
-   * --network: "none" (tsbox's default until bridge networks land: a network
-   * namespace with only lo) or "host" (the host's, no namespace of its own)
+   * --network: "host" (the host's, no namespace of its own), else a network
+   * namespace: new with only lo ("none"), or the one at SpecContext.networkPath
+   * (a bridge or user-defined network's, another container's)
    */
-  network?: NetworkMode;
+  network?: string;
   interactive: boolean;
   tty: boolean;
   init: boolean;
@@ -85,6 +86,8 @@ export interface SpecContext {
   id: string;
   /** host files bind-mounted at /etc/hostname, /etc/hosts, /etc/resolv.conf */
   etcFiles: { hostname: string; hosts: string; resolvConf: string };
+  /** the network namespace to join (its pinned one on a network, another container's) */
+  networkPath?: string;
   /** the host's own name: the container's with --network host (and no -h) */
   hostHostname?: string;
   passwd?: string;
@@ -118,7 +121,6 @@ export const DEFAULT_NOFILE = { soft: 1024, hard: 524288 };
  */
 export const NANO_CPUS_ANNOTATION = "io.tsbox.nano-cpus";
 
-export type NetworkMode = "none" | "host";
 
 export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecContext): Spec {
   const hostNetwork = flags.network === "host";
@@ -172,7 +174,7 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
     hostname,
     mounts,
     linux: {
-      namespaces: [{ type: "pid" }, ...(hostNetwork ? [] : [{ type: "network" } as const]), { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "cgroup" }],
+      namespaces: [{ type: "pid" }, ...(hostNetwork ? [] : [{ type: "network", ...(ctx.networkPath ? { path: ctx.networkPath } : {}) } as const]), { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "cgroup" }],
       resources: flags.privileged ? { ...limits, devices: ALLOW_ALL_DEVICES } : limits,
       ...(flags.privileged ? { devices: ctx.hostDevices ?? [] } : {}),
       cgroupsPath: `/${cgroupParentSegments(flags.cgroupParent).join("/")}/${ctx.id}`,

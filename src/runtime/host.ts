@@ -7,6 +7,7 @@ import type { NativeLauncher } from "../native/launcher.js";
 import { shimLauncher } from "../native/launcher.js";
 import { monitorProgram, type MonitorLauncher } from "./monitor.js";
 import { hostCgroups, type CgroupHost } from "./running.js";
+import { realNetwork, type NetworkHost } from "./network.js";
 
 export type { CgroupHost } from "./running.js";
 
@@ -14,6 +15,8 @@ export interface Host {
   native: NativeLauncher;
   monitor: MonitorLauncher;
   cgroups: CgroupHost;
+  /** netavark (attach, release) */
+  network: NetworkHost;
 }
 
-export const realHost: Host = { native: shimLauncher, monitor: monitorProgram, cgroups: hostCgroups };
+export const realHost: Host = { native: shimLauncher, monitor: monitorProgram, cgroups: hostCgroups, network: realNetwork };

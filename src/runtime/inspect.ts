@@ -6,6 +6,7 @@ import { CorruptContainerError } from "../errors.js";
 import { containerPaths, readSpec, type ContainerState } from "../state/container-store.js";
 import { stateWord } from "./ps.js";
 import type { Spec } from "../oci/spec.js";
+import { readAttachment, readNetworkConfig, type Attachment, type ContainerNetworkConfig } from "../network/index.js";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
@@ -18,6 +19,9 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
     if (!(e instanceof CorruptContainerError)) throw e; // the state alone still says most
   }
   const word = stateWord(s);
+  let net: ContainerNetworkConfig | undefined;
+  try { net = readNetworkConfig(paths.dir); } catch { /* unreadable: the spec still says the mode */ }
+  const attached = readAttachment(paths.dir);
   const r = spec?.linux.resources;
   const cpu = r?.cpu;
   return {
@@ -48,8 +52,13 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
     Driver: "overlay2",
     Platform: "linux",
     HostConfig: {
-      // The spec says it: no network namespace of its own is the host's.
-      NetworkMode: spec && !spec.linux.namespaces.some((n) => n.type === "network") ? "host" : "none",
+      NetworkMode: net?.mode ?? (spec && !spec.linux.namespaces.some((n) => n.type === "network") ? "host" : "none"),
+      PortBindings: portBindings(net),
+      PublishAllPorts: net?.publishAll ?? false,
+      Dns: net?.dns.dns ?? [],
+      DnsSearch: net?.dns.dnsSearch ?? [],
+      DnsOptions: net?.dns.dnsOptions ?? [],
+      ExtraHosts: net?.addHosts.length ? net.addHosts.map((h) => `${h.name}:${h.ip}`) : null,
       AutoRemove: s.autoRemove,
       RestartPolicy: { Name: s.restartPolicy?.name ?? "no", MaximumRetryCount: s.restartPolicy?.maximumRetryCount ?? 0 },
       LogConfig: {
@@ -93,7 +102,43 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
       WorkingDir: spec?.process.cwd ?? "",
       User: spec ? `${spec.process.user.uid}:${spec.process.user.gid}` : "",
     },
+    NetworkSettings: networkSettings(net, attached),
     ResolvedConfigPath: join(paths.dir, "config.json"),
+  };
+}
+
+/** HostConfig.PortBindings: the -p requests, host port "" when any. */
+function portBindings(net: ContainerNetworkConfig | undefined): Record<string, { HostIp: string; HostPort: string }[]> {
+  const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of net?.request?.ports ?? []) {
+    (out[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp, HostPort: p.hostPort ? String(p.hostPort) : "" });
+  }
+  return out;
+}
+
+/** Docker's NetworkSettings: the ports and the first network's address at top level, each network under Networks. */
+function networkSettings(net: ContainerNetworkConfig | undefined, a: Attachment | undefined): Record<string, unknown> {
+  const ports: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
+  for (const p of net?.request?.ports ?? []) ports[`${p.containerPort}/${p.protocol}`] ??= null;
+  for (const p of a?.ports ?? []) {
+    const key = `${p.containerPort}/${p.protocol}`;
+    (ports[key] ??= [])!.push({ HostIp: p.hostIp || "0.0.0.0", HostPort: String(p.hostPort) });
+  }
+  const first = a?.endpoints[0];
+  const networks: Record<string, unknown> = {};
+  for (const e of a?.endpoints ?? []) {
+    networks[e.network] = {
+      Aliases: e.aliases.length ? e.aliases : null, NetworkID: e.networkId, EndpointID: "", Gateway: e.gateway,
+      IPAddress: e.ip, IPPrefixLen: e.prefix, IPv6Gateway: "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0, MacAddress: e.mac,
+    };
+  }
+  if (!a && net && net.kind !== "container") {
+    networks[net.mode] = { Aliases: null, NetworkID: "", EndpointID: "", Gateway: "", IPAddress: "", IPPrefixLen: 0, MacAddress: "" };
+  }
+  return {
+    Bridge: "", SandboxKey: a?.netns ?? "", Ports: ports,
+    Gateway: first?.gateway ?? "", IPAddress: first?.ip ?? "", IPPrefixLen: first?.prefix ?? 0, MacAddress: first?.mac ?? "",
+    Networks: networks,
   };
 }
 

@@ -7,7 +7,8 @@ import { CorruptContainerError, UsageError } from "../errors.js";
 import { detectHierarchy } from "../cgroupfs/index.js";
 import { containerCgroup } from "../state/container-cgroup.js";
 import { relativeTime, table } from "../format.js";
-import { namesOf, ownerAlive, readAllStates, readSpec, type ContainerState } from "../state/container-store.js";
+import { containerPaths, namesOf, ownerAlive, readAllStates, readSpec, type ContainerState } from "../state/container-store.js";
+import { formatPorts, readAttachment, readNetworkConfig } from "../network/index.js";
 
 export interface PsOptions {
   all: boolean; quiet: boolean; noTrunc: boolean; filters: string[]; format?: string;
@@ -110,12 +111,28 @@ export function listContainers(root: string, o: PsOptions): string {
   if (o.format === "json" || o.format === "{{json .}}") {
     return rows.map((s) => `${JSON.stringify({
       Command: shortCommand(commandOf(root, s.id), o.noTrunc), CreatedAt: s.created, ID: id(s), Image: s.image,
-      Labels: "", LocalVolumes: "0", Mounts: "", Names: s.name, Networks: "", Ports: "",
+      Labels: "", LocalVolumes: "0", Mounts: "", Names: s.name, Networks: networksOf(root, s.id), Ports: portsOf(root, s.id),
       RunningFor: since(s), Size: "0B", State: s.state, Status: s.status,
     })}\n`).join("");
   }
   if (o.format !== undefined && o.format !== "table") throw new UsageError(`unsupported format: ${o.format} (use table or json)`);
   return table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows.map((s) => [
-    id(s), s.image, shortCommand(commandOf(root, s.id), o.noTrunc), since(s), s.status, "", s.name,
+    id(s), s.image, shortCommand(commandOf(root, s.id), o.noTrunc), since(s), s.status, portsOf(root, s.id), s.name,
   ]));
+}
+
+/** PORTS: what the container publishes while it is on its network (Docker's format). */
+function portsOf(root: string, id: string): string {
+  return formatPorts(readAttachment(containerPaths(root, id).dir)?.ports ?? []);
+}
+
+function networksOf(root: string, id: string): string {
+  const dir = containerPaths(root, id).dir;
+  const a = readAttachment(dir);
+  if (a) return a.endpoints.map((e) => e.network).join(",");
+  try {
+    return readNetworkConfig(dir)?.mode ?? "none";
+  } catch {
+    return "";
+  }
 }

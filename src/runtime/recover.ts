@@ -11,6 +11,8 @@ import { CorruptContainerError } from "../errors.js";
 import { containerCgroup } from "../state/container-cgroup.js";
 import { log } from "../log.js";
 import { withLock } from "../util/lock.js";
+import { shimLauncher } from "../native/launcher.js";
+import { disconnect, realNetwork, releaseStopped } from "./network.js";
 import {
   containerLockFile, containerPaths, namesOf, ownerAlive, processStartTime, readAllStates, readMonitorStatus, readSpec, readState,
   releaseName, settleContainer, type ContainerState, type Owner,
@@ -21,6 +23,7 @@ export async function releaseContainer(root: string, state: ContainerState, h: H
   await killMonitor(root, liveMonitor(root, state), state.id);
   // destroy() kills what is left, a paused container's processes too.
   await containerCgroup(h, state).destroy();
+  await disconnect(realNetwork, shimLauncher, root, state.id);
   // Killed with its owner: reported as Docker reports a SIGKILLed container.
   settleContainer(root, state, { exitCode: state.status === "exited" ? state.exitCode ?? 137 : 137 }, state.autoRemove);
 }
@@ -74,6 +77,7 @@ export async function removeBrokenContainer(root: string, id: string, h: Hierarc
     ? openCgroup(h, id, { parent: segments.slice(0, -1).join("/") })
     : containerCgroup(h, { id });
   await cg.destroy(); // kills what is left, a paused container's processes too
+  await disconnect(realNetwork, shimLauncher, root, id);
   withLock(containerLockFile(root, id), () => {
     rmSync(containerPaths(root, id).dir, { recursive: true, force: true });
     for (const name of namesOf(root, id)) releaseName(root, name, id);
@@ -85,6 +89,8 @@ export async function recoverStale(root: string): Promise<void> {
   // A container that cannot be read is left alone here: `ps -a` shows it, `rm -f` removes it.
   const states = readAllStates(root, (e) => log().info({ id: e.id }, e.message));
   for (const listed of states) {
+    // A container that stopped on its own: its network goes (once its monitor is gone).
+    if (listed.status === "exited" && !ownerAlive(listed.owner)) await releaseStopped(root, listed.id);
     if (listed.status === "exited" || ownerAlive(listed.owner)) continue;
     // The list may be stale: a `run -d` or `start` CLI that records the monitor as
     // owner and exits between the read above and the check would look dead here,

@@ -3,7 +3,7 @@
 // that creates something registers its undo first, so a failure at any point
 // leaves nothing behind.
 
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { cpus, hostname } from "node:os";
 import { LaunchError } from "../errors.js";
 import { cgroupSupport, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
@@ -34,6 +34,10 @@ import type { Plan } from "../native/launch-plan.js";
 import { realHost, type CgroupHost, type Host } from "./host.js";
 import { findInit } from "./init-binary.js";
 import { seccompProgram, type SeccompProgram } from "../native/seccomp-compiler.js";
+import type { ContainerNetworkConfig } from "../network/index.js";
+import {
+  connect, disconnect, networkNamespace, resolveNetworkConfig, writeContainerNetworkFiles, type NetworkFlags,
+} from "./network.js";
 
 export interface RunRequest {
   root: string;
@@ -45,12 +49,17 @@ export interface RunRequest {
   detach?: (id: string) => void;
   restartPolicy?: RestartPolicy;
   logConfig?: LogConfig;
+  /** -p, -P, --network-alias, --dns…; absent: only flags.network (default bridge) */
+  network?: NetworkFlags;
 }
 
-const HOSTS = [
-  "127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", "fe00::0\tip6-localnet",
-  "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes", "ff02::2\tip6-allrouters", "",
-].join("\n");
+/** The network flags of a request that gave only --network. */
+export function networkFlags(req: Pick<RunRequest, "network" | "flags">): NetworkFlags {
+  return req.network ?? {
+    network: req.flags.network ?? "bridge", publish: [], publishAll: false, aliases: [],
+    dns: [], dnsSearch: [], dnsOptions: [], addHosts: [],
+  };
+}
 
 export async function runContainer(req: RunRequest, host: Host = realHost): Promise<number> {
   const image = resolveImage(req.root, req.image);
@@ -62,11 +71,15 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
   const undo = new Undo();
   let running: Foreground;
   try {
-    const made = containerSpec(req, image, id, paths, hierarchy, enforced, host.cgroups);
-    const state = createContainer(req, image, id, paths, made.spec, undo);
+    const net = resolveNetworkConfig(req.root, networkFlags(req), image.config.config.ExposedPorts);
+    const made = containerSpec(req, image, id, paths, hierarchy, enforced, host.cgroups, net);
+    const state = createContainer(req, image, id, paths, made.spec, net, undo);
     const cgroup = createContainerCgroup(host, hierarchy, id, req.flags.cgroupParent, enforced);
     undo.push(() => cgroup.destroy());
     cgroup.apply(made.spec.linux.resources);
+    // Before the process: it joins the namespace netavark has set up.
+    undo.push(() => disconnect(host.network, host.native, req.root, id));
+    await connect(host.network, host.native, req.root, { id, name: state.name, hostname: made.spec.hostname }, paths, net);
     const plan = launchPlan(req, image, id, paths, hierarchy, enforced, made);
     // Kept for `tsbox start`, which relaunches the same plan through a monitor;
     // a foreground --rm container is gone at its exit, so it never needs one.
@@ -81,7 +94,7 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
     await undo.run();
     throw e;
   }
-  return waitForeground(host.native, req, running);
+  return waitForeground(host, req, running);
 }
 
 /** The spec, its seccomp program and the init binary: everything that can fail on bad input, before anything is created. */
@@ -93,12 +106,15 @@ interface ContainerSpec {
 }
 
 function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, hierarchy: Hierarchy,
-  enforced: boolean, cgroups: CgroupHost): ContainerSpec {
+  enforced: boolean, cgroups: CgroupHost, net: ContainerNetworkConfig): ContainerSpec {
   // Before anything is created: a missing tini is a one-line error.
   const initPath = req.flags.init ? findInit(process.env) : undefined;
   const warnings: string[] = [];
-  const spec = buildSpec(image.config.config, req.flags, {
+  const netns = networkNamespace(req.root, net, paths);
+  const flags = { ...req.flags, network: netns === undefined ? "host" : net.mode };
+  const spec = buildSpec(image.config.config, flags, {
     id,
+    ...(netns !== undefined && netns !== "new" ? { networkPath: netns } : {}),
     etcFiles: etcFiles(paths),
     passwd: readImageFile(image, "/etc/passwd")?.toString("utf8"),
     group: readImageFile(image, "/etc/group")?.toString("utf8"),
@@ -136,15 +152,12 @@ function etcFiles(paths: ContainerPaths): { hostname: string; hosts: string; res
 
 /** Reserves the name and writes the container's directory, /etc files, config.json and state.json (status created). */
 function createContainer(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, spec: Spec,
-  undo: Undo): ContainerState {
+  net: ContainerNetworkConfig, undo: Undo): ContainerState {
   const name = reserveName(req.root, id, req.name);
   undo.push(() => removeContainerDir(req.root, { id, name }));
   createContainerDirs(paths);
   writeFileSync(paths.hostname, `${spec.hostname}\n`);
-  // On the host's network, its hosts and resolvers as they are (Docker copies them).
-  const hostNetwork = req.flags.network === "host";
-  writeFileSync(paths.hosts, hostNetwork ? hostFile("/etc/hosts") ?? HOSTS : HOSTS);
-  writeFileSync(paths.resolvConf, hostNetwork ? hostFile("/etc/resolv.conf") ?? "" : resolvConf());
+  writeContainerNetworkFiles(req.root, net, paths);
   writeJsonAtomic(paths.config, spec, false);
   const parent = req.flags.cgroupParent;
   const state: ContainerState = {
@@ -218,7 +231,8 @@ function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, cr
 }
 
 /** Waits for the exit, reports an OOM kill, removes the cgroup and settles the state (or removes the container with --rm). */
-async function waitForeground(native: NativeLauncher, req: RunRequest, fg: Foreground): Promise<number> {
+async function waitForeground(host: Host, req: RunRequest, fg: Foreground): Promise<number> {
+  const native = host.native;
   const terminal = fg.copy ?? attachTerminal(native, native.ptyMaster(fg.pid), req.flags.interactive);
   const exitCode = await native.wait(fg.pid);
   fg.stopForwarding();
@@ -231,20 +245,12 @@ async function waitForeground(native: NativeLauncher, req: RunRequest, fg: Foreg
     process.stderr.write(`tsbox: container ${fg.state.name} was OOMKilled${limit ? ` (memory limit ${formatBytes(limit)})` : ""}\n`);
   }
   await fg.cgroup.destroy();
+  // As Docker: a stopped container holds no address or port; start attaches it again.
+  await disconnect(host.network, native, req.root, fg.state.id);
   settleContainer(req.root, fg.state, { exitCode, oomKilled }, req.autoRemove);
   return exitCode;
 }
 
 function thermalThrottleDirs(): string[] {
   return cpus().map((_, i) => `/sys/devices/system/cpu/cpu${i}/thermal_throttle`).filter((p) => existsSync(p));
-}
-
-/** The host's resolv.conf without loopback nameservers, which mean nothing in the container's netns. */
-function resolvConf(): string {
-  const text = hostFile("/etc/resolv.conf") ?? "";
-  return text.split("\n").filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l)).join("\n");
-}
-
-function hostFile(path: string): string | undefined {
-  try { return readFileSync(path, "utf8"); } catch { return undefined; /* the host has none */ }
 }

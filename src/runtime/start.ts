@@ -10,6 +10,8 @@ import {
 import { crashPoint } from "../state/crash.js";
 import { createContainerCgroup, deviceRulesEnforced, launchMonitored } from "./launch.js";
 import { realHost, type Host } from "./host.js";
+import { readNetworkConfig } from "../network/index.js";
+import { connect, disconnect } from "./network.js";
 
 /** Launches an exited (or never started) container again, through a monitor. */
 export async function startContainer(root: string, ref: string, host: Host = realHost): Promise<ContainerState> {
@@ -37,10 +39,15 @@ export async function startContainer(root: string, ref: string, host: Host = rea
   const cgroup = createContainerCgroup(host, h, found.id, claimed.cgroupParent, deviceRulesEnforced(h, host.native));
   try {
     cgroup.apply(spec.linux.resources);
+    // Its network again (released when it stopped), at the namespace its plan joins.
+    const net = readNetworkConfig(paths.dir);
+    await disconnect(host.network, host.native, root, found.id);
+    if (net) await connect(host.network, host.native, root, { id: found.id, name: claimed.name, hostname: spec.hostname ?? "" }, paths, net);
     crashPoint("start");
     return await launchMonitored(root, claimed, cgroup, host.monitor);
   } catch (e) {
     await cgroup.destroy();
+    await disconnect(host.network, host.native, root, found.id);
     withLock(containerLockFile(root, found.id), () => {
       const s = readState(root, found.id);
       if (s) writeState(root, { ...s, status: "exited", owner: undefined, exitCode: (e as TsboxError).exitCode ?? 125 });

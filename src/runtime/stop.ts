@@ -1,6 +1,8 @@
 // `stop`: SIGTERM, then SIGKILL after the timeout; the monitor is asked not to restart.
 
-import { findContainer, readState } from "../state/container-store.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { findContainer, ownerAlive, readState } from "../state/container-store.js";
+import { releaseStopped } from "./network.js";
 import { crashPoint } from "../state/crash.js";
 import { isLive, requestStop, signal, thawIfPaused, waitExited } from "./container-control.js";
 
@@ -11,8 +13,20 @@ export async function stopContainer(root: string, ref: string, timeoutSec = 10):
   crashPoint("stop");
   signal(s, "SIGTERM");
   await thawIfPaused(s); // as Docker: a paused container gets the signal once it runs again
-  if (timeoutSec > 0 && (await waitExited(root, s.id, timeoutSec * 1000))) return;
-  const now = readState(root, s.id);
-  if (now && now.status !== "exited") signal(now, "SIGKILL");
-  await waitExited(root, s.id);
+  if (!(timeoutSec > 0 && (await waitExited(root, s.id, timeoutSec * 1000)))) {
+    const now = readState(root, s.id);
+    if (now && now.status !== "exited") signal(now, "SIGKILL");
+    await waitExited(root, s.id);
+  }
+  await waitMonitorGone(root, s.id);
+  await releaseStopped(root, s.id);
+}
+
+/** The monitor writes its last status and exits right after the container: a stopped container's network goes once it has. */
+async function waitMonitorGone(root: string, id: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const s = readState(root, id);
+    if (!s || !ownerAlive(s.owner)) return;
+    await sleep(10);
+  }
 }

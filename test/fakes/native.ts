@@ -10,6 +10,7 @@ import { LaunchError } from "../../src/errors.js";
 import type { CgroupFs, Hierarchy } from "../../src/cgroupfs/index.js";
 import type { Plan } from "../../src/native/launch-plan.js";
 import type { NativeLauncher, StartResult, StdioPipes } from "../../src/native/launcher.js";
+import type { NetworkHost } from "../../src/runtime/network.js";
 import type { Host } from "../../src/runtime/host.js";
 import type { MonitorLauncher, MonitorRequest, Monitored } from "../../src/runtime/monitor.js";
 import { processStartTime } from "../../src/state/container-store.js";
@@ -92,6 +93,10 @@ export class FakeNative implements NativeLauncher {
 
   unmount(path: string): void {
     this.journal.push(`native.unmount ${path}`);
+  }
+
+  pinNetns(path: string): void {
+    this.journal.push(`native.pinNetns ${path}`);
   }
 
   mkfifo(path: string, mode: number): void {
@@ -244,7 +249,27 @@ export function fakeHost(opts: { native?: NativeScript; monitor?: FakeMonitor["s
     native: new FakeNative(opts.native, journal),
     monitor: new FakeMonitor(opts.monitor, journal, opts.readPlan),
     cgroups: { hierarchy: () => fs.hierarchy, fs },
+    network: fakeNetwork(journal),
     fs,
     journal,
+  };
+}
+
+/** netavark's side recorded: attach gives the first address of each network, release forgets it. */
+export function fakeNetwork(journal: Journal): NetworkHost {
+  return {
+    attach: (_native, a) => {
+      journal.push(`network.attach ${a.id.slice(0, 12)} ${a.networks.map((n) => n.name).join(",")}`);
+      const endpoints = a.networks.map((n) => ({
+        network: n.name, networkId: n.id, ip: n.gateway.replace(/\.1$/, ".2"), prefix: Number(n.subnet.split("/")[1]),
+        gateway: n.gateway, mac: "02:42:ac:1d:00:02", bridge: n.bridge, aliases: [], dnsServers: [],
+      }));
+      const ports = a.request.ports.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort || 40000, containerPort: p.containerPort, protocol: p.protocol }));
+      return {
+        v: 1, netns: `${a.dir}/netns`, configDir: "", endpoints, ports, leases: [],
+        options: { container_id: a.id, container_name: a.name, networks: {}, network_info: {} },
+      };
+    },
+    release: (_native, _root, id) => { journal.push(`network.release ${id.slice(0, 12)}`); },
   };
 }

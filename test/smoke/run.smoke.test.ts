@@ -9,7 +9,7 @@ afterAll(() => { removeRoot(root); });
 
 describe("smoke", () => {
   it("runs an isolated process on an overlay root and passes its exit code", () => {
-    const r = tsbox(root, ["run", "--rm", "--hostname", "smoke", "busybox", "sh", "-c",
+    const r = tsbox(root, ["run", "--rm", "--network", "none", "--hostname", "smoke", "busybox", "sh", "-c",
       "echo $$; hostname; ls /sys/class/net; touch /x && echo rw; exit 3"]);
     expect(r).toMatchObject({ code: 3, stdout: "1\nsmoke\nlo\nrw\n", stderr: "" });
   });

@@ -1,0 +1,117 @@
+// `tsbox network …` and `tsbox port`: Docker's output.
+
+import type { Command } from "commander";
+import { TsboxError, UsageError } from "../errors.js";
+import { table } from "../format.js";
+import { hostAddress, readAttachment, type PortBinding } from "../network/index.js";
+import {
+  createNetworkVerb, findEntry, inspectNetwork, networkEntries, pruneNetworks, removeNetwork,
+} from "../runtime/networks.js";
+import { containerPaths, findContainer } from "../state/container-store.js";
+import { collect, eachArg, prepare } from "./common.js";
+import { confirm } from "./confirm.js";
+
+export function registerNetworkCommands(program: Command): void {
+  const network = program.command("network").description("Manage networks");
+
+  network.command("create")
+    .description("Create a network")
+    .argument("<name>")
+    .option("-d, --driver <driver>", "Driver to manage the Network", "bridge")
+    .option("--subnet <cidr>", "Subnet in CIDR format that represents a network segment")
+    .option("--gateway <ip>", "IPv4 Gateway for the master subnet")
+    .option("--internal", "Restrict external access to the network", false)
+    .option("--label <key=value>", "Set metadata on a network", collect, [])
+    .action(async (name: string, o: Record<string, unknown>, cmd: Command) => {
+      const g = await prepare(cmd);
+      if (o.driver !== "bridge") throw new UsageError(`plugin "${String(o.driver)}" not found`);
+      const labels = Object.fromEntries((o.label as string[]).map((l) => {
+        const eq = l.indexOf("=");
+        return eq < 0 ? [l, ""] : [l.slice(0, eq), l.slice(eq + 1)];
+      }));
+      const d = createNetworkVerb(g.root, {
+        name, internal: Boolean(o.internal),
+        ...(o.subnet !== undefined ? { subnet: String(o.subnet) } : {}),
+        ...(o.gateway !== undefined ? { gateway: String(o.gateway) } : {}),
+        ...((o.label as string[]).length ? { labels } : {}),
+      });
+      process.stdout.write(`${d.id}\n`);
+    });
+
+  network.command("ls").alias("list")
+    .description("List networks")
+    .option("-q, --quiet", "Only display network IDs", false)
+    .option("--no-trunc", "Do not truncate the output")
+    .action(async (o: Record<string, unknown>, cmd: Command) => {
+      const g = await prepare(cmd);
+      const all = networkEntries(g.root);
+      const id = (x: string): string => (o.trunc === false ? x : x.slice(0, 12));
+      if (o.quiet) {
+        for (const n of all) process.stdout.write(`${id(n.id)}\n`);
+        return;
+      }
+      process.stdout.write(table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], all.map((n) => [id(n.id), n.name, n.driver, "local"])));
+    });
+
+  network.command("inspect")
+    .description("Display detailed information on one or more networks")
+    .argument("<network...>")
+    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+      const g = await prepare(cmd);
+      const out: unknown[] = [];
+      let missing: string | undefined;
+      for (const r of refs) {
+        const n = findEntry(g.root, r);
+        if (n) out.push(inspectNetwork(g.root, n));
+        else missing ??= r;
+      }
+      process.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
+      if (missing !== undefined) throw new TsboxError(`network ${missing} not found`, 1);
+    });
+
+  network.command("rm").alias("remove")
+    .description("Remove one or more networks")
+    .argument("<network...>")
+    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+      const g = await prepare(cmd);
+      await eachArg(refs, (r) => {
+        removeNetwork(g.root, r);
+        process.stdout.write(`${r}\n`);
+      });
+    });
+
+  network.command("prune")
+    .description("Remove all unused networks")
+    .option("-f, --force", "Do not prompt for confirmation", false)
+    .action(async (o: Record<string, unknown>, cmd: Command) => {
+      const g = await prepare(cmd);
+      if (!o.force && !(await confirm("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] "))) return;
+      const names = pruneNetworks(g.root);
+      if (names.length) process.stdout.write(`Deleted Networks:\n${names.map((n) => `${n}\n`).join("")}`);
+    });
+}
+
+export function registerPortCommand(program: Command): void {
+  program.command("port")
+    .description("List port mappings or a specific mapping for the container")
+    .argument("<container>")
+    .argument("[privatePort]", "PRIVATE_PORT[/PROTO]")
+    .action(async (ref: string, priv: string | undefined, _o: unknown, cmd: Command) => {
+      const g = await prepare(cmd);
+      const c = findContainer(g.root, ref);
+      const ports: PortBinding[] = readAttachment(containerPaths(g.root, c.id).dir)?.ports ?? [];
+      const line = (p: PortBinding): string => `${hostAddress(p.hostIp || "0.0.0.0")}:${p.hostPort}`;
+      if (priv === undefined) {
+        for (const p of sorted(ports)) process.stdout.write(`${p.containerPort}/${p.protocol} -> ${line(p)}\n`);
+        return;
+      }
+      const [port, proto = "tcp"] = priv.split("/");
+      const found = ports.filter((p) => String(p.containerPort) === port && p.protocol === proto);
+      if (found.length === 0) throw new TsboxError(`No public port '${port}/${proto}' published for ${ref}`, 1);
+      for (const p of found) process.stdout.write(`${line(p)}\n`);
+    });
+}
+
+function sorted(ports: PortBinding[]): PortBinding[] {
+  return [...ports].sort((a, b) => a.containerPort - b.containerPort || a.protocol.localeCompare(b.protocol));
+}

@@ -1,0 +1,322 @@
+// A container on its networks, and off them again. Attach: a network
+// namespace of its own pinned in the container's directory (made by the shim),
+// its addresses and host ports leased host-wide, then netavark sets up the
+// veth, the bridge, NAT and the published ports, and aardvark-dns's names.
+// What was set up is recorded (network.json) so that release undoes exactly
+// that, from any tsbox process, after any crash. Both are idempotent enough to
+// run again: release of a released container does nothing.
+
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { TsboxError, UsageError } from "../errors.js";
+import { log } from "../log.js";
+import { writeJsonAtomic } from "../util/atomic.js";
+import { randomBelow } from "../util/random.js";
+import { ShapeError, arrayOf, integer, object, oneOf, readChecked, recordOf, string, type Check } from "../util/shape.js";
+import { Undo } from "../util/undo.js";
+import { ephemeralRange, hostPortsInUse } from "./host-ports.js";
+import { contains, formatIp4, hostRange, parseIp4, parseSubnet4 } from "./ipv4.js";
+import { withLock } from "../util/lock.js";
+import { LEASE_ROOT, allLeases, dropLease, portLeaseKey, releaseLease, tryLease, type Holder, type Lease } from "./leases.js";
+import { netavarkSetup, netavarkTeardown, NetworkError, type NetavarkOptions, type NetavarkPort } from "./netavark.js";
+import type { NetworkDef } from "./networks.js";
+import { ensurePublishedPortsForwarded } from "./forward.js";
+import { hostAddress, type PortBinding, type PortRequest, type Protocol } from "./ports.js";
+
+/** What a container asks of the network, kept with it for every start. */
+export interface NetworkRequest {
+  /** the networks' ids; the first is where its ports are published and its hosts entry points */
+  networks: string[];
+  aliases: string[];
+  ports: PortRequest[];
+  ip?: string;
+  mac?: string;
+}
+
+/** One network as the container is on it. */
+export interface Endpoint {
+  network: string;
+  networkId: string;
+  ip: string;
+  prefix: number;
+  gateway: string;
+  mac: string;
+  bridge: string;
+  aliases: string[];
+  dnsServers: string[];
+}
+
+/** What attach set up (network.json): what release undoes. */
+export interface Attachment {
+  v: 1;
+  netns: string;
+  configDir: string;
+  options: NetavarkOptions;
+  endpoints: Endpoint[];
+  ports: PortBinding[];
+  leases: Lease[];
+}
+
+/** The host side: the shim's netns pin and unmount (recorded by the fakes). */
+export interface NetnsHost {
+  pinNetns(path: string): void;
+  unmount(path: string): void;
+}
+
+export interface AttachArgs {
+  root: string;
+  id: string;
+  name: string;
+  /** the container's directory: its netns and network.json go there */
+  dir: string;
+  request: NetworkRequest;
+  /** the request's networks, resolved */
+  networks: NetworkDef[];
+}
+
+export function netnsPath(dir: string): string {
+  return join(dir, "netns");
+}
+
+function recordPath(dir: string): string {
+  return join(dir, "network.json");
+}
+
+/** netavark's config directory (aardvark-dns's per-network name files) for a root. */
+export function netavarkConfigDir(root: string): string {
+  return join(root, "netavark");
+}
+
+/** Host-wide: netavark's bridge, chains and aardvark-dns are shared by every container; and attach and release of one container never overlap. */
+const LOCK = join(LEASE_ROOT, "netavark.lock");
+
+export function attachNetwork(host: NetnsHost, a: AttachArgs): Attachment {
+  mkdirSync(LEASE_ROOT, { recursive: true });
+  return withLock(LOCK, () => attachLocked(host, a));
+}
+
+function attachLocked(host: NetnsHost, a: AttachArgs): Attachment {
+  const holder: Holder = { root: a.root, id: a.id };
+  const undo = new Undo();
+  const leases: Lease[] = [];
+  const netns = netnsPath(a.dir);
+  try {
+    writeFileSync(netns, "", { mode: 0o444 });
+    undo.push(() => rmSync(netns, { force: true }));
+    host.pinNetns(netns);
+    undo.push(() => host.unmount(netns));
+    undo.push(() => { for (const l of leases) releaseLease(l.kind, l.scope, l.key, holder); });
+
+    const ips = a.networks.map((n, i) => leaseAddress(n, i === 0 ? a.request.ip : undefined, holder, leases));
+    const ports = leasePorts(a.request.ports, a, holder, leases);
+    const configDir = netavarkConfigDir(a.root);
+    mkdirSync(configDir, { recursive: true });
+    const options = netavarkOptions(a, ips, ports);
+    // Recorded before netavark runs: whatever happens next, release knows what to tear down.
+    writeJsonAtomic(recordPath(a.dir), { v: 1, netns, configDir, options, endpoints: [], ports, leases } satisfies Attachment, false);
+    undo.push(() => rmSync(recordPath(a.dir), { force: true }));
+    if (ports.length) ensurePublishedPortsForwarded();
+    let status;
+    try {
+      status = netavarkSetup(configDir, netns, options);
+    } catch (e) {
+      // netavark does not roll back a half-done setup: a teardown does.
+      netavarkTeardown(configDir, netns, options);
+      throw e;
+    }
+    for (const n of a.networks) if (n.dns) awaitDnsListening(n.gateway);
+    const endpoints: Endpoint[] = a.networks.map((n, i) => {
+      const iface = status[n.name]?.interfaces?.[`eth${i}`];
+      return {
+        network: n.name, networkId: n.id, ip: ips[i]!, prefix: parseSubnet4(n.subnet)!.prefix, gateway: n.gateway,
+        mac: iface?.mac_address ?? "", bridge: n.bridge, aliases: n.dns ? aliasesOf(a) : [],
+        dnsServers: status[n.name]?.dns_server_ips ?? [],
+      };
+    });
+    const attachment: Attachment = { v: 1, netns, configDir, options, endpoints, ports, leases };
+    writeJsonAtomic(recordPath(a.dir), attachment, false);
+    return attachment;
+  } catch (e) {
+    undo.runSync();
+    throw e;
+  }
+}
+
+/** Undoes attach: netavark's teardown, the netns, the leases, the record. Safe to call again. */
+export function releaseNetwork(host: NetnsHost, root: string, id: string, dir: string, when: () => boolean = () => true): void {
+  if (!existsSync(LEASE_ROOT)) return; // nothing was ever attached on this host since boot
+  withLock(LOCK, () => { if (when()) releaseLocked(host, root, id, dir); });
+}
+
+function releaseLocked(host: NetnsHost, root: string, id: string, dir: string): void {
+  const netns = netnsPath(dir);
+  let record: Attachment | undefined;
+  try {
+    record = readChecked(recordPath(dir), checkAttachment);
+  } catch (e) {
+    log().warn({ id, err: e }, "unreadable network.json: freeing what can be found");
+  }
+  if (record) {
+    let failed: string | undefined;
+    try { failed = netavarkTeardown(record.configDir, netns, record.options); } catch (e) { failed = String(e); }
+    if (failed) log().warn({ id, failed }, "network teardown");
+  }
+  // Every lease of the container, recorded or not (a crash between a lease and the record).
+  for (const l of allLeases()) {
+    if (l.holder.root === root && l.holder.id === id) releaseLease(l.kind, l.scope, l.key, l.holder);
+  }
+  if (existsSync(netns)) {
+    try { host.unmount(netns); } catch { /* not mounted */ }
+    rmSync(netns, { force: true });
+  }
+  rmSync(recordPath(dir), { force: true });
+}
+
+/** The container's recorded attachment, if it is on a network now. */
+export function readAttachment(dir: string): Attachment | undefined {
+  try {
+    return readChecked(recordPath(dir), checkAttachment);
+  } catch {
+    return undefined;
+  }
+}
+
+function aliasesOf(a: AttachArgs): string[] {
+  // As Docker's embedded DNS: the name, the short id and every --network-alias.
+  return [...new Set([a.name, a.id.slice(0, 12), ...a.request.aliases])];
+}
+
+function leaseAddress(n: NetworkDef, wanted: string | undefined, holder: Holder, leases: Lease[]): string {
+  const subnet = parseSubnet4(n.subnet)!;
+  const gateway = parseIp4(n.gateway);
+  if (wanted !== undefined) {
+    const ip = parseIp4(wanted);
+    if (ip === undefined || !contains(subnet, ip)) {
+      throw new UsageError(`invalid --ip ${wanted}: not an address of network ${n.name} (${n.subnet})`);
+    }
+    if (ip === gateway || !tryLease("ip", n.id, wanted, holder)) {
+      throw new TsboxError(`Address already in use: ${wanted} on network ${n.name}`);
+    }
+    leases.push({ kind: "ip", scope: n.id, key: wanted, holder });
+    return wanted;
+  }
+  const { first, last } = hostRange(subnet);
+  for (let ip = first; ip <= last; ip++) {
+    if (ip === gateway) continue;
+    const s = formatIp4(ip);
+    if (tryLease("ip", n.id, s, holder)) {
+      leases.push({ kind: "ip", scope: n.id, key: s, holder });
+      return s;
+    }
+  }
+  throw new TsboxError(`no available IPv4 addresses on this network's address pools: ${n.name} (${n.id.slice(0, 12)})`);
+}
+
+/** Each -p's host port: the one asked for if free, else Docker's error; or a free one of the range. */
+function leasePorts(requests: PortRequest[], a: AttachArgs, holder: Holder, leases: Lease[]): PortBinding[] {
+  const out: PortBinding[] = [];
+  const inUse = new Map<Protocol, Set<number>>();
+  const busy = (p: Protocol): Set<number> => {
+    let s = inUse.get(p);
+    if (!s) inUse.set(p, s = hostPortsInUse(p));
+    return s;
+  };
+  for (const r of requests) {
+    const where = hostAddress(r.hostIp || "0.0.0.0");
+    const take = (port: number): boolean => {
+      if (!tryLease("port", "", portLeaseKey(r.protocol, port), holder)) return false;
+      leases.push({ kind: "port", scope: "", key: portLeaseKey(r.protocol, port), holder });
+      return true;
+    };
+    if (r.hostPort !== 0) {
+      if (!take(r.hostPort)) throw new TsboxError(`Bind for ${where}:${r.hostPort} failed: port is already allocated`);
+      if (busy(r.protocol).has(r.hostPort)) {
+        throw new TsboxError(`driver failed programming external connectivity on endpoint ${a.name} (${a.id}): `
+          + `Error starting userland proxy: listen ${r.protocol}4 ${where}:${r.hostPort}: bind: address already in use`);
+      }
+      out.push({ hostIp: r.hostIp, hostPort: r.hostPort, containerPort: r.containerPort, protocol: r.protocol });
+      continue;
+    }
+    const range = r.hostRange ?? ephemeralRange();
+    const size = range.end - range.start + 1;
+    const offset = randomBelow(size);
+    let chosen: number | undefined;
+    for (let i = 0; i < size && chosen === undefined; i++) {
+      const port = range.start + ((offset + i) % size);
+      if (!busy(r.protocol).has(port) && take(port)) chosen = port;
+    }
+    if (chosen === undefined) {
+      throw new TsboxError(r.hostRange
+        ? `Bind for ${where}:${r.hostRange.start}-${r.hostRange.end} failed: port is already allocated`
+        : `no free host port for ${r.containerPort}/${r.protocol}`);
+    }
+    out.push({ hostIp: r.hostIp, hostPort: chosen, containerPort: r.containerPort, protocol: r.protocol });
+  }
+  return out;
+}
+
+function netavarkOptions(a: AttachArgs, ips: string[], ports: PortBinding[]): NetavarkOptions {
+  const networks: NetavarkOptions["networks"] = {};
+  const info: NetavarkOptions["network_info"] = {};
+  a.networks.forEach((n, i) => {
+    networks[n.name] = {
+      interface_name: `eth${i}`, static_ips: [ips[i]!],
+      ...(i === 0 && a.request.mac ? { static_mac: a.request.mac } : {}),
+      ...(n.dns ? { aliases: aliasesOf(a) } : {}),
+    };
+    info[n.name] = {
+      name: n.name, id: n.id, driver: "bridge", network_interface: n.bridge,
+      subnets: [{ subnet: n.subnet, gateway: n.gateway }], ipv6_enabled: false, internal: n.internal, dns_enabled: n.dns,
+    };
+  });
+  const port_mappings: NetavarkPort[] = ports.map((p) => ({
+    host_ip: p.hostIp, container_port: p.containerPort, host_port: p.hostPort, range: 1, protocol: p.protocol,
+  }));
+  return {
+    container_id: a.id, container_name: a.name, networks, network_info: info,
+    ...(port_mappings.length ? { port_mappings } : {}),
+  };
+}
+
+const checkLease: Check<Lease> = object({
+  kind: oneOf("ip", "port", "subnet"), scope: string, key: string, holder: object({ root: string, id: string }),
+});
+
+// The options are netavark's own input, handed back to it as they were written.
+const checkAttachment: Check<Attachment> = (v, at) => {
+  const o = object({
+    netns: string, configDir: string,
+    endpoints: arrayOf(object({
+      network: string, networkId: string, ip: string, prefix: integer, gateway: string, mac: string, bridge: string,
+      aliases: arrayOf(string), dnsServers: arrayOf(string),
+    })),
+    ports: arrayOf(object({ hostIp: string, hostPort: integer, containerPort: integer, protocol: oneOf("tcp", "udp", "sctp") })),
+    leases: arrayOf(checkLease),
+    options: object({ container_id: string, container_name: string, networks: recordOf(object({})), network_info: recordOf(object({})) }),
+    v: (x: unknown, where: string) => { if (x !== 1) throw new ShapeError(where, "version 1"); return 1 as const; },
+  })(v, at);
+  return o as unknown as Attachment;
+};
+
+export { NetworkError, dropLease };
+
+/**
+ * aardvark-dns daemonizes and may not listen yet when netavark returns (seen
+ * in 8 of 260 cold starts): the container's first lookup would fail. Waits
+ * (at most a second) for its UDP socket on the gateway's port 53.
+ */
+function awaitDnsListening(gateway: string): void {
+  const ip = parseIp4(gateway);
+  if (ip === undefined) return;
+  const le = Buffer.alloc(4);
+  le.writeUInt32LE(ip);
+  const local = `${le.toString("hex").toUpperCase()}:0035`;
+  const deadline = Date.now() + 1000;
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  while (Date.now() < deadline) {
+    let table = "";
+    try { table = readFileSync("/proc/net/udp", "utf8"); } catch { return; }
+    if (table.includes(` ${local} `)) return;
+    Atomics.wait(sleeper, 0, 0, 5);
+  }
+}

@@ -1,0 +1,103 @@
+// What tsbox holds on the host's network, recorded host-wide (not per --root:
+// addresses, ports and subnets are the host's): one file per lease, created
+// with O_EXCL, as the CNI host-local plugin keeps its addresses. Creating the
+// file is the allocation, so two tsbox processes never get the same address
+// or port, and no lock is held. Each file names its holder (the --root and the
+// container, or the network), so what a crash left is found and freed.
+// Under /run: leases go with the veths and rules at a reboot.
+
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { errnoCode } from "../errors.js";
+
+export const LEASE_ROOT = process.env.TSBOX_NET_RUN_DIR ?? "/run/tsbox/net";
+
+export type LeaseKind = "ip" | "port" | "subnet";
+
+/** Who holds a lease: a container of a root, or (subnets) a network of a root. */
+export interface Holder {
+  root: string;
+  /** the container's or the network's id */
+  id: string;
+}
+
+export interface Lease {
+  kind: LeaseKind;
+  /** for "ip": the network's id; "" for the others */
+  scope: string;
+  /** the address, "tcp-8080", or "10.90.1.0-24" */
+  key: string;
+  holder: Holder;
+}
+
+function dirOf(kind: LeaseKind, scope: string): string {
+  return kind === "ip" ? join(LEASE_ROOT, kind, scope) : join(LEASE_ROOT, kind);
+}
+
+/** Takes the lease; false if someone holds it. */
+export function tryLease(kind: LeaseKind, scope: string, key: string, holder: Holder): boolean {
+  const dir = dirOf(kind, scope);
+  mkdirSync(dir, { recursive: true });
+  let fd: number;
+  try {
+    fd = openSync(join(dir, key), "wx", 0o644);
+  } catch (e) {
+    if (errnoCode(e) === "EEXIST") return false;
+    throw e;
+  }
+  try {
+    writeSync(fd, `${holder.root}\n${holder.id}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+/** Frees the lease if this holder has it (never another's). */
+export function releaseLease(kind: LeaseKind, scope: string, key: string, holder: Holder): void {
+  const file = join(dirOf(kind, scope), key);
+  const h = readHolder(file);
+  if (h && h.root === holder.root && h.id === holder.id) rmSync(file, { force: true });
+}
+
+function readHolder(file: string): Holder | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  const [root, id] = text.split("\n");
+  return root && id ? { root, id } : undefined;
+}
+
+/** Every lease on the host (for the crash sweep and `network inspect`). */
+export function allLeases(): Lease[] {
+  const out: Lease[] = [];
+  const list = (dir: string): string[] => {
+    try { return readdirSync(dir); } catch { return []; }
+  };
+  for (const kind of ["port", "subnet"] as const) {
+    for (const key of list(dirOf(kind, ""))) {
+      const holder = readHolder(join(dirOf(kind, ""), key));
+      if (holder) out.push({ kind, scope: "", key, holder });
+    }
+  }
+  for (const scope of list(join(LEASE_ROOT, "ip"))) {
+    for (const key of list(dirOf("ip", scope))) {
+      const holder = readHolder(join(dirOf("ip", scope), key));
+      if (holder) out.push({ kind: "ip", scope, key, holder });
+    }
+  }
+  return out;
+}
+
+/** Removes a lease file whatever its holder (the sweep, for a holder that is gone). */
+export function dropLease(l: Lease): void {
+  rmSync(join(dirOf(l.kind, l.scope), l.key), { force: true });
+}
+
+/** The port lease's key: one host port per protocol, whatever the host address. */
+export function portLeaseKey(protocol: string, port: number): string {
+  return `${protocol}-${port}`;
+}

@@ -1,0 +1,277 @@
+// Acceptance: networking (issue 14) with real traffic: the default bridge,
+// published ports from the host (127.0.0.1) and from another "host" (a network
+// namespace this test makes, behind a veth), user-defined networks with names
+// and aliases, --internal, none, host, container:, and what every attachment
+// leaves behind (nothing) after rm, stop and a SIGKILL of tsbox.
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { alive, containerIds, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxAsync } from "./helpers.js";
+
+let root: string;
+// Another host, as far as the published ports know: a namespace behind a veth.
+const CLIENT = `tsbox-client-${process.pid}`;
+const HOST_SIDE = `tsc${process.pid % 100000}`;
+const HOST_IP = "10.211.0.1";
+const CLIENT_IP = "10.211.0.2";
+
+const ip = (...args: string[]) => execFileSync("ip", args, { encoding: "utf8" });
+const inClient = (...args: string[]) => spawnSync("ip", ["netns", "exec", CLIENT, ...args], { encoding: "utf8", timeout: 15_000 });
+
+beforeAll(() => {
+  root = rootWithBusybox();
+  ip("netns", "add", CLIENT);
+  ip("link", "add", HOST_SIDE, "type", "veth", "peer", "name", "eth0", "netns", CLIENT);
+  ip("addr", "add", `${HOST_IP}/30`, "dev", HOST_SIDE);
+  ip("link", "set", HOST_SIDE, "up");
+  ip("netns", "exec", CLIENT, "ip", "addr", "add", `${CLIENT_IP}/30`, "dev", "eth0");
+  ip("netns", "exec", CLIENT, "ip", "link", "set", "eth0", "up");
+  ip("netns", "exec", CLIENT, "ip", "link", "set", "lo", "up");
+});
+
+// Each test on its own: whatever a failed one left running goes.
+afterEach(() => {
+  const ids = containerIds(root);
+  if (ids.length) tsbox(root, ["rm", "-f", ...ids]);
+});
+
+afterAll(() => {
+  for (const n of ["tn-dns", "tn-internal", "tn-leak"]) tsbox(root, ["network", "rm", n]);
+  spawnSync("ip", ["link", "del", HOST_SIDE]);
+  spawnSync("ip", ["netns", "del", CLIENT]);
+  removeRoot(root);
+});
+
+const HTTPD = "mkdir -p /www && echo \"hello from $(hostname)\" > /www/index.html && exec httpd -f -p 80 -h /www";
+
+/** A detached busybox httpd; its id. */
+function web(flags: string[]): string {
+  const r = tsbox(root, ["run", "-d", ...flags, "busybox", "sh", "-c", HTTPD]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
+/** GET from the host, retried while the server starts. */
+function get(url: string, from: "host" | "client" = "host"): string {
+  for (let i = 0; i < 50; i++) {
+    const r = from === "host"
+      // (Debian's static busybox wget crashes with -T: timeout(1) bounds it instead.)
+      ? spawnSync("timeout", ["3", "busybox", "wget", "-q", "-O", "-", url], { encoding: "utf8" })
+      : inClient("timeout", "3", "busybox", "wget", "-q", "-O", "-", url);
+    if (r.status === 0) return r.stdout;
+    spawnSync("sleep", ["0.1"]);
+  }
+  return "";
+}
+
+function hostPortOf(id: string, port = "80/tcp"): number {
+  const r = tsbox(root, ["port", id, port]);
+  expect(r.code, r.stderr).toBe(0);
+  return Number(r.stdout.trim().split(":").at(-1));
+}
+
+/** What this root's containers hold on the host: leases (addresses, ports) naming it; not its networks' subnets. */
+function leasesOfRoot(): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    if (!existsSync(dir)) return;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name !== "netavark.lock" && readFileSync(p, "utf8").startsWith(`${root}\n`)) out.push(p);
+    }
+  };
+  walk("/run/tsbox/net/ip");
+  walk("/run/tsbox/net/port");
+  return out;
+}
+
+describe("the default bridge", () => {
+  it("is the default: eth0 on tsbox0's subnet, the address and name in /etc/hosts, no loopback resolver", () => {
+    const r = tsbox(root, ["run", "--rm", "-h", "box1", "busybox", "sh", "-c",
+      "ip -4 -o addr show eth0; echo ---; cat /etc/hosts; echo ---; cat /etc/resolv.conf; echo ---; ip route"]);
+    expect(r.code, r.stderr).toBe(0);
+    const [addr, hosts, resolv, routes] = r.stdout.split("---\n");
+    const m = /inet (172\.29\.\d+\.\d+)\/16/.exec(addr!);
+    expect(m, addr).not.toBeNull();
+    expect(hosts).toContain(`${m![1]}\tbox1`);
+    expect(resolv).not.toMatch(/nameserver 127\./);
+    expect(routes).toContain("default via 172.29.0.1");
+  });
+
+  it("publishes -p HOST:CONTAINER on 127.0.0.1 and on the host's addresses (from another namespace), in the kernel", () => {
+    const id = web(["-p", "18481:80", "--name", "web1"]);
+    expect(get("http://127.0.0.1:18481/")).toBe(`hello from ${id.slice(0, 12)}\n`);
+    expect(get(`http://${HOST_IP}:18481/`, "client")).toBe(`hello from ${id.slice(0, 12)}\n`);
+    // No userland proxy: nothing listens on the port on the host.
+    expect(readFileSync("/proc/net/tcp", "utf8")).not.toMatch(new RegExp(`:${(18481).toString(16).toUpperCase()} 00000000:0000 0A`));
+    expect(tsbox(root, ["port", "web1"]).stdout).toBe("80/tcp -> 0.0.0.0:18481\n");
+    expect(tsbox(root, ["ps"]).stdout).toContain("0.0.0.0:18481->80/tcp");
+    const inspect = JSON.parse(tsbox(root, ["inspect", "web1"]).stdout)[0];
+    expect(inspect.HostConfig.NetworkMode).toBe("bridge");
+    expect(inspect.NetworkSettings.Ports).toEqual({ "80/tcp": [{ HostIp: "0.0.0.0", HostPort: "18481" }] });
+    expect(inspect.NetworkSettings.IPAddress).toMatch(/^172\.29\./);
+    expect(inspect.NetworkSettings.Networks.bridge.Gateway).toBe("172.29.0.1");
+    // exec joins the container's network.
+    expect(tsbox(root, ["exec", "web1", "ip", "-4", "-o", "addr", "show", "eth0"]).stdout).toContain(inspect.NetworkSettings.IPAddress);
+    expect(tsbox(root, ["rm", "-f", "web1"]).code).toBe(0);
+  });
+
+  it("gives -p CONTAINER and -P (EXPOSE, --expose) free host ports: two containers exposing one port do not collide", () => {
+    const a = web(["-p", "80"]);
+    const b = web(["--expose", "80", "-P"]);
+    const pa = hostPortOf(a);
+    const pb = hostPortOf(b);
+    expect(pa).toBeGreaterThan(1023);
+    expect(pb).not.toBe(pa);
+    expect(get(`http://127.0.0.1:${pa}/`)).toBe(`hello from ${a.slice(0, 12)}\n`);
+    expect(get(`http://127.0.0.1:${pb}/`)).toBe(`hello from ${b.slice(0, 12)}\n`);
+    tsbox(root, ["rm", "-f", a, b]);
+  });
+
+  it("refuses a taken port with Docker's errors, leaving nothing of the refused container", async () => {
+    const a = web(["-p", "18482:80"]);
+    const before = containerIds(root).length;
+    const r = tsbox(root, ["run", "--rm", "-p", "18482:80", "busybox", "true"]);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toBe("tsbox: Bind for 0.0.0.0:18482 failed: port is already allocated\n");
+    expect(containerIds(root).length).toBe(before);
+    tsbox(root, ["rm", "-f", a]);
+    // A host process on the port: Docker's userland proxy's words.
+    const holder = spawn("python3", ["-c", "import socket,time\ns=socket.socket();s.bind(('0.0.0.0',18483));s.listen();print('up',flush=True);time.sleep(30)"]);
+    await new Promise((r) => holder.stdout.once("data", r));
+    const busy = tsbox(root, ["run", "--rm", "-p", "18483:80", "busybox", "true"]);
+    holder.kill();
+    expect(busy.code).toBe(125);
+    expect(busy.stderr).toMatch(/^tsbox: driver failed programming external connectivity on endpoint \S+ \(\w+\): Error starting userland proxy: listen tcp4 0\.0\.0\.0:18483: bind: address already in use\n$/);
+    expect(leasesOfRoot()).toEqual([]);
+  });
+
+  it("releases addresses, ports and rules when the container stops; start and restart attach it again", () => {
+    const id = web(["-p", "18484:80"]);
+    expect(get("http://127.0.0.1:18484/")).toContain("hello");
+    expect(tsbox(root, ["stop", "-t", "1", id]).code).toBe(0);
+    // The monitor's exit command releases it: wait for the lease to go.
+    for (let i = 0; i < 100 && existsSync("/run/tsbox/net/port/tcp-18484"); i++) spawnSync("sleep", ["0.05"]);
+    expect(existsSync("/run/tsbox/net/port/tcp-18484")).toBe(false);
+    expect(execFileSync("iptables-save", { encoding: "utf8" })).not.toContain(id);
+    expect(tsbox(root, ["start", id]).code).toBe(0);
+    expect(get("http://127.0.0.1:18484/")).toContain("hello");
+    expect(tsbox(root, ["restart", "-t", "1", id]).code).toBe(0);
+    expect(get("http://127.0.0.1:18484/")).toContain("hello");
+    expect(tsbox(root, ["rm", "-f", id]).code).toBe(0);
+    expect(existsSync("/run/tsbox/net/port/tcp-18484")).toBe(false);
+  });
+});
+
+describe("user-defined networks", () => {
+  it("resolve containers by name and --network-alias (aardvark-dns); ls, inspect and rm show and refuse as Docker", () => {
+    const created = tsbox(root, ["network", "create", "tn-dns"]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(tsbox(root, ["network", "ls"]).stdout).toMatch(/tn-dns\s+bridge\s+local/);
+    const server = web(["--network", "tn-dns", "--name", "srv", "--network-alias", "api"]);
+    const byName = tsbox(root, ["run", "--rm", "--network", "tn-dns", "busybox", "timeout", "3", "wget", "-q", "-O", "-", "http://srv/"]);
+    expect(byName.stdout, byName.stderr).toBe(`hello from ${server.slice(0, 12)}\n`);
+    const byAlias = tsbox(root, ["run", "--rm", "--network", "tn-dns", "busybox", "timeout", "3", "wget", "-q", "-O", "-", "http://api/"]);
+    expect(byAlias.stdout, byAlias.stderr).toBe(`hello from ${server.slice(0, 12)}\n`);
+    const inspect = JSON.parse(tsbox(root, ["network", "inspect", "tn-dns"]).stdout)[0];
+    expect(Object.values(inspect.Containers).map((c) => (c as { Name: string }).Name)).toEqual(["srv"]);
+    const rm = tsbox(root, ["network", "rm", "tn-dns"]);
+    expect(rm.code).toBe(1);
+    expect(rm.stderr).toContain("has active endpoints");
+    tsbox(root, ["rm", "-f", "srv"]);
+    expect(tsbox(root, ["network", "rm", "tn-dns"]).code).toBe(0);
+    expect(tsbox(root, ["run", "--rm", "--network", "tn-dns", "busybox", "true"]).stderr).toBe("tsbox: network tn-dns not found\n");
+  });
+
+  it("--internal has no way out; a normal network reaches another host", () => {
+    const out = tsbox(root, ["run", "--rm", "busybox", "ping", "-c", "1", "-W", "2", CLIENT_IP]);
+    expect(out.code, out.stdout + out.stderr).toBe(0);
+    expect(tsbox(root, ["network", "create", "--internal", "tn-internal"]).code).toBe(0);
+    const internal = tsbox(root, ["run", "--rm", "--network", "tn-internal", "busybox", "ping", "-c", "1", "-W", "2", CLIENT_IP]);
+    expect(internal.code).not.toBe(0);
+    expect(tsbox(root, ["network", "rm", "tn-internal"]).code).toBe(0);
+  });
+});
+
+describe("other modes and the /etc files", () => {
+  it("none has only lo; container: shares one stack", () => {
+    expect(tsbox(root, ["run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net"]).stdout.trim()).toBe("lo");
+    const id = web(["--name", "stack"]);
+    const own = tsbox(root, ["exec", id, "ip", "-4", "-o", "addr", "show", "eth0"]).stdout;
+    const shared = tsbox(root, ["run", "--rm", "--network", "container:stack", "busybox", "sh", "-c",
+      "ip -4 -o addr show eth0; timeout 3 wget -q -O - http://127.0.0.1/"]);
+    expect(shared.code, shared.stderr).toBe(0);
+    expect(shared.stdout).toContain(/inet (\S+)/.exec(own)![1]);
+    expect(shared.stdout).toContain(`hello from ${id.slice(0, 12)}`);
+    tsbox(root, ["rm", "-f", id]);
+  });
+
+  it("--add-host, --dns, --dns-search and --dns-option are written as Docker writes them", () => {
+    const r = tsbox(root, ["run", "--rm", "--add-host", "db:10.1.2.3", "--add-host", "gw:host-gateway", "--dns", "9.9.9.9",
+      "--dns-search", "example.org", "--dns-option", "ndots:2", "busybox", "sh", "-c", "cat /etc/hosts; echo ---; cat /etc/resolv.conf"]);
+    expect(r.code, r.stderr).toBe(0);
+    const [hosts, resolv] = r.stdout.split("---\n");
+    expect(hosts).toContain("10.1.2.3\tdb\n");
+    expect(hosts).toContain("172.29.0.1\tgw\n");
+    expect(resolv).toBe("search example.org\nnameserver 9.9.9.9\noptions ndots:2\n");
+  });
+
+  it("refuses bad flags in one line", () => {
+    const cases: [string[], string][] = [
+      [["-p", "abc"], "invalid containerPort: abc"],
+      [["-p", "1.2.3:80:80"], "invalid IP address: 1.2.3"],
+      [["--network", "nope"], "network nope not found"],
+      [["--ip", "172.29.0.9"], "user specified IP address is supported on user defined networks only"],
+      [["--add-host", "bad"], "bad format for add-host"],
+    ];
+    for (const [flags, msg] of cases) {
+      const r = tsbox(root, ["run", "--rm", ...flags, "busybox", "true"]);
+      expect(r.code, flags.join(" ")).toBe(125);
+      expect(r.stderr).toContain(msg);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    }
+  });
+});
+
+describe("clean-up", () => {
+  it("100 run --rm -p cycles on a network of their own leave no veth, rule, lease or namespace behind", async () => {
+    expect(tsbox(root, ["network", "create", "tn-leak"]).code).toBe(0);
+    const bridge = JSON.parse(tsbox(root, ["network", "inspect", "tn-leak"]).stdout)[0].Options["com.docker.network.bridge.name"] as string;
+    const before = execFileSync("iptables-save", { encoding: "utf8" }).split("\n").filter((l) => !l.startsWith("#") && !l.startsWith(":")).length;
+    for (let i = 0; i < 100; i++) {
+      const r = tsbox(root, ["run", "--rm", "--network", "tn-leak", "-p", `${19000 + i}:80`, "busybox", "true"]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect(existsSync(`/sys/class/net/${bridge}`)).toBe(false);
+    expect(leasesOfRoot()).toEqual([]);
+    const rules = execFileSync("iptables-save", { encoding: "utf8" });
+    for (let i = 0; i < 100; i++) expect(rules).not.toContain(`--dport ${19000 + i} `);
+    // Other tests' containers may come and go meanwhile: only theirs can differ.
+    expect(rules.split("\n").filter((l) => !l.startsWith("#") && !l.startsWith(":")).length).toBeLessThanOrEqual(before + 40);
+    expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(root);
+    expect(tsbox(root, ["network", "rm", "tn-leak"]).code).toBe(0);
+  }, 120_000);
+
+  it("a SIGKILL of tsbox mid-run leaves nothing once the next command ran", async () => {
+    const child = tsboxAsync(root, ["run", "--rm", "-p", "18485:80", "busybox", "sleep", "60"]);
+    let id: string | undefined;
+    for (let i = 0; i < 200 && !id; i++) {
+      id = containerIds(root).find((c) => stateOf(root, c).status === "running" && existsSync(join(root, "containers", c, "network.json")));
+      if (!id) await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(id).toBeDefined();
+    expect(existsSync("/run/tsbox/net/port/tcp-18485")).toBe(true);
+    child.kill("SIGKILL");
+    await new Promise((r) => child.on("close", r));
+    const pid = Number(stateOf(root, id!).pid);
+    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(tsbox(root, ["ps", "-a"]).code).toBe(0); // recovers what the dead tsbox left
+    expect(containerIds(root)).not.toContain(id);
+    expect(existsSync("/run/tsbox/net/port/tcp-18485")).toBe(false);
+    expect(leasesOfRoot()).toEqual([]);
+    expect(execFileSync("iptables-save", { encoding: "utf8" })).not.toContain(id!);
+    expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(root);
+  });
+});
