@@ -1,6 +1,7 @@
 // Start-up benchmark: wall time of a complete `run --rm <busybox> true` for
-// tsbox, Docker (default bridge network and --network none) and plain runc,
-// all from the same busybox tarball, plus the peak RSS of each CLI process.
+// tsbox and Docker (each with its default bridge network and with --network
+// none) and plain runc, all from the same busybox tarball, plus the peak RSS
+// of each CLI process.
 //
 //   npx tsx bench/start.ts [--iterations N] [--warmup N]     (or BENCH_ITERATIONS=N)
 //
@@ -41,7 +42,7 @@ function parseIterations(): { iterations: number; warmup: number } {
 // ---------------------------------------------------------------- runners
 
 interface Runner {
-  key: "tsbox" | "docker" | "dockerNoNet" | "runc";
+  key: "tsbox" | "tsboxNoNet" | "docker" | "dockerNoNet" | "runc";
   label: string;
   /** argv of one timed run; `seq` makes ids unique where a runtime needs that */
   argv: (seq: number) => string[];
@@ -56,7 +57,7 @@ function newRunner(key: Runner["key"], label: string, argv: (seq: number) => str
   return { key, label, argv, samples: [], rssKiB: [], ...(skip === undefined ? {} : { skip }) };
 }
 
-function prepareTsbox(work: string, tarball: string): Runner {
+function prepareTsbox(work: string, tarball: string): Runner[] {
   if (!existsSync(join(REPO, "dist", "tsbox.cjs"))) throw new Error("dist/ is missing: run `npm run build` (or `npm run bench:start`)");
   const root = join(work, "tsbox-root");
   const tsbox = (...args: string[]): string[] => [...TSBOX_ARGV, "--root", root, ...args];
@@ -66,7 +67,11 @@ function prepareTsbox(work: string, tarball: string): Runner {
     if (existsSync(root)) sh(tsbox("images", "-q"));
   });
   mustSh(tsbox("import", tarball, "busybox"));
-  return newRunner("tsbox", "tsbox run --rm", () => tsbox("run", "--rm", "busybox", "true"));
+  return [
+    // The default network: the bridge tsbox0 (a veth pair and an address from netavark).
+    newRunner("tsbox", "tsbox run --rm", () => tsbox("run", "--rm", "busybox", "true")),
+    newRunner("tsboxNoNet", "tsbox run --rm --network none", () => tsbox("run", "--rm", "--network", "none", "busybox", "true")),
+  ];
 }
 
 function prepareDocker(tarball: string): Runner[] {
@@ -147,7 +152,7 @@ async function measure(runners: Runner[], rounds: number, record: boolean, wrap:
       r.after?.(seq);
       if (e.code !== 0) {
         const msg = `${r.label} failed (${describeExit(e)})`;
-        if (r.key === "tsbox") throw new Error(msg);
+        if (r.key === "tsbox" || r.key === "tsboxNoNet") throw new Error(msg);
         // A peer that breaks mid-way is reported and dropped; tsbox's numbers still count.
         r.skip = msg;
         process.stderr.write(`skip: ${msg}\n`);
@@ -173,7 +178,7 @@ async function main(): Promise<void> {
   const tarball = join(work, "busybox.tar");
   mustSh(["bash", join(REPO, "scripts", "make-busybox-rootfs.sh"), tarball]);
 
-  const runners = [prepareTsbox(work, tarball), ...prepareDocker(tarball), prepareRunc(work, tarball)];
+  const runners = [...prepareTsbox(work, tarball), ...prepareDocker(tarball), prepareRunc(work, tarball)];
   // One line per reason: both docker runners share theirs.
   for (const reason of new Set(runners.map((r) => r.skip).filter(Boolean))) process.stdout.write(`skip: ${reason}\n`);
 
@@ -223,12 +228,16 @@ async function main(): Promise<void> {
     const r = runners.find((x) => x.key === key);
     return r && !r.skip && r.samples.length ? quantile(r.samples, 0.5) : undefined;
   };
-  const tsboxMs = median("tsbox")!;
-  const ratio = (key: Runner["key"]): number | null => {
-    const m = median(key);
-    return m === undefined ? null : Math.round((tsboxMs / m) * 100) / 100;
+  const ratio = (num: Runner["key"], den: Runner["key"]): number | null => {
+    const n = median(num);
+    const m = median(den);
+    return n === undefined || m === undefined ? null : Math.round((n / m) * 100) / 100;
   };
-  const ratios = { tsboxOverDocker: ratio("docker"), tsboxOverDockerNoNet: ratio("dockerNoNet"), tsboxOverRunc: ratio("runc") };
+  const ratios = {
+    tsboxOverDocker: ratio("tsbox", "docker"), tsboxOverDockerNoNet: ratio("tsbox", "dockerNoNet"), tsboxOverRunc: ratio("tsbox", "runc"),
+    tsboxNoNetOverDockerNoNet: ratio("tsboxNoNet", "dockerNoNet"), tsboxNoNetOverRunc: ratio("tsboxNoNet", "runc"),
+    tsboxOverTsboxNoNet: ratio("tsbox", "tsboxNoNet"), dockerOverDockerNoNet: ratio("docker", "dockerNoNet"),
+  };
   const goalMet = ratios.tsboxOverDocker === null ? null : ratios.tsboxOverDocker <= GOAL_RATIO;
 
   const fmt = (x: number | null): string => (x === null ? "–" : x.toFixed(1));
@@ -244,6 +253,9 @@ async function main(): Promise<void> {
     `- tsbox / docker run --rm: ${ratios.tsboxOverDocker ?? "n/a (docker skipped)"}`,
     `- tsbox / docker run --rm --network none: ${ratios.tsboxOverDockerNoNet ?? "n/a (docker skipped)"}`,
     `- tsbox / runc run: ${ratios.tsboxOverRunc ?? "n/a (runc skipped)"}`,
+    `- tsbox --network none / docker run --rm --network none: ${ratios.tsboxNoNetOverDockerNoNet ?? "n/a (docker skipped)"}`,
+    `- tsbox --network none / runc run: ${ratios.tsboxNoNetOverRunc ?? "n/a (runc skipped)"}`,
+    `- cost of the default bridge: tsbox ${ratios.tsboxOverTsboxNoNet} × its --network none, docker ${ratios.dockerOverDockerNoNet ?? "n/a"} × its --network none`,
     `- goal: tsbox ≤ ${GOAL_RATIO} × docker run --rm: ${goalMet === null ? "not checked (docker skipped)" : goalMet ? "MET" : "NOT MET"}`,
     ...[...new Set(Object.values(stats).map((s) => s.skipped).filter(Boolean))].map((why) => `- skipped: ${why}`),
     `- load average (1 min) before/after: ${load.map((l) => l.toFixed(2)).join(" / ")} on ${cpus().length} CPUs`,

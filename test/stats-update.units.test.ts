@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import type { CgroupStats } from "../src/cgroupfs/types.js";
 import {
+  netDevTotals,
   bytesSize, cpuPercent, formatJson, formatTable, goG, humanSize, memLimit, memUsageNoCache, rowFromSamples, rowText,
   systemCpuNs, tabulate, type StatsSample,
 } from "../src/runtime/stats-format.js";
@@ -31,6 +32,19 @@ describe("CPU %", () => {
   it("system CPU time from /proc/stat: the first seven fields, ticks → ns", () => {
     const procStat = "cpu  100 2 30 400 5 6 7 8 0 0\ncpu0 50 1 15 200 2 3 3 4 0 0\n";
     expect(systemCpuNs(procStat)).toBe((100 + 2 + 30 + 400 + 5 + 6 + 7) * 1e7);
+  });
+});
+
+describe("NET I/O", () => {
+  it("sums every interface but lo of /proc/PID/net/dev (received, sent)", () => {
+    const dev = [
+      "Inter-|   Receive                                                |  Transmit",
+      " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed",
+      "    lo:  999999      10    0    0    0     0          0         0   999999      10    0    0    0     0       0          0",
+      "  eth0:    1500      12    0    0    0     0          0         0      700       8    0    0    0     0       0          0",
+      "  eth1:     500       2    0    0    0     0          0         0      300       1    0    0    0     0       0          0",
+    ].join("\n");
+    expect(netDevTotals(dev)).toEqual({ rx: 2000, tx: 1000 });
   });
 });
 

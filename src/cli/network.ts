@@ -5,7 +5,7 @@ import { TsboxError, UsageError } from "../errors.js";
 import { table } from "../format.js";
 import { hostAddress, readAttachment, type PortBinding } from "../network/index.js";
 import {
-  createNetworkVerb, findEntry, inspectNetwork, networkEntries, pruneNetworks, removeNetwork,
+  connectContainer, createNetworkVerb, disconnectContainer, findEntry, inspectNetwork, networkEntries, pruneNetworks, removeNetwork,
 } from "../runtime/networks.js";
 import { containerPaths, findContainer } from "../state/container-store.js";
 import { collect, eachArg, prepare } from "./common.js";
@@ -78,6 +78,27 @@ export function registerNetworkCommands(program: Command): void {
         removeNetwork(g.root, r);
         process.stdout.write(`${r}\n`);
       });
+    });
+
+  network.command("connect")
+    .description("Connect a container to a network")
+    .argument("<network>")
+    .argument("<container>")
+    .option("--alias <alias>", "Add network-scoped alias for the container", collect, [])
+    .option("--ip <address>", "IPv4 address (e.g., 172.30.100.104)")
+    .action(async (net: string, ctr: string, o: { alias: string[]; ip?: string }, cmd: Command) => {
+      const g = await prepare(cmd);
+      connectContainer(g.root, net, ctr, { aliases: o.alias, ...(o.ip !== undefined ? { ip: o.ip } : {}) });
+    });
+
+  network.command("disconnect")
+    .description("Disconnect a container from a network")
+    .argument("<network>")
+    .argument("<container>")
+    .option("-f, --force", "Force the container to disconnect from a network", false)
+    .action(async (net: string, ctr: string, _o: unknown, cmd: Command) => {
+      const g = await prepare(cmd);
+      disconnectContainer(g.root, net, ctr);
     });
 
   network.command("prune")

@@ -12,15 +12,16 @@ import { TsboxError, UsageError } from "../errors.js";
 import { log } from "../log.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { randomBelow } from "../util/random.js";
-import { ShapeError, arrayOf, integer, object, oneOf, readChecked, recordOf, string, type Check } from "../util/shape.js";
+import { ShapeError, arrayOf, integer, object, oneOf, optional, readChecked, recordOf, string, type Check } from "../util/shape.js";
 import { Undo } from "../util/undo.js";
 import { ephemeralRange, hostPortsInUse } from "./host-ports.js";
-import { contains, formatIp4, hostRange, parseIp4, parseSubnet4 } from "./ipv4.js";
+import { contains, formatIp4, hostRange, macFromIp4, parseIp4, parseSubnet4 } from "./ipv4.js";
 import { withLock } from "../util/lock.js";
 import { LEASE_ROOT, allLeases, dropLease, portLeaseKey, releaseLease, tryLease, type Holder, type Lease } from "./leases.js";
 import { netavarkSetup, netavarkTeardown, NetworkError, type NetavarkOptions, type NetavarkPort } from "./netavark.js";
 import type { NetworkDef } from "./networks.js";
 import { ensurePublishedPortsForwarded } from "./forward.js";
+import { ensureAnchor, removeAnchor } from "./anchor.js";
 import { hostAddress, type PortBinding, type PortRequest, type Protocol } from "./ports.js";
 
 /** What a container asks of the network, kept with it for every start. */
@@ -52,6 +53,8 @@ export interface Attachment {
   netns: string;
   configDir: string;
   options: NetavarkOptions;
+  /** networks joined later (`network connect`), each its own netavark setup */
+  connected?: { networkId: string; options: NetavarkOptions }[];
   endpoints: Endpoint[];
   ports: PortBinding[];
   leases: Lease[];
@@ -107,6 +110,8 @@ function attachLocked(host: NetnsHost, a: AttachArgs): Attachment {
     undo.push(() => host.unmount(netns));
     undo.push(() => { for (const l of leases) releaseLease(l.kind, l.scope, l.key, holder); });
 
+    // The bridge first, kept by its anchor: this container's teardown will not delete it.
+    for (const n of a.networks) ensureAnchor(host, n);
     const ips = a.networks.map((n, i) => leaseAddress(n, i === 0 ? a.request.ip : undefined, holder, leases));
     const ports = leasePorts(a.request.ports, a, holder, leases);
     const configDir = netavarkConfigDir(a.root);
@@ -157,9 +162,11 @@ function releaseLocked(host: NetnsHost, root: string, id: string, dir: string): 
     log().warn({ id, err: e }, "unreadable network.json: freeing what can be found");
   }
   if (record) {
-    let failed: string | undefined;
-    try { failed = netavarkTeardown(record.configDir, netns, record.options); } catch (e) { failed = String(e); }
-    if (failed) log().warn({ id, failed }, "network teardown");
+    for (const o of [...(record.connected ?? []).map((c) => c.options).reverse(), record.options]) {
+      let failed: string | undefined;
+      try { failed = netavarkTeardown(record.configDir, netns, o); } catch (e) { failed = String(e); }
+      if (failed) log().warn({ id, failed }, "network teardown");
+    }
   }
   // Every lease of the container, recorded or not (a crash between a lease and the record).
   for (const l of allLeases()) {
@@ -261,13 +268,10 @@ function netavarkOptions(a: AttachArgs, ips: string[], ports: PortBinding[]): Ne
   a.networks.forEach((n, i) => {
     networks[n.name] = {
       interface_name: `eth${i}`, static_ips: [ips[i]!],
-      ...(i === 0 && a.request.mac ? { static_mac: a.request.mac } : {}),
+      static_mac: i === 0 && a.request.mac ? a.request.mac : macFromIp4(ips[i]!),
       ...(n.dns ? { aliases: aliasesOf(a) } : {}),
     };
-    info[n.name] = {
-      name: n.name, id: n.id, driver: "bridge", network_interface: n.bridge,
-      subnets: [{ subnet: n.subnet, gateway: n.gateway }], ipv6_enabled: false, internal: n.internal, dns_enabled: n.dns,
-    };
+    info[n.name] = networkInfo(n);
   });
   const port_mappings: NetavarkPort[] = ports.map((p) => ({
     host_ip: p.hostIp, container_port: p.containerPort, host_port: p.hostPort, range: 1, protocol: p.protocol,
@@ -283,6 +287,7 @@ const checkLease: Check<Lease> = object({
 });
 
 // The options are netavark's own input, handed back to it as they were written.
+const netavarkInput = object({ container_id: string, container_name: string, networks: recordOf(object({})), network_info: recordOf(object({})) });
 const checkAttachment: Check<Attachment> = (v, at) => {
   const o = object({
     netns: string, configDir: string,
@@ -292,7 +297,8 @@ const checkAttachment: Check<Attachment> = (v, at) => {
     })),
     ports: arrayOf(object({ hostIp: string, hostPort: integer, containerPort: integer, protocol: oneOf("tcp", "udp", "sctp") })),
     leases: arrayOf(checkLease),
-    options: object({ container_id: string, container_name: string, networks: recordOf(object({})), network_info: recordOf(object({})) }),
+    options: netavarkInput,
+    connected: optional(arrayOf(object({ networkId: string, options: netavarkInput }))),
     v: (x: unknown, where: string) => { if (x !== 1) throw new ShapeError(where, "version 1"); return 1 as const; },
   })(v, at);
   return o as unknown as Attachment;
@@ -319,4 +325,89 @@ function awaitDnsListening(gateway: string): void {
     if (table.includes(` ${local} `)) return;
     Atomics.wait(sleeper, 0, 0, 5);
   }
+}
+
+/** network rm: the network's bridge goes with its anchor. */
+export function releaseNetworkBridge(host: NetnsHost, def: NetworkDef): void {
+  if (!existsSync(LEASE_ROOT)) return;
+  withLock(LOCK, () => removeAnchor(host, def));
+}
+
+/**
+ * `network connect` of a running container: one more interface (eth1, …) on
+ * the network, its own netavark setup, recorded beside the first.
+ */
+export function connectNetwork(host: NetnsHost, a: AttachArgs): Attachment {
+  mkdirSync(LEASE_ROOT, { recursive: true });
+  return withLock(LOCK, () => {
+    const record = readChecked(recordPath(a.dir), checkAttachment);
+    const n = a.networks[0]!;
+    if (!record) throw new TsboxError(`container ${a.name} is not on a network it can add to (its network mode has none)`);
+    if (record.endpoints.some((e) => e.networkId === n.id)) {
+      throw new TsboxError(`endpoint with name ${a.name} already exists in network ${n.name}`);
+    }
+    const holder: Holder = { root: a.root, id: a.id };
+    const leases: Lease[] = [];
+    ensureAnchor(host, n);
+    const ip = leaseAddress(n, a.request.ip, holder, leases);
+    const iface = `eth${record.endpoints.length}`;
+    const options: NetavarkOptions = {
+      container_id: a.id, container_name: a.name,
+      networks: { [n.name]: { interface_name: iface, static_ips: [ip], static_mac: macFromIp4(ip), ...(n.dns ? { aliases: aliasesOf(a) } : {}) } },
+      network_info: { [n.name]: networkInfo(n) },
+    };
+    const pending: Attachment = {
+      ...record, connected: [...(record.connected ?? []), { networkId: n.id, options }], leases: [...record.leases, ...leases],
+    };
+    writeJsonAtomic(recordPath(a.dir), pending, false);
+    let status;
+    try {
+      status = netavarkSetup(record.configDir, record.netns, options);
+    } catch (e) {
+      netavarkTeardown(record.configDir, record.netns, options);
+      for (const l of leases) releaseLease(l.kind, l.scope, l.key, holder);
+      writeJsonAtomic(recordPath(a.dir), record, false);
+      throw e;
+    }
+    if (n.dns) awaitDnsListening(n.gateway);
+    const endpoint: Endpoint = {
+      network: n.name, networkId: n.id, ip, prefix: parseSubnet4(n.subnet)!.prefix, gateway: n.gateway,
+      mac: status[n.name]?.interfaces?.[iface]?.mac_address ?? "", bridge: n.bridge, aliases: n.dns ? aliasesOf(a) : [],
+      dnsServers: status[n.name]?.dns_server_ips ?? [],
+    };
+    const done: Attachment = { ...pending, endpoints: [...record.endpoints, endpoint] };
+    writeJsonAtomic(recordPath(a.dir), done, false);
+    return done;
+  });
+}
+
+/** `network disconnect` of a running container from a network it was connected to. */
+export function disconnectNetwork(root: string, id: string, dir: string, networkId: string, networkName: string): void {
+  withLock(LOCK, () => {
+    const record = readChecked(recordPath(dir), checkAttachment);
+    const i = record?.connected?.findIndex((c) => c.networkId === networkId) ?? -1;
+    if (!record || i < 0) {
+      if (record?.endpoints[0]?.networkId === networkId) {
+        throw new TsboxError(`container ${id.slice(0, 12)} is running on ${networkName} as its first network: stop it to disconnect it`);
+      }
+      throw new TsboxError(`container ${id.slice(0, 12)} is not connected to network ${networkName}`);
+    }
+    const c = record.connected![i]!;
+    const failed = netavarkTeardown(record.configDir, record.netns, c.options);
+    if (failed) log().warn({ id, failed }, "network teardown");
+    const ip = record.endpoints.find((e) => e.networkId === networkId)?.ip;
+    const lease = record.leases.find((l) => l.kind === "ip" && l.scope === networkId && l.key === ip);
+    if (lease) releaseLease(lease.kind, lease.scope, lease.key, { root, id });
+    writeJsonAtomic(recordPath(dir), {
+      ...record, connected: record.connected!.filter((_, j) => j !== i),
+      endpoints: record.endpoints.filter((e) => e.networkId !== networkId), leases: record.leases.filter((l) => l !== lease),
+    } satisfies Attachment, false);
+  });
+}
+
+function networkInfo(n: NetworkDef): NetavarkOptions["network_info"][string] {
+  return {
+    name: n.name, id: n.id, driver: "bridge", network_interface: n.bridge,
+    subnets: [{ subnet: n.subnet, gateway: n.gateway }], ipv6_enabled: false, internal: n.internal, dns_enabled: n.dns,
+  };
 }

@@ -7,9 +7,17 @@ export * from "./ports.js";
 export * from "./etc-files.js";
 export { checkMac } from "./ipv4.js";
 export {
-  attachNetwork, releaseNetwork, readAttachment, netnsPath, netavarkConfigDir,
+  attachNetwork, releaseNetwork, releaseNetworkBridge, connectNetwork, disconnectNetwork, readAttachment, netnsPath, netavarkConfigDir,
   type Attachment, type Endpoint, type NetworkRequest, type NetnsHost,
 } from "./attach.js";
 export { NetworkError, netavarkBinaries } from "./netavark.js";
 export { allLeases, dropLease, type Lease } from "./leases.js";
+export { ANCHOR_DIR } from "./anchor.js";
+import { sweepOrphanLeases } from "./leases.js";
+import { ANCHOR_DIR } from "./anchor.js";
+
+/** What a crash or a hand-removed root left on the host's network: freed by `system prune`. */
+export function sweepNetworkLeftovers(): number {
+  return sweepOrphanLeases(ANCHOR_DIR).length;
+}
 export { readNetworkConfig, writeNetworkConfig, type ContainerNetworkConfig } from "./container-config.js";

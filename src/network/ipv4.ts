@@ -89,3 +89,15 @@ export function checkMac(s: string): string {
   if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(s)) throw new UsageError(`${s} is not a valid mac address`);
   return s.toLowerCase();
 }
+
+/**
+ * Docker's MAC for an address (GenerateMACFromIP): 02:42 and the IPv4 bytes.
+ * An address given to a new container keeps the MAC the host's neighbour
+ * cache still holds for it, so the first packets do not go to the last
+ * holder's vanished MAC until the entry goes stale (seconds).
+ */
+export function macFromIp4(ip: string): string {
+  const n = parseIp4(ip) ?? 0;
+  return ["02", "42", n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]
+    .map((b) => (typeof b === "string" ? b : b.toString(16).padStart(2, "0"))).join(":");
+}

@@ -6,7 +6,7 @@
 // container, or the network), so what a crash left is found and freed.
 // Under /run: leases go with the veths and rules at a reboot.
 
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { errnoCode } from "../errors.js";
 
@@ -100,4 +100,24 @@ export function dropLease(l: Lease): void {
 /** The port lease's key: one host port per protocol, whatever the host address. */
 export function portLeaseKey(protocol: string, port: number): string {
   return `${protocol}-${port}`;
+}
+
+/**
+ * `system prune`: leases whose holder is gone — a container directory or a
+ * network definition that no longer exists (removed by hand, or a root
+ * deleted with containers on it). The anchors' are the network layer's own.
+ */
+export function sweepOrphanLeases(anchorDir: string): Lease[] {
+  const dropped: Lease[] = [];
+  for (const l of allLeases()) {
+    if (l.holder.root === anchorDir) continue;
+    const owner = l.kind === "subnet"
+      ? join(l.holder.root, "networks", `${l.holder.id}.json`)
+      : join(l.holder.root, "containers", l.holder.id);
+    if (!existsSync(owner)) {
+      dropLease(l);
+      dropped.push(l);
+    }
+  }
+  return dropped;
 }

@@ -4,10 +4,11 @@
 import { createHash } from "node:crypto";
 import { TsboxError } from "../errors.js";
 import {
-  createNetwork, deleteNetworkDef, findNetwork, listNetworks, readAttachment, DEFAULT_NETWORK_NAME,
+  createNetwork, deleteNetworkDef, releaseNetworkBridge, connectNetwork, disconnectNetwork, getNetwork, readNetworkConfig, writeNetworkConfig, findNetwork, listNetworks, readAttachment, DEFAULT_NETWORK_NAME,
   type CreateOptions, type NetworkDef,
 } from "../network/index.js";
-import { containerPaths, readAllStates } from "../state/container-store.js";
+import { containerPaths, findContainer, readAllStates } from "../state/container-store.js";
+import { shimLauncher } from "../native/launcher.js";
 
 /** Docker's predefined `host` and `none` are listed beside the networks. */
 export interface NetworkEntry {
@@ -72,6 +73,7 @@ export function removeNetwork(root: string, ref: string): NetworkEntry {
   if (Object.keys(containersOn(root, n.id)).length > 0) {
     throw new TsboxError(`error while removing network: network ${n.name} id ${n.id} has active endpoints`, 1);
   }
+  releaseNetworkBridge(shimLauncher, n.def);
   deleteNetworkDef(root, n.def);
   return n;
 }
@@ -81,8 +83,51 @@ export function pruneNetworks(root: string): string[] {
   const removed: string[] = [];
   for (const d of listNetworks(root)) {
     if (d.name === DEFAULT_NETWORK_NAME || Object.keys(containersOn(root, d.id)).length > 0) continue;
+    releaseNetworkBridge(shimLauncher, d);
     deleteNetworkDef(root, d);
     removed.push(d.name);
   }
   return removed;
+}
+
+/**
+ * `network connect`: the network is added to the container's networks; a
+ * running container gets its interface now, a stopped one at its next start.
+ */
+export function connectContainer(root: string, netRef: string, ctrRef: string, o: { aliases: string[]; ip?: string }): void {
+  const net = getNetwork(root, netRef);
+  const c = findContainer(root, ctrRef);
+  const dir = containerPaths(root, c.id).dir;
+  const config = readNetworkConfig(dir);
+  if (!config || config.kind !== "bridge" || !config.request) {
+    throw new TsboxError("container sharing network namespace with another container or host cannot be connected to any other network");
+  }
+  if (config.request.networks.includes(net.id)) {
+    throw new TsboxError(`endpoint with name ${c.name} already exists in network ${net.name}`);
+  }
+  if (net.name === DEFAULT_NETWORK_NAME && (o.ip !== undefined || o.aliases.length)) {
+    throw new TsboxError("network-scoped aliases and --ip are only supported for user-defined networks");
+  }
+  const request = { ...config.request, networks: [...config.request.networks, net.id], aliases: [...new Set([...config.request.aliases, ...o.aliases])] };
+  if (readAttachment(dir)) {
+    connectNetwork(shimLauncher, {
+      root, id: c.id, name: c.name, dir, networks: [net],
+      request: { networks: [net.id], aliases: request.aliases, ports: [], ...(o.ip !== undefined ? { ip: o.ip } : {}) },
+    });
+  }
+  writeNetworkConfig(dir, { ...config, request });
+}
+
+/** `network disconnect`: off the network now if it runs, and at its next starts. */
+export function disconnectContainer(root: string, netRef: string, ctrRef: string): void {
+  const net = getNetwork(root, netRef);
+  const c = findContainer(root, ctrRef);
+  const dir = containerPaths(root, c.id).dir;
+  const config = readNetworkConfig(dir);
+  if (!config?.request?.networks.includes(net.id)) {
+    throw new TsboxError(`container ${c.id.slice(0, 12)} is not connected to network ${net.name}`);
+  }
+  const a = readAttachment(dir);
+  if (a?.endpoints.some((e) => e.networkId === net.id)) disconnectNetwork(root, c.id, dir, net.id, net.name);
+  writeNetworkConfig(dir, { ...config, request: { ...config.request, networks: config.request.networks.filter((n) => n !== net.id) } });
 }

@@ -1,6 +1,8 @@
 // `tsbox container prune` and `tsbox system prune`/`df`: stopped containers
 // go, with their directory, cgroup and name.
 
+import { releaseNetwork, sweepNetworkLeftovers } from "../network/index.js";
+import { shimLauncher } from "../native/launcher.js";
 import { existsSync, lstatSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { CorruptContainerError } from "../errors.js";
@@ -48,7 +50,11 @@ export function pruneDebris(root: string, minAgeMs = 60_000): number {
   };
   for (const id of listContainerIds(root)) {
     const p = containerPaths(root, id);
-    if (!existsSync(p.state) && old(p.dir)) { rmSync(p.dir, { recursive: true, force: true }); removed++; }
+    if (!existsSync(p.state) && old(p.dir)) {
+      releaseNetwork(shimLauncher, root, id, p.dir); // its netns is mounted in the directory
+      rmSync(p.dir, { recursive: true, force: true });
+      removed++;
+    }
   }
   const names = join(root, "names");
   let entries: string[] = [];
@@ -66,5 +72,5 @@ export function pruneDebris(root: string, minAgeMs = 60_000): number {
     }
     if ((!s || s.name !== n) && old(file)) { rmSync(file, { force: true }); removed++; }
   }
-  return removed;
+  return removed + sweepNetworkLeftovers();
 }

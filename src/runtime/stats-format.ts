@@ -10,6 +10,22 @@ export interface StatsSample {
   /** host CPU time in ns summed over all CPUs, from /proc/stat (moby's SystemUsage) */
   systemNs: number;
   onlineCpus: number;
+  /** bytes received and sent by the container's interfaces but lo (its /proc/PID/net/dev) */
+  net?: { rx: number; tx: number };
+}
+
+/** /proc/PID/net/dev summed over every interface but lo, as Docker sums its networks. */
+export function netDevTotals(text: string): { rx: number; tx: number } {
+  let rx = 0;
+  let tx = 0;
+  for (const line of text.split("\n").slice(2)) {
+    const colon = line.indexOf(":");
+    if (colon < 0 || line.slice(0, colon).trim() === "lo") continue;
+    const f = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    rx += f[0] ?? 0;
+    tx += f[8] ?? 0;
+  }
+  return { rx, tx };
 }
 
 export interface StatsRow {
@@ -63,8 +79,7 @@ export function rowFromSamples(id: string, name: string, prev: StatsSample | und
     id, name,
     cpuPercent: cpuPercent(prev, cur),
     memUsage: usage, memLimit: limit, memPercent: limit > 0 ? (usage / limit) * 100 : 0,
-    // tsbox containers have no network of their own yet (as --network none)
-    netRx: 0, netTx: 0,
+    netRx: cur.net?.rx ?? 0, netTx: cur.net?.tx ?? 0,
     blockRead: cur.stats.io?.readBytes ?? 0, blockWrite: cur.stats.io?.writeBytes ?? 0,
     pids: cur.stats.pids?.current ?? 0,
   };

@@ -10,7 +10,7 @@ import { NotFoundError } from "../errors.js";
 import { containerCgroup } from "../state/container-cgroup.js";
 import { findContainer, ownerAlive, readAllStates, readState, type ContainerState } from "../state/container-store.js";
 import {
-  emptyRow, formatJson, formatTable, rowFromSamples, rowText, systemCpuNs, type RowText, type StatsSample,
+  netDevTotals, emptyRow, formatJson, formatTable, rowFromSamples, rowText, systemCpuNs, type RowText, type StatsSample,
 } from "./stats-format.js";
 
 export interface StatsOptions {
@@ -47,7 +47,9 @@ function sample(h: Hierarchy, s: ContainerState): StatsSample | undefined {
   if (!isRunning(s)) return undefined;
   try {
     const stats = containerCgroup(h, s).stats();
-    return { stats, systemNs: systemCpuNs(readFileSync("/proc/stat", "utf8")), onlineCpus: cpus().length };
+    let net: { rx: number; tx: number } | undefined;
+    try { net = s.pid ? netDevTotals(readFileSync(`/proc/${s.pid}/net/dev`, "utf8")) : undefined; } catch { /* exited meanwhile */ }
+    return { stats, systemNs: systemCpuNs(readFileSync("/proc/stat", "utf8")), onlineCpus: cpus().length, ...(net ? { net } : {}) };
   } catch {
     return undefined; // the container ended between listing and reading
   }
