@@ -30,6 +30,13 @@ const RESULTS = join(REPO, "bench", "results", "net.json");
 /** The goals of the networking issue: tsbox's rps against Docker's and against the host network's. */
 const GOALS = { tsboxOverDockerAtLeast: 1.5, tsboxOverHostAtLeast: 0.9 };
 const CONTAINER_PORT = 80;
+/**
+ * ab's default concurrency: busybox httpd listens with a backlog of 9, and
+ * more connections in flight overflow its accept queue now and then; each
+ * dropped SYN stalls its connection for the 1 s retransmit timeout (at -c 16:
+ * ~12–30 per 20 000 requests, a ~1.2 s longest request in every runner).
+ */
+const DEFAULT_CONCURRENCY = 8;
 /** 512 bytes of HTML: small enough that the connection's set-up and the path through the network dominate. */
 const BODY = (() => {
   const head = "<!doctype html><title>tsbox bench:net</title><p>";
@@ -80,7 +87,8 @@ async function freePorts(first: number, count: number): Promise<number[]> {
 
 // ---------------------------------------------------------------- runners
 
-interface Round { rps: number; p50Ms: number; p99Ms: number; meanMs: number; seconds: number }
+/** One ab run; synRetrans is the host's TcpExt TCPSynRetrans over it (ab's SYNs, and a proxy's to its container). */
+interface Round { rps: number; p50Ms: number; p99Ms: number; maxMs: number; meanMs: number; seconds: number; synRetrans: number | null }
 
 interface Runner {
   key: "tsbox" | "docker" | "tsboxHost" | "dockerHost";
@@ -169,8 +177,13 @@ function pathOf(port: number): { listeners: string[]; natRules: string[] } {
   // ss: `users:(("docker-proxy",pid=…,fd=…))` for a proxy, nothing for a DNAT-only port.
   const listeners = sh(["ss", "-Hltnp", `sport = :${port}`]).out.split("\n").filter(Boolean)
     .map((l) => /users:\(\("([^"]+)"/.exec(l)?.[1] ?? l.trim());
-  const natRules = sh(["iptables-save", "-t", "nat"]).out.split("\n").filter((l) => new RegExp(`\\b${port}\\b`).test(l) && l.startsWith("-A"));
-  return { listeners, natRules };
+  // One name per process kind (a proxy listens on 0.0.0.0 and on [::]).
+  return { listeners: [...new Set(listeners)], natRules: natRulesOf(port) };
+}
+
+
+function natRulesOf(port: number): string[] {
+  return sh(["iptables-save", "-t", "nat"]).out.split("\n").filter((l) => new RegExp(`\\b${port}\\b`).test(l) && l.startsWith("-A"));
 }
 
 /** The nat OUTPUT rules that send the host's own connections to Docker's and netavark's chains. */
@@ -182,9 +195,19 @@ function outputRules(): string[] {
 
 let abChild: ChildProcess | undefined;
 
+/** The host network namespace's count of retransmitted SYNs (a dropped SYN costs its connection 1 s). */
+function synRetrans(): number | null {
+  const lines = readFileSync("/proc/net/netstat", "utf8").split("\n").filter((l) => l.startsWith("TcpExt:"));
+  const names = lines[0]?.split(/\s+/) ?? [];
+  const values = lines[1]?.split(/\s+/) ?? [];
+  const i = names.indexOf("TCPSynRetrans");
+  return i > 0 && values[i] !== undefined ? Number(values[i]) : null;
+}
+
 /** Runs ab and parses its report; throws with ab's message when it fails or a request does. */
 function runAb(port: number, requests: number, concurrency: number): Promise<Round> {
   const argv = ["ab", "-q", "-n", String(requests), "-c", String(concurrency), `http://127.0.0.1:${port}/index.html`];
+  const syn0 = synRetrans();
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
     abChild = child;
@@ -209,10 +232,12 @@ function runAb(port: number, requests: number, concurrency: number): Promise<Rou
       const seconds = num(/^Time taken for tests:\s+([\d.]+) seconds/m);
       const p50Ms = num(/^\s+50%\s+(\d+)/m);
       const p99Ms = num(/^\s+99%\s+(\d+)/m);
-      if (rps === undefined || meanMs === undefined || seconds === undefined || p50Ms === undefined || p99Ms === undefined) return fail(`unexpected output: ${out.slice(0, 400)}`);
+      const maxMs = num(/^\s+100%\s+(\d+)/m);
+      if (rps === undefined || meanMs === undefined || seconds === undefined || p50Ms === undefined || p99Ms === undefined || maxMs === undefined) return fail(`unexpected output: ${out.slice(0, 400)}`);
       if (complete !== requests || failed !== 0 || non2xx !== 0) return fail(`${complete} complete, ${failed} failed, ${non2xx} non-2xx of ${requests}`);
       if (length !== Buffer.byteLength(BODY)) return fail(`document length ${length}, expected ${Buffer.byteLength(BODY)}`);
-      resolve({ rps, p50Ms, p99Ms, meanMs, seconds });
+      const syn1 = synRetrans();
+      resolve({ rps, p50Ms, p99Ms, maxMs, meanMs, seconds, synRetrans: syn0 === null || syn1 === null ? null : syn1 - syn0 });
     });
   });
 }
@@ -245,7 +270,7 @@ async function main(): Promise<void> {
   const rounds = option("--rounds", process.env.BENCH_ITERATIONS, 5, 1);
   const warmup = option("--warmup", undefined, 1, 0);
   const requests = option("--requests", undefined, 20_000, 1);
-  const concurrency = option("--concurrency", undefined, 16, 1);
+  const concurrency = option("--concurrency", undefined, DEFAULT_CONCURRENCY, 1);
   const firstPort = option("--port", undefined, 18080, 1);
   if (process.getuid?.() !== 0) throw new Error("run as root: tsbox and docker need it");
   if (concurrency > requests) throw new Error("--concurrency must not exceed --requests (ab refuses)");
@@ -299,6 +324,8 @@ async function main(): Promise<void> {
     maxRps: ((x) => (x === null ? null : round1(x)))(q(r, (x) => x.rps, 1)),
     medianP50Ms: q(r, (x) => x.p50Ms, 0.5),
     medianP99Ms: q(r, (x) => x.p99Ms, 0.5),
+    medianMaxMs: q(r, (x) => x.maxMs, 0.5),
+    medianSynRetrans: r.rounds.some((x) => x.synRetrans === null) ? null : q(r, (x) => x.synRetrans!, 0.5),
     samples: r.rounds,
   }]));
   const median = (r: Runner): number | undefined => (!r.skip && r.rounds.length ? quantile(r.rounds.map((x) => x.rps), 0.5) : undefined);
@@ -326,10 +353,12 @@ async function main(): Promise<void> {
   const lines = [
     `## Network: \`ab -n ${requests} -c ${concurrency}\` of a ${Buffer.byteLength(BODY)}-byte file from busybox httpd via 127.0.0.1 (${rounds} interleaved rounds after ${warmup} warm-up)`,
     "",
-    "| runner | median req/s | min | max | p50 ms | p99 ms |",
-    "|---|---:|---:|---:|---:|---:|",
-    ...Object.values(stats).map((s) => s.skipped ? `| ${s.label} | skipped | | | | |`
-      : `| ${s.label} | ${fmt(s.medianRps)} | ${fmt(s.minRps)} | ${fmt(s.maxRps)} | ${fmt(s.medianP50Ms)} | ${fmt(s.medianP99Ms)} |`),
+    "| runner | median req/s | min | max | p50 ms | p99 ms | longest ms | SYN retransmits |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ...Object.values(stats).map((s) => s.skipped ? `| ${s.label} | skipped | | | | | | |`
+      : `| ${s.label} | ${fmt(s.medianRps)} | ${fmt(s.minRps)} | ${fmt(s.maxRps)} | ${fmt(s.medianP50Ms)} | ${fmt(s.medianP99Ms)} | ${fmt(s.medianMaxMs)} | ${fmt(s.medianSynRetrans)} |`),
+    "",
+    "(min and max of the rounds' req/s; latencies are ab's per-request times and SYN retransmits the host's count during a run, medians over the rounds)",
     "",
     `- tsbox -p / docker -p: ${ratios.tsboxOverDocker ?? "n/a (docker skipped)"} (goal ≥ ${GOALS.tsboxOverDockerAtLeast}: ${met(goal.dockerMet)})`,
     `- tsbox -p / host network (tsbox --network host): ${ratios.tsboxOverHost} (goal ≥ ${GOALS.tsboxOverHostAtLeast}: ${met(goal.hostMet)})`,

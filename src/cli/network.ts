@@ -3,7 +3,8 @@
 import type { Command } from "commander";
 import { TsboxError, UsageError } from "../errors.js";
 import { table } from "../format.js";
-import { hostAddress, readAttachment, type PortBinding } from "../network/index.js";
+import { hostAddress, parseRate, readAttachment, type Link, type PortBinding } from "../network/index.js";
+import { existsSync } from "node:fs";
 import {
   connectContainer, createNetworkVerb, disconnectContainer, findEntry, inspectNetwork, networkEntries, pruneNetworks, removeNetwork,
 } from "../runtime/networks.js";
@@ -22,6 +23,7 @@ export function registerNetworkCommands(program: Command): void {
     .option("--gateway <ip>", "IPv4 Gateway for the master subnet")
     .option("--internal", "Restrict external access to the network", false)
     .option("--label <key=value>", "Set metadata on a network", collect, [])
+    .option("-o, --opt <key=value>", "tsbox.link=DEV and tsbox.link-rate=RATE: the link the network's containers share by --network-weight", collect, [])
     .action(async (name: string, o: Record<string, unknown>, cmd: Command) => {
       const g = await prepare(cmd);
       if (o.driver !== "bridge") throw new UsageError(`plugin "${String(o.driver)}" not found`);
@@ -29,7 +31,9 @@ export function registerNetworkCommands(program: Command): void {
         const eq = l.indexOf("=");
         return eq < 0 ? [l, ""] : [l.slice(0, eq), l.slice(eq + 1)];
       }));
+      const link = linkOption(o.opt as string[]);
       const d = createNetworkVerb(g.root, {
+        ...(link ? { link } : {}),
         name, internal: Boolean(o.internal),
         ...(o.subnet !== undefined ? { subnet: String(o.subnet) } : {}),
         ...(o.gateway !== undefined ? { gateway: String(o.gateway) } : {}),
@@ -135,4 +139,22 @@ export function registerPortCommand(program: Command): void {
 
 function sorted(ports: PortBinding[]): PortBinding[] {
   return [...ports].sort((a, b) => a.containerPort - b.containerPort || a.protocol.localeCompare(b.protocol));
+}
+
+/** -o tsbox.link=DEV -o tsbox.link-rate=RATE (both, or neither). */
+function linkOption(opts: string[]): Link | undefined {
+  let device: string | undefined;
+  let rate: number | undefined;
+  for (const o of opts) {
+    const eq = o.indexOf("=");
+    const key = eq < 0 ? o : o.slice(0, eq);
+    const value = eq < 0 ? "" : o.slice(eq + 1);
+    if (key === "tsbox.link") device = value;
+    else if (key === "tsbox.link-rate") rate = parseRate(value, "-o tsbox.link-rate");
+    else throw new UsageError(`unknown network option ${key}: tsbox knows tsbox.link and tsbox.link-rate`);
+  }
+  if (device === undefined && rate === undefined) return undefined;
+  if (!device || rate === undefined) throw new UsageError("-o tsbox.link=DEV and -o tsbox.link-rate=RATE go together");
+  if (!existsSync(`/sys/class/net/${device}`)) throw new UsageError(`-o tsbox.link=${device}: no such network device`);
+  return { device, rate };
 }

@@ -8,7 +8,7 @@ import {
   parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, statBlockDevice, throttleFlags,
 } from "../oci/device-flags.js";
 import { cgroupParentSegments, parseEnvFile, type RunFlags } from "../oci/specconv.js";
-import { checkMac, parsePortSpec } from "../network/index.js";
+import { checkMac, checkWeight, parsePortSpec, parseRate } from "../network/index.js";
 import type { NetworkFlags } from "../runtime/network.js";
 import type { LogConfig, RestartPolicy } from "../state/container-store.js";
 import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../oci/units.js";
@@ -43,6 +43,8 @@ export function registerRun(program: Command): void {
     .option("--dns-search <domain>", "Set custom DNS search domains", collect, [])
     .option("--dns-option <opt>", "Set DNS options", collect, [])
     .option("--add-host <host:ip>", "Add a custom host-to-IP mapping (host:ip)", collect, [])
+    .option("--network-weight <n>", "Share of a shaped network link, relative to the other containers on it (1-1000, default 1)")
+    .option("--network-rate <rate>", "Cap the container's egress (e.g. 10mbit)")
     .option("--entrypoint <cmd>", "Overwrite the default ENTRYPOINT of the image")
     .option("-i, --interactive", "Keep STDIN open", false)
     .option("-t, --tty", "Allocate a pseudo-TTY", false)
@@ -158,6 +160,8 @@ export function networkFlags(o: Record<string, unknown>, network: string): Netwo
     dnsSearch: o.dnsSearch as string[],
     dnsOptions: o.dnsOption as string[],
     addHosts: o.addHost as string[],
+    ...(o.networkWeight !== undefined ? { weight: checkWeight(String(o.networkWeight)) } : {}),
+    ...(o.networkRate !== undefined ? { rate: parseRate(String(o.networkRate), "--network-rate") } : {}),
   };
 }
 

@@ -22,6 +22,7 @@ import { netavarkSetup, netavarkTeardown, NetworkError, type NetavarkOptions, ty
 import type { NetworkDef } from "./networks.js";
 import { ensurePublishedPortsForwarded } from "./forward.js";
 import { ensureAnchor, removeAnchor } from "./anchor.js";
+import { addLinkClass, capEgress, ensureLinkShaper, removeLinkClass, type LinkClass } from "./shaping.js";
 import { hostAddress, type PortBinding, type PortRequest, type Protocol } from "./ports.js";
 
 /** What a container asks of the network, kept with it for every start. */
@@ -32,6 +33,10 @@ export interface NetworkRequest {
   ports: PortRequest[];
   ip?: string;
   mac?: string;
+  /** --network-weight: its share of a shaped link (default 1) */
+  weight?: number;
+  /** --network-rate: its egress cap, bits per second */
+  rate?: number;
 }
 
 /** One network as the container is on it. */
@@ -58,6 +63,8 @@ export interface Attachment {
   endpoints: Endpoint[];
   ports: PortBinding[];
   leases: Lease[];
+  /** its classes on shaped links (--network-weight) */
+  linkClasses?: LinkClass[];
 }
 
 /** The host side: the shim's netns pin and unmount (recorded by the fakes). */
@@ -129,7 +136,9 @@ function attachLocked(host: NetnsHost, a: AttachArgs): Attachment {
       netavarkTeardown(configDir, netns, options);
       throw e;
     }
+    undo.push(() => { netavarkTeardown(configDir, netns, options); });
     for (const n of a.networks) if (n.dns) awaitDnsListening(n.gateway);
+    const linkClasses = shape(a, ips, netns, holder, leases, undo);
     const endpoints: Endpoint[] = a.networks.map((n, i) => {
       const iface = status[n.name]?.interfaces?.[`eth${i}`];
       return {
@@ -138,7 +147,7 @@ function attachLocked(host: NetnsHost, a: AttachArgs): Attachment {
         dnsServers: status[n.name]?.dns_server_ips ?? [],
       };
     });
-    const attachment: Attachment = { v: 1, netns, configDir, options, endpoints, ports, leases };
+    const attachment: Attachment = { v: 1, netns, configDir, options, endpoints, ports, leases, ...(linkClasses.length ? { linkClasses } : {}) };
     writeJsonAtomic(recordPath(a.dir), attachment, false);
     return attachment;
   } catch (e) {
@@ -162,6 +171,7 @@ function releaseLocked(host: NetnsHost, root: string, id: string, dir: string): 
     log().warn({ id, err: e }, "unreadable network.json: freeing what can be found");
   }
   if (record) {
+    for (const c of record.linkClasses ?? []) removeLinkClass(c, classComment(id));
     for (const o of [...(record.connected ?? []).map((c) => c.options).reverse(), record.options]) {
       let failed: string | undefined;
       try { failed = netavarkTeardown(record.configDir, netns, o); } catch (e) { failed = String(e); }
@@ -283,7 +293,7 @@ function netavarkOptions(a: AttachArgs, ips: string[], ports: PortBinding[]): Ne
 }
 
 const checkLease: Check<Lease> = object({
-  kind: oneOf("ip", "port", "subnet"), scope: string, key: string, holder: object({ root: string, id: string }),
+  kind: oneOf("ip", "port", "subnet", "class"), scope: string, key: string, holder: object({ root: string, id: string }),
 });
 
 // The options are netavark's own input, handed back to it as they were written.
@@ -297,6 +307,7 @@ const checkAttachment: Check<Attachment> = (v, at) => {
     })),
     ports: arrayOf(object({ hostIp: string, hostPort: integer, containerPort: integer, protocol: oneOf("tcp", "udp", "sctp") })),
     leases: arrayOf(checkLease),
+    linkClasses: optional(arrayOf(object({ device: string, minor: integer, ip: string }))),
     options: netavarkInput,
     connected: optional(arrayOf(object({ networkId: string, options: netavarkInput }))),
     v: (x: unknown, where: string) => { if (x !== 1) throw new ShapeError(where, "version 1"); return 1 as const; },
@@ -410,4 +421,34 @@ function networkInfo(n: NetworkDef): NetavarkOptions["network_info"][string] {
     name: n.name, id: n.id, driver: "bridge", network_interface: n.bridge,
     subnets: [{ subnet: n.subnet, gateway: n.gateway }], ipv6_enabled: false, internal: n.internal, dns_enabled: n.dns,
   };
+}
+
+function classComment(id: string): string {
+  return `tsbox ${id.slice(0, 12)}`;
+}
+
+/**
+ * --network-rate (a tbf on each of its interfaces) and, on networks with a
+ * shaped link, its weighted class there. The classes are recorded (with their
+ * leases) before they exist, so that a failure half-way is undone by release.
+ */
+function shape(a: AttachArgs, ips: string[], netns: string, holder: Holder, leases: Lease[], undo: Undo): LinkClass[] {
+  const classes: LinkClass[] = [];
+  a.networks.forEach((n, i) => {
+    if (a.request.rate !== undefined) capEgress(netns, `eth${i}`, a.request.rate);
+    if (!n.link) return;
+    ensureLinkShaper(n.link);
+    let minor: number | undefined;
+    for (let m = 2; m < 0xfff0 && minor === undefined; m++) {
+      if (tryLease("class", n.link.device, m.toString(16), holder)) minor = m;
+    }
+    if (minor === undefined) throw new TsboxError(`no free class on link ${n.link.device}`);
+    leases.push({ kind: "class", scope: n.link.device, key: minor.toString(16), holder });
+    const c: LinkClass = { device: n.link.device, minor, ip: ips[i]! };
+    classes.push(c);
+    writeJsonAtomic(recordPath(a.dir), { ...readChecked(recordPath(a.dir), checkAttachment)!, leases, linkClasses: classes }, false);
+    undo.push(() => removeLinkClass(c, classComment(a.id)));
+    addLinkClass(n.link, c, a.request.weight ?? 1, a.request.rate, classComment(a.id));
+  });
+  return classes;
 }

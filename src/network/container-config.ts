@@ -33,6 +33,7 @@ const checkConfig: Check<ContainerNetworkConfig> = object({
   kind: oneOf("bridge", "none", "host", "container"),
   request: optional(object({
     networks: arrayOf(string), aliases: arrayOf(string), ports: arrayOf(portRequest), ip: optional(string), mac: optional(string),
+    weight: optional(integer), rate: optional(integer),
   })),
   container: optional(string),
   addHosts: arrayOf(object({ name: string, ip: string })),

@@ -6,6 +6,7 @@ export * from "./networks.js";
 export * from "./ports.js";
 export * from "./etc-files.js";
 export { checkMac } from "./ipv4.js";
+export { checkWeight, parseRate, type Link } from "./shaping.js";
 export {
   attachNetwork, releaseNetwork, releaseNetworkBridge, connectNetwork, disconnectNetwork, readAttachment, netnsPath, netavarkConfigDir,
   type Attachment, type Endpoint, type NetworkRequest, type NetnsHost,

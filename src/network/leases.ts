@@ -12,7 +12,7 @@ import { errnoCode } from "../errors.js";
 
 export const LEASE_ROOT = process.env.TSBOX_NET_RUN_DIR ?? "/run/tsbox/net";
 
-export type LeaseKind = "ip" | "port" | "subnet";
+export type LeaseKind = "ip" | "port" | "subnet" | "class";
 
 /** Who holds a lease: a container of a root, or (subnets) a network of a root. */
 export interface Holder {
@@ -23,7 +23,7 @@ export interface Holder {
 
 export interface Lease {
   kind: LeaseKind;
-  /** for "ip": the network's id; "" for the others */
+  /** for "ip": the network's id; for "class": the link device; "" for the others */
   scope: string;
   /** the address, "tcp-8080", or "10.90.1.0-24" */
   key: string;
@@ -31,7 +31,7 @@ export interface Lease {
 }
 
 function dirOf(kind: LeaseKind, scope: string): string {
-  return kind === "ip" ? join(LEASE_ROOT, kind, scope) : join(LEASE_ROOT, kind);
+  return kind === "ip" || kind === "class" ? join(LEASE_ROOT, kind, scope) : join(LEASE_ROOT, kind);
 }
 
 /** Takes the lease; false if someone holds it. */
@@ -83,10 +83,12 @@ export function allLeases(): Lease[] {
       if (holder) out.push({ kind, scope: "", key, holder });
     }
   }
-  for (const scope of list(join(LEASE_ROOT, "ip"))) {
-    for (const key of list(dirOf("ip", scope))) {
-      const holder = readHolder(join(dirOf("ip", scope), key));
-      if (holder) out.push({ kind: "ip", scope, key, holder });
+  for (const kind of ["ip", "class"] as const) {
+    for (const scope of list(join(LEASE_ROOT, kind))) {
+      for (const key of list(dirOf(kind, scope))) {
+        const holder = readHolder(join(dirOf(kind, scope), key));
+        if (holder) out.push({ kind, scope, key, holder });
+      }
     }
   }
   return out;

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { NotFoundError, TsboxError, UsageError } from "../errors.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { randomBytesHex } from "../util/random.js";
-import { boolean, matching, object, oneOf, optional, readChecked, recordOf, string, type Check } from "../util/shape.js";
+import { boolean, integer, matching, object, oneOf, optional, readChecked, recordOf, string, type Check } from "../util/shape.js";
+import type { Link } from "./shaping.js";
 import {
   checkSubnet4, contains, formatIp4, formatSubnet4, hostRange, overlaps, parseIp4, parseRoutes, parseSubnet4, type Subnet4,
 } from "./ipv4.js";
@@ -29,6 +30,8 @@ export interface NetworkDef {
   dns: boolean;
   created: string;
   labels?: Record<string, string>;
+  /** the link its containers share by --network-weight (`-o tsbox.link=DEV -o tsbox.link-rate=RATE`) */
+  link?: Link;
 }
 
 const checkNetwork: Check<NetworkDef> = object({
@@ -42,6 +45,7 @@ const checkNetwork: Check<NetworkDef> = object({
   dns: boolean,
   created: string,
   labels: optional(recordOf(string)),
+  link: optional(object({ device: string, rate: integer })),
 });
 
 /** Docker's name for its default network; tsbox's bridge and subnet. */
@@ -107,6 +111,7 @@ export interface CreateOptions {
   gateway?: string;
   internal: boolean;
   labels?: Record<string, string>;
+  link?: Link;
   /** the host's IPv4 routes (/proc/net/route's text): a chosen subnet must not overlap them */
   routes?: string;
 }
@@ -152,6 +157,7 @@ export function createNetwork(root: string, o: CreateOptions): NetworkDef {
   const def: NetworkDef = {
     id, name: o.name, driver: "bridge", bridge: `tsbr-${id.slice(0, 10)}`, subnet: formatSubnet4(subnet), gateway,
     internal: o.internal, dns: true, created: new Date().toISOString(), ...(o.labels ? { labels: o.labels } : {}),
+    ...(o.link ? { link: o.link } : {}),
   };
   mkdirSync(networksDir(root), { recursive: true });
   writeJsonAtomic(join(networksDir(root), `${id}.json`), def);

@@ -28,6 +28,9 @@ export interface NetworkFlags {
   dnsSearch: string[];
   dnsOptions: string[];
   addHosts: string[];
+  /** --network-weight, --network-rate (bits/s) */
+  weight?: number;
+  rate?: number;
 }
 
 /** What attaching and releasing use of the host; real by default, a recording fake in the unit tests. */
@@ -81,6 +84,7 @@ export function resolveNetworkConfig(root: string, f: NetworkFlags, exposed: Rec
     request: {
       networks: [net.id], aliases: f.aliases, ports,
       ...(f.ip !== undefined ? { ip: f.ip } : {}), ...(f.mac !== undefined ? { mac: f.mac } : {}),
+      ...(f.weight !== undefined ? { weight: f.weight } : {}), ...(f.rate !== undefined ? { rate: f.rate } : {}),
     },
     addHosts: f.addHosts.map((h) => parseAddHost(h, net.gateway)), ...common,
   };

@@ -56,7 +56,10 @@ export function inspectNetwork(root: string, n: NetworkEntry): Record<string, un
     IPAM: { Driver: "default", Options: null, Config: d ? [{ Subnet: d.subnet, Gateway: d.gateway }] : [] },
     Internal: d?.internal ?? false, Attachable: false, Ingress: false, ConfigFrom: { Network: "" }, ConfigOnly: false,
     Containers: d ? containersOn(root, d.id) : {},
-    Options: d ? { "com.docker.network.bridge.name": d.bridge } : {},
+    Options: d ? {
+      "com.docker.network.bridge.name": d.bridge,
+      ...(d.link ? { "tsbox.link": d.link.device, "tsbox.link-rate": String(d.link.rate) } : {}),
+    } : {},
     Labels: d?.labels ?? {},
   };
 }
