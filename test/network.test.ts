@@ -39,7 +39,7 @@ afterEach(() => {
 });
 
 afterAll(() => {
-  for (const n of ["tn-dns", "tn-internal", "tn-leak", "tn-conn"]) tsbox(root, ["network", "rm", n]);
+  for (const n of ["tn-dns", "tn-internal", "tn-leak", "tn-conn", "tn-link"]) tsbox(root, ["network", "rm", n]);
   spawnSync("ip", ["link", "del", HOST_SIDE]);
   spawnSync("ip", ["netns", "del", CLIENT]);
   removeRoot(root);
@@ -253,6 +253,54 @@ describe("other modes and the /etc files", () => {
       expect(r.stderr).toContain(msg);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
     }
+  });
+});
+
+describe("a container's share of a link", () => {
+  it("--network-weight: classes in proportion on the network's link, traffic classified before NAT, all gone with the containers", () => {
+    // The link: the veth to the other "host" (the client namespace), shaped to 100 Mbit/s.
+    expect(tsbox(root, ["network", "create", "-o", `tsbox.link=${HOST_SIDE}`, "-o", "tsbox.link-rate=100mbit", "tn-link"]).code).toBe(0);
+    const sink = spawn("ip", ["netns", "exec", CLIENT, "sh", "-c", "sleep 60 | busybox nc -l -p 5009 > /dev/null"], { stdio: "ignore" });
+    try {
+      const ids: Record<number, string> = {};
+      for (const w of [1, 4]) {
+        const r = tsbox(root, ["run", "-d", "--network", "tn-link", "--network-weight", String(w), "busybox", "sh", "-c",
+          w === 4 ? `sleep 0.3; dd if=/dev/zero bs=64k count=200 2>/dev/null | nc ${CLIENT_IP} 5009` : "sleep 60"]);
+        expect(r.code, r.stderr).toBe(0);
+        ids[w] = r.stdout.trim();
+      }
+      const classes = execFileSync("tc", ["-d", "class", "show", "dev", HOST_SIDE], { encoding: "utf8" });
+      expect(classes).toMatch(/class htb 1:1 root rate 100Mbit ceil 100Mbit/);
+      const quanta = [...classes.matchAll(/class htb 1:([0-9a-f]+) parent 1:1 .*?quantum (\d+)/g)].map((m) => Number(m[2])).sort((a, b) => a - b);
+      expect(quanta).toEqual([65536, 65536, 4 * 65536]); // the host's default class, weight 1, weight 4
+      const rules = execFileSync("iptables", ["-t", "mangle", "-S", "POSTROUTING"], { encoding: "utf8" });
+      expect(rules).toContain(`tsbox ${ids[4]!.slice(0, 12)}`);
+      // The weight-4 container's 12.5 MiB went through its class, not the default one.
+      const minor = new RegExp(`tsbox ${ids[4]!.slice(0, 12)}" -j CLASSIFY --set-class 0001:([0-9a-f]+)`).exec(rules)![1]!;
+      let sent = 0;
+      for (let i = 0; i < 100 && sent < 12_000_000; i++) {
+        spawnSync("sleep", ["0.1"]);
+        const stats = execFileSync("tc", ["-s", "class", "show", "dev", HOST_SIDE, "classid", `1:${Number.parseInt(minor, 16).toString(16)}`], { encoding: "utf8" });
+        sent = Number(/Sent (\d+) bytes/.exec(stats)?.[1] ?? 0);
+      }
+      expect(sent).toBeGreaterThan(12_000_000);
+      tsbox(root, ["rm", "-f", ids[1]!, ids[4]!]);
+      expect(execFileSync("tc", ["class", "show", "dev", HOST_SIDE], { encoding: "utf8" }).trim().split("\n")).toHaveLength(2);
+      expect(execFileSync("iptables", ["-t", "mangle", "-S", "POSTROUTING"], { encoding: "utf8" })).not.toContain("tsbox ");
+      expect(tsbox(root, ["network", "rm", "tn-link"]).code).toBe(0);
+      expect(execFileSync("tc", ["qdisc", "show", "dev", HOST_SIDE], { encoding: "utf8" })).not.toContain("htb");
+    } finally {
+      sink.kill();
+    }
+  });
+
+  it("--network-rate caps the container's egress with a tbf in its namespace", () => {
+    const id = web(["--network-rate", "10mbit"]);
+    const netns = join(root, "containers", id, "netns");
+    const q = execFileSync("nsenter", [`--net=${netns}`, "tc", "qdisc", "show", "dev", "eth0"], { encoding: "utf8" });
+    expect(q).toMatch(/qdisc tbf .* rate 10Mbit/);
+    expect(tsbox(root, ["run", "--rm", "--network-rate", "fast", "busybox", "true"]).stderr).toContain("invalid --network-rate fast");
+    tsbox(root, ["rm", "-f", id]);
   });
 });
 

@@ -22,7 +22,7 @@ import { netavarkSetup, netavarkTeardown, NetworkError, type NetavarkOptions, ty
 import type { NetworkDef } from "./networks.js";
 import { ensurePublishedPortsForwarded } from "./forward.js";
 import { ensureAnchor, removeAnchor } from "./anchor.js";
-import { addLinkClass, capEgress, ensureLinkShaper, removeLinkClass, type LinkClass } from "./shaping.js";
+import { addLinkClass, capEgress, ensureLinkShaper, removeLinkClass, removeLinkShaper, type LinkClass } from "./shaping.js";
 import { hostAddress, type PortBinding, type PortRequest, type Protocol } from "./ports.js";
 
 /** What a container asks of the network, kept with it for every start. */
@@ -341,7 +341,11 @@ function awaitDnsListening(gateway: string): void {
 /** network rm: the network's bridge goes with its anchor. */
 export function releaseNetworkBridge(host: NetnsHost, def: NetworkDef): void {
   if (!existsSync(LEASE_ROOT)) return;
-  withLock(LOCK, () => removeAnchor(host, def));
+  withLock(LOCK, () => {
+    removeAnchor(host, def);
+    // The link's shaper goes with the last network that used it (no container's class is left on it).
+    if (def.link && !allLeases().some((l) => l.kind === "class" && l.scope === def.link!.device)) removeLinkShaper(def.link);
+  });
 }
 
 /**

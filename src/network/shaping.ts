@@ -108,3 +108,11 @@ export function capEgress(netns: string, iface: string, rate: number): void {
   must("nsenter", [`--net=${netns}`, "tc", "qdisc", "replace", "dev", iface, "root", "tbf", "rate", kbit(rate), "burst", String(burst),
     "latency", "50ms"], "--network-rate");
 }
+
+/** Removes tsbox's HTB from the link (network rm of the last network on it); not someone else's qdisc. */
+export function removeLinkShaper(link: Link): void {
+  const shown = spawnSync("tc", ["qdisc", "show", "dev", link.device], { encoding: "utf8" });
+  if (!new RegExp(`qdisc htb 1: root .*default 0x${DEFAULT_MINOR.toString(16)}`).test(shown.stdout ?? "")) return;
+  const r = run("tc", ["qdisc", "del", "dev", link.device, "root"]);
+  if (r.code !== 0) log().warn({ device: link.device, err: r.err }, "removing the link's shaper");
+}
