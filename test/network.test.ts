@@ -325,6 +325,21 @@ describe("clean-up", () => {
     expect(existsSync(`/sys/class/net/${bridge}`)).toBe(false);
   }, 300_000);
 
+  it("a container without published ports leaves the bridge with its namespace: its veth is gone, no lease is left", async () => {
+    const peers: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = tsbox(root, ["run", "--rm", "busybox", "cat", "/sys/class/net/eth0/iflink"]);
+      expect(r.code, r.stderr).toBe(0);
+      peers.push(Number(r.stdout.trim()));
+    }
+    const present = () => peers.filter((ix) => existsSync(`/sys/class/net`) && readdirSync("/sys/class/net")
+      .some((n) => { try { return Number(readFileSync(`/sys/class/net/${n}/ifindex`, "utf8")) === ix; } catch { return false; } }));
+    // The kernel deletes a namespace's veth pairs in its own time (a work queue), not in the unmount.
+    for (let i = 0; i < 100 && present().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(present()).toEqual([]);
+    expect(leasesOfRoot()).toEqual([]);
+  });
+
   it("system prune frees leases whose container is gone (a root's directory removed by hand)", () => {
     const orphan = "/run/tsbox/net/port/tcp-18498";
     writeFileSync(orphan, `${root}\n${"e".repeat(64)}\n`);

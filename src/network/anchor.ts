@@ -97,3 +97,8 @@ export function removeAnchor(host: AnchorHost, def: NetworkDef): void {
   rmSync(p.record, { force: true });
   releaseLease("ip", def.id, anchorAddress(def), holderOf(def));
 }
+
+/** Whether the network with this id has its anchor (its bridge outlives its containers). */
+export function anchorExists(networkId: string): boolean {
+  return existsSync(join(DIR, `${networkId}.json`)) && existsSync(join(DIR, networkId));
+}

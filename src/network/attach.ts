@@ -21,7 +21,7 @@ import { LEASE_ROOT, allLeases, dropLease, portLeaseKey, releaseLease, tryLease,
 import { netavarkSetup, netavarkTeardown, NetworkError, type NetavarkOptions, type NetavarkPort } from "./netavark.js";
 import type { NetworkDef } from "./networks.js";
 import { ensurePublishedPortsForwarded } from "./forward.js";
-import { ensureAnchor, removeAnchor } from "./anchor.js";
+import { anchorExists, ensureAnchor, removeAnchor } from "./anchor.js";
 import { addLinkClass, capEgress, ensureLinkShaper, removeLinkClass, removeLinkShaper, type LinkClass } from "./shaping.js";
 import { hostAddress, type PortBinding, type PortRequest, type Protocol } from "./ports.js";
 
@@ -129,8 +129,10 @@ function attachLocked(host: NetnsHost, a: AttachArgs): Attachment {
     undo.push(() => rmSync(recordPath(a.dir), { force: true }));
     if (ports.length) ensurePublishedPortsForwarded();
     let status;
+    const t0 = performance.now();
     try {
       status = netavarkSetup(configDir, netns, options);
+      log().debug({ id: a.id, ms: Math.round(performance.now() - t0) }, "netavark setup");
     } catch (e) {
       // netavark does not roll back a half-done setup: a teardown does.
       netavarkTeardown(configDir, netns, options);
@@ -170,11 +172,15 @@ function releaseLocked(host: NetnsHost, root: string, id: string, dir: string): 
   } catch (e) {
     log().warn({ id, err: e }, "unreadable network.json: freeing what can be found");
   }
-  if (record) {
+  if (record && !teardownNeeded(record)) {
+    log().debug({ id }, "no netavark teardown: the veth goes with the namespace");
+  } else if (record) {
     for (const c of record.linkClasses ?? []) removeLinkClass(c, classComment(id));
     for (const o of [...(record.connected ?? []).map((c) => c.options).reverse(), record.options]) {
       let failed: string | undefined;
+      const t0 = performance.now();
       try { failed = netavarkTeardown(record.configDir, netns, o); } catch (e) { failed = String(e); }
+      log().debug({ id, ms: Math.round(performance.now() - t0) }, "netavark teardown");
       if (failed) log().warn({ id, failed }, "network teardown");
     }
   }
@@ -455,4 +461,18 @@ function shape(a: AttachArgs, ips: string[], netns: string, holder: Holder, leas
     addLinkClass(n.link, c, a.request.weight ?? 1, a.request.rate, classComment(a.id));
   });
   return classes;
+}
+
+/**
+ * Whether netavark has anything of this container to undo beyond its veth:
+ * published ports (rules), names in aardvark-dns, link classes, a network
+ * joined later, or a bridge without its anchor (the last container's teardown
+ * deletes the bridge and the network's rules). Otherwise the teardown would
+ * only delete the veth, which the kernel deletes with the namespace once it
+ * is unmounted, in its own time: netavark's deletion waits for it (25–50 ms
+ * of every `run --rm` here).
+ */
+function teardownNeeded(r: Attachment): boolean {
+  return r.ports.length > 0 || (r.linkClasses?.length ?? 0) > 0 || (r.connected?.length ?? 0) > 0
+    || Object.values(r.options.network_info).some((n) => n.dns_enabled || !anchorExists(n.id));
 }
