@@ -90,6 +90,10 @@ export function addLinkClass(link: Link, c: LinkClass, weight: number, cap: numb
   must("tc", ["class", "replace", "dev", link.device, "parent", "1:1", "classid", `1:${c.minor.toString(16)}`, "htb",
     "rate", `${RATE_PER_WEIGHT_KBIT * weight}kbit`, "ceil", kbit(ceil), "quantum", String(QUANTUM_PER_WEIGHT * weight)],
   `--network-weight on ${link.device}`);
+  // HTB's default leaf holds 1000 packets whatever their size: seconds of queue for a cubic sender
+  // at these rates; 256 KB keeps the delay to tens of ms and the shares as they are (the lab's).
+  must("tc", ["qdisc", "replace", "dev", link.device, "parent", `1:${c.minor.toString(16)}`, "handle", `${c.minor.toString(16)}:`,
+    "bfifo", "limit", "256kb"], `--network-weight on ${link.device}`);
   must("iptables", classifyRule("-I", c, comment), `--network-weight on ${link.device}`);
 }
 
