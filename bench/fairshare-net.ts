@@ -147,6 +147,11 @@ async function setUpSink(): Promise<void> {
   }
 }
 
+/** The bridge's MAC address: the containers' gateway's. */
+function bridgeMac(bridge: string | undefined): string {
+  return bridge ? sh(["cat", `/sys/class/net/${bridge}/address`]).out || "(gone)" : "(unknown)";
+}
+
 /** `tsbox stop -t 0`, then the foreground `tsbox run` exits (killing its init if the stop did not). */
 async function stopContainer(env: TsboxEnv, c: Background): Promise<void> {
   const r = sh(env.cli("stop", "-t", "0", c.name));
@@ -196,6 +201,8 @@ async function main(): Promise<void> {
     return [...minors.map((m, i) => (busy[i] ? b.get(m) ?? 0 : 0)), b.get(1) ?? 0];
   };
   const exitedEarly: string[] = [];
+  const events: { t: number; what: string }[] = [];
+  let stalls = 0;
   let prev = read();
   const t0 = Date.now();
   let tPrev = 0;
@@ -206,7 +213,14 @@ async function main(): Promise<void> {
     await sleep(interval);
     const next = stops.find((s) => s.done === undefined);
     if (next && (Date.now() - t0) / 1000 >= next.at) {
+      const macBefore = bridgeMac(bridge);
       await stopContainer(env, cs[next.idx]!);
+      const macAfter = bridgeMac(bridge);
+      events.push({ t: (Date.now() - t0) / 1000, what: `${cs[next.idx]!.name} stopped; bridge ${bridge} MAC ${macBefore} → ${macAfter}` });
+      if (macBefore !== macAfter) {
+        process.stderr.write(`warning: the gateway's MAC changed when ${cs[next.idx]!.name} left the bridge (${macBefore} → ${macAfter}): ` +
+          "the other containers' ARP entries for the gateway are stale until they re-resolve\n");
+      }
       busy[next.idx] = false;
       next.done = (Date.now() - t0) / 1000;
       phase++;
@@ -230,8 +244,18 @@ async function main(): Promise<void> {
     });
     const sum = delta.reduce((a, b) => a + b, 0);
     if (sum <= 0 || dt <= 0) {
-      process.stderr.write(`warning: no bytes from the busy containers in the sample at ${t.toFixed(2)} s (link: ${linkDelta} bytes)\n`);
+      if (stalls++ === 0) {
+        const neigh = cs.map((c, i) => (busy[i] ? `${c.name}: ${sh(["nsenter", "-t", String(c.pid), "-n", "ip", "neigh", "show", "dev", "eth0"]).out || "(none)"}` : ""))
+          .filter((x) => x).join("; ");
+        events.push({ t, what: `no bytes from the busy containers (link: ${linkDelta} bytes); bridge MAC ${bridgeMac(bridge)}; gateway neighbours ${neigh}` });
+        process.stderr.write(`warning: no bytes from the busy containers at ${t.toFixed(2)} s (link: ${linkDelta} bytes); bridge MAC ${bridgeMac(bridge)}; ${neigh}\n`);
+      }
       continue;
+    }
+    if (stalls > 0) {
+      events.push({ t, what: `traffic again after ${stalls} empty samples` });
+      process.stderr.write(`warning: traffic again at ${t.toFixed(2)} s after ${stalls} empty samples\n`);
+      stalls = 0;
     }
     samples.push({
       t, dt, mbit: delta.map((d) => (d * 8) / dt / 1e6), linkMbit: (linkDelta * 8) / dt / 1e6,
@@ -296,7 +320,7 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, "fairshare-net.json"), JSON.stringify({
     date: new Date().toISOString(), seconds, intervalMs: interval, settleMs: SETTLE_MS, tolerance: TOLERANCE,
     link: { device: "veth (host side) to a sink namespace", rateMbit: LINK_MBIT }, network: { subnet },
-    groups: GROUPS.map((g, i) => ({ ...g, classMinor: minors[i] })), stoppedAt, phaseSeconds: phaseSecs, exitedEarly, rows, leftovers: left,
+    groups: GROUPS.map((g, i) => ({ ...g, classMinor: minors[i] })), stoppedAt, phaseSeconds: phaseSecs, exitedEarly, events, rows, leftovers: left,
     host: hostFacts([load0, loadavg()[0]!]), samples,
   }, null, 1) + "\n");
   process.stdout.write(`wrote bench/results/fairshare-net.svg and fairshare-net.json\n`);

@@ -267,7 +267,7 @@ async function measure(runners: Runner[], rounds: number, requests: number, conc
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
-  const rounds = option("--rounds", process.env.BENCH_ITERATIONS, 5, 1);
+  const rounds = option("--rounds", process.env.BENCH_ITERATIONS, 10, 1);
   const warmup = option("--warmup", undefined, 1, 0);
   const requests = option("--requests", undefined, 20_000, 1);
   const concurrency = option("--concurrency", undefined, DEFAULT_CONCURRENCY, 1);

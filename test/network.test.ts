@@ -39,7 +39,7 @@ afterEach(() => {
 });
 
 afterAll(() => {
-  for (const n of ["tn-dns", "tn-internal", "tn-leak", "tn-conn", "tn-link"]) tsbox(root, ["network", "rm", n]);
+  for (const n of ["tn-dns", "tn-internal", "tn-leak", "tn-conn", "tn-link", "tn-v6"]) tsbox(root, ["network", "rm", n]);
   spawnSync("ip", ["link", "del", HOST_SIDE]);
   spawnSync("ip", ["netns", "del", CLIENT]);
   removeRoot(root);
@@ -204,6 +204,21 @@ describe("user-defined networks", () => {
     tsbox(root, ["rm", "-f", id]);
     expect(leasesOfRoot()).toEqual([]);
     expect(tsbox(root, ["network", "rm", "tn-conn"]).code).toBe(0);
+  });
+
+  it("--ipv6: containers get a /64's addresses too and reach each other by name over IPv6", () => {
+    expect(tsbox(root, ["network", "create", "--ipv6", "--subnet", "fd74:7362:6f00:ff::/64", "tn-v6"]).code).toBe(0);
+    const id = web(["--network", "tn-v6", "--name", "six", "--ip6", "fd74:7362:6f00:ff::99"]);
+    const inspect = JSON.parse(tsbox(root, ["inspect", "six"]).stdout)[0].NetworkSettings;
+    expect(inspect.GlobalIPv6Address).toBe("fd74:7362:6f00:ff::99");
+    expect(inspect.IPv6Gateway).toBe("fd74:7362:6f00:ff::1");
+    const r = tsbox(root, ["run", "--rm", "--network", "tn-v6", "busybox", "sh", "-c", "ping -6 -c 1 -W 3 six && grep fd74 /etc/hosts"]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain("from fd74:7362:6f00:ff::99");
+    expect(r.stdout).toMatch(/fd74:7362:6f00:ff::2\t/);
+    expect(tsbox(root, ["run", "--rm", "--ip6", "fd00::5", "busybox", "true"]).stderr).toContain("user defined networks only");
+    tsbox(root, ["rm", "-f", id]);
+    expect(tsbox(root, ["network", "rm", "tn-v6"]).code).toBe(0);
   });
 
   it("--internal has no way out; a normal network reaches another host", () => {

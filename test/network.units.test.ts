@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { formatPorts, hostsFile, parseAddHost, parsePortSpec, resolvConf } from "../src/network/index.js";
 import { checkSubnet4, macFromIp4, overlaps, parseRoutes, parseSubnet4 } from "../src/network/ipv4.js";
 import { listeningPorts } from "../src/network/host-ports.js";
+import { checkSubnet6, formatIp6, parseIp6, parseSubnet6 } from "../src/network/ipv6.js";
 
 describe("-p", () => {
   it("takes Docker's forms: ip, host port, ranges, protocols, IPv6 in brackets", () => {
@@ -76,5 +77,16 @@ describe("subnets", () => {
     const tcp = "  sl  local_address rem_address   st\n   0: 00000000:1F90 00000000:0000 0A\n   1: 0100007F:0050 0100007F:9C40 01\n";
     expect([...listeningPorts([tcp], "tcp")]).toEqual([8080]);
     expect([...listeningPorts(["  sl  local_address rem_address   st\n   0: 00000000:0035 00000000:0000 07\n"], "udp")]).toEqual([53]);
+  });
+});
+
+describe("IPv6", () => {
+  it("parses and prints addresses as the kernel does (the longest zero run as ::)", () => {
+    for (const a of ["fd74:7362:6f00:1::3", "::1", "2001:db8::", "fe80::42:aff:fe5a:103", "1:0:0:2:0:0:0:3"]) {
+      expect(formatIp6(parseIp6(a)!)).toBe(a === "1:0:0:2:0:0:0:3" ? "1:0:0:2::3" : a);
+    }
+    expect(parseIp6("1.2.3.4")).toBeUndefined();
+    expect(parseSubnet6("fd00:1::/64")).toEqual({ base: parseIp6("fd00:1::")!, prefix: 64 });
+    expect(() => checkSubnet6("fd00:1::5/64")).toThrow("host bits set (the network is fd00:1::/64)");
   });
 });

@@ -19,8 +19,9 @@ export function registerNetworkCommands(program: Command): void {
     .description("Create a network")
     .argument("<name>")
     .option("-d, --driver <driver>", "Driver to manage the Network", "bridge")
-    .option("--subnet <cidr>", "Subnet in CIDR format that represents a network segment")
-    .option("--gateway <ip>", "IPv4 Gateway for the master subnet")
+    .option("--subnet <cidr>", "Subnet in CIDR format that represents a network segment (one IPv4, one IPv6 with --ipv6)", collect, [])
+    .option("--gateway <ip>", "IPv4 or IPv6 Gateway for the master subnet", collect, [])
+    .option("--ipv6", "Enable IPv6 networking", false)
     .option("--internal", "Restrict external access to the network", false)
     .option("--label <key=value>", "Set metadata on a network", collect, [])
     .option("-o, --opt <key=value>", "tsbox.link=DEV and tsbox.link-rate=RATE: the link the network's containers share by --network-weight", collect, [])
@@ -35,8 +36,7 @@ export function registerNetworkCommands(program: Command): void {
       const d = createNetworkVerb(g.root, {
         ...(link ? { link } : {}),
         name, internal: Boolean(o.internal),
-        ...(o.subnet !== undefined ? { subnet: String(o.subnet) } : {}),
-        ...(o.gateway !== undefined ? { gateway: String(o.gateway) } : {}),
+        ...byFamily(o.subnet as string[], o.gateway as string[], Boolean(o.ipv6)),
         ...((o.label as string[]).length ? { labels } : {}),
       });
       process.stdout.write(`${d.id}\n`);
@@ -157,4 +157,22 @@ function linkOption(opts: string[]): Link | undefined {
   if (!device || rate === undefined) throw new UsageError("-o tsbox.link=DEV and -o tsbox.link-rate=RATE go together");
   if (!existsSync(`/sys/class/net/${device}`)) throw new UsageError(`-o tsbox.link=${device}: no such network device`);
   return { device, rate };
+}
+
+/** --subnet and --gateway, IPv4 and IPv6 told apart by a colon; IPv6 ones only with --ipv6, as Docker. */
+function byFamily(subnets: string[], gateways: string[], ipv6: boolean): { subnet?: string; gateway?: string; ipv6?: { subnet?: string; gateway?: string } } {
+  const v6 = (s: string): boolean => s.includes(":");
+  const one = (list: string[], what: string): string | undefined => {
+    if (list.length > 1) throw new UsageError(`${what}: at most one IPv4 and one IPv6`);
+    return list[0];
+  };
+  const s4 = one(subnets.filter((s) => !v6(s)), "--subnet");
+  const s6 = one(subnets.filter(v6), "--subnet");
+  const g4 = one(gateways.filter((g) => !v6(g)), "--gateway");
+  const g6 = one(gateways.filter(v6), "--gateway");
+  if ((s6 !== undefined || g6 !== undefined) && !ipv6) throw new UsageError("an IPv6 --subnet or --gateway needs --ipv6");
+  return {
+    ...(s4 !== undefined ? { subnet: s4 } : {}), ...(g4 !== undefined ? { gateway: g4 } : {}),
+    ...(ipv6 ? { ipv6: { ...(s6 !== undefined ? { subnet: s6 } : {}), ...(g6 !== undefined ? { gateway: g6 } : {}) } } : {}),
+  };
 }

@@ -38,6 +38,7 @@ export function registerRun(program: Command): void {
     .option("--expose <port[/proto]>", "Expose a port or a range of ports", collect, [])
     .option("--network-alias <alias>", "Add network-scoped alias for the container", collect, [])
     .option("--ip <address>", "IPv4 address (e.g., 172.30.100.104)")
+    .option("--ip6 <address>", "IPv6 address (e.g., 2001:db8::33)")
     .option("--mac-address <mac>", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
     .option("--dns <ip>", "Set custom DNS servers", collect, [])
     .option("--dns-search <domain>", "Set custom DNS search domains", collect, [])
@@ -155,6 +156,7 @@ export function networkFlags(o: Record<string, unknown>, network: string): Netwo
     ...(expose.length ? { expose } : {}),
     aliases: o.networkAlias as string[],
     ...(o.ip !== undefined ? { ip: String(o.ip) } : {}),
+    ...(o.ip6 !== undefined ? { ip6: String(o.ip6) } : {}),
     ...(o.macAddress !== undefined ? { mac: checkMac(String(o.macAddress)) } : {}),
     dns: o.dns as string[],
     dnsSearch: o.dnsSearch as string[],

@@ -15,6 +15,7 @@ import { log } from "../log.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { readChecked, object, string, recordOf, type Check } from "../util/shape.js";
 import { formatIp4, hostRange, macFromIp4, parseSubnet4 } from "./ipv4.js";
+import { formatIp6, parseSubnet6 } from "./ipv6.js";
 import { LEASE_ROOT, releaseLease, tryLease, type Holder } from "./leases.js";
 import { netavarkSetup, netavarkTeardown, type NetavarkOptions } from "./netavark.js";
 import type { NetworkDef } from "./networks.js";
@@ -42,11 +43,17 @@ function options(def: NetworkDef): NetavarkOptions {
   const id = createHash("sha256").update(`tsbox anchor ${def.id}`).digest("hex");
   return {
     container_id: id, container_name: `tsbox-anchor-${def.id.slice(0, 12)}`,
-    networks: { [def.name]: { interface_name: "eth0", static_ips: [anchorAddress(def)], static_mac: macFromIp4(anchorAddress(def)) } },
+    networks: {
+      [def.name]: {
+        interface_name: "eth0", static_mac: macFromIp4(anchorAddress(def)),
+        static_ips: [anchorAddress(def), ...(def.subnet6 ? [anchorAddress6(def.subnet6)] : [])],
+      },
+    },
     network_info: {
       [def.name]: {
         name: def.name, id: def.id, driver: "bridge", network_interface: def.bridge,
-        subnets: [{ subnet: def.subnet, gateway: def.gateway }], ipv6_enabled: false, internal: def.internal, dns_enabled: false,
+        subnets: [{ subnet: def.subnet, gateway: def.gateway }, ...(def.subnet6 ? [{ subnet: def.subnet6, gateway: def.gateway6! }] : [])],
+        ipv6_enabled: def.subnet6 !== undefined, internal: def.internal, dns_enabled: false,
       },
     },
   };
@@ -54,6 +61,12 @@ function options(def: NetworkDef): NetavarkOptions {
 
 const checkRecord: Check<{ options: NetavarkOptions }> = (v, at) =>
   object({ options: object({ container_id: string, container_name: string, networks: recordOf(object({})), network_info: recordOf(object({})) }) })(v, at) as unknown as { options: NetavarkOptions };
+
+/** The anchor's IPv6 address: the /64's last but one (containers count up from the gateway). */
+function anchorAddress6(subnet6: string): string {
+  const s = parseSubnet6(subnet6)!;
+  return formatIp6(s.base + (1n << BigInt(128 - s.prefix)) - 2n);
+}
 
 /** Makes the network's anchor unless it is there (the caller holds the network lock). */
 export function ensureAnchor(host: AnchorHost, def: NetworkDef): void {

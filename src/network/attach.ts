@@ -16,6 +16,7 @@ import { ShapeError, arrayOf, integer, object, oneOf, optional, readChecked, rec
 import { Undo } from "../util/undo.js";
 import { ephemeralRange, hostPortsInUse } from "./host-ports.js";
 import { contains, formatIp4, hostRange, macFromIp4, parseIp4, parseSubnet4 } from "./ipv4.js";
+import { contains6, formatIp6, parseIp6, parseSubnet6 } from "./ipv6.js";
 import { withLock } from "../util/lock.js";
 import { LEASE_ROOT, allLeases, dropLease, portLeaseKey, releaseLease, tryLease, type Holder, type Lease } from "./leases.js";
 import { netavarkSetup, netavarkTeardown, NetworkError, type NetavarkOptions, type NetavarkPort } from "./netavark.js";
@@ -32,6 +33,8 @@ export interface NetworkRequest {
   aliases: string[];
   ports: PortRequest[];
   ip?: string;
+  /** --ip6, on a network with IPv6 */
+  ip6?: string;
   mac?: string;
   /** --network-weight: its share of a shaped link (default 1) */
   weight?: number;
@@ -50,6 +53,10 @@ export interface Endpoint {
   bridge: string;
   aliases: string[];
   dnsServers: string[];
+  /** on a network with IPv6 */
+  ip6?: string;
+  prefix6?: number;
+  gateway6?: string;
 }
 
 /** What attach set up (network.json): what release undoes. */
@@ -120,10 +127,11 @@ function attachLocked(host: NetnsHost, a: AttachArgs): Attachment {
     // The bridge first, kept by its anchor: this container's teardown will not delete it.
     for (const n of a.networks) ensureAnchor(host, n);
     const ips = a.networks.map((n, i) => leaseAddress(n, i === 0 ? a.request.ip : undefined, holder, leases));
+    const ips6 = a.networks.map((n, i) => (n.subnet6 ? leaseAddress6(n, i === 0 ? a.request.ip6 : undefined, holder, leases) : undefined));
     const ports = leasePorts(a.request.ports, a, holder, leases);
     const configDir = netavarkConfigDir(a.root);
     mkdirSync(configDir, { recursive: true });
-    const options = netavarkOptions(a, ips, ports);
+    const options = netavarkOptions(a, ips, ports, ips6);
     // Recorded before netavark runs: whatever happens next, release knows what to tear down.
     writeJsonAtomic(recordPath(a.dir), { v: 1, netns, configDir, options, endpoints: [], ports, leases } satisfies Attachment, false);
     undo.push(() => rmSync(recordPath(a.dir), { force: true }));
@@ -145,6 +153,7 @@ function attachLocked(host: NetnsHost, a: AttachArgs): Attachment {
       const iface = status[n.name]?.interfaces?.[`eth${i}`];
       return {
         network: n.name, networkId: n.id, ip: ips[i]!, prefix: parseSubnet4(n.subnet)!.prefix, gateway: n.gateway,
+        ...v6Endpoint(n, ips6[i]),
         mac: iface?.mac_address ?? "", bridge: n.bridge, aliases: n.dns ? aliasesOf(a) : [],
         dnsServers: status[n.name]?.dns_server_ips ?? [],
       };
@@ -278,12 +287,12 @@ function leasePorts(requests: PortRequest[], a: AttachArgs, holder: Holder, leas
   return out;
 }
 
-function netavarkOptions(a: AttachArgs, ips: string[], ports: PortBinding[]): NetavarkOptions {
+function netavarkOptions(a: AttachArgs, ips: string[], ports: PortBinding[], ips6: (string | undefined)[]): NetavarkOptions {
   const networks: NetavarkOptions["networks"] = {};
   const info: NetavarkOptions["network_info"] = {};
   a.networks.forEach((n, i) => {
     networks[n.name] = {
-      interface_name: `eth${i}`, static_ips: [ips[i]!],
+      interface_name: `eth${i}`, static_ips: [ips[i]!, ...(ips6[i] ? [ips6[i]!] : [])],
       static_mac: i === 0 && a.request.mac ? a.request.mac : macFromIp4(ips[i]!),
       ...(n.dns ? { aliases: aliasesOf(a) } : {}),
     };
@@ -309,7 +318,7 @@ const checkAttachment: Check<Attachment> = (v, at) => {
     netns: string, configDir: string,
     endpoints: arrayOf(object({
       network: string, networkId: string, ip: string, prefix: integer, gateway: string, mac: string, bridge: string,
-      aliases: arrayOf(string), dnsServers: arrayOf(string),
+      aliases: arrayOf(string), dnsServers: arrayOf(string), ip6: optional(string), prefix6: optional(integer), gateway6: optional(string),
     })),
     ports: arrayOf(object({ hostIp: string, hostPort: integer, containerPort: integer, protocol: oneOf("tcp", "udp", "sctp") })),
     leases: arrayOf(checkLease),
@@ -371,10 +380,11 @@ export function connectNetwork(host: NetnsHost, a: AttachArgs): Attachment {
     const leases: Lease[] = [];
     ensureAnchor(host, n);
     const ip = leaseAddress(n, a.request.ip, holder, leases);
+    const ip6 = n.subnet6 ? leaseAddress6(n, a.request.ip6, holder, leases) : undefined;
     const iface = `eth${record.endpoints.length}`;
     const options: NetavarkOptions = {
       container_id: a.id, container_name: a.name,
-      networks: { [n.name]: { interface_name: iface, static_ips: [ip], static_mac: macFromIp4(ip), ...(n.dns ? { aliases: aliasesOf(a) } : {}) } },
+      networks: { [n.name]: { interface_name: iface, static_ips: [ip, ...(ip6 ? [ip6] : [])], static_mac: macFromIp4(ip), ...(n.dns ? { aliases: aliasesOf(a) } : {}) } },
       network_info: { [n.name]: networkInfo(n) },
     };
     const pending: Attachment = {
@@ -392,7 +402,7 @@ export function connectNetwork(host: NetnsHost, a: AttachArgs): Attachment {
     }
     if (n.dns) awaitDnsListening(n.gateway);
     const endpoint: Endpoint = {
-      network: n.name, networkId: n.id, ip, prefix: parseSubnet4(n.subnet)!.prefix, gateway: n.gateway,
+      network: n.name, networkId: n.id, ip, prefix: parseSubnet4(n.subnet)!.prefix, gateway: n.gateway, ...v6Endpoint(n, ip6),
       mac: status[n.name]?.interfaces?.[iface]?.mac_address ?? "", bridge: n.bridge, aliases: n.dns ? aliasesOf(a) : [],
       dnsServers: status[n.name]?.dns_server_ips ?? [],
     };
@@ -429,8 +439,34 @@ export function disconnectNetwork(root: string, id: string, dir: string, network
 function networkInfo(n: NetworkDef): NetavarkOptions["network_info"][string] {
   return {
     name: n.name, id: n.id, driver: "bridge", network_interface: n.bridge,
-    subnets: [{ subnet: n.subnet, gateway: n.gateway }], ipv6_enabled: false, internal: n.internal, dns_enabled: n.dns,
+    subnets: [{ subnet: n.subnet, gateway: n.gateway }, ...(n.subnet6 ? [{ subnet: n.subnet6, gateway: n.gateway6! }] : [])],
+    ipv6_enabled: n.subnet6 !== undefined, internal: n.internal, dns_enabled: n.dns,
   };
+}
+
+function v6Endpoint(n: NetworkDef, ip6: string | undefined): Partial<Endpoint> {
+  return ip6 && n.subnet6 ? { ip6, prefix6: parseSubnet6(n.subnet6)!.prefix, gateway6: n.gateway6! } : {};
+}
+
+/** The lowest free IPv6 address of the network (after its gateway), or the one asked for. */
+function leaseAddress6(n: NetworkDef, wanted: string | undefined, holder: Holder, leases: Lease[]): string {
+  const subnet = parseSubnet6(n.subnet6!)!;
+  const gateway = parseIp6(n.gateway6!);
+  const take = (s: string): boolean => {
+    if (!tryLease("ip", n.id, s, holder)) return false;
+    leases.push({ kind: "ip", scope: n.id, key: s, holder });
+    return true;
+  };
+  if (wanted !== undefined) {
+    const ip = parseIp6(wanted);
+    if (ip === undefined || !contains6(subnet, ip)) throw new UsageError(`invalid --ip6 ${wanted}: not an address of network ${n.name} (${n.subnet6})`);
+    if (ip === gateway || !take(formatIp6(ip))) throw new TsboxError(`Address already in use: ${wanted} on network ${n.name}`);
+    return formatIp6(ip);
+  }
+  for (let ip = subnet.base + 1n; ip < subnet.base + 65536n; ip++) {
+    if (ip !== gateway && take(formatIp6(ip))) return formatIp6(ip);
+  }
+  throw new TsboxError(`no available IPv6 addresses on this network's address pools: ${n.name} (${n.id.slice(0, 12)})`);
 }
 
 function classComment(id: string): string {

@@ -32,7 +32,7 @@ const checkConfig: Check<ContainerNetworkConfig> = object({
   mode: string,
   kind: oneOf("bridge", "none", "host", "container"),
   request: optional(object({
-    networks: arrayOf(string), aliases: arrayOf(string), ports: arrayOf(portRequest), ip: optional(string), mac: optional(string),
+    networks: arrayOf(string), aliases: arrayOf(string), ports: arrayOf(portRequest), ip: optional(string), ip6: optional(string), mac: optional(string),
     weight: optional(integer), rate: optional(integer),
   })),
   container: optional(string),

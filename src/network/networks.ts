@@ -11,6 +11,7 @@ import { writeJsonAtomic } from "../util/atomic.js";
 import { randomBytesHex } from "../util/random.js";
 import { boolean, integer, matching, object, oneOf, optional, readChecked, recordOf, string, type Check } from "../util/shape.js";
 import type { Link } from "./shaping.js";
+import { USER_POOL6, checkSubnet6, contains6, formatIp6, formatSubnet6, overlaps6, parseIp6, parseSubnet6, poolSubnet, type Subnet6 } from "./ipv6.js";
 import {
   checkSubnet4, contains, formatIp4, formatSubnet4, hostRange, overlaps, parseIp4, parseRoutes, parseSubnet4, type Subnet4,
 } from "./ipv4.js";
@@ -24,6 +25,9 @@ export interface NetworkDef {
   bridge: string;
   subnet: string;
   gateway: string;
+  /** --ipv6: its IPv6 subnet and gateway too */
+  subnet6?: string;
+  gateway6?: string;
   /** no route out (Docker's --internal) */
   internal: boolean;
   /** containers resolve each other by name (aardvark-dns): user-defined networks, as Docker's embedded DNS */
@@ -41,6 +45,8 @@ const checkNetwork: Check<NetworkDef> = object({
   bridge: matching(/^[A-Za-z0-9_.-]{1,15}$/, "an interface name"),
   subnet: string,
   gateway: string,
+  subnet6: optional(string),
+  gateway6: optional(string),
   internal: boolean,
   dns: boolean,
   created: string,
@@ -109,6 +115,8 @@ export interface CreateOptions {
   name: string;
   subnet?: string;
   gateway?: string;
+  /** --ipv6, with an IPv6 --subnet (and --gateway) or a /64 of USER_POOL6 */
+  ipv6?: { subnet?: string; gateway?: string };
   internal: boolean;
   labels?: Record<string, string>;
   link?: Link;
@@ -154,7 +162,9 @@ export function createNetwork(root: string, o: CreateOptions): NetworkDef {
   } else {
     gateway = formatIp4(hostRange(subnet).first);
   }
+  const v6 = o.ipv6 ? ipv6Subnet(root, id, existing, o.ipv6, () => releaseLease("subnet", "", subnetKey(subnet), { root, id })) : undefined;
   const def: NetworkDef = {
+    ...(v6 ? { subnet6: v6.subnet, gateway6: v6.gateway } : {}),
     id, name: o.name, driver: "bridge", bridge: `tsbr-${id.slice(0, 10)}`, subnet: formatSubnet4(subnet), gateway,
     internal: o.internal, dns: true, created: new Date().toISOString(), ...(o.labels ? { labels: o.labels } : {}),
     ...(o.link ? { link: o.link } : {}),
@@ -169,6 +179,7 @@ export function deleteNetworkDef(root: string, def: NetworkDef): void {
   rmSync(join(networksDir(root), `${def.id}.json`), { force: true });
   const s = parseSubnet4(def.subnet);
   if (s) releaseLease("subnet", "", subnetKey(s), { root, id: def.id });
+  if (def.subnet6) releaseLease("subnet", "", def.subnet6.replace(/\//g, "-"), { root, id: def.id });
 }
 
 function subnetKey(s: Subnet4): string {
@@ -187,4 +198,42 @@ function pickSubnet(taken: Subnet4[], holder: { root: string; id: string }): Sub
 
 function readRoutes(): string {
   try { return readFileSync("/proc/net/route", "utf8"); } catch { return ""; }
+}
+
+/** The network's IPv6 subnet (given, or the first free /64 of USER_POOL6), leased host-wide; and its gateway. */
+function ipv6Subnet(root: string, id: string, existing: NetworkDef[], o: { subnet?: string; gateway?: string },
+  undoV4: () => void): { subnet: string; gateway: string } {
+  const holder = { root, id };
+  const taken = existing.map((n) => (n.subnet6 ? parseSubnet6(n.subnet6) : undefined)).filter((n): n is Subnet6 => n !== undefined);
+  let subnet: Subnet6 | undefined;
+  try {
+    if (o.subnet !== undefined) {
+      subnet = checkSubnet6(o.subnet);
+      const s = subnet;
+      if (taken.some((t) => overlaps6(t, s)) || !tryLease("subnet", "", formatSubnet6(s).replace(/\//g, "-"), holder)) {
+        throw new TsboxError(`invalid pool request: Pool overlaps with other one on this address space (${formatSubnet6(s)})`, 1);
+      }
+    } else {
+      const pool = parseSubnet6(USER_POOL6)!;
+      for (let i = 1; i < 65536 && !subnet; i++) {
+        const c = poolSubnet(pool, i);
+        if (!taken.some((t) => overlaps6(t, c)) && tryLease("subnet", "", formatSubnet6(c).replace(/\//g, "-"), holder)) subnet = c;
+      }
+      if (!subnet) throw new TsboxError("could not find an available, non-overlapping IPv6 address pool to assign to the network", 1);
+    }
+    const s = subnet;
+    let gateway = formatIp6(s.base + 1n);
+    if (o.gateway !== undefined) {
+      const g = parseIp6(o.gateway);
+      if (g === undefined || !contains6(s, g) || g === s.base) {
+        releaseLease("subnet", "", formatSubnet6(s).replace(/\//g, "-"), holder);
+        throw new UsageError(`invalid --gateway ${o.gateway}: not an address of ${formatSubnet6(s)}`);
+      }
+      gateway = formatIp6(g);
+    }
+    return { subnet: formatSubnet6(s), gateway };
+  } catch (e) {
+    undoV4();
+    throw e;
+  }
 }

@@ -129,7 +129,8 @@ function networkSettings(net: ContainerNetworkConfig | undefined, a: Attachment 
   for (const e of a?.endpoints ?? []) {
     networks[e.network] = {
       Aliases: e.aliases.length ? e.aliases : null, NetworkID: e.networkId, EndpointID: "", Gateway: e.gateway,
-      IPAddress: e.ip, IPPrefixLen: e.prefix, IPv6Gateway: "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0, MacAddress: e.mac,
+      IPAddress: e.ip, IPPrefixLen: e.prefix, IPv6Gateway: e.gateway6 ?? "", GlobalIPv6Address: e.ip6 ?? "",
+      GlobalIPv6PrefixLen: e.prefix6 ?? 0, MacAddress: e.mac,
     };
   }
   if (!a && net && net.kind !== "container") {
@@ -138,6 +139,7 @@ function networkSettings(net: ContainerNetworkConfig | undefined, a: Attachment 
   return {
     Bridge: "", SandboxKey: a?.netns ?? "", Ports: ports,
     Gateway: first?.gateway ?? "", IPAddress: first?.ip ?? "", IPPrefixLen: first?.prefix ?? 0, MacAddress: first?.mac ?? "",
+    GlobalIPv6Address: first?.ip6 ?? "", GlobalIPv6PrefixLen: first?.prefix6 ?? 0, IPv6Gateway: first?.gateway6 ?? "",
     Networks: networks,
   };
 }

@@ -23,6 +23,7 @@ export interface NetworkFlags {
   expose?: PortRequest[];
   aliases: string[];
   ip?: string;
+  ip6?: string;
   mac?: string;
   dns: string[];
   dnsSearch: string[];
@@ -69,8 +70,8 @@ export function resolveNetworkConfig(root: string, f: NetworkFlags, exposed: Rec
     return { mode: `container:${other.id}`, kind: "container", container: other.id, addHosts: [], ...common };
   }
   const net = getNetwork(root, mode);
-  if (net.name === DEFAULT_NETWORK_NAME && (f.ip !== undefined || f.aliases.length)) {
-    throw new UsageError(f.ip !== undefined
+  if (net.name === DEFAULT_NETWORK_NAME && (f.ip !== undefined || f.ip6 !== undefined || f.aliases.length)) {
+    throw new UsageError(f.ip !== undefined || f.ip6 !== undefined
       ? "user specified IP address is supported on user defined networks only"
       : "network-scoped alias is supported only for containers in user defined networks");
   }
@@ -83,7 +84,7 @@ export function resolveNetworkConfig(root: string, f: NetworkFlags, exposed: Rec
     mode: net.name === DEFAULT_NETWORK_NAME ? "bridge" : net.name, kind: "bridge",
     request: {
       networks: [net.id], aliases: f.aliases, ports,
-      ...(f.ip !== undefined ? { ip: f.ip } : {}), ...(f.mac !== undefined ? { mac: f.mac } : {}),
+      ...(f.ip !== undefined ? { ip: f.ip } : {}), ...(f.ip6 !== undefined ? { ip6: f.ip6 } : {}), ...(f.mac !== undefined ? { mac: f.mac } : {}),
       ...(f.weight !== undefined ? { weight: f.weight } : {}), ...(f.rate !== undefined ? { rate: f.rate } : {}),
     },
     addHosts: f.addHosts.map((h) => parseAddHost(h, net.gateway)), ...common,
@@ -137,7 +138,8 @@ export async function connect(net: NetworkHost, native: NetnsHost, root: string,
   const networks: NetworkDef[] = c.request.networks.map((id) => getNetwork(root, id));
   const a = net.attach(native, { root, id: who.id, name: who.name, dir: paths.dir, request: c.request, networks });
   const first = a.endpoints[0];
-  writeFileSync(paths.hosts, hostsFile(c.addHosts, first ? { ip: first.ip, names: [who.hostname] } : undefined));
+  writeFileSync(paths.hosts, hostsFile(c.addHosts, first ? { ip: first.ip, names: [who.hostname] } : undefined)
+    + (first?.ip6 ? `${first.ip6}\t${who.hostname}\n` : ""));
   writeFileSync(paths.resolvConf, resolvConf(hostFile("/etc/resolv.conf") ?? "", c.dns, first?.dnsServers ?? []));
   return a;
 }

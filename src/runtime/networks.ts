@@ -42,7 +42,7 @@ export function containersOn(root: string, networkId: string): Record<string, { 
     if (!e) continue;
     out[s.id] = {
       Name: s.name, EndpointID: createHash("sha256").update(`${s.id}/${networkId}`).digest("hex"),
-      MacAddress: e.mac, IPv4Address: `${e.ip}/${e.prefix}`, IPv6Address: "",
+      MacAddress: e.mac, IPv4Address: `${e.ip}/${e.prefix}`, IPv6Address: e.ip6 ? `${e.ip6}/${e.prefix6}` : "",
     };
   }
   return out;
@@ -52,8 +52,11 @@ export function containersOn(root: string, networkId: string): Record<string, { 
 export function inspectNetwork(root: string, n: NetworkEntry): Record<string, unknown> {
   const d = n.def;
   return {
-    Name: n.name, Id: n.id, Created: d?.created ?? "1970-01-01T00:00:00Z", Scope: "local", Driver: n.driver, EnableIPv6: false,
-    IPAM: { Driver: "default", Options: null, Config: d ? [{ Subnet: d.subnet, Gateway: d.gateway }] : [] },
+    Name: n.name, Id: n.id, Created: d?.created ?? "1970-01-01T00:00:00Z", Scope: "local", Driver: n.driver, EnableIPv6: d?.subnet6 !== undefined,
+    IPAM: {
+      Driver: "default", Options: null,
+      Config: d ? [{ Subnet: d.subnet, Gateway: d.gateway }, ...(d.subnet6 ? [{ Subnet: d.subnet6, Gateway: d.gateway6 }] : [])] : [],
+    },
     Internal: d?.internal ?? false, Attachable: false, Ingress: false, ConfigFrom: { Network: "" }, ConfigOnly: false,
     Containers: d ? containersOn(root, d.id) : {},
     Options: d ? {
