@@ -39,7 +39,7 @@ afterEach(() => {
 });
 
 afterAll(() => {
-  for (const n of ["tn-dns", "tn-internal", "tn-leak", "tn-conn", "tn-link", "tn-v6"]) tsbox(root, ["network", "rm", n]);
+  for (const n of ["tn-dns", "tn-internal", "tn-leak", "tn-conn", "tn-link", "tn-v6", "tn-mac"]) tsbox(root, ["network", "rm", n]);
   spawnSync("ip", ["link", "del", HOST_SIDE]);
   spawnSync("ip", ["netns", "del", CLIENT]);
   removeRoot(root);
@@ -219,6 +219,22 @@ describe("user-defined networks", () => {
     expect(tsbox(root, ["run", "--rm", "--ip6", "fd00::5", "busybox", "true"]).stderr).toContain("user defined networks only");
     tsbox(root, ["rm", "-f", id]);
     expect(tsbox(root, ["network", "rm", "tn-v6"]).code).toBe(0);
+  });
+
+  it("a bridge keeps one MAC whoever leaves it: the others' packets to the gateway still arrive", () => {
+    expect(tsbox(root, ["network", "create", "tn-mac"]).code).toBe(0);
+    const gateway = JSON.parse(tsbox(root, ["network", "inspect", "tn-mac"]).stdout)[0].IPAM.Config[0].Gateway as string;
+    const ids = [1, 2, 3].map(() => tsbox(root, ["run", "-d", "--network", "tn-mac", "busybox", "sleep", "60"]).stdout.trim());
+    const bridge = JSON.parse(tsbox(root, ["network", "inspect", "tn-mac"]).stdout)[0].Options["com.docker.network.bridge.name"] as string;
+    expect(readFileSync(`/sys/class/net/${bridge}/addr_assign_type`, "utf8").trim()).toBe("3"); // set, not inherited from a port
+    const mac = readFileSync(`/sys/class/net/${bridge}/address`, "utf8").trim();
+    expect(mac).toBe(`02:42:${gateway.split(".").map((b) => Number(b).toString(16).padStart(2, "0")).join(":")}`);
+    for (const id of ids) expect(tsbox(root, ["exec", id, "ping", "-c", "1", "-W", "2", gateway]).code).toBe(0);
+    tsbox(root, ["rm", "-f", ids[0]!, ids[1]!]);
+    expect(readFileSync(`/sys/class/net/${bridge}/address`, "utf8").trim()).toBe(mac);
+    expect(tsbox(root, ["exec", ids[2]!, "ping", "-c", "1", "-W", "2", gateway]).code).toBe(0);
+    tsbox(root, ["rm", "-f", ids[2]!]);
+    expect(tsbox(root, ["network", "rm", "tn-mac"]).code).toBe(0);
   });
 
   it("--internal has no way out; a normal network reaches another host", () => {

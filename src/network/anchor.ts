@@ -8,7 +8,8 @@
 // netavark without DNS. The default network's stays (docker0's does);
 // `network rm` releases a user-defined network's.
 
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { log } from "../log.js";
@@ -68,10 +69,30 @@ function anchorAddress6(subnet6: string): string {
   return formatIp6(s.base + (1n << BigInt(128 - s.prefix)) - 2n);
 }
 
+/**
+ * The bridge's MAC, set once: a bridge without one of its own takes the lowest
+ * of its ports' MACs, so it changes when that container leaves, and the other
+ * containers' packets to the gateway go to the old MAC (their neighbour entry
+ * still says REACHABLE) and are dropped for tens of seconds. netavark sets it
+ * from 1.9 on (containers/netavark#833); 1.4 does not. Docker's MAC scheme on
+ * the gateway's address, which no container has.
+ */
+export function pinBridgeMac(def: NetworkDef): void {
+  let assigned = "";
+  try { assigned = readFileSync(`/sys/class/net/${def.bridge}/addr_assign_type`, "utf8").trim(); } catch { return; /* no bridge yet */ }
+  if (assigned === "3") return; // NET_ADDR_SET: someone (we) set it
+  const r = spawnSync("ip", ["link", "set", "dev", def.bridge, "address", macFromIp4(def.gateway)],
+    { encoding: "utf8", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+  if (r.status !== 0) log().warn({ bridge: def.bridge, err: String(r.stderr).trim() }, "pinning the bridge's MAC");
+}
+
 /** Makes the network's anchor unless it is there (the caller holds the network lock). */
 export function ensureAnchor(host: AnchorHost, def: NetworkDef): void {
   const p = paths(def);
-  if (existsSync(p.record) && existsSync(p.netns)) return;
+  if (existsSync(p.record) && existsSync(p.netns)) {
+    pinBridgeMac(def);
+    return;
+  }
   mkdirSync(p.config, { recursive: true });
   const o = options(def);
   if (!existsSync(p.netns)) {
@@ -88,6 +109,7 @@ export function ensureAnchor(host: AnchorHost, def: NetworkDef): void {
   writeJsonAtomic(p.record, { options: o }, false);
   try {
     netavarkSetup(p.config, p.netns, o);
+    pinBridgeMac(def);
   } catch (e) {
     log().warn({ network: def.name, err: e }, "anchor setup failed: the bridge goes with its last container");
     removeAnchor(host, def);
