@@ -24,7 +24,7 @@
 #   TSBOX_VM_REFRESH=1 re-download the newest kernel package and rebuild the initramfs
 #   TSBOX_VM_KERNEL_PKG kernel package to use (default: what linux-image-amd64 depends on,
 #                      linux-image-6.1.0-N-amd64; never -cloud-: it has no 9p)
-#   TSBOX_VM_TIMEOUT   seconds before the guest is killed (default 900), exit code 124
+#   TSBOX_VM_TIMEOUT   seconds before the guest is killed (default 1500), exit code 124
 #   TSBOX_VM_MEM       guest memory in MiB (default 2048)
 #   TSBOX_VM_CPUS      guest vCPUs (default 2)
 #   TSBOX_VM_NODE_DIR  directory holding Node 24's `node` (default: /opt/node24/bin, or
@@ -52,7 +52,7 @@ cache="${TSBOX_VM_CACHE:-}"
 if [[ -z "$cache" ]]; then
   if [[ -n "${XDG_CACHE_HOME:-}" ]]; then cache="$XDG_CACHE_HOME/tsbox-vm"; else cache=/var/cache/tsbox-vm; fi
 fi
-timeout_s="${TSBOX_VM_TIMEOUT:-900}"
+timeout_s="${TSBOX_VM_TIMEOUT:-1500}"
 mem_mib="${TSBOX_VM_MEM:-2048}"
 cpus="${TSBOX_VM_CPUS:-2}"
 guest_cgroup="${TSBOX_VM_CGROUP:-}"
