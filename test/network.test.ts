@@ -382,6 +382,20 @@ describe("clean-up", () => {
     tsbox(root, ["rm", "-f", id]);
   });
 
+  it("a SIGKILL of a detached container's monitor leaves nothing once the next command ran", async () => {
+    const id = web(["-p", "18486:80"]);
+    const monitor = (stateOf(root, id).owner as { pid: number }).pid;
+    expect(existsSync("/run/tsbox/net/port/tcp-18486")).toBe(true);
+    process.kill(monitor, "SIGKILL");
+    for (let i = 0; i < 100 && alive(monitor); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(tsbox(root, ["ps", "-a"]).code).toBe(0);
+    expect(existsSync("/run/tsbox/net/port/tcp-18486")).toBe(false);
+    expect(leasesOfRoot()).toEqual([]);
+    expect(existsSync(join(root, "containers", id, "netns"))).toBe(false);
+    expect(execFileSync("iptables-save", { encoding: "utf8" })).not.toContain(id);
+    tsbox(root, ["rm", "-f", id]);
+  });
+
   it("a SIGKILL of tsbox mid-run leaves nothing once the next command ran", async () => {
     const child = tsboxAsync(root, ["run", "--rm", "-p", "18485:80", "busybox", "sleep", "60"]);
     let id: string | undefined;
