@@ -5,7 +5,7 @@
 // cgroup, mount, process or state directory) after delete.
 import { spawn, spawnSync } from "node:child_process";
 import {
-  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, writeFileSync,
+  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -951,8 +951,11 @@ describe("createContainer and startContainer hooks, run in the container's names
     expect(readFileSync(f("cc.env"), "utf8")).toBe("hook\n");
     expect(existsSync(join(rootfs, "tmp", `${id}.started`))).toBe(false);
     expect(runc(["start", id]).code).toBe(0);
-    // The command saw what the hook wrote: it ran first.
-    const seen = JSON.parse(readFileSync(join(rootfs, "tmp", `${id}.seen`), "utf8")) as Record<string, unknown>;
+    // The command saw what the hook wrote: it ran first. (start returns once the process is
+    // released; the command itself may write a little later, seconds in the emulated guest.)
+    const seenFile = join(rootfs, "tmp", `${id}.seen`);
+    for (let i = 0; i < 250 && !(existsSync(seenFile) && statSync(seenFile).size > 0); i++) spawnSync("sleep", ["0.02"]);
+    const seen = JSON.parse(readFileSync(seenFile, "utf8")) as Record<string, unknown>;
     expect(seen).toMatchObject({ id, status: "created", pid: 1, bundle: dir });
     expect(runc(["delete", "--force", id]).code).toBe(0);
     expectGone(id, pid);
