@@ -264,6 +264,17 @@ async function measure(runners: Runner[], rounds: number, requests: number, conc
   }
 }
 
+/** netavark's version, found as tsbox finds it: $TSBOX_NETAVARK, else Podman's directories. */
+function netavarkVersion(): string | null {
+  const candidates = [process.env.TSBOX_NETAVARK, ...["/usr/lib/podman", "/usr/libexec/podman", "/usr/local/libexec/podman", "/usr/local/lib/podman"]
+    .map((d) => join(d, "netavark"))].filter((p): p is string => p !== undefined && existsSync(p));
+  for (const p of candidates) {
+    const r = sh([p, "--version"]);
+    if (r.ok) return r.out;
+  }
+  return null;
+}
+
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -377,7 +388,7 @@ async function main(): Promise<void> {
     rounds, warmup, requests, concurrency,
     bodyBytes: Buffer.byteLength(BODY),
     ab: abVersion.out.split("\n")[0] ?? null,
-    netavark: sh(["netavark", "--version"]).out || null,
+    netavark: netavarkVersion(),
     goal,
     ratios,
     paths: { ...paths, dockerUserlandProxy: dockerProxy },
