@@ -2028,6 +2028,22 @@ EXPORT int tsbox_unmount(const char *path) {
   return umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 ? -errno : 0;
 }
 
+// A second pin of a pinned network namespace (a warm namespace handed to a
+// container, or back): a bind mount of the nsfs file, refused unless `from`
+// is one. Neither path is followed through a symlink at its last component.
+EXPORT int tsbox_netns_bind(const char *from, const char *to) {
+  int fd = open(from, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return -errno;
+  struct statfs sfs;
+  if (fstatfs(fd, &sfs) < 0) { int e = errno; close(fd); return -e; }
+  if (sfs.f_type != 0x6e736673 /* NSFS_MAGIC */) { close(fd); return -EINVAL; }
+  char self[64];
+  snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+  int rc = mount(self, to, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
+  close(fd);
+  return rc;
+}
+
 EXPORT int tsbox_mkfifo(const char *path, int mode) {
   if (mkfifo(path, (mode_t)mode) < 0) return -errno;
   return chmod(path, (mode_t)mode) < 0 ? -errno : 0;

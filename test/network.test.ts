@@ -4,7 +4,7 @@
 // and aliases, --internal, none, host, container:, and what every attachment
 // leaves behind (nothing) after rm, stop and a SIGKILL of tsbox.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, statfsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { alive, containerIds, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxAsync } from "./helpers.js";
@@ -39,7 +39,7 @@ afterEach(() => {
 });
 
 afterAll(() => {
-  for (const n of ["tn-dns", "tn-internal", "tn-leak", "tn-conn", "tn-link", "tn-v6", "tn-mac"]) tsbox(root, ["network", "rm", n]);
+  for (const n of ["tn-dns", "tn-internal", "tn-leak", "tn-conn", "tn-link", "tn-v6", "tn-mac", "tn-warm", "tn-warm-no"]) tsbox(root, ["network", "rm", n]);
   spawnSync("ip", ["link", "del", HOST_SIDE]);
   spawnSync("ip", ["netns", "del", CLIENT]);
   removeRoot(root);
@@ -335,6 +335,127 @@ describe("a container's share of a link", () => {
   });
 });
 
+/** Which of these host-side interface indexes still exist. */
+function vethsPresent(ifindexes: number[]): number[] {
+  const now = new Set(readdirSync("/sys/class/net").map((n) => {
+    try { return Number(readFileSync(`/sys/class/net/${n}/ifindex`, "utf8")); } catch { return -1; }
+  }));
+  return ifindexes.filter((ix) => now.has(ix));
+}
+
+const WARM = "/run/tsbox/net/warm";
+
+/** The warm namespaces kept for a network: slot name, the namespace's inode, its address. */
+function warmSlots(networkId?: string): { slot: string; ino: number; ip: string }[] {
+  if (!existsSync(WARM)) return [];
+  return readdirSync(WARM).filter((n) => n.endsWith(".json")).flatMap((n) => {
+    try {
+      const r = JSON.parse(readFileSync(join(WARM, n), "utf8")) as { networkId: string; ip: string };
+      const slot = n.slice(0, -".json".length);
+      return networkId === undefined || r.networkId === networkId ? [{ slot, ino: statSync(join(WARM, slot)).ino, ip: r.ip }] : [];
+    } catch { return []; /* claimed meanwhile */ }
+  });
+}
+
+/**
+ * A network of its own without DNS names, as the default bridge is (the only
+ * kind whose namespaces are kept warm; other test files share the default's).
+ */
+function dnsLessNetwork(name: string): { id: string; bridge: string } {
+  expect(tsbox(root, ["network", "create", name]).code).toBe(0);
+  const n = JSON.parse(tsbox(root, ["network", "inspect", name]).stdout)[0];
+  const file = join(root, "networks", `${n.Id}.json`);
+  writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, "utf8")), dns: false }));
+  return { id: n.Id, bridge: n.Options["com.docker.network.bridge.name"] };
+}
+
+const IFACE = "cat /sys/class/net/eth0/iflink; ip -o -4 addr show eth0 | awk '{print $4}'";
+
+describe("warm namespaces", () => {
+  it("a stopped container's namespace is kept and handed to the next container as it is; at most 4 a network; network rm lets them go", async () => {
+    const net = dnsLessNetwork("tn-warm");
+    const inside = (flags: string[] = []) => {
+      const r = tsbox(root, ["run", "--rm", "--network", "tn-warm", ...flags, "busybox", "sh", "-c", IFACE]);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    const first = inside();
+    expect(warmSlots(net.id)).toHaveLength(1);
+    expect(inside()).toBe(first); // the same veth (its host side's index) and address
+    expect(warmSlots(net.id)).toHaveLength(1);
+    const ids = Array.from({ length: 6 }, () => {
+      const r = tsbox(root, ["run", "-d", "--network", "tn-warm", "busybox", "sleep", "600"]);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim();
+    });
+    expect(new Set(ids.map((id) => JSON.parse(tsbox(root, ["inspect", id]).stdout)[0].NetworkSettings.Networks["tn-warm"].IPAddress)).size).toBe(6);
+    expect(tsbox(root, ["stop", "-t", "0", ...ids]).code).toBe(0);
+    const kept = warmSlots(net.id);
+    expect(kept).toHaveLength(4);
+    expect(tsbox(root, ["rm", ...ids]).code).toBe(0);
+    expect(leasesOfRoot()).toEqual([]); // the kept addresses are the slots', the rest free
+    expect(tsbox(root, ["network", "rm", "tn-warm"]).code).toBe(0);
+    expect(warmSlots(net.id)).toEqual([]);
+    for (const k of kept) expect(existsSync(join(WARM, k.slot))).toBe(false);
+    expect(existsSync(`/sys/class/net/${net.bridge}`)).toBe(false);
+    expect(existsSync(`/run/tsbox/net/ip/${net.id}`) ? readdirSync(`/run/tsbox/net/ip/${net.id}`) : []).toEqual([]);
+  }, 120_000);
+
+  it("is never kept when the container could change it (NET_ADMIN, --privileged, exec --privileged) or a process is still in it", async () => {
+    const net = dnsLessNetwork("tn-warm-no");
+    const addresses = () => {
+      const r = tsbox(root, ["run", "--rm", "--network", "tn-warm-no", "busybox", "ip", "-o", "addr", "show", "eth0"]);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    for (const [i, flags] of [["--cap-add", "NET_ADMIN"], ["--privileged"]].entries()) {
+      const r = tsbox(root, ["run", "--rm", "--network", "tn-warm-no", ...flags, "busybox", "ip", "addr", "add", `10.77.0.${i + 1}/32`, "dev", "eth0"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(warmSlots(net.id), flags.join(" ")).toEqual([]);
+      expect(addresses()).not.toContain("10.77.0.");
+      expect(tsbox(root, ["network", "rm", "tn-warm-no"]).code).toBe(0); // the warm one of addresses() goes too
+      dnsLessNetwork("tn-warm-no");
+    }
+    const net2 = JSON.parse(tsbox(root, ["network", "inspect", "tn-warm-no"]).stdout)[0].Id as string;
+    const c = tsbox(root, ["run", "-d", "--network", "tn-warm-no", "busybox", "sleep", "600"]).stdout.trim();
+    const x = tsbox(root, ["exec", "--privileged", c, "ip", "addr", "add", "10.77.0.9/32", "dev", "eth0"]);
+    expect(x.code, x.stderr).toBe(0);
+    expect(tsbox(root, ["rm", "-f", c]).code).toBe(0);
+    expect(warmSlots(net2)).toEqual([]);
+    expect(addresses()).not.toContain("10.77.0.9");
+
+    // A process that entered the namespace (a `container:` peer, an nsenter) keeps it from being handed on.
+    const d = tsbox(root, ["run", "-d", "--network", "tn-warm-no", "busybox", "sleep", "600"]).stdout.trim();
+    const pinned = join(root, "containers", d, "netns");
+    const ino = statSync(pinned).ino;
+    const visitor = spawn("nsenter", [`--net=${pinned}`, "sleep", "60"], { stdio: "ignore" });
+    for (let i = 0; i < 100 && !readlinkOr(`/proc/${visitor.pid}/ns/net`).includes(String(ino)); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(tsbox(root, ["rm", "-f", d]).code).toBe(0);
+    expect(warmSlots(net2).map((s) => s.ino)).not.toContain(ino);
+    visitor.kill("SIGKILL");
+    expect(tsbox(root, ["network", "rm", "tn-warm-no"]).code).toBe(0);
+  }, 120_000);
+
+  it("system prune lets the default bridge's warm namespaces go, their veths and addresses with them", () => {
+    const r = tsbox(root, ["run", "--rm", "busybox", "true"]);
+    expect(r.code, r.stderr).toBe(0);
+    const before = warmSlots();
+    expect(before.length).toBeGreaterThan(0);
+    expect(tsbox(root, ["system", "prune", "-f"]).code).toBe(0);
+    for (const s of before) {
+      expect(existsSync(join(WARM, s.slot))).toBe(false);
+      expect(existsSync(join(WARM, `${s.slot}.json`))).toBe(false);
+    }
+    const held = readdirSync("/run/tsbox/net/ip", { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+      .map((e) => readFileSync(join(e.parentPath, e.name), "utf8").split("\n")[1]);
+    for (const s of before) expect(held).not.toContain(s.slot);
+  });
+});
+
+function readlinkOr(p: string): string {
+  try { return readlinkSync(p); } catch { return ""; }
+}
+
 describe("clean-up", () => {
   it(`${CYCLES} run --rm -p cycles on a network of their own leave no veth, rule, lease or namespace behind`, async () => {
     expect(tsbox(root, ["network", "create", "tn-leak"]).code).toBe(0);
@@ -356,18 +477,17 @@ describe("clean-up", () => {
     expect(existsSync(`/sys/class/net/${bridge}`)).toBe(false);
   }, 300_000);
 
-  it("a container without published ports leaves the bridge with its namespace: its veth is gone, no lease is left", async () => {
+  it("a namespace not kept warm leaves the bridge with it: its veth is gone, no lease is left", async () => {
     const peers: number[] = [];
     for (let i = 0; i < Math.min(20, CYCLES); i++) {
-      const r = tsbox(root, ["run", "--rm", "busybox", "cat", "/sys/class/net/eth0/iflink"]);
+      // NET_ADMIN: never kept warm (see "warm namespaces"), so each namespace goes at the container's exit.
+      const r = tsbox(root, ["run", "--rm", "--cap-add", "NET_ADMIN", "busybox", "cat", "/sys/class/net/eth0/iflink"]);
       expect(r.code, r.stderr).toBe(0);
       peers.push(Number(r.stdout.trim()));
     }
-    const present = () => peers.filter((ix) => existsSync(`/sys/class/net`) && readdirSync("/sys/class/net")
-      .some((n) => { try { return Number(readFileSync(`/sys/class/net/${n}/ifindex`, "utf8")) === ix; } catch { return false; } }));
     // The kernel deletes a namespace's veth pairs in its own time (a work queue), not in the unmount.
-    for (let i = 0; i < 100 && present().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(present()).toEqual([]);
+    for (let i = 0; i < 100 && vethsPresent(peers).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(vethsPresent(peers)).toEqual([]);
     expect(leasesOfRoot()).toEqual([]);
   }, 120_000);
 

@@ -39,6 +39,8 @@ export interface NativeLauncher {
   unmount(path: string): void;
   /** A new network namespace with `lo` up, bind-mounted on path (an existing empty file). */
   pinNetns(path: string): void;
+  /** A second pin of the network namespace pinned at `from`, on `to` (an existing empty file). */
+  bindNetns(from: string, to: string): void;
   /** A FIFO with exactly this mode (tsbox-runc's exec fifo). */
   mkfifo(path: string, mode: number): void;
   /** Orphaned descendants (a HANDOFF exec'd process) become this process's children. */
@@ -62,6 +64,7 @@ export const shimLauncher: NativeLauncher = {
   attachDeviceFilter: shim.attachDeviceFilter,
   unmount: shim.unmount,
   pinNetns: shim.pinNetns,
+  bindNetns: shim.bindNetns,
   mkfifo: shim.mkfifo,
   setSubreaper: shim.setSubreaper,
   sendFd: shim.sendFd,

@@ -190,6 +190,11 @@ export function pinNetns(path: string): void {
   throw errnoError(-(-rc % 1000), step === 1 ? "clone(CLONE_NEWNET)" : step === 2 ? "bring up lo" : "mount", path);
 }
 
+/** A second pin of the network namespace pinned at `from`, on `to` (an existing empty file). */
+export function bindNetns(from: string, to: string): void {
+  check(callInt("tsbox_netns_bind", [DataType.String, DataType.String], [from, to]), "mount", `${from} on ${to}`);
+}
+
 export function mkfifo(path: string, mode: number): void {
   check(callInt("tsbox_mkfifo", [DataType.String, DataType.I32], [path, mode]), "mkfifo", path);
 }

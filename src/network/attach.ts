@@ -6,13 +6,13 @@
 // that, from any tsbox process, after any crash. Both are idempotent enough to
 // run again: release of a released container does nothing.
 
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TsboxError, UsageError } from "../errors.js";
 import { log } from "../log.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { randomBelow } from "../util/random.js";
-import { ShapeError, arrayOf, integer, object, oneOf, optional, readChecked, recordOf, string, type Check } from "../util/shape.js";
+import { ShapeError, arrayOf, boolean, integer, object, oneOf, optional, readChecked, recordOf, string, type Check } from "../util/shape.js";
 import { Undo } from "../util/undo.js";
 import { ephemeralRange, hostPortsInUse } from "./host-ports.js";
 import { contains, formatIp4, hostRange, macFromIp4, parseIp4, parseSubnet4 } from "./ipv4.js";
@@ -25,6 +25,7 @@ import { ensurePublishedPortsForwarded } from "./forward.js";
 import { anchorExists, ensureAnchor, removeAnchor } from "./anchor.js";
 import { addLinkClass, capEgress, ensureLinkShaper, removeLinkClass, removeLinkShaper, type LinkClass } from "./shaping.js";
 import { hostAddress, type PortBinding, type PortRequest, type Protocol } from "./ports.js";
+import { claimWarm, drainWarm, keepWarm } from "./warm.js";
 
 /** What a container asks of the network, kept with it for every start. */
 export interface NetworkRequest {
@@ -72,11 +73,14 @@ export interface Attachment {
   leases: Lease[];
   /** its classes on shaped links (--network-weight) */
   linkClasses?: LinkClass[];
+  /** its namespace may be kept warm for the next container when it stops (see warm.ts) */
+  warm?: boolean;
 }
 
 /** The host side: the shim's netns pin and unmount (recorded by the fakes). */
 export interface NetnsHost {
   pinNetns(path: string): void;
+  bindNetns(from: string, to: string): void;
   unmount(path: string): void;
 }
 
@@ -89,6 +93,8 @@ export interface AttachArgs {
   request: NetworkRequest;
   /** the request's networks, resolved */
   networks: NetworkDef[];
+  /** the container cannot change its namespace (no CAP_NET_ADMIN or CAP_SYS_ADMIN, no net.* sysctl): it may take and leave a warm one */
+  mayShareWarm?: boolean;
 }
 
 export function netnsPath(dir: string): string {
@@ -114,6 +120,11 @@ export function attachNetwork(host: NetnsHost, a: AttachArgs): Attachment {
 
 function attachLocked(host: NetnsHost, a: AttachArgs): Attachment {
   const holder: Holder = { root: a.root, id: a.id };
+  const warm = warmable(a);
+  if (warm) {
+    const claimed = attachWarm(host, a, holder);
+    if (claimed) return claimed;
+  }
   const undo = new Undo();
   const leases: Lease[] = [];
   const netns = netnsPath(a.dir);
@@ -158,7 +169,9 @@ function attachLocked(host: NetnsHost, a: AttachArgs): Attachment {
         dnsServers: status[n.name]?.dns_server_ips ?? [],
       };
     });
-    const attachment: Attachment = { v: 1, netns, configDir, options, endpoints, ports, leases, ...(linkClasses.length ? { linkClasses } : {}) };
+    const attachment: Attachment = {
+      v: 1, netns, configDir, options, endpoints, ports, leases, ...(linkClasses.length ? { linkClasses } : {}), ...(warm ? { warm } : {}),
+    };
     writeJsonAtomic(recordPath(a.dir), attachment, false);
     return attachment;
   } catch (e) {
@@ -181,7 +194,9 @@ function releaseLocked(host: NetnsHost, root: string, id: string, dir: string): 
   } catch (e) {
     log().warn({ id, err: e }, "unreadable network.json: freeing what can be found");
   }
-  if (record && !teardownNeeded(record)) {
+  if (record && keptWarm(host, record, id, holderOf(root, id))) {
+    log().debug({ id }, "namespace kept warm");
+  } else if (record && !teardownNeeded(record)) {
     log().debug({ id }, "no netavark teardown: the veth goes with the namespace");
   } else if (record) {
     for (const c of record.linkClasses ?? []) removeLinkClass(c, classComment(id));
@@ -202,6 +217,65 @@ function releaseLocked(host: NetnsHost, root: string, id: string, dir: string): 
     rmSync(netns, { force: true });
   }
   rmSync(recordPath(dir), { force: true });
+}
+
+const holderOf = (root: string, id: string): Holder => ({ root, id });
+
+/**
+ * Whether the container's namespace can be one of the warm ones: one network
+ * without DNS names, IPv6 or a shaped link, nothing of its own on it (ports,
+ * address, MAC, rate, weight), and a container that cannot change it.
+ */
+function warmable(a: AttachArgs): boolean {
+  const n = a.networks[0];
+  const r = a.request;
+  return a.mayShareWarm === true && a.networks.length === 1 && n !== undefined && !n.dns && !n.subnet6 && !n.link
+    && r.ports.length === 0 && r.ip === undefined && r.ip6 === undefined && r.mac === undefined
+    && r.weight === undefined && r.rate === undefined;
+}
+
+/** Attach from a warm namespace of the network, if there is one: no netavark. */
+function attachWarm(host: NetnsHost, a: AttachArgs, holder: Holder): Attachment | undefined {
+  const netns = netnsPath(a.dir);
+  const n = a.networks[0]!;
+  const s = claimWarm(host, n.id, netns, holder);
+  if (!s) return undefined;
+  const attachment: Attachment = {
+    v: 1, netns, configDir: s.configDir, options: s.options, warm: true,
+    endpoints: [{ ...s.endpoint, networkId: n.id, ip: s.ip, mac: s.mac, aliases: [], dnsServers: [] }],
+    ports: [], leases: [{ kind: "ip", scope: n.id, key: s.ip, holder }],
+  };
+  writeJsonAtomic(recordPath(a.dir), attachment, false);
+  log().debug({ id: a.id, ip: s.ip }, "warm namespace");
+  return attachment;
+}
+
+/** At release: keeps the namespace warm if it still qualifies (exec --privileged, network connect or a process in it say no). */
+function keptWarm(host: NetnsHost, r: Attachment, id: string, holder: Holder): boolean {
+  const e = r.endpoints[0];
+  if (!r.warm || !e || r.endpoints.length !== 1 || r.ports.length || r.connected?.length || r.linkClasses?.length) return false;
+  const lease = r.leases.find((l) => l.kind === "ip" && l.scope === e.networkId && l.key === e.ip);
+  if (!lease || lease.holder.id !== id || !anchorExists(e.networkId)) return false;
+  const kept = keepWarm(host, r.netns, {
+    networkId: e.networkId, ip: e.ip, mac: e.mac, options: r.options, configDir: r.configDir,
+    endpoint: { network: e.network, prefix: e.prefix, gateway: e.gateway, bridge: e.bridge },
+  }, { ...lease, holder });
+  return kept;
+}
+
+/** `system prune`: the warm namespaces go (their veths with them, their addresses free). */
+export function drainWarmNamespaces(host: NetnsHost): number {
+  if (!existsSync(LEASE_ROOT)) return 0;
+  return withLock(LOCK, () => drainWarm(host));
+}
+
+/** exec --privileged: the container could now change its namespace, which is then never kept warm. */
+export function forgoWarm(dir: string): void {
+  if (!existsSync(LEASE_ROOT)) return;
+  withLock(LOCK, () => {
+    const r = readAttachment(dir);
+    if (r?.warm) writeJsonAtomic(recordPath(dir), { ...r, warm: false }, false);
+  });
 }
 
 /** The container's recorded attachment, if it is on a network now. */
@@ -323,6 +397,7 @@ const checkAttachment: Check<Attachment> = (v, at) => {
     ports: arrayOf(object({ hostIp: string, hostPort: integer, containerPort: integer, protocol: oneOf("tcp", "udp", "sctp") })),
     leases: arrayOf(checkLease),
     linkClasses: optional(arrayOf(object({ device: string, minor: integer, ip: string }))),
+    warm: optional(boolean),
     options: netavarkInput,
     connected: optional(arrayOf(object({ networkId: string, options: netavarkInput }))),
     v: (x: unknown, where: string) => { if (x !== 1) throw new ShapeError(where, "version 1"); return 1 as const; },
@@ -353,10 +428,25 @@ function awaitDnsListening(gateway: string): void {
   }
 }
 
+/** Waits (at most 2 s) until the bridge has at most `n` ports. */
+function awaitBridgePorts(bridge: string, n: number): void {
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 2000;
+  while (Date.now() < deadline) {
+    let ports: string[];
+    try { ports = readdirSync(`/sys/class/net/${bridge}/brif`); } catch { return; }
+    if (ports.length <= n) return;
+    Atomics.wait(sleeper, 0, 0, 10);
+  }
+}
+
 /** network rm: the network's bridge goes with its anchor. */
 export function releaseNetworkBridge(host: NetnsHost, def: NetworkDef): void {
   if (!existsSync(LEASE_ROOT)) return;
   withLock(LOCK, () => {
+    // The kernel deletes a drained namespace's veth in its own time: the
+    // anchor's teardown deletes the bridge only once it is its last port.
+    if (drainWarm(host, def.id) > 0) awaitBridgePorts(def.bridge, 1);
     removeAnchor(host, def);
     // The link's shaper goes with the last network that used it (no container's class is left on it).
     if (def.link && !allLeases().some((l) => l.kind === "class" && l.scope === def.link!.device)) removeLinkShaper(def.link);

@@ -8,7 +8,7 @@ export * from "./etc-files.js";
 export { checkMac } from "./ipv4.js";
 export { checkWeight, parseRate, type Link } from "./shaping.js";
 export {
-  attachNetwork, releaseNetwork, releaseNetworkBridge, connectNetwork, disconnectNetwork, readAttachment, netnsPath, netavarkConfigDir,
+  attachNetwork, releaseNetwork, drainWarmNamespaces, forgoWarm, releaseNetworkBridge, connectNetwork, disconnectNetwork, readAttachment, netnsPath, netavarkConfigDir,
   type Attachment, type Endpoint, type NetworkRequest, type NetnsHost,
 } from "./attach.js";
 export { NetworkError, netavarkBinaries } from "./netavark.js";
@@ -16,9 +16,12 @@ export { allLeases, dropLease, type Lease } from "./leases.js";
 export { ANCHOR_DIR } from "./anchor.js";
 import { sweepOrphanLeases } from "./leases.js";
 import { ANCHOR_DIR } from "./anchor.js";
+import { WARM_DIR, warmHolderExists } from "./warm.js";
+import { drainWarmNamespaces, type NetnsHost } from "./attach.js";
 
-/** What a crash or a hand-removed root left on the host's network: freed by `system prune`. */
-export function sweepNetworkLeftovers(): number {
-  return sweepOrphanLeases(ANCHOR_DIR).length;
+/** What a crash or a hand-removed root left on the host's network, and the warm namespaces: freed by `system prune`. */
+export function sweepNetworkLeftovers(host: NetnsHost): number {
+  const drained = drainWarmNamespaces(host);
+  return drained + sweepOrphanLeases(ANCHOR_DIR, { dir: WARM_DIR, exists: warmHolderExists }).length;
 }
 export { readNetworkConfig, writeNetworkConfig, type ContainerNetworkConfig } from "./container-config.js";

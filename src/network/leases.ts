@@ -6,7 +6,7 @@
 // container, or the network), so what a crash left is found and freed.
 // Under /run: leases go with the veths and rules at a reboot.
 
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { errnoCode } from "../errors.js";
 
@@ -71,11 +71,25 @@ function readHolder(file: string): Holder | undefined {
   return root && id ? { root, id } : undefined;
 }
 
+/**
+ * Gives the lease to another holder if `l.holder` has it (a warm namespace's
+ * address, handed between a container and its slot): the file is replaced
+ * whole, so a crash leaves one holder or the other.
+ */
+export function transferLease(l: Lease, to: Holder): void {
+  const file = join(dirOf(l.kind, l.scope), l.key);
+  const h = readHolder(file);
+  if (!h || h.root !== l.holder.root || h.id !== l.holder.id) throw new Error(`lease ${l.kind} ${l.key} is not held by ${l.holder.id}`);
+  const tmp = join(dirOf(l.kind, l.scope), `.${l.key}.${process.pid}.tmp`); // dot files are not leases
+  writeFileSync(tmp, `${to.root}\n${to.id}\n`, { mode: 0o644 });
+  renameSync(tmp, file);
+}
+
 /** Every lease on the host (for the crash sweep and `network inspect`). */
 export function allLeases(): Lease[] {
   const out: Lease[] = [];
   const list = (dir: string): string[] => {
-    try { return readdirSync(dir); } catch { return []; }
+    try { return readdirSync(dir).filter((n) => !n.startsWith(".")); } catch { return []; }
   };
   for (const kind of ["port", "subnet"] as const) {
     for (const key of list(dirOf(kind, ""))) {
@@ -109,10 +123,17 @@ export function portLeaseKey(protocol: string, port: number): string {
  * network definition that no longer exists (removed by hand, or a root
  * deleted with containers on it). The anchors' are the network layer's own.
  */
-export function sweepOrphanLeases(anchorDir: string): Lease[] {
+export function sweepOrphanLeases(anchorDir: string, warm: { dir: string; exists: (id: string) => boolean }): Lease[] {
   const dropped: Lease[] = [];
   for (const l of allLeases()) {
     if (l.holder.root === anchorDir) continue;
+    if (l.holder.root === warm.dir) {
+      if (!warm.exists(l.holder.id)) {
+        dropLease(l);
+        dropped.push(l);
+      }
+      continue;
+    }
     const owner = l.kind === "subnet"
       ? join(l.holder.root, "networks", `${l.holder.id}.json`)
       : join(l.holder.root, "containers", l.holder.id);

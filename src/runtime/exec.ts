@@ -17,6 +17,7 @@ import { currentCapabilities } from "../native/capabilities.js";
 import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedPipes } from "./stdio.js";
 import { realHost, type Host } from "./host.js";
 import { resolveUser } from "../oci/user.js";
+import { forgoWarm } from "../network/index.js";
 
 export interface ExecRequest {
   root: string;
@@ -107,6 +108,8 @@ export async function execInContainer(req: ExecRequest, host: Pick<Host, "native
   const spec = readSpec(req.root, state.id);
   if (!spec) throw new CorruptContainerError(state.id, containerPaths(req.root, state.id).config, "missing");
   const proc = execProcess(spec, req, process.env, (name) => readContainerEtc(pid, name));
+  // Its capabilities could change the network namespace: it is not handed to another container after this one.
+  if (req.privileged) forgoWarm(containerPaths(req.root, state.id).dir);
   const tty = req.tty && !req.detach
     ? { rows: process.stdout.isTTY ? process.stdout.rows : 0, cols: process.stdout.isTTY ? process.stdout.columns : 0 }
     : undefined;

@@ -12,6 +12,7 @@ import {
 } from "../network/index.js";
 import { containerPaths, findContainer, ownerAlive, readState, type ContainerPaths } from "../state/container-store.js";
 import { shimLauncher } from "../native/launcher.js";
+import type { Spec } from "../oci/spec.js";
 
 /** The network flags of `run`, as given. */
 export interface NetworkFlags {
@@ -133,15 +134,31 @@ export function writeContainerNetworkFiles(root: string, c: ContainerNetworkConf
  * resolvers; nothing for the other modes. Released by disconnect.
  */
 export async function connect(net: NetworkHost, native: NetnsHost, root: string, who: { id: string; name: string; hostname: string },
-  paths: ContainerPaths, c: ContainerNetworkConfig): Promise<Attachment | undefined> {
+  paths: ContainerPaths, c: ContainerNetworkConfig, spec: Pick<Spec, "process" | "linux">): Promise<Attachment | undefined> {
   if (c.kind !== "bridge" || !c.request) return undefined;
   const networks: NetworkDef[] = c.request.networks.map((id) => getNetwork(root, id));
-  const a = net.attach(native, { root, id: who.id, name: who.name, dir: paths.dir, request: c.request, networks });
+  const a = net.attach(native, {
+    root, id: who.id, name: who.name, dir: paths.dir, request: c.request, networks, mayShareWarm: cannotChangeNetns(spec),
+  });
   const first = a.endpoints[0];
   writeFileSync(paths.hosts, hostsFile(c.addHosts, first ? { ip: first.ip, names: [who.hostname] } : undefined)
     + (first?.ip6 ? `${first.ip6}\t${who.hostname}\n` : ""));
   writeFileSync(paths.resolvConf, resolvConf(hostFile("/etc/resolv.conf") ?? "", c.dns, first?.dnsServers ?? []));
   return a;
+}
+
+/**
+ * Whether the container's processes cannot change their network namespace:
+ * without CAP_NET_ADMIN or CAP_SYS_ADMIN in any set (--privileged has them)
+ * no address, route, rule, qdisc or namespace-wide sysctl can be set, and
+ * tsbox sets no net.* sysctl for it. Such a namespace may be kept warm.
+ */
+export function cannotChangeNetns(spec: Pick<Spec, "process" | "linux">): boolean {
+  const caps = spec.process.capabilities;
+  const sets = [caps.bounding, caps.effective, caps.permitted, caps.inheritable, caps.ambient];
+  const mighty = sets.some((set) => (set ?? []).some((c) => c === "CAP_NET_ADMIN" || c === "CAP_SYS_ADMIN"));
+  const netSysctl = Object.keys(spec.linux.sysctl ?? {}).some((k) => k.startsWith("net."));
+  return !mighty && !netSysctl;
 }
 
 /**

@@ -72,5 +72,5 @@ export function pruneDebris(root: string, minAgeMs = 60_000): number {
     }
     if ((!s || s.name !== n) && old(file)) { rmSync(file, { force: true }); removed++; }
   }
-  return removed + sweepNetworkLeftovers();
+  return removed + sweepNetworkLeftovers(shimLauncher);
 }

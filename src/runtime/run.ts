@@ -79,7 +79,7 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
     cgroup.apply(made.spec.linux.resources);
     // Before the process: it joins the namespace netavark has set up.
     undo.push(() => disconnect(host.network, host.native, req.root, id));
-    await connect(host.network, host.native, req.root, { id, name: state.name, hostname: made.spec.hostname }, paths, net);
+    await connect(host.network, host.native, req.root, { id, name: state.name, hostname: made.spec.hostname }, paths, net, made.spec);
     const plan = launchPlan(req, image, id, paths, hierarchy, enforced, made);
     // Kept for `tsbox start`, which relaunches the same plan through a monitor;
     // a foreground --rm container is gone at its exit, so it never needs one.

@@ -42,7 +42,7 @@ export async function startContainer(root: string, ref: string, host: Host = rea
     // Its network again (released when it stopped), at the namespace its plan joins.
     const net = readNetworkConfig(paths.dir);
     await disconnect(host.network, host.native, root, found.id);
-    if (net) await connect(host.network, host.native, root, { id: found.id, name: claimed.name, hostname: spec.hostname ?? "" }, paths, net);
+    if (net) await connect(host.network, host.native, root, { id: found.id, name: claimed.name, hostname: spec.hostname ?? "" }, paths, net, spec);
     crashPoint("start");
     return await launchMonitored(root, claimed, cgroup, host.monitor);
   } catch (e) {

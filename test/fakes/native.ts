@@ -99,6 +99,10 @@ export class FakeNative implements NativeLauncher {
     this.journal.push(`native.pinNetns ${path}`);
   }
 
+  bindNetns(from: string, to: string): void {
+    this.journal.push(`native.bindNetns ${from} ${to}`);
+  }
+
   mkfifo(path: string, mode: number): void {
     this.journal.push(`native.mkfifo ${path} ${mode.toString(8)}`);
   }
