@@ -183,6 +183,10 @@ function attachLocked(host: NetnsHost, a: AttachArgs): Attachment {
 /** Undoes attach: netavark's teardown, the netns, the leases, the record. Safe to call again. */
 export function releaseNetwork(host: NetnsHost, root: string, id: string, dir: string, when: () => boolean = () => true): void {
   if (!existsSync(LEASE_ROOT)) return; // nothing was ever attached on this host since boot
+  // Attach makes the netns file before it takes any lease, and release
+  // removes it and the record last: with neither, there is nothing to free
+  // (--network none, host, container:), and no lock or lease scan to pay.
+  if (!existsSync(netnsPath(dir)) && !existsSync(recordPath(dir))) return;
   withLock(LOCK, () => { if (when()) releaseLocked(host, root, id, dir); });
 }
 
