@@ -251,6 +251,22 @@ describe("exec errors (Docker's wording and exit codes)", () => {
   it("usage errors exit 125", () => {
     expect(exec(["x"]).code).toBe(125);
   });
+
+  it("a paused container: refused at once, as Docker (it hung until unpaused, then ran the command)", () => {
+    const r0 = tsbox(root, ["run", "-d", "--name", "paused", "busybox", "sleep", "600"]);
+    expect(r0.code, r0.stderr).toBe(0);
+    const id = r0.stdout.trim();
+    expect(tsbox(root, ["pause", "paused"]).code).toBe(0);
+    for (const flags of [[], ["-d"]]) {
+      // Bounded: before the fix it hung in uninterruptible sleep.
+      const r = tsbox(root, ["exec", ...flags, "paused", "touch", "/ran"], { timeout: 10_000, killSignal: "SIGKILL" });
+      expect(r.code, `exec ${flags.join(" ")}: ${r.stderr}`).toBe(1);
+      expect(r.stderr.trim()).toBe(`tsbox: Container ${id} is paused, unpause the container before exec`);
+    }
+    expect(tsbox(root, ["unpause", "paused"]).code).toBe(0);
+    expect(exec(["paused", "ls", "/ran"]).code).toBe(1); // never ran
+    expect(tsbox(root, ["rm", "-f", "paused"]).code).toBe(0);
+  });
 });
 
 // A hostile container's PID 1 scans /proc in a tight loop while many execs

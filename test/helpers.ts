@@ -115,7 +115,8 @@ export function alive(pid: number): boolean {
   return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
 }
 
-export async function until<T>(fn: () => T | undefined, what: string, ms = 10_000): Promise<T> {
+// Sized for the cgroup v2 guest (emulated CPUs): a first run there sets up the bridge and netavark in 10+ s.
+export async function until<T>(fn: () => T | undefined, what: string, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = fn();

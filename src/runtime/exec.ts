@@ -5,7 +5,7 @@
 // and cwd and execs. Contract: native-shims/PLAN.md (JOIN, DETACH).
 
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
-import { CorruptContainerError, LaunchError, UsageError, errnoCode } from "../errors.js";
+import { CorruptContainerError, LaunchError, TsboxError, UsageError, errnoCode } from "../errors.js";
 import { buildExecPlan, execEnv, type ExecProcess } from "../oci/exec-plan.js";
 import { withCgroupJoin } from "../oci/build-plan.js";
 import { seccompProgram } from "../native/seccomp-compiler.js";
@@ -105,6 +105,8 @@ function allCapabilities(): SpecCapabilities {
 export async function execInContainer(req: ExecRequest, host: Pick<Host, "native" | "cgroups"> = realHost): Promise<number> {
   const { native } = host;
   const { state, pid, cgroup } = runningContainer(req.root, req.container, host.cgroups);
+  // A frozen container would hold the exec'd process in uninterruptible sleep until unpaused.
+  if (cgroup.frozen()) throw new TsboxError(`Container ${state.id} is paused, unpause the container before exec`, 1);
   const spec = readSpec(req.root, state.id);
   if (!spec) throw new CorruptContainerError(state.id, containerPaths(req.root, state.id).config, "missing");
   const proc = execProcess(spec, req, process.env, (name) => readContainerEtc(pid, name));
