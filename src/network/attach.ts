@@ -212,10 +212,11 @@ function releaseLocked(host: NetnsHost, root: string, id: string, dir: string): 
       if (failed) log().warn({ id, failed }, "network teardown");
     }
   }
-  // Every lease of the container, recorded or not (a crash between a lease and the record).
-  for (const l of allLeases()) {
-    if (l.holder.root === root && l.holder.id === id) releaseLease(l.kind, l.scope, l.key, l.holder);
-  }
+  // Every lease of the container, recorded or not (a crash between a lease and
+  // the record); a warm-eligible record lists them all (it took none after
+  // its first write, and connect clears `warm` before it leases).
+  const held = record?.warm ? record.leases : allLeases().filter((l) => l.holder.root === root && l.holder.id === id);
+  for (const l of held) releaseLease(l.kind, l.scope, l.key, { root, id });
   if (existsSync(netns)) {
     try { host.unmount(netns); } catch { /* not mounted */ }
     rmSync(netns, { force: true });
@@ -472,6 +473,8 @@ export function connectNetwork(host: NetnsHost, a: AttachArgs): Attachment {
     }
     const holder: Holder = { root: a.root, id: a.id };
     const leases: Lease[] = [];
+    // Not kept warm with a second network; and said before leasing, so that release scans for what a crash leaves.
+    if (record.warm) writeJsonAtomic(recordPath(a.dir), { ...record, warm: false }, false);
     ensureAnchor(host, n);
     const ip = leaseAddress(n, a.request.ip, holder, leases);
     const ip6 = n.subnet6 ? leaseAddress6(n, a.request.ip6, holder, leases) : undefined;
@@ -482,7 +485,8 @@ export function connectNetwork(host: NetnsHost, a: AttachArgs): Attachment {
       network_info: { [n.name]: networkInfo(n) },
     };
     const pending: Attachment = {
-      ...record, connected: [...(record.connected ?? []), { networkId: n.id, options }], leases: [...record.leases, ...leases],
+      ...record, ...(record.warm ? { warm: false } : {}),
+      connected: [...(record.connected ?? []), { networkId: n.id, options }], leases: [...record.leases, ...leases],
     };
     writeJsonAtomic(recordPath(a.dir), pending, false);
     let status;
