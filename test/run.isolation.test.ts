@@ -232,4 +232,10 @@ describe("copy-on-write root", () => {
     expect(r.stdout).toMatch(/Read-only file system/);
     expect(r.stdout).toContain("tmpfs-ok");
   });
+
+  it("-w with --read-only: a missing working directory is made before the root turns read-only, as Docker", () => {
+    const r = sh("pwd; touch /newdir/f 2>&1", ["--read-only", "-w", "/newdir"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/^\/newdir\n.*Read-only file system/s);
+  });
 });

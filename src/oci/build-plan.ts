@@ -253,7 +253,8 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   }
   for (const p of spec.linux.maskedPaths) ops.push({ op: "MASK", path: p });
   for (const p of spec.linux.readonlyPaths) ops.push({ op: "READONLY", path: p });
-  if (spec.root.readonly) ops.push({ op: "REMOUNT", path: "/", flags: MS.BIND | MS.RDONLY });
+  // A missing cwd is made before the root turns read-only (runc and Docker do; `-w /new --read-only` works).
+  if (spec.root.readonly) ops.push({ op: "MKDIR", path: spec.process.cwd, mode: 0o755 }, { op: "REMOUNT", path: "/", flags: MS.BIND | MS.RDONLY });
 
   // Only in a UTS namespace of its own: otherwise these would be the host's names.
   if (own & CLONE.NEWUTS) {
