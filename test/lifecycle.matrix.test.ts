@@ -253,6 +253,10 @@ describe("names, IDs and errors", () => {
       expect(r.code, cmd[0]).not.toBe(0);
       expect(r.stderr, cmd[0]).toMatch(/No such container: nosuchthing/);
     }
+    // As Docker's client: rm -f says so, removes the others, and exits 0 (it exited 1).
+    const other = runD(["busybox", "true"]);
+    const rf = tsbox(root, ["rm", "-f", "nosuchthing", other]);
+    expect(rf).toMatchObject({ code: 0, stdout: `${other}\n`, stderr: "tsbox: No such container: nosuchthing\n" });
     const r = tsbox(root, ["inspect", "nosuchthing"]);
     expect(r.stdout.trim()).toBe("[]");
     expect(r.stderr).toMatch(/No such object: nosuchthing/);

@@ -2,7 +2,7 @@
 // rename, container prune.
 
 import type { Command } from "commander";
-import { CorruptContainerError, TsboxError, UsageError } from "../errors.js";
+import { CorruptContainerError, NotFoundError, TsboxError, UsageError } from "../errors.js";
 import { collect, eachArg, inspectEach, prepare } from "./common.js";
 
 function timeoutFlag(v: string | undefined): number {
@@ -192,7 +192,14 @@ function registerRm(program: Command): void {
       const g = await prepare(cmd);
       const { removeContainer } = await import("../runtime/remove.js");
       await eachArg(refs, async (ref) => {
-        await removeContainer(g.root, ref, { force: o.force });
+        try {
+          await removeContainer(g.root, ref, { force: o.force });
+        } catch (e) {
+          // As Docker's client: -f reports a container that is not there, and does not fail for it.
+          if (!(o.force && e instanceof NotFoundError)) throw e;
+          process.stderr.write(`tsbox: ${e.message}\n`);
+          return;
+        }
         process.stdout.write(`${ref}\n`);
       });
     });
