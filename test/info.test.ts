@@ -15,7 +15,7 @@ describe("tsbox info", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Cgroup Version: ${v2 ? 2 : 1}\n`);
     expect(r.stdout).toContain("Cgroup Driver: cgroupfs\n");
-    expect(r.stdout).toContain("Storage Driver: overlay\n");
+    expect(r.stdout).toContain("Storage Driver: overlay2\n");
     expect(r.stdout).toContain(`Kernel Version: ${release()}\n`);
     expect(r.stdout).toContain(`Tsbox Root Dir: ${root}\n`);
     expect(r.stdout).toMatch(/^ memory: enforced /m);
@@ -27,7 +27,7 @@ describe("tsbox info", () => {
     const r = tsbox(root, ["info", "--format", "json"]);
     expect(r.code).toBe(0);
     const info = JSON.parse(r.stdout);
-    expect(info).toMatchObject({ CgroupVersion: v2 ? "2" : "1", CgroupDriver: "cgroupfs", Driver: "overlay", TsboxRootDir: root, Containers: 0 });
+    expect(info).toMatchObject({ CgroupVersion: v2 ? "2" : "1", CgroupDriver: "cgroupfs", Driver: "overlay2", TsboxRootDir: root, Containers: 0 });
     const names = info.Controllers.map((c: { name: string }) => c.name);
     expect(names).toEqual(["memory", "cpu", "cpuset", "pids", v2 ? "io" : "blkio", "freezer", "devices"]);
     const swappiness = v2 ? /not on v2/ : /memory\.swappiness \(yes\)/;

@@ -26,7 +26,7 @@ export interface SystemInfo {
   Containers: number;
   ContainersRunning: number;
   ContainersStopped: number;
-  Driver: "overlay";
+  Driver: "overlay2";
   CgroupDriver: "cgroupfs";
   CgroupVersion: "1" | "2";
   CgroupParent: string;
@@ -108,7 +108,7 @@ export function systemInfo(root: string, loader?: DeviceFilterLoader): SystemInf
     Containers: ids.length,
     ContainersRunning: running,
     ContainersStopped: ids.length - running,
-    Driver: "overlay",
+    Driver: "overlay2", // as inspect says, and Docker on overlayfs
     CgroupDriver: "cgroupfs",
     CgroupVersion: v2 ? "2" : "1",
     CgroupParent: DEFAULT_PARENT,
