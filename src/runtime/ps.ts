@@ -38,9 +38,16 @@ export function statusText(s: ContainerState, now = Date.now()): string {
   }
 }
 
+/** As moby lists a container's command: the path, then each argument, in single quotes if it has a space. */
+export function dockerCommand(args: readonly string[]): string {
+  const [path, ...rest] = args;
+  if (path === undefined) return "";
+  return [path, ...rest.map((a) => (a.includes(" ") ? `'${a}'` : a))].join(" ");
+}
+
 export function commandOf(root: string, id: string): string {
   try {
-    return readSpec(root, id)?.process.args.join(" ") ?? "";
+    return dockerCommand(readSpec(root, id)?.process.args ?? []);
   } catch (e) {
     if (e instanceof CorruptContainerError) return "";
     throw e;
