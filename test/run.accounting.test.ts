@@ -180,7 +180,8 @@ describe("memory accounting", () => {
     const r = tsbox(root, ["stats", "--no-stream", "--format", "json", "acct"]);
     expect(r.code, r.stderr).toBe(0);
     const row = JSON.parse(r.stdout) as Record<string, string>;
-    expect(row).toMatchObject({ Name: "acct", ID: c.id.slice(0, 12), PIDs: "1" });
+    // Container: as it was named on the command line (Docker's; it was the ID).
+    expect(row).toMatchObject({ Name: "acct", Container: "acct", ID: c.id.slice(0, 12), PIDs: "1" });
     const shown = parseSize(row.MemUsage!.split(" / ")[0]!);
     expect(within(shown, workingSet, 0.05), `stats ${row.MemUsage} vs ${workingSet}`).toBe(true);
     expect(within(shown, 96 * MiB, 0.05)).toBe(true);

@@ -70,9 +70,11 @@ export async function runStats(root: string, opts: StatsOptions, out: NodeJS.Wri
   let prev = new Map<string, StatsSample>();
   let chosen = select(root, opts);
   const render = (readings: { state: ContainerState; s?: StatsSample }[]): string => {
-    const texts: RowText[] = readings.map(({ state, s }) => {
+    const texts: RowText[] = readings.map(({ state, s }, i) => {
       const row = s ? rowFromSamples(state.id, state.name, prev.get(state.id), s, hostMemory) : emptyRow(state.id, state.name);
-      return rowText(row, { noTrunc: opts.noTrunc });
+      // As Docker: a container named on the command line is shown as it was named (readings follow refs' order).
+      const ref = opts.refs[i];
+      return rowText(row, { noTrunc: opts.noTrunc, ...(ref !== undefined ? { ref } : {}) });
     });
     return opts.format === "json" ? formatJson(texts) : formatTable(texts);
   };
