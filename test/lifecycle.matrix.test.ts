@@ -244,6 +244,18 @@ describe("logs", () => {
   });
 });
 
+describe("a detached terminal", () => {
+  it("run -dit with stdin not a terminal: the monitor holds the terminal, as Docker (it was refused: not a TTY)", async () => {
+    const r = tsbox(root, ["run", "-dit", "busybox", "sh"], { stdio: ["ignore", "pipe", "pipe"] });
+    expect(r.code, r.stderr).toBe(0);
+    const id = r.stdout.trim();
+    await new Promise((done) => setTimeout(done, 500));
+    expect(inspect(id).State.Status).toBe("running"); // sh on its terminal, waiting for input
+    expect(ok(["exec", id, "readlink", "/proc/1/fd/0"]).trim()).toMatch(/^\/dev\/pts\/\d+$/); // its sh reads the terminal
+    ok(["rm", "-f", id]);
+  });
+});
+
 describe("names, IDs and errors", () => {
   it("prefix and name select; unknown and ambiguous ones get Docker's wording", () => {
     const id = runD(["--name", "named", "busybox", "true"]);

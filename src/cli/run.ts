@@ -128,7 +128,7 @@ export function registerRun(program: Command): void {
         privileged: Boolean(o.privileged),
         ...((o.securityOpt as string[]).length ? { securityOpt: inlineSecurityOpts(o.securityOpt as string[], (f) => readFileSync(f, "utf8")) } : {}),
       };
-      if (flags.tty && !process.stdin.isTTY && flags.interactive) {
+      if (flags.tty && !process.stdin.isTTY && flags.interactive && !o.detach) { // -d: the monitor holds the terminal
         throw new UsageError("the input device is not a TTY");
       }
       const restartPolicy = parseRestart(String(o.restart));
