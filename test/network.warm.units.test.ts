@@ -20,7 +20,7 @@ const host = {
 };
 const container = { root: "/var/lib/tsbox", id: "c".repeat(64) };
 const slotData = (ip: string) => ({
-  networkId: NET, ip, mac: "02:42:ac:1d:00:02", configDir: "/var/lib/tsbox/netavark",
+  networkId: NET, ip, mac: "02:42:ac:1d:00:02",
   endpoint: { network: "bridge", prefix: 16, gateway: "172.29.0.1", bridge: "tsbox0" },
   options: { container_id: container.id, container_name: "x", networks: {}, network_info: {} },
 });

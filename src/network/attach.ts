@@ -245,8 +245,11 @@ function attachWarm(host: NetnsHost, a: AttachArgs, holder: Holder): Attachment 
   const n = a.networks[0]!;
   const s = claimWarm(host, n.id, netns, holder);
   if (!s) return undefined;
+  // This root's netavark directory, not the one of the root that made the namespace (which may be gone): a later connect sets up there.
+  const configDir = netavarkConfigDir(a.root);
+  mkdirSync(configDir, { recursive: true });
   const attachment: Attachment = {
-    v: 1, netns, configDir: s.configDir, options: s.options, warm: true,
+    v: 1, netns, configDir, options: s.options, warm: true,
     endpoints: [{ ...s.endpoint, networkId: n.id, ip: s.ip, mac: s.mac, aliases: [], dnsServers: [] }],
     ports: [], leases: [{ kind: "ip", scope: n.id, key: s.ip, holder }],
   };
@@ -262,7 +265,7 @@ function keptWarm(host: NetnsHost, r: Attachment, id: string, holder: Holder): b
   const lease = r.leases.find((l) => l.kind === "ip" && l.scope === e.networkId && l.key === e.ip);
   if (!lease || lease.holder.id !== id || !anchorExists(e.networkId)) return false;
   const kept = keepWarm(host, r.netns, {
-    networkId: e.networkId, ip: e.ip, mac: e.mac, options: r.options, configDir: r.configDir,
+    networkId: e.networkId, ip: e.ip, mac: e.mac, options: r.options,
     endpoint: { network: e.network, prefix: e.prefix, gateway: e.gateway, bridge: e.bridge },
   }, { ...lease, holder });
   return kept;

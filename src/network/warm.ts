@@ -42,14 +42,12 @@ export interface WarmSlot {
   /** the container's endpoint as netavark reported it (network, prefix, gateway, bridge) */
   endpoint: { network: string; prefix: number; gateway: string; bridge: string };
   options: NetavarkOptions;
-  configDir: string;
 }
 
 const checkSlot: Check<WarmSlot> = (v, at) => object({
   v: integer, networkId: string, ip: string, mac: string,
   endpoint: object({ network: string, prefix: integer, gateway: string, bridge: string }),
   options: object({ container_id: string, container_name: string, networks: recordOf(object({})), network_info: recordOf(object({})) }),
-  configDir: string,
 })(v, at) as unknown as WarmSlot;
 
 const pinOf = (slot: string): string => join(WARM_DIR, slot);
