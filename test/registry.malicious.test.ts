@@ -1,7 +1,7 @@
 // The breakout corpus (test/malicious-corpus.ts) through `pull`: a registry
 // played by this test (node:http on 127.0.0.1) serves a manifest, a config
 // with the right diff IDs and a gzip layer holding the malicious entries.
-// Every pull is refused with a one-line error naming the entry, exit 125; the
+// Every pull is refused with a one-line error naming the entry, exit 1; the
 // canary outside is untouched and the store is exactly as before. The benign
 // twin of the same layer, served the same way, pulls fine.
 import * as fs from "node:fs";
@@ -104,7 +104,7 @@ describe("pull: malicious layers are refused, nothing outside is touched", () =>
     const ref = serve(`evil/case${i}`, buildImage([baseLayer, evil]));
     const r = await tsboxAsync(root, ["pull", ref], env);
     expect(r.stderr).toBe(`tsbox: layer ${evil.digest.slice(7, 19)}: refusing archive entry ${JSON.stringify(entry)}: ${reason}\n`);
-    expect(r.code).toBe(125);
+    expect(r.code).toBe(1);
     expect(fs.readFileSync(canary, "utf8")).toBe("untouched\n");
     expect(fs.lstatSync(canary).mode & 0o7777).toBe(0o644);
     expect(outsideTree()).toEqual(outsideBefore);

@@ -2,7 +2,7 @@
 // 127.0.0.1): the Bearer token flow with credentials from a docker
 // config.json, a blob redirected to another host (127.0.0.2) that must not see
 // the token, retries, a broken connection resumed with Range, and every kind
-// of bad answer — each a one-line error, exit 125, and the store unchanged.
+// of bad answer — each a one-line error, exit 1, and the store unchanged.
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -297,11 +297,11 @@ describe("pull: auth, redirects, retries, resume", () => {
         auths: { [`http://127.0.0.1:${port}`]: { auth: Buffer.from(`${USER}:wrong`).toString("base64") } },
       }));
       const wrong = await pull("private/app:v1", { HOME: other });
-      expect(wrong.code).toBe(125);
+      expect(wrong.code).toBe(1);
       expect(wrong.stderr).toBe("tsbox: unauthorized: incorrect username or password\n");
       fs.rmSync(path.join(other, ".docker", "config.json"));
       const none = await pull("private/app:v1", { HOME: other });
-      expect(none.code).toBe(125);
+      expect(none.code).toBe(1);
       expect(none.stderr).toBe("tsbox: unauthorized: authentication required\n");
     } finally {
       fs.rmSync(other, { recursive: true, force: true });
@@ -363,7 +363,7 @@ describe("pull: failures leave the store unchanged", () => {
     it(`${ref}${args ? ` ${args.join(" ")}` : ""}`, async () => {
       const before = listTree(root);
       const r = await pull(ref, {}, args ?? []);
-      expect(r.code).toBe(125);
+      expect(r.code).toBe(1);
       const lines = r.stderr.split("\n").filter((x) => x !== "");
       expect(lines).toHaveLength(1);
       const msg = (lines[0] ?? "").replace(/^tsbox: /, "");
@@ -378,7 +378,7 @@ describe("pull: failures leave the store unchanged", () => {
     const before = listTree(root);
     const t0 = Date.now();
     const r = await tsboxAsync(root, ["pull", `127.0.0.1:${closed}/x/y:1`], env);
-    expect(r.code).toBe(125);
+    expect(r.code).toBe(1);
     expect(r.stderr).toBe(`tsbox: Get "http://127.0.0.1:${closed}/v2/x/y/manifests/1": dial tcp 127.0.0.1:${closed}: connect: connection refused\n`);
     expect(Date.now() - t0).toBeLessThan(5_000);
     expect(listTree(root)).toEqual(before);

@@ -70,8 +70,26 @@ function buildProgram(command: string | undefined): Command {
   return program;
 }
 
+/**
+ * Docker's client exits 125 for its flag errors everywhere, and for `run`'s
+ * and `exec`'s own failures; every other command's failure is the daemon's
+ * error, exit 1. tsbox's errors default to 125: for the commands Docker has,
+ * other than those two, they exit 1. (tsbox's own commands, such as `mem`,
+ * keep 125.)
+ */
+const DOCKER_CLIENT_COMMANDS = new Set([
+  "attach", "container", "cp", "diff", "events", "export", "history", "image", "images", "import", "info", "inspect",
+  "kill", "load", "login", "logout", "logs", "network", "pause", "port", "ps", "pull", "push", "rename", "restart", "rm",
+  "rmi", "save", "start", "stats", "stop", "system", "tag", "top", "unpause", "update", "version", "volume", "wait",
+]);
+
+export function exitCodeOf(command: string | undefined, code: number): number {
+  return code === 125 && command !== undefined && DOCKER_CLIENT_COMMANDS.has(command) ? 1 : code;
+}
+
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram(commandWord(argv));
+  const command = commandWord(argv);
+  const program = buildProgram(command);
   try {
     await program.parseAsync(argv);
   } catch (e) {
@@ -80,12 +98,12 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : 125;
     } else if (e instanceof TsboxError) {
       process.stderr.write(`tsbox: ${e.message}\n`);
-      process.exitCode = e.exitCode;
+      process.exitCode = exitCodeOf(command, e.exitCode);
     } else {
       // One line for the user, as for every other error; the stack only in the debug log.
       log().debug({ err: e }, "internal error");
       process.stderr.write(`tsbox: ${(e as Error).message ?? String(e)}\n`);
-      process.exitCode = 125;
+      process.exitCode = exitCodeOf(command, 125);
     }
   }
 }
