@@ -130,6 +130,10 @@ describe("exec into a running container", () => {
     expect(exec(["-u", "1234:5678", "e1", "sh", "-c", "id -u; id -g"]).stdout).toBe("1234\n5678\n");
     expect(exec(["e1", "sh", "-c", "pwd; id -u"]).stdout).toBe("/\n0\n");
     expect(exec(["-w", "relative", "e1", "true"]).code).toBe(125);
+    // A working directory that is not there: Docker's "OCI runtime exec failed", 126 (it was 125).
+    const missing = exec(["-w", "/missing", "e1", "true"]);
+    expect(missing.code).toBe(126);
+    expect(missing.stderr).toMatch(/chdir \/missing: No such file or directory/);
     const bad = exec(["-u", "nosuchuser", "e1", "true"]);
     expect(bad.code).toBe(125);
     expect(bad.stderr).toMatch(/unable to find user nosuchuser/);

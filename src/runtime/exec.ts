@@ -135,7 +135,8 @@ export async function execInContainer(req: ExecRequest, host: Pick<Host, "native
     const inside = native.startJoin(child);
     if (inside !== undefined && !joined) cgroup.addProcess(inside);
     const started = native.start(child);
-    if (!started.ok) throw new LaunchError(started.message, started.code);
+    // Docker gives 126 for an exec that fails to start ("OCI runtime exec failed"), e.g. -w /missing.
+    if (!started.ok) throw new LaunchError(started.message, started.code === 125 ? 126 : started.code);
     // Last: once copying, the fds are the copier's.
     if (!tty && !req.detach) copy = attachPipes(native, pipes);
   } catch (e) {
