@@ -325,7 +325,8 @@ const test = base.test ?? {};
 export default {
   ...base,
   root: "$repo",
-  test: { ...test, setupFiles: [...[test.setupFiles ?? []].flat(), "$vmdir/yield.setup.mjs"] },
+  // Emulated CPUs run a test 10-30x slower: four times the project's per-test budget.
+  test: { ...test, testTimeout: (test.testTimeout ?? 60000) * 4, setupFiles: [...[test.setupFiles ?? []].flat(), "$vmdir/yield.setup.mjs"] },
 };
 EOF
 if (( default )) && [[ "${TSBOX_VM_VITEST_YIELD:-1}" != 0 ]]; then
