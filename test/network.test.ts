@@ -347,6 +347,13 @@ function vethsPresent(ifindexes: number[]): number[] {
 
 const WARM = "/run/tsbox/net/warm";
 
+/**
+ * Lets the worker's event loop turn: vitest's RPC to the main process times
+ * out after 60 s without a turn, and these synchronous loops take longer than
+ * that in the emulated v2 guest.
+ */
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 /** The warm namespaces kept for a network: slot name, the namespace's inode, its address. */
 function warmSlots(networkId?: string): { slot: string; ino: number; ip: string }[] {
   if (!existsSync(WARM)) return [];
@@ -383,14 +390,17 @@ describe("warm namespaces", () => {
     };
     const first = inside();
     expect(warmSlots(net.id)).toHaveLength(1);
+    await turn();
     expect(inside()).toBe(first); // the same veth (its host side's index) and address
     expect(warmSlots(net.id)).toHaveLength(1);
+    await turn();
     const ids = Array.from({ length: 6 }, () => {
       const r = tsbox(root, ["run", "-d", "--network", "tn-warm", "busybox", "sleep", "600"]);
       expect(r.code, r.stderr).toBe(0);
       return r.stdout.trim();
     });
     expect(new Set(ids.map((id) => JSON.parse(tsbox(root, ["inspect", id]).stdout)[0].NetworkSettings.Networks["tn-warm"].IPAddress)).size).toBe(6);
+    await turn();
     expect(tsbox(root, ["stop", "-t", "0", ...ids]).code).toBe(0);
     const kept = warmSlots(net.id);
     expect(kept).toHaveLength(4);
@@ -411,6 +421,7 @@ describe("warm namespaces", () => {
       return r.stdout;
     };
     for (const [i, flags] of [["--cap-add", "NET_ADMIN"], ["--privileged"]].entries()) {
+      await turn();
       const r = tsbox(root, ["run", "--rm", "--network", "tn-warm-no", ...flags, "busybox", "ip", "addr", "add", `10.77.0.${i + 1}/32`, "dev", "eth0"]);
       expect(r.code, r.stderr).toBe(0);
       expect(warmSlots(net.id), flags.join(" ")).toEqual([]);
@@ -420,6 +431,7 @@ describe("warm namespaces", () => {
     }
     const net2 = JSON.parse(tsbox(root, ["network", "inspect", "tn-warm-no"]).stdout)[0].Id as string;
     const c = tsbox(root, ["run", "-d", "--network", "tn-warm-no", "busybox", "sleep", "600"]).stdout.trim();
+    await turn();
     const x = tsbox(root, ["exec", "--privileged", c, "ip", "addr", "add", "10.77.0.9/32", "dev", "eth0"]);
     expect(x.code, x.stderr).toBe(0);
     expect(tsbox(root, ["rm", "-f", c]).code).toBe(0);
@@ -466,6 +478,7 @@ describe("clean-up", () => {
     for (let i = 0; i < CYCLES; i++) {
       const r = tsbox(root, ["run", "--rm", "--network", "tn-leak", "-p", `${19000 + i}:80`, "busybox", "true"]);
       expect(r.code, r.stderr).toBe(0);
+      await turn();
     }
     // The bridge stays while the network exists (as Docker's), with none of the containers' ports.
     expect(readdirSync(`/sys/class/net/${bridge}/brif`)).toHaveLength(1);
@@ -482,6 +495,7 @@ describe("clean-up", () => {
   it("a namespace not kept warm leaves the bridge with it: its veth is gone, no lease is left", async () => {
     const peers: number[] = [];
     for (let i = 0; i < Math.min(20, CYCLES); i++) {
+      await turn();
       // NET_ADMIN: never kept warm (see "warm namespaces"), so each namespace goes at the container's exit.
       const r = tsbox(root, ["run", "--rm", "--cap-add", "NET_ADMIN", "busybox", "cat", "/sys/class/net/eth0/iflink"]);
       expect(r.code, r.stderr).toBe(0);
