@@ -18,7 +18,7 @@
 
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { compare, count, formatBaseline, parseBaseline, parseTap, type ProgramResult } from "./tap.js";
+import { compare, count, exitId, formatBaseline, parseBaseline, parseTap, type ProgramResult } from "./tap.js";
 
 interface Options {
   results: string[];
@@ -148,7 +148,11 @@ function main(argv: readonly string[]): number {
   let regressions = first.regressions;
   if (o.retry) {
     const again = new Map<string, string>();
-    for (const r of load(o.retry).results) for (const a of r.assertions) again.set(a.id, a.status);
+    for (const r of load(o.retry).results) {
+      for (const a of r.assertions) again.set(a.id, a.status);
+      // A bats file exits 1 when any test failed: its exit on the retry counts, as its tests' do.
+      if (r.exit !== undefined || r.timedOut) again.set(exitId(r.program), r.exit === 0 && !r.timedOut ? "pass" : "fail");
+    }
     for (const r of regressions) if (again.get(r.id) === "pass") console.log(`  flaky, passed on retry (${r.now} first): ${r.id}`);
     regressions = regressions.filter((r) => again.get(r.id) !== "pass");
   }
