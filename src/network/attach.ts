@@ -17,7 +17,7 @@ import { Undo } from "../util/undo.js";
 import { ephemeralRange, hostPortsInUse } from "./host-ports.js";
 import { contains, formatIp4, hostRange, macFromIp4, parseIp4, parseSubnet4 } from "./ipv4.js";
 import { contains6, formatIp6, parseIp6, parseSubnet6 } from "./ipv6.js";
-import { withLock } from "../util/lock.js";
+import { sleepSync, withLock } from "../util/lock.js";
 import { LEASE_ROOT, allLeases, dropLease, portLeaseKey, releaseLease, tryLease, type Holder, type Lease } from "./leases.js";
 import { netavarkSetup, netavarkTeardown, NetworkError, type NetavarkOptions, type NetavarkPort } from "./netavark.js";
 import type { NetworkDef } from "./networks.js";
@@ -427,24 +427,22 @@ function awaitDnsListening(gateway: string): void {
   le.writeUInt32LE(ip);
   const local = `${le.toString("hex").toUpperCase()}:0035`;
   const deadline = Date.now() + 1000;
-  const sleeper = new Int32Array(new SharedArrayBuffer(4));
   while (Date.now() < deadline) {
     let table = "";
     try { table = readFileSync("/proc/net/udp", "utf8"); } catch { return; }
     if (table.includes(` ${local} `)) return;
-    Atomics.wait(sleeper, 0, 0, 5);
+    sleepSync(5);
   }
 }
 
 /** Waits (at most 2 s) until the bridge has at most `n` ports. */
 function awaitBridgePorts(bridge: string, n: number): void {
-  const sleeper = new Int32Array(new SharedArrayBuffer(4));
   const deadline = Date.now() + 2000;
   while (Date.now() < deadline) {
     let ports: string[];
     try { ports = readdirSync(`/sys/class/net/${bridge}/brif`); } catch { return; }
     if (ports.length <= n) return;
-    Atomics.wait(sleeper, 0, 0, 10);
+    sleepSync(10);
   }
 }
 

@@ -60,6 +60,11 @@ export function releaseLease(kind: LeaseKind, scope: string, key: string, holder
   if (h && h.root === holder.root && h.id === holder.id) rmSync(file, { force: true });
 }
 
+/** Who holds the lease now, if anyone. */
+export function leaseHolder(kind: LeaseKind, scope: string, key: string): Holder | undefined {
+  return readHolder(join(dirOf(kind, scope), key));
+}
+
 function readHolder(file: string): Holder | undefined {
   let text: string;
   try {

@@ -14,13 +14,13 @@
 // with the namespace), and every step here leaves a state the next claim or
 // sweep puts right after a crash.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { log } from "../log.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { randomBytesHex } from "../util/random.js";
 import { integer, object, readChecked, recordOf, string, type Check } from "../util/shape.js";
-import { LEASE_ROOT, releaseLease, transferLease, type Holder, type Lease } from "./leases.js";
+import { LEASE_ROOT, leaseHolder, releaseLease, transferLease, type Holder, type Lease } from "./leases.js";
 import type { NetavarkOptions } from "./netavark.js";
 
 export const WARM_DIR = join(LEASE_ROOT, "warm");
@@ -53,6 +53,7 @@ const checkSlot: Check<WarmSlot> = (v, at) => object({
 const pinOf = (slot: string): string => join(WARM_DIR, slot);
 const slotRecord = (slot: string): string => join(WARM_DIR, `${slot}.json`);
 const holderOfSlot = (slot: string): Holder => ({ root: WARM_DIR, id: slot });
+const isSlot = (h: Holder | undefined, slot: string): boolean => h?.root === WARM_DIR && h.id === slot;
 
 /** The slots on the host, complete or not (a pin and its record). */
 function slotNames(): string[] {
@@ -80,14 +81,7 @@ function discard(host: WarmHost, slot: string, s: WarmSlot | undefined): void {
  * after the pin is bound), its address its own (the lease moves last).
  */
 function whole(slot: string, s: WarmSlot | undefined): s is WarmSlot {
-  return s !== undefined && existsSync(pinOf(slot)) && leaseHolder(s) === slot;
-}
-
-function leaseHolder(s: WarmSlot): string | undefined {
-  try {
-    const [root, id] = readFileSync(join(LEASE_ROOT, "ip", s.networkId, s.ip), "utf8").split("\n");
-    return root === WARM_DIR ? id : undefined;
-  } catch { return undefined; }
+  return s !== undefined && existsSync(pinOf(slot)) && isSlot(leaseHolder("ip", s.networkId, s.ip), slot);
 }
 
 /**

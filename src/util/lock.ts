@@ -15,7 +15,8 @@ const TIMEOUT_MS = 60_000;
 export const EMPTY_GRACE_MS = 5_000;
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
-function sleepSync(ms: number): void {
+/** Blocks the thread for ms (polling loops of synchronous code). */
+export function sleepSync(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
 }
 
