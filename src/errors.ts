@@ -14,6 +14,9 @@ export class TsboxError extends Error {
 /** The user asked for something malformed (flag value, reference, archive). */
 export class UsageError extends TsboxError {}
 
+/** A flag's value the client itself refuses (Docker's CLI exits 125 for these, whatever the command). */
+export class FlagError extends UsageError {}
+
 /** A seccomp profile (--security-opt seccomp=…) that cannot be used as written. */
 export class SeccompProfileError extends UsageError {}
 

@@ -147,8 +147,8 @@ describe("import: entry types and metadata", () => {
     expect(fs.lstatSync(at("x")).mtimeMs).toBe(1_700_000_000_250);
   });
 
-  it("sizes the layer by its regular files and lists the image", () => {
-    const expected = ["root:x:0:0:root:/root:/bin/sh\n", "#!/bin/true\n", "setgid\n", "x\n", "long name\n", "b", "c"]
+  it("sizes the layer as Docker does (regular files, and symlinks by their target's length) and lists the image", () => {
+    const expected = ["root:x:0:0:root:/root:/bin/sh\n", "#!/bin/true\n", "setgid\n", "x\n", "long name\n", "b", "c", "etc/passwd", "/etc/passwd"]
       .reduce((n, s) => n + s.length, 0);
     expect(listImages(root)).toEqual([
       { repository: "types", tag: "1", id: image.id, created: image.config.created, size: expected },

@@ -60,7 +60,43 @@ export function registerImageCommands(program: Command): void {
 }
 
 /** Registered after load and save, where `tsbox --help` has always listed them. */
+/** Docker's stringutils.Ellipsis: at most `max` characters, the last one "…" when cut. */
+function ellipsis(s: string, max: number): string {
+  const chars = [...s];
+  return chars.length <= max ? s : `${chars.slice(0, max - 1).join("")}…`;
+}
+
+function registerHistory(program: Command): void {
+  program.command("history")
+    .description("Show the history of an image")
+    .argument("<image>")
+    .option("-H, --human [bool]", "Print sizes and dates in human readable format", (v: string) => !/^(0|f|false)$/i.test(v), true)
+    .option("--no-trunc", "Don't truncate output")
+    .option("-q, --quiet", "Only show image IDs", false)
+    .action(async (ref: string, o: { human: boolean; trunc: boolean; quiet: boolean }, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { imageHistory } = await (await imageApi()).historyApi();
+      const rows = imageHistory(g.root, ref);
+      const id = (i: string): string => (i === "<missing>" || !o.trunc ? i : i.replace(/^sha256:/, "").slice(0, 12));
+      if (o.quiet) {
+        process.stdout.write(rows.map((r) => `${id(r.id)}\n`).join(""));
+        return;
+      }
+      process.stdout.write(table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], rows.map((r) => {
+        const by = r.createdBy.replace(/\t/g, " ");
+        return [
+          id(r.id),
+          o.human ? (r.created ? relativeTime(r.created) : "N/A") : r.created,
+          o.trunc ? ellipsis(by, 45) : by,
+          o.human ? humanSize(r.size) : String(r.size),
+          r.comment,
+        ];
+      })));
+    });
+}
+
 export function registerTagAndImageCommands(program: Command): void {
+  registerHistory(program);
   program.command("tag")
     .description("Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE")
     .argument("<source>", "SOURCE_IMAGE[:TAG]")

@@ -2,10 +2,11 @@
 // and exit codes (125 for tsbox's own errors). One file per command group.
 
 import { Command, CommanderError, Option } from "commander";
-import { TsboxError } from "../errors.js";
+import { FlagError, TsboxError } from "../errors.js";
 import { log } from "../log.js";
 import { packageVersion } from "../util/package.js";
 import { registerArchiveCommands } from "./archive.js";
+import { registerChangeCommands } from "./changes.js";
 import { registerContainerCommands } from "./containers.js";
 import { registerExecCommands } from "./exec.js";
 import { registerImageCommands, registerTagAndImageCommands } from "./images.js";
@@ -60,6 +61,7 @@ function buildProgram(command: string | undefined): Command {
   registerTagAndImageCommands(program);
   registerRegistryCommands(program);
   registerContainerCommands(program);
+  registerChangeCommands(program);
   registerMemCommands(program);
   registerResourceCommands(program);
   registerExecCommands(program);
@@ -78,7 +80,7 @@ function buildProgram(command: string | undefined): Command {
  * keep 125.)
  */
 const DOCKER_CLIENT_COMMANDS = new Set([
-  "attach", "container", "cp", "diff", "events", "export", "history", "image", "images", "import", "info", "inspect",
+  "attach", "commit", "container", "cp", "diff", "events", "export", "history", "image", "images", "import", "info", "inspect",
   "kill", "load", "login", "logout", "logs", "network", "pause", "port", "ps", "pull", "push", "rename", "restart", "rm",
   "rmi", "save", "start", "stats", "stop", "system", "tag", "top", "unpause", "update", "version", "volume", "wait",
 ]);
@@ -98,7 +100,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : 125;
     } else if (e instanceof TsboxError) {
       process.stderr.write(`tsbox: ${e.message}\n`);
-      process.exitCode = exitCodeOf(command, e.exitCode);
+      process.exitCode = e instanceof FlagError ? e.exitCode : exitCodeOf(command, e.exitCode);
     } else {
       // One line for the user, as for every other error; the stack only in the debug log.
       log().debug({ err: e }, "internal error");

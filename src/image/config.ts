@@ -25,6 +25,7 @@ export interface HistoryEntry {
 export interface ImageConfig {
   created?: string;
   architecture: string;
+  variant?: string;
   os: string;
   config: ImageConfigBody;
   rootfs: { type: "layers"; diff_ids: string[] };

@@ -17,7 +17,17 @@ interface Found {
   st: fs.Stats;
 }
 
-class MergedView {
+/** An image's merged tree, read without mounting it. */
+export interface MergedLookup {
+  /** The topmost entry at `parts` (non-empty), or undefined where the image has nothing. */
+  lookup(parts: readonly string[]): { st: fs.Stats; dir: string } | undefined;
+  /** The names the image shows in the directory `parts`, sorted. */
+  names(parts: readonly string[]): string[];
+  /** This view with everything beneath `parts` gone (an opaque directory above it). */
+  without(parts: readonly string[]): MergedLookup;
+}
+
+export class MergedView implements MergedLookup {
   private readonly opaque = new Map<string, Set<string>>();
 
   constructor(private readonly layers: readonly LayerRef[]) {}
@@ -31,8 +41,31 @@ class MergedView {
     return s;
   }
 
+  names(parts: readonly string[]): string[] {
+    const top = parts.length === 0 ? undefined : this.lookup(parts);
+    if (parts.length > 0 && !top?.st.isDirectory()) return [];
+    const candidates = new Set<string>();
+    for (const layer of this.layers) {
+      try {
+        for (const n of fs.readdirSync(path.join(layer.dir, ...parts))) candidates.add(n);
+      } catch {
+        // not a directory in this layer
+      }
+    }
+    return [...candidates].filter((n) => this.lookup([...parts, n]) !== undefined).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  without(parts: readonly string[]): MergedLookup {
+    const inside = (p: readonly string[]): boolean => p.length > parts.length && parts.every((c, i) => p[i] === c);
+    return {
+      lookup: (p) => (inside(p) ? undefined : this.lookup(p)),
+      names: (p) => (inside([...p, ""]) ? [] : this.names(p)),
+      without: (p) => this.without(p.length < parts.length ? p : parts),
+    };
+  }
+
   /** The topmost layer entry at `parts` (non-empty), as overlayfs would find it. */
-  lookup(parts: readonly string[]): Found | undefined {
+  lookup(parts: readonly string[]): (Found & { dir: string }) | undefined {
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const layer = this.layers[i];
       if (layer === undefined) continue;
@@ -43,7 +76,7 @@ class MergedView {
         const st = lstatOrUndefined(path.join(layer.dir, ...prefix));
         if (st === undefined) break;
         if (isOverlayWhiteout(st)) return undefined;
-        if (j === parts.length) return { layer, st };
+        if (j === parts.length) return { layer, st, dir: layer.dir };
         // A non-directory here replaces the whole subtree of every lower layer.
         if (!st.isDirectory()) return undefined;
         if (opaque.has(prefix.join("/"))) hidesLower = true;

@@ -66,7 +66,7 @@ function toResolved(p: StorePaths, img: LoadedImage, name?: string): ResolvedIma
   return out;
 }
 
-function loadById(p: StorePaths, id: string): LoadedImage | undefined {
+export function loadById(p: StorePaths, id: string): LoadedImage | undefined {
   const rec = readImageRecord(p, id);
   return rec === undefined ? undefined : loadImage(p, rec.manifest);
 }

@@ -351,3 +351,33 @@ export function parseChanges(changes: string[]): Partial<ImageConfigBody> {
   }
   return out;
 }
+
+/**
+ * `commit --change`: the instructions over an existing config, as Docker's
+ * builder applies them to the container's: ENV and LABEL add to what is
+ * there, EXPOSE and VOLUME too, the others replace; a new ENTRYPOINT drops
+ * the CMD unless the changes set one.
+ */
+export function applyChanges(base: ImageConfigBody, changes: string[]): ImageConfigBody {
+  const c = parseChanges(changes);
+  const out: ImageConfigBody = { ...base };
+  if (c.Env !== undefined) {
+    const env = [...(base.Env ?? [])];
+    for (const e of c.Env) {
+      const k = e.slice(0, e.indexOf("="));
+      const i = env.findIndex((x) => x.slice(0, x.indexOf("=")) === k || x === k);
+      if (i === -1) env.push(e);
+      else env[i] = e;
+    }
+    out.Env = env;
+  }
+  if (c.Labels !== undefined) out.Labels = { ...base.Labels, ...c.Labels };
+  if (c.ExposedPorts !== undefined) out.ExposedPorts = { ...base.ExposedPorts, ...c.ExposedPorts };
+  if (c.Volumes !== undefined) out.Volumes = { ...base.Volumes, ...c.Volumes };
+  if (c.Entrypoint !== undefined) out.Entrypoint = c.Entrypoint;
+  if (c.Cmd !== undefined) out.Cmd = c.Cmd;
+  if (c.WorkingDir !== undefined) out.WorkingDir = c.WorkingDir;
+  if (c.User !== undefined) out.User = c.User;
+  if (c.StopSignal !== undefined) out.StopSignal = c.StopSignal;
+  return out;
+}

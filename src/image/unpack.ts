@@ -268,6 +268,8 @@ class LayerWriter {
       case "symlink":
         if (h.linkname === "") throw new Refusal("symlink with an empty target");
         this.create(parts, false, () => fs.symlinkSync(h.linkname, p));
+        // Docker's layer size counts a symlink's own size (its target's length), as du's apparent size does.
+        this.size += Buffer.byteLength(h.linkname);
         break;
       case "char":
         this.clear(parts, false);

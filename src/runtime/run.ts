@@ -22,6 +22,7 @@ import { crashPoint } from "../state/crash.js";
 import { buildSpec, type RunFlags } from "../oci/specconv.js";
 import { currentCapabilities } from "../native/capabilities.js";
 import { hostDevices } from "./host-devices.js";
+import { containerConfig } from "../oci/container-config.js";
 import type { Spec } from "../oci/spec.js";
 import { formatBytes } from "../format.js";
 import { writeJsonAtomic } from "../util/atomic.js";
@@ -170,6 +171,7 @@ function createContainer(req: RunRequest, image: ResolvedImage, id: string, path
     ...(req.flags.capDrop?.length ? { capDrop: req.flags.capDrop } : {}),
     ...(req.flags.privileged ? { privileged: true } : {}),
     ...(req.flags.securityOpt?.length ? { securityOpt: req.flags.securityOpt } : {}),
+    config: containerConfig(image.config.config, req.flags, process.env),
   };
   writeState(req.root, state);
   crashPoint("create");

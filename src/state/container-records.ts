@@ -10,6 +10,7 @@ import { CorruptContainerError, errnoCode } from "../errors.js";
 import {
   ShapeError, arrayOf, boolean, integer, matching, number, object, oneOf, optional, parseChecked, recordOf, string, type Check,
 } from "../util/shape.js";
+import type { ContainerConfig } from "../oci/container-config.js";
 import type { Spec } from "../oci/spec.js";
 
 export type ContainerStatus = "created" | "running" | "restarting" | "exited";
@@ -50,6 +51,8 @@ export interface ContainerState {
   privileged?: boolean;
   /** --security-opt as Docker's client sent them (inspect's HostConfig.SecurityOpt) */
   securityOpt?: string[];
+  /** the image's config with the run's flags over it (inspect's Config; what commit starts from) */
+  config?: ContainerConfig;
 }
 
 /** What a monitor reports (monitor.json): its wire format is the monitor protocol's. */
@@ -57,6 +60,7 @@ export type { MonitorStatus } from "../native/monitor-protocol.js";
 export { checkMonitorStatus } from "../native/monitor-protocol.js";
 
 const owner = object({ pid: integer, startTime: string });
+const nullableStrings: Check<string[] | null> = (v, at) => (v === null || v === undefined ? null : arrayOf(string)(v, at));
 
 export const checkContainerState: Check<ContainerState> = object({
   id: matching(/^[0-9a-f]{64}$/, "a 64-digit hex container id"),
@@ -81,6 +85,9 @@ export const checkContainerState: Check<ContainerState> = object({
   capAdd: optional(arrayOf(string)),
   capDrop: optional(arrayOf(string)),
   privileged: optional(boolean),
+  config: optional(object({
+    Entrypoint: nullableStrings, Cmd: nullableStrings, Env: arrayOf(string), WorkingDir: string, User: string,
+  })),
 });
 
 

@@ -1,0 +1,42 @@
+// Commands that read a container's filesystem changes: diff, commit.
+import type { Command } from "commander";
+import { FlagError } from "../errors.js";
+import { collect, prepare } from "./common.js";
+
+/** Docker's boolean flag value: `--pause`, `--pause=true`, `--pause=false`. */
+function boolValue(flag: string): (v: string) => boolean {
+  return (given) => {
+    const v = given.replace(/^=/, ""); // `-p=false`: the short form's value keeps its "="
+    if (/^(1|t|true|TRUE|True)$/.test(v)) return true;
+    if (/^(0|f|false|FALSE|False)$/.test(v)) return false;
+    throw new FlagError(`invalid argument "${v}" for "${flag}" flag: strconv.ParseBool: parsing "${v}": invalid syntax`);
+  };
+}
+
+export function registerChangeCommands(program: Command): void {
+  program.command("diff")
+    .description("Inspect changes to files or directories on a container's filesystem")
+    .argument("<container>")
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { containerChanges } = await import("../runtime/diff.js");
+      process.stdout.write(containerChanges(g.root, ref).map((c) => `${c.kind} ${c.path}\n`).join(""));
+    });
+
+  program.command("commit")
+    .description("Create a new image from a container's changes")
+    .argument("<container>")
+    .argument("[repository]", "REPOSITORY[:TAG]")
+    .option("-a, --author <string>", 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
+    .option("-c, --change <instruction>", "Apply Dockerfile instruction to the created image", collect, [])
+    .option("-m, --message <string>", "Commit message")
+    .option("-p, --pause [bool]", "Pause container during commit", boolValue("-p, --pause"), true)
+    .action(async (ref: string, target: string | undefined, o: { author?: string; change: string[]; message?: string; pause: boolean }, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { commitContainer } = await import("../runtime/commit.js");
+      const image = await commitContainer(g.root, ref, target, {
+        changes: o.change, pause: o.pause, ...(o.message ? { message: o.message } : {}), ...(o.author ? { author: o.author } : {}),
+      });
+      process.stdout.write(`${image.id}\n`);
+    });
+}
