@@ -110,10 +110,11 @@ static void *copy_main(void *arg) {
   return NULL;
 }
 
-// Starts copying: the CLI's fd 0 → stdin_w (with -i), stdout_r → fd 1,
-// stderr_r → fd 2; -1 for none. Takes the three fds. Returns a handle for
-// tsbox_copy_finish, or -errno (the fds are then still the caller's).
-EXPORT int tsbox_copy_start(int stdin_w, int stdout_r, int stderr_r, int idle_ms) {
+// Starts copying: the CLI's fd 0 → stdin_w (with -i), stdout_r → out_fd,
+// stderr_r → err_fd; -1 for none. Takes the three pipe fds (out_fd and err_fd
+// stay the caller's). Returns a handle for tsbox_copy_finish, or -errno (the
+// fds are then still the caller's).
+EXPORT int tsbox_copy_start_to(int stdin_w, int stdout_r, int stderr_r, int out_fd, int err_fd, int idle_ms) {
   pthread_mutex_lock(&copiers_lock);
   int h = 0;
   while (h < (int)(sizeof copiers / sizeof *copiers) && copiers[h].used) h++;
@@ -125,8 +126,8 @@ EXPORT int tsbox_copy_start(int stdin_w, int stdout_r, int stderr_r, int idle_ms
   int err = 0;
   c->wake[0] = c->wake[1] = -1;
   c->idle_ms = idle_ms;
-  c->s[0] = (struct stream){stdout_r, 1, 1, NULL, 0, 0};
-  c->s[1] = (struct stream){stderr_r, 2, 1, NULL, 0, 0};
+  c->s[0] = (struct stream){stdout_r, out_fd, 1, NULL, 0, 0};
+  c->s[1] = (struct stream){stderr_r, err_fd, 1, NULL, 0, 0};
   c->s[2] = (struct stream){stdin_w >= 0 ? 0 : -1, stdin_w, 0, NULL, 0, 0};
   if (pipe2(c->wake, O_CLOEXEC) < 0) { err = errno; goto fail; }
   // Our ends of the container's pipes never block the thread: a write to a full
@@ -148,6 +149,11 @@ fail:
   if (c->wake[0] >= 0) { close(c->wake[0]); close(c->wake[1]); }
   c->used = 0;
   return -err;
+}
+
+// The usual copy: the container's output to the CLI's fds 1 and 2.
+EXPORT int tsbox_copy_start(int stdin_w, int stdout_r, int stderr_r, int idle_ms) {
+  return tsbox_copy_start_to(stdin_w, stdout_r, stderr_r, 1, 2, idle_ms);
 }
 
 // The container's process has exited: stops copying stdin, drains stdout and

@@ -7,7 +7,7 @@ import { join, posix } from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO } from "./helpers.js";
 
-type Layer = "base" | "native" | "cgroupfs" | "image" | "network" | "oci" | "state" | "reclaim" | "runtime" | "cli" | "runc";
+type Layer = "base" | "native" | "cgroupfs" | "image" | "network" | "oci" | "state" | "reclaim" | "runtime" | "build" | "cli" | "runc";
 
 /** Who may import whom (besides itself): the table of docs/architecture.md, bottom to top. */
 const ALLOWED: Record<Layer, readonly Layer[]> = {
@@ -22,7 +22,9 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
   state: ["base", "native", "oci", "cgroupfs"],
   reclaim: ["base", "native", "cgroupfs", "state"],
   runtime: ["base", "native", "cgroupfs", "image", "network", "oci", "state"],
-  cli: ["base", "native", "cgroupfs", "image", "network", "oci", "state", "reclaim", "runtime"],
+  // Dockerfile builds: each RUN is a container of the runtime; COPY and commits go to the image store.
+  build: ["base", "native", "cgroupfs", "image", "network", "oci", "state", "runtime"],
+  cli: ["base", "native", "cgroupfs", "image", "network", "oci", "state", "reclaim", "runtime", "build"],
   // tsbox-runc's command line: a top layer beside cli/, over the same executor.
   runc: ["base", "native", "cgroupfs", "oci", "state", "runtime"],
 };

@@ -105,8 +105,8 @@ describe("diff and commit", () => {
       const c = tsbox(root, ["commit", ...flags, "busy", "from-running"]);
       expect(c.code, c.stderr).toBe(0);
       expect(stateOf(root, id).status).toBe("running");
-      const ps = tsbox(root, ["ps", "--filter", "name=busy", "--format", "{{.Status}}"]).stdout;
-      expect(ps).not.toContain("Paused");
+      // thawed again: exec refuses a paused container
+      expect(tsbox(root, ["exec", "busy", "true"]).code).toBe(0);
       expect(tsbox(root, ["run", "--rm", "--network", "none", "from-running", "cat", "/one"]).stdout).toBe("one\n");
     }
     expect(alive(stateOf(root, id).pid as number)).toBe(true);

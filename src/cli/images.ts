@@ -2,7 +2,7 @@
 
 import { Option, type Command } from "commander";
 import { readAllStates } from "../state/container-store.js";
-import { humanSize, relativeTime, table } from "../format.js";
+import { humanSize, relativeTime, renderTemplate, table } from "../format.js";
 import { collect, eachArg, imageApi, inspectEach, openInput, prepare } from "./common.js";
 import { confirm } from "./confirm.js";
 
@@ -73,11 +73,19 @@ function registerHistory(program: Command): void {
     .option("-H, --human [bool]", "Print sizes and dates in human readable format", (v: string) => !/^(0|f|false)$/i.test(v), true)
     .option("--no-trunc", "Don't truncate output")
     .option("-q, --quiet", "Only show image IDs", false)
-    .action(async (ref: string, o: { human: boolean; trunc: boolean; quiet: boolean }, cmd: Command) => {
+    .option("--format <template>", "Pretty-print images using a Go template ({{.ID}}, {{.CreatedBy}}, ...)")
+    .action(async (ref: string, o: { human: boolean; trunc: boolean; quiet: boolean; format?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const { imageHistory } = await (await imageApi()).historyApi();
       const rows = imageHistory(g.root, ref);
       const id = (i: string): string => (i === "<missing>" || !o.trunc ? i : i.replace(/^sha256:/, "").slice(0, 12));
+      if (o.format !== undefined && !o.quiet) {
+        process.stdout.write(renderTemplate(o.format, rows.map((r) => ({
+          ID: id(r.id), CreatedSince: r.created ? relativeTime(r.created) : "N/A", CreatedAt: r.created,
+          CreatedBy: o.trunc ? ellipsis(r.createdBy, 45) : r.createdBy, Size: o.human ? humanSize(r.size) : String(r.size), Comment: r.comment,
+        }))));
+        return;
+      }
       if (o.quiet) {
         process.stdout.write(rows.map((r) => `${id(r.id)}\n`).join(""));
         return;

@@ -6,6 +6,7 @@ import { FlagError, TsboxError } from "../errors.js";
 import { log } from "../log.js";
 import { packageVersion } from "../util/package.js";
 import { registerArchiveCommands } from "./archive.js";
+import { registerBuildCommand, registerBuilderCommand } from "./build.js";
 import { registerChangeCommands } from "./changes.js";
 import { registerContainerCommands } from "./containers.js";
 import { registerExecCommands } from "./exec.js";
@@ -62,6 +63,8 @@ function buildProgram(command: string | undefined): Command {
   registerRegistryCommands(program);
   registerContainerCommands(program);
   registerChangeCommands(program);
+  registerBuildCommand(program);
+  registerBuilderCommand(program);
   registerMemCommands(program);
   registerResourceCommands(program);
   registerExecCommands(program);
@@ -80,7 +83,7 @@ function buildProgram(command: string | undefined): Command {
  * keep 125.)
  */
 const DOCKER_CLIENT_COMMANDS = new Set([
-  "attach", "commit", "container", "cp", "diff", "events", "export", "history", "image", "images", "import", "info", "inspect",
+  "attach", "build", "builder", "commit", "container", "cp", "diff", "events", "export", "history", "image", "images", "import", "info", "inspect",
   "kill", "load", "login", "logout", "logs", "network", "pause", "port", "ps", "pull", "push", "rename", "restart", "rm",
   "rmi", "save", "start", "stats", "stop", "system", "tag", "top", "unpause", "update", "version", "volume", "wait",
 ]);

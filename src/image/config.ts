@@ -13,6 +13,10 @@ export interface ImageConfigBody {
   StopSignal?: string;
   ExposedPorts?: Record<string, object>;
   Volumes?: Record<string, object>;
+  /** SHELL: the shell form's command (default ["/bin/sh", "-c"]) */
+  Shell?: string[];
+  OnBuild?: string[] | null;
+  Healthcheck?: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
 }
 
 export interface HistoryEntry {

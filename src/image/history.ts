@@ -6,7 +6,7 @@
 import { log } from "../log.js";
 import type { HistoryEntry, ImageConfig } from "./config.js";
 import { chainIDs } from "./digest.js";
-import { loadById, resolveImage } from "./images.js";
+import { lineageKey, loadById, resolveImage } from "./images.js";
 import { layerSize } from "./layers.js";
 import { listImageIds, storePaths } from "./store.js";
 
@@ -19,8 +19,6 @@ export interface HistoryRow {
   size: number;
   comment: string;
 }
-
-const prefixKey = (history: readonly HistoryEntry[], diffIDs: readonly string[]): string => JSON.stringify([history, diffIDs]);
 
 export function imageHistory(root: string, ref: string): HistoryRow[] {
   const p = storePaths(root);
@@ -38,7 +36,7 @@ export function imageHistory(root: string, ref: string): HistoryRow[] {
     } catch (e) {
       log().debug({ image: id, err: e instanceof Error ? e.message : String(e) }, "history: skipping unreadable image");
     }
-    if (config?.history !== undefined) known.set(prefixKey(config.history, config.rootfs.diff_ids), id);
+    if (config?.history !== undefined) known.set(lineageKey(config), id);
   }
 
   const rows: HistoryRow[] = [];
@@ -47,7 +45,7 @@ export function imageHistory(root: string, ref: string): HistoryRow[] {
     const makesLayer = h.empty_layer !== true && layer < chain.length;
     const size = makesLayer ? layerSize(p, chain[layer] ?? "") : 0;
     if (makesLayer) layer++;
-    const id = i === history.length - 1 ? image.id : known.get(prefixKey(history.slice(0, i + 1), diffIDs.slice(0, layer))) ?? "<missing>";
+    const id = i === history.length - 1 ? image.id : known.get(lineageKey(image.config, i + 1, layer)) ?? "<missing>";
     rows.push({ id, created: h.created ?? "", createdBy: h.created_by ?? "", size, comment: h.comment ?? "" });
   });
   return rows.reverse();

@@ -148,25 +148,57 @@ export function parseKey(key: string): Reference {
   return parseNormalizedNamed(key);
 }
 
+/** An image's place in its lineage: its history and layers (a step of a build or a commit extends both). */
+export function lineageKey(config: ImageConfig, entries = config.history?.length ?? 0, layers = config.rootfs.diff_ids.length): string {
+  return JSON.stringify([(config.history ?? []).slice(0, entries), config.rootfs.diff_ids.slice(0, layers)]);
+}
+
+/**
+ * The lineage keys of every image's ancestors: an image whose own key is
+ * among them has a child in the store (a build's intermediate step, a
+ * committed container's image), which Docker's `images` does not list
+ * unless it is tagged.
+ */
+export function ancestorKeys(configs: Iterable<ImageConfig>): Set<string> {
+  const out = new Set<string>();
+  for (const c of configs) {
+    const history = c.history ?? [];
+    let layers = 0;
+    for (let i = 0; i < history.length - 1; i++) {
+      if (history[i]?.empty_layer !== true) layers++;
+      out.add(lineageKey(c, i + 1, Math.min(layers, c.rootfs.diff_ids.length)));
+    }
+  }
+  return out;
+}
+
 export function listImages(root: string): ImageSummary[] {
   const p = storePaths(root);
   const refs = referencesByImage(p, readRepositories(p));
   const ids = new Set([...listImageIds(p), ...refs.keys()]);
-  const rows: ImageSummary[] = [];
+  const loaded = new Map<string, LoadedImage>();
   for (const id of ids) {
-    let created = "";
-    let size = 0;
     try {
       const img = loadById(p, id);
-      if (img === undefined) continue;
-      created = img.config.created ?? "";
-      const diffIDs = img.config.rootfs.diff_ids;
-      for (const c of chainIDs(diffIDs)) size += layerSize(p, c);
+      if (img !== undefined) loaded.set(id, img);
+    } catch (e) {
+      log().warn({ image: id, err: e instanceof Error ? e.message : String(e) }, "skipping unreadable image");
+    }
+  }
+  const ancestors = ancestorKeys([...loaded.values()].map((i) => i.config));
+  const rows: ImageSummary[] = [];
+  for (const [id, img] of loaded) {
+    let size = 0;
+    const created = img.config.created ?? "";
+    try {
+      for (const c of chainIDs(img.config.rootfs.diff_ids)) size += layerSize(p, c);
     } catch (e) {
       log().warn({ image: id, err: e instanceof Error ? e.message : String(e) }, "skipping unreadable image");
       continue;
     }
     const named = (refs.get(id) ?? []).map(parseKey);
+    // An untagged image with a child (a build step's, a committed container's), or a build's cache only.
+    if (named.length === 0 && (ancestors.has(lineageKey(img.config)) || readImageRecord(p, id)?.intermediate === true)) continue;
     const tagged = named.filter((r) => r.tag !== undefined);
     const tagRepos = new Set(tagged.map(referenceName));
     const digestOnlyRepos = new Set(named.filter((r) => r.tag === undefined && !tagRepos.has(referenceName(r))).map(referenceName));

@@ -31,7 +31,7 @@ function logicalLines(text: string): string[] {
 }
 
 /** The Dockerfile parser's parseWords: splits on blanks, keeps quotes and escapes for later expansion. */
-function parseWords(rest: string): string[] {
+export function parseWords(rest: string): string[] {
   const words: string[] = [];
   let word = "";
   let inWord = false;
@@ -211,8 +211,13 @@ class WordProcessor {
   }
 }
 
+/** A Dockerfile word with quotes removed and $VAR / ${VAR:-x} expanded against `env`. */
+export function expandWord(word: string, env: ReadonlyMap<string, string>): string {
+  return WordProcessor.process(word, env);
+}
+
 /** `KEY=value ...` or the legacy `KEY value` (ENV, LABEL). */
-function parseNameVal(instr: string, rest: string): [string, string][] {
+export function parseNameVal(instr: string, rest: string): [string, string][] {
   const words = parseWords(rest);
   if (words.length === 0) throw new UsageError(`${instr} requires at least one argument`);
   if (!(words[0] ?? "").includes("=")) {
@@ -228,7 +233,7 @@ function parseNameVal(instr: string, rest: string): [string, string][] {
 }
 
 /** JSON (exec) form if the argument is a JSON array, else undefined. */
-function jsonForm(rest: string): string[] | undefined {
+export function jsonForm(rest: string): string[] | undefined {
   if (!rest.startsWith("[")) return undefined;
   let v: unknown;
   try {
@@ -250,7 +255,7 @@ function commandLine(instr: string, rest: string): string[] {
   return [...SHELL, rest];
 }
 
-function exposedPorts(spec: string): string[] {
+export function exposedPorts(spec: string): string[] {
   const m = /^([0-9]+)(?:-([0-9]+))?(?:\/(.*))?$/.exec(spec);
   if (!m) throw new UsageError(`Invalid containerPort: ${spec}`);
   const proto = (m[3] ?? "tcp").toLowerCase();
@@ -263,7 +268,7 @@ function exposedPorts(spec: string): string[] {
   return out;
 }
 
-function validSignal(s: string): boolean {
+export function validSignal(s: string): boolean {
   if (/^[0-9]+$/.test(s)) return Number(s) > 0 && Number(s) <= 64;
   const name = s.toUpperCase().replace(/^SIG/, "");
   return `SIG${name}` in osConstants.signals || /^RTMIN(\+[0-9]+)?$|^RTMAX(-[0-9]+)?$/.test(name);

@@ -4,7 +4,8 @@
 // went. Blobs no image names any more, and the staging left in tmp/ by killed
 // writers, go too.
 import { chainIDs } from "./digest.js";
-import { loadImage, referencesByImage } from "./images.js";
+import type { ImageConfig } from "./config.js";
+import { ancestorKeys, lineageKey, loadImage, referencesByImage } from "./images.js";
 import { hasLayer, layerSize } from "./layers.js";
 import { parseKey } from "./images.js";
 import { pruneBlobs, removeImage } from "./remove.js";
@@ -16,6 +17,8 @@ export interface PruneOptions {
   all?: boolean;
   /** Whether a container uses the image: such images are kept. */
   inUse?: (imageId: string) => boolean;
+  /** Only the build cache: untagged images of build steps (`builder prune`). */
+  cacheOnly?: boolean;
 }
 
 export interface PruneResult {
@@ -30,12 +33,28 @@ export function pruneImages(root: string, opts: PruneOptions = {}): PruneResult 
   sweepStaging(p);
   const refs = referencesByImage(p, readRepositories(p));
   const result: PruneResult = { lines: [], reclaimed: 0 };
+  // Untagged images with a child (a build's steps, a committed container's image) are not dangling.
+  const configs = new Map<string, ImageConfig>();
+  for (const id of listImageIds(p)) {
+    try {
+      const rec = readImageRecord(p, id);
+      if (rec !== undefined) configs.set(id, loadImage(p, rec.manifest).config);
+    } catch {
+      // unreadable: pruned below like any other
+    }
+  }
+  const ancestors = ancestorKeys(configs.values());
   for (const id of listImageIds(p)) {
     if (opts.inUse?.(id) === true) continue;
     const tags = (refs.get(id) ?? []).filter((k) => parseKey(k).tag !== undefined);
     if (tags.length > 0 && opts.all !== true) continue;
+    const config = configs.get(id);
+    if (opts.all !== true && opts.cacheOnly !== true && config !== undefined && ancestors.has(lineageKey(config))) continue;
     const rec = readImageRecord(p, id);
     if (rec === undefined) continue;
+    if (opts.cacheOnly === true ? rec.intermediate !== true || tags.length > 0 : opts.all !== true && rec.intermediate === true && tags.length === 0) {
+      continue; // the build cache goes with `builder prune` (or image prune -a), and only it does then
+    }
     const sizes = new Map<string, number>();
     try {
       for (const c of chainIDs(loadImage(p, rec.manifest).config.rootfs.diff_ids)) {

@@ -17,6 +17,7 @@
 // nothing outside the layer is ever listed or read.
 import * as fs from "node:fs";
 import { errnoCode } from "../errors.js";
+import { deviceNumbers } from "../util/fs.js";
 import { lgetxattrLen } from "../native/shim.js";
 import { TarWriter, type TarEntry } from "./archive/tar-writer.js";
 import type { MergedLookup } from "./files.js";
@@ -61,14 +62,17 @@ const sortedNames = (dir: string): string[] => fs.readdirSync(dir).sort((a, b) =
 
 /**
  * The container's changes, parents before children and names in byte order.
- * `lower` answers what the image has at a path; `lowerNames` lists a directory
- * of the image (for what an opaque directory hides).
+ * `lower` answers what the image has at a path and lists its directories (for
+ * what an opaque directory hides). `launched`: the directory was a container's
+ * upperdir, so the launch's mount points are left out (a build's COPY layer
+ * keeps everything).
  */
-export function readRwLayer(upper: string, lower: MergedLookup, probe: OpaqueProbe = overlayOpaque): LayerItem[] {
+export function readRwLayer(upper: string, lower: MergedLookup, probe: OpaqueProbe = overlayOpaque,
+  opts: { launched: boolean } = { launched: true }): LayerItem[] {
   const out: LayerItem[] = [];
   const fd = fs.openSync(upper, O_DIR);
   try {
-    walk(fd, [], lower, probe, out);
+    walk(fd, [], lower, probe, out, opts.launched ? LAUNCH_MOUNT_POINTS : new Set());
   } finally {
     fs.closeSync(fd);
   }
@@ -81,7 +85,8 @@ const O_FILE = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_
 const at = (fd: number, name: string): string => `/proc/self/fd/${fd}/${name}`;
 
 /** Appends the items under `parts` (the upper directory open as `dirFd`); returns whether any was added. */
-function walk(dirFd: number, parts: string[], lower: MergedLookup, probe: OpaqueProbe, out: LayerItem[]): boolean {
+function walk(dirFd: number, parts: string[], lower: MergedLookup, probe: OpaqueProbe, out: LayerItem[],
+  skip: ReadonlySet<string>): boolean {
   let added = false;
   for (const name of sortedNames(`/proc/self/fd/${dirFd}`)) {
     const child = [...parts, name];
@@ -96,7 +101,7 @@ function walk(dirFd: number, parts: string[], lower: MergedLookup, probe: Opaque
       continue;
     }
     if (st.isSocket()) continue; // as Docker's archiver: a socket has no place in a layer
-    if (LAUNCH_MOUNT_POINTS.has(rel) && (st.isDirectory() || (st.isFile() && st.size === 0))) continue;
+    if (skip.has(rel) && (st.isDirectory() || (st.isFile() && st.size === 0))) continue;
     if (!st.isDirectory()) {
       out.push({ parts: child, kind: below === undefined ? "A" : "C", st, opaque: false });
       added = true;
@@ -108,7 +113,7 @@ function walk(dirFd: number, parts: string[], lower: MergedLookup, probe: Opaque
     const fd = fs.openSync(at(dirFd, name), O_DIR);
     let inner: boolean;
     try {
-      inner = walk(fd, child, opaque ? lower.without(child) : lower, probe, out);
+      inner = walk(fd, child, opaque ? lower.without(child) : lower, probe, out, skip);
       if (opaque) {
         // What the image had here and the layer did not put back is gone.
         const here = new Set(fs.readdirSync(`/proc/self/fd/${fd}`));
@@ -240,10 +245,7 @@ function entryOf(base: Omit<TarEntry, "type">, st: fs.Stats, dirFd: number, name
   }
   if (st.isFile()) return { ...base, type: "file", size: st.size };
   if (st.isCharacterDevice() || st.isBlockDevice()) {
-    // glibc's major()/minor() of the 64-bit dev_t, without 32-bit shifts of a Number
-    const rdev = BigInt(st.rdev);
-    const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-    const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+    const { major, minor } = deviceNumbers(st.rdev);
     return { ...base, type: st.isCharacterDevice() ? "char" : "block", devmajor: major, devminor: minor };
   }
   if (st.isFIFO()) return { ...base, type: "fifo" };

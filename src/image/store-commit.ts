@@ -36,6 +36,8 @@ export interface StagedImage {
   layers: (IngestedLayer | ExistingLayer)[];
   /** References (any form; normalised here) to point at this image. */
   refs: string[];
+  /** A build step's image (see ImageRecord); an image already in the store as an ordinary one stays ordinary. */
+  intermediate?: boolean;
 }
 
 const isExisting = (l: IngestedLayer | ExistingLayer): l is ExistingLayer => "existing" in l;
@@ -105,8 +107,10 @@ function commitLocked(p: StorePaths, staged: StagedImage, v: ReturnType<typeof v
       const b = putBlob(p, bytes);
       if (b.created) undo.push(() => removeBlob(p, b.digest));
     }
-    const hadRecord = readImageRecord(p, v.id) !== undefined;
-    if (writeImageRecord(p, v.id, { manifest: v.manifestDigest }) && !hadRecord) {
+    const had = readImageRecord(p, v.id);
+    const hadRecord = had !== undefined;
+    const intermediate = staged.intermediate === true && (had === undefined || had.intermediate === true);
+    if (writeImageRecord(p, v.id, { manifest: v.manifestDigest, ...(intermediate ? { intermediate: true } : {}) }) && !hadRecord) {
       undo.push(() => removeImageRecord(p, v.id));
     }
     if (v.keys.length > 0) {
@@ -140,4 +144,13 @@ export function commitImage(root: string, staged: StagedImage): ResolvedImage {
   } finally {
     for (const l of staged.layers) if (!isExisting(l)) fs.rmSync(l.staging, { recursive: true, force: true });
   }
+}
+
+/** Records a build's result as an ordinary image (no longer only cache). */
+export function markFinal(root: string, imageId: string): void {
+  const p = ensureStore(root);
+  withLock(storeLockFile(root), () => {
+    const rec = readImageRecord(p, imageId);
+    if (rec?.intermediate === true) writeImageRecord(p, imageId, { manifest: rec.manifest });
+  });
 }

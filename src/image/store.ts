@@ -146,6 +146,11 @@ export function writeRepositories(p: StorePaths, repos: Repositories): void {
 
 export interface ImageRecord {
   manifest: string;
+  /**
+   * A build step's image (build cache): not listed by `images` nor pruned as
+   * dangling while untagged; the build's final image is recorded without it.
+   */
+  intermediate?: boolean;
 }
 
 function recordPath(p: StorePaths, imageId: string): string {
@@ -161,8 +166,8 @@ export function readImageRecord(p: StorePaths, imageId: string): ImageRecord | u
     throw e;
   }
   try {
-    const rec = JSON.parse(text) as { manifest?: unknown };
-    if (typeof rec.manifest === "string") return { manifest: rec.manifest };
+    const rec = JSON.parse(text) as { manifest?: unknown; intermediate?: unknown };
+    if (typeof rec.manifest === "string") return { manifest: rec.manifest, ...(rec.intermediate === true ? { intermediate: true } : {}) };
   } catch {
     // fall through
   }
@@ -172,7 +177,7 @@ export function readImageRecord(p: StorePaths, imageId: string): ImageRecord | u
 /** Returns whether the record changed. Callers must hold the store lock. */
 export function writeImageRecord(p: StorePaths, imageId: string, rec: ImageRecord): boolean {
   const prev = readImageRecord(p, imageId);
-  if (prev?.manifest === rec.manifest) return false;
+  if (prev?.manifest === rec.manifest && prev.intermediate === rec.intermediate) return false;
   writeFileAtomic(p.tmp, recordPath(p, imageId), `${JSON.stringify(rec)}\n`);
   return true;
 }

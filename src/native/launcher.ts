@@ -6,9 +6,9 @@
 
 import * as shim from "./shim.js";
 import type { Plan } from "./launch-plan.js";
-import type { StartResult, StdioPipes } from "./shim.js";
+import type { OutputFds, StartResult, StdioPipes } from "./shim.js";
 
-export type { StartResult, StdioPipes } from "./shim.js";
+export type { OutputFds, StartResult, StdioPipes } from "./shim.js";
 
 export interface NativeLauncher {
   /**
@@ -28,8 +28,8 @@ export interface NativeLauncher {
   wait(pid: number): Promise<number>;
   /** The pty master of a started child whose plan had PTY. */
   ptyMaster(pid: number): number;
-  /** Starts the copier thread on the pipes (takes the fds); a handle for finishCopy. */
-  copyStdio(pipes: StdioPipes, idleMs: number): number;
+  /** Starts the copier thread on the pipes (takes the fds), output to fds 1 and 2 or `output`; a handle for finishCopy. */
+  copyStdio(pipes: StdioPipes, idleMs: number, output?: OutputFds): number;
   /** Drains the outputs and ends the copier thread. */
   finishCopy(handle: number): Promise<void>;
   setWinsize(fd: number, rows: number, cols: number): void;

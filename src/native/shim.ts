@@ -95,15 +95,18 @@ export function spawnWithPipes(plan: Plan): { pid: number; pipes: StdioPipes } {
   return { pid, pipes };
 }
 
+/** Where a container's stdout and stderr are copied to: this process's descriptors (1 and 2 by default; they stay open). */
+export interface OutputFds { stdout: number; stderr: number }
+
 /**
  * Starts the shim's copier thread (native-shims/stdio_copy.c): this process's
  * stdin to the container's (with -i), the container's stdout/stderr to this
- * process's fds 1 and 2. Takes the fds (on success). Returns the handle for
+ * process's `output` (fds 1 and 2 unless given). Takes the fds (on success). Returns the handle for
  * `finishCopy`.
  */
-export function copyStdio(pipes: StdioPipes, idleMs: number): number {
-  const r = callInt("tsbox_copy_start", [DataType.I32, DataType.I32, DataType.I32, DataType.I32],
-    [pipes.stdin ?? -1, pipes.stdout ?? -1, pipes.stderr ?? -1, idleMs]);
+export function copyStdio(pipes: StdioPipes, idleMs: number, output: OutputFds = { stdout: 1, stderr: 2 }): number {
+  const r = callInt("tsbox_copy_start_to", [DataType.I32, DataType.I32, DataType.I32, DataType.I32, DataType.I32, DataType.I32],
+    [pipes.stdin ?? -1, pipes.stdout ?? -1, pipes.stderr ?? -1, output.stdout, output.stderr, idleMs]);
   if (r < 0) throw new LaunchError(`copying the container's stdio: ${getSystemErrorMessage(r).toLowerCase()}`);
   return r;
 }

@@ -12,6 +12,7 @@ import { resolveImage, type ResolvedImage } from "../image/images.js";
 import { readImageFile } from "../image/files.js";
 import { buildPlan, withCgroupJoin } from "../oci/build-plan.js";
 import type { NativeLauncher } from "../native/launcher.js";
+import type { OutputFds } from "../native/launcher.js";
 import { log } from "../log.js";
 import { overlayLayers } from "../image/overlay-layers.js";
 import {
@@ -52,6 +53,14 @@ export interface RunRequest {
   logConfig?: LogConfig;
   /** -p, -P, --network-alias, --dns…; absent: only flags.network (default bridge) */
   network?: NetworkFlags;
+  /**
+   * A foreground container's exit, before it is settled (and removed with
+   * --rm): a build commits the container's read-write layer here. An error
+   * thrown is the run's, after the container is settled.
+   */
+  afterExit?: (exitCode: number, id: string) => Promise<void>;
+  /** where a foreground container's stdout and stderr go (default: this process's 1 and 2) */
+  output?: OutputFds;
 }
 
 /** The network flags of a request that gave only --network. */
@@ -228,7 +237,7 @@ function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, cr
   const state: ContainerState = { ...created, status: "running", pid, startedAt: new Date().toISOString() };
   writeState(req.root, state);
   // Last: once copying, the fds are the copier's (undo must not close them).
-  const copy = req.flags.tty ? undefined : attachPipes(native, launched.pipes);
+  const copy = req.flags.tty ? undefined : attachPipes(native, launched.pipes, req.output);
   return { pid, state, cgroup, spec, stopForwarding, ...(copy ? { copy } : {}) };
 }
 
@@ -249,7 +258,11 @@ async function waitForeground(host: Host, req: RunRequest, fg: Foreground): Prom
   await fg.cgroup.destroy();
   // As Docker: a stopped container holds no address or port; start attaches it again.
   await disconnect(host.network, native, req.root, fg.state.id);
-  settleContainer(req.root, fg.state, { exitCode, oomKilled }, req.autoRemove);
+  try {
+    await req.afterExit?.(exitCode, fg.state.id);
+  } finally {
+    settleContainer(req.root, fg.state, { exitCode, oomKilled }, req.autoRemove);
+  }
   return exitCode;
 }
 

@@ -6,7 +6,7 @@
 
 import { closeSync } from "node:fs";
 import tty from "node:tty";
-import type { NativeLauncher, StdioPipes } from "../native/launcher.js";
+import type { NativeLauncher, OutputFds, StdioPipes } from "../native/launcher.js";
 
 export const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
 
@@ -94,7 +94,7 @@ export interface AttachedPipes {
  * add ~5 ms to every run. Takes the fds; on failure (thrown) they are still
  * the caller's.
  */
-export function attachPipes(native: NativeLauncher, pipes: StdioPipes): AttachedPipes {
-  const handle = native.copyStdio(pipes, OUTPUT_IDLE_MS);
+export function attachPipes(native: NativeLauncher, pipes: StdioPipes, output?: OutputFds): AttachedPipes {
+  const handle = native.copyStdio(pipes, OUTPUT_IDLE_MS, output);
   return { close: () => native.finishCopy(handle) };
 }

@@ -15,3 +15,9 @@ export function lstatOrUndefined(p: string): fs.Stats | undefined {
     throw e;
   }
 }
+
+/** glibc's major() and minor() of a 64-bit dev_t (st_rdev), without 32-bit shifts of a Number. */
+export function deviceNumbers(rdev: number | bigint): { major: number; minor: number } {
+  const d = BigInt(rdev);
+  return { major: Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn)), minor: Number((d & 0xffn) | ((d >> 12n) & ~0xffn)) };
+}

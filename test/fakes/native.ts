@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { LaunchError } from "../../src/errors.js";
 import type { CgroupFs, Hierarchy } from "../../src/cgroupfs/index.js";
 import type { Plan } from "../../src/native/launch-plan.js";
-import type { NativeLauncher, StartResult, StdioPipes } from "../../src/native/launcher.js";
+import type { NativeLauncher, OutputFds, StartResult, StdioPipes } from "../../src/native/launcher.js";
 import type { NetworkHost } from "../../src/runtime/network.js";
 import type { Host } from "../../src/runtime/host.js";
 import type { MonitorLauncher, MonitorRequest, Monitored } from "../../src/runtime/monitor.js";
@@ -139,7 +139,7 @@ export class FakeNative implements NativeLauncher {
     throw new Error("FakeNative: no pty (tests run without -t)");
   }
 
-  copyStdio(pipes: StdioPipes, idleMs: number): number {
+  copyStdio(pipes: StdioPipes, idleMs: number, _output?: OutputFds): number {
     this.note({ fn: "copyStdio", pipes, idleMs }, "");
     return 7;
   }

@@ -1,0 +1,259 @@
+// COPY and ADD: files from the build context or from another stage's image,
+// laid out in a fresh directory that then becomes the step's layer (as a
+// container's upperdir would: image/rw-layer.ts reads it). Docker's rules:
+// a directory source copies its contents; several sources, or a destination
+// ending in "/", mean a directory; a relative destination is under WORKDIR;
+// the destination path follows the image's symlinks inside its root (COPY to
+// /bin/x in an image whose /bin is a link to usr/bin writes /usr/bin/x);
+// owners are 0:0 from the context, kept from an image, or --chown's; --chmod
+// sets every mode; modes and mtimes are otherwise kept; hard links stay links.
+//
+// Nothing here follows a symlink of a source: the context and the image are
+// walked one component at a time with lstat, so a link in either is copied as
+// a link and never read through.
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { UsageError } from "../errors.js";
+import type { MergedLookup } from "../image/files.js";
+import { mknodBeneath } from "../native/shim.js";
+import { deviceNumbers } from "../util/fs.js";
+import { globToRegExp, type IgnoreRules } from "./ignore.js";
+
+/** Where COPY reads from: the context directory or an image's merged layers. */
+export interface SourceTree {
+  /** what the sources are named after in errors */
+  kind: "context" | "image";
+  /** lstat of the entry at `parts` ([] = the root), undefined if absent (or ignored) */
+  lstat(parts: readonly string[]): fs.Stats | undefined;
+  names(parts: readonly string[]): string[];
+  readlink(parts: readonly string[]): string;
+  /** the host path holding the entry's content (every component checked to be a real directory) */
+  hostPath(parts: readonly string[]): string;
+}
+
+function lstatBeneath(root: string, parts: readonly string[]): fs.Stats | undefined {
+  let p = root;
+  for (let i = 0; i < parts.length; i++) {
+    p = path.join(p, parts[i] ?? "");
+    const st = fs.lstatSync(p, { throwIfNoEntry: false });
+    if (st === undefined) return undefined;
+    if (i < parts.length - 1 && !st.isDirectory()) return undefined;
+    if (i === parts.length - 1) return st;
+  }
+  return fs.lstatSync(root);
+}
+
+export function contextTree(root: string, ignore: IgnoreRules): SourceTree {
+  const ignored = (parts: readonly string[]): boolean => parts.length > 0 && ignore.ignored(parts.join("/"));
+  return {
+    kind: "context",
+    lstat: (parts) => {
+      const st = lstatBeneath(root, parts);
+      if (st === undefined) return undefined;
+      // An ignored directory is still walked when a `!` pattern may take something below it back.
+      if (ignored(parts) && !(st.isDirectory() && ignore.hasExclusions)) return undefined;
+      return st;
+    },
+    names: (parts) => fs.readdirSync(path.join(root, ...parts)).sort().filter((n) => {
+      const child = [...parts, n];
+      if (!ignored(child)) return true;
+      return ignore.hasExclusions && (lstatBeneath(root, child)?.isDirectory() ?? false);
+    }),
+    readlink: (parts) => fs.readlinkSync(path.join(root, ...parts)),
+    hostPath: (parts) => path.join(root, ...parts),
+  };
+}
+
+export function imageTree(view: MergedLookup, anyLayerRoot: string): SourceTree {
+  return {
+    kind: "image",
+    lstat: (parts) => (parts.length === 0 ? fs.lstatSync(anyLayerRoot) : view.lookup(parts)?.st),
+    names: (parts) => view.names(parts),
+    readlink: (parts) => fs.readlinkSync(path.join(found(view, parts), ...parts)),
+    hostPath: (parts) => path.join(found(view, parts), ...parts),
+  };
+}
+
+function found(view: MergedLookup, parts: readonly string[]): string {
+  const f = view.lookup(parts);
+  if (f === undefined) throw new UsageError(`/${parts.join("/")}: not found`);
+  return f.dir;
+}
+
+const GLOB = /[*?[\\]/;
+
+/**
+ * A source named on the COPY line that is a symlink is followed, inside the
+ * tree's root (Docker copies what it points at); links below it are copied
+ * as links.
+ */
+export function followTopLink(tree: SourceTree, parts: readonly string[], src: string): string[] {
+  let cur = [...parts];
+  for (let hops = 0; tree.lstat(cur)?.isSymbolicLink() === true; hops++) {
+    if (hops >= 40) throw new UsageError(`${src}: too many levels of symbolic links`);
+    const target = tree.readlink(cur);
+    const joined = target.startsWith("/") ? target : path.posix.join(cur.slice(0, -1).join("/"), target);
+    const norm = path.posix.normalize(joined.replace(/^\/+/, "") || ".");
+    if (norm === ".." || norm.startsWith("../")) throw new UsageError(`forbidden path outside the build context: ${src} ()`);
+    cur = norm === "." ? [] : norm.split("/");
+    if (tree.lstat(cur) === undefined) throw new UsageError(`"/${cur.join("/")}": not found`);
+  }
+  return cur;
+}
+
+/** A COPY source (globs allowed) → the entries it names, each as path components. */
+export function expandSource(tree: SourceTree, src: string): string[][] {
+  const norm = path.posix.normalize(src.replace(/^\/+/, "") || ".");
+  if (norm === ".." || norm.startsWith("../")) {
+    throw new UsageError(`forbidden path outside the build context: ${src} ()`);
+  }
+  const segments = norm === "." ? [] : norm.split("/");
+  if (!segments.some((s) => GLOB.test(s))) {
+    if (tree.lstat(segments) === undefined) throw new UsageError(`"/${segments.join("/")}": not found`);
+    return [segments];
+  }
+  let matches: string[][] = [[]];
+  for (const seg of segments) {
+    const next: string[][] = [];
+    for (const m of matches) {
+      if (!GLOB.test(seg)) {
+        if (tree.lstat([...m, seg]) !== undefined) next.push([...m, seg]);
+        continue;
+      }
+      if (!(tree.lstat(m)?.isDirectory() ?? false)) continue;
+      const re = globToRegExp(seg);
+      for (const n of tree.names(m)) if (re.test(n)) next.push([...m, n]);
+    }
+    matches = next;
+  }
+  if (matches.length === 0) throw new UsageError(`lstat ${src}: no source files were specified`);
+  return matches;
+}
+
+/** A digest of what the sources hold (names, types, modes, owners where kept, contents, link targets): the cache key part. */
+export function hashSources(tree: SourceTree, sources: readonly string[][]): string {
+  const h = createHash("sha256");
+  const visit = (parts: readonly string[], rel: string): void => {
+    const st = tree.lstat(parts);
+    if (st === undefined) return;
+    const owner = tree.kind === "image" ? `${st.uid}:${st.gid}` : "";
+    h.update(`${rel}\0${st.mode}\0${owner}\0${st.isFile() ? st.size : 0}\0`);
+    if (st.isFile()) h.update(fs.readFileSync(tree.hostPath(parts)));
+    else if (st.isSymbolicLink()) h.update(tree.readlink(parts));
+    else if (st.isDirectory()) for (const n of tree.names(parts)) visit([...parts, n], `${rel}/${n}`);
+    h.update("\0");
+  };
+  for (const s of sources) visit(s, s.join("/"));
+  return `sha256:${h.digest("hex")}`;
+}
+
+export interface CopyOptions {
+  /** --chown, resolved */
+  owner?: { uid: number; gid: number };
+  /** --chmod */
+  mode?: number;
+}
+
+/**
+ * The destination's components after following the image's symlinks inside
+ * its root, and whether it is an existing directory there.
+ */
+export function resolveDestination(lower: MergedLookup, dest: string): { parts: string[]; isDir: boolean } {
+  let pending = dest.split("/").filter((c) => c !== "" && c !== ".");
+  let resolved: string[] = [];
+  let hops = 0;
+  while (pending.length > 0) {
+    const c = pending.shift() ?? "";
+    if (c === "..") {
+      resolved.pop();
+      continue;
+    }
+    const candidate = [...resolved, c];
+    const f = lower.lookup(candidate);
+    if (f?.st.isSymbolicLink() === true) {
+      if (++hops > 40) throw new UsageError(`${dest}: too many levels of symbolic links`);
+      const target = fs.readlinkSync(path.join(f.dir, ...candidate));
+      if (target.startsWith("/")) resolved = [];
+      pending = [...target.split("/").filter((x) => x !== "" && x !== "."), ...pending];
+      continue;
+    }
+    resolved = candidate;
+  }
+  const last = resolved.length === 0 ? undefined : lower.lookup(resolved);
+  return { parts: resolved, isDir: resolved.length === 0 || (last?.st.isDirectory() ?? false) };
+}
+
+/**
+ * Makes the directories of `parts` in `upper`: one the image has gets the
+ * image's mode, owner and mtime (what overlayfs's copy-up would keep), a new
+ * one 0755 and the copy's owner.
+ */
+export function ensureDirs(upper: string, lower: MergedLookup, parts: readonly string[], opts: CopyOptions): void {
+  let p = upper;
+  for (let i = 0; i < parts.length; i++) {
+    const prefix = parts.slice(0, i + 1);
+    p = path.join(p, parts[i] ?? "");
+    const here = fs.lstatSync(p, { throwIfNoEntry: false });
+    if (here !== undefined) {
+      if (!here.isDirectory()) throw new UsageError(`cannot copy to /${prefix.join("/")}: not a directory`);
+      continue;
+    }
+    const below = lower.lookup(prefix);
+    if (below !== undefined && !below.st.isDirectory()) throw new UsageError(`cannot copy to /${prefix.join("/")}: not a directory`);
+    fs.mkdirSync(p);
+    if (below !== undefined) {
+      fs.chownSync(p, below.st.uid, below.st.gid);
+      fs.chmodSync(p, below.st.mode & 0o7777);
+      fs.utimesSync(p, below.st.atime, below.st.mtime);
+    } else {
+      fs.chownSync(p, opts.owner?.uid ?? 0, opts.owner?.gid ?? 0);
+      fs.chmodSync(p, 0o755);
+    }
+  }
+}
+
+/** Copies the entry `src` of `tree` to `target` (a path in the layer directory), recursively. */
+export function copyEntry(tree: SourceTree, src: readonly string[], upper: string, target: readonly string[], opts: CopyOptions,
+  links: Map<string, string> = new Map()): void {
+  const st = tree.lstat(src);
+  if (st === undefined) return;
+  const dst = path.join(upper, ...target);
+  const uid = opts.owner?.uid ?? (tree.kind === "image" ? st.uid : 0);
+  const gid = opts.owner?.gid ?? (tree.kind === "image" ? st.gid : 0);
+  const mode = opts.mode ?? st.mode & 0o7777;
+  const existing = fs.lstatSync(dst, { throwIfNoEntry: false });
+  if (existing !== undefined && !(existing.isDirectory() && st.isDirectory())) fs.rmSync(dst, { recursive: true, force: true });
+  if (st.isDirectory()) {
+    if (existing === undefined || !existing.isDirectory()) fs.mkdirSync(dst);
+    for (const n of tree.names(src)) copyEntry(tree, [...src, n], upper, [...target, n], opts, links);
+    fs.chownSync(dst, uid, gid);
+    fs.chmodSync(dst, mode);
+    fs.utimesSync(dst, st.atime, st.mtime);
+    return;
+  }
+  if (st.isSymbolicLink()) {
+    fs.symlinkSync(tree.readlink(src), dst);
+    fs.lchownSync(dst, uid, gid);
+    fs.lutimesSync(dst, st.atime, st.mtime);
+    return;
+  }
+  const key = `${st.dev}:${st.ino}`;
+  const first = st.nlink > 1 ? links.get(key) : undefined;
+  if (first !== undefined) {
+    fs.linkSync(first, dst);
+    return;
+  }
+  if (st.isFile()) {
+    fs.copyFileSync(tree.hostPath(src), dst, fs.constants.COPYFILE_FICLONE);
+  } else if (st.isFIFO() || st.isCharacterDevice() || st.isBlockDevice()) {
+    const { major, minor } = deviceNumbers(st.rdev);
+    mknodBeneath(upper, target.slice(0, -1).join("/"), target[target.length - 1] ?? "", st.mode & fs.constants.S_IFMT, major, minor);
+  } else {
+    return; // a socket: not copied, as Docker's archiver
+  }
+  fs.chownSync(dst, uid, gid);
+  fs.chmodSync(dst, mode);
+  fs.utimesSync(dst, st.atime, st.mtime);
+  if (st.nlink > 1) links.set(key, dst);
+}
