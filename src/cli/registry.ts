@@ -7,6 +7,7 @@ import { collect, prepare, type GlobalOpts } from "./common.js";
 
 // Loaded by the command that needs it: `run` must not pay for HTTP and TLS.
 const pullApi = async () => (await import("../image/index.js")).pullApi();
+const pushApi = async () => (await import("../image/index.js")).pushApi();
 const loginApi = async () => (await import("../image/index.js")).loginApi();
 const clientApi = async () => (await import("../image/index.js")).registryClientApi();
 
@@ -45,6 +46,41 @@ export function registerRegistryCommands(program: Command): void {
           ...(o.platform !== undefined ? { platform: o.platform } : {}),
         });
         out.write(`${r.reference}\n`);
+      } catch (e) {
+        if (ac.signal.aborted) {
+          process.exitCode = 130;
+          return;
+        }
+        throw e;
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+    });
+
+  program.command("push")
+    .description("Upload an image to a registry")
+    .argument("<name>", "NAME[:TAG]")
+    .option("-a, --all-tags", "Push all tagged images in the repository", false)
+    .option("-q, --quiet", "Suppress verbose output", false)
+    .option("--insecure-registry <host>", "Allow plain http or unverified TLS for this registry (repeatable)", collect, [])
+    .action(async (name: string, o: { allTags: boolean; quiet: boolean; insecureRegistry: string[] }, cmd: Command) => {
+      const g = await prepare(cmd);
+      const [{ pushImage }, { createProgress, quietProgress }, { insecureRegistriesFrom, retryPolicyFrom }] =
+        await Promise.all([pushApi(), import("../image/index.js").then((i) => i.pullProgressApi()), clientApi()]);
+      const out = process.stdout;
+      const progress = o.quiet ? quietProgress() : createProgress(out, { tty: out.isTTY === true, columns: out.columns ?? 80 });
+      const ac = new AbortController();
+      const onSignal = (): void => ac.abort();
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      try {
+        const chunk = Number(process.env.TSBOX_PUSH_CHUNK_SIZE ?? "");
+        const pushed = await pushImage(g.root, name, {
+          progress, allTags: o.allTags, insecureRegistries: insecureRegistriesFrom(o.insecureRegistry), retry: retryPolicyFrom(),
+          signal: ac.signal, ...(Number.isInteger(chunk) && chunk > 0 ? { chunkSize: chunk } : {}),
+        });
+        if (o.quiet) for (const t of pushed) out.write(`${t.tag}: digest: ${t.digest}\n`);
       } catch (e) {
         if (ac.signal.aborted) {
           process.exitCode = 130;

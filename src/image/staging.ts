@@ -57,7 +57,7 @@ export function sweepStaging(p: StorePaths): void {
       sweepLock(path.join(p.tmp, name));
       continue;
     }
-    const m = /^(?:layer|load|save)-([0-9]+)-[A-Za-z0-9]{6}$/.exec(name);
+    const m = /^(?:layer|load|save|commit|build|push)-([0-9]+)-[A-Za-z0-9]{6}$/.exec(name);
     if (m?.[1] === undefined || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
     log().info({ dir: name }, "removing staging left by a dead tsbox process");
     fs.rmSync(path.join(p.tmp, name), { recursive: true, force: true });

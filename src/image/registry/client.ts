@@ -169,10 +169,26 @@ function drain(res: http.IncomingMessage): void {
   res.on("error", () => {});
 }
 
+type Method = "GET" | "HEAD" | "POST" | "PUT" | "PATCH";
+
+/** A request body, made afresh for each attempt (a retry or the repeat after a 401 sends it again). */
+export type BodySource = () => Buffer | NodeJS.ReadableStream;
+
 interface SendOptions {
-  method: "GET" | "HEAD";
+  method: Method;
   headers: Record<string, string>;
   signal?: AbortSignal;
+  body?: BodySource;
+}
+
+/** A push's request: a path under /v2/ or an upload's absolute Location. */
+export interface RequestOptions {
+  scope: string;
+  method: Method;
+  headers?: Record<string, string>;
+  body?: BodySource;
+  signal?: AbortSignal;
+  onRetry?: (n: RetryNotice) => void;
 }
 
 export interface RegistryResponse {
@@ -239,7 +255,7 @@ export class RegistryClient {
     let url = start;
     const headers = { ...o.headers };
     for (let hops = 0; ; hops++) {
-      const res = await this.sendOnce(url, o.method, headers, o.signal);
+      const res = await this.sendOnce(url, o.method, headers, o.signal, o.body);
       const status = res.statusCode ?? 0;
       const location = res.headers.location;
       if (![301, 302, 303, 307, 308].includes(status) || location === undefined) return { res, url };
@@ -263,7 +279,7 @@ export class RegistryClient {
     }
   }
 
-  private sendOnce(url: URL, method: string, headers: Record<string, string>, signal?: AbortSignal): Promise<http.IncomingMessage> {
+  private sendOnce(url: URL, method: string, headers: Record<string, string>, signal?: AbortSignal, body?: BodySource): Promise<http.IncomingMessage> {
     return new Promise((resolve, reject) => {
       const isHttps = url.protocol === "https:";
       const lax = isHttps && isInsecureRegistry(url.host, this.insecureList);
@@ -283,7 +299,13 @@ export class RegistryClient {
         // The body's idle timeout: the socket timer stays armed while it streams.
         resolve(res);
       });
-      req.end();
+      const data = body?.();
+      if (data === undefined) req.end();
+      else if (Buffer.isBuffer(data)) req.end(data);
+      else {
+        data.on("error", (e: Error) => req.destroy(e));
+        data.pipe(req);
+      }
     });
   }
 
@@ -303,13 +325,16 @@ export class RegistryClient {
   }
 
   /** The request with authentication: a 401 is answered and the request repeated once. */
-  private async authorizedOnce(pathname: string, o: GetOptions, headers: Record<string, string>): Promise<{ res: http.IncomingMessage; url: URL }> {
+  private async authorizedOnce(pathname: string, o: { scope: string; method?: Method; signal?: AbortSignal; body?: BodySource },
+    headers: Record<string, string>): Promise<{ res: http.IncomingMessage; url: URL }> {
     const method = o.method ?? "GET";
     let authorization = await this.auth.authorization(o.scope);
     for (let tries = 0; ; tries++) {
       const h = { ...headers };
       if (authorization !== undefined) h.Authorization = authorization;
-      const r = await this.sendToRegistry(pathname, { method, headers: h, ...(o.signal ? { signal: o.signal } : {}) });
+      const so: SendOptions = { method, headers: h, ...(o.signal ? { signal: o.signal } : {}), ...(o.body ? { body: o.body } : {}) };
+      // An upload's Location is absolute (or a path of its own): sent where it says, same origin only.
+      const r = /^https?:\/\//.test(pathname) ? await this.send(new URL(pathname), so) : await this.sendToRegistry(pathname, so);
       if (r.res.statusCode !== 401 || tries >= 1 ||
         !this.auth.unauthorized(r.res.headers["www-authenticate"], o.scope, authorization !== undefined)) return r;
       drain(r.res);
@@ -348,6 +373,42 @@ export class RegistryClient {
       o.onRetry?.({ attempt, delayMs, error: failure });
       await sleep(delayMs, undefined, o.signal ? { signal: o.signal } : {});
     }
+  }
+
+  /**
+   * A request of a push (`target`: a path under /v2/, or an upload's Location
+   * as the registry gave it), retried as `get` is; the response's body is
+   * read (bounded) and returned, since push responses carry only headers.
+   */
+  async request(target: string, o: RequestOptions): Promise<{ status: number; headers: http.IncomingHttpHeaders; url: URL }> {
+    const pathOrUrl = /^https?:\/\//.test(target) ? target : target.startsWith("/") ? target : `/v2/${target}`;
+    if (/^https?:\/\//.test(pathOrUrl) && new URL(pathOrUrl).host !== this.endpoint) {
+      throw new ImageError(`${o.method} ${pathOrUrl}: the registry sent an upload location on another host`);
+    }
+    for (let attempt = 1; ; attempt++) {
+      let failure: Error;
+      try {
+        const { res, url } = await this.authorizedOnce(pathOrUrl, o, o.headers ?? {});
+        const status = res.statusCode ?? 0;
+        const body = await readBody(res, ERROR_BODY_MAX, "response").catch(() => Buffer.alloc(0));
+        if (status >= 200 && status <= 299) return { status, headers: res.headers, url };
+        failure = registryError(o.method, url, status, res.statusMessage, body);
+        if (!retryableStatus(status)) throw failure;
+      } catch (e) {
+        if (isAbort(e) || e instanceof TsboxError) throw e;
+        failure = networkError(o.method, new URL(pathOrUrl, `${this.scheme ?? "http:"}//${this.endpoint}`), e);
+        if (FATAL_NETWORK_CODES.has(String((e as NodeJS.ErrnoException).code))) throw failure;
+      }
+      if (attempt >= this.retry.attempts) throw failure;
+      const delayMs = this.retry.delayMs(attempt);
+      o.onRetry?.({ attempt, delayMs, error: failure });
+      await sleep(delayMs, undefined, o.signal ? { signal: o.signal } : {});
+    }
+  }
+
+  /** The registry's scheme and endpoint as a base for relative upload locations. */
+  base(): string {
+    return `${this.scheme ?? "http:"}//${this.endpoint}`;
   }
 
   /** A small document (manifest, config), read whole and bounded. */

@@ -5,7 +5,9 @@ import type { Writable } from "node:stream";
 
 export type LayerStatus =
   | "Pulling fs layer" | "Waiting" | "Downloading" | "Verifying Checksum" | "Download complete"
-  | "Extracting" | "Pull complete" | "Already exists" | `Retrying in ${number} second${"" | "s"}`;
+  | "Extracting" | "Pull complete" | "Already exists" | `Retrying in ${number} second${"" | "s"}`
+  // push
+  | "Preparing" | "Pushing" | "Pushed" | "Layer already exists" | `Mounted from ${string}`;
 
 export interface Progress {
   /** A line of its own (`latest: Pulling from library/busybox`, `Digest: …`). */

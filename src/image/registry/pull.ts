@@ -23,6 +23,7 @@ import { sweepStaging } from "../staging.js";
 import { ensureStore, readImageRecord, readRepositories, type StorePaths } from "../store.js";
 import { RegistryClient, type RetryPolicy } from "./client.js";
 import { lookupCredentials, type Credentials } from "./credentials.js";
+import { recordSource } from "./sources.js";
 import { RegistryError } from "./errors.js";
 import { fetchManifest, type FetchedManifest } from "./manifest.js";
 import {
@@ -245,6 +246,14 @@ export async function pullImage(root: string, reference: string, opts: PullOptio
       });
     }
 
+    // Where these blobs are: a later push to another repository of this registry mounts them.
+    for (const d of [...manifest.layers.map((l) => l.digest), manifest.config.digest]) {
+      try {
+        recordSource(p, d, `${ref.domain}/${ref.path}`);
+      } catch {
+        // only an optimisation of later pushes
+      }
+    }
     const updated = before[key] !== sha256(image.bytes);
     progress.line(`Digest: ${top.digest}`);
     progress.line(`Status: ${updated ? "Downloaded newer image" : "Image is up to date"} for ${familiarString(ref)}`);
