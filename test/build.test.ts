@@ -284,6 +284,24 @@ describe.skipIf(!dockerOk)("side by side with docker build", () => {
     const listing = (run: (args: string[]) => string): string => run(["run", "--rm", "--network", "none", "--entrypoint", "sh", IMAGE, "-c", LISTING]);
     expect(listing((a) => tsbox(root, a).stdout)).toBe(listing(docker));
 
+    // the files: export of a container of each, sorted listing with modes, owners and sizes (Docker's init layer aside)
+    const exported = (list: string): string[] => list.trim().split("\n").map((l) => {
+      const f = l.split(/ +/);
+      return [f[0], f[1], f[0]?.startsWith("d") ? "" : f[2], ...f.slice(5)].join(" ");
+    }).filter((l) => !/^\S+ \S+ \S* (\.dockerenv|dev\/console|dev\/pts\/|dev\/shm\/|etc\/mtab|etc\/hostname|etc\/hosts|etc\/resolv\.conf)( |$)/.test(l)).sort();
+    const cname = `tsbox-build-export-${suffix}`;
+    docker(["create", "--name", cname, IMAGE]);
+    try {
+      execFileSync("docker", ["export", "-o", path.join(work, "d.tar"), cname]);
+    } finally {
+      spawnSync("docker", ["rm", "-f", cname], { stdio: "ignore" });
+    }
+    expect(tsbox(root, ["run", "--name", cname, "--network", "none", "--entrypoint", "true", IMAGE]).code).toBe(0);
+    expect(tsbox(root, ["export", "-o", path.join(work, "t.tar"), cname]).code).toBe(0);
+    expect(tsbox(root, ["rm", cname]).code).toBe(0);
+    const tarList = (f: string): string => execFileSync("tar", ["-tv", "--numeric-owner", "-f", path.join(work, f)], { encoding: "utf8", maxBuffer: 1 << 26 });
+    expect(exported(tarList("t.tar"))).toEqual(exported(tarList("d.tar")));
+
     const [d] = JSON.parse(docker(["image", "inspect", IMAGE])) as { Config: Record<string, unknown>; RootFS: { Layers: string[] } }[];
     const [t] = JSON.parse(tsbox(root, ["image", "inspect", IMAGE]).stdout) as { Config: Record<string, unknown>; RootFS: { Layers: string[] } }[];
     for (const k of ["User", "Env", "Cmd", "Entrypoint", "WorkingDir", "Labels", "ExposedPorts", "Volumes", "StopSignal"]) {

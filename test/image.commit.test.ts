@@ -134,6 +134,56 @@ describe("diff and commit", () => {
   });
 });
 
+/** `tar -tv --numeric-owner` of an archive, without times: type+mode, owner, size, name (and link). */
+function listing(archive: string): string[] {
+  return execFileSync("tar", ["-tv", "--numeric-owner", "-f", archive], { encoding: "utf8", maxBuffer: 1 << 26 })
+    .trim().split("\n").map((l) => {
+      const f = l.split(/ +/);
+      return [f[0], f[1], f[0]?.startsWith("d") ? "" : f[2], ...f.slice(5)].join(" ");
+    }).sort();
+}
+
+describe("export", () => {
+  it("writes the container's merged filesystem: the image with the changes, no whiteouts, links kept", () => {
+    const archive = path.join(root, "changed.tar");
+    const r = tsbox(root, ["export", "-o", archive, "changed"]);
+    expect(r.code, r.stderr).toBe(0);
+    const names = listing(archive).map((l) => l.split(" ")[3]);
+    expect(names).toContain("etc/motd");
+    expect(names).toContain("usr/new/f");
+    expect(names).toContain(LONG.slice(1));
+    expect(names).not.toContain("bin/ls");
+    expect(names.filter((n) => n?.startsWith("usr/bin/"))).toEqual([]); // under the opaque /usr
+    expect(names.some((n) => n?.includes(".wh."))).toBe(false);
+    const lines = listing(archive);
+    expect(lines).toContain("hrw-r--r-- 0/0 0 h2 link to h1");
+    expect(lines).toContain("prw-r--r-- 0/0 0 p");
+    expect(lines).toContain("-rwsr-xr-x 123/456 2 suid");
+    expect(lines).toContain("lrwxrwxrwx 0/0 0 evil -> /etc/shadow");
+    // to stdout, the same archive
+    const piped = spawnSync(process.execPath, ["--", path.join(import.meta.dirname, "..", "bin", "tsbox.js"), "--root", root, "export", "changed"], { maxBuffer: 1 << 26 });
+    expect(piped.status).toBe(0);
+    expect(piped.stdout.length).toBe(fs.statSync(archive).size);
+  });
+
+  it("exports a running container (frozen while read, running after) and refuses a terminal or a missing directory", () => {
+    expect(tsbox(root, ["run", "-d", "--name", "live", "--network", "none", "busybox", "sh", "-c", "echo x > /live; exec sleep 60"]).code).toBe(0);
+    const archive = path.join(root, "live.tar");
+    let names: (string | undefined)[] = [];
+    for (let i = 0; i < 50 && !names.includes("live"); i++) {
+      expect(tsbox(root, ["export", "-o", archive, "live"]).code).toBe(0);
+      names = listing(archive).map((l) => l.split(" ")[3]);
+    }
+    expect(names).toContain("live");
+    expect(tsbox(root, ["exec", "live", "true"]).code).toBe(0); // thawed
+    const bad = tsbox(root, ["export", "-o", "/nonexistent-dir/x.tar", "live"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe("tsbox: failed to export container: open /nonexistent-dir/x.tar: no such file or directory\n");
+    expect(tsbox(root, ["export", "no-such-container"]).stderr).toBe("tsbox: No such container: no-such-container\n");
+    expect(tsbox(root, ["rm", "-f", "live"]).code).toBe(0);
+  });
+});
+
 describe("the layer writer never leaves the layer", () => {
   it("a directory swapped for a symlink to a host directory after the walk fails the write; no host byte is read", async () => {
     const host = fs.mkdtempSync("/var/tmp/tsbox-host-secret-");
@@ -184,6 +234,17 @@ describe.skipIf(!dockerOk)("side by side with the Docker engine", () => {
     const theirs = docker(["diff", name]).trimEnd().split("\n").sort();
     const ours = tsbox(root, ["diff", "changed"]).stdout.trimEnd().split("\n").sort();
     expect(ours).toEqual(theirs);
+  });
+
+  it("docker export of the same changes lists the same files, modes, owners and sizes (but Docker's init layer)", () => {
+    const name = containers[0] ?? "";
+    const theirs = path.join(root, "docker-export.tar");
+    execFileSync("docker", ["export", "-o", theirs, name]);
+    const ours = path.join(root, "tsbox-export.tar");
+    expect(tsbox(root, ["export", "-o", ours, "changed"]).code).toBe(0);
+    // Docker's init layer: .dockerenv, /dev/console, /dev/pts, /dev/shm, /etc/mtab, and its 0755 mount-point files
+    const init = /^\S+ \S+ \S* (\.dockerenv|dev\/console|dev\/pts\/|dev\/shm\/|etc\/mtab|etc\/hostname|etc\/hosts|etc\/resolv\.conf)( |$)/;
+    expect(listing(ours).filter((l) => !init.test(l))).toEqual(listing(theirs).filter((l) => !init.test(l)));
   });
 
   it("an image committed by tsbox, saved and loaded by Docker, prints under docker run what it prints under tsbox", () => {

@@ -1,4 +1,4 @@
-// Image archive commands: load, save.
+// Archive commands: load, save (images), export (a container's filesystem).
 
 import type { Command } from "commander";
 import * as fs from "node:fs";
@@ -40,8 +40,27 @@ export function registerArchiveCommands(program: Command): void {
     });
 }
 
+export function registerExportCommand(program: Command): void {
+  program.command("export")
+    .description("Export a container's filesystem as a tar archive")
+    .argument("<container>")
+    .option("-o, --output <file>", "Write to a file, instead of STDOUT")
+    .action(async (ref: string, o: { output?: string }, cmd: Command) => {
+      const g = await prepare(cmd);
+      if (o.output === undefined && process.stdout.isTTY) {
+        throw new UsageError("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+      }
+      const { exportContainer } = await import("../runtime/export.js");
+      if (o.output === undefined) {
+        await exportContainer(g.root, ref, process.stdout);
+        return;
+      }
+      await saveToFile(o.output, (out) => exportContainer(g.root, ref, out), "failed to export container");
+    });
+}
+
 /** As Docker's CopyToFile: write beside the target, rename into place only when complete. */
-async function saveToFile(file: string, write: (out: NodeJS.WritableStream) => Promise<void>): Promise<void> {
+async function saveToFile(file: string, write: (out: NodeJS.WritableStream) => Promise<void>, failure = "failed to save image"): Promise<void> {
   const target = path.resolve(file);
   const tmp = path.join(path.dirname(target), `.tsbox_temp_${randomSuffix()}`);
   const out = fs.createWriteStream(tmp, { flags: "wx", mode: 0o644 });
@@ -52,7 +71,7 @@ async function saveToFile(file: string, write: (out: NodeJS.WritableStream) => P
   try {
     await opened;
   } catch (e) {
-    throw new UsageError(`failed to save image: open ${file}: ${errnoCode(e) === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+    throw new UsageError(`${failure}: open ${file}: ${errnoCode(e) === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
   }
   const closed = new Promise<void>((resolve) => out.once("close", () => resolve()));
   try {

@@ -5,7 +5,7 @@ import { Command, CommanderError, Option } from "commander";
 import { FlagError, TsboxError } from "../errors.js";
 import { log } from "../log.js";
 import { packageVersion } from "../util/package.js";
-import { registerArchiveCommands } from "./archive.js";
+import { registerArchiveCommands, registerExportCommand } from "./archive.js";
 import { registerBuildCommand, registerBuilderCommand } from "./build.js";
 import { registerChangeCommands } from "./changes.js";
 import { registerContainerCommands } from "./containers.js";
@@ -59,6 +59,7 @@ function buildProgram(command: string | undefined): Command {
   registerRun(program);
   registerImageCommands(program);
   registerArchiveCommands(program);
+  registerExportCommand(program);
   registerTagAndImageCommands(program);
   registerRegistryCommands(program);
   registerContainerCommands(program);

@@ -30,7 +30,13 @@ export interface MergedLookup {
 export class MergedView implements MergedLookup {
   private readonly opaque = new Map<string, Set<string>>();
 
-  constructor(private readonly layers: readonly LayerRef[]) {}
+  /**
+   * `layers` bottom → top. `opaque` gives the opaque directories of a layer
+   * that has no list of its own (a container's upperdir, read from its xattrs).
+   */
+  constructor(private readonly layers: readonly LayerRef[], opaque?: ReadonlyMap<string, ReadonlySet<string>>) {
+    for (const [dir, set] of opaque ?? []) this.opaque.set(dir, new Set(set));
+  }
 
   private opaqueIn(layer: LayerRef): Set<string> {
     let s = this.opaque.get(layer.dir);
