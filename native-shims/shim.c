@@ -2108,6 +2108,24 @@ EXPORT int tsbox_setxattr_beneath(const char *root, const char *dir, const char 
   return rc;
 }
 
+// `docker cp` into a running container: `path` opened as seen from `root`
+// (the container's /proc/<pid>/root), every symlink resolved inside that
+// root (RESOLVE_IN_ROOT: an absolute link or ".." never leaves it) and no
+// magic link followed. Returns the fd (the caller's to close) or -errno.
+EXPORT int tsbox_open_in_root(const char *root, const char *path, int flags, int mode) {
+  int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rfd < 0) return -errno;
+  struct open_how how = {
+    .flags = (uint64_t)(flags | O_CLOEXEC),
+    .mode = (flags & O_CREAT) ? (uint64_t)mode : 0,
+    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+  };
+  long fd = syscall(SYS_openat2, rfd, path[0] ? path : ".", &how, sizeof how);
+  int err = errno;
+  close(rfd);
+  return fd < 0 ? -err : (int)fd;
+}
+
 EXPORT int tsbox_lgetxattr_len(const char *path, const char *name) {
   ssize_t r = lgetxattr(path, name, NULL, 0);
   return r < 0 ? -errno : (int)r;

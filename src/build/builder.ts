@@ -14,6 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { TsboxError, UsageError } from "../errors.js";
 import { commitConfigImage, commitLayerImage } from "../image/commit-layer.js";
+import { ensureDirs, resolveDestination } from "../image/container-fs.js";
 import { ociArchitecture, type ImageConfigBody } from "../image/config.js";
 import { MergedView, readImageFile } from "../image/files.js";
 import { expandWord, jsonForm, parseWords } from "../image/import-changes.js";
@@ -27,7 +28,7 @@ import { runContainer } from "../runtime/run.js";
 import { containerPaths } from "../state/container-store.js";
 import { cacheKey, cacheLookup, cacheRecord } from "./cache.js";
 import {
-  contextTree, copyEntry, ensureDirs, expandSource, followTopLink, hashSources, imageTree, resolveDestination, type CopyOptions, type SourceTree,
+  contextTree, copyEntry, expandSource, followTopLink, hashSources, imageTree, type CopyOptions, type SourceTree,
 } from "./copy.js";
 import { parseDockerfile, type Instruction } from "./dockerfile.js";
 import { parseIgnore } from "./ignore.js";

@@ -18,6 +18,7 @@ import { UsageError } from "../errors.js";
 import type { MergedLookup } from "../image/files.js";
 import { mknodBeneath } from "../native/shim.js";
 import { deviceNumbers } from "../util/fs.js";
+import type { CopyOptions } from "../image/container-fs.js";
 import { globToRegExp, type IgnoreRules } from "./ignore.js";
 
 /** Where COPY reads from: the context directory or an image's merged layers. */
@@ -148,70 +149,7 @@ export function hashSources(tree: SourceTree, sources: readonly string[][]): str
   return `sha256:${h.digest("hex")}`;
 }
 
-export interface CopyOptions {
-  /** --chown, resolved */
-  owner?: { uid: number; gid: number };
-  /** --chmod */
-  mode?: number;
-}
-
-/**
- * The destination's components after following the image's symlinks inside
- * its root, and whether it is an existing directory there.
- */
-export function resolveDestination(lower: MergedLookup, dest: string): { parts: string[]; isDir: boolean } {
-  let pending = dest.split("/").filter((c) => c !== "" && c !== ".");
-  let resolved: string[] = [];
-  let hops = 0;
-  while (pending.length > 0) {
-    const c = pending.shift() ?? "";
-    if (c === "..") {
-      resolved.pop();
-      continue;
-    }
-    const candidate = [...resolved, c];
-    const f = lower.lookup(candidate);
-    if (f?.st.isSymbolicLink() === true) {
-      if (++hops > 40) throw new UsageError(`${dest}: too many levels of symbolic links`);
-      const target = fs.readlinkSync(path.join(f.dir, ...candidate));
-      if (target.startsWith("/")) resolved = [];
-      pending = [...target.split("/").filter((x) => x !== "" && x !== "."), ...pending];
-      continue;
-    }
-    resolved = candidate;
-  }
-  const last = resolved.length === 0 ? undefined : lower.lookup(resolved);
-  return { parts: resolved, isDir: resolved.length === 0 || (last?.st.isDirectory() ?? false) };
-}
-
-/**
- * Makes the directories of `parts` in `upper`: one the image has gets the
- * image's mode, owner and mtime (what overlayfs's copy-up would keep), a new
- * one 0755 and the copy's owner.
- */
-export function ensureDirs(upper: string, lower: MergedLookup, parts: readonly string[], opts: CopyOptions): void {
-  let p = upper;
-  for (let i = 0; i < parts.length; i++) {
-    const prefix = parts.slice(0, i + 1);
-    p = path.join(p, parts[i] ?? "");
-    const here = fs.lstatSync(p, { throwIfNoEntry: false });
-    if (here !== undefined) {
-      if (!here.isDirectory()) throw new UsageError(`cannot copy to /${prefix.join("/")}: not a directory`);
-      continue;
-    }
-    const below = lower.lookup(prefix);
-    if (below !== undefined && !below.st.isDirectory()) throw new UsageError(`cannot copy to /${prefix.join("/")}: not a directory`);
-    fs.mkdirSync(p);
-    if (below !== undefined) {
-      fs.chownSync(p, below.st.uid, below.st.gid);
-      fs.chmodSync(p, below.st.mode & 0o7777);
-      fs.utimesSync(p, below.st.atime, below.st.mtime);
-    } else {
-      fs.chownSync(p, opts.owner?.uid ?? 0, opts.owner?.gid ?? 0);
-      fs.chmodSync(p, 0o755);
-    }
-  }
-}
+export type { CopyOptions } from "../image/container-fs.js";
 
 /** Copies the entry `src` of `tree` to `target` (a path in the layer directory), recursively. */
 export function copyEntry(tree: SourceTree, src: readonly string[], upper: string, target: readonly string[], opts: CopyOptions,

@@ -1,6 +1,6 @@
-// Commands that read a container's filesystem changes: diff, commit.
+// Commands on a container's filesystem: diff, commit, cp.
 import type { Command } from "commander";
-import { FlagError } from "../errors.js";
+import { FlagError, TsboxError, UsageError } from "../errors.js";
 import { collect, prepare } from "./common.js";
 
 /** Docker's boolean flag value: `--pause`, `--pause=true`, `--pause=false`. */
@@ -14,6 +14,31 @@ function boolValue(flag: string): (v: string) => boolean {
 }
 
 export function registerChangeCommands(program: Command): void {
+  program.command("cp")
+    .description("Copy files/folders between a container and the local filesystem")
+    .usage("[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n  tsbox cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH")
+    .argument("<source>")
+    .argument("<destination>")
+    .option("-a, --archive", "Archive mode (copy all uid/gid information)", false)
+    .option("-L, --follow-link", "Always follow symbol link in SRC_PATH", false)
+    .action(async (source: string, destination: string, o: { archive: boolean; followLink: boolean }, cmd: Command) => {
+      const g = await prepare(cmd);
+      const { splitCpArg, copyFromContainer, copyToContainer } = await import("../runtime/cp.js");
+      const from = splitCpArg(source);
+      const to = splitCpArg(destination);
+      if (from !== undefined && to !== undefined) throw new UsageError("copying between containers is not supported");
+      if (from === undefined && to === undefined) throw new UsageError("must specify at least one container source");
+      const opts = { archive: o.archive, followLink: o.followLink };
+      if (from !== undefined) {
+        if (from.path === "") throw new TsboxError("empty path given as the source", 1);
+        if (destination === "-" && process.stdout.isTTY) throw new UsageError("cowardly refusing to write a tar to a terminal: redirect it");
+        await copyFromContainer(g.root, from.container, from.path, destination, opts);
+      } else if (to !== undefined) {
+        if (to.path === "") throw new TsboxError("empty path given as the destination", 1);
+        await copyToContainer(g.root, source, to.container, to.path, opts);
+      }
+    });
+
   program.command("diff")
     .description("Inspect changes to files or directories on a container's filesystem")
     .argument("<container>")

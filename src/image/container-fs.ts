@@ -9,7 +9,16 @@ import { TarWriter, type TarEntry } from "./archive/tar-writer.js";
 import { MergedView } from "./files.js";
 import type { LayerRef } from "./layers.js";
 import { overlayOpaque, type OpaqueProbe } from "./rw-layer.js";
+import { UsageError } from "../errors.js";
 import { deviceNumbers } from "../util/fs.js";
+import type { MergedLookup } from "./files.js";
+
+/** Who owns what a copy creates, and its mode (COPY --chown/--chmod, cp -a). */
+export interface CopyOptions {
+  owner?: { uid: number; gid: number };
+  mode?: number;
+}
+
 
 /** The directories of `upper` carrying overlayfs's opaque mark ("" = the root), by lstat only (no symlink followed). */
 function opaqueDirsOf(upper: string, probe: OpaqueProbe): Set<string> {
@@ -65,3 +74,62 @@ export async function writeMergedTar(view: MergedView, out: NodeJS.WritableStrea
     tw.close();
   }
 }
+
+/**
+ * The destination's components after following the image's symlinks inside
+ * its root, and whether it is an existing directory there.
+ */
+export function resolveDestination(lower: MergedLookup, dest: string): { parts: string[]; isDir: boolean } {
+  let pending = dest.split("/").filter((c) => c !== "" && c !== ".");
+  let resolved: string[] = [];
+  let hops = 0;
+  while (pending.length > 0) {
+    const c = pending.shift() ?? "";
+    if (c === "..") {
+      resolved.pop();
+      continue;
+    }
+    const candidate = [...resolved, c];
+    const f = lower.lookup(candidate);
+    if (f?.st.isSymbolicLink() === true) {
+      if (++hops > 40) throw new UsageError(`${dest}: too many levels of symbolic links`);
+      const target = fs.readlinkSync(path.join(f.dir, ...candidate));
+      if (target.startsWith("/")) resolved = [];
+      pending = [...target.split("/").filter((x) => x !== "" && x !== "."), ...pending];
+      continue;
+    }
+    resolved = candidate;
+  }
+  const last = resolved.length === 0 ? undefined : lower.lookup(resolved);
+  return { parts: resolved, isDir: resolved.length === 0 || (last?.st.isDirectory() ?? false) };
+}
+
+/**
+ * Makes the directories of `parts` in `upper`: one the image has gets the
+ * image's mode, owner and mtime (what overlayfs's copy-up would keep), a new
+ * one 0755 and the copy's owner.
+ */
+export function ensureDirs(upper: string, lower: MergedLookup, parts: readonly string[], opts: CopyOptions): void {
+  let p = upper;
+  for (let i = 0; i < parts.length; i++) {
+    const prefix = parts.slice(0, i + 1);
+    p = path.join(p, parts[i] ?? "");
+    const here = fs.lstatSync(p, { throwIfNoEntry: false });
+    if (here !== undefined) {
+      if (!here.isDirectory()) throw new UsageError(`cannot copy to /${prefix.join("/")}: not a directory`);
+      continue;
+    }
+    const below = lower.lookup(prefix);
+    if (below !== undefined && !below.st.isDirectory()) throw new UsageError(`cannot copy to /${prefix.join("/")}: not a directory`);
+    fs.mkdirSync(p);
+    if (below !== undefined) {
+      fs.chownSync(p, below.st.uid, below.st.gid);
+      fs.chmodSync(p, below.st.mode & 0o7777);
+      fs.utimesSync(p, below.st.atime, below.st.mtime);
+    } else {
+      fs.chownSync(p, opts.owner?.uid ?? 0, opts.owner?.gid ?? 0);
+      fs.chmodSync(p, 0o755);
+    }
+  }
+}
+

@@ -249,6 +249,16 @@ export function setxattrBeneath(root: string, dir: string, name: string, xattr: 
   );
 }
 
+/**
+ * Opens `path` as seen from the directory `root`, every symlink resolved
+ * inside it (openat2 RESOLVE_IN_ROOT; no magic links). `flags` as open(2)'s
+ * (O_PATH allowed: 0o10000000). The fd is the caller's to close.
+ */
+export function openInRoot(root: string, path: string, flags: number, mode = 0): number {
+  return check(callInt("tsbox_open_in_root", [DataType.String, DataType.String, DataType.I32, DataType.I32], [root, path, flags, mode]),
+    "openat2", path);
+}
+
 export function lgetxattrLen(path: string, name: string): number {
   return check(callInt("tsbox_lgetxattr_len", [DataType.String, DataType.String], [path, name]), "lgetxattr", path);
 }
