@@ -142,6 +142,33 @@ CMD cat /ran /greeting /literal && test -d /made
       .toBe("script ran for tsbox\nhello tsbox default \"quoted\"\nkeep $WHO as written\n");
   });
 
+  it("ADD unpacks local tar archives (plain, gzip, xz) keeping owners, copies other files; a hostile archive is refused", () => {
+    const ctx = context("add", { "src/d/a": "a\n", "src/b": "b\n" });
+    fs.chownSync(path.join(ctx, "src", "b"), 5, 6);
+    execFileSync("tar", ["-C", path.join(ctx, "src"), "-cf", path.join(ctx, "plain.tar"), "."]);
+    execFileSync("tar", ["-C", path.join(ctx, "src"), "-czf", path.join(ctx, "comp.tgz"), "."]);
+    execFileSync("tar", ["-C", path.join(ctx, "src"), "-cJf", path.join(ctx, "comp.txz"), "."]);
+    fs.writeFileSync(path.join(ctx, "data.gz"), execFileSync("gzip", ["-c"], { input: "not an archive\n" }));
+    fs.writeFileSync(path.join(ctx, "Dockerfile"), "FROM busybox\nADD plain.tar /p\nADD comp.tgz /g/\nADD comp.txz /x\nADD data.gz /\n"
+      + "CMD find /p /g /x /data.gz | sort; stat -c '%u:%g %n' /p/b /g/b\n");
+    const r = build(["-t", "add:1", ctx]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(tsbox(root, ["run", "--rm", "--network", "none", "add:1"]).stdout).toBe(
+      ["/data.gz", "/g", "/g/b", "/g/d", "/g/d/a", "/p", "/p/b", "/p/d", "/p/d/a", "/x", "/x/b", "/x/d", "/x/d/a", "5:6 /p/b", "5:6 /g/b", ""].join("\n"));
+
+    // an archive whose entry climbs out, and one that writes through a link it planted
+    const evil = context("add-evil", { Dockerfile: "FROM busybox\nADD evil.tar /e\n" });
+    const marker = `tsbox-add-escape-${process.pid}`;
+    const staging = fs.mkdtempSync(path.join(work, "evil-"));
+    fs.symlinkSync("/tmp", path.join(staging, "ln"));
+    fs.writeFileSync(path.join(staging, marker), "x");
+    execFileSync("tar", ["-cf", path.join(evil, "evil.tar"), "-C", staging, "ln", "--transform", `s,^${marker},ln/${marker},`, marker]);
+    const bad = build(["-t", "evil:1", evil]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/tsbox: ADD evil\.tar: refusing archive entry "ln\/tsbox-add-escape-\d+": path goes through symlink "ln"/);
+    expect(fs.existsSync(path.join("/tmp", marker))).toBe(false);
+  });
+
   it("the cache: a rebuild with nothing changed runs no step; a changed file re-runs from its COPY on, and --no-cache runs everything", () => {
     const files = {
       Dockerfile: "FROM busybox\nRUN echo one > /one\nCOPY f /f\nRUN cat /f > /g\nCMD cat /g\n",

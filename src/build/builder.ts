@@ -28,7 +28,7 @@ import { runContainer } from "../runtime/run.js";
 import { containerPaths } from "../state/container-store.js";
 import { cacheKey, cacheLookup, cacheRecord } from "./cache.js";
 import {
-  contextTree, copyEntry, expandSource, followTopLink, hashSources, imageTree, type CopyOptions, type SourceTree,
+  archiveKind, contextTree, copyEntry, expandSource, extractArchive, followTopLink, hashSources, imageTree, type CopyOptions, type SourceTree,
 } from "./copy.js";
 import { parseDockerfile, type Instruction } from "./dockerfile.js";
 import { parseIgnore } from "./ignore.js";
@@ -448,6 +448,13 @@ export class Builder {
         const links = new Map<string, string>();
         for (const { parts: src, name } of matched) {
           const st = tree.lstat(src);
+          // ADD unpacks a local tar archive (plain, gzip, zstd, bzip2, xz) into the destination directory.
+          const archive = ins.keyword === "ADD" && fromImage === undefined && st?.isFile() === true ? archiveKind(tree.hostPath(src)) : undefined;
+          if (archive !== undefined) {
+            ensureDirs(upper, lower, target.parts, opts);
+            await extractArchive(tree.hostPath(src), archive, path.join(upper, ...target.parts), `ADD ${name}`);
+            continue;
+          }
           if (st?.isDirectory() === true) {
             // A directory's contents go into the destination, which is a directory then.
             ensureDirs(upper, lower, target.parts, opts);

@@ -16,7 +16,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { UsageError } from "../errors.js";
 import type { MergedLookup } from "../image/files.js";
-import { mknodBeneath } from "../native/shim.js";
+import { spawn } from "node:child_process";
+import * as zlib from "node:zlib";
+import { decompressor } from "../image/compression.js";
+import { ByteSource, readTar } from "../image/tar.js";
+import { unpackLayer } from "../image/unpack.js";
+import { mknodBeneath, setxattrBeneath } from "../native/shim.js";
 import { deviceNumbers } from "../util/fs.js";
 import type { CopyOptions } from "../image/container-fs.js";
 import { globToRegExp, type IgnoreRules } from "./ignore.js";
@@ -194,4 +199,69 @@ export function copyEntry(tree: SourceTree, src: readonly string[], upper: strin
   fs.chmodSync(dst, mode);
   fs.utimesSync(dst, st.atime, st.mtime);
   if (st.nlink > 1) links.set(key, dst);
+}
+
+export type ArchiveKind = "tar" | "gzip" | "zstd" | "bzip2" | "xz";
+
+const TAR_MAGIC_OFFSET = 257;
+
+const isTarHead = (head: Buffer): boolean => head.subarray(TAR_MAGIC_OFFSET, TAR_MAGIC_OFFSET + 5).toString("latin1") === "ustar";
+
+/** Whether ADD unpacks `file`: a tar archive, plain or compressed (gzip, zstd; bzip2 and xz through the host's programs). */
+export function archiveKind(file: string): ArchiveKind | undefined {
+  const fd = fs.openSync(file, "r");
+  let head: Buffer;
+  try {
+    const b = Buffer.alloc(1024);
+    head = b.subarray(0, fs.readSync(fd, b, 0, b.length, 0));
+  } finally {
+    fs.closeSync(fd);
+  }
+  const starts = (m: number[]): boolean => head.length >= m.length && m.every((x, i) => head[i] === x);
+  if (starts([0x1f, 0x8b])) return isTarHead(zlib.gunzipSync(readHead(file, 64 << 10), { finishFlush: zlib.constants.Z_SYNC_FLUSH })) ? "gzip" : undefined;
+  if (starts([0x28, 0xb5, 0x2f, 0xfd])) return "zstd";
+  if (starts([0x42, 0x5a, 0x68])) return "bzip2";
+  if (starts([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])) return "xz";
+  return isTarHead(head) ? "tar" : undefined;
+}
+
+function readHead(file: string, n: number): Buffer {
+  const fd = fs.openSync(file, "r");
+  try {
+    const b = Buffer.alloc(n);
+    return b.subarray(0, fs.readSync(fd, b, 0, n, 0));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * ADD of a local archive: its entries unpacked under `dest` (a directory of
+ * the layer being made) by the image store's unpacker, which writes beneath
+ * its root only (no entry, link or ".." leads out) and keeps owners and modes.
+ */
+export async function extractArchive(file: string, kind: ArchiveKind, dest: string, context: string): Promise<void> {
+  let input: NodeJS.ReadableStream;
+  let child: ReturnType<typeof spawn> | undefined;
+  if (kind === "bzip2" || kind === "xz") {
+    child = spawn(kind, ["-dc", file], { stdio: ["ignore", "pipe", "pipe"] });
+    const started = child;
+    started.on("error", () => { /* reported below, as a missing program */ });
+    if (started.stdout === null) throw new UsageError(`${context}: cannot run ${kind}`);
+    input = started.stdout;
+  } else {
+    input = fs.createReadStream(file).pipe(decompressor(kind === "tar" ? "none" : kind));
+  }
+  try {
+    await unpackLayer(readTar(new ByteSource((input as AsyncIterable<Buffer>)[Symbol.asyncIterator]())), dest, {
+      context, host: { mknodBeneath, setxattrBeneath },
+    });
+  } catch (e) {
+    if (child !== undefined && child.exitCode === null && child.pid === undefined) {
+      throw new UsageError(`${context}: ${kind} is needed to unpack this archive (not found on this host)`);
+    }
+    throw e;
+  } finally {
+    child?.kill();
+  }
 }
