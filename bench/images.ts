@@ -1,7 +1,10 @@
 // Image transfer benchmark: `tsbox load` vs `docker load` of the same
 // `docker save` archive, and `tsbox pull` vs `docker pull` of the same gzip
-// image from one local registry (Debian's docker-registry on 127.0.0.1), plus
-// tsbox's unpack throughput (MB/s and files/s of uncompressed layer content).
+// image from one local registry (Debian's docker-registry on 127.0.0.1),
+// `tsbox push` vs `docker push` of it to another (emptied before each push;
+// tsbox's first push of a store, which compresses, and a later one, which
+// finds its layers compressed), plus tsbox's unpack throughput (MB/s and
+// files/s of uncompressed layer content).
 //
 //   npx tsx bench/images.ts [--iterations N] [--warmup N] [--scale X]   (or BENCH_ITERATIONS=N)
 //
@@ -299,7 +302,7 @@ async function startRegistry(dir: string): Promise<string> {
 
 // ---------------------------------------------------------------- runners
 
-type Key = "tsboxLoad" | "dockerLoad" | "tsboxPull" | "dockerPull";
+type Key = "tsboxLoad" | "dockerLoad" | "tsboxPull" | "dockerPull" | "tsboxPushCold" | "tsboxPush" | "dockerPush";
 
 interface Runner {
   key: Key;
@@ -406,6 +409,30 @@ async function main(): Promise<void> {
   // The layers' own tars are not needed any more (the archive and the registry hold them).
   for (const l of layers) rmSync(l.path, { force: true });
 
+  // ---- a second registry for the pushes, emptied before each push (outside the clock)
+  let pushSkip: string | undefined;
+  let pushRef = "";
+  let pushData = "";
+  const pushRoot = mkdtempSync(join(work, "push-root-"));
+  onCleanup("push root", () => rmSync(pushRoot, { recursive: true, force: true }));
+  if (!existsSync(REGISTRY_BIN)) pushSkip = `push skipped: ${REGISTRY_BIN} not found (apt-get install docker-registry)`;
+  else {
+    const dir = join(work, "push-registry");
+    const host = await startRegistry(dir);
+    pushData = join(dir, "data");
+    pushRef = `${host}/bench/push:v1`;
+    // The warm tsbox store: loaded and pushed once, so its layers are compressed already.
+    const setup = [tsbox(pushRoot, "load", "-q", "-i", archive), tsbox(pushRoot, "tag", tag, pushRef), tsbox(pushRoot, "push", "-q", pushRef)];
+    for (const argv of setup) {
+      const r = sh(argv, 600_000);
+      if (!r.ok) pushSkip = `push skipped: ${argv.slice(-3).join(" ")} failed: ${r.err}`;
+    }
+  }
+  const emptyPushRegistry = (): void => {
+    rmSync(join(pushData, "docker"), { recursive: true, force: true });
+  };
+  let coldRoot = "";
+
   const nothing = (): void => {};
   const runners: Runner[] = [
     { key: "tsboxLoad", label: "tsbox load", argv: () => tsbox(freshRoot(), "load", "-q", "-i", archive), before: nothing, after: dropRoots, samples: [] },
@@ -415,6 +442,27 @@ async function main(): Promise<void> {
       ...(pullSkip ? { skip: pullSkip } : {}) },
     { key: "dockerPull", label: "docker pull", argv: () => ["docker", "pull", "-q", pullRef], before: dockerRmi, after: dockerRmi, samples: [],
       ...(pullSkip ?? dockerSkip ? { skip: pullSkip ?? dockerSkip } : {}) },
+    // Push: the registry emptied before each; tsbox from a store that loaded the image just now
+    // (cold: it compresses every layer) and from one that pushed it before (warm: compressed once, kept).
+    { key: "tsboxPushCold", label: "tsbox push (first)", argv: () => tsbox(coldRoot, "push", "-q", pushRef),
+      before: () => {
+        emptyPushRegistry();
+        coldRoot = freshRoot();
+        mustSh(tsbox(coldRoot, "load", "-q", "-i", archive), 600_000);
+        mustSh(tsbox(coldRoot, "tag", tag, pushRef));
+      },
+      after: dropRoots, samples: [], ...(pushSkip ? { skip: pushSkip } : {}) },
+    { key: "tsboxPush", label: "tsbox push (again)", argv: () => tsbox(pushRoot, "push", "-q", pushRef), before: emptyPushRegistry, after: nothing, samples: [],
+      ...(pushSkip ? { skip: pushSkip } : {}) },
+    { key: "dockerPush", label: "docker push", argv: () => ["docker", "push", "-q", pushRef],
+      before: () => {
+        emptyPushRegistry();
+        dockerRmi();
+        mustSh(["docker", "load", "-q", "-i", archive], 600_000);
+        mustSh(["docker", "tag", tag, pushRef]);
+        if (!dockerRefs.includes(pushRef)) dockerRefs.push(pushRef);
+      },
+      after: dockerRmi, samples: [], ...(pushSkip ?? dockerSkip ? { skip: pushSkip ?? dockerSkip } : {}) },
   ];
   for (const reason of new Set(runners.map((r) => r.skip).filter(Boolean))) process.stdout.write(`skip: ${reason}\n`);
 
@@ -467,11 +515,16 @@ async function main(): Promise<void> {
     const y = median(b);
     return x === undefined || y === undefined ? null : round2(x / y);
   };
-  const ratios = { tsboxLoadOverDockerLoad: ratio("tsboxLoad", "dockerLoad"), tsboxPullOverDockerPull: ratio("tsboxPull", "dockerPull") };
+  const ratios = {
+    tsboxLoadOverDockerLoad: ratio("tsboxLoad", "dockerLoad"), tsboxPullOverDockerPull: ratio("tsboxPull", "dockerPull"),
+    tsboxPushFirstOverDockerPush: ratio("tsboxPushCold", "dockerPush"), tsboxPushAgainOverDockerPush: ratio("tsboxPush", "dockerPush"),
+  };
   const goal = {
     tsboxOverDockerAtMost: GOAL_RATIO,
     loadMet: ratios.tsboxLoadOverDockerLoad === null ? null : ratios.tsboxLoadOverDockerLoad <= GOAL_RATIO,
     pullMet: ratios.tsboxPullOverDockerPull === null ? null : ratios.tsboxPullOverDockerPull <= GOAL_RATIO,
+    pushFirstMet: ratios.tsboxPushFirstOverDockerPush === null ? null : ratios.tsboxPushFirstOverDockerPush <= GOAL_RATIO,
+    pushAgainMet: ratios.tsboxPushAgainOverDockerPush === null ? null : ratios.tsboxPushAgainOverDockerPush <= GOAL_RATIO,
   };
   const MB = 1e6;
   const throughput = (key: Key) => {
@@ -507,7 +560,9 @@ async function main(): Promise<void> {
     "",
     `- tsbox load / docker load: ${ratios.tsboxLoadOverDockerLoad ?? "n/a (docker skipped)"}`,
     `- tsbox pull / docker pull: ${ratios.tsboxPullOverDockerPull ?? "n/a (skipped)"}`,
-    `- goal: tsbox ≤ ${GOAL_RATIO} × docker: load ${met(goal.loadMet, "docker load")}, pull ${met(goal.pullMet, "docker pull")}`,
+    `- tsbox push / docker push: ${ratios.tsboxPushFirstOverDockerPush ?? "n/a"} (first push of a store, compressing), ${ratios.tsboxPushAgainOverDockerPush ?? "n/a"} (again: layers compressed before)`,
+    `- goal: tsbox ≤ ${GOAL_RATIO} × docker: load ${met(goal.loadMet, "docker load")}, pull ${met(goal.pullMet, "docker pull")}, ` +
+      `push ${met(goal.pushFirstMet, "docker push")} (first) / ${met(goal.pushAgainMet, "docker push")} (again)`,
     ...[...new Set(runners.map((r) => r.skip).filter(Boolean))].map((why) => `- skipped: ${why}`),
     `- MB/s and entries/s: uncompressed layer bytes and tar entries over the median wall time of the whole command`,
     `- load average (1 min) before/after: ${load.map((l) => l.toFixed(2)).join(" / ")} on ${cpus().length} CPUs; total ${((Date.now() - tStart) / 1000).toFixed(0)} s`,

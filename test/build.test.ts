@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  CLI, busyboxTarball, cgroupDirsOf, containerIds, mountsUnder, removeRoot, rootWithBusybox, tsbox, until,
+  CLI, busyboxTarball, cgroupDirsOf, containerIds, debianTarball, mountsUnder, removeRoot, rootWithBusybox, tsbox, tsboxResult, until,
 } from "./helpers.js";
 
 let root: string;
@@ -340,4 +340,50 @@ describe.skipIf(!dockerOk)("side by side with docker build", () => {
     expect(lines(tsbox(root, ["history", "--no-trunc", "--format", "{{.CreatedBy}}", IMAGE]).stdout))
       .toEqual(lines(docker(["history", "--no-trunc", "--format", "{{.CreatedBy}}", IMAGE])));
   });
+});
+
+const DEBIAN = `ARG BASE
+FROM $BASE AS pkg
+RUN mkdir -p /pkg/DEBIAN /pkg/usr/share/hello /pkg/usr/bin \\
+ && printf 'Package: tsbox-hello\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: t <t@t>\\nDescription: t\\n' > /pkg/DEBIAN/control \\
+ && printf '#!/bin/sh\\necho hello from the package\\n' > /pkg/usr/bin/hello && chmod 755 /pkg/usr/bin/hello \\
+ && echo doc > /pkg/usr/share/hello/README && dpkg-deb --build /pkg /hello.deb >/dev/null
+
+FROM $BASE
+COPY --from=pkg /hello.deb /tmp/
+RUN apt-get install -y -q /tmp/hello.deb >/dev/null && rm /tmp/hello.deb && useradd -m runner
+USER runner
+WORKDIR /home/runner
+CMD hello && dpkg -L tsbox-hello && id -un && pwd
+`;
+
+const debootstrap = ["/usr/sbin/debootstrap", "/usr/bin/debootstrap"].some((p) => fs.existsSync(p));
+
+describe.skipIf(!dockerOk || !debootstrap)("a Debian image installing a package with apt, side by side with docker build", () => {
+  const suffix = `${process.pid}-${Date.now().toString(36)}`;
+  const BASE = `tsbox-build-debian:${suffix}`;
+  const IMAGE = `tsbox-build-apt:${suffix}`;
+  afterAll(() => {
+    for (const ref of [IMAGE, BASE]) spawnSync("docker", ["rmi", "-f", ref], { stdio: "ignore" });
+    spawnSync("docker", ["image", "prune", "-f"], { stdio: "ignore" });
+  });
+
+  it("the same output, the same package files, the same /usr and /etc", async () => {
+    const tarball = await debianTarball();
+    execFileSync("docker", ["import", tarball, BASE], { stdio: "pipe" });
+    expect((await tsboxResult(root, ["import", tarball, BASE])).code).toBe(0);
+    const ctx = context("debian", { Dockerfile: DEBIAN });
+    execFileSync("docker", ["build", "-q", "-t", IMAGE, "--build-arg", `BASE=${BASE}`, ctx], { env: { ...process.env, DOCKER_BUILDKIT: "0" }, stdio: "pipe", timeout: 300_000 });
+    const r = await tsboxResult(root, ["build", "-t", IMAGE, "--build-arg", `BASE=${BASE}`, ctx]);
+    expect(r.code, r.stderr).toBe(0);
+    const ours = tsbox(root, ["run", "--rm", "--network", "none", IMAGE]);
+    expect(ours.stderr).toBe("");
+    expect(ours.stdout).toBe(execFileSync("docker", ["run", "--rm", "--network", "none", IMAGE], { encoding: "utf8" }));
+    expect(ours.stdout).toMatch(/^hello from the package\n[\s\S]*\/usr\/bin\/hello\n[\s\S]*runner\n\/home\/runner\n$/);
+    // the files: /usr and /etc of each image's container, modes, owners and sizes
+    const files = (run: (args: string[]) => string): string => run(["run", "--rm", "--network", "none", "--user", "0", IMAGE, "sh", "-c",
+      "find /usr /etc -xdev \\( -path /etc/hostname -o -path /etc/hosts -o -path /etc/resolv.conf -o -path /etc/mtab \\) -prune -o -print"
+      + " | sort | while read -r f; do stat -c '%n %F %a %u:%g %s' \"$f\"; done | md5sum"]);
+    expect(files((a) => tsbox(root, a).stdout)).toBe(files((a) => execFileSync("docker", a, { encoding: "utf8", maxBuffer: 1 << 26 })));
+  }, 600_000);
 });
