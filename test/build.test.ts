@@ -342,6 +342,55 @@ describe.skipIf(!dockerOk)("side by side with docker build", () => {
   });
 });
 
+describe.skipIf(!dockerOk)("the less common instructions, side by side with docker build", () => {
+  const suffix = `${process.pid}-${Date.now().toString(36)}`;
+  const BASE = `tsbox-build-base2:${suffix}`;
+  const PARENT = `tsbox-build-onbuild:${suffix}`;
+  const CHILD = `tsbox-build-child:${suffix}`;
+  afterAll(() => {
+    for (const ref of [CHILD, PARENT, BASE]) spawnSync("docker", ["rmi", "-f", ref], { stdio: "ignore" });
+    spawnSync("docker", ["image", "prune", "-f"], { stdio: "ignore" });
+  });
+
+  it("escape, SHELL, HEALTHCHECK, ONBUILD (triggered in a child), STOPSIGNAL, MAINTAINER: the same config and history", () => {
+    execFileSync("docker", ["import", busyboxTarball(), BASE], { stdio: "pipe" });
+    expect(tsbox(root, ["tag", "busybox", BASE]).code).toBe(0);
+    const parent = context("parent", {
+      Dockerfile: `# escape=\`
+FROM ${BASE}
+MAINTAINER someone <someone@example.com>
+SHELL ["/bin/sh", "-ec"]
+RUN echo one \`
+  && echo two > /two
+HEALTHCHECK --interval=30s --timeout=5s --retries=2 CMD cat /two
+ONBUILD RUN echo triggered > /triggered
+STOPSIGNAL 9
+CMD cat /two
+`,
+    });
+    const child = context("child", { Dockerfile: `FROM ${PARENT}\nCMD cat /triggered /two\n` });
+    const env = { ...process.env, DOCKER_BUILDKIT: "0" };
+    for (const [tag, ctx] of [[PARENT, parent], [CHILD, child]] as const) {
+      execFileSync("docker", ["build", "-q", "-t", tag, ctx], { env, stdio: "pipe" });
+      const r = build(["-t", tag, ctx]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const inspect = (out: string): Record<string, unknown> => (JSON.parse(out) as { Config: Record<string, unknown>; Author: string }[])[0] ?? {};
+    for (const tag of [PARENT, CHILD]) {
+      const d = inspect(execFileSync("docker", ["image", "inspect", tag], { encoding: "utf8" }));
+      const t = inspect(tsbox(root, ["image", "inspect", tag]).stdout);
+      for (const k of ["Healthcheck", "OnBuild", "Shell", "StopSignal", "Cmd", "Env"]) {
+        expect((t.Config as Record<string, unknown>)[k], `${tag} ${k}`).toEqual((d.Config as Record<string, unknown>)[k]);
+      }
+      const history = (out: string): string[] => out.trim().split("\n");
+      expect(history(tsbox(root, ["history", "--no-trunc", "--format", "{{.CreatedBy}}", tag]).stdout))
+        .toEqual(history(execFileSync("docker", ["history", "--no-trunc", "--format", "{{.CreatedBy}}", tag], { encoding: "utf8" })));
+    }
+    expect(tsbox(root, ["run", "--rm", "--network", "none", CHILD]).stdout)
+      .toBe(execFileSync("docker", ["run", "--rm", "--network", "none", CHILD], { encoding: "utf8" }));
+  });
+});
+
 const DEBIAN = `ARG BASE
 FROM $BASE AS pkg
 RUN mkdir -p /pkg/DEBIAN /pkg/usr/share/hello /pkg/usr/bin \\

@@ -162,6 +162,14 @@ export class Builder {
   }
 
   async build(): Promise<ResolvedImage> {
+    try {
+      return await this.buildStages();
+    } finally {
+      await this.settle();
+    }
+  }
+
+  private async buildStages(): Promise<ResolvedImage> {
     ensureStore(this.req.root);
     sweepStaging(ensureStore(this.req.root));
     let state: StageState | undefined;
@@ -371,12 +379,15 @@ export class Builder {
           interactive: false, tty: false, init: false, readOnly: false, volumes: [], tmpfs: [], privileged: false,
         },
         afterExit: async (exitCode, id) => {
-          if (exitCode !== 0) return;
-          made = await commitLayerImage(this.req.root, {
-            base: state.image, lower: new MergedView(state.image.layers), upper: containerPaths(this.req.root, id).upper,
-            config: state.config, history: { created_by: createdBy }, refs: [], intermediate: true,
-            ...(state.author !== undefined ? { author: state.author } : {}),
-          });
+          const upper = containerPaths(this.req.root, id).upper;
+          if (exitCode === 0) {
+            made = await commitLayerImage(this.req.root, {
+              base: state.image, lower: new MergedView(state.image.layers), upper,
+              config: state.config, history: { created_by: createdBy }, refs: [], intermediate: true,
+              ...(state.author !== undefined ? { author: state.author } : {}),
+            });
+          }
+          this.discardLater(upper);
         },
       });
       if (code !== 0 || made === undefined) {
@@ -385,6 +396,29 @@ export class Builder {
       return made;
     });
     return { ...state, image, config: { ...image.config.config } };
+  }
+
+  private readonly discarding: Promise<void>[] = [];
+
+  /**
+   * A RUN container's read-write layer, done with: moved to a staging
+   * directory of the store (swept after a crash) and removed in the thread
+   * pool while the build goes on, instead of by the container's removal.
+   */
+  private discardLater(upper: string): void {
+    try {
+      const trash = makeStagingDir(ensureStore(this.req.root), "build");
+      fs.renameSync(upper, path.join(trash, "upper"));
+      fs.mkdirSync(upper);
+      this.discarding.push(fs.promises.rm(trash, { recursive: true, force: true }).catch(() => undefined));
+    } catch {
+      // the container's removal takes it then
+    }
+  }
+
+  /** Waits for the background removals (before the build returns or fails). */
+  async settle(): Promise<void> {
+    await Promise.all(this.discarding.splice(0));
   }
 
   private owner(state: StageState, ins: Instruction): CopyOptions["owner"] {

@@ -41,6 +41,30 @@ export function commandOf(keyword: string, args: string, shell: readonly string[
   return [...shell, args];
 }
 
+/** Go's time.Duration.String() of `ns`: "0s", "500ms", "30s", "1m30s", "1h0m0s". */
+export function goDuration(ns: number): string {
+  const num = (x: number): string => String(Number(x.toFixed(9)));
+  if (ns === 0) return "0s";
+  if (ns < 1e3) return `${ns}ns`;
+  if (ns < 1e6) return `${num(ns / 1e3)}µs`;
+  if (ns < 1e9) return `${num(ns / 1e6)}ms`;
+  let s = ns / 1e9;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  return `${h > 0 ? `${h}h` : ""}${h > 0 || m > 0 ? `${m}m` : ""}${num(s)}s`;
+}
+
+/** Go's %q of an integer: the rune literal ('A', '\n', '\x02'). */
+export function goRune(n: number): string {
+  const named: Record<number, string> = { 7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 39: "\\'", 92: "\\\\" };
+  if (named[n] !== undefined) return `'${named[n]}'`;
+  if (n >= 0x20 && n < 0x7f) return `'${String.fromCharCode(n)}'`;
+  if (n < 0x100) return `'\\x${n.toString(16).padStart(2, "0")}'`;
+  return `'${String.fromCodePoint(n)}'`;
+}
+
 /** Go's time.ParseDuration for HEALTHCHECK's options, in nanoseconds. */
 function duration(flag: string, v: string): number {
   const units: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
@@ -153,11 +177,15 @@ export function applyConfigInstruction(config: ImageConfigBody, ins: Instruction
       const json = jsonForm(ins.args);
       if (json === undefined || json.length === 0) throw new UsageError("SHELL requires the arguments to be in JSON form");
       out.Shell = json;
-      return { config: out, comment: `SHELL ${goQuoted(json)}` };
+      return { config: out, comment: `SHELL [${json.join(" ")}]` };
     }
     case "HEALTHCHECK": {
-      out.Healthcheck = healthcheck(ins);
-      return { config: out, comment: `HEALTHCHECK ${ins.original.replace(/^HEALTHCHECK\s*/i, "")}`.trimEnd() };
+      const hc = healthcheck(ins);
+      out.Healthcheck = hc;
+      // The classic builder prints the struct with %q: `&{["CMD-SHELL" "x"] "30s" "5s" "0s" '\x02'}`.
+      const comment = hc.Test[0] === "NONE" && hc.Interval === undefined ? `&{${goQuoted(hc.Test)} "0s" "0s" "0s" '\\x00'}`
+        : `&{${goQuoted(hc.Test)} "${goDuration(hc.Interval ?? 0)}" "${goDuration(hc.Timeout ?? 0)}" "${goDuration(hc.StartPeriod ?? 0)}" ${goRune(hc.Retries ?? 0)}}`;
+      return { config: out, comment: `HEALTHCHECK ${comment}` };
     }
     case "ONBUILD": {
       const trigger = ins.args.trim();

@@ -37,7 +37,7 @@ export function commandWord(argv: readonly string[]): string | undefined {
 
 // The hot paths register only their own command: defining every command's
 // options costs a few milliseconds of each container start.
-const SOLO: Record<string, (program: Command) => void> = { run: registerRun, exec: registerExecCommands };
+const SOLO: Record<string, (program: Command) => void> = { run: registerRun, exec: registerExecCommands, build: registerBuildCommand };
 
 function buildProgram(command: string | undefined): Command {
   const program = new Command("tsbox")

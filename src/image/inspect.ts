@@ -23,6 +23,7 @@ export interface DockerContainerConfig {
   StdinOnce: boolean;
   Env: string[] | null;
   Cmd: string[] | null;
+  Healthcheck?: NonNullable<ImageConfigBody["Healthcheck"]>;
   Image: string;
   Volumes: Record<string, object> | null;
   WorkingDir: string;
@@ -30,6 +31,7 @@ export interface DockerContainerConfig {
   OnBuild: string[] | null;
   Labels: Record<string, string> | null;
   StopSignal?: string;
+  Shell?: string[];
 }
 
 export interface ImageInspect {
@@ -59,12 +61,15 @@ function dockerConfig(c: ImageConfigBody | undefined): DockerContainerConfig {
     Hostname: "", Domainname: "", User: c?.User ?? "",
     AttachStdin: false, AttachStdout: false, AttachStderr: false,
     Tty: false, OpenStdin: false, StdinOnce: false,
-    Env: c?.Env ?? null, Cmd: c?.Cmd ?? null, Image: "",
+    Env: c?.Env ?? null, Cmd: c?.Cmd ?? null,
+    ...(c?.Healthcheck !== undefined ? { Healthcheck: c.Healthcheck } : {}),
+    Image: "",
     Volumes: c?.Volumes ?? null, WorkingDir: c?.WorkingDir ?? "",
-    Entrypoint: c?.Entrypoint ?? null, OnBuild: null, Labels: c?.Labels ?? null,
+    Entrypoint: c?.Entrypoint ?? null, OnBuild: c?.OnBuild ?? null, Labels: c?.Labels ?? null,
   };
   if (c?.ExposedPorts !== undefined) out.ExposedPorts = c.ExposedPorts;
   if (c?.StopSignal !== undefined) out.StopSignal = c.StopSignal;
+  if (c?.Shell !== undefined) out.Shell = c.Shell;
   return out;
 }
 
