@@ -11,6 +11,7 @@
 // a SIGKILL), its COPY directories are staging directories of the store
 // (swept by the next writer), and images only ever enter the store whole.
 import * as fs from "node:fs";
+import { rm } from "node:fs/promises";
 import * as path from "node:path";
 import { TsboxError, UsageError } from "../errors.js";
 import { commitConfigImage, commitLayerImage } from "../image/commit-layer.js";
@@ -406,13 +407,15 @@ export class Builder {
    * pool while the build goes on, instead of by the container's removal.
    */
   private discardLater(upper: string): void {
+    let trash: string | undefined;
     try {
-      const trash = makeStagingDir(ensureStore(this.req.root), "build");
+      trash = makeStagingDir(ensureStore(this.req.root), "build");
       fs.renameSync(upper, path.join(trash, "upper"));
       fs.mkdirSync(upper);
-      this.discarding.push(fs.promises.rm(trash, { recursive: true, force: true }).catch(() => undefined));
+      this.discarding.push(rm(trash, { recursive: true, force: true }).catch(() => undefined));
     } catch {
-      // the container's removal takes it then
+      // the container's removal takes the upper then; what was moved goes here
+      if (trash !== undefined) fs.rmSync(trash, { recursive: true, force: true });
     }
   }
 
