@@ -47,6 +47,7 @@ export function registerRun(program: Command): void {
     .option("--network-weight <n>", "Share of a shaped network link, relative to the other containers on it (1-1000, default 1)")
     .option("--network-rate <rate>", "Cap the container's egress (e.g. 10mbit)")
     .option("--entrypoint <cmd>", "Overwrite the default ENTRYPOINT of the image")
+    .option("--pull <policy>", 'Pull image before running ("always"|"missing"|"never")', "missing")
     .option("-i, --interactive", "Keep STDIN open", false)
     .option("-t, --tty", "Allocate a pseudo-TTY", false)
     .option("--init", "Run an init inside the container that forwards signals and reaps processes", false)
@@ -135,14 +136,32 @@ export function registerRun(program: Command): void {
       if (restartPolicy.name !== "no" && o.rm) throw new UsageError("Conflicting options: --restart and --rm");
       const logConfig = parseLogOpts(o.logOpt as string[]);
       const network = networkFlags(o, flags.network ?? "bridge");
+      const pull = String(o.pull);
+      if (pull !== "missing" && pull !== "always" && pull !== "never") {
+        throw new UsageError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`);
+      }
       const { runContainer } = await import("../runtime/run.js");
       process.exitCode = await runContainer({
-        root: g.root, image, flags, network, autoRemove: Boolean(o.rm), restartPolicy,
+        root: g.root, image, flags, network, autoRemove: Boolean(o.rm), restartPolicy, pull, pullImage: pullToStderr(g.root),
         ...(logConfig.maxSize || logConfig.maxFile ? { logConfig } : {}),
         ...(o.detach ? { detach: (id: string) => { process.stdout.write(`${id}\n`); } } : {}),
         ...(o.name !== undefined ? { name: String(o.name) } : {}),
       });
     });
+}
+
+/** A pull for `run`: Docker's progress lines on stderr (stdout is the container's). Loaded only when needed. */
+function pullToStderr(root: string): (ref: string) => Promise<void> {
+  return async (ref) => {
+    const image = await import("../image/index.js");
+    const [{ pullImage }, { createProgress }, { insecureRegistriesFrom, retryPolicyFrom }] =
+      await Promise.all([image.pullApi(), image.pullProgressApi(), image.registryClientApi()]);
+    const err = process.stderr;
+    await pullImage(root, ref, {
+      progress: createProgress(err, { tty: err.isTTY === true, columns: err.columns ?? 80 }),
+      insecureRegistries: insecureRegistriesFrom([]), retry: retryPolicyFrom(),
+    });
+  };
 }
 
 /** -p, -P, --expose, --network-alias, --ip, --mac-address, --dns*, --add-host as given (checked for form here, against the networks at run). */

@@ -156,3 +156,17 @@ export function familiarString(ref: Reference): string {
   if (ref.digest !== undefined) s += `@${ref.digest}`;
   return s;
 }
+
+/**
+ * `name:tag` as Docker prints it in "Unable to find image '…' locally", for a
+ * reference a registry could have; undefined for what is not one (an image ID,
+ * a malformed name), which Docker does not try to pull either.
+ */
+export function pullableReference(s: string): string | undefined {
+  if (/^(sha256:)?[a-f0-9]{64}$/.test(s)) return undefined;
+  try {
+    return familiarString(withDefaultTag(parseNormalizedNamed(s)));
+  } catch {
+    return undefined;
+  }
+}

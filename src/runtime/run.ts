@@ -5,10 +5,11 @@
 
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { cpus, hostname } from "node:os";
-import { LaunchError } from "../errors.js";
+import { LaunchError, NotFoundError } from "../errors.js";
 import { cgroupSupport, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
 // The image modules `run` needs, not the whole image API (start-up time).
 import { resolveImage, type ResolvedImage } from "../image/images.js";
+import { pullableReference } from "../image/reference.js";
 import { readImageFile } from "../image/files.js";
 import { buildPlan, withCgroupJoin } from "../oci/build-plan.js";
 import type { NativeLauncher } from "../native/launcher.js";
@@ -61,6 +62,32 @@ export interface RunRequest {
   afterExit?: (exitCode: number, id: string) => Promise<void>;
   /** where a foreground container's stdout and stderr go (default: this process's 1 and 2) */
   output?: OutputFds;
+  /** --pull: missing (default: pull an image the store lacks), always, never */
+  pull?: PullPolicy;
+  /** pulls a reference into the store (the CLI's, with its progress on stderr); absent: no pull */
+  pullImage?: (ref: string) => Promise<void>;
+}
+
+export type PullPolicy = "missing" | "always" | "never";
+
+/**
+ * The image to run: pulled first with --pull=always; pulled when the store
+ * lacks it, as Docker does (`Unable to find image 'x:latest' locally`), unless
+ * --pull=never or the name is not a reference a registry could have.
+ */
+async function imageToRun(req: RunRequest): Promise<ResolvedImage> {
+  const pull = req.pullImage;
+  // With its tag, as Docker's client hands it to the pull (no "Using default tag" line).
+  const ref = pullableReference(req.image);
+  if (pull !== undefined && req.pull === "always" && ref !== undefined) await pull(ref);
+  try {
+    return resolveImage(req.root, req.image);
+  } catch (e) {
+    if (!(e instanceof NotFoundError) || pull === undefined || req.pull === "never" || req.pull === "always" || ref === undefined) throw e;
+    process.stderr.write(`Unable to find image '${ref}' locally\n`);
+    await pull(ref);
+    return resolveImage(req.root, req.image);
+  }
 }
 
 /** The network flags of a request that gave only --network. */
@@ -72,7 +99,7 @@ export function networkFlags(req: Pick<RunRequest, "network" | "flags">): Networ
 }
 
 export async function runContainer(req: RunRequest, host: Host = realHost): Promise<number> {
-  const image = resolveImage(req.root, req.image);
+  const image = req.pullImage === undefined ? resolveImage(req.root, req.image) : await imageToRun(req);
   const hierarchy = host.cgroups.hierarchy();
   const id = newContainerId();
   const paths = containerPaths(req.root, id);
