@@ -134,7 +134,7 @@ describe("flags", () => {
 
 describe("bad input: one line, exit 125, nothing left behind", () => {
   const cases: [string, string[], RegExp, number][] = [
-    ["unknown image", ["run", "--rm", "nosuchimage"], /No such image: nosuchimage/, 125],
+    ["unknown image (--pull never: run would pull it; run.pull.test.ts)", ["run", "--rm", "--pull", "never", "nosuchimage"], /No such image: nosuchimage/, 125],
     ["unknown flag", ["run", "--bogus", "busybox", "true"], /unknown option '--bogus'/, 125],
     ["bad memory", ["run", "-m", "1x", "busybox", "true"], /invalid size: '1x'/, 125],
     ["unknown user", ["run", "-u", "nobody2", "busybox", "true"], /unable to find user nobody2/, 125],

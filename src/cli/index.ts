@@ -10,6 +10,7 @@ import { registerBuildCommand, registerBuilderCommand } from "./build.js";
 import { registerChangeCommands } from "./changes.js";
 import { registerContainerCommands } from "./containers.js";
 import { registerExecCommands } from "./exec.js";
+import { normalizeFlags } from "./flag-syntax.js";
 import { registerImageCommands, registerTagAndImageCommands } from "./images.js";
 import { registerMemCommands } from "./mem.js";
 import { registerInfoCommand } from "./info.js";
@@ -97,7 +98,7 @@ export async function main(argv: string[]): Promise<void> {
   const command = commandWord(argv);
   const program = buildProgram(command);
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(normalizeFlags(argv, program));
   } catch (e) {
     if (e instanceof CommanderError) {
       // help and version exit 0; every parse error is tsbox's own: 125
