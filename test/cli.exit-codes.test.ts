@@ -34,7 +34,7 @@ describe("exit codes", () => {
   });
 
   it("125 for run's and exec's own failures and for a flag error anywhere", () => {
-    expect(tsbox(root, ["run", "--rm", "nosuch:1", "true"]).code).toBe(125);
+    expect(tsbox(root, ["run", "--rm", "--pull", "never", "nosuch:1", "true"]).code).toBe(125);
     expect(tsbox(root, ["run", "--rm", "-m", "bad", "busybox", "true"]).code).toBe(125);
     expect(tsbox(root, ["exec"]).code).toBe(125);
     expect(tsbox(root, ["pull", "--bogus-flag", "x"]).code).toBe(125);
