@@ -1,6 +1,8 @@
 // Image commands: import, images, rmi, tag, image inspect, image prune (load and save: archive.ts).
 
 import { Option, type Command } from "commander";
+import { TsboxError } from "../errors.js";
+import type { ImageSummary } from "../image/index.js";
 import { readAllStates } from "../state/container-store.js";
 import { humanSize, relativeTime, renderTemplate, table } from "../format.js";
 import { collect, eachArg, imageApi, inspectEach, openInput, prepare } from "./common.js";
@@ -23,13 +25,17 @@ export function registerImageCommands(program: Command): void {
 
   program.command("images")
     .description("List images")
+    .argument("[repository]", "REPOSITORY[:TAG]: only that repository (and tag)")
+    .option("-a, --all", "Show all images (default hides intermediate images)", false)
+    .option("-f, --filter <filter>", "Filter output based on conditions provided (dangling=true|false, reference=PATTERN)", collect, [])
     .option("-q, --quiet", "Only show image IDs", false)
     .option("--digests", "Show digests", false)
     .addOption(new Option("--format <format>", "Output format").choices(["table", "json"]).default("table"))
-    .action(async (o: { quiet: boolean; digests: boolean; format: string }, cmd: Command) => {
+    .action(async (repository: string | undefined, o: { all: boolean; filter: string[]; quiet: boolean; digests: boolean; format: string }, cmd: Command) => {
       const g = await prepare(cmd);
+      const keep = imageFilter(repository, o.filter);
       const { listImages, shortId } = await imageApi();
-      const images = listImages(g.root);
+      const images = listImages(g.root, { all: o.all }).filter(keep);
       if (o.quiet) {
         process.stdout.write([...new Set(images.map((i) => shortId(i.id)))].map((l) => `${l}\n`).join(""));
       } else if (o.format === "json") {
@@ -144,6 +150,44 @@ export function registerTagAndImageCommands(program: Command): void {
       out += `Total reclaimed space: ${humanSize(reclaimed)}\n`;
       process.stdout.write(out);
     });
+}
+
+/** Go's path.Match of `pattern` against `s` ("*" and "?" never cross "/"). */
+function globMatch(pattern: string, s: string): boolean {
+  const re = pattern.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]");
+  return new RegExp(`^${re}$`).test(s);
+}
+
+/**
+ * `images [REPOSITORY[:TAG]]` and its `--filter`s, as a predicate over the
+ * rows: dangling=true|false (untagged or not), reference=PATTERN (the familiar
+ * name, or name:tag, matched as Go's path.Match). Docker's words for a bad one.
+ */
+export function imageFilter(repository: string | undefined, filters: readonly string[]): (i: ImageSummary) => boolean {
+  const tests: ((i: ImageSummary) => boolean)[] = [];
+  if (repository !== undefined) {
+    const colon = repository.lastIndexOf(":");
+    const [name, tag] = colon > repository.lastIndexOf("/") ? [repository.slice(0, colon), repository.slice(colon + 1)] : [repository, undefined];
+    const familiar = name.replace(/^docker\.io\/(library\/)?/, "");
+    tests.push((i) => i.repository === familiar && (tag === undefined || i.tag === tag));
+  }
+  for (const f of filters) {
+    const eq = f.indexOf("=");
+    const key = eq === -1 ? f : f.slice(0, eq);
+    const value = eq === -1 ? "" : f.slice(eq + 1);
+    if (key === "dangling") {
+      if (value !== "true" && value !== "false" && value !== "1" && value !== "0") {
+        throw new TsboxError(`Invalid filter 'dangling=[${value}]'`, 1);
+      }
+      const want = value === "true" || value === "1";
+      tests.push((i) => (i.repository === "<none>" && i.tag === "<none>") === want);
+    } else if (key === "reference") {
+      tests.push((i) => globMatch(value, i.repository) || globMatch(value, `${i.repository}:${i.tag}`));
+    } else {
+      throw new TsboxError(`Invalid filter '${key}'`, 1);
+    }
+  }
+  return (i) => tests.every((t) => t(i));
 }
 
 /** IDs of the images some container (running or stopped) was created from. */

@@ -28,10 +28,15 @@ const VALUED_GLOBALS = new Set(["--root", "--log-level", "--log-format"]);
 
 /** The command word of argv (node, script, ...), skipping global options; undefined if none. */
 export function commandWord(argv: readonly string[]): string | undefined {
+  const i = commandIndex(argv);
+  return i === undefined ? undefined : argv[i];
+}
+
+function commandIndex(argv: readonly string[]): number | undefined {
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i]!;
     if (VALUED_GLOBALS.has(a)) i++;
-    else if (!a.startsWith("-")) return a;
+    else if (!a.startsWith("-")) return i;
   }
   return undefined;
 }
@@ -94,7 +99,38 @@ export function exitCodeOf(command: string | undefined, code: number): number {
   return code === 125 && command !== undefined && DOCKER_CLIENT_COMMANDS.has(command) ? 1 : code;
 }
 
-export async function main(argv: string[]): Promise<void> {
+/**
+ * Docker's management-command forms of the verbs: `container ls` is `ps`,
+ * `container rm` is `rm`, `image ls` is `images`, `image rm` is `rmi`, and
+ * `container X` / `image X` the top-level X for the others tsbox has. Groups
+ * with subcommands of their own (`container prune`, `image inspect|prune`)
+ * keep them.
+ */
+const GROUP_VERBS: Record<string, Record<string, string>> = {
+  container: {
+    ls: "ps", list: "ps", ps: "ps", rm: "rm", remove: "rm", inspect: "inspect", run: "run", start: "start", stop: "stop",
+    restart: "restart", kill: "kill", wait: "wait", pause: "pause", unpause: "unpause", logs: "logs", exec: "exec",
+    attach: "attach", top: "top", stats: "stats", update: "update", rename: "rename", port: "port", diff: "diff",
+    commit: "commit", cp: "cp", export: "export",
+  },
+  image: {
+    ls: "images", list: "images", rm: "rmi", remove: "rmi", pull: "pull", push: "push", tag: "tag", save: "save",
+    load: "load", import: "import", history: "history", build: "build",
+  },
+};
+
+export function expandGroupVerbs(argv: readonly string[]): string[] {
+  const at = commandIndex(argv);
+  const word = at === undefined ? undefined : argv[at];
+  if (at === undefined || word === undefined || GROUP_VERBS[word] === undefined) return [...argv];
+  const next = argv[at + 1];
+  const verb = next === undefined ? undefined : GROUP_VERBS[word]?.[next];
+  if (verb === undefined) return [...argv];
+  return [...argv.slice(0, at), verb, ...argv.slice(at + 2)];
+}
+
+export async function main(rawArgv: string[]): Promise<void> {
+  const argv = expandGroupVerbs(rawArgv);
   const command = commandWord(argv);
   const program = buildProgram(command);
   try {

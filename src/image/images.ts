@@ -172,7 +172,8 @@ export function ancestorKeys(configs: Iterable<ImageConfig>): Set<string> {
   return out;
 }
 
-export function listImages(root: string): ImageSummary[] {
+/** `all` (`images -a`): also the intermediate images (a build's steps, images with a child). */
+export function listImages(root: string, opts: { all?: boolean } = {}): ImageSummary[] {
   const p = storePaths(root);
   const refs = referencesByImage(p, readRepositories(p));
   const ids = new Set([...listImageIds(p), ...refs.keys()]);
@@ -198,7 +199,7 @@ export function listImages(root: string): ImageSummary[] {
     }
     const named = (refs.get(id) ?? []).map(parseKey);
     // An untagged image with a child (a build step's, a committed container's), or a build's cache only.
-    if (named.length === 0 && (ancestors.has(lineageKey(img.config)) || readImageRecord(p, id)?.intermediate === true)) continue;
+    if (opts.all !== true && named.length === 0 && (ancestors.has(lineageKey(img.config)) || readImageRecord(p, id)?.intermediate === true)) continue;
     const tagged = named.filter((r) => r.tag !== undefined);
     const tagRepos = new Set(tagged.map(referenceName));
     const digestOnlyRepos = new Set(named.filter((r) => r.tag === undefined && !tagRepos.has(referenceName(r))).map(referenceName));
