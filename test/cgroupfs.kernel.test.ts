@@ -229,7 +229,9 @@ describe.skipIf(!isRoot)("cgroupfs on the real kernel", () => {
         return r.memory && r.memory.file !== undefined && r.memory.file >= 16 * M && r.cpu!.usageNs > 50e6 ? r : undefined;
       }, "the worker's page cache and CPU time to be accounted");
       expect(s.memory!.usage).toBeGreaterThanOrEqual(16 * M);
-      expect(s.memory!.shmem).toBeGreaterThanOrEqual(16 * M);
+      // shmem is a separate counter of memory.stat, flushed in per-CPU batches: it may trail
+      // the file pages by a few (CI's v2 guest read 16744448, 32 KiB short)
+      expect(s.memory!.shmem).toBeGreaterThanOrEqual(15 * M);
       expect(s.memory!.workingSet).toBe(Math.max(0, s.memory!.usage - (s.memory!.inactiveFile ?? 0)));
       expect(s.memory!.limit).toBeUndefined();
       expect(s.memory!.oomKills).toBe(0);

@@ -7,7 +7,7 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { alive, containerIds, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxAsync } from "./helpers.js";
+import { alive, containerIds, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxAsync, until } from "./helpers.js";
 
 let root: string;
 // The cgroup v2 guest emulates its CPUs: fewer cycles there check the same thing.
@@ -534,11 +534,10 @@ describe("clean-up", () => {
 
   it("a SIGKILL of tsbox mid-run leaves nothing once the next command ran", async () => {
     const child = tsboxAsync(root, ["run", "--rm", "-p", "18485:80", "busybox", "sleep", "60"]);
-    let id: string | undefined;
-    for (let i = 0; i < 200 && !id; i++) {
-      id = containerIds(root).find((c) => stateOf(root, c).status === "running" && existsSync(join(root, "containers", c, "network.json")));
-      if (!id) await new Promise((r) => setTimeout(r, 25));
-    }
+    // until's budget, not 5 s: in the v2 guest a first run with -p took longer (CI)
+    const id: string | undefined = await until(
+      () => containerIds(root).find((c) => stateOf(root, c).status === "running" && existsSync(join(root, "containers", c, "network.json"))),
+      "the container to run with its network", BUDGET(30_000));
     expect(id).toBeDefined();
     expect(existsSync("/run/tsbox/net/port/tcp-18485")).toBe(true);
     child.kill("SIGKILL");
