@@ -17,21 +17,11 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import { REPO, TSBOX_ARGV, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runBenchmark, runTimed, sh, writeResults } from "./lib.js";
+import { REPO, TSBOX_ARGV, describeExit, intOption, installSignalHandlers, mustSh, onCleanup, quantile, round1, runBenchmark, runTimed, sh, writeResults } from "./lib.js";
 
 const RESULTS = join(REPO, "bench", "results", "build.json");
 const GOAL_SCRATCH = 0.5;
 const GOAL_CACHED = 0.25;
-
-function option(flag: string, env: string | undefined, dflt: number, min: number): number {
-  const args = process.argv.slice(2);
-  const i = args.indexOf(flag);
-  const s = i >= 0 ? args[i + 1] : env;
-  if (s === undefined) return dflt;
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be an integer >= ${min}, got ${JSON.stringify(s)}`);
-  return n;
-}
 
 function dockerfile(base: string): string {
   return `FROM ${base} AS build
@@ -64,8 +54,8 @@ function makeContext(dir: string, base: string): void {
 interface Runner { key: string; label: string; argv: () => string[]; before: () => void; skip?: string; samples: number[] }
 
 async function main(): Promise<void> {
-  const iterations = option("--iterations", process.env.BENCH_ITERATIONS, 5, 1);
-  const warmup = option("--warmup", undefined, 1, 0);
+  const iterations = intOption("--iterations", process.env.BENCH_ITERATIONS, 5, 1);
+  const warmup = intOption("--warmup", undefined, 1, 0);
   if (process.getuid?.() !== 0) throw new Error("run as root: tsbox and docker need it");
   if (!existsSync(join(REPO, "dist", "tsbox.cjs"))) throw new Error("dist/ is missing: run `npm run build` (or `npm run bench:build`)");
   installSignalHandlers(10_000);

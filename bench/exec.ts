@@ -12,19 +12,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO, TSBOX_ARGV, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runBenchmark, runTimed, sh, writeResults } from "./lib.js";
+import { describeExit, installSignalHandlers, intOption, mustSh, onCleanup, quantile, REPO, round1, runBenchmark, runTimed, sh, TSBOX_ARGV, writeResults } from "./lib.js";
 
 const RESULTS = join(REPO, "bench", "results", "exec.json");
-
-function option(flag: string, env: string | undefined, dflt: number, min: number): number {
-  const args = process.argv.slice(2);
-  const i = args.indexOf(flag);
-  const s = i >= 0 ? args[i + 1] : env;
-  if (s === undefined) return dflt;
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be an integer >= ${min}, got ${JSON.stringify(s)}`);
-  return n;
-}
 
 interface Runner { key: "tsbox" | "docker" | "runc"; label: string; argv: string[]; skip?: string; samples: number[] }
 
@@ -119,8 +109,8 @@ async function measure(runners: Runner[], rounds: number, record: boolean): Prom
 }
 
 async function main(): Promise<void> {
-  const iterations = option("--iterations", process.env.BENCH_ITERATIONS, 30, 1);
-  const warmup = option("--warmup", undefined, 3, 0);
+  const iterations = intOption("--iterations", process.env.BENCH_ITERATIONS, 30, 1);
+  const warmup = intOption("--warmup", undefined, 3, 0);
   if (process.getuid?.() !== 0) throw new Error("run as root: tsbox, docker and runc need it");
   installSignalHandlers(5_000);
   const work = mkdtempSync(join(tmpdir(), "tsbox-bench-exec-"));

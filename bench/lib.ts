@@ -173,3 +173,14 @@ export function writeResults(file: string, results: Record<string, unknown>, loa
   writeFileSync(file, JSON.stringify({ ...results, host: hostFacts(load) }, null, 2) + "\n");
   process.stdout.write(`\nwrote ${file.replace(REPO + "/", "")}\n`);
 }
+
+/** An integer option `flag N` (or the environment's value), at least `min`; `dflt` when absent. */
+export function intOption(flag: string, env: string | undefined, dflt: number, min: number): number {
+  const args = process.argv.slice(2);
+  const i = args.indexOf(flag);
+  const s = i >= 0 ? args[i + 1] : env;
+  if (s === undefined) return dflt;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be an integer >= ${min}, got ${JSON.stringify(s)}`);
+  return n;
+}

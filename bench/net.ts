@@ -22,9 +22,7 @@ import { get } from "node:http";
 import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  REPO, TSBOX_ARGV, describeExit, installSignalHandlers, mustSh, onCleanup, quantile, round1, runBenchmark, runTimedToFile, sh, writeResults,
-} from "./lib.js";
+import { describeExit, installSignalHandlers, intOption, mustSh, onCleanup, quantile, REPO, round1, runBenchmark, runTimedToFile, sh, TSBOX_ARGV, writeResults } from "./lib.js";
 
 const RESULTS = join(REPO, "bench", "results", "net.json");
 /** The goals of the networking issue: tsbox's rps against Docker's and against the host network's. */
@@ -46,16 +44,6 @@ const BODY = (() => {
 /** Writes the file and execs httpd in the foreground: $1 the body, $2 the port. */
 const SERVE = 'mkdir -p /www && printf "%s" "$1" > /www/index.html && exec httpd -f -p "$2" -h /www';
 const LEASES = process.env.TSBOX_NET_RUN_DIR ?? "/run/tsbox/net";
-
-function option(flag: string, env: string | undefined, dflt: number, min: number): number {
-  const args = process.argv.slice(2);
-  const i = args.indexOf(flag);
-  const s = i >= 0 ? args[i + 1] : env;
-  if (s === undefined) return dflt;
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be an integer >= ${min}, got ${JSON.stringify(s)}`);
-  return n;
-}
 
 // ---------------------------------------------------------------- ports
 
@@ -278,11 +266,11 @@ function netavarkVersion(): string | null {
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
-  const rounds = option("--rounds", process.env.BENCH_ITERATIONS, 10, 1);
-  const warmup = option("--warmup", undefined, 1, 0);
-  const requests = option("--requests", undefined, 20_000, 1);
-  const concurrency = option("--concurrency", undefined, DEFAULT_CONCURRENCY, 1);
-  const firstPort = option("--port", undefined, 18080, 1);
+  const rounds = intOption("--rounds", process.env.BENCH_ITERATIONS, 10, 1);
+  const warmup = intOption("--warmup", undefined, 1, 0);
+  const requests = intOption("--requests", undefined, 20_000, 1);
+  const concurrency = intOption("--concurrency", undefined, DEFAULT_CONCURRENCY, 1);
+  const firstPort = intOption("--port", undefined, 18080, 1);
   if (process.getuid?.() !== 0) throw new Error("run as root: tsbox and docker need it");
   if (concurrency > requests) throw new Error("--concurrency must not exceed --requests (ab refuses)");
   const abVersion = sh(["ab", "-V"]);

@@ -20,23 +20,13 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { REPO, describeExit, installSignalHandlers, mustSh, nodeScriptArgv, onCleanup, quantile, round1, runBenchmark, runTimedToFile, sh, writeResults, type Exit } from "./lib.js";
+import { describeExit, installSignalHandlers, intOption, mustSh, nodeScriptArgv, onCleanup, quantile, REPO, round1, runBenchmark, runTimedToFile, sh, type Exit, writeResults } from "./lib.js";
 
 const RESULTS = join(REPO, "bench", "results", "oci.json");
 const TSBOX_RUNC = join(REPO, "bin", "tsbox-runc.js");
 /** How long the container's `true` may take to be gone after `start` returns. */
 const EXIT_WAIT_MS = 10_000;
 const DOCKER_TSBOX_RUNTIME = process.env.TSBOX_DOCKER_RUNTIME ?? "tsbox";
-
-function option(flag: string, env: string | undefined, dflt: number, min: number): number {
-  const args = process.argv.slice(2);
-  const i = args.indexOf(flag);
-  const s = i >= 0 ? args[i + 1] : env;
-  if (s === undefined) return dflt;
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be an integer >= ${min}, got ${JSON.stringify(s)}`);
-  return n;
-}
 
 // ---------------------------------------------------------------- runtimes
 
@@ -296,8 +286,8 @@ async function measure(runners: Runner[], rounds: number, record: boolean, seq: 
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
-  const iterations = option("--iterations", process.env.BENCH_ITERATIONS, 30, 1);
-  const warmup = option("--warmup", undefined, 3, 0);
+  const iterations = intOption("--iterations", process.env.BENCH_ITERATIONS, 30, 1);
+  const warmup = intOption("--warmup", undefined, 3, 0);
   if (process.getuid?.() !== 0) throw new Error("run as root: OCI runtimes need it");
   installSignalHandlers(5_000);
   const work = mkdtempSync(join(tmpdir(), "tsbox-bench-oci-"));

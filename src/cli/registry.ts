@@ -17,6 +17,26 @@ function positiveInt(v: string): number {
   return n;
 }
 
+/**
+ * Runs a transfer that Ctrl-C (or SIGTERM) cancels through its signal, so it
+ * stops its transfers and cleans its staging up before exiting 130.
+ */
+async function interruptible(transfer: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  const ac = new AbortController();
+  const onSignal = (): void => ac.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    await transfer(ac.signal);
+  } catch (e) {
+    if (!ac.signal.aborted) throw e;
+    process.exitCode = 130;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
 export function registerRegistryCommands(program: Command): void {
   program.command("pull")
     .description("Download an image from a registry")
@@ -31,31 +51,17 @@ export function registerRegistryCommands(program: Command): void {
         await Promise.all([pullApi(), import("../image/index.js").then((i) => i.pullProgressApi()), clientApi()]);
       const out = process.stdout;
       const progress = o.quiet ? quietProgress() : createProgress(out, { tty: out.isTTY === true, columns: out.columns ?? 80 });
-      // Ctrl-C stops the transfers and lets the staging be cleaned up before exiting.
-      const ac = new AbortController();
-      const onSignal = (): void => ac.abort();
-      process.once("SIGINT", onSignal);
-      process.once("SIGTERM", onSignal);
-      try {
+      await interruptible(async (signal) => {
         const r = await pullImage(g.root, name, {
           progress,
           insecureRegistries: insecureRegistriesFrom(o.insecureRegistry),
           maxConcurrentDownloads: o.maxConcurrentDownloads,
           retry: retryPolicyFrom(),
-          signal: ac.signal,
+          signal,
           ...(o.platform !== undefined ? { platform: o.platform } : {}),
         });
         out.write(`${r.reference}\n`);
-      } catch (e) {
-        if (ac.signal.aborted) {
-          process.exitCode = 130;
-          return;
-        }
-        throw e;
-      } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
-      }
+      });
     });
 
   program.command("push")
@@ -70,27 +76,14 @@ export function registerRegistryCommands(program: Command): void {
         await Promise.all([pushApi(), import("../image/index.js").then((i) => i.pullProgressApi()), clientApi()]);
       const out = process.stdout;
       const progress = o.quiet ? quietProgress() : createProgress(out, { tty: out.isTTY === true, columns: out.columns ?? 80 });
-      const ac = new AbortController();
-      const onSignal = (): void => ac.abort();
-      process.once("SIGINT", onSignal);
-      process.once("SIGTERM", onSignal);
-      try {
+      await interruptible(async (signal) => {
         const chunk = Number(process.env.TSBOX_PUSH_CHUNK_SIZE ?? "");
         const pushed = await pushImage(g.root, name, {
           progress, allTags: o.allTags, insecureRegistries: insecureRegistriesFrom(o.insecureRegistry), retry: retryPolicyFrom(),
-          signal: ac.signal, ...(Number.isInteger(chunk) && chunk > 0 ? { chunkSize: chunk } : {}),
+          signal, ...(Number.isInteger(chunk) && chunk > 0 ? { chunkSize: chunk } : {}),
         });
         if (o.quiet) for (const t of pushed) out.write(`${t.tag}: digest: ${t.digest}\n`);
-      } catch (e) {
-        if (ac.signal.aborted) {
-          process.exitCode = 130;
-          return;
-        }
-        throw e;
-      } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
-      }
+      });
     });
 
   program.command("login")

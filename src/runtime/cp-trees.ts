@@ -88,8 +88,9 @@ export class HostTree implements CpTree {
   private p(parts: readonly string[]): string {
     return path.join(this.root, ...parts);
   }
-  resolve(parts: readonly string[], followLast: boolean): string[] {
-    return followLast ? [...parts] : [...parts];
+  /** The host's own links are the user's: the kernel follows them. */
+  resolve(parts: readonly string[]): string[] {
+    return [...parts];
   }
   lstat(parts: readonly string[]): fs.Stats | undefined {
     return fs.lstatSync(this.p(parts), { throwIfNoEntry: false });

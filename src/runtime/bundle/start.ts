@@ -43,27 +43,25 @@ async function releaseFifo(fifo: string, alive: () => boolean): Promise<void> {
   }
   try {
     const buf = Buffer.alloc(1);
-    for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
+    /** The byte, if one is there: "0" started, anything else a startContainer hook's failure (its error follows). */
+    const takeByte = async (): Promise<boolean> => {
       let n = 0;
       try {
         n = readSync(fd, buf, 0, 1, null);
       } catch (e) {
         if (errnoCode(e) !== "EAGAIN") throw e;
       }
-      if (n === 1 && buf[0] === 0x30) return;
+      if (n === 1 && buf[0] === 0x30) return true;
       if (n === 1) throw new TsboxError(await readToEnd(fd, alive) || "the container's startContainer hook failed", 1);
+      return false;
+    };
+    for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
+      if (await takeByte()) return;
+      // It may have written its byte, exec'd and run to its end between the read above and
+      // this check (a short command does): the byte stays in the pipe after it exits, so one
+      // more read tells a process that started from one that died before it could.
       if (!alive()) {
-        // It may have written its byte, exec'd and run to its end between the read above and
-        // this check (a short command does): the byte stays in the pipe after it exits, so one
-        // more read tells a process that started from one that died before it could.
-        n = 0;
-        try {
-          n = readSync(fd, buf, 0, 1, null);
-        } catch (e) {
-          if (errnoCode(e) !== "EAGAIN") throw e;
-        }
-        if (n === 1 && buf[0] === 0x30) return;
-        if (n === 1) throw new TsboxError(await readToEnd(fd, alive) || "the container's startContainer hook failed", 1);
+        if (await takeByte()) return;
         throw new TsboxError("container process is already dead", 1);
       }
       // Another start took the byte and removed the fifo: the container runs.
