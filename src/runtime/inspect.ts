@@ -51,6 +51,11 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
     RestartCount: s.restartCount ?? 0,
     Driver: "overlay2",
     Platform: "linux",
+    // No SELinux or AppArmor labels, and exec sessions are not kept: Docker's empty values.
+    MountLabel: "",
+    ProcessLabel: "",
+    AppArmorProfile: "",
+    ExecIDs: null,
     HostConfig: {
       NetworkMode: net?.mode ?? (spec && !spec.linux.namespaces.some((n) => n.type === "network") ? "host" : "none"),
       PortBindings: portBindings(net),
