@@ -256,6 +256,25 @@ CMD cat /ran /greeting /literal && test -d /made
     expect(tsbox(root, ["images", "-q"]).stdout).toBe(images);
   });
 
+  it("the RUN containers take run's limits and --add-host; --iidfile gets the ID; a bad limit is a flag error (125)", () => {
+    const dir = context("limits", {
+      Dockerfile: "FROM busybox\nRUN cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
+        + "grep myhost /etc/hosts; cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us\n",
+    });
+    const iid = path.join(work, "iid");
+    const r = build(["--no-cache", "--progress", "plain", "-m", "64m", "--cpu-period", "100000", "--cpu-quota", "50000",
+      "--add-host", "myhost:10.1.2.3", "--iidfile", iid, "--rm", "--force-rm", "-t", "limits:1", dir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/\n67108864\n10\.1\.2\.3\tmyhost\n(50000 100000|50000)\n/);
+    expect(fs.readFileSync(iid, "utf8")).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const [inspected] = JSON.parse(tsbox(root, ["image", "inspect", "limits:1"]).stdout) as { Id: string }[];
+    expect(fs.readFileSync(iid, "utf8")).toBe(inspected?.Id);
+    const bad = build(["-m", "bogus", dir]);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toBe(`tsbox: invalid argument "bogus" for "-m, --memory" flag: invalid size: 'bogus'\n`);
+    expect(containerIds(root)).toEqual([]);
+  });
+
   it("a SIGKILL of tsbox in the middle of a RUN leaves the store and the cache consistent and no container, mount or cgroup", async () => {
     // $((40+2)): the progress line shows the command, only its output shows 42
     const ctx = context("killed", { Dockerfile: "FROM busybox\nRUN echo step-$((40+2)) >&2; sleep 60\nRUN echo after\n" });

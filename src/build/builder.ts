@@ -24,6 +24,7 @@ import { markFinal } from "../image/store-commit.js";
 import { makeStagingDir, sweepStaging } from "../image/staging.js";
 import { ensureStore } from "../image/store.js";
 import { tagImage } from "../image/tag.js";
+import type { RunFlags } from "../oci/specconv.js";
 import { resolveUser } from "../oci/user.js";
 import { runContainer } from "../runtime/run.js";
 import { containerPaths } from "../state/container-store.js";
@@ -50,6 +51,10 @@ export interface BuildRequest {
   labels: Readonly<Record<string, string>>;
   /** RUN's network (default: the default bridge) */
   network?: string;
+  /** --add-host for the RUN containers' /etc/hosts */
+  addHosts?: string[];
+  /** --memory, --cpu-*, --cgroup-parent, --security-opt for the RUN containers */
+  limits?: Partial<RunFlags>;
   /** progress lines (stderr unless quiet) */
   progress: (line: string) => void;
   /** where RUN's output goes */
@@ -374,7 +379,14 @@ export class Builder {
       let made: ResolvedImage | undefined;
       const code = await runContainer({
         root: this.req.root, image: state.image.id, autoRemove: true, output: this.req.output,
+        ...(this.req.addHosts !== undefined && this.req.addHosts.length > 0 ? {
+          network: {
+            network: this.req.network ?? "bridge", publish: [], publishAll: false, aliases: [],
+            dns: [], dnsSearch: [], dnsOptions: [], addHosts: this.req.addHosts,
+          },
+        } : {}),
         flags: {
+          ...this.req.limits,
           cmd, entrypoint: "", env: [...args, ...proxies], ...(state.config.WorkingDir ? { workdir: state.config.WorkingDir } : {}),
           ...(state.config.User ? { user: state.config.User } : {}), network: this.req.network ?? "bridge",
           interactive: false, tty: false, init: false, readOnly: false, volumes: [], tmpfs: [], privileged: false,

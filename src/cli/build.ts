@@ -4,9 +4,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Option, type Command } from "commander";
-import { FlagError, TsboxError } from "../errors.js";
+import { FlagError, TsboxError, UsageError } from "../errors.js";
 import { humanSize } from "../format.js";
-import { collect, imageApi, prepare } from "./common.js";
+import { inlineSecurityOpts } from "../oci/seccomp/security-opt.js";
+import { cgroupParentSegments, type RunFlags } from "../oci/specconv.js";
+import { checkCpuset, parseBytes, parseIntFlag, parseMemory } from "../oci/units.js";
+import { collect, hostList, imageApi, prepare } from "./common.js";
 import { confirm } from "./confirm.js";
 import { imagesInUse } from "./images.js";
 
@@ -22,6 +25,47 @@ interface BuildFlags {
   quiet: boolean;
   progress: string;
   network?: string;
+  addHost: string[];
+  cgroupParent?: string;
+  memory?: string;
+  memorySwap?: string;
+  cpuShares?: string;
+  cpuPeriod?: string;
+  cpuQuota?: string;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  securityOpt: string[];
+  iidfile?: string;
+}
+
+/**
+ * What the RUN containers take of `run`'s flags: limits, cgroup parent and
+ * security options, parsed as run parses them.
+ */
+function runLimits(o: BuildFlags): Partial<RunFlags> {
+  try {
+    return parseLimits(o);
+  } catch (e) {
+    // The client refuses these before it sends anything: 125 as any flag's error.
+    if (e instanceof UsageError && !(e instanceof FlagError)) throw new FlagError(e.message, 125, { cause: e });
+    throw e;
+  }
+}
+
+function parseLimits(o: BuildFlags): Partial<RunFlags> {
+  return {
+    ...(o.memory !== undefined ? { memory: parseMemory(o.memory) } : {}),
+    ...(o.memorySwap !== undefined ? { memorySwap: o.memorySwap === "-1" ? -1 : parseBytes(o.memorySwap, "--memory-swap") } : {}),
+    ...(o.cpuShares !== undefined ? { cpuShares: parseIntFlag(o.cpuShares, "-c, --cpu-shares") } : {}),
+    ...(o.cpuPeriod !== undefined ? { cpuPeriod: parseIntFlag(o.cpuPeriod, "--cpu-period") } : {}),
+    ...(o.cpuQuota !== undefined ? { cpuQuota: parseIntFlag(o.cpuQuota, "--cpu-quota") } : {}),
+    ...(o.cpusetCpus !== undefined
+      ? { cpusetCpus: checkCpuset(o.cpusetCpus, "--cpuset-cpus", hostList("/sys/devices/system/cpu/online"), "CPUs") } : {}),
+    ...(o.cpusetMems !== undefined
+      ? { cpusetMems: checkCpuset(o.cpusetMems, "--cpuset-mems", hostList("/sys/devices/system/node/online"), "memory nodes") } : {}),
+    ...(o.cgroupParent !== undefined ? { cgroupParent: cgroupParentSegments(o.cgroupParent).join("/") } : {}),
+    ...(o.securityOpt.length > 0 ? { securityOpt: inlineSecurityOpts(o.securityOpt, (f) => fs.readFileSync(f, "utf8")) } : {}),
+  };
 }
 
 /** `--build-arg K=V` (or a bare K: the variable from tsbox's environment, as Docker's client does). */
@@ -77,11 +121,26 @@ export function registerBuildCommand(program: Command): void {
     .option("-q, --quiet", "Suppress the build output and print image ID on success", false)
     .addOption(new Option("--progress <type>", "Set type of progress output").choices(["auto", "plain", "tty"]).default("auto"))
     .option("--network <mode>", "Set the networking mode for the RUN instructions during build", "bridge")
+    .option("--add-host <host:ip>", "Add a custom host-to-IP mapping (\"host:ip\")", collect, [])
+    .option("--cgroup-parent <path>", "Set the parent cgroup for the \"RUN\" instructions during build")
+    .option("-m, --memory <bytes>", "Memory limit")
+    .option("--memory-swap <bytes>", "Swap limit equal to memory plus swap: -1 to enable unlimited swap")
+    .option("-c, --cpu-shares <n>", "CPU shares (relative weight)")
+    .option("--cpu-period <us>", "Limit the CPU CFS (Completely Fair Scheduler) period")
+    .option("--cpu-quota <us>", "Limit the CPU CFS (Completely Fair Scheduler) quota")
+    .option("--cpuset-cpus <list>", "CPUs in which to allow execution (0-3, 0,1)")
+    .option("--cpuset-mems <list>", "MEMs in which to allow execution (0-3, 0,1)")
+    .option("--security-opt <opt>", "Security options", collect, [])
+    .option("--iidfile <file>", "Write the image ID to the file")
+    // BuildKit's: a RUN step's container is always removed; the classic builder's flags are accepted.
+    .option("--rm", "Remove intermediate containers after a successful build (always, as BuildKit)", true)
+    .option("--force-rm", "Always remove intermediate containers (always, as BuildKit)", false)
     .action(async (ctx: string, o: BuildFlags, cmd: Command) => {
       const g = await prepare(cmd);
       // The flags first, as Docker's client checks them before it looks at the context.
       const args = buildArgs(o.buildArg);
       const imageLabels = labels(o.label);
+      const limits = runLimits(o);
       const context = path.resolve(ctx);
       if (/^[a-z]+:\/\//i.test(ctx) || ctx === "-") throw new TsboxError(`unable to prepare context: ${ctx}: only a local directory can be a build context`, 1);
       if (!fs.statSync(context, { throwIfNoEntry: false })?.isDirectory()) throw new TsboxError(`unable to prepare context: path "${ctx}" not found`, 1);
@@ -98,6 +157,7 @@ export function registerBuildCommand(program: Command): void {
           root: g.root, context, dockerfile, tags: o.tag, buildArgs: args,
           ...(o.target !== undefined ? { target: o.target } : {}),
           noCache: !o.cache, pull: o.pull, labels: imageLabels, ...(o.network !== undefined ? { network: o.network } : {}),
+          addHosts: o.addHost, limits,
           progress, output: devNull !== undefined ? { stdout: devNull, stderr: devNull } : { stdout: 2, stderr: 2 },
           pullImage: async (ref) => {
             const [{ pullImage }, { createProgress, quietProgress }, { insecureRegistriesFrom, retryPolicyFrom }] =
@@ -109,6 +169,8 @@ export function registerBuildCommand(program: Command): void {
           },
         });
         const built = await builder.build();
+        // Docker's client writes the file before it prints the ID; an old one is replaced.
+        if (o.iidfile !== undefined) fs.writeFileSync(o.iidfile, built.id);
         if (quiet) process.stdout.write(`${built.id}\n`);
       } catch (e) {
         // Docker's client prints a failed build as ERROR and exits 1.
