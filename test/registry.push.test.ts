@@ -153,6 +153,32 @@ describe.skipIf(missing.length > 0)("tsbox push", () => {
     expect(r.stdout).toMatch(/\nb: digest: sha256:[0-9a-f]{64} size: \d+\n$/);
   });
 
+  it("pull --all-tags gets every tag the registry lists, with one Status line for the repository", () => {
+    const fresh = makeRoot();
+    try {
+      const repo = `${plain.host}/many/app`;
+      const first = tsboxIn(fresh, ["pull", "-a", repo]);
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout.match(/^(a|b): Pulling from many\/app$/gm)?.sort()).toEqual(["a: Pulling from many/app", "b: Pulling from many/app"]);
+      expect(first.stdout).toMatch(new RegExp(`\nStatus: Downloaded newer image for ${repo}\n${repo}\n$`));
+      expect(first.stdout.match(/^Status: /gm)).toHaveLength(1);
+      expect(tsboxIn(fresh, ["images", "-q", `${repo}:a`]).stdout).not.toBe("");
+      expect(tsboxIn(fresh, ["images", "-q", `${repo}:b`]).stdout).not.toBe("");
+      const again = tsboxIn(fresh, ["pull", "--all-tags", repo]);
+      expect(again.stdout).toMatch(new RegExp(`\nStatus: Image is up to date for ${repo}\n${repo}\n$`));
+      for (const [args, message] of [
+        [["pull", "-a", `${repo}:a`], "tsbox: tag can't be used with --all-tags/-a\n"],
+        [["pull", "-a", `${plain.host}/nothing/here`], `tsbox: repository ${plain.host}/nothing/here not found: name unknown: repository name not known to registry\n`],
+      ] as const) {
+        const r = tsboxIn(fresh, [...args]);
+        expect(r.code, args.join(" ")).toBe(1);
+        expect(r.stderr).toBe(message);
+      }
+    } finally {
+      removeRoot(fresh);
+    }
+  });
+
   it("bad input: one line, exit 1", () => {
     for (const [args, message] of [
       [["push", `${plain.host}/nothing/here:1`], `tsbox: An image does not exist locally with the tag: ${plain.host}/nothing/here:1\n`],

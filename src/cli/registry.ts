@@ -41,25 +41,32 @@ export function registerRegistryCommands(program: Command): void {
   program.command("pull")
     .description("Download an image from a registry")
     .argument("<name>", "NAME[:TAG|@DIGEST]")
+    .option("-a, --all-tags", "Download all tagged images in the repository", false)
     .option("--platform <platform>", "Set platform if server is multi-platform capable (os/arch[/variant])")
     .option("-q, --quiet", "Suppress verbose output", false)
     .option("--insecure-registry <host>", "Allow plain http or unverified TLS for this registry (repeatable)", collect, [])
     .addOption(new Option("--max-concurrent-downloads <n>", "Maximum concurrent layer downloads").argParser(positiveInt).default(3))
-    .action(async (name: string, o: { platform?: string; quiet: boolean; insecureRegistry: string[]; maxConcurrentDownloads: number }, cmd: Command) => {
+    .action(async (name: string, o: { allTags: boolean; platform?: string; quiet: boolean; insecureRegistry: string[]; maxConcurrentDownloads: number }, cmd: Command) => {
       const g = await prepare(cmd);
       const [{ pullImage }, { createProgress, quietProgress }, { insecureRegistriesFrom, retryPolicyFrom }] =
         await Promise.all([pullApi(), import("../image/index.js").then((i) => i.pullProgressApi()), clientApi()]);
       const out = process.stdout;
       const progress = o.quiet ? quietProgress() : createProgress(out, { tty: out.isTTY === true, columns: out.columns ?? 80 });
       await interruptible(async (signal) => {
-        const r = await pullImage(g.root, name, {
+        const opts = {
           progress,
           insecureRegistries: insecureRegistriesFrom(o.insecureRegistry),
           maxConcurrentDownloads: o.maxConcurrentDownloads,
           retry: retryPolicyFrom(),
           signal,
           ...(o.platform !== undefined ? { platform: o.platform } : {}),
-        });
+        };
+        if (o.allTags) {
+          const { pullAllTags } = await (await import("../image/index.js")).pullAllApi();
+          out.write(`${(await pullAllTags(g.root, name, opts)).name}\n`);
+          return;
+        }
+        const r = await pullImage(g.root, name, opts);
         out.write(`${r.reference}\n`);
       });
     });

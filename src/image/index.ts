@@ -43,6 +43,7 @@ export const pruneImages = async (...a: Parameters<PruneImages>): Promise<Return
 // The registry side is loaded by the command that needs it (HTTP and TLS cost
 // ~17 ms of start-up that the store's commands should not pay).
 export const pullApi = () => import("./registry/pull.js");
+export const pullAllApi = () => import("./registry/pull-all.js");
 export const pushApi = () => import("./registry/push.js");
 export const historyApi = () => import("./history.js");
 export const loginApi = () => import("./registry/login.js");

@@ -48,6 +48,8 @@ export interface PullOptions {
   credentials?: (domain: string) => Credentials | undefined;
   /** Cancels the pull (Ctrl-C); the store is left as it was. */
   signal?: AbortSignal;
+  /** Docker's closing `Status:` line (default true; pull --all-tags prints one for all tags) */
+  statusLine?: boolean;
 }
 
 export interface PullResult {
@@ -161,6 +163,16 @@ async function fetchLayer(
   }
 }
 
+/** A client for a pull's registry, with the pull's credentials, insecure list and retries. */
+export function pullClient(domain: string, opts: PullOptions): RegistryClient {
+  return new RegistryClient(domain, {
+    credentials: opts.credentials ?? ((d) => lookupCredentials(d)),
+    ...(opts.insecureRegistries ? { insecureRegistries: opts.insecureRegistries } : {}),
+    ...(opts.retry ? { retry: opts.retry } : {}),
+    ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
+  });
+}
+
 export async function pullImage(root: string, reference: string, opts: PullOptions = {}): Promise<PullResult> {
   const progress = opts.progress ?? quietProgress();
   const { ref, defaulted } = pullReference(reference);
@@ -172,12 +184,7 @@ export async function pullImage(root: string, reference: string, opts: PullOptio
   if (defaulted) progress.line(`Using default tag: ${ref.tag ?? "latest"}`);
   progress.line(`${ref.digest ?? ref.tag ?? "latest"}: Pulling from ${ref.path}`);
 
-  const client = new RegistryClient(ref.domain, {
-    credentials: opts.credentials ?? ((domain) => lookupCredentials(domain)),
-    ...(opts.insecureRegistries ? { insecureRegistries: opts.insecureRegistries } : {}),
-    ...(opts.retry ? { retry: opts.retry } : {}),
-    ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
-  });
+  const client = pullClient(ref.domain, opts);
   try {
     const { top, image } = await resolveManifest(client, ref, want, opts.signal);
     const manifest: ImageManifest = image.manifest;
@@ -256,7 +263,7 @@ export async function pullImage(root: string, reference: string, opts: PullOptio
     }
     const updated = before[key] !== sha256(image.bytes);
     progress.line(`Digest: ${top.digest}`);
-    progress.line(`Status: ${updated ? "Downloaded newer image" : "Image is up to date"} for ${familiarString(ref)}`);
+    if (opts.statusLine !== false) progress.line(`Status: ${updated ? "Downloaded newer image" : "Image is up to date"} for ${familiarString(ref)}`);
     return { image: stored, reference: key, digest: top.digest, updated, downloaded };
   } finally {
     client.close();
