@@ -267,12 +267,17 @@ function registerContainerGroup(program: Command): void {
   const container = program.command("container").description("Manage containers");
   container.command("prune")
     .description("Remove all stopped containers")
+    .option("--filter <filter>", "Provide filter values (e.g. \"until=<timestamp>\")", collect, [])
     .option("-f, --force", "Do not prompt for confirmation", false)
-    .action(async (_o: unknown, cmd: Command) => {
+    .action(async (o: { filter: string[]; force: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
+      const { parsePruneFilters, pruneFilterMatches } = await import("./prune-filter.js");
+      const filter = parsePruneFilters(o.filter);
+      const { confirm } = await import("./confirm.js");
+      if (!o.force && !(await confirm("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "))) return;
       const { pruneContainers } = await import("../runtime/prune.js");
       const { humanSize } = await import("../format.js");
-      const { ids, bytes } = await pruneContainers(g.root);
+      const { ids, bytes } = await pruneContainers(g.root, (c) => pruneFilterMatches(filter, c));
       process.stdout.write(ids.length ? `Deleted Containers:\n${ids.map((i) => `${i}\n`).join("")}\n` : "");
       process.stdout.write(`Total reclaimed space: ${humanSize(bytes)}\n`);
     });

@@ -135,16 +135,19 @@ export function registerTagAndImageCommands(program: Command): void {
   image.command("prune")
     .description("Remove unused images")
     .option("-a, --all", "Remove all unused images, not just dangling ones", false)
+    .option("--filter <filter>", "Provide filter values (e.g. \"until=<timestamp>\")", collect, [])
     .option("-f, --force", "Do not prompt for confirmation", false)
-    .action(async (o: { all: boolean; force: boolean }, cmd: Command) => {
+    .action(async (o: { all: boolean; filter: string[]; force: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
+      const { parsePruneFilters, pruneFilterMatches } = await import("./prune-filter.js");
+      const filter = parsePruneFilters(o.filter);
       const warning = o.all
         ? "WARNING! This will remove all images without at least one container associated to them."
         : "WARNING! This will remove all dangling images.";
       if (!o.force && !(await confirm(`${warning}\nAre you sure you want to continue? [y/N] `))) return;
       const { pruneImages } = await imageApi();
       const inUse = imagesInUse(g.root);
-      const { lines, reclaimed } = await pruneImages(g.root, { all: o.all, inUse: (id) => inUse.has(id) });
+      const { lines, reclaimed } = await pruneImages(g.root, { all: o.all, inUse: (id) => inUse.has(id), filter: (i) => pruneFilterMatches(filter, i) });
       let out = "";
       if (lines.length > 0) out += `Deleted Images:\n${lines.map((l) => `${l}\n`).join("")}\n`;
       out += `Total reclaimed space: ${humanSize(reclaimed)}\n`;

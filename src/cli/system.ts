@@ -1,7 +1,7 @@
 // system df, system prune.
 
 import type { Command } from "commander";
-import { prepare } from "./common.js";
+import { collect, prepare } from "./common.js";
 
 export function registerSystemCommands(program: Command): void {
   const system = program.command("system").description("Manage tsbox");
@@ -36,9 +36,13 @@ export function registerSystemCommands(program: Command): void {
   system.command("prune")
     .description("Remove unused data: stopped containers, dangling images (with -a, all unused images)")
     .option("-a, --all", "Remove all unused images not just dangling ones", false)
+    .option("--filter <filter>", "Provide filter values (e.g. \"label=<key>=<value>\")", collect, [])
     .option("-f, --force", "Do not prompt for confirmation", false)
-    .action(async (o: { all: boolean; force: boolean }, cmd: Command) => {
+    .action(async (o: { all: boolean; filter: string[]; force: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
+      const { parsePruneFilters, pruneFilterMatches } = await import("./prune-filter.js");
+      const filter = parsePruneFilters(o.filter);
+      const matches = (c: { created: number; labels: Readonly<Record<string, string>> }): boolean => pruneFilterMatches(filter, c);
       if (!o.force) {
         const { confirm } = await import("./confirm.js");
         const warning = `WARNING! This will remove:\n  - all stopped containers\n  - all ${o.all ? "images without at least one container associated to them" : "dangling images"}\n`;
@@ -48,10 +52,10 @@ export function registerSystemCommands(program: Command): void {
       const { pruneContainers, pruneDebris } = await import("../runtime/prune.js");
       const { pruneImages } = await import("../image/index.js");
       const { imagesInUse } = await import("./images.js");
-      const ctr = await pruneContainers(g.root);
+      const ctr = await pruneContainers(g.root, matches);
       pruneDebris(g.root);
       const inUse = imagesInUse(g.root);
-      const img = await pruneImages(g.root, { all: o.all, inUse: (id) => inUse.has(id) });
+      const img = await pruneImages(g.root, { all: o.all, inUse: (id) => inUse.has(id), filter: matches });
       let out = "";
       if (ctr.ids.length) out += `Deleted Containers:\n${ctr.ids.map((i) => `${i}\n`).join("")}\n`;
       if (img.lines.length) out += `Deleted Images:\n${img.lines.map((l) => `${l}\n`).join("")}\n`;

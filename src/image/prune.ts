@@ -19,6 +19,8 @@ export interface PruneOptions {
   inUse?: (imageId: string) => boolean;
   /** Only the build cache: untagged images of build steps (`builder prune`). */
   cacheOnly?: boolean;
+  /** `--filter until=…, label=…`: whether an image may go (its config's created time and labels) */
+  filter?: (image: { created: number; labels: Readonly<Record<string, string>> }) => boolean;
 }
 
 export interface PruneResult {
@@ -49,6 +51,8 @@ export function pruneImages(root: string, opts: PruneOptions = {}): PruneResult 
     const tags = (refs.get(id) ?? []).filter((k) => parseKey(k).tag !== undefined);
     if (tags.length > 0 && opts.all !== true) continue;
     const config = configs.get(id);
+    if (opts.filter !== undefined
+      && !opts.filter({ created: Date.parse(config?.created ?? "") || 0, labels: config?.config?.Labels ?? {} })) continue;
     if (opts.all !== true && opts.cacheOnly !== true && config !== undefined && ancestors.has(lineageKey(config))) continue;
     const rec = readImageRecord(p, id);
     if (rec === undefined) continue;

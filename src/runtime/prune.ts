@@ -25,17 +25,27 @@ export function dirSize(dir: string): number {
   return total;
 }
 
-export async function pruneContainers(root: string): Promise<{ ids: string[]; bytes: number }> {
+/** `--filter`'s test of a stopped container (its created time and its labels); absent: every one. */
+export type ContainerPruneFilter = (c: { created: number; labels: Readonly<Record<string, string>> }) => boolean;
+
+export async function pruneContainers(root: string, filter?: ContainerPruneFilter): Promise<{ ids: string[]; bytes: number }> {
   const ids: string[] = [];
   let bytes = 0;
   for (const s of readAllStates(root)) {
     const id = s.id;
     if (isLive(s) || s.status === "created") continue;
+    if (filter !== undefined && !filter({ created: Date.parse(s.created) || 0, labels: containerLabels(s) })) continue;
     bytes += dirSize(containerPaths(root, id).upper);
     await releaseContainer(root, { ...s, autoRemove: true });
     ids.push(id);
   }
   return { ids, bytes };
+}
+
+/** The labels a container was given (its Config.Labels). */
+function containerLabels(s: ContainerState): Readonly<Record<string, string>> {
+  const labels = (s.config as { Labels?: unknown } | undefined)?.Labels;
+  return typeof labels === "object" && labels !== null ? labels as Record<string, string> : {};
 }
 
 /**
