@@ -21,6 +21,8 @@ export function registerChangeCommands(program: Command): void {
     .argument("<destination>")
     .option("-a, --archive", "Archive mode (copy all uid/gid information)", false)
     .option("-L, --follow-link", "Always follow symbol link in SRC_PATH", false)
+    // Docker's progress is for a terminal only; tsbox prints none, so quiet is what it always is.
+    .option("-q, --quiet", "Suppress progress output during copy (tsbox prints none)", false)
     .action(async (source: string, destination: string, o: { archive: boolean; followLink: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
       const { splitCpArg, copyFromContainer, copyToContainer } = await import("../runtime/cp.js");
