@@ -1,9 +1,10 @@
 // Docker-style output: padded tables, human sizes ("4.26MB"), relative times.
 
+/** Docker's tabwriter (minwidth 10, padding 3): a column is its widest cell plus 3, at least 10. */
 export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const widths = headers.map((h, i) => Math.max(10, 3 + Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length))));
   const line = (cells: string[]): string =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 3))).join("").trimEnd() + "\n";
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("").trimEnd() + "\n";
   return line(headers) + rows.map(line).join("");
 }
 
