@@ -9,6 +9,7 @@ import { registerArchiveCommands, registerExportCommand } from "./archive.js";
 import { registerBuildCommand, registerBuilderCommand } from "./build.js";
 import { registerChangeCommands } from "./changes.js";
 import { registerContainerCommands } from "./containers.js";
+import { registerEventsCommand } from "./events.js";
 import { registerExecCommands } from "./exec.js";
 import { normalizeFlags } from "./flag-syntax.js";
 import { registerImageCommands, registerTagAndImageCommands } from "./images.js";
@@ -76,6 +77,7 @@ function buildProgram(command: string | undefined): Command {
   registerResourceCommands(program);
   registerExecCommands(program);
   registerSystemCommands(program);
+  registerEventsCommand(program);
   registerInfoCommand(program);
   registerNetworkCommands(program);
   registerPortCommand(program);

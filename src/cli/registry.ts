@@ -60,6 +60,8 @@ export function registerRegistryCommands(program: Command): void {
           signal,
           ...(o.platform !== undefined ? { platform: o.platform } : {}),
         });
+        const { referenceEvent } = await import("./image-events.js");
+        referenceEvent(await import("../image/index.js"), g.root, "pull", r.reference);
         out.write(`${r.reference}\n`);
       });
     });
@@ -83,6 +85,10 @@ export function registerRegistryCommands(program: Command): void {
           signal, ...(Number.isInteger(chunk) && chunk > 0 ? { chunkSize: chunk } : {}),
         });
         if (o.quiet) for (const t of pushed) out.write(`${t.tag}: digest: ${t.digest}\n`);
+        const { referenceEvent } = await import("./image-events.js");
+        const api = await import("../image/index.js");
+        const repo = api.referenceString(api.parseNormalizedNamed(name)).replace(/:[^:/]*$/, "");
+        for (const t of pushed) referenceEvent(api, g.root, "push", `${repo}:${t.tag}`);
       });
     });
 
