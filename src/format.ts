@@ -8,13 +8,13 @@ export function table(headers: string[], rows: string[][]): string {
   return line(headers) + rows.map(line).join("");
 }
 
-/** Decimal units with 3 significant digits, as Docker's go-units HumanSize. */
-export function humanSize(bytes: number): string {
+/** Decimal units with 3 significant digits (go-units HumanSizeWithPrecision; its HumanSize is 4). */
+export function humanSize(bytes: number, precision = 3): string {
   const units = ["B", "kB", "MB", "GB", "TB", "PB"];
   let v = bytes;
   let i = 0;
   while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
-  return `${Number(v.toPrecision(3))}${units[i]}`;
+  return `${Number(v.toPrecision(precision))}${units[i]}`;
 }
 
 /** 33554432 → "32MiB", as limits are usually given. */

@@ -1,4 +1,4 @@
-// Issue 16, item 4 (part): `ps -l`, `ps -n N`, `ps -s` and `inspect --size`,
+// Issue 16, item 4 (part): `ps -l`, `ps -n N`, `ps -s`, `inspect --size` and `system df -v`,
 // with Docker's columns (its tabwriter: a column is its widest cell plus 3, at
 // least 10) and its SIZE text, `3B (virtual 1.99MB)`.
 import { spawnSync } from "node:child_process";
@@ -69,6 +69,33 @@ describe("on the command line", () => {
     expect(s[0]).not.toHaveProperty("SizeRw"); // an image: --size is a container's option
   });
 
+  it("system df -v: Docker's four sections; a layer two images are made of is their shared size", () => {
+    expect(tsbox(root, ["commit", "second", "committed:1"]).code).toBe(0);
+    const out = tsbox(root, ["system", "df", "-v"]);
+    expect(out.code).toBe(0);
+    const sections = out.stdout.split("\n\n");
+    expect(sections[0]).toBe("Images space usage:");
+    expect(sections[2]).toBe("Containers space usage:");
+    expect(sections[4]).toBe("Local Volumes space usage:");
+    expect(sections[5]).toBe("VOLUME NAME   LINKS     SIZE");
+    expect(sections[6]).toBe("Build cache usage: 0B");
+    expect(sections[7]).toBe("CACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED\n");
+    const images = sections[1]!.split("\n");
+    expect(images[0]).toMatch(/^REPOSITORY   TAG +IMAGE ID       CREATED +SIZE      SHARED SIZE   UNIQUE SIZE   CONTAINERS$/);
+    const row = (name: string): string[] => (images.find((l) => l.startsWith(`${name} `)) ?? "").split(/ {2,}/);
+    // busybox's one layer is committed:1's first: shared by both; committed:1's own layer (the 10 bytes of /y) is its unique size
+    expect(row("busybox")[5]).toMatch(/^1\.\d{3}MB$/);
+    expect(row("busybox")[6]).toBe("0B");
+    expect(row("busybox")[7]).toBe("3");
+    expect(row("committed")[5]).toBe(row("busybox")[5]);
+    expect(row("committed")[6]).toMatch(/^\d+B$/);
+    expect(row("committed")[7]).toBe("0");
+    const containers = sections[3]!.split("\n");
+    expect(containers[0]).toMatch(/^CONTAINER ID   IMAGE     COMMAND +LOCAL VOLUMES   SIZE      CREATED +STATUS +NAMES$/);
+    expect(containers.find((l) => l.endsWith("   second"))?.split(/ {2,}/)[4]).toBe("10B");
+    expect(tsbox(root, ["rmi", "committed:1"]).code).toBe(0);
+  });
+
   it("Docker lays out ps -s and inspect --size the same way", () => {
     if (spawnSync("docker", ["info"], { stdio: "ignore", timeout: 20_000 }).status !== 0) {
       console.warn("cli.ps-size: Docker comparison skipped: `docker info` failed");
@@ -88,6 +115,14 @@ describe("on the command line", () => {
       expect(di!.SizeRw).toBe(10);
       expect(keys.indexOf("SizeRw")).toBe(keys.indexOf("GraphDriver") + 1);
       expect(d(["ps", "-l", "-q"]).trim()).toMatch(/^[0-9a-f]{12}$/);
+      const df = d(["system", "df", "-v"]).split("\n\n");
+      expect(df[0]).toBe("Images space usage:");
+      expect(df[1]!.split("\n")[0]).toMatch(/^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE +SHARED SIZE   UNIQUE SIZE   CONTAINERS$/);
+      expect(df[2]).toBe("Containers space usage:");
+      expect(df[3]!.split("\n")[0]).toMatch(/^CONTAINER ID   IMAGE +COMMAND +LOCAL VOLUMES   SIZE +CREATED +STATUS +NAMES$/);
+      expect(df[4]).toBe("Local Volumes space usage:");
+      expect(df.find((x) => x.startsWith("Build cache usage: "))).toMatch(/^Build cache usage: \S+$/);
+      expect(df.at(-1)!.split("\n")[0]).toBe("CACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED");
     } finally {
       spawnSync("docker", ["rm", "-f", name], { stdio: "ignore" });
       spawnSync("docker", ["rmi", tag], { stdio: "ignore" });
