@@ -39,6 +39,8 @@ describe("events (pure)", () => {
       .toBe("container die web <no value> busybox 1796298281804900294\n");
     expect(formatEvent("{{json .Actor.Attributes}}\\t{{.Status}}", m)).toBe('{"exitCode":"3","image":"busybox","name":"web"}\tdie\n');
     expect(() => formatEvent("{{.Bogus}}", m)).toThrow(/can't evaluate field Bogus/);
+    // Go's encoder escapes HTML's characters
+    expect(eventJson(eventMessage(record({ attributes: { name: "a<b>&c" } })))).toContain('"name":"a\\u003cb\\u003e\\u0026c"');
   });
 
   it("filters as moby's: keys AND, values OR; container by ID or name prefix, image with or without tag, labels", () => {
@@ -257,6 +259,34 @@ describe("on the command line", () => {
     p.kill("SIGINT");
     expect(await exited).toBe(130);
     expect(out).toBe("create followed\nstart followed\ndie followed\ndestroy followed\n");
+  });
+
+  it("Docker records the same container events with the same attributes (system events is events)", () => {
+    if (spawnSync("docker", ["info"], { stdio: "ignore", timeout: 20_000 }).status !== 0) {
+      console.warn("events: Docker comparison skipped: `docker info` failed");
+      return;
+    }
+    const tag = `tsbox-events-cmp:${process.pid}`;
+    expect(spawnSync("docker", ["import", busyboxTarball(), tag]).status).toBe(0);
+    const name = `tsbox-events-cmp-${process.pid}`;
+    const since = new Date().toISOString();
+    try {
+      spawnSync("docker", ["run", "--rm", "--name", name, "--network", "none", tag, "sh", "-c", "exit 5"]);
+      expect(tsbox(root, ["run", "--rm", "--name", name, "--network", "none", "busybox", "sh", "-c", "exit 5"]).code).toBe(5);
+      const until = new Date().toISOString();
+      const args = ["--since", since, "--until", until, "--filter", `container=${name}`, "--filter", "type=container",
+        ...["create", "start", "die", "destroy"].flatMap((e) => ["--filter", `event=${e}`]),
+        "--format", "{{.Type}} {{.Action}} {{json .Actor.Attributes}}"];
+      const d = spawnSync("docker", ["events", ...args], { encoding: "utf8" });
+      expect(d.status).toBe(0);
+      const t = tsbox(root, ["system", "events", ...args]);
+      expect(t.code).toBe(0);
+      expect(t.stdout).toBe(d.stdout.replaceAll(tag, "busybox"));
+      expect(t.stdout.split("\n")[2]).toBe(`container die {"exitCode":"5","image":"busybox","name":"${name}"}`);
+    } finally {
+      spawnSync("docker", ["rm", "-f", name], { stdio: "ignore" });
+      spawnSync("docker", ["rmi", tag], { stdio: "ignore" });
+    }
   });
 
   it("update --restart: recorded, and honoured by the monitor at the container's next exit", () => {

@@ -104,7 +104,8 @@ export function exitCodeOf(command: string | undefined, code: number): number {
 /**
  * Docker's management-command forms of the verbs: `container ls` is `ps`,
  * `container rm` is `rm`, `image ls` is `images`, `image rm` is `rmi`, and
- * `container X` / `image X` the top-level X for the others tsbox has. Groups
+ * `container X` / `image X` the top-level X for the others tsbox has,
+ * `system events` is `events`. Groups
  * with subcommands of their own (`container prune`, `image inspect|prune`)
  * keep them.
  */
@@ -119,6 +120,7 @@ const GROUP_VERBS: Record<string, Record<string, string>> = {
     ls: "images", list: "images", rm: "rmi", remove: "rmi", pull: "pull", push: "push", tag: "tag", save: "save",
     load: "load", import: "import", history: "history", build: "build",
   },
+  system: { events: "events" },
 };
 
 export function expandGroupVerbs(argv: readonly string[]): string[] {

@@ -36,9 +36,14 @@ export function eventMessage(r: EventRecord): EventMessage {
   };
 }
 
+/** JSON as Go's encoder writes it: <, >, & and the two line separators escaped. */
+function goJson(v: unknown): string {
+  return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 /** The message as Docker's JSON (its json tags, in its order); timeNano exact, past a double's precision. */
 export function eventJson(m: EventMessage): string {
-  const head = JSON.stringify({
+  const head = goJson({
     ...(m.Status !== "" ? { status: m.Status } : {}), ...(m.ID !== "" ? { id: m.ID } : {}),
     ...(m.From !== "" ? { from: m.From } : {}), Type: m.Type, Action: m.Action, Actor: m.Actor, scope: m.Scope, time: m.Time,
   });
@@ -81,7 +86,7 @@ export function formatEvent(template: string, m: EventMessage): string {
       v = o[key];
     }
     if (v === undefined) return json !== undefined ? "null" : "<no value>";
-    if (json !== undefined) return typeof v === "bigint" ? v.toString() : JSON.stringify(v);
+    if (json !== undefined) return typeof v === "bigint" ? v.toString() : goJson(v);
     return goValue(v);
   })}\n`;
 }
