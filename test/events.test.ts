@@ -106,6 +106,26 @@ describe("events (pure)", () => {
     }
   });
 
+  it("follows a log that does not exist yet; one process's events keep their order", async () => {
+    const root = fs.mkdtempSync("/var/tmp/tsbox-events-");
+    try {
+      const ac = new AbortController();
+      const seen: string[] = [];
+      const done = streamEvents(root, { filters: new Map(), signal: ac.signal, format: "{{.Action}} {{.TimeNano}}", pollMs: 5 }, (x) => {
+        seen.push(x.trim());
+      });
+      for (const a of ["tag", "import"]) recordEvent(root, "image", a, "sha256:x", {});
+      await until(() => seen.length === 2 || undefined, "two events");
+      ac.abort();
+      await done;
+      expect(seen.map((l) => l.split(" ")[0])).toEqual(["tag", "import"]);
+      const [t1, t2] = seen.map((l) => BigInt(l.split(" ")[1]!));
+      expect(t1! < t2!).toBe(true);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it("follows across a rotation: the old file is read to its end before the new one", async () => {
     const root = fs.mkdtempSync("/var/tmp/tsbox-events-");
     try {

@@ -46,9 +46,13 @@ export const eventsFile = (root: string): string => join(root, "events.log");
 const rotatedFile = (root: string): string => join(root, "events.log.1");
 const lockFile = (root: string): string => join(root, ".events.lock");
 
-/** Now in nanoseconds: the wall clock's milliseconds, refined by the monotonic clock's sub-millisecond part. */
+/** The wall clock at the process's first event, against the monotonic clock: events of one process keep their order. */
+let clockBase: bigint | undefined;
+
+/** Now in nanoseconds since the epoch: the wall clock's milliseconds, advanced by the monotonic clock. */
 export function nowNano(): bigint {
-  return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+  clockBase ??= BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+  return clockBase + process.hrtime.bigint();
 }
 
 /**
