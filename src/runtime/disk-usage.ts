@@ -10,7 +10,7 @@ import { layerSize } from "../image/layers.js";
 import { storePaths } from "../image/store.js";
 import { readAllStates, type ContainerState } from "../state/container-store.js";
 import { containerSize, imageSizes } from "./container-size.js";
-import { commandOf, statusText } from "./ps.js";
+import { commandOf, shortCommand, statusText } from "./ps.js";
 
 /** A volume's line (the volume commands fill them in; tsbox lists none yet). */
 export interface VolumeUsage { name: string; links: number; size: number }
@@ -41,11 +41,6 @@ function sharedSizes(root: string): Map<string, number> {
   return new Map([...layers].map(([id, l]) => [id, [...l].reduce((a, [chain, n]) => a + ((refs.get(chain) ?? 0) > 1 ? n : 0), 0)]));
 }
 
-function shortCommand(cmd: string): string {
-  const chars = [...cmd];
-  return JSON.stringify(chars.length <= 20 ? cmd : `${chars.slice(0, 19).join("")}…`);
-}
-
 export function verboseDiskUsage(root: string, volumes: readonly VolumeUsage[] = []): string {
   const states = readAllStates(root);
   const images = listImages(root);
@@ -59,7 +54,7 @@ export function verboseDiskUsage(root: string, volumes: readonly VolumeUsage[] =
   const sizes = imageSizes(root);
   const byCreated = [...states].sort((a, b) => b.created.localeCompare(a.created));
   const containerRow = (s: ContainerState): string[] => [
-    s.id.slice(0, 12), s.image, shortCommand(commandOf(root, s.id)), "0", size4(containerSize(root, s, sizes).rw),
+    s.id.slice(0, 12), s.image, shortCommand(commandOf(root, s.id), false), "0", size4(containerSize(root, s, sizes).rw),
     relativeTime(s.created), statusText(s), s.name,
   ];
   return [

@@ -60,7 +60,7 @@ export function commandOf(root: string, id: string): string {
 }
 
 /** Docker's formatter.Ellipsis, then quoted. */
-function shortCommand(cmd: string, noTrunc: boolean): string {
+export function shortCommand(cmd: string, noTrunc: boolean): string {
   const chars = [...cmd];
   const cut = noTrunc || chars.length <= 20 ? cmd : `${chars.slice(0, 19).join("")}…`;
   return JSON.stringify(cut);
