@@ -12,6 +12,7 @@ import {
 } from "../src/runtime/events.js";
 import { MAX_BYTES, encodeRecord, eventsFile, parseRecords, readEvents, recordEvent, type EventRecord } from "../src/state/events.js";
 import { busyboxTarball, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxAsync, until } from "./helpers.js";
+import { missingRegistryTools, startRegistry, type RunningRegistry } from "./registry.fixtures.js";
 
 const record = (o: Partial<EventRecord> = {}): EventRecord => ({
   v: 1, type: "container", action: "die", id: "a".repeat(64),
@@ -354,5 +355,35 @@ describe("on the command line", () => {
       spawnSync("docker", ["rm", "-f", name], { stdio: "ignore" });
       spawnSync("docker", ["rmi", tag], { stdio: "ignore" });
     }
+  });
+});
+
+describe("image pull and push events", () => {
+  const missing = missingRegistryTools();
+  let work: string;
+  let root: string;
+  let registry: RunningRegistry | undefined;
+  beforeAll(async () => {
+    if (missing.length > 0) return;
+    work = fs.mkdtempSync("/var/tmp/tsbox-events-reg-");
+    root = rootWithBusybox();
+    registry = await startRegistry(path.join(work, "registry"));
+  }, 120_000);
+  afterAll(async () => {
+    await registry?.stop();
+    if (root) removeRoot(root);
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it.skipIf(missing.length > 0)("push and pull: the reference is the actor, its repository the name, as Docker's", () => {
+    const since = new Date().toISOString();
+    const ref = `${registry!.host}/ev/busybox:1`;
+    expect(tsbox(root, ["tag", "busybox", ref]).code).toBe(0);
+    expect(tsbox(root, ["push", ref]).code).toBe(0);
+    expect(tsbox(root, ["rmi", ref]).code).toBe(0);
+    expect(tsbox(root, ["pull", ref]).code).toBe(0);
+    const out = tsbox(root, ["events", "--since", since, "--until", "0s", "--filter", "event=push", "--filter", "event=pull",
+      "--format", "{{.Action}} {{.Actor.ID}} {{json .Actor.Attributes}}"]).stdout;
+    expect(out).toBe(`push ${ref} {"name":"${registry!.host}/ev/busybox"}\npull ${ref} {"name":"${registry!.host}/ev/busybox"}\n`);
   });
 });
