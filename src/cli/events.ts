@@ -5,7 +5,7 @@ import { collect, prepare } from "./common.js";
 
 export function registerEventsCommand(program: Command): void {
   program.command("events")
-    .description("Get real time events from the server")
+    .description("Get real time events (container and image events, from the state root's event log)")
     .option("-f, --filter <filter>", "Filter output based on conditions provided", collect, [])
     .option("--format <string>", "Format the output using the given Go template")
     .option("--since <string>", "Show all events created since timestamp")
