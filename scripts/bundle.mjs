@@ -139,6 +139,9 @@ const decider = await build({
   format: "cjs",
   target: "node22",
   external: ["pino", "ffi-rs"],
+  // The event log's debug lines load pino from beside the bundle, as the CLI's do.
+  define: { "import.meta.url": "__tsboxUrl" },
+  banner: { js: "const __tsboxUrl = require('node:url').pathToFileURL(__filename).href;" },
   metafile: true,
   logLevel: "warning",
 });

@@ -1,19 +1,20 @@
 // Docker-style output: padded tables, human sizes ("4.26MB"), relative times.
 
+/** Docker's tabwriter (minwidth 10, padding 3): a column is its widest cell plus 3, at least 10. */
 export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const widths = headers.map((h, i) => Math.max(10, 3 + Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length))));
   const line = (cells: string[]): string =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 3))).join("").trimEnd() + "\n";
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("").trimEnd() + "\n";
   return line(headers) + rows.map(line).join("");
 }
 
-/** Decimal units with 3 significant digits, as Docker's go-units HumanSize. */
-export function humanSize(bytes: number): string {
+/** Decimal units with 3 significant digits (go-units HumanSizeWithPrecision; its HumanSize is 4). */
+export function humanSize(bytes: number, precision = 3): string {
   const units = ["B", "kB", "MB", "GB", "TB", "PB"];
   let v = bytes;
   let i = 0;
   while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
-  return `${Number(v.toPrecision(3))}${units[i]}`;
+  return `${Number(v.toPrecision(precision))}${units[i]}`;
 }
 
 /** 33554432 → "32MiB", as limits are usually given. */

@@ -16,9 +16,15 @@ export function registerArchiveCommands(program: Command): void {
       const g = await prepare(cmd);
       if (o.input === undefined && process.stdin.isTTY) throw new UsageError("requested load from stdin, but stdin is empty");
       const input = o.input === undefined ? process.stdin : openInput(o.input);
-      const { loadArchive } = await imageApi();
+      const api = await imageApi();
       // Docker's -q only hides progress, which tsbox does not draw: the result lines stay.
-      const { lines } = await loadArchive(g.root, input);
+      const { lines } = await api.loadArchive(g.root, input);
+      const { imageEvent, imageIdOf } = await import("./image-events.js");
+      for (const line of lines) {
+        const m = /^Loaded image(?: ID)?: (.+)$/.exec(line);
+        const id = m?.[1] === undefined ? undefined : imageIdOf(api, g.root, m[1]);
+        if (id !== undefined) imageEvent(api, g.root, "load", id, id);
+      }
       process.stdout.write(lines.map((l) => `${l}\n`).join(""));
     });
 
@@ -31,12 +37,11 @@ export function registerArchiveCommands(program: Command): void {
       if (o.output === undefined && process.stdout.isTTY) {
         throw new UsageError("cowardly refusing to save to a terminal. Use the -o flag or redirect");
       }
-      const { saveImages } = await imageApi();
-      if (o.output === undefined) {
-        await saveImages(g.root, refs, process.stdout);
-        return;
-      }
-      await saveToFile(o.output, (out) => saveImages(g.root, refs, out));
+      const api = await imageApi();
+      if (o.output === undefined) await api.saveImages(g.root, refs, process.stdout);
+      else await saveToFile(o.output, (out) => api.saveImages(g.root, refs, out));
+      const { imageEvent, imageIdOf } = await import("./image-events.js");
+      for (const id of new Set(refs.map((r) => imageIdOf(api, g.root, r)))) if (id !== undefined) imageEvent(api, g.root, "save", id, id);
     });
 }
 

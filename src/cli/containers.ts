@@ -2,13 +2,17 @@
 // rename, container prune.
 
 import type { Command } from "commander";
-import { CorruptContainerError, NotFoundError, TsboxError, UsageError } from "../errors.js";
+import { CorruptContainerError, FlagError, NotFoundError, TsboxError, UsageError } from "../errors.js";
 import { collect, eachArg, inspectEach, prepare } from "./common.js";
 
 function timeoutFlag(v: string | undefined): number {
-  if (v === undefined) return 10;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new UsageError(`invalid argument "${v}" for "-t, --time" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
+  return v === undefined ? 10 : intFlag(v, "-t, --time");
+}
+
+/** An integer flag as Go's strconv.ParseInt takes it, with Docker's flag error. */
+function intFlag(v: string, flag: string): number {
+  const n = /^[+-]?\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n)) throw new FlagError(`invalid argument "${v}" for "${flag}" flag: strconv.ParseInt: parsing "${JSON.stringify(v).slice(1, -1)}": invalid syntax`);
   return n;
 }
 
@@ -56,11 +60,17 @@ function registerPs(program: Command): void {
     .option("--no-trunc", "Don't truncate output")
     .option("-f, --filter <filter>", "Filter output based on conditions provided", collect, [])
     .option("--format <format>", "Format output using a custom template: 'table' or 'json'")
-    .action(async (o: { all: boolean; quiet: boolean; trunc: boolean; filter: string[]; format?: string }, cmd: Command) => {
+    .option("-n, --last <int>", "Show n last created containers (includes all states)", "-1")
+    .option("-l, --latest", "Show the latest created container (includes all states)", false)
+    .option("-s, --size", "Display total file sizes", false)
+    .action(async (o: { all: boolean; quiet: boolean; trunc: boolean; filter: string[]; format?: string; last: string; latest: boolean; size: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
+      const last = intFlag(o.last, "-n, --last");
       const { listContainers } = await import("../runtime/ps.js");
       process.stdout.write(listContainers(g.root, {
         all: o.all, quiet: o.quiet, noTrunc: !o.trunc, filters: o.filter, ...(o.format ? { format: o.format } : {}),
+        // As Docker's client: -l is -n 1 unless -n was given.
+        last: o.latest && last === -1 ? 1 : last, size: o.size,
         warn: (line) => process.stderr.write(`WARNING: ${line}\n`),
       }));
     });
@@ -211,14 +221,15 @@ function registerInspect(program: Command): void {
     .description("Return low-level information on containers or images")
     .argument("<name...>")
     .option("--type <type>", "Only inspect objects of the given type (container, image)")
-    .action(async (refs: string[], o: { type?: string }, cmd: Command) => {
+    .option("-s, --size", "Display total file sizes if the type is container", false)
+    .action(async (refs: string[], o: { type?: string; size: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
       const { findContainer } = await import("../state/container-store.js");
       const { inspectContainer } = await import("../runtime/inspect.js");
       await inspectEach(refs, async (ref) => {
         if (o.type !== "image") {
           try {
-            return inspectContainer(g.root, findContainer(g.root, ref));
+            return inspectContainer(g.root, findContainer(g.root, ref), { size: o.size });
           } catch (e) {
             // A container that is there but broken is not an image of that name.
             if (o.type === "container" || !(e instanceof TsboxError) || e instanceof CorruptContainerError) throw e;

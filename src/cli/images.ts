@@ -20,6 +20,10 @@ export function registerImageCommands(program: Command): void {
       const input = file === "-" ? process.stdin : openInput(file);
       const { importImage } = await imageApi();
       const image = await importImage(g.root, input, ref, { changes: o.change, ...(o.message ? { message: o.message } : {}) });
+      const { familiarTagged, imageEvent } = await import("./image-events.js");
+      const api = await imageApi();
+      if (ref !== undefined) imageEvent(api, g.root, "tag", image.id, familiarTagged(api, ref));
+      imageEvent(api, g.root, "import", image.id, image.id);
       process.stdout.write(`${image.id}\n`);
     });
 
@@ -55,12 +59,14 @@ export function registerImageCommands(program: Command): void {
     .option("-f, --force", "Force removal of the image", false)
     .action(async (refs: string[], o: { force: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
-      const { removeImage } = await imageApi();
+      const api = await imageApi();
+      const { imageIdOf, removalEvents } = await import("./image-events.js");
       const inUse = imagesInUse(g.root);
       await eachArg(refs, (ref) => {
-        for (const line of removeImage(g.root, ref, { force: o.force, inUse: (id) => inUse.has(id) })) {
-          process.stdout.write(`${line}\n`);
-        }
+        const id = imageIdOf(api, g.root, ref);
+        const lines = api.removeImage(g.root, ref, { force: o.force, inUse: (i) => inUse.has(i) });
+        removalEvents(api, g.root, id, lines);
+        for (const line of lines) process.stdout.write(`${line}\n`);
       });
     });
 }
@@ -117,8 +123,11 @@ export function registerTagAndImageCommands(program: Command): void {
     .argument("<target>", "TARGET_IMAGE[:TAG]")
     .action(async (source: string, target: string, _o: unknown, cmd: Command) => {
       const g = await prepare(cmd);
-      const { tagImage } = await imageApi();
-      tagImage(g.root, source, target);
+      const api = await imageApi();
+      api.tagImage(g.root, source, target);
+      const { familiarTagged, imageEvent, imageIdOf } = await import("./image-events.js");
+      const id = imageIdOf(api, g.root, target);
+      if (id !== undefined) imageEvent(api, g.root, "tag", id, familiarTagged(api, target));
     });
 
   const image = program.command("image").description("Manage images");

@@ -9,6 +9,7 @@ import { registerArchiveCommands, registerExportCommand } from "./archive.js";
 import { registerBuildCommand, registerBuilderCommand } from "./build.js";
 import { registerChangeCommands } from "./changes.js";
 import { registerContainerCommands } from "./containers.js";
+import { registerEventsCommand } from "./events.js";
 import { registerExecCommands } from "./exec.js";
 import { normalizeFlags } from "./flag-syntax.js";
 import { registerImageCommands, registerTagAndImageCommands } from "./images.js";
@@ -76,6 +77,7 @@ function buildProgram(command: string | undefined): Command {
   registerResourceCommands(program);
   registerExecCommands(program);
   registerSystemCommands(program);
+  registerEventsCommand(program);
   registerInfoCommand(program);
   registerNetworkCommands(program);
   registerPortCommand(program);
@@ -102,7 +104,8 @@ export function exitCodeOf(command: string | undefined, code: number): number {
 /**
  * Docker's management-command forms of the verbs: `container ls` is `ps`,
  * `container rm` is `rm`, `image ls` is `images`, `image rm` is `rmi`, and
- * `container X` / `image X` the top-level X for the others tsbox has. Groups
+ * `container X` / `image X` the top-level X for the others tsbox has,
+ * `system events` is `events`. Groups
  * with subcommands of their own (`container prune`, `image inspect|prune`)
  * keep them.
  */
@@ -117,6 +120,7 @@ const GROUP_VERBS: Record<string, Record<string, string>> = {
     ls: "images", list: "images", rm: "rmi", remove: "rmi", pull: "pull", push: "push", tag: "tag", save: "save",
     load: "load", import: "import", history: "history", build: "build",
   },
+  system: { events: "events" },
 };
 
 export function expandGroupVerbs(argv: readonly string[]): string[] {

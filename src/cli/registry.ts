@@ -61,12 +61,17 @@ export function registerRegistryCommands(program: Command): void {
           signal,
           ...(o.platform !== undefined ? { platform: o.platform } : {}),
         };
+        const { referenceEvent } = await import("./image-events.js");
+        const api = await import("../image/index.js");
         if (o.allTags) {
-          const { pullAllTags } = await (await import("../image/index.js")).pullAllApi();
-          out.write(`${(await pullAllTags(g.root, name, opts)).name}\n`);
+          const { pullAllTags } = await api.pullAllApi();
+          const all = await pullAllTags(g.root, name, opts);
+          for (const tag of all.tags) referenceEvent(api, g.root, "pull", `${all.name}:${tag}`);
+          out.write(`${all.name}\n`);
           return;
         }
         const r = await pullImage(g.root, name, opts);
+        referenceEvent(api, g.root, "pull", r.reference);
         out.write(`${r.reference}\n`);
       });
     });
@@ -90,6 +95,10 @@ export function registerRegistryCommands(program: Command): void {
           signal, ...(Number.isInteger(chunk) && chunk > 0 ? { chunkSize: chunk } : {}),
         });
         if (o.quiet) for (const t of pushed) out.write(`${t.tag}: digest: ${t.digest}\n`);
+        const { referenceEvent } = await import("./image-events.js");
+        const api = await import("../image/index.js");
+        const repo = api.referenceString(api.parseNormalizedNamed(name)).replace(/:[^:/]*$/, "");
+        for (const t of pushed) referenceEvent(api, g.root, "push", `${repo}:${t.tag}`);
       });
     });
 

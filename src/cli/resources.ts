@@ -37,6 +37,7 @@ export function registerResourceCommands(program: Command): void {
     .option("--cpuset-mems <list>", "MEMs in which to allow execution (0-3, 0,1)")
     .option("--pids-limit <n>", "Tune container pids limit (set -1 for unlimited)")
     .option("--blkio-weight <n>", "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)")
+    .option("--restart <policy>", "Restart policy to apply when a container exits")
     .action(async (refs: string[], o: Record<string, string | undefined>, cmd: Command) => {
       const g = await prepare(cmd);
       const { hasChanges, updateContainer } = await import("../runtime/update.js");
@@ -58,9 +59,10 @@ export function registerResourceCommands(program: Command): void {
         pidsLimit: opt("pidsLimit", (v) => parseIntFlag(v, "--pids-limit")),
         blkioWeight: opt("blkioWeight", (v) => parseUint16(v, "--blkio-weight")),
       };
-      if (!hasChanges(u)) throw new UsageError("you must provide one or more flags when using this command");
+      const restart = o.restart === undefined ? undefined : (await import("./run.js")).parseRestart(String(o.restart));
+      if (!hasChanges(u) && !restart) throw new UsageError("you must provide one or more flags when using this command");
       await eachArg(refs, (ref) => {
-        updateContainer(g.root, ref, u);
+        updateContainer(g.root, ref, u, restart);
         process.stdout.write(`${ref}\n`);
       });
     });

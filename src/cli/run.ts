@@ -157,10 +157,11 @@ function pullToStderr(root: string): (ref: string) => Promise<void> {
     const [{ pullImage }, { createProgress }, { insecureRegistriesFrom, retryPolicyFrom }] =
       await Promise.all([image.pullApi(), image.pullProgressApi(), image.registryClientApi()]);
     const err = process.stderr;
-    await pullImage(root, ref, {
+    const pulled = await pullImage(root, ref, {
       progress: createProgress(err, { tty: err.isTTY === true, columns: err.columns ?? 80 }),
       insecureRegistries: insecureRegistriesFrom([]), retry: retryPolicyFrom(),
     });
+    (await import("./image-events.js")).referenceEvent(image, root, "pull", pulled.reference);
   };
 }
 

@@ -8,8 +8,14 @@ export function registerSystemCommands(program: Command): void {
 
   system.command("df")
     .description("Show tsbox disk usage")
-    .action(async (_o: unknown, cmd: Command) => {
+    .option("-v, --verbose", "Show detailed information on space usage", false)
+    .action(async (o: { verbose: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
+      if (o.verbose) {
+        const { verboseDiskUsage } = await import("../runtime/disk-usage.js");
+        process.stdout.write(verboseDiskUsage(g.root));
+        return;
+      }
       const { humanSize, table } = await import("../format.js");
       const { listImages } = await import("../image/index.js");
       const { readAllStates, containerPaths } = await import("../state/container-store.js");

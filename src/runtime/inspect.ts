@@ -5,12 +5,19 @@ import { join } from "node:path";
 import { CorruptContainerError } from "../errors.js";
 import { containerPaths, readSpec, type ContainerState } from "../state/container-store.js";
 import { stateWord } from "./ps.js";
+import { containerSize } from "./container-size.js";
 import type { Spec } from "../oci/spec.js";
 import { readAttachment, readNetworkConfig, type Attachment, type ContainerNetworkConfig } from "../network/index.js";
 
+function sizeFields(root: string, s: ContainerState): { SizeRw: number; SizeRootFs: number } {
+  const z = containerSize(root, s);
+  return { SizeRw: z.rw, SizeRootFs: z.rootFs };
+}
+
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
-export function inspectContainer(root: string, s: ContainerState): Record<string, unknown> {
+/** size: SizeRw and SizeRootFs, which Docker computes (and shows) only when asked (`inspect --size`). */
+export function inspectContainer(root: string, s: ContainerState, opts: { size?: boolean } = {}): Record<string, unknown> {
   const paths = containerPaths(root, s.id);
   let spec: Spec | undefined;
   try {
@@ -93,6 +100,7 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
       Name: "overlay2",
       Data: { UpperDir: paths.upper, WorkDir: paths.work, MergedDir: paths.rootfs },
     },
+    ...(opts.size ? sizeFields(root, s) : {}),
     Mounts: (spec?.mounts ?? []).filter((m) => m.type === "bind" && m.source && !m.source.startsWith(paths.dir))
       .map((m) => ({
         Type: "bind", Source: m.source, Destination: m.destination, Mode: "",

@@ -4,6 +4,7 @@ import { constants as osConstants } from "node:os";
 import { TsboxError, UsageError } from "../errors.js";
 import { findContainer, ownerAlive } from "../state/container-store.js";
 import { requestStop, signal, thawIfPaused } from "./container-control.js";
+import { containerAttributes, recordEvent } from "../state/events.js";
 
 /** Docker's -s: a name with or without SIG, or a number. */
 export function parseSignal(sig: string): NodeJS.Signals | number {
@@ -17,6 +18,11 @@ export function parseSignal(sig: string): NodeJS.Signals | number {
   return name;
 }
 
+/** The signal's number, as Docker's kill event gives it. */
+export function signalNumber(sig: NodeJS.Signals | number): number {
+  return typeof sig === "number" ? sig : osConstants.signals[sig];
+}
+
 export async function killContainer(root: string, ref: string, sig: string): Promise<void> {
   const signo = parseSignal(sig);
   const s = findContainer(root, ref);
@@ -25,6 +31,7 @@ export async function killContainer(root: string, ref: string, sig: string): Pro
   }
   // As Docker: a container killed by the user counts as stopped by hand.
   requestStop(root, s.id);
+  recordEvent(root, "container", "kill", s.id, containerAttributes(s, { signal: String(signalNumber(signo)) }));
   signal(s, signo);
   if (signo === "SIGKILL" || signo === 9) await thawIfPaused(s);
 }

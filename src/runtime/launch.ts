@@ -6,12 +6,14 @@
 // pid (or why it failed), and the container is recorded running with the
 // monitor as its owner. The callers undo what they made when this throws.
 
+import { resolve } from "node:path";
 import type { Cgroup, Hierarchy } from "../cgroupfs/index.js";
 import { createCgroup, devicesEnforced } from "../cgroupfs/index.js";
 import type { NativeLauncher } from "../native/launcher.js";
 import type { CgroupMountInfo } from "../oci/build-plan.js";
 import { containerPaths, writeState, type ContainerState } from "../state/container-store.js";
 import { crashPoint } from "../state/crash.js";
+import { containerAttributes, recordEvent } from "../state/events.js";
 import type { Host } from "./host.js";
 import type { MonitorLauncher } from "./monitor.js";
 
@@ -40,7 +42,7 @@ export async function launchMonitored(root: string, state: ContainerState, cgrou
   monitor: MonitorLauncher): Promise<ContainerState> {
   crashPoint("monitor");
   const m = await monitor.launch({
-    paths: containerPaths(root, state.id), cgroupDirs: cgroup.dirs, tty: Boolean(state.tty),
+    paths: containerPaths(root, state.id), cgroupDirs: cgroup.dirs, tty: Boolean(state.tty), container: { root: resolve(root), id: state.id },
     ...(state.restartPolicy ? { restartPolicy: state.restartPolicy } : {}),
     ...(state.logConfig ? { logConfig: state.logConfig } : {}),
     ...(state.autoRemove ? { exitCommand: selfCommand(root, ["rm", "-f", state.id]) } : {}),
@@ -51,6 +53,7 @@ export async function launchMonitored(root: string, state: ContainerState, cgrou
     exitCode: undefined, oomKilled: undefined, finishedAt: undefined,
   };
   writeState(root, running);
+  recordEvent(root, "container", "start", state.id, containerAttributes(running));
   return running;
 }
 

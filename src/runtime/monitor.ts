@@ -26,6 +26,12 @@ export interface MonitorRequest {
   cgroupDirs: string[];
   tty: boolean;
   restartPolicy?: RestartPolicy;
+  /**
+   * The container's state root and id: the decider then runs at every exit (it
+   * records the `die` event and reads the policy `update --restart` may have
+   * changed). Without it, only a container with a policy other than "no" has one.
+   */
+  container?: { root: string; id: string };
   logConfig?: LogConfig;
   /** run when the container is gone for good (conmon's --exit-command), e.g. `tsbox rm -f` for --rm */
   exitCommand?: string[];
@@ -48,8 +54,8 @@ export async function launchMonitor(req: MonitorRequest): Promise<Monitored> {
   const oom = oomFile(req.cgroupDirs);
   if (oom) args.push("--oom-file", oom);
   if (req.tty) args.push("--tty");
-  if (req.restartPolicy && req.restartPolicy.name !== "no") {
-    const decide = restartDeciderCommand(req.restartPolicy);
+  if (req.container || (req.restartPolicy && req.restartPolicy.name !== "no")) {
+    const decide = restartDeciderCommand(req.restartPolicy ?? { name: "no", maximumRetryCount: 0 }, req.container);
     args.push("--decide", String(decide.length), ...decide);
   }
   if (req.logConfig?.maxSize) args.push("--log-max-size", String(req.logConfig.maxSize));
@@ -75,8 +81,9 @@ export async function launchMonitor(req: MonitorRequest): Promise<Monitored> {
  * argv the monitor runs at each exit to decide a restart (cli/restart-decider.ts,
  * bundled on its own). `--` ends Node's options: nothing after it reaches Node's parser.
  */
-export function restartDeciderCommand(policy: RestartPolicy): string[] {
-  return [process.execPath, "--", join(packageRoot(), "dist", "restart-decider.cjs"), JSON.stringify(policy)];
+export function restartDeciderCommand(policy: RestartPolicy, container?: { root: string; id: string }): string[] {
+  return [process.execPath, "--", join(packageRoot(), "dist", "restart-decider.cjs"), JSON.stringify(policy),
+    ...(container ? [container.root, container.id] : [])];
 }
 
 /** The counter the kernel bumps on an OOM kill in the container's memory cgroup. */

@@ -5,6 +5,7 @@ import { detectHierarchy } from "../cgroupfs/index.js";
 import { containerCgroup } from "../state/container-cgroup.js";
 import { findContainer } from "../state/container-store.js";
 import { isLive } from "./container-control.js";
+import { containerAttributes, recordEvent } from "../state/events.js";
 
 /** pause/unpause: the cgroup freezer (Docker's wording for the refusals). */
 export async function pauseContainer(root: string, ref: string, pause: boolean): Promise<void> {
@@ -18,4 +19,5 @@ export async function pauseContainer(root: string, ref: string, pause: boolean):
     if (!cg.frozen()) throw new TsboxError(`Container ${s.id} is not paused`);
     await cg.thaw();
   }
+  recordEvent(root, "container", pause ? "pause" : "unpause", s.id, containerAttributes(s));
 }

@@ -6,12 +6,17 @@
 import { CorruptContainerError, UsageError } from "../errors.js";
 import { detectHierarchy } from "../cgroupfs/index.js";
 import { containerCgroup } from "../state/container-cgroup.js";
-import { relativeTime, table } from "../format.js";
+import { humanSize, relativeTime, table } from "../format.js";
+import { containerSize, imageSizes } from "./container-size.js";
 import { containerPaths, namesOf, ownerAlive, readAllStates, readSpec, type ContainerState } from "../state/container-store.js";
 import { formatPorts, readAttachment, readNetworkConfig } from "../network/index.js";
 
 export interface PsOptions {
   all: boolean; quiet: boolean; noTrunc: boolean; filters: string[]; format?: string;
+  /** -n N (-l: 1): the N last created, in any state; absent or negative: no limit */
+  last?: number;
+  /** -s: the SIZE column (read-write layer, and virtual with the image) */
+  size?: boolean;
   /** one line per container that cannot be read */
   warn?: (line: string) => void;
 }
@@ -55,7 +60,7 @@ export function commandOf(root: string, id: string): string {
 }
 
 /** Docker's formatter.Ellipsis, then quoted. */
-function shortCommand(cmd: string, noTrunc: boolean): string {
+export function shortCommand(cmd: string, noTrunc: boolean): string {
   const chars = [...cmd];
   const cut = noTrunc || chars.length <= 20 ? cmd : `${chars.slice(0, 19).join("")}…`;
   return JSON.stringify(cut);
@@ -70,14 +75,16 @@ interface Row {
   created: string;
   state: string;
   status: string;
+  /** "" when unknown */
+  imageId: string;
 }
 
 function rowOf(s: ContainerState): Row {
-  return { id: s.id, name: s.name, image: s.image, created: s.created, state: stateWord(s), status: statusText(s) };
+  return { id: s.id, name: s.name, image: s.image, created: s.created, state: stateWord(s), status: statusText(s), imageId: s.imageId };
 }
 
 function deadRow(root: string, e: CorruptContainerError): Row {
-  return { id: e.id, name: namesOf(root, e.id)[0] ?? "", image: "", created: "", state: "dead", status: "Dead" };
+  return { id: e.id, name: namesOf(root, e.id)[0] ?? "", image: "", created: "", state: "dead", status: "Dead", imageId: "" };
 }
 
 function matches(s: Row, filters: string[]): boolean {
@@ -109,9 +116,17 @@ export function listContainers(root: string, o: PsOptions): string {
   });
   // Newest first; the dead, whose creation time is lost with their state, last.
   const rows = [...states.map(rowOf), ...dead]
-    .filter((s) => o.filters.length > 0 || o.all || ["running", "restarting", "paused"].includes(s.state))
+    // As Docker's daemon: a limit lists the last created whatever their state.
+    .filter((s) => o.filters.length > 0 || o.all || (o.last ?? 0) > 0 || ["running", "restarting", "paused"].includes(s.state))
     .filter((s) => matches(s, o.filters))
-    .sort((a, b) => b.created.localeCompare(a.created));
+    .sort((a, b) => b.created.localeCompare(a.created))
+    .slice(0, (o.last ?? 0) > 0 ? o.last : undefined);
+  const sizes = o.size ? imageSizes(root) : undefined;
+  const sizeOf = (s: Row): string => {
+    if (!sizes || !s.imageId) return "0B";
+    const z = containerSize(root, { id: s.id, imageId: s.imageId }, sizes);
+    return `${humanSize(z.rw)} (virtual ${humanSize(z.rootFs)})`;
+  };
   const id = (s: Row): string => (o.noTrunc ? s.id : s.id.slice(0, 12));
   const since = (s: Row): string => (s.created ? relativeTime(s.created) : "");
   if (o.quiet) return rows.map((s) => `${id(s)}\n`).join("");
@@ -119,12 +134,13 @@ export function listContainers(root: string, o: PsOptions): string {
     return rows.map((s) => `${JSON.stringify({
       Command: shortCommand(commandOf(root, s.id), o.noTrunc), CreatedAt: s.created, ID: id(s), Image: s.image,
       Labels: "", LocalVolumes: "0", Mounts: "", Names: s.name, Networks: networksOf(root, s.id), Ports: portsOf(root, s.id),
-      RunningFor: since(s), Size: "0B", State: s.state, Status: s.status,
+      RunningFor: since(s), Size: sizeOf(s), State: s.state, Status: s.status,
     })}\n`).join("");
   }
   if (o.format !== undefined && o.format !== "table") throw new UsageError(`unsupported format: ${o.format} (use table or json)`);
-  return table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows.map((s) => [
+  return table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", ...(o.size ? ["SIZE"] : [])], rows.map((s) => [
     id(s), s.image, shortCommand(commandOf(root, s.id), o.noTrunc), since(s), s.status, portsOf(root, s.id), s.name,
+    ...(o.size ? [sizeOf(s)] : []),
   ]));
 }
 

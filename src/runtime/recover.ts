@@ -10,6 +10,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { CorruptContainerError } from "../errors.js";
 import { containerCgroup } from "../state/container-cgroup.js";
 import { log } from "../log.js";
+import { recordEvent } from "../state/events.js";
 import { withLock } from "../util/lock.js";
 import { shimLauncher } from "../native/launcher.js";
 import { disconnect, realNetwork, releaseStopped } from "./network.js";
@@ -78,10 +79,13 @@ export async function removeBrokenContainer(root: string, id: string, h: Hierarc
     : containerCgroup(h, { id });
   await cg.destroy(); // kills what is left, a paused container's processes too
   await disconnect(realNetwork, shimLauncher, root, id);
+  const names = namesOf(root, id);
   withLock(containerLockFile(root, id), () => {
     rmSync(containerPaths(root, id).dir, { recursive: true, force: true });
-    for (const name of namesOf(root, id)) releaseName(root, name, id);
+    for (const name of names) releaseName(root, name, id);
   });
+  // What it was made from is lost with its state: its name is what is left to say.
+  recordEvent(root, "container", "destroy", id, names[0] !== undefined ? { name: names[0] } : {});
 }
 
 export async function recoverStale(root: string): Promise<void> {

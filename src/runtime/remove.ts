@@ -5,6 +5,7 @@ import { CorruptContainerError, NotFoundError, TsboxError } from "../errors.js";
 import { readState, resolveContainerId, ownerAlive, type ContainerState } from "../state/container-store.js";
 import { crashPoint } from "../state/crash.js";
 import { releaseContainer, removeBrokenContainer } from "./recover.js";
+import { containerAttributes, recordEvent } from "../state/events.js";
 
 export async function removeContainer(root: string, ref: string, opts: { force: boolean }): Promise<void> {
   const id = resolveContainerId(root, ref);
@@ -24,6 +25,7 @@ export async function removeContainer(root: string, ref: string, opts: { force: 
     throw new TsboxError(`cannot remove container "${ref}": container is running: stop the container before removing or force remove`);
   }
   crashPoint("rm");
+  if (live) recordEvent(root, "container", "kill", id, containerAttributes(state, { signal: "9" }));
   // Killing the cgroup takes the whole container down, init and all.
   await releaseContainer(root, { ...state, autoRemove: true });
 }

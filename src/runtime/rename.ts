@@ -8,6 +8,7 @@ import {
   containerLockFile, findContainer, readState, releaseName, reserveName, writeState,
 } from "../state/container-store.js";
 import { validateName } from "../state/names.js";
+import { containerAttributes, recordEvent } from "../state/events.js";
 
 export function renameContainer(root: string, ref: string, newName: string): void {
   const s = findContainer(root, ref);
@@ -21,4 +22,5 @@ export function renameContainer(root: string, ref: string, newName: string): voi
     return cur.name;
   });
   releaseName(root, old ?? name, s.id);
+  if (old !== undefined) recordEvent(root, "container", "rename", s.id, containerAttributes({ ...s, name }, { oldName: `/${old}` }));
 }

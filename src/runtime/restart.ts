@@ -2,8 +2,10 @@
 
 import { startContainer } from "./start.js";
 import { stopContainer } from "./stop.js";
+import { containerAttributes, recordEvent } from "../state/events.js";
 
 export async function restartContainer(root: string, ref: string, timeoutSec = 10): Promise<void> {
   await stopContainer(root, ref, timeoutSec);
-  await startContainer(root, ref);
+  const s = await startContainer(root, ref);
+  recordEvent(root, "container", "restart", s.id, containerAttributes(s));
 }

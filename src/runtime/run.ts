@@ -21,6 +21,7 @@ import {
   settleContainer, writeState, type ContainerPaths, type ContainerState, type LogConfig, type RestartPolicy,
 } from "../state/container-store.js";
 import { crashPoint } from "../state/crash.js";
+import { containerAttributes, recordEvent } from "../state/events.js";
 import { buildSpec, type RunFlags } from "../oci/specconv.js";
 import { currentCapabilities } from "../native/capabilities.js";
 import { hostDevices } from "./host-devices.js";
@@ -210,6 +211,9 @@ function createContainer(req: RunRequest, image: ResolvedImage, id: string, path
     config: containerConfig(image.config.config, req.flags, process.env),
   };
   writeState(req.root, state);
+  recordEvent(req.root, "container", "create", id, containerAttributes(state));
+  // A run that fails from here on takes the container away again, as an `rm` would.
+  undo.push(() => recordEvent(req.root, "container", "destroy", id, containerAttributes(state)));
   crashPoint("create");
   return state;
 }
@@ -263,6 +267,7 @@ function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, cr
   if (!started.ok) throw new LaunchError(started.message, started.code);
   const state: ContainerState = { ...created, status: "running", pid, startedAt: new Date().toISOString() };
   writeState(req.root, state);
+  recordEvent(req.root, "container", "start", state.id, containerAttributes(state));
   // Last: once copying, the fds are the copier's (undo must not close them).
   const copy = req.flags.tty ? undefined : attachPipes(native, launched.pipes, req.output);
   return { pid, state, cgroup, spec, stopForwarding, ...(copy ? { copy } : {}) };

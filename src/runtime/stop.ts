@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { findContainer, ownerAlive, readState } from "../state/container-store.js";
 import { releaseStopped } from "./network.js";
 import { crashPoint } from "../state/crash.js";
+import { containerAttributes, recordEvent } from "../state/events.js";
 import { isLive, requestStop, signal, thawIfPaused, waitExited } from "./container-control.js";
 
 export async function stopContainer(root: string, ref: string, timeoutSec = 10): Promise<void> {
@@ -11,15 +12,20 @@ export async function stopContainer(root: string, ref: string, timeoutSec = 10):
   if (!isLive(s)) return;
   requestStop(root, s.id);
   crashPoint("stop");
+  recordEvent(root, "container", "kill", s.id, containerAttributes(s, { signal: "15" }));
   signal(s, "SIGTERM");
   await thawIfPaused(s); // as Docker: a paused container gets the signal once it runs again
   if (!(timeoutSec > 0 && (await waitExited(root, s.id, timeoutSec * 1000)))) {
     const now = readState(root, s.id);
-    if (now && now.status !== "exited") signal(now, "SIGKILL");
+    if (now && now.status !== "exited") {
+      recordEvent(root, "container", "kill", s.id, containerAttributes(now, { signal: "9" }));
+      signal(now, "SIGKILL");
+    }
     await waitExited(root, s.id);
   }
   await waitMonitorGone(root, s.id);
   await releaseStopped(root, s.id);
+  recordEvent(root, "container", "stop", s.id, containerAttributes(readState(root, s.id) ?? s));
 }
 
 /** The monitor writes its last status and exits right after the container: a stopped container's network goes once it has. */

@@ -9,7 +9,9 @@ import { TsboxError, UsageError } from "../errors.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { withLock } from "../util/lock.js";
 import { containerCgroup } from "../state/container-cgroup.js";
-import { containerLockFile, containerPaths, findContainer, ownerAlive, readSpec, readState } from "../state/container-store.js";
+import {
+  containerLockFile, containerPaths, findContainer, ownerAlive, readSpec, readState, writeState, type ContainerState, type RestartPolicy,
+} from "../state/container-store.js";
 import { NANO_CPUS_ANNOTATION, type RunFlags } from "../oci/specconv.js";
 import type { Spec } from "../oci/spec.js";
 import { MIN_MEMORY, checkMemorySwap } from "../oci/units.js";
@@ -136,39 +138,52 @@ export function hasChanges(u: ResourceUpdate): boolean {
   return Object.values(u).some((v) => v !== undefined);
 }
 
-/** Updates one container (by name, id or id prefix); running: its cgroup too. */
-export function updateContainer(root: string, ref: string, u: ResourceUpdate): void {
+/**
+ * Updates one container (by name, id or id prefix): its limits (running: its
+ * cgroup too) and its restart policy (recorded in state.json, where the
+ * monitor's decider reads it at the next exit).
+ */
+export function updateContainer(root: string, ref: string, u: ResourceUpdate, restart?: RestartPolicy): void {
   const found = findContainer(root, ref);
-  const paths = containerPaths(root, found.id);
   withLock(containerLockFile(root, found.id), () => {
     const state = readState(root, found.id);
     if (!state) throw new TsboxError(`No such container: ${ref}`);
-    const spec = readSpec(root, found.id);
-    if (!spec) throw new TsboxError(`Cannot update container ${state.id}: no config.json`);
-    const nano = Number(spec.annotations?.[NANO_CPUS_ANNOTATION] ?? 0);
-    let merged: ReturnType<typeof mergeResources>;
-    try {
-      merged = mergeResources(spec.linux.resources, nano, u);
-    } catch (e) {
-      if (e instanceof TsboxError) throw new UsageError(`Cannot update container ${state.id}: ${e.message}`);
-      throw e;
+    // Checked first: a refused update changes nothing.
+    if (restart && restart.name !== "no" && state.autoRemove) {
+      throw new TsboxError(`Cannot update container ${state.id}: Restart policy cannot be updated because AutoRemove is enabled for the container`);
     }
-    if (state.status === "running" && ownerAlive(state.owner)) {
-      // Devices stay as they are: re-applying v1 rules starts with "deny all",
-      // a window in which the running container would lose /dev/null.
-      const { devices: _unchanged, ...live } = merged.resources;
-      try {
-        containerCgroup(detectHierarchy(), state).apply(live);
-      } catch (e) {
-        throw new TsboxError(`Cannot update container ${state.id}: ${(e as Error).message}`, 125, { cause: e });
-      }
-    }
-    const annotations = { ...spec.annotations };
-    if (merged.nanoCpus > 0) annotations[NANO_CPUS_ANNOTATION] = String(merged.nanoCpus);
-    else delete annotations[NANO_CPUS_ANNOTATION];
-    const next: Spec = { ...spec, linux: { ...spec.linux, resources: merged.resources } };
-    if (Object.keys(annotations).length > 0) next.annotations = annotations;
-    else delete next.annotations;
-    writeJsonAtomic(paths.config, next, false);
+    if (hasChanges(u)) updateResources(root, state, u);
+    if (restart) writeState(root, { ...state, restartPolicy: restart });
   });
+}
+
+function updateResources(root: string, state: ContainerState, u: ResourceUpdate): void {
+  const paths = containerPaths(root, state.id);
+  const spec = readSpec(root, state.id);
+  if (!spec) throw new TsboxError(`Cannot update container ${state.id}: no config.json`);
+  const nano = Number(spec.annotations?.[NANO_CPUS_ANNOTATION] ?? 0);
+  let merged: ReturnType<typeof mergeResources>;
+  try {
+    merged = mergeResources(spec.linux.resources, nano, u);
+  } catch (e) {
+    if (e instanceof TsboxError) throw new UsageError(`Cannot update container ${state.id}: ${e.message}`);
+    throw e;
+  }
+  if (state.status === "running" && ownerAlive(state.owner)) {
+    // Devices stay as they are: re-applying v1 rules starts with "deny all",
+    // a window in which the running container would lose /dev/null.
+    const { devices: _unchanged, ...live } = merged.resources;
+    try {
+      containerCgroup(detectHierarchy(), state).apply(live);
+    } catch (e) {
+      throw new TsboxError(`Cannot update container ${state.id}: ${(e as Error).message}`, 125, { cause: e });
+    }
+  }
+  const annotations = { ...spec.annotations };
+  if (merged.nanoCpus > 0) annotations[NANO_CPUS_ANNOTATION] = String(merged.nanoCpus);
+  else delete annotations[NANO_CPUS_ANNOTATION];
+  const next: Spec = { ...spec, linux: { ...spec.linux, resources: merged.resources } };
+  if (Object.keys(annotations).length > 0) next.annotations = annotations;
+  else delete next.annotations;
+  writeJsonAtomic(paths.config, next, false);
 }

@@ -10,6 +10,7 @@ import { withLock } from "../util/lock.js";
 import { randomBytesHex } from "../util/random.js";
 import { checkContainerState, checkMonitorStatus, checkSpec, readRecord } from "./container-records.js";
 import { generateName, validateName } from "./names.js";
+import { containerAttributes, recordEvent } from "./events.js";
 import type { Spec } from "../oci/spec.js";
 import type { ContainerState, MonitorStatus, Owner } from "./container-records.js";
 export type {
@@ -210,8 +211,15 @@ export function settleContainer(root: string, state: ContainerState, result: Exi
   withLock(containerLockFile(root, state.id), () => {
     const current = readState(root, state.id);
     if (!current) return;
-    if (remove) removeContainerDir(root, current);
-    else if (current.status !== "exited") {
+    // An exit no monitor reported (a foreground run, an owner that died, rm -f): its events are recorded here.
+    if (current.status === "running" || current.status === "restarting") {
+      if (result.oomKilled) recordEvent(root, "container", "oom", current.id, containerAttributes(current));
+      recordEvent(root, "container", "die", current.id, containerAttributes(current, { exitCode: String(result.exitCode) }));
+    }
+    if (remove) {
+      removeContainerDir(root, current);
+      recordEvent(root, "container", "destroy", current.id, containerAttributes(current));
+    } else if (current.status !== "exited") {
       writeState(root, {
         ...current, status: "exited", ...result, pid: undefined, finishedAt: new Date().toISOString(), owner: undefined,
       });
