@@ -6,6 +6,7 @@ import { CorruptContainerError } from "../errors.js";
 import { containerPaths, readSpec, type ContainerState } from "../state/container-store.js";
 import { stateWord } from "./ps.js";
 import type { Spec } from "../oci/spec.js";
+import type { MountPoint } from "../oci/mount-points.js";
 import { readAttachment, readNetworkConfig, type Attachment, type ContainerNetworkConfig } from "../network/index.js";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
@@ -88,7 +89,8 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
       Name: "overlay2",
       Data: { UpperDir: paths.upper, WorkDir: paths.work, MergedDir: paths.rootfs },
     },
-    Mounts: (spec?.mounts ?? []).filter((m) => m.type === "bind" && m.source && !m.source.startsWith(paths.dir))
+    Mounts: s.mounts ? s.mounts.map(mountEntry) : (spec?.mounts ?? [])
+      .filter((m) => m.type === "bind" && m.source && !m.source.startsWith(paths.dir))
       .map((m) => ({
         Type: "bind", Source: m.source, Destination: m.destination, Mode: "",
         RW: !(m.options ?? []).includes("ro"), Propagation: "rprivate",
@@ -104,6 +106,14 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
     },
     NetworkSettings: networkSettings(net, attached),
     ResolvedConfigPath: join(paths.dir, "config.json"),
+  };
+}
+
+/** One of Docker's `Mounts` entries (moby's types.MountPoint): a volume with its name and driver. */
+function mountEntry(m: MountPoint): Record<string, unknown> {
+  return {
+    Type: m.type, ...(m.type === "volume" ? { Name: m.name ?? "" } : {}), Source: m.source, Destination: m.destination,
+    ...(m.type === "volume" ? { Driver: "local" } : {}), Mode: m.mode, RW: m.rw, Propagation: m.propagation,
   };
 }
 

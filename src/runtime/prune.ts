@@ -32,7 +32,7 @@ export async function pruneContainers(root: string): Promise<{ ids: string[]; by
     const id = s.id;
     if (isLive(s) || s.status === "created") continue;
     bytes += dirSize(containerPaths(root, id).upper);
-    await releaseContainer(root, { ...s, autoRemove: true });
+    await releaseContainer(root, { ...s, autoRemove: true }, undefined, { volumes: false });
     ids.push(id);
   }
   return { ids, bytes };

@@ -6,7 +6,8 @@ import { readState, resolveContainerId, ownerAlive, type ContainerState } from "
 import { crashPoint } from "../state/crash.js";
 import { releaseContainer, removeBrokenContainer } from "./recover.js";
 
-export async function removeContainer(root: string, ref: string, opts: { force: boolean }): Promise<void> {
+/** `volumes` (rm -v): the container's anonymous volumes go with it. */
+export async function removeContainer(root: string, ref: string, opts: { force: boolean; volumes?: boolean }): Promise<void> {
   const id = resolveContainerId(root, ref);
   let state: ContainerState | undefined;
   try {
@@ -25,5 +26,5 @@ export async function removeContainer(root: string, ref: string, opts: { force: 
   }
   crashPoint("rm");
   // Killing the cgroup takes the whole container down, init and all.
-  await releaseContainer(root, { ...state, autoRemove: true });
+  await releaseContainer(root, { ...state, autoRemove: true }, undefined, { volumes: opts.volumes === true });
 }

@@ -206,12 +206,16 @@ export function containerLockFile(root: string, id: string): string {
  */
 export interface ExitResult { exitCode: number; oomKilled?: boolean }
 
-export function settleContainer(root: string, state: ContainerState, result: ExitResult, remove: boolean): void {
-  withLock(containerLockFile(root, state.id), () => {
+/** Returns the state of the container it removed (its volumes are the caller's to release), else undefined. */
+export function settleContainer(root: string, state: ContainerState, result: ExitResult, remove: boolean): ContainerState | undefined {
+  return withLock(containerLockFile(root, state.id), () => {
     const current = readState(root, state.id);
-    if (!current) return;
-    if (remove) removeContainerDir(root, current);
-    else if (current.status !== "exited") {
+    if (!current) return undefined;
+    if (remove) {
+      removeContainerDir(root, current);
+      return current;
+    }
+    if (current.status !== "exited") {
       writeState(root, {
         ...current, status: "exited", ...result, pid: undefined, finishedAt: new Date().toISOString(), owner: undefined,
       });
@@ -220,6 +224,7 @@ export function settleContainer(root: string, state: ContainerState, result: Exi
     } else if (current.detached) {
       writeState(root, current); // fold the monitor's exit into state.json
     }
+    return undefined;
   });
 }
 
