@@ -296,7 +296,7 @@ describe("side by side with docker", () => {
     expect(run("--name", ctr, ...flags, "busybox", "true").code).toBe(0);
     const tm = JSON.parse(tsbox(root, ["inspect", ctr]).stdout)[0].Mounts as Record<string, unknown>[];
     expect(tsbox(root, ["rm", "-v", ctr]).code).toBe(0);
-    const norm = (ms: Record<string, unknown>[]) => ms.map((m) => ({
+    const norm = (ms: Record<string, unknown>[]) => ms.map((m): Record<string, unknown> => ({
       ...m, Source: m.Type === "bind" ? m.Source : "", Name: typeof m.Name === "string" && ANON.test(m.Name) ? "<anon>" : m.Name,
     })).sort((a, b) => String(a.Destination).localeCompare(String(b.Destination)));
     expect(norm(tm)).toEqual(norm(dm));

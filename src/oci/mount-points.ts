@@ -92,7 +92,8 @@ const invalidSpec = (raw: string): UsageError => new UsageError(`invalid volume 
  * `-v [SOURCE:]DEST[:MODE]`: an absolute SOURCE is a bind, another a named
  * volume, none an anonymous volume (moby's ParseMountRaw).
  */
-export function parseVolumeFlag(raw: string): MountRequest {
+export function parseVolumeFlag(given: string, cwd = "/"): MountRequest {
+  const raw = withAbsoluteSource(given, cwd);
   if ((raw.match(/:/g) ?? []).length > 2) throw invalidSpec(raw);
   const arr = raw.split(":");
   if (arr[0] === "") throw invalidSpec(raw);
@@ -130,6 +131,15 @@ export function parseVolumeFlag(raw: string): MountRequest {
     copyData: modeHas(mode, COPY_MODES) === undefined,
   };
 }
+
+/** Docker's client makes a source starting with "." absolute (`-v ./data:/data`). */
+function withAbsoluteSource(raw: string, cwd: string): string {
+  const i = raw.indexOf(":");
+  if (i <= 0 || !raw.startsWith(".")) return raw;
+  return `${absolute(raw.slice(0, i), cwd)}${raw.slice(i)}`;
+}
+
+const absolute = (p: string, cwd: string): string => cleanPath(`${cwd}/${p}`);
 
 /** The target checks moby makes for every mount: not empty, absolute, not the root, not inside /proc (or /sys for binds). */
 function checkTarget(type: MountType, target: string): void {
@@ -188,7 +198,7 @@ const setOnMap = (m: Record<string, string>, v: string): void => {
  * the daemon's checks (moby's validateMountConfig). `bindSourceExists` is the
  * host's answer for a bind's source.
  */
-export function parseMountFlag(value: string, bindSourceExists: (p: string) => boolean): MountRequest {
+export function parseMountFlag(value: string, bindSourceExists: (p: string) => boolean, cwd = "/"): MountRequest {
   const flagError = (why: string): FlagError => new FlagError(`invalid argument "${value}" for "--mount" flag: ${why}`);
   let type = "volume";
   let source = "";
@@ -221,7 +231,7 @@ export function parseMountFlag(value: string, bindSourceExists: (p: string) => b
     };
     switch (key) {
       case "type": type = v.toLowerCase(); break;
-      case "source": case "src": source = v; break;
+      case "source": case "src": source = v.startsWith(".") ? absolute(v, cwd) : v; break;
       case "target": case "dst": case "destination": target = v; break;
       case "readonly": case "ro": readOnly = bool(key); break;
       case "consistency": break;

@@ -64,12 +64,12 @@ export function resolveMounts(root: string, image: ImageConfigBody, flags: Mount
     points.set(r.destination, pointOf(root, r, volumes));
   };
   for (const v of flags.volumes) {
-    const r = parseVolumeFlag(v);
+    const r = parseVolumeFlag(v, process.cwd());
     // `-v /path` is Docker's Config.Volumes: an anonymous volume unless something else is mounted there.
     if (r.type === "volume" && r.source === "") anonymous.push(r.destination);
     else add(r);
   }
-  for (const m of flags.mounts) add(parseMountFlag(m, (p) => existsSync(p)));
+  for (const m of flags.mounts) add(parseMountFlag(m, (p) => existsSync(p), process.cwd()));
   for (const dest of [...anonymous, ...Object.keys(image.Volumes ?? {}).map(cleanPath)]) {
     if (points.has(dest)) continue;
     points.set(dest, pointOf(root, { type: "volume", source: "", destination: dest, mode: "", rw: true, propagation: "", copyData: true }, volumes));
