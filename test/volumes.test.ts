@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { busyboxTarball, removeRoot, rootWithBusybox, tsbox, until } from "./helpers.js";
+import { alive, busyboxTarball, containerIds, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxAsync, until } from "./helpers.js";
 
 let root: string;
 let ctx: string;
@@ -128,6 +128,44 @@ describe("anonymous volumes", () => {
     const id = run("-d", "--rm", "volimg", "true").stdout.trim();
     await until(() => (tsbox(root, ["ps", "-a", "-q", "--no-trunc"]).stdout.includes(id) ? undefined : true), "the container removed");
     expect(volumes()).toEqual([]);
+  });
+});
+
+describe("after a crash", () => {
+  it("who uses a volume is read from the container records: a SIGKILLed run's volumes stay in use until rm", async () => {
+    const cli = tsboxAsync(root, ["run", "--name", "victim", "--network", "none", "-v", "crashnamed:/n", "volimg", "sleep", "100"]);
+    const id = await until(() => containerIds(root).find((i) => stateOf(root, i).status === "running"), "container running");
+    const pid = stateOf(root, id).pid as number;
+    cli.kill("SIGKILL");
+    await until(() => (alive(pid) ? undefined : true), "the container's PID 1 to die with tsbox");
+    const anon = volumes().filter((v) => ANON.test(v));
+    expect(anon).toHaveLength(1);
+    expect(tsbox(root, ["volume", "rm", "crashnamed"])).toMatchObject({ code: 1, stderr: `tsbox: remove crashnamed: volume is in use - [${id}]\n` });
+    expect(tsbox(root, ["volume", "prune", "-f"]).stdout).toBe("Total reclaimed space: 0B\n");
+    expect(tsbox(root, ["rm", "-v", "victim"]).code).toBe(0);
+    expect(volumes()).toEqual(["crashnamed"]);
+    expect(tsbox(root, ["volume", "rm", "crashnamed"]).code).toBe(0);
+  });
+
+  it("a --rm run that died before its volumes were made leaves neither container nor volume", () => {
+    const r = tsbox(root, ["run", "--rm", "--network", "none", "-v", "never:/n", "volimg", "true"], {
+      env: { ...process.env, TSBOX_TEST_CRASH_AT: "create" },
+    });
+    expect(r.code).not.toBe(0);
+    expect(tsbox(root, ["ps", "-a", "-q"]).stdout).toBe("");
+    expect(volumes()).toEqual([]);
+  });
+
+  it("a volume whose record is broken is left out of ls and prune, and rm still removes it", () => {
+    expect(tsbox(root, ["volume", "create", "broken"]).code).toBe(0);
+    fs.writeFileSync(path.join(root, "volumes", "broken", "volume.json"), "{trunc");
+    expect(tsbox(root, ["volume", "ls", "-q"])).toMatchObject({ code: 0, stdout: "" });
+    expect(tsbox(root, ["volume", "prune", "-f"]).stdout).toBe("Total reclaimed space: 0B\n");
+    const i = tsbox(root, ["volume", "inspect", "broken"]);
+    expect(i.code).toBe(1);
+    expect(i.stderr).toMatch(/^tsbox: volume broken: .*volume\.json is unreadable: .*\n$/);
+    expect(tsbox(root, ["volume", "rm", "broken"]).code).toBe(0);
+    expect(fs.readdirSync(path.join(root, "volumes")).filter((n) => !n.startsWith("."))).toEqual([]);
   });
 });
 

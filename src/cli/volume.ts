@@ -1,7 +1,7 @@
 // `tsbox volume create|ls|inspect|rm|prune`: Docker's flags, output and errors.
 
 import type { Command } from "commander";
-import { NotFoundError, UsageError } from "../errors.js";
+import { TsboxError, UsageError } from "../errors.js";
 import { collect, eachArg, prepare } from "./common.js";
 
 /** `KEY=VALUE` flags as a map (a bare KEY maps to ""). */
@@ -65,7 +65,7 @@ export function registerVolumeCommands(program: Command): void {
         try {
           found.push(inspectVolume(g.root, n));
         } catch (e) {
-          if (!(e instanceof NotFoundError)) throw e;
+          if (!(e instanceof TsboxError)) throw e;
           errors.push(e.message);
         }
       }

@@ -13,6 +13,7 @@ import { CorruptContainerError, TsboxError, errnoCode } from "../errors.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { withLock } from "../util/lock.js";
 import { randomBytesHex } from "../util/random.js";
+import { log } from "../log.js";
 import { ShapeError, boolean, object, optional, readChecked, recordOf, string, oneOf, type Check } from "../util/shape.js";
 import { checkVolumeName } from "../oci/mount-points.js";
 import { listContainerIds, readSpec, readState } from "./container-store.js";
@@ -57,17 +58,31 @@ export function withVolumeLock<T>(root: string, fn: () => T): T {
   return withLock(join(volumesDir(root), ".lock"), fn);
 }
 
+/** A volume whose record cannot be read back: named in the message, left alone by ls and prune, removable by rm. */
+export class CorruptVolumeError extends TsboxError {}
+
 /** The volume's record; undefined when there is no such volume. */
 export function readVolume(root: string, name: string): VolumeRecord | undefined {
   if (!NAME.test(name)) return undefined;
   const p = volumePaths(root, name);
   try {
     const v = readChecked(p.record, checkVolume);
-    if (v !== undefined && v.name !== name) throw new TsboxError(`volume ${name}: ${p.record} names another volume (${v.name})`, 1);
+    if (v !== undefined && v.name !== name) throw new CorruptVolumeError(`volume ${name}: ${p.record} names another volume (${v.name})`, 1);
     return v;
   } catch (e) {
-    if (e instanceof ShapeError || e instanceof SyntaxError) throw new TsboxError(`volume ${name}: ${p.record} is unreadable: ${e.message}`, 1);
+    if (e instanceof ShapeError || e instanceof SyntaxError) throw new CorruptVolumeError(`volume ${name}: ${p.record} is unreadable: ${e.message}`, 1);
     throw e;
+  }
+}
+
+/** The record, or undefined for a volume that is not there or cannot be read (logged: `volume rm` still removes it). */
+export function readVolumeOrSkip(root: string, name: string): VolumeRecord | undefined {
+  try {
+    return readVolume(root, name);
+  } catch (e) {
+    if (!(e instanceof CorruptVolumeError)) throw e;
+    log().warn({ volume: name }, e.message);
+    return undefined;
   }
 }
 

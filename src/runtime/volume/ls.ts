@@ -1,6 +1,6 @@
 // `tsbox volume ls`: the volumes, with Docker's filters (dangling, name, label, driver).
 import { UsageError } from "../../errors.js";
-import { listVolumeNames, readVolume, volumeUsers, type VolumeRecord } from "../../state/volume-store.js";
+import { listVolumeNames, readVolumeOrSkip, volumeUsers, type VolumeRecord } from "../../state/volume-store.js";
 
 /** `-f KEY=VALUE` flags grouped by key, checked as Docker's daemon checks them. */
 export function volumeFilters(flags: readonly string[], allowed: readonly string[]): Map<string, string[]> {
@@ -30,7 +30,7 @@ export function listVolumes(root: string, filters: Map<string, string[]>): Volum
   const users = volumeUsers(root);
   const dangling = filters.get("dangling");
   return listVolumeNames(root).flatMap((n) => {
-    const v = readVolume(root, n);
+    const v = readVolumeOrSkip(root, n);
     if (!v) return [];
     if (dangling?.length && !dangling.some((d) => ["true", "1"].includes(d.toLowerCase()) === !users.has(n))) return [];
     const names = filters.get("name");

@@ -1,5 +1,5 @@
 // `tsbox volume prune` (and `system prune --volumes`): the volumes no container uses.
-import { listVolumeNames, readVolume, removeVolumeDir, sweepVolumeDebris, volumeSize, volumeUsers, withVolumeLock } from "../../state/volume-store.js";
+import { listVolumeNames, readVolumeOrSkip, removeVolumeDir, sweepVolumeDebris, volumeSize, volumeUsers, withVolumeLock } from "../../state/volume-store.js";
 import { labelsMatch } from "./ls.js";
 
 export interface VolumePruneOptions {
@@ -20,7 +20,7 @@ export function pruneVolumes(root: string, opts: VolumePruneOptions): { names: s
     const names: string[] = [];
     let bytes = 0;
     for (const n of listVolumeNames(root)) {
-      const v = readVolume(root, n);
+      const v = readVolumeOrSkip(root, n);
       if (!v || users.has(n)) continue;
       if (!opts.all && !v.anonymous) continue;
       if (!labelsMatch(v.labels, opts.labels)) continue;
