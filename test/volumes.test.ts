@@ -26,7 +26,8 @@ beforeAll(() => {
   // /data: files of other owners and modes, a hard link, links that would leave the root if followed on the host;
   // /out: a link to a host directory outside the image (there is no such directory inside it).
   fs.writeFileSync(path.join(ctx, "Dockerfile"), [
-    "FROM busybox",
+    "ARG BASE=busybox",
+    "FROM $BASE",
     "RUN mkdir -p /data/sub && echo img > /data/f && chown 1000:1001 /data/f && chmod 640 /data/f && ln /data/f /data/hard"
       + " && ln -s /etc/passwd /data/abs && ln -s ../../../../../etc /data/up && chmod 1770 /data"
       + ` && ln -s ../../../../../../..${hostDir} /out && ln -s /data /alias`,
@@ -310,6 +311,34 @@ describe("side by side with docker", () => {
       expect(d.status, flags.join(" ")).toBe(125);
       expect(d.stderr, flags.join(" ")).toContain(message);
     }
+  });
+
+  it("a volume is filled from the image as Docker fills it: the same names, modes, owners, link counts and targets", () => {
+    if (skip) {
+      console.warn(`volumes: Docker comparison skipped: ${skip}`);
+      return;
+    }
+    const built = `tsbox-volumes-img:${process.pid}`;
+    const b = spawnSync("docker", ["build", "-q", "-t", built, "--build-arg", `BASE=${image}`, ctx], {
+      encoding: "utf8", env: { ...process.env, DOCKER_BUILDKIT: "0" }, timeout: 300_000,
+    });
+    expect(b.status, b.stderr).toBe(0);
+    const name = `tsbox-fill-${process.pid}`;
+    dockerVolumes.push(name);
+    const list = "cd /data && find . | sort | while read f; do stat -c '%n %A %u %g %h %N' \"$f\"; done";
+    try {
+      // a named volume and the image's VOLUME (anonymous), each filled from the image's /data
+      for (const flags of [["-v", `${name}:/data`], []]) {
+        const d = spawnSync("docker", ["run", "--rm", ...flags, built, "sh", "-c", list], { encoding: "utf8" });
+        expect(d.status, d.stderr).toBe(0);
+        const t = run("--rm", ...flags, "volimg", "sh", "-c", list);
+        expect(t.stdout).toBe(d.stdout);
+      }
+    } finally {
+      spawnSync("docker", ["rmi", built], { stdio: "ignore" });
+    }
+    expect(tsbox(root, ["volume", "rm", name]).code).toBe(0);
+    expect(volumes()).toEqual([]);
   });
 
   it("inspect of a volume and of a container's Mounts have Docker's shape", () => {
