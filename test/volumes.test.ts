@@ -157,6 +157,22 @@ describe("after a crash", () => {
     expect(volumes()).toEqual([]);
   });
 
+  it("system prune sweeps what a crashed volume creation or removal left, once it is old", () => {
+    const vols = path.join(root, "volumes");
+    fs.mkdirSync(vols, { recursive: true });
+    const old = path.join(vols, ".new-0123456789abcdef");
+    const young = path.join(vols, ".gone-fedcba9876543210");
+    fs.mkdirSync(path.join(old, "_data"), { recursive: true });
+    fs.mkdirSync(young);
+    const then = new Date(Date.now() - 3600_000);
+    fs.utimesSync(old, then, then);
+    expect(tsbox(root, ["system", "prune", "-f"]).code).toBe(0);
+    expect(fs.existsSync(old)).toBe(false);
+    expect(fs.existsSync(young)).toBe(true); // may be a removal in progress
+    fs.rmSync(young, { recursive: true });
+    expect(volumes()).toEqual([]);
+  });
+
   it("a volume whose record is broken is left out of ls and prune, and rm still removes it", () => {
     expect(tsbox(root, ["volume", "create", "broken"]).code).toBe(0);
     fs.writeFileSync(path.join(root, "volumes", "broken", "volume.json"), "{trunc");
