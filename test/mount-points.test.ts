@@ -85,3 +85,11 @@ describe("--volumes-from and the OCI mounts", () => {
       .toEqual({ destination: "/t", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "noexec", "size=1m"] });
   });
 });
+
+describe("natural order (volume ls)", () => {
+  it("orders as Docker's client: digit runs by value, digits first", async () => {
+    const { naturalCompare } = await import("../src/util/natural-order.js");
+    const docker = ["1e79", "02b8", "3c0b", "8f96", "732e", "936a", "1147", "06463f", "22672968b", "c4ec", "tv1", "vol2", "vol10", "vol010"];
+    expect([...docker].reverse().sort(naturalCompare)).toEqual(docker);
+  });
+});

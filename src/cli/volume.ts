@@ -44,7 +44,10 @@ export function registerVolumeCommands(program: Command): void {
       const g = await prepare(cmd);
       const { listVolumes, volumeFilters } = await import("../runtime/volume/ls.js");
       const { table } = await import("../format.js");
-      const list = listVolumes(g.root, volumeFilters(o.filter, ["dangling", "name", "label", "driver"]));
+      const { naturalCompare } = await import("../util/natural-order.js");
+      // Docker's client orders the list naturally (vol2 before vol10).
+      const list = listVolumes(g.root, volumeFilters(o.filter, ["dangling", "name", "label", "driver"]))
+        .sort((a, b) => naturalCompare(a.name, b.name));
       if (o.quiet) {
         process.stdout.write(list.map((v) => `${v.name}\n`).join(""));
         return;
