@@ -255,6 +255,13 @@ describe("--mount and -v errors", () => {
     expect(tsbox(root, ["volume", "rm", "lbl"]).code).toBe(0);
   });
 
+  it("an anonymous volume cannot go over a file of the image (Docker's words, the container path for its host path)", () => {
+    const r = run("--rm", "-v", "/etc/passwd", "busybox", "true");
+    expect(r).toMatchObject({ code: 125, stderr: "tsbox: cannot mount volume over existing file, file exists /etc/passwd\n" });
+    expect(volumes()).toEqual([]);
+    expect(tsbox(root, ["ps", "-a", "-q"]).stdout).toBe("");
+  });
+
   it("a run that fails after making its volumes removes them and the container", () => {
     // A directory cannot be mounted on the image's file: the launch fails once the volume exists.
     const r = run("--rm", "-v", "onfile:/etc/passwd", "busybox", "true");

@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { UsageError } from "../errors.js";
 import type { ImageConfigBody } from "../image/index.js";
 import type { LayerRef } from "../image/layers.js";
+import { MergedView } from "../image/files.js";
+import { resolveDestination } from "../image/container-fs.js";
 import {
   cleanPath, parseMountFlag, parseVolumeFlag, parseVolumesFrom, type MountPoint, type MountRequest,
 } from "../oci/mount-points.js";
@@ -47,7 +49,8 @@ const duplicate = (dest: string): UsageError => new UsageError(`Duplicate mount 
  * gives for them; nothing is created here. `tmpfs` are the --tmpfs
  * destinations (a -v there is a duplicate, as Docker's #10618 check).
  */
-export function resolveMounts(root: string, image: ImageConfigBody, flags: MountFlags, tmpfs: readonly string[]): ResolvedMounts {
+export function resolveMounts(root: string, image: ImageConfigBody, layers: readonly LayerRef[], flags: MountFlags,
+  tmpfs: readonly string[]): ResolvedMounts {
   const points = new Map<string, MountPoint>();
   const volumes: ResolvedMounts["volumes"] = new Map();
   for (const spec of flags.volumesFrom) {
@@ -70,8 +73,13 @@ export function resolveMounts(root: string, image: ImageConfigBody, flags: Mount
     else add(r);
   }
   for (const m of flags.mounts) add(parseMountFlag(m, (p) => existsSync(p), process.cwd()));
+  let view: MergedView | undefined;
   for (const dest of [...anonymous, ...Object.keys(image.Volumes ?? {}).map(cleanPath)]) {
     if (points.has(dest)) continue;
+    // moby's createContainerOSSpecificSettings: a volume cannot go over a file of the image
+    view ??= new MergedView(layers);
+    const at = resolveDestination(view, dest);
+    if (!at.isDir && view.lookup(at.parts) !== undefined) throw new UsageError(`cannot mount volume over existing file, file exists ${dest}`);
     points.set(dest, pointOf(root, { type: "volume", source: "", destination: dest, mode: "", rw: true, propagation: "", copyData: true }, volumes));
   }
   // Parents before children (moby's sortMounts): /a is mounted before /a/b.

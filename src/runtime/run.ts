@@ -152,7 +152,7 @@ function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths:
   const warnings: string[] = [];
   const netns = networkNamespace(req.root, net, paths);
   const flags = { ...req.flags, network: netns === undefined ? "host" : net.mode };
-  const mounts = resolveMounts(req.root, image.config.config,
+  const mounts = resolveMounts(req.root, image.config.config, image.layers,
     { volumes: req.flags.volumes, mounts: req.flags.mounts ?? [], volumesFrom: req.flags.volumesFrom ?? [] }, req.flags.tmpfs);
   const spec = buildSpec(image.config.config, flags, {
     id,
