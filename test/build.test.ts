@@ -330,11 +330,12 @@ describe.skipIf(!dockerOk)("side by side with docker build", () => {
     const listing = (run: (args: string[]) => string): string => run(["run", "--rm", "--network", "none", "--entrypoint", "sh", IMAGE, "-c", LISTING]);
     expect(listing((a) => tsbox(root, a).stdout)).toBe(listing(docker));
 
-    // the files: export of a container of each, sorted listing with modes, owners and sizes (Docker's init layer aside)
+    // the files: export of a container of each, sorted listing with modes, owners and sizes (Docker's init layer aside,
+    // and the VOLUME's mount point, which Docker makes when the container starts: its container here is only created)
     const exported = (list: string): string[] => list.trim().split("\n").map((l) => {
       const f = l.split(/ +/);
       return [f[0], f[1], f[0]?.startsWith("d") ? "" : f[2], ...f.slice(5)].join(" ");
-    }).filter((l) => !/^\S+ \S+ \S* (\.dockerenv|dev\/console|dev\/pts\/|dev\/shm\/|etc\/mtab|etc\/hostname|etc\/hosts|etc\/resolv\.conf)( |$)/.test(l)).sort();
+    }).filter((l) => !/^\S+ \S+ \S* (\.dockerenv|dev\/console|dev\/pts\/|dev\/shm\/|etc\/mtab|etc\/hostname|etc\/hosts|etc\/resolv\.conf|vol\/)( |$)/.test(l)).sort();
     const cname = `tsbox-build-export-${suffix}`;
     docker(["create", "--name", cname, IMAGE]);
     try {

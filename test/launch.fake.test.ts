@@ -154,8 +154,8 @@ describe("run -d and start: the launch path through a monitor", () => {
     const [req] = host.monitor.requests;
     expect(req).toMatchObject({ cgroupDirs: [cgroupDir(id)], tty: false, restartPolicy: { name: "no", maximumRetryCount: 0 } });
     expect(req!.paths.dir).toBe(containerPaths(root, id).dir);
-    // --rm: the monitor removes the container through this tsbox once it is gone.
-    expect(req!.exitCommand?.slice(-5)).toEqual(["--root", root, "rm", "-f", id]);
+    // --rm: the monitor removes the container (and its anonymous volumes) through this tsbox once it is gone.
+    expect(req!.exitCommand?.slice(-6)).toEqual(["--root", root, "rm", "-f", "-v", id]);
     // The plan was on disk when the monitor started, ending in the container's process.
     const plan = host.monitor.plansOnDisk[0]!;
     expect(plan.split("\0")).toEqual(expect.arrayContaining(["EXEC", "/bin/app", "3", "/bin/app", "one", "two"]));

@@ -139,7 +139,7 @@ describe("bad input: one line, exit 125, nothing left behind", () => {
     ["bad memory", ["run", "-m", "1x", "busybox", "true"], /invalid size: '1x'/, 125],
     ["unknown user", ["run", "-u", "nobody2", "busybox", "true"], /unable to find user nobody2/, 125],
     ["relative workdir", ["run", "-w", "rel", "busybox", "true"], /needs to be an absolute path/, 125],
-    ["named volume", ["run", "-v", "data:/x", "busybox", "true"], /named volumes are not supported/, 125],
+    ["invalid volume name", ["run", "-v", "da ta:/x", "busybox", "true"], /"da ta" includes invalid characters for a local volume name/, 125],
   ];
   for (const [what, args, message, code] of cases) {
     it(what, () => {

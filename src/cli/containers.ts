@@ -197,13 +197,13 @@ function registerRm(program: Command): void {
     .description("Remove one or more containers")
     .argument("<container...>")
     .option("-f, --force", "Force the removal of a running container (uses SIGKILL)", false)
-    .option("-v, --volumes", "Remove anonymous volumes associated with the container (tsbox has none)", false)
-    .action(async (refs: string[], o: { force: boolean }, cmd: Command) => {
+    .option("-v, --volumes", "Remove anonymous volumes associated with the container", false)
+    .action(async (refs: string[], o: { force: boolean; volumes: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
       const { removeContainer } = await import("../runtime/remove.js");
       await eachArg(refs, async (ref) => {
         try {
-          await removeContainer(g.root, ref, { force: o.force });
+          await removeContainer(g.root, ref, { force: o.force, volumes: o.volumes });
         } catch (e) {
           // As Docker's client: -f reports a container that is not there, and does not fail for it.
           if (!(o.force && e instanceof NotFoundError)) throw e;

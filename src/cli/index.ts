@@ -20,6 +20,7 @@ import { registerResourceCommands } from "./resources.js";
 import { registerRun } from "./run.js";
 import { registerNetworkCommands, registerPortCommand } from "./network.js";
 import { registerSystemCommands } from "./system.js";
+import { registerVolumeCommands } from "./volume.js";
 
 /** The state directory (images and containers) without --root or TSBOX_ROOT. */
 const DEFAULT_ROOT = "/var/lib/tsbox";
@@ -81,6 +82,7 @@ function buildProgram(command: string | undefined): Command {
   registerInfoCommand(program);
   registerNetworkCommands(program);
   registerPortCommand(program);
+  registerVolumeCommands(program);
   return program;
 }
 

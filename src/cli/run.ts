@@ -52,7 +52,9 @@ export function registerRun(program: Command): void {
     .option("-t, --tty", "Allocate a pseudo-TTY", false)
     .option("--init", "Run an init inside the container that forwards signals and reaps processes", false)
     .option("--read-only", "Mount the container's root filesystem as read only", false)
-    .option("-v, --volume <host:ctr[:ro]>", "Bind mount a volume", collect, [])
+    .option("-v, --volume <[src:]ctr[:mode]>", "Bind mount a volume (a host path or a volume's name, or none: an anonymous volume)", collect, [])
+    .option("--mount <mount>", "Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=…,target=…,readonly,…)", collect, [])
+    .option("--volumes-from <container[:ro|rw]>", "Mount volumes from the specified container(s)", collect, [])
     .option("--tmpfs <path[:opts]>", "Mount a tmpfs directory", collect, [])
     .option("-m, --memory <bytes>", "Memory limit")
     .option("--cpus <n>", "Number of CPUs")
@@ -97,6 +99,8 @@ export function registerRun(program: Command): void {
         init: Boolean(o.init),
         readOnly: Boolean(o.readOnly),
         volumes: o.volume as string[],
+        mounts: o.mount as string[],
+        volumesFrom: o.volumesFrom as string[],
         tmpfs: o.tmpfs as string[],
         memory: o.memory === undefined ? undefined : parseMemory(String(o.memory)),
         cpus: o.cpus === undefined ? undefined : parseCpus(String(o.cpus), cpus().length),

@@ -13,7 +13,10 @@ export function registerSystemCommands(program: Command): void {
       const g = await prepare(cmd);
       if (o.verbose) {
         const { verboseDiskUsage } = await import("../runtime/disk-usage.js");
-        process.stdout.write(verboseDiskUsage(g.root));
+        const { listVolumeNames, volumeSize, volumeUsers } = await import("../state/volume-store.js");
+        const users = volumeUsers(g.root);
+        const volumes = listVolumeNames(g.root).map((name) => ({ name, links: users.get(name)?.length ?? 0, size: volumeSize(g.root, name) }));
+        process.stdout.write(verboseDiskUsage(g.root, volumes));
         return;
       }
       const { humanSize, table } = await import("../format.js");
@@ -34,7 +37,7 @@ export function registerSystemCommands(program: Command): void {
       process.stdout.write(table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], [
         ["Images", String(images.length), String(images.filter((i) => used.has(i.id)).length), humanSize(imageBytes), pct(unusedBytes, imageBytes)],
         ["Containers", String(states.length), String(live.length), humanSize(ctrBytes), pct(stoppedBytes, ctrBytes)],
-        ["Local Volumes", "0", "0", "0B", "0B"],
+        await volumesRow(g.root, humanSize),
         ["Build Cache", "0", "0", "0B", "0B"],
       ]));
     });
@@ -44,14 +47,15 @@ export function registerSystemCommands(program: Command): void {
     .option("-a, --all", "Remove all unused images not just dangling ones", false)
     .option("--filter <filter>", "Provide filter values (e.g. \"label=<key>=<value>\")", collect, [])
     .option("-f, --force", "Do not prompt for confirmation", false)
-    .action(async (o: { all: boolean; filter: string[]; force: boolean }, cmd: Command) => {
+    .option("--volumes", "Prune volumes", false)
+    .action(async (o: { all: boolean; filter: string[]; force: boolean; volumes: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
       const { parsePruneFilters, pruneFilterMatches } = await import("./prune-filter.js");
       const filter = parsePruneFilters(o.filter);
       const matches = (c: { created: number; labels: Readonly<Record<string, string>> }): boolean => pruneFilterMatches(filter, c);
       if (!o.force) {
         const { confirm } = await import("./confirm.js");
-        const warning = `WARNING! This will remove:\n  - all stopped containers\n  - all ${o.all ? "images without at least one container associated to them" : "dangling images"}\n`;
+        const warning = `WARNING! This will remove:\n  - all stopped containers\n${o.volumes ? "  - all volumes not used by at least one container\n" : ""}  - all ${o.all ? "images without at least one container associated to them" : "dangling images"}\n`;
         if (!(await confirm(`${warning}\nAre you sure you want to continue? [y/N] `))) return;
       }
       const { humanSize } = await import("../format.js");
@@ -60,12 +64,34 @@ export function registerSystemCommands(program: Command): void {
       const { imagesInUse } = await import("./images.js");
       const ctr = await pruneContainers(g.root, matches);
       pruneDebris(g.root);
+      const { pruneVolumes } = await import("../runtime/volume/prune.js");
+      const label = (t: { key: string; value?: string }): string => (t.value === undefined ? t.key : `${t.key}=${t.value}`);
+      const vol = o.volumes
+        ? pruneVolumes(g.root, {
+          all: true, labels: filter.labels.filter((t) => !t.negate).map(label), notLabels: filter.labels.filter((t) => t.negate).map(label),
+        })
+        : { names: [], bytes: 0 };
       const inUse = imagesInUse(g.root);
       const img = await pruneImages(g.root, { all: o.all, inUse: (id) => inUse.has(id), filter: matches });
       let out = "";
       if (ctr.ids.length) out += `Deleted Containers:\n${ctr.ids.map((i) => `${i}\n`).join("")}\n`;
+      if (vol.names.length) out += `Deleted Volumes:\n${vol.names.map((n) => `${n}\n`).join("")}\n`;
       if (img.lines.length) out += `Deleted Images:\n${img.lines.map((l) => `${l}\n`).join("")}\n`;
-      out += `Total reclaimed space: ${humanSize(ctr.bytes + img.reclaimed)}\n`;
+      out += `Total reclaimed space: ${humanSize(ctr.bytes + vol.bytes + img.reclaimed)}\n`;
       process.stdout.write(out);
     });
+}
+
+/** The "Local Volumes" row of `system df`: in use = some container's records name it. */
+async function volumesRow(root: string, humanSize: (n: number) => string): Promise<string[]> {
+  const { listVolumeNames, volumeSize, volumeUsers } = await import("../state/volume-store.js");
+  const users = volumeUsers(root);
+  const names = listVolumeNames(root);
+  const sizes = names.map((n) => ({ n, size: volumeSize(root, n) }));
+  const total = sizes.reduce((a, v) => a + v.size, 0);
+  const unused = sizes.filter((v) => !users.has(v.n)).reduce((a, v) => a + v.size, 0);
+  const active = names.filter((n) => users.has(n)).length;
+  return ["Local Volumes", String(names.length), String(active), humanSize(total),
+    // Docker's formatter: the share in whole percent, none when there is nothing.
+    total > 0 ? `${humanSize(unused)} (${Math.floor((unused * 100) / total)}%)` : humanSize(unused)];
 }

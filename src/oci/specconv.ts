@@ -5,6 +5,7 @@
 import { release as osRelease } from "node:os";
 import { UsageError } from "../errors.js";
 import { checkMountDestination } from "./mount-destination.js";
+import { specMount, type MountPoint } from "./mount-points.js";
 import {
   DEFAULT_PARENT, DOCKER_DEFAULT_DEVICES, cpusToNanoCpus, nanoCpusToQuota, type CgroupSupport, type LinuxBlockIO, type LinuxResources,
 } from "../cgroupfs/index.js";
@@ -38,6 +39,10 @@ export interface RunFlags {
   init: boolean;
   readOnly: boolean;
   volumes: string[];
+  /** --mount, as given */
+  mounts?: string[];
+  /** --volumes-from, as given */
+  volumesFrom?: string[];
   tmpfs: string[];
   memory?: number;
   /** memory + swap; -1 unlimited (Docker's --memory-swap) */
@@ -112,6 +117,8 @@ export interface SpecContext {
   hostDevices?: SpecDevice[];
   /** the host the seccomp filter is for (default: this one) */
   platform?: SeccompPlatform;
+  /** -v, --mount, --volumes-from and the image's VOLUMEs resolved (volumes named, their directories known); absent: -v as binds only */
+  mountPoints?: MountPoint[];
 }
 
 export const DEFAULT_NOFILE = { soft: 1024, hard: 524288 };
@@ -144,11 +151,14 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
 
   const mounts: SpecMount[] = [
     ...(flags.privileged ? privilegedMounts(defaultMounts()) : defaultMounts()),
-    { destination: "/etc/resolv.conf", type: "bind", source: ctx.etcFiles.resolvConf, options: ["rbind", "rprivate"] },
-    { destination: "/etc/hostname", type: "bind", source: ctx.etcFiles.hostname, options: ["rbind", "rprivate"] },
-    { destination: "/etc/hosts", type: "bind", source: ctx.etcFiles.hosts, options: ["rbind", "rprivate"] },
-    ...flags.volumes.map(parseVolume),
-    ...flags.tmpfs.map(parseTmpfs),
+    // Parents before children, as moby sorts them: a volume at /etc is mounted before /etc/hosts goes over it.
+    ...byDepth([
+      { destination: "/etc/resolv.conf", type: "bind", source: ctx.etcFiles.resolvConf, options: ["rbind", "rprivate"] },
+      { destination: "/etc/hostname", type: "bind", source: ctx.etcFiles.hostname, options: ["rbind", "rprivate"] },
+      { destination: "/etc/hosts", type: "bind", source: ctx.etcFiles.hosts, options: ["rbind", "rprivate"] },
+      ...(ctx.mountPoints ? ctx.mountPoints.map(specMount) : flags.volumes.map(parseVolume)),
+      ...flags.tmpfs.map(parseTmpfs),
+    ]),
   ];
   checkDuplicateDestinations(mounts);
   const limits = resources(flags, ctx.cgroupSupport, ctx.warnings);
@@ -208,6 +218,12 @@ function capabilitySet(flags: RunFlags, ctx: SpecContext): string[] {
     ctx.warnings?.push("Device rules are not enforced on this host (cgroup v2 without a BPF device program, see tsbox info). CAP_MKNOD discarded.");
   }
   return caps.filter((c) => c !== "CAP_MKNOD");
+}
+
+/** Stable sort by the destination's number of components (moby's sortMounts). */
+function byDepth(mounts: SpecMount[]): SpecMount[] {
+  const depth = (m: SpecMount): number => m.destination.split("/").filter(Boolean).length;
+  return mounts.map((m, i) => ({ m, i })).sort((a, b) => depth(a.m) - depth(b.m) || a.i - b.i).map((x) => x.m);
 }
 
 /** moby's WithMounts for --privileged: /sys and the cgroup filesystem read-write. */

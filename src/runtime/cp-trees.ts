@@ -13,7 +13,7 @@
 //   directory made again opaque).
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { UsageError, errnoCode } from "../errors.js";
+import { TsboxError, UsageError, errnoCode } from "../errors.js";
 import { containerView, ensureDirs } from "../image/container-fs.js";
 import type { MergedView } from "../image/files.js";
 import type { LayerRef } from "../image/layers.js";
@@ -331,5 +331,50 @@ export class LayeredTree implements CpTree {
     } finally {
       if (fd === undefined) fs.closeSync(own);
     }
+  }
+}
+
+export function metaOf(st: fs.Stats, owner: { uid: number; gid: number } | undefined): Meta {
+  return { mode: st.mode & 0o7777, uid: owner?.uid ?? st.uid, gid: owner?.gid ?? st.gid, atime: st.atime, mtime: st.mtime };
+}
+
+/** Copies the entry `src` of `from` to `dst` of `to`, recursively; hard links inside the copy stay links. */
+export function copyTree(from: CpTree, src: readonly string[], to: CpTree, dst: readonly string[], owner: { uid: number; gid: number } | undefined,
+  links: Map<string, string[]> = new Map()): void {
+  const st = from.lstat(src);
+  if (st === undefined || st.isSocket()) return;
+  const meta = metaOf(st, owner);
+  if (st.isDirectory()) {
+    to.mkdir(dst, meta);
+    for (const n of from.names(src)) copyTree(from, [...src, n], to, [...dst, n], owner, links);
+    to.finish(dst, meta);
+    return;
+  }
+  to.clear(dst);
+  const key = `${st.dev}:${st.ino}`;
+  const first = st.nlink > 1 ? links.get(key) : undefined;
+  if (first !== undefined) {
+    to.link(dst, first);
+    return;
+  }
+  if (st.nlink > 1) links.set(key, [...dst]);
+  if (st.isSymbolicLink()) {
+    to.symlink(dst, from.readlink(src), meta);
+  } else if (st.isFile()) {
+    const r = from.openRead(src);
+    const w = to.createFile(dst);
+    try {
+      if (!fs.fstatSync(r).isFile()) throw new TsboxError(`/${src.join("/")} changed while being copied`);
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (let n = fs.readSync(r, buf); n > 0; n = fs.readSync(r, buf)) {
+        for (let off = 0; off < n;) off += fs.writeSync(w, buf, off, n - off);
+      }
+      to.finish(dst, meta, w);
+    } finally {
+      fs.closeSync(r);
+      fs.closeSync(w);
+    }
+  } else {
+    to.special(dst, st, meta);
   }
 }

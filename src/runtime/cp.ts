@@ -16,7 +16,7 @@ import { cleanArchivePath } from "../image/unpack.js";
 import { containerPaths, findContainer } from "../state/container-store.js";
 import { deviceNumbers } from "../util/fs.js";
 import { isLive } from "./container-control.js";
-import { HostTree, LayeredTree, RootTree, type CpTree, type Meta } from "./cp-trees.js";
+import { HostTree, LayeredTree, RootTree, copyTree, type CpTree, type Meta } from "./cp-trees.js";
 
 export interface CpOptions {
   /** -a: keep uid/gid */
@@ -42,51 +42,6 @@ function containerTree(root: string, ref: string): { tree: CpTree; name: string 
 
 const partsOf = (p: string): string[] => p.split("/").filter((c) => c !== "" && c !== ".");
 const wantsContents = (p: string): boolean => /(^|\/)\.$/.test(p);
-
-function metaOf(st: fs.Stats, owner: { uid: number; gid: number } | undefined): Meta {
-  return { mode: st.mode & 0o7777, uid: owner?.uid ?? st.uid, gid: owner?.gid ?? st.gid, atime: st.atime, mtime: st.mtime };
-}
-
-/** Copies the entry `src` of `from` to `dst` of `to`, recursively; hard links inside the copy stay links. */
-function copyTree(from: CpTree, src: readonly string[], to: CpTree, dst: readonly string[], owner: { uid: number; gid: number } | undefined,
-  links: Map<string, string[]> = new Map()): void {
-  const st = from.lstat(src);
-  if (st === undefined || st.isSocket()) return;
-  const meta = metaOf(st, owner);
-  if (st.isDirectory()) {
-    to.mkdir(dst, meta);
-    for (const n of from.names(src)) copyTree(from, [...src, n], to, [...dst, n], owner, links);
-    to.finish(dst, meta);
-    return;
-  }
-  to.clear(dst);
-  const key = `${st.dev}:${st.ino}`;
-  const first = st.nlink > 1 ? links.get(key) : undefined;
-  if (first !== undefined) {
-    to.link(dst, first);
-    return;
-  }
-  if (st.nlink > 1) links.set(key, [...dst]);
-  if (st.isSymbolicLink()) {
-    to.symlink(dst, from.readlink(src), meta);
-  } else if (st.isFile()) {
-    const r = from.openRead(src);
-    const w = to.createFile(dst);
-    try {
-      if (!fs.fstatSync(r).isFile()) throw new TsboxError(`/${src.join("/")} changed while being copied`);
-      const buf = Buffer.allocUnsafe(1 << 20);
-      for (let n = fs.readSync(r, buf); n > 0; n = fs.readSync(r, buf)) {
-        for (let off = 0; off < n;) off += fs.writeSync(w, buf, off, n - off);
-      }
-      to.finish(dst, meta, w);
-    } finally {
-      fs.closeSync(r);
-      fs.closeSync(w);
-    }
-  } else {
-    to.special(dst, st, meta);
-  }
-}
 
 /** Where the copy of `srcName` (a directory or not) goes, given what `dest` is in `to`, as docker cp decides. */
 function target(to: CpTree, destPath: string, destParts: string[], srcIsDir: boolean, srcName: string, contents: boolean): string[] {

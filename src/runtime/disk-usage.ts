@@ -12,7 +12,7 @@ import { readAllStates, type ContainerState } from "../state/container-store.js"
 import { containerSize, imageSizes } from "./container-size.js";
 import { commandOf, shortCommand, statusText } from "./ps.js";
 
-/** A volume's line (the volume commands fill them in; tsbox lists none yet). */
+/** A volume's line: its name, how many containers use it, its size. */
 export interface VolumeUsage { name: string; links: number; size: number }
 
 const bare = (id: string): string => id.replace(/^sha256:/, "");

@@ -7,6 +7,7 @@ import { containerPaths, readSpec, type ContainerState } from "../state/containe
 import { stateWord } from "./ps.js";
 import { containerSize } from "./container-size.js";
 import type { Spec } from "../oci/spec.js";
+import type { MountPoint } from "../oci/mount-points.js";
 import { readAttachment, readNetworkConfig, type Attachment, type ContainerNetworkConfig } from "../network/index.js";
 
 function sizeFields(root: string, s: ContainerState): { SizeRw: number; SizeRootFs: number } {
@@ -101,7 +102,8 @@ export function inspectContainer(root: string, s: ContainerState, opts: { size?:
       Data: { UpperDir: paths.upper, WorkDir: paths.work, MergedDir: paths.rootfs },
     },
     ...(opts.size ? sizeFields(root, s) : {}),
-    Mounts: (spec?.mounts ?? []).filter((m) => m.type === "bind" && m.source && !m.source.startsWith(paths.dir))
+    Mounts: s.mounts ? s.mounts.map(mountEntry) : (spec?.mounts ?? [])
+      .filter((m) => m.type === "bind" && m.source && !m.source.startsWith(paths.dir))
       .map((m) => ({
         Type: "bind", Source: m.source, Destination: m.destination, Mode: "",
         RW: !(m.options ?? []).includes("ro"), Propagation: "rprivate",
@@ -117,6 +119,14 @@ export function inspectContainer(root: string, s: ContainerState, opts: { size?:
     },
     NetworkSettings: networkSettings(net, attached),
     ResolvedConfigPath: join(paths.dir, "config.json"),
+  };
+}
+
+/** One of Docker's `Mounts` entries (moby's types.MountPoint): a volume with its name and driver. */
+function mountEntry(m: MountPoint): Record<string, unknown> {
+  return {
+    Type: m.type, ...(m.type === "volume" ? { Name: m.name ?? "" } : {}), Source: m.source, Destination: m.destination,
+    ...(m.type === "volume" ? { Driver: "local" } : {}), Mode: m.mode, RW: m.rw, Propagation: m.propagation,
   };
 }
 

@@ -45,7 +45,7 @@ export async function launchMonitored(root: string, state: ContainerState, cgrou
     paths: containerPaths(root, state.id), cgroupDirs: cgroup.dirs, tty: Boolean(state.tty), container: { root: resolve(root), id: state.id },
     ...(state.restartPolicy ? { restartPolicy: state.restartPolicy } : {}),
     ...(state.logConfig ? { logConfig: state.logConfig } : {}),
-    ...(state.autoRemove ? { exitCommand: selfCommand(root, ["rm", "-f", state.id]) } : {}),
+    ...(state.autoRemove ? { exitCommand: selfCommand(root, ["rm", "-f", "-v", state.id]) } : {}),
   });
   crashPoint("started");
   const running: ContainerState = {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { CorruptContainerError } from "../errors.js";
 import { containerPaths, listContainerIds, readAllStates, readState, type ContainerState } from "../state/container-store.js";
 import { isLive } from "./container-control.js";
+import { sweepVolumeDebris } from "../state/volume-store.js";
 import { releaseContainer } from "./recover.js";
 
 /** Bytes used by files under dir (the writable layer of a container). */
@@ -36,7 +37,7 @@ export async function pruneContainers(root: string, filter?: ContainerPruneFilte
     if (isLive(s) || s.status === "created") continue;
     if (filter !== undefined && !filter({ created: Date.parse(s.created) || 0, labels: containerLabels(s) })) continue;
     bytes += dirSize(containerPaths(root, id).upper);
-    await releaseContainer(root, { ...s, autoRemove: true });
+    await releaseContainer(root, { ...s, autoRemove: true }, undefined, { volumes: false });
     ids.push(id);
   }
   return { ids, bytes };
@@ -82,5 +83,6 @@ export function pruneDebris(root: string, minAgeMs = 60_000): number {
     }
     if ((!s || s.name !== n) && old(file)) { rmSync(file, { force: true }); removed++; }
   }
-  return removed + sweepNetworkLeftovers(shimLauncher);
+  // and a volume's creation or removal that a crash cut short (old ones only, as above)
+  return removed + sweepVolumeDebris(root, minAgeMs) + sweepNetworkLeftovers(shimLauncher);
 }

@@ -14,19 +14,27 @@ import { recordEvent } from "../state/events.js";
 import { withLock } from "../util/lock.js";
 import { shimLauncher } from "../native/launcher.js";
 import { disconnect, realNetwork, releaseStopped } from "./network.js";
+import { removeAnonymousVolumes } from "../state/volume-store.js";
+import { anonymousVolumes } from "./container-mounts.js";
 import {
   containerLockFile, containerPaths, namesOf, ownerAlive, processStartTime, readAllStates, readMonitorStatus, readSpec, readState,
   releaseName, settleContainer, type ContainerState, type Owner,
 } from "../state/container-store.js";
 
-/** Finishes off one container whose owner is gone (or that is being force-removed). */
-export async function releaseContainer(root: string, state: ContainerState, h: Hierarchy = detectHierarchy()): Promise<void> {
+/**
+ * Finishes off one container whose owner is gone (or that is being
+ * force-removed). Removed, its anonymous volumes go too when `volumes` says
+ * so (`rm -v`); by default when the container was run with --rm.
+ */
+export async function releaseContainer(root: string, state: ContainerState, h: Hierarchy = detectHierarchy(),
+  opts: { volumes?: boolean } = {}): Promise<void> {
   await killMonitor(root, liveMonitor(root, state), state.id);
   // destroy() kills what is left, a paused container's processes too.
   await containerCgroup(h, state).destroy();
   await disconnect(realNetwork, shimLauncher, root, state.id);
   // Killed with its owner: reported as Docker reports a SIGKILLed container.
-  settleContainer(root, state, { exitCode: state.status === "exited" ? state.exitCode ?? 137 : 137 }, state.autoRemove);
+  const removed = settleContainer(root, state, { exitCode: state.status === "exited" ? state.exitCode ?? 137 : 137 }, state.autoRemove);
+  if (removed && (opts.volumes ?? removed.autoRemove)) removeAnonymousVolumes(root, anonymousVolumes(removed.mounts));
 }
 
 /**

@@ -7,7 +7,8 @@ import { crashPoint } from "../state/crash.js";
 import { releaseContainer, removeBrokenContainer } from "./recover.js";
 import { containerAttributes, recordEvent } from "../state/events.js";
 
-export async function removeContainer(root: string, ref: string, opts: { force: boolean }): Promise<void> {
+/** `volumes` (rm -v): the container's anonymous volumes go with it. */
+export async function removeContainer(root: string, ref: string, opts: { force: boolean; volumes?: boolean }): Promise<void> {
   const id = resolveContainerId(root, ref);
   let state: ContainerState | undefined;
   try {
@@ -27,5 +28,5 @@ export async function removeContainer(root: string, ref: string, opts: { force: 
   crashPoint("rm");
   if (live) recordEvent(root, "container", "kill", id, containerAttributes(state, { signal: "9" }));
   // Killing the cgroup takes the whole container down, init and all.
-  await releaseContainer(root, { ...state, autoRemove: true });
+  await releaseContainer(root, { ...state, autoRemove: true }, undefined, { volumes: opts.volumes === true });
 }

@@ -42,6 +42,8 @@ import type { ContainerNetworkConfig } from "../network/index.js";
 import {
   connect, disconnect, networkNamespace, resolveNetworkConfig, writeContainerNetworkFiles, type NetworkFlags,
 } from "./network.js";
+import { anonymousVolumes, ensureVolumes, removeCreatedVolumes, resolveMounts, type ResolvedMounts } from "./container-mounts.js";
+import { removeAnonymousVolumes } from "../state/volume-store.js";
 
 export interface RunRequest {
   root: string;
@@ -111,7 +113,7 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
   try {
     const net = resolveNetworkConfig(req.root, networkFlags(req), image.config.config.ExposedPorts);
     const made = containerSpec(req, image, id, paths, hierarchy, enforced, host.cgroups, net);
-    const state = createContainer(req, image, id, paths, made.spec, net, undo);
+    const state = createContainer(req, image, id, paths, made, net, undo);
     const cgroup = createContainerCgroup(host, hierarchy, id, req.flags.cgroupParent, enforced);
     undo.push(() => cgroup.destroy());
     cgroup.apply(made.spec.linux.resources);
@@ -138,6 +140,7 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
 /** The spec, its seccomp program and the init binary: everything that can fail on bad input, before anything is created. */
 interface ContainerSpec {
   spec: Spec;
+  mounts: ResolvedMounts;
   seccomp?: SeccompProgram;
   seccompMs: number;
   initPath?: string;
@@ -150,6 +153,8 @@ function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths:
   const warnings: string[] = [];
   const netns = networkNamespace(req.root, net, paths);
   const flags = { ...req.flags, network: netns === undefined ? "host" : net.mode };
+  const mounts = resolveMounts(req.root, image.config.config, image.layers,
+    { volumes: req.flags.volumes, mounts: req.flags.mounts ?? [], volumesFrom: req.flags.volumesFrom ?? [] }, req.flags.tmpfs);
   const spec = buildSpec(image.config.config, flags, {
     id,
     ...(netns !== undefined && netns !== "new" ? { networkPath: netns } : {}),
@@ -164,6 +169,7 @@ function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths:
     warnings,
     availableCaps: currentCapabilities(),
     ...(req.flags.privileged ? { hostDevices: hostDevices() } : {}),
+    mountPoints: mounts.points,
   });
   // Compiled (or read from the cache) before anything is created: a bad profile leaves nothing.
   const t0 = process.hrtime.bigint();
@@ -175,12 +181,11 @@ function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths:
   if (spec.process.terminal && process.stdout.isTTY) {
     spec.process.consoleSize = { height: process.stdout.rows, width: process.stdout.columns };
   }
-  // As Docker's -v: a missing host path is created, as a directory.
-  const ours = new Set(Object.values(etcFiles(paths)));
-  for (const m of spec.mounts) {
-    if (m.type === "bind" && m.source && !ours.has(m.source) && !existsSync(m.source)) mkdirSync(m.source, { recursive: true });
+  // As Docker's -v: a missing host path is created, as a directory (--mount refused it already).
+  for (const m of mounts.points) {
+    if (m.type === "bind" && !existsSync(m.source)) mkdirSync(m.source, { recursive: true });
   }
-  return { spec, seccompMs, ...(seccomp ? { seccomp } : {}), ...(initPath !== undefined ? { initPath } : {}) };
+  return { spec, mounts, seccompMs, ...(seccomp ? { seccomp } : {}), ...(initPath !== undefined ? { initPath } : {}) };
 }
 
 /** The files tsbox writes for the container's /etc and bind-mounts in. */
@@ -189,8 +194,9 @@ function etcFiles(paths: ContainerPaths): { hostname: string; hosts: string; res
 }
 
 /** Reserves the name and writes the container's directory, /etc files, config.json and state.json (status created). */
-function createContainer(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, spec: Spec,
+function createContainer(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, made: ContainerSpec,
   net: ContainerNetworkConfig, undo: Undo): ContainerState {
+  const spec = made.spec;
   const name = reserveName(req.root, id, req.name);
   undo.push(() => removeContainerDir(req.root, { id, name }));
   createContainerDirs(paths);
@@ -209,12 +215,17 @@ function createContainer(req: RunRequest, image: ResolvedImage, id: string, path
     ...(req.flags.privileged ? { privileged: true } : {}),
     ...(req.flags.securityOpt?.length ? { securityOpt: req.flags.securityOpt } : {}),
     config: containerConfig(image.config.config, req.flags, process.env),
+    ...(made.mounts.points.length ? { mounts: made.mounts.points } : {}),
   };
   writeState(req.root, state);
   recordEvent(req.root, "container", "create", id, containerAttributes(state));
   // A run that fails from here on takes the container away again, as an `rm` would.
   undo.push(() => recordEvent(req.root, "container", "destroy", id, containerAttributes(state)));
   crashPoint("create");
+  // Once the record names them: from here on, the volumes count as this container's.
+  const created = ensureVolumes(req.root, made.mounts, image.layers, paths.upper);
+  // Only what this run made: a named volume that was there before stays.
+  if (created.length) undo.push(() => removeCreatedVolumes(req.root, created));
   return state;
 }
 
@@ -293,7 +304,9 @@ async function waitForeground(host: Host, req: RunRequest, fg: Foreground): Prom
   try {
     await req.afterExit?.(exitCode, fg.state.id);
   } finally {
-    settleContainer(req.root, fg.state, { exitCode, oomKilled }, req.autoRemove);
+    const removed = settleContainer(req.root, fg.state, { exitCode, oomKilled }, req.autoRemove);
+    // As Docker's --rm: the container's anonymous volumes go with it.
+    if (removed) removeAnonymousVolumes(req.root, anonymousVolumes(removed.mounts));
   }
   return exitCode;
 }

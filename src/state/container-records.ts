@@ -12,6 +12,7 @@ import {
 } from "../util/shape.js";
 import type { ContainerConfig } from "../oci/container-config.js";
 import type { Spec } from "../oci/spec.js";
+import type { MountPoint } from "../oci/mount-points.js";
 
 export type ContainerStatus = "created" | "running" | "restarting" | "exited";
 
@@ -53,6 +54,8 @@ export interface ContainerState {
   securityOpt?: string[];
   /** the image's config with the run's flags over it (inspect's Config; what commit starts from) */
   config?: ContainerConfig;
+  /** -v, --mount, --volumes-from and the image's VOLUMEs as mounted (inspect's Mounts; which volumes the container uses) */
+  mounts?: MountPoint[];
 }
 
 /** What a monitor reports (monitor.json): its wire format is the monitor protocol's. */
@@ -88,6 +91,11 @@ export const checkContainerState: Check<ContainerState> = object({
   config: optional(object({
     Entrypoint: nullableStrings, Cmd: nullableStrings, Env: arrayOf(string), WorkingDir: string, User: string,
   })),
+  mounts: optional(arrayOf(object({
+    type: oneOf("bind", "volume", "tmpfs"), name: optional(string), source: string, destination: string, mode: string,
+    rw: boolean, propagation: string, anonymous: optional(boolean), tmpfsData: optional(string),
+    device: optional(object({ type: string, source: string, options: string })),
+  }))),
 });
 
 

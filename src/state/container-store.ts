@@ -207,10 +207,11 @@ export function containerLockFile(root: string, id: string): string {
  */
 export interface ExitResult { exitCode: number; oomKilled?: boolean }
 
-export function settleContainer(root: string, state: ContainerState, result: ExitResult, remove: boolean): void {
-  withLock(containerLockFile(root, state.id), () => {
+/** Returns the state of the container it removed (its volumes are the caller's to release), else undefined. */
+export function settleContainer(root: string, state: ContainerState, result: ExitResult, remove: boolean): ContainerState | undefined {
+  return withLock(containerLockFile(root, state.id), () => {
     const current = readState(root, state.id);
-    if (!current) return;
+    if (!current) return undefined;
     // An exit no monitor reported (a foreground run, an owner that died, rm -f): its events are recorded here.
     if (current.status === "running" || current.status === "restarting") {
       if (result.oomKilled) recordEvent(root, "container", "oom", current.id, containerAttributes(current));
@@ -219,7 +220,9 @@ export function settleContainer(root: string, state: ContainerState, result: Exi
     if (remove) {
       removeContainerDir(root, current);
       recordEvent(root, "container", "destroy", current.id, containerAttributes(current));
-    } else if (current.status !== "exited") {
+      return current;
+    }
+    if (current.status !== "exited") {
       writeState(root, {
         ...current, status: "exited", ...result, pid: undefined, finishedAt: new Date().toISOString(), owner: undefined,
       });
@@ -228,6 +231,7 @@ export function settleContainer(root: string, state: ContainerState, result: Exi
     } else if (current.detached) {
       writeState(root, current); // fold the monitor's exit into state.json
     }
+    return undefined;
   });
 }
 
