@@ -25,14 +25,17 @@ interface SimulateOpts {
   density: boolean;
 }
 
-/** Scan the running containers now (full mode) and model them with their `mem stat` numbers. */
+/** Scan the running containers' anonymous pages now (full mode) and model them with their `mem stat` numbers. */
 async function measuredScenario(cmd: Command, refs: string[], hostBytes: number, steps: number | undefined) {
   const g = await prepare(cmd);
   const { runningContainers } = await import("../reclaim/measure/targets.js");
   const { scanContainers } = await import("../reclaim/measure/scan.js");
   const m = await modelApi();
   const running = runningContainers(g.root, refs);
-  const report = scanContainers(running.map(({ state, cgroup }) => ({ id: state.id, name: state.name, pids: () => cgroup.pids() })), { mode: "full" });
+  // KSM merges exclusively anonymous pages only: identical file pages (two images holding the
+  // same files) stay two pages, so they are no sharing potential. The file pages are still the
+  // containers' memory: their cgroups charge them, once each (the `mem stat` numbers below).
+  const report = scanContainers(running.map(({ state, cgroup }) => ({ id: state.id, name: state.name, pids: () => cgroup.pids() })), { mode: "full", anonymousOnly: true });
   const stats = new Map<string, MemStatNumbers>();
   for (const { state, cgroup } of running) {
     const mem = cgroup.stats().memory;
