@@ -1,7 +1,8 @@
-// What the model predicts KSM would share, end to end on real containers:
-// only exclusively anonymous pages can be merged (issue 17, item 1). Two
-// containers map two copies of one file: identical contents in distinct
-// page-cache pages, which KSM never merges.
+// What the model predicts KSM would share, end to end on real containers
+// (issue 17). Only exclusively anonymous pages can be merged: two containers
+// map two copies of one file, identical contents in distinct page-cache
+// pages, which KSM never merges. Zero and same-filled pages are merged like
+// any identical pages: two memmix containers hold known numbers of them.
 import { spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -38,7 +39,30 @@ beforeAll(async () => {
   for (const c of ["a", "b"]) mkdirSync(join(dir, c));
   await startMapper("filea", join(dir, "a"));
   await startMapper("fileb", join(dir, "b"));
-}, 120_000);
+  const mm = spawnSync("cc", ["-static", "-O2", "-o", join(dir, "src", "memmix"), join(REPO, "test", "fixtures", "memmix.c")], { encoding: "utf8" });
+  if (mm.status !== 0) throw new Error(`cc failed: ${mm.stderr}`);
+  await startMemmix("mema", 1);
+  await startMemmix("memb", 2);
+}, 180_000);
+
+// memmix MIB DUP ZERO SAME TEXT: the pages as its "ready" line counts them (7 fill words)
+const MIX_MIB = 12, DUP = 20, ZERO = 10, SAME = 5, TEXT = 20, FILL_WORDS = 7;
+const MIX_PAGES = (MIX_MIB * 1024 * 1024) / 4096;
+const mix = {
+  zero: Math.floor((MIX_PAGES * ZERO) / 100),
+  same: Math.floor((MIX_PAGES * SAME) / 100),
+  dup: Math.floor((MIX_PAGES * DUP) / 100 / 4) * 4,
+};
+
+async function startMemmix(name: string, privateSeed: number): Promise<void> {
+  const cli = tsboxAsync(root, ["run", "--rm", "--name", name, "-v", `${dir}/src:/s:ro`, "busybox", "/s/memmix",
+    String(MIX_MIB), String(DUP), String(ZERO), String(SAME), String(TEXT), "7", String(privateSeed)]);
+  clis.push(cli);
+  let out = "";
+  cli.stdout!.on("data", (d: Buffer) => { out += d.toString(); });
+  cli.stderr!.on("data", (d: Buffer) => { out += d.toString(); });
+  await until(() => out.includes("ready"), `${name} ready (${out})`, 60_000);
+}
 
 afterAll(async () => {
   const ids = containerIds(root);
@@ -72,5 +96,47 @@ describe("mem simulate --containers: sharing over anonymous pages only", () => {
       { containers: { duplicateAcross: number }[] };
     expect(scan([]).containers[1]!.duplicateAcross).toBeGreaterThanOrEqual(FILE_PAGES * 0.9);
     expect(scan(["--anonymous"]).containers[1]!.duplicateAcross).toBeLessThan(FILE_PAGES / 16);
+  });
+});
+
+describe("zero and same-filled pages are sharable, as KSM merges them", () => {
+  interface Report {
+    sharablePages: number;
+    sharable: { duplicate: number; sameFilled: number; zero: number };
+    ksm: { useZeroPages: boolean };
+    containers: { mergeable: { zero: number; within: number; across: number; sameFilled: number } }[];
+  }
+  it("mem scan's sharable pages count the zero and same-filled pages, less the KSM pages that keep them", () => {
+    const r = tsbox(root, ["mem", "scan", "--format", "json", "mema", "memb"], { timeout: 120_000 });
+    expect(r.code).toBe(0);
+    const rep = JSON.parse(r.stdout) as Report;
+    // use_zero_pages is 0 by default: one KSM page keeps all zero pages; 1: none
+    const zeroKept = rep.ksm.useZeroPages ? 0 : 1;
+    // the two processes' own zero pages (bss, stack) come on top of memmix's: a few dozen at most
+    expect(rep.sharable.zero).toBeGreaterThanOrEqual(2 * mix.zero - zeroKept);
+    expect(rep.sharable.zero).toBeLessThanOrEqual(2 * mix.zero + 64);
+    // 7 fill words, each kept once across the two containers
+    expect(rep.sharable.sameFilled).toBeGreaterThanOrEqual(2 * mix.same - FILL_WORDS);
+    expect(rep.sharable.sameFilled).toBeLessThanOrEqual(2 * mix.same + 16);
+    // mema: each pool page 4 times, the first kept; memb: all 4 copies seen in mema
+    expect(Math.abs(rep.sharable.duplicate - (mix.dup * 3) / 4 - mix.dup)).toBeLessThanOrEqual(64);
+    expect(rep.sharablePages).toBe(rep.sharable.duplicate + rep.sharable.sameFilled + rep.sharable.zero);
+    const [a, b] = rep.containers;
+    expect(a!.mergeable.zero + b!.mergeable.zero).toBe(rep.sharable.zero + zeroKept);
+    expect(b!.mergeable.sameFilled).toBeGreaterThanOrEqual(mix.same - 1); // memb's fill words all first seen in mema
+    const table = tsbox(root, ["mem", "scan", "mema", "memb"], { timeout: 120_000 }).stdout;
+    expect(table).toMatch(/^sharable: \S+ \(\d+ pages: \d+ duplicate, \d+ same-filled, \d+ zero; anonymous pages only, use_zero_pages [01]\); analysed/m);
+  });
+
+  it("mem simulate --containers shares them too", () => {
+    const scan = JSON.parse(tsbox(root, ["mem", "scan", "--anonymous", "--format", "json", "mema", "memb"], { timeout: 120_000 }).stdout) as Report;
+    const r = tsbox(root, ["mem", "simulate", "--containers", "mema", "--containers", "memb", "--host-memory", "1GiB",
+      "--policy", "sharing", "--steps", "1", "--no-density", "--format", "json"], { timeout: 180_000 });
+    expect(r.stderr).toBe("");
+    const rep = JSON.parse(r.stdout) as { guests: { mean: { shared: number } }[] };
+    const shared = rep.guests.reduce((n, g) => n + g.mean.shared, 0);
+    // the model breaks writeBreakRate (1 %) of the sharing every step
+    expect(shared).toBeGreaterThanOrEqual(Math.floor(scan.sharablePages * 0.98));
+    expect(shared).toBeLessThanOrEqual(scan.sharablePages + 64);
   });
 });

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { TsboxError, errnoCode } from "../../errors.js";
 import { writeJsonAtomic } from "../../util/atomic.js";
 import { ShapeError, integer, object, optional, readChecked } from "../../util/shape.js";
+import { KSM_DEFAULTS, type KsmSettings } from "../profile.js";
 
 export const KSM_DIR = "/sys/kernel/mm/ksm";
 
@@ -156,6 +157,13 @@ export function predictKsm(groups: Iterable<number>, maxPageSharing = 256): { sa
     shared += kpages;
   }
   return { saved, merging, shared };
+}
+
+/** The host's KSM settings the sharing prediction follows; the kernel's defaults where KSM is missing. */
+export function hostKsmSettings(dir = KSM_DIR): KsmSettings {
+  if (!ksmAvailable(dir)) return { ...KSM_DEFAULTS };
+  const c = readKsm(dir);
+  return { useZeroPages: c.use_zero_pages === undefined ? KSM_DEFAULTS.useZeroPages : c.use_zero_pages === 1 };
 }
 
 /** Saved pages as ksm.rst defines them. */

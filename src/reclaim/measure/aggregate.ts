@@ -3,7 +3,7 @@
 // order is the one kept), zero and same-filled pages counted apart, and the
 // compressed-size distribution. Pure: the scanner's output in, numbers out.
 
-import { PAGE_SIZE, type CodecProfile, type MemoryProfile } from "../profile.js";
+import { KSM_DEFAULTS, PAGE_SIZE, type CodecProfile, type KsmSettings, type MemoryProfile, type MergeablePages } from "../profile.js";
 import { KeyIndex } from "./key-index.js";
 import { ci95 } from "./sampling.js";
 
@@ -29,15 +29,50 @@ export type ProfileCounts = Omit<MemoryProfile, "id" | "name" | "mode"> & { data
 
 export interface Aggregate {
   profiles: ProfileCounts[];
-  /** duplicates (within and across), scaled to the population in sample mode */
+  /** pages KSM would free (mergeable(): every page, exact in sample mode too) */
   sharablePages: number;
+  sharable: { duplicate: number; sameFilled: number; zero: number };
+}
+
+/**
+ * KSM's view of the pages: only exclusively anonymous ones, identical pages
+ * one content (data by hash, same-filled by fill word, zero pages one
+ * content host-wide). Per container, the copies beyond each content's first
+ * (report order, then scan order); over all, the pages merging frees: every
+ * copy beyond the first, and the zero pages less the one KSM page that keeps
+ * their content (none with use_zero_pages: they map the kernel's zero page).
+ */
+export function mergeable(containers: readonly ContainerPages[], ksm: KsmSettings): { perContainer: MergeablePages[]; sharable: Aggregate["sharable"] } {
+  const total = containers.reduce((s, c) => s + c.count, 0);
+  const firstData = new KeyIndex(total), firstSame = new KeyIndex(64);
+  const perContainer = containers.map((c, ci): MergeablePages => {
+    const m: MergeablePages = { zero: 0, within: 0, across: 0, sameFilled: 0 };
+    for (let i = 0; i < c.count; i++) {
+      if (!c.anon[i]) continue;
+      const kind = c.kind[i];
+      if (kind === Kind.Zero) { m.zero++; continue; }
+      if (kind !== Kind.Data && kind !== Kind.Same) continue;
+      const owner = (kind === Kind.Data ? firstData : firstSame).getOrSet(c.key[i]!, ci);
+      if (owner < 0) continue; // the first copy: the one KSM keeps
+      if (owner === ci) m.within++;
+      else m.across++;
+      if (kind === Kind.Same) m.sameFilled++;
+    }
+    return m;
+  });
+  const zeros = perContainer.reduce((n, m) => n + m.zero, 0);
+  const copies = perContainer.reduce((n, m) => n + m.within + m.across, 0);
+  const sameFilled = perContainer.reduce((n, m) => n + m.sameFilled, 0);
+  const zero = ksm.useZeroPages ? zeros : Math.max(0, zeros - 1);
+  return { perContainer, sharable: { duplicate: copies - sameFilled, sameFilled, zero } };
 }
 
 /**
  * decompressNs is left 0 (measured separately). `sampleMode`: the counts are
- * over the classified pages and come with ci95.
+ * over the classified pages and come with ci95. The mergeable pages and
+ * sharablePages are KSM's view (mergeable()), over every page.
  */
-export function aggregate(containers: readonly ContainerPages[], sampleMode: boolean): Aggregate {
+export function aggregate(containers: readonly ContainerPages[], sampleMode: boolean, ksm: KsmSettings = KSM_DEFAULTS): Aggregate {
   // Pass 1: for every content, its first page (container, index) and how many copies.
   const total = containers.reduce((s, c) => s + c.count, 0);
   const first = new KeyIndex(total); // key → slot
@@ -57,7 +92,7 @@ export function aggregate(containers: readonly ContainerPages[], sampleMode: boo
   });
   // Pass 2: classify each page by whether an earlier copy exists, and where.
   const seen = new Uint8Array(contents);
-  let sharable = 0;
+  const merge = mergeable(containers, ksm);
   const profiles = containers.map((c, ci): ProfileCounts => {
     let present = 0, sampled = 0, zero = 0, same = 0, within = 0, across = 0, unique = 0, anon = 0, dataPages = 0;
     const sizes = { lz4: [] as number[], strong: [] as number[] };
@@ -84,12 +119,10 @@ export function aggregate(containers: readonly ContainerPages[], sampleMode: boo
         if (c.lz4[i]! > 0) { sizes.lz4.push(c.lz4[i]!); sizes.strong.push(c.strong[i]!); }
       }
     }
-    const scale = sampled > 0 ? present / sampled : 0;
-    sharable += (within + across) * scale;
     const compression = [codecProfile("lz4", sizes.lz4), codecProfile("zstd", sizes.strong)];
     const profile: ProfileCounts = {
       present, sampled, zero, sameFilled: same, duplicateWithin: within, duplicateAcross: across, unique,
-      anonFraction: present > 0 ? anon / present : 0, compression, dataPages,
+      anonFraction: present > 0 ? anon / present : 0, compression, mergeable: merge.perContainer[ci]!, dataPages,
     };
     const widths: number[] = [];
     if (sampleMode) for (const x of [zero, same, within, across, unique]) widths.push(ci95(sampled ? x / sampled : 0, sampled, present));
@@ -101,7 +134,8 @@ export function aggregate(containers: readonly ContainerPages[], sampleMode: boo
     if (widths.length > 0) profile.ci95 = Math.max(...widths);
     return profile;
   });
-  return { profiles, sharablePages: Math.round(sharable) };
+  const { duplicate, sameFilled, zero } = merge.sharable;
+  return { profiles, sharablePages: duplicate + sameFilled + zero, sharable: merge.sharable };
 }
 
 /** The distribution of one codec's per-page sizes (decompressNs filled in later). */

@@ -197,9 +197,9 @@ export class HostMemory {
       this.active[i] = d.workingSet - s.evictedActiveCache - s.evictedActiveAnon;
       const all = d.anon + d.cache;
       const keep = (x: number): number => (all === 0 ? 0 : Math.floor((x * s.content) / all));
-      shareIn.push({ contentGroup: g.contentGroup, within: keep(d.zero + d.sharableWithin), across: keep(d.sharableAcross) });
+      shareIn.push({ contentGroup: g.contentGroup, zero: keep(d.zero), within: keep(d.sharableWithin), across: keep(d.sharableAcross) });
     }
-    if (this.policy.sharing) ({ saved: this.shared, breaks: this.breaks } = sharePages(shareIn, this.tu.writeBreakRate));
+    if (this.policy.sharing) ({ saved: this.shared, breaks: this.breaks } = sharePages(shareIn, this.tu.writeBreakRate, { useZeroPages: this.tu.useZeroPages }));
     for (let i = 0; i < this.n; i++) {
       this.cand[i] = Math.max(0, this.backed[i]! - this.shared[i]!);
       // pages the guest no longer holds cannot stay swapped or compressed

@@ -2,7 +2,7 @@
 // names the JSON path and what was wrong. Schema in README ("Memory model").
 
 import { UsageError } from "../../errors.js";
-import { PAGE_SIZE, type CodecProfile, type MemoryProfile, type ScanReport } from "../profile.js";
+import { KSM_DEFAULTS, PAGE_SIZE, type CodecProfile, type KsmSettings, type MemoryProfile, type MergeablePages, type ScanReport } from "../profile.js";
 import { guestFromProfile, guestsFromScanReport, type MemStatNumbers } from "./from-profile.js";
 import {
   DEFAULT_CODEC, DEFAULT_COSTS, ZSTD_CODEC, defaultTunables,
@@ -133,7 +133,11 @@ function tunablesFrom(v: Json, r: Reader, stepSeconds: number): Tunables {
   if (v === undefined) return t;
   const p = "$.tunables";
   const o = r.obj(v, p);
-  r.only(o, p, ["writeBreakRate", "balloonRate", "balloonMaxFraction", "compressionCacheFraction", "idleTax", "thresholds", "selfBalloonHeadroom"]);
+  r.only(o, p, ["writeBreakRate", "balloonRate", "balloonMaxFraction", "compressionCacheFraction", "idleTax", "thresholds", "selfBalloonHeadroom", "useZeroPages"]);
+  if (o.useZeroPages !== undefined) {
+    if (typeof o.useZeroPages !== "boolean") r.fail(`${p}.useZeroPages`, `expected true or false, got ${show(o.useZeroPages)}`);
+    t.useZeroPages = o.useZeroPages;
+  }
   if (o.writeBreakRate !== undefined) t.writeBreakRate = r.fraction(o.writeBreakRate, `${p}.writeBreakRate`);
   if (o.balloonRate !== undefined) t.balloonRatePages = Math.floor(r.bytes(o.balloonRate, `${p}.balloonRate`) / PAGE_SIZE);
   if (o.balloonMaxFraction !== undefined) t.balloonMaxFraction = r.fraction(o.balloonMaxFraction, `${p}.balloonMaxFraction`);
@@ -286,7 +290,23 @@ function profileFrom(v: Json, path: string, r: Reader): MemoryProfile {
     mode, present, sampled, zero, sameFilled, duplicateWithin, duplicateAcross, unique,
     anonFraction: r.fraction(o.anonFraction, `${path}.anonFraction`),
     compression: o.compression.map((c, i) => codecFrom(c, `${path}.compression[${i}]`, r)),
+    ...(o.mergeable !== undefined ? { mergeable: mergeableFrom(o.mergeable, `${path}.mergeable`, r) } : {}),
   };
+}
+
+function mergeableFrom(v: Json, path: string, r: Reader): MergeablePages {
+  const o = r.obj(v, path);
+  r.only(o, path, ["zero", "within", "across", "sameFilled"]);
+  const count = (k: string): number => r.num(o[k], `${path}.${k}`, 0, 2 ** 50, true);
+  const m = { zero: count("zero"), within: count("within"), across: count("across"), sameFilled: count("sameFilled") };
+  if (m.sameFilled > m.within + m.across) r.fail(`${path}.sameFilled`, `${m.sameFilled} exceed within + across (${m.within + m.across})`);
+  return m;
+}
+
+function ksmFrom(v: Json, path: string, r: Reader): KsmSettings {
+  const o = r.obj(v, path);
+  if (typeof o.useZeroPages !== "boolean") r.fail(`${path}.useZeroPages`, `expected true or false, got ${show(o.useZeroPages)}`);
+  return { useZeroPages: o.useZeroPages };
 }
 
 /** A ScanReport (`tsbox mem scan --format json`) as the guests of a scenario. */
@@ -305,6 +325,7 @@ export function scenarioFromScanReport(text: string, o: ParseOptions & { steps?:
     scannedAt: typeof top.scannedAt === "string" ? top.scannedAt : "",
     containers: top.containers.map((p, i) => profileFrom(p, `$.containers[${i}]`, r)),
     sharablePages: 0, elapsedMs: 0, bytesAnalysed: 0,
+    ...(top.ksm !== undefined ? { ksm: ksmFrom(top.ksm, "$.ksm", r) } : {}),
   };
   if (o.hostBytes === undefined) r.fail("$", "--host-memory is required with --profiles");
   return scenarioFromReport(report, new Map(), { ...o, hostBytes: o.hostBytes });
@@ -326,5 +347,7 @@ export function scenarioFromReport(
   guests.forEach((g) => {
     if (g.sizePages > hostPages) r.fail("$.containers", `container ${g.name} (${g.sizePages * 4}KiB) is larger than the host (${hostPages * 4}KiB)`);
   });
-  return { hostPages, steps: o.steps ?? 60, stepSeconds, guests, costs: { ...DEFAULT_COSTS }, tunables: defaultTunables(stepSeconds) };
+  // the sharing follows the KSM settings the scan was made under (the host's)
+  const tunables = { ...defaultTunables(stepSeconds), useZeroPages: (report.ksm ?? KSM_DEFAULTS).useZeroPages };
+  return { hostPages, steps: o.steps ?? 60, stepSeconds, guests, costs: { ...DEFAULT_COSTS }, tunables };
 }

@@ -12,9 +12,9 @@ export interface Demand {
   cache: number;
   /** pages touched during the step, drawn from anon and cache in proportion */
   workingSet: number;
-  /** zero-filled pages among anon + cache */
+  /** zero-filled pages among anon + cache (KSM: one content host-wide) */
   zero: number;
-  /** non-zero pages identical to another page of the same guest (copies beyond the first) */
+  /** non-zero pages identical to another page of the same guest, same-filled ones included (copies beyond the first) */
   sharableWithin: number;
   /** pages identical to pages of other guests of the same content group */
   sharableAcross: number;
@@ -61,6 +61,8 @@ export interface Tunables {
   thresholds: Thresholds;
   /** tmem self-ballooning leaves a guest its working set plus this fraction of its size */
   selfBalloonHeadroom: number;
+  /** KSM's use_zero_pages: zero pages map the kernel's zero page (all saved) instead of one KSM page */
+  useZeroPages: boolean;
 }
 
 export interface Scenario {
@@ -86,6 +88,7 @@ export function defaultTunables(stepSeconds: number): Tunables {
     idleTax: 0.75,
     thresholds: { ...DEFAULT_THRESHOLDS },
     selfBalloonHeadroom: 0.05,
+    useZeroPages: false,
   };
 }
 
