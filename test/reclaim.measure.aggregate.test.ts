@@ -55,7 +55,12 @@ describe("aggregate", () => {
     expect(sharable).toEqual({ duplicate: 2, sameFilled: 3, zero: 2 });
     expect(sharablePages).toBe(7);
     // use_zero_pages: all zero pages map the kernel's zero page
-    expect(aggregate([a, b], false, { useZeroPages: true }).sharable.zero).toBe(3);
+    expect(aggregate([a, b], false, { useZeroPages: true, maxPageSharing: 256 }).sharable.zero).toBe(3);
+    // max_page_sharing 2: 3 zero pages need 2 KSM pages; fill word 1 (3 copies) 2; content 8 (3 copies) 2
+    const chained = aggregate([a, b], false, { useZeroPages: false, maxPageSharing: 2 });
+    expect(chained.sharable).toEqual({ duplicate: 1, sameFilled: 2, zero: 1 });
+    // the copy that heads the second KSM page of 8's chain is kept: B's third 8
+    expect(chained.profiles[1]!.mergeable).toEqual({ zero: 1, within: 1, across: 1, sameFilled: 1 });
     // the classified counts are unchanged: duplicates over every page, same-filled pages apart
     expect(pa).toMatchObject({ zero: 2, sameFilled: 3, duplicateWithin: 3 });
   });

@@ -67,7 +67,11 @@ export interface MemoryProfile {
 export interface MergeablePages {
   /** anonymous zero pages (one content host-wide; what merging them saves depends on use_zero_pages) */
   zero: number;
-  /** copies beyond the first whose first copy is in this container (data and same-filled pages) */
+  /**
+   * copies beyond the first whose first copy is in this container (data and
+   * same-filled pages), less the copies that head a further KSM page of the
+   * content's chain (every max_page_sharing-th copy)
+   */
   within: number;
   /** copies beyond the first whose first copy is in an earlier container */
   across: number;
@@ -79,10 +83,15 @@ export interface MergeablePages {
 export interface KsmSettings {
   /** 1: zero pages are mapped to the kernel's zero page, all of them saved; 0: an ordinary content */
   useZeroPages: boolean;
+  /**
+   * The most mappings one KSM page takes (stable node chains): a content with
+   * n copies needs ceil(n / maxPageSharing) KSM pages
+   */
+  maxPageSharing: number;
 }
 
-/** The kernel's defaults (mm/ksm.c): use_zero_pages 0. */
-export const KSM_DEFAULTS: KsmSettings = { useZeroPages: false };
+/** The kernel's defaults (mm/ksm.c): use_zero_pages 0, max_page_sharing 256. */
+export const KSM_DEFAULTS: KsmSettings = { useZeroPages: false, maxPageSharing: 256 };
 
 /** What `tsbox mem scan --format json` prints. */
 export interface ScanReport {
@@ -92,7 +101,7 @@ export interface ScanReport {
   /**
    * Pages KSM would free, over the exclusively anonymous pages: duplicate
    * data pages, same-filled pages and zero pages, less the KSM pages kept
-   * (one per content; zero pages per use_zero_pages)
+   * (ceil(copies / max_page_sharing) per content; zero pages per use_zero_pages)
    */
   sharablePages: number;
   /** sharablePages by kind (absent in reports from before) */

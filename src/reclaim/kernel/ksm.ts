@@ -163,7 +163,11 @@ export function predictKsm(groups: Iterable<number>, maxPageSharing = 256): { sa
 export function hostKsmSettings(dir = KSM_DIR): KsmSettings {
   if (!ksmAvailable(dir)) return { ...KSM_DEFAULTS };
   const c = readKsm(dir);
-  return { useZeroPages: c.use_zero_pages === undefined ? KSM_DEFAULTS.useZeroPages : c.use_zero_pages === 1 };
+  return {
+    useZeroPages: c.use_zero_pages === undefined ? KSM_DEFAULTS.useZeroPages : c.use_zero_pages === 1,
+    // the kernel refuses values below 2; a missing file is an older kernel without chains (no limit)
+    maxPageSharing: c.max_page_sharing === undefined ? Number.MAX_SAFE_INTEGER : Math.max(2, c.max_page_sharing),
+  };
 }
 
 /** Saved pages as ksm.rst defines them. */

@@ -38,13 +38,19 @@ export interface Aggregate {
  * KSM's view of the pages: only exclusively anonymous ones, identical pages
  * one content (data by hash, same-filled by fill word, zero pages one
  * content host-wide). Per container, the copies beyond each content's first
- * (report order, then scan order); over all, the pages merging frees: every
- * copy beyond the first, and the zero pages less the one KSM page that keeps
- * their content (none with use_zero_pages: they map the kernel's zero page).
+ * (report order, then scan order); over all, the pages merging frees: a
+ * content with n copies needs ceil(n / max_page_sharing) KSM pages (each
+ * takes at most max_page_sharing mappings: mm/ksm.c's stable node chains),
+ * so the first copy and every max_page_sharing-th one are kept; zero pages
+ * likewise, or all saved with use_zero_pages (they map the kernel's zero page).
  */
 export function mergeable(containers: readonly ContainerPages[], ksm: KsmSettings): { perContainer: MergeablePages[]; sharable: Aggregate["sharable"] } {
   const total = containers.reduce((s, c) => s + c.count, 0);
-  const firstData = new KeyIndex(total), firstSame = new KeyIndex(64);
+  const dataSlot = new KeyIndex(total), sameSlot = new KeyIndex(64);
+  // per content: the container of its first copy, and its copies so far
+  const owner = new Int32Array(total), seen = new Int32Array(total);
+  let contents = 0;
+  const max = Math.max(1, ksm.maxPageSharing);
   const perContainer = containers.map((c, ci): MergeablePages => {
     const m: MergeablePages = { zero: 0, within: 0, across: 0, sameFilled: 0 };
     for (let i = 0; i < c.count; i++) {
@@ -52,9 +58,11 @@ export function mergeable(containers: readonly ContainerPages[], ksm: KsmSetting
       const kind = c.kind[i];
       if (kind === Kind.Zero) { m.zero++; continue; }
       if (kind !== Kind.Data && kind !== Kind.Same) continue;
-      const owner = (kind === Kind.Data ? firstData : firstSame).getOrSet(c.key[i]!, ci);
-      if (owner < 0) continue; // the first copy: the one KSM keeps
-      if (owner === ci) m.within++;
+      let slot = (kind === Kind.Data ? dataSlot : sameSlot).getOrSet(c.key[i]!, contents);
+      if (slot < 0) { slot = contents++; owner[slot] = ci; }
+      // the first copy, and every max_page_sharing-th after it, is a KSM page of the content's chain: kept
+      if (seen[slot]!++ % max === 0) continue;
+      if (owner[slot] === ci) m.within++;
       else m.across++;
       if (kind === Kind.Same) m.sameFilled++;
     }
@@ -63,7 +71,7 @@ export function mergeable(containers: readonly ContainerPages[], ksm: KsmSetting
   const zeros = perContainer.reduce((n, m) => n + m.zero, 0);
   const copies = perContainer.reduce((n, m) => n + m.within + m.across, 0);
   const sameFilled = perContainer.reduce((n, m) => n + m.sameFilled, 0);
-  const zero = ksm.useZeroPages ? zeros : Math.max(0, zeros - 1);
+  const zero = ksm.useZeroPages ? zeros : zeros - Math.ceil(zeros / max);
   return { perContainer, sharable: { duplicate: copies - sameFilled, sameFilled, zero } };
 }
 

@@ -10,8 +10,9 @@ const pct = (x: number, of: number): string => (of > 0 ? `${((100 * x) / of).toF
 function sharableKinds(r: ScanReport): string {
   if (r.sharable === undefined) return "";
   const { duplicate, sameFilled, zero } = r.sharable;
-  const zeroRule = r.ksm?.useZeroPages ? "use_zero_pages 1" : "use_zero_pages 0";
-  return `: ${duplicate} duplicate, ${sameFilled} same-filled, ${zero} zero; anonymous pages only, ${zeroRule}`;
+  const k = r.ksm;
+  const rules = k === undefined ? "" : `, use_zero_pages ${k.useZeroPages ? 1 : 0}, max_page_sharing ${k.maxPageSharing}`;
+  return `: ${duplicate} duplicate, ${sameFilled} same-filled, ${zero} zero; anonymous pages only${rules}`;
 }
 
 export function scanTable(r: ScanReport): string {

@@ -199,7 +199,7 @@ export class HostMemory {
       const keep = (x: number): number => (all === 0 ? 0 : Math.floor((x * s.content) / all));
       shareIn.push({ contentGroup: g.contentGroup, zero: keep(d.zero), within: keep(d.sharableWithin), across: keep(d.sharableAcross) });
     }
-    if (this.policy.sharing) ({ saved: this.shared, breaks: this.breaks } = sharePages(shareIn, this.tu.writeBreakRate, { useZeroPages: this.tu.useZeroPages }));
+    if (this.policy.sharing) ({ saved: this.shared, breaks: this.breaks } = sharePages(shareIn, this.tu.writeBreakRate, { useZeroPages: this.tu.useZeroPages, maxPageSharing: this.tu.maxPageSharing }));
     for (let i = 0; i < this.n; i++) {
       this.cand[i] = Math.max(0, this.backed[i]! - this.shared[i]!);
       // pages the guest no longer holds cannot stay swapped or compressed

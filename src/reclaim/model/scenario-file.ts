@@ -133,7 +133,8 @@ function tunablesFrom(v: Json, r: Reader, stepSeconds: number): Tunables {
   if (v === undefined) return t;
   const p = "$.tunables";
   const o = r.obj(v, p);
-  r.only(o, p, ["writeBreakRate", "balloonRate", "balloonMaxFraction", "compressionCacheFraction", "idleTax", "thresholds", "selfBalloonHeadroom", "useZeroPages"]);
+  r.only(o, p, ["writeBreakRate", "balloonRate", "balloonMaxFraction", "compressionCacheFraction", "idleTax", "thresholds", "selfBalloonHeadroom", "useZeroPages", "maxPageSharing"]);
+  if (o.maxPageSharing !== undefined) t.maxPageSharing = r.num(o.maxPageSharing, `${p}.maxPageSharing`, 2, 2 ** 31, true);
   if (o.useZeroPages !== undefined) {
     if (typeof o.useZeroPages !== "boolean") r.fail(`${p}.useZeroPages`, `expected true or false, got ${show(o.useZeroPages)}`);
     t.useZeroPages = o.useZeroPages;
@@ -306,7 +307,7 @@ function mergeableFrom(v: Json, path: string, r: Reader): MergeablePages {
 function ksmFrom(v: Json, path: string, r: Reader): KsmSettings {
   const o = r.obj(v, path);
   if (typeof o.useZeroPages !== "boolean") r.fail(`${path}.useZeroPages`, `expected true or false, got ${show(o.useZeroPages)}`);
-  return { useZeroPages: o.useZeroPages };
+  return { useZeroPages: o.useZeroPages, maxPageSharing: r.num(o.maxPageSharing, `${path}.maxPageSharing`, 2, Number.MAX_SAFE_INTEGER, true) };
 }
 
 /** A ScanReport (`tsbox mem scan --format json`) as the guests of a scenario. */
@@ -348,6 +349,7 @@ export function scenarioFromReport(
     if (g.sizePages > hostPages) r.fail("$.containers", `container ${g.name} (${g.sizePages * 4}KiB) is larger than the host (${hostPages * 4}KiB)`);
   });
   // the sharing follows the KSM settings the scan was made under (the host's)
-  const tunables = { ...defaultTunables(stepSeconds), useZeroPages: (report.ksm ?? KSM_DEFAULTS).useZeroPages };
+  const ksm = report.ksm ?? KSM_DEFAULTS;
+  const tunables = { ...defaultTunables(stepSeconds), useZeroPages: ksm.useZeroPages, maxPageSharing: ksm.maxPageSharing };
   return { hostPages, steps: o.steps ?? 60, stepSeconds, guests, costs: { ...DEFAULT_COSTS }, tunables };
 }

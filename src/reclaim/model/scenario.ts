@@ -63,6 +63,8 @@ export interface Tunables {
   selfBalloonHeadroom: number;
   /** KSM's use_zero_pages: zero pages map the kernel's zero page (all saved) instead of one KSM page */
   useZeroPages: boolean;
+  /** KSM's max_page_sharing: n copies of a content need ceil(n / max) KSM pages */
+  maxPageSharing: number;
 }
 
 export interface Scenario {
@@ -89,6 +91,7 @@ export function defaultTunables(stepSeconds: number): Tunables {
     thresholds: { ...DEFAULT_THRESHOLDS },
     selfBalloonHeadroom: 0.05,
     useZeroPages: false,
+    maxPageSharing: 256,
   };
 }
 
