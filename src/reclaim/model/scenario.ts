@@ -40,8 +40,11 @@ export interface Costs {
   diskNs: number;
   /** a page copy: a copy-on-write break, a tmem put/get */
   copyNs: number;
-  /** where swapped anonymous pages live (file pages always come back from disk) */
-  swapDevice: "disk" | "flash";
+  /**
+   * where swapped anonymous pages live (file pages always come back from
+   * disk); "none": the host has no swap, so no policy can swap
+   */
+  swapDevice: "disk" | "flash" | "none";
 }
 
 /** ESX's free-memory thresholds, fractions of host memory. */
