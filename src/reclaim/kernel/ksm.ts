@@ -16,6 +16,7 @@ export const KSM_DIR = "/sys/kernel/mm/ksm";
 export const KSM_COUNTERS = [
   "run", "pages_to_scan", "sleep_millisecs", "pages_shared", "pages_sharing", "pages_unshared",
   "pages_volatile", "full_scans", "ksm_zero_pages", "general_profit", "max_page_sharing", "use_zero_pages",
+  "pages_scanned", "pages_skipped", "smart_scan",
 ] as const;
 export type KsmCounter = (typeof KSM_COUNTERS)[number];
 export type KsmCounters = Partial<Record<KsmCounter, number>>;
