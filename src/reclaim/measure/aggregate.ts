@@ -44,12 +44,18 @@ export interface Aggregate {
  * so the first copy and every max_page_sharing-th one are kept; zero pages
  * likewise, or all saved with use_zero_pages (they map the kernel's zero page).
  */
-export function mergeable(containers: readonly ContainerPages[], ksm: KsmSettings): { perContainer: MergeablePages[]; sharable: Aggregate["sharable"] } {
-  const total = containers.reduce((s, c) => s + c.count, 0);
-  const dataSlot = new KeyIndex(total), sameSlot = new KeyIndex(64);
-  // per content: the container of its first copy, and its copies so far
-  const owner = new Int32Array(total), seen = new Int32Array(total);
-  let contents = 0;
+export function mergeable(
+  containers: readonly ContainerPages[], ksm: KsmSettings,
+  /** aggregate()'s content slots of the data pages (slotOf[container][page]), numbered 0..contents−1 */
+  data: { slotOf: readonly Int32Array[]; contents: number },
+): { perContainer: MergeablePages[]; sharable: Aggregate["sharable"] } {
+  let sames = 0;
+  for (const c of containers) for (let i = 0; i < c.count; i++) if (c.kind[i] === Kind.Same) sames++;
+  // per content (the data slots, then one per fill word): the container of its first anonymous
+  // copy (−1: none yet), and its anonymous copies so far
+  const owner = new Int32Array(data.contents + sames).fill(-1), seen = new Int32Array(data.contents + sames);
+  const sameSlot = new KeyIndex(64);
+  let fills = 0;
   const max = Math.max(1, ksm.maxPageSharing);
   const perContainer = containers.map((c, ci): MergeablePages => {
     const m: MergeablePages = { zero: 0, within: 0, across: 0, sameFilled: 0 };
@@ -58,8 +64,10 @@ export function mergeable(containers: readonly ContainerPages[], ksm: KsmSetting
       const kind = c.kind[i];
       if (kind === Kind.Zero) { m.zero++; continue; }
       if (kind !== Kind.Data && kind !== Kind.Same) continue;
-      let slot = (kind === Kind.Data ? dataSlot : sameSlot).getOrSet(c.key[i]!, contents);
-      if (slot < 0) { slot = contents++; owner[slot] = ci; }
+      let slot: number;
+      if (kind === Kind.Data) slot = data.slotOf[ci]![i]!;
+      else if ((slot = sameSlot.getOrSet(c.key[i]!, data.contents + fills)) < 0) slot = data.contents + fills++;
+      if (owner[slot]! < 0) owner[slot] = ci;
       // the first copy, and every max_page_sharing-th after it, is a KSM page of the content's chain: kept
       if (seen[slot]!++ % max === 0) continue;
       if (owner[slot] === ci) m.within++;
@@ -100,7 +108,7 @@ export function aggregate(containers: readonly ContainerPages[], sampleMode: boo
   });
   // Pass 2: classify each page by whether an earlier copy exists, and where.
   const seen = new Uint8Array(contents);
-  const merge = mergeable(containers, ksm);
+  const merge = mergeable(containers, ksm, { slotOf: slots, contents });
   const profiles = containers.map((c, ci): ProfileCounts => {
     let present = 0, sampled = 0, zero = 0, same = 0, within = 0, across = 0, unique = 0, anon = 0, dataPages = 0;
     const sizes = { lz4: [] as number[], strong: [] as number[] };
