@@ -2,19 +2,29 @@
 // a container holding ~1 GiB, in GiB per second of wall time and per CPU
 // second (one core), and the sampling mode's accuracy against the full scan.
 //
-//   npx tsx bench/scan.ts [--mib N] [--seeds N]      (npm run bench:scan builds first)
+//   npx tsx bench/scan.ts [--mib N] [--seeds N] [--ksmd-only]      (npm run bench:scan builds first)
+//   (--ksmd-only: the full scan and ksmd alone, no sampling accuracy; prints, writes no results)
 //
 // The container runs test/fixtures/memmix.c (compiled here with cc -static):
 // 20 % duplicate pages, 10 % zero, 5 % same-filled, 20 % text-like, the rest
-// unique random. There is no peer tool to run side by side; for scale the
-// table gives the ratio to KSM's default scan rate (100 pages per 20 ms).
+// unique random. The peer is the kernel's own scanner: ksmd, unthrottled
+// (pages_to_scan 100000, sleep_millisecs 0), on a second container with
+// the same pages opted in to KSM (`run --memory-merge`), measured by its CPU
+// time (/proc/PID/schedstat) against the pages it scanned (pages_scanned):
+// the throughput per core of both. The table also gives the ratio to KSM's
+// default rate (100 pages per 20 ms), which is a throttle, not ksmd's speed.
+// KSM settings are recorded and restored (tsbox's ksmOn/ksmOff), under the
+// host-wide lock the KSM tests use.
 // Writes a Markdown table to stdout and bench/results/scan.json.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release } from "node:os";
 import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { REPO, TSBOX_ARGV, installSignalHandlers, mustSh, onCleanup, quantile, runBenchmark, sh } from "./lib.js";
+import { holdKsmExclusive } from "./reclaim-harness.js";
+import { ksmOff, ksmOn, readKsm } from "../src/reclaim/kernel/ksm.js";
 
 // The parts of src/reclaim/profile.ts's ScanReport read here (bench/ type-checks on its own).
 interface CodecProfile { codec: string; le2k: number; le1k: number; incompressible: number }
@@ -53,9 +63,9 @@ function fractions(p: MemoryProfile): Record<string, number> {
   };
 }
 
-async function startContainer(root: string, bin: string, mib: number): Promise<ChildProcess> {
-  const cli = spawn(TSBOX_ARGV[0]!, [...TSBOX_ARGV.slice(1), "--root", root, "run", "--rm", "--name", "benchmem", "-v", `${bin}:/mm:ro`,
-    "busybox", "/mm/memmix", String(mib), "20", "10", "5", "20", "7", "1"], { stdio: ["ignore", "pipe", "pipe"] });
+async function startContainer(root: string, bin: string, mib: number, name = "benchmem", merge = false): Promise<ChildProcess> {
+  const cli = spawn(TSBOX_ARGV[0]!, [...TSBOX_ARGV.slice(1), "--root", root, "run", "--rm", "--name", name, ...(merge ? ["--memory-merge"] : []),
+    "-v", `${bin}:/mm:ro`, "busybox", "/mm/memmix", String(mib), "20", "10", "5", "20", "7", "1"], { stdio: ["ignore", "pipe", "pipe"] });
   onCleanup("stop the container", () => {
     if (cli.exitCode === null) { cli.kill("SIGTERM"); sh(["sh", "-c", `while kill -0 ${cli.pid} 2>/dev/null; do sleep 0.1; done`], 30_000); }
   });
@@ -70,11 +80,75 @@ async function startContainer(root: string, bin: string, mib: number): Promise<C
   return cli;
 }
 
+function stopContainer(cli: ChildProcess): void {
+  if (cli.exitCode === null) { cli.kill("SIGTERM"); sh(["sh", "-c", `while kill -0 ${cli.pid} 2>/dev/null; do sleep 0.1; done`], 30_000); }
+}
+
+/** ksmd's time on a CPU so far, ns (first field of /proc/PID/schedstat). */
+function ksmdCpuNs(): number {
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, "utf8").trim() !== "ksmd") continue;
+      return Number(readFileSync(`/proc/${d}/schedstat`, "utf8").split(" ")[0]);
+    } catch { /* gone */ }
+  }
+  throw new Error("no ksmd thread (kernel without CONFIG_KSM?)");
+}
+
+interface KsmdRun {
+  /** the first two full scans (what KSM needs to merge a new container) and the steady ones after */
+  phase: "first two full scans" | "next full scans";
+  pagesScanned: number;
+  pagesSkipped: number;
+  cpuMs: number;
+  wallMs: number;
+  gibPerCpuS: number;
+  loadavg: number;
+}
+
+/**
+ * Unthrottled ksmd on a container with the same pages, opted in: from run=1 to two more full
+ * scans (merging everything there is), then two further full scans (steady state, smart_scan
+ * skipping what did not merge). Throughput = pages_scanned × 4 KiB / ksmd's CPU time.
+ */
+async function measureKsmd(root: string, bin: string, mib: number): Promise<{ runs: KsmdRun[]; otherUsersRunning: boolean; settings: Record<string, number | undefined> } | undefined> {
+  if (!existsSync("/sys/kernel/mm/ksm/run")) return undefined;
+  const release = await holdKsmExclusive();
+  onCleanup("release the KSM lock", release);
+  const cli = await startContainer(root, bin, mib, "benchksm", true);
+  const before = readKsm();
+  const otherUsersRunning = (before.run ?? 0) !== 0;
+  const runs: KsmdRun[] = [];
+  try {
+    ksmOn(root, { pagesToScan: 100_000, sleepMillisecs: 0 });
+    const settings = readKsm();
+    let f = before.full_scans ?? 0;
+    for (const phase of ["first two full scans", "next full scans"] as const) {
+      const c0 = readKsm(), cpu0 = ksmdCpuNs(), t0 = Date.now();
+      f += 2;
+      while ((readKsm().full_scans ?? 0) < f) await sleep(20);
+      const c1 = readKsm(), cpuNs = ksmdCpuNs() - cpu0;
+      const pages = (c1.pages_scanned ?? 0) - (c0.pages_scanned ?? 0);
+      runs.push({
+        phase, pagesScanned: pages, pagesSkipped: (c1.pages_skipped ?? 0) - (c0.pages_skipped ?? 0),
+        cpuMs: Math.round(cpuNs / 1e6), wallMs: Date.now() - t0, gibPerCpuS: Math.round(((pages * 4096) / 2 ** 30 / (cpuNs / 1e9)) * 100) / 100,
+        loadavg: loadavg()[0]!,
+      });
+    }
+    return { runs, otherUsersRunning, settings: { pages_to_scan: settings.pages_to_scan, sleep_millisecs: settings.sleep_millisecs, smart_scan: settings.smart_scan } };
+  } finally {
+    ksmOff(root);
+    stopContainer(cli);
+  }
+}
+
 async function main(): Promise<void> {
   if (!existsSync(join(REPO, "dist", "tsbox.cjs"))) throw new Error("dist/ is missing: run `npm run build` (or `npm run bench:scan`)");
   if (process.getuid?.() !== 0) throw new Error("needs root");
   installSignalHandlers(10_000);
   const mib = option("--mib", 1024), seeds = option("--seeds", 5);
+  const ksmdOnly = process.argv.includes("--ksmd-only");
   const work = mkdtempSync("/var/tmp/tsbox-bench-scan-");
   onCleanup("remove the work dir", () => { sh(["umount", "-R", work]); rmSync(work, { recursive: true, force: true }); });
   const root = join(work, "root");
@@ -83,12 +157,14 @@ async function main(): Promise<void> {
   mustSh(["bash", join(REPO, "scripts", "make-busybox-rootfs.sh"), join(work, "busybox.tar")]);
   tsbox(root, ["import", join(work, "busybox.tar"), "busybox"]);
   mustSh(["cc", "-static", "-O2", "-o", join(bin, "memmix"), join(REPO, "test", "fixtures", "memmix.c")]);
-  await startContainer(root, bin, mib);
+  const load0 = loadavg()[0]!;
+  const scanner = await startContainer(root, bin, mib);
 
   // Throughput: the scan's own clock (pages listed, read, classified and merged; the
   // decompression timing after it is excluded) and its CPU time.
   const runs: Record<string, { wallGiBs: number[]; cpuGiBs: number[]; bytes: number }> = {};
-  for (const [label, args] of [["full", ["--full"]], ["full --compress-all", ["--full", "--compress-all"]], ["sample 10000", ["--sample", "10000"]]] as const) {
+  const modes = [["full", ["--full"]], ["full --compress-all", ["--full", "--compress-all"]], ["sample 10000", ["--sample", "10000"]]] as const;
+  for (const [label, args] of ksmdOnly ? modes.slice(0, 1) : modes) {
     const r = (runs[label] = { wallGiBs: [] as number[], cpuGiBs: [] as number[], bytes: 0 });
     for (let i = 0; i < 3; i++) {
       const rep = scan(root, [...args]);
@@ -103,7 +179,7 @@ async function main(): Promise<void> {
   const truth = scan(root, ["--full", "--compress-all"]).containers[0]!;
   const ref = fractions(truth);
   const accuracy: Record<string, { meanAbsErr: Record<string, number>; maxAbsErr: Record<string, number>; meanCi95: number; withinCi: number }> = {};
-  for (const n of [1000, 10000]) {
+  for (const n of ksmdOnly ? [] : [1000, 10000]) {
     const errs: Record<string, number[]> = {};
     let ci = 0, within = 0, total = 0;
     for (let seed = 1; seed <= seeds; seed++) {
@@ -125,11 +201,25 @@ async function main(): Promise<void> {
     };
   }
 
+  const loadScan = loadavg()[0]!;
+  // ksmd on the same pages, after the scanner's runs (merging would change what the scanner reads)
+  stopContainer(scanner);
+  const ksmd = await measureKsmd(root, bin, mib);
+  const steady = ksmd?.runs.find((r) => r.phase === "next full scans");
+  const first = ksmd?.runs.find((r) => r.phase === "first two full scans");
+
   const med = (xs: number[]): number => Math.round(quantile(xs, 0.5) * 100) / 100;
-  let md = `## mem scan on one container of ${mib} MiB (${(runs.full!.bytes / 2 ** 30).toFixed(2)} GiB present)\n\n`;
-  md += "| mode | GiB/s (wall) | GiB/s per core (CPU time) | × KSM default rate |\n|---|---|---|---|\n";
+  let md = `## mem scan on one container of ${mib} MiB (${(runs.full!.bytes / 2 ** 30).toFixed(2)} GiB present; load average ${load0.toFixed(1)} → ${loadScan.toFixed(1)})\n\n`;
+  md += "| mode | GiB/s (wall) | GiB/s per core (CPU time) | × unthrottled ksmd, per core (first two scans / steady) | × KSM's default rate (a throttle) |\n|---|---|---|---|---|\n";
   for (const [label, r] of Object.entries(runs)) {
-    md += `| ${label} | ${med(r.wallGiBs)} | ${med(r.cpuGiBs)} | ${Math.round((quantile(r.cpuGiBs, 0.5) * 2 ** 30) / KSM_DEFAULT_BYTES_PER_S)}× |\n`;
+    const cpu = quantile(r.cpuGiBs, 0.5);
+    const vs = (k: KsmdRun | undefined): string => (k ? `${(cpu / k.gibPerCpuS).toFixed(1)}×` : "--");
+    md += `| ${label} | ${med(r.wallGiBs)} | ${med(r.cpuGiBs)} | ${vs(first)} / ${vs(steady)} | ${Math.round((cpu * 2 ** 30) / KSM_DEFAULT_BYTES_PER_S)}× |\n`;
+  }
+  if (ksmd) {
+    md += `\nksmd unthrottled (pages_to_scan ${ksmd.settings.pages_to_scan}, sleep_millisecs ${ksmd.settings.sleep_millisecs}, smart_scan ${ksmd.settings.smart_scan})${ksmd.otherUsersRunning ? "; another KSM user had it running" : ""}:\n\n`;
+    md += "| phase | pages scanned | pages skipped | ksmd CPU | wall | GiB/s per core | load average |\n|---|---:|---:|---:|---:|---:|---:|\n";
+    for (const k of ksmd.runs) md += `| ${k.phase} | ${k.pagesScanned} | ${k.pagesSkipped} | ${k.cpuMs} ms | ${k.wallMs} ms | ${k.gibPerCpuS} | ${k.loadavg.toFixed(1)} |\n`;
   }
   md += `\nGoal ≥ ${GOAL_GIB_PER_CORE} GiB/s per core in full mode: ${quantile(runs.full!.cpuGiBs, 0.5) >= GOAL_GIB_PER_CORE ? "met" : "NOT met"}.\n\n`;
   md += `## Sampling accuracy vs the full scan (absolute error, percentage points; ${seeds} seeds)\n\n`;
@@ -140,10 +230,11 @@ async function main(): Promise<void> {
   }
   md += `\nReference (full, every page compressed): ${keys.map((k) => `${k} ${ref[k]!.toFixed(2)} %`).join(", ")}.\n`;
   process.stdout.write(md);
+  if (ksmdOnly) return; // a partial run: the results file keeps the last whole one
   mkdirSync(dirname(RESULTS), { recursive: true });
   writeFileSync(RESULTS, `${JSON.stringify({
     date: new Date().toISOString(), host: { cpus: cpus().length, model: cpus()[0]?.model, loadavg: loadavg(), kernel: release() },
-    mib, runs, reference: ref, accuracy,
+    mib, runs, reference: ref, accuracy, ksmd,
   }, null, 2)}\n`);
 }
 

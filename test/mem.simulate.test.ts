@@ -19,6 +19,10 @@ const file = (name: string, text: string): string => {
   writeFileSync(p, text);
   return p;
 };
+// /proc/swaps as the CLI reads it (TSBOX_HOST_SWAPS): a host without swap, and one with a swap file
+const SWAPS_HEADER = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
+const noSwap = { env: { ...process.env, TSBOX_HOST_SWAPS: file("swaps-none", SWAPS_HEADER) } };
+const withSwap = { env: { ...process.env, TSBOX_HOST_SWAPS: file("swaps-one", `${SWAPS_HEADER}/swapfile                               file\t\t1048572\t\t0\t\t-2\n`) } };
 const small = JSON.stringify({
   hostMemory: "3GiB", steps: 10,
   guests: [{ name: "web", count: 3, size: "1GiB", workload: { generator: "idle-cache", rampSteps: 3 } }],
@@ -55,10 +59,57 @@ describe("tsbox mem simulate", () => {
     expect(j.hostPages).toBe(2 * 262_144);
     const prof = { id: "c1", name: "c1", mode: "full", present: 20_000, sampled: 20_000, zero: 2_000, sameFilled: 100, duplicateWithin: 500, duplicateAcross: 0, unique: 17_400, anonFraction: 0.7, compression: [{ codec: "lz4", ratio: 2.5, le2k: 0.7, le1k: 0.4, incompressible: 0.1, decompressNs: 1800 }] };
     const report = { scannedAt: "2026-11-22T00:00:00Z", containers: [prof, { ...prof, id: "c2", name: "c2", duplicateAcross: 5_000, unique: 12_400 }], sharablePages: 7_500, elapsedMs: 10, bytesAnalysed: 163_840_000 };
-    const r = tsbox(root, ["mem", "simulate", "--profiles", file("scan.json", JSON.stringify(report)), "--host-memory", "256MiB", "--no-density"]);
+    const r = tsbox(root, ["mem", "simulate", "--profiles", file("scan.json", JSON.stringify(report)), "--host-memory", "256MiB", "--no-density"], withSwap);
     expect(r.stderr).toBe("");
     expect(r.stdout).toMatch(/^c1\s/m);
     expect(r.stdout).toMatch(/^c2\s/m);
+  });
+
+  describe("a host without swap", () => {
+    // anon-heavy guests, no ballooning: under esx the host compresses and swaps at the hard state
+    const tight = JSON.stringify({ hostMemory: "2GiB", steps: 10, tunables: { balloonMaxFraction: 0 },
+      guests: [{ name: "db", count: 3, size: "1GiB", workload: { generator: "anon-heavy", rampSteps: 3 } }] });
+    interface Out { summary: { savedPages: { swap: number; compression: number } }; density: { guestsThatFit: Record<string, number> }; noSwap?: boolean }
+    const run = (args: string[], opts: object) => tsbox(root, ["mem", "simulate", "--scenario", file("tight.json", tight), ...args], opts);
+
+    it("esx (the default) warns on stderr and is modelled without its swap tier; policy swap is left out of the density table", () => {
+      const swapping = run(["--format", "json"], withSwap);
+      expect(swapping.stderr).toBe("");
+      const a = JSON.parse(swapping.stdout) as Out;
+      expect(a.summary.savedPages.swap).toBeGreaterThan(0);
+      expect(a.density.guestsThatFit).toHaveProperty("swap");
+      expect(a.noSwap).toBeUndefined();
+
+      const r = run(["--format", "json"], noSwap);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe("tsbox: warning: the host has no swap (swapon --show lists no device): policy esx is modelled without its swap tier\n");
+      const b = JSON.parse(r.stdout) as Out;
+      expect(b.summary.savedPages.swap).toBe(0);
+      expect(b.summary.savedPages.compression).toBeGreaterThan(0); // the other tiers still act
+      expect(b.noSwap).toBe(true);
+      expect(Object.keys(b.density.guestsThatFit)).toEqual(["none", "sharing", "balloon", "compress", "tmem", "shares", "esx"]);
+      expect(run([], noSwap).stdout).toMatch(/^no swap on the host: every policy is modelled without its swap tier/m);
+      // shares (balloon, then swap) too; a policy without a swap tier says nothing
+      expect(run(["--policy", "shares", "--no-density"], noSwap).stderr).toMatch(/policy shares is modelled without its swap tier/);
+      expect(run(["--policy", "balloon", "--no-density"], noSwap).stderr).toBe("");
+    });
+
+    it("a policy that only swaps is refused: exit 125, one line", () => {
+      const r = run(["--policy", "swap"], noSwap);
+      expect(r.code).toBe(125);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe("tsbox: policy \"swap\" only swaps, and the host has no swap (swapon --show lists no device)\n");
+    });
+
+    it("a scenario that names its swap device models that host, not this one", () => {
+      const own = JSON.stringify({ ...JSON.parse(tight), costs: { swapDevice: "disk" } });
+      const r = tsbox(root, ["mem", "simulate", "--scenario", file("own.json", own), "--format", "json", "--no-density"], noSwap);
+      expect(r.stderr).toBe("");
+      expect((JSON.parse(r.stdout) as Out).summary.savedPages.swap).toBeGreaterThan(0);
+      const none = JSON.stringify({ ...JSON.parse(tight), costs: { swapDevice: "none" } });
+      expect(tsbox(root, ["mem", "simulate", "--scenario", file("none.json", none), "--policy", "swap"], withSwap).stderr)
+        .toBe("tsbox: policy \"swap\" only swaps, and the scenario's swapDevice is \"none\"\n");
+    });
   });
 
   it("--chart writes an SVG with both panels, axes and legends", () => {

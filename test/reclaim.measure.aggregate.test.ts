@@ -33,8 +33,36 @@ describe("aggregate", () => {
     expect(pa).toMatchObject({ present: 7, sampled: 7, zero: 1, sameFilled: 1, duplicateWithin: 2, duplicateAcross: 0, unique: 1 });
     expect(pa!.anonFraction).toBeCloseTo(5 / 7);
     expect(pb).toMatchObject({ present: 6, sampled: 6, zero: 1, sameFilled: 0, duplicateWithin: 1, duplicateAcross: 2, unique: 1 });
-    expect(sharablePages).toBe(5);
+    // KSM's view, over the anonymous pages only (A's first two pages are file pages, so A's third,
+    // its only anonymous 1, is the kept copy): A 1 2 3 z s → nothing; B 1 2 4 4 5 z → 1 and 2 across,
+    // 4 within; zero pages: 2, one KSM page keeps them
+    expect(pa!.mergeable).toEqual({ zero: 1, within: 0, across: 0, sameFilled: 0 });
+    expect(pb!.mergeable).toEqual({ zero: 1, within: 1, across: 2, sameFilled: 0 });
+    expect(sharablePages).toBe(3 + 1);
     expect(pa!.ci95).toBeUndefined(); // every page read and compressed: exact
+  });
+
+  it("KSM's view: zero and same-filled pages are merged as any identical pages; file pages never", () => {
+    // A: 3 file pages of content 7, then anon: 7 z z s(1) s(1) s(2)    B: anon z s(1) s(2) 8 8 8
+    const a = pages([7, 7, 7, 7, "z", "z", "s", "s", "s"], { anon: 3 });
+    a.key[6] = 1; a.key[7] = 1; a.key[8] = 2;
+    const b = pages(["z", "s", "s", 8, 8, 8]);
+    b.key[1] = 1; b.key[2] = 2;
+    const { profiles: [pa, pb], sharablePages, sharable } = aggregate([a, b], false);
+    expect(pa!.mergeable).toEqual({ zero: 2, within: 1, across: 0, sameFilled: 1 });
+    expect(pb!.mergeable).toEqual({ zero: 1, within: 2, across: 2, sameFilled: 2 });
+    // 3 zero pages → 2 saved; same-filled 1 ×3, 2 ×2 → 3 saved; content 8 ×3 → 2 saved; 7 has one anonymous copy
+    expect(sharable).toEqual({ duplicate: 2, sameFilled: 3, zero: 2 });
+    expect(sharablePages).toBe(7);
+    // use_zero_pages: all zero pages map the kernel's zero page
+    expect(aggregate([a, b], false, { useZeroPages: true, maxPageSharing: 256 }).sharable.zero).toBe(3);
+    // max_page_sharing 2: 3 zero pages need 2 KSM pages; fill word 1 (3 copies) 2; content 8 (3 copies) 2
+    const chained = aggregate([a, b], false, { useZeroPages: false, maxPageSharing: 2 });
+    expect(chained.sharable).toEqual({ duplicate: 1, sameFilled: 2, zero: 1 });
+    // the copy that heads the second KSM page of 8's chain is kept: B's third 8
+    expect(chained.profiles[1]!.mergeable).toEqual({ zero: 1, within: 1, across: 1, sameFilled: 1 });
+    // the classified counts are unchanged: duplicates over every page, same-filled pages apart
+    expect(pa).toMatchObject({ zero: 2, sameFilled: 3, duplicateWithin: 3 });
   });
 
   it("the first copy of a shared content is neither unique nor a duplicate", () => {
@@ -47,7 +75,7 @@ describe("aggregate", () => {
     const c = pages([9, 1, 2, 9, 3, 4, 5, 6], { classified: [3, 4] });
     const { profiles: [p], sharablePages } = aggregate([c], true);
     expect(p).toMatchObject({ present: 8, sampled: 2, duplicateWithin: 1, unique: 1 });
-    expect(sharablePages).toBe(4); // 1 of 2 sampled × 8 present
+    expect(sharablePages).toBe(1); // KSM's view counts every page, exactly: one copy of 9 beyond the first
     expect(p!.ci95).toBeGreaterThan(0.3);
   });
 

@@ -23,12 +23,13 @@ function demand(d: Partial<Demand>): Demand {
 function guest(name: string, sizePages: number, trace: Partial<Demand>[], extra: Partial<Guest> = {}): Guest {
   return { name, sizePages, shares: 1000, contentGroup: "os", codec: CODEC, trace: trace.map(demand), ...extra };
 }
-function scenario(hostPages: number, guests: Guest[], o: { steps?: number; stepSeconds?: number; rate?: number; maxFraction?: number; breakRate?: number; headroom?: number } = {}): Scenario {
+function scenario(hostPages: number, guests: Guest[], o: { steps?: number; stepSeconds?: number; rate?: number; maxFraction?: number; breakRate?: number; headroom?: number; useZeroPages?: boolean; maxPageSharing?: number } = {}): Scenario {
   return {
     hostPages, steps: o.steps ?? 1, stepSeconds: o.stepSeconds ?? 1, guests, costs: { ...DEFAULT_COSTS },
     tunables: {
       writeBreakRate: o.breakRate ?? 0, balloonRatePages: o.rate ?? 1000, balloonMaxFraction: o.maxFraction ?? 0.65,
       compressionCacheFraction: 0.1, idleTax: 0.75, thresholds: { ...DEFAULT_THRESHOLDS }, selfBalloonHeadroom: o.headroom ?? 0,
+      useZeroPages: o.useZeroPages ?? false, maxPageSharing: o.maxPageSharing ?? 256,
     },
   };
 }
@@ -58,21 +59,50 @@ describe("no reclamation", () => {
 
 describe("transparent page sharing", () => {
   const d = { anon: 400, cache: 400, workingSet: 100, zero: 50, sharableWithin: 30, sharableAcross: 200 };
-  it("keeps zero pages and duplicates once; one guest of a group keeps the common pages", () => {
-    // within: 50 + 30 = 80 each; across: the second guest's 200 map onto the first's
-    const r = sharePages([{ contentGroup: "os", within: 80, across: 200 }, { contentGroup: "os", within: 80, across: 200 }], 0);
-    expect(r.saved).toEqual([80, 280]);
+  it("keeps duplicates once; one guest of a group keeps the common pages; zero pages one content host-wide, kept in one KSM page", () => {
+    // within 30 each; across: the second guest's 200 map onto the first's; zero: 100 pages host-wide, one KSM page
+    // keeps them (use_zero_pages 0), held by the guest with the most zero pages (the first on a tie)
+    const os = { contentGroup: "os", zero: 50, within: 30, across: 200 };
+    const r = sharePages([os, os], 0);
+    expect(r.saved).toEqual([79, 280]);
     expect(r.breaks).toEqual([0, 0]);
-    expect(sharePages([{ contentGroup: "a", within: 80, across: 200 }, { contentGroup: "b", within: 80, across: 200 }], 0).saved).toEqual([80, 80]);
+    // zero pages are one content whatever the content group
+    expect(sharePages([os, { ...os, contentGroup: "b" }], 0).saved).toEqual([79, 80]);
+    expect(sharePages([{ ...os, zero: 10 }, os], 0).saved).toEqual([40, 279]);
+  });
+  it("use_zero_pages: every zero page maps the kernel's zero page, so all of them are saved", () => {
+    const os = { contentGroup: "os", zero: 50, within: 30, across: 200 };
+    expect(sharePages([os, os], 0, { useZeroPages: true, maxPageSharing: 256 }).saved).toEqual([80, 280]);
+    const r = simulate(scenario(2000, [guest("a", 1000, [d])], { useZeroPages: true }), POLICIES.sharing, { perGuestSteps: true });
+    expect(r.steps[0]!.guests!.map((g) => g.shared)).toEqual([80]);
+    const off = simulate(scenario(2000, [guest("a", 1000, [d])]), POLICIES.sharing, { perGuestSteps: true });
+    expect(off.steps[0]!.guests!.map((g) => g.shared)).toEqual([79]);
+  });
+  it("max_page_sharing: n copies of a content need ceil(n / max) KSM pages", () => {
+    // zero: 100 pages host-wide, at most 16 mappings per KSM page → 7 KSM pages, held by the guests with
+    // the most zero pages first
+    const os = { contentGroup: "os", zero: 50, within: 30, across: 200 };
+    expect(sharePages([os, os], 0, { useZeroPages: false, maxPageSharing: 16 }).saved).toEqual([80 - 7, 280]);
+    expect(sharePages([{ ...os, zero: 3 }, os], 0, { useZeroPages: false, maxPageSharing: 16 }).saved).toEqual([33, 280 - 4]);
+    // use_zero_pages: the zero page is no KSM page, no chain
+    expect(sharePages([os, os], 0, { useZeroPages: true, maxPageSharing: 16 }).saved).toEqual([80, 280]);
+    // five guests with the same 200 common pages, 2 mappings per KSM page: each content needs 3 KSM pages,
+    // the owner's copy and two more kept by the guests after it
+    const five = sharePages(Array.from({ length: 5 }, () => ({ contentGroup: "os", zero: 0, within: 0, across: 200 })), 0, { useZeroPages: false, maxPageSharing: 2 });
+    expect(five.saved).toEqual([0, 0, 0, 200, 200]);
+    // through the simulation: the tunable reaches the sharing
+    const r = simulate(scenario(2000, [guest("a", 1000, [d])], { maxPageSharing: 16 }), POLICIES.sharing, { perGuestSteps: true });
+    expect(r.steps[0]!.guests!.map((g) => g.shared)).toEqual([50 - 4 + 30]);
   });
   it("writes break a share of it each step, each a copy-on-write fault", () => {
-    // 10 %: within floor(72), across floor(180); 8 + 20 = 28 breaks per guest
+    // 10 %: zero floor(45), within floor(27), across floor(180); 5 + 3 + 20 = 28 breaks per guest;
+    // the first guest holds the zero content's KSM page
     const r = simulate(scenario(2000, [guest("a", 1000, [d]), guest("b", 1000, [d])], { breakRate: 0.1 }), POLICIES.sharing, { perGuestSteps: true });
     const s = r.steps[0]!;
-    expect(s.guests!.map((g) => g.shared)).toEqual([72, 252]);
+    expect(s.guests!.map((g) => g.shared)).toEqual([71, 252]);
     expect(s.guests!.map((g) => g.faults)).toEqual([28, 28]);
     expect(s.guests!.map((g) => g.lostNs)).toEqual([28 * COPY_LOST, 28 * COPY_LOST]);
-    expect(s.freePages).toBe(2000 - (800 - 72) - (800 - 252));
+    expect(s.freePages).toBe(2000 - (800 - 71) - (800 - 252));
   });
 });
 

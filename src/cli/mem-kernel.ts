@@ -49,10 +49,13 @@ export function registerMemKernel(mem: Command): void {
       const c = s.global;
       process.stdout.write(table(["RUN", "PAGES_TO_SCAN", "SLEEP_MS", "FULL_SCANS", "SHARED", "SHARING", "UNSHARED", "VOLATILE", "ZERO", "SAVED", "PROFIT"],
         [[c.run, c.pages_to_scan, c.sleep_millisecs, c.full_scans, c.pages_shared, c.pages_sharing, c.pages_unshared,
-          c.pages_volatile, c.ksm_zero_pages].map((v) => String(v ?? "-")).concat(formatBytes(s.savedBytes), formatBytes(c.general_profit ?? 0))]));
+          c.pages_volatile, c.ksm_zero_pages].map((v) => String(v ?? "-")).concat(formatBytes(s.savedBytes), signedBytes(c.general_profit ?? 0))]));
       if (s.containers.length > 0) {
-        process.stdout.write("\n" + table(["CONTAINER ID", "NAME", "MERGE", "PROCESSES", "MERGING PAGES", "PROFIT"],
-          s.containers.map((k) => [k.id.slice(0, 12), k.name, k.mergeAny ? "yes" : "no", String(k.pids), String(k.ksmMergingPages), formatBytes(k.ksmProcessProfit)])));
+        // PROFIT is the container's share: a KSM page mapped m times counts (m − 1)/m for each mapping, so
+        // the shares of every process KSM scans add up to general_profit
+        process.stdout.write("\n" + table(["CONTAINER ID", "NAME", "MERGE", "PROCESSES", "MERGING PAGES", "SAVED PAGES", "PROFIT"],
+          s.containers.map((k) => [k.id.slice(0, 12), k.name, k.mergeAny ? "yes" : "no", String(k.pids), String(k.ksmMergingPages),
+            k.savedPages.toFixed(2), signedBytes(k.profit)])));
       }
     });
 
@@ -93,6 +96,9 @@ export function registerMemKernel(mem: Command): void {
           rep.limit === undefined ? "unlimited" : formatBytes(rep.limit), `${(rep.elapsedMs / 1000).toFixed(1)}s`]]));
     });
 }
+
+/** A profit is negative while KSM tracks pages it has not merged (64 bytes each). */
+const signedBytes = (n: number): string => (n < 0 ? `-${formatBytes(-n)}` : formatBytes(n));
 
 function positive(v: string, flag: string, min = 1): number {
   const n = parseIntFlag(v, flag);

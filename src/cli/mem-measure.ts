@@ -50,10 +50,12 @@ export function registerMemMeasure(mem: Command): void {
       const { runningContainers } = await import("../reclaim/measure/targets.js");
       const { scanContainers } = await import("../reclaim/measure/scan.js");
       const { scanTable } = await import("../reclaim/measure/report.js");
+      const { hostKsmSettings } = await import("../reclaim/kernel/ksm.js");
+      const ksm = hostKsmSettings();
       const targets = runningContainers(g.root, refs).map(({ state, cgroup }) => ({ id: state.id, name: state.name, pids: () => cgroup.pids() }));
       const report = scanContainers(targets, o.sample !== undefined
-        ? { mode: "sample", sample: o.sample, seed: o.seed, anonymousOnly: o.anonymous }
-        : { mode: "full", seed: o.seed, compressAll: o.compressAll, anonymousOnly: o.anonymous });
+        ? { mode: "sample", sample: o.sample, seed: o.seed, anonymousOnly: o.anonymous, ksm }
+        : { mode: "full", seed: o.seed, compressAll: o.compressAll, anonymousOnly: o.anonymous, ksm });
       process.stdout.write(o.format === "json" ? `${JSON.stringify(report, null, 2)}\n` : scanTable(report));
     });
 }

@@ -25,14 +25,19 @@ interface SimulateOpts {
   density: boolean;
 }
 
-/** Scan the running containers now (full mode) and model them with their `mem stat` numbers. */
-async function measuredScenario(cmd: Command, refs: string[], hostBytes: number, steps: number | undefined) {
+/** Scan the running containers' anonymous pages now (full mode) and model them with their `mem stat` numbers. */
+async function measuredScenario(cmd: Command, refs: string[], hostBytes: number, steps: number | undefined, hostHasSwap: boolean) {
   const g = await prepare(cmd);
   const { runningContainers } = await import("../reclaim/measure/targets.js");
   const { scanContainers } = await import("../reclaim/measure/scan.js");
+  const { hostKsmSettings } = await import("../reclaim/kernel/ksm.js");
   const m = await modelApi();
+  const ksm = hostKsmSettings();
   const running = runningContainers(g.root, refs);
-  const report = scanContainers(running.map(({ state, cgroup }) => ({ id: state.id, name: state.name, pids: () => cgroup.pids() })), { mode: "full" });
+  // KSM merges exclusively anonymous pages only: identical file pages (two images holding the
+  // same files) stay two pages, so they are no sharing potential. The file pages are still the
+  // containers' memory: their cgroups charge them, once each (the `mem stat` numbers below).
+  const report = scanContainers(running.map(({ state, cgroup }) => ({ id: state.id, name: state.name, pids: () => cgroup.pids() })), { mode: "full", anonymousOnly: true, ksm });
   const stats = new Map<string, MemStatNumbers>();
   for (const { state, cgroup } of running) {
     const mem = cgroup.stats().memory;
@@ -42,7 +47,7 @@ async function measuredScenario(cmd: Command, refs: string[], hostBytes: number,
       ...(mem.limit !== undefined ? { limit: mem.limit } : {}),
     });
   }
-  return m.scenarioFromReport(report, stats, { hostBytes, ...(steps !== undefined ? { steps } : {}) });
+  return m.scenarioFromReport(report, stats, { hostBytes, hostHasSwap, ...(steps !== undefined ? { steps } : {}) });
 }
 
 /** "5%" or "0.05" → 0.05 */
@@ -84,16 +89,25 @@ export function registerMemSimulate(mem: Command): void {
       }
       const inputs = [o.scenario, o.profiles, o.containers.length > 0 ? "containers" : undefined].filter((x) => x !== undefined);
       if (inputs.length !== 1) throw new UsageError("give exactly one of --scenario FILE, --profiles FILE or --containers ID");
+      // measured containers, and a scenario that names no swap device, model this host: its swap or none
+      const { hostSwapDevices } = await import("../reclaim/kernel/swap.js");
+      const hostHasSwap = hostSwapDevices().length > 0;
       let sc;
       if (o.containers.length > 0) {
         if (hostBytes === undefined) throw new UsageError("--host-memory is required with --containers");
-        sc = await measuredScenario(cmd, o.containers, hostBytes, steps);
+        sc = await measuredScenario(cmd, o.containers, hostBytes, steps, hostHasSwap);
       } else if (o.scenario !== undefined) {
-        sc = m.parseScenario(readText(o.scenario), { source: o.scenario, ...(hostBytes !== undefined ? { hostBytes } : {}) });
+        sc = m.parseScenario(readText(o.scenario), { source: o.scenario, hostHasSwap, ...(hostBytes !== undefined ? { hostBytes } : {}) });
         if (steps !== undefined) sc = { ...sc, steps };
       } else {
         if (hostBytes === undefined) throw new UsageError("--host-memory is required with --profiles");
-        sc = m.scenarioFromScanReport(readText(o.profiles!), { source: o.profiles!, hostBytes, ...(steps !== undefined ? { steps } : {}) });
+        sc = m.scenarioFromScanReport(readText(o.profiles!), { source: o.profiles!, hostBytes, hostHasSwap, ...(steps !== undefined ? { steps } : {}) });
+      }
+      if (sc.costs.swapDevice === "none") {
+        const why = hostHasSwap ? "the scenario's swapDevice is \"none\"" : "the host has no swap (swapon --show lists no device)";
+        const p = m.POLICIES[o.policy];
+        if (m.onlySwaps(p)) throw new UsageError(`policy "${o.policy}" only swaps, and ${why}`);
+        if (p.swap) process.stderr.write(`tsbox: warning: ${why}: policy ${o.policy} is modelled without its swap tier\n`);
       }
       const report = m.buildReport(sc, o.policy, budget, { perGuestSteps: o.perGuest, density: o.density || o.chart !== undefined });
       if (o.chart !== undefined) {

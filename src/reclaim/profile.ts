@@ -47,17 +47,69 @@ export interface MemoryProfile {
   /** anonymous (private, not file-backed) share of `present` pages, 0..1 */
   anonFraction: number;
   compression: CodecProfile[];
+  /**
+   * What KSM could merge in this container: its exclusively anonymous pages
+   * only (KSM never merges file pages), every page counted exactly (in sample
+   * mode too), never scaled. Absent in profiles from before it was measured.
+   */
+  mergeable?: MergeablePages;
   /** 95 % confidence half-width (fraction points) of each fraction above, in sample mode */
   ci95?: number;
 }
+
+/**
+ * A container's anonymous pages as KSM sees them. Identical pages are one
+ * content: data pages by hash, same-filled pages by their fill word, and all
+ * zero pages one content host-wide. Copies beyond the first of a content (in
+ * report order, then scan order) are what merging saves: `within` when the
+ * first copy is in the same container, `across` when in an earlier one.
+ */
+export interface MergeablePages {
+  /** anonymous zero pages (one content host-wide; what merging them saves depends on use_zero_pages) */
+  zero: number;
+  /**
+   * copies beyond the first whose first copy is in this container (data and
+   * same-filled pages), less the copies that head a further KSM page of the
+   * content's chain (every max_page_sharing-th copy)
+   */
+  within: number;
+  /** copies beyond the first whose first copy is in an earlier container */
+  across: number;
+  /** how many of within + across are same-filled pages */
+  sameFilled: number;
+}
+
+/** The KSM settings the sharing prediction follows (/sys/kernel/mm/ksm). */
+export interface KsmSettings {
+  /** 1: zero pages are mapped to the kernel's zero page, all of them saved; 0: an ordinary content */
+  useZeroPages: boolean;
+  /**
+   * The most mappings one KSM page takes (stable node chains): a content with
+   * n copies needs ceil(n / maxPageSharing) KSM pages
+   */
+  maxPageSharing: number;
+}
+
+/** The kernel's defaults (mm/ksm.c): use_zero_pages 0, max_page_sharing 256. */
+export const KSM_DEFAULTS: KsmSettings = { useZeroPages: false, maxPageSharing: 256 };
 
 /** What `tsbox mem scan --format json` prints. */
 export interface ScanReport {
   /** ISO time of the scan */
   scannedAt: string;
   containers: MemoryProfile[];
-  /** pages freed if every duplicate (within and across) were shared once */
+  /**
+   * Pages KSM would free, over the exclusively anonymous pages: duplicate
+   * data pages, same-filled pages and zero pages, less the KSM pages kept
+   * (ceil(copies / max_page_sharing) per content; zero pages per use_zero_pages)
+   */
   sharablePages: number;
+  /** sharablePages by kind (absent in reports from before) */
+  sharable?: { duplicate: number; sameFilled: number; zero: number };
+  /** the KSM settings the sharable figures follow (the host's at scan time) */
+  ksm?: KsmSettings;
+  /** true when only exclusively anonymous pages were scanned (`--anonymous`) */
+  anonymousOnly?: boolean;
   /** wall time of the scan and bytes analysed, for the throughput figure */
   elapsedMs: number;
   bytesAnalysed: number;

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { TsboxError, errnoCode } from "../../errors.js";
 import { writeJsonAtomic } from "../../util/atomic.js";
 import { ShapeError, integer, object, optional, readChecked } from "../../util/shape.js";
+import { KSM_DEFAULTS, type KsmSettings } from "../profile.js";
 
 export const KSM_DIR = "/sys/kernel/mm/ksm";
 
@@ -15,6 +16,7 @@ export const KSM_DIR = "/sys/kernel/mm/ksm";
 export const KSM_COUNTERS = [
   "run", "pages_to_scan", "sleep_millisecs", "pages_shared", "pages_sharing", "pages_unshared",
   "pages_volatile", "full_scans", "ksm_zero_pages", "general_profit", "max_page_sharing", "use_zero_pages",
+  "pages_scanned", "pages_skipped", "smart_scan",
 ] as const;
 export type KsmCounter = (typeof KSM_COUNTERS)[number];
 export type KsmCounters = Partial<Record<KsmCounter, number>>;
@@ -156,6 +158,17 @@ export function predictKsm(groups: Iterable<number>, maxPageSharing = 256): { sa
     shared += kpages;
   }
   return { saved, merging, shared };
+}
+
+/** The host's KSM settings the sharing prediction follows; the kernel's defaults where KSM is missing. */
+export function hostKsmSettings(dir = KSM_DIR): KsmSettings {
+  if (!ksmAvailable(dir)) return { ...KSM_DEFAULTS };
+  const c = readKsm(dir);
+  return {
+    useZeroPages: c.use_zero_pages === undefined ? KSM_DEFAULTS.useZeroPages : c.use_zero_pages === 1,
+    // the kernel refuses values below 2; a missing file is an older kernel without chains (no limit)
+    maxPageSharing: c.max_page_sharing === undefined ? Number.MAX_SAFE_INTEGER : Math.max(2, c.max_page_sharing),
+  };
 }
 
 /** Saved pages as ksm.rst defines them. */

@@ -3,7 +3,7 @@
 // order is the one kept), zero and same-filled pages counted apart, and the
 // compressed-size distribution. Pure: the scanner's output in, numbers out.
 
-import { PAGE_SIZE, type CodecProfile, type MemoryProfile } from "../profile.js";
+import { KSM_DEFAULTS, PAGE_SIZE, type CodecProfile, type KsmSettings, type MemoryProfile, type MergeablePages } from "../profile.js";
 import { KeyIndex } from "./key-index.js";
 import { ci95 } from "./sampling.js";
 
@@ -29,15 +29,66 @@ export type ProfileCounts = Omit<MemoryProfile, "id" | "name" | "mode"> & { data
 
 export interface Aggregate {
   profiles: ProfileCounts[];
-  /** duplicates (within and across), scaled to the population in sample mode */
+  /** pages KSM would free (mergeable(): every page, exact in sample mode too) */
   sharablePages: number;
+  sharable: { duplicate: number; sameFilled: number; zero: number };
+}
+
+/**
+ * KSM's view of the pages: only exclusively anonymous ones, identical pages
+ * one content (data by hash, same-filled by fill word, zero pages one
+ * content host-wide). Per container, the copies beyond each content's first
+ * (report order, then scan order); over all, the pages merging frees: a
+ * content with n copies needs ceil(n / max_page_sharing) KSM pages (each
+ * takes at most max_page_sharing mappings: mm/ksm.c's stable node chains),
+ * so the first copy and every max_page_sharing-th one are kept; zero pages
+ * likewise, or all saved with use_zero_pages (they map the kernel's zero page).
+ */
+export function mergeable(
+  containers: readonly ContainerPages[], ksm: KsmSettings,
+  /** aggregate()'s content slots of the data pages (slotOf[container][page]), numbered 0..contents−1 */
+  data: { slotOf: readonly Int32Array[]; contents: number },
+): { perContainer: MergeablePages[]; sharable: Aggregate["sharable"] } {
+  let sames = 0;
+  for (const c of containers) for (let i = 0; i < c.count; i++) if (c.kind[i] === Kind.Same) sames++;
+  // per content (the data slots, then one per fill word): the container of its first anonymous
+  // copy (−1: none yet), and its anonymous copies so far
+  const owner = new Int32Array(data.contents + sames).fill(-1), seen = new Int32Array(data.contents + sames);
+  const sameSlot = new KeyIndex(64);
+  let fills = 0;
+  const max = Math.max(1, ksm.maxPageSharing);
+  const perContainer = containers.map((c, ci): MergeablePages => {
+    const m: MergeablePages = { zero: 0, within: 0, across: 0, sameFilled: 0 };
+    for (let i = 0; i < c.count; i++) {
+      if (!c.anon[i]) continue;
+      const kind = c.kind[i];
+      if (kind === Kind.Zero) { m.zero++; continue; }
+      if (kind !== Kind.Data && kind !== Kind.Same) continue;
+      let slot: number;
+      if (kind === Kind.Data) slot = data.slotOf[ci]![i]!;
+      else if ((slot = sameSlot.getOrSet(c.key[i]!, data.contents + fills)) < 0) slot = data.contents + fills++;
+      if (owner[slot]! < 0) owner[slot] = ci;
+      // the first copy, and every max_page_sharing-th after it, is a KSM page of the content's chain: kept
+      if (seen[slot]!++ % max === 0) continue;
+      if (owner[slot] === ci) m.within++;
+      else m.across++;
+      if (kind === Kind.Same) m.sameFilled++;
+    }
+    return m;
+  });
+  const zeros = perContainer.reduce((n, m) => n + m.zero, 0);
+  const copies = perContainer.reduce((n, m) => n + m.within + m.across, 0);
+  const sameFilled = perContainer.reduce((n, m) => n + m.sameFilled, 0);
+  const zero = ksm.useZeroPages ? zeros : zeros - Math.ceil(zeros / max);
+  return { perContainer, sharable: { duplicate: copies - sameFilled, sameFilled, zero } };
 }
 
 /**
  * decompressNs is left 0 (measured separately). `sampleMode`: the counts are
- * over the classified pages and come with ci95.
+ * over the classified pages and come with ci95. The mergeable pages and
+ * sharablePages are KSM's view (mergeable()), over every page.
  */
-export function aggregate(containers: readonly ContainerPages[], sampleMode: boolean): Aggregate {
+export function aggregate(containers: readonly ContainerPages[], sampleMode: boolean, ksm: KsmSettings = KSM_DEFAULTS): Aggregate {
   // Pass 1: for every content, its first page (container, index) and how many copies.
   const total = containers.reduce((s, c) => s + c.count, 0);
   const first = new KeyIndex(total); // key → slot
@@ -57,7 +108,7 @@ export function aggregate(containers: readonly ContainerPages[], sampleMode: boo
   });
   // Pass 2: classify each page by whether an earlier copy exists, and where.
   const seen = new Uint8Array(contents);
-  let sharable = 0;
+  const merge = mergeable(containers, ksm, { slotOf: slots, contents });
   const profiles = containers.map((c, ci): ProfileCounts => {
     let present = 0, sampled = 0, zero = 0, same = 0, within = 0, across = 0, unique = 0, anon = 0, dataPages = 0;
     const sizes = { lz4: [] as number[], strong: [] as number[] };
@@ -84,12 +135,10 @@ export function aggregate(containers: readonly ContainerPages[], sampleMode: boo
         if (c.lz4[i]! > 0) { sizes.lz4.push(c.lz4[i]!); sizes.strong.push(c.strong[i]!); }
       }
     }
-    const scale = sampled > 0 ? present / sampled : 0;
-    sharable += (within + across) * scale;
     const compression = [codecProfile("lz4", sizes.lz4), codecProfile("zstd", sizes.strong)];
     const profile: ProfileCounts = {
       present, sampled, zero, sameFilled: same, duplicateWithin: within, duplicateAcross: across, unique,
-      anonFraction: present > 0 ? anon / present : 0, compression, dataPages,
+      anonFraction: present > 0 ? anon / present : 0, compression, mergeable: merge.perContainer[ci]!, dataPages,
     };
     const widths: number[] = [];
     if (sampleMode) for (const x of [zero, same, within, across, unique]) widths.push(ci95(sampled ? x / sampled : 0, sampled, present));
@@ -101,7 +150,8 @@ export function aggregate(containers: readonly ContainerPages[], sampleMode: boo
     if (widths.length > 0) profile.ci95 = Math.max(...widths);
     return profile;
   });
-  return { profiles, sharablePages: Math.round(sharable) };
+  const { duplicate, sameFilled, zero } = merge.sharable;
+  return { profiles, sharablePages: duplicate + sameFilled + zero, sharable: merge.sharable };
 }
 
 /** The distribution of one codec's per-page sizes (decompressNs filled in later). */

@@ -1,10 +1,19 @@
 // `tsbox mem scan`'s table: one row per container, fractions of the pages
-// classified, then what sharing would free and how fast the scan went.
+// classified, then what KSM would free by merging and how fast the scan went.
 
 import { humanSize, table } from "../../format.js";
 import { PAGE_SIZE, type ScanReport } from "../profile.js";
 
 const pct = (x: number, of: number): string => (of > 0 ? `${((100 * x) / of).toFixed(1)}%` : "--");
+
+/** What the sharable pages are, as KSM would merge them (anonymous pages only). */
+function sharableKinds(r: ScanReport): string {
+  if (r.sharable === undefined) return "";
+  const { duplicate, sameFilled, zero } = r.sharable;
+  const k = r.ksm;
+  const rules = k === undefined ? "" : `, use_zero_pages ${k.useZeroPages ? 1 : 0}, max_page_sharing ${k.maxPageSharing}`;
+  return `: ${duplicate} duplicate, ${sameFilled} same-filled, ${zero} zero; anonymous pages only${rules}`;
+}
 
 export function scanTable(r: ScanReport): string {
   const rows = r.containers.map((p) => {
@@ -21,6 +30,6 @@ export function scanTable(r: ScanReport): string {
   const gib = r.bytesAnalysed / 2 ** 30;
   return table(["CONTAINER ID", "NAME", "MODE", "PRESENT", "SAMPLED", "ZERO", "SAME", "DUP WITHIN", "DUP ACROSS",
     "UNIQUE", "ANON", "LZ4 RATIO", "LZ4 <=2K", "ZSTD RATIO", "ZSTD <=2K", "CI95 (PP)"], rows)
-    + `\nsharable: ${humanSize(r.sharablePages * PAGE_SIZE)} (${r.sharablePages} pages); `
+    + `\nsharable: ${humanSize(r.sharablePages * PAGE_SIZE)} (${r.sharablePages} pages${sharableKinds(r)}); `
     + `analysed ${humanSize(r.bytesAnalysed)} in ${r.elapsedMs} ms (${(gib / Math.max(r.elapsedMs / 1000, 1e-9)).toFixed(2)} GiB/s)\n`;
 }

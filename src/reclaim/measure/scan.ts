@@ -11,7 +11,7 @@
 
 import { closeSync, openSync, readSync } from "node:fs";
 import * as zlib from "node:zlib";
-import { PAGE_SIZE, type MemoryProfile, type ScanReport } from "../profile.js";
+import { KSM_DEFAULTS, PAGE_SIZE, type KsmSettings, type MemoryProfile, type ScanReport } from "../profile.js";
 import { aggregate, Kind, type ContainerPages } from "./aggregate.js";
 import { lz4DecompressNs, resetScan, scanPages, SizeWant } from "../../native/scan.js";
 import { KeyIndex } from "./key-index.js";
@@ -40,6 +40,8 @@ export interface ScanOptions {
    * zram/swap may take. Shared memory and file pages are left out.
    */
   anonymousOnly?: boolean;
+  /** the KSM settings the sharable figures follow (the host's, read by the caller; default the kernel's defaults) */
+  ksm?: KsmSettings;
 }
 
 export const DEFAULT_SAMPLE = 10_000;
@@ -194,7 +196,8 @@ function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: Scan
     pops.push(pop);
     pages.push(readPages(pop, classified, want));
   }
-  const agg = aggregate(pages, opts.mode === "sample");
+  const ksm = opts.ksm ?? KSM_DEFAULTS;
+  const agg = aggregate(pages, opts.mode === "sample", ksm);
   const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const cpu = process.cpuUsage(cpu0);
   const containers = targets.map((t, ci): MemoryProfile => {
@@ -210,6 +213,9 @@ function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: Scan
     scannedAt: new Date(started).toISOString(),
     containers,
     sharablePages: agg.sharablePages,
+    sharable: agg.sharable,
+    ksm,
+    anonymousOnly: opts.anonymousOnly === true,
     elapsedMs: Math.round(elapsedMs),
     bytesAnalysed: read * PAGE_SIZE,
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),

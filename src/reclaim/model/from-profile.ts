@@ -49,9 +49,12 @@ export function guestFromProfile(p: MemoryProfile, stat?: MemStatNumbers, o: Fro
   }
   const content = anon + cache;
   const clampTo = (x: number, max: number): number => Math.max(0, Math.min(max, Math.round(x)));
-  const zero = clampTo(p.zero * scale, content);
-  const sharableWithin = clampTo(p.duplicateWithin * scale, content - zero);
-  const sharableAcross = clampTo(o.sharableAcross ?? p.duplicateAcross * scale, content - zero - sharableWithin);
+  // KSM's view when the scan measured it (anonymous pages only, same-filled copies included, exact);
+  // else the classified counts, scaled
+  const m = p.mergeable;
+  const zero = clampTo(m ? m.zero : p.zero * scale, content);
+  const sharableWithin = clampTo(m ? m.within : p.duplicateWithin * scale, content - zero);
+  const sharableAcross = clampTo(o.sharableAcross ?? (m ? m.across : p.duplicateAcross * scale), content - zero - sharableWithin);
   const limit = stat?.limit !== undefined && Number.isFinite(stat.limit) && stat.limit > 0 ? pages(stat.limit) : undefined;
   const sizePages = Math.max(content, o.sizePages ?? limit ?? Math.ceil(content * 1.25));
   const demand: Demand = { anon, cache, workingSet, zero, sharableWithin, sharableAcross };
@@ -67,11 +70,12 @@ export function guestFromProfile(p: MemoryProfile, stat?: MemStatNumbers, o: Fro
 
 /**
  * Every container of one scan as a guest. duplicateAcross counts a container's copies of content
- * first seen in an earlier container; the first container holds those originals, so it is given
- * as many common pages as the largest of the others, and the model's saving is Σ duplicateAcross.
+ * first seen in an earlier container (mergeable.across: the same over KSM's view); the first
+ * container holds those originals, so it is given as many common pages as the largest of the
+ * others, and the model's saving is Σ duplicateAcross.
  */
 export function guestsFromScanReport(r: ScanReport, stats: ReadonlyMap<string, MemStatNumbers> = new Map(), o: FromProfileOptions = {}): Guest[] {
-  const across = r.containers.map((p) => (p.sampled > 0 ? (p.duplicateAcross * p.present) / p.sampled : 0));
+  const across = r.containers.map((p) => (p.mergeable ? p.mergeable.across : p.sampled > 0 ? (p.duplicateAcross * p.present) / p.sampled : 0));
   const firstAcross = Math.max(0, ...across.slice(1));
   return r.containers.map((p, i) => guestFromProfile(p, stats.get(p.id), { ...o, sharableAcross: i === 0 ? firstAcross : across[i]! }));
 }

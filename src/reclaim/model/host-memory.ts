@@ -16,7 +16,7 @@ import { actionsIn, nextFreeState, type FreeState, type StateActions } from "./f
 import { squeeze, inflateToward, type GuestSqueeze } from "./guest-reclaim.js";
 import { revokeByShares } from "./idle-tax.js";
 import { sharePages, type SharingInput } from "./page-sharing.js";
-import type { Policy } from "./policies.js";
+import { withoutSwap, type Policy } from "./policies.js";
 import { demandAt, type Costs, type Demand, type Guest, type Scenario, type Tunables } from "./scenario.js";
 import { flush, get, newPool, poolSize, put, shrinkTo, type TmemPool } from "./tmem.js";
 
@@ -97,7 +97,8 @@ export class HostMemory {
   constructor(sc: Scenario, policy: Policy) {
     const { guests, costs, tunables: tu } = sc;
     const n = guests.length;
-    this.policy = policy;
+    // a host without swap cannot swap, whatever the policy says (the CLI warns, or refuses a policy that only swaps)
+    this.policy = costs.swapDevice === "none" ? withoutSwap(policy) : policy;
     this.guests = guests;
     this.n = n;
     this.hostPages = sc.hostPages;
@@ -197,9 +198,9 @@ export class HostMemory {
       this.active[i] = d.workingSet - s.evictedActiveCache - s.evictedActiveAnon;
       const all = d.anon + d.cache;
       const keep = (x: number): number => (all === 0 ? 0 : Math.floor((x * s.content) / all));
-      shareIn.push({ contentGroup: g.contentGroup, within: keep(d.zero + d.sharableWithin), across: keep(d.sharableAcross) });
+      shareIn.push({ contentGroup: g.contentGroup, zero: keep(d.zero), within: keep(d.sharableWithin), across: keep(d.sharableAcross) });
     }
-    if (this.policy.sharing) ({ saved: this.shared, breaks: this.breaks } = sharePages(shareIn, this.tu.writeBreakRate));
+    if (this.policy.sharing) ({ saved: this.shared, breaks: this.breaks } = sharePages(shareIn, this.tu.writeBreakRate, { useZeroPages: this.tu.useZeroPages, maxPageSharing: this.tu.maxPageSharing }));
     for (let i = 0; i < this.n; i++) {
       this.cand[i] = Math.max(0, this.backed[i]! - this.shared[i]!);
       // pages the guest no longer holds cannot stay swapped or compressed

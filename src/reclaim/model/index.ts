@@ -2,7 +2,7 @@
 export { renderChart } from "./chart.js";
 export { largestFit, withGuests } from "./density.js";
 export { guestFromProfile, guestsFromScanReport, type MemStatNumbers } from "./from-profile.js";
-export { POLICIES, POLICY_NAMES, isPolicyName, type PolicyName } from "./policies.js";
+export { POLICIES, POLICY_NAMES, isPolicyName, onlySwaps, type PolicyName } from "./policies.js";
 export { buildReport, densityCurves, toJson, toTable, type SimulationReport } from "./report.js";
 export { parseScenario, parseSize, scenarioFromReport, scenarioFromScanReport, ScenarioError } from "./scenario-file.js";
 export type { Scenario, Guest, Demand } from "./scenario.js";

@@ -35,6 +35,21 @@ export const POLICIES: Readonly<Record<PolicyName, Policy>> = {
   }),
 };
 
+/** The policy on a host without swap: its swap tier dropped (a policy that only swaps is then `none`). */
+export function withoutSwap(p: Policy): Policy {
+  return p.swap ? { ...p, swap: false } : p;
+}
+
+/** Swapping is the policy's only technique: without swap there is nothing left to model. */
+export function onlySwaps(p: Policy): boolean {
+  return p.swap && !p.sharing && !p.balloon && !p.compress && !p.tmem;
+}
+
+/** The policies that lose their swap tier on a host without swap (those that only swap excluded). */
+export function swapTierPolicies(): PolicyName[] {
+  return POLICY_NAMES.filter((n) => POLICIES[n].swap && !onlySwaps(POLICIES[n]));
+}
+
 export function isPolicyName(s: string): s is PolicyName {
   return (POLICY_NAMES as readonly string[]).includes(s);
 }

@@ -6,7 +6,7 @@
 import { PAGE_SIZE } from "../profile.js";
 import { formatBytes } from "../../format.js";
 import { densityByPolicy, densityCurve, type DensityPoint } from "./density.js";
-import { POLICIES, POLICY_NAMES, type PolicyName } from "./policies.js";
+import { onlySwaps, POLICIES, POLICY_NAMES, type PolicyName } from "./policies.js";
 import type { Scenario } from "./scenario.js";
 import { simulate, type GuestResult, type HostStep, type Summary } from "./simulate.js";
 
@@ -20,6 +20,8 @@ export interface SimulationReport {
   summary: Summary;
   guests: (GuestResult & { sizePages: number })[];
   density: { budget: number; guestsThatFit: Record<string, number> };
+  /** the host has no swap: policies are modelled without their swap tier, and a policy that only swaps is left out */
+  noSwap?: true;
   timeline: HostStep[];
 }
 
@@ -27,6 +29,11 @@ export interface ReportOptions {
   perGuestSteps?: boolean;
   /** skip the density search (it simulates every policy many times) */
   density?: boolean;
+}
+
+/** The policies worth comparing on this host: without swap, one that only swaps would be `none` again. */
+export function comparablePolicies(sc: Scenario): PolicyName[] {
+  return sc.costs.swapDevice === "none" ? POLICY_NAMES.filter((p) => !onlySwaps(POLICIES[p])) : [...POLICY_NAMES];
 }
 
 export function buildReport(sc: Scenario, policy: PolicyName, budget: number, o: ReportOptions = {}): SimulationReport {
@@ -40,8 +47,9 @@ export function buildReport(sc: Scenario, policy: PolicyName, budget: number, o:
     budget,
     summary: sim.summary,
     guests: sim.guests.map((g, i) => ({ ...g, sizePages: sc.guests[i]!.sizePages })),
-    density: { budget, guestsThatFit: o.density === false ? {} : densityByPolicy(sc, budget, POLICY_NAMES) },
+    density: { budget, guestsThatFit: o.density === false ? {} : densityByPolicy(sc, budget, comparablePolicies(sc)) },
     timeline: sim.steps,
+    ...(sc.costs.swapDevice === "none" ? { noSwap: true as const } : {}),
   };
   return rounded(report);
 }
@@ -50,7 +58,7 @@ export function buildReport(sc: Scenario, policy: PolicyName, budget: number, o:
 export function densityCurves(sc: Scenario, fit: Record<string, number>, points = 24): Record<string, DensityPoint[]> {
   const top = Math.max(2, Math.ceil(Math.max(0, ...Object.values(fit)) * 1.3) + 1);
   const out: Record<string, DensityPoint[]> = {};
-  for (const p of POLICY_NAMES) out[p] = densityCurve(sc, POLICIES[p], top, points);
+  for (const p of comparablePolicies(sc)) out[p] = densityCurve(sc, POLICIES[p], top, points);
   return out;
 }
 
@@ -89,6 +97,7 @@ export function toTable(r: SimulationReport): string {
   out.push(`saved per step:  sharing ${bytes(sv.sharing)}   balloon ${bytes(sv.balloon)}   compression ${bytes(sv.compression)}   swap ${bytes(sv.swap)}   (tmem pools held ${bytes(sv.tmemPool)})`);
   out.push(`guests touched ${bytes(s.touchedPages)} on a ${formatBytes(r.hostBytes)} host; least free ${bytes(s.minFreePages)}; steps the host ran out: ${s.overcommittedSteps}`);
   out.push(`slowdown: worst guest ${pct(s.maxSlowdown)}, mean ${pct(s.meanSlowdown)} (budget ${pct(r.budget)})`);
+  if (r.noSwap) out.push("no swap on the host: every policy is modelled without its swap tier (policy swap left out)");
   const fit = Object.entries(r.density.guestsThatFit);
   if (fit.length > 0) {
     out.push("");

@@ -2,7 +2,7 @@
 // names the JSON path and what was wrong. Schema in README ("Memory model").
 
 import { UsageError } from "../../errors.js";
-import { PAGE_SIZE, type CodecProfile, type MemoryProfile, type ScanReport } from "../profile.js";
+import { KSM_DEFAULTS, PAGE_SIZE, type CodecProfile, type KsmSettings, type MemoryProfile, type MergeablePages, type ScanReport } from "../profile.js";
 import { guestFromProfile, guestsFromScanReport, type MemStatNumbers } from "./from-profile.js";
 import {
   DEFAULT_CODEC, DEFAULT_COSTS, ZSTD_CODEC, defaultTunables,
@@ -71,6 +71,11 @@ function show(v: Json): string {
 export interface ParseOptions {
   /** --host-memory in bytes: wins over the file's hostMemory */
   hostBytes?: number;
+  /**
+   * whether the host has swap: a scenario that does not name its swap device
+   * (costs.swapDevice) models this host, so false makes it "none"
+   */
+  hostHasSwap?: boolean;
   /** name used in error messages (the file path) */
   source?: string;
 }
@@ -84,13 +89,13 @@ export function parseScenario(text: string, o: ParseOptions = {}): Scenario {
   } catch (e) {
     r.fail("$", `not valid JSON (${(e as Error).message})`);
   }
-  return scenarioFrom(doc, r, o.hostBytes);
+  return scenarioFrom(doc, r, o.hostBytes, o.hostHasSwap);
 }
 
 const TOP = ["version", "hostMemory", "steps", "stepSeconds", "seed", "costs", "tunables", "guests"] as const;
 const GUEST = ["name", "count", "size", "shares", "contentGroup", "codec", "workload", "demand", "trace", "profile", "stat"] as const;
 
-function scenarioFrom(doc: Json, r: Reader, hostBytes?: number): Scenario {
+function scenarioFrom(doc: Json, r: Reader, hostBytes?: number, hostHasSwap?: boolean): Scenario {
   const top = r.obj(doc, "$");
   r.only(top, "$", TOP);
   if (top.version !== undefined && top.version !== 1) r.fail("$.version", `unsupported version ${show(top.version)} (this tsbox reads version 1)`);
@@ -102,7 +107,7 @@ function scenarioFrom(doc: Json, r: Reader, hostBytes?: number): Scenario {
   const steps = top.steps === undefined ? 60 : r.num(top.steps, "$.steps", 1, 1_000_000, true);
   const stepSeconds = top.stepSeconds === undefined ? 60 : r.num(top.stepSeconds, "$.stepSeconds", 0.001, 86_400);
   const seed = top.seed === undefined ? 1 : r.num(top.seed, "$.seed", 0, 2 ** 32 - 1, true);
-  const costs = costsFrom(top.costs, r);
+  const costs = costsFrom(top.costs, r, hostHasSwap);
   const tunables = tunablesFrom(top.tunables, r, stepSeconds);
   if (!Array.isArray(top.guests)) r.fail("$.guests", `expected an array of guests, got ${show(top.guests)}`);
   if (top.guests.length === 0) r.fail("$.guests", "no guests: give at least one");
@@ -115,14 +120,14 @@ function scenarioFrom(doc: Json, r: Reader, hostBytes?: number): Scenario {
   return { hostPages, steps, stepSeconds, guests, costs, tunables };
 }
 
-function costsFrom(v: Json, r: Reader): Costs {
-  const c = { ...DEFAULT_COSTS };
+function costsFrom(v: Json, r: Reader, hostHasSwap?: boolean): Costs {
+  const c: Costs = { ...DEFAULT_COSTS, ...(hostHasSwap === false ? { swapDevice: "none" } : {}) };
   if (v === undefined) return c;
   const o = r.obj(v, "$.costs");
   r.only(o, "$.costs", ["dramNs", "flashNs", "diskNs", "copyNs", "swapDevice"]);
   for (const k of ["dramNs", "flashNs", "diskNs", "copyNs"] as const) if (o[k] !== undefined) c[k] = r.num(o[k], `$.costs.${k}`, 0, 1e12);
   if (o.swapDevice !== undefined) {
-    if (o.swapDevice !== "disk" && o.swapDevice !== "flash") r.fail("$.costs.swapDevice", `expected "disk" or "flash", got ${show(o.swapDevice)}`);
+    if (o.swapDevice !== "disk" && o.swapDevice !== "flash" && o.swapDevice !== "none") r.fail("$.costs.swapDevice", `expected "disk", "flash" or "none", got ${show(o.swapDevice)}`);
     c.swapDevice = o.swapDevice;
   }
   return c;
@@ -133,7 +138,12 @@ function tunablesFrom(v: Json, r: Reader, stepSeconds: number): Tunables {
   if (v === undefined) return t;
   const p = "$.tunables";
   const o = r.obj(v, p);
-  r.only(o, p, ["writeBreakRate", "balloonRate", "balloonMaxFraction", "compressionCacheFraction", "idleTax", "thresholds", "selfBalloonHeadroom"]);
+  r.only(o, p, ["writeBreakRate", "balloonRate", "balloonMaxFraction", "compressionCacheFraction", "idleTax", "thresholds", "selfBalloonHeadroom", "useZeroPages", "maxPageSharing"]);
+  if (o.maxPageSharing !== undefined) t.maxPageSharing = r.num(o.maxPageSharing, `${p}.maxPageSharing`, 2, 2 ** 31, true);
+  if (o.useZeroPages !== undefined) {
+    if (typeof o.useZeroPages !== "boolean") r.fail(`${p}.useZeroPages`, `expected true or false, got ${show(o.useZeroPages)}`);
+    t.useZeroPages = o.useZeroPages;
+  }
   if (o.writeBreakRate !== undefined) t.writeBreakRate = r.fraction(o.writeBreakRate, `${p}.writeBreakRate`);
   if (o.balloonRate !== undefined) t.balloonRatePages = Math.floor(r.bytes(o.balloonRate, `${p}.balloonRate`) / PAGE_SIZE);
   if (o.balloonMaxFraction !== undefined) t.balloonMaxFraction = r.fraction(o.balloonMaxFraction, `${p}.balloonMaxFraction`);
@@ -286,7 +296,23 @@ function profileFrom(v: Json, path: string, r: Reader): MemoryProfile {
     mode, present, sampled, zero, sameFilled, duplicateWithin, duplicateAcross, unique,
     anonFraction: r.fraction(o.anonFraction, `${path}.anonFraction`),
     compression: o.compression.map((c, i) => codecFrom(c, `${path}.compression[${i}]`, r)),
+    ...(o.mergeable !== undefined ? { mergeable: mergeableFrom(o.mergeable, `${path}.mergeable`, r) } : {}),
   };
+}
+
+function mergeableFrom(v: Json, path: string, r: Reader): MergeablePages {
+  const o = r.obj(v, path);
+  r.only(o, path, ["zero", "within", "across", "sameFilled"]);
+  const count = (k: string): number => r.num(o[k], `${path}.${k}`, 0, 2 ** 50, true);
+  const m = { zero: count("zero"), within: count("within"), across: count("across"), sameFilled: count("sameFilled") };
+  if (m.sameFilled > m.within + m.across) r.fail(`${path}.sameFilled`, `${m.sameFilled} exceed within + across (${m.within + m.across})`);
+  return m;
+}
+
+function ksmFrom(v: Json, path: string, r: Reader): KsmSettings {
+  const o = r.obj(v, path);
+  if (typeof o.useZeroPages !== "boolean") r.fail(`${path}.useZeroPages`, `expected true or false, got ${show(o.useZeroPages)}`);
+  return { useZeroPages: o.useZeroPages, maxPageSharing: r.num(o.maxPageSharing, `${path}.maxPageSharing`, 2, Number.MAX_SAFE_INTEGER, true) };
 }
 
 /** A ScanReport (`tsbox mem scan --format json`) as the guests of a scenario. */
@@ -305,6 +331,7 @@ export function scenarioFromScanReport(text: string, o: ParseOptions & { steps?:
     scannedAt: typeof top.scannedAt === "string" ? top.scannedAt : "",
     containers: top.containers.map((p, i) => profileFrom(p, `$.containers[${i}]`, r)),
     sharablePages: 0, elapsedMs: 0, bytesAnalysed: 0,
+    ...(top.ksm !== undefined ? { ksm: ksmFrom(top.ksm, "$.ksm", r) } : {}),
   };
   if (o.hostBytes === undefined) r.fail("$", "--host-memory is required with --profiles");
   return scenarioFromReport(report, new Map(), { ...o, hostBytes: o.hostBytes });
@@ -317,7 +344,7 @@ export function scenarioFromScanReport(text: string, o: ParseOptions & { steps?:
 export function scenarioFromReport(
   report: ScanReport,
   stats: ReadonlyMap<string, MemStatNumbers>,
-  o: { hostBytes: number; steps?: number; stepSeconds?: number; source?: string },
+  o: { hostBytes: number; steps?: number; stepSeconds?: number; source?: string; hostHasSwap?: boolean },
 ): Scenario {
   const r: Reader = new Reader(o.source ?? "profiles");
   const stepSeconds = o.stepSeconds ?? 60;
@@ -326,5 +353,9 @@ export function scenarioFromReport(
   guests.forEach((g) => {
     if (g.sizePages > hostPages) r.fail("$.containers", `container ${g.name} (${g.sizePages * 4}KiB) is larger than the host (${hostPages * 4}KiB)`);
   });
-  return { hostPages, steps: o.steps ?? 60, stepSeconds, guests, costs: { ...DEFAULT_COSTS }, tunables: defaultTunables(stepSeconds) };
+  // the sharing follows the KSM settings the scan was made under (the host's)
+  const ksm = report.ksm ?? KSM_DEFAULTS;
+  const tunables = { ...defaultTunables(stepSeconds), useZeroPages: ksm.useZeroPages, maxPageSharing: ksm.maxPageSharing };
+  const costs: Costs = { ...DEFAULT_COSTS, ...(o.hostHasSwap === false ? { swapDevice: "none" } : {}) };
+  return { hostPages, steps: o.steps ?? 60, stepSeconds, guests, costs, tunables };
 }

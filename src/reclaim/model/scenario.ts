@@ -12,9 +12,9 @@ export interface Demand {
   cache: number;
   /** pages touched during the step, drawn from anon and cache in proportion */
   workingSet: number;
-  /** zero-filled pages among anon + cache */
+  /** zero-filled pages among anon + cache (KSM: one content host-wide) */
   zero: number;
-  /** non-zero pages identical to another page of the same guest (copies beyond the first) */
+  /** non-zero pages identical to another page of the same guest, same-filled ones included (copies beyond the first) */
   sharableWithin: number;
   /** pages identical to pages of other guests of the same content group */
   sharableAcross: number;
@@ -40,8 +40,11 @@ export interface Costs {
   diskNs: number;
   /** a page copy: a copy-on-write break, a tmem put/get */
   copyNs: number;
-  /** where swapped anonymous pages live (file pages always come back from disk) */
-  swapDevice: "disk" | "flash";
+  /**
+   * where swapped anonymous pages live (file pages always come back from
+   * disk); "none": the host has no swap, so no policy can swap
+   */
+  swapDevice: "disk" | "flash" | "none";
 }
 
 /** ESX's free-memory thresholds, fractions of host memory. */
@@ -61,6 +64,10 @@ export interface Tunables {
   thresholds: Thresholds;
   /** tmem self-ballooning leaves a guest its working set plus this fraction of its size */
   selfBalloonHeadroom: number;
+  /** KSM's use_zero_pages: zero pages map the kernel's zero page (all saved) instead of one KSM page */
+  useZeroPages: boolean;
+  /** KSM's max_page_sharing: n copies of a content need ceil(n / max) KSM pages */
+  maxPageSharing: number;
 }
 
 export interface Scenario {
@@ -86,6 +93,8 @@ export function defaultTunables(stepSeconds: number): Tunables {
     idleTax: 0.75,
     thresholds: { ...DEFAULT_THRESHOLDS },
     selfBalloonHeadroom: 0.05,
+    useZeroPages: false,
+    maxPageSharing: 256,
   };
 }
 
