@@ -1,0 +1,110 @@
+// Docker's `--format`: its template functions (docker/cli's templates
+// package), the "table" and "json" forms of its list commands, and the rows
+// printer every list command shares (ps, images, stats, network ls,
+// history, system df, volume ls).
+//
+// A list command hands `formatRows` its rows as objects keyed by Docker's
+// field names (`{ ID, Image, Names, … }`, all strings as Docker's contexts
+// return them; a function value is a method with arguments, as `.Label "k"`),
+// the headers of those fields, and its default table; see RowsFormat.
+
+import { TsboxError } from "../errors.js";
+import { STRUCT_TYPE, Template, TemplateError, type FuncDef } from "./go-template.js";
+import { tabwrite } from "./tabwriter.js";
+
+/** encoding/json as Docker's `json` function uses it (no HTML escaping; a struct's fields sorted as its MarshalJSON map). */
+export function goJson(v: unknown): string {
+  const plain = (x: unknown): unknown => {
+    if (x === undefined) return null;
+    if (Array.isArray(x)) return x.map(plain);
+    if (typeof x === "object" && x !== null) {
+      const o = x as Record<string | symbol, unknown>;
+      const keys = Object.keys(o).filter((k) => typeof o[k] !== "function");
+      if (STRUCT_TYPE in o) keys.sort();
+      return Object.fromEntries(keys.map((k) => [k, plain(o[k])]));
+    }
+    return x;
+  };
+  return JSON.stringify(plain(v)).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+}
+
+/** strings.Title: the first letter of each word in upper case. */
+const title = (s: string): string => s.replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, sep: string, c: string) => sep + c.toUpperCase());
+
+/** docker/cli's templates.basicFunctions. */
+export const DOCKER_FUNCS: Readonly<Record<string, FuncDef>> = {
+  json: { fn: goJson, params: ["any"] },
+  split: { fn: (s, sep) => (s as string).split(sep as string), params: ["string", "string"] },
+  join: { fn: (l, sep) => ((l as string[] | null) ?? []).join(sep as string), params: ["[]string", "string"] },
+  title: { fn: (s) => title(s as string), params: ["string"] },
+  lower: { fn: (s) => (s as string).toLowerCase(), params: ["string"] },
+  upper: { fn: (s) => (s as string).toUpperCase(), params: ["string"] },
+  pad: { fn: (s, p, q) => (s === "" ? "" : " ".repeat(Math.max(0, p as number)) + String(s) + " ".repeat(Math.max(0, q as number))), params: ["string", "int", "int"] },
+  truncate: {
+    fn: (s, n) => {
+      const b = Buffer.from(s as string);
+      return b.length < (n as number) ? s : b.subarray(0, Math.max(0, n as number)).toString();
+    },
+    params: ["string", "int"],
+  },
+};
+
+/** templates.HeaderFunctions: a table's header keeps the column's name whatever the cell's function (pad excepted). */
+const same = (params: readonly string[]): FuncDef => ({ fn: (v: unknown) => v, params });
+const HEADER_FUNCS: Readonly<Record<string, FuncDef>> = {
+  json: same(["string"]), title: same(["string"]), lower: same(["string"]), upper: same(["string"]),
+  split: same(["string", "string"]), join: same(["string", "string"]), truncate: same(["string", "int"]),
+};
+
+/** templates.Parse: Go's parser with Docker's functions; a TemplateParseError as Go words it. */
+export function parseDockerTemplate(text: string, name = ""): Template {
+  return Template.parse(text, DOCKER_FUNCS, name);
+}
+
+/** A template error as a TsboxError: `PREFIX: template: …`, with Docker's exit code. */
+export function templateFailure(e: unknown, prefix: string, exitCode = 1): never {
+  if (e instanceof TemplateError) throw new TsboxError(`${prefix}: ${e.message}`, exitCode);
+  throw e;
+}
+
+/** What a list command tells formatRows about its rows. */
+export interface RowsFormat {
+  /** Docker's column header of each field: { ID: "CONTAINER ID", Names: "NAMES", … } */
+  headers: Readonly<Record<string, string>>;
+  /** Go's type of the row, named in "can't evaluate field X in type T" (`*formatter.ContainerContext`) */
+  typeName: string;
+  /** the table of no --format and of --format table: `table {{.ID}}\t{{.Image}}…` */
+  defaultTable: string;
+}
+
+/**
+ * Docker's formatter.Context.Write: `format` (undefined, "table", "json",
+ * "table TEMPLATE" or a TEMPLATE, with `\t` and `\n` as escapes) applied to
+ * each row, one line per row; a table's columns aligned under a header made
+ * of the fields' names. A bad template is a TsboxError (exit 1) with Docker's
+ * "template parsing error: …".
+ */
+export function formatRows(format: string | undefined, rows: readonly Record<string, unknown>[], spec: RowsFormat): string {
+  const f = format === undefined || format === "" || format === "table" ? spec.defaultTable : format;
+  const isTable = f.startsWith("table");
+  const text = f === "json" ? "{{json .}}"
+    : (isTable ? f.slice(5) : f).replace(/^ +| +$/g, "").replace(/\\t/g, "\t").replace(/\\n/g, "\n");
+  let tmpl: Template;
+  try {
+    tmpl = parseDockerTemplate(text);
+  } catch (e) {
+    return templateFailure(e, "template parsing error");
+  }
+  let body = "";
+  for (const row of rows) {
+    try {
+      body += `${tmpl.execute({ ...row, [STRUCT_TYPE]: spec.typeName })}\n`;
+    } catch (e) {
+      templateFailure(e, "template parsing error");
+    }
+  }
+  if (!isTable) return body;
+  // The header: the template run on the field → header map, its output up to any error (Docker ignores it).
+  const header = tmpl.withFuncs(HEADER_FUNCS).executePartial({ ...spec.headers });
+  return tabwrite(`${header}\n${body}`);
+}
