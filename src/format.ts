@@ -41,6 +41,14 @@ export function relativeTime(iso: string, now = Date.now()): string {
   return d(s / 31536000, "year");
 }
 
+/** Go's time.Time.String() in UTC, as Docker's CreatedAt columns show it: "2026-12-03 04:56:29 +0000 UTC" (nanos: with the fraction). */
+export function goTime(iso: string, nanos = false): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const frac = nanos ? (/\.(\d+)/.exec(iso)?.[1] ?? "").replace(/0+$/, "") : "";
+  return `${d.toISOString().slice(0, 19).replace("T", " ")}${frac ? `.${frac}` : ""} +0000 UTC`;
+}
+
 /**
  * The simple form of Docker's --format templates: `{{.Field}}` and
  * `{{json .Field}}` (or `{{json .}}`), with `\t` and `\n` as Docker's CLI

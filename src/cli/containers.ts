@@ -211,7 +211,8 @@ function registerInspect(program: Command): void {
     .description("Return low-level information on containers or images")
     .argument("<name...>")
     .option("--type <type>", "Only inspect objects of the given type (container, image)")
-    .action(async (refs: string[], o: { type?: string }, cmd: Command) => {
+    .option("-f, --format <template>", "Format output using a custom template: 'json', or a Go template ({{.State.Status}})")
+    .action(async (refs: string[], o: { type?: string; format?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const { findContainer } = await import("../state/container-store.js");
       const { inspectContainer } = await import("../runtime/inspect.js");
@@ -231,7 +232,7 @@ function registerInspect(program: Command): void {
           if (!(e instanceof TsboxError)) throw e;
           throw new TsboxError(o.type === "image" ? e.message : `No such object: ${ref}`);
         }
-      });
+      }, o.format);
     });
 }
 

@@ -126,10 +126,11 @@ export function registerTagAndImageCommands(program: Command): void {
   image.command("inspect")
     .description("Display detailed information on one or more images")
     .argument("<image...>")
-    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+    .option("-f, --format <template>", "Format output using a custom template: 'json', or a Go template ({{.Id}})")
+    .action(async (refs: string[], o: { format?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const { inspectImage } = await imageApi();
-      await inspectEach(refs, (ref) => inspectImage(g.root, ref));
+      await inspectEach(refs, (ref) => inspectImage(g.root, ref), o.format);
     });
 
   image.command("prune")

@@ -6,7 +6,9 @@
 import { CorruptContainerError, UsageError } from "../errors.js";
 import { detectHierarchy } from "../cgroupfs/index.js";
 import { containerCgroup } from "../state/container-cgroup.js";
-import { relativeTime, table } from "../format.js";
+import { goTime, relativeTime } from "../format.js";
+import { formatRows, parseDockerTemplate, templateFailure, type RowsFormat } from "../util/docker-format.js";
+import { STRUCT_TYPE } from "../util/go-template.js";
 import { containerPaths, namesOf, ownerAlive, readAllStates, readSpec, type ContainerState } from "../state/container-store.js";
 import { formatPorts, readAttachment, readNetworkConfig } from "../network/index.js";
 
@@ -101,7 +103,62 @@ function matches(s: Row, filters: string[]): boolean {
   return true;
 }
 
+/** Docker's ContainerContext headers and default table (docker/cli formatter/container.go). */
+const PS_FORMAT: RowsFormat = {
+  typeName: "*formatter.ContainerContext",
+  defaultTable: "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}\\t{{.Names}}",
+  headers: {
+    ID: "CONTAINER ID", Names: "NAMES", Image: "IMAGE", Command: "COMMAND", CreatedAt: "CREATED AT", RunningFor: "CREATED",
+    Ports: "PORTS", State: "STATE", Status: "STATUS", Size: "SIZE", Labels: "LABELS", Mounts: "MOUNTS",
+    LocalVolumes: "LOCAL VOLUMES", Networks: "NETWORKS", Platform: "PLATFORM",
+  },
+};
+
+/** A container as Docker's ContainerContext shows it to a template: its methods, by name. */
+function psRow(root: string, s: Row | undefined, noTrunc: boolean): Record<string, unknown> {
+  const labels: Record<string, string> = {};
+  return {
+    Command: s ? shortCommand(commandOf(root, s.id), noTrunc) : '""',
+    CreatedAt: s?.created ? goTime(s.created) : "",
+    ID: s ? (noTrunc ? s.id : s.id.slice(0, 12)) : "",
+    Image: s?.image ?? "",
+    Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(","),
+    Label: (name: unknown) => labels[String(name)] ?? "",
+    LocalVolumes: "0",
+    Mounts: "",
+    Names: s?.name ?? "",
+    Networks: s ? networksOf(root, s.id) : "",
+    Platform: null,
+    Ports: s ? portsOf(root, s.id) : "",
+    RunningFor: s?.created ? relativeTime(s.created) : "",
+    Size: "0B",
+    State: s?.state ?? "",
+    Status: s?.status ?? "",
+  };
+}
+
+/**
+ * Docker checks a --format before listing: it must parse ("failed to parse
+ * template") and run on an empty container ("failed to execute template"),
+ * both on the format as given, "table" and all.
+ */
+function checkFormat(root: string, format: string): void {
+  let t: ReturnType<typeof parseDockerTemplate>;
+  try {
+    t = parseDockerTemplate(format);
+  } catch (e) {
+    return templateFailure(e, "failed to parse template");
+  }
+  try {
+    t.execute({ ...psRow(root, undefined, false), [STRUCT_TYPE]: PS_FORMAT.typeName });
+  } catch (e) {
+    templateFailure(e, "failed to execute template");
+  }
+}
+
 export function listContainers(root: string, o: PsOptions): string {
+  if (o.format && o.quiet) o.warn?.("Ignoring custom format, because both --format and --quiet are set.");
+  if (o.format) checkFormat(root, o.format);
   const dead: Row[] = [];
   const states = readAllStates(root, (e) => {
     o.warn?.(e.message);
@@ -112,20 +169,8 @@ export function listContainers(root: string, o: PsOptions): string {
     .filter((s) => o.filters.length > 0 || o.all || ["running", "restarting", "paused"].includes(s.state))
     .filter((s) => matches(s, o.filters))
     .sort((a, b) => b.created.localeCompare(a.created));
-  const id = (s: Row): string => (o.noTrunc ? s.id : s.id.slice(0, 12));
-  const since = (s: Row): string => (s.created ? relativeTime(s.created) : "");
-  if (o.quiet) return rows.map((s) => `${id(s)}\n`).join("");
-  if (o.format === "json" || o.format === "{{json .}}") {
-    return rows.map((s) => `${JSON.stringify({
-      Command: shortCommand(commandOf(root, s.id), o.noTrunc), CreatedAt: s.created, ID: id(s), Image: s.image,
-      Labels: "", LocalVolumes: "0", Mounts: "", Names: s.name, Networks: networksOf(root, s.id), Ports: portsOf(root, s.id),
-      RunningFor: since(s), Size: "0B", State: s.state, Status: s.status,
-    })}\n`).join("");
-  }
-  if (o.format !== undefined && o.format !== "table") throw new UsageError(`unsupported format: ${o.format} (use table or json)`);
-  return table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows.map((s) => [
-    id(s), s.image, shortCommand(commandOf(root, s.id), o.noTrunc), since(s), s.status, portsOf(root, s.id), s.name,
-  ]));
+  if (o.quiet) return rows.map((s) => `${o.noTrunc ? s.id : s.id.slice(0, 12)}\n`).join("");
+  return formatRows(o.format, rows.map((s) => psRow(root, s, o.noTrunc)), PS_FORMAT);
 }
 
 /** PORTS: what the container publishes while it is on its network (Docker's format). */
