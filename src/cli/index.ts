@@ -19,6 +19,7 @@ import { registerResourceCommands } from "./resources.js";
 import { registerRun } from "./run.js";
 import { registerNetworkCommands, registerPortCommand } from "./network.js";
 import { registerSystemCommands } from "./system.js";
+import { registerVersionCommand } from "./version.js";
 
 /** The state directory (images and containers) without --root or TSBOX_ROOT. */
 const DEFAULT_ROOT = "/var/lib/tsbox";
@@ -79,6 +80,7 @@ function buildProgram(command: string | undefined): Command {
   registerInfoCommand(program);
   registerNetworkCommands(program);
   registerPortCommand(program);
+  registerVersionCommand(program);
   return program;
 }
 

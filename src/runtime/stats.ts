@@ -7,10 +7,11 @@ import { cpus, totalmem } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { detectHierarchy, type Hierarchy } from "../cgroupfs/index.js";
 import { NotFoundError } from "../errors.js";
+import { formatRows, type RowsFormat } from "../util/docker-format.js";
 import { containerCgroup } from "../state/container-cgroup.js";
 import { findContainer, ownerAlive, readAllStates, readState, type ContainerState } from "../state/container-store.js";
 import {
-  netDevTotals, emptyRow, formatJson, formatTable, rowFromSamples, rowText, systemCpuNs, type RowText, type StatsSample,
+  netDevTotals, emptyRow, rowFromSamples, rowText, systemCpuNs, type RowText, type StatsSample,
 } from "./stats-format.js";
 
 export interface StatsOptions {
@@ -18,10 +19,21 @@ export interface StatsOptions {
   all: boolean;
   noStream: boolean;
   noTrunc: boolean;
-  format: "table" | "json";
+  /** Docker's --format: undefined or "table", "json", "table TEMPLATE", a Go template */
+  format?: string;
   /** between readings; Docker's collector samples every second */
   intervalMs?: number;
 }
+
+/** Docker's statsContext headers and default table (docker/cli container/formatter_stats.go). */
+const STATS_FORMAT: RowsFormat = {
+  typeName: "*container.statsContext",
+  defaultTable: "table {{.ID}}\\t{{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{.MemPerc}}\\t{{.NetIO}}\\t{{.BlockIO}}\\t{{.PIDs}}",
+  headers: {
+    Container: "CONTAINER", Name: "NAME", ID: "CONTAINER ID", CPUPerc: "CPU %", MemUsage: "MEM USAGE / LIMIT", MemPerc: "MEM %",
+    NetIO: "NET I/O", BlockIO: "BLOCK I/O", PIDs: "PIDS",
+  },
+};
 
 const isRunning = (s: ContainerState): boolean => s.status === "running" && ownerAlive(s.owner);
 
@@ -64,6 +76,8 @@ function readAll(root: string, h: Hierarchy, chosen: ContainerState[]): { state:
 }
 
 export async function runStats(root: string, opts: StatsOptions, out: NodeJS.WritableStream & { isTTY?: boolean }): Promise<void> {
+  // A template that does not parse fails before any reading.
+  formatRows(opts.format, [], STATS_FORMAT);
   const h = detectHierarchy();
   const interval = opts.intervalMs ?? 1000;
   const hostMemory = totalmem();
@@ -76,7 +90,7 @@ export async function runStats(root: string, opts: StatsOptions, out: NodeJS.Wri
       const ref = opts.refs[i];
       return rowText(row, { noTrunc: opts.noTrunc, ...(ref !== undefined ? { ref } : {}) });
     });
-    return opts.format === "json" ? formatJson(texts) : formatTable(texts);
+    return formatRows(opts.format, texts.map((t) => ({ ...t })), STATS_FORMAT);
   };
   const remember = (readings: { state: ContainerState; s?: StatsSample }[]): void => {
     prev = new Map(readings.flatMap(({ state, s }) => (s ? [[state.id, s] as const] : [])));

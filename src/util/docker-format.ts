@@ -19,6 +19,8 @@ export function goJson(v: unknown): string {
     if (Array.isArray(x)) return x.map(plain);
     if (typeof x === "object" && x !== null) {
       const o = x as Record<string | symbol, unknown>;
+      // A struct whose JSON names differ from its Go field names (`json:"ApiVersion"` on APIVersion) says so with toJSON.
+      if (typeof o.toJSON === "function") return plain((o.toJSON as () => unknown)());
       const keys = Object.keys(o).filter((k) => typeof o[k] !== "function");
       if (STRUCT_TYPE in o) keys.sort();
       return Object.fromEntries(keys.map((k) => [k, plain(o[k])]));
@@ -105,6 +107,6 @@ export function formatRows(format: string | undefined, rows: readonly Record<str
   }
   if (!isTable) return body;
   // The header: the template run on the field → header map, its output up to any error (Docker ignores it).
-  const header = tmpl.withFuncs(HEADER_FUNCS).executePartial({ ...spec.headers });
+  const header = tmpl.withFuncs(HEADER_FUNCS).executePartial({ ...spec.headers }).output;
   return tabwrite(`${header}\n${body}`);
 }

@@ -676,15 +676,15 @@ function basicKind(v: unknown): "bool" | "number" | "string" | "nil" | undefined
 
 function eq(a: unknown, ...bs: unknown[]): boolean {
   const ka = basicKind(a);
-  if (ka === undefined) throw new CallError("incompatible types for comparison");
   if (bs.length === 0) throw new CallError("missing argument for comparison");
   for (const b of bs) {
     const kb = basicKind(b);
-    if (kb === undefined) throw new CallError("incompatible types for comparison");
+    // Anything compares with nil (Go 1.18's eq: a pointer, map or slice against nil).
     if (ka === "nil" || kb === "nil") {
       if (ka === kb) return true;
       continue;
     }
+    if (ka === undefined || kb === undefined) throw new CallError("incompatible types for comparison");
     // Numbers decoded from JSON are json.Number, a string kind: Docker's
     // inspect compares them with strings as strings.
     if (ka !== kb && !((ka === "number" && kb === "string") || (ka === "string" && kb === "number"))) {
@@ -806,14 +806,14 @@ export class Template {
     return new Execution(this.text, this.name, this.funcs, options.missingKey ?? "default", data).run(this.nodes);
   }
 
-  /** What the template writes before an execution error, as Go's Execute leaves it in its writer. */
-  executePartial(data: unknown, options: ExecuteOptions = {}): string {
+  /** What the template writes, up to an execution error if any, as Go's Execute leaves it in its writer. */
+  executePartial(data: unknown, options: ExecuteOptions = {}): { output: string; error?: TemplateExecError } {
     const run = new Execution(this.text, this.name, this.funcs, options.missingKey ?? "default", data);
     try {
-      return run.run(this.nodes);
+      return { output: run.run(this.nodes) };
     } catch (e) {
       if (!(e instanceof TemplateExecError)) throw e;
-      return run.output;
+      return { output: run.output, error: e };
     }
   }
 }
