@@ -8,9 +8,11 @@ export function registerSystemCommands(program: Command): void {
 
   system.command("df")
     .description("Show tsbox disk usage")
-    .action(async (_o: unknown, cmd: Command) => {
+    .option("--format <format>", "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
+    .action(async (o: { format?: string }, cmd: Command) => {
       const g = await prepare(cmd);
-      const { humanSize, table } = await import("../format.js");
+      const { humanSize } = await import("../format.js");
+      const { formatRows } = await import("../util/docker-format.js");
       const { listImages } = await import("../image/index.js");
       const { readAllStates, containerPaths } = await import("../state/container-store.js");
       const { dirSize } = await import("../runtime/prune.js");
@@ -24,13 +26,22 @@ export function registerSystemCommands(program: Command): void {
       const sizes = new Map(states.map((s) => [s.id, dirSize(containerPaths(g.root, s.id).upper)]));
       const ctrBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
       const stoppedBytes = states.filter((s) => !isLive(s)).reduce((a, s) => a + (sizes.get(s.id) ?? 0), 0);
-      const pct = (part: number, all: number): string => `${humanSize(part)} (${all ? Math.round((part / all) * 100) : 0}%)`;
-      process.stdout.write(table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], [
-        ["Images", String(images.length), String(images.filter((i) => used.has(i.id)).length), humanSize(imageBytes), pct(unusedBytes, imageBytes)],
-        ["Containers", String(states.length), String(live.length), humanSize(ctrBytes), pct(stoppedBytes, ctrBytes)],
-        ["Local Volumes", "0", "0", "0B", "0B"],
-        ["Build Cache", "0", "0", "0B", "0B"],
-      ]));
+      // go-units HumanSize (4 digits); the share reclaimable as Docker's integer division, none when there is nothing.
+      const size = (n: number): string => humanSize(n, 4);
+      const pct = (part: number, all: number): string => (all > 0 ? `${size(part)} (${Math.floor((part * 100) / all)}%)` : size(part));
+      const row = (Type: string, TotalCount: number, Active: number, Size: number, Reclaimable: string): Record<string, unknown> =>
+        ({ Active: String(Active), Reclaimable, Size: size(Size), TotalCount: String(TotalCount), Type });
+      process.stdout.write(formatRows(o.format, [
+        row("Images", images.length, images.filter((i) => used.has(i.id)).length, imageBytes, pct(unusedBytes, imageBytes)),
+        row("Containers", states.length, live.length, ctrBytes, pct(stoppedBytes, ctrBytes)),
+        row("Local Volumes", 0, 0, 0, size(0)),
+        row("Build Cache", 0, 0, 0, size(0)),
+      ], {
+        // Docker's diskUsage contexts (docker/cli formatter/disk_usage.go); the first row's type names an unknown field.
+        typeName: "*formatter.diskUsageImagesContext",
+        defaultTable: "table {{.Type}}\\t{{.TotalCount}}\\t{{.Active}}\\t{{.Size}}\\t{{.Reclaimable}}",
+        headers: { Type: "TYPE", TotalCount: "TOTAL", Active: "ACTIVE", Size: "SIZE", Reclaimable: "RECLAIMABLE" },
+      }));
     });
 
   system.command("prune")

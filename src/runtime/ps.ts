@@ -7,8 +7,7 @@ import { CorruptContainerError, UsageError } from "../errors.js";
 import { detectHierarchy } from "../cgroupfs/index.js";
 import { containerCgroup } from "../state/container-cgroup.js";
 import { goTime, relativeTime } from "../format.js";
-import { formatRows, parseDockerTemplate, templateFailure, type RowsFormat } from "../util/docker-format.js";
-import { STRUCT_TYPE } from "../util/go-template.js";
+import { contextOf, formatRows, parseDockerTemplate, templateFailure, type RowsFormat } from "../util/docker-format.js";
 import { containerPaths, namesOf, ownerAlive, readAllStates, readSpec, type ContainerState } from "../state/container-store.js";
 import { formatPorts, readAttachment, readNetworkConfig } from "../network/index.js";
 
@@ -150,7 +149,7 @@ function checkFormat(root: string, format: string): void {
     return templateFailure(e, "failed to parse template");
   }
   try {
-    t.execute({ ...psRow(root, undefined, false), [STRUCT_TYPE]: PS_FORMAT.typeName });
+    t.execute(contextOf(psRow(root, undefined, false), PS_FORMAT.typeName));
   } catch (e) {
     templateFailure(e, "failed to execute template");
   }

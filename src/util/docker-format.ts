@@ -12,7 +12,7 @@ import { TsboxError } from "../errors.js";
 import { STRUCT_TYPE, Template, TemplateError, type FuncDef } from "./go-template.js";
 import { tabwrite } from "./tabwriter.js";
 
-/** encoding/json as Docker's `json` function uses it (no HTML escaping; a struct's fields sorted as its MarshalJSON map). */
+/** encoding/json as Docker's `json` function uses it (no HTML escaping; functions, Go's methods, left out). */
 export function goJson(v: unknown): string {
   const plain = (x: unknown): unknown => {
     if (x === undefined) return null;
@@ -22,7 +22,6 @@ export function goJson(v: unknown): string {
       // A struct whose JSON names differ from its Go field names (`json:"ApiVersion"` on APIVersion) says so with toJSON.
       if (typeof o.toJSON === "function") return plain((o.toJSON as () => unknown)());
       const keys = Object.keys(o).filter((k) => typeof o[k] !== "function");
-      if (STRUCT_TYPE in o) keys.sort();
       return Object.fromEntries(keys.map((k) => [k, plain(o[k])]));
     }
     return x;
@@ -69,6 +68,18 @@ export function templateFailure(e: unknown, prefix: string, exitCode = 1): never
   throw e;
 }
 
+/**
+ * A row as Docker's formatter contexts are: a struct (an unknown field is an
+ * error naming `typeName`) whose JSON is the map of its fields, keys sorted
+ * (formatter.MarshalJSON).
+ */
+export function contextOf(row: Readonly<Record<string, unknown>>, typeName: string): Record<string, unknown> {
+  const o: Record<string | symbol, unknown> = { ...row, [STRUCT_TYPE]: typeName };
+  const json = (): unknown => Object.fromEntries(Object.keys(row).sort().filter((k) => typeof row[k] !== "function").map((k) => [k, row[k]]));
+  Object.defineProperty(o, "toJSON", { value: json, enumerable: false });
+  return o as Record<string, unknown>;
+}
+
 /** What a list command tells formatRows about its rows. */
 export interface RowsFormat {
   /** Docker's column header of each field: { ID: "CONTAINER ID", Names: "NAMES", … } */
@@ -100,7 +111,7 @@ export function formatRows(format: string | undefined, rows: readonly Record<str
   let body = "";
   for (const row of rows) {
     try {
-      body += `${tmpl.execute({ ...row, [STRUCT_TYPE]: spec.typeName })}\n`;
+      body += `${tmpl.execute(contextOf(row, spec.typeName))}\n`;
     } catch (e) {
       templateFailure(e, "template parsing error");
     }
