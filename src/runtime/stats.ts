@@ -7,11 +7,11 @@ import { cpus, totalmem } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { detectHierarchy, type Hierarchy } from "../cgroupfs/index.js";
 import { NotFoundError } from "../errors.js";
-import { formatRows, type RowsFormat } from "../util/docker-format.js";
+import { formatRows } from "../util/docker-format.js";
 import { containerCgroup } from "../state/container-cgroup.js";
 import { findContainer, ownerAlive, readAllStates, readState, type ContainerState } from "../state/container-store.js";
 import {
-  netDevTotals, emptyRow, rowFromSamples, rowText, systemCpuNs, type RowText, type StatsSample,
+  netDevTotals, emptyRow, rowFromSamples, STATS_FORMAT, rowText, systemCpuNs, type RowText, type StatsSample,
 } from "./stats-format.js";
 
 export interface StatsOptions {
@@ -24,16 +24,6 @@ export interface StatsOptions {
   /** between readings; Docker's collector samples every second */
   intervalMs?: number;
 }
-
-/** Docker's statsContext headers and default table (docker/cli container/formatter_stats.go). */
-const STATS_FORMAT: RowsFormat = {
-  typeName: "*container.statsContext",
-  defaultTable: "table {{.ID}}\\t{{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{.MemPerc}}\\t{{.NetIO}}\\t{{.BlockIO}}\\t{{.PIDs}}",
-  headers: {
-    Container: "CONTAINER", Name: "NAME", ID: "CONTAINER ID", CPUPerc: "CPU %", MemUsage: "MEM USAGE / LIMIT", MemPerc: "MEM %",
-    NetIO: "NET I/O", BlockIO: "BLOCK I/O", PIDs: "PIDS",
-  },
-};
 
 const isRunning = (s: ContainerState): boolean => s.status === "running" && ownerAlive(s.owner);
 
@@ -90,7 +80,7 @@ export async function runStats(root: string, opts: StatsOptions, out: NodeJS.Wri
       const ref = opts.refs[i];
       return rowText(row, { noTrunc: opts.noTrunc, ...(ref !== undefined ? { ref } : {}) });
     });
-    return formatRows(opts.format, texts.map((t) => ({ ...t })), STATS_FORMAT);
+    return formatRows(opts.format, texts, STATS_FORMAT);
   };
   const remember = (readings: { state: ContainerState; s?: StatsSample }[]): void => {
     prev = new Map(readings.flatMap(({ state, s }) => (s ? [[state.id, s] as const] : [])));

@@ -73,9 +73,10 @@ export function templateFailure(e: unknown, prefix: string, exitCode = 1): never
  * error naming `typeName`) whose JSON is the map of its fields, keys sorted
  * (formatter.MarshalJSON).
  */
-export function contextOf(row: Readonly<Record<string, unknown>>, typeName: string): Record<string, unknown> {
-  const o: Record<string | symbol, unknown> = { ...row, [STRUCT_TYPE]: typeName };
-  const json = (): unknown => Object.fromEntries(Object.keys(row).sort().filter((k) => typeof row[k] !== "function").map((k) => [k, row[k]]));
+export function contextOf(row: object, typeName: string): Record<string, unknown> {
+  const fields = Object.entries(row);
+  const o: Record<string | symbol, unknown> = { ...Object.fromEntries(fields), [STRUCT_TYPE]: typeName };
+  const json = (): unknown => Object.fromEntries(fields.filter(([, v]) => typeof v !== "function").sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   Object.defineProperty(o, "toJSON", { value: json, enumerable: false });
   return o as Record<string, unknown>;
 }
@@ -97,7 +98,7 @@ export interface RowsFormat {
  * of the fields' names. A bad template is a TsboxError (exit 1) with Docker's
  * "template parsing error: …".
  */
-export function formatRows(format: string | undefined, rows: readonly Record<string, unknown>[], spec: RowsFormat): string {
+export function formatRows(format: string | undefined, rows: readonly object[], spec: RowsFormat): string {
   const f = format === undefined || format === "" || format === "table" ? spec.defaultTable : format;
   const isTable = f.startsWith("table");
   const text = f === "json" ? "{{json .}}"
