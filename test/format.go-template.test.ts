@@ -7,8 +7,8 @@
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { STRUCT_TYPE, Template, sprintf } from "../src/util/go-template.js";
-import { DOCKER_FUNCS, formatRows, parseDockerTemplate } from "../src/util/docker-format.js";
+import { STRUCT_TYPE, Template, TemplateParseError, sprintf } from "../src/util/go-template.js";
+import { DOCKER_FUNCS, VOLUMES_FORMAT, formatRows, parseDockerTemplate, volumeRow } from "../src/util/docker-format.js";
 import { tabwrite } from "../src/util/tabwriter.js";
 import { busyboxTarball } from "./helpers.js";
 
@@ -109,6 +109,7 @@ describe("Go templates: semantics", () => {
     expect(run(`{{range .Config.Volumes}}x{{else}}none{{end}}`)).toBe("none");
     expect(run(`{{range $i, $c := .Config.Cmd}}{{if eq $i 1}}{{continue}}{{end}}{{if eq $i 2}}{{break}}{{end}}{{$c}}{{end}}`)).toBe("sh");
     expect(run(`{{range 3}}{{.}}{{end}}`)).toBe("012");
+    expect(run(`{{range $i := 1000000000}}{{if eq $i 2}}{{break}}{{end}}{{$i}}{{end}}`)).toBe("01");
   });
 
   it("and/or stop at the first deciding argument", () => {
@@ -162,6 +163,15 @@ describe("Docker's list formats and Go's tabwriter", () => {
     expect(formatRows("table {{.Names}}\\t{{.Size}}", [], spec)).toBe("NAMES     <no value>\n");
   });
 
+  it("volume ls: Docker's keys and default table, for the volume commands", () => {
+    const vols = [volumeRow({ name: "data", mountpoint: "/var/lib/tsbox/volumes/data/_data", labels: { b: "2", a: "1" } })];
+    expect(formatRows(undefined, vols, VOLUMES_FORMAT)).toBe("DRIVER    VOLUME NAME\nlocal     data\n");
+    expect(Object.keys(JSON.parse(formatRows("json", vols, VOLUMES_FORMAT)) as object)).toEqual(
+      ["Availability", "Driver", "Group", "Labels", "Links", "Mountpoint", "Name", "Scope", "Size", "Status"]);
+    expect(formatRows(`{{.Labels}} {{.Label "b"}}`, vols, VOLUMES_FORMAT)).toBe("a=1,b=2 2\n");
+    expect(() => formatRows("{{.Foo}}", vols, VOLUMES_FORMAT)).toThrow("can't evaluate field Foo in type *formatter.volumeContext");
+  });
+
   it("errors as Docker words them, exit 1", () => {
     expect(() => formatRows("{{.Foo}}", rows, spec)).toThrow(
       `template parsing error: template: :1:2: executing "" at <.Foo>: can't evaluate field Foo in type *formatter.ContainerContext`);
@@ -197,7 +207,17 @@ describe.skipIf(!haveDocker)("side by side with docker inspect -f", () => {
         "{{json .Config.Labels}} {{json .State}} {{len .Config.Env}}",
         "{{with .Config}}{{.Image}}{{end}} {{range $k, $v := .Config.Labels}}{{$k}}{{$v}}{{end}}",
         "{{- .Name -}} {{/* x */}} {{ .Driver }}",
+        "{{$n := 0}}{{range .Config.Cmd}}{{$n = len .}}{{end}}{{$n}} {{range $i, $c := .Config.Cmd}}{{if eq $i 1}}{{continue}}{{end}}{{$.Name}}{{$c}}{{end}}",
+        "{{with .Config.Volumes}}v{{else}}none{{end}} {{with $l := .Config.Labels}}{{len $l}}{{end}} {{slice .Name 1 3}} {{index .Name 1}}",
+        "{{printf \"%5s|%-5s|%05d|%x|%X|%o|%c|%%|%t|%v|%q\" \"ab\" \"cd\" 42 255 255 8 65 true .Config.Labels .Config.Env}}",
+        "{{lt 1 2}} {{le 2 2}} {{gt 3 2}} {{ge 1 2}} {{lt \"a\" \"b\"}} {{ne .State.Status \"running\"}} {{not .State.Running}}",
+        "{{html \"<a href='x'>&\\\"\"}} {{js \"it's <b>=\\n\"}} {{urlquery \"a b&c=d/e?f!\"}} {{print 1 2 \"x\" 3}}",
+        "a\n  {{- .Name}}\n{{- /* c */ -}}\n  b {{ .State.Pid -}} \n c",
+        "{{.Name | printf \"%s!\" | upper}} {{(index .Config.Cmd 0) | len}} {{(.State).Status}}",
+        "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{else}}none{{end}}{{range .Config.Volumes}}x{{else}}-{{end}}",
         "{{.Foo}}", "{{.State.Foo}}", "{{index .Config.Cmd 9}}", "{{upper .State.Pid}}", "{{eq .Config.Cmd \"x\"}}",
+        "{{.Name .Id}}", "{{\"a\" .Id}}", "{{nil}}", "{{range .Name}}{{end}}", "{{.State.Pid.X}}", "a\n{{.Foo}}",
+        "{{foo}}", "{{$x}}", "{{end}}", "{{if .Name}}", "{{else}}", "{{.Name!}}", "{{(.Name}}", "{{if}}{{end}}",
       ];
       for (const t of templates) {
         const d = spawnSync("docker", ["inspect", "-f", t, name], { encoding: "utf8" });
@@ -207,7 +227,8 @@ describe.skipIf(!haveDocker)("side by side with docker inspect -f", () => {
           ours = `${inspect(t, raw[0])}\n`;
         } catch (e) {
           ours = `template parsing error: ${(e as Error).message}\n`;
-          code = 1;
+          // A template that does not parse: Docker's inspect exits 64 before looking anything up.
+          code = e instanceof TemplateParseError ? 64 : 1;
         }
         if (code === 0) expect({ t, out: ours }).toEqual({ t, out: d.stdout });
         else expect({ t, err: ours }).toEqual({ t, err: d.stderr });

@@ -122,3 +122,27 @@ export function formatRows(format: string | undefined, rows: readonly object[], 
   const header = tmpl.withFuncs(HEADER_FUNCS).executePartial({ ...spec.headers }).output;
   return tabwrite(`${header}\n${body}`);
 }
+
+/**
+ * `volume ls --format`: Docker's volumeContext (docker/cli formatter/volume.go).
+ * `formatRows(format, volumes.map(volumeRow), VOLUMES_FORMAT)` prints the
+ * list (`-q` is `{{.Name}}` per line, as Docker's quiet format).
+ */
+export const VOLUMES_FORMAT: RowsFormat = {
+  typeName: "*formatter.volumeContext",
+  defaultTable: "table {{.Driver}}\\t{{.Name}}",
+  headers: {
+    ID: "ID", Name: "VOLUME NAME", Group: "GROUP", Driver: "DRIVER", Scope: "SCOPE", Availability: "AVAILABILITY",
+    Mountpoint: "MOUNTPOINT", Labels: "LABELS", Links: "LINKS", Size: "SIZE", Status: "STATUS",
+  },
+};
+
+/** A volume's fields as `docker volume ls --format json` shows them (the cluster fields N/A, as for a local volume). */
+export function volumeRow(v: { name: string; driver?: string; mountpoint: string; labels?: Readonly<Record<string, string>> }): Record<string, unknown> {
+  const labels = v.labels ?? {};
+  return {
+    Availability: "N/A", Driver: v.driver ?? "local", Group: "N/A",
+    Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(","), Label: (k: unknown) => labels[String(k)] ?? "",
+    Links: "N/A", Mountpoint: v.mountpoint, Name: v.name, Scope: "local", Size: "N/A", Status: "N/A",
+  };
+}

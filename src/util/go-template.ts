@@ -748,7 +748,24 @@ function lenOf(v: unknown): number {
   throw new CallError(`len of ${v === null || v === undefined ? "nil pointer" : `type ${goTypeName(v)}`}`);
 }
 
+/** The text of html/js/urlquery's arguments: a lone string as it is, else fmt.Sprint of them all. */
+const argText = (args: unknown[]): string => (args.length === 1 && typeof args[0] === "string" ? args[0] : sprint(args));
+
+const HTML_ESCAPES: Record<string, string> = { "&": "&amp;", "'": "&#39;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "\0": "\uFFFD" };
+const JS_ESCAPES: Record<string, string> = {
+  "\\": "\\\\", "'": "\\'", '"': '\\"', "<": "\\u003C", ">": "\\u003E", "&": "\\u0026", "=": "\\u003D",
+};
+
 const BUILTINS: Record<string, FuncDef> = {
+  html: { fn: (...a) => argText(a).replace(/[&'<>"\0]/g, (c) => HTML_ESCAPES[c]!), params: [], variadic: true },
+  js: {
+    fn: (...a) => argText(a).replace(/[\\'"<>&=\u0000-\u001f]/g, (c) => JS_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`),
+    params: [], variadic: true,
+  },
+  urlquery: {
+    fn: (...a) => encodeURIComponent(argText(a)).replace(/%20/g, "+").replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
+    params: [], variadic: true,
+  },
   not: { fn: (a) => !truth(a), params: ["any"] },
   len: { fn: lenOf, params: ["any"] },
   index: { fn: (item, ...i) => indexOf(item, ...i), params: ["any"], variadic: true },
@@ -906,16 +923,27 @@ class Execution {
       }
       return true;
     };
-    let entries: [unknown, unknown][];
-    if (Array.isArray(v)) entries = v.map((e, i) => [i, e]);
-    else if (isMap(v)) entries = Object.keys(v).sort().map((k) => [k, v[k]]);
-    else if (typeof v === "number" && Number.isInteger(v)) entries = Array.from({ length: Math.max(0, v) }, (_x, i) => [i, i]);
-    else if (v === null || v === undefined) entries = [];
-    else {
+    let entries: Iterable<[unknown, unknown]>;
+    let empty: boolean;
+    if (Array.isArray(v)) {
+      entries = v.map((e, i) => [i, e]);
+      empty = v.length === 0;
+    } else if (isMap(v)) {
+      const keys = Object.keys(v).sort();
+      entries = keys.map((k) => [k, v[k]]);
+      empty = keys.length === 0;
+    } else if (typeof v === "number" && Number.isInteger(v)) {
+      // Go 1.22's range over an integer: 0 … n-1, one at a time.
+      entries = (function* count(): Generator<[number, number]> { for (let i = 0; i < v; i++) yield [i, i]; })();
+      empty = v <= 0;
+    } else if (v === null || v === undefined) {
+      entries = [];
+      empty = true;
+    } else {
       this.setAt(node.pipe.pos, pipeString(node.pipe));
       return this.errorf(`range can't iterate over ${formatValue(v)}`);
     }
-    if (entries.length === 0) {
+    if (empty) {
       if (node.elseList) this.walkList(dot, node.elseList);
       return;
     }
