@@ -8,7 +8,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { STRUCT_TYPE, Template, TemplateParseError, sprintf } from "../src/util/go-template.js";
-import { DOCKER_FUNCS, VOLUMES_FORMAT, formatRows, parseDockerTemplate, volumeRow } from "../src/util/docker-format.js";
+import { DOCKER_FUNCS, VOLUMES_FORMAT, formatRows, parseDockerTemplate, volumeRow, withTypedNils } from "../src/util/docker-format.js";
 import { tabwrite } from "../src/util/tabwriter.js";
 import { busyboxTarball } from "./helpers.js";
 
@@ -95,6 +95,13 @@ describe("Go templates: what docker inspect -f prints", () => {
 });
 
 describe("Go templates: semantics", () => {
+  it("inspect's nil slices and maps print as Docker's typed structs print them; json keeps null; nil pointers stay <nil>", () => {
+    const data = withTypedNils({ Config: { Entrypoint: null, Volumes: null, Cmd: ["sh"] }, HostConfig: { PidsLimit: null } });
+    expect(inspect("{{.Config.Entrypoint}} {{.Config.Volumes}} {{json .Config.Entrypoint}} {{json .Config}} {{.HostConfig.PidsLimit}}", data))
+      .toBe(`[] map[] null {"Entrypoint":null,"Volumes":null,"Cmd":["sh"]} <nil>`);
+    expect(inspect("{{len .Config.Entrypoint}}{{range .Config.Volumes}}x{{end}}{{if .Config.Entrypoint}}y{{end}}", data)).toBe("0");
+  });
+
   it("a missing map key is <no value> by default, nil is <nil>", () => {
     expect(run("{{.Nope}}|{{.Config.Volumes}}|{{.Config.Labels.zz}}")).toBe("<no value>|<nil>|<no value>");
   });
@@ -215,6 +222,7 @@ describe.skipIf(!haveDocker)("side by side with docker inspect -f", () => {
         "a\n  {{- .Name}}\n{{- /* c */ -}}\n  b {{ .State.Pid -}} \n c",
         "{{.Name | printf \"%s!\" | upper}} {{(index .Config.Cmd 0) | len}} {{(.State).Status}}",
         "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{else}}none{{end}}{{range .Config.Volumes}}x{{else}}-{{end}}",
+        "{{.Config.Entrypoint}} {{.Config.Volumes}} {{.HostConfig.Binds}} {{.HostConfig.CapAdd}} {{.HostConfig.PidsLimit}} {{json .Config.Entrypoint}}",
         "{{.Foo}}", "{{.State.Foo}}", "{{index .Config.Cmd 9}}", "{{upper .State.Pid}}", "{{eq .Config.Cmd \"x\"}}",
         "{{.Name .Id}}", "{{\"a\" .Id}}", "{{nil}}", "{{range .Name}}{{end}}", "{{.State.Pid.X}}", "a\n{{.Foo}}",
         "{{foo}}", "{{$x}}", "{{end}}", "{{if .Name}}", "{{else}}", "{{.Name!}}", "{{(.Name}}", "{{if}}{{end}}",
@@ -224,7 +232,7 @@ describe.skipIf(!haveDocker)("side by side with docker inspect -f", () => {
         let ours: string;
         let code = 0;
         try {
-          ours = `${inspect(t, raw[0])}\n`;
+          ours = `${inspect(t, withTypedNils(raw[0]))}\n`;
         } catch (e) {
           ours = `template parsing error: ${(e as Error).message}\n`;
           // A template that does not parse: Docker's inspect exits 64 before looking anything up.

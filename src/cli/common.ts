@@ -87,7 +87,7 @@ export function openInput(file: string): NodeJS.ReadableStream {
  * lookup; `-f json` prints the array on one line.
  */
 export async function inspectEach(refs: string[], find: (ref: string) => Promise<unknown> | unknown, format?: string): Promise<void> {
-  const { parseDockerTemplate, templateFailure } = await import("../util/docker-format.js");
+  const { parseDockerTemplate, templateFailure, withTypedNils } = await import("../util/docker-format.js");
   const { TemplateError } = await import("../util/go-template.js");
   let template: ReturnType<typeof parseDockerTemplate> | undefined;
   if (format !== undefined && format !== "" && format !== "json") {
@@ -104,7 +104,7 @@ export async function inspectEach(refs: string[], find: (ref: string) => Promise
     try {
       const raw: unknown = JSON.parse(JSON.stringify(await find(ref)));
       found.push(raw);
-      if (template) lines += `${template.execute(raw, { missingKey: "error" })}\n`;
+      if (template) lines += `${template.execute(withTypedNils(raw), { missingKey: "error" })}\n`;
     } catch (e) {
       if (e instanceof TemplateError) errors.push(`template parsing error: ${e.message}`);
       else if (e instanceof TsboxError) errors.push(e.message);

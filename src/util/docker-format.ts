@@ -15,7 +15,7 @@ import { tabwrite } from "./tabwriter.js";
 /** encoding/json as Docker's `json` function uses it (no HTML escaping; functions, Go's methods, left out). */
 export function goJson(v: unknown): string {
   const plain = (x: unknown): unknown => {
-    if (x === undefined) return null;
+    if (x === undefined || (typeof x === "object" && x !== null && GO_NIL in x)) return null;
     if (Array.isArray(x)) return x.map(plain);
     if (typeof x === "object" && x !== null) {
       const o = x as Record<string | symbol, unknown>;
@@ -27,6 +27,43 @@ export function goJson(v: unknown): string {
     return x;
   };
   return JSON.stringify(plain(v)).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+}
+
+/** Marks an empty array or object that stands for a Go nil slice or map: printed `[]` / `map[]`, JSON null. */
+const GO_NIL: unique symbol = Symbol("go nil slice or map");
+
+/** Docker's inspect fields that are Go slices or maps: null in their JSON, `[]` or `map[]` to a template. */
+const NIL_SLICES = new Set([
+  "Aliases", "Args", "Binds", "BlkioDeviceReadBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteBps", "BlkioDeviceWriteIOps",
+  "BlkioWeightDevice", "CapAdd", "CapDrop", "Cmd", "DNSNames", "DeviceCgroupRules", "DeviceRequests", "Devices", "Dns",
+  "DnsOptions", "DnsSearch", "Entrypoint", "Env", "ExecIDs", "ExtraHosts", "GroupAdd", "Layers", "Links", "MaskedPaths",
+  "Mounts", "OnBuild", "ReadonlyPaths", "RepoDigests", "RepoTags", "SecondaryIPAddresses", "SecondaryIPv6Addresses",
+  "SecurityOpt", "Shell", "Ulimits", "VolumesFrom",
+]);
+const NIL_MAPS = new Set([
+  "Data", "DriverOpts", "ExposedPorts", "Labels", "Networks", "Options", "PortBindings", "Ports", "StorageOpt", "Sysctls",
+  "Tmpfs", "Volumes",
+]);
+
+/**
+ * An inspect object's JSON as Docker's typed structs show it to a template:
+ * a null slice or map field prints `[]` or `map[]` (and `json` still gives
+ * null); other nulls (nil pointers) stay `<nil>`.
+ */
+export function withTypedNils(raw: unknown): unknown {
+  if (Array.isArray(raw)) return raw.map(withTypedNils);
+  if (typeof raw !== "object" || raw === null) return raw;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === null && (NIL_SLICES.has(k) || NIL_MAPS.has(k))) {
+      const nil: object = NIL_SLICES.has(k) ? [] : {};
+      Object.defineProperty(nil, GO_NIL, { value: true, enumerable: false });
+      out[k] = nil;
+    } else {
+      out[k] = withTypedNils(v);
+    }
+  }
+  return out;
 }
 
 /** strings.Title: the first letter of each word in upper case. */
