@@ -165,6 +165,12 @@ describe("Docker's list formats and Go's tabwriter", () => {
     expect(formatRows("json", rows, spec)).toBe(`{"ID":"0123456789ab","Image":"busybox","Names":"one"}\n{"ID":"ba9876543210","Image":"a-much-longer-image:tag","Names":"two"}\n`);
   });
 
+  it("a label's column is headed by the label's last part, as Docker's SubHeaderContext.Label", () => {
+    const labelled = { ...spec, headers: spec.headers };
+    const row = { ...rows[0]!, Label: (k: unknown) => (k === "com.example.tier-name" ? "db" : "") };
+    expect(formatRows(`table {{.Names}}\\t{{.Label "com.example.tier-name"}}`, [row], labelled)).toBe("NAMES     tier name\none       db\n");
+  });
+
   it("a table with no rows is its header; a field without a header is <no value>", () => {
     expect(formatRows("table {{.Names}}", [], spec)).toBe("NAMES\n");
     expect(formatRows("table {{.Names}}\\t{{.Size}}", [], spec)).toBe("NAMES     <no value>\n");

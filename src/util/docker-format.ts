@@ -118,6 +118,9 @@ export function contextOf(row: object, typeName: string): Record<string, unknown
   return o as Record<string, unknown>;
 }
 
+/** SubHeaderContext.Label: a `{{.Label "com.example.some-key"}}` column is headed "some key". */
+const headerLabel = (name: unknown): string => (String(name).split(".").pop() ?? "").replace(/[-_]/g, " ");
+
 /** What a list command tells formatRows about its rows. */
 export interface RowsFormat {
   /** Docker's column header of each field: { ID: "CONTAINER ID", Names: "NAMES", … } */
@@ -156,7 +159,7 @@ export function formatRows(format: string | undefined, rows: readonly object[], 
   }
   if (!isTable) return body;
   // The header: the template run on the field → header map, its output up to any error (Docker ignores it).
-  const header = tmpl.withFuncs(HEADER_FUNCS).executePartial({ ...spec.headers }).output;
+  const header = tmpl.withFuncs(HEADER_FUNCS).executePartial({ ...spec.headers, Label: headerLabel }).output;
   return tabwrite(`${header}\n${body}`);
 }
 

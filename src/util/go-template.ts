@@ -1032,6 +1032,11 @@ class Execution {
       return v;
     }
     if (isMap(receiver)) {
+      // A map type's method (Docker's SubHeaderContext.Label) before its keys.
+      const m = receiver[field];
+      if (typeof m === "function" && Object.hasOwn(receiver, field)) {
+        return this.call(dot, { fn: m as TemplateFunc }, field, { pos: node.pos, text: argString(node) }, args, final);
+      }
       if (hasArgs) this.errorf(`${field} is not a method but has arguments`);
       if (!Object.hasOwn(receiver, field)) {
         if (this.missingKey === "error") this.errorf(`map has no entry for key "${field}"`);
