@@ -114,7 +114,9 @@ describe("inspect -f", () => {
 
 describe("info and version", () => {
   it("info --format: templates on Docker's fields", () => {
-    expect(ok(["info", "--format", "{{.Driver}} {{.Containers}} {{.ContainersRunning}}"])).toBe("overlay2 2 1\n");
+    expect(ok(["info", "--format", "{{.Driver}} {{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}} {{.Images}} {{.OSType}}"]))
+      .toBe("overlay2 2 1 0 1 1 linux\n");
+    expect(ok(["info", "--format", "{{.DockerRootDir}}"])).toBe(`${root}\n`);
   });
 
   it("version: Docker's Client and Server sections, exit 0; --format", () => {
@@ -197,6 +199,7 @@ describe.skipIf(!haveDocker)("side by side with docker", () => {
     sameFailure(["inspect", "-f", "{{index .Config.Cmd 9}}", "done"], ["inspect", "-f", "{{index .Config.Cmd 9}}", names.done]);
     sameFailure(["inspect", "-f", "{{", "done"], ["inspect", "-f", "{{", names.done]);
     sameFailure(["info", "--format", "{{"], ["info", "--format", "{{"]);
+    expect(ok(["info", "--format", "{{.OSType}} {{.Driver}} {{.Architecture}}"])).toBe(docker(["info", "--format", "{{.OSType}} {{.Driver}} {{.Architecture}}"]).stdout);
     sameFailure(["version", "--format", "{{.Foo}}"], ["version", "--format", "{{.Foo}}"]);
     sameFailure(["version", "--format", "{{"], ["version", "--format", "{{"]);
   });
