@@ -207,11 +207,11 @@ function lex(input: string, parseError: (line: number, msg: string) => never): I
 
 type Node =
   | { kind: "text"; pos: number; text: string }
-  | { kind: "action"; pos: number; line: number; pipe: Pipe }
+  | { kind: "action"; pos: number; pipe: Pipe }
   | ControlNode
   | { kind: "break" | "continue"; pos: number };
 
-interface ControlNode { kind: "if" | "with" | "range"; pos: number; line: number; pipe: Pipe; list: Node[]; elseList?: Node[] }
+interface ControlNode { kind: "if" | "with" | "range"; pos: number; pipe: Pipe; list: Node[]; elseList?: Node[] }
 interface Pipe { pos: number; isAssign: boolean; decl: string[]; cmds: Command[] }
 interface Command { pos: number; args: Arg[] }
 
@@ -330,18 +330,17 @@ class Parser {
       }
     }
     this.backup();
-    return { node: { kind: "action", pos: k.pos, line: k.line, pipe: this.pipeline("command", "right") } };
+    return { node: { kind: "action", pos: k.pos, pipe: this.pipeline("command", "right") } };
   }
 
   /** Nodes up to {{end}} or {{else}}, which is returned. */
-  private itemList(context: string): { list: Node[]; end: Item } {
+  private itemList(): { list: Node[]; end: Item } {
     const list: Node[] = [];
     for (;;) {
       if (this.peek().type === "eof") this.errorf(this.peek(), "unexpected EOF");
       const { node, end } = this.textOrAction();
       if (end) return { list, end };
       if (node) list.push(node);
-      void context;
     }
   }
 
@@ -349,7 +348,7 @@ class Parser {
     const vars = this.vars.length;
     const pipe = this.pipeline(kind, "right");
     if (kind === "range") this.rangeDepth++;
-    const { list, end } = this.itemList(kind);
+    const { list, end } = this.itemList();
     if (kind === "range") this.rangeDepth--;
     let elseList: Node[] | undefined;
     if (end.val === "else") {
@@ -361,7 +360,7 @@ class Parser {
       } else {
         const r = this.nextNonSpace();
         if (r.type !== "right") this.errorf(r, `unexpected ${this.describe(r)} in else`);
-        const rest = this.itemList(kind);
+        const rest = this.itemList();
         if (rest.end.val !== "end") this.errorf(rest.end, "expected end; found {{else}}");
         const r2 = this.nextNonSpace();
         if (r2.type !== "right") this.errorf(r2, `unexpected ${this.describe(r2)} in end`);
@@ -372,7 +371,7 @@ class Parser {
       if (r.type !== "right") this.errorf(r, `unexpected ${this.describe(r)} in end`);
     }
     this.vars.length = vars;
-    return { kind, pos: k.pos, line: k.line, pipe, list, ...(elseList ? { elseList } : {}) };
+    return { kind, pos: k.pos, pipe, list, ...(elseList ? { elseList } : {}) };
   }
 
   private pipeline(context: string, end: "right" | "rparen"): Pipe {
