@@ -8,7 +8,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { STRUCT_TYPE, Template, TemplateParseError, sprintf } from "../src/util/go-template.js";
-import { DOCKER_FUNCS, VOLUMES_FORMAT, formatRows, parseDockerTemplate, volumeRow, withTypedNils } from "../src/util/docker-format.js";
+import { DOCKER_FUNCS, VOLUMES_FORMAT, formatRows, goJson, parseDockerTemplate, volumeRow, withTypedNils } from "../src/util/docker-format.js";
 import { tabwrite } from "../src/util/tabwriter.js";
 import { busyboxTarball } from "./helpers.js";
 
@@ -141,6 +141,10 @@ describe("Go templates: semantics", () => {
     expect(t(`{{.ID}} {{.Label "a"}}|{{.Label "z"}}`)).toBe("abc b|");
     expect(() => t("{{.Foo}}")).toThrow(`template: :1:2: executing "" at <.Foo>: can't evaluate field Foo in type *formatter.ContainerContext`);
     expect(t("{{json .}}")).toBe(`{"ID":"abc"}`);
+  });
+
+  it("json of a bigint keeps all its digits; no HTML escaping, as Docker's json function", () => {
+    expect(goJson({ TimeNano: 1796298281804900294n, s: "a<b>&c" })).toBe('{"TimeNano":1796298281804900294,"s":"a<b>&c"}');
   });
 
   it("printf's verbs and flags", () => {

@@ -26,7 +26,9 @@ export function goJson(v: unknown): string {
     }
     return x;
   };
-  return JSON.stringify(plain(v)).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  // A bigint (an event's TimeNano) is a JSON number of all its digits.
+  const text = JSON.stringify(plain(v), (_k, x: unknown) => (typeof x === "bigint" ? `\u0000bigint:${x}` : x));
+  return text.replace(/"\\u0000bigint:(-?\d+)"/g, "$1").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
 }
 
 /** Marks an empty array or object that stands for a Go nil slice or map: printed `[]` / `map[]`, JSON null. */
