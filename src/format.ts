@@ -42,27 +42,10 @@ export function relativeTime(iso: string, now = Date.now()): string {
   return d(s / 31536000, "year");
 }
 
-/**
- * The simple form of Docker's --format templates: `{{.Field}}` and
- * `{{json .Field}}` (or `{{json .}}`), with `\t` and `\n` as Docker's CLI
- * reads them; a `table ` prefix prints the fields under their names. An
- * unknown field is an error naming it, as Go's template engine reports it.
- */
-export function renderTemplate(template: string, rows: readonly Record<string, unknown>[]): string {
-  const isTable = template.startsWith("table ");
-  const body = (isTable ? template.slice(6) : template).replace(/\\t/g, "\t").replace(/\\n/g, "\n");
-  const field = (row: Record<string, unknown>, name: string): unknown => {
-    if (name === "") return row;
-    if (!(name in row)) throw new Error(`template: :1: executing "" at <.${name}>: can't evaluate field ${name}`);
-    return row[name];
-  };
-  const render = (row: Record<string, unknown>): string =>
-    body.replace(/\{\{\s*(json\s+)?\.([A-Za-z0-9_]*)\s*\}\}/g, (_m, json: string | undefined, name: string) => {
-      const v = field(row, name);
-      return json !== undefined ? JSON.stringify(v) : typeof v === "string" ? v : JSON.stringify(v);
-    });
-  const lines = rows.map((r) => `${render(r)}\n`);
-  if (!isTable) return lines.join("");
-  const header = body.replace(/\{\{\s*(?:json\s+)?\.([A-Za-z0-9_]*)\s*\}\}/g, (_m, name: string) => name.replace(/([a-z])([A-Z])/g, "$1 $2").toUpperCase());
-  return [`${header}\n`, ...lines].join("");
+/** Go's time.Time.String() in UTC, as Docker's CreatedAt columns show it: "2026-12-03 04:56:29 +0000 UTC" (nanos: with the fraction). */
+export function goTime(iso: string, nanos = false): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const frac = nanos ? (/\.(\d+)/.exec(iso)?.[1] ?? "").replace(/0+$/, "") : "";
+  return `${d.toISOString().slice(0, 19).replace("T", " ")}${frac ? `.${frac}` : ""} +0000 UTC`;
 }

@@ -22,7 +22,7 @@ describe("exit codes", () => {
       [["attach", "stopped"], /You cannot attach to a stopped container/],
       [["rename", "stopped", "bad name"], /Invalid container name/],
       [["logs", "nosuch"], /No such container: nosuch/],
-      [["info", "--format", "{{.Nope}}"], /format/],
+      [["info", "--format", "{{.Nope}}"], /can't evaluate field Nope/],
     ];
     for (const [args, message] of cases) {
       const r = tsbox(root, args);

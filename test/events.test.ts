@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  eventJson, eventLine, eventMatches, eventMessage, formatEvent, parseEventFilters, parseEventTime, streamEvents,
+  checkEventFormat, eventJson, eventLine, eventMatches, eventMessage, formatEvent, parseEventFilters, parseEventTime, streamEvents,
 } from "../src/runtime/events.js";
 import { MAX_BYTES, encodeRecord, eventsFile, parseRecords, readEvents, recordEvent, type EventRecord } from "../src/state/events.js";
 import { busyboxTarball, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxAsync, until } from "./helpers.js";
@@ -40,6 +40,11 @@ describe("events (pure)", () => {
       .toBe("container die web <no value> busybox 1796298281804900294\n");
     expect(formatEvent("{{json .Actor.Attributes}}\\t{{.Status}}", m)).toBe('{"exitCode":"3","image":"busybox","name":"web"}\tdie\n');
     expect(() => formatEvent("{{.Bogus}}", m)).toThrow(/can't evaluate field Bogus/);
+    // The whole template language: ranges, conditions, functions, a bigint in json.
+    expect(formatEvent(`{{range $k, $v := .Actor.Attributes}}{{$k}}={{$v}};{{end}} {{if eq .Action "die"}}{{upper .Type}}{{end}} {{json .TimeNano}}`, m))
+      .toBe("exitCode=3;image=busybox;name=web; CONTAINER 1796298281804900294\n");
+    expect(() => checkEventFormat("{{.Bogus}}")).toThrow(`Error parsing format: template: :1:2: executing "" at <.Bogus>: can't evaluate field Bogus in type *events.Message`);
+    expect(() => checkEventFormat("{{")).toThrow("Error parsing format: template: :1: unclosed action");
     // Go's encoder escapes HTML's characters
     expect(eventJson(eventMessage(record({ attributes: { name: "a<b>&c" } })))).toContain('"name":"a\\u003cb\\u003e\\u0026c"');
   });

@@ -269,7 +269,7 @@ describe("image inspect, tag, images --digests, prune, rmi", () => {
     const t = buildImage(tagged);
     expect(all.stdout).toBe(`Deleted Images:\nuntagged: tagged:1\ndeleted: ${t.id}\n\nTotal reclaimed space: 0B\n`);
     // The busybox layer stays: the used image still needs it.
-    expect(tsbox(r, ["images", "--format", "json"]).stdout).toContain('"repository":"used"');
+    expect(tsbox(r, ["images", "--format", "json"]).stdout).toContain('"Repository":"used"');
     expect(tsbox(r, ["rm", "keeper"]).code).toBe(0);
     const rest = tsbox(r, ["image", "prune", "-a", "-f"]);
     expect(rest.stdout).toMatch(/^Deleted Images:\nuntagged: used:1\ndeleted: sha256:[0-9a-f]{64}\ndeleted: sha256:[0-9a-f]{64}\ndeleted: sha256:[0-9a-f]{64}\n\nTotal reclaimed space: [0-9.]+MB\n$/);

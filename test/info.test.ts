@@ -32,6 +32,10 @@ describe("tsbox info", () => {
     expect(names).toEqual(["memory", "cpu", "cpuset", "pids", v2 ? "io" : "blkio", "freezer", "devices"]);
     const swappiness = v2 ? /not on v2/ : /memory\.swappiness \(yes\)/;
     expect(info.Controllers[0].detail).toMatch(swappiness);
-    expect(tsbox(root, ["info", "--format", "{{.Driver}}"])).toMatchObject({ code: 1 });
+    expect(tsbox(root, ["info", "--format", "{{.Driver}} {{.CgroupDriver}}"])).toMatchObject({ code: 0, stdout: "overlay2 cgroupfs\n" });
+    expect(tsbox(root, ["info", "--format", "{{.Nope}}"])).toMatchObject({
+      code: 1, stdout: "\n", stderr: `tsbox: template: :1:2: executing "" at <.Nope>: can't evaluate field Nope in type system.dockerInfo\n`,
+    });
+    expect(tsbox(root, ["info", "--format", "{{"])).toMatchObject({ code: 64, stderr: "tsbox: template parsing error: template: :1: unclosed action\n" });
   });
 });

@@ -4,10 +4,12 @@ import { describe, expect, it } from "vitest";
 import type { CgroupStats } from "../src/cgroupfs/types.js";
 import {
   netDevTotals,
-  bytesSize, cpuPercent, formatJson, formatTable, goG, humanSize, memLimit, memUsageNoCache, rowFromSamples, rowText,
-  systemCpuNs, tabulate, type StatsSample,
+  bytesSize, cpuPercent, goG, humanSize, memLimit, memUsageNoCache, rowFromSamples, rowText,
+  STATS_FORMAT, systemCpuNs, type StatsSample,
 } from "../src/runtime/stats-format.js";
 import { mergeResources } from "../src/runtime/update.js";
+import { formatRows } from "../src/util/docker-format.js";
+import { tabwrite } from "../src/util/tabwriter.js";
 
 const MiB = 1024 * 1024;
 const stats = (cpuNs: number, mem?: Partial<NonNullable<CgroupStats["memory"]>>): CgroupStats => ({
@@ -87,12 +89,12 @@ describe("text as the Docker CLI prints it", () => {
       MemPerc: "18.75%", NetIO: "0B / 0B", BlockIO: "4.1kB / 1.5MB", PIDs: "3",
     });
     expect(rowText(row, { noTrunc: true }).ID).toBe(id);
-    expect(formatTable([t])).toBe(
+    expect(formatRows(undefined, [t], STATS_FORMAT)).toBe(
       "CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O   BLOCK I/O       PIDS\n" +
       "3add7e6193aa   web       50.00%    96MiB / 512MiB      18.75%    0B / 0B   4.1kB / 1.5MB   3\n");
-    expect(JSON.parse(formatJson([t]))).toEqual(t);
-    expect(Object.keys(JSON.parse(formatJson([t])) as object)).toEqual(["BlockIO", "CPUPerc", "Container", "ID", "MemPerc", "MemUsage", "Name", "NetIO", "PIDs"]);
-    expect(tabulate([["a", "b"], ["long-cell-here", "c"]])).toBe(`${"a".padEnd(17)}b\nlong-cell-here   c\n`);
+    expect(JSON.parse(formatRows("json", [t], STATS_FORMAT))).toEqual(t);
+    expect(Object.keys(JSON.parse(formatRows("json", [t], STATS_FORMAT)) as object)).toEqual(["BlockIO", "CPUPerc", "Container", "ID", "MemPerc", "MemUsage", "Name", "NetIO", "PIDs"]);
+    expect(tabwrite("a\tb\nlong-cell-here\tc\n")).toBe(`${"a".padEnd(17)}b\nlong-cell-here   c\n`);
   });
 });
 

@@ -81,19 +81,39 @@ export function openInput(file: string): NodeJS.ReadableStream {
 /**
  * `inspect`'s shape, as Docker's: the objects found as one JSON array
  * (possibly `[]`), then one error line per reference not found, exit 1.
+ * With `-f TEMPLATE`, one line per object (an empty line if none): the
+ * template runs on the object's JSON, a missing key an error, as Docker's
+ * client falls back to; a template that does not parse exits 64 before any
+ * lookup; `-f json` prints the array on one line.
  */
-export async function inspectEach(refs: string[], find: (ref: string) => Promise<unknown> | unknown): Promise<void> {
-  const found: unknown[] = [];
-  const errors: string[] = [];
-  for (const ref of refs) {
+export async function inspectEach(refs: string[], find: (ref: string) => Promise<unknown> | unknown, format?: string): Promise<void> {
+  const { parseDockerTemplate, templateFailure, withTypedNils } = await import("../util/docker-format.js");
+  const { TemplateError } = await import("../util/go-template.js");
+  let template: ReturnType<typeof parseDockerTemplate> | undefined;
+  if (format !== undefined && format !== "" && format !== "json") {
     try {
-      found.push(await find(ref));
+      template = parseDockerTemplate(format);
     } catch (e) {
-      if (!(e instanceof TsboxError)) throw e;
-      errors.push(e.message);
+      templateFailure(e, "template parsing error", 64);
     }
   }
-  process.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
+  const found: unknown[] = [];
+  const errors: string[] = [];
+  let lines = "";
+  for (const ref of refs) {
+    try {
+      const raw: unknown = JSON.parse(JSON.stringify(await find(ref)));
+      found.push(raw);
+      if (template) lines += `${template.execute(withTypedNils(raw), { missingKey: "error" })}\n`;
+    } catch (e) {
+      if (e instanceof TemplateError) errors.push(`template parsing error: ${e.message}`);
+      else if (e instanceof TsboxError) errors.push(e.message);
+      else throw e;
+    }
+  }
+  if (template) process.stdout.write(lines || "\n");
+  else if (format === "json") process.stdout.write(`${JSON.stringify(found)}\n`);
+  else process.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
   for (const m of errors) process.stderr.write(`tsbox: ${m}\n`);
   if (errors.length > 0) process.exitCode = 1;
 }

@@ -222,7 +222,8 @@ function registerInspect(program: Command): void {
     .argument("<name...>")
     .option("--type <type>", "Only inspect objects of the given type (container, image)")
     .option("-s, --size", "Display total file sizes if the type is container", false)
-    .action(async (refs: string[], o: { type?: string; size: boolean }, cmd: Command) => {
+    .option("-f, --format <template>", "Format output using a custom template: 'json', or a Go template ({{.State.Status}})")
+    .action(async (refs: string[], o: { type?: string; size: boolean; format?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const { findContainer } = await import("../state/container-store.js");
       const { inspectContainer } = await import("../runtime/inspect.js");
@@ -242,7 +243,7 @@ function registerInspect(program: Command): void {
           if (!(e instanceof TsboxError)) throw e;
           throw new TsboxError(o.type === "image" ? e.message : `No such object: ${ref}`);
         }
-      });
+      }, o.format);
     });
 }
 

@@ -12,7 +12,8 @@ export function registerEventsCommand(program: Command): void {
     .option("--until <string>", "Stream events until this timestamp")
     .action(async (o: { filter: string[]; format?: string; since?: string; until?: string }, cmd: Command) => {
       const g = await prepare(cmd);
-      const { parseEventFilters, parseEventTime, streamEvents } = await import("../runtime/events.js");
+      const { checkEventFormat, parseEventFilters, parseEventTime, streamEvents } = await import("../runtime/events.js");
+      if (o.format !== undefined && o.format !== "") checkEventFormat(o.format);
       const filters = parseEventFilters(o.filter);
       const now = Date.now();
       const since = o.since !== undefined ? parseEventTime(o.since, now) : undefined;

@@ -1,10 +1,11 @@
 // Image commands: import, images, rmi, tag, image inspect, image prune (load and save: archive.ts).
 
-import { Option, type Command } from "commander";
+import type { Command } from "commander";
 import { TsboxError } from "../errors.js";
 import type { ImageSummary } from "../image/index.js";
 import { readAllStates } from "../state/container-store.js";
-import { humanSize, relativeTime, renderTemplate, table } from "../format.js";
+import { goTime, humanSize, relativeTime } from "../format.js";
+import { formatRows, type RowsFormat } from "../util/docker-format.js";
 import { collect, eachArg, imageApi, inspectEach, openInput, prepare } from "./common.js";
 import { confirm } from "./confirm.js";
 
@@ -34,22 +35,20 @@ export function registerImageCommands(program: Command): void {
     .option("-f, --filter <filter>", "Filter output based on conditions provided (dangling=true|false, reference=PATTERN)", collect, [])
     .option("-q, --quiet", "Only show image IDs", false)
     .option("--digests", "Show digests", false)
-    .addOption(new Option("--format <format>", "Output format").choices(["table", "json"]).default("table"))
-    .action(async (repository: string | undefined, o: { all: boolean; filter: string[]; quiet: boolean; digests: boolean; format: string }, cmd: Command) => {
+    .option("--format <format>", "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
+    .option("--no-trunc", "Don't truncate output")
+    .action(async (repository: string | undefined, o: { all: boolean; filter: string[]; quiet: boolean; digests: boolean; format?: string; trunc: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
       const keep = imageFilter(repository, o.filter);
       const { listImages, shortId } = await imageApi();
       const images = listImages(g.root, { all: o.all }).filter(keep);
       if (o.quiet) {
-        process.stdout.write([...new Set(images.map((i) => shortId(i.id)))].map((l) => `${l}\n`).join(""));
-      } else if (o.format === "json") {
-        for (const i of images) process.stdout.write(JSON.stringify(i) + "\n");
-      } else if (o.digests) {
-        process.stdout.write(table(["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"],
-          images.map((i) => [i.repository, i.tag, i.digest ?? "<none>", shortId(i.id), relativeTime(i.created), humanSize(i.size)])));
+        process.stdout.write([...new Set(images.map((i) => (o.trunc ? shortId(i.id) : i.id)))].map((l) => `${l}\n`).join(""));
       } else {
-        process.stdout.write(table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
-          images.map((i) => [i.repository, i.tag, shortId(i.id), relativeTime(i.created), humanSize(i.size)])));
+        process.stdout.write(formatRows(o.format, images.map((i) => imageRow(i, o.trunc ? shortId(i.id) : i.id)), {
+          ...IMAGES_FORMAT,
+          ...(o.digests ? { defaultTable: "table {{.Repository}}\\t{{.Tag}}\\t{{.Digest}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}" } : {}),
+        }));
       }
     });
 
@@ -69,6 +68,25 @@ export function registerImageCommands(program: Command): void {
         for (const line of lines) process.stdout.write(`${line}\n`);
       });
     });
+}
+
+/** Docker's imageContext headers and default table (docker/cli formatter/image.go). */
+const IMAGES_FORMAT: RowsFormat = {
+  typeName: "*formatter.imageContext",
+  defaultTable: "table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}",
+  headers: {
+    ID: "IMAGE ID", Repository: "REPOSITORY", Tag: "TAG", Digest: "DIGEST", CreatedSince: "CREATED", CreatedAt: "CREATED AT",
+    Size: "SIZE", Containers: "CONTAINERS", VirtualSize: "SIZE", SharedSize: "SHARED SIZE", UniqueSize: "UNIQUE SIZE",
+  },
+};
+
+/** An image as Docker's imageContext shows it to a template (its keys are those of `images --format json`). */
+function imageRow(i: ImageSummary, id: string): Record<string, unknown> {
+  return {
+    Containers: "N/A", CreatedAt: i.created ? goTime(i.created) : "", CreatedSince: i.created ? relativeTime(i.created) : "N/A",
+    Digest: i.digest ?? "<none>", ID: id, Repository: i.repository, SharedSize: "N/A", Size: humanSize(i.size), Tag: i.tag,
+    UniqueSize: "N/A", VirtualSize: humanSize(i.size, 4),
+  };
 }
 
 /** Registered after load and save, where `tsbox --help` has always listed them. */
@@ -91,29 +109,29 @@ function registerHistory(program: Command): void {
       const { imageHistory } = await (await imageApi()).historyApi();
       const rows = imageHistory(g.root, ref);
       const id = (i: string): string => (i === "<missing>" || !o.trunc ? i : i.replace(/^sha256:/, "").slice(0, 12));
-      if (o.format !== undefined && !o.quiet) {
-        process.stdout.write(renderTemplate(o.format, rows.map((r) => ({
-          ID: id(r.id), CreatedSince: r.created ? relativeTime(r.created) : "N/A", CreatedAt: r.created,
-          CreatedBy: o.trunc ? ellipsis(r.createdBy, 45) : r.createdBy, Size: o.human ? humanSize(r.size) : String(r.size), Comment: r.comment,
-        }))));
-        return;
-      }
       if (o.quiet) {
         process.stdout.write(rows.map((r) => `${id(r.id)}\n`).join(""));
         return;
       }
-      process.stdout.write(table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], rows.map((r) => {
+      /** RFC 3339 in seconds, as Go's time.RFC3339 of a Unix time. */
+      const at = (iso: string): string => (iso ? new Date(iso).toISOString().replace(/\.\d+Z$/, "Z") : "");
+      process.stdout.write(formatRows(o.format, rows.map((r) => {
         const by = r.createdBy.replace(/\t/g, " ");
-        return [
-          id(r.id),
-          o.human ? (r.created ? relativeTime(r.created) : "N/A") : r.created,
-          o.trunc ? ellipsis(by, 45) : by,
-          o.human ? humanSize(r.size) : String(r.size),
-          r.comment,
-        ];
-      })));
+        return {
+          Comment: r.comment, CreatedAt: at(r.created), CreatedBy: o.trunc ? ellipsis(by, 45) : by,
+          CreatedSince: !o.human ? at(r.created) : r.created ? relativeTime(r.created) : "N/A",
+          ID: id(r.id), Size: o.human ? humanSize(r.size) : String(r.size),
+        };
+      }), HISTORY_FORMAT));
     });
 }
+
+/** Docker's historyContext headers and default table (docker/cli image/formatter_history.go). */
+const HISTORY_FORMAT: RowsFormat = {
+  typeName: "*image.historyContext",
+  defaultTable: "table {{.ID}}\\t{{.CreatedSince}}\\t{{.CreatedBy}}\\t{{.Size}}\\t{{.Comment}}",
+  headers: { ID: "IMAGE", CreatedSince: "CREATED", CreatedAt: "CREATED AT", CreatedBy: "CREATED BY", Size: "SIZE", Comment: "COMMENT" },
+};
 
 export function registerTagAndImageCommands(program: Command): void {
   registerHistory(program);
@@ -135,10 +153,11 @@ export function registerTagAndImageCommands(program: Command): void {
   image.command("inspect")
     .description("Display detailed information on one or more images")
     .argument("<image...>")
-    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+    .option("-f, --format <template>", "Format output using a custom template: 'json', or a Go template ({{.Id}})")
+    .action(async (refs: string[], o: { format?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const { inspectImage } = await imageApi();
-      await inspectEach(refs, (ref) => inspectImage(g.root, ref));
+      await inspectEach(refs, (ref) => inspectImage(g.root, ref), o.format);
     });
 
   image.command("prune")

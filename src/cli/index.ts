@@ -20,6 +20,7 @@ import { registerResourceCommands } from "./resources.js";
 import { registerRun } from "./run.js";
 import { registerNetworkCommands, registerPortCommand } from "./network.js";
 import { registerSystemCommands } from "./system.js";
+import { registerVersionCommand } from "./version.js";
 import { registerVolumeCommands } from "./volume.js";
 
 /** The state directory (images and containers) without --root or TSBOX_ROOT. */
@@ -82,6 +83,7 @@ function buildProgram(command: string | undefined): Command {
   registerInfoCommand(program);
   registerNetworkCommands(program);
   registerPortCommand(program);
+  registerVersionCommand(program);
   registerVolumeCommands(program);
   return program;
 }

@@ -2,14 +2,16 @@
 
 import type { Command } from "commander";
 import { TsboxError, UsageError } from "../errors.js";
-import { table } from "../format.js";
+import { goTime } from "../format.js";
+import { formatRows, type RowsFormat } from "../util/docker-format.js";
 import { hostAddress, parseRate, readAttachment, type Link, type PortBinding } from "../network/index.js";
 import { existsSync } from "node:fs";
 import {
   connectContainer, createNetworkVerb, disconnectContainer, findEntry, inspectNetwork, networkEntries, pruneNetworks, removeNetwork,
+  type NetworkEntry,
 } from "../runtime/networks.js";
 import { containerPaths, findContainer } from "../state/container-store.js";
-import { collect, eachArg, prepare } from "./common.js";
+import { collect, eachArg, inspectEach, prepare } from "./common.js";
 import { confirm } from "./confirm.js";
 
 export function registerNetworkCommands(program: Command): void {
@@ -46,7 +48,8 @@ export function registerNetworkCommands(program: Command): void {
     .description("List networks")
     .option("-q, --quiet", "Only display network IDs", false)
     .option("--no-trunc", "Do not truncate the output")
-    .action(async (o: Record<string, unknown>, cmd: Command) => {
+    .option("--format <format>", "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
+    .action(async (o: { quiet: boolean; trunc: boolean; format?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const all = networkEntries(g.root);
       const id = (x: string): string => (o.trunc === false ? x : x.slice(0, 12));
@@ -54,23 +57,20 @@ export function registerNetworkCommands(program: Command): void {
         for (const n of all) process.stdout.write(`${id(n.id)}\n`);
         return;
       }
-      process.stdout.write(table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], all.map((n) => [id(n.id), n.name, n.driver, "local"])));
+      process.stdout.write(formatRows(o.format, all.map((n) => networkRow(n, id(n.id))), NETWORKS_FORMAT));
     });
 
   network.command("inspect")
     .description("Display detailed information on one or more networks")
     .argument("<network...>")
-    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+    .option("-f, --format <template>", "Format output using a custom template: 'json', or a Go template ({{.IPAM.Config}})")
+    .action(async (refs: string[], o: { format?: string }, cmd: Command) => {
       const g = await prepare(cmd);
-      const out: unknown[] = [];
-      let missing: string | undefined;
-      for (const r of refs) {
+      await inspectEach(refs, (r) => {
         const n = findEntry(g.root, r);
-        if (n) out.push(inspectNetwork(g.root, n));
-        else missing ??= r;
-      }
-      process.stdout.write(`${JSON.stringify(out, null, 4)}\n`);
-      if (missing !== undefined) throw new TsboxError(`network ${missing} not found`, 1);
+        if (!n) throw new TsboxError(`network ${r} not found`, 1);
+        return inspectNetwork(g.root, n);
+      }, o.format);
     });
 
   network.command("rm").alias("remove")
@@ -114,6 +114,27 @@ export function registerNetworkCommands(program: Command): void {
       const names = pruneNetworks(g.root);
       if (names.length) process.stdout.write(`Deleted Networks:\n${names.map((n) => `${n}\n`).join("")}`);
     });
+}
+
+/** Docker's networkContext headers and default table (docker/cli network/formatter.go). */
+const NETWORKS_FORMAT: RowsFormat = {
+  typeName: "*network.networkContext",
+  defaultTable: "table {{.ID}}\\t{{.Name}}\\t{{.Driver}}\\t{{.Scope}}",
+  headers: {
+    ID: "NETWORK ID", Name: "NAME", Driver: "DRIVER", Scope: "SCOPE", IPv4: "IPV4", IPv6: "IPV6", Internal: "INTERNAL",
+    Labels: "LABELS", CreatedAt: "CREATED AT",
+  },
+};
+
+/** A network as Docker's networkContext shows it to a template (the keys of `network ls --format json`). */
+function networkRow(n: NetworkEntry, id: string): Record<string, unknown> {
+  const labels = n.def?.labels ?? {};
+  return {
+    CreatedAt: n.def ? goTime(n.def.created, true) : "", Driver: n.driver, ID: id, IPv4: String(n.def !== undefined),
+    IPv6: String(n.def?.subnet6 !== undefined), Internal: String(n.def?.internal ?? false),
+    Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(","), Label: (k: unknown) => labels[String(k)] ?? "",
+    Name: n.name, Scope: "local",
+  };
 }
 
 export function registerPortCommand(program: Command): void {

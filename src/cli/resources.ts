@@ -1,7 +1,7 @@
 // Resource commands: `stats` (live usage) and `update` (live limits).
 
 import { cpus } from "node:os";
-import { Option, type Command } from "commander";
+import type { Command } from "commander";
 import { UsageError } from "../errors.js";
 import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../oci/units.js";
 import { parseUint16 } from "../oci/device-flags.js";
@@ -14,13 +14,11 @@ export function registerResourceCommands(program: Command): void {
     .option("-a, --all", "Show all containers (default shows just running)", false)
     .option("--no-stream", "Disable streaming stats and only pull the first result")
     .option("--no-trunc", "Do not truncate output")
-    .addOption(new Option("--format <format>", "Format output using a custom template: 'table' or 'json'").default("table"))
-    .action(async (refs: string[], o: { all: boolean; stream: boolean; trunc: boolean; format: string }, cmd: Command) => {
+    .option("--format <format>", "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
+    .action(async (refs: string[], o: { all: boolean; stream: boolean; trunc: boolean; format?: string }, cmd: Command) => {
       const g = await prepare(cmd);
-      const format = o.format === "table" || o.format === "json" ? o.format : undefined;
-      if (!format) throw new UsageError(`unsupported --format ${JSON.stringify(o.format)}: use "table" or "json"`);
       const { runStats } = await import("../runtime/stats.js");
-      await runStats(g.root, { refs, all: o.all, noStream: !o.stream, noTrunc: !o.trunc, format }, process.stdout);
+      await runStats(g.root, { refs, all: o.all, noStream: !o.stream, noTrunc: !o.trunc, ...(o.format !== undefined ? { format: o.format } : {}) }, process.stdout);
     });
 
   program.command("update")

@@ -9,7 +9,8 @@ export function registerSystemCommands(program: Command): void {
   system.command("df")
     .description("Show tsbox disk usage")
     .option("-v, --verbose", "Show detailed information on space usage", false)
-    .action(async (o: { verbose: boolean }, cmd: Command) => {
+    .option("--format <format>", "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
+    .action(async (o: { verbose: boolean; format?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       if (o.verbose) {
         const { verboseDiskUsage } = await import("../runtime/disk-usage.js");
@@ -19,7 +20,8 @@ export function registerSystemCommands(program: Command): void {
         process.stdout.write(verboseDiskUsage(g.root, volumes));
         return;
       }
-      const { humanSize, table } = await import("../format.js");
+      const { humanSize } = await import("../format.js");
+      const { formatRows } = await import("../util/docker-format.js");
       const { listImages } = await import("../image/index.js");
       const { readAllStates, containerPaths } = await import("../state/container-store.js");
       const { dirSize } = await import("../runtime/prune.js");
@@ -33,13 +35,23 @@ export function registerSystemCommands(program: Command): void {
       const sizes = new Map(states.map((s) => [s.id, dirSize(containerPaths(g.root, s.id).upper)]));
       const ctrBytes = [...sizes.values()].reduce((a, b) => a + b, 0);
       const stoppedBytes = states.filter((s) => !isLive(s)).reduce((a, s) => a + (sizes.get(s.id) ?? 0), 0);
-      const pct = (part: number, all: number): string => `${humanSize(part)} (${all ? Math.round((part / all) * 100) : 0}%)`;
-      process.stdout.write(table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], [
-        ["Images", String(images.length), String(images.filter((i) => used.has(i.id)).length), humanSize(imageBytes), pct(unusedBytes, imageBytes)],
-        ["Containers", String(states.length), String(live.length), humanSize(ctrBytes), pct(stoppedBytes, ctrBytes)],
-        await volumesRow(g.root, humanSize),
-        ["Build Cache", "0", "0", "0B", "0B"],
-      ]));
+      // go-units HumanSize (4 digits); the share reclaimable as Docker's integer division, none when there is nothing.
+      const size = (n: number): string => humanSize(n, 4);
+      const pct = (part: number, all: number): string => (all > 0 ? `${size(part)} (${Math.floor((part * 100) / all)}%)` : size(part));
+      const row = (Type: string, TotalCount: number, Active: number, Size: number, Reclaimable: string): Record<string, unknown> =>
+        ({ Active: String(Active), Reclaimable, Size: size(Size), TotalCount: String(TotalCount), Type });
+      const vol = await volumeUsage(g.root);
+      process.stdout.write(formatRows(o.format, [
+        row("Images", images.length, images.filter((i) => used.has(i.id)).length, imageBytes, pct(unusedBytes, imageBytes)),
+        row("Containers", states.length, live.length, ctrBytes, pct(stoppedBytes, ctrBytes)),
+        row("Local Volumes", vol.count, vol.active, vol.total, pct(vol.unused, vol.total)),
+        row("Build Cache", 0, 0, 0, size(0)),
+      ], {
+        // Docker's diskUsage contexts (docker/cli formatter/disk_usage.go); the first row's type names an unknown field.
+        typeName: "*formatter.diskUsageImagesContext",
+        defaultTable: "table {{.Type}}\\t{{.TotalCount}}\\t{{.Active}}\\t{{.Size}}\\t{{.Reclaimable}}",
+        headers: { Type: "TYPE", TotalCount: "TOTAL", Active: "ACTIVE", Size: "SIZE", Reclaimable: "RECLAIMABLE" },
+      }));
     });
 
   system.command("prune")
@@ -82,16 +94,14 @@ export function registerSystemCommands(program: Command): void {
     });
 }
 
-/** The "Local Volumes" row of `system df`: in use = some container's records name it. */
-async function volumesRow(root: string, humanSize: (n: number) => string): Promise<string[]> {
+/** The "Local Volumes" row of `system df`: how many, how many in use (some container's records name it), their bytes, the unused ones'. */
+async function volumeUsage(root: string): Promise<{ count: number; active: number; total: number; unused: number }> {
   const { listVolumeNames, volumeSize, volumeUsers } = await import("../state/volume-store.js");
   const users = volumeUsers(root);
   const names = listVolumeNames(root);
   const sizes = names.map((n) => ({ n, size: volumeSize(root, n) }));
-  const total = sizes.reduce((a, v) => a + v.size, 0);
-  const unused = sizes.filter((v) => !users.has(v.n)).reduce((a, v) => a + v.size, 0);
-  const active = names.filter((n) => users.has(n)).length;
-  return ["Local Volumes", String(names.length), String(active), humanSize(total),
-    // Docker's formatter: the share in whole percent, none when there is nothing.
-    total > 0 ? `${humanSize(unused)} (${Math.floor((unused * 100) / total)}%)` : humanSize(unused)];
+  return {
+    count: names.length, active: names.filter((n) => users.has(n)).length,
+    total: sizes.reduce((a, v) => a + v.size, 0), unused: sizes.filter((v) => !users.has(v.n)).reduce((a, v) => a + v.size, 0),
+  };
 }

@@ -40,10 +40,11 @@ export function registerVolumeCommands(program: Command): void {
     .description("List volumes")
     .option("-q, --quiet", "Only display volume names", false)
     .option("-f, --filter <filter>", "Provide filter values (e.g. 'dangling=true')", collect, [])
-    .action(async (o: { quiet: boolean; filter: string[] }, cmd: Command) => {
+    .option("--format <format>", "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
+    .action(async (o: { quiet: boolean; filter: string[]; format?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const { listVolumes, volumeFilters } = await import("../runtime/volume/ls.js");
-      const { table } = await import("../format.js");
+      const { VOLUMES_FORMAT, formatRows, volumeRow } = await import("../util/docker-format.js");
       const { naturalCompare } = await import("../util/natural-order.js");
       // Docker's client orders the list naturally (vol2 before vol10).
       const list = listVolumes(g.root, volumeFilters(o.filter, ["dangling", "name", "label", "driver"]))
@@ -52,7 +53,8 @@ export function registerVolumeCommands(program: Command): void {
         process.stdout.write(list.map((v) => `${v.name}\n`).join(""));
         return;
       }
-      process.stdout.write(table(["DRIVER", "VOLUME NAME"], list.map((v) => [v.driver, v.name])));
+      const { volumePaths } = await import("../state/volume-store.js");
+      process.stdout.write(formatRows(o.format, list.map((v) => volumeRow({ ...v, mountpoint: volumePaths(g.root, v.name).data })), VOLUMES_FORMAT));
     });
 
   volume.command("inspect")

@@ -10,6 +10,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { FlagError, TsboxError, errnoCode } from "../errors.js";
 import { eventsFile, parseRecords, readRotatedEvents, sortByTime, type EventRecord } from "../state/events.js";
 import { parseSince } from "./logs.js";
+import { parseDockerTemplate } from "../util/docker-format.js";
+import { STRUCT_TYPE, TemplateError, type Template } from "../util/go-template.js";
 
 /** Docker's events.Message with its Go field names: what a --format template sees. */
 export interface EventMessage {
@@ -64,43 +66,51 @@ export function eventLine(m: EventMessage): string {
   return `${eventTime(m.TimeNano)} ${m.Type} ${m.Action} ${m.Actor.ID}${attrs}\n`;
 }
 
+/** The message as a template sees it: Docker's events.Message and events.Actor, by their Go names. */
+function messageContext(m: EventMessage, type = "events.Message"): Record<string, unknown> {
+  return { ...m, Actor: { ...m.Actor, [STRUCT_TYPE]: "events.Actor" }, [STRUCT_TYPE]: type };
+}
+
+const templates = new Map<string, Template>();
+
+/** The template of a --format, parsed once; `json` is Docker's `{{json .}}`. */
+function eventTemplate(format: string): Template {
+  let t = templates.get(format);
+  if (!t) {
+    t = parseDockerTemplate(format === "json" ? "{{json .}}" : format.replace(/\\t/g, "\t").replace(/\\n/g, "\n"));
+    templates.set(format, t);
+  }
+  return t;
+}
+
 /**
- * --format for events until the full template engine: `{{json .}}` (or
- * `json`), and templates of fields by their Go names, dotted
- * (`{{.Type}} {{.Actor.Attributes.name}}`, `{{json .Actor}}`).
+ * As Docker's client checks an events --format before it listens: it must
+ * parse and run on an empty message ("Error parsing format: …", exit 64).
+ */
+export function checkEventFormat(format: string): void {
+  try {
+    eventTemplate(format).execute(messageContext({
+      Status: "", ID: "", From: "", Type: "", Action: "", Actor: { ID: "", Attributes: {} }, Scope: "local", Time: 0, TimeNano: 0n,
+    }, "*events.Message"));
+  } catch (e) {
+    if (e instanceof TemplateError) throw new TsboxError(`Error parsing format: ${e.message}`, 64);
+    throw e;
+  }
+}
+
+/**
+ * --format: `{{json .}}` (or `json`) is the message's JSON as the daemon
+ * sends it; anything else a Go template on its fields (`{{.Type}}
+ * {{.Actor.Attributes.name}}`, `{{json .Actor}}`, `{{.TimeNano}}`).
  */
 export function formatEvent(template: string, m: EventMessage): string {
   if (template === "json" || /^\{\{\s*json\s+\.\s*\}\}$/.test(template)) return `${eventJson(m)}\n`;
-  const body = template.replace(/\\t/g, "\t").replace(/\\n/g, "\n");
-  return `${body.replace(/\{\{\s*(json\s+)?\.([A-Za-z0-9_.]*)\s*\}\}/g, (_all, json: string | undefined, path: string) => {
-    if (path === "") return json !== undefined ? eventJson(m) : goValue(m);
-    let v: unknown = m;
-    for (const key of path.split(".")) {
-      if (typeof v !== "object" || v === null) throw new TsboxError(`template: :1: can't evaluate field ${key}`);
-      const o = v as Record<string, unknown>;
-      // A map (Attributes) yields Go's "<no value>" for a missing key; a struct has no such field.
-      if (!(key in o)) {
-        if (o === m.Actor.Attributes) { v = undefined; break; }
-        throw new TsboxError(`template: :1:${path.length}: executing "" at <.${path}>: can't evaluate field ${key} in type events.Message`);
-      }
-      v = o[key];
-    }
-    if (v === undefined) return json !== undefined ? "null" : "<no value>";
-    if (json !== undefined) return typeof v === "bigint" ? v.toString() : goJson(v);
-    return goValue(v);
-  })}\n`;
-}
-
-/** A value as Go's template prints it: strings bare, maps as map[k:v], structs as {a b}. */
-function goValue(v: unknown): string {
-  if (typeof v === "string") return v;
-  if (typeof v === "number" || typeof v === "bigint") return v.toString();
-  if (typeof v === "object" && v !== null) {
-    const o = v as Record<string, unknown>;
-    if ("Attributes" in o || "Type" in o) return `{${Object.values(o).map(goValue).join(" ")}}`;
-    return `map[${Object.keys(o).sort().map((k) => `${k}:${goValue(o[k])}`).join(" ")}]`;
+  try {
+    return `${eventTemplate(template).execute(messageContext(m))}\n`;
+  } catch (e) {
+    if (e instanceof TemplateError) throw new TsboxError(e.message, 1);
+    throw e;
   }
-  return String(v);
 }
 
 /** The filter keys Docker's daemon accepts for events. */

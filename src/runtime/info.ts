@@ -10,6 +10,8 @@ import { readOptional } from "../cgroupfs/parse.js";
 import { nodeCgroupFs } from "../cgroupfs/fs.js";
 import { packageVersion } from "../util/package.js";
 import { listContainerIds, ownerAlive, readAllStates } from "../state/container-store.js";
+import { listImages } from "../image/images.js";
+import { stateWord } from "./ps.js";
 
 export interface ControllerInfo {
   name: string;
@@ -25,7 +27,10 @@ export interface SystemInfo {
   ServerVersion: string;
   Containers: number;
   ContainersRunning: number;
+  ContainersPaused: number;
   ContainersStopped: number;
+  /** images in the store (intermediate ones too), as Docker counts them */
+  Images: number;
   Driver: "overlay2";
   CgroupDriver: "cgroupfs";
   CgroupVersion: "1" | "2";
@@ -34,9 +39,13 @@ export interface SystemInfo {
   Controllers: ControllerInfo[];
   KernelVersion: string;
   OperatingSystem: string;
+  /** Docker's names for what templates ask (`{{.OSType}}`, `{{.Name}}`, `{{.DockerRootDir}}`) */
+  OSType: "linux";
   Architecture: string;
   NCPU: number;
   MemTotal: number;
+  Name: string;
+  DockerRootDir: string;
   TsboxRootDir: string;
   Warnings: string[];
 }
@@ -99,15 +108,21 @@ export function systemInfo(root: string, loader?: DeviceFilterLoader): SystemInf
   if (!devices) warnings.push("Device access rules are not enforced (see Controllers: devices)");
 
   let running = 0;
+  let paused = 0;
   const ids = listContainerIds(root);
   for (const st of readAllStates(root)) {
-    if (st.status !== "exited" && ownerAlive(st.owner)) running++;
+    if (st.status !== "exited" && ownerAlive(st.owner)) {
+      if (stateWord(st) === "paused") paused++;
+      else running++;
+    }
   }
   return {
     ServerVersion: packageVersion(),
     Containers: ids.length,
     ContainersRunning: running,
-    ContainersStopped: ids.length - running,
+    ContainersPaused: paused,
+    ContainersStopped: ids.length - running - paused,
+    Images: new Set(listImages(root, { all: true }).map((i) => i.id)).size,
     Driver: "overlay2", // as inspect says, and Docker on overlayfs
     CgroupDriver: "cgroupfs",
     CgroupVersion: v2 ? "2" : "1",
@@ -116,9 +131,12 @@ export function systemInfo(root: string, loader?: DeviceFilterLoader): SystemInf
     Controllers: controllers,
     KernelVersion: os.release(),
     OperatingSystem: osName(),
+    OSType: "linux",
     Architecture: os.machine(),
     NCPU: os.cpus().length,
     MemTotal: os.totalmem(),
+    Name: os.hostname(),
+    DockerRootDir: root,
     TsboxRootDir: root,
     Warnings: warnings,
   };
@@ -130,7 +148,9 @@ export function formatInfo(i: SystemInfo): string {
     `Server Version: ${i.ServerVersion}`,
     `Containers: ${i.Containers}`,
     ` Running: ${i.ContainersRunning}`,
+    ` Paused: ${i.ContainersPaused}`,
     ` Stopped: ${i.ContainersStopped}`,
+    `Images: ${i.Images}`,
     `Storage Driver: ${i.Driver}`,
     `Cgroup Driver: ${i.CgroupDriver}`,
     `Cgroup Version: ${i.CgroupVersion}`,

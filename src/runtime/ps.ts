@@ -6,7 +6,8 @@
 import { CorruptContainerError, UsageError } from "../errors.js";
 import { detectHierarchy } from "../cgroupfs/index.js";
 import { containerCgroup } from "../state/container-cgroup.js";
-import { humanSize, relativeTime, table } from "../format.js";
+import { goTime, humanSize, relativeTime } from "../format.js";
+import { contextOf, formatRows, parseDockerTemplate, templateFailure, type RowsFormat } from "../util/docker-format.js";
 import { containerSize, imageSizes } from "./container-size.js";
 import { containerPaths, namesOf, ownerAlive, readAllStates, readSpec, type ContainerState } from "../state/container-store.js";
 import { formatPorts, readAttachment, readNetworkConfig } from "../network/index.js";
@@ -108,7 +109,62 @@ function matches(s: Row, filters: string[]): boolean {
   return true;
 }
 
+/** Docker's ContainerContext headers and default table (docker/cli formatter/container.go). */
+const PS_FORMAT: RowsFormat = {
+  typeName: "*formatter.ContainerContext",
+  defaultTable: "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}\\t{{.Names}}",
+  headers: {
+    ID: "CONTAINER ID", Names: "NAMES", Image: "IMAGE", Command: "COMMAND", CreatedAt: "CREATED AT", RunningFor: "CREATED",
+    Ports: "PORTS", State: "STATE", Status: "STATUS", Size: "SIZE", Labels: "LABELS", Mounts: "MOUNTS",
+    LocalVolumes: "LOCAL VOLUMES", Networks: "NETWORKS", Platform: "PLATFORM",
+  },
+};
+
+/** A container as Docker's ContainerContext shows it to a template: its methods, by name. */
+function psRow(root: string, s: Row | undefined, noTrunc: boolean, sizeOf: (s: Row) => string = () => "0B"): Record<string, unknown> {
+  const labels: Record<string, string> = {};
+  return {
+    Command: s ? shortCommand(commandOf(root, s.id), noTrunc) : '""',
+    CreatedAt: s?.created ? goTime(s.created) : "",
+    ID: s ? (noTrunc ? s.id : s.id.slice(0, 12)) : "",
+    Image: s?.image ?? "",
+    Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(","),
+    Label: (name: unknown) => labels[String(name)] ?? "",
+    LocalVolumes: "0",
+    Mounts: "",
+    Names: s?.name ?? "",
+    Networks: s ? networksOf(root, s.id) : "",
+    Platform: null,
+    Ports: s ? portsOf(root, s.id) : "",
+    RunningFor: s?.created ? relativeTime(s.created) : "",
+    Size: s ? sizeOf(s) : "0B",
+    State: s?.state ?? "",
+    Status: s?.status ?? "",
+  };
+}
+
+/**
+ * Docker checks a --format before listing: it must parse ("failed to parse
+ * template") and run on an empty container ("failed to execute template"),
+ * both on the format as given, "table" and all.
+ */
+function checkFormat(root: string, format: string): void {
+  let t: ReturnType<typeof parseDockerTemplate>;
+  try {
+    t = parseDockerTemplate(format);
+  } catch (e) {
+    return templateFailure(e, "failed to parse template");
+  }
+  try {
+    t.execute(contextOf(psRow(root, undefined, false), PS_FORMAT.typeName));
+  } catch (e) {
+    templateFailure(e, "failed to execute template");
+  }
+}
+
 export function listContainers(root: string, o: PsOptions): string {
+  if (o.format && o.quiet) o.warn?.("Ignoring custom format, because both --format and --quiet are set.");
+  if (o.format) checkFormat(root, o.format);
   const dead: Row[] = [];
   const states = readAllStates(root, (e) => {
     o.warn?.(e.message);
@@ -121,27 +177,17 @@ export function listContainers(root: string, o: PsOptions): string {
     .filter((s) => matches(s, o.filters))
     .sort((a, b) => b.created.localeCompare(a.created))
     .slice(0, (o.last ?? 0) > 0 ? o.last : undefined);
-  const sizes = o.size ? imageSizes(root) : undefined;
+  if (o.quiet) return rows.map((s) => `${o.noTrunc ? s.id : s.id.slice(0, 12)}\n`).join("");
+  // As Docker's client: -s, or a template that uses .Size, asks for the sizes.
+  const withSize = o.size === true || (o.format !== undefined && /\.Size\b/.test(o.format));
+  const sizes = withSize ? imageSizes(root) : undefined;
   const sizeOf = (s: Row): string => {
     if (!sizes || !s.imageId) return "0B";
     const z = containerSize(root, { id: s.id, imageId: s.imageId }, sizes);
     return `${humanSize(z.rw)} (virtual ${humanSize(z.rootFs)})`;
   };
-  const id = (s: Row): string => (o.noTrunc ? s.id : s.id.slice(0, 12));
-  const since = (s: Row): string => (s.created ? relativeTime(s.created) : "");
-  if (o.quiet) return rows.map((s) => `${id(s)}\n`).join("");
-  if (o.format === "json" || o.format === "{{json .}}") {
-    return rows.map((s) => `${JSON.stringify({
-      Command: shortCommand(commandOf(root, s.id), o.noTrunc), CreatedAt: s.created, ID: id(s), Image: s.image,
-      Labels: "", LocalVolumes: "0", Mounts: "", Names: s.name, Networks: networksOf(root, s.id), Ports: portsOf(root, s.id),
-      RunningFor: since(s), Size: sizeOf(s), State: s.state, Status: s.status,
-    })}\n`).join("");
-  }
-  if (o.format !== undefined && o.format !== "table") throw new UsageError(`unsupported format: ${o.format} (use table or json)`);
-  return table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", ...(o.size ? ["SIZE"] : [])], rows.map((s) => [
-    id(s), s.image, shortCommand(commandOf(root, s.id), o.noTrunc), since(s), s.status, portsOf(root, s.id), s.name,
-    ...(o.size ? [sizeOf(s)] : []),
-  ]));
+  const spec = o.size ? { ...PS_FORMAT, defaultTable: `${PS_FORMAT.defaultTable}\\t{{.Size}}` } : PS_FORMAT;
+  return formatRows(o.format, rows.map((s) => psRow(root, s, o.noTrunc, sizeOf)), spec);
 }
 
 /** PORTS: what the container publishes while it is on its network (Docker's format). */

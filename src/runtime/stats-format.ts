@@ -3,6 +3,7 @@
 // pure functions over two readings, no file access.
 
 import type { CgroupStats } from "../cgroupfs/types.js";
+import type { RowsFormat } from "../util/docker-format.js";
 
 /** One container's reading plus the host's CPU clock at the same moment. */
 export interface StatsSample {
@@ -151,26 +152,15 @@ export function rowText(r: StatsRow, opts: { noTrunc: boolean; ref?: string }): 
   };
 }
 
-const HEADERS = ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"] as const;
-
-/** Go's text/tabwriter as the Docker CLI configures it (minwidth 10, padding 3, spaces); the last column unpadded. */
-export function tabulate(rows: readonly (readonly string[])[], minWidth = 10, padding = 3): string {
-  const cols = Math.max(0, ...rows.map((r) => r.length));
-  const widths = Array.from({ length: cols }, (_, c) => Math.max(minWidth, ...rows.map((r) => (r[c] ?? "").length + padding)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join("")).join("\n") + "\n";
-}
-
-export function formatTable(rows: readonly RowText[]): string {
-  return tabulate([[...HEADERS], ...rows.map((t) => [t.ID, t.Name, t.CPUPerc, t.MemUsage, t.MemPerc, t.NetIO, t.BlockIO, t.PIDs])]);
-}
-
-/** `--format json`: one JSON object per line, keys in Docker's order. */
-export function formatJson(rows: readonly RowText[]): string {
-  return rows.map((t) => JSON.stringify({
-    BlockIO: t.BlockIO, CPUPerc: t.CPUPerc, Container: t.Container, ID: t.ID, MemPerc: t.MemPerc,
-    MemUsage: t.MemUsage, Name: t.Name, NetIO: t.NetIO, PIDs: t.PIDs,
-  }) + "\n").join("");
-}
+/** Docker's statsContext headers and default table (docker/cli container/formatter_stats.go): formatRows prints the rows. */
+export const STATS_FORMAT: RowsFormat = {
+  typeName: "*container.statsContext",
+  defaultTable: "table {{.ID}}\\t{{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{.MemPerc}}\\t{{.NetIO}}\\t{{.BlockIO}}\\t{{.PIDs}}",
+  headers: {
+    Container: "CONTAINER", Name: "NAME", ID: "CONTAINER ID", CPUPerc: "CPU %", MemUsage: "MEM USAGE / LIMIT", MemPerc: "MEM %",
+    NetIO: "NET I/O", BlockIO: "BLOCK I/O", PIDs: "PIDS",
+  },
+};
 
 /** moby getSystemCPUUsage: the first seven fields of /proc/stat's "cpu" line, in ns. */
 export function systemCpuNs(procStat: string, clockTicks = 100): number {

@@ -7,10 +7,11 @@ import { cpus, totalmem } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { detectHierarchy, type Hierarchy } from "../cgroupfs/index.js";
 import { NotFoundError } from "../errors.js";
+import { formatRows } from "../util/docker-format.js";
 import { containerCgroup } from "../state/container-cgroup.js";
 import { findContainer, ownerAlive, readAllStates, readState, type ContainerState } from "../state/container-store.js";
 import {
-  netDevTotals, emptyRow, formatJson, formatTable, rowFromSamples, rowText, systemCpuNs, type RowText, type StatsSample,
+  netDevTotals, emptyRow, rowFromSamples, STATS_FORMAT, rowText, systemCpuNs, type RowText, type StatsSample,
 } from "./stats-format.js";
 
 export interface StatsOptions {
@@ -18,7 +19,8 @@ export interface StatsOptions {
   all: boolean;
   noStream: boolean;
   noTrunc: boolean;
-  format: "table" | "json";
+  /** Docker's --format: undefined or "table", "json", "table TEMPLATE", a Go template */
+  format?: string;
   /** between readings; Docker's collector samples every second */
   intervalMs?: number;
 }
@@ -64,6 +66,8 @@ function readAll(root: string, h: Hierarchy, chosen: ContainerState[]): { state:
 }
 
 export async function runStats(root: string, opts: StatsOptions, out: NodeJS.WritableStream & { isTTY?: boolean }): Promise<void> {
+  // A template that does not parse fails before any reading.
+  formatRows(opts.format, [], STATS_FORMAT);
   const h = detectHierarchy();
   const interval = opts.intervalMs ?? 1000;
   const hostMemory = totalmem();
@@ -76,7 +80,7 @@ export async function runStats(root: string, opts: StatsOptions, out: NodeJS.Wri
       const ref = opts.refs[i];
       return rowText(row, { noTrunc: opts.noTrunc, ...(ref !== undefined ? { ref } : {}) });
     });
-    return opts.format === "json" ? formatJson(texts) : formatTable(texts);
+    return formatRows(opts.format, texts, STATS_FORMAT);
   };
   const remember = (readings: { state: ContainerState; s?: StatsSample }[]): void => {
     prev = new Map(readings.flatMap(({ state, s }) => (s ? [[state.id, s] as const] : [])));
