@@ -3,6 +3,8 @@
 // container's pipes (tsbox_spawn_stdio) and the CLI's own fds 0-2, so the
 // container never holds those. A thread and not Node streams: they would load
 // `net` and cost ~5 ms of every `tsbox run`; here it is one pthread_create.
+// The same thread keeps the container's json-file log, as the monitor does for
+// a detached one: each read goes to the CLI's fd first, then to the log.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "json_log.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define BUF (64 * 1024)
@@ -30,6 +33,7 @@ struct copier {
   int wake[2];  // the container exited: stop stdin, drain the rest
   int idle_ms;
   struct stream s[3];  // 0 stdout, 1 stderr, 2 stdin
+  struct json_log *log;  // or NULL: --log-driver none, exec
 };
 static struct copier copiers[8];
 static pthread_mutex_t copiers_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -56,14 +60,18 @@ static int flush(struct stream *st) {
   return 0;
 }
 
-static void pump(struct stream *st) {
+// i: the stream's index (0 stdout, 1 stderr: logged; 2 stdin).
+static void pump(struct copier *c, int i) {
+  struct stream *st = &c->s[i];
   ssize_t r;
   do r = read(st->src, st->buf, BUF); while (r < 0 && errno == EINTR);
   if (r < 0 && errno == EAGAIN) return;
   if (r <= 0) { finish(st); return; }  // EOF, or unreadable (a directory as stdin: EISDIR)
   st->len = (size_t)r;
   st->off = 0;
-  if (flush(st) < 0) finish(st);
+  int failed = flush(st) < 0;
+  if (c->log && i < 2) json_log_append(c->log, i, st->buf, (size_t)r);
+  if (failed) finish(st);
 }
 
 static void *copy_main(void *arg) {
@@ -75,17 +83,17 @@ static void *copy_main(void *arg) {
   int exited = 0;
   for (;;) {
     struct pollfd p[4];
-    struct stream *of[4];
+    int of[4];  // index into c->s, or -1: the wake pipe
     int n = 0, pending = 0;
     for (int i = 0; i < 3; i++) {
       struct stream *st = &c->s[i];
       if (st->src < 0) continue;
       if (st->len) { p[n] = (struct pollfd){st->dst, POLLOUT, 0}; pending = 1; }
       else p[n] = (struct pollfd){st->src, POLLIN, 0};
-      of[n++] = st;
+      of[n++] = i;
     }
     if (exited && c->s[0].src < 0 && c->s[1].src < 0) break;
-    if (!exited) { p[n] = (struct pollfd){c->wake[0], POLLIN, 0}; of[n++] = NULL; }
+    if (!exited) { p[n] = (struct pollfd){c->wake[0], POLLIN, 0}; of[n++] = -1; }
     // After the exit, output already written is in the pipes and arrives at
     // once; a pipe silent for idle_ms is held by a process that outlived the
     // command (a background process of an exec): stop waiting for its EOF.
@@ -95,26 +103,30 @@ static void *copy_main(void *arg) {
     if (r <= 0) break;
     for (int i = 0; i < n; i++) {
       if (!p[i].revents) continue;
-      struct stream *st = of[i];
-      if (!st) {
+      if (of[i] < 0) {
         exited = 1;
         finish(&c->s[2]);  // stdin goes nowhere any more
         continue;
       }
+      struct stream *st = &c->s[of[i]];
       if (st->src < 0) continue;
       if (p[i].events & POLLOUT) { if (flush(st) < 0) finish(st); }
-      else pump(st);
+      else pump(c, of[i]);
     }
   }
   for (int i = 0; i < 3; i++) finish(&c->s[i]);
+  if (c->log) json_log_close(c->log);
   return NULL;
 }
 
 // Starts copying: the CLI's fd 0 → stdin_w (with -i), stdout_r → out_fd,
 // stderr_r → err_fd; -1 for none. Takes the three pipe fds (out_fd and err_fd
-// stay the caller's). Returns a handle for tsbox_copy_finish, or -errno (the
-// fds are then still the caller's).
-EXPORT int tsbox_copy_start_to(int stdin_w, int stdout_r, int stderr_r, int out_fd, int err_fd, int idle_ms) {
+// stay the caller's). With a log_path (not ""), what is read from stdout_r and
+// stderr_r is also appended to that json-file log, rotated at log_max_size
+// (0: never) keeping log_max_file files. Returns a handle for
+// tsbox_copy_finish, or -errno (the fds are then still the caller's).
+EXPORT int tsbox_copy_start_logged(int stdin_w, int stdout_r, int stderr_r, int out_fd, int err_fd, int idle_ms,
+                                   const char *log_path, double log_max_size, int log_max_file) {
   pthread_mutex_lock(&copiers_lock);
   int h = 0;
   while (h < (int)(sizeof copiers / sizeof *copiers) && copiers[h].used) h++;
@@ -130,6 +142,11 @@ EXPORT int tsbox_copy_start_to(int stdin_w, int stdout_r, int stderr_r, int out_
   c->s[1] = (struct stream){stderr_r, err_fd, 1, NULL, 0, 0};
   c->s[2] = (struct stream){stdin_w >= 0 ? 0 : -1, stdin_w, 0, NULL, 0, 0};
   if (pipe2(c->wake, O_CLOEXEC) < 0) { err = errno; goto fail; }
+  if (log_path && *log_path) {
+    if (!(c->log = malloc(sizeof *c->log))) { err = ENOMEM; goto fail; }
+    int rc = json_log_open(c->log, log_path, (long long)log_max_size, log_max_file);
+    if (rc < 0) { err = -rc; goto fail; }
+  }
   // Our ends of the container's pipes never block the thread: a write to a full
   // stdin pipe while the container blocks on its full stdout pipe (it writes
   // before it reads) would deadlock both. These are our own open file
@@ -146,9 +163,15 @@ EXPORT int tsbox_copy_start_to(int stdin_w, int stdout_r, int stderr_r, int out_
   return h;
 fail:
   for (int i = 0; i < 3; i++) free(c->s[i].buf);
+  if (c->log) { json_log_close(c->log); free(c->log); }
   if (c->wake[0] >= 0) { close(c->wake[0]); close(c->wake[1]); }
   c->used = 0;
   return -err;
+}
+
+// As tsbox_copy_start_logged, without a log.
+EXPORT int tsbox_copy_start_to(int stdin_w, int stdout_r, int stderr_r, int out_fd, int err_fd, int idle_ms) {
+  return tsbox_copy_start_logged(stdin_w, stdout_r, stderr_r, out_fd, err_fd, idle_ms, NULL, 0, 0);
 }
 
 // The usual copy: the container's output to the CLI's fds 1 and 2.
@@ -168,8 +191,46 @@ EXPORT int tsbox_copy_finish(int h) {
   close(c->wake[0]);
   close(c->wake[1]);
   for (int i = 0; i < 3; i++) free(c->s[i].buf);
+  free(c->log);
   pthread_mutex_lock(&copiers_lock);
   c->used = 0;
+  pthread_mutex_unlock(&copiers_lock);
+  return 0;
+}
+
+// A -t container's json-file log, for the CLI's terminal pump (Node reads the
+// pty master): opened here, each chunk of output appended as read. The
+// terminal's output is one stream, stdout, as in Docker.
+static struct json_log *tty_logs[8];
+
+EXPORT int tsbox_log_open(const char *path, double max_size, int max_file) {
+  pthread_mutex_lock(&copiers_lock);
+  int h = 0;
+  while (h < (int)(sizeof tty_logs / sizeof *tty_logs) && tty_logs[h]) h++;
+  int err = h == (int)(sizeof tty_logs / sizeof *tty_logs) ? EAGAIN : 0;
+  struct json_log *l = err ? NULL : malloc(sizeof *l);
+  if (!err && !l) err = ENOMEM;
+  if (!err) {
+    int rc = json_log_open(l, path, (long long)max_size, max_file);
+    if (rc < 0) { err = -rc; free(l); }
+    else tty_logs[h] = l;
+  }
+  pthread_mutex_unlock(&copiers_lock);
+  return err ? -err : h;
+}
+
+EXPORT int tsbox_log_write(int h, const char *p, int n) {
+  if (h < 0 || h >= (int)(sizeof tty_logs / sizeof *tty_logs) || !tty_logs[h] || n < 0) return -ESRCH;
+  json_log_append(tty_logs[h], 0, p, (size_t)n);
+  return 0;
+}
+
+EXPORT int tsbox_log_close(int h) {
+  if (h < 0 || h >= (int)(sizeof tty_logs / sizeof *tty_logs) || !tty_logs[h]) return -ESRCH;
+  pthread_mutex_lock(&copiers_lock);
+  json_log_close(tty_logs[h]);
+  free(tty_logs[h]);
+  tty_logs[h] = NULL;
   pthread_mutex_unlock(&copiers_lock);
   return 0;
 }

@@ -26,6 +26,7 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include "../json_log.h"
 
 // From shim.c (same executable).
 int tsbox_spawn(int n, char **plan);
@@ -37,7 +38,6 @@ int tsbox_pty_master(int pid);
 #define MAX_PLAN (1 << 20)
 #define MAX_STRINGS 8192
 #define MAX_CGROUPS 16
-#define LINE_MAX_BYTES 16384  // Docker splits longer lines at 16 KiB too
 
 static char plan_buf[MAX_PLAN];
 static char *plan[MAX_STRINGS];
@@ -51,14 +51,13 @@ static const char *oom_file;
 static char *decide_argv[64];  // the restart decider's argv (NULL-terminated), or none: never restart
 static long long log_max_size;
 static long log_max_file = 1;
+static int no_log;  // --log-driver none
 static int tty;
 static char **exit_command;
 
-static int log_fd = -1;
-static long long log_size;
-static char log_path[4096];
+static struct json_log clog = {.fd = -1};
 
-struct stream { int fd; const char *name; char buf[LINE_MAX_BYTES]; size_t len; };
+struct stream { int fd; int index; };  // index: the log's stream, 0 stdout, 1 stderr
 static struct stream streams[2];
 
 // Attach (tty containers): a unix socket `attach` in DIR, one client at a
@@ -97,21 +96,6 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
-// s[0..n) as a JSON string's body (no quotes) at p; returns the end. Room: 6 bytes a byte.
-static char *json_escape(char *p, const char *s, size_t n) {
-  static const char hex[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '"' || c == '\\') { *p++ = '\\'; *p++ = (char)c; }
-    else if (c == '\n') { *p++ = '\\'; *p++ = 'n'; }
-    else if (c == '\r') { *p++ = '\\'; *p++ = 'r'; }
-    else if (c == '\t') { *p++ = '\\'; *p++ = 't'; }
-    else if (c < 0x20 || c == 0x7f) { *p++ = '\\'; *p++ = 'u'; *p++ = '0'; *p++ = '0'; *p++ = hex[c >> 4]; *p++ = hex[c & 15]; }
-    else *p++ = (char)c;  // UTF-8 passes through; invalid bytes are the reader's problem, as in Docker
-  }
-  return p;
-}
-
 static void write_status(const char *status, int exit_code, int oom) {
   char tmp[4210], target[4200], body[512];
   path_in_dir(target, sizeof target, "monitor.json");
@@ -128,53 +112,13 @@ static void write_status(const char *status, int exit_code, int oom) {
   if (!bad) rename(tmp, target);
 }
 
-static void open_log(void) {
-  log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  struct stat st;
-  log_size = log_fd >= 0 && fstat(log_fd, &st) == 0 ? st.st_size : 0;
-}
-
-// container.log → .1 → .2 … up to max-file - 1 kept besides the live one.
-static void rotate(void) {
-  char from[4200], to[4200];
-  close(log_fd);
-  if (log_max_file <= 1) {
-    log_fd = open(log_path, O_WRONLY | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
-    log_size = 0;
-    return;
-  }
-  for (long i = log_max_file - 1; i >= 1; i--) {
-    if (i == 1) snprintf(from, sizeof from, "%s", log_path);
-    else snprintf(from, sizeof from, "%s.%ld", log_path, i - 1);
-    snprintf(to, sizeof to, "%s.%ld", log_path, i);
-    rename(from, to);
-  }
-  open_log();
-}
-
-static char line_out[LINE_MAX_BYTES * 6 + 256];
-
-static void emit(struct stream *s) {
-  if (s->len == 0 || log_fd < 0) return;
-  char *p = line_out;
-  p += sprintf(p, "{\"log\":\"");
-  p = json_escape(p, s->buf, s->len);
-  char t[40];
-  now_rfc3339(t, sizeof t);
-  p += sprintf(p, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", s->name, t);
-  size_t n = (size_t)(p - line_out);
-  if (log_max_size > 0 && log_size > 0 && log_size + (long long)n > log_max_size) rotate();
-  if (log_fd >= 0 && write_all(log_fd, line_out, n) == 0) log_size += (long long)n;
-  s->len = 0;
-}
-
 // Reads what is there; returns 0 on EOF/error (stream closed).
 static int pump(struct stream *s) {
   char buf[8192];
   ssize_t r = read(s->fd, buf, sizeof buf);
   if (r < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
   if (r <= 0) {  // a pty master reports EIO once the last slave is closed
-    emit(s);
+    json_log_end(&clog, s->index);
     close(s->fd);
     s->fd = -1;
     return 0;
@@ -183,10 +127,7 @@ static int pump(struct stream *s) {
     close(client_fd);
     client_fd = -1;
   }
-  for (ssize_t i = 0; i < r; i++) {
-    s->buf[s->len++] = buf[i];
-    if (buf[i] == '\n' || s->len == sizeof s->buf) emit(s);
-  }
+  json_log_append(&clog, s->index, buf, (size_t)r);
   return 1;
 }
 
@@ -362,7 +303,7 @@ static int supervise(int sfd) {
     }
   }
   for (int i = 0; i < 2; i++)
-    if (streams[i].fd >= 0) { emit(&streams[i]); close(streams[i].fd); streams[i].fd = -1; }
+    if (streams[i].fd >= 0) { json_log_end(&clog, i); close(streams[i].fd); streams[i].fd = -1; }
   return status;
 }
 
@@ -398,6 +339,7 @@ static int parse_args(int argc, char **argv) {
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--tty")) { tty = 1; continue; }
+    if (!strcmp(a, "--no-log")) { no_log = 1; continue; }
     if (!strcmp(a, "--exit-command")) { exit_command = argv + i + 1; break; }
     if (!v) return -1;
     if (!strcmp(a, "--decide")) {  // --decide N ARG1 … ARGN
@@ -518,11 +460,14 @@ int main(int argc, char **argv) {
   sigaddset(&chld, SIGCHLD);
   int sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 
-  path_in_dir(log_path, sizeof log_path, "container.log");
-  open_log();
+  if (!no_log) {
+    char log_path[4200];
+    path_in_dir(log_path, sizeof log_path, "container.log");
+    json_log_open(&clog, log_path, log_max_size, log_max_file);
+  }
   if (tty) open_attach();
-  streams[0].name = "stdout";
-  streams[1].name = "stderr";
+  streams[0].index = 0;
+  streams[1].index = 1;
   streams[0].fd = streams[1].fd = -1;
 
   char msg[4400], line[128];
@@ -567,7 +512,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < ncgroups; i++)
     for (int tries = 0; tries < 50 && rmdir(cgroups[i]) < 0 && errno == EBUSY; tries++) sleep_ms(20);
   write_status("exited", code, oom);
-  if (log_fd >= 0) close(log_fd);
+  json_log_close(&clog);
   if (client_fd >= 0) close(client_fd);  // the attached client sees the end
   if (listen_fd >= 0) close(listen_fd);
   if (exit_command && exit_command[0]) {

@@ -373,7 +373,8 @@ export class Builder {
       if (state.image.id === "scratch") throw new UsageError(`RUN on scratch: the image has no ${shell[0] ?? "shell"}`);
       let made: ResolvedImage | undefined;
       const code = await runContainer({
-        root: this.req.root, image: state.image.id, autoRemove: true, output: this.req.output,
+        // A build step's output is the build's, not a container log anyone reads.
+        root: this.req.root, image: state.image.id, autoRemove: true, output: this.req.output, logConfig: { driver: "none" },
         flags: {
           cmd, entrypoint: "", env: [...args, ...proxies], ...(state.config.WorkingDir ? { workdir: state.config.WorkingDir } : {}),
           ...(state.config.User ? { user: state.config.User } : {}), network: this.req.network ?? "bridge",

@@ -24,6 +24,7 @@ export function registerRun(program: Command): void {
     .option("--rm", "Automatically remove the container when it exits", false)
     .option("-d, --detach", "Run container in background and print container ID", false)
     .option("--restart <policy>", "Restart policy to apply when a container exits", "no")
+    .option("--log-driver <driver>", "Logging driver for the container (json-file, none)", "json-file")
     .option("--log-opt <opt>", "Log driver options (max-size, max-file)", collect, [])
     .option("--name <name>", "Assign a name to the container")
     .option("-e, --env <KEY=VALUE>", "Set environment variables", collect, [])
@@ -134,7 +135,7 @@ export function registerRun(program: Command): void {
       }
       const restartPolicy = parseRestart(String(o.restart));
       if (restartPolicy.name !== "no" && o.rm) throw new UsageError("Conflicting options: --restart and --rm");
-      const logConfig = parseLogOpts(o.logOpt as string[]);
+      const logConfig = parseLogConfig(String(o.logDriver), o.logOpt as string[]);
       const network = networkFlags(o, flags.network ?? "bridge");
       const pull = String(o.pull);
       if (pull !== "missing" && pull !== "always" && pull !== "never") {
@@ -143,7 +144,7 @@ export function registerRun(program: Command): void {
       const { runContainer } = await import("../runtime/run.js");
       process.exitCode = await runContainer({
         root: g.root, image, flags, network, autoRemove: Boolean(o.rm), restartPolicy, pull, pullImage: pullToStderr(g.root),
-        ...(logConfig.maxSize || logConfig.maxFile ? { logConfig } : {}),
+        ...(logConfig.driver || logConfig.maxSize || logConfig.maxFile ? { logConfig } : {}),
         ...(o.detach ? { detach: (id: string) => { process.stdout.write(`${id}\n`); } } : {}),
         ...(o.name !== undefined ? { name: String(o.name) } : {}),
       });
@@ -201,6 +202,20 @@ export function parseRestart(v: string): RestartPolicy {
     return { name, maximumRetryCount: n };
   }
   throw new UsageError(`invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+}
+
+/** Docker's logging drivers that tsbox does not have (a log tsbox cannot write), told apart from a name no one knows. */
+const OTHER_DRIVERS = new Set(["local", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs", "gcplogs", "logentries"]);
+
+/** --log-driver json-file (the default, recorded as absent) or none, with its --log-opt. */
+export function parseLogConfig(driver: string, opts: string[]): LogConfig {
+  if (driver === "json-file") return parseLogOpts(opts);
+  if (driver === "none") {
+    if (opts.length) throw new UsageError("invalid logging opts for driver none");
+    return { driver: "none" };
+  }
+  if (OTHER_DRIVERS.has(driver)) throw new UsageError(`logging driver "${driver}" is not supported by tsbox: use json-file or none`);
+  throw new UsageError(`error looking up logging plugin ${driver}: plugin "${driver}" not found`);
 }
 
 /** json-file's --log-opt max-size=10m, max-file=3. */

@@ -46,7 +46,7 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
     ResolvConfPath: paths.resolvConf,
     HostnamePath: paths.hostname,
     HostsPath: paths.hosts,
-    LogPath: s.detached ? paths.log : "",
+    LogPath: s.logConfig?.driver === "none" ? "" : paths.log,
     Name: `/${s.name}`,
     RestartCount: s.restartCount ?? 0,
     Driver: "overlay2",
@@ -62,7 +62,7 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
       AutoRemove: s.autoRemove,
       RestartPolicy: { Name: s.restartPolicy?.name ?? "no", MaximumRetryCount: s.restartPolicy?.maximumRetryCount ?? 0 },
       LogConfig: {
-        Type: "json-file",
+        Type: s.logConfig?.driver ?? "json-file",
         Config: {
           ...(s.logConfig?.maxSize ? { "max-size": String(s.logConfig.maxSize) } : {}),
           ...(s.logConfig?.maxFile ? { "max-file": String(s.logConfig.maxFile) } : {}),

@@ -52,6 +52,7 @@ export async function launchMonitor(req: MonitorRequest): Promise<Monitored> {
     const decide = restartDeciderCommand(req.restartPolicy);
     args.push("--decide", String(decide.length), ...decide);
   }
+  if (req.logConfig?.driver === "none") args.push("--no-log");
   if (req.logConfig?.maxSize) args.push("--log-max-size", String(req.logConfig.maxSize));
   if (req.logConfig?.maxFile) args.push("--log-max-file", String(req.logConfig.maxFile));
   if (req.exitCommand) args.push("--exit-command", ...req.exitCommand);

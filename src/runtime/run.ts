@@ -13,7 +13,7 @@ import { pullableReference } from "../image/reference.js";
 import { readImageFile } from "../image/files.js";
 import { buildPlan, withCgroupJoin } from "../oci/build-plan.js";
 import type { NativeLauncher } from "../native/launcher.js";
-import type { OutputFds } from "../native/launcher.js";
+import type { LogTarget, OutputFds } from "../native/launcher.js";
 import { log } from "../log.js";
 import { overlayLayers } from "../image/overlay-layers.js";
 import {
@@ -264,14 +264,14 @@ function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, cr
   const state: ContainerState = { ...created, status: "running", pid, startedAt: new Date().toISOString() };
   writeState(req.root, state);
   // Last: once copying, the fds are the copier's (undo must not close them).
-  const copy = req.flags.tty ? undefined : attachPipes(native, launched.pipes, req.output);
+  const copy = req.flags.tty ? undefined : attachPipes(native, launched.pipes, req.output, logTarget(req, state.id));
   return { pid, state, cgroup, spec, stopForwarding, ...(copy ? { copy } : {}) };
 }
 
 /** Waits for the exit, reports an OOM kill, removes the cgroup and settles the state (or removes the container with --rm). */
 async function waitForeground(host: Host, req: RunRequest, fg: Foreground): Promise<number> {
   const native = host.native;
-  const terminal = fg.copy ?? attachTerminal(native, native.ptyMaster(fg.pid), req.flags.interactive);
+  const terminal = fg.copy ?? attachTerminal(native, native.ptyMaster(fg.pid), req.flags.interactive, logTarget(req, fg.state.id));
   const exitCode = await native.wait(fg.pid);
   fg.stopForwarding();
   await terminal.close();
@@ -291,6 +291,17 @@ async function waitForeground(host: Host, req: RunRequest, fg: Foreground): Prom
     settleContainer(req.root, fg.state, { exitCode, oomKilled }, req.autoRemove);
   }
   return exitCode;
+}
+
+/**
+ * Where a foreground container's output is logged as it is copied: the same
+ * json-file log (and rotation) a monitor keeps for a detached one, so `logs`
+ * and a later `start` see one history; none with --log-driver none.
+ */
+function logTarget(req: Pick<RunRequest, "root" | "logConfig">, id: string): LogTarget | undefined {
+  const c = req.logConfig;
+  if (c?.driver === "none") return undefined;
+  return { path: containerPaths(req.root, id).log, ...(c?.maxSize ? { maxSize: c.maxSize } : {}), ...(c?.maxFile ? { maxFile: c.maxFile } : {}) };
 }
 
 function thermalThrottleDirs(): string[] {

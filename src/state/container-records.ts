@@ -17,7 +17,9 @@ export type ContainerStatus = "created" | "running" | "restarting" | "exited";
 
 export type RestartPolicyName = "no" | "on-failure" | "always" | "unless-stopped";
 export interface RestartPolicy { name: RestartPolicyName; maximumRetryCount: number }
-export interface LogConfig { maxSize?: number; maxFile?: number }
+/** --log-driver (absent: json-file, Docker's default) and json-file's --log-opt max-size, max-file. */
+export interface LogConfig { driver?: LogDriver; maxSize?: number; maxFile?: number }
+export type LogDriver = "json-file" | "none";
 
 export interface Owner { pid: number; startTime: string }
 
@@ -79,7 +81,7 @@ export const checkContainerState: Check<ContainerState> = object({
   detached: optional(boolean),
   tty: optional(boolean),
   restartPolicy: optional(object({ name: oneOf("no", "on-failure", "always", "unless-stopped"), maximumRetryCount: integer })),
-  logConfig: optional(object({ maxSize: optional(number), maxFile: optional(integer) })),
+  logConfig: optional(object({ driver: optional(oneOf("json-file", "none")), maxSize: optional(number), maxFile: optional(integer) })),
   restartCount: optional(integer),
   cgroupParent: optional(string),
   capAdd: optional(arrayOf(string)),
