@@ -3,9 +3,10 @@
 // Docker where a daemon answers (the same busybox tarball, `docker import`ed).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, busyboxTarball, removeRoot, rootWithBusybox, tsbox, type Result } from "./helpers.js";
+import { CLI, busyboxTarball, removeRoot, rootWithBusybox, tsbox, until, type Result } from "./helpers.js";
 
 const SLOW = 120_000;
 let root: string;
@@ -199,5 +200,143 @@ describe("logs --until", () => {
       expect(d.stderr).toContain('invalid value for "until": failed to parse value as time or duration: "yesterday"');
     });
     expect(tsbox(root, ["rm", "until1"]).code).toBe(0);
+  }, SLOW);
+});
+
+// ---- Health checks ----
+
+interface Health { Status: string; FailingStreak: number; Log: { Start: string; End: string; ExitCode: number; Output: string }[] }
+
+function healthOf(name: string): Health | undefined {
+  const r = tsbox(root, ["inspect", name]);
+  expect(r.code).toBe(0);
+  return (JSON.parse(r.stdout) as { State: { Health?: Health } }[])[0]?.State.Health;
+}
+
+/** Host pids of health probes of the container (their argv names it). */
+function probesOf(id: string): number[] {
+  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try { return readFileSync(`/proc/${p}/cmdline`, "utf8").includes("health-check.cjs") && readFileSync(`/proc/${p}/cmdline`, "utf8").includes(id); }
+    catch { return false; }
+  }).map(Number);
+}
+
+function idOf(name: string): string {
+  return (JSON.parse(tsbox(root, ["inspect", name]).stdout) as { Id: string }[])[0]!.Id;
+}
+
+describe("health checks", () => {
+  it("run -d --health-cmd: starting, then healthy with the probes' log; ps shows it; unhealthy once stopped, its probes gone", async () => {
+    const run = tsbox(root, ["run", "-d", "--name", "h1", "--health-cmd", "echo checking; exit 0", "--health-interval", "300ms", "busybox", "sleep", "1000"]);
+    expect(run.code).toBe(0);
+    const first = healthOf("h1");
+    expect(first?.Status).toMatch(/^(starting|healthy)$/);
+    const h = await until(() => { const x = healthOf("h1"); return x && x.Log.length >= 2 ? x : undefined; }, "two probes");
+    expect(h.Status).toBe("healthy");
+    expect(h.FailingStreak).toBe(0);
+    expect(h.Log[0]).toMatchObject({ ExitCode: 0, Output: "checking\n" });
+    expect(Date.parse(h.Log[0]!.End)).toBeGreaterThanOrEqual(Date.parse(h.Log[0]!.Start));
+    expect(tsbox(root, ["ps", "--format", "json"]).stdout).toMatch(/"Status":"Up [^"]* \(healthy\)"/);
+    const insp = JSON.parse(tsbox(root, ["inspect", "h1"]).stdout) as { Config: { Healthcheck: unknown } }[];
+    expect(insp[0]?.Config.Healthcheck).toEqual({ Test: ["CMD-SHELL", "echo checking; exit 0"], Interval: 300e6 });
+    await until(() => healthOf("h1")!.Log.length === 5 || undefined, "five probes");
+    await new Promise((r) => setTimeout(r, 700));
+    expect(healthOf("h1")!.Log.length).toBe(5); // Docker keeps the last 5
+    const id = idOf("h1");
+    expect(tsbox(root, ["stop", "-t", "1", "h1"]).code).toBe(0);
+    expect(healthOf("h1")?.Status).toBe("unhealthy");
+    await until(() => probesOf(id).length === 0 || undefined, "no probe left");
+    expect(tsbox(root, ["rm", "h1"]).code).toBe(0);
+  }, SLOW);
+
+  it("a failing check turns unhealthy after --health-retries, with the exit code and output", async () => {
+    expect(tsbox(root, ["run", "-d", "--name", "h2", "--health-cmd", "echo bad >&2; exit 3", "--health-interval", "200ms",
+      "--health-retries", "2", "busybox", "sleep", "1000"]).code).toBe(0);
+    const h = await until(() => { const x = healthOf("h2"); return x?.Status === "unhealthy" ? x : undefined; }, "unhealthy");
+    expect(h.FailingStreak).toBeGreaterThanOrEqual(2);
+    expect(h.Log[0]).toMatchObject({ ExitCode: 3, Output: "bad\n" });
+    expect(tsbox(root, ["ps"]).stdout).toMatch(/Up .* \(unhealthy\)/);
+    expect(tsbox(root, ["rm", "-f", "h2"]).code).toBe(0);
+  }, SLOW);
+
+  it("a probe past --health-timeout is -1 with Docker's message; one still running when the container goes is killed", async () => {
+    expect(tsbox(root, ["run", "-d", "--name", "h3", "--health-cmd", "sleep 30", "--health-interval", "100ms",
+      "--health-timeout", "300ms", "busybox", "sleep", "1000"]).code).toBe(0);
+    const h = await until(() => { const x = healthOf("h3"); return x?.Log.length ? x : undefined; }, "a probe");
+    expect(h.Log[0]).toMatchObject({ ExitCode: -1, Output: "Health check exceeded timeout (300ms)" });
+    withDocker(() => {
+      const n = dockerName("h3");
+      expect(docker(["run", "-d", "--name", n, "--health-cmd", "sleep 30", "--health-interval", "100ms", "--health-timeout", "300ms",
+        dockerImage, "sleep", "1000"]).code).toBe(0);
+      let out = "";
+      for (let i = 0; i < 100 && !out.includes("Health check"); i++) {
+        spawnSync("sleep", ["0.1"]);
+        out = docker(["inspect", "-f", "{{json .State.Health.Log}}", n]).stdout;
+      }
+      expect(out).toContain("Health check exceeded timeout (300ms)");
+      expect(out).toContain('"ExitCode":-1');
+      docker(["rm", "-f", n]);
+    });
+    const id = idOf("h3");
+    // A long probe (60 s timeout) in flight, then the container goes.
+    expect(tsbox(root, ["rm", "-f", "h3"]).code).toBe(0);
+    expect(tsbox(root, ["run", "-d", "--name", "h3b", "--health-cmd", "sleep 30", "--health-interval", "100ms",
+      "--health-timeout", "60s", "busybox", "sleep", "1000"]).code).toBe(0);
+    const id2 = idOf("h3b");
+    await until(() => probesOf(id2).length > 0 || undefined, "a probe running");
+    expect(tsbox(root, ["rm", "-f", "h3b"]).code).toBe(0);
+    await until(() => probesOf(id2).length === 0 && probesOf(id).length === 0 || undefined, "the probes gone with their containers");
+  }, SLOW);
+
+  it("a foreground run is probed by the CLI, and no probe outlives it", () => {
+    const r = tsbox(root, ["run", "--name", "h4", "--health-cmd", "true", "--health-interval", "200ms", "busybox", "sleep", "2"]);
+    expect(r.code).toBe(0);
+    const h = healthOf("h4")!;
+    expect(h.Log.length).toBeGreaterThanOrEqual(2);
+    expect(h.Log.every((p) => p.ExitCode === 0)).toBe(true);
+    expect(h.Status).toBe("unhealthy"); // as Docker reports a stopped container's
+    expect(probesOf(idOf("h4"))).toEqual([]);
+    expect(tsbox(root, ["rm", "h4"]).code).toBe(0);
+  }, SLOW);
+
+  it("the image's HEALTHCHECK runs; --health-* flags override it; --no-healthcheck disables it", async () => {
+    const ctx = mkdtempSync("/var/tmp/tsbox-health-ctx-");
+    try {
+      writeFileSync(join(ctx, "Dockerfile"), "FROM busybox\nHEALTHCHECK --interval=200ms --retries=1 CMD echo from-image\n");
+      const b = tsbox(root, ["build", "-q", "-t", "hcimg", ctx]);
+      expect(b.code, b.stderr).toBe(0);
+    } finally {
+      rmSync(ctx, { recursive: true, force: true });
+    }
+    expect(tsbox(root, ["run", "-d", "--name", "h5", "hcimg", "sleep", "1000"]).code).toBe(0);
+    const h = await until(() => { const x = healthOf("h5"); return x?.Log.length ? x : undefined; }, "the image's probe");
+    expect(h.Log[0]?.Output).toBe("from-image\n");
+    expect(tsbox(root, ["run", "-d", "--name", "h6", "--health-cmd", "echo from-flag", "hcimg", "sleep", "1000"]).code).toBe(0);
+    const insp = JSON.parse(tsbox(root, ["inspect", "h6"]).stdout) as { Config: { Healthcheck: unknown } }[];
+    expect(insp[0]?.Config.Healthcheck).toEqual({ Test: ["CMD-SHELL", "echo from-flag"], Interval: 200e6, Retries: 1 });
+    expect(tsbox(root, ["run", "-d", "--name", "h7", "--no-healthcheck", "hcimg", "sleep", "1000"]).code).toBe(0);
+    expect(healthOf("h7")).toBeUndefined();
+    const rows = tsbox(root, ["ps", "--format", "json"]).stdout.trim().split("\n").map((l) => JSON.parse(l) as { Names: string; Status: string });
+    expect(rows.find((r) => r.Names === "h7")?.Status).toMatch(/^Up [^(]*$/);
+    for (const n of ["h5", "h6", "h7"]) expect(tsbox(root, ["rm", "-f", n]).code).toBe(0);
+    expect(tsbox(root, ["rmi", "hcimg"]).code).toBe(0);
+  }, SLOW);
+
+  it("refuses bad --health-* values as Docker (125), leaving nothing", () => {
+    for (const [args, text] of [
+      [["--no-healthcheck", "--health-cmd", "true"], "--no-healthcheck conflicts with --health-* options"],
+      [["--health-interval", "-1s"], "--health-interval cannot be negative"],
+      [["--health-timeout", "soon"], 'invalid argument "soon" for "--health-timeout" flag: time: invalid duration "soon"'],
+      [["--health-retries", "-2"], "--health-retries cannot be negative"],
+    ] as const) {
+      const r = tsbox(root, ["run", "--rm", ...args, "busybox", "true"]);
+      expect([r.code, r.stderr]).toEqual([125, `tsbox: ${text}\n`]);
+      withDocker(() => {
+        const d = docker(["run", "--rm", ...args, dockerImage, "true"]);
+        expect(d.code).toBe(125);
+        expect(d.stderr).toContain(text);
+      });
+    }
+    expect(tsbox(root, ["ps", "-a", "-q"]).stdout).toBe("");
   }, SLOW);
 });

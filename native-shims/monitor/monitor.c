@@ -52,6 +52,13 @@ static char *decide_argv[64];  // the restart decider's argv (NULL-terminated), 
 static long long log_max_size;
 static long log_max_file = 1;
 static int no_log;  // --log-driver none
+// --health: the health checker's argv (one probe a run: src/cli/health-check.ts), started every
+// health_interval_ms after the previous one ended, the first that long after each launch.
+static char *health_argv[64];
+static long health_interval_ms;
+static pid_t checker;
+static struct timespec next_check;
+static void schedule_check(void);
 static int tty;
 static char **exit_command;
 
@@ -216,6 +223,7 @@ static int launch(char *msg, size_t msgn) {
     if (streams[i].fd >= 0) fcntl(streams[i].fd, F_SETFL, O_NONBLOCK);
   now_rfc3339(started_at, sizeof started_at);
   finished_at[0] = 0;
+  if (health_argv[0]) schedule_check();
   return 0;
 }
 
@@ -270,6 +278,44 @@ static void client_input(void) {
   }
 }
 
+static void schedule_check(void) {
+  clock_gettime(CLOCK_MONOTONIC, &next_check);
+  next_check.tv_sec += health_interval_ms / 1000;
+  next_check.tv_nsec += (health_interval_ms % 1000) * 1000000L;
+  if (next_check.tv_nsec >= 1000000000L) { next_check.tv_sec++; next_check.tv_nsec -= 1000000000L; }
+}
+
+// The poll timeout until the next probe is due: -1 without a health check or while one runs.
+static int check_timeout(void) {
+  if (!health_argv[0] || checker > 0) return -1;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long ms = (long)(next_check.tv_sec - now.tv_sec) * 1000 + (next_check.tv_nsec - now.tv_nsec) / 1000000;
+  return ms < 0 ? 0 : ms > 3600000 ? 3600000 : (int)ms;
+}
+
+// One probe: the checker runs with the monitor's /dev/null stdio and no signal blocked.
+static void start_check(void) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execv(health_argv[0], health_argv);
+    _exit(127);
+  }
+  if (pid > 0) checker = pid;
+  else schedule_check();  // fork failed: try again at the next interval
+}
+
+// The container is gone: a probe still running has nothing left to check.
+static void stop_check(void) {
+  if (checker <= 0) return;
+  kill(checker, SIGKILL);
+  while (waitpid(checker, NULL, 0) < 0 && errno == EINTR) {}
+  checker = 0;
+}
+
 // Until the child has exited and its output is drained; returns its exit code.
 static int supervise(int sfd) {
   int status = -1;
@@ -285,7 +331,11 @@ static int supervise(int sfd) {
     if (client_fd >= 0) { p[n].fd = client_fd; p[n].events = POLLIN; idx[n++] = -3; }
     // Once the child is gone, a pty's or a daemonised grandchild's output may
     // never end: drain for a moment only.
-    if (poll(p, (nfds_t)n, status >= 0 ? 200 : -1) == 0) break;
+    if (poll(p, (nfds_t)n, status >= 0 ? 200 : check_timeout()) == 0) {
+      if (status >= 0) break;
+      start_check();
+      continue;
+    }
     for (int i = 1; i < streams_end; i++)
       if (p[i].revents) pump(&streams[idx[i]]);
     for (int i = streams_end; i < n; i++) {
@@ -298,8 +348,11 @@ static int supervise(int sfd) {
       while (read(sfd, &si, sizeof si) == sizeof si) {}
       int st;
       pid_t w;
-      while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+      while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
         if (w == child) status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+        if (w == checker) { checker = 0; schedule_check(); }
+      }
+      if (status >= 0) stop_check();
     }
   }
   for (int i = 0; i < 2; i++)
@@ -342,6 +395,15 @@ static int parse_args(int argc, char **argv) {
     if (!strcmp(a, "--no-log")) { no_log = 1; continue; }
     if (!strcmp(a, "--exit-command")) { exit_command = argv + i + 1; break; }
     if (!v) return -1;
+    if (!strcmp(a, "--health")) {  // --health INTERVAL_MS N ARG1 … ARGN
+      long n = i + 2 < argc ? atol(argv[i + 2]) : 0;
+      health_interval_ms = atol(v);
+      if (health_interval_ms < 1 || n < 1 || n >= (long)(sizeof health_argv / sizeof *health_argv) || i + 2 + n >= argc) return -1;
+      for (long k = 0; k < n; k++) health_argv[k] = argv[i + 3 + k];
+      health_argv[n] = NULL;
+      i += 2 + (int)n;
+      continue;
+    }
     if (!strcmp(a, "--decide")) {  // --decide N ARG1 … ARGN
       long n = atol(v);
       if (n < 1 || n >= (long)(sizeof decide_argv / sizeof *decide_argv) || i + 1 + n >= argc) return -1;

@@ -375,6 +375,8 @@ export class Builder {
       const code = await runContainer({
         // A build step's output is the build's, not a container log anyone reads.
         root: this.req.root, image: state.image.id, autoRemove: true, output: this.req.output, logConfig: { driver: "none" },
+        // Docker runs no HEALTHCHECK in a build step.
+        health: { interval: 0, timeout: 0, startPeriod: 0, retries: 0, none: true },
         flags: {
           cmd, entrypoint: "", env: [...args, ...proxies], ...(state.config.WorkingDir ? { workdir: state.config.WorkingDir } : {}),
           ...(state.config.User ? { user: state.config.User } : {}), network: this.req.network ?? "bridge",

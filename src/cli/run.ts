@@ -14,6 +14,7 @@ import type { LogConfig, RestartPolicy } from "../state/container-store.js";
 import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../oci/units.js";
 import { collect, hostList, prepare, readText } from "./common.js";
 import { inlineSecurityOpts } from "../oci/seccomp/security-opt.js";
+import { parseHealthDuration, type HealthFlags } from "../oci/healthcheck.js";
 
 export function registerRun(program: Command): void {
   program.command("run")
@@ -25,6 +26,12 @@ export function registerRun(program: Command): void {
     .option("-d, --detach", "Run container in background and print container ID", false)
     .option("--restart <policy>", "Restart policy to apply when a container exits", "no")
     .option("--log-driver <driver>", "Logging driver for the container (json-file, none)", "json-file")
+    .option("--health-cmd <cmd>", "Command to run to check health")
+    .option("--health-interval <duration>", "Time between running the check (ms|s|m|h) (default 0s)")
+    .option("--health-timeout <duration>", "Maximum time to allow one check to run (ms|s|m|h) (default 0s)")
+    .option("--health-retries <n>", "Consecutive failures needed to report unhealthy")
+    .option("--health-start-period <duration>", "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)")
+    .option("--no-healthcheck", "Disable any container-specified HEALTHCHECK")
     .option("--log-opt <opt>", "Log driver options (max-size, max-file)", collect, [])
     .option("--name <name>", "Assign a name to the container")
     .option("-e, --env <KEY=VALUE>", "Set environment variables", collect, [])
@@ -141,9 +148,10 @@ export function registerRun(program: Command): void {
       if (pull !== "missing" && pull !== "always" && pull !== "never") {
         throw new UsageError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`);
       }
+      const health = healthFlags(o);
       const { runContainer } = await import("../runtime/run.js");
       process.exitCode = await runContainer({
-        root: g.root, image, flags, network, autoRemove: Boolean(o.rm), restartPolicy, pull, pullImage: pullToStderr(g.root),
+        root: g.root, image, flags, network, autoRemove: Boolean(o.rm), restartPolicy, pull, pullImage: pullToStderr(g.root), health,
         ...(logConfig.driver || logConfig.maxSize || logConfig.maxFile ? { logConfig } : {}),
         ...(o.detach ? { detach: (id: string) => { process.stdout.write(`${id}\n`); } } : {}),
         ...(o.name !== undefined ? { name: String(o.name) } : {}),
@@ -184,6 +192,27 @@ export function networkFlags(o: Record<string, unknown>, network: string): Netwo
     addHosts: o.addHost as string[],
     ...(o.networkWeight !== undefined ? { weight: checkWeight(String(o.networkWeight)) } : {}),
     ...(o.networkRate !== undefined ? { rate: parseRate(String(o.networkRate), "--network-rate") } : {}),
+  };
+}
+
+/** --health-cmd, --health-interval, …, --no-healthcheck as given (checked for form; merged with the image's at run). */
+export function healthFlags(o: Record<string, unknown>): HealthFlags {
+  const dur = (v: unknown, flag: string): number => (v === undefined ? 0 : parseHealthDuration(String(v), flag));
+  let retries = 0;
+  if (o.healthRetries !== undefined) {
+    const v = String(o.healthRetries);
+    if (!/^-?[0-9]+$/.test(v)) throw new UsageError(`invalid argument "${v}" for "--health-retries" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
+    retries = Number(v);
+    if (retries < 0) throw new UsageError("--health-retries cannot be negative");
+  }
+  return {
+    ...(o.healthCmd !== undefined ? { cmd: String(o.healthCmd) } : {}),
+    interval: dur(o.healthInterval, "--health-interval"),
+    timeout: dur(o.healthTimeout, "--health-timeout"),
+    startPeriod: dur(o.healthStartPeriod, "--health-start-period"),
+    retries,
+    // commander's --no-X sets X to false (default true)
+    none: o.healthcheck === false,
   };
 }
 

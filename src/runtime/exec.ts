@@ -16,6 +16,7 @@ import type { Spec, SpecCapabilities } from "../oci/spec.js";
 import { currentCapabilities } from "../native/capabilities.js";
 import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedPipes } from "./stdio.js";
 import { realHost, type Host } from "./host.js";
+import type { OutputFds } from "../native/launcher.js";
 import { resolveUser } from "../oci/user.js";
 import { forgoWarm } from "../network/index.js";
 
@@ -32,6 +33,8 @@ export interface ExecRequest {
   user?: string;
   /** --privileged: every capability tsbox holds, for this process only (as moby's exec) */
   privileged?: boolean;
+  /** where the output goes (default: this process's 1 and 2): a health probe's capture */
+  output?: OutputFds;
 }
 
 const MAX_ETC_FILE = 4 << 20;
@@ -138,7 +141,7 @@ export async function execInContainer(req: ExecRequest, host: Pick<Host, "native
     // Docker gives 126 for an exec that fails to start ("OCI runtime exec failed"), e.g. -w /missing.
     if (!started.ok) throw new LaunchError(started.message, started.code === 125 ? 126 : started.code);
     // Last: once copying, the fds are the copier's.
-    if (!tty && !req.detach) copy = attachPipes(native, pipes);
+    if (!tty && !req.detach) copy = attachPipes(native, pipes, req.output);
   } catch (e) {
     stopForwarding();
     native.abort(child);

@@ -1,6 +1,7 @@
 // `tsbox inspect` of a container: Docker's shape (the fields users script
 // against), from the state, the spec (config.json) and the container dirs.
 
+import { containerHealth } from "./health.js";
 import { join } from "node:path";
 import { CorruptContainerError } from "../errors.js";
 import { containerPaths, readSpec, type ContainerState } from "../state/container-store.js";
@@ -12,6 +13,7 @@ const ZERO_TIME = "0001-01-01T00:00:00Z";
 
 export function inspectContainer(root: string, s: ContainerState): Record<string, unknown> {
   const paths = containerPaths(root, s.id);
+  const health = containerHealth(root, s);
   let spec: Spec | undefined;
   try {
     spec = readSpec(root, s.id); // absent while being created
@@ -41,6 +43,7 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
       Error: "",
       StartedAt: s.startedAt ?? ZERO_TIME,
       FinishedAt: s.finishedAt ?? ZERO_TIME,
+      ...(health ? { Health: health } : {}),
     },
     Image: `sha256:${s.imageId.replace(/^sha256:/, "")}`,
     ResolvConfPath: paths.resolvConf,
@@ -101,6 +104,7 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
       Image: s.image,
       WorkingDir: spec?.process.cwd ?? "",
       User: spec ? `${spec.process.user.uid}:${spec.process.user.gid}` : "",
+      ...(s.healthcheck ? { Healthcheck: s.healthcheck } : {}),
     },
     NetworkSettings: networkSettings(net, attached),
     ResolvedConfigPath: join(paths.dir, "config.json"),

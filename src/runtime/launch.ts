@@ -14,6 +14,7 @@ import { containerPaths, writeState, type ContainerState } from "../state/contai
 import { crashPoint } from "../state/crash.js";
 import type { Host } from "./host.js";
 import type { MonitorLauncher } from "./monitor.js";
+import { healthCheckCommand, healthIntervalMs } from "./health.js";
 
 /** Does tsbox enforce device rules here (v2: the kernel takes the BPF device filter)? */
 export function deviceRulesEnforced(h: Hierarchy, native: NativeLauncher): boolean {
@@ -39,11 +40,13 @@ export function createContainerCgroup(host: Pick<Host, "native" | "cgroups">, h:
 export async function launchMonitored(root: string, state: ContainerState, cgroup: Cgroup,
   monitor: MonitorLauncher): Promise<ContainerState> {
   crashPoint("monitor");
+  const interval = healthIntervalMs(state);
   const m = await monitor.launch({
     paths: containerPaths(root, state.id), cgroupDirs: cgroup.dirs, tty: Boolean(state.tty),
     ...(state.restartPolicy ? { restartPolicy: state.restartPolicy } : {}),
     ...(state.logConfig ? { logConfig: state.logConfig } : {}),
     ...(state.autoRemove ? { exitCommand: selfCommand(root, ["rm", "-f", state.id]) } : {}),
+    ...(interval !== undefined ? { health: { intervalMs: interval, argv: healthCheckCommand(root, state.id) } } : {}),
   });
   crashPoint("started");
   const running: ContainerState = {

@@ -29,6 +29,8 @@ export interface MonitorRequest {
   logConfig?: LogConfig;
   /** run when the container is gone for good (conmon's --exit-command), e.g. `tsbox rm -f` for --rm */
   exitCommand?: string[];
+  /** a health check: one probe's argv, started every intervalMs (runtime/health.ts) */
+  health?: { intervalMs: number; argv: string[] };
 }
 
 export interface Monitored { pid: number; owner: Owner }
@@ -48,6 +50,7 @@ export async function launchMonitor(req: MonitorRequest): Promise<Monitored> {
   const oom = oomFile(req.cgroupDirs);
   if (oom) args.push("--oom-file", oom);
   if (req.tty) args.push("--tty");
+  if (req.health) args.push("--health", String(req.health.intervalMs), String(req.health.argv.length), ...req.health.argv);
   if (req.restartPolicy && req.restartPolicy.name !== "no") {
     const decide = restartDeciderCommand(req.restartPolicy);
     args.push("--decide", String(decide.length), ...decide);

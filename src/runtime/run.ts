@@ -32,6 +32,8 @@ import { Undo } from "../util/undo.js";
 import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedPipes } from "./stdio.js";
 import { grantableRlimits } from "../oci/rlimits.js";
 import { writePlan } from "./monitor.js";
+import { startHealthChecks } from "./health.js";
+import { containerHealthcheck, type HealthFlags, type Healthcheck } from "../oci/healthcheck.js";
 import { cgroupMountInfo, createContainerCgroup, deviceRulesEnforced, launchMonitored } from "./launch.js";
 import type { Plan } from "../native/launch-plan.js";
 import { realHost, type CgroupHost, type Host } from "./host.js";
@@ -66,9 +68,13 @@ export interface RunRequest {
   pull?: PullPolicy;
   /** pulls a reference into the store (the CLI's, with its progress on stderr); absent: no pull */
   pullImage?: (ref: string) => Promise<void>;
+  /** --health-* and --no-healthcheck; absent: the image's HEALTHCHECK as it is */
+  health?: HealthFlags;
 }
 
 export type PullPolicy = "missing" | "always" | "never";
+
+const NO_HEALTH_FLAGS: HealthFlags = { interval: 0, timeout: 0, startPeriod: 0, retries: 0, none: false };
 
 /**
  * The image to run: pulled first with --pull=always; pulled when the store
@@ -109,8 +115,9 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
   let running: Foreground;
   try {
     const net = resolveNetworkConfig(req.root, networkFlags(req), image.config.config.ExposedPorts);
+    const healthcheck = containerHealthcheck(image.config.config.Healthcheck, req.health ?? NO_HEALTH_FLAGS);
     const made = containerSpec(req, image, id, paths, hierarchy, enforced, host.cgroups, net);
-    const state = createContainer(req, image, id, paths, made.spec, net, undo);
+    const state = createContainer(req, image, id, paths, made.spec, net, undo, healthcheck);
     const cgroup = createContainerCgroup(host, hierarchy, id, req.flags.cgroupParent, enforced);
     undo.push(() => cgroup.destroy());
     cgroup.apply(made.spec.linux.resources);
@@ -189,7 +196,7 @@ function etcFiles(paths: ContainerPaths): { hostname: string; hosts: string; res
 
 /** Reserves the name and writes the container's directory, /etc files, config.json and state.json (status created). */
 function createContainer(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, spec: Spec,
-  net: ContainerNetworkConfig, undo: Undo): ContainerState {
+  net: ContainerNetworkConfig, undo: Undo, healthcheck: Healthcheck | undefined): ContainerState {
   const name = reserveName(req.root, id, req.name);
   undo.push(() => removeContainerDir(req.root, { id, name }));
   createContainerDirs(paths);
@@ -208,6 +215,7 @@ function createContainer(req: RunRequest, image: ResolvedImage, id: string, path
     ...(req.flags.privileged ? { privileged: true } : {}),
     ...(req.flags.securityOpt?.length ? { securityOpt: req.flags.securityOpt } : {}),
     config: containerConfig(image.config.config, req.flags, process.env),
+    ...(healthcheck ? { healthcheck } : {}),
   };
   writeState(req.root, state);
   crashPoint("create");
@@ -272,7 +280,10 @@ function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, cr
 async function waitForeground(host: Host, req: RunRequest, fg: Foreground): Promise<number> {
   const native = host.native;
   const terminal = fg.copy ?? attachTerminal(native, native.ptyMaster(fg.pid), req.flags.interactive, logTarget(req, fg.state.id));
+  // No monitor keeps a foreground container: the CLI starts its probes.
+  const stopHealth = startHealthChecks(req.root, fg.state);
   const exitCode = await native.wait(fg.pid);
+  await stopHealth();
   fg.stopForwarding();
   await terminal.close();
 

@@ -11,6 +11,7 @@ import {
   ShapeError, arrayOf, boolean, integer, matching, number, object, oneOf, optional, parseChecked, recordOf, string, type Check,
 } from "../util/shape.js";
 import type { ContainerConfig } from "../oci/container-config.js";
+import type { Healthcheck } from "../oci/healthcheck.js";
 import type { Spec } from "../oci/spec.js";
 
 export type ContainerStatus = "created" | "running" | "restarting" | "exited";
@@ -55,7 +56,27 @@ export interface ContainerState {
   securityOpt?: string[];
   /** the image's config with the run's flags over it (inspect's Config; what commit starts from) */
   config?: ContainerConfig;
+  /** the health check (the image's HEALTHCHECK with --health-* over it); absent: none */
+  healthcheck?: Healthcheck;
 }
+
+export type HealthStatus = "starting" | "healthy" | "unhealthy";
+export interface HealthProbe { Start: string; End: string; ExitCode: number; Output: string }
+/** health.json, written by the health checker after each probe (runtime/health.ts). */
+export interface HealthRecord {
+  /** the run it is about (the container's startedAt then): a later run starts again from "starting" */
+  startedAt: string;
+  Status: HealthStatus;
+  FailingStreak: number;
+  Log: HealthProbe[];
+}
+
+export const checkHealthRecord: Check<HealthRecord> = object({
+  startedAt: string,
+  Status: oneOf("starting", "healthy", "unhealthy"),
+  FailingStreak: integer,
+  Log: arrayOf(object({ Start: string, End: string, ExitCode: integer, Output: string })),
+});
 
 /** What a monitor reports (monitor.json): its wire format is the monitor protocol's. */
 export type { MonitorStatus } from "../native/monitor-protocol.js";
@@ -89,6 +110,9 @@ export const checkContainerState: Check<ContainerState> = object({
   privileged: optional(boolean),
   config: optional(object({
     Entrypoint: nullableStrings, Cmd: nullableStrings, Env: arrayOf(string), WorkingDir: string, User: string,
+  })),
+  healthcheck: optional(object({
+    Test: arrayOf(string), Interval: optional(number), Timeout: optional(number), StartPeriod: optional(number), Retries: optional(integer),
   })),
 });
 
