@@ -92,24 +92,24 @@ static size_t line_end(char *out, int stream, const char *t) {
 
 // The stream's unfinished line, logged now (end: line_end's).
 static void emit(struct json_log *l, int stream, const char *end, size_t end_len) {
-  size_t len = l->line[stream].len;
-  if (len == 0 || l->fd < 0) { l->line[stream].len = 0; return; }
+  size_t len = l->line_len[stream];
+  if (len == 0 || l->fd < 0) { l->line_len[stream] = 0; return; }
   if (l->out_len + len * 6 + 256 > sizeof l->out) flush(l);
   char *start = l->out + l->out_len, *p = start;
   memcpy(p, "{\"log\":\"", 8);
-  p = json_escape(p + 8, l->line[stream].buf, len);
+  p = json_escape(p + 8, l->line[stream], len);
   memcpy(p, end, end_len);
   p += end_len;
   size_t n = (size_t)(p - start);
   l->out_len += n;
   if (l->max_size > 0 && l->size > 0 && l->size + (long long)n > l->max_size) rotate(l, (size_t)(start - l->out));
   l->size += (long long)n;
-  l->line[stream].len = 0;
+  l->line_len[stream] = 0;
 }
 
 int json_log_open(struct json_log *l, const char *path, long long max_size, long max_file) {
   l->out_len = 0;
-  l->line[0].len = l->line[1].len = 0;
+  l->line_len[0] = l->line_len[1] = 0;
   l->max_size = max_size;
   l->max_file = max_file > 0 ? max_file : 1;
   snprintf(l->path, sizeof l->path, "%s", path);
@@ -124,19 +124,19 @@ void json_log_append(struct json_log *l, int stream, const char *p, size_t n) {
   size_t end_len = line_end(end, stream, t);
   for (size_t i = 0; i < n;) {
     // Up to the next newline, or what fills the line.
-    size_t room = sizeof l->line[stream].buf - l->line[stream].len;
+    size_t room = sizeof l->line[stream] - l->line_len[stream];
     const char *nl = memchr(p + i, '\n', n - i < room ? n - i : room);
     size_t take = nl ? (size_t)(nl - (p + i)) + 1 : (n - i < room ? n - i : room);
-    memcpy(l->line[stream].buf + l->line[stream].len, p + i, take);
-    l->line[stream].len += take;
+    memcpy(l->line[stream] + l->line_len[stream], p + i, take);
+    l->line_len[stream] += take;
     i += take;
-    if (nl || l->line[stream].len == sizeof l->line[stream].buf) emit(l, stream, end, end_len);
+    if (nl || l->line_len[stream] == sizeof l->line[stream]) emit(l, stream, end, end_len);
   }
   flush(l);
 }
 
 void json_log_end(struct json_log *l, int stream) {
-  if (l->fd < 0 || l->line[stream].len == 0) return;
+  if (l->fd < 0 || l->line_len[stream] == 0) return;
   char t[40], end[128];
   now_rfc3339(t, sizeof t);
   size_t end_len = line_end(end, stream, t);

@@ -8,14 +8,15 @@
 
 #define JSON_LOG_LINE_MAX 16384  // Docker splits longer lines at 16 KiB too
 
+// The small fields first, the buffers after: an idle monitor touches only the first page.
 struct json_log {
   int fd;  // -1: no log (not opened, or it failed)
   long long size, max_size;
   long max_file;
+  size_t line_len[2], out_len;
   char path[4096];
-  struct { char buf[JSON_LOG_LINE_MAX]; size_t len; } line[2];  // 0 stdout, 1 stderr: the unfinished line
+  char line[2][JSON_LOG_LINE_MAX];  // 0 stdout, 1 stderr: the unfinished line
   char out[JSON_LOG_LINE_MAX * 6 + 256];  // formatted lines not written yet (one read's worth)
-  size_t out_len;
 };
 
 // Opens (appends to) path; max_size 0: never rotated. Returns 0 or -errno (l->fd is then -1).

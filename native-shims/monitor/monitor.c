@@ -62,7 +62,7 @@ static void schedule_check(void);
 static int tty;
 static char **exit_command;
 
-static struct json_log clog = {.fd = -1};
+static struct json_log clog;  // in .bss (fd set to -1 first thing): its buffers cost nothing until used
 
 struct stream { int fd; int index; };  // index: the log's stream, 0 stdout, 1 stderr
 static struct stream streams[2];
@@ -76,6 +76,12 @@ static struct stream streams[2];
 static int listen_fd = -1, client_fd = -1;
 static unsigned char frame[3 + 65535];
 static size_t frame_len;
+// --attach-first (`run -it`, whose CLI attaches right after the launch): the
+// terminal's output until the first client connects is kept for it (up to
+// 64 KiB), so a command's first lines reach the terminal as in the foreground.
+static int hold_output;
+static char held[65536];
+static size_t held_len;
 
 static pid_t child;
 static int restart_count;
@@ -129,6 +135,11 @@ static int pump(struct stream *s) {
     close(s->fd);
     s->fd = -1;
     return 0;
+  }
+  if (hold_output && client_fd < 0) {
+    size_t k = (size_t)r < sizeof held - held_len ? (size_t)r : sizeof held - held_len;
+    memcpy(held + held_len, buf, k);
+    held_len += k;
   }
   if (client_fd >= 0 && send(client_fd, buf, (size_t)r, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN) {
     close(client_fd);
@@ -247,6 +258,16 @@ static void accept_client(void) {
   if (client_fd >= 0) close(client_fd);  // the newest attach wins, as one terminal
   client_fd = c;
   frame_len = 0;
+  if (hold_output) {  // the first client: what the terminal wrote before it came
+    hold_output = 0;
+    for (size_t off = 0; off < held_len;) {
+      ssize_t w = send(client_fd, held + off, held_len - off, MSG_NOSIGNAL);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) break;
+      off += (size_t)w;
+    }
+    held_len = 0;
+  }
 }
 
 // Input and resizes from the attached client, to the terminal.
@@ -393,6 +414,7 @@ static int parse_args(int argc, char **argv) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--tty")) { tty = 1; continue; }
     if (!strcmp(a, "--no-log")) { no_log = 1; continue; }
+    if (!strcmp(a, "--attach-first")) { hold_output = 1; continue; }
     if (!strcmp(a, "--exit-command")) { exit_command = argv + i + 1; break; }
     if (!v) return -1;
     if (!strcmp(a, "--health")) {  // --health INTERVAL_MS N ARG1 … ARGN
@@ -522,6 +544,7 @@ int main(int argc, char **argv) {
   sigaddset(&chld, SIGCHLD);
   int sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 
+  clog.fd = -1;
   if (!no_log) {
     char log_path[4200];
     path_in_dir(log_path, sizeof log_path, "container.log");
@@ -575,7 +598,27 @@ int main(int argc, char **argv) {
     for (int tries = 0; tries < 50 && rmdir(cgroups[i]) < 0 && errno == EBUSY; tries++) sleep_ms(20);
   write_status("exited", code, oom);
   json_log_close(&clog);
-  if (client_fd >= 0) close(client_fd);  // the attached client sees the end
+  if (hold_output && listen_fd >= 0) {
+    // run -it whose command ended before its CLI attached: the CLI still gets its output and exit (5 s at most).
+    struct pollfd p = {listen_fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) > 0) accept_client();
+  }
+  if (client_fd >= 0) {
+    // The attached client sees the end (EOF) with the exit already in
+    // monitor.json, reads it, and closes; only then may an exit command
+    // (--rm's `rm -f`) remove the container. A client that does not close is
+    // not waited for more than 2 s.
+    shutdown(client_fd, SHUT_WR);
+    for (int i = 0; i < 20; i++) {
+      struct pollfd p = {client_fd, POLLIN, 0};
+      if (poll(&p, 1, 100) < 0 && errno != EINTR) break;
+      if (!p.revents) continue;
+      char drop[4096];
+      ssize_t r = read(client_fd, drop, sizeof drop);
+      if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) break;
+    }
+    close(client_fd);
+  }
   if (listen_fd >= 0) close(listen_fd);
   if (exit_command && exit_command[0]) {
     execv(exit_command[0], exit_command);

@@ -14,15 +14,22 @@ function timeoutFlag(v: string | undefined): number {
 
 /**
  * The container's terminal through its monitor (-t), or its output (from the
- * log, from now on) without one; resolves with its exit code once it exits.
+ * log, from now on) without one; resolves with its exit code once it exits,
+ * or 1 once the detach keys are typed (Docker's `read escape sequence`).
  */
-async function attach(root: string, id: string, interactive: boolean, since: string): Promise<number> {
+async function attach(root: string, id: string, interactive: boolean, since: string, detachKeys?: string): Promise<number> {
   const { readState } = await import("../state/container-store.js");
   const { waitExited } = await import("../runtime/container-control.js");
   const s = readState(root, id);
   if (s?.tty) {
-    const { attachTerminal } = await import("../runtime/attach.js");
-    await attachTerminal(root, id, interactive);
+    const [{ attachTerminal }, { parseDetachKeys, DEFAULT_DETACH_KEYS }] =
+      await Promise.all([import("../runtime/attach.js"), import("../runtime/detach-keys.js")]);
+    const end = await attachTerminal(root, id, interactive, parseDetachKeys(detachKeys ?? DEFAULT_DETACH_KEYS));
+    if (end.detached) {
+      process.stderr.write("read escape sequence\n");
+      return 1;
+    }
+    if (end.state?.status === "exited") return end.state.exitCode ?? 0;
   } else {
     const { showLogs } = await import("../runtime/logs.js");
     await showLogs(root, id, { follow: true, timestamps: false, since }, {
@@ -92,7 +99,8 @@ function registerStart(program: Command): void {
     .argument("<container...>")
     .option("-a, --attach", "Attach STDOUT/STDERR and forward signals", false)
     .option("-i, --interactive", "Attach container's STDIN", false)
-    .action(async (refs: string[], o: { attach: boolean; interactive: boolean }, cmd: Command) => {
+    .option("--detach-keys <keys>", "Override the key sequence for detaching a container")
+    .action(async (refs: string[], o: { attach: boolean; interactive: boolean; detachKeys?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const { startContainer } = await import("../runtime/start.js");
       if (o.attach || o.interactive) {
@@ -100,7 +108,7 @@ function registerStart(program: Command): void {
         // Every line of this run is logged after this instant.
         const since = new Date().toISOString();
         const s = await startContainer(g.root, refs[0]!);
-        process.exitCode = await attach(g.root, s.id, o.interactive, since);
+        process.exitCode = await attach(g.root, s.id, o.interactive, since, o.detachKeys);
         return;
       }
       await eachArg(refs, async (ref) => {
@@ -114,13 +122,14 @@ function registerAttach(program: Command): void {
   program.command("attach")
     .description("Attach local standard input, output, and error streams to a running container")
     .argument("<container>")
-    .action(async (ref: string, _o: unknown, cmd: Command) => {
+    .option("--detach-keys <keys>", "Override the key sequence for detaching a container")
+    .action(async (ref: string, o: { detachKeys?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const { findContainer } = await import("../state/container-store.js");
       const { isLive } = await import("../runtime/container-control.js");
       const s = findContainer(g.root, ref);
       if (!isLive(s)) throw new TsboxError("You cannot attach to a stopped container, start it first");
-      process.exitCode = await attach(g.root, s.id, true, new Date().toISOString());
+      process.exitCode = await attach(g.root, s.id, true, new Date().toISOString(), o.detachKeys);
     });
 }
 

@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { UsageError } from "../errors.js";
+import { TsboxError, UsageError } from "../errors.js";
 import {
   parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, statBlockDevice, throttleFlags,
 } from "../oci/device-flags.js";
@@ -15,6 +15,7 @@ import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from ".
 import { collect, hostList, prepare, readText } from "./common.js";
 import { inlineSecurityOpts } from "../oci/seccomp/security-opt.js";
 import { parseHealthDuration, type HealthFlags } from "../oci/healthcheck.js";
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from "../runtime/detach-keys.js";
 
 export function registerRun(program: Command): void {
   program.command("run")
@@ -24,6 +25,9 @@ export function registerRun(program: Command): void {
     .passThroughOptions()
     .option("--rm", "Automatically remove the container when it exits", false)
     .option("-d, --detach", "Run container in background and print container ID", false)
+    .option("-a, --attach <stream>", "Attach to STDIN, STDOUT or STDERR", collect, [])
+    .option("--sig-proxy", "Proxy received signals to the process (non-TTY mode only)", true)
+    .option("--no-sig-proxy", "Do not proxy received signals to the process")
     .option("--restart <policy>", "Restart policy to apply when a container exits", "no")
     .option("--log-driver <driver>", "Logging driver for the container (json-file, none)", "json-file")
     .option("--health-cmd <cmd>", "Command to run to check health")
@@ -58,6 +62,7 @@ export function registerRun(program: Command): void {
     .option("--pull <policy>", 'Pull image before running ("always"|"missing"|"never")', "missing")
     .option("-i, --interactive", "Keep STDIN open", false)
     .option("-t, --tty", "Allocate a pseudo-TTY", false)
+    .option("--detach-keys <keys>", "Override the key sequence for detaching a container (default \"ctrl-p,ctrl-q\")")
     .option("--init", "Run an init inside the container that forwards signals and reaps processes", false)
     .option("--read-only", "Mount the container's root filesystem as read only", false)
     .option("-v, --volume <host:ctr[:ro]>", "Bind mount a volume", collect, [])
@@ -149,9 +154,18 @@ export function registerRun(program: Command): void {
         throw new UsageError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`);
       }
       const health = healthFlags(o);
+      const attach = attachStreams(o.attach as string[]);
+      // Docker's client: exit 1, its own check before the daemon's.
+      if (attach && o.detach) throw new TsboxError("conflicting options: cannot specify both --attach and --detach", 1);
+      // -it in the foreground: under a monitor and attached, so that the detach keys can leave it running.
+      const detachKeys = flags.tty && flags.interactive && !o.detach
+        ? parseDetachKeys(o.detachKeys === undefined ? DEFAULT_DETACH_KEYS : String(o.detachKeys)) : undefined;
       const { runContainer } = await import("../runtime/run.js");
       process.exitCode = await runContainer({
         root: g.root, image, flags, network, autoRemove: Boolean(o.rm), restartPolicy, pull, pullImage: pullToStderr(g.root), health,
+        ...(detachKeys ? { detachKeys } : {}),
+        ...(attach ? { attach } : {}),
+        ...(o.sigProxy === false ? { noSigProxy: true } : {}),
         ...(logConfig.driver || logConfig.maxSize || logConfig.maxFile ? { logConfig } : {}),
         ...(o.detach ? { detach: (id: string) => { process.stdout.write(`${id}\n`); } } : {}),
         ...(o.name !== undefined ? { name: String(o.name) } : {}),
@@ -193,6 +207,20 @@ export function networkFlags(o: Record<string, unknown>, network: string): Netwo
     ...(o.networkWeight !== undefined ? { weight: checkWeight(String(o.networkWeight)) } : {}),
     ...(o.networkRate !== undefined ? { rate: parseRate(String(o.networkRate), "--network-rate") } : {}),
   };
+}
+
+/** -a STDIN|STDOUT|STDERR (any case, repeatable): the streams attached; undefined without -a (all). */
+export function attachStreams(values: string[]): { stdin: boolean; stdout: boolean; stderr: boolean } | undefined {
+  if (values.length === 0) return undefined;
+  const a = { stdin: false, stdout: false, stderr: false };
+  for (const v of values) {
+    const k = v.toLowerCase();
+    if (k !== "stdin" && k !== "stdout" && k !== "stderr") {
+      throw new UsageError(`invalid argument "${v}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
+    }
+    a[k] = true;
+  }
+  return a;
 }
 
 /** --health-cmd, --health-interval, …, --no-healthcheck as given (checked for form; merged with the image's at run). */

@@ -17,7 +17,7 @@ export interface NativeLauncher {
    */
   spawn(plan: Plan): number;
   /** Clones the container's first process with fresh stdio pipes (shim.spawnWithPipes); it waits for start or abort. */
-  spawnWithPipes(plan: Plan): { pid: number; pipes: StdioPipes };
+  spawnWithPipes(plan: Plan, opts?: { splitOutput?: boolean }): { pid: number; pipes: StdioPipes };
   /** JOIN plans: releases the child into the container; the host pid of the process inside, to place in the cgroup. */
   startJoin(pid: number): number | undefined;
   /** Releases the child; waits until it exec'd or failed (125/126/127). */

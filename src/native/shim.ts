@@ -76,12 +76,13 @@ export interface StdioPipes {
  * "inherit"; none with PTY or "detached"; /dev/null where there is none), never
  * this process's own stdio: the caller copies. When this process's stdout and
  * stderr are one file (a terminal, `2>&1`) the container's stdout and stderr
- * share one pipe (order kept; no `stderr` then). The returned fds are the
+ * share one pipe (order kept; no `stderr` then), unless `splitOutput`. The returned fds are the
  * caller's to close (O_CLOEXEC, blocking).
  */
-export function spawnWithPipes(plan: Plan): { pid: number; pipes: StdioPipes } {
+export function spawnWithPipes(plan: Plan, opts: { splitOutput?: boolean } = {}): { pid: number; pipes: StdioPipes } {
   const strings = encodePlan(plan);
-  const pid = callInt("tsbox_spawn_stdio", [DataType.I32, DataType.StringArray], [strings.length, strings]);
+  const fn = opts.splitOutput ? "tsbox_spawn_stdio_split" : "tsbox_spawn_stdio";
+  const pid = callInt(fn, [DataType.I32, DataType.StringArray], [strings.length, strings]);
   if (pid < 0) {
     const message = callString("tsbox_last_error", [], []);
     throw new LaunchError(message || `launch failed: ${getSystemErrorName(pid)}`);

@@ -38,7 +38,7 @@ export function createContainerCgroup(host: Pick<Host, "native" | "cgroups">, h:
  * The restart policy, log options and --rm come from the state.
  */
 export async function launchMonitored(root: string, state: ContainerState, cgroup: Cgroup,
-  monitor: MonitorLauncher): Promise<ContainerState> {
+  monitor: MonitorLauncher, opts: { attachFirst?: boolean } = {}): Promise<ContainerState> {
   crashPoint("monitor");
   const interval = healthIntervalMs(state);
   const m = await monitor.launch({
@@ -46,6 +46,7 @@ export async function launchMonitored(root: string, state: ContainerState, cgrou
     ...(state.restartPolicy ? { restartPolicy: state.restartPolicy } : {}),
     ...(state.logConfig ? { logConfig: state.logConfig } : {}),
     ...(state.autoRemove ? { exitCommand: selfCommand(root, ["rm", "-f", state.id]) } : {}),
+    ...(opts.attachFirst ? { attachFirst: true } : {}),
     ...(interval !== undefined ? { health: { intervalMs: interval, argv: healthCheckCommand(root, state.id) } } : {}),
   });
   crashPoint("started");

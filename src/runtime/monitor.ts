@@ -29,6 +29,8 @@ export interface MonitorRequest {
   logConfig?: LogConfig;
   /** run when the container is gone for good (conmon's --exit-command), e.g. `tsbox rm -f` for --rm */
   exitCommand?: string[];
+  /** run -it: the terminal's output before the CLI attaches is kept for it */
+  attachFirst?: boolean;
   /** a health check: one probe's argv, started every intervalMs (runtime/health.ts) */
   health?: { intervalMs: number; argv: string[] };
 }
@@ -50,6 +52,7 @@ export async function launchMonitor(req: MonitorRequest): Promise<Monitored> {
   const oom = oomFile(req.cgroupDirs);
   if (oom) args.push("--oom-file", oom);
   if (req.tty) args.push("--tty");
+  if (req.attachFirst) args.push("--attach-first");
   if (req.health) args.push("--health", String(req.health.intervalMs), String(req.health.argv.length), ...req.health.argv);
   if (req.restartPolicy && req.restartPolicy.name !== "no") {
     const decide = restartDeciderCommand(req.restartPolicy);

@@ -3,7 +3,7 @@
 // that creates something registers its undo first, so a failure at any point
 // leaves nothing behind.
 
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, statSync, writeFileSync } from "node:fs";
 import { cpus, hostname } from "node:os";
 import { LaunchError, NotFoundError } from "../errors.js";
 import { cgroupSupport, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
@@ -18,7 +18,7 @@ import { log } from "../log.js";
 import { overlayLayers } from "../image/overlay-layers.js";
 import {
   containerPaths, createContainerDirs, newContainerId, removeContainerDir, reserveName, selfOwner,
-  settleContainer, writeState, type ContainerPaths, type ContainerState, type LogConfig, type RestartPolicy,
+  readState, settleContainer, writeState, type ContainerPaths, type ContainerState, type LogConfig, type RestartPolicy,
 } from "../state/container-store.js";
 import { crashPoint } from "../state/crash.js";
 import { buildSpec, type RunFlags } from "../oci/specconv.js";
@@ -29,7 +29,7 @@ import type { Spec } from "../oci/spec.js";
 import { formatBytes } from "../format.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { Undo } from "../util/undo.js";
-import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedPipes } from "./stdio.js";
+import { attachPipes, attachTerminal, closePipes, endOnSignals, forwardSignals, type AttachedPipes } from "./stdio.js";
 import { grantableRlimits } from "../oci/rlimits.js";
 import { writePlan } from "./monitor.js";
 import { startHealthChecks } from "./health.js";
@@ -70,6 +70,16 @@ export interface RunRequest {
   pullImage?: (ref: string) => Promise<void>;
   /** --health-* and --no-healthcheck; absent: the image's HEALTHCHECK as it is */
   health?: HealthFlags;
+  /** -a: the output streams attached (absent: both); the other goes nowhere (still logged). Stdin is -i's, as Docker's client has it. */
+  attach?: { stdin: boolean; stdout: boolean; stderr: boolean };
+  /** --sig-proxy=false: signals to the CLI are not forwarded to the container */
+  noSigProxy?: boolean;
+  /**
+   * run -it (not -d): launched under a monitor as -d is, and this terminal
+   * attached through its socket; typing these keys detaches and leaves the
+   * container running under its monitor (Docker's ctrl-p,ctrl-q).
+   */
+  detachKeys?: Buffer;
 }
 
 export type PullPolicy = "missing" | "always" | "never";
@@ -112,7 +122,8 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
   // v2: Docker's device list as a BPF program where the kernel takes it.
   const enforced = deviceRulesEnforced(hierarchy, host.native);
   const undo = new Undo();
-  let running: Foreground;
+  let running: Foreground | undefined;
+  let attachKeys: Buffer | undefined;
   try {
     const net = resolveNetworkConfig(req.root, networkFlags(req), image.config.config.ExposedPorts);
     const healthcheck = containerHealthcheck(image.config.config.Healthcheck, req.health ?? NO_HEALTH_FLAGS);
@@ -127,18 +138,45 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
     const plan = launchPlan(req, image, id, paths, hierarchy, enforced, made);
     // Kept for `tsbox start`, which relaunches the same plan through a monitor;
     // a foreground --rm container is gone at its exit, so it never needs one.
-    if (req.detach || !req.autoRemove) writePlan(paths, plan);
+    if (monitored(req) || !req.autoRemove) writePlan(paths, plan);
     if (req.detach) {
       await launchMonitored(req.root, state, cgroup, host.monitor);
       req.detach(id);
       return 0;
     }
-    running = startForeground(host.native, req, plan, state, cgroup, made.spec, undo);
+    if (req.detachKeys) {
+      // The monitor keeps the terminal's first output for this attach (--attach-first).
+      await launchMonitored(req.root, state, cgroup, host.monitor, { attachFirst: true });
+      attachKeys = req.detachKeys;
+    } else {
+      running = startForeground(host.native, req, plan, state, cgroup, made.spec, undo);
+    }
   } catch (e) {
     await undo.run();
     throw e;
   }
-  return waitForeground(host, req, running);
+  if (attachKeys) return attachMonitored(req.root, id, attachKeys, req.autoRemove);
+  return waitForeground(host, req, running!);
+}
+
+/** Whether a monitor keeps the container: -d, and -it (see RunRequest.detachKeys). */
+function monitored(req: RunRequest): boolean {
+  return req.detach !== undefined || req.detachKeys !== undefined;
+}
+
+/**
+ * run -it: this terminal on the monitored container until it exits (its exit
+ * code) or the detach keys are typed (0, the container runs on, as Docker's).
+ */
+async function attachMonitored(root: string, id: string, keys: Buffer, autoRemove: boolean): Promise<number> {
+  const { attachTerminal } = await import("./attach.js");
+  const end = await attachTerminal(root, id, true, keys);
+  if (end.detached) return 0;
+  const { waitExited } = await import("./container-control.js");
+  const code = end.state?.status === "exited" ? end.state.exitCode ?? 0 : (await waitExited(root, id))?.exitCode ?? 0;
+  // As Docker's client with --rm: back once the container is removed (by its monitor's exit command), 10 s at most.
+  for (let i = 0; autoRemove && i < 200 && readState(root, id) !== undefined; i++) await new Promise((r) => setTimeout(r, 50));
+  return code;
 }
 
 /** The spec, its seccomp program and the init binary: everything that can fail on bad input, before anything is created. */
@@ -207,7 +245,7 @@ function createContainer(req: RunRequest, image: ResolvedImage, id: string, path
   const state: ContainerState = {
     id, name, image: req.image, imageId: image.id, created: new Date().toISOString(),
     status: "created", owner: selfOwner(), autoRemove: req.autoRemove, tty: req.flags.tty,
-    ...(req.detach ? { detached: true, restartPolicy: req.restartPolicy ?? { name: "no", maximumRetryCount: 0 } } : {}),
+    ...(monitored(req) ? { detached: true, restartPolicy: req.restartPolicy ?? { name: "no", maximumRetryCount: 0 } } : {}),
     ...(req.logConfig ? { logConfig: req.logConfig } : {}),
     ...(parent !== undefined ? { cgroupParent: parent } : {}),
     ...(req.flags.capAdd?.length ? { capAdd: req.flags.capAdd } : {}),
@@ -257,13 +295,14 @@ function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, cr
   // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
   // Launched now, not saved: the child joins its cgroup itself where it can.
   const { plan: launching, joined } = withCgroupJoin(plan, cgroup.selfJoinFiles(), cgroup.cloneIntoDir());
-  const launched = native.spawnWithPipes(launching);
+  const a = req.attach;
+  const launched = native.spawnWithPipes(launching, a && (!a.stdout || !a.stderr) ? { splitOutput: true } : {});
   const pid = launched.pid;
   undo.push(() => closePipes(launched.pipes));
   undo.push(() => native.abort(pid));
   // Forward from now on: the child keeps signals blocked until it execs, so
   // one that arrives during setup reaches the command instead of killing tsbox.
-  const stopForwarding = forwardSignals(pid);
+  const stopForwarding = req.noSigProxy ? endOnSignals(pid) : forwardSignals(pid);
   undo.push(stopForwarding);
   if (!joined) cgroup.addProcess(pid);
 
@@ -272,7 +311,7 @@ function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, cr
   const state: ContainerState = { ...created, status: "running", pid, startedAt: new Date().toISOString() };
   writeState(req.root, state);
   // Last: once copying, the fds are the copier's (undo must not close them).
-  const copy = req.flags.tty ? undefined : attachPipes(native, launched.pipes, req.output, logTarget(req, state.id));
+  const copy = req.flags.tty ? undefined : attachPipes(native, launched.pipes, attachedOutput(req), logTarget(req, state.id));
   return { pid, state, cgroup, spec, stopForwarding, ...(copy ? { copy } : {}) };
 }
 
@@ -303,6 +342,17 @@ async function waitForeground(host: Host, req: RunRequest, fg: Foreground): Prom
   }
   return exitCode;
 }
+
+/** Where the copier writes the container's stdout and stderr: the CLI's (or req.output), /dev/null for a stream -a left out. */
+function attachedOutput(req: RunRequest): OutputFds | undefined {
+  const a = req.attach;
+  if (!a || (a.stdout && a.stderr)) return req.output;
+  const out = req.output ?? { stdout: 1, stderr: 2 };
+  // Opened once for the CLI's life (a foreground run is its one container).
+  const none = (devNull ??= openSync("/dev/null", "w"));
+  return { stdout: a.stdout ? out.stdout : none, stderr: a.stderr ? out.stderr : none };
+}
+let devNull: number | undefined;
 
 /**
  * Where a foreground container's output is logged as it is copied: the same

@@ -21,6 +21,23 @@ export function forwardSignals(pid: number): () => void {
   return () => { for (const [sig, h] of handlers) process.off(sig, h); };
 }
 
+/**
+ * --sig-proxy=false: the signals are not the container's; they end the CLI,
+ * as Docker's client. A foreground container has no monitor to outlive its
+ * CLI (where Docker's keeps running): it is killed (SIGKILL, not the signal)
+ * and cleaned up as at any exit, so nothing is left behind.
+ */
+export function endOnSignals(pid: number): () => void {
+  const handlers = FORWARDED_SIGNALS.map((sig) => {
+    const h = (): void => {
+      try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
+    };
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  return () => { for (const [sig, h] of handlers) process.off(sig, h); };
+}
+
 export interface Terminal { close(): Promise<void> }
 
 /** With `log`, the terminal's output also goes to that json-file log (as stdout, a terminal's one stream). */
