@@ -3,8 +3,12 @@
 // container's pipes (tsbox_spawn_stdio) and the CLI's own fds 0-2, so the
 // container never holds those. A thread and not Node streams: they would load
 // `net` and cost ~5 ms of every `tsbox run`; here it is one pthread_create.
-// The same thread keeps the container's json-file log, as the monitor does for
-// a detached one: each read goes to the CLI's fd first, then to the log.
+// The container's json-file log, as the monitor keeps it for a detached one,
+// is written by a second thread: each read goes to the CLI's fd, then is
+// queued (a copy into a ring) for the log thread, which formats and writes
+// it. The terminal does not wait for the log's formatting and writes unless
+// the ring (LOG_RING) is full, when the copy waits for the log to catch up
+// (nothing is dropped).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +17,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <unistd.h>
 #include "json_log.h"
 
@@ -27,14 +32,108 @@ struct stream {
   size_t off, len;
 };
 
+#define LOG_RING (4 << 20)
+
+// Reads queued for the log: records [stream u8][len u32][bytes] in a ring.
+struct log_queue {
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t data, room;
+  char *ring;
+  size_t head, used;  // head: where the oldest record starts
+  int closing;
+  struct json_log *log;
+  char chunk[BUF];  // the log thread's copy of one record
+};
+
 struct copier {
   pthread_t thread;
   int used;
   int wake[2];  // the container exited: stop stdin, drain the rest
   int idle_ms;
   struct stream s[3];  // 0 stdout, 1 stderr, 2 stdin
-  struct json_log *log;  // or NULL: --log-driver none, exec
+  struct log_queue *logq;  // or NULL: --log-driver none, exec
 };
+
+static void ring_put(struct log_queue *q, const void *p, size_t n) {
+  size_t at = (q->head + q->used) % LOG_RING, first = n < LOG_RING - at ? n : LOG_RING - at;
+  memcpy(q->ring + at, p, first);
+  memcpy(q->ring, (const char *)p + first, n - first);
+  q->used += n;
+}
+
+static void ring_get(struct log_queue *q, void *p, size_t n) {
+  size_t first = n < LOG_RING - q->head ? n : LOG_RING - q->head;
+  memcpy(p, q->ring + q->head, first);
+  memcpy((char *)p + first, q->ring, n - first);
+  q->head = (q->head + n) % LOG_RING;
+  q->used -= n;
+}
+
+// The copier's side: queues one read (n <= BUF); waits while the ring is full.
+static void log_push(struct log_queue *q, int stream, const char *p, size_t n) {
+  unsigned char head[5] = {(unsigned char)stream};
+  uint32_t len = (uint32_t)n;
+  memcpy(head + 1, &len, 4);
+  pthread_mutex_lock(&q->mu);
+  while (LOG_RING - q->used < sizeof head + n) pthread_cond_wait(&q->room, &q->mu);
+  ring_put(q, head, sizeof head);
+  ring_put(q, p, n);
+  pthread_cond_signal(&q->data);
+  pthread_mutex_unlock(&q->mu);
+}
+
+static void *log_main(void *arg) {
+  struct log_queue *q = arg;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  for (;;) {
+    pthread_mutex_lock(&q->mu);
+    while (q->used == 0 && !q->closing) pthread_cond_wait(&q->data, &q->mu);
+    if (q->used == 0) { pthread_mutex_unlock(&q->mu); break; }
+    unsigned char head[5];
+    uint32_t len;
+    ring_get(q, head, sizeof head);
+    memcpy(&len, head + 1, 4);
+    ring_get(q, q->chunk, len);
+    pthread_cond_signal(&q->room);
+    pthread_mutex_unlock(&q->mu);
+    json_log_append(q->log, head[0], q->chunk, len);
+  }
+  json_log_close(q->log);
+  return NULL;
+}
+
+// Opens the log and starts its thread; 0 or an errno (nothing left then).
+static int log_start(struct log_queue **out, const char *path, long long max_size, long max_file) {
+  struct log_queue *q = calloc(1, sizeof *q);
+  if (!q) return ENOMEM;
+  int err = 0;
+  if (!(q->log = malloc(sizeof *q->log)) || !(q->ring = malloc(LOG_RING))) err = ENOMEM;
+  else if ((err = -json_log_open(q->log, path, max_size, max_file)) != 0) {}
+  else {
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->data, NULL);
+    pthread_cond_init(&q->room, NULL);
+    if ((err = pthread_create(&q->thread, NULL, log_main, q)) != 0) json_log_close(q->log);
+  }
+  if (err) { free(q->ring); free(q->log); free(q); return err; }
+  *out = q;
+  return 0;
+}
+
+// What is queued is logged, the file closed, the thread joined.
+static void log_stop(struct log_queue *q) {
+  pthread_mutex_lock(&q->mu);
+  q->closing = 1;
+  pthread_cond_signal(&q->data);
+  pthread_mutex_unlock(&q->mu);
+  pthread_join(q->thread, NULL);
+  free(q->ring);
+  free(q->log);
+  free(q);
+}
 static struct copier copiers[8];
 static pthread_mutex_t copiers_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -70,7 +169,7 @@ static void pump(struct copier *c, int i) {
   st->len = (size_t)r;
   st->off = 0;
   int failed = flush(st) < 0;
-  if (c->log && i < 2) json_log_append(c->log, i, st->buf, (size_t)r);
+  if (c->logq && i < 2) log_push(c->logq, i, st->buf, (size_t)r);
   if (failed) finish(st);
 }
 
@@ -115,7 +214,7 @@ static void *copy_main(void *arg) {
     }
   }
   for (int i = 0; i < 3; i++) finish(&c->s[i]);
-  if (c->log) json_log_close(c->log);
+  if (c->logq) { log_stop(c->logq); c->logq = NULL; }
   return NULL;
 }
 
@@ -143,9 +242,7 @@ EXPORT int tsbox_copy_start_logged(int stdin_w, int stdout_r, int stderr_r, int 
   c->s[2] = (struct stream){stdin_w >= 0 ? 0 : -1, stdin_w, 0, NULL, 0, 0};
   if (pipe2(c->wake, O_CLOEXEC) < 0) { err = errno; goto fail; }
   if (log_path && *log_path) {
-    if (!(c->log = malloc(sizeof *c->log))) { err = ENOMEM; goto fail; }
-    int rc = json_log_open(c->log, log_path, (long long)log_max_size, log_max_file);
-    if (rc < 0) { err = -rc; goto fail; }
+    if ((err = log_start(&c->logq, log_path, (long long)log_max_size, log_max_file)) != 0) goto fail;
   }
   // Our ends of the container's pipes never block the thread: a write to a full
   // stdin pipe while the container blocks on its full stdout pipe (it writes
@@ -163,7 +260,7 @@ EXPORT int tsbox_copy_start_logged(int stdin_w, int stdout_r, int stderr_r, int 
   return h;
 fail:
   for (int i = 0; i < 3; i++) free(c->s[i].buf);
-  if (c->log) { json_log_close(c->log); free(c->log); }
+  if (c->logq) { log_stop(c->logq); c->logq = NULL; }
   if (c->wake[0] >= 0) { close(c->wake[0]); close(c->wake[1]); }
   c->used = 0;
   return -err;
@@ -191,7 +288,6 @@ EXPORT int tsbox_copy_finish(int h) {
   close(c->wake[0]);
   close(c->wake[1]);
   for (int i = 0; i < 3; i++) free(c->s[i].buf);
-  free(c->log);
   pthread_mutex_lock(&copiers_lock);
   c->used = 0;
   pthread_mutex_unlock(&copiers_lock);
