@@ -148,6 +148,9 @@ describe("--log-driver none", () => {
     expect(existsSync(`${root}/containers/${id}/container.log`)).toBe(false);
     const logs = tsbox(root, ["logs", name]);
     expect([logs.code, logs.stdout, logs.stderr]).toEqual([1, "", "tsbox: configured logging driver does not support reading\n"]);
+    // start -a of it runs and waits; its output is kept nowhere to show (no terminal, no log).
+    expect(tsbox(root, ["start", "-a", name]).code).toBe(0);
+    expect(existsSync(`${root}/containers/${id}/container.log`)).toBe(false);
     withDocker(() => {
       const n = dockerName(name);
       expect(docker(["run", ...flags, "--name", n, "--log-driver", "none", dockerImage, "echo", "hi"]).code).toBe(0);

@@ -30,7 +30,8 @@ async function attach(root: string, id: string, interactive: boolean, since: str
       return 1;
     }
     if (end.state?.status === "exited") return end.state.exitCode ?? 0;
-  } else {
+  } else if (s?.logConfig?.driver !== "none") {
+    // Without a terminal the output comes from the log: with --log-driver none there is none to show.
     const { showLogs } = await import("../runtime/logs.js");
     await showLogs(root, id, { follow: true, timestamps: false, since }, {
       stdout: (x) => process.stdout.write(x), stderr: (x) => process.stderr.write(x),
