@@ -71,7 +71,7 @@ export interface RunRequest {
   /** --health-* and --no-healthcheck; absent: the image's HEALTHCHECK as it is */
   health?: HealthFlags;
   /** -a: the output streams attached (absent: both); the other goes nowhere (still logged). Stdin is -i's, as Docker's client has it. */
-  attach?: { stdin: boolean; stdout: boolean; stderr: boolean };
+  attach?: { stdout: boolean; stderr: boolean };
   /** --sig-proxy=false: signals to the CLI are not forwarded to the container */
   noSigProxy?: boolean;
   /**
@@ -122,8 +122,8 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
   // v2: Docker's device list as a BPF program where the kernel takes it.
   const enforced = deviceRulesEnforced(hierarchy, host.native);
   const undo = new Undo();
-  let running: Foreground | undefined;
-  let attachKeys: Buffer | undefined;
+  // What follows the launch: waiting on the foreground child, or attaching to the monitored one (-it).
+  let next: { fg: Foreground } | { keys: Buffer };
   try {
     const net = resolveNetworkConfig(req.root, networkFlags(req), image.config.config.ExposedPorts);
     const healthcheck = containerHealthcheck(image.config.config.Healthcheck, req.health ?? NO_HEALTH_FLAGS);
@@ -147,16 +147,16 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
     if (req.detachKeys) {
       // The monitor keeps the terminal's first output for this attach (--attach-first).
       await launchMonitored(req.root, state, cgroup, host.monitor, { attachFirst: true });
-      attachKeys = req.detachKeys;
+      next = { keys: req.detachKeys };
     } else {
-      running = startForeground(host.native, req, plan, state, cgroup, made.spec, undo);
+      next = { fg: startForeground(host.native, req, plan, state, cgroup, made.spec, undo) };
     }
   } catch (e) {
     await undo.run();
     throw e;
   }
-  if (attachKeys) return attachMonitored(req.root, id, attachKeys, req.autoRemove);
-  return waitForeground(host, req, running!);
+  if ("keys" in next) return attachMonitored(req.root, id, next.keys, req.autoRemove);
+  return waitForeground(host, req, next.fg);
 }
 
 /** Whether a monitor keeps the container: -d, and -it (see RunRequest.detachKeys). */
