@@ -267,6 +267,10 @@ describe("health checks", () => {
       "--health-timeout", "300ms", "busybox", "sleep", "1000"]).code).toBe(0);
     const h = await until(() => { const x = healthOf("h3"); return x?.Log.length ? x : undefined; }, "a probe");
     expect(h.Log[0]).toMatchObject({ ExitCode: -1, Output: "Health check exceeded timeout (300ms)" });
+    // The timed-out probe's process was killed, as moby does: no `sleep 30` piles up in the container.
+    await until(() => (healthOf("h3")?.Log.length ?? 0) >= 3 || undefined, "three probes");
+    const procs = tsbox(root, ["exec", "h3", "ps", "-o", "args"]).stdout;
+    expect(procs.split("\n").filter((l) => l.trim() === "sleep 30").length).toBeLessThanOrEqual(1);
     withDocker(() => {
       const n = dockerName("h3");
       expect(docker(["run", "-d", "--name", n, "--health-cmd", "sleep 30", "--health-interval", "100ms", "--health-timeout", "300ms",
@@ -282,7 +286,8 @@ describe("health checks", () => {
     });
     const id = idOf("h3");
     // A long probe (60 s timeout) in flight, then the container goes.
-    expect(tsbox(root, ["rm", "-f", "h3"]).code).toBe(0);
+    const rm = tsbox(root, ["rm", "-f", "h3"]);
+    expect(rm.code, rm.stderr).toBe(0);
     expect(tsbox(root, ["run", "-d", "--name", "h3b", "--health-cmd", "sleep 30", "--health-interval", "100ms",
       "--health-timeout", "60s", "busybox", "sleep", "1000"]).code).toBe(0);
     const id2 = idOf("h3b");

@@ -315,10 +315,14 @@ static int check_timeout(void) {
   return ms < 0 ? 0 : ms > 3600000 ? 3600000 : (int)ms;
 }
 
-// One probe: the checker runs with the monitor's /dev/null stdio and no signal blocked.
+// One probe: the checker runs with the monitor's /dev/null stdio and no signal blocked,
+// and dies with the monitor (rm -f kills the monitor first: no probe may outlive it).
 static void start_check(void) {
+  pid_t self = getpid();
   pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != self) _exit(0);  // the monitor died before the line above
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

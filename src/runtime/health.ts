@@ -75,14 +75,18 @@ export async function probeHealth(root: string, id: string): Promise<void> {
   let exitCode: number;
   let output: string;
   let timer: NodeJS.Timeout | undefined;
+  const abort = new AbortController();
   try {
     const exec = execInContainer({
       root, container: id, cmd: healthArgv(hc.Test), interactive: false, tty: false, detach: false, env: [],
-      output: { stdout: fd, stderr: fd },
+      output: { stdout: fd, stderr: fd }, signal: abort.signal,
     });
     const timedOut = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), timeoutNs / 1e6); });
     const code = await Promise.race([exec, timedOut]);
     if (code === undefined) {
+      // As moby: the probe's process is killed, and waited for (2 s at most) so that dying probes do not pile up.
+      abort.abort();
+      await Promise.race([exec.catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
       exitCode = -1;
       output = `Health check exceeded timeout (${goDurationString(timeoutNs)})`;
     } else {
