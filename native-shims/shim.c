@@ -1633,6 +1633,10 @@ EXPORT int tsbox_spawn(int n, char **plan) { return spawn(n, plan, 0); }
 // ends with tsbox_stdio_fd and copies.
 EXPORT int tsbox_spawn_stdio(int n, char **plan) { return spawn(n, plan, 1); }
 
+// As tsbox_spawn_stdio, with stdout and stderr always apart (run -a: one of
+// them goes nowhere, so they cannot share a pipe).
+EXPORT int tsbox_spawn_stdio_split(int n, char **plan) { return spawn(n, plan, 2); }
+
 static int spawn(int n, char **plan, int piped) {
   unsigned long long flags;
   last_error[0] = 0;
@@ -1665,7 +1669,7 @@ static int spawn(int n, char **plan, int piped) {
   // The caller's stdout and stderr are one file (a terminal, `2>&1`): one pipe
   // for both, so the two streams keep the order they were written in.
   struct stat st1, st2;
-  int one_out = want_io && fstat(1, &st1) == 0 && fstat(2, &st2) == 0 &&
+  int one_out = want_io && piped == 1 && fstat(1, &st1) == 0 && fstat(2, &st2) == 0 &&
                 st1.st_dev == st2.st_dev && st1.st_ino == st2.st_ino;
 
   int sp[2] = {-1, -1}, ep[2] = {-1, -1}, cp[2] = {-1, -1}, jp[2] = {-1, -1}, pp[2] = {-1, -1}, ap[2] = {-1, -1}, err = 0;

@@ -73,8 +73,8 @@ const common = [...ccArgs, "-std=gnu11", "-Wall", "-Wextra", "-O2", "-I", genDir
 if (needLib) build(out, [...common, "-fPIC", "-shared", "-fvisibility=hidden"], sources, "the native shim");
 // Static: no dynamic loader or shared libc pages, so the resident set of one
 // monitor per container stays small and owns what it maps.
-// It needs the shim's launch code (shim.c) only, not the rest of the library.
-if (needMonitor) build(monitorOut, [...common, "-static", "-Os"], [...monitorSources, join(srcDir, "shim.c")], "the monitor");
+// It needs the shim's launch code (shim.c) and the json-file log (json_log.c) only, not the rest of the library.
+if (needMonitor) build(monitorOut, [...common, "-static", "-Os"], [...monitorSources, join(srcDir, "shim.c"), join(srcDir, "json_log.c")], "the monitor");
 if (needScan) build(scanOut, [...common, "-fPIC", "-shared", "-fvisibility=hidden"], [scanSrc], "the page scanner");
 if (needSeccomp) {
   // Dynamically linked: it runs only when a profile is not in the cache yet.

@@ -80,7 +80,9 @@ const esmBuiltins = {
 
 // tsbox (dist/cli/) and tsbox-runc (dist/runc/), each its own file: neither
 // loads the other's commands.
-for (const [entry, outfile] of [["dist/cli/index.js", "dist/tsbox.cjs"], ["dist/runc/index.js", "dist/tsbox-runc.cjs"]]) await build({
+// The health checker (src/cli/health-check.ts) too: one probe, run by a monitor every interval.
+for (const [entry, outfile] of [["dist/cli/index.js", "dist/tsbox.cjs"], ["dist/runc/index.js", "dist/tsbox-runc.cjs"],
+  ["dist/cli/health-check.js", "dist/health-check.cjs"]]) await build({
   entryPoints: [entry],
   outfile,
   bundle: true,

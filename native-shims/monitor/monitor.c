@@ -26,6 +26,7 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include "../json_log.h"
 
 // From shim.c (same executable).
 int tsbox_spawn(int n, char **plan);
@@ -37,7 +38,6 @@ int tsbox_pty_master(int pid);
 #define MAX_PLAN (1 << 20)
 #define MAX_STRINGS 8192
 #define MAX_CGROUPS 16
-#define LINE_MAX_BYTES 16384  // Docker splits longer lines at 16 KiB too
 
 static char plan_buf[MAX_PLAN];
 static char *plan[MAX_STRINGS];
@@ -51,14 +51,20 @@ static const char *oom_file;
 static char *decide_argv[64];  // the restart decider's argv (NULL-terminated), or none: never restart
 static long long log_max_size;
 static long log_max_file = 1;
+static int no_log;  // --log-driver none
+// --health: the health checker's argv (one probe a run: src/cli/health-check.ts), started every
+// health_interval_ms after the previous one ended, the first that long after each launch.
+static char *health_argv[64];
+static long health_interval_ms;
+static pid_t checker;
+static struct timespec next_check;
+static void schedule_check(void);
 static int tty;
 static char **exit_command;
 
-static int log_fd = -1;
-static long long log_size;
-static char log_path[4096];
+static struct json_log clog;  // in .bss (fd set to -1 first thing): its buffers cost nothing until used
 
-struct stream { int fd; const char *name; char buf[LINE_MAX_BYTES]; size_t len; };
+struct stream { int fd; int index; };  // index: the log's stream, 0 stdout, 1 stderr
 static struct stream streams[2];
 
 // Attach (tty containers): a unix socket `attach` in DIR, one client at a
@@ -70,6 +76,12 @@ static struct stream streams[2];
 static int listen_fd = -1, client_fd = -1;
 static unsigned char frame[3 + 65535];
 static size_t frame_len;
+// --attach-first (`run -it`, whose CLI attaches right after the launch): the
+// terminal's output until the first client connects is kept for it (up to
+// 64 KiB), so a command's first lines reach the terminal as in the foreground.
+static int hold_output;
+static char held[65536];
+static size_t held_len;
 
 static pid_t child;
 static int restart_count;
@@ -97,21 +109,6 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
-// s[0..n) as a JSON string's body (no quotes) at p; returns the end. Room: 6 bytes a byte.
-static char *json_escape(char *p, const char *s, size_t n) {
-  static const char hex[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '"' || c == '\\') { *p++ = '\\'; *p++ = (char)c; }
-    else if (c == '\n') { *p++ = '\\'; *p++ = 'n'; }
-    else if (c == '\r') { *p++ = '\\'; *p++ = 'r'; }
-    else if (c == '\t') { *p++ = '\\'; *p++ = 't'; }
-    else if (c < 0x20 || c == 0x7f) { *p++ = '\\'; *p++ = 'u'; *p++ = '0'; *p++ = '0'; *p++ = hex[c >> 4]; *p++ = hex[c & 15]; }
-    else *p++ = (char)c;  // UTF-8 passes through; invalid bytes are the reader's problem, as in Docker
-  }
-  return p;
-}
-
 static void write_status(const char *status, int exit_code, int oom) {
   char tmp[4210], target[4200], body[512];
   path_in_dir(target, sizeof target, "monitor.json");
@@ -128,65 +125,27 @@ static void write_status(const char *status, int exit_code, int oom) {
   if (!bad) rename(tmp, target);
 }
 
-static void open_log(void) {
-  log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  struct stat st;
-  log_size = log_fd >= 0 && fstat(log_fd, &st) == 0 ? st.st_size : 0;
-}
-
-// container.log → .1 → .2 … up to max-file - 1 kept besides the live one.
-static void rotate(void) {
-  char from[4200], to[4200];
-  close(log_fd);
-  if (log_max_file <= 1) {
-    log_fd = open(log_path, O_WRONLY | O_TRUNC | O_APPEND | O_CLOEXEC, 0640);
-    log_size = 0;
-    return;
-  }
-  for (long i = log_max_file - 1; i >= 1; i--) {
-    if (i == 1) snprintf(from, sizeof from, "%s", log_path);
-    else snprintf(from, sizeof from, "%s.%ld", log_path, i - 1);
-    snprintf(to, sizeof to, "%s.%ld", log_path, i);
-    rename(from, to);
-  }
-  open_log();
-}
-
-static char line_out[LINE_MAX_BYTES * 6 + 256];
-
-static void emit(struct stream *s) {
-  if (s->len == 0 || log_fd < 0) return;
-  char *p = line_out;
-  p += sprintf(p, "{\"log\":\"");
-  p = json_escape(p, s->buf, s->len);
-  char t[40];
-  now_rfc3339(t, sizeof t);
-  p += sprintf(p, "\",\"stream\":\"%s\",\"time\":\"%s\"}\n", s->name, t);
-  size_t n = (size_t)(p - line_out);
-  if (log_max_size > 0 && log_size > 0 && log_size + (long long)n > log_max_size) rotate();
-  if (log_fd >= 0 && write_all(log_fd, line_out, n) == 0) log_size += (long long)n;
-  s->len = 0;
-}
-
 // Reads what is there; returns 0 on EOF/error (stream closed).
 static int pump(struct stream *s) {
   char buf[8192];
   ssize_t r = read(s->fd, buf, sizeof buf);
   if (r < 0 && (errno == EINTR || errno == EAGAIN)) return 1;
   if (r <= 0) {  // a pty master reports EIO once the last slave is closed
-    emit(s);
+    json_log_end(&clog, s->index);
     close(s->fd);
     s->fd = -1;
     return 0;
+  }
+  if (hold_output && client_fd < 0) {
+    size_t k = (size_t)r < sizeof held - held_len ? (size_t)r : sizeof held - held_len;
+    memcpy(held + held_len, buf, k);
+    held_len += k;
   }
   if (client_fd >= 0 && send(client_fd, buf, (size_t)r, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN) {
     close(client_fd);
     client_fd = -1;
   }
-  for (ssize_t i = 0; i < r; i++) {
-    s->buf[s->len++] = buf[i];
-    if (buf[i] == '\n' || s->len == sizeof s->buf) emit(s);
-  }
+  json_log_append(&clog, s->index, buf, (size_t)r);
   return 1;
 }
 
@@ -275,6 +234,7 @@ static int launch(char *msg, size_t msgn) {
     if (streams[i].fd >= 0) fcntl(streams[i].fd, F_SETFL, O_NONBLOCK);
   now_rfc3339(started_at, sizeof started_at);
   finished_at[0] = 0;
+  if (health_argv[0]) schedule_check();
   return 0;
 }
 
@@ -298,6 +258,16 @@ static void accept_client(void) {
   if (client_fd >= 0) close(client_fd);  // the newest attach wins, as one terminal
   client_fd = c;
   frame_len = 0;
+  if (hold_output) {  // the first client: what the terminal wrote before it came
+    hold_output = 0;
+    for (size_t off = 0; off < held_len;) {
+      ssize_t w = send(client_fd, held + off, held_len - off, MSG_NOSIGNAL);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) break;
+      off += (size_t)w;
+    }
+    held_len = 0;
+  }
 }
 
 // Input and resizes from the attached client, to the terminal.
@@ -329,6 +299,48 @@ static void client_input(void) {
   }
 }
 
+static void schedule_check(void) {
+  clock_gettime(CLOCK_MONOTONIC, &next_check);
+  next_check.tv_sec += health_interval_ms / 1000;
+  next_check.tv_nsec += (health_interval_ms % 1000) * 1000000L;
+  if (next_check.tv_nsec >= 1000000000L) { next_check.tv_sec++; next_check.tv_nsec -= 1000000000L; }
+}
+
+// The poll timeout until the next probe is due: -1 without a health check or while one runs.
+static int check_timeout(void) {
+  if (!health_argv[0] || checker > 0) return -1;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  long ms = (long)(next_check.tv_sec - now.tv_sec) * 1000 + (next_check.tv_nsec - now.tv_nsec) / 1000000;
+  return ms < 0 ? 0 : ms > 3600000 ? 3600000 : (int)ms;
+}
+
+// One probe: the checker runs with the monitor's /dev/null stdio and no signal blocked,
+// and dies with the monitor (rm -f kills the monitor first: no probe may outlive it).
+static void start_check(void) {
+  pid_t self = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != self) _exit(0);  // the monitor died before the line above
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execv(health_argv[0], health_argv);
+    _exit(127);
+  }
+  if (pid > 0) checker = pid;
+  else schedule_check();  // fork failed: try again at the next interval
+}
+
+// The container is gone: a probe still running has nothing left to check.
+static void stop_check(void) {
+  if (checker <= 0) return;
+  kill(checker, SIGKILL);
+  while (waitpid(checker, NULL, 0) < 0 && errno == EINTR) {}
+  checker = 0;
+}
+
 // Until the child has exited and its output is drained; returns its exit code.
 static int supervise(int sfd) {
   int status = -1;
@@ -344,7 +356,11 @@ static int supervise(int sfd) {
     if (client_fd >= 0) { p[n].fd = client_fd; p[n].events = POLLIN; idx[n++] = -3; }
     // Once the child is gone, a pty's or a daemonised grandchild's output may
     // never end: drain for a moment only.
-    if (poll(p, (nfds_t)n, status >= 0 ? 200 : -1) == 0) break;
+    if (poll(p, (nfds_t)n, status >= 0 ? 200 : check_timeout()) == 0) {
+      if (status >= 0) break;
+      start_check();
+      continue;
+    }
     for (int i = 1; i < streams_end; i++)
       if (p[i].revents) pump(&streams[idx[i]]);
     for (int i = streams_end; i < n; i++) {
@@ -357,12 +373,15 @@ static int supervise(int sfd) {
       while (read(sfd, &si, sizeof si) == sizeof si) {}
       int st;
       pid_t w;
-      while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+      while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
         if (w == child) status = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+        if (w == checker) { checker = 0; schedule_check(); }
+      }
+      if (status >= 0) stop_check();
     }
   }
   for (int i = 0; i < 2; i++)
-    if (streams[i].fd >= 0) { emit(&streams[i]); close(streams[i].fd); streams[i].fd = -1; }
+    if (streams[i].fd >= 0) { json_log_end(&clog, i); close(streams[i].fd); streams[i].fd = -1; }
   return status;
 }
 
@@ -398,8 +417,19 @@ static int parse_args(int argc, char **argv) {
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--tty")) { tty = 1; continue; }
+    if (!strcmp(a, "--no-log")) { no_log = 1; continue; }
+    if (!strcmp(a, "--attach-first")) { hold_output = 1; continue; }
     if (!strcmp(a, "--exit-command")) { exit_command = argv + i + 1; break; }
     if (!v) return -1;
+    if (!strcmp(a, "--health")) {  // --health INTERVAL_MS N ARG1 … ARGN
+      long n = i + 2 < argc ? atol(argv[i + 2]) : 0;
+      health_interval_ms = atol(v);
+      if (health_interval_ms < 1 || n < 1 || n >= (long)(sizeof health_argv / sizeof *health_argv) || i + 2 + n >= argc) return -1;
+      for (long k = 0; k < n; k++) health_argv[k] = argv[i + 3 + k];
+      health_argv[n] = NULL;
+      i += 2 + (int)n;
+      continue;
+    }
     if (!strcmp(a, "--decide")) {  // --decide N ARG1 … ARGN
       long n = atol(v);
       if (n < 1 || n >= (long)(sizeof decide_argv / sizeof *decide_argv) || i + 1 + n >= argc) return -1;
@@ -518,11 +548,15 @@ int main(int argc, char **argv) {
   sigaddset(&chld, SIGCHLD);
   int sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 
-  path_in_dir(log_path, sizeof log_path, "container.log");
-  open_log();
+  clog.fd = -1;
+  if (!no_log) {
+    char log_path[4200];
+    path_in_dir(log_path, sizeof log_path, "container.log");
+    json_log_open(&clog, log_path, log_max_size, log_max_file);
+  }
   if (tty) open_attach();
-  streams[0].name = "stdout";
-  streams[1].name = "stderr";
+  streams[0].index = 0;
+  streams[1].index = 1;
   streams[0].fd = streams[1].fd = -1;
 
   char msg[4400], line[128];
@@ -567,8 +601,28 @@ int main(int argc, char **argv) {
   for (int i = 0; i < ncgroups; i++)
     for (int tries = 0; tries < 50 && rmdir(cgroups[i]) < 0 && errno == EBUSY; tries++) sleep_ms(20);
   write_status("exited", code, oom);
-  if (log_fd >= 0) close(log_fd);
-  if (client_fd >= 0) close(client_fd);  // the attached client sees the end
+  json_log_close(&clog);
+  if (hold_output && listen_fd >= 0) {
+    // run -it whose command ended before its CLI attached: the CLI still gets its output and exit (5 s at most).
+    struct pollfd p = {listen_fd, POLLIN, 0};
+    if (poll(&p, 1, 5000) > 0) accept_client();
+  }
+  if (client_fd >= 0) {
+    // The attached client sees the end (EOF) with the exit already in
+    // monitor.json, reads it, and closes; only then may an exit command
+    // (--rm's `rm -f`) remove the container. A client that does not close is
+    // not waited for more than 2 s.
+    shutdown(client_fd, SHUT_WR);
+    for (int i = 0; i < 20; i++) {
+      struct pollfd p = {client_fd, POLLIN, 0};
+      if (poll(&p, 1, 100) < 0 && errno != EINTR) break;
+      if (!p.revents) continue;
+      char drop[4096];
+      ssize_t r = read(client_fd, drop, sizeof drop);
+      if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) break;
+    }
+    close(client_fd);
+  }
   if (listen_fd >= 0) close(listen_fd);
   if (exit_command && exit_command[0]) {
     execv(exit_command[0], exit_command);

@@ -378,7 +378,10 @@ export class Builder {
       if (state.image.id === "scratch") throw new UsageError(`RUN on scratch: the image has no ${shell[0] ?? "shell"}`);
       let made: ResolvedImage | undefined;
       const code = await runContainer({
-        root: this.req.root, image: state.image.id, autoRemove: true, output: this.req.output,
+        // A build step's output is the build's, not a container log anyone reads.
+        root: this.req.root, image: state.image.id, autoRemove: true, output: this.req.output, logConfig: { driver: "none" },
+        // Docker runs no HEALTHCHECK in a build step.
+        health: { interval: 0, timeout: 0, startPeriod: 0, retries: 0, none: true },
         ...(this.req.addHosts !== undefined && this.req.addHosts.length > 0 ? {
           network: {
             network: this.req.network ?? "bridge", publish: [], publishAll: false, aliases: [],

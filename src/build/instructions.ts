@@ -3,6 +3,7 @@
 // after and the history line the classic builder records for it
 // ("/bin/sh -c #(nop)  ENV A=b"). RUN, COPY, ADD, WORKDIR and FROM touch the
 // filesystem and live in builder.ts.
+import { goDurationNs } from "../oci/units.js";
 import { UsageError } from "../errors.js";
 import type { ImageConfigBody } from "../image/config.js";
 import { expandWord, exposedPorts, jsonForm, parseNameVal, parseWords, validSignal } from "../image/import-changes.js";
@@ -65,18 +66,11 @@ export function goRune(n: number): string {
   return `'${String.fromCodePoint(n)}'`;
 }
 
-/** Go's time.ParseDuration for HEALTHCHECK's options, in nanoseconds. */
+/** HEALTHCHECK's duration options, in nanoseconds. */
 function duration(flag: string, v: string): number {
-  const units: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  const re = /([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  for (let m = re.exec(v); m !== null; m = re.exec(v)) {
-    total += Number(m[1]) * (units[m[2] ?? ""] ?? 0);
-    pos = re.lastIndex;
-  }
-  if (v === "" || pos !== v.length) throw new UsageError(`Error parsing ${flag}: time: invalid duration "${v}"`);
-  return Math.round(total);
+  const ns = goDurationNs(v);
+  if (ns === undefined) throw new UsageError(`Error parsing ${flag}: time: invalid duration "${v}"`);
+  return ns;
 }
 
 function healthcheck(ins: Instruction): NonNullable<ImageConfigBody["Healthcheck"]> {

@@ -18,16 +18,24 @@ function intFlag(v: string, flag: string): number {
 
 /**
  * The container's terminal through its monitor (-t), or its output (from the
- * log, from now on) without one; resolves with its exit code once it exits.
+ * log, from now on) without one; resolves with its exit code once it exits,
+ * or 1 once the detach keys are typed (Docker's `read escape sequence`).
  */
-async function attach(root: string, id: string, interactive: boolean, since: string): Promise<number> {
+async function attach(root: string, id: string, interactive: boolean, since: string, detachKeys?: string): Promise<number> {
   const { readState } = await import("../state/container-store.js");
   const { waitExited } = await import("../runtime/container-control.js");
   const s = readState(root, id);
   if (s?.tty) {
-    const { attachTerminal } = await import("../runtime/attach.js");
-    await attachTerminal(root, id, interactive);
-  } else {
+    const [{ attachTerminal }, { parseDetachKeys, DEFAULT_DETACH_KEYS }] =
+      await Promise.all([import("../runtime/attach.js"), import("../runtime/detach-keys.js")]);
+    const end = await attachTerminal(root, id, interactive, parseDetachKeys(detachKeys ?? DEFAULT_DETACH_KEYS));
+    if (end.detached) {
+      process.stderr.write("read escape sequence\n");
+      return 1;
+    }
+    if (end.state?.status === "exited") return end.state.exitCode ?? 0;
+  } else if (s?.logConfig?.driver !== "none") {
+    // Without a terminal the output comes from the log: with --log-driver none there is none to show.
     const { showLogs } = await import("../runtime/logs.js");
     await showLogs(root, id, { follow: true, timestamps: false, since }, {
       stdout: (x) => process.stdout.write(x), stderr: (x) => process.stderr.write(x),
@@ -84,10 +92,13 @@ function registerLogs(program: Command): void {
     .option("-n, --tail <n>", "Number of lines to show from the end of the logs", "all")
     .option("-t, --timestamps", "Show timestamps", false)
     .option("--since <time>", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
-    .action(async (ref: string, o: { follow: boolean; tail: string; timestamps: boolean; since?: string }, cmd: Command) => {
+    .option("--until <time>", "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
+    .action(async (ref: string, o: { follow: boolean; tail: string; timestamps: boolean; since?: string; until?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const { showLogs } = await import("../runtime/logs.js");
-      await showLogs(g.root, ref, { follow: o.follow, tail: o.tail, timestamps: o.timestamps, ...(o.since ? { since: o.since } : {}) }, {
+      await showLogs(g.root, ref, {
+        follow: o.follow, tail: o.tail, timestamps: o.timestamps, ...(o.since ? { since: o.since } : {}), ...(o.until ? { until: o.until } : {}),
+      }, {
         stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s),
       });
     });
@@ -99,7 +110,8 @@ function registerStart(program: Command): void {
     .argument("<container...>")
     .option("-a, --attach", "Attach STDOUT/STDERR and forward signals", false)
     .option("-i, --interactive", "Attach container's STDIN", false)
-    .action(async (refs: string[], o: { attach: boolean; interactive: boolean }, cmd: Command) => {
+    .option("--detach-keys <keys>", "Override the key sequence for detaching a container")
+    .action(async (refs: string[], o: { attach: boolean; interactive: boolean; detachKeys?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const { startContainer } = await import("../runtime/start.js");
       if (o.attach || o.interactive) {
@@ -107,7 +119,7 @@ function registerStart(program: Command): void {
         // Every line of this run is logged after this instant.
         const since = new Date().toISOString();
         const s = await startContainer(g.root, refs[0]!);
-        process.exitCode = await attach(g.root, s.id, o.interactive, since);
+        process.exitCode = await attach(g.root, s.id, o.interactive, since, o.detachKeys);
         return;
       }
       await eachArg(refs, async (ref) => {
@@ -121,13 +133,14 @@ function registerAttach(program: Command): void {
   program.command("attach")
     .description("Attach local standard input, output, and error streams to a running container")
     .argument("<container>")
-    .action(async (ref: string, _o: unknown, cmd: Command) => {
+    .option("--detach-keys <keys>", "Override the key sequence for detaching a container")
+    .action(async (ref: string, o: { detachKeys?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const { findContainer } = await import("../state/container-store.js");
       const { isLive } = await import("../runtime/container-control.js");
       const s = findContainer(g.root, ref);
       if (!isLive(s)) throw new TsboxError("You cannot attach to a stopped container, start it first");
-      process.exitCode = await attach(g.root, s.id, true, new Date().toISOString());
+      process.exitCode = await attach(g.root, s.id, true, new Date().toISOString(), o.detachKeys);
     });
 }
 

@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { UsageError } from "../errors.js";
+import { TsboxError, UsageError } from "../errors.js";
 import {
   parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, statBlockDevice, throttleFlags,
 } from "../oci/device-flags.js";
@@ -14,6 +14,8 @@ import type { LogConfig, RestartPolicy } from "../state/container-store.js";
 import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../oci/units.js";
 import { collect, hostList, prepare, readText } from "./common.js";
 import { inlineSecurityOpts } from "../oci/seccomp/security-opt.js";
+import { parseHealthDuration, type HealthFlags } from "../oci/healthcheck.js";
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from "../runtime/detach-keys.js";
 
 export function registerRun(program: Command): void {
   program.command("run")
@@ -23,7 +25,17 @@ export function registerRun(program: Command): void {
     .passThroughOptions()
     .option("--rm", "Automatically remove the container when it exits", false)
     .option("-d, --detach", "Run container in background and print container ID", false)
+    .option("-a, --attach <stream>", "Attach to STDIN, STDOUT or STDERR", collect, [])
+    .option("--sig-proxy", "Proxy received signals to the process (non-TTY mode only)", true)
+    .option("--no-sig-proxy", "Do not proxy received signals to the process")
     .option("--restart <policy>", "Restart policy to apply when a container exits", "no")
+    .option("--log-driver <driver>", "Logging driver for the container (json-file, none)", "json-file")
+    .option("--health-cmd <cmd>", "Command to run to check health")
+    .option("--health-interval <duration>", "Time between running the check (ms|s|m|h) (default 0s)")
+    .option("--health-timeout <duration>", "Maximum time to allow one check to run (ms|s|m|h) (default 0s)")
+    .option("--health-retries <n>", "Consecutive failures needed to report unhealthy")
+    .option("--health-start-period <duration>", "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)")
+    .option("--no-healthcheck", "Disable any container-specified HEALTHCHECK")
     .option("--log-opt <opt>", "Log driver options (max-size, max-file)", collect, [])
     .option("--name <name>", "Assign a name to the container")
     .option("-e, --env <KEY=VALUE>", "Set environment variables", collect, [])
@@ -50,6 +62,7 @@ export function registerRun(program: Command): void {
     .option("--pull <policy>", 'Pull image before running ("always"|"missing"|"never")', "missing")
     .option("-i, --interactive", "Keep STDIN open", false)
     .option("-t, --tty", "Allocate a pseudo-TTY", false)
+    .option("--detach-keys <keys>", "Override the key sequence for detaching a container (default \"ctrl-p,ctrl-q\")")
     .option("--init", "Run an init inside the container that forwards signals and reaps processes", false)
     .option("--read-only", "Mount the container's root filesystem as read only", false)
     .option("-v, --volume <[src:]ctr[:mode]>", "Bind mount a volume (a host path or a volume's name, or none: an anonymous volume)", collect, [])
@@ -138,16 +151,26 @@ export function registerRun(program: Command): void {
       }
       const restartPolicy = parseRestart(String(o.restart));
       if (restartPolicy.name !== "no" && o.rm) throw new UsageError("Conflicting options: --restart and --rm");
-      const logConfig = parseLogOpts(o.logOpt as string[]);
+      const logConfig = parseLogConfig(String(o.logDriver), o.logOpt as string[]);
       const network = networkFlags(o, flags.network ?? "bridge");
       const pull = String(o.pull);
       if (pull !== "missing" && pull !== "always" && pull !== "never") {
         throw new UsageError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`);
       }
+      const health = healthFlags(o);
+      const attach = attachStreams(o.attach as string[]);
+      // Docker's client: exit 1, its own check before the daemon's.
+      if (attach && o.detach) throw new TsboxError("conflicting options: cannot specify both --attach and --detach", 1);
+      // -it in the foreground: under a monitor and attached, so that the detach keys can leave it running.
+      const detachKeys = flags.tty && flags.interactive && !o.detach
+        ? parseDetachKeys(o.detachKeys === undefined ? DEFAULT_DETACH_KEYS : String(o.detachKeys)) : undefined;
       const { runContainer } = await import("../runtime/run.js");
       process.exitCode = await runContainer({
-        root: g.root, image, flags, network, autoRemove: Boolean(o.rm), restartPolicy, pull, pullImage: pullToStderr(g.root),
-        ...(logConfig.maxSize || logConfig.maxFile ? { logConfig } : {}),
+        root: g.root, image, flags, network, autoRemove: Boolean(o.rm), restartPolicy, pull, pullImage: pullToStderr(g.root), health,
+        ...(detachKeys ? { detachKeys } : {}),
+        ...(attach ? { attach } : {}),
+        ...(o.sigProxy === false ? { noSigProxy: true } : {}),
+        ...(logConfig.driver || logConfig.maxSize || logConfig.maxFile ? { logConfig } : {}),
         ...(o.detach ? { detach: (id: string) => { process.stdout.write(`${id}\n`); } } : {}),
         ...(o.name !== undefined ? { name: String(o.name) } : {}),
       });
@@ -191,6 +214,41 @@ export function networkFlags(o: Record<string, unknown>, network: string): Netwo
   };
 }
 
+/** -a STDIN|STDOUT|STDERR (any case, repeatable): the streams attached; undefined without -a (all). */
+export function attachStreams(values: string[]): { stdin: boolean; stdout: boolean; stderr: boolean } | undefined {
+  if (values.length === 0) return undefined;
+  const a = { stdin: false, stdout: false, stderr: false };
+  for (const v of values) {
+    const k = v.toLowerCase();
+    if (k !== "stdin" && k !== "stdout" && k !== "stderr") {
+      throw new UsageError(`invalid argument "${v}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
+    }
+    a[k] = true;
+  }
+  return a;
+}
+
+/** --health-cmd, --health-interval, …, --no-healthcheck as given (checked for form; merged with the image's at run). */
+export function healthFlags(o: Record<string, unknown>): HealthFlags {
+  const dur = (v: unknown, flag: string): number => (v === undefined ? 0 : parseHealthDuration(String(v), flag));
+  let retries = 0;
+  if (o.healthRetries !== undefined) {
+    const v = String(o.healthRetries);
+    if (!/^-?[0-9]+$/.test(v)) throw new UsageError(`invalid argument "${v}" for "--health-retries" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
+    retries = Number(v);
+    if (retries < 0) throw new UsageError("--health-retries cannot be negative");
+  }
+  return {
+    ...(o.healthCmd !== undefined ? { cmd: String(o.healthCmd) } : {}),
+    interval: dur(o.healthInterval, "--health-interval"),
+    timeout: dur(o.healthTimeout, "--health-timeout"),
+    startPeriod: dur(o.healthStartPeriod, "--health-start-period"),
+    retries,
+    // commander's --no-X sets X to false (default true)
+    none: o.healthcheck === false,
+  };
+}
+
 /** Docker's --restart: no | always | unless-stopped | on-failure[:max-retries]. */
 export function parseRestart(v: string): RestartPolicy {
   const [name, count, extra] = v.split(":");
@@ -206,6 +264,20 @@ export function parseRestart(v: string): RestartPolicy {
     return { name, maximumRetryCount: n };
   }
   throw new UsageError(`invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+}
+
+/** Docker's logging drivers that tsbox does not have (a log tsbox cannot write), told apart from a name no one knows. */
+const OTHER_DRIVERS = new Set(["local", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs", "gcplogs", "logentries"]);
+
+/** --log-driver json-file (the default, recorded as absent) or none, with its --log-opt. */
+export function parseLogConfig(driver: string, opts: string[]): LogConfig {
+  if (driver === "json-file") return parseLogOpts(opts);
+  if (driver === "none") {
+    if (opts.length) throw new UsageError("invalid logging opts for driver none");
+    return { driver: "none" };
+  }
+  if (OTHER_DRIVERS.has(driver)) throw new UsageError(`logging driver "${driver}" is not supported by tsbox: use json-file or none`);
+  throw new UsageError(`error looking up logging plugin ${driver}: plugin "${driver}" not found`);
 }
 
 /** json-file's --log-opt max-size=10m, max-file=3. */

@@ -6,9 +6,9 @@
 
 import * as shim from "./shim.js";
 import type { Plan } from "./launch-plan.js";
-import type { OutputFds, StartResult, StdioPipes } from "./shim.js";
+import type { LogTarget, OutputFds, StartResult, StdioPipes } from "./shim.js";
 
-export type { OutputFds, StartResult, StdioPipes } from "./shim.js";
+export type { LogTarget, OutputFds, StartResult, StdioPipes } from "./shim.js";
 
 export interface NativeLauncher {
   /**
@@ -17,7 +17,7 @@ export interface NativeLauncher {
    */
   spawn(plan: Plan): number;
   /** Clones the container's first process with fresh stdio pipes (shim.spawnWithPipes); it waits for start or abort. */
-  spawnWithPipes(plan: Plan): { pid: number; pipes: StdioPipes };
+  spawnWithPipes(plan: Plan, opts?: { splitOutput?: boolean }): { pid: number; pipes: StdioPipes };
   /** JOIN plans: releases the child into the container; the host pid of the process inside, to place in the cgroup. */
   startJoin(pid: number): number | undefined;
   /** Releases the child; waits until it exec'd or failed (125/126/127). */
@@ -28,10 +28,14 @@ export interface NativeLauncher {
   wait(pid: number): Promise<number>;
   /** The pty master of a started child whose plan had PTY. */
   ptyMaster(pid: number): number;
-  /** Starts the copier thread on the pipes (takes the fds), output to fds 1 and 2 or `output`; a handle for finishCopy. */
-  copyStdio(pipes: StdioPipes, idleMs: number, output?: OutputFds): number;
+  /** Starts the copier thread on the pipes (takes the fds), output to fds 1 and 2 or `output`, and to `log`; a handle for finishCopy. */
+  copyStdio(pipes: StdioPipes, idleMs: number, output?: OutputFds, log?: LogTarget): number;
   /** Drains the outputs and ends the copier thread. */
   finishCopy(handle: number): Promise<void>;
+  /** A -t container's json-file log, fed by the CLI's terminal pump: open, append each chunk read, close. */
+  openLog(log: LogTarget): number;
+  appendLog(handle: number, chunk: Buffer): void;
+  closeLog(handle: number): void;
   setWinsize(fd: number, rows: number, cols: number): void;
   /** v2: loads (dir "") or loads and attaches a cgroup device filter program. */
   attachDeviceFilter(cgroupDir: string, program: Buffer): void;
@@ -60,6 +64,9 @@ export const shimLauncher: NativeLauncher = {
   ptyMaster: shim.ptyMaster,
   copyStdio: shim.copyStdio,
   finishCopy: shim.finishCopy,
+  openLog: shim.openLog,
+  appendLog: shim.appendLog,
+  closeLog: shim.closeLog,
   setWinsize: shim.setWinsize,
   attachDeviceFilter: shim.attachDeviceFilter,
   unmount: shim.unmount,

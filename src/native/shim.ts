@@ -76,12 +76,13 @@ export interface StdioPipes {
  * "inherit"; none with PTY or "detached"; /dev/null where there is none), never
  * this process's own stdio: the caller copies. When this process's stdout and
  * stderr are one file (a terminal, `2>&1`) the container's stdout and stderr
- * share one pipe (order kept; no `stderr` then). The returned fds are the
+ * share one pipe (order kept; no `stderr` then), unless `splitOutput`. The returned fds are the
  * caller's to close (O_CLOEXEC, blocking).
  */
-export function spawnWithPipes(plan: Plan): { pid: number; pipes: StdioPipes } {
+export function spawnWithPipes(plan: Plan, opts: { splitOutput?: boolean } = {}): { pid: number; pipes: StdioPipes } {
   const strings = encodePlan(plan);
-  const pid = callInt("tsbox_spawn_stdio", [DataType.I32, DataType.StringArray], [strings.length, strings]);
+  const fn = opts.splitOutput ? "tsbox_spawn_stdio_split" : "tsbox_spawn_stdio";
+  const pid = callInt(fn, [DataType.I32, DataType.StringArray], [strings.length, strings]);
   if (pid < 0) {
     const message = callString("tsbox_last_error", [], []);
     throw new LaunchError(message || `launch failed: ${getSystemErrorName(pid)}`);
@@ -98,15 +99,21 @@ export function spawnWithPipes(plan: Plan): { pid: number; pipes: StdioPipes } {
 /** Where a container's stdout and stderr are copied to: this process's descriptors (1 and 2 by default; they stay open). */
 export interface OutputFds { stdout: number; stderr: number }
 
+/** A container's json-file log: its path and --log-opt's rotation (maxSize 0 or absent: never rotated). */
+export interface LogTarget { path: string; maxSize?: number; maxFile?: number }
+
 /**
  * Starts the shim's copier thread (native-shims/stdio_copy.c): this process's
  * stdin to the container's (with -i), the container's stdout/stderr to this
- * process's `output` (fds 1 and 2 unless given). Takes the fds (on success). Returns the handle for
+ * process's `output` (fds 1 and 2 unless given) and, with `log`, to that
+ * json-file log too. Takes the fds (on success). Returns the handle for
  * `finishCopy`.
  */
-export function copyStdio(pipes: StdioPipes, idleMs: number, output: OutputFds = { stdout: 1, stderr: 2 }): number {
-  const r = callInt("tsbox_copy_start_to", [DataType.I32, DataType.I32, DataType.I32, DataType.I32, DataType.I32, DataType.I32],
-    [pipes.stdin ?? -1, pipes.stdout ?? -1, pipes.stderr ?? -1, output.stdout, output.stderr, idleMs]);
+export function copyStdio(pipes: StdioPipes, idleMs: number, output: OutputFds = { stdout: 1, stderr: 2 }, log?: LogTarget): number {
+  const r = callInt("tsbox_copy_start_logged",
+    [DataType.I32, DataType.I32, DataType.I32, DataType.I32, DataType.I32, DataType.I32, DataType.String, DataType.Double, DataType.I32],
+    [pipes.stdin ?? -1, pipes.stdout ?? -1, pipes.stderr ?? -1, output.stdout, output.stderr, idleMs,
+      log?.path ?? "", log?.maxSize ?? 0, log?.maxFile ?? 1]);
   if (r < 0) throw new LaunchError(`copying the container's stdio: ${getSystemErrorMessage(r).toLowerCase()}`);
   return r;
 }
@@ -118,6 +125,22 @@ export function copyStdio(pipes: StdioPipes, idleMs: number, output: OutputFds =
  */
 export async function finishCopy(handle: number): Promise<void> {
   check(await callIntInThread("tsbox_copy_finish", handle), "tsbox_copy_finish");
+}
+
+/** Opens a json-file log for a -t container's terminal output (appendLog, closeLog); a handle. */
+export function openLog(log: LogTarget): number {
+  return check(callInt("tsbox_log_open", [DataType.String, DataType.Double, DataType.I32],
+    [log.path, log.maxSize ?? 0, log.maxFile ?? 1]), "open", log.path);
+}
+
+/** Appends terminal output, as read, to the log (as stdout: a terminal has one stream). */
+export function appendLog(handle: number, chunk: Buffer): void {
+  check(callInt("tsbox_log_write", [DataType.I32, DataType.U8Array, DataType.I32], [handle, chunk, chunk.length]), "tsbox_log_write");
+}
+
+/** Logs the unfinished last line and closes the log. */
+export function closeLog(handle: number): void {
+  check(callInt("tsbox_log_close", [DataType.I32], [handle]), "tsbox_log_close");
 }
 
 /**

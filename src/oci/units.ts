@@ -70,3 +70,20 @@ export function checkCpuset(value: string, flag: string, online: string, what: "
   if (missing.length > 0) throw new UsageError(`Requested ${what} are not available - requested ${value}, available: ${online}`);
   return value;
 }
+
+/** Go's time.ParseDuration ("1m30s", "500ms", "-2s"), in nanoseconds; undefined when it is not one. */
+export function goDurationNs(v: string): number | undefined {
+  const units: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  const sign = v.startsWith("-") ? -1 : 1;
+  const body = v.replace(/^[-+]/, "");
+  if (body === "0") return 0;
+  const re = /([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)/gy;
+  let total = 0;
+  let pos = 0;
+  for (let m = re.exec(body); m !== null; m = re.exec(body)) {
+    total += Number(m[1]) * (units[m[2] ?? ""] ?? 0);
+    pos = re.lastIndex;
+  }
+  if (body === "" || pos !== body.length) return undefined;
+  return sign * Math.round(total);
+}

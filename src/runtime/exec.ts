@@ -16,6 +16,7 @@ import type { Spec, SpecCapabilities } from "../oci/spec.js";
 import { currentCapabilities } from "../native/capabilities.js";
 import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedPipes } from "./stdio.js";
 import { realHost, type Host } from "./host.js";
+import type { OutputFds } from "../native/launcher.js";
 import { resolveUser } from "../oci/user.js";
 import { forgoWarm } from "../network/index.js";
 
@@ -32,6 +33,10 @@ export interface ExecRequest {
   user?: string;
   /** --privileged: every capability tsbox holds, for this process only (as moby's exec) */
   privileged?: boolean;
+  /** where the output goes (default: this process's 1 and 2): a health probe's capture */
+  output?: OutputFds;
+  /** aborted: the process is killed (SIGKILL), as moby kills a health probe past its timeout */
+  signal?: AbortSignal;
 }
 
 const MAX_ETC_FILE = 4 << 20;
@@ -127,18 +132,19 @@ export async function execInContainer(req: ExecRequest, host: Pick<Host, "native
   const { pid: child, pipes } = native.spawnWithPipes(plan);
   let stopForwarding = (): void => {};
   let copy: AttachedPipes | undefined;
+  let inside: number | undefined;
   try {
     if (!req.detach) stopForwarding = forwardSignals(child);
     // The child joins the namespaces and forks into the PID namespace; that
     // process waits until it is in the container's cgroup (the child, which
     // stays outside as its reaper, never enters it).
-    const inside = native.startJoin(child);
+    inside = native.startJoin(child);
     if (inside !== undefined && !joined) cgroup.addProcess(inside);
     const started = native.start(child);
     // Docker gives 126 for an exec that fails to start ("OCI runtime exec failed"), e.g. -w /missing.
     if (!started.ok) throw new LaunchError(started.message, started.code === 125 ? 126 : started.code);
     // Last: once copying, the fds are the copier's.
-    if (!tty && !req.detach) copy = attachPipes(native, pipes);
+    if (!tty && !req.detach) copy = attachPipes(native, pipes, req.output);
   } catch (e) {
     stopForwarding();
     native.abort(child);
@@ -146,6 +152,11 @@ export async function execInContainer(req: ExecRequest, host: Pick<Host, "native
     throw e;
   }
   log().debug({ id: state.id, child }, "exec started");
+  const target = inside ?? child;
+  req.signal?.addEventListener("abort", () => {
+    // Its reaper (child) holds its pid until it has reaped it: not another process's yet.
+    try { process.kill(target, "SIGKILL"); } catch { /* already gone */ }
+  }, { once: true });
   if (req.detach) {
     await native.wait(child);  // the intermediate, which exits once the process is handed over
     return 0;

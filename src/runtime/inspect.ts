@@ -1,6 +1,7 @@
 // `tsbox inspect` of a container: Docker's shape (the fields users script
 // against), from the state, the spec (config.json) and the container dirs.
 
+import { containerHealth } from "./health.js";
 import { join } from "node:path";
 import { CorruptContainerError } from "../errors.js";
 import { containerPaths, readSpec, type ContainerState } from "../state/container-store.js";
@@ -20,6 +21,7 @@ const ZERO_TIME = "0001-01-01T00:00:00Z";
 /** size: SizeRw and SizeRootFs, which Docker computes (and shows) only when asked (`inspect --size`). */
 export function inspectContainer(root: string, s: ContainerState, opts: { size?: boolean } = {}): Record<string, unknown> {
   const paths = containerPaths(root, s.id);
+  const health = containerHealth(root, s);
   let spec: Spec | undefined;
   try {
     spec = readSpec(root, s.id); // absent while being created
@@ -49,12 +51,13 @@ export function inspectContainer(root: string, s: ContainerState, opts: { size?:
       Error: "",
       StartedAt: s.startedAt ?? ZERO_TIME,
       FinishedAt: s.finishedAt ?? ZERO_TIME,
+      ...(health ? { Health: health } : {}),
     },
     Image: `sha256:${s.imageId.replace(/^sha256:/, "")}`,
     ResolvConfPath: paths.resolvConf,
     HostnamePath: paths.hostname,
     HostsPath: paths.hosts,
-    LogPath: s.detached ? paths.log : "",
+    LogPath: s.logConfig?.driver === "none" ? "" : paths.log,
     Name: `/${s.name}`,
     RestartCount: s.restartCount ?? 0,
     Driver: "overlay2",
@@ -75,7 +78,7 @@ export function inspectContainer(root: string, s: ContainerState, opts: { size?:
       AutoRemove: s.autoRemove,
       RestartPolicy: { Name: s.restartPolicy?.name ?? "no", MaximumRetryCount: s.restartPolicy?.maximumRetryCount ?? 0 },
       LogConfig: {
-        Type: "json-file",
+        Type: s.logConfig?.driver ?? "json-file",
         Config: {
           ...(s.logConfig?.maxSize ? { "max-size": String(s.logConfig.maxSize) } : {}),
           ...(s.logConfig?.maxFile ? { "max-file": String(s.logConfig.maxFile) } : {}),
@@ -116,6 +119,7 @@ export function inspectContainer(root: string, s: ContainerState, opts: { size?:
       Image: s.image,
       WorkingDir: spec?.process.cwd ?? "",
       User: spec ? `${spec.process.user.uid}:${spec.process.user.gid}` : "",
+      ...(s.healthcheck ? { Healthcheck: s.healthcheck } : {}),
     },
     NetworkSettings: networkSettings(net, attached),
     ResolvedConfigPath: join(paths.dir, "config.json"),

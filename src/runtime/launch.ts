@@ -16,6 +16,7 @@ import { crashPoint } from "../state/crash.js";
 import { containerAttributes, recordEvent } from "../state/events.js";
 import type { Host } from "./host.js";
 import type { MonitorLauncher } from "./monitor.js";
+import { healthCheckCommand, healthIntervalMs } from "./health.js";
 
 /** Does tsbox enforce device rules here (v2: the kernel takes the BPF device filter)? */
 export function deviceRulesEnforced(h: Hierarchy, native: NativeLauncher): boolean {
@@ -39,13 +40,16 @@ export function createContainerCgroup(host: Pick<Host, "native" | "cgroups">, h:
  * The restart policy, log options and --rm come from the state.
  */
 export async function launchMonitored(root: string, state: ContainerState, cgroup: Cgroup,
-  monitor: MonitorLauncher): Promise<ContainerState> {
+  monitor: MonitorLauncher, opts: { attachFirst?: boolean } = {}): Promise<ContainerState> {
   crashPoint("monitor");
+  const interval = healthIntervalMs(state);
   const m = await monitor.launch({
     paths: containerPaths(root, state.id), cgroupDirs: cgroup.dirs, tty: Boolean(state.tty), container: { root: resolve(root), id: state.id },
     ...(state.restartPolicy ? { restartPolicy: state.restartPolicy } : {}),
     ...(state.logConfig ? { logConfig: state.logConfig } : {}),
     ...(state.autoRemove ? { exitCommand: selfCommand(root, ["rm", "-f", "-v", state.id]) } : {}),
+    ...(opts.attachFirst ? { attachFirst: true } : {}),
+    ...(interval !== undefined ? { health: { intervalMs: interval, argv: healthCheckCommand(root, state.id) } } : {}),
   });
   crashPoint("started");
   const running: ContainerState = {

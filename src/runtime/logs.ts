@@ -1,24 +1,26 @@
 // `tsbox logs`: reads the monitor's json-file log (container.log and its
-// rotations .1 … .N, oldest first), with Docker's --tail, --since, -t and -f.
+// rotations .1 … .N, oldest first), with Docker's --tail, --since, --until, -t
+// and -f. The same log whether the monitor (-d) or the CLI's copier
+// (foreground) wrote it; none with --log-driver none.
 
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { UsageError } from "../errors.js";
+import { TsboxError, UsageError } from "../errors.js";
 import { ShapeError, object, oneOf, parseChecked, string, type Check } from "../util/shape.js";
 import { containerPaths, findContainer, ownerAlive, readState } from "../state/container-store.js";
 
-export interface LogsOptions { follow: boolean; tail?: string; timestamps: boolean; since?: string }
+export interface LogsOptions { follow: boolean; tail?: string; timestamps: boolean; since?: string; until?: string }
 interface Entry { log: string; stream: "stdout" | "stderr"; time: string }
 const checkEntry: Check<Entry> = object({ log: string, stream: oneOf("stdout", "stderr"), time: string });
 export interface LogSink { stdout(s: string): void; stderr(s: string): void }
 
-/** --since: RFC 3339, a Unix timestamp, or a duration before now ("10m", "1h30m"). */
-export function parseSince(v: string, now = Date.now()): number {
+/** --since, --until: RFC 3339, a Unix timestamp, or a duration before now ("10m", "1h30m"); ms since the epoch. */
+export function parseSince(v: string, now = Date.now(), flag = "since"): number {
   if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
   const dur = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(v);
   if (dur && v !== "") return now - ((Number(dur[1] ?? 0) * 60 + Number(dur[2] ?? 0)) * 60 + Number(dur[3] ?? 0)) * 1000;
   const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new UsageError(`invalid value for "since": failed to parse value as time or duration: "${v}"`);
+  if (Number.isNaN(t)) throw new UsageError(`invalid value for "${flag}": failed to parse value as time or duration: "${v}"`);
   return t;
 }
 
@@ -57,8 +59,11 @@ function parse(text: string): Entry[] {
 
 export async function showLogs(root: string, ref: string, o: LogsOptions, sink: LogSink): Promise<void> {
   const state = findContainer(root, ref);
+  // Docker's daemon answers so (exit 1) for a driver it cannot read back.
+  if (state.logConfig?.driver === "none") throw new TsboxError("configured logging driver does not support reading", 1);
   const path = containerPaths(root, state.id).log;
   const since = o.since !== undefined ? parseSince(o.since) : undefined;
+  const until = o.until !== undefined ? parseSince(o.until, Date.now(), "until") : undefined;
   let tail: number | undefined;
   if (o.tail !== undefined && o.tail !== "all") {
     tail = Number(o.tail);
@@ -66,7 +71,9 @@ export async function showLogs(root: string, ref: string, o: LogsOptions, sink: 
   }
   const write = (entries: Entry[]): void => {
     for (const e of entries) {
-      if (since !== undefined && Date.parse(e.time) < since) continue;
+      const t = Date.parse(e.time);
+      if (since !== undefined && t < since) continue;
+      if (until !== undefined && t > until) continue;
       const text = o.timestamps ? `${e.time} ${e.log}` : e.log;
       if (e.stream === "stderr") sink.stderr(text); else sink.stdout(text);
     }
@@ -94,7 +101,8 @@ export async function showLogs(root: string, ref: string, o: LogsOptions, sink: 
         end = r.end;
       }
     }
-    if (done) return;
+    // As Docker's -f --until: following ends at that time.
+    if (done || (until !== undefined && Date.now() > until)) return;
     await sleep(100);
   }
 }

@@ -35,6 +35,10 @@ export interface MonitorRequest {
   logConfig?: LogConfig;
   /** run when the container is gone for good (conmon's --exit-command), e.g. `tsbox rm -f` for --rm */
   exitCommand?: string[];
+  /** run -it: the terminal's output before the CLI attaches is kept for it */
+  attachFirst?: boolean;
+  /** a health check: one probe's argv, started every intervalMs (runtime/health.ts) */
+  health?: { intervalMs: number; argv: string[] };
 }
 
 export interface Monitored { pid: number; owner: Owner }
@@ -54,10 +58,13 @@ export async function launchMonitor(req: MonitorRequest): Promise<Monitored> {
   const oom = oomFile(req.cgroupDirs);
   if (oom) args.push("--oom-file", oom);
   if (req.tty) args.push("--tty");
+  if (req.attachFirst) args.push("--attach-first");
+  if (req.health) args.push("--health", String(req.health.intervalMs), String(req.health.argv.length), ...req.health.argv);
   if (req.container || (req.restartPolicy && req.restartPolicy.name !== "no")) {
     const decide = restartDeciderCommand(req.restartPolicy ?? { name: "no", maximumRetryCount: 0 }, req.container);
     args.push("--decide", String(decide.length), ...decide);
   }
+  if (req.logConfig?.driver === "none") args.push("--no-log");
   if (req.logConfig?.maxSize) args.push("--log-max-size", String(req.logConfig.maxSize));
   if (req.logConfig?.maxFile) args.push("--log-max-file", String(req.logConfig.maxFile));
   if (req.exitCommand) args.push("--exit-command", ...req.exitCommand);

@@ -9,7 +9,10 @@ import { containerCgroup } from "../state/container-cgroup.js";
 import { goTime, humanSize, relativeTime } from "../format.js";
 import { contextOf, formatRows, parseDockerTemplate, templateFailure, type RowsFormat } from "../util/docker-format.js";
 import { containerSize, imageSizes } from "./container-size.js";
-import { containerPaths, namesOf, ownerAlive, readAllStates, readSpec, type ContainerState } from "../state/container-store.js";
+import {
+  containerPaths, namesOf, ownerAlive, readAllStates, readSpec, type ContainerState, type HealthStatus,
+} from "../state/container-store.js";
+import { containerHealth } from "./health.js";
 import { formatPorts, readAttachment, readNetworkConfig } from "../network/index.js";
 
 export interface PsOptions {
@@ -33,10 +36,14 @@ function frozen(s: ContainerState): boolean {
   try { return containerCgroup(detectHierarchy(), s).frozen(); } catch { return false; }
 }
 
-export function statusText(s: ContainerState, now = Date.now()): string {
+/** Docker's STATUS column; a running container with a health check shows it: `Up 3 seconds (healthy)`. */
+export function statusText(s: ContainerState, now = Date.now(), health?: HealthStatus): string {
   const since = (iso: string | undefined): string => relativeTime(iso ?? s.created, now);
   switch (stateWord(s)) {
-    case "running": return `Up ${since(s.startedAt).replace(/ ago$/, "")}`;
+    case "running": {
+      const up = `Up ${since(s.startedAt).replace(/ ago$/, "")}`;
+      return health === undefined ? up : `${up} (${health === "starting" ? "health: starting" : health})`;
+    }
     case "paused": return `Up ${since(s.startedAt).replace(/ ago$/, "")} (Paused)`;
     case "restarting": return `Restarting (${s.exitCode ?? 0}) ${since(s.finishedAt)}`;
     case "exited": return `Exited (${s.exitCode ?? 137}) ${since(s.finishedAt)}`;
@@ -80,8 +87,11 @@ interface Row {
   imageId: string;
 }
 
-function rowOf(s: ContainerState): Row {
-  return { id: s.id, name: s.name, image: s.image, created: s.created, state: stateWord(s), status: statusText(s), imageId: s.imageId };
+function rowOf(root: string, s: ContainerState): Row {
+  const health = containerHealth(root, s)?.Status;
+  return {
+    id: s.id, name: s.name, image: s.image, created: s.created, state: stateWord(s), status: statusText(s, Date.now(), health), imageId: s.imageId,
+  };
 }
 
 function deadRow(root: string, e: CorruptContainerError): Row {
@@ -171,7 +181,7 @@ export function listContainers(root: string, o: PsOptions): string {
     dead.push(deadRow(root, e));
   });
   // Newest first; the dead, whose creation time is lost with their state, last.
-  const rows = [...states.map(rowOf), ...dead]
+  const rows = [...states.map((s) => rowOf(root, s)), ...dead]
     // As Docker's daemon: a limit lists the last created whatever their state.
     .filter((s) => o.filters.length > 0 || o.all || (o.last ?? 0) > 0 || ["running", "restarting", "paused"].includes(s.state))
     .filter((s) => matches(s, o.filters))

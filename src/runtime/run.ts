@@ -3,7 +3,7 @@
 // that creates something registers its undo first, so a failure at any point
 // leaves nothing behind.
 
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, statSync, writeFileSync } from "node:fs";
 import { cpus, hostname } from "node:os";
 import { LaunchError, NotFoundError } from "../errors.js";
 import { cgroupSupport, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
@@ -13,12 +13,12 @@ import { pullableReference } from "../image/reference.js";
 import { readImageFile } from "../image/files.js";
 import { buildPlan, withCgroupJoin } from "../oci/build-plan.js";
 import type { NativeLauncher } from "../native/launcher.js";
-import type { OutputFds } from "../native/launcher.js";
+import type { LogTarget, OutputFds } from "../native/launcher.js";
 import { log } from "../log.js";
 import { overlayLayers } from "../image/overlay-layers.js";
 import {
   containerPaths, createContainerDirs, newContainerId, removeContainerDir, reserveName, selfOwner,
-  settleContainer, writeState, type ContainerPaths, type ContainerState, type LogConfig, type RestartPolicy,
+  readState, settleContainer, writeState, type ContainerPaths, type ContainerState, type LogConfig, type RestartPolicy,
 } from "../state/container-store.js";
 import { crashPoint } from "../state/crash.js";
 import { containerAttributes, recordEvent } from "../state/events.js";
@@ -30,9 +30,11 @@ import type { Spec } from "../oci/spec.js";
 import { formatBytes } from "../format.js";
 import { writeJsonAtomic } from "../util/atomic.js";
 import { Undo } from "../util/undo.js";
-import { attachPipes, attachTerminal, closePipes, forwardSignals, type AttachedPipes } from "./stdio.js";
+import { attachPipes, attachTerminal, closePipes, endOnSignals, forwardSignals, type AttachedPipes } from "./stdio.js";
 import { grantableRlimits } from "../oci/rlimits.js";
 import { writePlan } from "./monitor.js";
+import { startHealthChecks } from "./health.js";
+import { containerHealthcheck, type HealthFlags, type Healthcheck } from "../oci/healthcheck.js";
 import { cgroupMountInfo, createContainerCgroup, deviceRulesEnforced, launchMonitored } from "./launch.js";
 import type { Plan } from "../native/launch-plan.js";
 import { realHost, type CgroupHost, type Host } from "./host.js";
@@ -69,9 +71,23 @@ export interface RunRequest {
   pull?: PullPolicy;
   /** pulls a reference into the store (the CLI's, with its progress on stderr); absent: no pull */
   pullImage?: (ref: string) => Promise<void>;
+  /** --health-* and --no-healthcheck; absent: the image's HEALTHCHECK as it is */
+  health?: HealthFlags;
+  /** -a: the output streams attached (absent: both); the other goes nowhere (still logged). Stdin is -i's, as Docker's client has it. */
+  attach?: { stdout: boolean; stderr: boolean };
+  /** --sig-proxy=false: signals to the CLI are not forwarded to the container */
+  noSigProxy?: boolean;
+  /**
+   * run -it (not -d): launched under a monitor as -d is, and this terminal
+   * attached through its socket; typing these keys detaches and leaves the
+   * container running under its monitor (Docker's ctrl-p,ctrl-q).
+   */
+  detachKeys?: Buffer;
 }
 
 export type PullPolicy = "missing" | "always" | "never";
+
+const NO_HEALTH_FLAGS: HealthFlags = { interval: 0, timeout: 0, startPeriod: 0, retries: 0, none: false };
 
 /**
  * The image to run: pulled first with --pull=always; pulled when the store
@@ -109,11 +125,13 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
   // v2: Docker's device list as a BPF program where the kernel takes it.
   const enforced = deviceRulesEnforced(hierarchy, host.native);
   const undo = new Undo();
-  let running: Foreground;
+  // What follows the launch: waiting on the foreground child, or attaching to the monitored one (-it).
+  let next: { fg: Foreground } | { keys: Buffer };
   try {
     const net = resolveNetworkConfig(req.root, networkFlags(req), image.config.config.ExposedPorts);
+    const healthcheck = containerHealthcheck(image.config.config.Healthcheck, req.health ?? NO_HEALTH_FLAGS);
     const made = containerSpec(req, image, id, paths, hierarchy, enforced, host.cgroups, net);
-    const state = createContainer(req, image, id, paths, made, net, undo);
+    const state = createContainer(req, image, id, paths, made, net, undo, healthcheck);
     const cgroup = createContainerCgroup(host, hierarchy, id, req.flags.cgroupParent, enforced);
     undo.push(() => cgroup.destroy());
     cgroup.apply(made.spec.linux.resources);
@@ -123,18 +141,45 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
     const plan = launchPlan(req, image, id, paths, hierarchy, enforced, made);
     // Kept for `tsbox start`, which relaunches the same plan through a monitor;
     // a foreground --rm container is gone at its exit, so it never needs one.
-    if (req.detach || !req.autoRemove) writePlan(paths, plan);
+    if (monitored(req) || !req.autoRemove) writePlan(paths, plan);
     if (req.detach) {
       await launchMonitored(req.root, state, cgroup, host.monitor);
       req.detach(id);
       return 0;
     }
-    running = startForeground(host.native, req, plan, state, cgroup, made.spec, undo);
+    if (req.detachKeys) {
+      // The monitor keeps the terminal's first output for this attach (--attach-first).
+      await launchMonitored(req.root, state, cgroup, host.monitor, { attachFirst: true });
+      next = { keys: req.detachKeys };
+    } else {
+      next = { fg: startForeground(host.native, req, plan, state, cgroup, made.spec, undo) };
+    }
   } catch (e) {
     await undo.run();
     throw e;
   }
-  return waitForeground(host, req, running);
+  if ("keys" in next) return attachMonitored(req.root, id, next.keys, req.autoRemove);
+  return waitForeground(host, req, next.fg);
+}
+
+/** Whether a monitor keeps the container: -d, and -it (see RunRequest.detachKeys). */
+function monitored(req: RunRequest): boolean {
+  return req.detach !== undefined || req.detachKeys !== undefined;
+}
+
+/**
+ * run -it: this terminal on the monitored container until it exits (its exit
+ * code) or the detach keys are typed (0, the container runs on, as Docker's).
+ */
+async function attachMonitored(root: string, id: string, keys: Buffer, autoRemove: boolean): Promise<number> {
+  const { attachTerminal } = await import("./attach.js");
+  const end = await attachTerminal(root, id, true, keys);
+  if (end.detached) return 0;
+  const { waitExited } = await import("./container-control.js");
+  const code = end.state?.status === "exited" ? end.state.exitCode ?? 0 : (await waitExited(root, id))?.exitCode ?? 0;
+  // As Docker's client with --rm: back once the container is removed (by its monitor's exit command), 10 s at most.
+  for (let i = 0; autoRemove && i < 200 && readState(root, id) !== undefined; i++) await new Promise((r) => setTimeout(r, 50));
+  return code;
 }
 
 /** The spec, its seccomp program and the init binary: everything that can fail on bad input, before anything is created. */
@@ -195,7 +240,7 @@ function etcFiles(paths: ContainerPaths): { hostname: string; hosts: string; res
 
 /** Reserves the name and writes the container's directory, /etc files, config.json and state.json (status created). */
 function createContainer(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, made: ContainerSpec,
-  net: ContainerNetworkConfig, undo: Undo): ContainerState {
+  net: ContainerNetworkConfig, undo: Undo, healthcheck: Healthcheck | undefined): ContainerState {
   const spec = made.spec;
   const name = reserveName(req.root, id, req.name);
   undo.push(() => removeContainerDir(req.root, { id, name }));
@@ -207,7 +252,7 @@ function createContainer(req: RunRequest, image: ResolvedImage, id: string, path
   const state: ContainerState = {
     id, name, image: req.image, imageId: image.id, created: new Date().toISOString(),
     status: "created", owner: selfOwner(), autoRemove: req.autoRemove, tty: req.flags.tty,
-    ...(req.detach ? { detached: true, restartPolicy: req.restartPolicy ?? { name: "no", maximumRetryCount: 0 } } : {}),
+    ...(monitored(req) ? { detached: true, restartPolicy: req.restartPolicy ?? { name: "no", maximumRetryCount: 0 } } : {}),
     ...(req.logConfig ? { logConfig: req.logConfig } : {}),
     ...(parent !== undefined ? { cgroupParent: parent } : {}),
     ...(req.flags.capAdd?.length ? { capAdd: req.flags.capAdd } : {}),
@@ -216,6 +261,7 @@ function createContainer(req: RunRequest, image: ResolvedImage, id: string, path
     ...(req.flags.securityOpt?.length ? { securityOpt: req.flags.securityOpt } : {}),
     config: containerConfig(image.config.config, req.flags, process.env),
     ...(made.mounts.points.length ? { mounts: made.mounts.points } : {}),
+    ...(healthcheck ? { healthcheck } : {}),
   };
   writeState(req.root, state);
   recordEvent(req.root, "container", "create", id, containerAttributes(state));
@@ -264,13 +310,14 @@ function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, cr
   // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
   // Launched now, not saved: the child joins its cgroup itself where it can.
   const { plan: launching, joined } = withCgroupJoin(plan, cgroup.selfJoinFiles(), cgroup.cloneIntoDir());
-  const launched = native.spawnWithPipes(launching);
+  const a = req.attach;
+  const launched = native.spawnWithPipes(launching, a && (!a.stdout || !a.stderr) ? { splitOutput: true } : {});
   const pid = launched.pid;
   undo.push(() => closePipes(launched.pipes));
   undo.push(() => native.abort(pid));
   // Forward from now on: the child keeps signals blocked until it execs, so
   // one that arrives during setup reaches the command instead of killing tsbox.
-  const stopForwarding = forwardSignals(pid);
+  const stopForwarding = req.noSigProxy ? endOnSignals(pid) : forwardSignals(pid);
   undo.push(stopForwarding);
   if (!joined) cgroup.addProcess(pid);
 
@@ -280,15 +327,18 @@ function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, cr
   writeState(req.root, state);
   recordEvent(req.root, "container", "start", state.id, containerAttributes(state));
   // Last: once copying, the fds are the copier's (undo must not close them).
-  const copy = req.flags.tty ? undefined : attachPipes(native, launched.pipes, req.output);
+  const copy = req.flags.tty ? undefined : attachPipes(native, launched.pipes, attachedOutput(req), logTarget(req, state.id));
   return { pid, state, cgroup, spec, stopForwarding, ...(copy ? { copy } : {}) };
 }
 
 /** Waits for the exit, reports an OOM kill, removes the cgroup and settles the state (or removes the container with --rm). */
 async function waitForeground(host: Host, req: RunRequest, fg: Foreground): Promise<number> {
   const native = host.native;
-  const terminal = fg.copy ?? attachTerminal(native, native.ptyMaster(fg.pid), req.flags.interactive);
+  const terminal = fg.copy ?? attachTerminal(native, native.ptyMaster(fg.pid), req.flags.interactive, logTarget(req, fg.state.id));
+  // No monitor keeps a foreground container: the CLI starts its probes.
+  const stopHealth = startHealthChecks(req.root, fg.state);
   const exitCode = await native.wait(fg.pid);
+  await stopHealth();
   fg.stopForwarding();
   await terminal.close();
 
@@ -309,6 +359,28 @@ async function waitForeground(host: Host, req: RunRequest, fg: Foreground): Prom
     if (removed) removeAnonymousVolumes(req.root, anonymousVolumes(removed.mounts));
   }
   return exitCode;
+}
+
+/** Where the copier writes the container's stdout and stderr: the CLI's (or req.output), /dev/null for a stream -a left out. */
+function attachedOutput(req: RunRequest): OutputFds | undefined {
+  const a = req.attach;
+  if (!a || (a.stdout && a.stderr)) return req.output;
+  const out = req.output ?? { stdout: 1, stderr: 2 };
+  // Opened once for the CLI's life (a foreground run is its one container).
+  const none = (devNull ??= openSync("/dev/null", "w"));
+  return { stdout: a.stdout ? out.stdout : none, stderr: a.stderr ? out.stderr : none };
+}
+let devNull: number | undefined;
+
+/**
+ * Where a foreground container's output is logged as it is copied: the same
+ * json-file log (and rotation) a monitor keeps for a detached one, so `logs`
+ * and a later `start` see one history; none with --log-driver none.
+ */
+function logTarget(req: Pick<RunRequest, "root" | "logConfig">, id: string): LogTarget | undefined {
+  const c = req.logConfig;
+  if (c?.driver === "none") return undefined;
+  return { path: containerPaths(req.root, id).log, ...(c?.maxSize ? { maxSize: c.maxSize } : {}), ...(c?.maxFile ? { maxFile: c.maxFile } : {}) };
 }
 
 function thermalThrottleDirs(): string[] {

@@ -6,7 +6,7 @@
 
 import { closeSync } from "node:fs";
 import tty from "node:tty";
-import type { NativeLauncher, OutputFds, StdioPipes } from "../native/launcher.js";
+import type { LogTarget, NativeLauncher, OutputFds, StdioPipes } from "../native/launcher.js";
 
 export const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
 
@@ -21,15 +21,37 @@ export function forwardSignals(pid: number): () => void {
   return () => { for (const [sig, h] of handlers) process.off(sig, h); };
 }
 
+/**
+ * --sig-proxy=false: the signals are not the container's; they end the CLI,
+ * as Docker's client. A foreground container has no monitor to outlive its
+ * CLI (where Docker's keeps running): it is killed (SIGKILL, not the signal)
+ * and cleaned up as at any exit, so nothing is left behind.
+ */
+export function endOnSignals(pid: number): () => void {
+  const handlers = FORWARDED_SIGNALS.map((sig) => {
+    const h = (): void => {
+      try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
+    };
+    process.on(sig, h);
+    return [sig, h] as const;
+  });
+  return () => { for (const [sig, h] of handlers) process.off(sig, h); };
+}
+
 export interface Terminal { close(): Promise<void> }
 
-export function attachTerminal(native: NativeLauncher, master: number, interactive: boolean): Terminal {
+/** With `log`, the terminal's output also goes to that json-file log (as stdout, a terminal's one stream). */
+export function attachTerminal(native: NativeLauncher, master: number, interactive: boolean, log?: LogTarget): Terminal {
   const stdin = process.stdin;
   const wasRaw = stdin.isTTY ? stdin.isRaw : false;
+  const logHandle = log ? native.openLog(log) : undefined;
   // A TTY handle on the master reads and writes; libuv polls it like any tty.
   const pty = new tty.ReadStream(master);
   const output = new Promise<void>((resolve) => {
-    pty.on("data", (chunk: Buffer) => process.stdout.write(chunk));
+    pty.on("data", (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      if (logHandle !== undefined) native.appendLog(logHandle, chunk);
+    });
     // The master reports EIO once the last slave fd in the container is closed.
     pty.on("error", () => resolve());
     pty.on("end", () => resolve());
@@ -62,6 +84,7 @@ export function attachTerminal(native: NativeLauncher, master: number, interacti
         if (stdin.isTTY) stdin.setRawMode(wasRaw);
       }
       pty.destroy();
+      if (logHandle !== undefined) native.closeLog(logHandle);
     },
   };
 }
@@ -90,11 +113,11 @@ export interface AttachedPipes {
 
 /**
  * Copies the CLI's stdin to the container's (with -i) and its stdout/stderr
- * to the CLI's, in a thread of the shim: Node streams would load `net` and
- * add ~5 ms to every run. Takes the fds; on failure (thrown) they are still
- * the caller's.
+ * to the CLI's (and, with `log`, to the container's json-file log), in a
+ * thread of the shim: Node streams would load `net` and add ~5 ms to every
+ * run. Takes the fds; on failure (thrown) they are still the caller's.
  */
-export function attachPipes(native: NativeLauncher, pipes: StdioPipes, output?: OutputFds): AttachedPipes {
-  const handle = native.copyStdio(pipes, OUTPUT_IDLE_MS, output);
+export function attachPipes(native: NativeLauncher, pipes: StdioPipes, output?: OutputFds, log?: LogTarget): AttachedPipes {
+  const handle = native.copyStdio(pipes, OUTPUT_IDLE_MS, output, log);
   return { close: () => native.finishCopy(handle) };
 }

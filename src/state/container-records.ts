@@ -11,6 +11,7 @@ import {
   ShapeError, arrayOf, boolean, integer, matching, number, object, oneOf, optional, parseChecked, recordOf, string, type Check,
 } from "../util/shape.js";
 import type { ContainerConfig } from "../oci/container-config.js";
+import type { Healthcheck } from "../oci/healthcheck.js";
 import type { Spec } from "../oci/spec.js";
 import type { MountPoint } from "../oci/mount-points.js";
 
@@ -18,7 +19,9 @@ export type ContainerStatus = "created" | "running" | "restarting" | "exited";
 
 export type RestartPolicyName = "no" | "on-failure" | "always" | "unless-stopped";
 export interface RestartPolicy { name: RestartPolicyName; maximumRetryCount: number }
-export interface LogConfig { maxSize?: number; maxFile?: number }
+/** --log-driver (absent: json-file, Docker's default) and json-file's --log-opt max-size, max-file. */
+export interface LogConfig { driver?: LogDriver; maxSize?: number; maxFile?: number }
+export type LogDriver = "json-file" | "none";
 
 export interface Owner { pid: number; startTime: string }
 
@@ -56,7 +59,27 @@ export interface ContainerState {
   config?: ContainerConfig;
   /** -v, --mount, --volumes-from and the image's VOLUMEs as mounted (inspect's Mounts; which volumes the container uses) */
   mounts?: MountPoint[];
+  /** the health check (the image's HEALTHCHECK with --health-* over it); absent: none */
+  healthcheck?: Healthcheck;
 }
+
+export type HealthStatus = "starting" | "healthy" | "unhealthy";
+export interface HealthProbe { Start: string; End: string; ExitCode: number; Output: string }
+/** health.json, written by the health checker after each probe (runtime/health.ts). */
+export interface HealthRecord {
+  /** the run it is about (the container's startedAt then): a later run starts again from "starting" */
+  startedAt: string;
+  Status: HealthStatus;
+  FailingStreak: number;
+  Log: HealthProbe[];
+}
+
+export const checkHealthRecord: Check<HealthRecord> = object({
+  startedAt: string,
+  Status: oneOf("starting", "healthy", "unhealthy"),
+  FailingStreak: integer,
+  Log: arrayOf(object({ Start: string, End: string, ExitCode: integer, Output: string })),
+});
 
 /** What a monitor reports (monitor.json): its wire format is the monitor protocol's. */
 export type { MonitorStatus } from "../native/monitor-protocol.js";
@@ -82,7 +105,7 @@ export const checkContainerState: Check<ContainerState> = object({
   detached: optional(boolean),
   tty: optional(boolean),
   restartPolicy: optional(object({ name: oneOf("no", "on-failure", "always", "unless-stopped"), maximumRetryCount: integer })),
-  logConfig: optional(object({ maxSize: optional(number), maxFile: optional(integer) })),
+  logConfig: optional(object({ driver: optional(oneOf("json-file", "none")), maxSize: optional(number), maxFile: optional(integer) })),
   restartCount: optional(integer),
   cgroupParent: optional(string),
   capAdd: optional(arrayOf(string)),
@@ -96,6 +119,9 @@ export const checkContainerState: Check<ContainerState> = object({
     rw: boolean, propagation: string, anonymous: optional(boolean), tmpfsData: optional(string),
     device: optional(object({ type: string, source: string, options: string })),
   }))),
+  healthcheck: optional(object({
+    Test: arrayOf(string), Interval: optional(number), Timeout: optional(number), StartPeriod: optional(number), Retries: optional(integer),
+  })),
 });
 
 

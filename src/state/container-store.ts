@@ -9,12 +9,13 @@ import { writeJsonAtomic } from "../util/atomic.js";
 import { withLock } from "../util/lock.js";
 import { randomBytesHex } from "../util/random.js";
 import { checkContainerState, checkMonitorStatus, checkSpec, readRecord } from "./container-records.js";
+export { checkHealthRecord } from "./container-records.js";
 import { generateName, validateName } from "./names.js";
 import { containerAttributes, recordEvent } from "./events.js";
 import type { Spec } from "../oci/spec.js";
 import type { ContainerState, MonitorStatus, Owner } from "./container-records.js";
 export type {
-  ContainerState, ContainerStatus, LogConfig, MonitorStatus, Owner, RestartPolicy, RestartPolicyName,
+  ContainerState, ContainerStatus, HealthProbe, HealthRecord, HealthStatus, LogConfig, MonitorStatus, Owner, RestartPolicy, RestartPolicyName,
 } from "./container-records.js";
 
 export interface ContainerPaths {
@@ -34,6 +35,8 @@ export interface ContainerPaths {
   /** the CLI's request to the monitor: no restart after this exit */
   stop: string;
   log: string;
+  /** the health checker's record of its probes (runtime/health.ts) */
+  health: string;
 }
 
 export function containerPaths(root: string, id: string): ContainerPaths {
@@ -43,6 +46,7 @@ export function containerPaths(root: string, id: string): ContainerPaths {
     state: join(dir, "state.json"), config: join(dir, "config.json"),
     hostname: join(dir, "hostname"), hosts: join(dir, "hosts"), resolvConf: join(dir, "resolv.conf"),
     plan: join(dir, "plan"), monitor: join(dir, "monitor.json"), stop: join(dir, "stop"), log: join(dir, "container.log"),
+    health: join(dir, "health.json"),
   };
 }
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { LaunchError } from "../../src/errors.js";
 import type { CgroupFs, Hierarchy } from "../../src/cgroupfs/index.js";
 import type { Plan } from "../../src/native/launch-plan.js";
-import type { NativeLauncher, OutputFds, StartResult, StdioPipes } from "../../src/native/launcher.js";
+import type { LogTarget, NativeLauncher, OutputFds, StartResult, StdioPipes } from "../../src/native/launcher.js";
 import type { NetworkHost } from "../../src/runtime/network.js";
 import type { Host } from "../../src/runtime/host.js";
 import type { MonitorLauncher, MonitorRequest, Monitored } from "../../src/runtime/monitor.js";
@@ -22,7 +22,10 @@ export type NativeCall =
   | { fn: "spawnWithPipes"; plan: Plan; pid: number }
   | { fn: "spawn"; plan: Plan; pid: number }
   | { fn: "startJoin" | "start" | "abort" | "wait" | "ptyMaster"; pid: number }
-  | { fn: "copyStdio"; pipes: StdioPipes; idleMs: number }
+  | { fn: "copyStdio"; pipes: StdioPipes; idleMs: number; log?: LogTarget }
+  | { fn: "openLog"; log: LogTarget }
+  | { fn: "appendLog"; handle: number; bytes: number }
+  | { fn: "closeLog"; handle: number }
   | { fn: "finishCopy"; handle: number }
   | { fn: "setWinsize"; fd: number; rows: number; cols: number }
   | { fn: "attachDeviceFilter"; cgroupDir: string; program: Buffer };
@@ -139,9 +142,22 @@ export class FakeNative implements NativeLauncher {
     throw new Error("FakeNative: no pty (tests run without -t)");
   }
 
-  copyStdio(pipes: StdioPipes, idleMs: number, _output?: OutputFds): number {
-    this.note({ fn: "copyStdio", pipes, idleMs }, "");
+  copyStdio(pipes: StdioPipes, idleMs: number, _output?: OutputFds, log?: LogTarget): number {
+    this.note({ fn: "copyStdio", pipes, idleMs, ...(log ? { log } : {}) }, "");
     return 7;
+  }
+
+  openLog(log: LogTarget): number {
+    this.note({ fn: "openLog", log }, log.path);
+    return 3;
+  }
+
+  appendLog(handle: number, chunk: Buffer): void {
+    this.note({ fn: "appendLog", handle, bytes: chunk.length }, String(handle));
+  }
+
+  closeLog(handle: number): void {
+    this.note({ fn: "closeLog", handle }, String(handle));
   }
 
   finishCopy(handle: number): Promise<void> {
