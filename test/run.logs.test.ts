@@ -85,7 +85,14 @@ describe("a foreground container keeps its json-file log", () => {
       expect(d.code).toBe(run.code);
       const dl = docker(["logs", n]);
       expect([dl.code, dl.stdout, dl.stderr]).toEqual([logs.code, logs.stdout, logs.stderr]);
+      // --details: the (empty) attributes field and its space before each line, after -t's time
+      const dd = docker(["logs", "--details", n]);
+      const td = tsbox(root, ["logs", "--details", "fg1"]);
+      expect([td.stdout, td.stderr]).toEqual([dd.stdout, dd.stderr]);
+      const norm = (s: string): string => s.replace(/^\S+Z/gm, "TIME");
+      expect(norm(tsbox(root, ["logs", "-t", "--details", "fg1"]).stdout)).toBe(norm(docker(["logs", "-t", "--details", n]).stdout));
     });
+    expect(tsbox(root, ["logs", "--details", "fg1"]).stdout).toBe(" out\n no newline");
     expect(tsbox(root, ["rm", "fg1"]).code).toBe(0);
     expect(existsSync(path)).toBe(false);
   }, SLOW);

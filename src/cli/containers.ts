@@ -93,11 +93,13 @@ function registerLogs(program: Command): void {
     .option("-t, --timestamps", "Show timestamps", false)
     .option("--since <time>", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
     .option("--until <time>", "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
-    .action(async (ref: string, o: { follow: boolean; tail: string; timestamps: boolean; since?: string; until?: string }, cmd: Command) => {
+    .option("--details", "Show extra details provided to logs", false)
+    .action(async (ref: string, o: { follow: boolean; tail: string; timestamps: boolean; since?: string; until?: string; details: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
       const { showLogs } = await import("../runtime/logs.js");
       await showLogs(g.root, ref, {
-        follow: o.follow, tail: o.tail, timestamps: o.timestamps, ...(o.since ? { since: o.since } : {}), ...(o.until ? { until: o.until } : {}),
+        follow: o.follow, tail: o.tail, timestamps: o.timestamps, details: o.details,
+        ...(o.since ? { since: o.since } : {}), ...(o.until ? { until: o.until } : {}),
       }, {
         stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s),
       });

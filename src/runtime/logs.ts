@@ -9,7 +9,11 @@ import { TsboxError, UsageError } from "../errors.js";
 import { ShapeError, object, oneOf, parseChecked, string, type Check } from "../util/shape.js";
 import { containerPaths, findContainer, ownerAlive, readState } from "../state/container-store.js";
 
-export interface LogsOptions { follow: boolean; tail?: string; timestamps: boolean; since?: string; until?: string }
+export interface LogsOptions {
+  follow: boolean; tail?: string; timestamps: boolean; since?: string; until?: string;
+  /** --details: the log's extra attributes before each line (tsbox's json-file log has none: an empty field) */
+  details?: boolean;
+}
 interface Entry { log: string; stream: "stdout" | "stderr"; time: string }
 const checkEntry: Check<Entry> = object({ log: string, stream: oneOf("stdout", "stderr"), time: string });
 export interface LogSink { stdout(s: string): void; stderr(s: string): void }
@@ -74,7 +78,8 @@ export async function showLogs(root: string, ref: string, o: LogsOptions, sink: 
       const t = Date.parse(e.time);
       if (since !== undefined && t < since) continue;
       if (until !== undefined && t > until) continue;
-      const text = o.timestamps ? `${e.time} ${e.log}` : e.log;
+      // Docker's layout: TIME, then the attributes (none here) and a space with --details, then the line.
+      const text = `${o.timestamps ? `${e.time} ` : ""}${o.details === true ? " " : ""}${e.log}`;
       if (e.stream === "stderr") sink.stderr(text); else sink.stdout(text);
     }
   };
