@@ -1,5 +1,6 @@
-// `--filter until=… / label=…` of container, image and system prune, as
-// Docker's daemon reads them: the pure parse and match, then on real stores.
+// `--filter until=… / label=…` of container, image, network and system prune,
+// and network ls's filters, as Docker's daemon reads them: the pure parse and
+// match, then on real stores.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parsePruneFilters, pruneFilterMatches } from "../src/cli/prune-filter.js";
 import { containerIds, removeRoot, rootWithBusybox, stateOf, tsbox } from "./helpers.js";
@@ -74,5 +75,32 @@ describe("on a store", () => {
     expect(r.stdout).toMatch(/untagged: labelled:1\n/);
     expect(r.stdout).not.toMatch(/plain:1/);
     expect(tsbox(root, ["images", "-q", "plain:1"]).stdout).not.toBe("");
+  });
+
+  it("network ls --filter, network prune --filter label, network rm -f of a missing network", () => {
+    const names = (f: string): string => tsbox(root, ["network", "ls", "--filter", f, "--format", "{{.Name}}"]).stdout;
+    try {
+      expect(tsbox(root, ["network", "create", "--label", "team=a", "pf-one"]).code).toBe(0);
+      expect(tsbox(root, ["network", "create", "pf-two"]).code).toBe(0);
+      expect(names("name=pf-")).toBe("pf-one\npf-two\n");
+      expect(names("name=^pf-o")).toBe("pf-one\n");
+      expect(names("label=team=a")).toBe("pf-one\n");
+      expect(names("type=builtin")).toBe("bridge\nhost\nnone\n");
+      expect(names("driver=null")).toBe("none\n");
+      expect(names("dangling=true")).toBe("pf-one\npf-two\n");
+      for (const [f, message] of [
+        ["bogus=1", "tsbox: Invalid filter 'bogus'\n"],
+        ["type=x", "tsbox: invalid filter: 'type'='x'\n"],
+        ["dangling=x", `tsbox: invalid value for filter 'dangling', must be "true" (or "1"), or "false" (or "0")\n`],
+      ] as const) {
+        expect(tsbox(root, ["network", "ls", "--filter", f])).toMatchObject({ code: 1, stderr: message });
+      }
+      const pruned = tsbox(root, ["network", "prune", "-f", "--filter", "label!=team"]);
+      expect(pruned.stdout).toBe("Deleted Networks:\npf-two\n");
+      expect(tsbox(root, ["network", "rm", "-f", "pf-two", "pf-one"])).toMatchObject({ code: 0, stdout: "pf-one\n" });
+      expect(tsbox(root, ["network", "rm", "pf-two"])).toMatchObject({ code: 1, stderr: "tsbox: network pf-two not found\n" });
+    } finally {
+      tsbox(root, ["network", "rm", "-f", "pf-one", "pf-two"]);
+    }
   });
 });

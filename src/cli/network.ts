@@ -7,7 +7,7 @@ import { formatRows, type RowsFormat } from "../util/docker-format.js";
 import { hostAddress, parseRate, readAttachment, type Link, type PortBinding } from "../network/index.js";
 import { existsSync } from "node:fs";
 import {
-  connectContainer, createNetworkVerb, disconnectContainer, findEntry, inspectNetwork, networkEntries, pruneNetworks, removeNetwork,
+  connectContainer, createNetworkVerb, disconnectContainer, filterNetworks, findEntry, inspectNetwork, networkEntries, pruneNetworks, removeNetwork,
   type NetworkEntry,
 } from "../runtime/networks.js";
 import { containerPaths, findContainer } from "../state/container-store.js";
@@ -46,12 +46,13 @@ export function registerNetworkCommands(program: Command): void {
 
   network.command("ls").alias("list")
     .description("List networks")
+    .option("-f, --filter <filter>", "Provide filter values (e.g. \"driver=bridge\")", collect, [])
     .option("-q, --quiet", "Only display network IDs", false)
     .option("--no-trunc", "Do not truncate the output")
     .option("--format <format>", "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template")
-    .action(async (o: { quiet: boolean; trunc: boolean; format?: string }, cmd: Command) => {
+    .action(async (o: { filter: string[]; quiet: boolean; trunc: boolean; format?: string }, cmd: Command) => {
       const g = await prepare(cmd);
-      const all = networkEntries(g.root);
+      const all = filterNetworks(g.root, networkEntries(g.root), o.filter);
       const id = (x: string): string => (o.trunc === false ? x : x.slice(0, 12));
       if (o.quiet) {
         for (const n of all) process.stdout.write(`${id(n.id)}\n`);
@@ -76,9 +77,11 @@ export function registerNetworkCommands(program: Command): void {
   network.command("rm").alias("remove")
     .description("Remove one or more networks")
     .argument("<network...>")
-    .action(async (refs: string[], _o: unknown, cmd: Command) => {
+    .option("-f, --force", "Do not error if the network does not exist", false)
+    .action(async (refs: string[], o: { force: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
       await eachArg(refs, (r) => {
+        if (o.force && !findEntry(g.root, r)) return;
         removeNetwork(g.root, r);
         process.stdout.write(`${r}\n`);
       });
@@ -107,11 +110,14 @@ export function registerNetworkCommands(program: Command): void {
 
   network.command("prune")
     .description("Remove all unused networks")
+    .option("--filter <filter>", "Provide filter values (e.g. \"until=<timestamp>\")", collect, [])
     .option("-f, --force", "Do not prompt for confirmation", false)
-    .action(async (o: Record<string, unknown>, cmd: Command) => {
+    .action(async (o: { filter: string[]; force: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
+      const { parsePruneFilters, pruneFilterMatches } = await import("./prune-filter.js");
+      const filter = parsePruneFilters(o.filter);
       if (!o.force && !(await confirm("WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] "))) return;
-      const names = pruneNetworks(g.root);
+      const names = pruneNetworks(g.root, (n) => pruneFilterMatches(filter, n));
       if (names.length) process.stdout.write(`Deleted Networks:\n${names.map((n) => `${n}\n`).join("")}`);
     });
 }

@@ -84,11 +84,62 @@ export function removeNetwork(root: string, ref: string): NetworkEntry {
   return n;
 }
 
-/** `network prune`: the user-defined networks no container is on; their names. */
-export function pruneNetworks(root: string): string[] {
+/**
+ * `network ls --filter`, as Docker's daemon matches networks: driver, id
+ * (prefix), label (KEY or KEY=VALUE), name (a regular expression, so a part of
+ * the name matches), scope, type (custom or builtin), dangling (a user-defined
+ * network no container is on). Several values of one key match any of them;
+ * different keys all must match.
+ */
+export function filterNetworks(root: string, entries: NetworkEntry[], filters: readonly string[]): NetworkEntry[] {
+  const byKey = new Map<string, string[]>();
+  for (const f of filters) {
+    const eq = f.indexOf("=");
+    if (eq <= 0) throw new TsboxError(`bad format of filter (expected name=value)`, 1);
+    const key = f.slice(0, eq);
+    if (!["driver", "id", "label", "name", "scope", "type", "dangling"].includes(key)) throw new TsboxError(`Invalid filter '${key}'`, 1);
+    byKey.set(key, [...(byKey.get(key) ?? []), f.slice(eq + 1)]);
+  }
+  const dangling = byKey.get("dangling");
+  for (const v of dangling ?? []) {
+    if (!["true", "false", "1", "0"].includes(v)) throw new TsboxError('invalid value for filter \'dangling\', must be "true" (or "1"), or "false" (or "0")', 1);
+  }
+  for (const v of byKey.get("type") ?? []) {
+    if (v !== "custom" && v !== "builtin") throw new TsboxError(`invalid filter: 'type'='${v}'`, 1);
+  }
+  const names = (byKey.get("name") ?? []).map((v) => {
+    try {
+      return new RegExp(v);
+    } catch {
+      throw new TsboxError(`Invalid filter: 'name'='${v}'`, 1);
+    }
+  });
+  return entries.filter((n) => {
+    const custom = n.def !== undefined && n.name !== DEFAULT_NETWORK_NAME;
+    const labels = n.def?.labels ?? {};
+    const any = (key: string, test: (v: string) => boolean): boolean => {
+      const values = byKey.get(key);
+      return values === undefined || values.some(test);
+    };
+    return any("driver", (v) => v === n.driver)
+      && any("id", (v) => n.id.startsWith(v))
+      && (names.length === 0 || names.some((re) => re.test(n.name)))
+      && any("scope", (v) => v === "local")
+      && any("type", (v) => (v === "custom") === custom)
+      && (byKey.get("label") ?? []).every((v) => {
+        const eq = v.indexOf("=");
+        return eq < 0 ? Object.hasOwn(labels, v) : labels[v.slice(0, eq)] === v.slice(eq + 1);
+      })
+      && any("dangling", (v) => (v === "true" || v === "1") === (custom && Object.keys(containersOn(root, n.id)).length === 0));
+  });
+}
+
+/** `network prune`: the user-defined networks no container is on (and `keep` does not keep); their names. */
+export function pruneNetworks(root: string, may: (n: { created: number; labels: Readonly<Record<string, string>> }) => boolean = () => true): string[] {
   const removed: string[] = [];
   for (const d of listNetworks(root)) {
     if (d.name === DEFAULT_NETWORK_NAME || Object.keys(containersOn(root, d.id)).length > 0) continue;
+    if (!may({ created: Date.parse(d.created) || 0, labels: d.labels ?? {} })) continue;
     releaseNetworkBridge(shimLauncher, d);
     deleteNetworkDef(root, d);
     removed.push(d.name);
