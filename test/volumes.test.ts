@@ -289,6 +289,8 @@ describe("volume verbs", () => {
     expect(random).toMatch(ANON);
     expect(tsbox(root, ["volume", "ls"]).stdout).toMatch(new RegExp(`^DRIVER +VOLUME NAME\nlocal +${random}\n$`));
     expect(tsbox(root, ["volume", "inspect", random, "nosuch"])).toMatchObject({ code: 1, stderr: "tsbox: get nosuch: no such volume\n" });
+    expect(tsbox(root, ["volume", "inspect", "-f", "{{.Name}} {{.Driver}} {{.Scope}}", random, "nosuch"]))
+      .toMatchObject({ code: 1, stdout: `${random} local local\n`, stderr: "tsbox: get nosuch: no such volume\n" });
     expect(tsbox(root, ["volume", "ls", "-f", "foo=bar"])).toMatchObject({ code: 1, stderr: "tsbox: Invalid filter 'foo'\n" });
     expect(tsbox(root, ["volume", "ls", "-f", "dangling=maybe"])).toMatchObject({ code: 1, stderr: "tsbox: Invalid filter 'dangling=[maybe]'\n" });
     expect(tsbox(root, ["volume", "rm", "nosuch"])).toMatchObject({ code: 1, stderr: "tsbox: get nosuch: no such volume\n" });

@@ -1,8 +1,8 @@
 // `tsbox volume create|ls|inspect|rm|prune`: Docker's flags, output and errors.
 
 import type { Command } from "commander";
-import { TsboxError, UsageError } from "../errors.js";
-import { collect, eachArg, prepare } from "./common.js";
+import { UsageError } from "../errors.js";
+import { collect, eachArg, inspectEach, prepare } from "./common.js";
 
 /** `KEY=VALUE` flags as a map (a bare KEY maps to ""). */
 function keyValues(list: readonly string[]): Record<string, string> {
@@ -60,23 +60,12 @@ export function registerVolumeCommands(program: Command): void {
   volume.command("inspect")
     .description("Display detailed information on one or more volumes")
     .argument("<volume...>")
-    .action(async (names: string[], _o: unknown, cmd: Command) => {
+    .option("-f, --format <template>", "Format output using a custom template: 'json', or a Go template ({{.Mountpoint}})")
+    .action(async (names: string[], o: { format?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const { inspectVolume } = await import("../runtime/volume/inspect.js");
-      const found: Record<string, unknown>[] = [];
       // As Docker: the ones found are printed, then the errors, exit 1.
-      const errors: string[] = [];
-      for (const n of names) {
-        try {
-          found.push(inspectVolume(g.root, n));
-        } catch (e) {
-          if (!(e instanceof TsboxError)) throw e;
-          errors.push(e.message);
-        }
-      }
-      process.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
-      for (const m of errors) process.stderr.write(`tsbox: ${m}\n`);
-      if (errors.length) process.exitCode = 1;
+      await inspectEach(names, (n) => inspectVolume(g.root, n), o.format);
     });
 
   volume.command("rm").alias("remove")
