@@ -206,6 +206,12 @@ CMD cat /ran /greeting /literal && test -d /made
     const dangling = tsbox(root, ["images"]).stdout.split("\n").filter((l) => l.startsWith("<none>"));
     expect(dangling.map((l) => l.split(/ +/)[2])).toEqual([fresh.stdout.slice(7, 19)]);
 
+    // a filter no step image matches keeps the cache: the rebuild still takes every step from it
+    const kept = tsbox(root, ["builder", "prune", "-a", "-f", "--filter", "until=2000-01-01T00:00:00Z"]);
+    expect(kept).toMatchObject({ code: 0, stdout: "Total reclaimed space: 0B\n" });
+    expect(build(["-t", "cache:2", ctx]).stderr.match(/^#\d+ CACHED$/gm)).toHaveLength(4);
+    expect(tsbox(root, ["builder", "prune", "-f", "--filter", "bogus=1"])).toMatchObject({ code: 1, stderr: "tsbox: Invalid filter 'bogus'\n" });
+
     const pruned = tsbox(root, ["builder", "prune", "-f"]);
     expect(pruned.code, pruned.stderr).toBe(0);
     expect(pruned.stdout).toMatch(/^Deleted build cache objects:\n(sha256:[0-9a-f]{64}\n)+\nTotal reclaimed space: /);

@@ -186,15 +186,24 @@ export function registerBuilderCommand(program: Command): void {
   const builder = program.command("builder").description("Manage builds");
   builder.command("prune")
     .description("Remove build cache")
+    // tsbox's build cache is the step images, none of them referenced by a final image's name: all are "dangling".
+    .option("-a, --all", "Remove all unused build cache, not just dangling ones (the same: every step image is dangling)", false)
+    .option("--filter <filter>", "Provide filter values (e.g. \"until=24h\")", collect, [])
     .option("-f, --force", "Do not prompt for confirmation", false)
-    .action(async (o: { force: boolean }, cmd: Command) => {
+    .action(async (o: { all: boolean; filter: string[]; force: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
-      if (!o.force && !(await confirm("WARNING! This will remove all dangling build cache.\nAre you sure you want to continue? [y/N] "))) return;
+      const { parsePruneFilters, pruneFilterMatches } = await import("./prune-filter.js");
+      const filter = parsePruneFilters(o.filter);
+      const warning = o.all ? "WARNING! This will remove all build cache." : "WARNING! This will remove all dangling build cache.";
+      if (!o.force && !(await confirm(`${warning}\nAre you sure you want to continue? [y/N] `))) return;
       const { pruneImages } = await imageApi();
       const inUse = imagesInUse(g.root);
-      const { lines, reclaimed } = await pruneImages(g.root, { cacheOnly: true, inUse: (id) => inUse.has(id) });
+      const { lines, reclaimed } = await pruneImages(g.root, {
+        cacheOnly: true, inUse: (id) => inUse.has(id), filter: (i) => pruneFilterMatches(filter, i),
+      });
       const { cacheClear } = await import("../build/cache.js");
-      cacheClear(g.root);
+      // The cache's keys point at step images: with a filter some stay, and their keys with them.
+      if (o.filter.length === 0) cacheClear(g.root);
       const deleted = lines.filter((l) => l.startsWith("deleted: ")).map((l) => l.slice("deleted: ".length));
       let out = deleted.length > 0 ? `Deleted build cache objects:\n${deleted.map((d) => `${d}\n`).join("")}\n` : "";
       out += `Total reclaimed space: ${humanSize(reclaimed)}\n`;
