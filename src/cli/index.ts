@@ -48,7 +48,7 @@ function commandIndex(argv: readonly string[]): number | undefined {
 // options costs a few milliseconds of each container start.
 const SOLO: Record<string, (program: Command) => void> = { run: registerRun, exec: registerExecCommands, build: registerBuildCommand };
 
-function buildProgram(command: string | undefined): Command {
+export function buildProgram(command: string | undefined): Command {
   const program = new Command("tsbox")
     .description("A container runtime in TypeScript over Linux namespaces, overlayfs and cgroups")
     .version(packageVersion(), "-v, --version", "Print version information and quit")
