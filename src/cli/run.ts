@@ -11,18 +11,40 @@ import { cgroupParentSegments, parseEnvFile, type RunFlags } from "../oci/specco
 import { checkMac, checkWeight, parsePortSpec, parseRate } from "../network/index.js";
 import type { NetworkFlags } from "../runtime/network.js";
 import type { LogConfig, RestartPolicy } from "../state/container-store.js";
+import type { RunRequest } from "../runtime/run.js";
 import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../oci/units.js";
 import { collect, hostList, prepare, readText } from "./common.js";
 import { inlineSecurityOpts } from "../oci/seccomp/security-opt.js";
 
 export function registerRun(program: Command): void {
-  program.command("run")
+  const run = program.command("run")
     .description("Create and run a new container from an image")
     .argument("<image>", "image name or ID")
     .argument("[command...]", "command and arguments")
     .passThroughOptions()
+    .option("-d, --detach", "Run container in background and print container ID", false);
+  runOptions(run)
+    .action(async (image: string, command: string[], o: Record<string, unknown>, cmd: Command) => {
+      const g = await prepare(cmd);
+      const parsed = parseRunOptions(command, o);
+      if (parsed.flags.tty && !process.stdin.isTTY && parsed.flags.interactive && !o.detach) { // -d: the monitor holds the terminal
+        throw new UsageError("the input device is not a TTY");
+      }
+      const { runContainer } = await import("../runtime/run.js");
+      process.exitCode = await runContainer({
+        root: g.root, image, ...parsed, pullImage: pullToStderr(g.root),
+        ...(o.detach ? { detach: (id: string) => { process.stdout.write(`${id}\n`); } } : {}),
+      });
+    });
+}
+
+/**
+ * The options `run` and `create` share (Docker's create takes every run flag
+ * but -d), registered in one list; parseRunOptions reads them.
+ */
+export function runOptions(c: Command): Command {
+  return c
     .option("--rm", "Automatically remove the container when it exits", false)
-    .option("-d, --detach", "Run container in background and print container ID", false)
     .option("--restart <policy>", "Restart policy to apply when a container exits", "no")
     .option("--log-opt <opt>", "Log driver options (max-size, max-file)", collect, [])
     .option("--name <name>", "Assign a name to the container")
@@ -77,77 +99,76 @@ export function registerRun(program: Command): void {
     .option("--cap-add <cap>", "Add Linux capabilities", collect, [])
     .option("--cap-drop <cap>", "Drop Linux capabilities", collect, [])
     .option("--privileged", "Give extended privileges to this container", false)
-    .option("--security-opt <opt>", "Security Options (seccomp=PROFILE.json|unconfined, no-new-privileges[=true|false])", collect, [])
-    .action(async (image: string, command: string[], o: Record<string, unknown>, cmd: Command) => {
-      const g = await prepare(cmd);
-      const env = [
-        ...(o.envFile as string[]).flatMap((f) => parseEnvFile(readText(f), f)),
-        ...(o.env as string[]),
-      ];
-      const flags: RunFlags = {
-        cmd: command,
-        entrypoint: o.entrypoint as string | undefined,
-        env,
-        workdir: o.workdir as string | undefined,
-        user: o.user as string | undefined,
-        hostname: o.hostname as string | undefined,
-        network: String(o.net ?? o.network),
-        interactive: Boolean(o.interactive),
-        tty: Boolean(o.tty),
-        init: Boolean(o.init),
-        readOnly: Boolean(o.readOnly),
-        volumes: o.volume as string[],
-        tmpfs: o.tmpfs as string[],
-        memory: o.memory === undefined ? undefined : parseMemory(String(o.memory)),
-        cpus: o.cpus === undefined ? undefined : parseCpus(String(o.cpus), cpus().length),
-        memorySwap: o.memorySwap === undefined ? undefined
-          : String(o.memorySwap) === "-1" ? -1 : parseBytes(String(o.memorySwap), "--memory-swap"),
-        memoryReservation: o.memoryReservation === undefined ? undefined : parseBytes(String(o.memoryReservation), "--memory-reservation"),
-        cpuShares: o.cpuShares === undefined ? undefined : parseIntFlag(String(o.cpuShares), "-c, --cpu-shares"),
-        cpuPeriod: o.cpuPeriod === undefined ? undefined : parseIntFlag(String(o.cpuPeriod), "--cpu-period"),
-        cpuQuota: o.cpuQuota === undefined ? undefined : parseIntFlag(String(o.cpuQuota), "--cpu-quota"),
-        cpusetCpus: o.cpusetCpus === undefined ? undefined
-          : checkCpuset(String(o.cpusetCpus), "--cpuset-cpus", hostList("/sys/devices/system/cpu/online"), "CPUs"),
-        cpusetMems: o.cpusetMems === undefined ? undefined
-          : checkCpuset(String(o.cpusetMems), "--cpuset-mems", hostList("/sys/devices/system/node/online"), "memory nodes"),
-        pidsLimit: o.pidsLimit === undefined ? undefined : parseIntFlag(String(o.pidsLimit), "--pids-limit"),
-        memoryMerge: Boolean(o.memoryMerge),
-        memorySwappiness: o.memorySwappiness === undefined ? undefined : parseIntFlag(String(o.memorySwappiness), "--memory-swappiness"),
-        oomKillDisable: Boolean(o.oomKillDisable),
-        blkioWeight: o.blkioWeight === undefined ? undefined : parseUint16(String(o.blkioWeight), "--blkio-weight"),
-        blkioWeightDevice: (o.blkioWeightDevice as string[]).map((v) => {
-          const { path, weight } = parseWeightDevice(v);
-          return { ...statBlockDevice(path), weight };
-        }),
-        deviceReadBps: throttleFlags(o.deviceReadBps as string[], "--device-read-bps", parseThrottleBps),
-        deviceWriteBps: throttleFlags(o.deviceWriteBps as string[], "--device-write-bps", parseThrottleBps),
-        deviceReadIops: throttleFlags(o.deviceReadIops as string[], "--device-read-iops", parseThrottleIops),
-        deviceWriteIops: throttleFlags(o.deviceWriteIops as string[], "--device-write-iops", parseThrottleIops),
-        ...(o.cgroupParent !== undefined ? { cgroupParent: cgroupParentSegments(String(o.cgroupParent)).join("/") } : {}),
-        capAdd: o.capAdd as string[],
-        capDrop: o.capDrop as string[],
-        privileged: Boolean(o.privileged),
-        ...((o.securityOpt as string[]).length ? { securityOpt: inlineSecurityOpts(o.securityOpt as string[], (f) => readFileSync(f, "utf8")) } : {}),
-      };
-      if (flags.tty && !process.stdin.isTTY && flags.interactive && !o.detach) { // -d: the monitor holds the terminal
-        throw new UsageError("the input device is not a TTY");
-      }
-      const restartPolicy = parseRestart(String(o.restart));
-      if (restartPolicy.name !== "no" && o.rm) throw new UsageError("Conflicting options: --restart and --rm");
-      const logConfig = parseLogOpts(o.logOpt as string[]);
-      const network = networkFlags(o, flags.network ?? "bridge");
-      const pull = String(o.pull);
-      if (pull !== "missing" && pull !== "always" && pull !== "never") {
-        throw new UsageError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`);
-      }
-      const { runContainer } = await import("../runtime/run.js");
-      process.exitCode = await runContainer({
-        root: g.root, image, flags, network, autoRemove: Boolean(o.rm), restartPolicy, pull, pullImage: pullToStderr(g.root),
-        ...(logConfig.maxSize || logConfig.maxFile ? { logConfig } : {}),
-        ...(o.detach ? { detach: (id: string) => { process.stdout.write(`${id}\n`); } } : {}),
-        ...(o.name !== undefined ? { name: String(o.name) } : {}),
-      });
-    });
+    .option("--security-opt <opt>", "Security Options (seccomp=PROFILE.json|unconfined, no-new-privileges[=true|false])", collect, []);
+}
+
+/** What `run` and `create` make of the shared options: the request but its image, root and launch mode. */
+export type ParsedRunOptions = Pick<RunRequest, "flags" | "network" | "autoRemove" | "restartPolicy" | "pull" | "logConfig" | "name">;
+
+/** The shared options → RunFlags and the rest of the request, with Docker's checks and wording. */
+export function parseRunOptions(command: string[], o: Record<string, unknown>): ParsedRunOptions {
+  const env = [
+    ...(o.envFile as string[]).flatMap((f) => parseEnvFile(readText(f), f)),
+    ...(o.env as string[]),
+  ];
+  const flags: RunFlags = {
+    cmd: command,
+    entrypoint: o.entrypoint as string | undefined,
+    env,
+    workdir: o.workdir as string | undefined,
+    user: o.user as string | undefined,
+    hostname: o.hostname as string | undefined,
+    network: String(o.net ?? o.network),
+    interactive: Boolean(o.interactive),
+    tty: Boolean(o.tty),
+    init: Boolean(o.init),
+    readOnly: Boolean(o.readOnly),
+    volumes: o.volume as string[],
+    tmpfs: o.tmpfs as string[],
+    memory: o.memory === undefined ? undefined : parseMemory(String(o.memory)),
+    cpus: o.cpus === undefined ? undefined : parseCpus(String(o.cpus), cpus().length),
+    memorySwap: o.memorySwap === undefined ? undefined
+      : String(o.memorySwap) === "-1" ? -1 : parseBytes(String(o.memorySwap), "--memory-swap"),
+    memoryReservation: o.memoryReservation === undefined ? undefined : parseBytes(String(o.memoryReservation), "--memory-reservation"),
+    cpuShares: o.cpuShares === undefined ? undefined : parseIntFlag(String(o.cpuShares), "-c, --cpu-shares"),
+    cpuPeriod: o.cpuPeriod === undefined ? undefined : parseIntFlag(String(o.cpuPeriod), "--cpu-period"),
+    cpuQuota: o.cpuQuota === undefined ? undefined : parseIntFlag(String(o.cpuQuota), "--cpu-quota"),
+    cpusetCpus: o.cpusetCpus === undefined ? undefined
+      : checkCpuset(String(o.cpusetCpus), "--cpuset-cpus", hostList("/sys/devices/system/cpu/online"), "CPUs"),
+    cpusetMems: o.cpusetMems === undefined ? undefined
+      : checkCpuset(String(o.cpusetMems), "--cpuset-mems", hostList("/sys/devices/system/node/online"), "memory nodes"),
+    pidsLimit: o.pidsLimit === undefined ? undefined : parseIntFlag(String(o.pidsLimit), "--pids-limit"),
+    memoryMerge: Boolean(o.memoryMerge),
+    memorySwappiness: o.memorySwappiness === undefined ? undefined : parseIntFlag(String(o.memorySwappiness), "--memory-swappiness"),
+    oomKillDisable: Boolean(o.oomKillDisable),
+    blkioWeight: o.blkioWeight === undefined ? undefined : parseUint16(String(o.blkioWeight), "--blkio-weight"),
+    blkioWeightDevice: (o.blkioWeightDevice as string[]).map((v) => {
+      const { path, weight } = parseWeightDevice(v);
+      return { ...statBlockDevice(path), weight };
+    }),
+    deviceReadBps: throttleFlags(o.deviceReadBps as string[], "--device-read-bps", parseThrottleBps),
+    deviceWriteBps: throttleFlags(o.deviceWriteBps as string[], "--device-write-bps", parseThrottleBps),
+    deviceReadIops: throttleFlags(o.deviceReadIops as string[], "--device-read-iops", parseThrottleIops),
+    deviceWriteIops: throttleFlags(o.deviceWriteIops as string[], "--device-write-iops", parseThrottleIops),
+    ...(o.cgroupParent !== undefined ? { cgroupParent: cgroupParentSegments(String(o.cgroupParent)).join("/") } : {}),
+    capAdd: o.capAdd as string[],
+    capDrop: o.capDrop as string[],
+    privileged: Boolean(o.privileged),
+    ...((o.securityOpt as string[]).length ? { securityOpt: inlineSecurityOpts(o.securityOpt as string[], (f) => readFileSync(f, "utf8")) } : {}),
+  };
+  const restartPolicy = parseRestart(String(o.restart));
+  if (restartPolicy.name !== "no" && o.rm) throw new UsageError("Conflicting options: --restart and --rm");
+  const logConfig = parseLogOpts(o.logOpt as string[]);
+  const network = networkFlags(o, flags.network ?? "bridge");
+  const pull = String(o.pull);
+  if (pull !== "missing" && pull !== "always" && pull !== "never") {
+    throw new UsageError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`);
+  }
+  return {
+    flags, network, autoRemove: Boolean(o.rm), restartPolicy, pull,
+    ...(logConfig.maxSize || logConfig.maxFile ? { logConfig } : {}),
+    ...(o.name !== undefined ? { name: String(o.name) } : {}),
+  };
 }
 
 /** A pull for `run`: Docker's progress lines on stderr (stdout is the container's). Loaded only when needed. */
