@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { UsageError } from "../errors.js";
+import { FlagError, UsageError } from "../errors.js";
 import {
   parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, statBlockDevice, throttleFlags,
 } from "../oci/device-flags.js";
@@ -157,7 +157,8 @@ export function parseRunOptions(command: string[], o: Record<string, unknown>): 
     ...((o.securityOpt as string[]).length ? { securityOpt: inlineSecurityOpts(o.securityOpt as string[], (f) => readFileSync(f, "utf8")) } : {}),
   };
   const restartPolicy = parseRestart(String(o.restart));
-  if (restartPolicy.name !== "no" && o.rm) throw new UsageError("Conflicting options: --restart and --rm");
+  // The client refuses it: 125 for create too.
+  if (restartPolicy.name !== "no" && o.rm) throw new FlagError("Conflicting options: --restart and --rm");
   const logConfig = parseLogOpts(o.logOpt as string[]);
   const network = networkFlags(o, flags.network ?? "bridge");
   const pull = String(o.pull);
@@ -171,8 +172,8 @@ export function parseRunOptions(command: string[], o: Record<string, unknown>): 
   };
 }
 
-/** A pull for `run`: Docker's progress lines on stderr (stdout is the container's). Loaded only when needed. */
-function pullToStderr(root: string): (ref: string) => Promise<void> {
+/** A pull for `run` and `create`: Docker's progress lines on stderr (stdout is the container's). Loaded only when needed. */
+export function pullToStderr(root: string): (ref: string) => Promise<void> {
   return async (ref) => {
     const image = await import("../image/index.js");
     const [{ pullImage }, { createProgress }, { insecureRegistriesFrom, retryPolicyFrom }] =

@@ -75,7 +75,7 @@ export type PullPolicy = "missing" | "always" | "never";
  * lacks it, as Docker does (`Unable to find image 'x:latest' locally`), unless
  * --pull=never or the name is not a reference a registry could have.
  */
-async function imageToRun(req: RunRequest): Promise<ResolvedImage> {
+export async function imageToRun(req: RunRequest): Promise<ResolvedImage> {
   const pull = req.pullImage;
   // With its tag, as Docker's client hands it to the pull (no "Using default tag" line).
   const ref = pullableReference(req.image);
@@ -135,14 +135,14 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
 }
 
 /** The spec, its seccomp program and the init binary: everything that can fail on bad input, before anything is created. */
-interface ContainerSpec {
+export interface ContainerSpec {
   spec: Spec;
   seccomp?: SeccompProgram;
   seccompMs: number;
   initPath?: string;
 }
 
-function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, hierarchy: Hierarchy,
+export function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, hierarchy: Hierarchy,
   enforced: boolean, cgroups: CgroupHost, net: ContainerNetworkConfig): ContainerSpec {
   // Before anything is created: a missing tini is a one-line error.
   const initPath = req.flags.init ? findInit(process.env) : undefined;
@@ -188,7 +188,7 @@ function etcFiles(paths: ContainerPaths): { hostname: string; hosts: string; res
 }
 
 /** Reserves the name and writes the container's directory, /etc files, config.json and state.json (status created). */
-function createContainer(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, spec: Spec,
+export function createContainer(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, spec: Spec,
   net: ContainerNetworkConfig, undo: Undo): ContainerState {
   const name = reserveName(req.root, id, req.name);
   undo.push(() => removeContainerDir(req.root, { id, name }));
@@ -214,7 +214,7 @@ function createContainer(req: RunRequest, image: ResolvedImage, id: string, path
   return state;
 }
 
-function launchPlan(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, hierarchy: Hierarchy,
+export function launchPlan(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, hierarchy: Hierarchy,
   enforced: boolean, made: ContainerSpec): Plan {
   const plan = buildPlan(made.spec, {
     rootfs: paths.rootfs,
