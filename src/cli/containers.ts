@@ -5,8 +5,9 @@ import type { Command } from "commander";
 import { CorruptContainerError, NotFoundError, TsboxError, UsageError } from "../errors.js";
 import { collect, eachArg, inspectEach, prepare } from "./common.js";
 
-function timeoutFlag(v: string | undefined): number {
-  if (v === undefined) return 10;
+/** -t: absent, the container's --stop-timeout or Docker's 10 s (the verb decides). */
+function timeoutFlag(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n)) throw new UsageError(`invalid argument "${v}" for "-t, --time" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
   return n;

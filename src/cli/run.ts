@@ -1,12 +1,16 @@
 // `tsbox run`: flags as Docker spells them, parsed into RunFlags.
 
 import type { Command } from "commander";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { FlagError, UsageError } from "../errors.js";
 import {
-  parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, statBlockDevice, throttleFlags,
+  parseDeviceFlag, parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, statBlockDevice, statDeviceNode, throttleFlags,
 } from "../oci/device-flags.js";
+import { ulimitList } from "../oci/ulimits.js";
+import { parseSysctls } from "../oci/sysctls.js";
+import { checkIpcMode, checkPidMode, checkUtsMode } from "../oci/namespace-modes.js";
+import { parseSignal } from "../runtime/kill.js";
 import { cgroupParentSegments, parseEnvFile, type RunFlags } from "../oci/specconv.js";
 import { checkMac, checkWeight, parsePortSpec, parseRate } from "../network/index.js";
 import type { NetworkFlags } from "../runtime/network.js";
@@ -99,11 +103,25 @@ export function runOptions(c: Command): Command {
     .option("--cap-add <cap>", "Add Linux capabilities", collect, [])
     .option("--cap-drop <cap>", "Drop Linux capabilities", collect, [])
     .option("--privileged", "Give extended privileges to this container", false)
-    .option("--security-opt <opt>", "Security Options (seccomp=PROFILE.json|unconfined, no-new-privileges[=true|false])", collect, []);
+    .option("--security-opt <opt>", "Security Options (seccomp=PROFILE.json|unconfined, no-new-privileges[=true|false])", collect, [])
+    .option("--device <host[:ctr][:rwm]>", "Add a host device to the container", collect, [])
+    .option("--ulimit <name=soft[:hard]>", "Ulimit options", collect, [])
+    .option("--shm-size <bytes>", "Size of /dev/shm (default 64m)")
+    .option("--sysctl <key=value>", "Sysctl options", collect, [])
+    .option("--group-add <group>", "Add additional groups to join", collect, [])
+    .option("-l, --label <key=value>", "Set meta data on a container", collect, [])
+    .option("--label-file <file>", "Read in a line delimited file of labels", collect, [])
+    .option("--stop-signal <signal>", "Signal to stop the container")
+    .option("--stop-timeout <seconds>", "Timeout (in seconds) to stop a container")
+    .option("--cidfile <file>", "Write the container ID to the file")
+    .option("--pid <mode>", "PID namespace to use (host, container:NAME)")
+    .option("--ipc <mode>", "IPC mode to use (private, shareable, host, none, container:NAME)")
+    .option("--uts <mode>", "UTS namespace to use (host)")
+    .option("--platform <platform>", "Set platform if server is multi-platform capable");
 }
 
 /** What `run` and `create` make of the shared options: the request but its image, root and launch mode. */
-export type ParsedRunOptions = Pick<RunRequest, "flags" | "network" | "autoRemove" | "restartPolicy" | "pull" | "logConfig" | "name">;
+export type ParsedRunOptions = Pick<RunRequest, "flags" | "network" | "autoRemove" | "restartPolicy" | "pull" | "logConfig" | "name" | "cidfile" | "platform">;
 
 /** The shared options → RunFlags and the rest of the request, with Docker's checks and wording. */
 export function parseRunOptions(command: string[], o: Record<string, unknown>): ParsedRunOptions {
@@ -155,6 +173,7 @@ export function parseRunOptions(command: string[], o: Record<string, unknown>): 
     capDrop: o.capDrop as string[],
     privileged: Boolean(o.privileged),
     ...((o.securityOpt as string[]).length ? { securityOpt: inlineSecurityOpts(o.securityOpt as string[], (f) => readFileSync(f, "utf8")) } : {}),
+    ...hostFlags(o),
   };
   const restartPolicy = parseRestart(String(o.restart));
   // The client refuses it: 125 for create too.
@@ -165,11 +184,73 @@ export function parseRunOptions(command: string[], o: Record<string, unknown>): 
   if (pull !== "missing" && pull !== "always" && pull !== "never") {
     throw new UsageError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`);
   }
+  if (o.cidfile !== undefined && existsSync(String(o.cidfile))) {
+    throw new FlagError(`container ID file found, make sure the other container isn't running or delete ${String(o.cidfile)}`);
+  }
   return {
     flags, network, autoRemove: Boolean(o.rm), restartPolicy, pull,
+    ...(o.cidfile !== undefined ? { cidfile: String(o.cidfile) } : {}),
+    ...(o.platform !== undefined ? { platform: String(o.platform) } : {}),
     ...(logConfig.maxSize || logConfig.maxFile ? { logConfig } : {}),
     ...(o.name !== undefined ? { name: String(o.name) } : {}),
   };
+}
+
+/**
+ * --device, --ulimit, --shm-size, --sysctl, --group-add, --label(-file),
+ * --stop-signal, --stop-timeout, --pid, --ipc, --uts: Docker's client checks
+ * and wording (125), the device nodes stat'ed.
+ */
+function hostFlags(o: Record<string, unknown>): Partial<RunFlags> {
+  const labels = parseLabels([...(o.labelFile as string[]).flatMap((f) => labelFileLines(readText(f))), ...(o.label as string[])]);
+  const stopTimeout = o.stopTimeout === undefined ? undefined : String(o.stopTimeout);
+  if (stopTimeout !== undefined && !/^[+-]?[0-9]+$/.test(stopTimeout)) {
+    throw new FlagError(`invalid argument "${stopTimeout}" for "--stop-timeout" flag: strconv.ParseInt: parsing "${stopTimeout}": invalid syntax`);
+  }
+  if (o.stopSignal !== undefined) parseSignal(String(o.stopSignal));
+  let shmSize: number | undefined;
+  if (o.shmSize !== undefined) {
+    try {
+      shmSize = parseBytes(String(o.shmSize), "--shm-size");
+    } catch (e) {
+      throw new FlagError((e as Error).message);
+    }
+  }
+  return {
+    devices: (o.device as string[]).map((d) => {
+      const m = parseDeviceFlag(d);
+      return { ...m, ...statDeviceNode(m.PathOnHost) };
+    }),
+    ulimits: ulimitList(o.ulimit as string[]),
+    ...(shmSize !== undefined ? { shmSize } : {}),
+    sysctls: parseSysctls(o.sysctl as string[]),
+    groupAdd: o.groupAdd as string[],
+    labels,
+    ...(o.stopSignal !== undefined ? { stopSignal: String(o.stopSignal) } : {}),
+    ...(stopTimeout !== undefined ? { stopTimeout: Number(stopTimeout) } : {}),
+    namespaceModes: {
+      pid: checkPidMode(String(o.pid ?? "")),
+      ipc: checkIpcMode(String(o.ipc ?? "")),
+      uts: checkUtsMode(String(o.uts ?? "")),
+    },
+  };
+}
+
+/** `--label K=V` (a bare K: an empty value) over --label-file's, as docker/cli's ValidateLabel takes them. */
+function parseLabels(values: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf("=");
+    const key = eq < 0 ? v : v.slice(0, eq);
+    if (key.trim() === "") throw new FlagError(`invalid argument "${v}" for "-l, --label" flag: invalid label '${v}': empty name`);
+    out[key] = eq < 0 ? "" : v.slice(eq + 1);
+  }
+  return out;
+}
+
+/** A label file: one label a line, blank lines and `#` comments skipped. */
+function labelFileLines(text: string): string[] {
+  return text.split(/\r?\n/).map((l) => l.replace(/^\s+/, "")).filter((l) => l !== "" && !l.startsWith("#"));
 }
 
 /** A pull for `run` and `create`: Docker's progress lines on stderr (stdout is the container's). Loaded only when needed. */

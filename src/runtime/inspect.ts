@@ -6,6 +6,7 @@ import { CorruptContainerError } from "../errors.js";
 import { containerPaths, readSpec, type ContainerState } from "../state/container-store.js";
 import { stateWord } from "./ps.js";
 import type { Spec } from "../oci/spec.js";
+import { DEFAULT_SHM_SIZE } from "../oci/container-config.js";
 import { readAttachment, readNetworkConfig, type Attachment, type ContainerNetworkConfig } from "../network/index.js";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
@@ -83,6 +84,7 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
       CapDrop: stringList(s.capDrop),
       Privileged: s.privileged === true,
       SecurityOpt: Array.isArray(s.securityOpt) && s.securityOpt.every((o) => typeof o === "string") ? s.securityOpt : null,
+      ...runHostConfig(s),
     },
     GraphDriver: {
       Name: "overlay2",
@@ -101,6 +103,9 @@ export function inspectContainer(root: string, s: ContainerState): Record<string
       Image: s.image,
       WorkingDir: spec?.process.cwd ?? "",
       User: spec ? `${spec.process.user.uid}:${spec.process.user.gid}` : "",
+      Labels: s.config?.Labels ?? {},
+      ...(s.config?.StopSignal !== undefined ? { StopSignal: s.config.StopSignal } : {}),
+      ...(s.config?.StopTimeout !== undefined ? { StopTimeout: s.config.StopTimeout } : {}),
     },
     NetworkSettings: networkSettings(net, attached),
     ResolvedConfigPath: join(paths.dir, "config.json"),
@@ -141,6 +146,16 @@ function networkSettings(net: ContainerNetworkConfig | undefined, a: Attachment 
     Gateway: first?.gateway ?? "", IPAddress: first?.ip ?? "", IPPrefixLen: first?.prefix ?? 0, MacAddress: first?.mac ?? "",
     GlobalIPv6Address: first?.ip6 ?? "", GlobalIPv6PrefixLen: first?.prefix6 ?? 0, IPv6Gateway: first?.gateway6 ?? "",
     Networks: networks,
+  };
+}
+
+/** HostConfig's fields of the run flags as Docker shows them (a container made before they were recorded: the defaults). */
+function runHostConfig(s: ContainerState): Record<string, unknown> {
+  const h = s.hostConfig ?? {};
+  return {
+    Devices: h.Devices ?? [], Ulimits: h.Ulimits ?? [], ShmSize: h.ShmSize ?? DEFAULT_SHM_SIZE,
+    ...(h.Sysctls ? { Sysctls: h.Sysctls } : {}), GroupAdd: h.GroupAdd ?? null,
+    PidMode: h.PidMode ?? "", IpcMode: h.IpcMode ?? "private", UTSMode: h.UTSMode ?? "",
   };
 }
 

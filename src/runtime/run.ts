@@ -3,9 +3,9 @@
 // that creates something registers its undo first, so a failure at any point
 // leaves nothing behind.
 
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, hostname } from "node:os";
-import { LaunchError, NotFoundError } from "../errors.js";
+import { LaunchError, NotFoundError, UsageError } from "../errors.js";
 import { cgroupSupport, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
 // The image modules `run` needs, not the whole image API (start-up time).
 import { resolveImage, type ResolvedImage } from "../image/images.js";
@@ -17,14 +17,16 @@ import type { OutputFds } from "../native/launcher.js";
 import { log } from "../log.js";
 import { overlayLayers } from "../image/overlay-layers.js";
 import {
-  containerPaths, createContainerDirs, newContainerId, removeContainerDir, reserveName, selfOwner,
+  containerPaths, createContainerDirs, findContainer, newContainerId, removeContainerDir, reserveName, selfOwner,
   settleContainer, writeState, type ContainerPaths, type ContainerState, type LogConfig, type RestartPolicy,
 } from "../state/container-store.js";
 import { crashPoint } from "../state/crash.js";
-import { buildSpec, type RunFlags } from "../oci/specconv.js";
+import { buildSpec, type RunFlags, type SpecContext } from "../oci/specconv.js";
 import { currentCapabilities } from "../native/capabilities.js";
 import { hostDevices } from "./host-devices.js";
-import { containerConfig } from "../oci/container-config.js";
+import { containerConfig, runHostConfig } from "../oci/container-config.js";
+import { containerOf } from "../oci/namespace-modes.js";
+import { isLive } from "./container-control.js";
 import type { Spec } from "../oci/spec.js";
 import { formatBytes } from "../format.js";
 import { writeJsonAtomic } from "../util/atomic.js";
@@ -66,6 +68,10 @@ export interface RunRequest {
   pull?: PullPolicy;
   /** pulls a reference into the store (the CLI's, with its progress on stderr); absent: no pull */
   pullImage?: (ref: string) => Promise<void>;
+  /** --cidfile: written with the ID once the container exists */
+  cidfile?: string;
+  /** --platform OS/ARCH[/VARIANT]: the image's platform asked for (pulled for it when the store's differs) */
+  platform?: string;
 }
 
 export type PullPolicy = "missing" | "always" | "never";
@@ -163,6 +169,7 @@ export function containerSpec(req: RunRequest, image: ResolvedImage, id: string,
     warnings,
     availableCaps: currentCapabilities(),
     ...(req.flags.privileged ? { hostDevices: hostDevices() } : {}),
+    ...sharedNamespaces(req.root, req.flags),
   });
   // Compiled (or read from the cache) before anything is created: a bad profile leaves nothing.
   const t0 = process.hrtime.bigint();
@@ -180,6 +187,35 @@ export function containerSpec(req: RunRequest, image: ResolvedImage, id: string,
     if (m.type === "bind" && m.source && !ours.has(m.source) && !existsSync(m.source)) mkdirSync(m.source, { recursive: true });
   }
   return { spec, seccompMs, ...(seccomp ? { seccomp } : {}), ...(initPath !== undefined ? { initPath } : {}) };
+}
+
+/**
+ * --pid container:NAME, --ipc container:NAME: the running container's
+ * namespaces by path (the executor joins them), with Docker's refusals (not
+ * running; an IPC namespace not made shareable). The other container's
+ * /dev/shm is not shared: its tmpfs lives in that container's mount namespace,
+ * which a bind cannot be cloned from (open_tree refuses a foreign namespace's
+ * mount); the joiner gets a tmpfs of its own.
+ */
+function sharedNamespaces(root: string, flags: RunFlags): Pick<SpecContext, "pidPath" | "ipcPath"> {
+  const modes = flags.namespaceModes;
+  const running = (ref: string, what: string): ContainerState => {
+    const other = findContainer(root, ref);
+    if (!isLive(other) || other.pid === undefined) throw new UsageError(`cannot join ${what} of a non running container: ${ref}`);
+    return other;
+  };
+  const pidOf = modes && containerOf(modes.pid);
+  const ipcOf = modes && containerOf(modes.ipc);
+  const out: Pick<SpecContext, "pidPath" | "ipcPath"> = {};
+  if (pidOf !== undefined) out.pidPath = `/proc/${running(pidOf, "PID").pid}/ns/pid`;
+  if (ipcOf !== undefined) {
+    const other = running(ipcOf, "IPC");
+    if (other.hostConfig?.IpcMode !== "shareable" && other.hostConfig?.IpcMode !== "host") {
+      throw new UsageError("non-shareable IPC (hint: use IpcMode:shareable for the donor container)");
+    }
+    out.ipcPath = `/proc/${other.pid}/ns/ipc`;
+  }
+  return out;
 }
 
 /** The files tsbox writes for the container's /etc and bind-mounts in. */
@@ -208,8 +244,15 @@ export function createContainer(req: RunRequest, image: ResolvedImage, id: strin
     ...(req.flags.privileged ? { privileged: true } : {}),
     ...(req.flags.securityOpt?.length ? { securityOpt: req.flags.securityOpt } : {}),
     config: containerConfig(image.config.config, req.flags, process.env),
+    hostConfig: runHostConfig(req.flags),
   };
   writeState(req.root, state);
+  if (req.cidfile !== undefined) {
+    // As Docker: the ID once the container exists, in a file that did not (checked by the CLI, taken here exclusively).
+    writeFileSync(req.cidfile, id, { flag: "wx" });
+    const file = req.cidfile;
+    undo.push(() => rmSync(file, { force: true }));
+  }
   crashPoint("create");
   return state;
 }

@@ -5,13 +5,20 @@ import { findContainer, ownerAlive, readState } from "../state/container-store.j
 import { releaseStopped } from "./network.js";
 import { crashPoint } from "../state/crash.js";
 import { isLive, requestStop, signal, thawIfPaused, waitExited } from "./container-control.js";
+import { parseSignal } from "./kill.js";
 
-export async function stopContainer(root: string, ref: string, timeoutSec = 10): Promise<void> {
+/**
+ * The container's stop signal (--stop-signal, else the image's STOPSIGNAL,
+ * else SIGTERM), then SIGKILL after `timeoutSec` (else its --stop-timeout,
+ * else 10 s), as Docker stops a container.
+ */
+export async function stopContainer(root: string, ref: string, timeoutSec?: number): Promise<void> {
   const s = findContainer(root, ref);
   if (!isLive(s)) return;
   requestStop(root, s.id);
   crashPoint("stop");
-  signal(s, "SIGTERM");
+  signal(s, s.config?.StopSignal !== undefined ? parseSignal(s.config.StopSignal) : "SIGTERM");
+  timeoutSec ??= s.config?.StopTimeout ?? 10;
   await thawIfPaused(s); // as Docker: a paused container gets the signal once it runs again
   if (!(timeoutSec > 0 && (await waitExited(root, s.id, timeoutSec * 1000)))) {
     const now = readState(root, s.id);

@@ -10,7 +10,7 @@ import { CorruptContainerError, errnoCode } from "../errors.js";
 import {
   ShapeError, arrayOf, boolean, integer, matching, number, object, oneOf, optional, parseChecked, recordOf, string, type Check,
 } from "../util/shape.js";
-import type { ContainerConfig } from "../oci/container-config.js";
+import type { ContainerConfig, RunHostConfig } from "../oci/container-config.js";
 import type { Spec } from "../oci/spec.js";
 
 export type ContainerStatus = "created" | "running" | "restarting" | "exited";
@@ -53,6 +53,8 @@ export interface ContainerState {
   securityOpt?: string[];
   /** the image's config with the run's flags over it (inspect's Config; what commit starts from) */
   config?: ContainerConfig;
+  /** what inspect's HostConfig shows of --device, --ulimit, --shm-size, --sysctl, --group-add, --pid, --ipc, --uts */
+  hostConfig?: RunHostConfig;
 }
 
 /** What a monitor reports (monitor.json): its wire format is the monitor protocol's. */
@@ -87,6 +89,13 @@ export const checkContainerState: Check<ContainerState> = object({
   privileged: optional(boolean),
   config: optional(object({
     Entrypoint: nullableStrings, Cmd: nullableStrings, Env: arrayOf(string), WorkingDir: string, User: string,
+    Labels: optional(recordOf(string)), StopSignal: optional(string), StopTimeout: optional(integer),
+  })),
+  hostConfig: optional(object({
+    Devices: optional(arrayOf(object({ PathOnHost: string, PathInContainer: string, CgroupPermissions: string }))),
+    Ulimits: optional(arrayOf(object({ Name: string, Hard: integer, Soft: integer }))),
+    ShmSize: optional(integer), Sysctls: optional(recordOf(string)), GroupAdd: optional(arrayOf(string)),
+    PidMode: optional(string), IpcMode: optional(string), UTSMode: optional(string),
   })),
 });
 
