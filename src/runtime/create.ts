@@ -11,7 +11,7 @@ import { writePlan } from "./monitor.js";
 import { deviceRulesEnforced } from "./launch.js";
 import { realHost, type Host } from "./host.js";
 import { resolveNetworkConfig } from "./network.js";
-import { containerSpec, createContainer, imageToRun, launchPlan, networkFlags, type RunRequest } from "./run.js";
+import { containerSpec, createContainer, imageToRun, launchPlan, networkFlags, writeCidfile, type RunRequest } from "./run.js";
 
 /** Creates the container and returns its ID; it stays `created` until `start`. */
 export async function createOnly(req: Omit<RunRequest, "detach" | "afterExit" | "output">, host: Host = realHost): Promise<string> {
@@ -31,6 +31,7 @@ export async function createOnly(req: Omit<RunRequest, "detach" | "afterExit" | 
     writeState(req.root, {
       ...state, owner: undefined, detached: true, restartPolicy: req.restartPolicy ?? { name: "no", maximumRetryCount: 0 },
     });
+    writeCidfile(req, id);
   } catch (e) {
     await undo.run();
     throw e;

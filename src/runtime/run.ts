@@ -3,7 +3,7 @@
 // that creates something registers its undo first, so a failure at any point
 // leaves nothing behind.
 
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { cpus, hostname } from "node:os";
 import { LaunchError, NotFoundError, UsageError } from "../errors.js";
 import { cgroupSupport, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
@@ -127,6 +127,7 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
     // Kept for `tsbox start`, which relaunches the same plan through a monitor;
     // a foreground --rm container is gone at its exit, so it never needs one.
     if (req.detach || !req.autoRemove) writePlan(paths, plan);
+    writeCidfile(req, id);
     if (req.detach) {
       await launchMonitored(req.root, state, cgroup, host.monitor);
       req.detach(id);
@@ -138,6 +139,15 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
     throw e;
   }
   return waitForeground(host, req, running);
+}
+
+/**
+ * --cidfile: the ID once the container is made, before it starts (a launch
+ * that fails leaves the file, as Docker's does), in a file that did not exist
+ * (checked by the CLI, taken here exclusively).
+ */
+export function writeCidfile(req: Pick<RunRequest, "cidfile">, id: string): void {
+  if (req.cidfile !== undefined) writeFileSync(req.cidfile, id, { flag: "wx" });
 }
 
 /** The spec, its seccomp program and the init binary: everything that can fail on bad input, before anything is created. */
@@ -247,12 +257,6 @@ export function createContainer(req: RunRequest, image: ResolvedImage, id: strin
     hostConfig: runHostConfig(req.flags),
   };
   writeState(req.root, state);
-  if (req.cidfile !== undefined) {
-    // As Docker: the ID once the container exists, in a file that did not (checked by the CLI, taken here exclusively).
-    writeFileSync(req.cidfile, id, { flag: "wx" });
-    const file = req.cidfile;
-    undo.push(() => rmSync(file, { force: true }));
-  }
   crashPoint("create");
   return state;
 }
