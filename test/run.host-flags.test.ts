@@ -7,7 +7,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { busyboxTarball, cgroupDirsOf, containerIds, mountsUnder, removeRoot, rootWithBusybox, tsbox } from "./helpers.js";
+import {
+  busyboxTarball, cgroupDirsOf, containerIds, hex, mountsUnder, removeRoot, rootWithBusybox, sha256, tarball, tsbox,
+} from "./helpers.js";
 
 let root: string;
 let dir: string;
@@ -207,5 +209,52 @@ describe("bad values", () => {
       expect({ flags, first: d.stderr.split("\n")[0]!.replace(/^docker: (Error response from daemon: )?/, "").replace(/\.$/, "") })
         .toEqual({ flags, first: text });
     }
+  });
+});
+
+describe("--platform", () => {
+  /** A `docker save` archive of one image of `architecture`, named `name`. */
+  async function foreignImage(name: string, architecture: string): Promise<string> {
+    const layer = await tarball([[{ name: "hello", type: "file", mode: 0o644 }, "hi\n"]]);
+    const config = Buffer.from(JSON.stringify({
+      created: "2024-01-02T03:04:05Z", architecture, os: "linux", config: { Cmd: ["/hello"] },
+      rootfs: { type: "layers", diff_ids: [sha256(layer)] },
+    }));
+    const file = join(dir, `${architecture}.tar`);
+    writeFileSync(file, await tarball([
+      [{ name: `${hex(sha256(config))}.json` }, config],
+      [{ name: "layer/layer.tar" }, layer],
+      [{ name: "manifest.json" }, JSON.stringify([{ Config: `${hex(sha256(config))}.json`, RepoTags: [name], Layers: ["layer/layer.tar"] }])],
+    ]));
+    return file;
+  }
+
+  it("takes the host's platform; warns, as Docker does, of an image of another when none was asked for", async () => {
+    const host = process.arch === "arm64" ? "linux/arm64" : "linux/amd64";
+    expect(tsbox(root, ["run", "--rm", "--platform", host, "busybox", "echo", "ok"])).toMatchObject({ code: 0, stdout: "ok\n", stderr: "" });
+    const other = process.arch === "arm64" ? "amd64" : "arm64";
+    expect(tsbox(root, ["load", "-i", await foreignImage("foreign:1", other)]).code).toBe(0);
+    const c = tsbox(root, ["create", "foreign:1"]);
+    expect(c.code).toBe(0);
+    expect(c.stderr).toMatch(new RegExp(`^WARNING: The requested image's platform \\(linux/${other}\\) does not match the detected host platform \\(${host}(/v[1-4])?\\) and no specific platform was requested\\n$`));
+    tsbox(root, ["rm", c.stdout.trim()]);
+    // Asked for, the other platform's image is what was wanted: no warning.
+    const asked = tsbox(root, ["create", "--platform", `linux/${other}`, "foreign:1"]);
+    expect(asked).toMatchObject({ code: 0, stderr: "" });
+    tsbox(root, ["rm", asked.stdout.trim()]);
+  });
+
+  it("refuses a store image of another platform than asked for when it may not pull, and a platform it cannot parse", () => {
+    const other = process.arch === "arm64" ? "linux/amd64" : "linux/arm64";
+    const host = process.arch === "arm64" ? "linux/arm64" : "linux/amd64";
+    const r = tsbox(root, ["run", "--rm", "--pull", "never", "--platform", other, "busybox", "true"]);
+    expect(r).toMatchObject({
+      code: 125,
+      stderr: `tsbox: image with reference busybox was found but does not match the specified platform: wanted ${other}, actual: ${host}\n`,
+    });
+    expect(tsbox(root, ["run", "--rm", "--platform", "bogus", "busybox", "true"])).toMatchObject({
+      code: 125, stderr: `tsbox: error parsing specified platform: "bogus": unknown operating system or architecture: invalid argument\n`,
+    });
+    expect(containerIds(root)).toEqual([]);
   });
 });

@@ -254,8 +254,8 @@ function labelFileLines(text: string): string[] {
 }
 
 /** A pull for `run` and `create`: Docker's progress lines on stderr (stdout is the container's). Loaded only when needed. */
-export function pullToStderr(root: string): (ref: string) => Promise<void> {
-  return async (ref) => {
+export function pullToStderr(root: string): (ref: string, platform?: string) => Promise<void> {
+  return async (ref, platform) => {
     const image = await import("../image/index.js");
     const [{ pullImage }, { createProgress }, { insecureRegistriesFrom, retryPolicyFrom }] =
       await Promise.all([image.pullApi(), image.pullProgressApi(), image.registryClientApi()]);
@@ -263,6 +263,7 @@ export function pullToStderr(root: string): (ref: string) => Promise<void> {
     await pullImage(root, ref, {
       progress: createProgress(err, { tty: err.isTTY === true, columns: err.columns ?? 80 }),
       insecureRegistries: insecureRegistriesFrom([]), retry: retryPolicyFrom(),
+      ...(platform !== undefined ? { platform } : {}),
     });
   };
 }

@@ -4,7 +4,6 @@
 // network, no process. `start` takes it from there, the path of a stopped
 // container started again.
 
-import { resolveImage } from "../image/images.js";
 import { containerPaths, newContainerId, writeState } from "../state/container-store.js";
 import { Undo } from "../util/undo.js";
 import { writePlan } from "./monitor.js";
@@ -15,7 +14,7 @@ import { containerSpec, createContainer, imageToRun, launchPlan, networkFlags, w
 
 /** Creates the container and returns its ID; it stays `created` until `start`. */
 export async function createOnly(req: Omit<RunRequest, "detach" | "afterExit" | "output">, host: Host = realHost): Promise<string> {
-  const image = req.pullImage === undefined ? resolveImage(req.root, req.image) : await imageToRun(req);
+  const image = await imageToRun(req);
   const hierarchy = host.cgroups.hierarchy();
   const id = newContainerId();
   const paths = containerPaths(req.root, id);

@@ -38,6 +38,8 @@ import { cgroupMountInfo, createContainerCgroup, deviceRulesEnforced, launchMoni
 import type { Plan } from "../native/launch-plan.js";
 import { realHost, type CgroupHost, type Host } from "./host.js";
 import { findInit } from "./init-binary.js";
+import { hostMismatchWarning, imagePlatform, platformMismatch, platformServes, wantedPlatform } from "./image-platform.js";
+import { formatPlatform } from "../image/registry/platform.js";
 import { seccompProgram, type SeccompProgram } from "../native/seccomp-compiler.js";
 import type { ContainerNetworkConfig } from "../network/index.js";
 import {
@@ -66,8 +68,8 @@ export interface RunRequest {
   output?: OutputFds;
   /** --pull: missing (default: pull an image the store lacks), always, never */
   pull?: PullPolicy;
-  /** pulls a reference into the store (the CLI's, with its progress on stderr); absent: no pull */
-  pullImage?: (ref: string) => Promise<void>;
+  /** pulls a reference (for a platform, os/arch[/variant]) into the store (the CLI's, with its progress on stderr); absent: no pull */
+  pullImage?: (ref: string, platform?: string) => Promise<void>;
   /** --cidfile: written with the ID once the container exists */
   cidfile?: string;
   /** --platform OS/ARCH[/VARIANT]: the image's platform asked for (pulled for it when the store's differs) */
@@ -82,18 +84,34 @@ export type PullPolicy = "missing" | "always" | "never";
  * --pull=never or the name is not a reference a registry could have.
  */
 export async function imageToRun(req: RunRequest): Promise<ResolvedImage> {
-  const pull = req.pullImage;
+  const want = req.platform === undefined ? undefined : wantedPlatform(req.platform);
+  const platform = want === undefined ? undefined : formatPlatform(want);
+  const pull = req.pullImage === undefined ? undefined : (ref: string) => req.pullImage!(ref, platform);
   // With its tag, as Docker's client hands it to the pull (no "Using default tag" line).
   const ref = pullableReference(req.image);
   if (pull !== undefined && req.pull === "always" && ref !== undefined) await pull(ref);
+  let image: ResolvedImage;
   try {
-    return resolveImage(req.root, req.image);
+    image = resolveImage(req.root, req.image);
   } catch (e) {
     if (!(e instanceof NotFoundError) || pull === undefined || req.pull === "never" || req.pull === "always" || ref === undefined) throw e;
     process.stderr.write(`Unable to find image '${ref}' locally\n`);
     await pull(ref);
-    return resolveImage(req.root, req.image);
+    image = resolveImage(req.root, req.image);
   }
+  const have = imagePlatform(image);
+  if (want === undefined) {
+    const warning = hostMismatchWarning(have);
+    if (warning !== undefined) process.stderr.write(`WARNING: ${warning}\n`);
+    return image;
+  }
+  if (platformServes(have, want)) return image;
+  // The store's image is another platform's: the one asked for is pulled, where a pull may be made.
+  if (pull === undefined || req.pull === "never" || ref === undefined) throw platformMismatch(req.image, want, have);
+  await pull(ref);
+  image = resolveImage(req.root, req.image);
+  if (!platformServes(imagePlatform(image), want)) throw platformMismatch(req.image, want, imagePlatform(image));
+  return image;
 }
 
 /** The network flags of a request that gave only --network. */
@@ -105,7 +123,7 @@ export function networkFlags(req: Pick<RunRequest, "network" | "flags">): Networ
 }
 
 export async function runContainer(req: RunRequest, host: Host = realHost): Promise<number> {
-  const image = req.pullImage === undefined ? resolveImage(req.root, req.image) : await imageToRun(req);
+  const image = await imageToRun(req);
   const hierarchy = host.cgroups.hierarchy();
   const id = newContainerId();
   const paths = containerPaths(req.root, id);
