@@ -6,7 +6,7 @@
 
 import { statSync } from "node:fs";
 import { TsboxError, UsageError, errnoCode } from "../errors.js";
-import type { BlockDevice, ThrottleFlag } from "./specconv.js";
+import type { BlockDevice, DeviceMapping, HostDevice, ThrottleFlag } from "./specconv.js";
 import { parseBytes } from "./units.js";
 
 const wrap = (value: string, flag: string, msg: string) => new UsageError(`invalid argument "${value}" for "${flag}" flag: ${msg}`);
@@ -86,16 +86,11 @@ export function throttleFlags(values: string[], flag: string, parse: (v: string,
   });
 }
 
-/** `--device HOST[:CONTAINER][:PERMISSIONS]` as docker/cli splits and checks it (parseLinuxDevice, validateLinuxPath). */
-export interface DeviceMapping {
-  PathOnHost: string;
-  PathInContainer: string;
-  CgroupPermissions: string;
-}
 
 const validDeviceMode = (m: string): boolean =>
   m.length > 0 && m.length <= 3 && [...m].every((c, i) => "rwm".includes(c) && m.indexOf(c) === i);
 
+/** `--device HOST[:CONTAINER][:PERMISSIONS]` as docker/cli splits and checks it (parseLinuxDevice, validateLinuxPath). */
 export function parseDeviceFlag(value: string): DeviceMapping {
   const parts = value.split(":");
   if (parts.length > 3 || parts[0] === "") throw new UsageError(`bad format for path: ${value}`);
@@ -113,16 +108,6 @@ export function parseDeviceFlag(value: string): DeviceMapping {
   if (dst === "") dst = src;
   if (!dst.startsWith("/")) throw new UsageError(`${dst} is not an absolute path`);
   return { PathOnHost: src, PathInContainer: dst, CgroupPermissions: permissions };
-}
-
-/** A device node of the host, with what the container's node and its cgroup rule need. */
-export interface HostDevice {
-  type: "c" | "b";
-  major: number;
-  minor: number;
-  fileMode: number;
-  uid: number;
-  gid: number;
 }
 
 /** The node's type, numbers and mode; Docker's daemon wording (and its exit 127) when it is missing or not a device. */

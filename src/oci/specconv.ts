@@ -19,7 +19,6 @@ import { containerCapabilities } from "./capabilities.js";
 import { KNOWN_CAPABILITIES } from "../native/capabilities.js";
 import { hostPlatform, type SeccompPlatform } from "./seccomp/docker-profile.js";
 import { containerSeccomp, parseSecurityOpts } from "./seccomp/security-opt.js";
-import type { DeviceMapping, HostDevice } from "./device-flags.js";
 import { ulimitRlimit, type Ulimit } from "./ulimits.js";
 import { checkSysctlNamespaces } from "./sysctls.js";
 import { containerOf, type NamespaceModes } from "./namespace-modes.js";
@@ -102,6 +101,23 @@ export interface BlockDevice {
 }
 
 export type ThrottleFlag = BlockDevice & { rate: number };
+
+/** `--device HOST[:CONTAINER][:PERMISSIONS]`, as inspect's HostConfig.Devices shows it. */
+export interface DeviceMapping {
+  PathOnHost: string;
+  PathInContainer: string;
+  CgroupPermissions: string;
+}
+
+/** A device node of the host (stat'ed by the CLI), with what the container's node and its cgroup rule need. */
+export interface HostDevice {
+  type: "c" | "b";
+  major: number;
+  minor: number;
+  fileMode: number;
+  uid: number;
+  gid: number;
+}
 
 export interface SpecContext {
   id: string;
