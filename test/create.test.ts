@@ -57,6 +57,16 @@ describe("create", () => {
     tsbox(root, ["rm", "att"]);
   });
 
+  it("takes run's flags: the spec made at create is what start runs", () => {
+    const c = tsbox(root, ["create", "--name", "flags", "--ulimit", "nofile=100:200", "--shm-size", "8m", "--group-add", "10",
+      "busybox", "sh", "-c", "ulimit -n; df -k /dev/shm | tail -1; id -G"]);
+    expect(c.code).toBe(0);
+    const s = tsbox(root, ["start", "-a", "flags"]);
+    expect(s.code).toBe(0);
+    expect(s.stdout).toMatch(/^100\nshm\s+8192\s.*\n0 10\n$/);
+    tsbox(root, ["rm", "flags"]);
+  });
+
   it("rm removes a created container without -f; --rm removes it at its exit once started", async () => {
     const id = tsbox(root, ["create", "--name", "gone", "busybox", "sleep", "100"]).stdout.trim();
     expect(tsbox(root, ["rm", "gone"])).toMatchObject({ code: 0, stdout: "gone\n" });
