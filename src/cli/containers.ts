@@ -5,8 +5,9 @@ import type { Command } from "commander";
 import { CorruptContainerError, FlagError, NotFoundError, TsboxError, UsageError } from "../errors.js";
 import { collect, eachArg, inspectEach, prepare } from "./common.js";
 
-function timeoutFlag(v: string | undefined): number {
-  return v === undefined ? 10 : intFlag(v, "-t, --time");
+/** -t: absent, the container's --stop-timeout or Docker's 10 s (the verb decides). */
+function timeoutFlag(v: string | undefined): number | undefined {
+  return v === undefined ? undefined : intFlag(v, "-t, --time");
 }
 
 /** An integer flag as Go's strconv.ParseInt takes it, with Docker's flag error. */

@@ -18,6 +18,7 @@ import { registerInfoCommand } from "./info.js";
 import { registerRegistryCommands } from "./registry.js";
 import { registerResourceCommands } from "./resources.js";
 import { registerRun } from "./run.js";
+import { registerCreate } from "./create.js";
 import { registerNetworkCommands, registerPortCommand } from "./network.js";
 import { registerSystemCommands } from "./system.js";
 import { registerVersionCommand } from "./version.js";
@@ -66,6 +67,7 @@ export function buildProgram(command: string | undefined): Command {
     return program;
   }
   registerRun(program);
+  registerCreate(program);
   registerImageCommands(program);
   registerArchiveCommands(program);
   registerExportCommand(program);
@@ -96,7 +98,7 @@ export function buildProgram(command: string | undefined): Command {
  * keep 125.)
  */
 const DOCKER_CLIENT_COMMANDS = new Set([
-  "attach", "build", "builder", "commit", "container", "cp", "diff", "events", "export", "history", "image", "images", "import", "info", "inspect",
+  "attach", "build", "builder", "commit", "container", "cp", "create", "diff", "events", "export", "history", "image", "images", "import", "info", "inspect",
   "kill", "load", "login", "logout", "logs", "network", "pause", "port", "ps", "pull", "push", "rename", "restart", "rm",
   "rmi", "save", "start", "stats", "stop", "system", "tag", "top", "unpause", "update", "version", "volume", "wait",
 ]);
@@ -118,7 +120,7 @@ const GROUP_VERBS: Record<string, Record<string, string>> = {
     ls: "ps", list: "ps", ps: "ps", rm: "rm", remove: "rm", inspect: "inspect", run: "run", start: "start", stop: "stop",
     restart: "restart", kill: "kill", wait: "wait", pause: "pause", unpause: "unpause", logs: "logs", exec: "exec",
     attach: "attach", top: "top", stats: "stats", update: "update", rename: "rename", port: "port", diff: "diff",
-    commit: "commit", cp: "cp", export: "export",
+    commit: "commit", cp: "cp", export: "export", create: "create",
   },
   image: {
     ls: "images", list: "images", rm: "rmi", remove: "rmi", pull: "pull", push: "push", tag: "tag", save: "save",

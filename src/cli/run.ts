@@ -1,16 +1,21 @@
 // `tsbox run`: flags as Docker spells them, parsed into RunFlags.
 
 import type { Command } from "commander";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { TsboxError, UsageError } from "../errors.js";
+import { FlagError, TsboxError, UsageError } from "../errors.js";
 import {
-  parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, statBlockDevice, throttleFlags,
+  parseDeviceFlag, parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, statBlockDevice, statDeviceNode, throttleFlags,
 } from "../oci/device-flags.js";
+import { ulimitList } from "../oci/ulimits.js";
+import { parseSysctls } from "../oci/sysctls.js";
+import { checkIpcMode, checkPidMode, checkUtsMode } from "../oci/namespace-modes.js";
+import { parseSignal } from "../runtime/kill.js";
 import { cgroupParentSegments, parseEnvFile, type RunFlags } from "../oci/specconv.js";
 import { checkMac, checkWeight, parsePortSpec, parseRate } from "../network/index.js";
 import type { NetworkFlags } from "../runtime/network.js";
 import type { LogConfig, RestartPolicy } from "../state/container-store.js";
+import type { RunRequest } from "../runtime/run.js";
 import { checkCpuset, parseBytes, parseCpus, parseIntFlag, parseMemory } from "../oci/units.js";
 import { collect, hostList, prepare, readText } from "./common.js";
 import { inlineSecurityOpts } from "../oci/seccomp/security-opt.js";
@@ -18,16 +23,46 @@ import { parseHealthDuration, type HealthFlags } from "../oci/healthcheck.js";
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from "../runtime/detach-keys.js";
 
 export function registerRun(program: Command): void {
-  program.command("run")
+  const run = program.command("run")
     .description("Create and run a new container from an image")
     .argument("<image>", "image name or ID")
     .argument("[command...]", "command and arguments")
     .passThroughOptions()
-    .option("--rm", "Automatically remove the container when it exits", false)
     .option("-d, --detach", "Run container in background and print container ID", false)
-    .option("-a, --attach <stream>", "Attach to STDIN, STDOUT or STDERR", collect, [])
     .option("--sig-proxy", "Proxy received signals to the process (non-TTY mode only)", true)
     .option("--no-sig-proxy", "Do not proxy received signals to the process")
+    .option("--detach-keys <keys>", "Override the key sequence for detaching a container (default \"ctrl-p,ctrl-q\")");
+  runOptions(run)
+    .action(async (image: string, command: string[], o: Record<string, unknown>, cmd: Command) => {
+      const g = await prepare(cmd);
+      const parsed = parseRunOptions(command, o);
+      const { flags, attach } = parsed;
+      if (flags.tty && !process.stdin.isTTY && flags.interactive && !o.detach) { // -d: the monitor holds the terminal
+        throw new UsageError("the input device is not a TTY");
+      }
+      // Docker's client: exit 1, its own check before the daemon's.
+      if (attach && o.detach) throw new TsboxError("conflicting options: cannot specify both --attach and --detach", 1);
+      // -it in the foreground: under a monitor and attached, so that the detach keys can leave it running.
+      const detachKeys = flags.tty && flags.interactive && !o.detach
+        ? parseDetachKeys(o.detachKeys === undefined ? DEFAULT_DETACH_KEYS : String(o.detachKeys)) : undefined;
+      const { runContainer } = await import("../runtime/run.js");
+      process.exitCode = await runContainer({
+        root: g.root, image, ...parsed, pullImage: pullToStderr(g.root),
+        ...(detachKeys ? { detachKeys } : {}),
+        ...(o.sigProxy === false ? { noSigProxy: true } : {}),
+        ...(o.detach ? { detach: (id: string) => { process.stdout.write(`${id}\n`); } } : {}),
+      });
+    });
+}
+
+/**
+ * The options `run` and `create` share (Docker's create takes every run flag
+ * but -d), registered in one list; parseRunOptions reads them.
+ */
+export function runOptions(c: Command): Command {
+  return c
+    .option("--rm", "Automatically remove the container when it exits", false)
+    .option("-a, --attach <stream>", "Attach to STDIN, STDOUT or STDERR", collect, [])
     .option("--restart <policy>", "Restart policy to apply when a container exits", "no")
     .option("--log-driver <driver>", "Logging driver for the container (json-file, none)", "json-file")
     .option("--health-cmd <cmd>", "Command to run to check health")
@@ -62,7 +97,6 @@ export function registerRun(program: Command): void {
     .option("--pull <policy>", 'Pull image before running ("always"|"missing"|"never")', "missing")
     .option("-i, --interactive", "Keep STDIN open", false)
     .option("-t, --tty", "Allocate a pseudo-TTY", false)
-    .option("--detach-keys <keys>", "Override the key sequence for detaching a container (default \"ctrl-p,ctrl-q\")")
     .option("--init", "Run an init inside the container that forwards signals and reaps processes", false)
     .option("--read-only", "Mount the container's root filesystem as read only", false)
     .option("-v, --volume <[src:]ctr[:mode]>", "Bind mount a volume (a host path or a volume's name, or none: an anonymous volume)", collect, [])
@@ -93,93 +127,164 @@ export function registerRun(program: Command): void {
     .option("--cap-drop <cap>", "Drop Linux capabilities", collect, [])
     .option("--privileged", "Give extended privileges to this container", false)
     .option("--security-opt <opt>", "Security Options (seccomp=PROFILE.json|unconfined, no-new-privileges[=true|false])", collect, [])
-    .action(async (image: string, command: string[], o: Record<string, unknown>, cmd: Command) => {
-      const g = await prepare(cmd);
-      const env = [
-        ...(o.envFile as string[]).flatMap((f) => parseEnvFile(readText(f), f)),
-        ...(o.env as string[]),
-      ];
-      const flags: RunFlags = {
-        cmd: command,
-        entrypoint: o.entrypoint as string | undefined,
-        env,
-        workdir: o.workdir as string | undefined,
-        user: o.user as string | undefined,
-        hostname: o.hostname as string | undefined,
-        network: String(o.net ?? o.network),
-        interactive: Boolean(o.interactive),
-        tty: Boolean(o.tty),
-        init: Boolean(o.init),
-        readOnly: Boolean(o.readOnly),
-        volumes: o.volume as string[],
-        mounts: o.mount as string[],
-        volumesFrom: o.volumesFrom as string[],
-        tmpfs: o.tmpfs as string[],
-        memory: o.memory === undefined ? undefined : parseMemory(String(o.memory)),
-        cpus: o.cpus === undefined ? undefined : parseCpus(String(o.cpus), cpus().length),
-        memorySwap: o.memorySwap === undefined ? undefined
-          : String(o.memorySwap) === "-1" ? -1 : parseBytes(String(o.memorySwap), "--memory-swap"),
-        memoryReservation: o.memoryReservation === undefined ? undefined : parseBytes(String(o.memoryReservation), "--memory-reservation"),
-        cpuShares: o.cpuShares === undefined ? undefined : parseIntFlag(String(o.cpuShares), "-c, --cpu-shares"),
-        cpuPeriod: o.cpuPeriod === undefined ? undefined : parseIntFlag(String(o.cpuPeriod), "--cpu-period"),
-        cpuQuota: o.cpuQuota === undefined ? undefined : parseIntFlag(String(o.cpuQuota), "--cpu-quota"),
-        cpusetCpus: o.cpusetCpus === undefined ? undefined
-          : checkCpuset(String(o.cpusetCpus), "--cpuset-cpus", hostList("/sys/devices/system/cpu/online"), "CPUs"),
-        cpusetMems: o.cpusetMems === undefined ? undefined
-          : checkCpuset(String(o.cpusetMems), "--cpuset-mems", hostList("/sys/devices/system/node/online"), "memory nodes"),
-        pidsLimit: o.pidsLimit === undefined ? undefined : parseIntFlag(String(o.pidsLimit), "--pids-limit"),
-        memoryMerge: Boolean(o.memoryMerge),
-        memorySwappiness: o.memorySwappiness === undefined ? undefined : parseIntFlag(String(o.memorySwappiness), "--memory-swappiness"),
-        oomKillDisable: Boolean(o.oomKillDisable),
-        blkioWeight: o.blkioWeight === undefined ? undefined : parseUint16(String(o.blkioWeight), "--blkio-weight"),
-        blkioWeightDevice: (o.blkioWeightDevice as string[]).map((v) => {
-          const { path, weight } = parseWeightDevice(v);
-          return { ...statBlockDevice(path), weight };
-        }),
-        deviceReadBps: throttleFlags(o.deviceReadBps as string[], "--device-read-bps", parseThrottleBps),
-        deviceWriteBps: throttleFlags(o.deviceWriteBps as string[], "--device-write-bps", parseThrottleBps),
-        deviceReadIops: throttleFlags(o.deviceReadIops as string[], "--device-read-iops", parseThrottleIops),
-        deviceWriteIops: throttleFlags(o.deviceWriteIops as string[], "--device-write-iops", parseThrottleIops),
-        ...(o.cgroupParent !== undefined ? { cgroupParent: cgroupParentSegments(String(o.cgroupParent)).join("/") } : {}),
-        capAdd: o.capAdd as string[],
-        capDrop: o.capDrop as string[],
-        privileged: Boolean(o.privileged),
-        ...((o.securityOpt as string[]).length ? { securityOpt: inlineSecurityOpts(o.securityOpt as string[], (f) => readFileSync(f, "utf8")) } : {}),
-      };
-      if (flags.tty && !process.stdin.isTTY && flags.interactive && !o.detach) { // -d: the monitor holds the terminal
-        throw new UsageError("the input device is not a TTY");
-      }
-      const restartPolicy = parseRestart(String(o.restart));
-      if (restartPolicy.name !== "no" && o.rm) throw new UsageError("Conflicting options: --restart and --rm");
-      const logConfig = parseLogConfig(String(o.logDriver), o.logOpt as string[]);
-      const network = networkFlags(o, flags.network ?? "bridge");
-      const pull = String(o.pull);
-      if (pull !== "missing" && pull !== "always" && pull !== "never") {
-        throw new UsageError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`);
-      }
-      const health = healthFlags(o);
-      const attach = attachStreams(o.attach as string[]);
-      // Docker's client: exit 1, its own check before the daemon's.
-      if (attach && o.detach) throw new TsboxError("conflicting options: cannot specify both --attach and --detach", 1);
-      // -it in the foreground: under a monitor and attached, so that the detach keys can leave it running.
-      const detachKeys = flags.tty && flags.interactive && !o.detach
-        ? parseDetachKeys(o.detachKeys === undefined ? DEFAULT_DETACH_KEYS : String(o.detachKeys)) : undefined;
-      const { runContainer } = await import("../runtime/run.js");
-      process.exitCode = await runContainer({
-        root: g.root, image, flags, network, autoRemove: Boolean(o.rm), restartPolicy, pull, pullImage: pullToStderr(g.root), health,
-        ...(detachKeys ? { detachKeys } : {}),
-        ...(attach ? { attach } : {}),
-        ...(o.sigProxy === false ? { noSigProxy: true } : {}),
-        ...(logConfig.driver || logConfig.maxSize || logConfig.maxFile ? { logConfig } : {}),
-        ...(o.detach ? { detach: (id: string) => { process.stdout.write(`${id}\n`); } } : {}),
-        ...(o.name !== undefined ? { name: String(o.name) } : {}),
-      });
-    });
+    .option("--device <host[:ctr][:rwm]>", "Add a host device to the container", collect, [])
+    .option("--ulimit <name=soft[:hard]>", "Ulimit options", collect, [])
+    .option("--shm-size <bytes>", "Size of /dev/shm (default 64m)")
+    .option("--sysctl <key=value>", "Sysctl options", collect, [])
+    .option("--group-add <group>", "Add additional groups to join", collect, [])
+    .option("-l, --label <key=value>", "Set meta data on a container", collect, [])
+    .option("--label-file <file>", "Read in a line delimited file of labels", collect, [])
+    .option("--stop-signal <signal>", "Signal to stop the container")
+    .option("--stop-timeout <seconds>", "Timeout (in seconds) to stop a container")
+    .option("--cidfile <file>", "Write the container ID to the file")
+    .option("--pid <mode>", "PID namespace to use (host, container:NAME)")
+    .option("--ipc <mode>", "IPC mode to use (private, shareable, host, none, container:NAME)")
+    .option("--uts <mode>", "UTS namespace to use (host)")
+    .option("--platform <platform>", "Set platform if server is multi-platform capable");
 }
 
-/** A pull for `run`: Docker's progress lines on stderr (stdout is the container's). Loaded only when needed. */
-function pullToStderr(root: string): (ref: string) => Promise<void> {
-  return async (ref) => {
+/** What `run` and `create` make of the shared options: the request but its image, root and launch mode. */
+export type ParsedRunOptions = Pick<RunRequest,
+  "flags" | "network" | "autoRemove" | "restartPolicy" | "pull" | "logConfig" | "name" | "cidfile" | "platform" | "health" | "attach">;
+
+/** The shared options → RunFlags and the rest of the request, with Docker's checks and wording. */
+export function parseRunOptions(command: string[], o: Record<string, unknown>): ParsedRunOptions {
+  const env = [
+    ...(o.envFile as string[]).flatMap((f) => parseEnvFile(readText(f), f)),
+    ...(o.env as string[]),
+  ];
+  const flags: RunFlags = {
+    cmd: command,
+    entrypoint: o.entrypoint as string | undefined,
+    env,
+    workdir: o.workdir as string | undefined,
+    user: o.user as string | undefined,
+    hostname: o.hostname as string | undefined,
+    network: String(o.net ?? o.network),
+    interactive: Boolean(o.interactive),
+    tty: Boolean(o.tty),
+    init: Boolean(o.init),
+    readOnly: Boolean(o.readOnly),
+    volumes: o.volume as string[],
+    mounts: o.mount as string[],
+    volumesFrom: o.volumesFrom as string[],
+    tmpfs: o.tmpfs as string[],
+    memory: o.memory === undefined ? undefined : parseMemory(String(o.memory)),
+    cpus: o.cpus === undefined ? undefined : parseCpus(String(o.cpus), cpus().length),
+    memorySwap: o.memorySwap === undefined ? undefined
+      : String(o.memorySwap) === "-1" ? -1 : parseBytes(String(o.memorySwap), "--memory-swap"),
+    memoryReservation: o.memoryReservation === undefined ? undefined : parseBytes(String(o.memoryReservation), "--memory-reservation"),
+    cpuShares: o.cpuShares === undefined ? undefined : parseIntFlag(String(o.cpuShares), "-c, --cpu-shares"),
+    cpuPeriod: o.cpuPeriod === undefined ? undefined : parseIntFlag(String(o.cpuPeriod), "--cpu-period"),
+    cpuQuota: o.cpuQuota === undefined ? undefined : parseIntFlag(String(o.cpuQuota), "--cpu-quota"),
+    cpusetCpus: o.cpusetCpus === undefined ? undefined
+      : checkCpuset(String(o.cpusetCpus), "--cpuset-cpus", hostList("/sys/devices/system/cpu/online"), "CPUs"),
+    cpusetMems: o.cpusetMems === undefined ? undefined
+      : checkCpuset(String(o.cpusetMems), "--cpuset-mems", hostList("/sys/devices/system/node/online"), "memory nodes"),
+    pidsLimit: o.pidsLimit === undefined ? undefined : parseIntFlag(String(o.pidsLimit), "--pids-limit"),
+    memoryMerge: Boolean(o.memoryMerge),
+    memorySwappiness: o.memorySwappiness === undefined ? undefined : parseIntFlag(String(o.memorySwappiness), "--memory-swappiness"),
+    oomKillDisable: Boolean(o.oomKillDisable),
+    blkioWeight: o.blkioWeight === undefined ? undefined : parseUint16(String(o.blkioWeight), "--blkio-weight"),
+    blkioWeightDevice: (o.blkioWeightDevice as string[]).map((v) => {
+      const { path, weight } = parseWeightDevice(v);
+      return { ...statBlockDevice(path), weight };
+    }),
+    deviceReadBps: throttleFlags(o.deviceReadBps as string[], "--device-read-bps", parseThrottleBps),
+    deviceWriteBps: throttleFlags(o.deviceWriteBps as string[], "--device-write-bps", parseThrottleBps),
+    deviceReadIops: throttleFlags(o.deviceReadIops as string[], "--device-read-iops", parseThrottleIops),
+    deviceWriteIops: throttleFlags(o.deviceWriteIops as string[], "--device-write-iops", parseThrottleIops),
+    ...(o.cgroupParent !== undefined ? { cgroupParent: cgroupParentSegments(String(o.cgroupParent)).join("/") } : {}),
+    capAdd: o.capAdd as string[],
+    capDrop: o.capDrop as string[],
+    privileged: Boolean(o.privileged),
+    ...((o.securityOpt as string[]).length ? { securityOpt: inlineSecurityOpts(o.securityOpt as string[], (f) => readFileSync(f, "utf8")) } : {}),
+    ...hostFlags(o),
+  };
+  const restartPolicy = parseRestart(String(o.restart));
+  // The client refuses it: 125 for create too.
+  if (restartPolicy.name !== "no" && o.rm) throw new FlagError("Conflicting options: --restart and --rm");
+  const logConfig = parseLogConfig(String(o.logDriver), o.logOpt as string[]);
+  const network = networkFlags(o, flags.network ?? "bridge");
+  const pull = String(o.pull);
+  if (pull !== "missing" && pull !== "always" && pull !== "never") {
+    throw new UsageError(`invalid pull option: '${pull}': must be one of "always", "missing" or "never"`);
+  }
+  if (o.cidfile !== undefined && existsSync(String(o.cidfile))) {
+    throw new FlagError(`container ID file found, make sure the other container isn't running or delete ${String(o.cidfile)}`);
+  }
+  const health = healthFlags(o);
+  const attach = attachStreams(o.attach as string[]);
+  return {
+    flags, network, autoRemove: Boolean(o.rm), restartPolicy, pull, health,
+    ...(attach ? { attach } : {}),
+    ...(o.cidfile !== undefined ? { cidfile: String(o.cidfile) } : {}),
+    ...(o.platform !== undefined ? { platform: String(o.platform) } : {}),
+    ...(logConfig.driver || logConfig.maxSize || logConfig.maxFile ? { logConfig } : {}),
+    ...(o.name !== undefined ? { name: String(o.name) } : {}),
+  };
+}
+
+/**
+ * --device, --ulimit, --shm-size, --sysctl, --group-add, --label(-file),
+ * --stop-signal, --stop-timeout, --pid, --ipc, --uts: Docker's client checks
+ * and wording (125), the device nodes stat'ed.
+ */
+function hostFlags(o: Record<string, unknown>): Partial<RunFlags> {
+  const labels = parseLabels([...(o.labelFile as string[]).flatMap((f) => labelFileLines(readText(f))), ...(o.label as string[])]);
+  const stopTimeout = o.stopTimeout === undefined ? undefined : String(o.stopTimeout);
+  if (stopTimeout !== undefined && !/^[+-]?[0-9]+$/.test(stopTimeout)) {
+    throw new FlagError(`invalid argument "${stopTimeout}" for "--stop-timeout" flag: strconv.ParseInt: parsing "${stopTimeout}": invalid syntax`);
+  }
+  if (o.stopSignal !== undefined) parseSignal(String(o.stopSignal));
+  let shmSize: number | undefined;
+  if (o.shmSize !== undefined) {
+    try {
+      shmSize = parseBytes(String(o.shmSize), "--shm-size");
+    } catch (e) {
+      throw new FlagError((e as Error).message);
+    }
+  }
+  return {
+    devices: (o.device as string[]).map((d) => {
+      const m = parseDeviceFlag(d);
+      return { ...m, ...statDeviceNode(m.PathOnHost) };
+    }),
+    ulimits: ulimitList(o.ulimit as string[]),
+    ...(shmSize !== undefined ? { shmSize } : {}),
+    sysctls: parseSysctls(o.sysctl as string[]),
+    groupAdd: o.groupAdd as string[],
+    labels,
+    ...(o.stopSignal !== undefined ? { stopSignal: String(o.stopSignal) } : {}),
+    ...(stopTimeout !== undefined ? { stopTimeout: Number(stopTimeout) } : {}),
+    namespaceModes: {
+      pid: checkPidMode(String(o.pid ?? "")),
+      ipc: checkIpcMode(String(o.ipc ?? "")),
+      uts: checkUtsMode(String(o.uts ?? "")),
+    },
+  };
+}
+
+/** `--label K=V` (a bare K: an empty value) over --label-file's, as docker/cli's ValidateLabel takes them. */
+function parseLabels(values: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf("=");
+    const key = eq < 0 ? v : v.slice(0, eq);
+    if (key.trim() === "") throw new FlagError(`invalid argument "${v}" for "-l, --label" flag: invalid label '${v}': empty name`);
+    out[key] = eq < 0 ? "" : v.slice(eq + 1);
+  }
+  return out;
+}
+
+/** A label file: one label a line, blank lines and `#` comments skipped. */
+function labelFileLines(text: string): string[] {
+  return text.split(/\r?\n/).map((l) => l.replace(/^\s+/, "")).filter((l) => l !== "" && !l.startsWith("#"));
+}
+
+/** A pull for `run` and `create`: Docker's progress lines on stderr (stdout is the container's). Loaded only when needed. */
+export function pullToStderr(root: string): (ref: string, platform?: string) => Promise<void> {
+  return async (ref, platform) => {
     const image = await import("../image/index.js");
     const [{ pullImage }, { createProgress }, { insecureRegistriesFrom, retryPolicyFrom }] =
       await Promise.all([image.pullApi(), image.pullProgressApi(), image.registryClientApi()]);
@@ -187,6 +292,7 @@ function pullToStderr(root: string): (ref: string) => Promise<void> {
     const pulled = await pullImage(root, ref, {
       progress: createProgress(err, { tty: err.isTTY === true, columns: err.columns ?? 80 }),
       insecureRegistries: insecureRegistriesFrom([]), retry: retryPolicyFrom(),
+      ...(platform !== undefined ? { platform } : {}),
     });
     (await import("./image-events.js")).referenceEvent(image, root, "pull", pulled.reference);
   };

@@ -127,6 +127,9 @@ function hookOps(spec: Spec, kind: ContainerHookKind, ctx: PlanContext): Op[] {
   }));
 }
 
+/** RLIM_INFINITY as JSON carries it (2^64-1 reads back as 2^64, past a u64): anything from there up is unlimited. */
+const rlimitValue = (v: number): bigint => (v >= 2 ** 64 - 1 ? 0xffffffffffffffffn : BigInt(v));
+
 export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   let cloneFlags = 0;
   let cgroupNs: Op | undefined;
@@ -265,7 +268,7 @@ export function buildPlan(spec: Spec, ctx: PlanContext): Plan {
   for (const r of spec.process.rlimits) {
     const resource = RLIMIT[r.type];
     if (resource === undefined) throw new Error(`unknown rlimit ${r.type}`);
-    ops.push({ op: "RLIMIT", resource, soft: BigInt(r.soft), hard: BigInt(r.hard) });
+    ops.push({ op: "RLIMIT", resource, soft: rlimitValue(r.soft), hard: rlimitValue(r.hard) });
   }
   if (spec.process.terminal) {
     const size = spec.process.consoleSize;

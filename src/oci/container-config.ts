@@ -12,12 +12,19 @@ export interface ContainerConfig {
   Env: string[];
   WorkingDir: string;
   User: string;
+  /** the image's labels with --label/--label-file over them */
+  Labels?: Record<string, string>;
+  /** --stop-signal, else the image's STOPSIGNAL: what stop and restart send first */
+  StopSignal?: string;
+  /** --stop-timeout: stop's and restart's default wait, in seconds */
+  StopTimeout?: number;
 }
 
 const key = (e: string): string => e.split("=", 1)[0] ?? "";
 
 /** Pure: image config + flags → the container's Config. `hostEnv` fills a bare `-e NAME`. */
-export function containerConfig(image: ImageConfigBody, flags: Pick<RunFlags, "cmd" | "entrypoint" | "env" | "workdir" | "user">,
+export function containerConfig(image: ImageConfigBody,
+  flags: Pick<RunFlags, "cmd" | "entrypoint" | "env" | "workdir" | "user" | "labels" | "stopSignal" | "stopTimeout">,
   hostEnv: Record<string, string | undefined>): ContainerConfig {
   const user: string[] = [];
   for (const e of flags.env) {
@@ -34,5 +41,41 @@ export function containerConfig(image: ImageConfigBody, flags: Pick<RunFlags, "c
     entrypoint = image.Entrypoint ?? null;
     cmd = flags.cmd.length > 0 ? flags.cmd : image.Cmd ?? null;
   }
-  return { Entrypoint: entrypoint, Cmd: cmd, Env: env, WorkingDir: flags.workdir ?? image.WorkingDir ?? "", User: flags.user ?? image.User ?? "" };
+  const stopSignal = flags.stopSignal ?? image.StopSignal;
+  return {
+    Entrypoint: entrypoint, Cmd: cmd, Env: env, WorkingDir: flags.workdir ?? image.WorkingDir ?? "", User: flags.user ?? image.User ?? "",
+    Labels: { ...(image.Labels ?? {}), ...(flags.labels ?? {}) },
+    ...(stopSignal !== undefined && stopSignal !== "" ? { StopSignal: stopSignal } : {}),
+    ...(flags.stopTimeout !== undefined ? { StopTimeout: flags.stopTimeout } : {}),
+  };
+}
+
+/** HostConfig fields of the run flags, in Docker's names and shapes (inspect shows them). */
+export interface RunHostConfig {
+  Devices?: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[];
+  Ulimits?: { Name: string; Hard: number; Soft: number }[];
+  ShmSize?: number;
+  Sysctls?: Record<string, string>;
+  GroupAdd?: string[];
+  PidMode?: string;
+  IpcMode?: string;
+  UTSMode?: string;
+}
+
+/** Docker's /dev/shm size when --shm-size is not given (or 0). */
+export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+
+/** Pure: the flags → what inspect shows of them in HostConfig. */
+export function runHostConfig(flags: Pick<RunFlags, "devices" | "ulimits" | "shmSize" | "sysctls" | "groupAdd" | "namespaceModes">): RunHostConfig {
+  const modes = flags.namespaceModes ?? { pid: "", ipc: "", uts: "" };
+  return {
+    Devices: (flags.devices ?? []).map((d) => ({ PathOnHost: d.PathOnHost, PathInContainer: d.PathInContainer, CgroupPermissions: d.CgroupPermissions })),
+    Ulimits: flags.ulimits ?? [],
+    ShmSize: flags.shmSize || DEFAULT_SHM_SIZE,
+    ...(flags.sysctls && Object.keys(flags.sysctls).length > 0 ? { Sysctls: flags.sysctls } : {}),
+    ...(flags.groupAdd?.length ? { GroupAdd: flags.groupAdd } : {}),
+    PidMode: modes.pid,
+    IpcMode: modes.ipc === "" ? "private" : modes.ipc,
+    UTSMode: modes.uts,
+  };
 }

@@ -5,8 +5,8 @@
 // anything is created.
 
 import { statSync } from "node:fs";
-import { UsageError, errnoCode } from "../errors.js";
-import type { BlockDevice, ThrottleFlag } from "./specconv.js";
+import { TsboxError, UsageError, errnoCode } from "../errors.js";
+import type { BlockDevice, DeviceMapping, HostDevice, ThrottleFlag } from "./specconv.js";
 import { parseBytes } from "./units.js";
 
 const wrap = (value: string, flag: string, msg: string) => new UsageError(`invalid argument "${value}" for "${flag}" flag: ${msg}`);
@@ -84,4 +84,46 @@ export function throttleFlags(values: string[], flag: string, parse: (v: string,
     const { path, rate } = parse(v, flag);
     return { ...statBlockDevice(path), rate };
   });
+}
+
+
+const validDeviceMode = (m: string): boolean =>
+  m.length > 0 && m.length <= 3 && [...m].every((c, i) => "rwm".includes(c) && m.indexOf(c) === i);
+
+/** `--device HOST[:CONTAINER][:PERMISSIONS]` as docker/cli splits and checks it (parseLinuxDevice, validateLinuxPath). */
+export function parseDeviceFlag(value: string): DeviceMapping {
+  const parts = value.split(":");
+  if (parts.length > 3 || parts[0] === "") throw new UsageError(`bad format for path: ${value}`);
+  let permissions = "rwm";
+  let dst = "";
+  if (parts.length === 3) {
+    if (!validDeviceMode(parts[2]!)) throw new UsageError(`bad mode specified: ${parts[2]}`);
+    permissions = parts[2]!;
+    dst = parts[1]!;
+  } else if (parts.length === 2) {
+    if (validDeviceMode(parts[1]!)) permissions = parts[1]!;
+    else dst = parts[1]!;
+  }
+  const src = parts[0]!;
+  if (dst === "") dst = src;
+  if (!dst.startsWith("/")) throw new UsageError(`${dst} is not an absolute path`);
+  return { PathOnHost: src, PathInContainer: dst, CgroupPermissions: permissions };
+}
+
+/** The node's type, numbers and mode; Docker's daemon wording (and its exit 127) when it is missing or not a device. */
+export function statDeviceNode(path: string): HostDevice {
+  let st;
+  try {
+    st = statSync(path, { bigint: true });
+  } catch (e) {
+    const why = errnoCode(e) === "ENOENT" ? "no such file or directory" : (e as Error).message;
+    throw new TsboxError(`error gathering device information while adding custom device "${path}": ${why}`, 127);
+  }
+  if (!st.isCharacterDevice() && !st.isBlockDevice()) {
+    throw new TsboxError(`error gathering device information while adding custom device "${path}": not a device node`, 127);
+  }
+  return {
+    type: st.isCharacterDevice() ? "c" : "b", ...splitDev(st.rdev),
+    fileMode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid),
+  };
 }

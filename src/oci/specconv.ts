@@ -13,13 +13,16 @@ import { checkMemorySwap } from "./units.js";
 import type { ImageConfigBody } from "../image/index.js";
 import {
   DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS,
-  MEMORY_MERGE_ANNOTATION, OCI_VERSION, defaultMounts, type Spec, type SpecDevice, type SpecMount,
+  MEMORY_MERGE_ANNOTATION, OCI_VERSION, defaultMounts, type Spec, type SpecDevice, type SpecMount, type SpecRlimit,
 } from "./spec.js";
-import { resolveUser } from "./user.js";
+import { parseGroup, resolveUser } from "./user.js";
 import { containerCapabilities } from "./capabilities.js";
 import { KNOWN_CAPABILITIES } from "../native/capabilities.js";
 import { hostPlatform, type SeccompPlatform } from "./seccomp/docker-profile.js";
 import { containerSeccomp, parseSecurityOpts } from "./seccomp/security-opt.js";
+import { ulimitRlimit, type Ulimit } from "./ulimits.js";
+import { checkSysctlNamespaces } from "./sysctls.js";
+import { containerOf, type NamespaceModes } from "./namespace-modes.js";
 
 export interface RunFlags {
   cmd: string[];
@@ -76,6 +79,23 @@ export interface RunFlags {
   privileged: boolean;
   /** --security-opt, as Docker's client sends them (a seccomp profile file replaced by its JSON) */
   securityOpt?: string[];
+  /** --device, as given and with the host node's numbers (stat'ed by the CLI) */
+  devices?: (DeviceMapping & HostDevice)[];
+  /** --ulimit, one per name */
+  ulimits?: Ulimit[];
+  /** --shm-size in bytes (absent or 0: Docker's 64 MiB) */
+  shmSize?: number;
+  /** --sysctl, checked against Docker's list */
+  sysctls?: Record<string, string>;
+  /** --group-add: group names (looked up in the image's /etc/group) or numbers */
+  groupAdd?: string[];
+  /** --pid, --ipc, --uts as given; another container's namespace comes by path in SpecContext */
+  namespaceModes?: NamespaceModes;
+  /** --label / --label-file (Config.Labels, over the image's) */
+  labels?: Record<string, string>;
+  /** --stop-signal (checked by the CLI) and --stop-timeout, recorded for stop and restart */
+  stopSignal?: string;
+  stopTimeout?: number;
 }
 
 /** A block device named on the command line, stat'ed by the CLI for its numbers. */
@@ -86,6 +106,23 @@ export interface BlockDevice {
 }
 
 export type ThrottleFlag = BlockDevice & { rate: number };
+
+/** `--device HOST[:CONTAINER][:PERMISSIONS]`, as inspect's HostConfig.Devices shows it. */
+export interface DeviceMapping {
+  PathOnHost: string;
+  PathInContainer: string;
+  CgroupPermissions: string;
+}
+
+/** A device node of the host (stat'ed by the CLI), with what the container's node and its cgroup rule need. */
+export interface HostDevice {
+  type: "c" | "b";
+  major: number;
+  minor: number;
+  fileMode: number;
+  uid: number;
+  gid: number;
+}
 
 export interface SpecContext {
   id: string;
@@ -119,6 +156,9 @@ export interface SpecContext {
   platform?: SeccompPlatform;
   /** -v, --mount, --volumes-from and the image's VOLUMEs resolved (volumes named, their directories known); absent: -v as binds only */
   mountPoints?: MountPoint[];
+  /** --pid container:NAME, --ipc container:NAME: that container's namespaces, joined by path */
+  pidPath?: string;
+  ipcPath?: string;
 }
 
 export const DEFAULT_NOFILE = { soft: 1024, hard: 524288 };
@@ -131,11 +171,15 @@ export const NANO_CPUS_ANNOTATION = "io.tsbox.nano-cpus";
 
 export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecContext): Spec {
   const hostNetwork = flags.network === "host";
-  // As Docker: on the host's network the container is named as the host is.
-  const hostname = flags.hostname ?? (hostNetwork ? ctx.hostHostname ?? ctx.id.slice(0, 12) : ctx.id.slice(0, 12));
+  const modes = flags.namespaceModes ?? { pid: "", ipc: "", uts: "" };
+  if (modes.uts === "host" && flags.hostname !== undefined) throw new UsageError("conflicting options: hostname and the UTS mode");
+  // As Docker: on the host's network (or UTS namespace) the container is named as the host is.
+  const hostname = flags.hostname ?? (hostNetwork || modes.uts === "host" ? ctx.hostHostname ?? ctx.id.slice(0, 12) : ctx.id.slice(0, 12));
   const security = parseSecurityOpts(flags.securityOpt ?? []);
   const args = commandArgs(image, flags);
   const user = resolveUser(flags.user ?? image.User ?? "", ctx.passwd, ctx.group);
+  const additionalGids = [...user.additionalGids];
+  for (const g of groupAddGids(flags.groupAdd ?? [], ctx.group)) if (!additionalGids.includes(g)) additionalGids.push(g);
 
   const cwd = flags.workdir ?? (image.WorkingDir || "/");
   if (!cwd.startsWith("/")) {
@@ -150,7 +194,7 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
   const granted = user.uid === 0 ? caps : [];
 
   const mounts: SpecMount[] = [
-    ...(flags.privileged ? privilegedMounts(defaultMounts()) : defaultMounts()),
+    ...shmMount(flags.privileged ? privilegedMounts(defaultMounts()) : defaultMounts(), modes.ipc, flags.shmSize),
     // Parents before children, as moby sorts them: a volume at /etc is mounted before /etc/hosts goes over it.
     ...byDepth([
       { destination: "/etc/resolv.conf", type: "bind", source: ctx.etcFiles.resolvConf, options: ["rbind", "rprivate"] },
@@ -172,21 +216,27 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
     ociVersion: OCI_VERSION,
     process: {
       terminal: flags.tty,
-      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, ...(flags.user ?? image.User ? { username: flags.user ?? image.User } : {}) },
+      user: { uid: user.uid, gid: user.gid, additionalGids, ...(flags.user ?? image.User ? { username: flags.user ?? image.User } : {}) },
       args,
       env,
       cwd,
       capabilities: { bounding: caps, effective: granted, permitted: granted, inheritable: [], ambient: [] },
-      rlimits: [{ type: "RLIMIT_NOFILE", ...DEFAULT_NOFILE }],
+      rlimits: rlimits(flags.ulimits ?? []),
     },
     root: { path: "rootfs", readonly: flags.readOnly },
     ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
     hostname,
     mounts,
     linux: {
-      namespaces: [{ type: "pid" }, ...(hostNetwork ? [] : [{ type: "network", ...(ctx.networkPath ? { path: ctx.networkPath } : {}) } as const]), { type: "ipc" }, { type: "uts" }, { type: "mount" }, { type: "cgroup" }],
-      resources: flags.privileged ? { ...limits, devices: ALLOW_ALL_DEVICES } : limits,
-      ...(flags.privileged ? { devices: ctx.hostDevices ?? [] } : {}),
+      namespaces: [
+        ...namespace("pid", modes.pid, ctx.pidPath),
+        ...(hostNetwork ? [] : [{ type: "network", ...(ctx.networkPath ? { path: ctx.networkPath } : {}) } as const]),
+        ...namespace("ipc", modes.ipc, ctx.ipcPath), ...namespace("uts", modes.uts, undefined),
+        { type: "mount" }, { type: "cgroup" },
+      ],
+      resources: { ...limits, devices: [...(flags.privileged ? ALLOW_ALL_DEVICES : limits.devices ?? []), ...deviceRules(flags.devices ?? [])] },
+      ...(flags.privileged || flags.devices?.length ? { devices: [...(flags.privileged ? ctx.hostDevices ?? [] : []), ...deviceNodes(flags.devices ?? [])] } : {}),
+      ...(flags.sysctls && Object.keys(flags.sysctls).length > 0 ? { sysctl: { ...flags.sysctls } } : {}),
       cgroupsPath: `/${cgroupParentSegments(flags.cgroupParent).join("/")}/${ctx.id}`,
       // As moby's WithMounts for a privileged container: nothing masked, nothing made read-only.
       maskedPaths: flags.privileged ? [] : [...DEFAULT_MASKED_PATHS, ...ctx.thermalThrottle],
@@ -194,12 +244,71 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
       rootfsPropagation: "rprivate",
     },
   };
+  if (spec.linux.sysctl) {
+    checkSysctlNamespaces(spec.linux.sysctl, {
+      network: spec.linux.namespaces.some((n) => n.type === "network"),
+      ipc: spec.linux.namespaces.some((n) => n.type === "ipc"),
+    });
+  }
   // Last: the filter depends on the final bounding set, whatever set it.
   if (security.noNewPrivileges) spec.process.noNewPrivileges = true;
   const seccomp = containerSeccomp(security, flags.privileged === true, spec.process.capabilities.bounding,
     ctx.platform ?? hostPlatform(process.arch, osRelease()));
   if (seccomp) spec.linux.seccomp = seccomp;
   return spec;
+}
+
+/** A namespace of the container's own, another container's by path, or none (the host's). */
+function namespace(type: "pid" | "ipc" | "uts", mode: string, path: string | undefined): { type: "pid" | "ipc" | "uts"; path?: string }[] {
+  if (mode === "host") return [];
+  if (containerOf(mode) !== undefined) {
+    if (path === undefined) throw new Error(`${type} namespace of ${mode}: no path given`);
+    return [{ type, path }];
+  }
+  return [{ type }];
+}
+
+/** RLIMIT_NOFILE's default unless --ulimit nofile sets it, then the --ulimit ones. */
+function rlimits(ulimits: Ulimit[]): SpecRlimit[] {
+  const given = ulimits.map(ulimitRlimit);
+  return [...(given.some((r) => r.type === "RLIMIT_NOFILE") ? [] : [{ type: "RLIMIT_NOFILE", ...DEFAULT_NOFILE }]), ...given];
+}
+
+/**
+ * /dev/shm as --ipc has it (moby's setupIpcDirs): a tmpfs of --shm-size bytes
+ * of the container's own (with `container:NAME` too, see runtime/run.ts); the
+ * host's with `host`; none with `none`.
+ */
+function shmMount(mounts: SpecMount[], ipc: string, size: number | undefined): SpecMount[] {
+  return mounts.flatMap((m): SpecMount[] => {
+    if (m.destination !== "/dev/shm") return [m];
+    if (ipc === "none") return [];
+    if (ipc === "host") return [{ destination: "/dev/shm", type: "bind", source: "/dev/shm", options: ["rbind", "rprivate"] }];
+    return size ? [{ ...m, options: [...(m.options ?? []).filter((o) => !o.startsWith("size=")), `size=${size}`] }] : [m];
+  });
+}
+
+/** --group-add: numbers as they are, names through the image's /etc/group (moby's getAdditionalGroups). */
+function groupAddGids(groups: string[], groupText: string | undefined): number[] {
+  const entries = parseGroup(groupText);
+  return groups.map((g) => {
+    if (/^[0-9]+$/.test(g)) return Number(g);
+    const e = entries.find((x) => x.name === g);
+    if (!e) throw new UsageError(`Unable to find group ${g}: no matching entries in group file`);
+    return e.gid;
+  });
+}
+
+/** --device's cgroup rules (moby's DeviceRule from the mapping's permissions). */
+function deviceRules(devices: (DeviceMapping & HostDevice)[]): { allow: boolean; type: "c" | "b"; major: number; minor: number; access: string }[] {
+  return devices.map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.CgroupPermissions }));
+}
+
+/** --device's nodes in the container's /dev, the host node's numbers, mode and owner. */
+function deviceNodes(devices: (DeviceMapping & HostDevice)[]): SpecDevice[] {
+  return devices.map((d) => ({
+    path: d.PathInContainer, type: d.type, major: d.major, minor: d.minor, fileMode: d.fileMode, uid: d.uid, gid: d.gid,
+  }));
 }
 
 /** --privileged's device rule (moby WithDevices): every device, read, write and mknod. */

@@ -9,6 +9,7 @@ import { stateWord } from "./ps.js";
 import { containerSize } from "./container-size.js";
 import type { Spec } from "../oci/spec.js";
 import type { MountPoint } from "../oci/mount-points.js";
+import { DEFAULT_SHM_SIZE } from "../oci/container-config.js";
 import { readAttachment, readNetworkConfig, type Attachment, type ContainerNetworkConfig } from "../network/index.js";
 
 function sizeFields(root: string, s: ContainerState): { SizeRw: number; SizeRootFs: number } {
@@ -99,6 +100,7 @@ export function inspectContainer(root: string, s: ContainerState, opts: { size?:
       CapDrop: stringList(s.capDrop),
       Privileged: s.privileged === true,
       SecurityOpt: Array.isArray(s.securityOpt) && s.securityOpt.every((o) => typeof o === "string") ? s.securityOpt : null,
+      ...runHostConfig(s),
     },
     GraphDriver: {
       Name: "overlay2",
@@ -120,6 +122,9 @@ export function inspectContainer(root: string, s: ContainerState, opts: { size?:
       WorkingDir: spec?.process.cwd ?? "",
       User: spec ? `${spec.process.user.uid}:${spec.process.user.gid}` : "",
       ...(s.healthcheck ? { Healthcheck: s.healthcheck } : {}),
+      Labels: s.config?.Labels ?? {},
+      ...(s.config?.StopSignal !== undefined ? { StopSignal: s.config.StopSignal } : {}),
+      ...(s.config?.StopTimeout !== undefined ? { StopTimeout: s.config.StopTimeout } : {}),
     },
     NetworkSettings: networkSettings(net, attached),
     ResolvedConfigPath: join(paths.dir, "config.json"),
@@ -168,6 +173,16 @@ function networkSettings(net: ContainerNetworkConfig | undefined, a: Attachment 
     Gateway: first?.gateway ?? "", IPAddress: first?.ip ?? "", IPPrefixLen: first?.prefix ?? 0, MacAddress: first?.mac ?? "",
     GlobalIPv6Address: first?.ip6 ?? "", GlobalIPv6PrefixLen: first?.prefix6 ?? 0, IPv6Gateway: first?.gateway6 ?? "",
     Networks: networks,
+  };
+}
+
+/** HostConfig's fields of the run flags as Docker shows them (a container made before they were recorded: the defaults). */
+function runHostConfig(s: ContainerState): Record<string, unknown> {
+  const h = s.hostConfig ?? {};
+  return {
+    Devices: h.Devices ?? [], Ulimits: h.Ulimits ?? [], ShmSize: h.ShmSize ?? DEFAULT_SHM_SIZE,
+    ...(h.Sysctls ? { Sysctls: h.Sysctls } : {}), GroupAdd: h.GroupAdd ?? null,
+    PidMode: h.PidMode ?? "", IpcMode: h.IpcMode ?? "private", UTSMode: h.UTSMode ?? "",
   };
 }
 

@@ -45,8 +45,7 @@ export async function pruneContainers(root: string, filter?: ContainerPruneFilte
 
 /** The labels a container was given (its Config.Labels). */
 function containerLabels(s: ContainerState): Readonly<Record<string, string>> {
-  const labels = (s.config as { Labels?: unknown } | undefined)?.Labels;
-  return typeof labels === "object" && labels !== null ? labels as Record<string, string> : {};
+  return s.config?.Labels ?? {};
 }
 
 /**

@@ -104,6 +104,8 @@ export async function recoverStale(root: string): Promise<void> {
     // A container that stopped on its own: its network goes (once its monitor is gone).
     if (listed.status === "exited" && !ownerAlive(listed.owner)) await releaseStopped(root, listed.id);
     if (listed.status === "exited" || ownerAlive(listed.owner)) continue;
+    // `create`'s container: made, never started, owned by no one until `start`.
+    if (listed.status === "created" && listed.owner === undefined) continue;
     // The list may be stale: a `run -d` or `start` CLI that records the monitor as
     // owner and exits between the read above and the check would look dead here,
     // and its healthy container would be killed. What a dead owner wrote is on
@@ -115,7 +117,7 @@ export async function recoverStale(root: string): Promise<void> {
       if (e instanceof CorruptContainerError) continue; // as readAllStates: `ps -a` shows it, `rm -f` removes it
       throw e;
     }
-    if (!state || state.status === "exited" || ownerAlive(state.owner)) continue;
+    if (!state || state.status === "exited" || ownerAlive(state.owner) || (state.status === "created" && state.owner === undefined)) continue;
     h ??= detectHierarchy();
     log().info({ id: state.id }, "releasing container left by a dead tsbox process");
     await releaseContainer(root, state, h);

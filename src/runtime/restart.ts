@@ -4,7 +4,7 @@ import { startContainer } from "./start.js";
 import { stopContainer } from "./stop.js";
 import { containerAttributes, recordEvent } from "../state/events.js";
 
-export async function restartContainer(root: string, ref: string, timeoutSec = 10): Promise<void> {
+export async function restartContainer(root: string, ref: string, timeoutSec?: number): Promise<void> {
   await stopContainer(root, ref, timeoutSec);
   const s = await startContainer(root, ref);
   recordEvent(root, "container", "restart", s.id, containerAttributes(s));

@@ -5,7 +5,7 @@
 
 import { existsSync, mkdirSync, openSync, statSync, writeFileSync } from "node:fs";
 import { cpus, hostname } from "node:os";
-import { LaunchError, NotFoundError } from "../errors.js";
+import { LaunchError, NotFoundError, UsageError } from "../errors.js";
 import { cgroupSupport, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
 // The image modules `run` needs, not the whole image API (start-up time).
 import { resolveImage, type ResolvedImage } from "../image/images.js";
@@ -17,15 +17,17 @@ import type { LogTarget, OutputFds } from "../native/launcher.js";
 import { log } from "../log.js";
 import { overlayLayers } from "../image/overlay-layers.js";
 import {
-  containerPaths, createContainerDirs, newContainerId, removeContainerDir, reserveName, selfOwner,
+  containerPaths, createContainerDirs, findContainer, newContainerId, removeContainerDir, reserveName, selfOwner,
   readState, settleContainer, writeState, type ContainerPaths, type ContainerState, type LogConfig, type RestartPolicy,
 } from "../state/container-store.js";
 import { crashPoint } from "../state/crash.js";
 import { containerAttributes, recordEvent } from "../state/events.js";
-import { buildSpec, type RunFlags } from "../oci/specconv.js";
+import { buildSpec, type RunFlags, type SpecContext } from "../oci/specconv.js";
 import { currentCapabilities } from "../native/capabilities.js";
 import { hostDevices } from "./host-devices.js";
-import { containerConfig } from "../oci/container-config.js";
+import { containerConfig, runHostConfig } from "../oci/container-config.js";
+import { containerOf } from "../oci/namespace-modes.js";
+import { isLive } from "./container-control.js";
 import type { Spec } from "../oci/spec.js";
 import { formatBytes } from "../format.js";
 import { writeJsonAtomic } from "../util/atomic.js";
@@ -39,6 +41,8 @@ import { cgroupMountInfo, createContainerCgroup, deviceRulesEnforced, launchMoni
 import type { Plan } from "../native/launch-plan.js";
 import { realHost, type CgroupHost, type Host } from "./host.js";
 import { findInit } from "./init-binary.js";
+import { hostMismatchWarning, imagePlatform, platformMismatch, platformServes, wantedPlatform } from "./image-platform.js";
+import { formatPlatform } from "../image/registry/platform.js";
 import { seccompProgram, type SeccompProgram } from "../native/seccomp-compiler.js";
 import type { ContainerNetworkConfig } from "../network/index.js";
 import {
@@ -69,8 +73,12 @@ export interface RunRequest {
   output?: OutputFds;
   /** --pull: missing (default: pull an image the store lacks), always, never */
   pull?: PullPolicy;
-  /** pulls a reference into the store (the CLI's, with its progress on stderr); absent: no pull */
-  pullImage?: (ref: string) => Promise<void>;
+  /** pulls a reference (for a platform, os/arch[/variant]) into the store (the CLI's, with its progress on stderr); absent: no pull */
+  pullImage?: (ref: string, platform?: string) => Promise<void>;
+  /** --cidfile: written with the ID once the container exists */
+  cidfile?: string;
+  /** --platform OS/ARCH[/VARIANT]: the image's platform asked for (pulled for it when the store's differs) */
+  platform?: string;
   /** --health-* and --no-healthcheck; absent: the image's HEALTHCHECK as it is */
   health?: HealthFlags;
   /** -a: the output streams attached (absent: both); the other goes nowhere (still logged). Stdin is -i's, as Docker's client has it. */
@@ -87,26 +95,42 @@ export interface RunRequest {
 
 export type PullPolicy = "missing" | "always" | "never";
 
-const NO_HEALTH_FLAGS: HealthFlags = { interval: 0, timeout: 0, startPeriod: 0, retries: 0, none: false };
+export const NO_HEALTH_FLAGS: HealthFlags = { interval: 0, timeout: 0, startPeriod: 0, retries: 0, none: false };
 
 /**
  * The image to run: pulled first with --pull=always; pulled when the store
  * lacks it, as Docker does (`Unable to find image 'x:latest' locally`), unless
  * --pull=never or the name is not a reference a registry could have.
  */
-async function imageToRun(req: RunRequest): Promise<ResolvedImage> {
-  const pull = req.pullImage;
+export async function imageToRun(req: RunRequest): Promise<ResolvedImage> {
+  const want = req.platform === undefined ? undefined : wantedPlatform(req.platform);
+  const platform = want === undefined ? undefined : formatPlatform(want);
+  const pull = req.pullImage === undefined ? undefined : (ref: string) => req.pullImage!(ref, platform);
   // With its tag, as Docker's client hands it to the pull (no "Using default tag" line).
   const ref = pullableReference(req.image);
   if (pull !== undefined && req.pull === "always" && ref !== undefined) await pull(ref);
+  let image: ResolvedImage;
   try {
-    return resolveImage(req.root, req.image);
+    image = resolveImage(req.root, req.image);
   } catch (e) {
     if (!(e instanceof NotFoundError) || pull === undefined || req.pull === "never" || req.pull === "always" || ref === undefined) throw e;
     process.stderr.write(`Unable to find image '${ref}' locally\n`);
     await pull(ref);
-    return resolveImage(req.root, req.image);
+    image = resolveImage(req.root, req.image);
   }
+  const have = imagePlatform(image);
+  if (want === undefined) {
+    const warning = hostMismatchWarning(have);
+    if (warning !== undefined) process.stderr.write(`WARNING: ${warning}\n`);
+    return image;
+  }
+  if (platformServes(have, want)) return image;
+  // The store's image is another platform's: the one asked for is pulled, where a pull may be made.
+  if (pull === undefined || req.pull === "never" || ref === undefined) throw platformMismatch(req.image, want, have);
+  await pull(ref);
+  image = resolveImage(req.root, req.image);
+  if (!platformServes(imagePlatform(image), want)) throw platformMismatch(req.image, want, imagePlatform(image));
+  return image;
 }
 
 /** The network flags of a request that gave only --network. */
@@ -118,7 +142,7 @@ export function networkFlags(req: Pick<RunRequest, "network" | "flags">): Networ
 }
 
 export async function runContainer(req: RunRequest, host: Host = realHost): Promise<number> {
-  const image = req.pullImage === undefined ? resolveImage(req.root, req.image) : await imageToRun(req);
+  const image = await imageToRun(req);
   const hierarchy = host.cgroups.hierarchy();
   const id = newContainerId();
   const paths = containerPaths(req.root, id);
@@ -142,6 +166,7 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
     // Kept for `tsbox start`, which relaunches the same plan through a monitor;
     // a foreground --rm container is gone at its exit, so it never needs one.
     if (monitored(req) || !req.autoRemove) writePlan(paths, plan);
+    writeCidfile(req, id);
     if (req.detach) {
       await launchMonitored(req.root, state, cgroup, host.monitor);
       req.detach(id);
@@ -182,8 +207,17 @@ async function attachMonitored(root: string, id: string, keys: Buffer, autoRemov
   return code;
 }
 
+/**
+ * --cidfile: the ID once the container is made, before it starts (a launch
+ * that fails leaves the file, as Docker's does), in a file that did not exist
+ * (checked by the CLI, taken here exclusively).
+ */
+export function writeCidfile(req: Pick<RunRequest, "cidfile">, id: string): void {
+  if (req.cidfile !== undefined) writeFileSync(req.cidfile, id, { flag: "wx" });
+}
+
 /** The spec, its seccomp program and the init binary: everything that can fail on bad input, before anything is created. */
-interface ContainerSpec {
+export interface ContainerSpec {
   spec: Spec;
   mounts: ResolvedMounts;
   seccomp?: SeccompProgram;
@@ -191,7 +225,7 @@ interface ContainerSpec {
   initPath?: string;
 }
 
-function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, hierarchy: Hierarchy,
+export function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, hierarchy: Hierarchy,
   enforced: boolean, cgroups: CgroupHost, net: ContainerNetworkConfig): ContainerSpec {
   // Before anything is created: a missing tini is a one-line error.
   const initPath = req.flags.init ? findInit(process.env) : undefined;
@@ -215,6 +249,7 @@ function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths:
     availableCaps: currentCapabilities(),
     ...(req.flags.privileged ? { hostDevices: hostDevices() } : {}),
     mountPoints: mounts.points,
+    ...sharedNamespaces(req.root, req.flags),
   });
   // Compiled (or read from the cache) before anything is created: a bad profile leaves nothing.
   const t0 = process.hrtime.bigint();
@@ -233,13 +268,42 @@ function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths:
   return { spec, mounts, seccompMs, ...(seccomp ? { seccomp } : {}), ...(initPath !== undefined ? { initPath } : {}) };
 }
 
+/**
+ * --pid container:NAME, --ipc container:NAME: the running container's
+ * namespaces by path (the executor joins them), with Docker's refusals (not
+ * running; an IPC namespace not made shareable). The other container's
+ * /dev/shm is not shared: its tmpfs lives in that container's mount namespace,
+ * which a bind cannot be cloned from (open_tree refuses a foreign namespace's
+ * mount); the joiner gets a tmpfs of its own.
+ */
+function sharedNamespaces(root: string, flags: RunFlags): Pick<SpecContext, "pidPath" | "ipcPath"> {
+  const modes = flags.namespaceModes;
+  const running = (ref: string, what: string): ContainerState => {
+    const other = findContainer(root, ref);
+    if (!isLive(other) || other.pid === undefined) throw new UsageError(`cannot join ${what} of a non running container: ${ref}`);
+    return other;
+  };
+  const pidOf = modes && containerOf(modes.pid);
+  const ipcOf = modes && containerOf(modes.ipc);
+  const out: Pick<SpecContext, "pidPath" | "ipcPath"> = {};
+  if (pidOf !== undefined) out.pidPath = `/proc/${running(pidOf, "PID").pid}/ns/pid`;
+  if (ipcOf !== undefined) {
+    const other = running(ipcOf, "IPC");
+    if (other.hostConfig?.IpcMode !== "shareable" && other.hostConfig?.IpcMode !== "host") {
+      throw new UsageError("non-shareable IPC (hint: use IpcMode:shareable for the donor container)");
+    }
+    out.ipcPath = `/proc/${other.pid}/ns/ipc`;
+  }
+  return out;
+}
+
 /** The files tsbox writes for the container's /etc and bind-mounts in. */
 function etcFiles(paths: ContainerPaths): { hostname: string; hosts: string; resolvConf: string } {
   return { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf };
 }
 
 /** Reserves the name and writes the container's directory, /etc files, config.json and state.json (status created). */
-function createContainer(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, made: ContainerSpec,
+export function createContainer(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, made: ContainerSpec,
   net: ContainerNetworkConfig, undo: Undo, healthcheck: Healthcheck | undefined): ContainerState {
   const spec = made.spec;
   const name = reserveName(req.root, id, req.name);
@@ -262,6 +326,7 @@ function createContainer(req: RunRequest, image: ResolvedImage, id: string, path
     config: containerConfig(image.config.config, req.flags, process.env),
     ...(made.mounts.points.length ? { mounts: made.mounts.points } : {}),
     ...(healthcheck ? { healthcheck } : {}),
+    hostConfig: runHostConfig(req.flags),
   };
   writeState(req.root, state);
   recordEvent(req.root, "container", "create", id, containerAttributes(state));
@@ -275,7 +340,7 @@ function createContainer(req: RunRequest, image: ResolvedImage, id: string, path
   return state;
 }
 
-function launchPlan(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, hierarchy: Hierarchy,
+export function launchPlan(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, hierarchy: Hierarchy,
   enforced: boolean, made: ContainerSpec): Plan {
   const plan = buildPlan(made.spec, {
     rootfs: paths.rootfs,

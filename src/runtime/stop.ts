@@ -6,14 +6,22 @@ import { releaseStopped } from "./network.js";
 import { crashPoint } from "../state/crash.js";
 import { containerAttributes, recordEvent } from "../state/events.js";
 import { isLive, requestStop, signal, thawIfPaused, waitExited } from "./container-control.js";
+import { parseSignal, signalNumber } from "./kill.js";
 
-export async function stopContainer(root: string, ref: string, timeoutSec = 10): Promise<void> {
+/**
+ * The container's stop signal (--stop-signal, else the image's STOPSIGNAL,
+ * else SIGTERM), then SIGKILL after `timeoutSec` (else its --stop-timeout,
+ * else 10 s), as Docker stops a container.
+ */
+export async function stopContainer(root: string, ref: string, timeoutSec?: number): Promise<void> {
   const s = findContainer(root, ref);
   if (!isLive(s)) return;
   requestStop(root, s.id);
   crashPoint("stop");
-  recordEvent(root, "container", "kill", s.id, containerAttributes(s, { signal: "15" }));
-  signal(s, "SIGTERM");
+  const stopSignal = s.config?.StopSignal !== undefined ? parseSignal(s.config.StopSignal) : "SIGTERM";
+  recordEvent(root, "container", "kill", s.id, containerAttributes(s, { signal: String(signalNumber(stopSignal)) }));
+  signal(s, stopSignal);
+  timeoutSec ??= s.config?.StopTimeout ?? 10;
   await thawIfPaused(s); // as Docker: a paused container gets the signal once it runs again
   if (!(timeoutSec > 0 && (await waitExited(root, s.id, timeoutSec * 1000)))) {
     const now = readState(root, s.id);

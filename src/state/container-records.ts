@@ -10,7 +10,7 @@ import { CorruptContainerError, errnoCode } from "../errors.js";
 import {
   ShapeError, arrayOf, boolean, integer, matching, number, object, oneOf, optional, parseChecked, recordOf, string, type Check,
 } from "../util/shape.js";
-import type { ContainerConfig } from "../oci/container-config.js";
+import type { ContainerConfig, RunHostConfig } from "../oci/container-config.js";
 import type { Healthcheck } from "../oci/healthcheck.js";
 import type { Spec } from "../oci/spec.js";
 import type { MountPoint } from "../oci/mount-points.js";
@@ -61,6 +61,8 @@ export interface ContainerState {
   mounts?: MountPoint[];
   /** the health check (the image's HEALTHCHECK with --health-* over it); absent: none */
   healthcheck?: Healthcheck;
+  /** what inspect's HostConfig shows of --device, --ulimit, --shm-size, --sysctl, --group-add, --pid, --ipc, --uts */
+  hostConfig?: RunHostConfig;
 }
 
 export type HealthStatus = "starting" | "healthy" | "unhealthy";
@@ -113,6 +115,13 @@ export const checkContainerState: Check<ContainerState> = object({
   privileged: optional(boolean),
   config: optional(object({
     Entrypoint: nullableStrings, Cmd: nullableStrings, Env: arrayOf(string), WorkingDir: string, User: string,
+    Labels: optional(recordOf(string)), StopSignal: optional(string), StopTimeout: optional(integer),
+  })),
+  hostConfig: optional(object({
+    Devices: optional(arrayOf(object({ PathOnHost: string, PathInContainer: string, CgroupPermissions: string }))),
+    Ulimits: optional(arrayOf(object({ Name: string, Hard: integer, Soft: integer }))),
+    ShmSize: optional(integer), Sysctls: optional(recordOf(string)), GroupAdd: optional(arrayOf(string)),
+    PidMode: optional(string), IpcMode: optional(string), UTSMode: optional(string),
   })),
   mounts: optional(arrayOf(object({
     type: oneOf("bind", "volume", "tmpfs"), name: optional(string), source: string, destination: string, mode: string,
