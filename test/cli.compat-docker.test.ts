@@ -21,6 +21,7 @@ const suffix = `${process.pid}-${Date.now().toString(36)}`;
 const IMG = `compat-bb:${suffix}`;
 const IMG2 = `compat-bb2:${suffix}`;
 const name = (n: string): string => `compat-${n}-${suffix}`;
+const VOL = `compat-vol-${suffix}`;
 
 interface Result { code: number; stdout: string; stderr: string }
 
@@ -116,6 +117,7 @@ describe.skipIf(!dockerOk)("tsbox and docker side by side", () => {
     const ours = docker(["ps", "-aq", "--filter", `name=${suffix}`]).stdout.split("\n").filter(Boolean);
     if (ours.length > 0) docker(["rm", "-f", ...ours]);
     for (const ref of [IMG2, IMG]) docker(["rmi", "-f", ref]);
+    docker(["volume", "rm", "-f", VOL]);
     if (root) removeRoot(root);
     if (host) fs.rmSync(host, { recursive: true, force: true });
   }, 120_000);
@@ -221,13 +223,15 @@ describe.skipIf(!dockerOk)("tsbox and docker side by side", () => {
   it("foreground containers: logs, the names, rm", () => {
     const c = name("fg");
     sideBySide([
-      { args: ["run", "--name", c, "--network", "none", IMG, "sh", "-c", "echo out; echo err >&2"], compare: ["out"] },
+      { args: ["run", "--name", c, "--network", "none", "-l", "team=a", "-v", `${VOL}:/data`, IMG, "sh", "-c", "echo out; echo err >&2"], compare: ["out"] },
+      { args: ["ps", "-a", "--filter", `name=${c}`, "--format", '{{.Labels}}|{{.Label "team"}}|{{.Mounts}}|{{.LocalVolumes}}'], compare: ["out"] },
       { args: ["logs", c], compare: ["out"] },
       { args: ["run", "--name", c, IMG, "true"], compare: [{ err: /Conflict. The container name "\/?compat-fg-[^"]+" is already in use/ }] },
       { args: ["ps", "-a", "--filter", `name=${c}`, "--format", "{{.Names}} {{.Status}}"], compare: [{ both: /^compat-fg-\S+ Exited \(0\) .* ago\n$/ }] },
       { args: ["inspect", "-f", "{{.State.ExitCode}} {{.Config.Image}}", c], compare: ["out"] },
       { args: ["diff", c], compare: ["out"] },
       { args: ["rm", "-v", c], compare: ["out"] },
+      { args: ["volume", "rm", VOL], compare: ["out"] },
     ]);
   }, 120_000);
 

@@ -85,17 +85,22 @@ interface Row {
   status: string;
   /** "" when unknown */
   imageId: string;
+  labels: Readonly<Record<string, string>>;
+  /** the container's mounts as inspect shows them: a volume's name, else the host path (tmpfs: none) */
+  mounts: { name: string; volume: boolean }[];
 }
 
 function rowOf(root: string, s: ContainerState): Row {
   const health = containerHealth(root, s)?.Status;
   return {
     id: s.id, name: s.name, image: s.image, created: s.created, state: stateWord(s), status: statusText(s, Date.now(), health), imageId: s.imageId,
+    labels: s.config?.Labels ?? {},
+    mounts: (s.mounts ?? []).filter((m) => m.type !== "tmpfs").map((m) => ({ name: m.name ?? m.source, volume: m.type === "volume" })),
   };
 }
 
 function deadRow(root: string, e: CorruptContainerError): Row {
-  return { id: e.id, name: namesOf(root, e.id)[0] ?? "", image: "", created: "", state: "dead", status: "Dead", imageId: "" };
+  return { id: e.id, name: namesOf(root, e.id)[0] ?? "", image: "", created: "", state: "dead", status: "Dead", imageId: "", labels: {}, mounts: [] };
 }
 
 function matches(s: Row, filters: string[]): boolean {
@@ -132,7 +137,9 @@ const PS_FORMAT: RowsFormat = {
 
 /** A container as Docker's ContainerContext shows it to a template: its methods, by name. */
 function psRow(root: string, s: Row | undefined, noTrunc: boolean, sizeOf: (s: Row) => string = () => "0B"): Record<string, unknown> {
-  const labels: Record<string, string> = {};
+  const labels = s?.labels ?? {};
+  // docker/cli's Ellipsis(name, 15): a longer name keeps 14 characters and "…".
+  const trunc = (n: string): string => (noTrunc || [...n].length <= 15 ? n : `${[...n].slice(0, 14).join("")}…`);
   return {
     Command: s ? shortCommand(commandOf(root, s.id), noTrunc) : '""',
     CreatedAt: s?.created ? goTime(s.created) : "",
@@ -140,8 +147,8 @@ function psRow(root: string, s: Row | undefined, noTrunc: boolean, sizeOf: (s: R
     Image: s?.image ?? "",
     Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(","),
     Label: (name: unknown) => labels[String(name)] ?? "",
-    LocalVolumes: "0",
-    Mounts: "",
+    LocalVolumes: String(s?.mounts.filter((m) => m.volume).length ?? 0),
+    Mounts: (s?.mounts ?? []).map((m) => trunc(m.name)).join(","),
     Names: s?.name ?? "",
     Networks: s ? networksOf(root, s.id) : "",
     Platform: null,
