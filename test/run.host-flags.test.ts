@@ -105,6 +105,13 @@ describe("the flags' effect in the container", () => {
     expect(sh([], "test -e /dev/lat || echo absent").stdout).toBe("absent\n");
   });
 
+  it("--domainname: the UTS namespace's NIS domain name; --oom-score-adj: the process's", () => {
+    const r = sh(["--network", "none", "--domainname", "example.com", "--oom-score-adj", "500"], "cat /proc/sys/kernel/domainname /proc/self/oom_score_adj");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("example.com\n500\n");
+    expect(sh(["--network", "none"], "cat /proc/self/oom_score_adj").stdout).toBe("0\n");
+  });
+
   it("--stop-signal and --stop-timeout: what stop sends first, and how long it waits", () => {
     const id = tsbox(root, ["run", "-d", "--stop-signal", "USR1", "--stop-timeout", "30", "busybox", "sh", "-c",
       "trap 'echo got USR1; exit 0' USR1; while :; do sleep 0.1; done"]).stdout.trim();
@@ -182,6 +189,8 @@ const BAD: [string[], string, number][] = [
   [["--device", "/dev/null:/dev/x:bogus"], "bad mode specified: bogus", 125],
   [["--device", "/dev/nosuch"], `error gathering device information while adding custom device "/dev/nosuch": no such file or directory`, 127],
   [["-h", "foo", "--uts", "host"], "conflicting options: hostname and the UTS mode", 125],
+  [["--oom-score-adj", "x"], `invalid argument "x" for "--oom-score-adj" flag: strconv.ParseInt: parsing "x": invalid syntax`, 125],
+  [["--oom-score-adj", "1001"], "Invalid value 1001, range for oom score adj is [-1000, 1000]", 125],
 ];
 
 describe("bad values", () => {

@@ -57,6 +57,11 @@ describe.skipIf(missing.length > 0)("run pulls a missing image", () => {
     expect(again).toMatchObject({ code: 0, stdout: "again\n", stderr: "" });
   });
 
+  it("-q: the missing image is pulled without a word on stderr", () => {
+    expect(tsbox(root, ["rmi", ref]).code).toBe(0);
+    expect(tsbox(root, ["run", "--rm", "-q", "--network", "none", ref, "echo", "quiet"])).toMatchObject({ code: 0, stdout: "quiet\n", stderr: "" });
+  });
+
   it("--pull always pulls first (up to date here), an invalid policy is refused, an unreachable registry is one line", () => {
     const r = tsbox(root, ["run", "--rm", "--pull", "always", "--network", "none", ref, "true"]);
     expect(r.code, r.stderr).toBe(0);

@@ -16,7 +16,7 @@ export function registerCreate(program: Command): void {
       const g = await prepare(cmd);
       const parsed = parseRunOptions(command, o);
       const { createOnly } = await import("../runtime/create.js");
-      const id = await createOnly({ root: g.root, image, ...parsed, pullImage: pullToStderr(g.root) });
+      const id = await createOnly({ root: g.root, image, ...parsed, pullImage: pullToStderr(g.root, parsed.quiet) });
       process.stdout.write(`${id}\n`);
     });
 }

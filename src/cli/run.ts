@@ -47,7 +47,7 @@ export function registerRun(program: Command): void {
         ? parseDetachKeys(o.detachKeys === undefined ? DEFAULT_DETACH_KEYS : String(o.detachKeys)) : undefined;
       const { runContainer } = await import("../runtime/run.js");
       process.exitCode = await runContainer({
-        root: g.root, image, ...parsed, pullImage: pullToStderr(g.root),
+        root: g.root, image, ...parsed, pullImage: pullToStderr(g.root, parsed.quiet),
         ...(detachKeys ? { detachKeys } : {}),
         ...(o.sigProxy === false ? { noSigProxy: true } : {}),
         ...(o.detach ? { detach: (id: string) => { process.stdout.write(`${id}\n`); } } : {}),
@@ -140,12 +140,15 @@ export function runOptions(c: Command): Command {
     .option("--pid <mode>", "PID namespace to use (host, container:NAME)")
     .option("--ipc <mode>", "IPC mode to use (private, shareable, host, none, container:NAME)")
     .option("--uts <mode>", "UTS namespace to use (host)")
-    .option("--platform <platform>", "Set platform if server is multi-platform capable");
+    .option("--platform <platform>", "Set platform if server is multi-platform capable")
+    .option("--domainname <name>", "Container NIS domain name")
+    .option("--oom-score-adj <n>", "Tune host's OOM preferences (-1000 to 1000)")
+    .option("-q, --quiet", "Suppress the pull output", false);
 }
 
 /** What `run` and `create` make of the shared options: the request but its image, root and launch mode. */
 export type ParsedRunOptions = Pick<RunRequest,
-  "flags" | "network" | "autoRemove" | "restartPolicy" | "pull" | "logConfig" | "name" | "cidfile" | "platform" | "health" | "attach">;
+  "flags" | "network" | "autoRemove" | "restartPolicy" | "pull" | "logConfig" | "name" | "cidfile" | "platform" | "health" | "attach" | "quiet">;
 
 /** The shared options → RunFlags and the rest of the request, with Docker's checks and wording. */
 export function parseRunOptions(command: string[], o: Record<string, unknown>): ParsedRunOptions {
@@ -216,7 +219,7 @@ export function parseRunOptions(command: string[], o: Record<string, unknown>): 
   const health = healthFlags(o);
   const attach = attachStreams(o.attach as string[]);
   return {
-    flags, network, autoRemove: Boolean(o.rm), restartPolicy, pull, health,
+    flags, network, autoRemove: Boolean(o.rm), restartPolicy, pull, health, quiet: o.quiet === true,
     ...(attach ? { attach } : {}),
     ...(o.cidfile !== undefined ? { cidfile: String(o.cidfile) } : {}),
     ...(o.platform !== undefined ? { platform: String(o.platform) } : {}),
@@ -257,12 +260,22 @@ function hostFlags(o: Record<string, unknown>): Partial<RunFlags> {
     labels,
     ...(o.stopSignal !== undefined ? { stopSignal: String(o.stopSignal) } : {}),
     ...(stopTimeout !== undefined ? { stopTimeout: Number(stopTimeout) } : {}),
+    ...(o.domainname !== undefined ? { domainname: String(o.domainname) } : {}),
+    ...(o.oomScoreAdj !== undefined ? { oomScoreAdj: oomScoreAdj(String(o.oomScoreAdj)) } : {}),
     namespaceModes: {
       pid: checkPidMode(String(o.pid ?? "")),
       ipc: checkIpcMode(String(o.ipc ?? "")),
       uts: checkUtsMode(String(o.uts ?? "")),
     },
   };
+}
+
+/** --oom-score-adj: an integer (the client's check, 125) in the kernel's range (the daemon's, 125 for run too). */
+function oomScoreAdj(v: string): number {
+  if (!/^[+-]?[0-9]+$/.test(v)) throw new FlagError(`invalid argument "${v}" for "--oom-score-adj" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
+  const n = Number(v);
+  if (n < -1000 || n > 1000) throw new UsageError(`Invalid value ${n}, range for oom score adj is [-1000, 1000]`);
+  return n;
 }
 
 /** `--label K=V` (a bare K: an empty value) over --label-file's, as docker/cli's ValidateLabel takes them. */
@@ -283,14 +296,14 @@ function labelFileLines(text: string): string[] {
 }
 
 /** A pull for `run` and `create`: Docker's progress lines on stderr (stdout is the container's). Loaded only when needed. */
-export function pullToStderr(root: string): (ref: string, platform?: string) => Promise<void> {
+export function pullToStderr(root: string, quiet = false): (ref: string, platform?: string) => Promise<void> {
   return async (ref, platform) => {
     const image = await import("../image/index.js");
-    const [{ pullImage }, { createProgress }, { insecureRegistriesFrom, retryPolicyFrom }] =
+    const [{ pullImage }, { createProgress, quietProgress }, { insecureRegistriesFrom, retryPolicyFrom }] =
       await Promise.all([image.pullApi(), image.pullProgressApi(), image.registryClientApi()]);
     const err = process.stderr;
     const pulled = await pullImage(root, ref, {
-      progress: createProgress(err, { tty: err.isTTY === true, columns: err.columns ?? 80 }),
+      progress: quiet ? quietProgress() : createProgress(err, { tty: err.isTTY === true, columns: err.columns ?? 80 }),
       insecureRegistries: insecureRegistriesFrom([]), retry: retryPolicyFrom(),
       ...(platform !== undefined ? { platform } : {}),
     });

@@ -91,6 +91,10 @@ export interface RunFlags {
   groupAdd?: string[];
   /** --pid, --ipc, --uts as given; another container's namespace comes by path in SpecContext */
   namespaceModes?: NamespaceModes;
+  /** --domainname: the NIS domain name in the container's UTS namespace */
+  domainname?: string;
+  /** --oom-score-adj, -1000…1000 */
+  oomScoreAdj?: number;
   /** --label / --label-file (Config.Labels, over the image's) */
   labels?: Record<string, string>;
   /** --stop-signal (checked by the CLI) and --stop-timeout, recorded for stop and restart */
@@ -222,10 +226,12 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
       cwd,
       capabilities: { bounding: caps, effective: granted, permitted: granted, inheritable: [], ambient: [] },
       rlimits: rlimits(flags.ulimits ?? []),
+      ...(flags.oomScoreAdj !== undefined ? { oomScoreAdj: flags.oomScoreAdj } : {}),
     },
     root: { path: "rootfs", readonly: flags.readOnly },
     ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
     hostname,
+    ...(flags.domainname !== undefined && flags.domainname !== "" ? { domainname: flags.domainname } : {}),
     mounts,
     linux: {
       namespaces: [

@@ -75,6 +75,8 @@ export interface RunRequest {
   pull?: PullPolicy;
   /** pulls a reference (for a platform, os/arch[/variant]) into the store (the CLI's, with its progress on stderr); absent: no pull */
   pullImage?: (ref: string, platform?: string) => Promise<void>;
+  /** -q: the pull says nothing, not even "Unable to find image" (the pullImage given is quiet too) */
+  quiet?: boolean;
   /** --cidfile: written with the ID once the container exists */
   cidfile?: string;
   /** --platform OS/ARCH[/VARIANT]: the image's platform asked for (pulled for it when the store's differs) */
@@ -114,7 +116,7 @@ export async function imageToRun(req: RunRequest): Promise<ResolvedImage> {
     image = resolveImage(req.root, req.image);
   } catch (e) {
     if (!(e instanceof NotFoundError) || pull === undefined || req.pull === "never" || req.pull === "always" || ref === undefined) throw e;
-    process.stderr.write(`Unable to find image '${ref}' locally\n`);
+    if (req.quiet !== true) process.stderr.write(`Unable to find image '${ref}' locally\n`);
     await pull(ref);
     image = resolveImage(req.root, req.image);
   }
