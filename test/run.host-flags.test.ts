@@ -118,6 +118,13 @@ describe("the flags' effect in the container", () => {
     expect(tsbox(root, ["stop", id]).code).toBe(0);
     expect(tsbox(root, ["logs", id]).stdout).toBe("got USR1\n");
     expect(tsbox(root, ["wait", id]).stdout).toBe("0\n");
+    // stop -s and restart -s send their own signal instead; a bad one is refused before anything is sent
+    expect(tsbox(root, ["start", id]).code).toBe(0);
+    expect(tsbox(root, ["stop", "-s", "BOGUS", id])).toMatchObject({ code: 1, stderr: "tsbox: Invalid signal: BOGUS\n" });
+    expect(tsbox(root, ["restart", "-s", "USR2", "--timeout", "1", id]).code).toBe(0);
+    expect(tsbox(root, ["stop", "--signal", "KILL", "--time", "1", id]).code).toBe(0);
+    expect(tsbox(root, ["wait", id]).stdout).toBe("137\n");
+    expect(tsbox(root, ["logs", id]).stdout).toBe("got USR1\n");
     tsbox(root, ["rm", id]);
   });
 

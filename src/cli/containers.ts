@@ -1,13 +1,13 @@
 // Container commands: ps, logs, start, stop, restart, kill, wait, rm, inspect,
 // rename, container prune.
 
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { CorruptContainerError, FlagError, NotFoundError, TsboxError, UsageError } from "../errors.js";
 import { collect, eachArg, inspectEach, prepare } from "./common.js";
 
 /** -t: absent, the container's --stop-timeout or Docker's 10 s (the verb decides). */
 function timeoutFlag(v: string | undefined): number | undefined {
-  return v === undefined ? undefined : intFlag(v, "-t, --time");
+  return v === undefined ? undefined : intFlag(v, "-t, --timeout");
 }
 
 /** An integer flag as Go's strconv.ParseInt takes it, with Docker's flag error. */
@@ -151,13 +151,16 @@ function registerStop(program: Command): void {
   program.command("stop")
     .description("Stop one or more running containers")
     .argument("<container...>")
-    .option("-t, --time <seconds>", "Seconds to wait before killing the container")
-    .action(async (refs: string[], o: { time?: string }, cmd: Command) => {
+    .option("-s, --signal <signal>", "Signal to send to the container")
+    .option("-t, --timeout <seconds>", "Seconds to wait before killing the container")
+    // Docker's deprecated spelling, still taken
+    .addOption(new Option("--time <seconds>").hideHelp())
+    .action(async (refs: string[], o: { signal?: string; timeout?: string; time?: string }, cmd: Command) => {
       const g = await prepare(cmd);
-      const t = timeoutFlag(o.time);
+      const t = timeoutFlag(o.timeout ?? o.time);
       const { stopContainer } = await import("../runtime/stop.js");
       await eachArg(refs, async (ref) => {
-        await stopContainer(g.root, ref, t);
+        await stopContainer(g.root, ref, t, o.signal);
         process.stdout.write(`${ref}\n`);
       });
     });
@@ -167,13 +170,16 @@ function registerRestart(program: Command): void {
   program.command("restart")
     .description("Restart one or more containers")
     .argument("<container...>")
-    .option("-t, --time <seconds>", "Seconds to wait before killing the container")
-    .action(async (refs: string[], o: { time?: string }, cmd: Command) => {
+    .option("-s, --signal <signal>", "Signal to send to the container")
+    .option("-t, --timeout <seconds>", "Seconds to wait before killing the container")
+    // Docker's deprecated spelling, still taken
+    .addOption(new Option("--time <seconds>").hideHelp())
+    .action(async (refs: string[], o: { signal?: string; timeout?: string; time?: string }, cmd: Command) => {
       const g = await prepare(cmd);
-      const t = timeoutFlag(o.time);
+      const t = timeoutFlag(o.timeout ?? o.time);
       const { restartContainer } = await import("../runtime/restart.js");
       await eachArg(refs, async (ref) => {
-        await restartContainer(g.root, ref, t);
+        await restartContainer(g.root, ref, t, o.signal);
         process.stdout.write(`${ref}\n`);
       });
     });

@@ -9,16 +9,18 @@ import { isLive, requestStop, signal, thawIfPaused, waitExited } from "./contain
 import { parseSignal, signalNumber } from "./kill.js";
 
 /**
- * The container's stop signal (--stop-signal, else the image's STOPSIGNAL,
- * else SIGTERM), then SIGKILL after `timeoutSec` (else its --stop-timeout,
+ * The signal asked for (-s), else the container's stop signal (--stop-signal,
+ * else the image's STOPSIGNAL, else SIGTERM), then SIGKILL after `timeoutSec` (else its --stop-timeout,
  * else 10 s), as Docker stops a container.
  */
-export async function stopContainer(root: string, ref: string, timeoutSec?: number): Promise<void> {
+export async function stopContainer(root: string, ref: string, timeoutSec?: number, signalName?: string): Promise<void> {
+  // -s: checked before anything happens, as Docker's daemon refuses a bad one.
+  const asked = signalName === undefined ? undefined : parseSignal(signalName);
   const s = findContainer(root, ref);
   if (!isLive(s)) return;
   requestStop(root, s.id);
   crashPoint("stop");
-  const stopSignal = s.config?.StopSignal !== undefined ? parseSignal(s.config.StopSignal) : "SIGTERM";
+  const stopSignal = asked ?? (s.config?.StopSignal !== undefined ? parseSignal(s.config.StopSignal) : "SIGTERM");
   recordEvent(root, "container", "kill", s.id, containerAttributes(s, { signal: String(signalNumber(stopSignal)) }));
   signal(s, stopSignal);
   timeoutSec ??= s.config?.StopTimeout ?? 10;
