@@ -265,13 +265,14 @@ CMD cat /ran /greeting /literal && test -d /made
   it("the RUN containers take run's limits and --add-host; --iidfile gets the ID; a bad limit is a flag error (125)", () => {
     const dir = context("limits", {
       Dockerfile: "FROM busybox\nRUN cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
-        + "grep myhost /etc/hosts; cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us\n",
+        + "grep myhost /etc/hosts; cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us; "
+        + "ulimit -n; df -k /dev/shm | tail -1 | awk '{print $2}'\n",
     });
     const iid = path.join(work, "iid");
     const r = build(["--no-cache", "--progress", "plain", "-m", "64m", "--cpu-period", "100000", "--cpu-quota", "50000",
-      "--add-host", "myhost:10.1.2.3", "--iidfile", iid, "--rm", "--force-rm", "-t", "limits:1", dir]);
+      "--add-host", "myhost:10.1.2.3", "--iidfile", iid, "--rm", "--force-rm", "--ulimit", "nofile=512:1024", "--shm-size", "8m", "-t", "limits:1", dir]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/\n67108864\n10\.1\.2\.3\tmyhost\n(50000 100000|50000)\n/);
+    expect(r.stderr).toMatch(/\n67108864\n10\.1\.2\.3\tmyhost\n(50000 100000|50000)\n512\n8192\n/);
     expect(fs.readFileSync(iid, "utf8")).toMatch(/^sha256:[0-9a-f]{64}$/);
     const [inspected] = JSON.parse(tsbox(root, ["image", "inspect", "limits:1"]).stdout) as { Id: string }[];
     expect(fs.readFileSync(iid, "utf8")).toBe(inspected?.Id);

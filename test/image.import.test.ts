@@ -292,6 +292,15 @@ describe("import: compression and the stored blob", () => {
 });
 
 describe("import: config and manifest", () => {
+  it("--platform: the image's architecture and variant in its config; a bad one refused before anything is read", async () => {
+    const root = newRoot();
+    const buf = await tarball([[{ name: "f", mode: 0o644 }, "f"]]);
+    const image = await importImage(root, Readable.from([buf]), "arm", { platform: "linux/arm/v6" });
+    expect([image.config.os, image.config.architecture, image.config.variant]).toEqual(["linux", "arm", "v6"]);
+    await expect(importImage(root, Readable.from([buf]), "bad", { platform: "bogus/x/y/z" }))
+      .rejects.toThrow('"bogus/x/y/z": unknown operating system or architecture: invalid argument');
+  });
+
   it("writes an OCI config and manifest like docker import", async () => {
     const root = newRoot();
     const buf = await tarball([[{ name: "f", mode: 0o644 }, "f"]]);

@@ -217,3 +217,33 @@ describe("--sig-proxy", () => {
     expect(containerIds(root).length).toBe(before);
   }, SLOW);
 });
+
+describe("attach without a terminal", () => {
+  async function attachSignalled(id: string, flags: string[]): Promise<Result> {
+    const p = spawn(process.execPath, ["--", CLI, "--root", root, "attach", ...flags, id], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
+    p.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+    const exited = new Promise<number>((resolve) => p.on("close", (code, sig) => resolve(code ?? (sig === "SIGTERM" ? 143 : 137))));
+    await until(() => stdout.includes("tick") || undefined, "the attached output");
+    p.kill("SIGTERM");
+    return { code: await exited, stdout, stderr };
+  }
+
+  it("--sig-proxy (the default) sends the CLI's signals to the container; --sig-proxy=false leaves it running", async () => {
+    const id = tsbox(root, ["run", "-d", "--network", "none", "busybox", "sh", "-c",
+      "trap 'echo got-term; exit 7' TERM; while :; do echo tick; sleep 0.2; done"]).stdout.trim();
+    try {
+      const kept = await attachSignalled(id, ["--sig-proxy=false", "--no-stdin"]);
+      expect(kept.code).not.toBe(7);
+      expect(tsbox(root, ["inspect", "-f", "{{.State.Status}}", id]).stdout).toBe("running\n");
+      const proxied = await attachSignalled(id, []);
+      expect(proxied.code).toBe(7);
+      expect(proxied.stdout).toMatch(/got-term\n$/);
+      expect(tsbox(root, ["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", id]).stdout).toBe("exited 7\n");
+    } finally {
+      tsbox(root, ["rm", "-f", id]);
+    }
+  }, SLOW);
+});

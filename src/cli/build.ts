@@ -8,6 +8,7 @@ import { FlagError, TsboxError, UsageError } from "../errors.js";
 import { humanSize } from "../format.js";
 import { inlineSecurityOpts } from "../oci/seccomp/security-opt.js";
 import { cgroupParentSegments, type RunFlags } from "../oci/specconv.js";
+import { ulimitList } from "../oci/ulimits.js";
 import { checkCpuset, parseBytes, parseIntFlag, parseMemory } from "../oci/units.js";
 import { collect, hostList, imageApi, prepare } from "./common.js";
 import { confirm } from "./confirm.js";
@@ -35,6 +36,8 @@ interface BuildFlags {
   cpusetCpus?: string;
   cpusetMems?: string;
   securityOpt: string[];
+  shmSize?: string;
+  ulimit: string[];
   iidfile?: string;
 }
 
@@ -65,6 +68,8 @@ function parseLimits(o: BuildFlags): Partial<RunFlags> {
       ? { cpusetMems: checkCpuset(o.cpusetMems, "--cpuset-mems", hostList("/sys/devices/system/node/online"), "memory nodes") } : {}),
     ...(o.cgroupParent !== undefined ? { cgroupParent: cgroupParentSegments(o.cgroupParent).join("/") } : {}),
     ...(o.securityOpt.length > 0 ? { securityOpt: inlineSecurityOpts(o.securityOpt, (f) => fs.readFileSync(f, "utf8")) } : {}),
+    ...(o.shmSize !== undefined ? { shmSize: parseBytes(o.shmSize, "--shm-size") } : {}),
+    ...(o.ulimit.length > 0 ? { ulimits: ulimitList(o.ulimit) } : {}),
   };
 }
 
@@ -131,6 +136,8 @@ export function registerBuildCommand(program: Command): void {
     .option("--cpuset-cpus <list>", "CPUs in which to allow execution (0-3, 0,1)")
     .option("--cpuset-mems <list>", "MEMs in which to allow execution (0-3, 0,1)")
     .option("--security-opt <opt>", "Security options", collect, [])
+    .option("--shm-size <bytes>", "Size of /dev/shm (default 64m)")
+    .option("--ulimit <name=soft[:hard]>", "Ulimit options", collect, [])
     .option("--iidfile <file>", "Write the image ID to the file")
     // BuildKit's: a RUN step's container is always removed; the classic builder's flags are accepted.
     .option("--rm", "Remove intermediate containers after a successful build (always, as BuildKit)", true)

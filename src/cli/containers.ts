@@ -22,7 +22,7 @@ function intFlag(v: string, flag: string): number {
  * log, from now on) without one; resolves with its exit code once it exits,
  * or 1 once the detach keys are typed (Docker's `read escape sequence`).
  */
-async function attach(root: string, id: string, interactive: boolean, since: string, detachKeys?: string): Promise<number> {
+async function attach(root: string, id: string, interactive: boolean, since: string, detachKeys?: string, sigProxy = false): Promise<number> {
   const { readState } = await import("../state/container-store.js");
   const { waitExited } = await import("../runtime/container-control.js");
   const s = readState(root, id);
@@ -35,14 +35,34 @@ async function attach(root: string, id: string, interactive: boolean, since: str
       return 1;
     }
     if (end.state?.status === "exited") return end.state.exitCode ?? 0;
-  } else if (s?.logConfig?.driver !== "none") {
-    // Without a terminal the output comes from the log: with --log-driver none there is none to show.
-    const { showLogs } = await import("../runtime/logs.js");
-    await showLogs(root, id, { follow: true, timestamps: false, since }, {
-      stdout: (x) => process.stdout.write(x), stderr: (x) => process.stderr.write(x),
-    });
+  } else {
+    // --sig-proxy (Docker's default without a terminal): the signals this CLI gets go to the container.
+    const stopProxy = sigProxy ? await proxySignals(root, id) : () => undefined;
+    try {
+      if (s?.logConfig?.driver !== "none") {
+        // Without a terminal the output comes from the log: with --log-driver none there is none to show.
+        const { showLogs } = await import("../runtime/logs.js");
+        await showLogs(root, id, { follow: true, timestamps: false, since }, {
+          stdout: (x) => process.stdout.write(x), stderr: (x) => process.stderr.write(x),
+        });
+      }
+      return (await waitExited(root, id))?.exitCode ?? 0;
+    } finally {
+      stopProxy();
+    }
   }
   return (await waitExited(root, id))?.exitCode ?? 0;
+}
+
+/** Forwards the usual terminal and job-control signals to the container's PID 1; returns the undo. */
+async function proxySignals(root: string, id: string): Promise<() => void> {
+  const { killContainer } = await import("../runtime/kill.js");
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
+  const handler = (sig: NodeJS.Signals): void => {
+    killContainer(root, id, sig).catch(() => undefined); // a container that is gone already: nothing to forward to
+  };
+  for (const sig of signals) process.on(sig, handler);
+  return () => { for (const sig of signals) process.off(sig, handler); };
 }
 
 export function registerContainerCommands(program: Command): void {
@@ -137,13 +157,16 @@ function registerAttach(program: Command): void {
     .description("Attach local standard input, output, and error streams to a running container")
     .argument("<container>")
     .option("--detach-keys <keys>", "Override the key sequence for detaching a container")
-    .action(async (ref: string, o: { detachKeys?: string }, cmd: Command) => {
+    .option("--no-stdin", "Do not attach STDIN")
+    .option("--sig-proxy", "Proxy all received signals to the process (non-TTY mode only)", true)
+    .option("--no-sig-proxy", "Do not proxy received signals to the process")
+    .action(async (ref: string, o: { detachKeys?: string; stdin: boolean; sigProxy: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
       const { findContainer } = await import("../state/container-store.js");
       const { isLive } = await import("../runtime/container-control.js");
       const s = findContainer(g.root, ref);
       if (!isLive(s)) throw new TsboxError("You cannot attach to a stopped container, start it first");
-      process.exitCode = await attach(g.root, s.id, true, new Date().toISOString(), o.detachKeys);
+      process.exitCode = await attach(g.root, s.id, o.stdin, new Date().toISOString(), o.detachKeys, o.sigProxy);
     });
 }
 

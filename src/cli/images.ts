@@ -16,11 +16,14 @@ export function registerImageCommands(program: Command): void {
     .argument("[reference]", "REPOSITORY[:TAG]")
     .option("-c, --change <instruction>", "Apply Dockerfile instruction to the created image", collect, [])
     .option("-m, --message <message>", "Set commit message for imported image")
-    .action(async (file: string, ref: string | undefined, o: { change: string[]; message?: string }, cmd: Command) => {
+    .option("--platform <platform>", "Set platform if server is multi-platform capable (os/arch[/variant], in the image's config)")
+    .action(async (file: string, ref: string | undefined, o: { change: string[]; message?: string; platform?: string }, cmd: Command) => {
       const g = await prepare(cmd);
       const input = file === "-" ? process.stdin : openInput(file);
       const { importImage } = await imageApi();
-      const image = await importImage(g.root, input, ref, { changes: o.change, ...(o.message ? { message: o.message } : {}) });
+      const image = await importImage(g.root, input, ref, {
+        changes: o.change, ...(o.message ? { message: o.message } : {}), ...(o.platform !== undefined ? { platform: o.platform } : {}),
+      });
       const { familiarTagged, imageEvent } = await import("./image-events.js");
       const api = await imageApi();
       if (ref !== undefined) imageEvent(api, g.root, "tag", image.id, familiarTagged(api, ref));

@@ -13,20 +13,25 @@ import { referenceString } from "./reference.js";
 import { sweepStaging } from "./staging.js";
 import { ensureStore } from "./store.js";
 import { parseTargetReference } from "./tag.js";
+import { parsePlatform } from "./registry/platform.js";
 
 export interface ImportOptions {
   /** Dockerfile instructions applied to the config (`--change`). */
   changes?: string[];
   /** History comment (`--message`); Docker's default is "Imported from -". */
   message?: string;
+  /** `--platform os/arch[/variant]`: the image's platform in its config (default: this machine's) */
+  platform?: string;
 }
 
 function buildConfig(layer: IngestedLayer, opts: ImportOptions): ImageConfig {
   const created = new Date().toISOString();
+  const platform = opts.platform === undefined ? undefined : parsePlatform(opts.platform);
   return {
     created,
-    architecture: ociArchitecture(),
+    architecture: platform?.architecture ?? ociArchitecture(),
     os: "linux",
+    ...(platform?.variant ? { variant: platform.variant } : {}),
     config: parseChanges(opts.changes ?? []),
     rootfs: { type: "layers", diff_ids: [layer.diffID] },
     history: [{ created, comment: opts.message ?? "Imported from -" }],
@@ -42,6 +47,7 @@ export async function importImage(
   // Bad arguments fail before a byte is read.
   const key = ref === undefined ? undefined : referenceString(parseTargetReference(ref, "cannot import digest reference"));
   parseChanges(opts.changes ?? []);
+  if (opts.platform !== undefined) parsePlatform(opts.platform);
 
   const p = ensureStore(root);
   sweepStaging(p);

@@ -103,6 +103,8 @@ export function inspectImage(root: string, refOrId: string): ImageInspect {
     Author: typeof cfg.author === "string" ? cfg.author : "",
     Config: dockerConfig(image.config.config),
     Architecture: image.config.architecture,
+    // As Docker: only when the config has one.
+    ...(image.config.variant ? { Variant: image.config.variant } : {}),
     Os: image.config.os,
     Size: size,
     VirtualSize: size,
