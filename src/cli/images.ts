@@ -59,6 +59,8 @@ export function registerImageCommands(program: Command): void {
     .description("Remove one or more images")
     .argument("<image...>")
     .option("-f, --force", "Force removal of the image", false)
+    // tsbox never removes an image's untagged parents (a build's steps stay build cache, for `builder prune`).
+    .option("--no-prune", "Do not delete untagged parents (tsbox never does)")
     .action(async (refs: string[], o: { force: boolean }, cmd: Command) => {
       const g = await prepare(cmd);
       const api = await imageApi();
