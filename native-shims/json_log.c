@@ -22,7 +22,7 @@ static void now_rfc3339(char *out, size_t n) {
   snprintf(out + k, n - k, ".%09ldZ", ts.tv_nsec);
 }
 
-static int write_all(int fd, const char *p, size_t n) {
+int json_log_write_all(int fd, const char *p, size_t n) {
   while (n) {
     ssize_t r = write(fd, p, n);
     if (r < 0 && errno == EINTR) continue;
@@ -57,7 +57,7 @@ char *json_escape(char *p, const char *s, size_t n) {
 }
 
 static void flush(struct json_log *l) {
-  if (l->out_len && l->fd >= 0) write_all(l->fd, l->out, l->out_len);
+  if (l->out_len && l->fd >= 0) json_log_write_all(l->fd, l->out, l->out_len);
   l->out_len = 0;
 }
 
@@ -70,7 +70,7 @@ static void open_file(struct json_log *l, int trunc) {
 // container.log → .1 → .2 … up to max-file - 1 kept besides the live one.
 // What is formatted before `keep` goes to the old file; from it on, to the new.
 static void rotate(struct json_log *l, size_t keep) {
-  if (keep && l->fd >= 0) write_all(l->fd, l->out, keep);
+  if (keep && l->fd >= 0) json_log_write_all(l->fd, l->out, keep);
   memmove(l->out, l->out + keep, l->out_len - keep);
   l->out_len -= keep;
   close(l->fd);

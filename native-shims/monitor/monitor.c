@@ -98,16 +98,6 @@ static void now_rfc3339(char *out, size_t n) {
 
 static void path_in_dir(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", dir, name); }
 
-static int write_all(int fd, const char *p, size_t n) {
-  while (n) {
-    ssize_t r = write(fd, p, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return -1;
-    p += r;
-    n -= (size_t)r;
-  }
-  return 0;
-}
 
 static void write_status(const char *status, int exit_code, int oom) {
   char tmp[4210], target[4200], body[512];
@@ -120,7 +110,7 @@ static void write_status(const char *status, int exit_code, int oom) {
                    (int)getpid());
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return;
-  int bad = write_all(fd, body, (size_t)n);
+  int bad = json_log_write_all(fd, body, (size_t)n);
   close(fd);
   if (!bad) rename(tmp, target);
 }
@@ -163,7 +153,7 @@ static int read_oom_kills(void) {
 }
 
 static void report(int fd, const char *line) {
-  if (fd >= 0) { write_all(fd, line, strlen(line)); close(fd); }
+  if (fd >= 0) { json_log_write_all(fd, line, strlen(line)); close(fd); }
 }
 
 // The launch report of a failure: msg is "<code>\t<message>" (the shim's form).
@@ -481,7 +471,7 @@ static long decide(int code, int oom, long ran_ms, long last_delay) {
                    "\"lastDelayMs\":%ld,\"stopRequested\":%s}\n",
                    PROTOCOL, code, oom ? "true" : "false", ran_ms, restart_count, last_delay,
                    stop_requested() ? "true" : "false");
-  write_all(in[1], msg, (size_t)n);  // all signals are blocked: a decider gone early is EPIPE, not SIGPIPE
+  json_log_write_all(in[1], msg, (size_t)n);  // all signals are blocked: a decider gone early is EPIPE, not SIGPIPE
   close(in[1]);
   char reply[256];
   size_t got = 0;
