@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { holdKsmExclusive } from "../bench/reclaim-harness.js";
 import type { HostProfile } from "../src/reclaim/host-profile.js";
 import { KSM_DIR, ksmAvailable, processKsm } from "../src/reclaim/kernel/ksm.js";
-import { REPO, tsbox } from "./helpers.js";
+import { hostSwapDevices } from "../src/reclaim/kernel/swap.js";
+import { zramUnavailable } from "../src/reclaim/kernel/zram.js";
+import { REPO, tsbox, tsboxAsync, until } from "./helpers.js";
 
 const WORKER = join(REPO, "dist", "reclaim", "kernel", "calibrate-worker.js");
 const root = mkdtempSync("/var/tmp/tsbox-calibrate-test-");
@@ -174,4 +176,29 @@ describe("tsbox mem calibrate (real kernel, quick)", () => {
     const c = (JSON.parse(r.stdout) as { costs: { fileRefault: { ns: number; source: string } } }).costs;
     expect(c.fileRefault).toEqual({ ns: profile.fileRefault.sequential.median, source: "calibrated" });
   });
+});
+
+describe("tsbox mem calibrate interrupted", () => {
+  it("SIGINT while its zram swap is on: exit 130, and the swap, zram device, cgroup, temp file and workers are gone", async () => {
+    const r2 = mkdtempSync("/var/tmp/tsbox-calibrate-int-");
+    try {
+      const before = { zram: zramDevices(), swaps: swaps() };
+      const p = tsboxAsync(r2, ["mem", "calibrate", "--quick"]);
+      let stderr = "";
+      p.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+      const exited = new Promise<number | null>((done) => p.on("exit", (code) => done(code)));
+      // the swap part has begun and, on a host without swap, its zram device is swap: interrupt it there
+      const makesZram = hostSwapDevices().length === 0 && zramUnavailable() === undefined;
+      await until(() => (stderr.includes("calibrating: swap-in") && (!makesZram || swaps() !== before.swaps) ? true : undefined), "the swap part", 60_000);
+      p.kill("SIGINT");
+      expect(await exited).toBe(130);
+      expect(zramDevices()).toEqual(before.zram);
+      expect(swaps()).toBe(before.swaps);
+      expect(calibrateCgroups()).toEqual([]);
+      expect(existsSync(join(r2, "mem")) ? readdirSync(join(r2, "mem")) : []).toEqual([]);
+      expect(workers()).toEqual([]);
+    } finally {
+      rmSync(r2, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
