@@ -9,14 +9,13 @@
 // read first and written back in the end (run last, and never 2: that would
 // unmerge every other user's pages); run stays 1 when it was.
 
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
+import { join } from "node:path";
 import { TsboxError, errnoCode } from "../../errors.js";
 import { figureOf, type KsmCalibration } from "../host-profile.js";
 import { sleep, Worker, type Cleanup } from "./calibrate-env.js";
 import { KSM_DIR, ksmAvailable, processKsm, readKsm } from "./ksm.js";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 
 /** ksmd's pid (a kernel thread named ksmd), or undefined. */
 export function ksmdPid(): number | undefined {
