@@ -34,7 +34,8 @@ describe("tsbox mem simulate", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^host 12GiB, 9 guests, 60 steps of 60s, policy esx/);
-    expect(r.stdout).toMatch(/^GUEST\s+SIZE\s+RESIDENT\s+BALLOONED\s+SHARED\s+COMPRESSED\s+SWAPPED\s+TMEM\s+FAULTS\s+SLOWDOWN$/m);
+    expect(r.stdout).toMatch(/^GUEST\s+SIZE\s+RESIDENT\s+BALLOONED\s+SHARED\s+COMPRESSED\s+SWAPPED\s+TMEM\s+FAULTS\s+SLOWDOWN\s+LOST THROUGHPUT$/m);
+    expect(r.stdout).toMatch(/^lost throughput: worst guest \S+%, mean \S+% \(budget 5.00%\); slowdown: worst \S+%, mean \S+%$/m);
     expect(r.stdout).toMatch(/^db\s+4GiB\s/m);
     expect(r.stdout).toMatch(/^saved per step:\s+sharing \S+/m);
     for (const p of ["none", "sharing", "balloon", "compress", "swap", "tmem", "shares", "esx"]) expect(r.stdout).toMatch(new RegExp(`^${p}\\s+\\d+\\s`, "m"));
@@ -119,8 +120,53 @@ describe("tsbox mem simulate", () => {
     const svg = readFileSync(out, "utf8");
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     for (const label of ["Where the guests' memory is", "time (minutes)", "GiB", "saved by sharing", "freed by balloons", "host memory",
-      "Slowdown against density", "number of guests", "slowdown budget", "esx ("]) expect(svg).toContain(label);
+      "Lost throughput against density", "number of guests", "lost-throughput budget", "esx ("]) expect(svg).toContain(label);
     expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
+  });
+
+  describe("fault costs from the host profile (mem calibrate)", () => {
+    const fig = (median: number, clock = "wall") => ({ median, p90: median, samples: [median], clock, load1: 1 });
+    const hp = {
+      version: 1, measuredAt: "2026-12-03T13:00:00.000Z", kernel: "6.18.44", cgroup: "v1", cpus: 2, quick: true, loadBefore: [1, 1, 1], loadAfter: [1, 1, 1],
+      fileRefault: { method: "memory.force_empty", pages: 2048, sequential: fig(5_000), random: fig(40_000) },
+      swap: { status: "measured", note: "zram", device: "/tmp/zram1", hostSwap: false, compressor: "lzo-rle", pages: 2048,
+        swapIn: fig(7_000, "cpu"), swapInSameFilled: fig(2_000, "cpu"), decompress: fig(5_000, "cpu") },
+      ksm: { status: "absent", note: "no KSM" },
+    };
+    const profRoot = join(dir, "profiled-root");
+    const profFile = join(profRoot, "mem", "host-profile.json");
+    mkdirSync(join(profRoot, "mem"), { recursive: true });
+    writeFileSync(profFile, JSON.stringify(hp));
+    type Stated = { ns?: number; source: string };
+    const costsOf = (out: string) => (JSON.parse(out) as { costs: { fileRefault: Stated; swapIn: Stated; compressedFault: Stated; hostProfile?: string } }).costs;
+
+    it("charges the calibrated costs where the root has a profile, and says so", () => {
+      const s = file("nocosts.json", small);
+      const j = tsbox(profRoot, ["mem", "simulate", "--scenario", s, "--format", "json", "--no-density"], noSwap);
+      expect(j.code).toBe(0);
+      expect(costsOf(j.stdout)).toEqual({
+        fileRefault: { ns: 5000, source: "calibrated" }, swapIn: { ns: 10_000_000, source: "default" },
+        compressedFault: { ns: 7000, source: "calibrated" }, hostProfile: profFile,
+      });
+      const t = tsbox(profRoot, ["mem", "simulate", "--scenario", s, "--no-density"], noSwap);
+      expect(t.stdout).toContain(`fault costs per page: file refault 5.00µs (calibrated), swap-in 10.00ms (default), compressed page 7.00µs (calibrated) [calibrated: host profile ${profFile}]\n`);
+      const none = tsbox(profRoot, ["mem", "simulate", "--scenario", s, "--no-density", "--no-host-profile"], noSwap);
+      expect(none.stdout).toContain("fault costs per page: file refault 10.00ms (default), swap-in 10.00ms (default), compressed page each codec's decompression (default) [no host profile used: `tsbox mem calibrate` measures this host's]\n");
+      const other = tsbox(root, ["mem", "simulate", "--scenario", s, "--format", "json", "--no-density", "--host-profile", profFile], noSwap);
+      expect(costsOf(other.stdout).fileRefault).toEqual({ ns: 5000, source: "calibrated" });
+    });
+    it("a corrupt profile, or a missing one named by --host-profile, is one line and exit 125", () => {
+      const broken = join(dir, "broken-root");
+      mkdirSync(join(broken, "mem"), { recursive: true });
+      writeFileSync(join(broken, "mem", "host-profile.json"), JSON.stringify({ ...hp, fileRefault: { ...hp.fileRefault, random: "slow" } }));
+      const r = tsbox(broken, ["mem", "simulate", "--scenario", EXAMPLE, "--no-density"]);
+      expect(r.code).toBe(125);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe(`tsbox: host profile ${join(broken, "mem", "host-profile.json")} is invalid: $.fileRefault.random: expected an object (run \`tsbox mem calibrate\` again)\n`);
+      const m = tsbox(root, ["mem", "simulate", "--scenario", EXAMPLE, "--host-profile", "/nonexistent/hp.json"]);
+      expect(m.code).toBe(125);
+      expect(m.stderr).toBe("tsbox: --host-profile /nonexistent/hp.json: no such file (make one with `tsbox mem calibrate --profile /nonexistent/hp.json`)\n");
+    });
   });
 
   const bad: [string, string[], RegExp][] = [

@@ -23,6 +23,8 @@ interface SimulateOpts {
   steps?: string;
   perGuest: boolean;
   density: boolean;
+  /** a path, or false for --no-host-profile */
+  hostProfile?: string | false;
 }
 
 /** Scan the running containers' anonymous pages now (full mode) and model them with their `mem stat` numbers. */
@@ -72,6 +74,8 @@ export function registerMemSimulate(mem: Command): void {
     .option("--steps <n>", "number of time steps (overrides the scenario)")
     .option("--per-guest", "JSON: every guest's numbers at every step", false)
     .option("--no-density", "skip the density search over every policy")
+    .option("--host-profile <file>", "fault costs measured by `tsbox mem calibrate` (default <root>/mem/host-profile.json, where it exists)")
+    .option("--no-host-profile", "charge the default fault costs even where a host profile exists")
     .action(async (o: SimulateOpts, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOpts>();
       configureLog(g.logLevel, g.logFormat);
@@ -109,7 +113,19 @@ export function registerMemSimulate(mem: Command): void {
         if (m.onlySwaps(p)) throw new UsageError(`policy "${o.policy}" only swaps, and ${why}`);
         if (p.swap) process.stderr.write(`tsbox: warning: ${why}: policy ${o.policy} is modelled without its swap tier\n`);
       }
-      const report = m.buildReport(sc, o.policy, budget, { perGuestSteps: o.perGuest, density: o.density || o.chart !== undefined });
+      // the fault costs calibrated on this host, where a profile exists; a cost the scenario gives stays
+      let hostProfile: string | undefined;
+      if (o.hostProfile !== false) {
+        const { hostProfileFile, readHostProfile } = await import("../reclaim/host-profile.js");
+        const file = o.hostProfile ?? hostProfileFile(g.root);
+        const hp = readHostProfile(file);
+        if (hp === undefined && o.hostProfile !== undefined) throw new UsageError(`--host-profile ${file}: no such file (make one with \`tsbox mem calibrate --profile ${file}\`)`);
+        if (hp !== undefined) hostProfile = file;
+        sc = { ...sc, costs: m.withHostProfile(sc.costs, hp) };
+      }
+      const report = m.buildReport(sc, o.policy, budget, {
+        perGuestSteps: o.perGuest, density: o.density || o.chart !== undefined, ...(hostProfile !== undefined ? { hostProfile } : {}),
+      });
       if (o.chart !== undefined) {
         const svg = m.renderChart(report, m.densityCurves(sc, report.density.guestsThatFit));
         try {

@@ -1,8 +1,10 @@
 // `tsbox mem`: container memory — measure it (mem-measure.ts: stat, scan),
 // model how a host reclaims it (mem-simulate.ts) and reclaim it for real
-// (mem-kernel.ts: ksm, balloon). Each part registers its own subcommands.
+// (mem-kernel.ts: ksm, balloon), and measure what faults cost on this host
+// (mem-calibrate.ts). Each part registers its own subcommands.
 
 import type { Command } from "commander";
+import { registerMemCalibrate } from "./mem-calibrate.js";
 import { registerMemKernel } from "./mem-kernel.js";
 import { registerMemMeasure } from "./mem-measure.js";
 import { registerMemSimulate } from "./mem-simulate.js";
@@ -12,4 +14,5 @@ export function registerMemCommands(program: Command): void {
   registerMemMeasure(mem);
   registerMemSimulate(mem);
   registerMemKernel(mem);
+  registerMemCalibrate(mem);
 }

@@ -45,16 +45,24 @@ export function algorithms(sys: string): string[] {
   return readFileSync(join(sys, "comp_algorithm"), "utf8").replace(/[[\]]/g, "").trim().split(/\s+/);
 }
 
-/** A new zram device with `algorithm` and `disksize` bytes; tear it down with zramRemove(). */
-export function zramAdd(algorithm: string, disksize: number): ZramDevice {
+/** The compressor a device uses (the bracketed one): a new device's is the host's default. */
+export function currentAlgorithm(sys: string): string {
+  const m = /\[([^\]]+)\]/.exec(readFileSync(join(sys, "comp_algorithm"), "utf8"));
+  return m ? m[1]! : algorithms(sys)[0]!;
+}
+
+/** A new zram device with `algorithm` (undefined: the host's default) and `disksize` bytes; tear it down with zramRemove(). */
+export function zramAdd(algorithm: string | undefined, disksize: number): ZramDevice {
   const why = zramUnavailable();
   if (why) throw new TsboxError(`zram: ${why}`);
   const id = Number(readFileSync(join(CONTROL, "hot_add"), "utf8").trim());
   const sys = `/sys/block/zram${id}`;
   const dev: ZramDevice = { id, sys, node: `/dev/zram${id}` };
   try {
-    if (!algorithms(sys).includes(algorithm)) throw new TsboxError(`zram: no ${algorithm} compressor (have: ${algorithms(sys).join(", ")})`);
-    writeFileSync(join(sys, "comp_algorithm"), algorithm);
+    if (algorithm !== undefined) {
+      if (!algorithms(sys).includes(algorithm)) throw new TsboxError(`zram: no ${algorithm} compressor (have: ${algorithms(sys).join(", ")})`);
+      writeFileSync(join(sys, "comp_algorithm"), algorithm);
+    }
     writeFileSync(join(sys, "disksize"), String(disksize));
     if (!existsSync(dev.node)) {
       // No udev here: make our own node for the device.

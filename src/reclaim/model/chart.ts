@@ -1,5 +1,5 @@
 // Hand-written SVG: where the guests' memory lives over time (stacked by
-// technique, with the host's size as a line), and slowdown against the number
+// technique, with the host's size as a line), and lost throughput against the number
 // of guests for every policy (with the budget as a line). No dependency.
 
 import { PAGE_SIZE } from "../profile.js";
@@ -101,19 +101,19 @@ function densityPanel(r: SimulationReport, curves: Record<string, DensityPoint[]
   const xmax = Math.max(2, ...Object.values(curves).flatMap((c) => c.map((p) => p.guests)));
   const X = (n: number): number => fr.x0 + (n / xmax) * fr.w;
   const Y = (v: number): number => fr.y0 + fr.h - (Math.min(v, ymax) / ymax) * fr.h;
-  const o = axes(fr, xmax, ymax, "number of guests", "worst guest's slowdown", `Slowdown against density (budget ${(r.budget * 100).toFixed(1)} %; at the top: off the scale or host ran out)`, (v) => `${Math.round(v * 100)}%`);
+  const o = axes(fr, xmax, ymax, "number of guests", "worst guest's lost throughput", `Lost throughput against density (budget ${(r.budget * 100).toFixed(1)} %; at the top: off the scale or host ran out)`, (v) => `${Math.round(v * 100)}%`);
   const by = Y(r.budget);
   o.push(`<line x1="${fr.x0}" y1="${f(by)}" x2="${fr.x0 + fr.w}" y2="${f(by)}" stroke="#000" stroke-width="1.5" stroke-dasharray="6 4"/>`);
   const items: { label: string; color: string; dashed?: boolean }[] = [];
   Object.entries(curves).forEach(([p, pts], k) => {
     const color = COLORS[k % COLORS.length]!;
-    const path = pts.map((pt, i) => `${i === 0 ? "M" : "L"}${f(X(pt.guests))},${f(Y(pt.overcommitted ? ymax : pt.maxSlowdown))}`).join(" ");
+    const path = pts.map((pt, i) => `${i === 0 ? "M" : "L"}${f(X(pt.guests))},${f(Y(pt.overcommitted ? ymax : pt.maxLostThroughput))}`).join(" ");
     o.push(`<path d="${path}" fill="none" stroke="${color}" stroke-width="2"><title>${esc(p)}</title></path>`);
     const fit = r.density.guestsThatFit[p];
     if (fit !== undefined && fit > 0) o.push(`<circle cx="${f(X(fit))}" cy="${f(by)}" r="4" fill="${color}"><title>${esc(`${p}: ${fit} guests`)}</title></circle>`);
     items.push({ label: `${p}${fit !== undefined ? ` (${fit} fit)` : ""}`, color });
   });
-  items.push({ label: "slowdown budget", color: "#000", dashed: true });
+  items.push({ label: "lost-throughput budget", color: "#000", dashed: true });
   o.push(...legend(fr.x0 + fr.w + 20, fr.y0, items));
   return o;
 }

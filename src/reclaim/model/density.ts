@@ -1,6 +1,6 @@
 // How many guests fit: the largest N (guests taken from the scenario's list in
 // turn) for which the host never runs out and no guest slows down more than
-// the budget. Assumes fitting is monotone in N: doubling, then bisection.
+// the budget (lost throughput). Assumes fitting is monotone in N: doubling, then bisection.
 
 import { POLICIES, type Policy, type PolicyName } from "./policies.js";
 import type { Guest, Scenario } from "./scenario.js";
@@ -16,11 +16,11 @@ export function withGuests(sc: Scenario, n: number): Scenario {
   return { ...sc, guests };
 }
 
-export interface DensityPoint { guests: number; maxSlowdown: number; overcommitted: boolean }
+export interface DensityPoint { guests: number; maxSlowdown: number; maxLostThroughput: number; overcommitted: boolean }
 
 export function densityPoint(sc: Scenario, policy: Policy, n: number): DensityPoint {
   const s: Summary = simulate(withGuests(sc, n), policy).summary;
-  return { guests: n, maxSlowdown: s.maxSlowdown, overcommitted: s.overcommittedSteps > 0 };
+  return { guests: n, maxSlowdown: s.maxSlowdown, maxLostThroughput: s.maxLostThroughput, overcommitted: s.overcommittedSteps > 0 };
 }
 
 const fitsAt = (sc: Scenario, policy: Policy, n: number, budget: number): boolean => fits(simulate(withGuests(sc, n), policy).summary, budget);

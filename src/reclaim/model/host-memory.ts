@@ -70,6 +70,8 @@ export class HostMemory {
   private readonly target: number;
   private readonly stepNs: number;
   private readonly swapNs: number;
+  /** a refault of a file page: read again from its file */
+  private readonly refaultNs: number;
   private readonly maxBalloon: number[];
   private readonly cacheCap: number[];
 
@@ -106,7 +108,8 @@ export class HostMemory {
     this.tu = tu;
     this.target = Math.floor(tu.thresholds.high * sc.hostPages);
     this.stepNs = sc.stepSeconds * 1e9;
-    this.swapNs = costs.swapDevice === "flash" ? costs.flashNs : costs.diskNs;
+    this.swapNs = costs.swapInNs ?? (costs.swapDevice === "flash" ? costs.flashNs : costs.diskNs);
+    this.refaultNs = costs.fileRefaultNs ?? costs.diskNs;
     this.maxBalloon = guests.map((g) => (policy.tmem ? g.sizePages : Math.floor(g.sizePages * tu.balloonMaxFraction)));
     this.cacheCap = guests.map((g) => Math.floor(g.sizePages * tu.compressionCacheFraction));
     this.balloon = zeros(n);
@@ -218,7 +221,7 @@ export class HostMemory {
       this.swapped[i]! -= fs;
       this.compressed[i]! -= fc;
       cost.faults[i]! += fs + fc;
-      cost.lostNs[i]! += fs * this.lostPer(this.swapNs) + fc * this.lostPer(this.guests[i]!.codec.decompressNs);
+      cost.lostNs[i]! += fs * this.lostPer(this.swapNs) + fc * this.lostPer(this.costs.compressedFaultNs ?? this.guests[i]!.codec.decompressNs);
     }
   }
 
@@ -308,7 +311,7 @@ export class HostMemory {
       const hitA = tmem ? get(this.pers, i, s.evictedActiveAnon, anonOut) : 0;
       cost.faults[i]! += s.evictedActiveCache + s.evictedActiveAnon + this.breaks[i]!;
       cost.lostNs[i]! += (hitC + hitA + this.breaks[i]!) * this.lostPer(this.costs.copyNs)
-        + (s.evictedActiveCache - hitC) * this.lostPer(this.costs.diskNs)
+        + (s.evictedActiveCache - hitC) * this.lostPer(this.refaultNs)
         + (s.evictedActiveAnon - hitA) * this.lostPer(this.swapNs);
     }
   }

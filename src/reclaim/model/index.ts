@@ -1,6 +1,7 @@
 // The model's public surface, loaded lazily by `tsbox mem simulate`.
 export { renderChart } from "./chart.js";
 export { largestFit, withGuests } from "./density.js";
+export { withHostProfile } from "./host-costs.js";
 export { guestFromProfile, guestsFromScanReport, type MemStatNumbers } from "./from-profile.js";
 export { POLICIES, POLICY_NAMES, isPolicyName, onlySwaps, type PolicyName } from "./policies.js";
 export { buildReport, densityCurves, toJson, toTable, type SimulationReport } from "./report.js";

@@ -7,6 +7,7 @@ import { PAGE_SIZE } from "../profile.js";
 import { formatBytes } from "../../format.js";
 import { densityByPolicy, densityCurve, type DensityPoint } from "./density.js";
 import { onlySwaps, POLICIES, POLICY_NAMES, type PolicyName } from "./policies.js";
+import { statedCosts, type StatedCost, type StatedCosts } from "./host-costs.js";
 import type { Scenario } from "./scenario.js";
 import { simulate, type GuestResult, type HostStep, type Summary } from "./simulate.js";
 
@@ -22,11 +23,15 @@ export interface SimulationReport {
   density: { budget: number; guestsThatFit: Record<string, number> };
   /** the host has no swap: policies are modelled without their swap tier, and a policy that only swaps is left out */
   noSwap?: true;
+  /** the fault costs charged, ns per page, and where each came from (calibrated, scenario, default) */
+  costs: StatedCosts & { hostProfile?: string };
   timeline: HostStep[];
 }
 
 export interface ReportOptions {
   perGuestSteps?: boolean;
+  /** the host profile the costs were calibrated from (its path), for the report */
+  hostProfile?: string;
   /** skip the density search (it simulates every policy many times) */
   density?: boolean;
 }
@@ -49,6 +54,7 @@ export function buildReport(sc: Scenario, policy: PolicyName, budget: number, o:
     guests: sim.guests.map((g, i) => ({ ...g, sizePages: sc.guests[i]!.sizePages })),
     density: { budget, guestsThatFit: o.density === false ? {} : densityByPolicy(sc, budget, comparablePolicies(sc)) },
     timeline: sim.steps,
+    costs: { ...statedCosts(sc.costs), ...(o.hostProfile !== undefined ? { hostProfile: o.hostProfile } : {}) },
     ...(sc.costs.swapDevice === "none" ? { noSwap: true as const } : {}),
   };
   return rounded(report);
@@ -78,30 +84,50 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]! + 3))).join("").trimEnd()).join("\n");
 }
 
+/** 850ns, 2.31µs, 10.00ms */
+function ns(x: number): string {
+  if (x < 1_000) return `${Math.round(x)}ns`;
+  return x < 1_000_000 ? `${(x / 1_000).toFixed(2)}µs` : `${(x / 1_000_000).toFixed(2)}ms`;
+}
+
+function cost(c: StatedCost, unset: string): string {
+  return `${c.ns === undefined ? unset : ns(c.ns)} (${c.source})`;
+}
+
+/** Which fault costs the run charged, and whether they were calibrated on this host. */
+export function costLine(c: SimulationReport["costs"]): string {
+  const from = c.hostProfile !== undefined ? `calibrated: host profile ${c.hostProfile}` : "no host profile used: `tsbox mem calibrate` measures this host's";
+  return `fault costs per page: file refault ${cost(c.fileRefault, "-")}, swap-in ${cost(c.swapIn, "-")},`
+    + ` compressed page ${cost(c.compressedFault, "each codec's decompression")} [${from}]`;
+}
+
 export function toTable(r: SimulationReport): string {
   const s = r.summary;
   const out: string[] = [];
   out.push(`host ${formatBytes(r.hostBytes)}, ${s.guests} guests, ${r.steps} steps of ${r.stepSeconds}s, policy ${r.policy}: ${POLICIES[r.policy].description}`);
   out.push("");
   out.push(table([
-    ["GUEST", "SIZE", "RESIDENT", "BALLOONED", "SHARED", "COMPRESSED", "SWAPPED", "TMEM", "FAULTS", "SLOWDOWN"],
+    ["GUEST", "SIZE", "RESIDENT", "BALLOONED", "SHARED", "COMPRESSED", "SWAPPED", "TMEM", "FAULTS", "SLOWDOWN", "LOST THROUGHPUT"],
     ...r.guests.map((g) => [
       g.name, bytes(g.sizePages), bytes(g.mean.resident), bytes(g.mean.ballooned), bytes(g.mean.shared),
       bytes(g.mean.compressed), bytes(g.mean.swapped), bytes(g.mean.tmem), String(g.faults),
-      s.overcommittedSteps > 0 ? `${pct(g.slowdown)} (host ran out)` : pct(g.slowdown),
+      pct(g.slowdown), s.overcommittedSteps > 0 ? `${pct(g.lostThroughput)} (host ran out)` : pct(g.lostThroughput),
     ]),
   ]));
-  out.push("(memory columns: mean over the steps; FAULTS: pages faulted back in over the run, copy-on-write breaks included)");
+  out.push("(memory columns: mean over the steps; FAULTS: pages faulted back in over the run, copy-on-write breaks included;"
+    + " SLOWDOWN: time lost / time run; LOST THROUGHPUT: time lost / (time run + time lost))");
   out.push("");
   const sv = s.savedPages;
   out.push(`saved per step:  sharing ${bytes(sv.sharing)}   balloon ${bytes(sv.balloon)}   compression ${bytes(sv.compression)}   swap ${bytes(sv.swap)}   (tmem pools held ${bytes(sv.tmemPool)})`);
   out.push(`guests touched ${bytes(s.touchedPages)} on a ${formatBytes(r.hostBytes)} host; least free ${bytes(s.minFreePages)}; steps the host ran out: ${s.overcommittedSteps}`);
-  out.push(`slowdown: worst guest ${pct(s.maxSlowdown)}, mean ${pct(s.meanSlowdown)} (budget ${pct(r.budget)})`);
+  out.push(`lost throughput: worst guest ${pct(s.maxLostThroughput)}, mean ${pct(s.meanLostThroughput)} (budget ${pct(r.budget)});`
+    + ` slowdown: worst ${pct(s.maxSlowdown)}, mean ${pct(s.meanSlowdown)}`);
+  out.push(costLine(r.costs));
   if (r.noSwap) out.push("no swap on the host: every policy is modelled without its swap tier (policy swap left out)");
   const fit = Object.entries(r.density.guestsThatFit);
   if (fit.length > 0) {
     out.push("");
-    out.push(`guests that fit under a ${pct(r.budget)} slowdown (the scenario's guests repeated in turn):`);
+    out.push(`guests that fit under ${pct(r.budget)} lost throughput (the scenario's guests repeated in turn):`);
     out.push(table([["POLICY", "GUESTS", "DESCRIPTION"], ...fit.map(([p, n]) => [p, String(n), POLICIES[p as PolicyName].description])]));
   }
   return `${out.join("\n")}\n`;

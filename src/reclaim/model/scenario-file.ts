@@ -6,7 +6,7 @@ import { KSM_DEFAULTS, PAGE_SIZE, type CodecProfile, type KsmSettings, type Memo
 import { guestFromProfile, guestsFromScanReport, type MemStatNumbers } from "./from-profile.js";
 import {
   DEFAULT_CODEC, DEFAULT_COSTS, ZSTD_CODEC, defaultTunables,
-  type Costs, type Demand, type Guest, type Scenario, type Tunables,
+  type CostSources, type Costs, type Demand, type Guest, type Scenario, type Tunables,
 } from "./scenario.js";
 import { WORKLOAD_NAMES, isWorkloadName, workloadTrace } from "./workloads.js";
 
@@ -124,8 +124,17 @@ function costsFrom(v: Json, r: Reader, hostHasSwap?: boolean): Costs {
   const c: Costs = { ...DEFAULT_COSTS, ...(hostHasSwap === false ? { swapDevice: "none" } : {}) };
   if (v === undefined) return c;
   const o = r.obj(v, "$.costs");
-  r.only(o, "$.costs", ["dramNs", "flashNs", "diskNs", "copyNs", "swapDevice"]);
+  r.only(o, "$.costs", ["dramNs", "flashNs", "diskNs", "copyNs", "fileRefaultNs", "swapInNs", "compressedFaultNs", "swapDevice"]);
   for (const k of ["dramNs", "flashNs", "diskNs", "copyNs"] as const) if (o[k] !== undefined) c[k] = r.num(o[k], `$.costs.${k}`, 0, 1e12);
+  // a fault cost the scenario gives (or implies, through the device it is read from) is the scenario's: a host profile does not replace it
+  const sources: CostSources = { fileRefault: "default", swapIn: "default", compressedFault: "default" };
+  if (o.fileRefaultNs !== undefined) c.fileRefaultNs = r.num(o.fileRefaultNs, "$.costs.fileRefaultNs", 0, 1e12);
+  if (o.swapInNs !== undefined) c.swapInNs = r.num(o.swapInNs, "$.costs.swapInNs", 0, 1e12);
+  if (o.compressedFaultNs !== undefined) c.compressedFaultNs = r.num(o.compressedFaultNs, "$.costs.compressedFaultNs", 0, 1e12);
+  if (o.fileRefaultNs !== undefined || o.diskNs !== undefined) sources.fileRefault = "scenario";
+  if (o.swapInNs !== undefined || o.diskNs !== undefined || o.flashNs !== undefined || o.swapDevice !== undefined) sources.swapIn = "scenario";
+  if (o.compressedFaultNs !== undefined) sources.compressedFault = "scenario";
+  c.sources = sources;
   if (o.swapDevice !== undefined) {
     if (o.swapDevice !== "disk" && o.swapDevice !== "flash" && o.swapDevice !== "none") r.fail("$.costs.swapDevice", `expected "disk", "flash" or "none", got ${show(o.swapDevice)}`);
     c.swapDevice = o.swapDevice;

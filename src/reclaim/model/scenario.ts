@@ -33,11 +33,25 @@ export interface Guest {
   trace: Demand[];
 }
 
+/** Where a fault cost came from: this host's profile (`tsbox mem calibrate`), the scenario, or the defaults. */
+export type CostSource = "calibrated" | "scenario" | "default";
+
+/** The source of each fault cost the model charges. */
+export interface CostSources { fileRefault: CostSource; swapIn: CostSource; compressedFault: CostSource }
+
 /** Access costs of the memory hierarchy, nanoseconds per 4 KiB page. */
 export interface Costs {
   dramNs: number;
   flashNs: number;
   diskNs: number;
+  /** a refault of a clean file page (read again from its file); undefined: a disk access (diskNs) */
+  fileRefaultNs?: number;
+  /** a swap-in from the swap device; undefined: the device's access (diskNs or flashNs) */
+  swapInNs?: number;
+  /** touching a page held compressed (the fault and its decompression); undefined: each guest codec's decompressNs */
+  compressedFaultNs?: number;
+  /** where the three fault costs above came from; undefined: the defaults */
+  sources?: CostSources;
   /** a page copy: a copy-on-write break, a tmem put/get */
   copyNs: number;
   /**
