@@ -11,7 +11,8 @@ import { alive, containerIds, removeRoot, rootWithBusybox, stateOf, tsbox, tsbox
 
 let root: string;
 // The cgroup v2 guest emulates its CPUs: fewer cycles there check the same thing.
-const CYCLES = statfsSync("/sys/fs/cgroup").type === 0x63677270 ? 10 : 100;
+const IN_VM = process.env.TSBOX_IN_VM === "1";
+const CYCLES = IN_VM ? 3 : statfsSync("/sys/fs/cgroup").type === 0x63677270 ? 10 : 100;
 // Tests with their own budget: four times it in the guest, as its config does for the rest.
 const BUDGET = (ms: number): number => (process.env.TSBOX_IN_VM ? 4 * ms : ms);
 // Another host, as far as the published ports know: a namespace behind a veth.
@@ -380,7 +381,10 @@ function dnsLessNetwork(name: string): { id: string; bridge: string } {
 
 const IFACE = "cat /sys/class/net/eth0/iflink; ip -o -4 addr show eth0 | awk '{print $4}'";
 
-describe("warm namespaces", () => {
+// Warm namespaces are network code alone, the same on either cgroup version: the host runs them;
+// the emulated guest (where they took three minutes of CI's time) does not.
+if (IN_VM) console.warn("network: the warm-namespace tests are skipped in the cgroup v2 guest (the host runs them)");
+describe.skipIf(IN_VM)("warm namespaces", () => {
   it("a stopped container's namespace is kept and handed to the next container as it is; at most 4 a network; network rm lets them go", async () => {
     const net = dnsLessNetwork("tn-warm");
     const inside = (flags: string[] = []) => {
