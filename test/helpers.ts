@@ -111,7 +111,12 @@ export function stateOf(root: string, id: string): Record<string, unknown> {
 
 export function alive(pid: number): boolean {
   try { process.kill(pid, 0); } catch { return false; }
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return false; // reaped between the two looks
+  }
   return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
 }
 
