@@ -13,7 +13,7 @@
 
 static const char *const stream_names[2] = {"stdout", "stderr"};
 
-static void now_rfc3339(char *out, size_t n) {
+void json_log_now(char *out, size_t n) {
   struct timespec ts;
   struct tm tm;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -120,7 +120,7 @@ int json_log_open(struct json_log *l, const char *path, long long max_size, long
 void json_log_append(struct json_log *l, int stream, const char *p, size_t n) {
   if (l->fd < 0) return;
   char t[40], end[128];
-  now_rfc3339(t, sizeof t);
+  json_log_now(t, sizeof t);
   size_t end_len = line_end(end, stream, t);
   for (size_t i = 0; i < n;) {
     // Up to the next newline, or what fills the line.
@@ -138,7 +138,7 @@ void json_log_append(struct json_log *l, int stream, const char *p, size_t n) {
 void json_log_end(struct json_log *l, int stream) {
   if (l->fd < 0 || l->line_len[stream] == 0) return;
   char t[40], end[128];
-  now_rfc3339(t, sizeof t);
+  json_log_now(t, sizeof t);
   size_t end_len = line_end(end, stream, t);
   emit(l, stream, end, end_len);
   flush(l);

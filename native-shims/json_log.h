@@ -28,6 +28,8 @@ void json_log_append(struct json_log *l, int stream, const char *p, size_t n);
 void json_log_end(struct json_log *l, int stream);
 // s[0..n) as a JSON string's body (no quotes) at p; returns the end. Room: 6 bytes a byte.
 char *json_escape(char *p, const char *s, size_t n);
+// Now as the log's times are written, RFC 3339 with nanoseconds in UTC (the monitor's state times too).
+void json_log_now(char *out, size_t n);
 // All of p[0..n) to fd through EINTR and short writes (the monitor's other files use it too): 0, or -1.
 int json_log_write_all(int fd, const char *p, size_t n);
 // Both streams' unfinished lines logged, the file closed.

@@ -87,15 +87,6 @@ static pid_t child;
 static int restart_count;
 static char started_at[40], finished_at[40];
 
-static void now_rfc3339(char *out, size_t n) {
-  struct timespec ts;
-  struct tm tm;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(out + k, n - k, ".%09ldZ", ts.tv_nsec);
-}
-
 static void path_in_dir(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", dir, name); }
 
 
@@ -222,7 +213,7 @@ static int launch(char *msg, size_t msgn) {
   }
   for (int i = 0; i < 2; i++)
     if (streams[i].fd >= 0) fcntl(streams[i].fd, F_SETFL, O_NONBLOCK);
-  now_rfc3339(started_at, sizeof started_at);
+  json_log_now(started_at, sizeof started_at);
   finished_at[0] = 0;
   if (health_argv[0]) schedule_check();
   return 0;
@@ -570,7 +561,7 @@ int main(int argc, char **argv) {
     int kills = read_oom_kills();
     oom = kills > oom_before;
     oom_before = kills;
-    now_rfc3339(finished_at, sizeof finished_at);
+    json_log_now(finished_at, sizeof finished_at);
     long next = decide(code, oom, ms_between(&t0, &t1), delay);
     if (next < 0) break;
     write_status("restarting", code, oom);

@@ -4,30 +4,18 @@
 // network, no process. `start` takes it from there, the path of a stopped
 // container started again.
 
-import { containerPaths, newContainerId, writeState } from "../state/container-store.js";
+import { writeState } from "../state/container-store.js";
 import { Undo } from "../util/undo.js";
 import { writePlan } from "./monitor.js";
-import { deviceRulesEnforced } from "./launch.js";
 import { realHost, type Host } from "./host.js";
-import { resolveNetworkConfig } from "./network.js";
-import { containerHealthcheck } from "../oci/healthcheck.js";
-import {
-  NO_HEALTH_FLAGS, containerSpec, createContainer, imageToRun, launchPlan, networkFlags, writeCidfile, type RunRequest,
-} from "./run.js";
+import { imageToRun, launchPlan, prepareContainer, writeCidfile, type RunRequest } from "./run.js";
 
 /** Creates the container and returns its ID; it stays `created` until `start`. */
 export async function createOnly(req: Omit<RunRequest, "detach" | "afterExit" | "output">, host: Host = realHost): Promise<string> {
   const image = await imageToRun(req);
-  const hierarchy = host.cgroups.hierarchy();
-  const id = newContainerId();
-  const paths = containerPaths(req.root, id);
-  const enforced = deviceRulesEnforced(hierarchy, host.native);
   const undo = new Undo();
   try {
-    const net = resolveNetworkConfig(req.root, networkFlags(req), image.config.config.ExposedPorts);
-    const made = containerSpec(req, image, id, paths, hierarchy, enforced, host.cgroups, net);
-    const healthcheck = containerHealthcheck(image.config.config.Healthcheck, req.health ?? NO_HEALTH_FLAGS);
-    const state = createContainer(req, image, id, paths, made, net, undo, healthcheck);
+    const { id, paths, hierarchy, enforced, made, state } = prepareContainer(req, image, host, undo);
     writePlan(paths, launchPlan(req, image, id, paths, hierarchy, enforced, made));
     // No owner: nothing runs it until `start`, and crash recovery leaves it be.
     // Started, it is a monitor's, as `run -d` makes it.
@@ -35,9 +23,9 @@ export async function createOnly(req: Omit<RunRequest, "detach" | "afterExit" | 
       ...state, owner: undefined, detached: true, restartPolicy: req.restartPolicy ?? { name: "no", maximumRetryCount: 0 },
     });
     writeCidfile(req, id);
+    return id;
   } catch (e) {
     await undo.run();
     throw e;
   }
-  return id;
 }

@@ -97,7 +97,7 @@ export interface RunRequest {
 
 export type PullPolicy = "missing" | "always" | "never";
 
-export const NO_HEALTH_FLAGS: HealthFlags = { interval: 0, timeout: 0, startPeriod: 0, retries: 0, none: false };
+const NO_HEALTH_FLAGS: HealthFlags = { interval: 0, timeout: 0, startPeriod: 0, retries: 0, none: false };
 
 /**
  * The image to run: pulled first with --pull=always; pulled when the store
@@ -143,21 +143,38 @@ export function networkFlags(req: Pick<RunRequest, "network" | "flags">): Networ
   };
 }
 
-export async function runContainer(req: RunRequest, host: Host = realHost): Promise<number> {
-  const image = await imageToRun(req);
+/** What `run` and `create` make before any launch: the spec and the container's directory and record. */
+export interface PreparedContainer {
+  id: string;
+  paths: ContainerPaths;
+  hierarchy: Hierarchy;
+  /** v2: Docker's device list as a BPF program where the kernel takes it */
+  enforced: boolean;
+  net: ContainerNetworkConfig;
+  made: ContainerSpec;
+  state: ContainerState;
+}
+
+/** The container made from the image and the request, its removal pushed on `undo`. */
+export function prepareContainer(req: RunRequest, image: ResolvedImage, host: Host, undo: Undo): PreparedContainer {
   const hierarchy = host.cgroups.hierarchy();
   const id = newContainerId();
   const paths = containerPaths(req.root, id);
-  // v2: Docker's device list as a BPF program where the kernel takes it.
   const enforced = deviceRulesEnforced(hierarchy, host.native);
+  const net = resolveNetworkConfig(req.root, networkFlags(req), image.config.config.ExposedPorts);
+  const healthcheck = containerHealthcheck(image.config.config.Healthcheck, req.health ?? NO_HEALTH_FLAGS);
+  const made = containerSpec(req, image, id, paths, hierarchy, enforced, host.cgroups, net);
+  const state = createContainer(req, image, id, paths, made, net, undo, healthcheck);
+  return { id, paths, hierarchy, enforced, net, made, state };
+}
+
+export async function runContainer(req: RunRequest, host: Host = realHost): Promise<number> {
+  const image = await imageToRun(req);
   const undo = new Undo();
   // What follows the launch: waiting on the foreground child, or attaching to the monitored one (-it).
-  let next: { fg: Foreground } | { keys: Buffer };
+  let next: { fg: Foreground } | { id: string; keys: Buffer };
   try {
-    const net = resolveNetworkConfig(req.root, networkFlags(req), image.config.config.ExposedPorts);
-    const healthcheck = containerHealthcheck(image.config.config.Healthcheck, req.health ?? NO_HEALTH_FLAGS);
-    const made = containerSpec(req, image, id, paths, hierarchy, enforced, host.cgroups, net);
-    const state = createContainer(req, image, id, paths, made, net, undo, healthcheck);
+    const { id, paths, hierarchy, enforced, net, made, state } = prepareContainer(req, image, host, undo);
     const cgroup = createContainerCgroup(host, hierarchy, id, req.flags.cgroupParent, enforced);
     undo.push(() => cgroup.destroy());
     cgroup.apply(made.spec.linux.resources);
@@ -177,7 +194,7 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
     if (req.detachKeys) {
       // The monitor keeps the terminal's first output for this attach (--attach-first).
       await launchMonitored(req.root, state, cgroup, host.monitor, { attachFirst: true });
-      next = { keys: req.detachKeys };
+      next = { id, keys: req.detachKeys };
     } else {
       next = { fg: startForeground(host.native, req, plan, state, cgroup, made.spec, undo) };
     }
@@ -185,7 +202,7 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
     await undo.run();
     throw e;
   }
-  if ("keys" in next) return attachMonitored(req.root, id, next.keys, req.autoRemove);
+  if ("keys" in next) return attachMonitored(req.root, next.id, next.keys, req.autoRemove);
   return waitForeground(host, req, next.fg);
 }
 
@@ -227,7 +244,7 @@ export interface ContainerSpec {
   initPath?: string;
 }
 
-export function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, hierarchy: Hierarchy,
+function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, hierarchy: Hierarchy,
   enforced: boolean, cgroups: CgroupHost, net: ContainerNetworkConfig): ContainerSpec {
   // Before anything is created: a missing tini is a one-line error.
   const initPath = req.flags.init ? findInit(process.env) : undefined;
@@ -305,7 +322,7 @@ function etcFiles(paths: ContainerPaths): { hostname: string; hosts: string; res
 }
 
 /** Reserves the name and writes the container's directory, /etc files, config.json and state.json (status created). */
-export function createContainer(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, made: ContainerSpec,
+function createContainer(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, made: ContainerSpec,
   net: ContainerNetworkConfig, undo: Undo, healthcheck: Healthcheck | undefined): ContainerState {
   const spec = made.spec;
   const name = reserveName(req.root, id, req.name);
