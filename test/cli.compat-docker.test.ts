@@ -195,6 +195,7 @@ describe.skipIf(!dockerOk)("tsbox and docker side by side", () => {
       { args: ["inspect", "--format", "{{json .Config.Cmd}}", c], compare: ["out"] },
       { args: ["inspect", c], compare: ["json-keys"] },
       { args: ["container", "inspect", "-f", "{{.HostConfig.NetworkMode}}", c], compare: ["out"] },
+      { args: ["inspect", "-f", "{{.Config.Labels.nosuch}}", c], compare: ["out", "code"] },
       { args: ["stats", "--no-stream", c], compare: ["shape"] },
       { args: ["stats", "--no-stream", "--format", "{{.Name}}", c], compare: ["out"] },
       { args: ["pause", c], compare: ["out"] },

@@ -59,6 +59,12 @@ describe("Go templates: what docker inspect -f prints", () => {
     expect(inspect(t)).toBe(want);
   });
 
+  it("a missing key of a Go map of Docker's typed structs is <no value>, as `docker inspect -f '{{.Config.Labels.zz}}'` prints", () => {
+    expect(inspect("{{.Config.Labels.zz}}|{{.Config.Volumes.x}}|{{index .Config.Labels \"zz\"}}", withTypedNils(inspectData)))
+      .toBe("<no value>|<no value>|");
+    expect(fails("{{.Config.Zz}}", withTypedNils(inspectData))).toBe(`template: :1:9: executing "" at <.Config.Zz>: map has no entry for key "Zz"`);
+  });
+
   it.each([
     ["{{.Foo}}", `template: :1:2: executing "" at <.Foo>: map has no entry for key "Foo"`],
     ["{{.State.Foo}}", `template: :1:8: executing "" at <.State.Foo>: map has no entry for key "Foo"`],

@@ -9,7 +9,7 @@
 // the headers of those fields, and its default table; see RowsFormat.
 
 import { TsboxError } from "../errors.js";
-import { STRUCT_TYPE, Template, TemplateError, type FuncDef } from "./go-template.js";
+import { STRUCT_TYPE, TYPED_MAP, Template, TemplateError, type FuncDef } from "./go-template.js";
 import { tabwrite } from "./tabwriter.js";
 
 /** encoding/json as Docker's `json` function uses it (no HTML escaping; functions, Go's methods, left out). */
@@ -50,7 +50,9 @@ const NIL_MAPS = new Set([
 /**
  * An inspect object's JSON as Docker's typed structs show it to a template:
  * a null slice or map field prints `[]` or `map[]` (and `json` still gives
- * null); other nulls (nil pointers) stay `<nil>`.
+ * null); other nulls (nil pointers) stay `<nil>`; a missing key of a map
+ * field is `<no value>` (`{{.Config.Labels.nope}}`), as Docker's typed
+ * attempt prints it before any raw-JSON fallback.
  */
 export function withTypedNils(raw: unknown): unknown {
   if (Array.isArray(raw)) return raw.map(withTypedNils);
@@ -60,9 +62,14 @@ export function withTypedNils(raw: unknown): unknown {
     if (v === null && (NIL_SLICES.has(k) || NIL_MAPS.has(k))) {
       const nil: object = NIL_SLICES.has(k) ? [] : {};
       Object.defineProperty(nil, GO_NIL, { value: true, enumerable: false });
+      if (!NIL_SLICES.has(k)) Object.defineProperty(nil, TYPED_MAP, { value: true, enumerable: false });
       out[k] = nil;
     } else {
       out[k] = withTypedNils(v);
+      const o = out[k];
+      if (NIL_MAPS.has(k) && typeof o === "object" && o !== null && !Array.isArray(o)) {
+        Object.defineProperty(o, TYPED_MAP, { value: true, enumerable: false });
+      }
     }
   }
   return out;

@@ -15,6 +15,13 @@
 /** Marks an object as a Go struct of this type name (for the error Go gives on an unknown field). */
 export const STRUCT_TYPE: unique symbol = Symbol("go struct type");
 
+/**
+ * Marks a map that is a Go map in the typed value Docker runs the template on
+ * first (a container's `Config.Labels`): a missing key there is `<no value>`
+ * even when other missing keys are errors (Docker's raw-JSON fallback).
+ */
+export const TYPED_MAP: unique symbol = Symbol("typed go map");
+
 export type TemplateFunc = (...args: unknown[]) => unknown;
 
 /** A function callable from a template, with Go's argument checks ("string", "int", "[]string", anything else unchecked). */
@@ -1038,7 +1045,7 @@ class Execution {
       }
       if (hasArgs) this.errorf(`${field} is not a method but has arguments`);
       if (!Object.hasOwn(receiver, field)) {
-        if (this.missingKey === "error") this.errorf(`map has no entry for key "${field}"`);
+        if (this.missingKey === "error" && !Object.hasOwn(receiver, TYPED_MAP)) this.errorf(`map has no entry for key "${field}"`);
         return undefined;
       }
       return receiver[field];
