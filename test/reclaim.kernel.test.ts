@@ -12,13 +12,14 @@
 // (tsbox's record, their own containers' ksm_stat) and put back only a value
 // that is still the one they wrote. The record/restore logic itself is
 // checked exactly on a private copy of the sysfs directory.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPlan, type PlanContext } from "../src/oci/build-plan.js";
 import { buildSpec } from "../src/oci/specconv.js";
 import { KSM_DIR, ksmAvailable, ksmOff, ksmOn, ksmRecordFile, predictKsm, processKsm, readKsm } from "../src/reclaim/kernel/ksm.js";
-import { ksmShare } from "../src/reclaim/kernel/ksm-share.js";
+import { ksmMappings, ksmShare, ksmUsers } from "../src/reclaim/kernel/ksm-share.js";
 import { lz4Block } from "../src/native/scan.js";
 import { parseMmStat, predictZram, zramUnavailable } from "../src/reclaim/kernel/zram.js";
 import {
@@ -27,12 +28,6 @@ import {
 } from "../bench/reclaim-harness.js";
 import { TsboxError } from "../src/errors.js";
 import { removeRoot, rootWithBusybox, tsbox, until } from "./helpers.js";
-
-/** Every process KSM tracks pages of, now. */
-const ksmUsers = (): number[] => readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-  const s = processKsm(pid);
-  return s !== undefined && ((s.ksm_rmap_items ?? 0) > 0 || (s.ksm_merging_pages ?? 0) > 0 || (s.ksm_zero_pages ?? 0) > 0);
-});
 
 const KSM_TUNABLES = ["run", "pages_to_scan", "sleep_millisecs"] as const;
 type Tunables = Record<(typeof KSM_TUNABLES)[number], string>;
@@ -261,7 +256,7 @@ describe("kernel", () => {
         const reading = await until(() => {
           const before = readKsm();
           const users = ksmUsers();
-          const share = ksmShare(users);
+          const share = ksmShare(users, ksmMappings(users));
           const kernelSum = users.reduce((n, pid) => n + (processKsm(pid)?.ksm_process_profit ?? 0), 0);
           const after = readKsm();
           const still = before.general_profit === after.general_profit && before.pages_shared === after.pages_shared;
@@ -282,6 +277,49 @@ describe("kernel", () => {
       }
       expect(readTunables()).toEqual(orig);
     }, 900_000);
+
+  it.skipIf(why(!ksmAvailable() || !ksmStatAvailable, "KSM or /proc/PID/ksm_stat missing"))(
+    "the shares still add up to general_profit while a KSM user's fork maps its KSM pages before ksmd has scanned the fork", async () => {
+      const release = await holdKsmExclusive();
+      const orig = readTunables();
+      const dir = mkdtempSync("/var/tmp/tsbox-ksmfork-");
+      const bin = join(dir, "ksmfork");
+      execFileSync("gcc", ["-static", "-O2", "-o", bin, join(import.meta.dirname, "fixtures", "ksmfork.c")]);
+      const parent = spawn(bin, [], { stdio: ["ignore", "pipe", "inherit"] });
+      let out = "";
+      parent.stdout.setEncoding("utf8").on("data", (d: string) => { out += d; });
+      let child = 0;
+      let on = false;
+      try {
+        await until(() => out.includes("ready\n"), "ksmfork ready", 30_000);
+        ksmOn(root, { pagesToScan: 20_000, sleepMillisecs: 10 });
+        on = true;
+        // its 1024 pairs merged: 2048 mappings of 1024 KSM pages
+        await until(() => (processKsm(parent.pid!)?.ksm_merging_pages ?? 0) >= 2048, "the pairs merged", 300_000);
+        // ksmd stopped with the merges kept (run 0): nothing scans the fork, no counter moves
+        writeFileSync(`${KSM_DIR}/run`, "0");
+        parent.kill("SIGUSR1");
+        await until(() => /child (\d+)\n/.test(out), "the fork", 30_000);
+        child = Number(/child (\d+)\n/.exec(out)![1]);
+        const users = ksmUsers();
+        expect(users).toContain(parent.pid);
+        expect(users).not.toContain(child); // no rmap items: KSM does not count its mappings
+        const gp = readKsm().general_profit ?? 0;
+        const all = ksmShare(users, ksmMappings(users));
+        process.stdout.write(`KSM profit with an unscanned fork: Σ shares ${all.profit}, general_profit ${gp}\n`);
+        expect(Math.abs(all.profit - gp)).toBeLessThanOrEqual(Math.max(0.01 * Math.abs(gp), 16 * 4096));
+        // the parent's 2048 mappings each save half a page (m = 2, not kpagecount's 4)
+        expect(ksmShare([parent.pid!]).savedPages).toBeCloseTo(1024, 0);
+      } finally {
+        if (child > 0) try { process.kill(child, "SIGKILL"); } catch { /* gone */ }
+        parent.kill("SIGKILL");
+        if (on) ksmOff(root);
+        await pruneStale(root);
+        release();
+        rmSync(dir, { recursive: true, force: true });
+      }
+      expect(readTunables()).toEqual(orig);
+    }, 600_000);
 
   it.skipIf(why(zramUnavailable() !== undefined, `zram: ${zramUnavailable()}`))(
     "V3/V4: a container's pages through zram (lz4) — ratio within 10 %, ≤2 KiB share within 2 points", async () => {

@@ -4,11 +4,11 @@
 // processes is m pages of merging in their ksm_stat, but saves m − 1. Summed
 // over processes, it exceeds general_profit by pages_shared pages (about
 // twice it when contents come in pairs). Here each mapping of a KSM page is
-// given (m − 1)/m of a page, m its mappings (/proc/kpagecount), so the
-// shares of all the processes add up to pages_sharing, and their profits to
-// general_profit. Root only (pagemap PFNs, kpageflags, kpagecount).
+// given (m − 1)/m of a page, m its mappings in the processes KSM tracks, so
+// the shares of all the processes add up to pages_sharing, and their profits
+// to general_profit. Root only (pagemap PFNs, kpageflags).
 
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync, readdirSync } from "node:fs";
 import { PAGE_SIZE } from "../profile.js";
 import { presentPages } from "../measure/procfs.js";
 import { processKsm } from "./ksm.js";
@@ -31,35 +31,72 @@ export interface KsmShare {
   profit: number;
 }
 
-/** What KSM saves the processes, apportioned over every KSM page's mappings; processes gone meanwhile are skipped. */
-export function ksmShare(pids: readonly number[]): KsmShare {
+/**
+ * Every process KSM tracks pages of (rmap items), now. A process that maps
+ * KSM pages without rmap items of its own (a fork of a tracked process that
+ * ksmd has not scanned yet) is not one: its mappings save nothing in the
+ * kernel's counters until ksmd walks it.
+ */
+export function ksmUsers(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    const s = processKsm(Number(d));
+    if (s !== undefined && (s.ksm_rmap_items ?? 0) > 0) out.push(Number(d));
+  }
+  return out;
+}
+
+/**
+ * For each KSM page (by PFN), its mappings in the processes KSM tracks: the m
+ * of pages_sharing's Σ (m − 1). /proc/kpagecount would also count the
+ * mappings of untracked forks, which the kernel's counters leave out.
+ */
+export function ksmMappings(users: readonly number[] = ksmUsers()): Map<number, number> {
+  const out = new Map<number, number>();
+  walkKsmPages(users, (_pid, pfn) => out.set(pfn, (out.get(pfn) ?? 0) + 1));
+  return out;
+}
+
+/** Calls `each` for every present anonymous page of a tracked process that is a KSM page. */
+function walkKsmPages(pids: readonly number[], each: (pid: number, pfn: number) => void,
+  onProcess: (pid: number, stat: Record<string, number>) => void = () => {}): void {
   const flags = openSync("/proc/kpageflags", "r");
-  const counts = openSync("/proc/kpagecount", "r");
   const word = Buffer.alloc(8);
-  const read = (fd: number, pfn: number): bigint => (readSync(fd, word, 0, 8, pfn * 8) === 8 ? word.readBigUInt64LE(0) : 0n);
-  let merging = 0, saved = 0, zeroPages = 0, rmapItems = 0;
+  const isKsm = (pfn: number): boolean => readSync(flags, word, 0, 8, pfn * 8) === 8 && (word.readBigUInt64LE(0) & KPF_KSM) !== 0n;
   try {
     for (const pid of pids) {
       const stat = processKsm(pid);
-      if (!stat) continue;
-      // only processes KSM tracks have KSM pages: skip the page walk of the others
-      if ((stat.ksm_rmap_items ?? 0) === 0 && (stat.ksm_merging_pages ?? 0) === 0 && (stat.ksm_zero_pages ?? 0) === 0) continue;
+      // only processes KSM tracks have KSM pages it counts: skip the page walk of the others
+      if (!stat || ((stat.ksm_rmap_items ?? 0) === 0 && (stat.ksm_zero_pages ?? 0) === 0)) continue;
       const p = presentPages(pid);
       if (!p) continue; // exited
-      zeroPages += stat.ksm_zero_pages ?? 0;
-      rmapItems += stat.ksm_rmap_items ?? 0;
+      onProcess(pid, stat);
       for (let i = 0; i < p.pfns.length; i++) {
         const pfn = p.pfns[i]!;
         // KSM pages are anonymous (pagemap bit 61 clear)
-        if (pfn === 0 || !p.anon[i] || (read(flags, pfn) & KPF_KSM) === 0n) continue;
-        const m = Number(read(counts, pfn));
-        merging++;
-        if (m > 1) saved += (m - 1) / m;
+        if (pfn !== 0 && p.anon[i] && isKsm(pfn)) each(pid, pfn);
       }
     }
   } finally {
     closeSync(flags);
-    closeSync(counts);
   }
+}
+
+/**
+ * What KSM saves the processes, apportioned over every KSM page's mappings in
+ * tracked processes (`mappings`, ksmMappings() of every user by default: give
+ * it once when asking for several groups); processes gone meanwhile are skipped.
+ */
+export function ksmShare(pids: readonly number[], mappings: ReadonlyMap<number, number> = ksmMappings()): KsmShare {
+  let merging = 0, saved = 0, zeroPages = 0, rmapItems = 0;
+  walkKsmPages(pids, (_pid, pfn) => {
+    const m = mappings.get(pfn) ?? 1; // a page mapped since the census: not yet shared, as far as it knows
+    merging++;
+    if (m > 1) saved += (m - 1) / m;
+  }, (_pid, stat) => {
+    zeroPages += stat.ksm_zero_pages ?? 0;
+    rmapItems += stat.ksm_rmap_items ?? 0;
+  });
   return { merging, savedPages: saved, zeroPages, rmapItems, profit: Math.round((saved + zeroPages) * PAGE_SIZE - rmapItems * RMAP_ITEM_BYTES) };
 }
