@@ -2,8 +2,8 @@
 // inside the container, inspect's HostConfig and Config fields, and Docker's
 // error texts and exit codes for bad values (side by side with `docker` where
 // it runs here). Nothing is left behind by a refused flag.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -103,6 +103,35 @@ describe("the flags' effect in the container", () => {
     expect(ro.stdout).toBe("read\nrefused\n");
     expect(ro.stderr).toMatch(/Operation not permitted/);
     expect(sh([], "test -e /dev/lat || echo absent").stdout).toBe("absent\n");
+  });
+
+  it("--device DIR: every device node under it, at the same place under the container's path (moby's DevicesFromPath)", () => {
+    const dir = mkdtempSync("/var/tmp/tsbox-devdir-");
+    try {
+      mkdirSync(join(dir, "sub"));
+      execFileSync("mknod", ["-m", "0640", join(dir, "sub", "lat"), "c", "10", "259"]); // /dev/cpu_dma_latency's numbers
+      execFileSync("mknod", ["-m", "0666", join(dir, "zero"), "c", "1", "5"]);
+      writeFileSync(join(dir, "plain"), "not a device\n");
+      symlinkSync("/dev/null", join(dir, "link")); // not followed under a directory
+      const r = sh(["--device", `${dir}:/dev/grp`], "cd /dev/grp && find . | sort && stat -c '%n %t:%T %a' sub/lat zero && head -c 3 zero | od -An -tx1");
+      expect(r).toMatchObject({ code: 0, stderr: "" });
+      expect(r.stdout).toBe(".\n./sub\n./sub/lat\n./zero\nsub/lat a:103 640\nzero 1:5 666\n 00 00 00\n");
+      const empty = join(dir, "empty");
+      mkdirSync(empty);
+      expect(sh(["--device", empty], "true")).toMatchObject({
+        code: 125, stderr: `tsbox: error gathering device information while adding custom device "${empty}": not a device node\n`,
+      });
+      const id = tsbox(root, ["create", "--device", `${dir}:/dev/grp`, "busybox", "true"]).stdout.trim();
+      try {
+        // inspect shows the flag as given, not each node found under it
+        expect(JSON.parse(tsbox(root, ["inspect", "-f", "{{json .HostConfig.Devices}}", id]).stdout))
+          .toEqual([{ PathOnHost: dir, PathInContainer: "/dev/grp", CgroupPermissions: "rwm" }]);
+      } finally {
+        tsbox(root, ["rm", "-f", id]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("--domainname: the UTS namespace's NIS domain name; --oom-score-adj: the process's", () => {

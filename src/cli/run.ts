@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { FlagError, TsboxError, UsageError } from "../errors.js";
 import {
-  parseDeviceFlag, parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, statBlockDevice, statDeviceNode, throttleFlags,
+  parseDeviceFlag, parseThrottleBps, parseThrottleIops, parseUint16, parseWeightDevice, statBlockDevice, devicesFromPath, throttleFlags,
 } from "../oci/device-flags.js";
 import { ulimitList } from "../oci/ulimits.js";
 import { parseSysctls } from "../oci/sysctls.js";
@@ -249,10 +249,7 @@ function hostFlags(o: Record<string, unknown>): Partial<RunFlags> {
     }
   }
   return {
-    devices: (o.device as string[]).map((d) => {
-      const m = parseDeviceFlag(d);
-      return { ...m, ...statDeviceNode(m.PathOnHost) };
-    }),
+    devices: (o.device as string[]).flatMap((d) => devicesFromPath(parseDeviceFlag(d))),
     ulimits: ulimitList(o.ulimit as string[]),
     ...(shmSize !== undefined ? { shmSize } : {}),
     sysctls: parseSysctls(o.sysctl as string[]),

@@ -3,7 +3,7 @@
 // the new image's config from it; the spec (what the executor reads) is made
 // from the same inputs by specconv.ts.
 import type { ImageConfigBody } from "../image/config.js";
-import type { RunFlags } from "./specconv.js";
+import type { DeviceMapping, HostDevice, RunFlags } from "./specconv.js";
 
 export interface ContainerConfig {
   Entrypoint: string[] | null;
@@ -65,11 +65,25 @@ export interface RunHostConfig {
 /** Docker's /dev/shm size when --shm-size is not given (or 0). */
 export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
 
+/** `--device` flags as given: a directory's nodes are its one flag. */
+function shownDevices(devices: readonly (DeviceMapping & HostDevice)[]): DeviceMapping[] {
+  const out: DeviceMapping[] = [];
+  const seen = new Set<string>();
+  for (const d of devices) {
+    const flag = d.fromFlag ?? d;
+    const key = `${flag.PathOnHost}\0${flag.PathInContainer}\0${flag.CgroupPermissions}`;
+    if (d.fromFlag && seen.has(key)) continue;
+    seen.add(key);
+    out.push({ PathOnHost: flag.PathOnHost, PathInContainer: flag.PathInContainer, CgroupPermissions: flag.CgroupPermissions });
+  }
+  return out;
+}
+
 /** Pure: the flags → what inspect shows of them in HostConfig. */
 export function runHostConfig(flags: Pick<RunFlags, "devices" | "ulimits" | "shmSize" | "sysctls" | "groupAdd" | "namespaceModes">): RunHostConfig {
   const modes = flags.namespaceModes ?? { pid: "", ipc: "", uts: "" };
   return {
-    Devices: (flags.devices ?? []).map((d) => ({ PathOnHost: d.PathOnHost, PathInContainer: d.PathInContainer, CgroupPermissions: d.CgroupPermissions })),
+    Devices: shownDevices(flags.devices ?? []),
     Ulimits: flags.ulimits ?? [],
     ShmSize: flags.shmSize || DEFAULT_SHM_SIZE,
     ...(flags.sysctls && Object.keys(flags.sysctls).length > 0 ? { Sysctls: flags.sysctls } : {}),

@@ -4,7 +4,8 @@
 // major:minor as the daemon does (getBlkioThrottleDevices) — all before
 // anything is created.
 
-import { statSync } from "node:fs";
+import { lstatSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { TsboxError, UsageError, errnoCode } from "../errors.js";
 import type { BlockDevice, DeviceMapping, HostDevice, ThrottleFlag } from "./specconv.js";
 import { parseBytes } from "./units.js";
@@ -110,20 +111,70 @@ export function parseDeviceFlag(value: string): DeviceMapping {
   return { PathOnHost: src, PathInContainer: dst, CgroupPermissions: permissions };
 }
 
-/** The node's type, numbers and mode; Docker's daemon wording (and its exit 127) when it is missing or not a device. */
-export function statDeviceNode(path: string): HostDevice {
-  let st;
-  try {
-    st = statSync(path, { bigint: true });
-  } catch (e) {
-    const why = errnoCode(e) === "ENOENT" ? "no such file or directory" : (e as Error).message;
-    throw new TsboxError(`error gathering device information while adding custom device "${path}": ${why}`, 127);
-  }
-  if (!st.isCharacterDevice() && !st.isBlockDevice()) {
-    throw new TsboxError(`error gathering device information while adding custom device "${path}": not a device node`, 127);
-  }
+/** The daemon's error, with the exit code Docker's client gives it (127 for "no such file or directory", else 125). */
+const gatheringError = (path: string, why: string) =>
+  new TsboxError(`error gathering device information while adding custom device "${path}": ${why}`,
+    why.includes("no such file or directory") ? 127 : why.includes("permission denied") ? 126 : 125);
+
+/** The node at `path` itself (lstat: a link is not a device), or undefined when it is something else. */
+function deviceAt(path: string): HostDevice | undefined {
+  const st = lstatSync(path, { bigint: true });
+  if (!st.isCharacterDevice() && !st.isBlockDevice()) return undefined;
   return {
     type: st.isCharacterDevice() ? "c" : "b", ...splitDev(st.rdev),
     fileMode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid),
   };
+}
+
+/** Every device node under `dir`, recursively, not following links (Go's filepath.WalkDir). */
+function devicesUnder(dir: string): { path: string; device: HostDevice }[] {
+  const out: { path: string; device: HostDevice }[] = [];
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  } catch {
+    return out; // an unreadable directory is skipped, as moby's walk ignores its errors
+  }
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) {
+      out.push(...devicesUnder(path));
+      continue;
+    }
+    try {
+      const device = deviceAt(path);
+      if (device) out.push({ path, device });
+    } catch { /* gone since the listing */ }
+  }
+  return out;
+}
+
+/**
+ * `--device`'s host side as Docker's daemon reads it (moby's DevicesFromPath):
+ * a link is followed first; a device node is itself; a directory stands for
+ * every device node under it, at the same place under PathInContainer. Docker's
+ * wording when it is missing (exit 127) or holds no device (125).
+ */
+export function devicesFromPath(m: DeviceMapping): (DeviceMapping & HostDevice)[] {
+  let resolved = m.PathOnHost;
+  try {
+    if (lstatSync(resolved).isSymbolicLink()) resolved = realpathSync(resolved);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") throw gatheringError(m.PathOnHost, "no such file or directory");
+    throw gatheringError(m.PathOnHost, (e as Error).message);
+  }
+  let own: HostDevice | undefined;
+  try {
+    own = deviceAt(resolved);
+  } catch (e) {
+    throw gatheringError(m.PathOnHost, errnoCode(e) === "ENOENT" ? "no such file or directory" : (e as Error).message);
+  }
+  if (own) return [{ ...m, ...own }];
+  if (statSync(resolved).isDirectory()) {
+    const found = devicesUnder(resolved).map(({ path, device }) => ({
+      ...m, PathOnHost: path, PathInContainer: m.PathInContainer + path.slice(resolved.length), ...device, fromFlag: m,
+    }));
+    if (found.length > 0) return found;
+  }
+  throw gatheringError(m.PathOnHost, "not a device node");
 }

@@ -120,6 +120,8 @@ export interface DeviceMapping {
 
 /** A device node of the host (stat'ed by the CLI), with what the container's node and its cgroup rule need. */
 export interface HostDevice {
+  /** the flag as given, when it named a directory this node was found under (inspect shows the flag) */
+  fromFlag?: DeviceMapping;
   type: "c" | "b";
   major: number;
   minor: number;
