@@ -50,6 +50,7 @@ import {
 } from "./network.js";
 import { anonymousVolumes, ensureVolumes, removeCreatedVolumes, resolveMounts, type ResolvedMounts } from "./container-mounts.js";
 import { removeAnonymousVolumes } from "../state/volume-store.js";
+import { mountShm, ownsShm, sharedShmSource, unmountShm } from "./shm.js";
 
 export interface RunRequest {
   root: string;
@@ -178,6 +179,10 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
     const cgroup = createContainerCgroup(host, hierarchy, id, req.flags.cgroupParent, enforced);
     undo.push(() => cgroup.destroy());
     cgroup.apply(made.spec.linux.resources);
+    if (ownsShm(state)) {
+      undo.push(() => unmountShm(host.native, paths));
+      mountShm(host.native, paths, state);
+    }
     // Before the process: it joins the namespace netavark has set up.
     undo.push(() => disconnect(host.network, host.native, req.root, id));
     await connect(host.network, host.native, req.root, { id, name: state.name, hostname: made.spec.hostname }, paths, net, made.spec);
@@ -268,7 +273,7 @@ function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths:
     availableCaps: currentCapabilities(),
     ...(req.flags.privileged ? { hostDevices: hostDevices() } : {}),
     mountPoints: mounts.points,
-    ...sharedNamespaces(req.root, req.flags),
+    ...sharedNamespaces(req.root, req.flags, paths),
   });
   // Compiled (or read from the cache) before anything is created: a bad profile leaves nothing.
   const t0 = process.hrtime.bigint();
@@ -289,30 +294,32 @@ function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths:
 
 /**
  * --pid container:NAME, --ipc container:NAME: the running container's
- * namespaces by path (the executor joins them), with Docker's refusals (not
- * running; an IPC namespace not made shareable). The other container's
- * /dev/shm is not shared: its tmpfs lives in that container's mount namespace,
- * which a bind cannot be cloned from (open_tree refuses a foreign namespace's
- * mount); the joiner gets a tmpfs of its own.
+ * namespaces by path (the executor joins them; a PID namespace by a fork into
+ * it), with Docker's refusals in its words (unknown, not running, an IPC
+ * namespace not made shareable). /dev/shm: --ipc shareable's own tmpfs on the
+ * host, and the donor's for a joiner of its IPC namespace (runtime/shm.ts).
  */
-function sharedNamespaces(root: string, flags: RunFlags): Pick<SpecContext, "pidPath" | "ipcPath"> {
+function sharedNamespaces(root: string, flags: RunFlags, paths: ContainerPaths): Pick<SpecContext, "pidPath" | "ipcPath" | "shmSource"> {
   const modes = flags.namespaceModes;
-  const running = (ref: string, what: string): ContainerState => {
+  const running = (ref: string, prefix: string): ContainerState & { pid: number } => {
     const other = findContainer(root, ref);
-    if (!isLive(other) || other.pid === undefined) throw new UsageError(`cannot join ${what} of a non running container: ${ref}`);
-    return other;
+    if (!isLive(other) || other.pid === undefined) throw new UsageError(`${prefix}container ${other.id} is not running`);
+    return { ...other, pid: other.pid };
   };
   const pidOf = modes && containerOf(modes.pid);
   const ipcOf = modes && containerOf(modes.ipc);
-  const out: Pick<SpecContext, "pidPath" | "ipcPath"> = {};
-  if (pidOf !== undefined) out.pidPath = `/proc/${running(pidOf, "PID").pid}/ns/pid`;
+  const out: Pick<SpecContext, "pidPath" | "ipcPath" | "shmSource"> = {};
+  if (pidOf !== undefined) out.pidPath = `/proc/${running(pidOf, "").pid}/ns/pid`;
   if (ipcOf !== undefined) {
-    const other = running(ipcOf, "IPC");
+    const prefix = `can't join IPC of container ${findContainer(root, ipcOf).id}: `;
+    const other = running(ipcOf, prefix);
     if (other.hostConfig?.IpcMode !== "shareable" && other.hostConfig?.IpcMode !== "host") {
-      throw new UsageError("non-shareable IPC (hint: use IpcMode:shareable for the donor container)");
+      throw new UsageError(`${prefix}non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
     }
     out.ipcPath = `/proc/${other.pid}/ns/ipc`;
+    out.shmSource = sharedShmSource(other, containerPaths(root, other.id));
   }
+  if (modes?.ipc === "shareable") out.shmSource = paths.shm;
   return out;
 }
 
@@ -379,7 +386,10 @@ export function launchPlan(req: RunRequest, image: ResolvedImage, id: string, pa
 
 /** A foreground container released from the shim, with its stdio being copied. */
 interface Foreground {
+  /** the container's process: the shim's child, or the process that child forked into a joined PID namespace */
   pid: number;
+  /** the shim's child (its pty master is asked for by it) */
+  launched: number;
   state: ContainerState;
   cgroup: Cgroup;
   spec: Spec;
@@ -394,31 +404,43 @@ function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, cr
   // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
   // Launched now, not saved: the child joins its cgroup itself where it can.
   const { plan: launching, joined } = withCgroupJoin(plan, cgroup.selfJoinFiles(), cgroup.cloneIntoDir());
+  // --pid container:NAME: the child forks into that PID namespace and exits;
+  // the process it forked is the container's, this process's child only as a subreaper.
+  const forks = launching.ops.some((o) => o.op === "PIDNS");
+  if (forks) native.setSubreaper(true);
   const a = req.attach;
   const launched = native.spawnWithPipes(launching, a && (!a.stdout || !a.stderr) ? { splitOutput: true } : {});
-  const pid = launched.pid;
   undo.push(() => closePipes(launched.pipes));
-  undo.push(() => native.abort(pid));
+  undo.push(() => native.abort(launched.pid));
+  let pid = launched.pid;
+  if (forks) {
+    const inner = native.startJoin(launched.pid);
+    if (inner === undefined) {
+      const failed = native.start(launched.pid);
+      throw new LaunchError(failed.ok ? "the container's process did not start" : failed.message, failed.ok ? 125 : failed.code);
+    }
+    pid = inner;
+  }
   // Forward from now on: the child keeps signals blocked until it execs, so
   // one that arrives during setup reaches the command instead of killing tsbox.
   const stopForwarding = req.noSigProxy ? endOnSignals(pid) : forwardSignals(pid);
   undo.push(stopForwarding);
   if (!joined) cgroup.addProcess(pid);
 
-  const started = native.start(pid);
+  const started = native.start(launched.pid);
   if (!started.ok) throw new LaunchError(started.message, started.code);
   const state: ContainerState = { ...created, status: "running", pid, startedAt: new Date().toISOString() };
   writeState(req.root, state);
   recordEvent(req.root, "container", "start", state.id, containerAttributes(state));
   // Last: once copying, the fds are the copier's (undo must not close them).
   const copy = req.flags.tty ? undefined : attachPipes(native, launched.pipes, attachedOutput(req), logTarget(req, state.id));
-  return { pid, state, cgroup, spec, stopForwarding, ...(copy ? { copy } : {}) };
+  return { pid, launched: launched.pid, state, cgroup, spec, stopForwarding, ...(copy ? { copy } : {}) };
 }
 
 /** Waits for the exit, reports an OOM kill, removes the cgroup and settles the state (or removes the container with --rm). */
 async function waitForeground(host: Host, req: RunRequest, fg: Foreground): Promise<number> {
   const native = host.native;
-  const terminal = fg.copy ?? attachTerminal(native, native.ptyMaster(fg.pid), req.flags.interactive, logTarget(req, fg.state.id));
+  const terminal = fg.copy ?? attachTerminal(native, native.ptyMaster(fg.launched), req.flags.interactive, logTarget(req, fg.state.id));
   // No monitor keeps a foreground container: the CLI starts its probes.
   const stopHealth = startHealthChecks(req.root, fg.state);
   const exitCode = await native.wait(fg.pid);
@@ -433,6 +455,7 @@ async function waitForeground(host: Host, req: RunRequest, fg: Foreground): Prom
     process.stderr.write(`tsbox: container ${fg.state.name} was OOMKilled${limit ? ` (memory limit ${formatBytes(limit)})` : ""}\n`);
   }
   await fg.cgroup.destroy();
+  unmountShm(native, containerPaths(req.root, fg.state.id));
   // As Docker: a stopped container holds no address or port; start attaches it again.
   await disconnect(host.network, native, req.root, fg.state.id);
   try {
