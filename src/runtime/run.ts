@@ -5,7 +5,7 @@
 
 import { existsSync, mkdirSync, openSync, statSync, writeFileSync } from "node:fs";
 import { cpus, hostname } from "node:os";
-import { LaunchError, NotFoundError, UsageError } from "../errors.js";
+import { LaunchError, NotFoundError } from "../errors.js";
 import { cgroupSupport, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
 // The image modules `run` needs, not the whole image API (start-up time).
 import { resolveImage, type ResolvedImage } from "../image/images.js";
@@ -17,17 +17,15 @@ import type { LogTarget, OutputFds } from "../native/launcher.js";
 import { log } from "../log.js";
 import { overlayLayers } from "../image/overlay-layers.js";
 import {
-  containerPaths, createContainerDirs, findContainer, newContainerId, removeContainerDir, reserveName, selfOwner,
+  containerPaths, createContainerDirs, newContainerId, removeContainerDir, reserveName, selfOwner,
   readState, settleContainer, writeState, type ContainerPaths, type ContainerState, type LogConfig, type RestartPolicy,
 } from "../state/container-store.js";
 import { crashPoint } from "../state/crash.js";
 import { containerAttributes, recordEvent } from "../state/events.js";
-import { buildSpec, type RunFlags, type SpecContext } from "../oci/specconv.js";
+import { buildSpec, type RunFlags } from "../oci/specconv.js";
 import { currentCapabilities } from "../native/capabilities.js";
 import { hostDevices } from "./host-devices.js";
 import { containerConfig, runHostConfig } from "../oci/container-config.js";
-import { containerOf } from "../oci/namespace-modes.js";
-import { isLive } from "./container-control.js";
 import type { Spec } from "../oci/spec.js";
 import { formatBytes } from "../format.js";
 import { writeJsonAtomic } from "../util/atomic.js";
@@ -50,7 +48,8 @@ import {
 } from "./network.js";
 import { anonymousVolumes, ensureVolumes, removeCreatedVolumes, resolveMounts, type ResolvedMounts } from "./container-mounts.js";
 import { removeAnonymousVolumes } from "../state/volume-store.js";
-import { mountShm, ownsShm, sharedShmSource, unmountShm } from "./shm.js";
+import { mountShm, ownsShm, unmountShm } from "./shm.js";
+import { donorNamespaces } from "./namespace-donors.js";
 
 export interface RunRequest {
   root: string;
@@ -273,7 +272,7 @@ function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths:
     availableCaps: currentCapabilities(),
     ...(req.flags.privileged ? { hostDevices: hostDevices() } : {}),
     mountPoints: mounts.points,
-    ...sharedNamespaces(req.root, req.flags, paths),
+    ...donorNamespaces(req.root, req.flags.namespaceModes ?? { pid: "", ipc: "" }, paths),
   });
   // Compiled (or read from the cache) before anything is created: a bad profile leaves nothing.
   const t0 = process.hrtime.bigint();
@@ -292,37 +291,6 @@ function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths:
   return { spec, mounts, seccompMs, ...(seccomp ? { seccomp } : {}), ...(initPath !== undefined ? { initPath } : {}) };
 }
 
-/**
- * --pid container:NAME, --ipc container:NAME: the running container's
- * namespaces by path (the executor joins them; a PID namespace by a fork into
- * it), with Docker's refusals in its words (unknown, not running, an IPC
- * namespace not made shareable). /dev/shm: --ipc shareable's own tmpfs on the
- * host, and the donor's for a joiner of its IPC namespace (runtime/shm.ts).
- */
-function sharedNamespaces(root: string, flags: RunFlags, paths: ContainerPaths): Pick<SpecContext, "pidPath" | "ipcPath" | "shmSource"> {
-  const modes = flags.namespaceModes;
-  const running = (ref: string, prefix: string): ContainerState & { pid: number } => {
-    const other = findContainer(root, ref);
-    if (!isLive(other) || other.pid === undefined) throw new UsageError(`${prefix}container ${other.id} is not running`);
-    return { ...other, pid: other.pid };
-  };
-  const pidOf = modes && containerOf(modes.pid);
-  const ipcOf = modes && containerOf(modes.ipc);
-  const out: Pick<SpecContext, "pidPath" | "ipcPath" | "shmSource"> = {};
-  if (pidOf !== undefined) out.pidPath = `/proc/${running(pidOf, "").pid}/ns/pid`;
-  if (ipcOf !== undefined) {
-    const prefix = `can't join IPC of container ${findContainer(root, ipcOf).id}: `;
-    const other = running(ipcOf, prefix);
-    if (other.hostConfig?.IpcMode !== "shareable" && other.hostConfig?.IpcMode !== "host") {
-      throw new UsageError(`${prefix}non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
-    }
-    out.ipcPath = `/proc/${other.pid}/ns/ipc`;
-    out.shmSource = sharedShmSource(other, containerPaths(root, other.id));
-  }
-  if (modes?.ipc === "shareable") out.shmSource = paths.shm;
-  return out;
-}
-
 /** The files tsbox writes for the container's /etc and bind-mounts in. */
 function etcFiles(paths: ContainerPaths): { hostname: string; hosts: string; resolvConf: string } {
   return { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf };
@@ -335,6 +303,8 @@ function createContainer(req: RunRequest, image: ResolvedImage, id: string, path
   const name = reserveName(req.root, id, req.name);
   undo.push(() => removeContainerDir(req.root, { id, name }));
   createContainerDirs(paths);
+  // --ipc shareable: its /dev/shm's mount point (a bind source of its plan), mounted at each launch.
+  if (req.flags.namespaceModes?.ipc === "shareable") mkdirSync(paths.shm, { mode: 0o700 });
   writeFileSync(paths.hostname, `${spec.hostname}\n`);
   writeContainerNetworkFiles(req.root, net, paths);
   writeJsonAtomic(paths.config, spec, false);

@@ -1,0 +1,73 @@
+// `--pid container:NAME` and `--ipc container:NAME`: the running container's
+// namespaces by path (the executor joins them; a PID namespace by a fork into
+// it), and /dev/shm's host directory (runtime/shm.ts: --ipc shareable's own
+// tmpfs, the donor's for a joiner of its IPC namespace), with Docker's
+// refusals in its words. Resolved at each launch, as Docker resolves them at
+// each start: a `start` after the donor was restarted joins its namespaces of
+// now, the paths in config.json and the launch plan swapped for the new ones.
+
+import { readFileSync, writeFileSync } from "node:fs";
+import { UsageError } from "../errors.js";
+import { containerOf } from "../oci/namespace-modes.js";
+import type { SpecContext } from "../oci/specconv.js";
+import { containerPaths, findContainer, readSpec, type ContainerPaths, type ContainerState } from "../state/container-store.js";
+import { writeJsonAtomic } from "../util/atomic.js";
+import { isLive } from "./container-control.js";
+import { sharedShmSource } from "./shm.js";
+
+export type DonorPaths = Pick<SpecContext, "pidPath" | "ipcPath" | "shmSource">;
+
+/** What --pid and --ipc (as given, or as recorded: "private" is the default) take from their donors. */
+export function donorNamespaces(root: string, modes: { pid: string; ipc: string }, paths: ContainerPaths): DonorPaths {
+  const running = (ref: string, prefix: string): ContainerState & { pid: number } => {
+    const other = findContainer(root, ref);
+    if (!isLive(other) || other.pid === undefined) throw new UsageError(`${prefix}container ${other.id} is not running`);
+    return { ...other, pid: other.pid };
+  };
+  const pidOf = containerOf(modes.pid);
+  const ipcOf = containerOf(modes.ipc);
+  const out: DonorPaths = {};
+  if (pidOf !== undefined) out.pidPath = `/proc/${running(pidOf, "").pid}/ns/pid`;
+  if (ipcOf !== undefined) {
+    const prefix = `can't join IPC of container ${findContainer(root, ipcOf).id}: `;
+    const other = running(ipcOf, prefix);
+    if (other.hostConfig?.IpcMode !== "shareable" && other.hostConfig?.IpcMode !== "host") {
+      throw new UsageError(`${prefix}non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+    }
+    out.ipcPath = `/proc/${other.pid}/ns/ipc`;
+    out.shmSource = sharedShmSource(other, containerPaths(root, other.id));
+  }
+  if (modes.ipc === "shareable") out.shmSource = paths.shm;
+  return out;
+}
+
+/**
+ * Before a container joining another's namespaces is launched again: its
+ * donors looked up anew (Docker's errors when one no longer runs), and the
+ * paths its spec and plan name replaced where they changed.
+ */
+export function refreshDonorNamespaces(root: string, state: ContainerState, paths: ContainerPaths): void {
+  const modes = { pid: state.hostConfig?.PidMode ?? "", ipc: state.hostConfig?.IpcMode ?? "" };
+  if (containerOf(modes.pid) === undefined && containerOf(modes.ipc) === undefined) return;
+  const now = donorNamespaces(root, modes, paths);
+  const spec = readSpec(root, state.id);
+  if (!spec) return;
+  const swaps = new Map<string, string>();
+  for (const ns of spec.linux.namespaces) {
+    const path = ns.type === "pid" ? now.pidPath : ns.type === "ipc" ? now.ipcPath : undefined;
+    if (path !== undefined && ns.path !== undefined && ns.path !== path) {
+      swaps.set(ns.path, path);
+      ns.path = path;
+    }
+  }
+  const shm = spec.mounts.find((m) => m.destination === "/dev/shm" && m.type === "bind");
+  if (shm?.source !== undefined && now.shmSource !== undefined && shm.source !== now.shmSource) {
+    swaps.set(shm.source, now.shmSource);
+    shm.source = now.shmSource;
+  }
+  if (swaps.size === 0) return;
+  writeJsonAtomic(paths.config, spec, false);
+  // The plan's strings (NUL-separated): the namespace and bind-source paths are whole ones.
+  const plan = readFileSync(paths.plan, "utf8").split("\0").map((s) => swaps.get(s) ?? s).join("\0");
+  writeFileSync(paths.plan, plan, { mode: 0o600 });
+}
