@@ -2,7 +2,8 @@
 // or a detached container's monitor) died is found by the next tsbox command.
 // Its processes were killed by the parent-death signal and its mounts lived
 // only in its own mount namespace, so what remains is the cgroup (emptied and
-// removed here) and the directory.
+// removed here), the host tmpfs of a shareable /dev/shm (unmounted here) and
+// the directory.
 
 import { detectHierarchy, openCgroup, type Hierarchy } from "../cgroupfs/index.js";
 import { setTimeout as sleep } from "node:timers/promises";
