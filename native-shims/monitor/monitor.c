@@ -618,6 +618,12 @@ int main(int argc, char **argv) {
     delay = next;
     if (stop_requested()) break;  // a stop during the back-off wins
     restart_count++;
+    // Reread: the decider may have pointed it at a donor's namespaces of now (--pid/--ipc container:X).
+    plan_n = 0;
+    if (load_plan() < 0) {
+      code = 125;
+      break;
+    }
     if (launch(msg, sizeof msg)) {  // a failed relaunch ends the container as that failure
       code = atoi(msg) ? atoi(msg) : 125;
       break;

@@ -10,9 +10,10 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { containerOf } from "../oci/namespace-modes.js";
 import type { SpecContext } from "../oci/specconv.js";
-import { containerPaths, findContainer, readSpec, type ContainerPaths, type ContainerState } from "../state/container-store.js";
+import {
+  containerPaths, findContainer, ownerAlive, readSpec, type ContainerPaths, type ContainerState,
+} from "../state/container-store.js";
 import { writeJsonAtomic } from "../util/atomic.js";
-import { isLive } from "./container-control.js";
 import { sharedShmSource } from "./shm.js";
 
 export type DonorPaths = Pick<SpecContext, "pidPath" | "ipcPath" | "shmSource">;
@@ -21,7 +22,9 @@ export type DonorPaths = Pick<SpecContext, "pidPath" | "ipcPath" | "shmSource">;
 export function donorNamespaces(root: string, modes: { pid: string; ipc: string }, paths: ContainerPaths): DonorPaths {
   const running = (ref: string, prefix: string): ContainerState & { pid: number } => {
     const other = findContainer(root, ref);
-    if (!isLive(other) || other.pid === undefined) throw new UsageError(`${prefix}container ${other.id} is not running`);
+    // container-control's isLive, without its imports (the restart decider's bundle stays small).
+    const live = (other.status === "running" || other.status === "restarting") && ownerAlive(other.owner);
+    if (!live || other.pid === undefined) throw new UsageError(`${prefix}container ${other.id} is not running`);
     return { ...other, pid: other.pid };
   };
   const pidOf = containerOf(modes.pid);
