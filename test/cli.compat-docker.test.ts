@@ -257,7 +257,13 @@ describe.skipIf(!dockerOk)("tsbox and docker side by side", () => {
       { args: ["run", "--rm", "--ipc", `container:${stopped}`, IMG, "true"], compare: [{ err: new RegExp(`can't join IPC of container [0-9a-f]{64}: ${notRunning.source}`) }] },
       { args: ["run", "--rm", "--ipc", `container:${priv}`, IMG, "true"], compare: [{ err: /can't join IPC of container [0-9a-f]{64}: non-shareable IPC \(hint: use IpcMode:shareable for the donor container\)/ }] },
       { args: ["run", "--rm", "--pid", `container:${name("ns-nosuch")}`, IMG, "true"], compare: [{ err: /No such container: compat-ns-nosuch-/ }] },
-      { args: ["rm", "-f", donor, joiner, priv, stopped], compare: ["out"] },
+      // create checks only that the donor exists; start, that it runs (and is shareable).
+      { args: ["create", "--name", name("ns-later"), "--pid", `container:${stopped}`, IMG, "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"], compare: ["code"] },
+      { args: ["start", name("ns-later")], compare: [{ err: notRunning }] },
+      { args: ["create", "--name", name("ns-priv-later"), "--ipc", `container:${priv}`, IMG, "true"], compare: ["code"] },
+      { args: ["start", name("ns-priv-later")], compare: [{ err: /can't join IPC of container [0-9a-f]{64}: non-shareable IPC/ }] },
+      { args: ["create", "--pid", `container:${name("ns-nosuch")}`, IMG, "true"], compare: [{ err: /No such container: compat-ns-nosuch-/ }] },
+      { args: ["rm", "-f", donor, joiner, priv, stopped, name("ns-later"), name("ns-priv-later")], compare: ["out"] },
     ]);
   }, 120_000);
 

@@ -18,27 +18,46 @@ import { sharedShmSource } from "./shm.js";
 
 export type DonorPaths = Pick<SpecContext, "pidPath" | "ipcPath" | "shmSource">;
 
-/** What --pid and --ipc (as given, or as recorded: "private" is the default) take from their donors. */
-export function donorNamespaces(root: string, modes: { pid: string; ipc: string }, paths: ContainerPaths): DonorPaths {
-  const running = (ref: string, prefix: string): ContainerState & { pid: number } => {
-    const other = findContainer(root, ref);
+/**
+ * The path a created container's spec names for a donor that does not run
+ * yet (`create`, as Docker's, checks only that it exists): `start` replaces
+ * it. There is no process 0 in /proc: a launch that used it would fail.
+ */
+const notYet = (type: "pid" | "ipc"): string => `/proc/0/ns/${type}`;
+
+/**
+ * What --pid and --ipc (as given, or as recorded: "private" is the default)
+ * take from their donors. `launching` false (create): an unknown donor is
+ * still refused, one that does not run (or is not shareable) only at start.
+ */
+export function donorNamespaces(root: string, modes: { pid: string; ipc: string }, paths: ContainerPaths,
+  launching = true): DonorPaths {
+  const running = (other: ContainerState, prefix: string): number | undefined => {
     // container-control's isLive, without its imports (the restart decider's bundle stays small).
     const live = (other.status === "running" || other.status === "restarting") && ownerAlive(other.owner);
-    if (!live || other.pid === undefined) throw new UsageError(`${prefix}container ${other.id} is not running`);
-    return { ...other, pid: other.pid };
+    if (live && other.pid !== undefined) return other.pid;
+    if (launching) throw new UsageError(`${prefix}container ${other.id} is not running`);
+    return undefined;
   };
   const pidOf = containerOf(modes.pid);
   const ipcOf = containerOf(modes.ipc);
   const out: DonorPaths = {};
-  if (pidOf !== undefined) out.pidPath = `/proc/${running(pidOf, "").pid}/ns/pid`;
   if (ipcOf !== undefined) {
-    const prefix = `can't join IPC of container ${findContainer(root, ipcOf).id}: `;
-    const other = running(ipcOf, prefix);
-    if (other.hostConfig?.IpcMode !== "shareable" && other.hostConfig?.IpcMode !== "host") {
+    const other = findContainer(root, ipcOf);
+    const prefix = `can't join IPC of container ${other.id}: `;
+    const pid = running(other, prefix);
+    const shareable = other.hostConfig?.IpcMode === "shareable" || other.hostConfig?.IpcMode === "host";
+    if (launching && !shareable) {
       throw new UsageError(`${prefix}non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
     }
-    out.ipcPath = `/proc/${other.pid}/ns/ipc`;
-    out.shmSource = sharedShmSource(other, containerPaths(root, other.id));
+    out.ipcPath = pid === undefined ? notYet("ipc") : `/proc/${pid}/ns/ipc`;
+    // (A created joiner of a private donor keeps a tmpfs of its own: its start is refused anyway.)
+    if (shareable) out.shmSource = sharedShmSource(other, containerPaths(root, other.id));
+  }
+  // After the IPC donor's checks, as Docker's start (setupIpcDirs) makes them first.
+  if (pidOf !== undefined) {
+    const pid = running(findContainer(root, pidOf), "");
+    out.pidPath = pid === undefined ? notYet("pid") : `/proc/${pid}/ns/pid`;
   }
   if (modes.ipc === "shareable") out.shmSource = paths.shm;
   return out;

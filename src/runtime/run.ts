@@ -155,15 +155,19 @@ export interface PreparedContainer {
   state: ContainerState;
 }
 
-/** The container made from the image and the request, its removal pushed on `undo`. */
-export function prepareContainer(req: RunRequest, image: ResolvedImage, host: Host, undo: Undo): PreparedContainer {
+/**
+ * The container made from the image and the request, its removal pushed on
+ * `undo`. `launching` false (create): a --pid/--ipc donor need not run yet, as
+ * Docker checks it at start (namespace-donors.ts).
+ */
+export function prepareContainer(req: RunRequest, image: ResolvedImage, host: Host, undo: Undo, launching = true): PreparedContainer {
   const hierarchy = host.cgroups.hierarchy();
   const id = newContainerId();
   const paths = containerPaths(req.root, id);
   const enforced = deviceRulesEnforced(hierarchy, host.native);
   const net = resolveNetworkConfig(req.root, networkFlags(req), image.config.config.ExposedPorts);
   const healthcheck = containerHealthcheck(image.config.config.Healthcheck, req.health ?? NO_HEALTH_FLAGS);
-  const made = containerSpec(req, image, id, paths, hierarchy, enforced, host.cgroups, net);
+  const made = containerSpec(req, image, id, paths, hierarchy, enforced, host.cgroups, net, launching);
   const state = createContainer(req, image, id, paths, made, net, undo, healthcheck);
   return { id, paths, hierarchy, enforced, net, made, state };
 }
@@ -249,7 +253,7 @@ export interface ContainerSpec {
 }
 
 function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, hierarchy: Hierarchy,
-  enforced: boolean, cgroups: CgroupHost, net: ContainerNetworkConfig): ContainerSpec {
+  enforced: boolean, cgroups: CgroupHost, net: ContainerNetworkConfig, launching: boolean): ContainerSpec {
   // Before anything is created: a missing tini is a one-line error.
   const initPath = req.flags.init ? findInit(process.env) : undefined;
   const warnings: string[] = [];
@@ -272,7 +276,7 @@ function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths:
     availableCaps: currentCapabilities(),
     ...(req.flags.privileged ? { hostDevices: hostDevices() } : {}),
     mountPoints: mounts.points,
-    ...donorNamespaces(req.root, req.flags.namespaceModes ?? { pid: "", ipc: "" }, paths),
+    ...donorNamespaces(req.root, req.flags.namespaceModes ?? { pid: "", ipc: "" }, paths, launching),
   });
   // Compiled (or read from the cache) before anything is created: a bad profile leaves nothing.
   const t0 = process.hrtime.bigint();
