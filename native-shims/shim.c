@@ -114,6 +114,8 @@ struct slot {
   int sync_w, err_r, ctl, pty, join_w, pause_w, io[3];
   int ack_w;           // SECCOMPAGENT: the gate the child waits on once it reported its listener
   pid_t inner;         // JOIN/PIDNS: the process that carries the plan on (its host pid)
+  int pidns;           // PIDNS: the child exits once it has forked `inner`, and tsbox_start_join reaps it
+  int reaped;          // ...and has: `pid` may be another process's now, `inner` is the one to kill
   char *agent, *agent_msg;  // SECCOMPAGENT: the agent's socket and its message (\x01: the pid)
 };
 static struct slot slots[256];
@@ -756,8 +758,9 @@ static _Noreturn void exec_sealed(const struct op *o) {
 // Docker's --pid container:X): setns only moves this process's children, so
 // it forks into the namespace; that child is the container's process. This
 // process reports its pid (as JOIN does) and exits: the child is the engine's
-// to reap, and waits at the join gate until the launcher placed it in the
-// container's cgroup (EOF there: the launcher died, `_exit(125)`).
+// to reap (tsbox_start_join reaps this process first), and waits at the join
+// gate until the launcher placed it in the container's cgroup (EOF there: the
+// launcher died, `_exit(125)`).
 // An empty path: a new PID namespace (unshare), for a plan that joined a user
 // namespace by path and so could not create the others with clone.
 static void op_pidns(const struct op *o) {
@@ -783,6 +786,10 @@ static void op_pidns(const struct op *o) {
   if (r != 1) _exit(125);
   close(g.join_r);
   g.join_r = -1;
+  // Its parent is gone (reaped by tsbox_start_join before the gate opened):
+  // it dies with the launcher it was reparented to, as a container's first
+  // process does (child_main). FIFOWAIT clears it again for tsbox-runc.
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 }
 
 // FIFOWAIT (`tsbox-runc create`): the container is set up; its process waits
@@ -1560,6 +1567,7 @@ static void drop_slot(struct slot *s) {
   free(s->agent_msg);
   s->agent = s->agent_msg = NULL;
   s->inner = 0;
+  s->pidns = s->reaped = 0;
   s->pid = 0;
 }
 
@@ -1654,12 +1662,13 @@ static int spawn(int n, char **plan, int piped) {
   if (rc < 0) return rc;
   // The gates after the first: JOIN's and PIDNS's (the forked process waits to
   // be placed in its cgroup), PAUSE's (the launcher's hooks).
-  int has_pty = 0, has_join = 0, has_pause = 0;
+  int has_pty = 0, has_join = 0, has_pause = 0, has_pidns = 0;
   const struct op *agent = NULL, *into = NULL;
   for (size_t i = 0; i < nops; i++) {
     if (ops[i].k == CLONEINTO) into = &ops[i];
     has_pty |= ops[i].k == PTY;
     has_join |= ops[i].k == JOIN || ops[i].k == PIDNS;
+    has_pidns |= ops[i].k == PIDNS;
     has_pause |= ops[i].k == PAUSE;
     if (ops[i].k == SECCOMPAGENT) agent = &ops[i];
   }
@@ -1774,7 +1783,7 @@ out:
     drop_slot(stale);
   }
   *slot = (struct slot){pid, sp[1], ep[0], cp[0], -1, jp[1], pp[1], {parent_io[0], parent_io[1], parent_io[2]},
-                        ap[1], 0, agent_path, agent_msg};
+                        ap[1], 0, has_pidns, 0, agent_path, agent_msg};
   return pid;
 }
 
@@ -1825,6 +1834,16 @@ static void gate(int *fd) {
   *fd = -1;
 }
 
+// A launch that ends here: its child reaped (unless tsbox_start_join did), and
+// PIDNS's forked process too where it became this process's child (a
+// subreaper's); elsewhere that one is init's, or the engine shim's, to reap.
+static void reap_failed(struct slot *s) {
+  int st;
+  if (!s->reaped) while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR) {}
+  if (s->pidns && s->inner > 0) while (waitpid(s->inner, &st, 0) < 0 && errno == EINTR) {}
+  drop_slot(s);
+}
+
 EXPORT int tsbox_start_join(int pid) {
   struct slot *s = find_slot(pid);
   if (!s || s->join_w < 0 || s->sync_w < 0) return -ESRCH;
@@ -1832,7 +1851,19 @@ EXPORT int tsbox_start_join(int pid) {
   struct report rp;
   memset(&rp, 0, sizeof rp);
   size_t got = read_full(s->err_r, (char *)&rp, offsetof(struct report, detail));
-  if (got == offsetof(struct report, detail) && rp.op == REPORT_JOINED && rp.code > 0) return s->inner = rp.code;
+  if (got == offsetof(struct report, detail) && rp.op == REPORT_JOINED && rp.code > 0) {
+    s->inner = rp.code;
+    // PIDNS: the child `_exit(0)`s right after this report. Reaped now, before
+    // the join gate opens: the forked process is then already reparented (to
+    // the nearest subreaper, the launcher where it is one) when it sets its
+    // parent-death signal, and nothing may kill `pid` any more (it can be reused).
+    if (s->pidns) {
+      int st;
+      while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR) {}
+      s->reaped = 1;
+    }
+    return s->inner;
+  }
   pending = rp;
   pending_got = got;
   pending_pid = pid;
@@ -1922,11 +1953,9 @@ EXPORT const char *tsbox_start(int pid) {
   while (got == offsetof(struct report, detail) && rp.op == REPORT_SECCOMP) {
     if (!s->agent || s->ack_w < 0 || seccomp_handover(s, rp.code) < 0) {
       if (!s->agent || s->ack_w < 0) snprintf(start_result, sizeof start_result, "125\tseccomp: a listener without an agent");
-      int st;
-      kill(pid, SIGKILL);
+      if (!s->reaped) kill(pid, SIGKILL);
       if (s->inner > 0) kill(s->inner, SIGKILL);
-      while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-      drop_slot(s);
+      reap_failed(s);
       return start_result;
     }
     memset(&rp, 0, sizeof rp);
@@ -1960,18 +1989,16 @@ EXPORT const char *tsbox_start(int pid) {
   }
   snprintf(start_result, sizeof start_result, "%d\t%s%s%s", rp.code, rp.detail, rp.err ? ": " : "",
            rp.err ? strerror(rp.err) : "");
-  int st;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-  drop_slot(s);
+  reap_failed(s);
   return start_result;
 }
 
 EXPORT int tsbox_abort(int pid) {
   struct slot *s = find_slot(pid);
   if (!s) return -ESRCH;
-  int rc = kill(pid, SIGKILL) < 0 ? -errno : 0, st;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-  drop_slot(s);
+  // PIDNS's child is gone already: the process it forked is the one to stop.
+  int rc = kill(s->reaped ? s->inner : pid, SIGKILL) < 0 ? -errno : 0;
+  reap_failed(s);
   return rc;
 }
 
@@ -2030,6 +2057,12 @@ EXPORT int tsbox_set_subreaper(int on) {
 // (tsbox-runc delete); detached, never through a symlink.
 EXPORT int tsbox_unmount(const char *path) {
   return umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+// `--ipc shareable`'s /dev/shm on the host (moby's setupIpcDirs): a tmpfs
+// named shm, nosuid nodev noexec, with `data` (mode=1777,size=N) as options.
+EXPORT int tsbox_mount_shm(const char *path, const char *data) {
+  return mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, data) < 0 ? -errno : 0;
 }
 
 // A second pin of a pinned network namespace (a warm namespace handed to a

@@ -236,6 +236,38 @@ describe.skipIf(!dockerOk)("tsbox and docker side by side", () => {
     ]);
   }, 120_000);
 
+  it("namespaces shared with another container: --pid container:, --ipc shareable and container:", () => {
+    const none = ["--network", "none"];
+    const [donor, joiner, priv, stopped] = [name("ns-donor"), name("ns-joiner"), name("ns-priv"), name("ns-stopped")];
+    const notRunning = /container [0-9a-f]{64} is not running/;
+    sideBySide([
+      { args: ["run", "-d", ...none, "--name", donor, "--ipc", "shareable", "--shm-size", "10m", IMG, "sleep", "1000"], compare: ["code"] },
+      { args: ["run", "-d", ...none, "--name", priv, IMG, "sleep", "1000"], compare: ["code"] },
+      { args: ["create", "--name", stopped, "--ipc", "shareable", IMG, "true"], compare: ["code"] },
+      { args: ["exec", donor, "sh", "-c", "echo from-donor > /dev/shm/f"], compare: ["out"] },
+      {
+        args: ["run", "--rm", ...none, "--pid", `container:${donor}`, "--ipc", `container:${donor}`, IMG, "sh", "-c",
+          "tr '\\0' ' ' < /proc/1/cmdline; echo; cat /dev/shm/f; df -k /dev/shm | tail -1; ps -o comm | grep -c sleep"],
+        compare: ["out"],
+      },
+      { args: ["run", "-d", ...none, "--name", joiner, "--pid", `container:${donor}`, IMG, "sleep", "2000"], compare: ["code"] },
+      { args: ["exec", joiner, "sh", "-c", "ps -o args | grep -c '^sleep'"], compare: ["out"] },
+      { args: ["kill", donor], compare: ["out"] },
+      { args: ["wait", joiner], compare: ["out"], note: "killed with the donor's PID namespace" },
+      { args: ["run", "--rm", "--pid", `container:${stopped}`, IMG, "true"], compare: [{ err: notRunning }] },
+      { args: ["run", "--rm", "--ipc", `container:${stopped}`, IMG, "true"], compare: [{ err: new RegExp(`can't join IPC of container [0-9a-f]{64}: ${notRunning.source}`) }] },
+      { args: ["run", "--rm", "--ipc", `container:${priv}`, IMG, "true"], compare: [{ err: /can't join IPC of container [0-9a-f]{64}: non-shareable IPC \(hint: use IpcMode:shareable for the donor container\)/ }] },
+      { args: ["run", "--rm", "--pid", `container:${name("ns-nosuch")}`, IMG, "true"], compare: [{ err: /No such container: compat-ns-nosuch-/ }] },
+      // create checks only that the donor exists; start, that it runs (and is shareable).
+      { args: ["create", "--name", name("ns-later"), "--pid", `container:${stopped}`, IMG, "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"], compare: ["code"] },
+      { args: ["start", name("ns-later")], compare: [{ err: notRunning }] },
+      { args: ["create", "--name", name("ns-priv-later"), "--ipc", `container:${priv}`, IMG, "true"], compare: ["code"] },
+      { args: ["start", name("ns-priv-later")], compare: [{ err: /can't join IPC of container [0-9a-f]{64}: non-shareable IPC/ }] },
+      { args: ["create", "--pid", `container:${name("ns-nosuch")}`, IMG, "true"], compare: [{ err: /No such container: compat-ns-nosuch-/ }] },
+      { args: ["rm", "-f", donor, joiner, priv, stopped, name("ns-later"), name("ns-priv-later")], compare: ["out"] },
+    ]);
+  }, 120_000);
+
   it("images: list, tag, history, inspect, save and load, rmi", () => {
     const archive = path.join(host, "saved.tar");
     sideBySide([

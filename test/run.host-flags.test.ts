@@ -85,7 +85,10 @@ describe("the flags' effect in the container", () => {
       expect(theirs).toMatch(/^ipc:/);
       expect(sh(["--ipc", "container:donor"], "readlink /proc/self/ns/ipc").stdout).toBe(theirs);
       const refused = sh(["--ipc", "container:priv"], "true");
-      expect(refused).toMatchObject({ code: 125, stderr: "tsbox: non-shareable IPC (hint: use IpcMode:shareable for the donor container)\n" });
+      const priv = tsbox(root, ["inspect", "-f", "{{.Id}}", "priv"]).stdout.trim();
+      expect(refused).toMatchObject({
+        code: 125, stderr: `tsbox: can't join IPC of container ${priv}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)\n`,
+      });
     } finally {
       tsbox(root, ["rm", "-f", "donor", "priv"]);
     }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -30,6 +31,7 @@
 
 // From shim.c (same executable).
 int tsbox_spawn(int n, char **plan);
+int tsbox_start_join(int pid);
 const char *tsbox_last_error(void);
 const char *tsbox_start(int pid);
 int tsbox_abort(int pid);
@@ -47,6 +49,7 @@ static const char *dir;
 static const char *cgroups[MAX_CGROUPS];
 static int ncgroups;
 static const char *oom_file;
+static const char *shm_dir;  // --shm: the host tmpfs of the container's /dev/shm (--ipc shareable), unmounted at the end
 #define PROTOCOL 1  // src/native/monitor-protocol.ts MONITOR_PROTOCOL
 static char *decide_argv[64];  // the restart decider's argv (NULL-terminated), or none: never restart
 static long long log_max_size;
@@ -182,12 +185,23 @@ static int launch(char *msg, size_t msgn) {
     if (!tty) { close(out[0]); close(err[0]); }
     return 125;
   }
+  // A PID namespace joined by path (--pid container:X): the shim's child forks
+  // into it and exits; the forked process is the container's (this monitor's
+  // child, as a subreaper), placed in the cgroup before it goes on.
+  int inner = tsbox_start_join(pid);
+  if (inner == -1) {
+    const char *r = tsbox_start(pid);
+    snprintf(msg, msgn, "%s", *r ? r : "125\tlaunch: the container's process did not start");
+    if (!tty) { close(out[0]); close(err[0]); }
+    return atoi(msg) ? atoi(msg) : 125;
+  }
+  pid_t target = inner > 0 ? inner : pid;
   for (int i = 0; i < ncgroups; i++) {
     char p[4200];
     snprintf(p, sizeof p, "%s/cgroup.procs", cgroups[i]);
     int fd = open(p, O_WRONLY | O_CLOEXEC), e = 0;
     char num[24];
-    int len = snprintf(num, sizeof num, "%d", pid);
+    int len = snprintf(num, sizeof num, "%d", (int)target);
     if (fd < 0 || write(fd, num, (size_t)len) != len) e = errno;
     if (fd >= 0) close(fd);
     if (e) {
@@ -203,7 +217,7 @@ static int launch(char *msg, size_t msgn) {
     if (!tty) { close(out[0]); close(err[0]); }
     return atoi(r) ? atoi(r) : 125;
   }
-  child = pid;
+  child = target;
   if (tty) {
     streams[0].fd = tsbox_pty_master(pid);
     streams[1].fd = -1;
@@ -366,6 +380,35 @@ static int supervise(int sfd) {
   return status;
 }
 
+// SIGKILL to every process in a cgroup directory: cgroup.kill (v2, 5.14+), else each one in cgroup.procs.
+static void kill_cgroup(const char *cg) {
+  char p[4200], buf[4096];
+  snprintf(p, sizeof p, "%s/cgroup.kill", cg);
+  int fd = open(p, O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    int ok = write(fd, "1", 1) == 1;
+    close(fd);
+    if (ok) return;
+  }
+  snprintf(p, sizeof p, "%s/cgroup.procs", cg);
+  if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0) return;
+  ssize_t r;
+  size_t have = 0;
+  while ((r = read(fd, buf + have, sizeof buf - 1 - have)) > 0) {
+    have += (size_t)r;
+    buf[have] = 0;
+    char *line = buf, *nl;
+    while ((nl = strchr(line, '\n'))) {
+      *nl = 0;
+      if (atoi(line) > 0) kill(atoi(line), SIGKILL);
+      line = nl + 1;
+    }
+    have = strlen(line);
+    memmove(buf, line, have);
+  }
+  close(fd);
+}
+
 static int stop_requested(void) {
   char p[4200];
   path_in_dir(p, sizeof p, "stop");
@@ -422,6 +465,7 @@ static int parse_args(int argc, char **argv) {
     i++;
     if (!strcmp(a, "--cgroup") && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = v;
     else if (!strcmp(a, "--oom-file")) oom_file = v;
+    else if (!strcmp(a, "--shm")) shm_dir = v;
     else if (!strcmp(a, "--log-max-size")) log_max_size = atoll(v);
     else if (!strcmp(a, "--log-max-file")) log_max_file = atol(v) > 0 ? atol(v) : 1;
     else return -1;
@@ -519,6 +563,9 @@ int main(int argc, char **argv) {
   dup2(null, 2);
   if (null > 2) close(null);
   prctl(PR_SET_NAME, "tsbox-monitor", 0, 0, 0);
+  // The process a PIDNS plan forks into a joined PID namespace is orphaned by
+  // the shim's child: it must become this monitor's, to be waited for.
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
   // Every signal but SIGKILL/SIGSTOP is a no-op for the monitor; SIGCHLD comes through a signalfd.
   sigset_t all;
@@ -571,6 +618,12 @@ int main(int argc, char **argv) {
     delay = next;
     if (stop_requested()) break;  // a stop during the back-off wins
     restart_count++;
+    // Reread: the decider may have pointed it at a donor's namespaces of now (--pid/--ipc container:X).
+    plan_n = 0;
+    if (load_plan() < 0) {
+      code = 125;
+      break;
+    }
     if (launch(msg, sizeof msg)) {  // a failed relaunch ends the container as that failure
       code = atoi(msg) ? atoi(msg) : 125;
       break;
@@ -578,9 +631,16 @@ int main(int argc, char **argv) {
     write_status("running", 0, 0);
   }
   child = 0;
-  // The cgroup's processes are gone with PID 1 of the container's namespace.
+  // The cgroup's processes are gone with PID 1 of the container's namespace;
+  // not so in a PID namespace it shares (--pid container:X, host), where what
+  // the command left running (reparented to that namespace's init) is killed.
   for (int i = 0; i < ncgroups; i++)
-    for (int tries = 0; tries < 50 && rmdir(cgroups[i]) < 0 && errno == EBUSY; tries++) sleep_ms(20);
+    for (int tries = 0; tries < 50 && rmdir(cgroups[i]) < 0 && errno == EBUSY; tries++) {
+      if (tries == 0) kill_cgroup(cgroups[i]);
+      sleep_ms(20);
+    }
+  // Docker unmounts a shareable /dev/shm when the container stops; joiners keep their binds of it.
+  if (shm_dir) umount2(shm_dir, MNT_DETACH | UMOUNT_NOFOLLOW);
   write_status("exited", code, oom);
   json_log_close(&clog);
   if (hold_output && listen_fd >= 0) {

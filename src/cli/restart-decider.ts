@@ -13,7 +13,8 @@
 import { readFileSync } from "node:fs";
 import { checkExitReport, encodeDecision, type ExitReport } from "../native/monitor-protocol.js";
 import { checkRestartPolicy, decideRestart } from "../runtime/restart-policy.js";
-import { readState, type ContainerState, type RestartPolicy } from "../state/container-store.js";
+import { containerPaths, readState, type ContainerState, type RestartPolicy } from "../state/container-store.js";
+import { refreshDonorNamespaces } from "../runtime/namespace-donors.js";
 import { containerAttributes, recordEvent } from "../state/events.js";
 import { parseChecked } from "../util/shape.js";
 
@@ -38,7 +39,17 @@ try {
   const exit = parseChecked(readFileSync(0, "utf8"), checkExitReport);
   const state = recorded(root, id);
   if (root !== undefined && state) recordExit(root, state, exit);
-  const decision = decideRestart(state?.restartPolicy ?? launched, exit);
+  let decision = decideRestart(state?.restartPolicy ?? launched, exit);
+  // --pid/--ipc container:X: launched again in the donor's namespaces of now
+  // (the monitor rereads the plan); a donor that no longer runs ends it, as Docker's start fails.
+  if (decision.restart && root !== undefined && state) {
+    try {
+      refreshDonorNamespaces(root, state, containerPaths(root, state.id));
+    } catch (e) {
+      process.stderr.write(`restart-decider: ${(e as Error).message}\n`);
+      decision = { v: decision.v, restart: false };
+    }
+  }
   // Docker's restart manager starts it again: a `start` (recorded when decided, before the back-off).
   if (decision.restart && root !== undefined && state) recordEvent(root, "container", "start", state.id, containerAttributes(state));
   process.stdout.write(encodeDecision(decision));

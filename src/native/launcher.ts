@@ -41,6 +41,8 @@ export interface NativeLauncher {
   attachDeviceFilter(cgroupDir: string, program: Buffer): void;
   /** Detaches a mount (a container without a mount namespace made it in the host's). */
   unmount(path: string): void;
+  /** A tmpfs for /dev/shm on path (`--ipc shareable`: mounted on the host, bound into the container and its joiners). */
+  mountShm(path: string, options: string): void;
   /** A new network namespace with `lo` up, bind-mounted on path (an existing empty file). */
   pinNetns(path: string): void;
   /** A second pin of the network namespace pinned at `from`, on `to` (an existing empty file). */
@@ -70,6 +72,7 @@ export const shimLauncher: NativeLauncher = {
   setWinsize: shim.setWinsize,
   attachDeviceFilter: shim.attachDeviceFilter,
   unmount: shim.unmount,
+  mountShm: shim.mountShm,
   pinNetns: shim.pinNetns,
   bindNetns: shim.bindNetns,
   mkfifo: shim.mkfifo,

@@ -205,6 +205,11 @@ export function unmount(path: string): void {
   check(callInt("tsbox_unmount", [DataType.String], [path]), "umount", path);
 }
 
+/** A tmpfs named shm (nosuid, nodev, noexec) on path, with these options: a shareable /dev/shm on the host. */
+export function mountShm(path: string, options: string): void {
+  check(callInt("tsbox_mount_shm", [DataType.String, DataType.String], [path, options]), "mount shm", path);
+}
+
 /**
  * A new network namespace, bind-mounted on `path` (an existing empty file):
  * cloned by the shim (no JavaScript runs in it), `lo` up, kept by the mount.

@@ -16,15 +16,9 @@ export function containerOf(mode: string): string | undefined {
   return mode.startsWith("container:") ? mode.slice("container:".length) : undefined;
 }
 
-/**
- * docker/cli's checks (client side, 125): --pid host|container:NAME, --uts host.
- * Joining another container's PID namespace is refused for now: the launch
- * that forks into a joined PID namespace (the executor's PIDNS) does not yet
- * report that process back to a foreground run or a monitor.
- */
+/** docker/cli's checks (client side, 125): --pid host|container:NAME, --uts host. */
 export function checkPidMode(mode: string): string {
-  if (mode === "" || mode === "host") return mode;
-  if ((containerOf(mode) ?? "") !== "") throw new FlagError("--pid container:NAME is not supported yet (--pid host is)");
+  if (mode === "" || mode === "host" || (containerOf(mode) ?? "") !== "") return mode;
   throw new FlagError("--pid: invalid PID mode");
 }
 

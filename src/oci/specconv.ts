@@ -165,6 +165,8 @@ export interface SpecContext {
   /** --pid container:NAME, --ipc container:NAME: that container's namespaces, joined by path */
   pidPath?: string;
   ipcPath?: string;
+  /** the host directory bound at /dev/shm: --ipc shareable's own tmpfs, container:NAME's donor's (see runtime/shm.ts) */
+  shmSource?: string;
 }
 
 export const DEFAULT_NOFILE = { soft: 1024, hard: 524288 };
@@ -200,7 +202,7 @@ export function buildSpec(image: ImageConfigBody, flags: RunFlags, ctx: SpecCont
   const granted = user.uid === 0 ? caps : [];
 
   const mounts: SpecMount[] = [
-    ...shmMount(flags.privileged ? privilegedMounts(defaultMounts()) : defaultMounts(), modes.ipc, flags.shmSize),
+    ...shmMount(flags.privileged ? privilegedMounts(defaultMounts()) : defaultMounts(), modes.ipc, flags.shmSize, ctx.shmSource),
     // Parents before children, as moby sorts them: a volume at /etc is mounted before /etc/hosts goes over it.
     ...byDepth([
       { destination: "/etc/resolv.conf", type: "bind", source: ctx.etcFiles.resolvConf, options: ["rbind", "rprivate"] },
@@ -283,15 +285,18 @@ function rlimits(ulimits: Ulimit[]): SpecRlimit[] {
 }
 
 /**
- * /dev/shm as --ipc has it (moby's setupIpcDirs): a tmpfs of --shm-size bytes
- * of the container's own (with `container:NAME` too, see runtime/run.ts); the
- * host's with `host`; none with `none`.
+ * /dev/shm as --ipc has it (moby's setupIpcDirs and IpcMounts): a tmpfs of
+ * --shm-size bytes of the container's own (private); a host directory bound
+ * with `shareable` (its own tmpfs on the host) and `container:NAME` (the
+ * donor's), given as `source`; the host's with `host`; none with `none`.
  */
-function shmMount(mounts: SpecMount[], ipc: string, size: number | undefined): SpecMount[] {
+function shmMount(mounts: SpecMount[], ipc: string, size: number | undefined, source: string | undefined): SpecMount[] {
   return mounts.flatMap((m): SpecMount[] => {
     if (m.destination !== "/dev/shm") return [m];
     if (ipc === "none") return [];
-    if (ipc === "host") return [{ destination: "/dev/shm", type: "bind", source: "/dev/shm", options: ["rbind", "rprivate"] }];
+    if (ipc === "host" || source !== undefined) {
+      return [{ destination: "/dev/shm", type: "bind", source: ipc === "host" ? "/dev/shm" : source, options: ["rbind", "rprivate"] }];
+    }
     return size ? [{ ...m, options: [...(m.options ?? []).filter((o) => !o.startsWith("size=")), `size=${size}`] }] : [m];
   });
 }

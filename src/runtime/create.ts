@@ -15,7 +15,7 @@ export async function createOnly(req: Omit<RunRequest, "detach" | "afterExit" | 
   const image = await imageToRun(req);
   const undo = new Undo();
   try {
-    const { id, paths, hierarchy, enforced, made, state } = prepareContainer(req, image, host, undo);
+    const { id, paths, hierarchy, enforced, made, state } = prepareContainer(req, image, host, undo, false);
     writePlan(paths, launchPlan(req, image, id, paths, hierarchy, enforced, made));
     // No owner: nothing runs it until `start`, and crash recovery leaves it be.
     // Started, it is a monitor's, as `run -d` makes it.

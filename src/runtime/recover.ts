@@ -2,7 +2,8 @@
 // or a detached container's monitor) died is found by the next tsbox command.
 // Its processes were killed by the parent-death signal and its mounts lived
 // only in its own mount namespace, so what remains is the cgroup (emptied and
-// removed here) and the directory.
+// removed here), the host tmpfs of a shareable /dev/shm (unmounted here) and
+// the directory.
 
 import { detectHierarchy, openCgroup, type Hierarchy } from "../cgroupfs/index.js";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -16,6 +17,7 @@ import { shimLauncher } from "../native/launcher.js";
 import { disconnect, realNetwork, releaseStopped } from "./network.js";
 import { removeAnonymousVolumes } from "../state/volume-store.js";
 import { anonymousVolumes } from "./container-mounts.js";
+import { unmountShm } from "./shm.js";
 import {
   containerLockFile, containerPaths, namesOf, ownerAlive, processStartTime, readAllStates, readMonitorStatus, readSpec, readState,
   releaseName, settleContainer, type ContainerState, type Owner,
@@ -31,6 +33,7 @@ export async function releaseContainer(root: string, state: ContainerState, h: H
   await killMonitor(root, liveMonitor(root, state), state.id);
   // destroy() kills what is left, a paused container's processes too.
   await containerCgroup(h, state).destroy();
+  unmountShm(shimLauncher, containerPaths(root, state.id));
   await disconnect(realNetwork, shimLauncher, root, state.id);
   // Killed with its owner: reported as Docker reports a SIGKILLed container.
   const removed = settleContainer(root, state, { exitCode: state.status === "exited" ? state.exitCode ?? 137 : 137 }, state.autoRemove);
@@ -86,6 +89,7 @@ export async function removeBrokenContainer(root: string, id: string, h: Hierarc
     ? openCgroup(h, id, { parent: segments.slice(0, -1).join("/") })
     : containerCgroup(h, { id });
   await cg.destroy(); // kills what is left, a paused container's processes too
+  unmountShm(shimLauncher, containerPaths(root, id));
   await disconnect(realNetwork, shimLauncher, root, id);
   const names = namesOf(root, id);
   withLock(containerLockFile(root, id), () => {

@@ -5,7 +5,7 @@
 
 import { existsSync, mkdirSync, openSync, statSync, writeFileSync } from "node:fs";
 import { cpus, hostname } from "node:os";
-import { LaunchError, NotFoundError, UsageError } from "../errors.js";
+import { LaunchError, NotFoundError } from "../errors.js";
 import { cgroupSupport, type Cgroup, type Hierarchy } from "../cgroupfs/index.js";
 // The image modules `run` needs, not the whole image API (start-up time).
 import { resolveImage, type ResolvedImage } from "../image/images.js";
@@ -17,17 +17,15 @@ import type { LogTarget, OutputFds } from "../native/launcher.js";
 import { log } from "../log.js";
 import { overlayLayers } from "../image/overlay-layers.js";
 import {
-  containerPaths, createContainerDirs, findContainer, newContainerId, removeContainerDir, reserveName, selfOwner,
+  containerPaths, createContainerDirs, newContainerId, removeContainerDir, reserveName, selfOwner,
   readState, settleContainer, writeState, type ContainerPaths, type ContainerState, type LogConfig, type RestartPolicy,
 } from "../state/container-store.js";
 import { crashPoint } from "../state/crash.js";
 import { containerAttributes, recordEvent } from "../state/events.js";
-import { buildSpec, type RunFlags, type SpecContext } from "../oci/specconv.js";
+import { buildSpec, type RunFlags } from "../oci/specconv.js";
 import { currentCapabilities } from "../native/capabilities.js";
 import { hostDevices } from "./host-devices.js";
 import { containerConfig, runHostConfig } from "../oci/container-config.js";
-import { containerOf } from "../oci/namespace-modes.js";
-import { isLive } from "./container-control.js";
 import type { Spec } from "../oci/spec.js";
 import { formatBytes } from "../format.js";
 import { writeJsonAtomic } from "../util/atomic.js";
@@ -50,6 +48,8 @@ import {
 } from "./network.js";
 import { anonymousVolumes, ensureVolumes, removeCreatedVolumes, resolveMounts, type ResolvedMounts } from "./container-mounts.js";
 import { removeAnonymousVolumes } from "../state/volume-store.js";
+import { mountShm, ownsShm, unmountShm } from "./shm.js";
+import { donorNamespaces } from "./namespace-donors.js";
 
 export interface RunRequest {
   root: string;
@@ -155,15 +155,19 @@ export interface PreparedContainer {
   state: ContainerState;
 }
 
-/** The container made from the image and the request, its removal pushed on `undo`. */
-export function prepareContainer(req: RunRequest, image: ResolvedImage, host: Host, undo: Undo): PreparedContainer {
+/**
+ * The container made from the image and the request, its removal pushed on
+ * `undo`. `launching` false (create): a --pid/--ipc donor need not run yet, as
+ * Docker checks it at start (namespace-donors.ts).
+ */
+export function prepareContainer(req: RunRequest, image: ResolvedImage, host: Host, undo: Undo, launching = true): PreparedContainer {
   const hierarchy = host.cgroups.hierarchy();
   const id = newContainerId();
   const paths = containerPaths(req.root, id);
   const enforced = deviceRulesEnforced(hierarchy, host.native);
   const net = resolveNetworkConfig(req.root, networkFlags(req), image.config.config.ExposedPorts);
   const healthcheck = containerHealthcheck(image.config.config.Healthcheck, req.health ?? NO_HEALTH_FLAGS);
-  const made = containerSpec(req, image, id, paths, hierarchy, enforced, host.cgroups, net);
+  const made = containerSpec(req, image, id, paths, hierarchy, enforced, host.cgroups, net, launching);
   const state = createContainer(req, image, id, paths, made, net, undo, healthcheck);
   return { id, paths, hierarchy, enforced, net, made, state };
 }
@@ -178,6 +182,10 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
     const cgroup = createContainerCgroup(host, hierarchy, id, req.flags.cgroupParent, enforced);
     undo.push(() => cgroup.destroy());
     cgroup.apply(made.spec.linux.resources);
+    if (ownsShm(state)) {
+      undo.push(() => unmountShm(host.native, paths));
+      mountShm(host.native, paths, state);
+    }
     // Before the process: it joins the namespace netavark has set up.
     undo.push(() => disconnect(host.network, host.native, req.root, id));
     await connect(host.network, host.native, req.root, { id, name: state.name, hostname: made.spec.hostname }, paths, net, made.spec);
@@ -245,7 +253,7 @@ export interface ContainerSpec {
 }
 
 function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths: ContainerPaths, hierarchy: Hierarchy,
-  enforced: boolean, cgroups: CgroupHost, net: ContainerNetworkConfig): ContainerSpec {
+  enforced: boolean, cgroups: CgroupHost, net: ContainerNetworkConfig, launching: boolean): ContainerSpec {
   // Before anything is created: a missing tini is a one-line error.
   const initPath = req.flags.init ? findInit(process.env) : undefined;
   const warnings: string[] = [];
@@ -268,7 +276,7 @@ function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths:
     availableCaps: currentCapabilities(),
     ...(req.flags.privileged ? { hostDevices: hostDevices() } : {}),
     mountPoints: mounts.points,
-    ...sharedNamespaces(req.root, req.flags),
+    ...donorNamespaces(req.root, req.flags.namespaceModes ?? { pid: "", ipc: "" }, paths, launching),
   });
   // Compiled (or read from the cache) before anything is created: a bad profile leaves nothing.
   const t0 = process.hrtime.bigint();
@@ -287,35 +295,6 @@ function containerSpec(req: RunRequest, image: ResolvedImage, id: string, paths:
   return { spec, mounts, seccompMs, ...(seccomp ? { seccomp } : {}), ...(initPath !== undefined ? { initPath } : {}) };
 }
 
-/**
- * --pid container:NAME, --ipc container:NAME: the running container's
- * namespaces by path (the executor joins them), with Docker's refusals (not
- * running; an IPC namespace not made shareable). The other container's
- * /dev/shm is not shared: its tmpfs lives in that container's mount namespace,
- * which a bind cannot be cloned from (open_tree refuses a foreign namespace's
- * mount); the joiner gets a tmpfs of its own.
- */
-function sharedNamespaces(root: string, flags: RunFlags): Pick<SpecContext, "pidPath" | "ipcPath"> {
-  const modes = flags.namespaceModes;
-  const running = (ref: string, what: string): ContainerState => {
-    const other = findContainer(root, ref);
-    if (!isLive(other) || other.pid === undefined) throw new UsageError(`cannot join ${what} of a non running container: ${ref}`);
-    return other;
-  };
-  const pidOf = modes && containerOf(modes.pid);
-  const ipcOf = modes && containerOf(modes.ipc);
-  const out: Pick<SpecContext, "pidPath" | "ipcPath"> = {};
-  if (pidOf !== undefined) out.pidPath = `/proc/${running(pidOf, "PID").pid}/ns/pid`;
-  if (ipcOf !== undefined) {
-    const other = running(ipcOf, "IPC");
-    if (other.hostConfig?.IpcMode !== "shareable" && other.hostConfig?.IpcMode !== "host") {
-      throw new UsageError("non-shareable IPC (hint: use IpcMode:shareable for the donor container)");
-    }
-    out.ipcPath = `/proc/${other.pid}/ns/ipc`;
-  }
-  return out;
-}
-
 /** The files tsbox writes for the container's /etc and bind-mounts in. */
 function etcFiles(paths: ContainerPaths): { hostname: string; hosts: string; resolvConf: string } {
   return { hostname: paths.hostname, hosts: paths.hosts, resolvConf: paths.resolvConf };
@@ -328,6 +307,8 @@ function createContainer(req: RunRequest, image: ResolvedImage, id: string, path
   const name = reserveName(req.root, id, req.name);
   undo.push(() => removeContainerDir(req.root, { id, name }));
   createContainerDirs(paths);
+  // --ipc shareable: its /dev/shm's mount point (a bind source of its plan), mounted at each launch.
+  if (req.flags.namespaceModes?.ipc === "shareable") mkdirSync(paths.shm, { mode: 0o700 });
   writeFileSync(paths.hostname, `${spec.hostname}\n`);
   writeContainerNetworkFiles(req.root, net, paths);
   writeJsonAtomic(paths.config, spec, false);
@@ -379,7 +360,10 @@ export function launchPlan(req: RunRequest, image: ResolvedImage, id: string, pa
 
 /** A foreground container released from the shim, with its stdio being copied. */
 interface Foreground {
+  /** the container's process: the shim's child, or the process that child forked into a joined PID namespace */
   pid: number;
+  /** the shim's child (its pty master is asked for by it) */
+  launched: number;
   state: ContainerState;
   cgroup: Cgroup;
   spec: Spec;
@@ -394,31 +378,43 @@ function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, cr
   // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
   // Launched now, not saved: the child joins its cgroup itself where it can.
   const { plan: launching, joined } = withCgroupJoin(plan, cgroup.selfJoinFiles(), cgroup.cloneIntoDir());
+  // --pid container:NAME: the child forks into that PID namespace and exits;
+  // the process it forked is the container's, this process's child only as a subreaper.
+  const forks = launching.ops.some((o) => o.op === "PIDNS");
+  if (forks) native.setSubreaper(true);
   const a = req.attach;
   const launched = native.spawnWithPipes(launching, a && (!a.stdout || !a.stderr) ? { splitOutput: true } : {});
-  const pid = launched.pid;
   undo.push(() => closePipes(launched.pipes));
-  undo.push(() => native.abort(pid));
+  undo.push(() => native.abort(launched.pid));
+  let pid = launched.pid;
+  if (forks) {
+    const inner = native.startJoin(launched.pid);
+    if (inner === undefined) {
+      const failed = native.start(launched.pid);
+      throw new LaunchError(failed.ok ? "the container's process did not start" : failed.message, failed.ok ? 125 : failed.code);
+    }
+    pid = inner;
+  }
   // Forward from now on: the child keeps signals blocked until it execs, so
   // one that arrives during setup reaches the command instead of killing tsbox.
   const stopForwarding = req.noSigProxy ? endOnSignals(pid) : forwardSignals(pid);
   undo.push(stopForwarding);
   if (!joined) cgroup.addProcess(pid);
 
-  const started = native.start(pid);
+  const started = native.start(launched.pid);
   if (!started.ok) throw new LaunchError(started.message, started.code);
   const state: ContainerState = { ...created, status: "running", pid, startedAt: new Date().toISOString() };
   writeState(req.root, state);
   recordEvent(req.root, "container", "start", state.id, containerAttributes(state));
   // Last: once copying, the fds are the copier's (undo must not close them).
   const copy = req.flags.tty ? undefined : attachPipes(native, launched.pipes, attachedOutput(req), logTarget(req, state.id));
-  return { pid, state, cgroup, spec, stopForwarding, ...(copy ? { copy } : {}) };
+  return { pid, launched: launched.pid, state, cgroup, spec, stopForwarding, ...(copy ? { copy } : {}) };
 }
 
 /** Waits for the exit, reports an OOM kill, removes the cgroup and settles the state (or removes the container with --rm). */
 async function waitForeground(host: Host, req: RunRequest, fg: Foreground): Promise<number> {
   const native = host.native;
-  const terminal = fg.copy ?? attachTerminal(native, native.ptyMaster(fg.pid), req.flags.interactive, logTarget(req, fg.state.id));
+  const terminal = fg.copy ?? attachTerminal(native, native.ptyMaster(fg.launched), req.flags.interactive, logTarget(req, fg.state.id));
   // No monitor keeps a foreground container: the CLI starts its probes.
   const stopHealth = startHealthChecks(req.root, fg.state);
   const exitCode = await native.wait(fg.pid);
@@ -433,6 +429,7 @@ async function waitForeground(host: Host, req: RunRequest, fg: Foreground): Prom
     process.stderr.write(`tsbox: container ${fg.state.name} was OOMKilled${limit ? ` (memory limit ${formatBytes(limit)})` : ""}\n`);
   }
   await fg.cgroup.destroy();
+  unmountShm(native, containerPaths(req.root, fg.state.id));
   // As Docker: a stopped container holds no address or port; start attaches it again.
   await disconnect(host.network, native, req.root, fg.state.id);
   try {

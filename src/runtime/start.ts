@@ -12,6 +12,8 @@ import { createContainerCgroup, deviceRulesEnforced, launchMonitored } from "./l
 import { realHost, type Host } from "./host.js";
 import { readNetworkConfig } from "../network/index.js";
 import { connect, disconnect } from "./network.js";
+import { mountShm, ownsShm, unmountShm } from "./shm.js";
+import { refreshDonorNamespaces } from "./namespace-donors.js";
 
 /** Launches an exited (or never started) container again, through a monitor. */
 export async function startContainer(root: string, ref: string, host: Host = realHost): Promise<ContainerState> {
@@ -44,9 +46,12 @@ export async function startContainer(root: string, ref: string, host: Host = rea
     await disconnect(host.network, host.native, root, found.id);
     if (net) await connect(host.network, host.native, root, { id: found.id, name: claimed.name, hostname: spec.hostname ?? "" }, paths, net, spec);
     crashPoint("start");
+    refreshDonorNamespaces(root, claimed, paths);
+    if (ownsShm(claimed)) mountShm(host.native, paths, claimed);
     return await launchMonitored(root, claimed, cgroup, host.monitor);
   } catch (e) {
     await cgroup.destroy();
+    unmountShm(host.native, paths);
     await disconnect(host.network, host.native, root, found.id);
     withLock(containerLockFile(root, found.id), () => {
       const s = readState(root, found.id);

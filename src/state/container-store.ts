@@ -37,6 +37,8 @@ export interface ContainerPaths {
   log: string;
   /** the health checker's record of its probes (runtime/health.ts) */
   health: string;
+  /** --ipc shareable: where the host tmpfs of its /dev/shm is mounted while it runs (runtime/shm.ts) */
+  shm: string;
 }
 
 export function containerPaths(root: string, id: string): ContainerPaths {
@@ -46,7 +48,7 @@ export function containerPaths(root: string, id: string): ContainerPaths {
     state: join(dir, "state.json"), config: join(dir, "config.json"),
     hostname: join(dir, "hostname"), hosts: join(dir, "hosts"), resolvConf: join(dir, "resolv.conf"),
     plan: join(dir, "plan"), monitor: join(dir, "monitor.json"), stop: join(dir, "stop"), log: join(dir, "container.log"),
-    health: join(dir, "health.json"),
+    health: join(dir, "health.json"), shm: join(dir, "shm"),
   };
 }
 

@@ -98,6 +98,10 @@ export class FakeNative implements NativeLauncher {
     this.journal.push(`native.unmount ${path}`);
   }
 
+  mountShm(path: string, options: string): void {
+    this.journal.push(`native.mountShm ${path} ${options}`);
+  }
+
   pinNetns(path: string): void {
     this.journal.push(`native.pinNetns ${path}`);
   }

@@ -164,6 +164,7 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
         const failed = host.native.start(child);
         throw new LaunchError(failed.ok ? "create: the container's process did not start" : failed.message, failed.ok ? 125 : failed.code);
       }
+      // The shim's child exited once it had forked this process, and startJoin reaped it.
       pid = inside;
     }
     const base: BundleContainerState = {
@@ -181,8 +182,6 @@ export async function createBundleContainer(req: BundleCreateRequest, host: Host
       started = host.native.start(child);
     }
     if (!started.ok) throw new LaunchError(started.message, started.code);
-    // The shim's child exited once the process it forked was running (PIDNS): reaped here.
-    if (forks) await host.native.wait(child);
     // The pty's master, from the child (PTY op): to the engine's console socket, or kept (foreground run).
     let ptyMaster: number | undefined;
     if (spec.process.terminal) {
