@@ -57,6 +57,15 @@ describe("create", () => {
     tsbox(root, ["rm", "att"]);
   });
 
+  it("start -a of a -t container shows what it printed before the attach (a command that prints and exits at once), as Docker", () => {
+    expect(tsbox(root, ["create", "-it", "--name", "att-t", "busybox", "sh", "-c", "echo hi; exit 3"]).code).toBe(0);
+    for (const flags of [["-a"], ["-a", "-i"]]) {
+      const s = tsbox(root, ["start", ...flags, "att-t"], { input: "" });
+      expect({ flags, code: s.code, out: flags.includes("-i") ? "" : s.stdout }).toEqual({ flags, code: 3, out: flags.includes("-i") ? "" : "hi\r\n" });
+    }
+    tsbox(root, ["rm", "att-t"]);
+  });
+
   it("takes run's flags: the spec made at create is what start runs", () => {
     const c = tsbox(root, ["create", "--name", "flags", "--ulimit", "nofile=100:200", "--shm-size", "8m", "--group-add", "10",
       "busybox", "sh", "-c", "ulimit -n; df -k /dev/shm | tail -1; id -G"]);

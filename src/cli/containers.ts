@@ -141,7 +141,7 @@ function registerStart(program: Command): void {
         if (refs.length > 1) throw new UsageError("you cannot start and attach multiple containers at once");
         // Every line of this run is logged after this instant.
         const since = new Date().toISOString();
-        const s = await startContainer(g.root, refs[0]!);
+        const s = await startContainer(g.root, refs[0]!, undefined, { attach: true });
         process.exitCode = await attach(g.root, s.id, o.interactive, since, o.detachKeys);
         return;
       }

@@ -16,7 +16,13 @@ import { mountShm, ownsShm, unmountShm } from "./shm.js";
 import { refreshDonorNamespaces } from "./namespace-donors.js";
 
 /** Launches an exited (or never started) container again, through a monitor. */
-export async function startContainer(root: string, ref: string, host: Host = realHost): Promise<ContainerState> {
+/**
+ * `attach`: the CLI attaches right after (`start -a`): a terminal's output
+ * until then is kept for it, as for `run -it`, so a command that prints and
+ * exits at once is still seen.
+ */
+export async function startContainer(root: string, ref: string, host: Host = realHost,
+  opts: { attach?: boolean } = {}): Promise<ContainerState> {
   const found = findContainer(root, ref);
   const paths = containerPaths(root, found.id);
   // Claim the container: only one `start` relaunches it.
@@ -48,7 +54,7 @@ export async function startContainer(root: string, ref: string, host: Host = rea
     crashPoint("start");
     refreshDonorNamespaces(root, claimed, paths);
     if (ownsShm(claimed)) mountShm(host.native, paths, claimed);
-    return await launchMonitored(root, claimed, cgroup, host.monitor);
+    return await launchMonitored(root, claimed, cgroup, host.monitor, { attachFirst: opts.attach === true && spec.process.terminal });
   } catch (e) {
     await cgroup.destroy();
     unmountShm(host.native, paths);
