@@ -87,7 +87,7 @@ function readPages(pop: Population, classified: Uint8Array, want: Uint8Array | S
   const n = pop.addrs.length;
   const out: ContainerPages = {
     count: n, kind: new Uint8Array(n).fill(Kind.Gone), key: new Float64Array(n), lz4: new Uint16Array(n),
-    strong: new Uint16Array(n), classified, anon: pop.anon,
+    strong: new Uint16Array(n), dev: new Uint16Array(n), classified, anon: pop.anon,
   };
   let i = 0;
   while (i < n) {
