@@ -229,7 +229,11 @@ function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: Scan
  * One page the anonymous scan read: where, what kind (aggregate.ts Kind), its
  * own LZ4 block size and its size under the zram compressor the scan was given.
  */
-export interface ScannedPage { pid: number; addr: number; kind: number; lz4: number; size: number }
+export interface ScannedPage {
+  pid: number; addr: number; kind: number; lz4: number; size: number;
+  /** its content group: pages with equal numbers are identical (the index into AnonymousScan.groups) */
+  content: number;
+}
 
 export interface AnonymousScan {
   /** the profiles (MemoryProfile) of the anonymous pages alone, full mode, every page's size measured */
@@ -253,16 +257,19 @@ export function scanAnonymous(targets: readonly ScanTarget[], opts: { timedPages
     mode: "full", compressAll: true, anonymousOnly: true, timedPages: opts.timedPages ?? 16, ...(opts.zramCodec ? { zramCodec: opts.zramCodec } : {}),
   });
   const byContent = new Map<string, number>();
+  const ids = new Map<string, number>();
   const out: ScannedPage[] = [];
   pages.forEach((c, ci) => {
     const pop = pops[ci]!;
     for (let i = 0; i < c.count; i++) {
       const kind = c.kind[i]!;
       if (kind === Kind.Gone) continue;
-      out.push({ pid: pop.pids[pop.proc[i]!]!, addr: pop.addrs[i]!, kind, lz4: c.lz4[i]!, size: c.dev[i]! });
       // the key of a same-filled page is its fill word's low bits (scan.c)
       const group = kind === Kind.Zero ? "z" : `${kind === Kind.Same ? "s" : "d"}${c.key[i]}`;
       byContent.set(group, (byContent.get(group) ?? 0) + 1);
+      let id = ids.get(group);
+      if (id === undefined) ids.set(group, (id = ids.size));
+      out.push({ pid: pop.pids[pop.proc[i]!]!, addr: pop.addrs[i]!, kind, lz4: c.lz4[i]!, size: c.dev[i]!, content: id });
     }
   });
   return { report, groups: [...byContent.values()], pages: out };
