@@ -5,15 +5,16 @@
 // scanner, which reads each frame once, could no longer count them).
 // KSM's settings are host-wide: the test holds the KSM lock, records what it
 // changes (tsbox's own `mem ksm on` record) and restores it in `finally`.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { takeLock } from "../src/util/lock.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ksmMerged } from "../src/reclaim/kernel/anon-pages.js";
 import { ksmAvailable, ksmOff, ksmOn, ksmRecordFile, readKsm } from "../src/reclaim/kernel/ksm.js";
-import { kernelJiffyMs } from "../src/reclaim/kernel/ksm-rate.js";
+import { kernelJiffyMs, sampleKsmRates } from "../src/reclaim/kernel/ksm-rate.js";
 import { scanAnonymous } from "../src/reclaim/measure/scan.js";
 import { ksmTimeline, savedWithBreaks, scanTime, timeToSaving, wakeSeconds, type KsmRate } from "../src/reclaim/model/ksm-time.js";
-import { buildPagemix, DEFAULT_MIX, holdKsmExclusive, otherKsmProcesses, startPagemix, type Running } from "../bench/reclaim-harness.js";
-import { removeRoot, rootWithBusybox } from "./helpers.js";
+import { buildPagemix, DEFAULT_MIX, KSM_LOCK, otherKsmProcesses, startPagemix, type Running } from "../bench/reclaim-harness.js";
+import { removeRoot, rootWithBusybox, tsbox } from "./helpers.js";
 
 const rate = (pagesToScan: number, sleepMillisecs: number, jiffyMs = 0): KsmRate => ({ pagesToScan, sleepMillisecs, scanNs: 0, mergeNs: 0, jiffyMs });
 
@@ -52,6 +53,14 @@ describe("the two-pass model", () => {
   });
 });
 
+describe("mem ksm status --for", () => {
+  it("refuses a window that is not a positive number of seconds, exit 125", () => {
+    const r = tsbox("/var/tmp/tsbox-ksm-time-flags", ["mem", "ksm", "status", "--for", "x"]);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain(`invalid argument "x" for "--for" flag`);
+  });
+});
+
 const root0 = process.getuid?.() === 0 && ksmAvailable() && existsSync("/proc/self/ksm_stat");
 
 describe.skipIf(!root0)("against ksmd", () => {
@@ -61,7 +70,13 @@ describe.skipIf(!root0)("against ksmd", () => {
   afterAll(() => removeRoot(root));
 
   it("a new container reaches half and 90 % of its saving when the model says (within 25 % and two wake-ups)", async (ctx) => {
-    const release = await holdKsmExclusive();
+    // another worktree's KSM test may hold the lock for minutes: wait a while, then skip rather than time out
+    const release = await ksmLockWithin(240_000);
+    if (!release) {
+      process.stdout.write(`SKIP: ${KSM_LOCK} stayed taken for 4 minutes (another KSM test)\n`);
+      ctx.skip();
+      return;
+    }
     const pages = 8192, P = 256, S = 20;
     const started: Running[] = [];
     try {
@@ -106,6 +121,16 @@ describe.skipIf(!root0)("against ksmd", () => {
         };
         process.stdout.write(`KSM over time: ${JSON.stringify(row)}\n`);
         expect(Math.abs(steady - pred.steadySaved)).toBeLessThanOrEqual(0.02 * pred.steadySaved);
+        // ksmd keeps scanning: its measured rate is the model's pages_to_scan per wake-up (ticks, no scan cost)
+        const rates = await sampleKsmRates(1);
+        if (rates.scannedPerSecond !== undefined) expect(Math.abs(rates.scannedPerSecond - P / wake)).toBeLessThanOrEqual(0.15 * (P / wake));
+        const st = tsbox(root, ["mem", "ksm", "status", "--for", "0.5", "--format", "json"]);
+        expect(st.code).toBe(0);
+        const timing = (JSON.parse(st.stdout) as { timing: { pagesToScan: number; trackedPages: number; passSeconds: number; measured: { seconds: number } } }).timing;
+        expect(timing.pagesToScan).toBe(P);
+        expect(timing.trackedPages).toBeGreaterThanOrEqual(pages);
+        expect(timing.passSeconds).toBeCloseTo(Math.ceil(timing.trackedPages / P) * wake, 3);
+        expect(timing.measured.seconds).toBeGreaterThanOrEqual(0.5);
         for (const [p, m] of [[row.predicted50, row.measured50], [row.predicted90, row.measured90]] as const) {
           expect(Math.abs(m - p)).toBeLessThanOrEqual(0.25 * p + 2 * wake);
         }
@@ -118,5 +143,14 @@ describe.skipIf(!root0)("against ksmd", () => {
       await Promise.all(started.map((c) => c.stop()));
       release();
     }
-  }, 300_000);
+  }, 600_000);
 });
+
+async function ksmLockWithin(ms: number): Promise<(() => void) | undefined> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (takeLock(KSM_LOCK) === true) return () => rmSync(KSM_LOCK, { force: true });
+    if (Date.now() > end) return undefined;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

@@ -3,13 +3,13 @@
 // host profile `mem calibrate` stored), and the copy-on-write breaks of KSM
 // pages (/proc/vmstat cow_ksm) and pages scanned, sampled over a window.
 
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { release } from "node:os";
 import { gunzipSync } from "node:zlib";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { HostProfile } from "../host-profile.js";
-import { DEFAULT_KSM_RATE, type KsmRate } from "../model/ksm-time.js";
-import { readKsm } from "./ksm.js";
+import { DEFAULT_KSM_RATE, wakeSeconds, type KsmRate } from "../model/ksm-time.js";
+import { processKsm, readKsm } from "./ksm.js";
 
 /** 1000 / CONFIG_HZ from the kernel's config (/proc/config.gz or /boot/config-RELEASE); 4 ms (HZ 250) when neither says. */
 export function kernelJiffyMs(): number {
@@ -68,5 +68,44 @@ export async function sampleKsmRates(seconds: number): Promise<KsmRates> {
     ...(a.pages_scanned !== undefined && b.pages_scanned !== undefined ? { scannedPerSecond: (b.pages_scanned - a.pages_scanned) / dt } : {}),
     ...(ca !== undefined && cb !== undefined ? { cowBreaksPerSecond: (cb - ca) / dt } : {}),
     fullScans: (b.full_scans ?? 0) - (a.full_scans ?? 0),
+  };
+}
+
+/** Pages ksmd tracks now (Σ ksm_rmap_items of every process): what one full pass walks. */
+export function trackedPages(): number {
+  let n = 0;
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    n += processKsm(Number(d))?.ksm_rmap_items ?? 0;
+  }
+  return n;
+}
+
+/** The model's view of ksmd on this host now, for `mem ksm status`. */
+export interface KsmTiming {
+  rate: KsmRate;
+  /** pages one full pass walks (trackedPages) */
+  trackedPages: number;
+  /** one full pass, seconds */
+  passSeconds: number;
+  /**
+   * a new container's pages merged after, seconds: up to the rest of the pass
+   * under way before ksmd reaches it, then two looks (one if its contents are
+   * already shared), its own pages lengthening the pass
+   */
+  newContainerSeconds: (pages: number, alreadyShared: boolean) => number;
+  /** ksmd's share of one CPU while it scans */
+  ksmdCpu: number;
+}
+
+export function ksmTiming(profile?: HostProfile): KsmTiming {
+  const rate = hostKsmRate(profile);
+  const tracked = trackedPages();
+  const pass = (pages: number): number => Math.ceil(pages / Math.max(1, rate.pagesToScan)) * wakeSeconds(rate);
+  const wake = wakeSeconds(rate);
+  return {
+    rate, trackedPages: tracked, passSeconds: pass(tracked),
+    newContainerSeconds: (pages, shared) => pass(tracked) + (shared ? 1 : 2) * pass(tracked + pages),
+    ksmdCpu: wake > 0 ? (Math.max(1, rate.pagesToScan) * rate.scanNs) / 1e9 / wake : 1,
   };
 }
