@@ -12,6 +12,8 @@ import { ksmMerged } from "../src/reclaim/kernel/anon-pages.js";
 import { ksmAvailable, ksmOff, ksmOn, ksmRecordFile, readKsm } from "../src/reclaim/kernel/ksm.js";
 import { kernelJiffyMs, sampleKsmRates } from "../src/reclaim/kernel/ksm-rate.js";
 import { scanAnonymous } from "../src/reclaim/measure/scan.js";
+import { ksmTransient } from "../src/reclaim/model/ksm-transient.js";
+import { DEFAULT_CODEC, DEFAULT_COSTS, defaultTunables, type Demand, type Guest, type Scenario } from "../src/reclaim/model/scenario.js";
 import { ksmTimeline, savedWithBreaks, scanTime, timeToSaving, wakeSeconds, type KsmRate } from "../src/reclaim/model/ksm-time.js";
 import { buildPagemix, DEFAULT_MIX, KSM_LOCK, otherKsmProcesses, startPagemix, type Running } from "../bench/reclaim-harness.js";
 import { removeRoot, rootWithBusybox, tsbox } from "./helpers.js";
@@ -50,6 +52,34 @@ describe("the two-pass model", () => {
     // on ticks of 4 ms: 20 ms is 5 ticks, and the wake-up comes on the tick after
     expect(wakeSeconds(rate(100, 20, 4))).toBeCloseTo(0.024);
     expect(wakeSeconds(rate(100, 10, 4))).toBeCloseTo(0.016);
+  });
+});
+
+describe("the sharing transient of a scenario", () => {
+  const guest = (name: string, anon: number, d: Partial<Demand>): Guest => ({
+    name, sizePages: anon * 2, shares: 1000, contentGroup: "img", codec: DEFAULT_CODEC,
+    trace: [{ anon, cache: 0, workingSet: 0, zero: 0, sharableWithin: 0, sharableAcross: 0, ...d }],
+  });
+  const scenario = (guests: Guest[]): Scenario => ({ hostPages: 1 << 22, steps: 1, stepSeconds: 1, guests, costs: DEFAULT_COSTS, tunables: defaultTunables(1) });
+
+  it("two guests of one image: the common content, the pairs and the zero pages merge within two passes", () => {
+    const sc = scenario([guest("a", 10_000, { sharableAcross: 3000, sharableWithin: 500, zero: 1000 }), guest("b", 10_000, { sharableAcross: 3000 })]);
+    const k = ksmTransient(sc, rate(100, 20));
+    expect(k.passSeconds).toBeCloseTo(200 * 0.02);
+    // b's 3000 common pages, a's 500 pairs, a's 1000 zero pages less ceil(1000 / 256) KSM pages
+    expect(k.steadySavedPages).toBe(3000 + 500 + 1000 - 4);
+    expect(k.secondsToSteady).toBeGreaterThan(k.passSeconds);
+    expect(k.secondsToSteady).toBeLessThanOrEqual(2 * k.passSeconds + 1e-9);
+    expect(k.peakPages).toBe(20_000);
+    expect(k.steadyPages).toBe(20_000 - k.steadySavedPages);
+  });
+
+  it("a scenario too large to lay out page by page is scaled, pages_to_scan with it: the same times", () => {
+    const small = ksmTransient(scenario([guest("a", 100_000, { sharableAcross: 50_000 }), guest("b", 100_000, { sharableAcross: 50_000 })]), rate(100, 20));
+    const big = ksmTransient(scenario([guest("a", 10_000_000, { sharableAcross: 5_000_000 }), guest("b", 10_000_000, { sharableAcross: 5_000_000 })]), rate(10_000, 20));
+    expect(big.passSeconds).toBeCloseTo(small.passSeconds, 1);
+    expect(big.secondsTo90).toBeCloseTo(small.secondsTo90, 1);
+    expect(big.steadySavedPages).toBeCloseTo(100 * small.steadySavedPages, -3);
   });
 });
 

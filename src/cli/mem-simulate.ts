@@ -123,8 +123,17 @@ export function registerMemSimulate(mem: Command): void {
         if (hp !== undefined) hostProfile = file;
         sc = { ...sc, costs: m.withHostProfile(sc.costs, hp) };
       }
+      // the sharing transient at this host's ksmd rate and calibrated cost, where the host has KSM
+      const { ksmAvailable } = await import("../reclaim/kernel/ksm.js");
+      let ksmRate;
+      if (ksmAvailable()) {
+        const { hostKsmRate } = await import("../reclaim/kernel/ksm-rate.js");
+        const { hostProfileFile, readHostProfile } = await import("../reclaim/host-profile.js");
+        ksmRate = hostKsmRate(o.hostProfile === false ? undefined : readHostProfile(o.hostProfile ?? hostProfileFile(g.root)));
+      }
       const report = m.buildReport(sc, o.policy, budget, {
         perGuestSteps: o.perGuest, density: o.density || o.chart !== undefined, ...(hostProfile !== undefined ? { hostProfile } : {}),
+        ...(ksmRate !== undefined ? { ksmRate } : {}),
       });
       if (o.chart !== undefined) {
         const svg = m.renderChart(report, m.densityCurves(sc, report.density.guestsThatFit));
