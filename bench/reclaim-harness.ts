@@ -12,7 +12,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ksmMerged, readPages } from "../src/reclaim/kernel/anon-pages.js";
 import { scanAnonymous } from "../src/reclaim/measure/scan.js";
 import { containerKsm, ksmOff, ksmOn, ksmSaved, predictKsm, readKsm, type KsmCounters } from "../src/reclaim/kernel/ksm.js";
-import { predictZram, readMmStat, writePages, zramAdd, zramRemove, fraction } from "../src/reclaim/kernel/zram.js";
+import { hostDefaultAlgorithm, predictZram, readMmStat, writePages, zramAdd, zramRemove, fraction } from "../src/reclaim/kernel/zram.js";
+import { isZramCodec } from "../src/native/scan.js";
 import { memoryCgroupOf } from "../src/reclaim/kernel/cgroup-memory.js";
 import { readState } from "../src/state/container-store.js";
 import { containerCgroup } from "../src/state/container-cgroup.js";
@@ -272,7 +273,10 @@ export interface ZramRow {
   errorRatio: number;
   predictedCompr: number;
   measuredCompr: number;
+  /** zsmalloc's pages for the stored sizes (model/zsmalloc.ts) against mm_stat's mem_used_total, bytes */
+  predictedMemUsed: number;
   memUsedTotal: number;
+  errorMemUsed: number;
   predictedSame: number;
   measuredSame: number;
   predictedHuge: number;
@@ -286,13 +290,16 @@ export interface ZramRow {
 
 /**
  * The pages of a running container written to a fresh zram device (hot-added,
- * removed afterwards); mm_stat against the per-page lz4 prediction. A sample of
+ * removed afterwards) using `algorithm` (default: the host's default
+ * compressor); mm_stat against the prediction from the scanner's per-page
+ * sizes under that compressor and zsmalloc's size classes. A sample of
  * `sample` non-same pages is then written one at a time to measure each page's
  * stored size (compr_data_size deltas) for the ≤2 KiB / ≤1 KiB shares.
  */
-export function validateZram(pids: number[], sample = 256, algorithm = "lz4"): ZramRow {
-  // The scanner's pages and per-page LZ4 sizes are the prediction; their contents go to the device.
-  const scanned = scanAnonymous([{ id: "", name: "", pids: () => pids }]).pages;
+export function validateZram(pids: number[], sample = 256, algorithm = hostDefaultAlgorithm()): ZramRow {
+  if (!isZramCodec(algorithm)) throw new Error(`zram: the scanner has no ${algorithm} compressor`);
+  // The scanner's pages and per-page sizes under the device's compressor are the prediction; their contents go to the device.
+  const scanned = scanAnonymous([{ id: "", name: "", pids: () => pids }], { zramCodec: algorithm }).pages;
   const contents = readPages(scanned);
   const kept = scanned.filter((_, i) => contents[i] !== undefined);
   const pages = contents.filter((b) => b !== undefined);
@@ -316,7 +323,8 @@ export function validateZram(pids: number[], sample = 256, algorithm = "lz4"): Z
     const pRatio = pred.orig / pred.compr;
     return {
       device: dev.id, pages: pages.length, algorithm, predictedRatio: pRatio, measuredRatio: ratio, errorRatio: relErr(pRatio, ratio),
-      predictedCompr: pred.compr, measuredCompr: mm.comprDataSize, memUsedTotal: mm.memUsedTotal,
+      predictedCompr: pred.compr, measuredCompr: mm.comprDataSize,
+      predictedMemUsed: pred.memUsedTotal, memUsedTotal: mm.memUsedTotal, errorMemUsed: relErr(pred.memUsedTotal, mm.memUsedTotal),
       predictedSame: pred.samePages, measuredSame: mm.samePages, predictedHuge: pred.hugePages, measuredHuge: mm.hugePages,
       sample: nonSame.length, predictedLe2k: fraction(predSample, 2048), measuredLe2k: fraction(measured, 2048),
       predictedLe1k: fraction(predSample, 1024), measuredLe1k: fraction(measured, 1024),

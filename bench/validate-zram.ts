@@ -1,6 +1,7 @@
 // V3/V4 sweep: pagemix containers with different page mixes; their anonymous
-// pages written to a hot-added zram device (lz4), mm_stat against the per-page
-// LZ4 prediction; a sample written page by page for the ≤2 KiB / ≤1 KiB shares.
+// pages written to a hot-added zram device (the host's default compressor),
+// mm_stat against the per-page sizes under that compressor and zsmalloc's size
+// classes; a sample written page by page for the ≤2 KiB / ≤1 KiB shares.
 // Markdown on stdout, bench/results/validate-zram.{json,svg}.
 //   npx tsx bench/validate-zram.ts [--pages 4096]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -38,17 +39,17 @@ await runBenchmark(async () => {
   }
   const pct = (e: number): string => `${(e * 100).toFixed(1)} %`;
   const lines = [
-    `## zram (lz4): predicted vs measured (${pages} pages of pagemix per row, plus the process's own pages)`,
+    `## zram (${rows[0]?.algorithm ?? "?"}): predicted vs measured (${pages} pages of pagemix per row, plus the process's own pages)`,
     "",
-    "| mix | pages | predicted ratio | mm_stat ratio | error | orig/mem_used_total | same pages pred/meas | huge pages pred/meas | ≤2 KiB pred/meas | ≤1 KiB pred/meas (sample) |",
-    "|---|---|---|---|---|---|---|---|---|---|",
-    ...rows.map((r) => `| ${r.mix} | ${r.pages} | ${r.predictedRatio.toFixed(3)} | ${r.measuredRatio.toFixed(3)} | ${pct(r.errorRatio)} | ${(r.pages * 4096 / r.memUsedTotal).toFixed(3)} | ${r.predictedSame}/${r.measuredSame} | ${r.predictedHuge}/${r.measuredHuge} | ${pct(r.predictedLe2k)}/${pct(r.measuredLe2k)} | ${pct(r.predictedLe1k)}/${pct(r.measuredLe1k)} (${r.sample}) |`),
+    "| mix | pages | predicted ratio | mm_stat ratio | error | mem_used_total pred/meas | error | same pages pred/meas | huge pages pred/meas | ≤2 KiB pred/meas | ≤1 KiB pred/meas (sample) |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
+    ...rows.map((r) => `| ${r.mix} | ${r.pages} | ${r.predictedRatio.toFixed(3)} | ${r.measuredRatio.toFixed(3)} | ${pct(r.errorRatio)} | ${r.predictedMemUsed}/${r.memUsedTotal} | ${pct(r.errorMemUsed)} | ${r.predictedSame}/${r.measuredSame} | ${r.predictedHuge}/${r.measuredHuge} | ${pct(r.predictedLe2k)}/${pct(r.measuredLe2k)} | ${pct(r.predictedLe1k)}/${pct(r.measuredLe1k)} (${r.sample}) |`),
   ];
   process.stdout.write(lines.join("\n") + "\n");
   const dir = join(REPO, "bench", "results");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "validate-zram.json"), JSON.stringify({ at: new Date().toISOString(), pages, rows }, null, 2) + "\n");
-  writeFileSync(join(dir, "validate-zram.svg"), lineChart("zram lz4: compression ratio per page mix", "mix (row of the table)", "orig / compr",
-    [{ name: "predicted (per-page LZ4)", color: "#1f77b4", points: rows.map((r, k) => [k + 1, r.predictedRatio]), dashed: true },
+  writeFileSync(join(dir, "validate-zram.svg"), lineChart(`zram ${rows[0]?.algorithm ?? ""}: compression ratio per page mix`, "mix (row of the table)", "orig / compr",
+    [{ name: "predicted (per-page sizes)", color: "#1f77b4", points: rows.map((r, k) => [k + 1, r.predictedRatio]), dashed: true },
      { name: "measured (mm_stat)", color: "#d62728", points: rows.map((r, k) => [k + 1, r.measuredRatio]) }]));
 });

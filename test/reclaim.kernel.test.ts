@@ -117,13 +117,15 @@ describe("units", () => {
 
   it("parses mm_stat and predicts same-filled and huge pages", () => {
     expect(parseMmStat("  8192  100  12288  0  12288  1  0  1  1\n")).toMatchObject({ origDataSize: 8192, comprDataSize: 100, samePages: 1, hugePages: 1 });
-    // scanner kinds: 2 same-filled, 0 data, 1 zero; a data page of ≥ 3264 bytes is stored whole
-    const p = predictZram([{ kind: 2, lz4: 0 }, { kind: 0, lz4: 4096 }, { kind: 1, lz4: 0 }, { kind: 0, lz4: 1000 }, { kind: 0, lz4: 3300 }]);
+    // scanner kinds: 2 same-filled, 0 data, 1 zero; a data page of ≥ 3625 bytes (zsmalloc's huge class, chain 8) is stored whole
+    const p = predictZram([{ kind: 2, size: 0 }, { kind: 0, size: 4096 }, { kind: 1, size: 0 }, { kind: 0, size: 1000 }, { kind: 0, size: 3625 }, { kind: 0, size: 3300 }]);
     expect(p.samePages).toBe(2);
     expect(p.hugePages).toBe(2);
-    expect(p.orig).toBe(5 * 4096);
-    expect(p.compr).toBe(4096 + 1000 + 4096);
-    expect(p.le2k).toBeCloseTo(1 / 3);
+    expect(p.orig).toBe(6 * 4096);
+    expect(p.compr).toBe(4096 + 1000 + 4096 + 3300);
+    expect(p.le2k).toBeCloseTo(1 / 4);
+    // a page for each huge page, a zspage of the 1024-byte class (1 page, 4 objects) and of the 3408-byte class (5 pages, 6 objects)
+    expect(p.memUsedTotal).toBe((2 + 1 + 5) * 4096);
   });
 });
 
@@ -322,13 +324,16 @@ describe("kernel", () => {
     }, 600_000);
 
   it.skipIf(why(zramUnavailable() !== undefined, `zram: ${zramUnavailable()}`))(
-    "V3/V4: a container's pages through zram (lz4) — ratio within 10 %, ≤2 KiB share within 2 points", async () => {
+    "V3/V4: a container's pages through zram (the host's compressor) — compr_data_size to the byte, mem_used_total within 1 %, ≤2 KiB share within 2 points", async () => {
       const zram0 = existsSync("/sys/block/zram0") ? readFileSync("/sys/block/zram0/initstate", "utf8") : undefined;
       const c = await startPagemix(root, pagemix, `zram-${process.pid}`, 7, 4096, DEFAULT_MIX, false);
       try {
         const row = validateZram(c.pids());
         process.stdout.write(`zram: ${JSON.stringify(row)}\n`);
         expect(row.errorRatio).toBeLessThanOrEqual(0.10);
+        expect(row.measuredCompr).toBe(row.predictedCompr);
+        expect(row.errorMemUsed).toBeLessThanOrEqual(0.01);
+        expect(row.measuredHuge).toBe(row.predictedHuge);
         expect(row.measuredSame).toBe(row.predictedSame);
         expect(Math.abs(row.measuredLe2k - row.predictedLe2k)).toBeLessThanOrEqual(0.02);
         expect(existsSync(`/sys/block/zram${row.device}`)).toBe(false); // removed again

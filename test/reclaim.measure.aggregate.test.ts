@@ -10,7 +10,7 @@ import { chooseIndices, ci95, rng } from "../src/reclaim/measure/sampling.js";
 function pages(spec: (string | number)[], opts: { classified?: number[]; lz4?: number[]; anon?: number } = {}): ContainerPages {
   const n = spec.length;
   const c: ContainerPages = {
-    count: n, kind: new Uint8Array(n), key: new Float64Array(n), lz4: new Uint16Array(n), strong: new Uint16Array(n),
+    count: n, kind: new Uint8Array(n), key: new Float64Array(n), lz4: new Uint16Array(n), strong: new Uint16Array(n), dev: new Uint16Array(n),
     classified: new Uint8Array(n).fill(opts.classified ? 0 : 1), anon: new Uint8Array(n).fill(1),
   };
   spec.forEach((s, i) => {

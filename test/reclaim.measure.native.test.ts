@@ -135,7 +135,7 @@ describe("page classification (a file stands in for /proc/PID/mem)", () => {
   const addrs = Float64Array.from([0, 1, 2, 3, 4, 5, 9].map((i) => i * 4096)); // page 9 is past the end
   const scan = (want: SizeWant) => {
     const n = addrs.length;
-    const out = { kind: new Uint8Array(n), key: new Float64Array(n), lz4: new Uint16Array(n), strong: new Uint16Array(n) };
+    const out = { kind: new Uint8Array(n), key: new Float64Array(n), lz4: new Uint16Array(n), strong: new Uint16Array(n), dev: new Uint16Array(n) };
     const fd = openSync(file, "r");
     try { resetScan(); scanPages({ fd }, addrs, 0, n, want, out); } finally { closeSync(fd); }
     return out;
@@ -159,7 +159,7 @@ describe("page classification (a file stands in for /proc/PID/mem)", () => {
     const corpus = [textPage(20), textPage(21, 512), textPage(22, 2048), textPage(23, 1024), textPage(24)];
     writeFileSync(file, Buffer.concat(corpus));
     const a = Float64Array.from(corpus.map((_, i) => i * 4096));
-    const out = { kind: new Uint8Array(5), key: new Float64Array(5), lz4: new Uint16Array(5), strong: new Uint16Array(5) };
+    const out = { kind: new Uint8Array(5), key: new Float64Array(5), lz4: new Uint16Array(5), strong: new Uint16Array(5), dev: new Uint16Array(5) };
     const fd = openSync(file, "r");
     try { resetScan(); scanPages({ fd }, a, 0, 5, SizeWant.Yes, out); } finally { closeSync(fd); }
     const est = out.strong.reduce((s, x) => s + x, 0);

@@ -230,7 +230,7 @@ describe("bad input and vanishing processes", () => {
     // pages read after the process is gone come back Gone, never an exception
     const n = pages.addrs.length;
     for (const source of [{ pid }, { fd }]) {
-      const out = { kind: new Uint8Array(n), key: new Float64Array(n), lz4: new Uint16Array(n), strong: new Uint16Array(n) };
+      const out = { kind: new Uint8Array(n), key: new Float64Array(n), lz4: new Uint16Array(n), strong: new Uint16Array(n), dev: new Uint16Array(n) };
       scanPages(source, Float64Array.from(pages.addrs), 0, n, SizeWant.Yes, out);
       expect([...new Set(out.kind)]).toEqual([3]);
     }

@@ -18,7 +18,9 @@
 //   [21·cap, 22·cap)    u8 per page (input): 0 = do not compress it, 1 = do,
 //                       2 = only if its hash is in the size sample (1 in SIZE_SAMPLE
 //                       contents: a uniform sample, and copies go with their content)
-//   [22·cap, +SCRATCH)  scratch for tests: 8 KiB in, 8 KiB out
+//   [22·cap, 24·cap)    u16 size under the zram device's compressor (tsbox_scan_codec:
+//                       LZ4 by default, or Linux's LZO1X-1 / LZO-RLE), same conventions
+//   [24·cap, +SCRATCH)  scratch for tests: 8 KiB in, 8 KiB out
 // The arena and the compressed-size cache are process-global: one scan at a
 // time, on the main thread.
 #define _GNU_SOURCE
@@ -42,11 +44,16 @@ struct result {
   uint64_t hash;
   uint16_t lz4;    /* compressed size, capped at PAGE (= did not compress); 0 = not measured */
   uint16_t strong; /* deflate-class estimate, capped at PAGE */
+  uint16_t dev;    /* size under the zram codec (codec below), capped at PAGE */
   uint8_t kind;
 };
 
 static unsigned char *arena;
 static int arena_cap;
+
+/* the zram device's compressor the `dev` sizes follow (tsbox_scan_codec) */
+enum codec { C_LZ4 = 0, C_LZO = 1, C_LZO_RLE = 2 };
+static int dev_codec = C_LZ4;
 
 /* ---------- XXH64 (Collet's reference algorithm) ---------- */
 #define P64_1 11400714785074694791ULL
@@ -307,9 +314,152 @@ static int lz4_decompress(const unsigned char *src, unsigned n, unsigned char *d
   return (int)(op - dst);
 }
 
+/* ---------- LZO1X-1 as Linux compresses it (lib/lzo), with LZO-RLE's zero runs ---------- */
+// zram's default compressor on most distributions is lzo-rle: LZO1X-1 whose
+// bitstream version 1 codes a run of ≥ 4 zero bytes as one 4-byte
+// instruction. Sizes must be the kernel's to the byte (zram's
+// compr_data_size is their sum), so this follows the kernel's parse exactly:
+// its 13-bit dictionary of 16-bit positions and multiplicative hash, the
+// skip that grows by one every 32 literals, and on x86-64 the match
+// extension 8 bytes at a time (which stops early near the end of the input).
+#define LZO_DBITS 13
+#define LZO_M2_MAX_LEN 8
+#define LZO_M2_MAX_OFFSET 0x0800
+#define LZO_M3_MAX_LEN 33
+#define LZO_M3_MAX_OFFSET 0x4000
+#define LZO_M4_MAX_LEN 9
+#define LZO_M3_MARKER 32
+#define LZO_M4_MARKER 16
+#define LZO_ZRUN_MIN 4
+#define LZO_ZRUN_MAX (2047 + LZO_ZRUN_MIN)
+static uint16_t lzo_dict[1 << LZO_DBITS];
+
+static inline uint32_t rd32le(const unsigned char *p) { return rd32(p); } /* little-endian hosts only, as the rest */
+
+/* Literal run [ii, ii+t): a short one (≤ 3) goes into the low bits of the previous instruction's byte at op[state]. */
+static unsigned char *lzo_literals(unsigned char *op, const unsigned char *ii, size_t t, int state) {
+  if (t == 0) return op;
+  if (t <= 3) op[state] |= (unsigned char)t;
+  else if (t <= 18) *op++ = (unsigned char)(t - 3);
+  else {
+    size_t tt = t - 18;
+    *op++ = 0;
+    while (tt > 255) { tt -= 255; *op++ = 0; }
+    *op++ = (unsigned char)tt;
+  }
+  memcpy(op, ii, t);
+  return op + t;
+}
+
+/* A length beyond what the instruction byte holds: zero bytes of 255 each, then the rest. */
+static unsigned char *lzo_long_len(unsigned char *op, size_t len) {
+  while (len > 255) { len -= 255; *op++ = 0; }
+  *op++ = (unsigned char)len;
+  return op;
+}
+
+// Compresses in[0..n) (20 < n ≤ 0xbfff) into out (room for n + n/16 + 64 + 3);
+// returns the block size. rle: LZO-RLE (bitstream version 1, a 2-byte header).
+static unsigned lzo_compress(const unsigned char *in, unsigned n, unsigned char *out, int rle) {
+  const unsigned char *const in_end = in + n, *const ip_end = in + n - 20;
+  const unsigned char *ip = in + 4, *ii = in;
+  unsigned char *op = out;
+  int state = -2;
+  if (rle) { *op++ = 17; *op++ = 1; }
+  unsigned char *const data_start = op;
+  memset(lzo_dict, 0, sizeof lzo_dict);
+  int skip = 1; /* the first position tried is the kernel's too: 4 + 1 */
+  for (;;) {
+    if (skip) ip += 1 + ((ip - ii) >> 5);
+    skip = 1;
+    if (ip >= ip_end) break;
+    const unsigned char *m_pos = NULL;
+    size_t run = 0;
+    uint32_t dv = rd32le(ip);
+    if (dv == 0 && rle) {
+      const unsigned char *ir = ip + 4;
+      const unsigned char *limit = ip_end < ip + LZO_ZRUN_MAX + 1 ? ip_end : ip + LZO_ZRUN_MAX + 1;
+      while (ir < limit && *ir == 0) ir++;
+      run = (size_t)(ir - ip);
+      if (run > LZO_ZRUN_MAX) run = LZO_ZRUN_MAX;
+    } else {
+      uint32_t h = ((dv * 0x1824429dU) >> (32 - LZO_DBITS)) & ((1u << LZO_DBITS) - 1);
+      m_pos = in + lzo_dict[h];
+      lzo_dict[h] = (uint16_t)(ip - in);
+      if (dv != rd32le(m_pos)) continue; /* a literal: skip ahead */
+    }
+    op = lzo_literals(op, ii, (size_t)(ip - ii), state);
+    if (run) {
+      ip += run;
+      uint32_t r = (uint32_t)(run - LZO_ZRUN_MIN);
+      uint32_t ins = (r << 21) | 0xfffc18u | (r & 7);
+      memcpy(op, &ins, 4);
+      op += 4;
+      state = -3;
+      ii = ip;
+      skip = 0;
+      continue;
+    }
+    size_t m_len = 4;
+    {
+      uint64_t v = rd64(ip + m_len) ^ rd64(m_pos + m_len);
+      int stopped = 0;
+      if (v == 0) {
+        do {
+          m_len += 8;
+          v = rd64(ip + m_len) ^ rd64(m_pos + m_len);
+          if (ip + m_len >= ip_end) { stopped = 1; break; }
+        } while (v == 0);
+      }
+      if (!stopped) m_len += (size_t)__builtin_ctzll(v) / 8;
+    }
+    size_t m_off = (size_t)(ip - m_pos);
+    ip += m_len;
+    if (m_len <= LZO_M2_MAX_LEN && m_off <= LZO_M2_MAX_OFFSET) {
+      m_off -= 1;
+      *op++ = (unsigned char)(((m_len - 1) << 5) | ((m_off & 7) << 2));
+      *op++ = (unsigned char)(m_off >> 3);
+    } else if (m_off <= LZO_M3_MAX_OFFSET) {
+      m_off -= 1;
+      if (m_len <= LZO_M3_MAX_LEN) *op++ = (unsigned char)(LZO_M3_MARKER | (m_len - 2));
+      else { *op++ = LZO_M3_MARKER; op = lzo_long_len(op, m_len - LZO_M3_MAX_LEN); }
+      *op++ = (unsigned char)(m_off << 2);
+      *op++ = (unsigned char)(m_off >> 6);
+    } else {
+      m_off -= 0x4000;
+      unsigned char hi = (unsigned char)(LZO_M4_MARKER | ((m_off >> 11) & 8));
+      if (m_len <= LZO_M4_MAX_LEN) *op++ = (unsigned char)(hi | (m_len - 2));
+      else { *op++ = hi; op = lzo_long_len(op, m_len - LZO_M4_MAX_LEN); }
+      *op++ = (unsigned char)(m_off << 2);
+      *op++ = (unsigned char)(m_off >> 6);
+    }
+    state = -2;
+    ii = ip;
+    skip = 0;
+  }
+  /* the literals left, the end marker */
+  size_t t = (size_t)(in_end - ii);
+  if (t > 0) {
+    if (op == data_start && t <= 238) { *op++ = (unsigned char)(17 + t); memcpy(op, ii, t); op += t; }
+    else op = lzo_literals(op, ii, t, state);
+  }
+  *op++ = LZO_M4_MARKER | 1;
+  *op++ = 0;
+  *op++ = 0;
+  return (unsigned)(op - out);
+}
+
+/* The size of a page under the zram codec, capped at PAGE. */
+static unsigned dev_size(const unsigned char *page, unsigned lz4_size) {
+  static unsigned char out[PAGE + PAGE / 16 + 64 + 3];
+  if (dev_codec == C_LZ4) return lz4_size;
+  unsigned c = lzo_compress(page, PAGE, out, dev_codec == C_LZO_RLE);
+  return c >= PAGE ? PAGE : c;
+}
+
 /* ---------- compressed sizes cached by content hash ---------- */
 // Duplicates have the sizes of their first copy: compress each content once.
-struct size_entry { uint64_t hash; uint16_t lz4, strong; uint32_t used; };
+struct size_entry { uint64_t hash; uint16_t lz4, strong, dev; uint32_t used; };
 static struct size_entry *cache;
 static size_t cache_cap, cache_used;
 
@@ -336,20 +486,21 @@ static void classify(const unsigned char *page, struct result *r, int want_sizes
   static unsigned char out[PAGE + PAGE / 255 + 16];
   r->kind = (uint8_t)page_kind(page);
   r->hash = 0;
-  r->lz4 = r->strong = 0;
+  r->lz4 = r->strong = r->dev = 0;
   if (r->kind != K_DATA) { r->hash = rd64(page); return; }
   r->hash = xxh64(page, PAGE, 0);
   if (want_sizes == 0 || (want_sizes == 2 && (r->hash & (SIZE_SAMPLE - 1)) != 0)) return;
   if (cache_used * 2 >= cache_cap && cache_grow() != 0) cache_cap = 0; /* no cache: compress every page */
   struct size_entry *e = cache_cap ? cache_slot(r->hash) : NULL;
-  if (e && e->used) { r->lz4 = e->lz4; r->strong = e->strong; return; }
+  if (e && e->used) { r->lz4 = e->lz4; r->strong = e->strong; r->dev = e->dev; return; }
   struct parse_stats st;
   memset(&st, 0, sizeof st);
   unsigned c = lz4_compress(page, PAGE, out, &st);
   r->lz4 = (uint16_t)(c >= PAGE ? PAGE : c);
   unsigned strong = deflate_estimate(&st);
   r->strong = (uint16_t)(strong < r->lz4 ? strong : r->lz4); /* a strong codec falls back to what LZ4 did */
-  if (e) { e->hash = r->hash; e->lz4 = r->lz4; e->strong = r->strong; e->used = 1; cache_used++; }
+  r->dev = (uint16_t)dev_size(page, r->lz4);
+  if (e) { e->hash = r->hash; e->lz4 = r->lz4; e->strong = r->strong; e->dev = r->dev; e->used = 1; cache_used++; }
 }
 
 /* ---------- exported API ---------- */
@@ -360,7 +511,7 @@ EXPORT void *tsbox_scan_arena(int cap) {
   if (cap <= 0) return NULL;
   if (cap > arena_cap) {
     free(arena);
-    arena = calloc((size_t)cap * 22 + SCRATCH, 1);
+    arena = calloc((size_t)cap * 24 + SCRATCH, 1);
     arena_cap = arena ? cap : 0;
   }
   return arena;
@@ -371,6 +522,14 @@ EXPORT void tsbox_scan_reset(void) {
   free(cache);
   cache = NULL;
   cache_cap = cache_used = 0;
+}
+
+/** The compressor the `dev` sizes follow from now on (enum codec); forgets the cache. -EINVAL for another. */
+EXPORT int tsbox_scan_codec(int codec) {
+  if (codec != C_LZ4 && codec != C_LZO && codec != C_LZO_RLE) return -EINVAL;
+  dev_codec = codec;
+  tsbox_scan_reset();
+  return 0;
 }
 
 // Reads up to `run` pages at addrs[0..run) into buf: process_vm_readv from
@@ -414,17 +573,19 @@ EXPORT int tsbox_scan_pages(int fd, int pid, int n) {
   uint16_t *strong = (uint16_t *)(arena + 18 * (size_t)arena_cap);
   uint8_t *kinds = arena + 20 * (size_t)arena_cap;
   const uint8_t *want = arena + 21 * (size_t)arena_cap;
+  uint16_t *dev = (uint16_t *)(arena + 22 * (size_t)arena_cap);
   struct result r;
   int i = 0;
   while (i < n) {
     int run = n - i < RUN_MAX ? n - i : RUN_MAX;
     int got = read_run(fd, pid, addrs + i, run, buf);
-    if (got == 0) { keys[i] = 0; lz4[i] = strong[i] = 0; kinds[i] = K_GONE; i++; continue; } /* the first page is bad: skip it */
+    if (got == 0) { keys[i] = 0; lz4[i] = strong[i] = dev[i] = 0; kinds[i] = K_GONE; i++; continue; } /* the first page is bad: skip it */
     for (int k = 0; k < got; k++) {
       classify(buf + (size_t)k * PAGE, &r, want[i + k]);
       keys[i + k] = (double)(r.hash & ((1ULL << 52) - 1));
       lz4[i + k] = r.lz4;
       strong[i + k] = r.strong;
+      dev[i + k] = r.dev;
       kinds[i + k] = r.kind;
     }
     i += got;
@@ -476,7 +637,7 @@ EXPORT double tsbox_scan_lz4_decompress_ns(int fd, int n, int reps) {
 }
 
 /* For tests: the codecs on the arena's scratch (8 KiB in at +0, 8 KiB out at +8 KiB). */
-static unsigned char *scratch(void) { return arena + 22 * (size_t)arena_cap; }
+static unsigned char *scratch(void) { return arena + 24 * (size_t)arena_cap; }
 
 EXPORT int tsbox_scan_test_lz4(int len) {
   if (!arena || len < 0 || len > 7 * 1024) return -EINVAL;
@@ -497,4 +658,10 @@ EXPORT int tsbox_scan_test_xxh64(int len) {
   uint64_t h = xxh64(scratch(), (size_t)len, 0);
   memcpy(scratch() + 8192, &h, 8);
   return 0;
+}
+
+/** Linux's LZO1X-1 (rle 0) or LZO-RLE (rle 1) on the scratch's first len bytes (20 < len ≤ 7 KiB), out at +8 KiB; the block size. */
+EXPORT int tsbox_scan_test_lzo(int len, int rle) {
+  if (!arena || len <= 20 || len > 7 * 1024) return -EINVAL;
+  return (int)lzo_compress(scratch(), (unsigned)len, scratch() + 8192, rle != 0);
 }

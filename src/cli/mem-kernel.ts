@@ -7,6 +7,7 @@ import { UsageError } from "../errors.js";
 import { prepare } from "./common.js";
 import { parseBytes, parseIntFlag } from "../oci/units.js";
 import { formatBytes, table } from "../format.js";
+import { timingTable } from "./mem-ksm-timing.js";
 
 type Format = "table" | "json";
 const formatOption = (): Option => new Option("--format <format>", "output format").choices(["table", "json"]).default("table");
@@ -36,14 +37,21 @@ export function registerMemKernel(mem: Command): void {
     });
 
   ksm.command("status")
-    .description("Global KSM counters and per-container merged pages")
+    .description("Global KSM counters, per-container merged pages, and how fast ksmd merges at its rate")
+    .option("--for <seconds>", "also measure ksmd's scan rate and the copy-on-write breaks of KSM pages (cow_ksm) over this long")
     .addOption(formatOption())
-    .action(async (o: { format: Format }, cmd: Command) => {
+    .action(async (o: { format: Format; for?: string }, cmd: Command) => {
       const g = await prepare(cmd);
+      const seconds = o.for === undefined ? undefined : Number(o.for);
+      if (seconds !== undefined && !(Number.isFinite(seconds) && seconds > 0 && seconds <= 3600)) {
+        throw new UsageError(`invalid argument "${o.for}" for "--for" flag: expected seconds, more than 0 and at most 3600`);
+      }
       const { ksmStatus } = await import("../reclaim/kernel/status.js");
+      const { ksmTimingReport } = await import("./mem-ksm-timing.js");
       const s = ksmStatus(g.root);
+      const timing = await ksmTimingReport(g.root, seconds);
       if (o.format === "json") {
-        process.stdout.write(JSON.stringify(s, null, 2) + "\n");
+        process.stdout.write(JSON.stringify({ ...s, timing }, null, 2) + "\n");
         return;
       }
       const c = s.global;
@@ -57,6 +65,7 @@ export function registerMemKernel(mem: Command): void {
           s.containers.map((k) => [k.id.slice(0, 12), k.name, k.mergeAny ? "yes" : "no", String(k.pids), String(k.ksmMergingPages),
             k.savedPages.toFixed(2), signedBytes(k.profit)])));
       }
+      process.stdout.write("\n" + timingTable(timing));
     });
 
   mem.command("balloon")

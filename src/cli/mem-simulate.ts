@@ -25,10 +25,11 @@ interface SimulateOpts {
   density: boolean;
   /** a path, or false for --no-host-profile */
   hostProfile?: string | false;
+  workingsetFor?: string;
 }
 
 /** Scan the running containers' anonymous pages now (full mode) and model them with their `mem stat` numbers. */
-async function measuredScenario(cmd: Command, refs: string[], hostBytes: number, steps: number | undefined, hostHasSwap: boolean) {
+async function measuredScenario(cmd: Command, refs: string[], hostBytes: number, steps: number | undefined, hostHasSwap: boolean, workingsetSeconds?: number) {
   const g = await prepare(cmd);
   const { runningContainers } = await import("../reclaim/measure/targets.js");
   const { scanContainers } = await import("../reclaim/measure/scan.js");
@@ -36,6 +37,14 @@ async function measuredScenario(cmd: Command, refs: string[], hostBytes: number,
   const m = await modelApi();
   const ksm = hostKsmSettings();
   const running = runningContainers(g.root, refs);
+  // the working sets measured over a window, all containers at once, before the scan reads their pages
+  const measuredWs = new Map<string, number>();
+  if (workingsetSeconds !== undefined) {
+    const { memoryCgroupOf } = await import("../reclaim/kernel/cgroup-memory.js");
+    const { estimateWorkingSet } = await import("../reclaim/kernel/workingset.js");
+    const ws = await Promise.all(running.map(({ state }) => estimateWorkingSet(memoryCgroupOf(state), workingsetSeconds)));
+    running.forEach(({ state }, i) => measuredWs.set(state.id, ws[i]!.workingSet));
+  }
   // KSM merges exclusively anonymous pages only: identical file pages (two images holding the
   // same files) stay two pages, so they are no sharing potential. The file pages are still the
   // containers' memory: their cgroups charge them, once each (the `mem stat` numbers below).
@@ -47,6 +56,7 @@ async function measuredScenario(cmd: Command, refs: string[], hostBytes: number,
     stats.set(state.id, {
       usage: mem.usage, anon: mem.anon ?? 0, file: mem.file ?? 0, inactiveFile: mem.inactiveFile ?? 0,
       ...(mem.limit !== undefined ? { limit: mem.limit } : {}),
+      ...(measuredWs.has(state.id) ? { workingSet: measuredWs.get(state.id)! } : {}),
     });
   }
   return m.scenarioFromReport(report, stats, { hostBytes, hostHasSwap, ...(steps !== undefined ? { steps } : {}) });
@@ -76,6 +86,7 @@ export function registerMemSimulate(mem: Command): void {
     .option("--no-density", "skip the density search over every policy")
     .option("--host-profile <file>", "fault costs measured by `tsbox mem calibrate` (default <root>/mem/host-profile.json, where it exists)")
     .option("--no-host-profile", "charge the default fault costs even where a host profile exists")
+    .option("--workingset-for <duration>", "with --containers: measure each container's working set over this window (as `mem workingset`) instead of usage − inactive file")
     .action(async (o: SimulateOpts, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOpts>();
       configureLog(g.logLevel, g.logFormat);
@@ -96,10 +107,13 @@ export function registerMemSimulate(mem: Command): void {
       // measured containers, and a scenario that names no swap device, model this host: its swap or none
       const { hostSwapDevices } = await import("../reclaim/kernel/swap.js");
       const hostHasSwap = hostSwapDevices().length > 0;
+      if (o.workingsetFor !== undefined && o.containers.length === 0) throw new UsageError("--workingset-for needs --containers");
+      const { parseWindow } = await import("./mem-workingset.js");
+      const wsSeconds = o.workingsetFor === undefined ? undefined : parseWindow(o.workingsetFor, "--workingset-for");
       let sc;
       if (o.containers.length > 0) {
         if (hostBytes === undefined) throw new UsageError("--host-memory is required with --containers");
-        sc = await measuredScenario(cmd, o.containers, hostBytes, steps, hostHasSwap);
+        sc = await measuredScenario(cmd, o.containers, hostBytes, steps, hostHasSwap, wsSeconds);
       } else if (o.scenario !== undefined) {
         sc = m.parseScenario(readText(o.scenario), { source: o.scenario, hostHasSwap, ...(hostBytes !== undefined ? { hostBytes } : {}) });
         if (steps !== undefined) sc = { ...sc, steps };
@@ -123,8 +137,17 @@ export function registerMemSimulate(mem: Command): void {
         if (hp !== undefined) hostProfile = file;
         sc = { ...sc, costs: m.withHostProfile(sc.costs, hp) };
       }
+      // the sharing transient at this host's ksmd rate and calibrated cost, where the host has KSM
+      const { ksmAvailable } = await import("../reclaim/kernel/ksm.js");
+      let ksmRate;
+      if (ksmAvailable()) {
+        const { hostKsmRate } = await import("../reclaim/kernel/ksm-rate.js");
+        const { hostProfileFile, readHostProfile } = await import("../reclaim/host-profile.js");
+        ksmRate = hostKsmRate(o.hostProfile === false ? undefined : readHostProfile(o.hostProfile ?? hostProfileFile(g.root)));
+      }
       const report = m.buildReport(sc, o.policy, budget, {
         perGuestSteps: o.perGuest, density: o.density || o.chart !== undefined, ...(hostProfile !== undefined ? { hostProfile } : {}),
+        ...(ksmRate !== undefined ? { ksmRate } : {}),
       });
       if (o.chart !== undefined) {
         const svg = m.renderChart(report, m.densityCurves(sc, report.density.guestsThatFit));

@@ -20,10 +20,12 @@ export interface PageResults {
   /** sizes compressed on its own: LZ4 block and deflate-class estimate; PAGE_SIZE = did not compress, 0 = not measured */
   lz4: Uint16Array;
   strong: Uint16Array;
+  /** size under the zram compressor chosen by setZramCodec (LZ4 unless chosen), same conventions */
+  dev: Uint16Array;
 }
 
 interface Arena {
-  addrs: Float64Array; keys: Float64Array; lz4: Uint16Array; strong: Uint16Array; kinds: Uint8Array; want: Uint8Array; scratch: Buffer;
+  addrs: Float64Array; keys: Float64Array; lz4: Uint16Array; strong: Uint16Array; kinds: Uint8Array; want: Uint8Array; dev: Uint16Array; scratch: Buffer;
 }
 let arena: Arena | undefined;
 
@@ -31,7 +33,7 @@ function getArena(): Arena {
   if (arena) return arena;
   const library = scanLib();
   const ptr = load({ library, funcName: "tsbox_scan_arena", retType: DataType.External, paramsType: [DataType.I32], paramsValue: [BATCH] }) as JsExternal;
-  const size = BATCH * 22 + 16 * 1024;
+  const size = BATCH * 24 + 16 * 1024;
   const buf = createExternalBuffer(ptr, size);
   if (buf.length !== size) throw new TsboxError("page scanner: no memory for its arena");
   const at = (k: number): number => buf.byteOffset + k * BATCH;
@@ -42,7 +44,8 @@ function getArena(): Arena {
     strong: new Uint16Array(buf.buffer, at(18), BATCH),
     kinds: new Uint8Array(buf.buffer, at(20), BATCH),
     want: new Uint8Array(buf.buffer, at(21), BATCH),
-    scratch: buf.subarray(22 * BATCH),
+    dev: new Uint16Array(buf.buffer, at(22), BATCH),
+    scratch: buf.subarray(24 * BATCH),
   };
   return arena;
 }
@@ -55,6 +58,17 @@ function call(funcName: string, paramsType: DataType[], paramsValue: unknown[], 
 export function resetScan(): void {
   getArena();
   call("tsbox_scan_reset", [], [], DataType.Void);
+}
+
+/** The zram compressors the scanner sizes pages with, as zram names them (scan.c enum codec). */
+export const ZRAM_CODECS = { lz4: 0, lzo: 1, "lzo-rle": 2 } as const;
+export type ZramCodec = keyof typeof ZRAM_CODECS;
+export const isZramCodec = (s: string): s is ZramCodec => Object.hasOwn(ZRAM_CODECS, s);
+
+/** The compressor the `dev` sizes follow from now on (forgets the sizes cached by content). */
+export function setZramCodec(codec: ZramCodec): void {
+  getArena();
+  if (call("tsbox_scan_codec", [DataType.I32], [ZRAM_CODECS[codec]]) !== 0) throw new TsboxError(`page scanner: no ${codec} compressor`);
 }
 
 /** Compressed sizes for a page: no, yes, or if its content is in the 1-in-8 size sample (chosen by hash). */
@@ -83,6 +97,7 @@ export function scanPages(source: { pid: number } | { fd: number }, addrs: Float
     out.key.set(a.keys.subarray(0, count), start);
     out.lz4.set(a.lz4.subarray(0, count), start);
     out.strong.set(a.strong.subarray(0, count), start);
+    out.dev.set(a.dev.subarray(0, count), start);
   }
 }
 
@@ -111,6 +126,15 @@ export function unlz4Block(block: Buffer, capacity: number): Buffer | undefined 
   block.copy(a.scratch, 8192);
   const d = call("tsbox_scan_test_unlz4", [DataType.I32, DataType.I32], [block.length, capacity]);
   return d < 0 ? undefined : Buffer.from(a.scratch.subarray(0, d));
+}
+
+/** Linux's LZO1X-1 (or LZO-RLE with rle) on data (21 bytes to 7 KiB), as the kernel's zram compresses it. */
+export function lzoBlock(data: Buffer, rle: boolean): Buffer {
+  const a = getArena();
+  data.copy(a.scratch, 0);
+  const c = call("tsbox_scan_test_lzo", [DataType.I32, DataType.I32], [data.length, rle ? 1 : 0]);
+  if (c < 0) throw new RangeError("lzoBlock: input must be 21 bytes to 7 KiB");
+  return Buffer.from(a.scratch.subarray(8192, 8192 + c));
 }
 
 /** XXH64, seed 0, of data (≤ 8 KiB), as an unsigned bigint. */

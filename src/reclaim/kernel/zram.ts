@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { TsboxError, errnoCode } from "../../errors.js";
 import { PAGE_SIZE } from "../profile.js";
 import { mknod } from "../../native/shim.js";
+import { poolPages, zsmalloc, type Zsmalloc } from "../model/zsmalloc.js";
 
 const CONTROL = "/sys/class/zram-control";
 
@@ -49,6 +50,16 @@ export function algorithms(sys: string): string[] {
 export function currentAlgorithm(sys: string): string {
   const m = /\[([^\]]+)\]/.exec(readFileSync(join(sys, "comp_algorithm"), "utf8"));
   return m ? m[1]! : algorithms(sys)[0]!;
+}
+
+/** The compressor a new device gets on this host (CONFIG_ZRAM_DEF_COMP): read from a device hot-added for it and removed. */
+export function hostDefaultAlgorithm(): string {
+  const dev = zramAdd(undefined, 16 * PAGE_SIZE);
+  try {
+    return currentAlgorithm(dev.sys);
+  } finally {
+    zramRemove(dev);
+  }
 }
 
 /** A new zram device with `algorithm` (undefined: the host's default) and `disksize` bytes; tear it down with zramRemove(). */
@@ -120,17 +131,13 @@ export function writePages(dev: ZramDevice, pages: Buffer[], perPage = false, st
   return sizes;
 }
 
-/**
- * zsmalloc's largest non-huge class on 4 KiB pages: a page compressing to this
- * or more is stored whole (mm_stat huge_pages). Assumed, not read from the
- * kernel (it is not exported); the validation compares huge_pages to check it.
- */
-export const HUGE_CLASS_SIZE = 3264;
-
 export interface ZramPrediction {
   pages: number;
   orig: number;
+  /** compr_data_size: Σ stored sizes (a huge page counts PAGE_SIZE) */
   compr: number;
+  /** mem_used_total of a fresh device holding these pages: zsmalloc's pages for them (model/zsmalloc.ts) */
+  memUsedTotal: number;
   samePages: number;
   hugePages: number;
   /** per non-same page stored size */
@@ -143,24 +150,28 @@ export interface ZramPrediction {
 /**
  * A page as the scanner (src/reclaim/measure, native-shims/scan/scan.c) saw it:
  * kind 0 data, 1 zero, 2 same-filled (one repeated 8-byte word, which zram
- * also stores without data); lz4 its LZ4 block size, the kernel's compressor
- * (13-bit hash of 16-bit positions, acceleration 1), capped at 4096.
+ * also stores without data); size its block size under the device's
+ * compressor, as the kernel's (scan.c: LZ4, LZO1X-1 or LZO-RLE), capped at 4096.
  */
-export interface SizedPage { kind: number; lz4: number }
+export interface SizedPage { kind: number; size: number }
 
-/** What zram will store for these pages: the scanner's per-page LZ4 sizes, huge pages whole. */
-export function predictZram(pages: readonly SizedPage[], hugeClass = HUGE_CLASS_SIZE): ZramPrediction {
+/**
+ * What zram will store for these pages, written to a fresh device: same-filled
+ * pages no data, a page compressing to zsmalloc's huge class size or more
+ * stored whole, the rest in zsmalloc's size classes.
+ */
+export function predictZram(pages: readonly SizedPage[], pool: Zsmalloc = zsmalloc()): ZramPrediction {
   let compr = 0, same = 0, huge = 0;
   const sizes: number[] = [];
   for (const p of pages) {
     if (p.kind === 1 || p.kind === 2) { same++; continue; }
-    let c = p.lz4;
-    if (c >= hugeClass) { c = PAGE_SIZE; huge++; }
+    let c = p.size;
+    if (c >= pool.hugeClassSize) { c = PAGE_SIZE; huge++; }
     compr += c;
     sizes.push(c);
   }
   return {
-    pages: pages.length, orig: pages.length * PAGE_SIZE, compr, samePages: same, hugePages: huge, sizes,
+    pages: pages.length, orig: pages.length * PAGE_SIZE, compr, memUsedTotal: poolPages(pool, sizes) * PAGE_SIZE, samePages: same, hugePages: huge, sizes,
     le2k: fraction(sizes, 2048), le1k: fraction(sizes, 1024),
   };
 }

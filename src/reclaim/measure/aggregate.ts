@@ -19,6 +19,8 @@ export interface ContainerPages {
   /** compressed sizes (0 = not measured) */
   lz4: Uint16Array;
   strong: Uint16Array;
+  /** size under the zram compressor the scan was given (scanPages' dev; = lz4 by default) */
+  dev: Uint16Array;
   /** 1 = the page is in the classified set (every page in full mode; the N drawn in sample mode) */
   classified: Uint8Array;
   /** 1 = exclusively anonymous (pagemap bit 61 clear) */

@@ -13,7 +13,7 @@ import { closeSync, openSync, readSync } from "node:fs";
 import * as zlib from "node:zlib";
 import { KSM_DEFAULTS, PAGE_SIZE, type KsmSettings, type MemoryProfile, type ScanReport } from "../profile.js";
 import { aggregate, Kind, type ContainerPages } from "./aggregate.js";
-import { lz4DecompressNs, resetScan, scanPages, SizeWant } from "../../native/scan.js";
+import { lz4DecompressNs, scanPages, setZramCodec, SizeWant, type ZramCodec } from "../../native/scan.js";
 import { KeyIndex } from "./key-index.js";
 import { gone, presentPages } from "./procfs.js";
 import { chooseIndices, rng } from "./sampling.js";
@@ -42,6 +42,8 @@ export interface ScanOptions {
   anonymousOnly?: boolean;
   /** the KSM settings the sharable figures follow (the host's, read by the caller; default the kernel's defaults) */
   ksm?: KsmSettings;
+  /** the zram compressor pages are also sized with (ContainerPages.dev; default lz4, the LZ4 sizes again) */
+  zramCodec?: ZramCodec;
 }
 
 export const DEFAULT_SAMPLE = 10_000;
@@ -87,7 +89,7 @@ function readPages(pop: Population, classified: Uint8Array, want: Uint8Array | S
   const n = pop.addrs.length;
   const out: ContainerPages = {
     count: n, kind: new Uint8Array(n).fill(Kind.Gone), key: new Float64Array(n), lz4: new Uint16Array(n),
-    strong: new Uint16Array(n), classified, anon: pop.anon,
+    strong: new Uint16Array(n), dev: new Uint16Array(n), classified, anon: pop.anon,
   };
   let i = 0;
   while (i < n) {
@@ -178,7 +180,7 @@ function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: Scan
   const cpu0 = process.cpuUsage();
   const random = rng(opts.seed ?? 1);
   const pfnSeen = new KeyIndex(1 << 16);
-  resetScan();
+  setZramCodec(opts.zramCodec ?? "lz4"); // and forgets the sizes cached by the last scan
   const pops: Population[] = [];
   const pages: ContainerPages[] = [];
   for (const t of targets) {
@@ -223,8 +225,15 @@ function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: Scan
   return { report, pops, pages };
 }
 
-/** One page the anonymous scan read: where, what kind (aggregate.ts Kind), its own LZ4 block size. */
-export interface ScannedPage { pid: number; addr: number; kind: number; lz4: number }
+/**
+ * One page the anonymous scan read: where, what kind (aggregate.ts Kind), its
+ * own LZ4 block size and its size under the zram compressor the scan was given.
+ */
+export interface ScannedPage {
+  pid: number; addr: number; kind: number; lz4: number; size: number;
+  /** its content group: pages with equal numbers are identical (the index into AnonymousScan.groups) */
+  content: number;
+}
 
 export interface AnonymousScan {
   /** the profiles (MemoryProfile) of the anonymous pages alone, full mode, every page's size measured */
@@ -243,19 +252,24 @@ export interface AnonymousScan {
  * the targets' processes, classified and sized by the same C code as
  * `tsbox mem scan` (hash, zero/same test, LZ4 block size of every page).
  */
-export function scanAnonymous(targets: readonly ScanTarget[], opts: { timedPages?: number } = {}): AnonymousScan {
-  const { report, pops, pages } = scan(targets, { mode: "full", compressAll: true, anonymousOnly: true, timedPages: opts.timedPages ?? 16 });
+export function scanAnonymous(targets: readonly ScanTarget[], opts: { timedPages?: number; zramCodec?: ZramCodec } = {}): AnonymousScan {
+  const { report, pops, pages } = scan(targets, {
+    mode: "full", compressAll: true, anonymousOnly: true, timedPages: opts.timedPages ?? 16, ...(opts.zramCodec ? { zramCodec: opts.zramCodec } : {}),
+  });
   const byContent = new Map<string, number>();
+  const ids = new Map<string, number>();
   const out: ScannedPage[] = [];
   pages.forEach((c, ci) => {
     const pop = pops[ci]!;
     for (let i = 0; i < c.count; i++) {
       const kind = c.kind[i]!;
       if (kind === Kind.Gone) continue;
-      out.push({ pid: pop.pids[pop.proc[i]!]!, addr: pop.addrs[i]!, kind, lz4: c.lz4[i]! });
       // the key of a same-filled page is its fill word's low bits (scan.c)
       const group = kind === Kind.Zero ? "z" : `${kind === Kind.Same ? "s" : "d"}${c.key[i]}`;
       byContent.set(group, (byContent.get(group) ?? 0) + 1);
+      let id = ids.get(group);
+      if (id === undefined) ids.set(group, (id = ids.size));
+      out.push({ pid: pop.pids[pop.proc[i]!]!, addr: pop.addrs[i]!, kind, lz4: c.lz4[i]!, size: c.dev[i]!, content: id });
     }
   });
   return { report, groups: [...byContent.values()], pages: out };

@@ -13,6 +13,8 @@ export interface MemStatNumbers {
   inactiveFile: number;
   /** the container's memory limit; absent or non-finite when unlimited */
   limit?: number;
+  /** the working set measured over a window (`mem workingset`), bytes; absent: usage − inactive file */
+  workingSet?: number;
 }
 
 export interface FromProfileOptions {
@@ -39,8 +41,9 @@ export function guestFromProfile(p: MemoryProfile, stat?: MemStatNumbers, o: Fro
   if (stat) {
     anon = pages(stat.anon);
     cache = pages(stat.file);
-    // the kubelet's working set: usage minus inactive file
-    workingSet = Math.min(anon + cache, pages(Math.max(0, stat.usage - stat.inactiveFile)));
+    // measured over a window when given (pages touched, kernel/workingset.ts), else the kubelet's
+    // snapshot: usage minus inactive file, which counts every anonymous page, touched or not
+    workingSet = Math.min(anon + cache, pages(stat.workingSet ?? Math.max(0, stat.usage - stat.inactiveFile)));
   } else {
     // without the cgroup's split, the present pages are all there is: anon counted active, file pages idle
     anon = Math.round(p.present * p.anonFraction);

@@ -8,3 +8,4 @@ export { buildReport, densityCurves, toJson, toTable, type SimulationReport } fr
 export { parseScenario, parseSize, scenarioFromReport, scenarioFromScanReport, ScenarioError } from "./scenario-file.js";
 export type { Scenario, Guest, Demand } from "./scenario.js";
 export { simulate, fits } from "./simulate.js";
+export { DEFAULT_KSM_RATE, type KsmRate } from "./ksm-time.js";

@@ -10,6 +10,8 @@ import { onlySwaps, POLICIES, POLICY_NAMES, type PolicyName } from "./policies.j
 import { statedCosts, type StatedCost, type StatedCosts } from "./host-costs.js";
 import type { Scenario } from "./scenario.js";
 import { simulate, type GuestResult, type HostStep, type Summary } from "./simulate.js";
+import { DEFAULT_KSM_RATE, type KsmRate } from "./ksm-time.js";
+import { ksmTransient, type KsmTransient } from "./ksm-transient.js";
 
 export interface SimulationReport {
   hostBytes: number;
@@ -25,6 +27,8 @@ export interface SimulationReport {
   noSwap?: true;
   /** the fault costs charged, ns per page, and where each came from (calibrated, scenario, default) */
   costs: StatedCosts & { hostProfile?: string };
+  /** a policy that shares: how long ksmd takes to reach the saving, and what the host holds before it (ksm-transient.ts) */
+  ksm?: KsmTransient;
   timeline: HostStep[];
 }
 
@@ -34,6 +38,8 @@ export interface ReportOptions {
   hostProfile?: string;
   /** skip the density search (it simulates every policy many times) */
   density?: boolean;
+  /** ksmd's rate for the sharing transient (default: the kernel's default rate) */
+  ksmRate?: KsmRate;
 }
 
 /** The policies worth comparing on this host: without swap, one that only swaps would be `none` again. */
@@ -56,6 +62,7 @@ export function buildReport(sc: Scenario, policy: PolicyName, budget: number, o:
     timeline: sim.steps,
     costs: { ...statedCosts(sc.costs), ...(o.hostProfile !== undefined ? { hostProfile: o.hostProfile } : {}) },
     ...(sc.costs.swapDevice === "none" ? { noSwap: true as const } : {}),
+    ...(POLICIES[policy].sharing ? { ksm: ksmTransient(sc, o.ksmRate ?? DEFAULT_KSM_RATE) } : {}),
   };
   return rounded(report);
 }
@@ -101,6 +108,15 @@ export function costLine(c: SimulationReport["costs"]): string {
     + ` compressed page ${cost(c.compressedFault, "each codec's decompression")} [${from}]`;
 }
 
+const seconds = (x: number): string => (x < 10 ? `${x.toFixed(2)}s` : `${x.toFixed(0)}s`);
+
+/** The sharing transient: guests started together are merged after two passes of ksmd, and must fit unmerged first. */
+export function ksmLine(k: KsmTransient): string {
+  return `KSM at ${k.pagesToScan} pages / ${k.sleepMillisecs} ms: a pass takes ${seconds(k.passSeconds)}, 90 % of the sharing ${bytes(k.steadySavedPages)}`
+    + ` after ${seconds(k.secondsTo90)}, all after ${seconds(k.secondsToSteady)} (ksmd ${pct(k.ksmdCpu)} of a CPU);`
+    + ` at the first step's demand, guests started together need ${bytes(k.peakPages)} before merging, ${bytes(k.steadyPages)} after`;
+}
+
 export function toTable(r: SimulationReport): string {
   const s = r.summary;
   const out: string[] = [];
@@ -123,6 +139,7 @@ export function toTable(r: SimulationReport): string {
   out.push(`lost throughput: worst guest ${pct(s.maxLostThroughput)}, mean ${pct(s.meanLostThroughput)} (budget ${pct(r.budget)});`
     + ` slowdown: worst ${pct(s.maxSlowdown)}, mean ${pct(s.meanSlowdown)}`);
   out.push(costLine(r.costs));
+  if (r.ksm) out.push(ksmLine(r.ksm));
   if (r.noSwap) out.push("no swap on the host: every policy is modelled without its swap tier (policy swap left out)");
   const fit = Object.entries(r.density.guestsThatFit);
   if (fit.length > 0) {

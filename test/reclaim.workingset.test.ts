@@ -1,0 +1,88 @@
+// The working set over a window (`mem workingset`, kernel/workingset.ts)
+// against a container whose working set is known: one pagemix process reading
+// every one of its 8192 pages five times a second (32 MiB in use) beside one
+// that filled 16384 pages and never touches them again (64 MiB idle). The
+// one-snapshot figure, usage − inactive file, counts both.
+import { dirname } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { referencedBytes } from "../src/reclaim/kernel/workingset.js";
+import { guestFromProfile } from "../src/reclaim/model/from-profile.js";
+import type { MemoryProfile } from "../src/reclaim/profile.js";
+import { buildPagemix, startContainer, type Running } from "../bench/reclaim-harness.js";
+import { removeRoot, rootWithBusybox, tsbox } from "./helpers.js";
+
+const MiB = 1024 * 1024;
+
+describe("smaps Referenced", () => {
+  it("adds anonymous and file-backed mappings apart (a mapping with an inode is a file's)", () => {
+    const smaps = [
+      "00400000-00452000 r-xp 00000000 08:01 1234   /bin/busybox",
+      "Referenced:          200 kB",
+      "01000000-02000000 rw-p 00000000 00:00 0      [heap]",
+      "Referenced:         1024 kB",
+      "7f0000000000-7f0000100000 rw-p 00000000 00:00 0 ",
+      "Referenced:            8 kB",
+      "",
+    ].join("\n");
+    expect(referencedBytes(smaps)).toEqual({ anon: 1032 * 1024, file: 200 * 1024 });
+  });
+});
+
+describe("the model's working set", () => {
+  it("is the measured one when given, else usage − inactive file", () => {
+    const prof: MemoryProfile = {
+      id: "c1", name: "c1", mode: "full", present: 30_000, sampled: 30_000, zero: 0, sameFilled: 0, duplicateWithin: 0, duplicateAcross: 0,
+      unique: 30_000, anonFraction: 1, compression: [],
+    };
+    const stat = { usage: 96 * MiB, anon: 96 * MiB, file: 0, inactiveFile: 0 };
+    expect(guestFromProfile(prof, stat).trace[0]!.workingSet).toBe(24_576);
+    expect(guestFromProfile(prof, { ...stat, workingSet: 32 * MiB }).trace[0]!.workingSet).toBe(8192);
+  });
+});
+
+describe.skipIf(process.getuid?.() !== 0)("mem workingset", () => {
+  let root: string;
+  let c: Running | undefined;
+  beforeAll(async () => {
+    root = rootWithBusybox();
+    const pm = buildPagemix();
+    c = await startContainer(root, `ws-${process.pid}`, ["-v", `${dirname(pm)}:/pm:ro`, "busybox", "sh", "-c",
+      "/pm/pagemix 1 16384 0 0 0 0 0 & exec /pm/pagemix 2 8192 0 0 0 0 0 5"], "ops");
+  }, 120_000);
+  afterAll(async () => {
+    await c?.stop();
+    removeRoot(root);
+  });
+
+  it("finds the 32 MiB in use within 10 %, where usage − inactive file counts the idle 64 MiB too", () => {
+    const r = tsbox(root, ["mem", "workingset", c!.name, "--for", "2s", "--format", "json"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const w = JSON.parse(r.stdout) as { workingSet: number; snapshot: number; short: boolean; referencedAnon: number };
+    process.stdout.write(`working set: ${JSON.stringify(w)}\n`);
+    expect(Math.abs(w.workingSet - 32 * MiB)).toBeLessThanOrEqual(0.1 * 32 * MiB);
+    expect(w.snapshot).toBeGreaterThan(90 * MiB);
+    expect(w.short).toBe(false);
+    const t = tsbox(root, ["mem", "workingset", c!.name, "--for", "0.5"]);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/WORKING SET\s+ANON TOUCHED/);
+  });
+
+  it("mem simulate --containers --workingset-for models the measured working set", () => {
+    const r = tsbox(root, ["mem", "simulate", "--containers", c!.name, "--host-memory", "1GiB", "--workingset-for", "1s", "--policy", "none", "--no-density", "--format", "json"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
+  it("bad input: a window that is not a duration, --workingset-for without --containers, a container that is not there (exit 125 or 1, one line)", () => {
+    const bad = tsbox(root, ["mem", "workingset", c!.name, "--for", "soon"]);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toBe(`tsbox: invalid argument "soon" for "--for" flag: expected a duration such as 10s (at most 1h)\n`);
+    const alone = tsbox(root, ["mem", "simulate", "--scenario", "/nonexistent", "--workingset-for", "1s"]);
+    expect(alone.code).toBe(125);
+    expect(alone.stderr).toBe("tsbox: --workingset-for needs --containers\n");
+    const missing = tsbox(root, ["mem", "workingset", "no-such-container", "--for", "1s"]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr.trim().split("\n")).toHaveLength(1);
+  });
+});
