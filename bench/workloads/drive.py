@@ -3,12 +3,14 @@
 # i.e. Debian's libsqlite3). The data and the driver are here; the programs are the
 # host's /usr, bound read-only into the container.
 #
-#   python3 drive.py KIND MIB SEED RATE WRITE
-#     KIND   dict | redis | memcached | sqlite
+#   python3 drive.py KIND MIB SEED RATE WRITE [CACHE]
+#     KIND   dict | redis | memcached | sqlite | sqlitefile (a database file under /data, read
+#            through a 1 MiB SQLite cache: its working set is page cache)
 #     MIB    about how much data to load
 #     SEED   the data's seed (equal seeds load equal records)
 #     RATE   operations a second once loaded (0: idle), random keys over the whole data
 #     WRITE  fraction of those operations that overwrite a record (its contents change)
+#     CACHE  a file read once before loading (8 MiB reads): idle clean page cache charged to it
 # Prints "ready" once loaded, then "ops N" every second (operations done in it). Paced:
 # up to one second of backlog is made up, beyond that it is lost, so a slowed process
 # reports fewer operations.
@@ -19,6 +21,9 @@ WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo li
          "quebec romeo sierra tango uniform victor whiskey xray yankee zulu amber basalt cobalt dune ember "
          "fjord granite harbor iris jade krypton lagoon meadow nectar onyx prairie quartz river summit").split()
 rng = random.Random(seed)
+if len(sys.argv) > 6:
+    with open(sys.argv[6], "rb", buffering=0) as f:
+        while f.read(8 << 20): pass
 
 def record(i, r):
     # a user-ish row: text a compressor can work on, numbers, and a little noise
@@ -88,7 +93,19 @@ class Sqlite:
     def get(self, i): self.db.execute("SELECT v FROM t WHERE id=?", (i,)).fetchone()
     def put(self, i, v): self.db.execute("UPDATE t SET v=? WHERE id=?", (v, i))
 
-store = {"dict": Dict, "redis": Redis, "memcached": Memcached, "sqlite": Sqlite}[kind]()
+class SqliteFile(Sqlite):
+    def __init__(self):
+        import sqlite3
+        path = f"/data/db-{seed}.sqlite"
+        fresh = not os.path.exists(path)
+        self.db = sqlite3.connect(path)
+        self.db.execute("PRAGMA cache_size=-1024")
+        if fresh:
+            self.db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+            self.db.executemany("INSERT INTO t VALUES (?, ?)", ((i, record(i, rng)) for i in range(n)))
+            self.db.commit()
+
+store = {"sqlitefile": SqliteFile, "dict": Dict, "redis": Redis, "memcached": Memcached, "sqlite": Sqlite}[kind]()
 print("ready", n, flush=True)
 if rate <= 0:
     while True: time.sleep(3600)
