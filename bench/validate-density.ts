@@ -10,15 +10,16 @@
 //   KSM        → sharing   (--memory-merge; ksmd fast while a container loads,
 //                           at the kernel's default 100 pages / 20 ms while measured)
 //   zram swap  → swap      (a zram device of our own as swap, the host's compressor:
-//                           the kernel swaps under the budget instead of OOM-killing)
-// Prediction: `tsbox mem simulate --containers` on the plain run's first five
-// containers (one of each program), the budget as host memory, with this host's
-// calibrated costs (`mem calibrate --quick` first): density.guestsThatFit for the
-// policy (the scenario's guests repeated in turn, as they are started here). The
-// swap policy's prediction is made with the zram device on (the model sees the
-// host's swap), the others without. Markdown rows on stdout,
+//                           the kernel swaps under the budget instead of OOM-killing; the
+//                           device's own memory, mem_used_total, is taken off the budget's
+//                           limit every 200 ms, since the cgroup is not charged for it)
+// Prediction: `tsbox mem simulate --containers` on the first five containers (one
+// of each program), the budget as host memory, with this host's calibrated costs
+// (`mem calibrate --quick` first): density.guestsThatFit for the policy (the
+// scenario's guests repeated in turn, as they are started here). none and sharing
+// from the plain run (without swap), swap from the zram run (its device on). Markdown rows on stdout,
 // bench/results/validate-density.{json,svg}.
-//   npx tsx bench/validate-density.ts [--budget-mib 256] [--mib 16] [--rate 500] [--window 5] [--max 20] [--configs plain,ksm,zram]
+//   npx tsx bench/validate-density.ts [--budget-mib 256] [--mib 16] [--rate 500] [--window 5] [--max 40] [--configs plain,ksm,zram]
 import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -29,6 +30,7 @@ import { hostCompressor, zramSwap } from "./validate-swap.js";
 import { lineChart } from "./svg-chart.js";
 import { ksmMerged } from "../src/reclaim/kernel/anon-pages.js";
 import { ksmAvailable, ksmOff, ksmOn, readKsm } from "../src/reclaim/kernel/ksm.js";
+import { readMmStat } from "../src/reclaim/kernel/zram.js";
 import { detectHierarchy } from "../src/cgroupfs/index.js";
 
 const MIB = 2 ** 20;
@@ -41,7 +43,7 @@ const arg = (name: string, dflt: number): number => {
 };
 const MIX = WORKLOADS.filter((w) => w.reportsThroughput);
 
-interface Budget { name: string; usage(): number; remove(): void }
+interface Budget { name: string; usage(): number; setLimit(bytes: number): void; remove(): void }
 
 function makeBudget(bytes: number, tag: string): Budget {
   const h = detectHierarchy();
@@ -55,7 +57,11 @@ function makeBudget(bytes: number, tag: string): Budget {
     for (const m of mounts) { try { rmdirSync(join(m, name)); } catch { /* absent or gone */ } }
   };
   onCleanup(`budget cgroup ${name}`, remove);
-  return { name, usage: () => Number(readFileSync(join(memDir, v1 ? "memory.usage_in_bytes" : "memory.current"), "utf8")), remove };
+  return {
+    name, usage: () => Number(readFileSync(join(memDir, v1 ? "memory.usage_in_bytes" : "memory.current"), "utf8")),
+    setLimit: (b) => { try { writeFileSync(join(memDir, v1 ? "memory.limit_in_bytes" : "memory.max"), String(b)); } catch { /* EBUSY: the next tick retries */ } },
+    remove,
+  };
 }
 
 interface Config { name: string; policy: "none" | "sharing" | "swap"; ksm: boolean; zram: boolean }
@@ -65,7 +71,7 @@ const CONFIGS: Config[] = [
   { name: "zram swap", policy: "swap", ksm: false, zram: true },
 ];
 
-interface Step { k: number; usageMiB: number; alive: boolean; throughput: number[]; minThroughput: number }
+interface Step { k: number; usageMiB: number; zramMiB?: number; alive: boolean; throughput: number[]; minThroughput: number }
 interface Fill { config: string; policy: string; fit: number; stop: string; steps: Step[] }
 interface Params { budget: number; mib: number; rate: number; windowS: number; max: number }
 
@@ -91,7 +97,11 @@ async function fill(root: string, cfg: Config, p: Params, onFive?: (names: strin
   const running: Running[] = [];
   const steps: Step[] = [];
   let fit = 0, stop = `reached --max ${p.max}`;
-  const swap = cfg.zram ? zramSwap(p.budget * 2, hostCompressor()) : undefined;
+  const swap = cfg.zram ? zramSwap(p.budget * 4, hostCompressor()) : undefined;
+  // zram's compressed pages are host memory the cgroup is not charged for: the budget stands for the
+  // host's RAM, so the containers' limit is the budget less what the device holds (mem_used_total).
+  const zramOf = (): number => (swap ? readMmStat(swap.dev).memUsedTotal : 0);
+  const follow = swap ? setInterval(() => budget.setLimit(Math.max(16 * MIB, p.budget - zramOf())), 200) : undefined;
   try {
     if (cfg.ksm) ksmOn(root, KSM_FAST);
     for (let k = 1; k <= p.max; k++) {
@@ -113,13 +123,14 @@ async function fill(root: string, cfg: Config, p: Params, onFive?: (names: strin
       const alive = running.every((r) => r.cli.exitCode === null);
       const throughput = running.map((r) => opsRate(r, p.windowS) / p.rate);
       const minThroughput = alive ? Math.min(...throughput) : 0;
-      steps.push({ k, usageMiB: budget.usage() / MIB, alive, throughput, minThroughput });
-      process.stderr.write(`${cfg.name} k=${k} (${w.name}): ${(budget.usage() / MIB).toFixed(1)} MiB, alive ${alive}, min throughput ${(minThroughput * 100).toFixed(1)} %\n`);
+      steps.push({ k, usageMiB: budget.usage() / MIB, zramMiB: zramOf() / MIB, alive, throughput, minThroughput });
+      process.stderr.write(`${cfg.name} k=${k} (${w.name}): ${(budget.usage() / MIB).toFixed(1)} MiB + zram ${(zramOf() / MIB).toFixed(1)} MiB, alive ${alive}, min throughput ${(minThroughput * 100).toFixed(1)} %\n`);
       if (!alive) { stop = `an OOM kill at ${k}`; break; }
       if (minThroughput < 1 - SLOWDOWN) { stop = `throughput ${(minThroughput * 100).toFixed(1)} % at ${k}`; break; }
       fit = k;
     }
   } finally {
+    if (follow) clearInterval(follow);
     try {
       if (cfg.ksm) ksmOff(root);
     } finally {
@@ -139,7 +150,7 @@ export function densityRows(rows: (Fill & { predicted: number })[], p: Params): 
 
 if (process.argv[1]?.endsWith("validate-density.ts")) {
   await runBenchmark(async () => {
-    const p: Params = { budget: arg("--budget-mib", 256) * MIB, mib: arg("--mib", 16), rate: arg("--rate", 500), windowS: arg("--window", 5), max: arg("--max", 20) };
+    const p: Params = { budget: arg("--budget-mib", 256) * MIB, mib: arg("--mib", 16), rate: arg("--rate", 500), windowS: arg("--window", 5), max: arg("--max", 40) };
     const only = process.argv.includes("--configs") ? process.argv[process.argv.indexOf("--configs") + 1]!.split(",") : undefined;
     const configs = CONFIGS.filter((c) => !only || only.includes(c.name.replace(/\W+/g, "").toLowerCase()));
     const missing = missingPrograms(MIX);
@@ -159,15 +170,13 @@ if (process.argv[1]?.endsWith("validate-density.ts")) {
     let predicted: Record<string, number> | undefined;
     const fills: Fill[] = [];
     for (const cfg of configs) {
-      fills.push(await fill(root, cfg, p, predicted ? undefined : (names) => {
-        predicted = simulateFit(root, names, p.budget);
-        const sw = zramSwap(p.budget * 2, hostCompressor());
-        try {
-          predicted = { ...predicted, swap: simulateFit(root, names, p.budget).swap ?? 0 };
-        } finally {
-          sw.off();
-        }
-        process.stderr.write(`predicted: ${JSON.stringify(predicted)}\n`);
+      fills.push(await fill(root, cfg, p, (names) => {
+        // none and sharing from the plain run (a KSM run's scan would see pages already merged);
+        // swap from the zram run, whose device is on (the model sees the host's swap), before the budget fills
+        if (cfg.ksm) return;
+        const fit = simulateFit(root, names, p.budget);
+        predicted = cfg.zram ? { ...predicted, swap: fit.swap ?? 0 } : { ...fit, ...(predicted?.swap !== undefined ? { swap: predicted.swap } : {}) };
+        process.stderr.write(`predicted (${cfg.name}): ${JSON.stringify(fit)}\n`);
       }));
     }
     if (!predicted) throw new Error("no prediction: the first configuration did not reach five containers");
