@@ -122,12 +122,16 @@ export async function balloonWorkload(root: string, w: Workload, i: number, o: {
 
 export function balloonRows(rows: BalloonWorkloadRow[]): string[] {
   return rows.map((r) => {
-    const err = r.steps.map((s) => s.reclaimedMiB > 0.5 ? (s.predictedMiB - s.reclaimedMiB) / s.reclaimedMiB : 0);
+    const err = r.steps.filter((s) => s.reclaimedMiB > 0.5).map((s) => (s.predictedMiB - s.reclaimedMiB) / s.reclaimedMiB);
     const worst = err.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a), 0);
+    const missed = r.steps.filter((s) => s.reclaimedMiB <= 0.5 && s.predictedMiB > 0.5);
+    const errText = missed.length > 0
+      ? `the balloon took nothing at ${missed.length} of ${r.steps.length} targets (predicted up to ${Math.max(...missed.map((s) => s.predictedMiB)).toFixed(1)} MiB; stopped by ${missed[0]!.stoppedBy})`
+      : `worst ${signedPct(worst)}`;
     return `| balloon | ${r.workload} (${r.usageMiB.toFixed(0)} MiB, working set ${r.workingSetMiB.toFixed(0)}) | balloon | ` +
       `reclaimed MiB / lost throughput at 85, 70, 55, 40 % of usage (\`mem simulate --policy balloon\`) | \`mem balloon --target\`: usage before − after / own ops/s | ` +
       `${r.steps.map((s) => `${s.predictedMiB.toFixed(1)} / ${(s.predictedLost * 100).toFixed(0)} %`).join(", ")} | ` +
-      `${r.steps.map((s) => `${s.reclaimedMiB.toFixed(1)} / ${(s.measuredLost * 100).toFixed(0)} %`).join(", ")} | worst ${signedPct(worst)} |`;
+      `${r.steps.map((s) => `${s.reclaimedMiB.toFixed(1)} / ${(s.measuredLost * 100).toFixed(0)} %`).join(", ")} | ${errText} |`;
   });
 }
 

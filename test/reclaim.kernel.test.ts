@@ -363,11 +363,11 @@ describe("kernel, real programs", () => {
     "compression on real swap: python's dict under a lowered limit, zram as swap with the host's compressor — ratio within 35 % of orig/mem_used_total; the device is gone after", async () => {
       const swaps = readFileSync("/proc/swaps", "utf8");
       const zram0 = existsSync("/sys/block/zram0") ? readFileSync("/sys/block/zram0/comp_algorithm", "utf8") : undefined;
-      const r = await validateSwapOne(root, dict, 16, 0.5, zram0 === undefined ? undefined : /\[([^\]]+)\]/.exec(zram0)?.[1], 0);
+      const r = await validateSwapOne(root, dict, 24, 0.5, zram0 === undefined ? undefined : /\[([^\]]+)\]/.exec(zram0)?.[1], 0);
       process.stdout.write(`swap: ${JSON.stringify(r)}\n`);
       // the kernel chose pages and swapped about half of the anonymous memory
       expect(r.mm.origDataSize).toBeGreaterThan(4 * 2 ** 20);
-      // today +21 % (the model ignores zsmalloc's size classes and the device's compressor): a band, not the goal of 10 %
+      // +21 % at 24 MiB in the bench, +32 % at 16 MiB (zsmalloc's overhead weighs more on fewer pages): a band, not the goal of 10 %
       expect(Math.abs(r.errorMemUsed)).toBeLessThanOrEqual(0.35);
       expect(readFileSync("/proc/swaps", "utf8")).toBe(swaps);
       if (zram0 !== undefined) expect(readFileSync("/sys/block/zram0/comp_algorithm", "utf8")).toBe(zram0);
