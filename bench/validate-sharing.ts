@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { installSignalHandlers, onCleanup, runBenchmark, sh } from "./lib.js";
 import { holdKsmExclusive, REPO, type Running } from "./reclaim-harness.js";
-import { importDebianImage, memScan, missingPrograms, relErr, signedPct, startWorkload, WORKLOADS } from "./real-workloads.js";
+import { importDebianImage, memScan, missingPrograms, relErr, signedPct, startWorkload, WORKLOADS, type Workload } from "./real-workloads.js";
 import { lineChart } from "./svg-chart.js";
 import { ksmMerged } from "../src/reclaim/kernel/anon-pages.js";
 import { ksmAvailable, ksmOff, ksmOn, readKsm } from "../src/reclaim/kernel/ksm.js";
@@ -44,7 +44,7 @@ export interface SharingResult {
   idle: boolean;
 }
 
-export async function validateSharing(root: string, mib: number, maxS: number, idle = false): Promise<SharingResult> {
+export async function validateSharing(root: string, mib: number, maxS: number, idle = false, workloads: readonly Workload[] = WORKLOADS): Promise<SharingResult> {
   const started: Running[] = [];
   const containers: SharingResult["containers"] = [];
   const k0 = readKsm();
@@ -53,7 +53,7 @@ export async function validateSharing(root: string, mib: number, maxS: number, i
   }
   const ksmWasOn = (k0.run ?? 0) !== 0;
   try {
-    for (const w of WORKLOADS) {
+    for (const w of workloads) {
       for (const writer of [false, true]) {
         const name = `share-${process.pid}-${started.length}`;
         started.push(await startWorkload(root, name, w, { mib, seed: 7, rate: idle ? 0 : writer ? 1000 : 200, write: writer && !idle ? 0.2 : 0, runArgs: ["--memory-merge"] }));
