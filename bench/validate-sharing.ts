@@ -42,6 +42,12 @@ export interface SharingResult {
   fullScans: number;
   ksmWasOn: boolean;
   idle: boolean;
+  /**
+   * A diagnostic per program (its two containers): the scan's mergeable copies (zero + within +
+   * across; zero pages are one content host-wide, so the sum over programs exceeds the total) and
+   * the pages KSM merged, mapped KSM pages − the distinct KSM pages behind them among these two.
+   */
+  byWorkload: { workload: string; predictedMergeable: number; measuredMerging: number; measuredSaved: number }[];
 }
 
 export async function validateSharing(root: string, mib: number, maxS: number, idle = false, workloads: readonly Workload[] = WORKLOADS): Promise<SharingResult> {
@@ -83,8 +89,16 @@ export async function validateSharing(root: string, mib: number, maxS: number, i
         if (fullScans >= 2 && prev > 0 && Math.abs(measured - prev) / prev < 0.01) break;
         prev = measured;
       }
+      const byWorkload = [...new Set(containers.map((c) => c.workload))].map((workload) => {
+        const mine = started.filter((_, i) => containers[i]!.workload === workload);
+        const m = ksmMerged(mine.flatMap((c) => c.pids()));
+        const predictedMergeable = scan.containers.filter((p) => mine.some((c) => c.name === p.name))
+          .reduce((n, p) => n + (p.mergeable ? p.mergeable.zero + p.mergeable.within + p.mergeable.across : 0), 0);
+        return { workload, predictedMergeable, measuredMerging: m.merging, measuredSaved: m.merging - m.kpages };
+      });
+      process.stderr.write(byWorkload.map((b) => `  ${b.workload}: scan mergeable ${b.predictedMergeable}, KSM merging ${b.measuredMerging}, saved ${b.measuredSaved}\n`).join(""));
       return {
-        containers, predictedSaved: scan.sharablePages, predictedByKind: scan.sharable,
+        byWorkload, containers, predictedSaved: scan.sharablePages, predictedByKind: scan.sharable,
         anonPagesScanned: scan.containers.reduce((s, c) => s + c.present, 0), measuredSaved: measured, series,
         error: relErr(scan.sharablePages, measured), seconds: (Date.now() - t0) / 1000, fullScans, ksmWasOn, idle,
       };
