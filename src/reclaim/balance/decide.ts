@@ -66,7 +66,7 @@ export interface Tuning {
 export const DEFAULT_TUNING: Omit<Tuning, "budget"> = {
   pressureTarget: 0.001, // 0.1 % of the time stalled: Senpai's 10 ms a 10 s
   probe: 0.02,
-  backoff: 0.5,
+  backoff: 1, // Senpai's max_backoff: a working set that doubles is caught in one round
   headroomMin: 8 * 1024 * 1024,
   headroomFraction: 0.05,
   hold: 3,
@@ -117,7 +117,8 @@ function want(c: ContainerInput, t: Tuning): Want {
   const ceil = (n: number): number => (c.ceiling !== undefined ? Math.min(n, c.ceiling) : n);
   const w = (n: number, reason: Reason, urgency = 0): Want => {
     const v = ceil(Math.max(pageUp(n), floor));
-    return { c, from, want: v, floor, reason: v < pageUp(n) && reason !== "floor" ? "ceiling" : reason, urgency };
+    const why: Reason = v < pageUp(n) ? "ceiling" : v > pageUp(n) ? "floor" : reason;
+    return { c, from, want: v, floor, reason: why, urgency };
   };
   if (emergency(c, t)) {
     // Raise at once: past what it holds now by the largest backoff step.
