@@ -250,7 +250,7 @@ await runBenchmark(async () => {
   writeFileSync(join(outDir, "balance.json"), JSON.stringify(result, null, 2) + "\n");
   const maxK = Math.max(...[...st.steps, ...bl.steps].map((s) => s.k), 1);
   writeFileSync(join(outDir, "balance.svg"), lineChart(
-    `${(P.pages / 256).toFixed(0)} MiB phased containers in ${P.budget / MIB} MiB: slowest container's throughput (fit: static ${st.fit}, balance ${bl.fit}; model ${predicted.static} / ${predicted.balance})`,
+    `${(P.pages / 256).toFixed(0)} MiB phased containers in ${P.budget / MIB} MiB: slowest container's throughput (fit: static ${st.fit}, balance ${bl.fit}; model none ${predicted.static}, balloon ${predicted.balance}, tmem ${predicted.selfBalloon})`,
     "containers", "slowest / lone container (%)",
     [{ name: `static limits (fit ${st.fit})`, color: "#7f7f7f", points: st.steps.map((s): [number, number] => [s.k, s.min * 100]) },
      { name: `mem balance (fit ${bl.fit})`, color: "#2ca02c", points: bl.steps.map((s): [number, number] => [s.k, s.min * 100]) },
