@@ -1,5 +1,6 @@
 // `tsbox mem balance` against the real kernel: it lowers an idle container's
-// limit toward its working set, raises it at once when the working set grows
+// limit toward its working set, raises it under pressure (refaults of a file
+// the container keeps re-reading), raises it at once when the working set grows
 // (a pagemix whose working set grows and shrinks in phases) without an OOM
 // kill, restores every limit when stopped by SIGINT/SIGTERM, and leaves no
 // record, lock, cgroup or process behind. The decision itself is unit-tested
@@ -95,6 +96,24 @@ describe("mem balance (real kernel)", () => {
     else expect(restored).toMatchObject({ max: 256 * MIB, limit: undefined }); // v2: memory.high back to max, memory.max never written
     expect(restored.oomKills).toBe(before.oomKills);
     expect(c.cli.exitCode).toBeNull(); // still running
+  });
+
+  it("raises a limit under pressure: a container re-reading its 24 MiB file is probed down until it refaults, then given memory back", async () => {
+    const c = await startContainer(root, "bal-reread", ["busybox", "sh", "-c",
+      "dd if=/dev/urandom of=/tmp/f bs=1M count=24 2>/dev/null; echo ready; while true; do cat /tmp/f >/dev/null; sleep 0.1; done"], "ready");
+    started.push(c);
+    const cg = cgOf(c);
+    const before = readCounters(cg);
+    const b = balancer(root, ["bal-reread", "--interval", "200ms", "--format", "json"]);
+    const rows = (): { from?: number; to: number; reason: string; pressure: number }[] =>
+      b.out().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { from?: number; to: number; reason: string; pressure: number });
+    const raised = await until(() => rows().find((r) => r.reason === "pressure" && r.from !== undefined && r.to > r.from), "a raise for pressure", 90_000);
+    expect(raised.pressure).toBeGreaterThan(0.001);
+    expect(readCounters(cg).refaults).toBeGreaterThan(before.refaults);
+    b.p.kill("SIGINT");
+    expect(await b.exited).toBe(0);
+    expect(readCounters(cg).limit).toBeUndefined();
+    expect(readCounters(cg).oomKills).toBe(before.oomKills);
   });
 
   it("--once leaves the lowered limit in place until --restore; a second balancer on the root is refused", async () => {
