@@ -3,13 +3,13 @@
 // files (signal.ts, on fixtures in the kernel's formats), and the controller's
 // writes and restore on those fixtures (controller.ts). The real-kernel tests
 // are in test/mem.balance.test.ts.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CgroupFs } from "../src/cgroupfs/index.js";
 import type { MemoryCgroup } from "../src/reclaim/kernel/cgroup-memory.js";
-import { decide, DEFAULT_TUNING, floorOf, type ContainerInput, type Sample, type Tuning } from "../src/reclaim/balance/decide.js";
+import { decide, DEFAULT_TUNING, emergency, floorOf, softFloorOf, type ContainerInput, type Sample, type Tuning } from "../src/reclaim/balance/decide.js";
 import { parsePressureSomeUs, readCounters, sampleBetween, type Counters } from "../src/reclaim/balance/signal.js";
 import { attach, balanceRecordFile, defaultBudget, restoreOne, round } from "../src/reclaim/balance/controller.js";
 import { parseInterval, parsePressureTarget } from "../src/cli/mem-balance.js";
@@ -100,6 +100,53 @@ describe("decide", () => {
   });
 });
 
+describe("decide on a recorded trace", () => {
+  // test/fixtures/balance-trace.json: readCounters() every 250 ms for 12 s of two containers under
+  // `mem balance --interval 250ms --budget 96m` on cgroup v1 (this host, no swap): "phases", a pagemix
+  // whose 32 MiB working set drops to 25 % and grows back every 2 s, and "reread", a busybox shell
+  // re-reading a 24 MiB file every 0.1 s (its cache all active). `limit` is what the balancer had in place.
+  type Row = Counters & { name: string };
+  const rows = JSON.parse(readFileSync(new URL("./fixtures/balance-trace.json", import.meta.url), "utf8")) as Row[];
+  const names = ["phases", "reread"];
+  const rounds: Row[][] = [];
+  for (let i = 0; i + 1 < rows.length; i += 2) rounds.push(names.map((n) => rows.slice(i, i + 2).find((r) => r.name === n)!));
+  const budget = 96 * MIB;
+  const replay = rounds.slice(1).map((now, i) => {
+    const prev = rounds[i]!;
+    const inputs = now.map((c, j) => input(c.name, sampleBetween(prev[j]!, c, 50_000), c.limit));
+    return { inputs, ds: decide(inputs, { ...T, budget }) };
+  });
+
+  it("never decides a limit below a container's floor, and keeps the sum within the budget", () => {
+    for (const { inputs, ds } of replay) {
+      ds.forEach((d, j) => expect(d.to).toBeGreaterThanOrEqual(floorOf(inputs[j]!.sample, T)));
+      expect(ds.reduce((a, d) => a + d.to, 0)).toBeLessThanOrEqual(budget);
+    }
+  });
+
+  it("a working set that grows into its limit with no cache is an emergency, raised past its usage; a limit hit before a raise is not", () => {
+    const hits = replay.filter(({ inputs }) => emergency(inputs[0]!, T));
+    expect(hits.length).toBeGreaterThan(0);
+    for (const { inputs, ds } of hits) {
+      expect(ds[0]!.reason).toBe("emergency");
+      expect(ds[0]!.to).toBeGreaterThan(inputs[0]!.sample.usage);
+    }
+    // failcnt grew while the limit was lower (seen before this rule: 32 → 63 → 87 MiB for a 32 MiB working set);
+    // the limit in place now is far above the usage
+    expect(emergency(input("a", calm(32 * MIB, 0, { hitLimit: true }), 63 * MIB), T)).toBe(false);
+  });
+
+  it("refaults of the re-read file are pressure: its limit goes back up; its hot cache is not given to another's pressure", () => {
+    const pressured = replay.filter(({ inputs }) => inputs[1]!.sample.pressure > T.pressureTarget);
+    expect(pressured.length).toBeGreaterThan(0);
+    for (const { inputs, ds } of pressured) expect(ds[1]!.to).toBeGreaterThan(inputs[1]!.limit!);
+    // the re-read cache is all active: its soft floor is its usage plus headroom
+    const s = replay[0]!.inputs[1]!.sample;
+    expect(softFloorOf(s, T)).toBeGreaterThan(s.usage);
+    expect(floorOf(s, T)).toBeLessThan(s.usage);
+  });
+});
+
 /** A cgroup directory as files in memory: writes replace the content, as on cgroupfs. */
 function fixtureFs(files: Record<string, string>): CgroupFs & { files: Map<string, string> } {
   const m = new Map(Object.entries(files));
@@ -150,7 +197,7 @@ describe("signal", () => {
   });
 
   it("pressure: v2 stalled µs over the interval; v1 refaults and major faults times their cost", () => {
-    const base: Counters = { at: 0, usage: 1, anon: 0, file: 0, refaults: 0, pgmajfault: 0, limitHits: 0, underOom: false, oomKills: 0 };
+    const base: Counters = { at: 0, usage: 1, anon: 0, file: 0, inactiveFile: 0, refaults: 0, pgmajfault: 0, limitHits: 0, underOom: false, oomKills: 0 };
     expect(sampleBetween({ ...base, pressureSomeUs: 1000 }, { ...base, at: 1000, pressureSomeUs: 11_000 }, 0).pressure).toBeCloseTo(0.01);
     // 100 refaults + 100 major faults at 50 µs in 1 s: 1 % of the time
     expect(sampleBetween(base, { ...base, at: 1000, refaults: 100, pgmajfault: 100 }, 50_000).pressure).toBeCloseTo(0.01);

@@ -26,6 +26,8 @@ export interface Sample {
   anon: number;
   /** page cache, active + inactive (reclaimable) */
   file: number;
+  /** the inactive part of the cache (what the kernel reclaims first; undefined: all of it counts as inactive) */
+  inactiveFile?: number;
   /** fraction of the interval the container stalled on memory (0..1): PSI on v2, refaults × their cost on v1 */
   pressure: number;
   /** the container hit its limit this interval (v1 failcnt grew, v2 memory.events high/max grew) */
@@ -103,22 +105,42 @@ export function floorOf(s: Sample, t: Pick<Tuning, "headroomMin" | "headroomFrac
   return pageUp(unreclaimable + headroom(s, t));
 }
 
-/** An emergency: waiting for memory in the OOM path, or at the limit with nothing left to reclaim. */
-export const emergency = (c: ContainerInput, t: Pick<Tuning, "headroomMin" | "headroomFraction">): boolean =>
-  c.sample.underOom || (c.sample.hitLimit && c.sample.file < headroom(c.sample, t));
+/**
+ * An emergency: waiting for memory in the OOM path, or at the limit with
+ * nothing left to reclaim. "At the limit": it hit the limit during the
+ * interval and is still within headroom of it (a limit raised since then is
+ * no longer the one it hit).
+ */
+export function emergency(c: ContainerInput, t: Pick<Tuning, "headroomMin" | "headroomFraction">): boolean {
+  const s = c.sample;
+  if (s.underOom) return true;
+  const room = headroom(s, t);
+  const atLimit = s.hitLimit && (c.limit === undefined || c.limit - s.usage < room);
+  return atLimit && s.file < room;
+}
 
-interface Want { c: ContainerInput; from: number; want: number; floor: number; reason: Reason; urgency: number }
+/**
+ * How far a container gives up slack for another's pressure: not into its
+ * active cache (its own working set), only the inactive part and the room above.
+ * An emergency may take it down to the floor.
+ */
+export function softFloorOf(s: Sample, t: Pick<Tuning, "headroomMin" | "headroomFraction" | "swap">): number {
+  return Math.max(floorOf(s, t), pageUp(s.usage - (s.inactiveFile ?? s.file) + headroom(s, t)));
+}
+
+interface Want { c: ContainerInput; from: number; want: number; floor: number; softFloor: number; reason: Reason; urgency: number }
 
 function want(c: ContainerInput, t: Tuning): Want {
   const s = c.sample;
   const floor = floorOf(s, t);
+  const softFloor = softFloorOf(s, t);
   // Unlimited: as if the limit were what it holds plus its headroom (nothing unused is kept from others).
   const from = c.limit ?? pageUp(s.usage + headroom(s, t));
   const ceil = (n: number): number => (c.ceiling !== undefined ? Math.min(n, c.ceiling) : n);
   const w = (n: number, reason: Reason, urgency = 0): Want => {
     const v = ceil(Math.max(pageUp(n), floor));
     const why: Reason = v < pageUp(n) ? "ceiling" : v > pageUp(n) ? "floor" : reason;
-    return { c, from, want: v, floor, reason: why, urgency };
+    return { c, from, want: v, floor, softFloor, reason: why, urgency };
   };
   if (emergency(c, t)) {
     // Raise at once: past what it holds now by the largest backoff step.
@@ -153,11 +175,14 @@ export function decide(containers: readonly ContainerInput[], t: Tuning): Decisi
     let free = t.budget - used();
     if (free < x.want - x.from) {
       // Take slack from containers without pressure (down to their floor), most slack first.
+      // Take slack from containers without pressure, most slack first: for an emergency down to their floor,
+      // for pressure only down to their soft floor (their active cache stays).
+      const lowest = (d: Want): number => (x.reason === "emergency" ? d.floor : d.softFloor);
       const donors = wants.filter((d) => d !== x && d.reason !== "pressure" && d.reason !== "emergency" && !raises.includes(d))
-        .map((d) => ({ d, to: out.get(d.c.id)!.to })).filter((e) => e.to > e.d.floor).sort((a, b) => (b.to - b.d.floor) - (a.to - a.d.floor));
+        .map((d) => ({ d, to: out.get(d.c.id)!.to })).filter((e) => e.to > lowest(e.d)).sort((a, b) => (b.to - lowest(b.d)) - (a.to - lowest(a.d)));
       for (const e of donors) {
         if (free >= x.want - x.from) break;
-        const give = Math.min(e.to - e.d.floor, pageUp(x.want - x.from - free));
+        const give = Math.min(e.to - lowest(e.d), pageUp(x.want - x.from - free));
         out.set(e.d.c.id, decision(e.d, e.to - give, "budget"));
         free += give;
       }

@@ -28,6 +28,7 @@ export interface Counters {
   max?: number;
   anon: number;
   file: number;
+  inactiveFile: number;
   refaults: number;
   pgmajfault: number;
   /** v1 memory.failcnt; v2 memory.events high + max */
@@ -84,6 +85,7 @@ export function readCounters(cg: MemoryCgroup): Counters {
         ...(limit < UNLIMITED_V1 ? { limit } : {}),
         anon: stat.total_rss ?? 0,
         file: (stat.total_active_file ?? 0) + (stat.total_inactive_file ?? 0),
+        inactiveFile: stat.total_inactive_file ?? 0,
         refaults: stat.total_workingset_refault_file ?? stat.total_workingset_refault ?? 0,
         pgmajfault: stat.total_pgmajfault ?? 0,
         limitHits: numberIn(read(cg, "memory.failcnt"), "memory.failcnt"),
@@ -104,6 +106,7 @@ export function readCounters(cg: MemoryCgroup): Counters {
       ...(max !== "max" ? { max: numberIn(max, "memory.max") } : {}),
       anon: stat.anon ?? 0,
       file: (stat.active_file ?? 0) + (stat.inactive_file ?? 0),
+      inactiveFile: stat.inactive_file ?? 0,
       refaults: stat.workingset_refault_file ?? stat.workingset_refault ?? 0,
       pgmajfault: stat.pgmajfault ?? 0,
       limitHits: (events.high ?? 0) + (events.max ?? 0),
@@ -138,7 +141,7 @@ export function sampleBetween(prev: Counters, now: Counters, refaultNs: number):
     pressure = (faults * refaultNs) / 1e6 / ms;
   }
   return {
-    usage: now.usage, anon: now.anon, file: now.file, pressure: Math.min(1, pressure),
+    usage: now.usage, anon: now.anon, file: now.file, inactiveFile: now.inactiveFile, pressure: Math.min(1, pressure),
     hitLimit: now.limitHits > prev.limitHits, underOom: now.underOom,
   };
 }
