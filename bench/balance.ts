@@ -31,6 +31,7 @@
 //             balancer does).
 //   npx tsx bench/balance.ts [--budget-mib 320] [--pages 16384] [--low 25] [--period 3] [--rate 20] [--cycles 2] [--interval-ms 250] [--max 12]
 import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -212,6 +213,7 @@ await runBenchmark(async () => {
   mustSh([process.execPath, "--", CLI, "--root", root, "import", tar, "busybox"]);
   buildPagemix();
   const t0 = Date.now();
+  const load0 = loadavg();
   const alone = await lone(root);
   log(`lone container: throughput ${(alone.baseline * 100).toFixed(1)} % of its schedule, usage ${(alone.low / MIB).toFixed(1)}–${(alone.peak / MIB).toFixed(1)} MiB`);
   const sc = phasedScenario(alone.peak, alone.low);
@@ -221,11 +223,12 @@ await runBenchmark(async () => {
   };
   log(`model: none ${predicted.static}, balloon ${predicted.balance}, tmem ${predicted.selfBalloon}`);
   const st = await staticFill(root, Math.max(1, Math.min(predicted.static, Math.floor(P.budget / alone.peak)) - 1), alone.baseline);
-  const bl = await balancedFill(root, Math.max(1, st.fit), alone.baseline);
+  const bl = await balancedFill(root, Math.max(1, st.fit - 1), alone.baseline);
   const raises = bl.balancerLog.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { reason: string; short?: number });
   const count = (r: string): number => raises.filter((x) => x.reason === r).length;
   const result = {
     at: new Date().toISOString(), params: { ...P, budgetMiB: P.budget / MIB, windowS }, elapsedS: Math.round((Date.now() - t0) / 1000),
+    load: { before: load0, after: loadavg() },
     lone: { throughput: alone.baseline, peakMiB: alone.peak / MIB, lowMiB: alone.low / MIB },
     predicted, measured: { static: st.fit, balance: bl.fit }, stop: { static: st.stop, balance: bl.stop },
     balancerWrites: { total: raises.length, emergency: count("emergency"), pressure: count("pressure"), probe: count("probe"), slack: count("slack"),
@@ -242,7 +245,7 @@ await runBenchmark(async () => {
     `| static limits (budget / k each) | ${predicted.static} (none) | ${st.fit} | ${st.stop} |`,
     `| mem balance --budget | ${predicted.balance} (balloon); ${predicted.selfBalloon} (tmem: self-ballooning to the working set) | ${bl.fit} | ${bl.stop} |`,
     "",
-    `Balancer writes: ${JSON.stringify(result.balancerWrites)}; run time ${result.elapsedS} s.`,
+    `Balancer writes: ${JSON.stringify(result.balancerWrites)}; run time ${result.elapsedS} s; load ${load0[0]!.toFixed(1)} before, ${result.load.after[0]!.toFixed(1)} after.`,
   ];
   process.stdout.write(lines.join("\n") + "\n");
   const outDir = join(REPO, "bench", "results");
