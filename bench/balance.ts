@@ -30,7 +30,7 @@
 //             balloons itself to its working set: the closest to what the
 //             balancer does).
 //   npx tsx bench/balance.ts [--budget-mib 320] [--pages 16384] [--low 25] [--period 3] [--rate 20] [--cycles 2] [--interval-ms 250] [--max 12]
-import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -153,6 +153,32 @@ async function staticFill(root: string, from: number, baseline: number): Promise
   return { fit, steps, stop };
 }
 
+const START_WAIT_S = 30;
+
+/**
+ * Starts a container, giving up after START_WAIT_S: under the balancer a
+ * container the budget has no room for waits for memory (the OOM killer is
+ * held off) instead of dying. Giving up kills its processes through its
+ * cgroup (the one under the parent that is none of `running`), so its
+ * `run --rm` removes it as usual.
+ */
+async function startOrGiveUp(root: string, name: string, args: string[], parent: Parent, running: Running[]): Promise<Running | undefined> {
+  const starting = startContainer(root, name, args, "ready", 600_000);
+  starting.catch(() => undefined);
+  const c = await Promise.race([starting, sleep(START_WAIT_S * 1000).then(() => undefined)]);
+  if (c) return c;
+  const h = detectHierarchy();
+  const dir = join(h.version === "v1" ? h.mounts.get("memory")! : h.mounts.get("cgroup2")!, parent.name);
+  const known = new Set(running.map((r) => r.id));
+  for (const d of readdirSync(dir, { withFileTypes: true })) {
+    if (!d.isDirectory() || known.has(d.name)) continue;
+    for (const pid of readFileSync(join(dir, d.name, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
+      try { process.kill(Number(pid), "SIGKILL"); } catch { /* gone */ }
+    }
+  }
+  return starting.catch(() => undefined).then(() => undefined);
+}
+
 async function balancedFill(root: string, from: number, baseline: number): Promise<{ fit: number; steps: Step[]; stop: string; balancerLog: string }> {
   const parent = makeParent("balance");
   const running: Running[] = [];
@@ -167,8 +193,12 @@ async function balancedFill(root: string, from: number, baseline: number): Promi
   onCleanup("balancer", () => { bal.kill("SIGTERM"); });
   try {
     for (let k = 1; k <= P.max; k++) {
-      const c = await startContainer(root, `bal-${process.pid}-b${k}`, ["--cgroup-parent", parent.name, ...pagemixArgs(k)], "ready", 120_000).catch(() => undefined);
-      if (!c) { steps.push({ k, alive: false, throughput: [], min: 0, parentPeakMiB: parent.peak() / MIB }); stop = `container ${k} could not start (killed while filling)`; break; }
+      const c = await startOrGiveUp(root, `bal-${process.pid}-b${k}`, ["--cgroup-parent", parent.name, ...pagemixArgs(k)], parent, running);
+      if (!c) {
+        steps.push({ k, alive: false, throughput: [], min: 0, parentPeakMiB: parent.peak() / MIB });
+        stop = `container ${k} did not get ready in ${START_WAIT_S} s: no room in the budget for its fill (it waited for memory; given up)`;
+        break;
+      }
       running.push(c);
       if (k < from) continue; // below the static figure: known to fit, no window
       const m = await measure(running, parent);
