@@ -282,12 +282,12 @@ await runBenchmark(async () => {
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, "balance.json"), JSON.stringify(result, null, 2) + "\n");
   const maxK = Math.max(...[...st.steps, ...bl.steps].map((s) => s.k), 1);
+  // Lost throughput (up from 0): the fits sit along the bottom, clear of the legend.
+  const lost = (s: Step): number => Math.max(0, (1 - s.min) * 100);
   writeFileSync(join(outDir, "balance.svg"), lineChart(
-    `${(P.pages / 256).toFixed(0)} MiB phased containers in ${P.budget / MIB} MiB: slowest container's throughput (fit: static ${st.fit}, balance ${bl.fit}; model none ${predicted.static}, balloon ${predicted.balance}, tmem ${predicted.selfBalloon})`,
-    "containers", "slowest / lone container (%)",
-    [{ name: `static limits (fit ${st.fit})`, color: "#7f7f7f", points: st.steps.map((s): [number, number] => [s.k, s.min * 100]) },
-     { name: `mem balance (fit ${bl.fit})`, color: "#2ca02c", points: bl.steps.map((s): [number, number] => [s.k, s.min * 100]) },
-     { name: `model fits: none ${predicted.static}, balloon ${predicted.balance}, tmem ${predicted.selfBalloon}`, color: "#ff7f0e", dashed: true,
-       points: [[predicted.static, 100], [predicted.balance, 100], [predicted.selfBalloon, 100]].sort((a, b) => a[0]! - b[0]!) as [number, number][] },
-     { name: "95 %", color: "#d62728", dashed: true, points: [[1, 95], [maxK, 95]] }], 760, 420));
+    `${(P.pages / 256).toFixed(0)} MiB phased containers in ${P.budget / MIB} MiB: fit static ${st.fit}, balance ${bl.fit} (model: none ${predicted.static}, balloon ${predicted.balance}, tmem ${predicted.selfBalloon})`,
+    "containers", "lost throughput of the slowest container (%)",
+    [{ name: `static limits, budget / k each (fit ${st.fit})`, color: "#7f7f7f", points: st.steps.map((s): [number, number] => [s.k, lost(s)]) },
+     { name: `mem balance --budget (fit ${bl.fit})`, color: "#2ca02c", points: bl.steps.map((s): [number, number] => [s.k, lost(s)]) },
+     { name: "5 % (the criterion)", color: "#d62728", dashed: true, points: [[1, 5], [maxK, 5]] }], 760, 420));
 });

@@ -61,6 +61,9 @@ describe("decide", () => {
     expect(ds[1]).toMatchObject({ id: "oom", reason: "emergency" });
     expect(ds[1]!.to).toBeGreaterThanOrEqual(60 * MIB + 16 * MIB);
     expect(ds[0]!.to + ds[1]!.to).toBeLessThanOrEqual(200 * MIB);
+    // a working set that was larger lately is given its recent peak back in one round, not by doublings
+    const back = decide([input("a", calm(24 * MIB, 0, { underOom: true }), 24 * MIB, { peak: 64 * MIB })], T)[0]!;
+    expect(back.to).toBe(64 * MIB + 8 * MIB);
     // at the limit (failcnt grew) with cache to reclaim is no emergency: the kernel takes the cache
     expect(decide([input("a", calm(60 * MIB, 30 * MIB, { hitLimit: true }), 60 * MIB)], T)[0]!.reason).toBe("probe");
     expect(decide([input("a", calm(60 * MIB, 1 * MIB, { hitLimit: true }), 60 * MIB)], T)[0]!.reason).toBe("emergency");

@@ -43,9 +43,14 @@ export interface Managed {
   limit?: number;
   ceiling?: number;
   sinceRaise: number;
+  /** the most it held lately: the highest usage seen, decaying by PEAK_DECAY a round */
+  peak: number;
   /** OOM kills counted when the balancer took the container */
   oomKillsAtStart: number;
 }
+
+/** How fast a remembered peak fades: per round, ×0.995 (at 1 s rounds, half in about 2 minutes). */
+const PEAK_DECAY = 0.995;
 
 export interface RoundResult extends Decision {
   name: string;
@@ -95,7 +100,7 @@ export function attach(root: string, state: ContainerState, cgOf: (s: ContainerS
   return {
     id: state.id, name: state.name ?? state.id.slice(0, 12), cg, original, prev: now,
     ...(now.limit !== undefined ? { limit: now.limit } : {}), ...(ceiling !== undefined ? { ceiling } : {}),
-    sinceRaise: Infinity, oomKillsAtStart: now.oomKills,
+    sinceRaise: Infinity, peak: now.usage, oomKillsAtStart: now.oomKills,
   };
 }
 
@@ -123,10 +128,13 @@ export function round(root: string, managed: Managed[], tuning: Tuning, refaultN
       rmSync(balanceRecordFile(root, m.id), { force: true });
     }
   }
-  const inputs = live.map(({ m, now }) => ({
-    id: m.id, ...(m.limit !== undefined ? { limit: m.limit } : {}), ...(m.ceiling !== undefined ? { ceiling: m.ceiling } : {}),
-    sample: sampleBetween(m.prev, now, refaultNs), sinceRaise: m.sinceRaise,
-  }));
+  const inputs = live.map(({ m, now }) => {
+    m.peak = Math.max(now.usage, m.peak * PEAK_DECAY);
+    return {
+      id: m.id, ...(m.limit !== undefined ? { limit: m.limit } : {}), ...(m.ceiling !== undefined ? { ceiling: m.ceiling } : {}),
+      sample: sampleBetween(m.prev, now, refaultNs), sinceRaise: m.sinceRaise, peak: m.peak,
+    };
+  });
   const decisions = decide(inputs, tuning);
   const results: RoundResult[] = [];
   const order = decisions.map((d, i) => ({ d, i })).sort((a, b) => (a.d.to - (a.d.from ?? Infinity)) - (b.d.to - (b.d.from ?? Infinity)));

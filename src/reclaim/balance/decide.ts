@@ -45,6 +45,8 @@ export interface ContainerInput {
   sample: Sample;
   /** rounds since this container's limit was last raised (Infinity if never) */
   sinceRaise: number;
+  /** the most it held lately (decaying; controller.ts): a working set that grew back once will likely again */
+  peak?: number;
 }
 
 export interface Tuning {
@@ -143,8 +145,10 @@ function want(c: ContainerInput, t: Tuning): Want {
     return { c, from, want: v, floor, softFloor, reason: why, urgency };
   };
   if (emergency(c, t)) {
-    // Raise at once: past what it holds now by the largest backoff step.
-    return w(Math.max(from, s.usage) + Math.max(headroom(s, t) * 2, from * t.backoff), "emergency", Infinity);
+    // Raise at once: past what it holds now by the largest backoff step, and at least to its recent peak
+    // (one round instead of several doublings for a working set that comes back).
+    const step = Math.max(Math.max(from, s.usage) + Math.max(headroom(s, t) * 2, from * t.backoff), (c.peak ?? 0) + headroom(s, t));
+    return w(step, "emergency", Infinity);
   }
   if (s.pressure > t.pressureTarget) {
     const adjust = Math.min(t.backoff, 0.1 * (s.pressure / t.pressureTarget));
