@@ -13,7 +13,9 @@
 //
 // Every container runs under a parent cgroup of our own whose hard limit is the
 // budget (+ 8 MiB for the kernel's own charges), so the budget is physical in
-// every configuration:
+// every configuration. A container started into a full budget fills before
+// the balancer takes it over (a round later): at the parent's limit the kernel
+// may then OOM-kill one of the containers, which ends the fill like any kill:
 //   static    k containers, each `run --memory budget/k` (the budget split
 //             evenly, the usual static partition); k from just below the
 //             model's static figure upward until one is OOM-killed or loses
@@ -203,7 +205,10 @@ async function balancedFill(root: string, from: number, baseline: number): Promi
       if (k < from) continue; // below the static figure: known to fit, no window
       const m = await measure(running, parent);
       const rel = m.throughput.map((x) => x / baseline);
-      const limitsMiB = running.map((r) => (readCounters(memoryCgroupOf(readState(root, r.id) ?? { id: r.id })).limit ?? 0) / MIB);
+      const limitsMiB = running.map((r) => {
+        const st = readState(root, r.id);
+        return st ? (readCounters(memoryCgroupOf(st)).limit ?? 0) / MIB : Number.NaN; // NaN: gone
+      });
       const step = { k, ...m, throughput: rel, min: m.alive ? Math.min(...rel) : 0, limitsMiB };
       steps.push(step);
       log(`balance k=${k}: alive ${m.alive}, min throughput ${(step.min * 100).toFixed(1)} %, limits ${limitsMiB.map((l) => l.toFixed(0)).join(" ")} MiB`);
