@@ -156,10 +156,14 @@ describe.skipIf(!root0)("against ksmd", () => {
         if (rates.scannedPerSecond !== undefined) expect(Math.abs(rates.scannedPerSecond - P / wake)).toBeLessThanOrEqual(0.15 * (P / wake));
         const st = tsbox(root, ["mem", "ksm", "status", "--for", "0.5", "--format", "json"]);
         expect(st.code).toBe(0);
-        const timing = (JSON.parse(st.stdout) as { timing: { pagesToScan: number; trackedPages: number; passSeconds: number; measured: { seconds: number } } }).timing;
+        const timing = (JSON.parse(st.stdout) as {
+          timing: KsmRate & { trackedPages: number; passSeconds: number; measured: { seconds: number } };
+        }).timing;
         expect(timing.pagesToScan).toBe(P);
         expect(timing.trackedPages).toBeGreaterThanOrEqual(pages);
-        expect(timing.passSeconds).toBeCloseTo(Math.ceil(timing.trackedPages / P) * wake, 3);
+        // a wake-up is the sleep in ticks plus the scan's CPU time (the calibrated or the default cost per page)
+        expect(timing.sleepMillisecs).toBe(S);
+        expect(timing.passSeconds).toBeCloseTo(Math.ceil(timing.trackedPages / P) * wakeSeconds(timing), 3);
         expect(timing.measured.seconds).toBeGreaterThanOrEqual(0.5);
         for (const [p, m] of [[row.predicted50, row.measured50], [row.predicted90, row.measured90]] as const) {
           expect(Math.abs(m - p)).toBeLessThanOrEqual(0.25 * p + 2 * wake);
