@@ -32,7 +32,7 @@ interface SimulateOpts {
 async function measuredScenario(cmd: Command, refs: string[], hostBytes: number, steps: number | undefined, hostHasSwap: boolean, workingsetSeconds?: number) {
   const g = await prepare(cmd);
   const { runningContainers } = await import("../reclaim/measure/targets.js");
-  const { scanContainers } = await import("../reclaim/measure/scan.js");
+  const { scanContainers, scanZramCodec } = await import("../reclaim/measure/scan.js");
   const { hostKsmSettings } = await import("../reclaim/kernel/ksm.js");
   const m = await modelApi();
   const ksm = hostKsmSettings();
@@ -48,7 +48,7 @@ async function measuredScenario(cmd: Command, refs: string[], hostBytes: number,
   // KSM merges exclusively anonymous pages only: identical file pages (two images holding the
   // same files) stay two pages, so they are no sharing potential. The file pages are still the
   // containers' memory: their cgroups charge them, once each (the `mem stat` numbers below).
-  const report = scanContainers(running.map(({ state, cgroup }) => ({ id: state.id, name: state.name, pids: () => cgroup.pids() })), { mode: "full", anonymousOnly: true, ksm });
+  const report = scanContainers(running.map(({ state, cgroup }) => ({ id: state.id, name: state.name, pids: () => cgroup.pids() })), { mode: "full", anonymousOnly: true, ksm, zramCodec: scanZramCodec().codec });
   const stats = new Map<string, MemStatNumbers>();
   for (const { state, cgroup } of running) {
     const mem = cgroup.stats().memory;
