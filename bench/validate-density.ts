@@ -19,8 +19,10 @@
 // scenario's guests repeated in turn, as they are started here). none and sharing
 // from the plain run (without swap), swap from the zram run (its device on). Markdown rows on stdout,
 // bench/results/validate-density.{json,svg}.
-//   npx tsx bench/validate-density.ts [--budget-mib 256] [--mib 16] [--rate 500] [--window 5] [--max 40] [--configs plain,ksm,zram]
-import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+// A run of some configurations (--configs) keeps the other rows of the last run
+// with the same parameters in the JSON and the chart.
+//   npx tsx bench/validate-density.ts [--budget-mib 256] [--mib 16] [--rate 500] [--window 5] [--max 40] [--configs plain,ksm,zramswap]
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { installSignalHandlers, onCleanup, runBenchmark, sh } from "./lib.js";
@@ -142,6 +144,16 @@ async function fill(root: string, cfg: Config, p: Params, onFive?: (names: strin
   return { config: cfg.name, policy: cfg.policy, fit, stop, steps };
 }
 
+interface Results extends Params { at: string; predictedAll: Record<string, number>; rows: (Fill & { predicted: number })[]; runAt?: Record<string, string> }
+
+export function densityChart(rows: (Fill & { predicted: number })[], p: Params): string {
+  const colors = ["#7f7f7f", "#2ca02c", "#1f77b4"];
+  return lineChart(`Real programs in ${p.budget / MIB} MiB: slowest container's ops/s vs containers (predicted fit as dots at 95 %)`, "containers started", "slowest / its rate (%)",
+    [...rows.map((r, i) => ({ name: `${r.config} (measured fit ${r.fit})`, color: colors[i % colors.length]!, points: r.steps.map((s): [number, number] => [s.k, s.minThroughput * 100]) })),
+     ...rows.map((r, i) => ({ name: `${r.config}: model (${r.policy}) fits ${r.predicted}`, color: colors[i % colors.length]!, dashed: true, points: [[r.predicted, 0], [r.predicted, 95]] as [number, number][] })),
+     { name: "95 %", color: "#d62728", dashed: true, points: [[1, 95], [Math.max(p.max / 2, ...rows.map((r) => r.steps.length)), 95]] }], 760, 480);
+}
+
 export function densityRows(rows: (Fill & { predicted: number })[], p: Params): string[] {
   return rows.map((r) => `| density | ${MIX.map((w) => w.name).join(", ")} in turn (${p.mib} MiB of records, ${p.rate} ops/s, 5 % writes) in ${p.budget / MIB} MiB, ${r.config} | ${r.policy} | ` +
     `containers that fit at ≤ 5 % lost throughput (\`mem simulate --containers\`, first five) | containers that keep ≥ 95 % of their own ops/s, none killed (stopped by ${r.stop}) | ` +
@@ -180,15 +192,20 @@ if (process.argv[1]?.endsWith("validate-density.ts")) {
       }));
     }
     if (!predicted) throw new Error("no prediction: the first configuration did not reach five containers");
-    const rows = fills.map((f) => ({ ...f, predicted: predicted![f.policy] ?? 0 }));
-    process.stdout.write(densityRows(rows, p).join("\n") + "\n");
+    const ran = fills.map((f) => ({ ...f, predicted: predicted![f.policy] ?? 0 }));
+    process.stdout.write(densityRows(ran, p).join("\n") + "\n");
     const dir = join(REPO, "bench", "results");
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "validate-density.json"), JSON.stringify({ at: new Date().toISOString(), ...p, predictedAll: predicted, rows }, null, 2) + "\n");
-    const colors = ["#7f7f7f", "#2ca02c", "#1f77b4"];
-    writeFileSync(join(dir, "validate-density.svg"), lineChart(`Real programs in ${p.budget / MIB} MiB: slowest container's ops/s vs containers (predicted fit as dots at 95 %)`, "containers started", "slowest / its rate (%)",
-      [...rows.map((r, i) => ({ name: `${r.config} (measured fit ${r.fit})`, color: colors[i % colors.length]!, points: r.steps.map((s): [number, number] => [s.k, s.minThroughput * 100]) })),
-       ...rows.map((r, i) => ({ name: `${r.config}: model (${r.policy}) fits ${r.predicted}`, color: colors[i % colors.length]!, dashed: true, points: [[r.predicted, 0], [r.predicted, 95]] as [number, number][] })),
-       { name: "95 %", color: "#d62728", dashed: true, points: [[1, 95], [Math.max(p.max / 2, ...rows.map((r) => r.steps.length)), 95]] }], 760, 480));
+    // a run of some configurations keeps the other configurations' rows of the last run (with its parameters)
+    const file = join(dir, "validate-density.json");
+    const last = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) as Results : undefined;
+    const same = last !== undefined && last.budget === p.budget && last.mib === p.mib && last.rate === p.rate && last.windowS === p.windowS;
+    const kept = same ? last.rows.filter((r) => !ran.some((f) => f.config === r.config)) : [];
+    const rows = CONFIGS.flatMap((c) => [...kept, ...ran].filter((r) => r.config === c.name));
+    const at = new Date().toISOString();
+    const runAt = Object.fromEntries(rows.map((r) => [r.config, ran.includes(r) ? at : (same ? last.runAt?.[r.config] ?? last.at : at)]));
+    const results: Results = { at, ...p, predictedAll: { ...(same ? last.predictedAll : {}), ...predicted }, rows, runAt };
+    writeFileSync(file, JSON.stringify(results, null, 2) + "\n");
+    writeFileSync(join(dir, "validate-density.svg"), densityChart(rows, p));
   });
 }

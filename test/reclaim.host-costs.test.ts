@@ -85,6 +85,18 @@ describe("the model's fault costs", () => {
     const own = withHostProfile(DEFAULT_COSTS, profile({ hostSwap: true, device: "/dev/zram0" }));
     expect(statedCosts(own).swapIn).toEqual({ ns: 7_000, source: "calibrated" });
   });
+  it("a host that swaps to zram: the zram calibrated for compressed pages prices its swap-ins too; without a profile a zram swap-in is 10 µs, not a disk access", () => {
+    const zram = { ...DEFAULT_COSTS, swapDevice: "zram" as const };
+    expect(statedCosts(withHostProfile(zram, profile())).swapIn).toEqual({ ns: 7_000, source: "calibrated" });
+    expect(statedCosts(withHostProfile(zram, undefined)).swapIn).toEqual({ ns: 10_000, source: "default" });
+    // a scenario that names zram leaves its swap-in to the calibration; on a host swapping to zram, one that names none is zram
+    const named = parseScenario(JSON.stringify({ hostMemory: "1GiB", costs: { swapDevice: "zram" },
+      guests: [{ name: "g", size: "256MiB", workload: { generator: "idle" } }] }), { hostHasSwap: true });
+    expect(statedCosts(withHostProfile(named.costs, profile())).swapIn).toEqual({ ns: 7_000, source: "calibrated" });
+    const unnamed = parseScenario(JSON.stringify({ hostMemory: "1GiB", guests: [{ name: "g", size: "256MiB", workload: { generator: "idle" } }] }),
+      { hostHasSwap: true, hostSwapIsZram: true });
+    expect(unnamed.costs.swapDevice).toBe("zram");
+  });
   it("a cost the scenario gives stays the scenario's", () => {
     const sc = parseScenario(JSON.stringify({ hostMemory: "1GiB", costs: { diskNs: 5_000_000, compressedFaultNs: 3_000 },
       guests: [{ name: "g", size: "256MiB", workload: { generator: "idle" } }] }), { hostHasSwap: true });

@@ -1,13 +1,14 @@
 // The JS half of `mem scan`, on hand-built inputs: duplicate accounting
 // across containers, sampling, confidence intervals, maps parsing.
 import { describe, expect, it } from "vitest";
-import { aggregate, codecProfile, Kind, type ContainerPages } from "../src/reclaim/measure/aggregate.js";
+import { aggregate, codecProfile, Kind, zramProfile, type ContainerPages } from "../src/reclaim/measure/aggregate.js";
+import { codecOf, zramRatioOf } from "../src/reclaim/model/from-profile.js";
 import { KeyIndex } from "../src/reclaim/measure/key-index.js";
 import { parseMaps, scannable } from "../src/reclaim/measure/procfs.js";
 import { chooseIndices, ci95, rng } from "../src/reclaim/measure/sampling.js";
 
 /** Pages from a compact spec: "z" zero, "s" same-filled, "x" gone, a number = content key; sizes default 4096. */
-function pages(spec: (string | number)[], opts: { classified?: number[]; lz4?: number[]; anon?: number } = {}): ContainerPages {
+function pages(spec: (string | number)[], opts: { classified?: number[]; lz4?: number[]; dev?: number[]; anon?: number } = {}): ContainerPages {
   const n = spec.length;
   const c: ContainerPages = {
     count: n, kind: new Uint8Array(n), key: new Float64Array(n), lz4: new Uint16Array(n), strong: new Uint16Array(n), dev: new Uint16Array(n),
@@ -17,7 +18,7 @@ function pages(spec: (string | number)[], opts: { classified?: number[]; lz4?: n
     if (s === "z") c.kind[i] = Kind.Zero;
     else if (s === "s") c.kind[i] = Kind.Same;
     else if (s === "x") c.kind[i] = Kind.Gone;
-    else { c.kind[i] = Kind.Data; c.key[i] = s as number; c.lz4[i] = opts.lz4?.[i] ?? 4096; c.strong[i] = Math.min(4096, c.lz4[i]!); }
+    else { c.kind[i] = Kind.Data; c.key[i] = s as number; c.lz4[i] = opts.lz4?.[i] ?? 4096; c.strong[i] = Math.min(4096, c.lz4[i]!); c.dev[i] = opts.dev?.[i] ?? c.lz4[i]!; }
   });
   for (const i of opts.classified ?? []) c.classified[i] = 1;
   for (let i = 0; i < (opts.anon ?? 0); i++) c.anon[i] = 0;
@@ -85,6 +86,26 @@ describe("aggregate", () => {
     expect(lz4).toMatchObject({ codec: "lz4", le2k: 0.5, le1k: 0.25, incompressible: 0.25 });
     expect(lz4.ratio).toBeCloseTo((4 * 4096) / (1000 + 2048 + 3000 + 4096));
     expect(p!.compression[1]!.codec).toBe("zstd");
+  });
+
+  it("zram figures: the device compressor's sizes in zsmalloc's classes, a page at the huge class size stored whole", () => {
+    // LZ4 would store all three whole; the device's compressor (lzo-rle here) makes two 2040-byte objects
+    // (+ 8-byte handle: the 2048 class, two to a one-page zspage) and one huge page (a page of its own)
+    const c = { ...pages([1, 2, 3, "z", "s"], { lz4: [4096, 4096, 4096], dev: [2040, 2040, 4000] }), devCodec: "lzo-rle" };
+    const { profiles: [p] } = aggregate([c], false);
+    expect(p!.zram).toMatchObject({ compressor: "lzo-rle", le2k: 2 / 3, le1k: 0, incompressible: 1 / 3 });
+    expect(p!.zram!.ratio).toBeCloseTo(3 / 2);
+    expect(p!.zram!.comprRatio).toBeCloseTo((3 * 4096) / (2040 + 2040 + 4096));
+    expect(p!.compression[0]!.ratio).toBe(1);
+    // the simulation's codec is the zram one; over all pages zero and same-filled ones are free
+    expect(codecOf({ id: "", name: "", mode: "full", ...p! }).ratio).toBeCloseTo(3 / 2);
+    expect(zramRatioOf({ id: "", name: "", mode: "full", ...p! })).toBeCloseTo(5 / 2);
+  });
+
+  it("zram figures from a size sample count each class's objects scaled before its zspages", () => {
+    // one 2040-byte object fills half a zspage: 1 page for 1 page in; standing for two, 1 page for 2
+    expect(zramProfile("lzo-rle", [2040]).ratio).toBe(1);
+    expect(zramProfile("lzo-rle", [2040], 2).ratio).toBe(2);
   });
 
   it("full mode with a size sample reports the sample's CI", () => {

@@ -209,8 +209,18 @@ describe("bad input and vanishing processes", () => {
     expect(tsbox(root, ["rm", "stopped"]).code).toBe(0);
   });
 
+  it("--zram-compressor sizes the zram figures with that compressor, in zsmalloc's classes (never above the compressor alone)", () => {
+    for (const alg of ["lz4", "lzo-rle"]) {
+      const r = scan(["--full", "--compress-all", "--anonymous", "--zram-compressor", alg, "mixa"]);
+      const z = r.containers[0]!.zram!;
+      expect(z.compressor).toBe(alg);
+      expect(z.ratio).toBeGreaterThan(1);
+      expect(z.ratio).toBeLessThanOrEqual(z.comprRatio);
+    }
+  });
+
   it("bad flags → exit 125", () => {
-    for (const args of [["--sample", "0"], ["--sample", "x"], ["--sample", "10", "--full"], ["--format", "yaml"], ["--seed", "1.5"]]) {
+    for (const args of [["--sample", "0"], ["--sample", "x"], ["--sample", "10", "--full"], ["--format", "yaml"], ["--seed", "1.5"], ["--zram-compressor", "zstd"]]) {
       const r = tsbox(root, ["mem", "scan", ...args, "mixa"]);
       expect(r.code).toBe(125);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);

@@ -10,6 +10,7 @@ import { sharePages } from "../src/reclaim/model/page-sharing.js";
 import { POLICIES, type Policy } from "../src/reclaim/model/policies.js";
 import { DEFAULT_COSTS, DEFAULT_THRESHOLDS, type Demand, type Guest, type Scenario } from "../src/reclaim/model/scenario.js";
 import { simulate } from "../src/reclaim/model/simulate.js";
+import { ZRAM_SWAP_IN_NS } from "../src/reclaim/model/host-memory.js";
 import { get, newPool, poolSize, put, shrinkTo, flush } from "../src/reclaim/model/tmem.js";
 import type { CodecProfile } from "../src/reclaim/profile.js";
 
@@ -189,6 +190,19 @@ describe("host swapping", () => {
     expect(r.steps.map((s) => s.guests![0]!.swapped)).toEqual([54, 54]);
     expect(r.steps.map((s) => s.guests![0]!.faults)).toEqual([0, 27]);
     expect(r.guests[0]!.slowdown).toBeCloseTo((27 * DISK_LOST) / 2e9, 12);
+  });
+
+  it("to zram: a swapped page still takes 1 / ratio of a page, so more go to free the same; a swap-in costs a compressed fault", () => {
+    // ratio 2.5: a swapped page frees 0.6 of a page; need 54 → 90 swapped (36 pages held by zram). Step 1: 45 fault back.
+    const sc = scenario(900, [guest("a", 1000, [{ anon: 900, workingSet: 450 }])], { steps: 2 });
+    const zram = { ...sc, costs: { ...sc.costs, swapDevice: "zram" as const } };
+    const r = simulate(zram, POLICIES.swap, { perGuestSteps: true });
+    expect(r.steps.map((s) => s.guests![0]!.swapped)).toEqual([90, 90]);
+    expect(r.steps.map((s) => s.guests![0]!.faults)).toEqual([0, 45]);
+    expect(r.guests[0]!.slowdown).toBeCloseTo((45 * (ZRAM_SWAP_IN_NS - 80)) / 2e9, 12);
+    // the calibrated figure where there is one
+    const cal = simulate({ ...zram, costs: { ...zram.costs, compressedFaultNs: 8_000 } }, POLICIES.swap);
+    expect(cal.guests[0]!.slowdown).toBeCloseTo((45 * (8_000 - 80)) / 2e9, 12);
   });
 });
 

@@ -57,7 +57,7 @@ describe("scenario file", () => {
     [ok([{ ...web, codec: "brotli" }]), /\$\.guests\[0\]\.codec: unknown codec "brotli"/],
     [ok([{ ...web, codec: { le2k: 0.3, le1k: 0.5 } }]), /\$\.guests\[0\]\.codec\.le1k: the share ≤ 1 KiB \(0.5\) cannot exceed the share ≤ 2 KiB \(0.3\)/],
     [ok([web], { tunables: { thresholds: { soft: 0.07 } } }), /\$\.tunables\.thresholds: must satisfy high > soft > hard > low > 0/],
-    [ok([web], { costs: { swapDevice: "tape" } }), /\$\.costs\.swapDevice: expected "disk", "flash" or "none", got "tape"/],
+    [ok([web], { costs: { swapDevice: "tape" } }), /\$\.costs\.swapDevice: expected "disk", "flash", "zram" or "none", got "tape"/],
   ])("rejects %s", (text, re) => {
     expect(err(text)).toMatch(re);
   });

@@ -42,20 +42,23 @@ export function registerMemMeasure(mem: Command): void {
     .option("--compress-all", "With --full: compressed sizes of every page, not of a 1-in-8 sample of contents", false)
     .option("--seed <s>", "Seed for the page sample", integer("--seed"), 1)
     .option("--anonymous", "Only exclusively anonymous pages (private, not file or shared memory): what KSM can merge and zram can take", false)
+    .option("--zram-compressor <name>", "Size pages for the zram figures with this compressor: lzo-rle, lzo or lz4 (default: the host's zram's)")
     .addOption(format())
-    .action(async (refs: string[], o: { sample?: number; full: boolean; compressAll: boolean; seed: number; anonymous: boolean; format: "table" | "json" }, cmd: Command) => {
+    .action(async (refs: string[], o: { sample?: number; full: boolean; compressAll: boolean; seed: number; anonymous: boolean; zramCompressor?: string; format: "table" | "json" }, cmd: Command) => {
       if (o.sample !== undefined && o.full) throw new UsageError("--sample and --full cannot be used together");
       if (o.sample !== undefined && o.compressAll) throw new UsageError("--compress-all needs --full");
       const g = await prepare(cmd);
       const { runningContainers } = await import("../reclaim/measure/targets.js");
-      const { scanContainers } = await import("../reclaim/measure/scan.js");
+      const { scanContainers, scanZramCodec } = await import("../reclaim/measure/scan.js");
       const { scanTable } = await import("../reclaim/measure/report.js");
       const { hostKsmSettings } = await import("../reclaim/kernel/ksm.js");
       const ksm = hostKsmSettings();
+      const zram = scanZramCodec(o.zramCompressor);
+      if (zram.note !== undefined) process.stderr.write(`tsbox: warning: ${zram.note}\n`);
       const targets = runningContainers(g.root, refs).map(({ state, cgroup }) => ({ id: state.id, name: state.name, pids: () => cgroup.pids() }));
       const report = scanContainers(targets, o.sample !== undefined
-        ? { mode: "sample", sample: o.sample, seed: o.seed, anonymousOnly: o.anonymous, ksm }
-        : { mode: "full", seed: o.seed, compressAll: o.compressAll, anonymousOnly: o.anonymous, ksm });
+        ? { mode: "sample", sample: o.sample, seed: o.seed, anonymousOnly: o.anonymous, ksm, zramCodec: zram.codec }
+        : { mode: "full", seed: o.seed, compressAll: o.compressAll, anonymousOnly: o.anonymous, ksm, zramCodec: zram.codec });
       process.stdout.write(o.format === "json" ? `${JSON.stringify(report, null, 2)}\n` : scanTable(report));
     });
 }

@@ -29,10 +29,12 @@ interface SimulateOpts {
 }
 
 /** Scan the running containers' anonymous pages now (full mode) and model them with their `mem stat` numbers. */
-async function measuredScenario(cmd: Command, refs: string[], hostBytes: number, steps: number | undefined, hostHasSwap: boolean, workingsetSeconds?: number) {
+interface HostSwap { hostHasSwap: boolean; hostSwapIsZram: boolean }
+
+async function measuredScenario(cmd: Command, refs: string[], hostBytes: number, steps: number | undefined, hostSwap: HostSwap, workingsetSeconds?: number) {
   const g = await prepare(cmd);
   const { runningContainers } = await import("../reclaim/measure/targets.js");
-  const { scanContainers } = await import("../reclaim/measure/scan.js");
+  const { scanContainers, scanZramCodec } = await import("../reclaim/measure/scan.js");
   const { hostKsmSettings } = await import("../reclaim/kernel/ksm.js");
   const m = await modelApi();
   const ksm = hostKsmSettings();
@@ -48,7 +50,7 @@ async function measuredScenario(cmd: Command, refs: string[], hostBytes: number,
   // KSM merges exclusively anonymous pages only: identical file pages (two images holding the
   // same files) stay two pages, so they are no sharing potential. The file pages are still the
   // containers' memory: their cgroups charge them, once each (the `mem stat` numbers below).
-  const report = scanContainers(running.map(({ state, cgroup }) => ({ id: state.id, name: state.name, pids: () => cgroup.pids() })), { mode: "full", anonymousOnly: true, ksm });
+  const report = scanContainers(running.map(({ state, cgroup }) => ({ id: state.id, name: state.name, pids: () => cgroup.pids() })), { mode: "full", anonymousOnly: true, ksm, zramCodec: scanZramCodec().codec });
   const stats = new Map<string, MemStatNumbers>();
   for (const { state, cgroup } of running) {
     const mem = cgroup.stats().memory;
@@ -59,7 +61,7 @@ async function measuredScenario(cmd: Command, refs: string[], hostBytes: number,
       ...(measuredWs.has(state.id) ? { workingSet: measuredWs.get(state.id)! } : {}),
     });
   }
-  return m.scenarioFromReport(report, stats, { hostBytes, hostHasSwap, ...(steps !== undefined ? { steps } : {}) });
+  return m.scenarioFromReport(report, stats, { hostBytes, ...hostSwap, ...(steps !== undefined ? { steps } : {}) });
 }
 
 /** "5%" or "0.05" → 0.05 */
@@ -105,21 +107,24 @@ export function registerMemSimulate(mem: Command): void {
       const inputs = [o.scenario, o.profiles, o.containers.length > 0 ? "containers" : undefined].filter((x) => x !== undefined);
       if (inputs.length !== 1) throw new UsageError("give exactly one of --scenario FILE, --profiles FILE or --containers ID");
       // measured containers, and a scenario that names no swap device, model this host: its swap or none
-      const { hostSwapDevices } = await import("../reclaim/kernel/swap.js");
-      const hostHasSwap = hostSwapDevices().length > 0;
+      // a host that swaps only to zram keeps swapped pages compressed in its own memory, and a swap-in is a decompression
+      const { hostSwapDevices, isZramSwap } = await import("../reclaim/kernel/swap.js");
+      const swaps = hostSwapDevices();
+      const hostHasSwap = swaps.length > 0;
+      const hostSwap: HostSwap = { hostHasSwap, hostSwapIsZram: hostHasSwap && swaps.every(isZramSwap) };
       if (o.workingsetFor !== undefined && o.containers.length === 0) throw new UsageError("--workingset-for needs --containers");
       const { parseWindow } = await import("./mem-workingset.js");
       const wsSeconds = o.workingsetFor === undefined ? undefined : parseWindow(o.workingsetFor, "--workingset-for");
       let sc;
       if (o.containers.length > 0) {
         if (hostBytes === undefined) throw new UsageError("--host-memory is required with --containers");
-        sc = await measuredScenario(cmd, o.containers, hostBytes, steps, hostHasSwap, wsSeconds);
+        sc = await measuredScenario(cmd, o.containers, hostBytes, steps, hostSwap, wsSeconds);
       } else if (o.scenario !== undefined) {
-        sc = m.parseScenario(readText(o.scenario), { source: o.scenario, hostHasSwap, ...(hostBytes !== undefined ? { hostBytes } : {}) });
+        sc = m.parseScenario(readText(o.scenario), { source: o.scenario, ...hostSwap, ...(hostBytes !== undefined ? { hostBytes } : {}) });
         if (steps !== undefined) sc = { ...sc, steps };
       } else {
         if (hostBytes === undefined) throw new UsageError("--host-memory is required with --profiles");
-        sc = m.scenarioFromScanReport(readText(o.profiles!), { source: o.profiles!, hostBytes, hostHasSwap, ...(steps !== undefined ? { steps } : {}) });
+        sc = m.scenarioFromScanReport(readText(o.profiles!), { source: o.profiles!, hostBytes, ...hostSwap, ...(steps !== undefined ? { steps } : {}) });
       }
       if (sc.costs.swapDevice === "none") {
         const why = hostHasSwap ? "the scenario's swapDevice is \"none\"" : "the host has no swap (swapon --show lists no device)";

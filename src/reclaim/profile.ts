@@ -23,6 +23,27 @@ export interface CodecProfile {
   decompressNs: number;
 }
 
+/**
+ * What zram would hold for a container's non-zero, non-same-filled pages
+ * (zero and same-filled pages it stores without data), written to a fresh
+ * device: each page's size under the device's compressor, a page at
+ * zsmalloc's huge class size or more stored whole, the objects packed in
+ * zsmalloc's size classes (model/zsmalloc.ts). A pool that has had objects
+ * freed holds more until it is compacted.
+ */
+export interface ZramProfile {
+  /** the device's compressor, as zram names it (lzo-rle, lzo, lz4) */
+  compressor: string;
+  /** Σ original bytes / Σ stored bytes (compr_data_size's view) */
+  comprRatio: number;
+  /** Σ original bytes / zsmalloc's pages for them (mem_used_total's view): what the host gets back */
+  ratio: number;
+  /** fraction (0..1) stored in ≤ 2048 / ≤ 1024 bytes, and stored whole (huge) */
+  le2k: number;
+  le1k: number;
+  incompressible: number;
+}
+
 /** Page contents of one container's resident memory, counted in 4 KiB pages. */
 export interface MemoryProfile {
   /** container id and name (empty for synthetic guests) */
@@ -47,6 +68,12 @@ export interface MemoryProfile {
   /** anonymous (private, not file-backed) share of `present` pages, 0..1 */
   anonFraction: number;
   compression: CodecProfile[];
+  /**
+   * The same pages as a zram device would hold them: sized with the device's
+   * compressor and packed in zsmalloc's size classes. Absent in profiles
+   * from before it was measured.
+   */
+  zram?: ZramProfile;
   /**
    * What KSM could merge in this container: its exclusively anonymous pages
    * only (KSM never merges file pages), every page counted exactly (in sample

@@ -7,6 +7,9 @@ import { errnoCode } from "../../errors.js";
 
 export const SWAPS_FILE = "/proc/swaps";
 
+/** A swap device that is zram (its node zramN, in /dev or wherever the device's node was made). */
+export const isZramSwap = (name: string): boolean => /(^|\/)zram\d+$/.test(name);
+
 /** The active swap devices (files or partitions), by name; none on a host without swap. */
 export function hostSwapDevices(file = process.env.TSBOX_HOST_SWAPS ?? SWAPS_FILE): string[] {
   let text: string;

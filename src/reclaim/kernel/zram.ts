@@ -62,6 +62,20 @@ export function hostDefaultAlgorithm(): string {
   }
 }
 
+/**
+ * The compressor the host's zram uses, without making a device: zram0's
+ * where the host has it, else that of a zram device it swaps to, else the
+ * kernel's default for a new device (CONFIG_ZRAM_DEF_COMP: lzo-rle).
+ */
+export function hostZramCompressor(swapDevices: readonly string[] = []): string {
+  const zram = ["zram0", ...swapDevices.map((d) => /^\/dev\/(zram\d+)$/.exec(d)?.[1]).filter((d) => d !== undefined)];
+  for (const name of zram) {
+    const sys = `/sys/block/${name}`;
+    if (existsSync(join(sys, "comp_algorithm"))) return currentAlgorithm(sys);
+  }
+  return "lzo-rle";
+}
+
 /** A new zram device with `algorithm` (undefined: the host's default) and `disksize` bytes; tear it down with zramRemove(). */
 export function zramAdd(algorithm: string | undefined, disksize: number): ZramDevice {
   const why = zramUnavailable();

@@ -3,7 +3,8 @@
 // order is the one kept), zero and same-filled pages counted apart, and the
 // compressed-size distribution. Pure: the scanner's output in, numbers out.
 
-import { KSM_DEFAULTS, PAGE_SIZE, type CodecProfile, type KsmSettings, type MemoryProfile, type MergeablePages } from "../profile.js";
+import { KSM_DEFAULTS, PAGE_SIZE, type CodecProfile, type KsmSettings, type MemoryProfile, type MergeablePages, type ZramProfile } from "../profile.js";
+import { poolPages, zsmalloc } from "../model/zsmalloc.js";
 import { KeyIndex } from "./key-index.js";
 import { ci95 } from "./sampling.js";
 
@@ -21,6 +22,8 @@ export interface ContainerPages {
   strong: Uint16Array;
   /** size under the zram compressor the scan was given (scanPages' dev; = lz4 by default) */
   dev: Uint16Array;
+  /** that compressor's name (lz4 when absent) */
+  devCodec?: string;
   /** 1 = the page is in the classified set (every page in full mode; the N drawn in sample mode) */
   classified: Uint8Array;
   /** 1 = exclusively anonymous (pagemap bit 61 clear) */
@@ -113,7 +116,7 @@ export function aggregate(containers: readonly ContainerPages[], sampleMode: boo
   const merge = mergeable(containers, ksm, { slotOf: slots, contents });
   const profiles = containers.map((c, ci): ProfileCounts => {
     let present = 0, sampled = 0, zero = 0, same = 0, within = 0, across = 0, unique = 0, anon = 0, dataPages = 0;
-    const sizes = { lz4: [] as number[], strong: [] as number[] };
+    const sizes = { lz4: [] as number[], strong: [] as number[], dev: [] as number[] };
     for (let i = 0; i < c.count; i++) {
       const kind = c.kind[i];
       if (kind === Kind.Gone) continue;
@@ -134,7 +137,7 @@ export function aggregate(containers: readonly ContainerPages[], sampleMode: boo
         if (dupe === 1) within++;
         else if (dupe === 2) across++;
         else if (dupe === 3) unique++;
-        if (c.lz4[i]! > 0) { sizes.lz4.push(c.lz4[i]!); sizes.strong.push(c.strong[i]!); }
+        if (c.lz4[i]! > 0) { sizes.lz4.push(c.lz4[i]!); sizes.strong.push(c.strong[i]!); sizes.dev.push(c.dev[i]! || c.lz4[i]!); }
       }
     }
     const compression = [codecProfile("lz4", sizes.lz4), codecProfile("zstd", sizes.strong)];
@@ -142,6 +145,8 @@ export function aggregate(containers: readonly ContainerPages[], sampleMode: boo
       present, sampled, zero, sameFilled: same, duplicateWithin: within, duplicateAcross: across, unique,
       anonFraction: present > 0 ? anon / present : 0, compression, mergeable: merge.perContainer[ci]!, dataPages,
     };
+    // the measured sizes stand for every data page of the container (a sample in sample mode or the 1-in-8 size sample)
+    if (sizes.dev.length > 0) profile.zram = zramProfile(c.devCodec ?? "lz4", sizes.dev, dataPages / sizes.dev.length);
     const widths: number[] = [];
     if (sampleMode) for (const x of [zero, same, within, across, unique]) widths.push(ci95(sampled ? x / sampled : 0, sampled, present));
     const measured = sizes.lz4.length;
@@ -174,5 +179,34 @@ export function codecProfile(codec: "lz4" | "zstd", sizes: readonly number[]): C
     le1k: n ? le1k / n : 0,
     incompressible: n ? incompressible / n : 0,
     decompressNs: 0,
+  };
+}
+
+/**
+ * What a fresh zram device holds for data pages of these sizes under its
+ * compressor (`scale`: the sizes are a sample standing for that many times
+ * as many pages): a size at zsmalloc's huge class size or more is stored
+ * whole, the rest packed in its size classes (kernel/zram.ts predictZram's rules).
+ */
+export function zramProfile(compressor: string, sizes: readonly number[], scale = 1): ZramProfile {
+  const pool = zsmalloc();
+  let total = 0, le2k = 0, le1k = 0, huge = 0;
+  const stored = sizes.map((s) => {
+    const c = s >= pool.hugeClassSize ? PAGE_SIZE : s;
+    total += c;
+    if (c <= 2048) le2k++;
+    if (c <= 1024) le1k++;
+    if (c === PAGE_SIZE) huge++;
+    return c;
+  });
+  const n = sizes.length;
+  const pages = poolPages(pool, stored, scale);
+  return {
+    compressor,
+    comprRatio: total > 0 ? (n * PAGE_SIZE) / total : 1,
+    ratio: pages > 0 ? (Math.round(n * scale) * PAGE_SIZE) / (pages * PAGE_SIZE) : 1,
+    le2k: n ? le2k / n : 0,
+    le1k: n ? le1k / n : 0,
+    incompressible: n ? huge / n : 0,
   };
 }

@@ -1,5 +1,7 @@
 // `tsbox mem scan`'s table: one row per container, fractions of the pages
 // classified, then what KSM would free by merging and how fast the scan went.
+// ZRAM RATIO is the data pages' ratio in a zram device (its compressor's
+// sizes in zsmalloc's size classes: original over mem_used_total).
 
 import { humanSize, table } from "../../format.js";
 import { PAGE_SIZE, type ScanReport } from "../profile.js";
@@ -24,12 +26,13 @@ export function scanTable(r: ScanReport): string {
       pct(p.duplicateAcross, p.sampled), pct(p.unique, p.sampled), pct(p.anonFraction, 1),
       lz4 ? `${lz4.ratio.toFixed(2)}` : "--", lz4 ? pct(lz4.le2k, 1) : "--",
       zstd ? `${zstd.ratio.toFixed(2)}` : "--", zstd ? pct(zstd.le2k, 1) : "--",
+      p.zram ? `${p.zram.ratio.toFixed(2)} ${p.zram.compressor}` : "--",
       p.ci95 === undefined ? "--" : `±${(100 * p.ci95).toFixed(1)}`,
     ];
   });
   const gib = r.bytesAnalysed / 2 ** 30;
   return table(["CONTAINER ID", "NAME", "MODE", "PRESENT", "SAMPLED", "ZERO", "SAME", "DUP WITHIN", "DUP ACROSS",
-    "UNIQUE", "ANON", "LZ4 RATIO", "LZ4 <=2K", "ZSTD RATIO", "ZSTD <=2K", "CI95 (PP)"], rows)
+    "UNIQUE", "ANON", "LZ4 RATIO", "LZ4 <=2K", "ZSTD RATIO", "ZSTD <=2K", "ZRAM RATIO", "CI95 (PP)"], rows)
     + `\nsharable: ${humanSize(r.sharablePages * PAGE_SIZE)} (${r.sharablePages} pages${sharableKinds(r)}); `
     + `analysed ${humanSize(r.bytesAnalysed)} in ${r.elapsedMs} ms (${(gib / Math.max(r.elapsedMs / 1000, 1e-9)).toFixed(2)} GiB/s)\n`;
 }

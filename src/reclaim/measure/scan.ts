@@ -10,10 +10,13 @@
 // sampled page's duplicate status is exact.
 
 import { closeSync, openSync, readSync } from "node:fs";
+import { UsageError } from "../../errors.js";
 import * as zlib from "node:zlib";
 import { KSM_DEFAULTS, PAGE_SIZE, type KsmSettings, type MemoryProfile, type ScanReport } from "../profile.js";
 import { aggregate, Kind, type ContainerPages } from "./aggregate.js";
-import { lz4DecompressNs, scanPages, setZramCodec, SizeWant, type ZramCodec } from "../../native/scan.js";
+import { isZramCodec, lz4DecompressNs, scanPages, setZramCodec, SizeWant, ZRAM_CODECS, type ZramCodec } from "../../native/scan.js";
+import { hostSwapDevices } from "../kernel/swap.js";
+import { hostZramCompressor } from "../kernel/zram.js";
 import { KeyIndex } from "./key-index.js";
 import { gone, presentPages } from "./procfs.js";
 import { chooseIndices, rng } from "./sampling.js";
@@ -47,6 +50,22 @@ export interface ScanOptions {
 }
 
 export const DEFAULT_SAMPLE = 10_000;
+
+/**
+ * The compressor the scan sizes pages with for the zram figures: the one
+ * asked for, else the host's zram's (kernel/zram.ts hostZramCompressor). A
+ * compressor the scanner lacks (zstd, deflate...) falls back to LZ4, with a
+ * note saying so.
+ */
+export function scanZramCodec(asked?: string): { codec: ZramCodec; note?: string } {
+  if (asked !== undefined) {
+    if (!isZramCodec(asked)) throw new UsageError(`invalid argument "${asked}" for "--zram-compressor" flag: expected one of ${Object.keys(ZRAM_CODECS).join(", ")}`);
+    return { codec: asked };
+  }
+  const host = hostZramCompressor(hostSwapDevices());
+  if (isZramCodec(host)) return { codec: host };
+  return { codec: "lz4", note: `the host's zram compressor ${host} is not one the scanner has: zram sizes are LZ4's` };
+}
 
 interface Population {
   pids: number[];
@@ -196,7 +215,9 @@ function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: Scan
       want = opts.compressAll ? SizeWant.Yes : SizeWant.IfSampled;
     }
     pops.push(pop);
-    pages.push(readPages(pop, classified, want));
+    const read = readPages(pop, classified, want);
+    read.devCodec = opts.zramCodec ?? "lz4";
+    pages.push(read);
   }
   const ksm = opts.ksm ?? KSM_DEFAULTS;
   const agg = aggregate(pages, opts.mode === "sample", ksm);

@@ -31,7 +31,10 @@ export function compressVictims(victims: number, c: CodecProfile, room: number):
   return { compressed, rejected: victims - compressed };
 }
 
-/** Pages freed per victim on average: compressible ones free (1 − slot), the others free 1 if they can be swapped. */
-export function freedPerVictim(c: CodecProfile, canSwap: boolean): number {
-  return c.le2k * (1 - slotFraction(c)) + (canSwap ? 1 - c.le2k : 0);
+/**
+ * Pages freed per victim on average: compressible ones free (1 − slot), the others what a
+ * swapped page frees if they can be swapped (1 on a disk; 1 − 1 / ratio on zram).
+ */
+export function freedPerVictim(c: CodecProfile, canSwap: boolean, swapFrees = 1): number {
+  return c.le2k * (1 - slotFraction(c)) + (canSwap ? (1 - c.le2k) * swapFrees : 0);
 }

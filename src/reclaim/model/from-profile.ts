@@ -28,9 +28,27 @@ export interface FromProfileOptions {
 
 const pages = (bytes: number): number => Math.floor(bytes / PAGE_SIZE);
 
-/** Prefers the lz4-class codec (what zram/zswap use by default). */
+/**
+ * Prefers the lz4-class codec (what zram/zswap use by default), with the
+ * zram figures where the scan measured them: sizes under the device's own
+ * compressor (lzo-rle by default), the ratio after zsmalloc's size classes.
+ */
 export function codecOf(p: MemoryProfile): CodecProfile {
-  return p.compression.find((c) => c.codec === "lz4") ?? p.compression[0] ?? DEFAULT_CODEC;
+  const c = p.compression.find((x) => x.codec === "lz4") ?? p.compression[0] ?? DEFAULT_CODEC;
+  const z = p.zram;
+  return z === undefined || c.codec !== "lz4" ? c : { ...c, ratio: z.ratio, le2k: z.le2k, le1k: z.le1k, incompressible: z.incompressible };
+}
+
+/**
+ * What zram would take of a profile's pages, as a ratio: every page in,
+ * zero and same-filled ones stored without data, the data pages at the zram
+ * ratio (codecOf). Over all the profile's pages: which of them the kernel
+ * swaps is its choice, so the prediction is for an even share of them.
+ */
+export function zramRatioOf(p: MemoryProfile): number {
+  const data = p.sampled - p.zero - p.sameFilled;
+  const stored = data / codecOf(p).ratio;
+  return stored > 0 ? p.sampled / stored : Infinity;
 }
 
 export function guestFromProfile(p: MemoryProfile, stat?: MemStatNumbers, o: FromProfileOptions = {}): Guest {

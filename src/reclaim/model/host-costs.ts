@@ -2,12 +2,14 @@
 // calibrate`) where there is one: a file refault is the profile's re-read of
 // reclaimed file pages, a compressed page's fault is a swap-in from zram with
 // the host's compressor (fault and decompression), and a swap-in is the
-// profile's when it measured the host's own swap. A cost the scenario gives
+// profile's when it measured the host's own swap, or the profile's zram
+// swap-in when the host swaps to zram. A cost the scenario gives
 // stays the scenario's; without a profile the defaults stay (a disk access of
 // 10 ms per refault, the codec's decompression time). Pure.
 
 import type { HostProfile } from "../host-profile.js";
 import type { CostSource, CostSources, Costs } from "./scenario.js";
+import { swapInNs } from "./host-memory.js";
 
 export const DEFAULT_SOURCES: CostSources = { fileRefault: "default", swapIn: "default", compressedFault: "default" };
 
@@ -21,8 +23,10 @@ export function withHostProfile(costs: Costs, hp: HostProfile | undefined): Cost
   }
   const swap = hp.swap;
   if (swap.status === "measured" && swap.swapIn !== undefined) {
-    // a zram device made for the calibration is not the host's swap: it prices compressed pages only
-    if (sources.swapIn !== "scenario" && swap.hostSwap && costs.swapDevice !== "none") {
+    // a zram device made for the calibration is not the host's swap: it prices compressed pages,
+    // and swap-ins where the host's swap is zram too
+    const zramSwap = costs.swapDevice === "zram" && swap.compressor !== undefined;
+    if (sources.swapIn !== "scenario" && (swap.hostSwap || zramSwap) && costs.swapDevice !== "none") {
       out.swapInNs = swap.swapIn.median;
       sources.swapIn = "calibrated";
     }
@@ -43,7 +47,7 @@ export interface StatedCosts { fileRefault: StatedCost; swapIn: StatedCost; comp
 export function statedCosts(c: Costs): StatedCosts {
   const src = c.sources ?? DEFAULT_SOURCES;
   // charged even without host swap: a balloon sends a guest's idle anonymous pages to the guest's own swap
-  const swapNs = c.swapInNs ?? (c.swapDevice === "flash" ? c.flashNs : c.diskNs);
+  const swapNs = swapInNs(c);
   return {
     fileRefault: { ns: c.fileRefaultNs ?? c.diskNs, source: src.fileRefault },
     swapIn: { ns: swapNs, source: src.swapIn },

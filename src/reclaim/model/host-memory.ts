@@ -108,7 +108,7 @@ export class HostMemory {
     this.tu = tu;
     this.target = Math.floor(tu.thresholds.high * sc.hostPages);
     this.stepNs = sc.stepSeconds * 1e9;
-    this.swapNs = costs.swapInNs ?? (costs.swapDevice === "flash" ? costs.flashNs : costs.diskNs);
+    this.swapNs = swapInNs(costs);
     this.refaultNs = costs.fileRefaultNs ?? costs.diskNs;
     this.maxBalloon = guests.map((g) => (policy.tmem ? g.sizePages : Math.floor(g.sizePages * tu.balloonMaxFraction)));
     this.cacheCap = guests.map((g) => Math.floor(g.sizePages * tu.compressionCacheFraction));
@@ -275,7 +275,8 @@ export class HostMemory {
     for (let i = 0; i < this.n; i++) {
       if (take[i]! === 0) continue;
       const c = this.guests[i]!.codec;
-      const per = this.policy.compress ? freedPerVictim(c, this.policy.swap) : 1;
+      const frees = 1 - this.swapFootprint(i);
+      const per = this.policy.compress ? freedPerVictim(c, this.policy.swap, frees) : frees;
       const victims = per > 0 ? Math.min(res[i]!, Math.ceil(take[i]! / per)) : 0;
       if (this.policy.compress) {
         const o = compressVictims(victims, c, Math.max(0, this.cacheCap[i]! - this.compressed[i]!));
@@ -353,9 +354,16 @@ export class HostMemory {
     return this.cand[i]! - this.swapped[i]! - this.compressed[i]!;
   }
 
+  /** Host pages a swapped page still takes: none on a disk or flash, its compressed size on zram. */
+  private swapFootprint(i: number): number {
+    return this.costs.swapDevice === "zram" ? 1 / Math.max(1, this.guests[i]!.codec.ratio) : 0;
+  }
+
   private used(): number {
     let u = poolSize(this.eph) + poolSize(this.pers);
-    for (let i = 0; i < this.n; i++) u += this.resident(i) + cachePoolPages(this.compressed[i]!, this.guests[i]!.codec);
+    for (let i = 0; i < this.n; i++) {
+      u += this.resident(i) + cachePoolPages(this.compressed[i]!, this.guests[i]!.codec) + Math.ceil(this.swapped[i]! * this.swapFootprint(i));
+    }
     return u;
   }
 
@@ -368,3 +376,16 @@ export class HostMemory {
     return Math.max(0, ns - this.costs.dramNs);
   }
 }
+
+/**
+ * A swap-in's cost: the scenario's or calibrated figure, else the device's
+ * access; zram's is a compressed page's fault (the calibrated one, or 10 µs,
+ * about what a zram swap-in with lzo-rle costs on the reference VM).
+ */
+export function swapInNs(c: Costs): number {
+  if (c.swapInNs !== undefined) return c.swapInNs;
+  if (c.swapDevice === "zram") return c.compressedFaultNs ?? ZRAM_SWAP_IN_NS;
+  return c.swapDevice === "flash" ? c.flashNs : c.diskNs;
+}
+
+export const ZRAM_SWAP_IN_NS = 10_000;

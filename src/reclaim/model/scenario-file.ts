@@ -2,7 +2,7 @@
 // names the JSON path and what was wrong. Schema in README ("Memory model").
 
 import { UsageError } from "../../errors.js";
-import { KSM_DEFAULTS, PAGE_SIZE, type CodecProfile, type KsmSettings, type MemoryProfile, type MergeablePages, type ScanReport } from "../profile.js";
+import { KSM_DEFAULTS, PAGE_SIZE, type CodecProfile, type KsmSettings, type MemoryProfile, type MergeablePages, type ScanReport, type ZramProfile } from "../profile.js";
 import { guestFromProfile, guestsFromScanReport, type MemStatNumbers } from "./from-profile.js";
 import {
   DEFAULT_CODEC, DEFAULT_COSTS, ZSTD_CODEC, defaultTunables,
@@ -76,6 +76,8 @@ export interface ParseOptions {
    * (costs.swapDevice) models this host, so false makes it "none"
    */
   hostHasSwap?: boolean;
+  /** the host swaps to zram: a scenario that does not name its swap device is then "zram" */
+  hostSwapIsZram?: boolean;
   /** name used in error messages (the file path) */
   source?: string;
 }
@@ -89,13 +91,18 @@ export function parseScenario(text: string, o: ParseOptions = {}): Scenario {
   } catch (e) {
     r.fail("$", `not valid JSON (${(e as Error).message})`);
   }
-  return scenarioFrom(doc, r, o.hostBytes, o.hostHasSwap);
+  return scenarioFrom(doc, r, o.hostBytes, hostSwapDevice(o));
 }
 
 const TOP = ["version", "hostMemory", "steps", "stepSeconds", "seed", "costs", "tunables", "guests"] as const;
 const GUEST = ["name", "count", "size", "shares", "contentGroup", "codec", "workload", "demand", "trace", "profile", "stat"] as const;
 
-function scenarioFrom(doc: Json, r: Reader, hostBytes?: number, hostHasSwap?: boolean): Scenario {
+/** The swap device that models this host, where a scenario names none (undefined: the default). */
+function hostSwapDevice(o: { hostHasSwap?: boolean; hostSwapIsZram?: boolean }): Costs["swapDevice"] | undefined {
+  return o.hostHasSwap === false ? "none" : o.hostSwapIsZram ? "zram" : undefined;
+}
+
+function scenarioFrom(doc: Json, r: Reader, hostBytes?: number, hostSwap?: Costs["swapDevice"]): Scenario {
   const top = r.obj(doc, "$");
   r.only(top, "$", TOP);
   if (top.version !== undefined && top.version !== 1) r.fail("$.version", `unsupported version ${show(top.version)} (this tsbox reads version 1)`);
@@ -107,7 +114,7 @@ function scenarioFrom(doc: Json, r: Reader, hostBytes?: number, hostHasSwap?: bo
   const steps = top.steps === undefined ? 60 : r.num(top.steps, "$.steps", 1, 1_000_000, true);
   const stepSeconds = top.stepSeconds === undefined ? 60 : r.num(top.stepSeconds, "$.stepSeconds", 0.001, 86_400);
   const seed = top.seed === undefined ? 1 : r.num(top.seed, "$.seed", 0, 2 ** 32 - 1, true);
-  const costs = costsFrom(top.costs, r, hostHasSwap);
+  const costs = costsFrom(top.costs, r, hostSwap);
   const tunables = tunablesFrom(top.tunables, r, stepSeconds);
   if (!Array.isArray(top.guests)) r.fail("$.guests", `expected an array of guests, got ${show(top.guests)}`);
   if (top.guests.length === 0) r.fail("$.guests", "no guests: give at least one");
@@ -120,8 +127,8 @@ function scenarioFrom(doc: Json, r: Reader, hostBytes?: number, hostHasSwap?: bo
   return { hostPages, steps, stepSeconds, guests, costs, tunables };
 }
 
-function costsFrom(v: Json, r: Reader, hostHasSwap?: boolean): Costs {
-  const c: Costs = { ...DEFAULT_COSTS, ...(hostHasSwap === false ? { swapDevice: "none" } : {}) };
+function costsFrom(v: Json, r: Reader, hostSwap?: Costs["swapDevice"]): Costs {
+  const c: Costs = { ...DEFAULT_COSTS, ...(hostSwap !== undefined ? { swapDevice: hostSwap } : {}) };
   if (v === undefined) return c;
   const o = r.obj(v, "$.costs");
   r.only(o, "$.costs", ["dramNs", "flashNs", "diskNs", "copyNs", "fileRefaultNs", "swapInNs", "compressedFaultNs", "swapDevice"]);
@@ -132,11 +139,12 @@ function costsFrom(v: Json, r: Reader, hostHasSwap?: boolean): Costs {
   if (o.swapInNs !== undefined) c.swapInNs = r.num(o.swapInNs, "$.costs.swapInNs", 0, 1e12);
   if (o.compressedFaultNs !== undefined) c.compressedFaultNs = r.num(o.compressedFaultNs, "$.costs.compressedFaultNs", 0, 1e12);
   if (o.fileRefaultNs !== undefined || o.diskNs !== undefined) sources.fileRefault = "scenario";
-  if (o.swapInNs !== undefined || o.diskNs !== undefined || o.flashNs !== undefined || o.swapDevice !== undefined) sources.swapIn = "scenario";
+  // zram's swap-in is a compressed page's fault: naming it leaves the cost to the calibration
+  if (o.swapInNs !== undefined || o.diskNs !== undefined || o.flashNs !== undefined || (o.swapDevice !== undefined && o.swapDevice !== "zram")) sources.swapIn = "scenario";
   if (o.compressedFaultNs !== undefined) sources.compressedFault = "scenario";
   c.sources = sources;
   if (o.swapDevice !== undefined) {
-    if (o.swapDevice !== "disk" && o.swapDevice !== "flash" && o.swapDevice !== "none") r.fail("$.costs.swapDevice", `expected "disk", "flash" or "none", got ${show(o.swapDevice)}`);
+    if (o.swapDevice !== "disk" && o.swapDevice !== "flash" && o.swapDevice !== "zram" && o.swapDevice !== "none") r.fail("$.costs.swapDevice", `expected "disk", "flash", "zram" or "none", got ${show(o.swapDevice)}`);
     c.swapDevice = o.swapDevice;
   }
   return c;
@@ -306,6 +314,17 @@ function profileFrom(v: Json, path: string, r: Reader): MemoryProfile {
     anonFraction: r.fraction(o.anonFraction, `${path}.anonFraction`),
     compression: o.compression.map((c, i) => codecFrom(c, `${path}.compression[${i}]`, r)),
     ...(o.mergeable !== undefined ? { mergeable: mergeableFrom(o.mergeable, `${path}.mergeable`, r) } : {}),
+    ...(o.zram !== undefined ? { zram: zramFrom(o.zram, `${path}.zram`, r) } : {}),
+  };
+}
+
+function zramFrom(v: Json, path: string, r: Reader): ZramProfile {
+  const o = r.obj(v, path);
+  r.only(o, path, ["compressor", "comprRatio", "ratio", "le2k", "le1k", "incompressible"]);
+  if (typeof o.compressor !== "string") r.fail(`${path}.compressor`, `expected a compressor's name, got ${show(o.compressor)}`);
+  return {
+    compressor: o.compressor, comprRatio: r.num(o.comprRatio, `${path}.comprRatio`, 0.01, 1e6), ratio: r.num(o.ratio, `${path}.ratio`, 0.01, 1e6),
+    le2k: r.fraction(o.le2k, `${path}.le2k`), le1k: r.fraction(o.le1k, `${path}.le1k`), incompressible: r.fraction(o.incompressible, `${path}.incompressible`),
   };
 }
 
@@ -353,7 +372,7 @@ export function scenarioFromScanReport(text: string, o: ParseOptions & { steps?:
 export function scenarioFromReport(
   report: ScanReport,
   stats: ReadonlyMap<string, MemStatNumbers>,
-  o: { hostBytes: number; steps?: number; stepSeconds?: number; source?: string; hostHasSwap?: boolean },
+  o: { hostBytes: number; steps?: number; stepSeconds?: number; source?: string; hostHasSwap?: boolean; hostSwapIsZram?: boolean },
 ): Scenario {
   const r: Reader = new Reader(o.source ?? "profiles");
   const stepSeconds = o.stepSeconds ?? 60;
@@ -365,6 +384,7 @@ export function scenarioFromReport(
   // the sharing follows the KSM settings the scan was made under (the host's)
   const ksm = report.ksm ?? KSM_DEFAULTS;
   const tunables = { ...defaultTunables(stepSeconds), useZeroPages: ksm.useZeroPages, maxPageSharing: ksm.maxPageSharing };
-  const costs: Costs = { ...DEFAULT_COSTS, ...(o.hostHasSwap === false ? { swapDevice: "none" } : {}) };
+  const swapDevice = hostSwapDevice(o);
+  const costs: Costs = { ...DEFAULT_COSTS, ...(swapDevice !== undefined ? { swapDevice } : {}) };
   return { hostPages, steps: o.steps ?? 60, stepSeconds, guests, costs, tunables };
 }

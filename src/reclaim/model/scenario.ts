@@ -46,7 +46,7 @@ export interface Costs {
   diskNs: number;
   /** a refault of a clean file page (read again from its file); undefined: a disk access (diskNs) */
   fileRefaultNs?: number;
-  /** a swap-in from the swap device; undefined: the device's access (diskNs or flashNs) */
+  /** a swap-in from the swap device; undefined: the device's access (diskNs or flashNs; zram: a compressed page's fault) */
   swapInNs?: number;
   /** touching a page held compressed (the fault and its decompression); undefined: each guest codec's decompressNs */
   compressedFaultNs?: number;
@@ -56,9 +56,11 @@ export interface Costs {
   copyNs: number;
   /**
    * where swapped anonymous pages live (file pages always come back from
-   * disk); "none": the host has no swap, so no policy can swap
+   * disk); "zram": compressed in host memory, which they still take at the
+   * guest's zram ratio (codec.ratio); "none": the host has no swap, so no
+   * policy can swap
    */
-  swapDevice: "disk" | "flash" | "none";
+  swapDevice: "disk" | "flash" | "zram" | "none";
 }
 
 /** ESX's free-memory thresholds, fractions of host memory. */

@@ -80,14 +80,17 @@ export function classOf(pool: Zsmalloc, bytes: number): SizeClass {
  * Pages a fresh pool needs for objects of these sizes, allocated in any order
  * without frees: each class fills its zspages before it starts another. A pool
  * that has had objects freed (swap-ins) holds more until it is compacted.
+ * `scale`: the sizes are a sample of the objects (each class's count is
+ * multiplied by it before the zspages are counted).
  */
-export function poolPages(pool: Zsmalloc, objectBytes: Iterable<number>): number {
+export function poolPages(pool: Zsmalloc, objectBytes: Iterable<number>, scale = 1): number {
   const count = new Map<SizeClass, number>();
   for (const b of objectBytes) {
     const c = classOf(pool, b);
     count.set(c, (count.get(c) ?? 0) + 1);
   }
+  // scale: the sizes are a sample standing for `scale` times as many objects (each class's count scaled)
   let pages = 0;
-  for (const [c, n] of count) pages += Math.ceil(n / c.objsPerZspage) * c.pagesPerZspage;
+  for (const [c, n] of count) pages += Math.ceil(Math.round(n * scale) / c.objsPerZspage) * c.pagesPerZspage;
   return pages;
 }
