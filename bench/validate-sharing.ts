@@ -4,9 +4,11 @@
 // data set), all with --memory-merge; one of each pair keeps overwriting records
 // (its pages change under KSM), the other reads. The prediction is `tsbox mem scan
 // --anonymous --stable-for SECONDS` (sharablePages, what the "sharing" policy saves),
-// taken once before KSM starts: only the pages whose content held over one ksmd pass
-// at the rate below over these pages (ksm-time.ts), since ksmd merges a page only once
-// its checksum held between two visits; the plain `mem scan --anonymous` figure is
+// taken once before KSM starts: only the pages whose content held over 1.5 ksmd passes
+// at the rate below over these pages (ksm-time.ts mergedHoldSeconds, what `--stable-for
+// ksm` waits): ksmd merges a page only once its checksum held between two visits, and a
+// write breaks it again, so a page merged at a given moment held since the visit before
+// its last, on average 1.5 passes; the plain `mem scan --anonymous` figure is
 // kept beside it (unfilteredPredicted). The measurement is the containers' own share of KSM's saving
 // (their mapped KSM pages − the distinct KSM pages behind them, pagemap +
 // kpageflags) once it has settled: ≥ 2 full scans, then until it moves < 1 % over a
@@ -26,7 +28,7 @@ import { lineChart } from "./svg-chart.js";
 import { ksmMerged } from "../src/reclaim/kernel/anon-pages.js";
 import { ksmAvailable, ksmOff, ksmOn, readKsm } from "../src/reclaim/kernel/ksm.js";
 import { kernelJiffyMs, trackedPages } from "../src/reclaim/kernel/ksm-rate.js";
-import { DEFAULT_KSM_RATE, wakeSeconds } from "../src/reclaim/model/ksm-time.js";
+import { DEFAULT_KSM_RATE, mergedHoldSeconds } from "../src/reclaim/model/ksm-time.js";
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
@@ -37,7 +39,7 @@ const DEFAULT_RATE = { pagesToScan: 100, sleepMillisecs: 20 };
 export interface SharingResult {
   containers: { name: string; workload: string; writer: boolean }[];
   predictedSaved: number;
-  /** the window of the prediction's stability filter: one ksmd pass at DEFAULT_RATE over the containers' anonymous pages (+ pages KSM tracked already) */
+  /** the window of the prediction's stability filter: 1.5 ksmd passes at DEFAULT_RATE over the containers' anonymous pages (+ pages KSM tracked already) */
   stableForSeconds: number;
   /** the same scan without the filter (every page's content at one instant) */
   unfilteredPredicted: number;
@@ -78,9 +80,8 @@ export async function validateSharing(root: string, mib: number, maxS: number, i
     const names = started.map((c) => c.name);
     const plain = memScan(root, names, ["--anonymous"]);
     const anonPages = plain.containers.reduce((s, c) => s + c.present, 0);
-    const pass = Math.ceil((anonPages + (ksmWasOn ? trackedPages() : 0)) / DEFAULT_RATE.pagesToScan) * wakeSeconds({ ...DEFAULT_KSM_RATE, ...DEFAULT_RATE, jiffyMs: kernelJiffyMs() });
-    const stableFor = Math.ceil(pass);
-    process.stderr.write(`sharing: unfiltered prediction ${plain.sharablePages}; sampling again after one pass (${stableFor} s)\n`);
+    const stableFor = Math.ceil(mergedHoldSeconds(anonPages + (ksmWasOn ? trackedPages() : 0), { ...DEFAULT_KSM_RATE, ...DEFAULT_RATE, jiffyMs: kernelJiffyMs() }));
+    process.stderr.write(`sharing: unfiltered prediction ${plain.sharablePages}; sampling again after 1.5 passes (${stableFor} s)\n`);
     const scan = memScan(root, names, ["--anonymous", "--stable-for", `${stableFor}s`]);
     const t0 = Date.now();
     const series: [number, number][] = [];
@@ -129,7 +130,7 @@ export async function validateSharing(root: string, mib: number, maxS: number, i
 
 export function sharingRow(r: SharingResult): string {
   return `| sharing | ${r.containers.length} containers: ${[...new Set(r.containers.map((c) => c.workload))].join(", ")} (2 each, ${r.idle ? "idle once loaded" : "one writing 20 % of 1000 ops/s, one reading 200 ops/s"}) | sharing | ` +
-    `KSM saved pages, \`mem scan --anonymous --stable-for\` one pass (${r.stableForSeconds.toFixed(0)} s) before KSM (unfiltered: ${r.unfilteredPredicted}) | containers' own share after ${r.fullScans} full scans at 100 pages / 20 ms (${r.seconds.toFixed(0)} s) | ` +
+    `KSM saved pages, \`mem scan --anonymous --stable-for\` 1.5 passes (${r.stableForSeconds.toFixed(0)} s) before KSM (unfiltered: ${r.unfilteredPredicted}) | containers' own share after ${r.fullScans} full scans at 100 pages / 20 ms (${r.seconds.toFixed(0)} s) | ` +
     `${r.predictedSaved} | ${r.measuredSaved} | ${signedPct(r.error)} |`;
 }
 
@@ -153,7 +154,7 @@ if (process.argv[1]?.endsWith("validate-sharing.ts")) {
     writeFileSync(join(dir, `validate-sharing${idle ? "-idle" : ""}.json`), JSON.stringify({ at: new Date().toISOString(), mib, ...r }, null, 2) + "\n");
     const end = r.series.at(-1)?.[0] ?? 1;
     writeFileSync(join(dir, `validate-sharing${idle ? "-idle" : ""}.svg`), lineChart("KSM at its default rate on 12 real programs: pages saved over time", "seconds since KSM on", "pages saved",
-      [{ name: "predicted (mem scan --anonymous --stable-for one pass, before KSM)", color: "#1f77b4", dashed: true, points: [[0, r.predictedSaved], [end, r.predictedSaved]] },
+      [{ name: "predicted (mem scan --anonymous --stable-for 1.5 passes, before KSM)", color: "#1f77b4", dashed: true, points: [[0, r.predictedSaved], [end, r.predictedSaved]] },
        { name: "measured (containers' share, per full scan)", color: "#d62728", points: r.series }]));
   });
 }

@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { aggregate, Kind, type ContainerPages } from "../src/reclaim/measure/aggregate.js";
 import { SampleIndex, stablePages, type ContentSample } from "../src/reclaim/measure/stability.js";
+import { DEFAULT_KSM_RATE, mergedHoldSeconds, passSeconds } from "../src/reclaim/model/ksm-time.js";
 
 /** A sample from [pid, addr, content] rows: content a number (data key), "z" zero, "s<n>" same-filled word n, "x" gone. */
 function sample(rows: [number, number, number | string][]): ContentSample {
@@ -57,9 +58,8 @@ describe("stable pages", () => {
     const a = sample([[1, 0x1000, 1], [1, 0x2000, 2], [1, 0x3000, 3], [1, 0x4000, 4], [1, 0x5000, "z"], [1, 0x6000, "z"]]);
     const bBefore = sample([[2, 0x1000, 1], [2, 0x2000, 2], [2, 0x3000, 3], [2, 0x4000, 4], [2, 0x5000, "z"], [2, 0x6000, "z"]]);
     const bAfter = sample([[2, 0x1000, 101], [2, 0x2000, 1], [2, 0x3000, 3], [2, 0x4000, 4], [2, 0x5000, 5], [2, 0x6000, "z"]]);
-    const before = new SampleIndex({
-      pid: [...a.pid, ...bBefore.pid], addr: [...a.addr, ...bBefore.addr], kind: [...a.kind, ...bBefore.kind], key: [...a.key, ...bBefore.key],
-    });
+    const both = (k: keyof ContentSample): number[] => [...Array.from(a[k]), ...Array.from(bBefore[k])];
+    const before = new SampleIndex({ pid: both("pid"), addr: both("addr"), kind: both("kind"), key: both("key") });
     const unfiltered = aggregate([container(a), container(bAfter)], false);
     // at one instant: B's content 1 (now at 0x2000), 3, 4 are copies of A's; zero pages 3 → 2 saved
     expect(unfiltered.sharable).toEqual({ duplicate: 3, sameFilled: 0, zero: 2 });
@@ -74,5 +74,11 @@ describe("stable pages", () => {
   it("without a window every page counts, and no `changed` figure is reported", () => {
     const a = sample([[1, 0x1000, 1], [1, 0x2000, 1]]);
     expect(aggregate([container(a)], false).profiles[0]!.mergeable).toEqual({ zero: 0, within: 1, across: 0, sameFilled: 0 });
+  });
+
+  it("`--stable-for ksm` waits 1.5 passes: the visit before ksmd's last, and on average half a pass since", () => {
+    // 1000 pages at 100 a wake-up: 10 wake-ups of 20 ms rounded to the 4 ms tick, one tick more, and the scan (100 × 1 µs)
+    expect(passSeconds(1000, DEFAULT_KSM_RATE)).toBeCloseTo(10 * 0.0241, 9);
+    expect(mergedHoldSeconds(1000, DEFAULT_KSM_RATE)).toBeCloseTo(1.5 * 10 * 0.0241, 9);
   });
 });

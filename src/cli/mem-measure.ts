@@ -21,24 +21,25 @@ function integer(flag: string) {
 }
 
 /**
- * `--stable-for`: "pass" (one ksmd pass at the host's rate over the pages it
- * tracks, or over the scanned pages where those are more: KSM off, or not yet
- * at these containers) or a duration such as 30s; seconds, or seconds as a
- * function of the pages the first content sample read.
+ * `--stable-for`: "ksm" (the window a page merged now has held, on average:
+ * 1.5 ksmd passes at the host's rate over the pages it tracks, or over the
+ * scanned pages where those are more: KSM off, or not yet at these containers)
+ * or a duration such as 30s; seconds, or seconds as a function of the pages
+ * the first content sample read.
  */
 export async function stableWindow(v: string, flag: string): Promise<number | ((pages: number) => number)> {
-  if (v.trim() !== "pass") {
+  if (v.trim() !== "ksm") {
     const { parseWindow } = await import("./mem-workingset.js");
     return parseWindow(v, flag);
   }
   const { hostKsmRate, trackedPages } = await import("../reclaim/kernel/ksm-rate.js");
-  const { wakeSeconds } = await import("../reclaim/model/ksm-time.js");
+  const { mergedHoldSeconds } = await import("../reclaim/model/ksm-time.js");
   const rate = hostKsmRate();
   const tracked = trackedPages();
-  return (pages) => Math.ceil(Math.max(tracked, pages) / Math.max(1, rate.pagesToScan)) * wakeSeconds(rate);
+  return (pages) => mergedHoldSeconds(Math.max(tracked, pages), rate);
 }
 
-export const STABLE_FOR_HELP = "Count as sharable only pages whose content held over this window (\"pass\": one ksmd pass at the host's rate, or a duration such as 30s): KSM merges a page only once its checksum held for a pass";
+export const STABLE_FOR_HELP = "Count as sharable only pages whose content held over this window (\"ksm\": 1.5 ksmd passes at the host's rate, or a duration such as 30s): KSM merges a page only once its checksum held for a pass, and a write breaks it";
 
 const format = () => new Option("--format <format>", "Output format").choices(["table", "json"]).default("table");
 

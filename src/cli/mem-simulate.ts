@@ -95,7 +95,7 @@ export function registerMemSimulate(mem: Command): void {
     .option("--host-profile <file>", "fault costs measured by `tsbox mem calibrate` (default <root>/mem/host-profile.json, where it exists)")
     .option("--no-host-profile", "charge the default fault costs even where a host profile exists")
     .option("--workingset-for <duration>", "with --containers: measure each container's working set over this window (as `mem workingset`) instead of usage − inactive file")
-    .option("--stable-for <duration>", "with --containers: share only pages whose content held over this window, as `mem scan --stable-for` (\"pass\" or e.g. 30s)")
+    .option("--stable-for <duration>", "with --containers: share only pages whose content held over this window, as `mem scan --stable-for` (\"ksm\" or e.g. 30s)")
     .action(async (o: SimulateOpts, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOpts>();
       configureLog(g.logLevel, g.logFormat);
