@@ -83,6 +83,13 @@ export async function validateSharing(root: string, mib: number, maxS: number, i
     const stableFor = Math.ceil(mergedHoldSeconds(anonPages + (ksmWasOn ? trackedPages() : 0), { ...DEFAULT_KSM_RATE, ...DEFAULT_RATE, jiffyMs: kernelJiffyMs() }));
     process.stderr.write(`sharing: unfiltered prediction ${plain.sharablePages}; sampling again after 1.5 passes (${stableFor} s)\n`);
     const scan = memScan(root, names, ["--anonymous", "--stable-for", `${stableFor}s`]);
+    // KSM must not have touched these pages yet (a merged page is no longer exclusively
+    // anonymous, so the scan would miss it): another user turning KSM on meanwhile spoils the row
+    const early = ksmMerged(started.flatMap((c) => c.pids()));
+    const k1 = readKsm();
+    if (!ksmWasOn && (early.merging > 0 || (k1.run ?? 0) !== 0)) {
+      throw new Error(`KSM was turned on by another user while the prediction was taken (run ${k1.run}, pages_to_scan ${k1.pages_to_scan}; ${early.merging} of these containers' pages merged): rerun when KSM is free`);
+    }
     const t0 = Date.now();
     const series: [number, number][] = [];
     const pids = (): number[] => started.flatMap((c) => c.pids());
