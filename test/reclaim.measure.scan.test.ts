@@ -202,6 +202,19 @@ describe("mem simulate --containers", () => {
     const shared = rep.guests.reduce((n, g) => n + g.mean.shared, 0);
     expect(shared).toBeGreaterThan(PAGES * (DUP / 100) * 0.5);
   });
+
+  it("--stable-for: the sharing over the pages that held; idle containers share as much as at one instant", () => {
+    const run = (extra: string[]) => {
+      const r = tsbox(root, ["mem", "simulate", "--containers", "mixa", "--containers", "mixb", "--host-memory", "1GiB",
+        "--policy", "sharing", "--steps", "5", "--no-density", "--format", "json", ...extra], { timeout: 180_000 });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      return (JSON.parse(r.stdout) as { guests: { mean: { shared: number } }[] }).guests.reduce((n, g) => n + g.mean.shared, 0);
+    };
+    const instant = run([]), held = run(["--stable-for", "1s"]);
+    expect(held).toBeGreaterThan(PAGES * (DUP / 100) * 0.5);
+    expect(Math.abs(held - instant)).toBeLessThanOrEqual(64);
+  });
 });
 
 describe("bad input and vanishing processes", () => {
