@@ -3,8 +3,13 @@
 // python dict, redis, memcached, sqlite, node, mawk; equal seeds, so replicas of one
 // data set), all with --memory-merge; one of each pair keeps overwriting records
 // (its pages change under KSM), the other reads. The prediction is `tsbox mem scan
-// --anonymous` (sharablePages, what the "sharing" policy saves), taken once before
-// KSM starts; the measurement is the containers' own share of KSM's saving
+// --anonymous --stable-for SECONDS` (sharablePages, what the "sharing" policy saves),
+// taken once before KSM starts: only the pages whose content held over 1.5 ksmd passes
+// at the rate below over these pages (ksm-time.ts mergedHoldSeconds, what `--stable-for
+// ksm` waits): ksmd merges a page only once its checksum held between two visits, and a
+// write breaks it again, so a page merged at a given moment held since the visit before
+// its last, on average 1.5 passes; the plain `mem scan --anonymous` figure is
+// kept beside it (unfilteredPredicted). The measurement is the containers' own share of KSM's saving
 // (their mapped KSM pages − the distinct KSM pages behind them, pagemap +
 // kpageflags) once it has settled: ≥ 2 full scans, then until it moves < 1 % over a
 // full scan (or --max-s). KSM runs at pages_to_scan 100, sleep_millisecs 20 (if it
@@ -22,6 +27,8 @@ import { importDebianImage, memScan, missingPrograms, relErr, signedPct, startWo
 import { lineChart } from "./svg-chart.js";
 import { ksmMerged } from "../src/reclaim/kernel/anon-pages.js";
 import { ksmAvailable, ksmOff, ksmOn, readKsm } from "../src/reclaim/kernel/ksm.js";
+import { kernelJiffyMs, trackedPages } from "../src/reclaim/kernel/ksm-rate.js";
+import { DEFAULT_KSM_RATE, mergedHoldSeconds } from "../src/reclaim/model/ksm-time.js";
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
@@ -32,6 +39,10 @@ const DEFAULT_RATE = { pagesToScan: 100, sleepMillisecs: 20 };
 export interface SharingResult {
   containers: { name: string; workload: string; writer: boolean }[];
   predictedSaved: number;
+  /** the window of the prediction's stability filter: 1.5 ksmd passes at DEFAULT_RATE over the containers' anonymous pages (+ pages KSM tracked already) */
+  stableForSeconds: number;
+  /** the same scan without the filter (every page's content at one instant) */
+  unfilteredPredicted: number;
   predictedByKind: { duplicate: number; sameFilled: number; zero: number } | undefined;
   anonPagesScanned: number;
   measuredSaved: number;
@@ -47,7 +58,7 @@ export interface SharingResult {
    * across; zero pages are one content host-wide, so the sum over programs exceeds the total) and
    * the pages KSM merged, mapped KSM pages − the distinct KSM pages behind them among these two.
    */
-  byWorkload: { workload: string; predictedMergeable: number; measuredMerging: number; measuredSaved: number }[];
+  byWorkload: { workload: string; predictedMergeable: number; unfilteredMergeable: number; changed: number; measuredMerging: number; measuredSaved: number }[];
 }
 
 export async function validateSharing(root: string, mib: number, maxS: number, idle = false, workloads: readonly Workload[] = WORKLOADS): Promise<SharingResult> {
@@ -67,7 +78,18 @@ export async function validateSharing(root: string, mib: number, maxS: number, i
       }
     }
     const names = started.map((c) => c.name);
-    const scan = memScan(root, names, ["--anonymous"]);
+    const plain = memScan(root, names, ["--anonymous"]);
+    const anonPages = plain.containers.reduce((s, c) => s + c.present, 0);
+    const stableFor = Math.ceil(mergedHoldSeconds(anonPages + (ksmWasOn ? trackedPages() : 0), { ...DEFAULT_KSM_RATE, ...DEFAULT_RATE, jiffyMs: kernelJiffyMs() }));
+    process.stderr.write(`sharing: unfiltered prediction ${plain.sharablePages}; sampling again after 1.5 passes (${stableFor} s)\n`);
+    const scan = memScan(root, names, ["--anonymous", "--stable-for", `${stableFor}s`]);
+    // KSM must not have touched these pages yet (a merged page is no longer exclusively
+    // anonymous, so the scan would miss it): another user turning KSM on meanwhile spoils the row
+    const early = ksmMerged(started.flatMap((c) => c.pids()));
+    const k1 = readKsm();
+    if (!ksmWasOn && (early.merging > 0 || (k1.run ?? 0) !== 0)) {
+      throw new Error(`KSM was turned on by another user while the prediction was taken (run ${k1.run}, pages_to_scan ${k1.pages_to_scan}; ${early.merging} of these containers' pages merged): rerun when KSM is free`);
+    }
     const t0 = Date.now();
     const series: [number, number][] = [];
     const pids = (): number[] => started.flatMap((c) => c.pids());
@@ -92,13 +114,16 @@ export async function validateSharing(root: string, mib: number, maxS: number, i
       const byWorkload = [...new Set(containers.map((c) => c.workload))].map((workload) => {
         const mine = started.filter((_, i) => containers[i]!.workload === workload);
         const m = ksmMerged(mine.flatMap((c) => c.pids()));
-        const predictedMergeable = scan.containers.filter((p) => mine.some((c) => c.name === p.name))
-          .reduce((n, p) => n + (p.mergeable ? p.mergeable.zero + p.mergeable.within + p.mergeable.across : 0), 0);
-        return { workload, predictedMergeable, measuredMerging: m.merging, measuredSaved: m.merging - m.kpages };
+        const mergeable = (r: typeof scan, k: "copies" | "changed"): number => r.containers.filter((p) => mine.some((c) => c.name === p.name))
+          .reduce((n, p) => n + (p.mergeable ? (k === "changed" ? p.mergeable.changed ?? 0 : p.mergeable.zero + p.mergeable.within + p.mergeable.across) : 0), 0);
+        return {
+          workload, predictedMergeable: mergeable(scan, "copies"), unfilteredMergeable: mergeable(plain, "copies"), changed: mergeable(scan, "changed"),
+          measuredMerging: m.merging, measuredSaved: m.merging - m.kpages,
+        };
       });
-      process.stderr.write(byWorkload.map((b) => `  ${b.workload}: scan mergeable ${b.predictedMergeable}, KSM merging ${b.measuredMerging}, saved ${b.measuredSaved}\n`).join(""));
+      process.stderr.write(byWorkload.map((b) => `  ${b.workload}: scan mergeable ${b.predictedMergeable} (unfiltered ${b.unfilteredMergeable}, ${b.changed} changed), KSM merging ${b.measuredMerging}, saved ${b.measuredSaved}\n`).join(""));
       return {
-        byWorkload, containers, predictedSaved: scan.sharablePages, predictedByKind: scan.sharable,
+        byWorkload, containers, predictedSaved: scan.sharablePages, stableForSeconds: scan.stableForSeconds ?? stableFor, unfilteredPredicted: plain.sharablePages, predictedByKind: scan.sharable,
         anonPagesScanned: scan.containers.reduce((s, c) => s + c.present, 0), measuredSaved: measured, series,
         error: relErr(scan.sharablePages, measured), seconds: (Date.now() - t0) / 1000, fullScans, ksmWasOn, idle,
       };
@@ -112,7 +137,7 @@ export async function validateSharing(root: string, mib: number, maxS: number, i
 
 export function sharingRow(r: SharingResult): string {
   return `| sharing | ${r.containers.length} containers: ${[...new Set(r.containers.map((c) => c.workload))].join(", ")} (2 each, ${r.idle ? "idle once loaded" : "one writing 20 % of 1000 ops/s, one reading 200 ops/s"}) | sharing | ` +
-    `KSM saved pages, \`mem scan --anonymous\` before KSM | containers' own share after ${r.fullScans} full scans at 100 pages / 20 ms (${r.seconds.toFixed(0)} s) | ` +
+    `KSM saved pages, \`mem scan --anonymous --stable-for\` 1.5 passes (${r.stableForSeconds.toFixed(0)} s) before KSM (unfiltered: ${r.unfilteredPredicted}) | containers' own share after ${r.fullScans} full scans at 100 pages / 20 ms (${r.seconds.toFixed(0)} s) | ` +
     `${r.predictedSaved} | ${r.measuredSaved} | ${signedPct(r.error)} |`;
 }
 
@@ -136,7 +161,7 @@ if (process.argv[1]?.endsWith("validate-sharing.ts")) {
     writeFileSync(join(dir, `validate-sharing${idle ? "-idle" : ""}.json`), JSON.stringify({ at: new Date().toISOString(), mib, ...r }, null, 2) + "\n");
     const end = r.series.at(-1)?.[0] ?? 1;
     writeFileSync(join(dir, `validate-sharing${idle ? "-idle" : ""}.svg`), lineChart("KSM at its default rate on 12 real programs: pages saved over time", "seconds since KSM on", "pages saved",
-      [{ name: "predicted (mem scan --anonymous, before KSM)", color: "#1f77b4", dashed: true, points: [[0, r.predictedSaved], [end, r.predictedSaved]] },
+      [{ name: "predicted (mem scan --anonymous --stable-for 1.5 passes, before KSM)", color: "#1f77b4", dashed: true, points: [[0, r.predictedSaved], [end, r.predictedSaved]] },
        { name: "measured (containers' share, per full scan)", color: "#d62728", points: r.series }]));
   });
 }

@@ -377,7 +377,7 @@ describe("kernel, real programs", () => {
   afterAll(() => { removeRoot(root); });
 
   it.skipIf(why(missing.length > 0, `missing ${missing.join(", ")}`) || why(!ksmAvailable() || !ksmStatAvailable, "KSM or /proc/PID/ksm_stat missing"))(
-    "sharing: idle replicas of up to six programs, KSM at its default rate — mem scan --anonymous within 10 % of their own share (other KSM users welcome)", async (ctx) => {
+    "sharing: idle replicas of up to six programs, KSM at its default rate — mem scan --anonymous --stable-for ksm within 10 % of their own share (other KSM users welcome)", async (ctx) => {
       const release = await holdKsmExclusive();
       const orig = readTunables();
       try {

@@ -133,6 +133,21 @@ describe("mem scan", () => {
     });
   });
 
+  it("--stable-for: idle containers' pages all held, so the sharing is the one-instant figure; the window is reported", () => {
+    const now = scan(["--anonymous", "mixa", "mixb"]);
+    const held = scan(["--anonymous", "--stable-for", "1s", "mixa", "mixb"]);
+    expect(now.stableForSeconds).toBeUndefined();
+    expect(now.containers[0]!.mergeable!.changed).toBeUndefined();
+    expect(held.stableForSeconds).toBeGreaterThanOrEqual(1);
+    // memmix only sleeps once ready: a few stack and libc pages may move, its mix does not
+    const changed = held.containers.reduce((n, p) => n + p.mergeable!.changed!, 0);
+    expect(changed).toBeLessThanOrEqual(64);
+    expect(Math.abs(held.sharablePages - now.sharablePages)).toBeLessThanOrEqual(64);
+    const t = tsbox(root, ["mem", "scan", "--anonymous", "--stable-for", "0.5s", "mixa"], { timeout: 120_000 });
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/only pages unchanged over \d+(\.\d)? s \(\d+ changed, left out\)/);
+  });
+
   it("sampling mode stays within its confidence interval, and a seed repeats it", () => {
     const r = scan(["--sample", "3000", "--seed", "42", "mixa", "mixb"]);
     for (const p of r.containers) {
@@ -187,6 +202,19 @@ describe("mem simulate --containers", () => {
     const shared = rep.guests.reduce((n, g) => n + g.mean.shared, 0);
     expect(shared).toBeGreaterThan(PAGES * (DUP / 100) * 0.5);
   });
+
+  it("--stable-for: the sharing over the pages that held; idle containers share as much as at one instant", () => {
+    const run = (extra: string[]) => {
+      const r = tsbox(root, ["mem", "simulate", "--containers", "mixa", "--containers", "mixb", "--host-memory", "1GiB",
+        "--policy", "sharing", "--steps", "5", "--no-density", "--format", "json", ...extra], { timeout: 180_000 });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      return (JSON.parse(r.stdout) as { guests: { mean: { shared: number } }[] }).guests.reduce((n, g) => n + g.mean.shared, 0);
+    };
+    const instant = run([]), held = run(["--stable-for", "1s"]);
+    expect(held).toBeGreaterThan(PAGES * (DUP / 100) * 0.5);
+    expect(Math.abs(held - instant)).toBeLessThanOrEqual(64);
+  });
 });
 
 describe("bad input and vanishing processes", () => {
@@ -220,11 +248,17 @@ describe("bad input and vanishing processes", () => {
   });
 
   it("bad flags → exit 125", () => {
-    for (const args of [["--sample", "0"], ["--sample", "x"], ["--sample", "10", "--full"], ["--format", "yaml"], ["--seed", "1.5"], ["--zram-compressor", "zstd"]]) {
+    for (const args of [["--sample", "0"], ["--sample", "x"], ["--sample", "10", "--full"], ["--format", "yaml"], ["--seed", "1.5"], ["--zram-compressor", "zstd"], ["--stable-for", "0"], ["--stable-for", "soon"]]) {
       const r = tsbox(root, ["mem", "scan", ...args, "mixa"]);
       expect(r.code).toBe(125);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
     }
+  });
+
+  it("mem simulate --stable-for without --containers → one line, exit 125", () => {
+    const r = tsbox(root, ["mem", "simulate", "--scenario", "/nonexistent.json", "--stable-for", "ksm"]);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toBe("tsbox: --stable-for needs --containers\n");
   });
 
   it("a process that exited is skipped: no pages, no error", async () => {

@@ -108,4 +108,12 @@ describe("guestFromProfile", () => {
     expect(() => scenarioFromScanReport(JSON.stringify({ containers: [{ ...profile(), sampled: 20_000 }] }), { hostBytes: 1024 ** 3, source: "p.json" }))
       .toThrow(/^p\.json: \$\.containers\[0\]\.sampled: 20000 sampled pages exceed the 10000 present/);
   });
+  it("a scan report of `mem scan --stable-for` (mergeable.changed, stableForSeconds) is read back as `mem simulate --profiles`", () => {
+    const mergeable = { zero: 10, within: 5, across: 20, sameFilled: 0, changed: 300 };
+    const doc = { scannedAt: "2026-12-03T00:00:00Z", stableForSeconds: 22, sharablePages: 34, elapsedMs: 1, bytesAnalysed: 1, containers: [profile({ name: "a", mergeable })] };
+    const sc = scenarioFromScanReport(JSON.stringify(doc), { hostBytes: 1024 ** 3 });
+    expect(sc.guests).toHaveLength(1);
+    expect(() => scenarioFromScanReport(JSON.stringify({ ...doc, containers: [profile({ mergeable: { ...mergeable, changed: -1 } })] }), { hostBytes: 1024 ** 3, source: "p.json" }))
+      .toThrow(/^p\.json: \$\.containers\[0\]\.mergeable\.changed/);
+  });
 });

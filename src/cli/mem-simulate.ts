@@ -26,15 +26,19 @@ interface SimulateOpts {
   /** a path, or false for --no-host-profile */
   hostProfile?: string | false;
   workingsetFor?: string;
+  stableFor?: string;
 }
 
 /** Scan the running containers' anonymous pages now (full mode) and model them with their `mem stat` numbers. */
 interface HostSwap { hostHasSwap: boolean; hostSwapIsZram: boolean }
 
-async function measuredScenario(cmd: Command, refs: string[], hostBytes: number, steps: number | undefined, hostSwap: HostSwap, workingsetSeconds?: number) {
+async function measuredScenario(
+  cmd: Command, refs: string[], hostBytes: number, steps: number | undefined, hostSwap: HostSwap, workingsetSeconds?: number,
+  stableFor?: number | ((pages: number) => number),
+) {
   const g = await prepare(cmd);
   const { runningContainers } = await import("../reclaim/measure/targets.js");
-  const { scanContainers, scanZramCodec } = await import("../reclaim/measure/scan.js");
+  const { scanContainers, scanContainersStable, scanZramCodec } = await import("../reclaim/measure/scan.js");
   const { hostKsmSettings } = await import("../reclaim/kernel/ksm.js");
   const m = await modelApi();
   const ksm = hostKsmSettings();
@@ -50,7 +54,11 @@ async function measuredScenario(cmd: Command, refs: string[], hostBytes: number,
   // KSM merges exclusively anonymous pages only: identical file pages (two images holding the
   // same files) stay two pages, so they are no sharing potential. The file pages are still the
   // containers' memory: their cgroups charge them, once each (the `mem stat` numbers below).
-  const report = scanContainers(running.map(({ state, cgroup }) => ({ id: state.id, name: state.name, pids: () => cgroup.pids() })), { mode: "full", anonymousOnly: true, ksm, zramCodec: scanZramCodec().codec });
+  // with --stable-for, the sharing counts only pages whose content held over the window (KSM's checksum rule)
+  const targets = running.map(({ state, cgroup }) => ({ id: state.id, name: state.name, pids: () => cgroup.pids() }));
+  const scanOpts = { mode: "full", anonymousOnly: true, ksm, zramCodec: scanZramCodec().codec } as const;
+  const { setTimeout: wait } = await import("node:timers/promises");
+  const report = stableFor === undefined ? scanContainers(targets, scanOpts) : await scanContainersStable(targets, scanOpts, stableFor, wait);
   const stats = new Map<string, MemStatNumbers>();
   for (const { state, cgroup } of running) {
     const mem = cgroup.stats().memory;
@@ -89,6 +97,7 @@ export function registerMemSimulate(mem: Command): void {
     .option("--host-profile <file>", "fault costs measured by `tsbox mem calibrate` (default <root>/mem/host-profile.json, where it exists)")
     .option("--no-host-profile", "charge the default fault costs even where a host profile exists")
     .option("--workingset-for <duration>", "with --containers: measure each container's working set over this window (as `mem workingset`) instead of usage − inactive file")
+    .option("--stable-for <duration>", "with --containers: share only pages whose content held over this window, as `mem scan --stable-for` (\"ksm\" or e.g. 30s)")
     .action(async (o: SimulateOpts, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOpts>();
       configureLog(g.logLevel, g.logFormat);
@@ -115,10 +124,13 @@ export function registerMemSimulate(mem: Command): void {
       if (o.workingsetFor !== undefined && o.containers.length === 0) throw new UsageError("--workingset-for needs --containers");
       const { parseWindow } = await import("./mem-workingset.js");
       const wsSeconds = o.workingsetFor === undefined ? undefined : parseWindow(o.workingsetFor, "--workingset-for");
+      if (o.stableFor !== undefined && o.containers.length === 0) throw new UsageError("--stable-for needs --containers");
+      const { stableWindow } = await import("./mem-measure.js");
+      const stableFor = o.stableFor === undefined ? undefined : await stableWindow(o.stableFor, "--stable-for");
       let sc;
       if (o.containers.length > 0) {
         if (hostBytes === undefined) throw new UsageError("--host-memory is required with --containers");
-        sc = await measuredScenario(cmd, o.containers, hostBytes, steps, hostSwap, wsSeconds);
+        sc = await measuredScenario(cmd, o.containers, hostBytes, steps, hostSwap, wsSeconds, stableFor);
       } else if (o.scenario !== undefined) {
         sc = m.parseScenario(readText(o.scenario), { source: o.scenario, ...hostSwap, ...(hostBytes !== undefined ? { hostBytes } : {}) });
         if (steps !== undefined) sc = { ...sc, steps };

@@ -104,6 +104,12 @@ export interface MergeablePages {
   across: number;
   /** how many of within + across are same-filled pages */
   sameFilled: number;
+  /**
+   * with a stability window (`mem scan --stable-for`): the anonymous pages whose
+   * content changed within it, or that appeared, left out of the counts above
+   * (ksmd merges a page only once its checksum held for a pass)
+   */
+  changed?: number;
 }
 
 /** The KSM settings the sharing prediction follows (/sys/kernel/mm/ksm). */
@@ -137,6 +143,8 @@ export interface ScanReport {
   ksm?: KsmSettings;
   /** true when only exclusively anonymous pages were scanned (`--anonymous`) */
   anonymousOnly?: boolean;
+  /** seconds between the two content samples of `--stable-for`: the sharable figures count only pages unchanged over them */
+  stableForSeconds?: number;
   /** wall time of the scan and bytes analysed, for the throughput figure */
   elapsedMs: number;
   bytesAnalysed: number;

@@ -28,6 +28,8 @@ export interface ContainerPages {
   classified: Uint8Array;
   /** 1 = exclusively anonymous (pagemap bit 61 clear) */
   anon: Uint8Array;
+  /** 1 = content unchanged over the scan's stability window (stability.ts); absent: every page counts as stable */
+  stable?: Uint8Array;
 }
 
 export type ProfileCounts = Omit<MemoryProfile, "id" | "name" | "mode"> & { dataPages: number };
@@ -48,6 +50,8 @@ export interface Aggregate {
  * takes at most max_page_sharing mappings: mm/ksm.c's stable node chains),
  * so the first copy and every max_page_sharing-th one are kept; zero pages
  * likewise, or all saved with use_zero_pages (they map the kernel's zero page).
+ * With a stability window (ContainerPages.stable), a page whose content
+ * changed within it takes no part: counted as `changed` instead.
  */
 export function mergeable(
   containers: readonly ContainerPages[], ksm: KsmSettings,
@@ -63,10 +67,12 @@ export function mergeable(
   let fills = 0;
   const max = Math.max(1, ksm.maxPageSharing);
   const perContainer = containers.map((c, ci): MergeablePages => {
-    const m: MergeablePages = { zero: 0, within: 0, across: 0, sameFilled: 0 };
+    const m: MergeablePages = { zero: 0, within: 0, across: 0, sameFilled: 0, ...(c.stable ? { changed: 0 } : {}) };
     for (let i = 0; i < c.count; i++) {
       if (!c.anon[i]) continue;
       const kind = c.kind[i];
+      // a page written within the window is not merged (KSM's checksum rule): no copy, not a first copy either
+      if (c.stable && !c.stable[i] && kind !== Kind.Gone) { m.changed = (m.changed ?? 0) + 1; continue; }
       if (kind === Kind.Zero) { m.zero++; continue; }
       if (kind !== Kind.Data && kind !== Kind.Same) continue;
       let slot: number;

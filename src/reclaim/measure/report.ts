@@ -14,7 +14,9 @@ function sharableKinds(r: ScanReport): string {
   const { duplicate, sameFilled, zero } = r.sharable;
   const k = r.ksm;
   const rules = k === undefined ? "" : `, use_zero_pages ${k.useZeroPages ? 1 : 0}, max_page_sharing ${k.maxPageSharing}`;
-  return `: ${duplicate} duplicate, ${sameFilled} same-filled, ${zero} zero; anonymous pages only${rules}`;
+  const changed = r.containers.reduce((n, p) => n + (p.mergeable?.changed ?? 0), 0);
+  const stable = r.stableForSeconds === undefined ? "" : `; only pages unchanged over ${r.stableForSeconds} s (${changed} changed, left out)`;
+  return `: ${duplicate} duplicate, ${sameFilled} same-filled, ${zero} zero; anonymous pages only${rules}${stable}`;
 }
 
 export function scanTable(r: ScanReport): string {

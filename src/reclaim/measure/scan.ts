@@ -20,6 +20,7 @@ import { hostZramCompressor } from "../kernel/zram.js";
 import { KeyIndex } from "./key-index.js";
 import { gone, presentPages } from "./procfs.js";
 import { chooseIndices, rng } from "./sampling.js";
+import { SampleIndex, stablePages, type ContentSample } from "./stability.js";
 
 export interface ScanTarget {
   id: string;
@@ -47,6 +48,13 @@ export interface ScanOptions {
   ksm?: KsmSettings;
   /** the zram compressor pages are also sized with (ContainerPages.dev; default lz4, the LZ4 sizes again) */
   zramCodec?: ZramCodec;
+  /**
+   * The targets' contents sampled earlier (sampleContents) and how long ago,
+   * seconds: the sharable figures then count only pages whose content is the
+   * same in both samples (stability.ts), the pages KSM's checksum rule lets
+   * it merge. scanContainersStable takes the sample and waits.
+   */
+  stableSince?: { sample: SampleIndex; seconds: number };
 }
 
 export const DEFAULT_SAMPLE = 10_000;
@@ -92,6 +100,51 @@ function population(pids: readonly number[], pfnSeen: KeyIndex, anonymousOnly = 
     }
   });
   return { pids: procs.map((p) => p.pid), proc: proc.subarray(0, j), addrs: addrs.subarray(0, j), anon: anon.subarray(0, j) };
+}
+
+/** The population's pages as a ContentSample (process, address, kind, key). */
+function contentSample(pop: Population, pages: ContainerPages): ContentSample {
+  const pid = new Int32Array(pages.count);
+  for (let i = 0; i < pages.count; i++) pid[i] = pop.pids[pop.proc[i]!]!;
+  return { pid, addr: pop.addrs, kind: pages.kind, key: pages.key };
+}
+
+/**
+ * The content key of every page of the targets now, hashed by the scanner
+ * and nothing else measured: the first look of a stable-content scan.
+ */
+export function sampleContents(targets: readonly ScanTarget[], anonymousOnly = false): SampleIndex {
+  const pfnSeen = new KeyIndex(1 << 16);
+  const parts: ContentSample[] = [];
+  for (const t of targets) {
+    const pop = population([...t.pids()].sort((a, b) => a - b), pfnSeen, anonymousOnly);
+    parts.push(contentSample(pop, readPages(pop, new Uint8Array(pop.addrs.length), SizeWant.No)));
+  }
+  const cat = <T extends Int32Array | Float64Array | Uint8Array>(make: (n: number) => T, pick: (c: ContentSample) => ArrayLike<number>): T => {
+    const out = make(parts.reduce((n, c) => n + c.pid.length, 0));
+    let at = 0;
+    for (const c of parts) { const a = pick(c); for (let i = 0; i < a.length; i++) out[at++] = a[i]!; }
+    return out;
+  };
+  return new SampleIndex({
+    pid: cat((n) => new Int32Array(n), (c) => c.pid), addr: cat((n) => new Float64Array(n), (c) => c.addr),
+    kind: cat((n) => new Uint8Array(n), (c) => c.kind), key: cat((n) => new Float64Array(n), (c) => c.key),
+  });
+}
+
+/**
+ * scanContainers over the pages whose content held for a window: the
+ * contents sampled, a wait, then the scan, its sharable figures over the
+ * pages unchanged between the two (ScanOptions.stableSince). `seconds`, or
+ * a function of the pages the first sample read (e.g. one ksmd pass over them).
+ */
+export async function scanContainersStable(
+  targets: readonly ScanTarget[], opts: ScanOptions, seconds: number | ((sampledPages: number) => number), wait: (ms: number) => Promise<unknown>,
+): Promise<ScanReport> {
+  const sample = sampleContents(targets, opts.anonymousOnly);
+  const t = Date.now();
+  await wait((typeof seconds === "number" ? seconds : seconds(sample.pages)) * 1000);
+  return scanContainers(targets, { ...opts, stableSince: { sample, seconds: (Date.now() - t) / 1000 } });
 }
 
 function openMem(pid: number): number | undefined {
@@ -217,6 +270,7 @@ function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: Scan
     pops.push(pop);
     const read = readPages(pop, classified, want);
     read.devCodec = opts.zramCodec ?? "lz4";
+    if (opts.stableSince) read.stable = stablePages(opts.stableSince.sample, contentSample(pop, read));
     pages.push(read);
   }
   const ksm = opts.ksm ?? KSM_DEFAULTS;
@@ -239,6 +293,7 @@ function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: Scan
     sharable: agg.sharable,
     ksm,
     anonymousOnly: opts.anonymousOnly === true,
+    ...(opts.stableSince ? { stableForSeconds: Math.round(opts.stableSince.seconds * 10) / 10 } : {}),
     elapsedMs: Math.round(elapsedMs),
     bytesAnalysed: read * PAGE_SIZE,
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),

@@ -155,3 +155,15 @@ export function timeToSaving(t: KsmTimeline, fraction: number): number {
 export function savedWithBreaks(t: KsmTimeline, breaksPerSecond: number): number {
   return Math.max(0, t.steadySaved - breaksPerSecond * 1.5 * t.passSeconds);
 }
+
+/** One full pass of ksmd over `pages` at rate r, seconds. */
+export const passSeconds = (pages: number, r: KsmRate): number => Math.ceil(pages / Math.max(1, r.pagesToScan)) * wakeSeconds(r);
+
+/**
+ * How long a page's content must have held for it to be merged at a given
+ * moment, on average: ksmd merged it at its last visit at the latest, and only
+ * if its checksum was the one of the visit before, so it held since that
+ * earlier visit: one pass, plus the time since the last visit (half a pass on
+ * average). `mem scan --stable-for ksm` samples contents this far apart.
+ */
+export const mergedHoldSeconds = (pages: number, r: KsmRate): number => 1.5 * passSeconds(pages, r);

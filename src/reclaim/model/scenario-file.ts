@@ -330,9 +330,9 @@ function zramFrom(v: Json, path: string, r: Reader): ZramProfile {
 
 function mergeableFrom(v: Json, path: string, r: Reader): MergeablePages {
   const o = r.obj(v, path);
-  r.only(o, path, ["zero", "within", "across", "sameFilled"]);
+  r.only(o, path, ["zero", "within", "across", "sameFilled", "changed"]);
   const count = (k: string): number => r.num(o[k], `${path}.${k}`, 0, 2 ** 50, true);
-  const m = { zero: count("zero"), within: count("within"), across: count("across"), sameFilled: count("sameFilled") };
+  const m: MergeablePages = { zero: count("zero"), within: count("within"), across: count("across"), sameFilled: count("sameFilled"), ...(o.changed !== undefined ? { changed: count("changed") } : {}) };
   if (m.sameFilled > m.within + m.across) r.fail(`${path}.sameFilled`, `${m.sameFilled} exceed within + across (${m.within + m.across})`);
   return m;
 }
