@@ -68,8 +68,11 @@ const esmBuiltins = {
         : { path: args.path.replace(/^node:/, ""), namespace: "esm-builtin" });
     b.onLoad({ filter: /.*/, namespace: "esm-builtin" }, async (args) => {
       const m = await import(`node:${args.path}`);
+      // fs.F_OK and friends are data properties up to Node 22 and deprecation getters from 24 (DEP0176):
+      // bound at start-up, a bundle built on 22 would print the warning on every command run on 24.
       const names = Object.getOwnPropertyNames(m.default)
-        .filter((k) => k !== "default" && /^[A-Za-z_$][\w$]*$/.test(k) && "value" in Object.getOwnPropertyDescriptor(m.default, k));
+        .filter((k) => k !== "default" && /^[A-Za-z_$][\w$]*$/.test(k) && !/^[FRWX]_OK$/.test(k)
+          && "value" in Object.getOwnPropertyDescriptor(m.default, k));
       return {
         loader: "js",
         contents: `const m = require("node:${args.path}");\nexport default m;\nexport const { ${names.join(", ")} } = m;\n`,
