@@ -208,6 +208,29 @@ describe("on the command line", () => {
     ok(["rm", "bg"]);
   });
 
+  it("records exec_create, exec_start and exec_die with the command and one execID, as Docker; a failed start has no die", () => {
+    ok(["run", "-d", "--name", "ex", "--network", "none", "busybox", "sleep", "600"]);
+    const since = new Date().toISOString();
+    expect(tsbox(root, ["exec", "ex", "sh", "-c", "exit 3"]).code).toBe(3);
+    expect(tsbox(root, ["exec", "-w", "/missing", "ex", "true"]).code).toBe(126);
+    const seen = eventsOf("ex", since).map((l) => {
+      const [action, attrs] = [l.slice(0, l.indexOf(" {")), JSON.parse(l.slice(l.indexOf(" {") + 1)) as Record<string, string>];
+      return { action, execID: attrs.execID, exitCode: attrs.exitCode };
+    });
+    expect(seen.map((e) => [e.action, e.exitCode])).toEqual([
+      ["exec_create: sh -c exit 3", undefined], ["exec_start: sh -c exit 3", undefined], ["exec_die", "3"],
+      // Docker's "entrypoint, a space, the arguments": a lone word keeps the space
+      ["exec_create: true ", undefined], ["exec_start: true ", undefined],
+    ]);
+    expect(seen[0]!.execID).toMatch(/^[0-9a-f]{64}$/);
+    expect(new Set(seen.slice(0, 3).map((e) => e.execID)).size).toBe(1);
+    expect(seen[3]!.execID).not.toBe(seen[0]!.execID);
+    // event=exec_create matches the action's part before the colon, as moby's filter
+    expect(ok(["events", "--since", since, "--until", "0s", "--filter", "event=exec_create", "--format", "{{.Action}}"]))
+      .toBe("exec_create: sh -c exit 3\nexec_create: true \n");
+    ok(["rm", "-f", "ex"]);
+  });
+
   it("records an OOM kill before the die", () => {
     const id = ok(["run", "-d", "--name", "oom", "--network", "none", "-m", "8m", "--memory-swap", "8m", "busybox", "sh", "-c",
       "x=a; while true; do x=$x$x; done"]).trim();
@@ -326,7 +349,8 @@ describe("on the command line", () => {
     expect(s!.RestartCount).toBe(2);
     expect(s!.State.ExitCode).toBe(3);
     expect(s!.HostConfig.RestartPolicy).toEqual({ Name: "on-failure", MaximumRetryCount: 2 });
-    expect(eventsOf("upd").map((l) => l.split(" ")[0])).toEqual(["create", "start", "die", "start", "die", "start", "die"]);
+    expect(eventsOf("upd").map((l) => l.split(" ")[0]).filter((a) => !a!.startsWith("exec_")))
+      .toEqual(["create", "start", "die", "start", "die", "start", "die"]);
     // and back to "no": the next exit is the last
     ok(["update", "--restart", "no", "upd"]);
     ok(["start", "upd"]);

@@ -153,7 +153,8 @@ export function eventMatches(f: EventFilters, m: EventMessage): boolean {
   const attrs = m.Actor.Attributes;
   const imageName = attrs[m.Type === "image" ? "name" : "image"];
   const labels = f.get("label") ?? [];
-  return exact("event", m.Action)
+  // "exec_create: sh -c …" is matched by event=exec_create too (moby's events filter: the part before the colon)
+  return exact("event", m.Action, m.Action.includes(":") ? m.Action.slice(0, m.Action.indexOf(":")) : undefined)
     && exact("type", m.Type)
     && exact("scope", m.Scope)
     && fuzzy("container", m.Actor.ID, attrs.name)

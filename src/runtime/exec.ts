@@ -4,6 +4,7 @@
 // namespace; that grandchild takes the container's rlimits, user, capabilities
 // and cwd and execs. Contract: native-shims/PLAN.md (JOIN, DETACH).
 
+import { randomBytes } from "node:crypto";
 import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs";
 import { CorruptContainerError, LaunchError, TsboxError, UsageError, errnoCode } from "../errors.js";
 import { buildExecPlan, execEnv, type ExecProcess } from "../oci/exec-plan.js";
@@ -11,6 +12,7 @@ import { withCgroupJoin } from "../oci/build-plan.js";
 import { seccompProgram } from "../native/seccomp-compiler.js";
 import { log } from "../log.js";
 import { containerPaths, readSpec } from "../state/container-store.js";
+import { containerAttributes, recordEvent } from "../state/events.js";
 import { runningContainer } from "./running.js";
 import type { Spec, SpecCapabilities } from "../oci/spec.js";
 import { currentCapabilities } from "../native/capabilities.js";
@@ -128,6 +130,14 @@ export async function execInContainer(req: ExecRequest, host: Pick<Host, "native
     ...(seccomp ? { seccomp } : {}),
   }), cgroup.selfJoinFiles());
 
+  // Docker's exec events: exec_create and exec_start name the command (its first word, a space, the
+  // rest: "true " for a lone word); exec_die carries the exit code. A start that fails has no die.
+  const execID = randomBytes(32).toString("hex");
+  const event = (action: string, extra: Record<string, string> = {}): void =>
+    recordEvent(req.root, "container", action, state.id, containerAttributes(state, { execID, ...extra }));
+  const described = `${proc.args[0] ?? ""} ${proc.args.slice(1).join(" ")}`;
+  event(`exec_create: ${described}`);
+
   // Pipes (or the pty) that tsbox copies, never its own stdio (see stdio.ts).
   const { pid: child, pipes } = native.spawnWithPipes(plan);
   let stopForwarding = (): void => {};
@@ -140,6 +150,7 @@ export async function execInContainer(req: ExecRequest, host: Pick<Host, "native
     // stays outside as its reaper, never enters it).
     inside = native.startJoin(child);
     if (inside !== undefined && !joined) cgroup.addProcess(inside);
+    event(`exec_start: ${described}`);
     const started = native.start(child);
     // Docker gives 126 for an exec that fails to start ("OCI runtime exec failed"), e.g. -w /missing.
     if (!started.ok) throw new LaunchError(started.message, started.code === 125 ? 126 : started.code);
@@ -163,6 +174,7 @@ export async function execInContainer(req: ExecRequest, host: Pick<Host, "native
   }
   const terminal = copy ?? attachTerminal(native, native.ptyMaster(child), req.interactive);
   const code = await native.wait(child);
+  event("exec_die", { exitCode: String(code) });
   stopForwarding();
   // Drains the output; a background process the command left holding the pipe is given up on (stdio.ts).
   await terminal.close();

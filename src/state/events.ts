@@ -79,7 +79,7 @@ export function encodeRecord(r: EventRecord): string {
 }
 
 /** The attributes the events themselves carry; the others are the container's or image's labels. */
-const OWN_ATTRIBUTES = new Set(["name", "image", "exitCode", "signal", "oldName"]);
+const OWN_ATTRIBUTES = new Set(["name", "image", "exitCode", "signal", "oldName", "execID"]);
 
 function appendLine(root: string, line: string): void {
   let fd: number;
