@@ -124,6 +124,10 @@ describe("the flags' effect in the container", () => {
       expect(sh(["--device", empty], "true")).toMatchObject({
         code: 125, stderr: `tsbox: error gathering device information while adding custom device "${empty}": not a device node\n`,
       });
+      // Docker makes a node outside /dev in the root filesystem; tsbox says it does not, rather than leave it out
+      expect(sh(["--device", "/dev/null:/tmp/x"], "true")).toMatchObject({
+        code: 125, stderr: "tsbox: device /tmp/x: a device node outside /dev is not supported\n",
+      });
       const id = tsbox(root, ["create", "--device", `${dir}:/dev/grp`, "busybox", "true"]).stdout.trim();
       try {
         // inspect shows the flag as given, not each node found under it

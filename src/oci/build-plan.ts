@@ -542,7 +542,10 @@ function devOps(spec: Spec, owners: boolean, bindFrom?: (hostPath: string) => nu
   const dirs = new Set<string>(["/dev"]);
   const bound = new Set<string>(bindFrom ? DEVICES.map(([path]) => path) : []);
   for (const d of spec.linux.devices ?? []) {
-    if (links.has(d.path) || d.path === "/dev/console" || !d.path.startsWith("/dev/")) continue;
+    // The nodes are made in the container's /dev tmpfs: one elsewhere (Docker and runc make it in the root
+    // filesystem) is refused by name rather than left out.
+    if (!d.path.startsWith("/dev/")) throw new UsageError(`device ${d.path}: a device node outside /dev is not supported`);
+    if (links.has(d.path) || d.path === "/dev/console") continue;
     const dir = d.path.slice(0, d.path.lastIndexOf("/"));
     if (!dirs.has(dir)) {
       dirs.add(dir);
