@@ -231,6 +231,29 @@ describe("on the command line", () => {
     ok(["rm", "-f", "ex"]);
   });
 
+  it("records volume create/destroy and network create/connect/disconnect/destroy as Docker; the volume=, network= and type= filters", () => {
+    const since = new Date().toISOString();
+    ok(["volume", "create", "ev-vol"]);
+    ok(["volume", "rm", "ev-vol"]);
+    const net = ok(["network", "create", "ev-net"]).trim();
+    const c = ok(["create", "--name", "ev-c", "--network", "none", "busybox", "true"]).trim();
+    ok(["network", "rm", "ev-net"]);
+    const lines = (filters: string[]): string[] =>
+      ok(["events", "--since", since, "--until", "0s", ...filters.flatMap((f) => ["--filter", f]), "--format", "{{.Type}} {{.Action}} {{.Actor.ID}} {{json .Actor.Attributes}}"])
+        .trim().split("\n").filter((l) => l !== "");
+    expect(lines(["type=volume", "type=network"])).toEqual([
+      'volume create ev-vol {"driver":"local"}', 'volume destroy ev-vol {"driver":"local"}',
+      `network create ${net} {"name":"ev-net","type":"bridge"}`, `network destroy ${net} {"name":"ev-net","type":"bridge"}`,
+    ]);
+    expect(lines(["volume=ev-vol"])).toHaveLength(2);
+    expect(lines(["network=ev-net"])).toHaveLength(2);
+    expect(lines(["network=ev-net", "container=ev-c"])).toEqual([]); // keys all apply
+    // Docker's JSON for them has no status, id or from
+    const json = ok(["events", "--since", since, "--until", "0s", "--filter", "type=volume", "--format", "json"]).split("\n")[0]!;
+    expect(Object.keys(JSON.parse(json) as object)).toEqual(["Type", "Action", "Actor", "scope", "time", "timeNano"]);
+    ok(["rm", c]);
+  });
+
   it("records an OOM kill before the die", () => {
     const id = ok(["run", "-d", "--name", "oom", "--network", "none", "-m", "8m", "--memory-swap", "8m", "busybox", "sh", "-c",
       "x=a; while true; do x=$x$x; done"]).trim();

@@ -30,7 +30,9 @@ export interface EventMessage {
 export function eventMessage(r: EventRecord): EventMessage {
   const nano = BigInt(r.timeNano);
   // The fields Docker still fills for the API's older clients.
-  const legacy = { Status: r.action, ID: r.id, From: r.type === "container" ? r.attributes.image ?? "" : "" };
+  // Volume and network events have none of them.
+  const old = r.type === "container" || r.type === "image";
+  const legacy = { Status: old ? r.action : "", ID: old ? r.id : "", From: r.type === "container" ? r.attributes.image ?? "" : "" };
   return {
     // Sorted: Go marshals a map by its keys.
     ...legacy, Type: r.type, Action: r.action, Actor: { ID: r.id, Attributes: Object.fromEntries(Object.entries(r.attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) },
@@ -157,10 +159,12 @@ export function eventMatches(f: EventFilters, m: EventMessage): boolean {
   return exact("event", m.Action, m.Action.includes(":") ? m.Action.slice(0, m.Action.indexOf(":")) : undefined)
     && exact("type", m.Type)
     && exact("scope", m.Scope)
-    && fuzzy("container", m.Actor.ID, attrs.name)
+    && (m.Type === "container" ? fuzzy("container", m.Actor.ID, attrs.name) : !f.has("container"))
+    && (m.Type === "volume" ? fuzzy("volume", m.Actor.ID, attrs.name) : !f.has("volume"))
+    && (m.Type === "network" ? fuzzy("network", m.Actor.ID, attrs.name) : !f.has("network"))
     && exact("image", m.Actor.ID, imageName, stripTag(m.Actor.ID), imageName === undefined ? undefined : stripTag(imageName))
     // Events of the kinds tsbox does not have match none of their filters.
-    && !["daemon", "network", "volume", "plugin", "node", "service", "secret", "config"].some((k) => f.has(k))
+    && !["daemon", "plugin", "node", "service", "secret", "config"].some((k) => f.has(k))
     && labels.every((l) => {
       const eq = l.indexOf("=");
       return eq < 0 ? l in attrs : attrs[l.slice(0, eq)] === l.slice(eq + 1);

@@ -8,6 +8,7 @@ import {
   type CreateOptions, type NetworkDef,
 } from "../network/index.js";
 import { containerPaths, findContainer, readAllStates } from "../state/container-store.js";
+import { recordEvent } from "../state/events.js";
 import { shimLauncher } from "../native/launcher.js";
 
 /** Docker's predefined `host` and `none` are listed beside the networks. */
@@ -68,7 +69,9 @@ export function inspectNetwork(root: string, n: NetworkEntry): Record<string, un
 }
 
 export function createNetworkVerb(root: string, o: CreateOptions): NetworkDef {
-  return createNetwork(root, o);
+  const d = createNetwork(root, o);
+  recordEvent(root, "network", "create", d.id, { name: d.name, type: "bridge" });
+  return d;
 }
 
 /** `network rm`: refused while a container is on it (Docker's "active endpoints"). */
@@ -81,6 +84,7 @@ export function removeNetwork(root: string, ref: string): NetworkEntry {
   }
   releaseNetworkBridge(shimLauncher, n.def);
   deleteNetworkDef(root, n.def);
+  recordEvent(root, "network", "destroy", n.id, { name: n.name, type: "bridge" });
   return n;
 }
 
@@ -142,6 +146,7 @@ export function pruneNetworks(root: string, may: (n: { created: number; labels: 
     if (!may({ created: Date.parse(d.created) || 0, labels: d.labels ?? {} })) continue;
     releaseNetworkBridge(shimLauncher, d);
     deleteNetworkDef(root, d);
+    recordEvent(root, "network", "destroy", d.id, { name: d.name, type: "bridge" });
     removed.push(d.name);
   }
   return removed;
@@ -173,6 +178,7 @@ export function connectContainer(root: string, netRef: string, ctrRef: string, o
     });
   }
   writeNetworkConfig(dir, { ...config, request });
+  recordEvent(root, "network", "connect", net.id, { container: c.id, name: net.name, type: "bridge" });
 }
 
 /** `network disconnect`: off the network now if it runs, and at its next starts. */
@@ -187,4 +193,5 @@ export function disconnectContainer(root: string, netRef: string, ctrRef: string
   const a = readAttachment(dir);
   if (a?.endpoints.some((e) => e.networkId === net.id)) disconnectNetwork(root, c.id, dir, net.id, net.name);
   writeNetworkConfig(dir, { ...config, request: { ...config.request, networks: config.request.networks.filter((n) => n !== net.id) } });
+  recordEvent(root, "network", "disconnect", net.id, { container: c.id, name: net.name, type: "bridge" });
 }

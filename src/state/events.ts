@@ -15,7 +15,7 @@ import { log } from "../log.js";
 import { withLock } from "../util/lock.js";
 import { ShapeError, matching, object, oneOf, parseChecked, recordOf, string, type Check } from "../util/shape.js";
 
-export type EventType = "container" | "image";
+export type EventType = "container" | "image" | "volume" | "network";
 
 /** One line of the log, as stored. timeNano is a decimal string: it does not fit a double. */
 export interface EventRecord {
@@ -30,7 +30,7 @@ export interface EventRecord {
 
 export const checkEventRecord: Check<EventRecord> = object({
   v: (v, at) => { if (v !== 1) throw new ShapeError(at, "version 1"); return 1 as const; },
-  type: oneOf("container", "image"),
+  type: oneOf("container", "image", "volume", "network"),
   action: string,
   id: string,
   attributes: recordOf(string),
@@ -79,7 +79,7 @@ export function encodeRecord(r: EventRecord): string {
 }
 
 /** The attributes the events themselves carry; the others are the container's or image's labels. */
-const OWN_ATTRIBUTES = new Set(["name", "image", "exitCode", "signal", "oldName", "execID"]);
+const OWN_ATTRIBUTES = new Set(["name", "image", "exitCode", "signal", "oldName", "execID", "driver", "type", "container"]);
 
 function appendLine(root: string, line: string): void {
   let fd: number;

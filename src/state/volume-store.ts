@@ -17,6 +17,7 @@ import { log } from "../log.js";
 import { ShapeError, boolean, object, optional, readChecked, recordOf, string, oneOf, type Check } from "../util/shape.js";
 import { checkVolumeName } from "../oci/mount-points.js";
 import { listContainerIds, readSpec, readState } from "./container-store.js";
+import { recordEvent } from "./events.js";
 
 export interface VolumeRecord {
   name: string;
@@ -136,6 +137,7 @@ export function createVolume(root: string, want: NewVolume, fill?: (data: string
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+  recordEvent(root, "volume", "create", volume.name, { driver: volume.driver });
   return { volume, created: true };
 }
 
@@ -150,6 +152,7 @@ export function removeVolumeDir(root: string, name: string): void {
     throw e;
   }
   rmSync(trash, { recursive: true, force: true });
+  recordEvent(root, "volume", "destroy", name, { driver: "local" });
 }
 
 /** Leftovers of a create or remove that a crash interrupted (old ones only: a young one may be in progress). */
