@@ -76,6 +76,10 @@ export function rootWithBusybox(): string {
 }
 
 export function removeRoot(root: string): void {
+  // What a failed test left mounted under the root (a container's netns, a shm tmpfs), deepest first:
+  // `umount -R root` alone does nothing when the root itself is no mount point, and rm then stops at EBUSY.
+  const points = mountsUnder(root).map((l) => l.split(" ")[4]!).filter((p) => p.startsWith(root)).sort((a, b) => b.length - a.length);
+  for (const p of points) spawnSync("umount", ["-l", p], { stdio: "ignore" });
   spawnSync("umount", ["-R", root], { stdio: "ignore" });
   rmSync(root, { recursive: true, force: true });
 }
