@@ -429,7 +429,7 @@ async function waitForeground(host: Host, req: RunRequest, fg: Foreground): Prom
     process.stderr.write(`tsbox: container ${fg.state.name} was OOMKilled${limit ? ` (memory limit ${formatBytes(limit)})` : ""}\n`);
   }
   await fg.cgroup.destroy();
-  unmountShm(native, containerPaths(req.root, fg.state.id));
+  if (ownsShm(fg.state)) unmountShm(native, containerPaths(req.root, fg.state.id));
   // As Docker: a stopped container holds no address or port; start attaches it again.
   await disconnect(host.network, native, req.root, fg.state.id);
   try {
