@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPlan, type PlanContext } from "../src/oci/build-plan.js";
 import { buildSpec } from "../src/oci/specconv.js";
 import { KSM_DIR, ksmAvailable, ksmOff, ksmOn, ksmRecordFile, predictKsm, processKsm, readKsm } from "../src/reclaim/kernel/ksm.js";
-import { ksmMappings, ksmShare, ksmUsers } from "../src/reclaim/kernel/ksm-share.js";
+import { ksmCensus, ksmShare, ksmUsers } from "../src/reclaim/kernel/ksm-share.js";
 import { lz4Block } from "../src/native/scan.js";
 import { parseMmStat, predictZram, zramUnavailable } from "../src/reclaim/kernel/zram.js";
 import {
@@ -262,7 +262,7 @@ describe("kernel", () => {
         const reading = await until(() => {
           const before = readKsm();
           const users = ksmUsers();
-          const share = ksmShare(users, ksmMappings(users));
+          const share = ksmShare(users, ksmCensus(users));
           const kernelSum = users.reduce((n, pid) => n + (processKsm(pid)?.ksm_process_profit ?? 0), 0);
           const after = readKsm();
           const still = before.general_profit === after.general_profit && before.pages_shared === after.pages_shared;
@@ -311,7 +311,7 @@ describe("kernel", () => {
         expect(users).toContain(parent.pid);
         expect(users).not.toContain(child); // no rmap items: KSM does not count its mappings
         const gp = readKsm().general_profit ?? 0;
-        const all = ksmShare(users, ksmMappings(users));
+        const all = ksmShare(users, ksmCensus(users));
         process.stdout.write(`KSM profit with an unscanned fork: Σ shares ${all.profit}, general_profit ${gp}\n`);
         expect(Math.abs(all.profit - gp)).toBeLessThanOrEqual(Math.max(0.01 * Math.abs(gp), 16 * 4096));
         // the parent's 2048 mappings each save half a page (m = 2, not kpagecount's 4)

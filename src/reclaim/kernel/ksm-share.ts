@@ -47,56 +47,65 @@ export function ksmUsers(): number[] {
   return out;
 }
 
-/**
- * For each KSM page (by PFN), its mappings in the processes KSM tracks: the m
- * of pages_sharing's Σ (m − 1). /proc/kpagecount would also count the
- * mappings of untracked forks, which the kernel's counters leave out.
- */
-export function ksmMappings(users: readonly number[] = ksmUsers()): Map<number, number> {
-  const out = new Map<number, number>();
-  walkKsmPages(users, (_pid, pfn) => out.set(pfn, (out.get(pfn) ?? 0) + 1));
-  return out;
+/** One walk of the KSM pages of the processes KSM tracks: what their shares are computed from. */
+export interface KsmCensus {
+  /**
+   * For each KSM page (by PFN), its mappings in the processes KSM tracks: the
+   * m of pages_sharing's Σ (m − 1). /proc/kpagecount would also count the
+   * mappings of untracked forks, which the kernel's counters leave out.
+   */
+  mappings: Map<number, number>;
+  /** each process walked: its ksm_stat, and the KSM page behind each of its mappings of one */
+  processes: Map<number, { stat: Record<string, number>; pfns: number[] }>;
 }
 
-/** Calls `each` for every present anonymous page of a tracked process that is a KSM page. */
-function walkKsmPages(pids: readonly number[], each: (pid: number, pfn: number) => void,
-  onProcess: (pid: number, stat: Record<string, number>) => void = () => {}): void {
+/** Reads every user's pages once (pagemap, kpageflags); processes gone meanwhile are left out. */
+export function ksmCensus(users: readonly number[] = ksmUsers()): KsmCensus {
+  const census: KsmCensus = { mappings: new Map(), processes: new Map() };
   const flags = openSync("/proc/kpageflags", "r");
   const word = Buffer.alloc(8);
   const isKsm = (pfn: number): boolean => readSync(flags, word, 0, 8, pfn * 8) === 8 && (word.readBigUInt64LE(0) & KPF_KSM) !== 0n;
   try {
-    for (const pid of pids) {
+    for (const pid of users) {
       const stat = processKsm(pid);
       // only processes KSM tracks have KSM pages it counts: skip the page walk of the others
       if (!stat || ((stat.ksm_rmap_items ?? 0) === 0 && (stat.ksm_zero_pages ?? 0) === 0)) continue;
       const p = presentPages(pid);
       if (!p) continue; // exited
-      onProcess(pid, stat);
+      const pfns: number[] = [];
       for (let i = 0; i < p.pfns.length; i++) {
         const pfn = p.pfns[i]!;
         // KSM pages are anonymous (pagemap bit 61 clear)
-        if (pfn !== 0 && p.anon[i] && isKsm(pfn)) each(pid, pfn);
+        if (pfn === 0 || !p.anon[i] || !isKsm(pfn)) continue;
+        pfns.push(pfn);
+        census.mappings.set(pfn, (census.mappings.get(pfn) ?? 0) + 1);
       }
+      census.processes.set(pid, { stat, pfns });
     }
   } finally {
     closeSync(flags);
   }
+  return census;
 }
 
 /**
  * What KSM saves the processes, apportioned over every KSM page's mappings in
- * tracked processes (`mappings`, ksmMappings() of every user by default: give
- * it once when asking for several groups); processes gone meanwhile are skipped.
+ * tracked processes, from one census of them (every user's by default: take
+ * one and pass it when asking for several groups); a process the census did
+ * not walk (untracked, or gone) saves nothing.
  */
-export function ksmShare(pids: readonly number[], mappings: ReadonlyMap<number, number> = ksmMappings()): KsmShare {
+export function ksmShare(pids: readonly number[], census: KsmCensus = ksmCensus()): KsmShare {
   let merging = 0, saved = 0, zeroPages = 0, rmapItems = 0;
-  walkKsmPages(pids, (_pid, pfn) => {
-    const m = mappings.get(pfn) ?? 1; // a page mapped since the census: not yet shared, as far as it knows
-    merging++;
-    if (m > 1) saved += (m - 1) / m;
-  }, (_pid, stat) => {
-    zeroPages += stat.ksm_zero_pages ?? 0;
-    rmapItems += stat.ksm_rmap_items ?? 0;
-  });
+  for (const pid of pids) {
+    const walked = census.processes.get(pid);
+    if (!walked) continue;
+    zeroPages += walked.stat.ksm_zero_pages ?? 0;
+    rmapItems += walked.stat.ksm_rmap_items ?? 0;
+    for (const pfn of walked.pfns) {
+      const m = census.mappings.get(pfn) ?? 1;
+      merging++;
+      if (m > 1) saved += (m - 1) / m;
+    }
+  }
   return { merging, savedPages: saved, zeroPages, rmapItems, profit: Math.round((saved + zeroPages) * PAGE_SIZE - rmapItems * RMAP_ITEM_BYTES) };
 }

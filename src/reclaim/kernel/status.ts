@@ -8,7 +8,7 @@ import { findContainer, readAllStates, type ContainerState } from "../../state/c
 import { PAGE_SIZE } from "../profile.js";
 import { memoryCgroupOf } from "./cgroup-memory.js";
 import { containerKsm, ksmSaved, readKsm, type ContainerKsm, type KsmCounters } from "./ksm.js";
-import { ksmMappings, ksmShare } from "./ksm-share.js";
+import { ksmCensus, ksmShare, type KsmCensus } from "./ksm-share.js";
 
 /**
  * A container's KSM figures. ksmProcessProfit is the kernel's sum of its
@@ -39,7 +39,7 @@ export function runningContainer(root: string, ref: string): ContainerState {
 export function ksmStatus(root: string): KsmStatus {
   const global = readKsm();
   const containers: ContainerKsmStatus[] = [];
-  let mappings: Map<number, number> | undefined; // one census of every KSM user's pages, for all containers
+  let census: KsmCensus | undefined; // one walk of every KSM user's pages, for all containers
   for (const s of readAllStates(root)) {
     if (s.status !== "running") continue;
     let pids: number[];
@@ -49,8 +49,8 @@ export function ksmStatus(root: string): KsmStatus {
       if (e instanceof NotFoundError) continue;
       throw e;
     }
-    mappings ??= ksmMappings();
-    const share = ksmShare(pids, mappings);
+    census ??= ksmCensus();
+    const share = ksmShare(pids, census);
     containers.push({ ...containerKsm(s, pids), savedPages: Math.round(share.savedPages * 100) / 100, profit: share.profit });
   }
   return { global, savedBytes: ksmSaved(global) * PAGE_SIZE, containers };
