@@ -126,19 +126,25 @@ function deviceAt(path: string): HostDevice | undefined {
   };
 }
 
-/** Every device node under `dir`, recursively, not following links (Go's filepath.WalkDir). */
-function devicesUnder(dir: string): { path: string; device: HostDevice }[] {
+/**
+ * Every device node under `dir`, recursively, not following links (Go's
+ * filepath.WalkDir), in name order; `skip` leaves out an entry (a directory
+ * with all below it). What cannot be read, or is gone since the listing, is
+ * passed over, as moby's walk ignores its errors.
+ */
+export function devicesUnder(dir: string, skip: (name: string, isDir: boolean) => boolean = () => false): { path: string; device: HostDevice }[] {
   const out: { path: string; device: HostDevice }[] = [];
   let entries;
   try {
     entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   } catch {
-    return out; // an unreadable directory is skipped, as moby's walk ignores its errors
+    return out;
   }
   for (const e of entries) {
     const path = join(dir, e.name);
+    if (skip(e.name, e.isDirectory())) continue;
     if (e.isDirectory()) {
-      out.push(...devicesUnder(path));
+      out.push(...devicesUnder(path, skip));
       continue;
     }
     try {
