@@ -1,9 +1,11 @@
 // Pure parts of networking: -p as Docker's client parses it, ps's PORTS,
 // /etc/hosts and resolv.conf, subnets and /proc/net/route, listening ports.
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { formatPorts, hostsFile, parseAddHost, parsePortSpec, resolvConf } from "../src/network/index.js";
 import { checkSubnet4, macFromIp4, overlaps, parseRoutes, parseSubnet4 } from "../src/network/ipv4.js";
 import { listeningPorts } from "../src/network/host-ports.js";
+import { DEFAULT_NETWORK_ID } from "../src/network/networks.js";
 import { checkSubnet6, formatIp6, parseIp6, parseSubnet6 } from "../src/network/ipv6.js";
 
 describe("-p", () => {
@@ -52,6 +54,12 @@ describe("/etc files", () => {
     expect(resolvConf(host, { dns: ["9.9.9.9"], dnsSearch: ["a.example"], dnsOptions: ["ndots:2"] }))
       .toBe("search a.example\nnameserver 9.9.9.9\noptions ndots:2\n");
     expect(() => resolvConf(host, { ...none, dns: ["x"] })).toThrow("x is not an ip address");
+  });
+});
+
+describe("the default network", () => {
+  it("keeps the id it always had: sha256 of its phrase, written out so that `run` need not hash", () => {
+    expect(DEFAULT_NETWORK_ID).toBe(createHash("sha256").update("tsbox default bridge network").digest("hex"));
   });
 });
 
