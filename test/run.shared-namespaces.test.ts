@@ -181,6 +181,20 @@ describe("create, then start", () => {
   });
 });
 
+describe("--network container:", () => {
+  it("start joins the donor's network namespace of now: a --network none donor restarted has a new one", () => {
+    ok(["run", "-d", ...NONE, "--name", "netdonor", "busybox", "sleep", "100000"]);
+    ok(["create", "--name", "netjoiner", "--network", "container:netdonor", "busybox", "readlink", "/proc/self/ns/net"]);
+    ok(["restart", "-t", "0", "netdonor"]);
+    const now = readlinkSync(`/proc/${pidOf("netdonor")}/ns/net`);
+    expect(tsbox(root, ["start", "-a", "netjoiner"])).toMatchObject({ code: 0, stdout: `${now}\n` });
+    ok(["stop", "-t", "0", "netdonor"]);
+    expect(tsbox(root, ["start", "netjoiner"])).toMatchObject({
+      code: 1, stderr: `tsbox: cannot join network of a non running container: ${idOf("netdonor")}\n`,
+    });
+  });
+});
+
 describe("--pid container:", () => {
   it("the joiner sees the donor's processes, the donor's init as PID 1; foreground, -t and -d; exec into it too", () => {
     ok(["run", "-d", ...NONE, "--name", "donor", "busybox", "sleep", "100000"]);

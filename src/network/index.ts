@@ -8,7 +8,7 @@ export * from "./etc-files.js";
 export { checkMac } from "./ipv4.js";
 export { checkWeight, parseRate, type Link } from "./shaping.js";
 export {
-  attachNetwork, releaseNetwork, drainWarmNamespaces, forgoWarm, releaseNetworkBridge, connectNetwork, disconnectNetwork, readAttachment, netnsPath, netavarkConfigDir,
+  attachNetwork, releaseNetwork, drainWarmNamespaces, forgoWarm, releaseNetworkBridge, connectNetwork, disconnectNetwork, readAttachment, netavarkConfigDir,
   type Attachment, type Endpoint, type NetworkRequest, type NetnsHost,
 } from "./attach.js";
 export { NetworkError, netavarkBinaries } from "./netavark.js";
@@ -24,4 +24,4 @@ export function sweepNetworkLeftovers(host: NetnsHost): number {
   const drained = drainWarmNamespaces(host);
   return drained + sweepOrphanLeases(ANCHOR_DIR, { dir: WARM_DIR, exists: warmHolderExists }).length;
 }
-export { readNetworkConfig, writeNetworkConfig, type ContainerNetworkConfig } from "./container-config.js";
+export { netnsPath, readNetworkConfig, writeNetworkConfig, type ContainerNetworkConfig } from "./container-config.js";

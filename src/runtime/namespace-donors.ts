@@ -1,13 +1,14 @@
-// `--pid container:NAME` and `--ipc container:NAME`: the running container's
-// namespaces by path (the executor joins them; a PID namespace by a fork into
+// `--pid container:NAME`, `--ipc container:NAME` and `--network container:NAME`:
+// the running container's namespaces by path (the executor joins them; a PID namespace by a fork into
 // it), and /dev/shm's host directory (runtime/shm.ts: --ipc shareable's own
 // tmpfs, the donor's for a joiner of its IPC namespace), with Docker's
 // refusals in its words. Resolved at each launch, as Docker resolves them at
 // each start: a `start` after the donor was restarted joins its namespaces of
 // now, the paths in config.json and the launch plan swapped for the new ones.
 
-import { readFileSync, writeFileSync } from "node:fs";
-import { UsageError } from "../errors.js";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { TsboxError, UsageError } from "../errors.js";
+import { attachmentPath, netnsPath, readNetworkConfig } from "../network/container-config.js";
 import { containerOf } from "../oci/namespace-modes.js";
 import type { SpecContext } from "../oci/specconv.js";
 import {
@@ -70,13 +71,16 @@ export function donorNamespaces(root: string, modes: { pid: string; ipc: string 
  */
 export function refreshDonorNamespaces(root: string, state: ContainerState, paths: ContainerPaths): void {
   const modes = { pid: state.hostConfig?.PidMode ?? "", ipc: state.hostConfig?.IpcMode ?? "" };
-  if (containerOf(modes.pid) === undefined && containerOf(modes.ipc) === undefined) return;
-  const now = donorNamespaces(root, modes, paths);
+  const net = readNetworkConfig(paths.dir);
+  const netDonor = net?.kind === "container" ? net.container : undefined;
+  if (containerOf(modes.pid) === undefined && containerOf(modes.ipc) === undefined && netDonor === undefined) return;
+  const now: DonorPaths & { netPath?: string } = donorNamespaces(root, modes, paths);
+  if (netDonor !== undefined) now.netPath = donorNetns(root, netDonor);
   const spec = readSpec(root, state.id);
   if (!spec) return;
   const swaps = new Map<string, string>();
   for (const ns of spec.linux.namespaces) {
-    const path = ns.type === "pid" ? now.pidPath : ns.type === "ipc" ? now.ipcPath : undefined;
+    const path = ns.type === "pid" ? now.pidPath : ns.type === "ipc" ? now.ipcPath : ns.type === "network" ? now.netPath : undefined;
     if (path !== undefined && ns.path !== undefined && ns.path !== path) {
       swaps.set(ns.path, path);
       ns.path = path;
@@ -92,4 +96,22 @@ export function refreshDonorNamespaces(root: string, state: ContainerState, path
   // The plan's strings (NUL-separated): the namespace and bind-source paths are whole ones.
   const plan = readFileSync(paths.plan, "utf8").split("\0").map((s) => swaps.get(s) ?? s).join("\0");
   writeFileSync(paths.plan, plan, { mode: 0o600 });
+}
+
+/**
+ * The network namespace of --network container:DONOR now, as run's
+ * networkNamespace names it: the donor's pinned one while it is attached
+ * (it outlives the donor's restarts), else its process's, which a restart
+ * replaces (a donor on --network none, or itself joined to another's).
+ * Docker's refusal when the donor does not run. A donor on the host's
+ * network has none to swap: the joiner's spec names none either.
+ */
+function donorNetns(root: string, ref: string): string | undefined {
+  const other = findContainer(root, ref);
+  const live = (other.status === "running" || other.status === "restarting") && ownerAlive(other.owner);
+  if (!live || other.pid === undefined) throw new TsboxError(`cannot join network of a non running container: ${other.id}`);
+  const dir = containerPaths(root, other.id).dir;
+  if (existsSync(attachmentPath(dir))) return netnsPath(dir);
+  if (readNetworkConfig(dir)?.kind === "host") return undefined;
+  return `/proc/${other.pid}/ns/net`;
 }
