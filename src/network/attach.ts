@@ -21,7 +21,7 @@ import { sleepSync, withLock } from "../util/lock.js";
 import { LEASE_ROOT, allLeases, dropLease, portLeaseKey, releaseLease, tryLease, type Holder, type Lease } from "./leases.js";
 import { netavarkSetup, netavarkTeardown, NetworkError, type NetavarkOptions, type NetavarkPort } from "./netavark.js";
 import type { NetworkDef } from "./networks.js";
-import { attachmentPath, netnsPath } from "./container-config.js";
+import { attachmentPath, netnsPath } from "./container-files.js";
 import { ensurePublishedPortsForwarded } from "./forward.js";
 import { anchorExists, ensureAnchor, removeAnchor } from "./anchor.js";
 import { addLinkClass, capEgress, ensureLinkShaper, removeLinkClass, removeLinkShaper, type LinkClass } from "./shaping.js";
@@ -98,8 +98,6 @@ export interface AttachArgs {
   mayShareWarm?: boolean;
 }
 
-// Where a container's pinned namespace and attachment record live: container-config.ts, which
-// the restart decider can import without the rest of networking.
 const recordPath = attachmentPath;
 
 /** netavark's config directory (aardvark-dns's per-network name files) for a root. */

@@ -41,16 +41,6 @@ const checkConfig: Check<ContainerNetworkConfig> = object({
   publishAll: boolean,
 });
 
-/** A container's own network namespace, pinned by a bind mount while it is attached (it outlives restarts). */
-export function netnsPath(dir: string): string {
-  return join(dir, "netns");
-}
-
-/** The record of a container's attachment (attach.ts): present while it is on a network. */
-export function attachmentPath(dir: string): string {
-  return join(dir, "network.json");
-}
-
 function file(dir: string): string {
   return join(dir, "network-config.json");
 }

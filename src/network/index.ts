@@ -24,4 +24,5 @@ export function sweepNetworkLeftovers(host: NetnsHost): number {
   const drained = drainWarmNamespaces(host);
   return drained + sweepOrphanLeases(ANCHOR_DIR, { dir: WARM_DIR, exists: warmHolderExists }).length;
 }
-export { netnsPath, readNetworkConfig, writeNetworkConfig, type ContainerNetworkConfig } from "./container-config.js";
+export { readNetworkConfig, writeNetworkConfig, type ContainerNetworkConfig } from "./container-config.js";
+export { netnsPath } from "./container-files.js";

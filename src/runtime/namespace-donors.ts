@@ -8,7 +8,8 @@
 
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { TsboxError, UsageError } from "../errors.js";
-import { attachmentPath, netnsPath, readNetworkConfig } from "../network/container-config.js";
+import { readNetworkConfig } from "../network/container-config.js";
+import { attachmentPath, netnsPath } from "../network/container-files.js";
 import { containerOf } from "../oci/namespace-modes.js";
 import type { SpecContext } from "../oci/specconv.js";
 import {
