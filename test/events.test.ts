@@ -198,8 +198,9 @@ describe("on the command line", () => {
 
   it("records a foreground run's die with its exit code, and --rm's destroy; a detached exit's die comes from the monitor", () => {
     expect(tsbox(root, ["run", "--rm", "--name", "fg", "--network", "none", "busybox", "sh", "-c", "exit 3"]).code).toBe(3);
-    expect(eventsOf("fg").map((l) => l.split(" ")[0])).toEqual(["create", "start", "die", "destroy"]);
-    expect(eventsOf("fg")[2]).toBe('die {"exitCode":"3","image":"busybox","name":"fg"}');
+    // Docker's client attaches before the start (not with -d)
+    expect(eventsOf("fg").map((l) => l.split(" ")[0])).toEqual(["create", "attach", "start", "die", "destroy"]);
+    expect(eventsOf("fg")[3]).toBe('die {"exitCode":"3","image":"busybox","name":"fg"}');
     const id = ok(["run", "-d", "--name", "bg", "--network", "none", "busybox", "sh", "-c", "exit 4"]).trim();
     expect(ok(["wait", id])).toBe("4\n");
     expect(eventsOf("bg")).toEqual([
@@ -252,6 +253,37 @@ describe("on the command line", () => {
     const json = ok(["events", "--since", since, "--until", "0s", "--filter", "type=volume", "--format", "json"]).split("\n")[0]!;
     expect(Object.keys(JSON.parse(json) as object)).toEqual(["Type", "Action", "Actor", "scope", "time", "timeNano"]);
     ok(["rm", c]);
+  });
+
+  it("records network connect before each start and disconnect after each die, one per network, as Docker's daemon", () => {
+    const since = new Date().toISOString();
+    const net = ok(["network", "create", "ev-net2"]).trim();
+    const donor = ok(["run", "-d", "--name", "ev-donor", "--network", "none", "busybox", "sleep", "600"]).trim();
+    const ids: Record<string, string> = {};
+    for (const [name, mode] of [["ev-b", "bridge"], ["ev-n", "none"], ["ev-h", "host"], ["ev-u", "ev-net2"], ["ev-j", "container:ev-donor"]] as const) {
+      ids[name] = ok(["run", "-d", "--name", name, "--network", mode, "busybox", "true"]).trim();
+      ok(["wait", name]);
+    }
+    ok(["start", "ev-b"]);
+    ok(["wait", "ev-b"]);
+    const lines = ok(["events", "--since", since, "--until", "0s", "--format", "{{.Type}} {{.Action}} {{.Actor.ID}} {{json .Actor.Attributes}}"])
+      .trim().split("\n");
+    const story = (id: string): string[] => lines.filter((l) => l.includes(id)).map((l) => {
+      const [type, action] = l.split(" ");
+      const attrs = JSON.parse(l.slice(l.indexOf("{"))) as Record<string, string>;
+      return type === "network" ? `network ${action} ${attrs.name}/${attrs.type}` : `${action}`;
+    });
+    const life = (name: string, type: string): string[] => [`network connect ${name}/${type}`, "start", "die", `network disconnect ${name}/${type}`];
+    expect(story(ids["ev-b"]!)).toEqual(["create", ...life("bridge", "bridge"), ...life("bridge", "bridge")]);
+    expect(story(ids["ev-n"]!)).toEqual(["create", ...life("none", "null")]);
+    expect(story(ids["ev-h"]!)).toEqual(["create", ...life("host", "host")]);
+    expect(story(ids["ev-u"]!)).toEqual(["create", ...life("ev-net2", "bridge")]);
+    // the network is the actor: filters by network= find them
+    expect(lines.filter((l) => l.startsWith(`network connect ${net} `) && l.includes(ids["ev-u"]!))).toHaveLength(1);
+    // joined to another's stack: no network of its own, no network event
+    expect(story(ids["ev-j"]!)).toEqual(["create", "start", "die"]);
+    ok(["rm", "-f", donor, ...Object.values(ids)]);
+    ok(["network", "rm", "ev-net2"]);
   });
 
   it("records an OOM kill before the die", () => {
@@ -310,7 +342,7 @@ describe("on the command line", () => {
     const since = new Date().toISOString();
     fs.appendFileSync(eventsFile(root), "garbage\n{\"v\":1}\n");
     ok(["run", "--rm", "--name", "after-garbage", "--network", "none", "busybox", "true"]);
-    expect(eventsOf("after-garbage", since).length).toBe(4);
+    expect(eventsOf("after-garbage", since).length).toBe(5); // create, attach, start, die, destroy
   });
 
   it("follows: a new event is printed as it happens; Ctrl-C ends the stream, exit 130 as Docker's client", async () => {
@@ -330,7 +362,7 @@ describe("on the command line", () => {
     await until(() => out.includes("destroy followed") || undefined, "the destroy event");
     p.kill("SIGINT");
     expect(await exited).toBe(130);
-    expect(out).toBe("create followed\nstart followed\ndie followed\ndestroy followed\n");
+    expect(out).toBe("create followed\nattach followed\nstart followed\ndie followed\ndestroy followed\n");
   });
 
   it("Docker records the same container events with the same attributes (system events is events)", () => {
@@ -347,14 +379,14 @@ describe("on the command line", () => {
       expect(tsbox(root, ["run", "--rm", "--name", name, "--network", "none", "busybox", "sh", "-c", "exit 5"]).code).toBe(5);
       const until = new Date().toISOString();
       const args = ["--since", since, "--until", until, "--filter", `container=${name}`, "--filter", "type=container",
-        ...["create", "start", "die", "destroy"].flatMap((e) => ["--filter", `event=${e}`]),
+        ...["create", "attach", "start", "die", "destroy"].flatMap((e) => ["--filter", `event=${e}`]),
         "--format", "{{.Type}} {{.Action}} {{json .Actor.Attributes}}"];
       const d = spawnSync("docker", ["events", ...args], { encoding: "utf8" });
       expect(d.status).toBe(0);
       const t = tsbox(root, ["system", "events", ...args]);
       expect(t.code).toBe(0);
       expect(t.stdout).toBe(d.stdout.replaceAll(tag, "busybox"));
-      expect(t.stdout.split("\n")[2]).toBe(`container die {"exitCode":"5","image":"busybox","name":"${name}"}`);
+      expect(t.stdout.split("\n")[3]).toBe(`container die {"exitCode":"5","image":"busybox","name":"${name}"}`);
     } finally {
       spawnSync("docker", ["rm", "-f", name], { stdio: "ignore" });
       spawnSync("docker", ["rmi", tag], { stdio: "ignore" });

@@ -6,6 +6,7 @@ import { formatPorts, hostsFile, parseAddHost, parsePortSpec, resolvConf } from 
 import { checkSubnet4, macFromIp4, overlaps, parseRoutes, parseSubnet4 } from "../src/network/ipv4.js";
 import { listeningPorts } from "../src/network/host-ports.js";
 import { DEFAULT_NETWORK_ID } from "../src/network/networks.js";
+import { HOST_NETWORK_ID, NONE_NETWORK_ID } from "../src/runtime/network-events.js";
 import { checkSubnet6, formatIp6, parseIp6, parseSubnet6 } from "../src/network/ipv6.js";
 
 describe("-p", () => {
@@ -60,6 +61,9 @@ describe("/etc files", () => {
 describe("the default network", () => {
   it("keeps the id it always had: sha256 of its phrase, written out so that `run` need not hash", () => {
     expect(DEFAULT_NETWORK_ID).toBe(createHash("sha256").update("tsbox default bridge network").digest("hex"));
+    // and the ids the events give Docker's predefined none and host networks
+    expect(NONE_NETWORK_ID).toBe(createHash("sha256").update("tsbox none network").digest("hex"));
+    expect(HOST_NETWORK_ID).toBe(createHash("sha256").update("tsbox host network").digest("hex"));
   });
 });
 

@@ -15,6 +15,7 @@ import { checkExitReport, encodeDecision, type ExitReport } from "../native/moni
 import { checkRestartPolicy, decideRestart } from "../runtime/restart-policy.js";
 import { containerPaths, readState, type ContainerState, type RestartPolicy } from "../state/container-store.js";
 import { refreshDonorNamespaces } from "../runtime/namespace-donors.js";
+import { recordNetworkEvents } from "../runtime/network-events.js";
 import { containerAttributes, recordEvent } from "../state/events.js";
 import { parseChecked } from "../util/shape.js";
 
@@ -31,6 +32,7 @@ function recorded(root: string | undefined, id: string | undefined): ContainerSt
 function recordExit(root: string, s: ContainerState, exit: ExitReport): void {
   if (exit.oomKilled) recordEvent(root, "container", "oom", s.id, containerAttributes(s));
   recordEvent(root, "container", "die", s.id, containerAttributes(s, { exitCode: String(exit.exitCode) }));
+  recordNetworkEvents(root, s.id, "disconnect");
 }
 
 try {
@@ -51,7 +53,10 @@ try {
     }
   }
   // Docker's restart manager starts it again: a `start` (recorded when decided, before the back-off).
-  if (decision.restart && root !== undefined && state) recordEvent(root, "container", "start", state.id, containerAttributes(state));
+  if (decision.restart && root !== undefined && state) {
+    recordNetworkEvents(root, state.id, "connect");
+    recordEvent(root, "container", "start", state.id, containerAttributes(state));
+  }
   process.stdout.write(encodeDecision(decision));
 } catch (e) {
   process.stderr.write(`restart-decider: ${(e as Error).message}\n`);

@@ -18,6 +18,7 @@ import type { Host } from "./host.js";
 import type { MonitorLauncher } from "./monitor.js";
 import { healthCheckCommand, healthIntervalMs } from "./health.js";
 import { ownsShm } from "./shm.js";
+import { recordNetworkEvents } from "./network-events.js";
 
 /** Does tsbox enforce device rules here (v2: the kernel takes the BPF device filter)? */
 export function deviceRulesEnforced(h: Hierarchy, native: NativeLauncher): boolean {
@@ -59,6 +60,7 @@ export async function launchMonitored(root: string, state: ContainerState, cgrou
     exitCode: undefined, oomKilled: undefined, finishedAt: undefined,
   };
   writeState(root, running);
+  recordNetworkEvents(root, state.id, "connect");
   recordEvent(root, "container", "start", state.id, containerAttributes(running));
   return running;
 }

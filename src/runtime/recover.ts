@@ -12,6 +12,7 @@ import { CorruptContainerError } from "../errors.js";
 import { containerCgroup } from "../state/container-cgroup.js";
 import { log } from "../log.js";
 import { recordEvent } from "../state/events.js";
+import { recordNetworkEvents } from "./network-events.js";
 import { withLock } from "../util/lock.js";
 import { shimLauncher } from "../native/launcher.js";
 import { disconnect, realNetwork, releaseStopped } from "./network.js";
@@ -36,7 +37,8 @@ export async function releaseContainer(root: string, state: ContainerState, h: H
   unmountShm(shimLauncher, containerPaths(root, state.id));
   await disconnect(realNetwork, shimLauncher, root, state.id);
   // Killed with its owner: reported as Docker reports a SIGKILLed container.
-  const removed = settleContainer(root, state, { exitCode: state.status === "exited" ? state.exitCode ?? 137 : 137 }, state.autoRemove);
+  const removed = settleContainer(root, state, { exitCode: state.status === "exited" ? state.exitCode ?? 137 : 137 }, state.autoRemove,
+    () => recordNetworkEvents(root, state.id, "disconnect"));
   if (removed && (opts.volumes ?? removed.autoRemove)) removeAnonymousVolumes(root, anonymousVolumes(removed.mounts));
 }
 

@@ -50,6 +50,7 @@ import { anonymousVolumes, ensureVolumes, removeCreatedVolumes, resolveMounts, t
 import { removeAnonymousVolumes } from "../state/volume-store.js";
 import { mountShm, ownsShm, unmountShm } from "./shm.js";
 import { donorNamespaces } from "./namespace-donors.js";
+import { recordNetworkEvents } from "./network-events.js";
 
 export interface RunRequest {
   root: string;
@@ -186,6 +187,8 @@ export async function runContainer(req: RunRequest, host: Host = realHost): Prom
       undo.push(() => unmountShm(host.native, paths));
       mountShm(host.native, paths, state);
     }
+    // Docker's client attaches before it starts the container (not with -d).
+    if (!req.detach) recordEvent(req.root, "container", "attach", id, containerAttributes(state));
     // Before the process: it joins the namespace netavark has set up.
     undo.push(() => disconnect(host.network, host.native, req.root, id));
     await connect(host.network, host.native, req.root, { id, name: state.name, hostname: made.spec.hostname }, paths, net, made.spec);
@@ -405,6 +408,7 @@ function startForeground(native: NativeLauncher, req: RunRequest, plan: Plan, cr
   if (!started.ok) throw new LaunchError(started.message, started.code);
   const state: ContainerState = { ...created, status: "running", pid, startedAt: new Date().toISOString() };
   writeState(req.root, state);
+  recordNetworkEvents(req.root, state.id, "connect");
   recordEvent(req.root, "container", "start", state.id, containerAttributes(state));
   // Last: once copying, the fds are the copier's (undo must not close them).
   const copy = req.flags.tty ? undefined : attachPipes(native, launched.pipes, attachedOutput(req), logTarget(req, state.id));
@@ -435,7 +439,8 @@ async function waitForeground(host: Host, req: RunRequest, fg: Foreground): Prom
   try {
     await req.afterExit?.(exitCode, fg.state.id);
   } finally {
-    const removed = settleContainer(req.root, fg.state, { exitCode, oomKilled }, req.autoRemove);
+    const removed = settleContainer(req.root, fg.state, { exitCode, oomKilled }, req.autoRemove,
+      () => recordNetworkEvents(req.root, fg.state.id, "disconnect"));
     // As Docker's --rm: the container's anonymous volumes go with it.
     if (removed) removeAnonymousVolumes(req.root, anonymousVolumes(removed.mounts));
   }

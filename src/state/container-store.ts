@@ -214,7 +214,9 @@ export function containerLockFile(root: string, id: string): string {
 export interface ExitResult { exitCode: number; oomKilled?: boolean }
 
 /** Returns the state of the container it removed (its volumes are the caller's to release), else undefined. */
-export function settleContainer(root: string, state: ContainerState, result: ExitResult, remove: boolean): ContainerState | undefined {
+export function settleContainer(root: string, state: ContainerState, result: ExitResult, remove: boolean,
+  /** what follows `die` in the event log (runtime's network disconnects) */
+  afterDie?: () => void): ContainerState | undefined {
   return withLock(containerLockFile(root, state.id), () => {
     const current = readState(root, state.id);
     if (!current) return undefined;
@@ -222,6 +224,7 @@ export function settleContainer(root: string, state: ContainerState, result: Exi
     if (current.status === "running" || current.status === "restarting") {
       if (result.oomKilled) recordEvent(root, "container", "oom", current.id, containerAttributes(current));
       recordEvent(root, "container", "die", current.id, containerAttributes(current, { exitCode: String(result.exitCode) }));
+      afterDie?.();
     }
     if (remove) {
       removeContainerDir(root, current);
