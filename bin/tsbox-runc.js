@@ -6,8 +6,11 @@
 import module from "node:module";
 import { fileURLToPath } from "node:url";
 
-// Node's compile cache beside the code, never in $TMPDIR (see bin/tsbox.js).
+// Node's compile cache and the code caches beside the code, never in $TMPDIR (see bin/tsbox.js).
 module.enableCompileCache?.(fileURLToPath(new URL("../dist/compile-cache", import.meta.url)));
-const { main } = module.createRequire(import.meta.url)("../dist/tsbox-runc.cjs");
+const { commandWord, loadBundle } = module.createRequire(import.meta.url)("./code-cache.cjs");
+// runc's global options that take a value (src/runc/index.ts): engines call `--root R --log F --log-format json VERB`.
+const word = commandWord(process.argv, ["--root", "--log", "--log-format", "--rootless", "--criu"]);
+const { main } = loadBundle(fileURLToPath(new URL("../dist/tsbox-runc.cjs", import.meta.url)), word);
 await main(process.argv);
 process.exit();

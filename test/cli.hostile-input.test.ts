@@ -72,7 +72,7 @@ describe("no argument reaches Node's option parser", () => {
   });
 });
 
-describe("Node's compile cache", () => {
+describe("Node's compile cache and the code caches", () => {
   // V8 runs the bytecode it finds in the cache: Node's default directory,
   // $TMPDIR/node-compile-cache, is one any user can create first in /tmp.
   it("is kept beside tsbox's code, never in $TMPDIR (tsbox and tsbox-runc)", () => {
@@ -82,6 +82,8 @@ describe("Node's compile cache", () => {
     expect(r.code).toBe(0);
     expect(readdirSync(tmp)).toEqual([]);
     expect(existsSync(join(dirname(CLI), "..", "dist", "compile-cache"))).toBe(true);
+    // and the bundles' code caches (bin/code-cache.cjs)
+    expect(existsSync(join(dirname(CLI), "..", "dist", "code-cache", "tsbox"))).toBe(true);
     const runc = spawnSync(join(dirname(CLI), "tsbox-runc.js"), ["--version"], {
       encoding: "utf8", env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}`, TMPDIR: tmp },
     });
