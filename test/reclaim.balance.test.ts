@@ -258,6 +258,39 @@ describe("controller on fixtures", () => {
     expect(fs.files.get(`${V2_DIR}/memory.high`)).toBe(`${300 * MIB}\n`);
   });
 
+  it("a limit set outside the balancer (update --memory) is kept: the ceiling from then on, and what restore gives back", () => {
+    setup();
+    const fs = fixtureFs(v1Files({ usage: 64 * MIB }));
+    const m = attach(root, state("abc"), () => cgOn("v1", fs));
+    fs.files.set(`${V1_DIR}/memory.oom_control`, "oom_kill_disable 1\nunder_oom 0\noom_kill 0\n");
+    round(root, [m], { ...T }, 50_000);
+    const ours = Number(fs.files.get(`${V1_DIR}/memory.limit_in_bytes`));
+    // the user lowers it below what the balancer gave
+    fs.files.set(`${V1_DIR}/memory.limit_in_bytes`, `${40 * MIB}\n`);
+    fs.files.set(`${V1_DIR}/memory.usage_in_bytes`, `${30 * MIB}\n`);
+    fs.files.set(`${V1_DIR}/memory.failcnt`, "9\n"); // … and it hits it: a raise would follow
+    fs.files.set(`${V1_DIR}/memory.stat`, "cache 0\nrss 31457280\ntotal_cache 0\ntotal_rss 31457280\ntotal_inactive_file 0\ntotal_active_file 0\n");
+    for (let i = 0; i < 4; i++) {
+      const [r] = round(root, [m], { ...T }, 50_000);
+      expect(r!.to).toBeLessThanOrEqual(40 * MIB);
+      expect(Number(fs.files.get(`${V1_DIR}/memory.limit_in_bytes`))).toBeLessThanOrEqual(40 * MIB);
+    }
+    expect(ours).not.toBe(40 * MIB);
+    restoreOne(root, m);
+    expect(fs.files.get(`${V1_DIR}/memory.limit_in_bytes`)).toBe(`${40 * MIB}\n`);
+  });
+
+  it("v2: memory.max changed outside the balancer is the new ceiling", () => {
+    setup();
+    const fs = fixtureFs(v2Files({ current: 64 * MIB, max: String(200 * MIB) }));
+    const m = attach(root, state("abc"), () => cgOn("v2", fs));
+    fs.files.set(`${V2_DIR}/memory.max`, `${70 * MIB}\n`);
+    fs.files.set(`${V2_DIR}/memory.stat`, "anon 67108864\nfile 0\nactive_file 0\ninactive_file 0\n");
+    fs.files.set(`${V2_DIR}/memory.events`, "low 0\nhigh 3\nmax 0\noom 0\noom_kill 0\n"); // an emergency: raised, to the new ceiling only
+    const [r] = round(root, [m], { ...T }, 50_000);
+    expect(r!.to).toBe(70 * MIB);
+  });
+
   it("a container whose cgroup went is dropped, and its record with it", () => {
     setup();
     const fs = fixtureFs(v2Files({ current: 10 * MIB }));

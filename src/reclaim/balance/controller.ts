@@ -128,6 +128,7 @@ export function round(root: string, managed: Managed[], tuning: Tuning, refaultN
       rmSync(balanceRecordFile(root, m.id), { force: true });
     }
   }
+  for (const { m, now } of live) adoptOutsideLimit(root, m, now);
   const inputs = live.map(({ m, now }) => {
     m.peak = Math.max(now.usage, m.peak * PEAK_DECAY);
     return {
@@ -162,6 +163,40 @@ export function round(root: string, managed: Managed[], tuning: Tuning, refaultN
     if (d.short) log.warn({ container: m.id, short: d.short }, "mem balance: the budget is used up; the container waits for memory");
   }
   return results;
+}
+
+/**
+ * A limit someone else set since the last round (`tsbox update --memory`)
+ * is the user's word: from now on the container's ceiling, and on v1, where
+ * it is the very file the balancer writes, also what restore gives back (the
+ * record is rewritten). Seen as a change against what the kernel reported
+ * after the balancer's own last write, so a value the kernel rounded is not
+ * mistaken for one. v2's update writes memory.max, which is the ceiling.
+ */
+function adoptOutsideLimit(root: string, m: Managed, now: Counters): void {
+  const log = getLog();
+  if (m.cg.version === "v2") {
+    if (now.max !== m.prev.max) {
+      log.info({ container: m.id, from: m.prev.max ?? "max", to: now.max ?? "max" }, "mem balance: memory.max changed outside the balancer: the new ceiling");
+      if (now.max === undefined) delete m.ceiling;
+      else m.ceiling = now.max;
+    }
+    return;
+  }
+  if (now.limit === m.prev.limit) return;
+  log.info({ container: m.id, from: m.prev.limit ?? "unlimited", to: now.limit ?? "unlimited" },
+    "mem balance: the limit was changed outside the balancer: kept as the container's ceiling and its limit to restore");
+  const { limit: _old, ...rest } = m.original;
+  m.original = { ...rest, ...(now.limit !== undefined ? { limit: now.limit } : {}) };
+  writeJsonAtomic(balanceRecordFile(root, m.id), m.original, true);
+  if (now.limit === undefined) {
+    delete m.ceiling;
+    delete m.limit;
+  } else {
+    m.ceiling = now.limit;
+    m.limit = now.limit;
+  }
+  m.sinceRaise = 0;
 }
 
 export interface Restored { id: string; name: string; limit?: number; gone?: boolean }
