@@ -29,6 +29,7 @@ import { resolveUser } from "../oci/user.js";
 import { runContainer } from "../runtime/run.js";
 import { containerPaths } from "../state/container-store.js";
 import { cacheKey, cacheLookup, cacheRecord } from "./cache.js";
+import { FileDigests } from "./file-digests.js";
 import {
   archiveKind, contextTree, copyEntry, expandSource, extractArchive, followTopLink, hashSources, imageTree, type CopyOptions, type SourceTree,
 } from "./copy.js";
@@ -138,6 +139,8 @@ export class Builder {
   private readonly results: ResolvedImage[] = [];
   private readonly context: SourceTree;
   private readonly auto = platformArgs();
+  /** the context's file digests, kept from the last build (a rebuild reads metadata, not contents) */
+  private readonly digests: FileDigests;
 
   constructor(private readonly req: BuildRequest) {
     const df = parseDockerfile(req.dockerfile);
@@ -159,6 +162,7 @@ export class Builder {
       // none
     }
     this.context = contextTree(req.context, parseIgnore(ignore));
+    this.digests = new FileDigests(req.root);
   }
 
   private definedGlobals(): Map<string, string> {
@@ -171,6 +175,7 @@ export class Builder {
     try {
       return await this.buildStages();
     } finally {
+      this.digests.save();
       await this.settle();
     }
   }
@@ -483,7 +488,7 @@ export class Builder {
     if (many && !dest.endsWith("/") && !target.isDir) {
       throw new UsageError(`When using ${ins.keyword} with more than one source file, the destination must be a directory and end with a /`);
     }
-    const content = hashSources(tree, matched.map((m) => m.parts)) + ins.heredocs.map((h) => `\0${h.name}\0${h.content}`).join("");
+    const content = hashSources(tree, matched.map((m) => m.parts), this.digests) + ins.heredocs.map((h) => `\0${h.name}\0${h.content}`).join("");
     const kind = matched.length + ins.heredocs.length > 1 ? "multi" : matched.length === 1 && tree.lstat(matched[0]?.parts ?? [])?.isDirectory() ? "dir" : "file";
     // The classic builder's line: one space after #(nop) here, a trailing one after the destination.
     // (--chown is glued to the hash there, as Docker 20.10 writes it.)

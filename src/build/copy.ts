@@ -12,6 +12,7 @@
 // walked one component at a time with lstat, so a link in either is copied as
 // a link and never read through.
 import { createHash } from "node:crypto";
+import type { FileDigests } from "./file-digests.js";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { UsageError } from "../errors.js";
@@ -138,14 +139,23 @@ export function expandSource(tree: SourceTree, src: string): string[][] {
 }
 
 /** A digest of what the sources hold (names, types, modes, owners where kept, contents, link targets): the cache key part. */
-export function hashSources(tree: SourceTree, sources: readonly string[][]): string {
+/**
+ * A digest of what a COPY/ADD takes from `tree`: names, modes, owners (of an
+ * image's files), sizes, each file's sha256 and each link's target. The
+ * context's file digests come from `digests` when given (kept between builds).
+ */
+export function hashSources(tree: SourceTree, sources: readonly string[][], digests?: FileDigests): string {
   const h = createHash("sha256");
   const visit = (parts: readonly string[], rel: string): void => {
     const st = tree.lstat(parts);
     if (st === undefined) return;
     const owner = tree.kind === "image" ? `${st.uid}:${st.gid}` : "";
     h.update(`${rel}\0${st.mode}\0${owner}\0${st.isFile() ? st.size : 0}\0`);
-    if (st.isFile()) h.update(fs.readFileSync(tree.hostPath(parts)));
+    if (st.isFile()) {
+      const file = tree.hostPath(parts);
+      h.update(digests !== undefined && tree.kind === "context" ? digests.digest(file, st)
+        : createHash("sha256").update(fs.readFileSync(file)).digest("hex"));
+    }
     else if (st.isSymbolicLink()) h.update(tree.readlink(parts));
     else if (st.isDirectory()) for (const n of tree.names(parts)) visit([...parts, n], `${rel}/${n}`);
     h.update("\0");
