@@ -66,12 +66,9 @@ function loadBundle(file, word) {
   }
   // Module.wrap: the CommonJS function wrapper, on the bundle's first line (a
   // source map's columns on that line are off by its length; no other line moves).
-  const script = new vm.Script(Module.wrap(source), {
-    filename: file,
-    ...(cached ? { cachedData: cached } : {}),
-    // the bundle's import() of built-ins, as Node's loader would do it
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // (The bundles hold no import(): scripts/bundle.mjs makes them require()s, since import() in a
+  // vm.Script needs an experimental hook that prints a warning.)
+  const script = new vm.Script(Module.wrap(source), { filename: file, ...(cached ? { cachedData: cached } : {}) });
   lastLoad.cache = cached === undefined ? "none" : script.cachedDataRejected ? "rejected" : "used";
   const mod = new Module(file, module);
   mod.filename = file;

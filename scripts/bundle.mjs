@@ -6,7 +6,7 @@
 // only when a log line is written) stay external; import.meta.url becomes the
 // bundle's own URL.
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
 // The commit built, for `tsbox-runc --version` (runc prints its own): none outside a git checkout.
@@ -104,9 +104,16 @@ for (const [entry, outfile] of [["dist/cli/index.js", "dist/tsbox.cjs"], ["dist/
   minifySyntax: true,
   sourcemap: true,
   logLevel: "warning",
+  // import() of a built-in as a require() in a promise: bin/code-cache.cjs compiles the bundle
+  // with vm.Script, whose import() needs Node's experimental loader hook (and prints its warning).
+  supported: { "dynamic-import": false },
   define: { "import.meta.url": "__tsboxUrl", __TSBOX_COMMIT__: JSON.stringify(commit) },
   banner: { js: "const __tsboxUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+
+for (const out of ["dist/tsbox.cjs", "dist/tsbox-runc.cjs"]) {
+  if (/\bimport\(/.test(readFileSync(out, "utf8"))) throw new Error(`${out} holds an import(): bin/code-cache.cjs cannot compile it without an experimental hook`);
+}
 
 // The unpack worker (src/image/ingest-worker.ts): its own file, loaded only
 // when load, pull or import start a worker, so no other command pays for it.
