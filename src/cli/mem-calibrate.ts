@@ -41,6 +41,7 @@ export function profileTable(p: HostProfile, file: string): string {
       ...row(`swap-in (${dev})`, s.swapIn),
       ...row("swap-in, same-filled page", s.swapInSameFilled),
       ...row(`decompression (${s.compressor ?? ""})`, s.decompress),
+      ...row(`swap-out (${dev}), compressible text page`, s.swapOut),
       ...row("ksmd CPU per page scanned", p.ksm.perPageScanned),
       ...row("ksmd CPU per page merged", p.ksm.perPageMerged),
     ]).trimEnd(),
