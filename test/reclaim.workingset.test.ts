@@ -5,7 +5,7 @@
 // one-snapshot figure, usage − inactive file, counts both.
 import { dirname } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { referencedBytes } from "../src/reclaim/kernel/workingset.js";
+import { referencedBytes, touchBands } from "../src/reclaim/kernel/workingset.js";
 import { guestFromProfile } from "../src/reclaim/model/from-profile.js";
 import type { MemoryProfile } from "../src/reclaim/profile.js";
 import { buildPagemix, startContainer, type Running } from "../bench/reclaim-harness.js";
@@ -28,6 +28,28 @@ describe("smaps Referenced", () => {
   });
 });
 
+describe("how often pages are touched, from the ladder of readings", () => {
+  const P = 4096;
+  it("places a page by the first reading that finds it touched: rate 1/w1 for the first, 1/√(w_{j−1}·w_j) after", () => {
+    const ladder = [
+      { seconds: 0.05, referencedAnon: 100 * P },
+      { seconds: 0.2, referencedAnon: 300 * P },
+      { seconds: 1, referencedAnon: 300 * P }, // nothing new: no band
+      { seconds: 10, referencedAnon: 1300 * P },
+    ];
+    const b = touchBands(ladder);
+    expect(b.map((x) => x.pages)).toEqual([100, 200, 1000]);
+    expect(b[0]!.perSecond).toBeCloseTo(20, 12);
+    expect(b[1]!.perSecond).toBeCloseTo(10, 12); // 1/√(0.05 · 0.2)
+    expect(b[2]!.perSecond).toBeCloseTo(1 / Math.sqrt(10), 12); // after the 1 s reading
+  });
+  it("a reading below the one before (memory freed meanwhile) adds nothing, and what comes back is not counted twice", () => {
+    const b = touchBands([{ seconds: 0.05, referencedAnon: 100 * P }, { seconds: 0.2, referencedAnon: 50 * P }, { seconds: 1, referencedAnon: 150 * P }]);
+    expect(b.map((x) => x.pages)).toEqual([100, 50]);
+    expect(touchBands([])).toEqual([]);
+  });
+});
+
 describe("the model's working set", () => {
   it("is the measured one when given, else usage − inactive file", () => {
     const prof: MemoryProfile = {
@@ -37,6 +59,10 @@ describe("the model's working set", () => {
     const stat = { usage: 96 * MiB, anon: 96 * MiB, file: 0, inactiveFile: 0 };
     expect(guestFromProfile(prof, stat).trace[0]!.workingSet).toBe(24_576);
     expect(guestFromProfile(prof, { ...stat, workingSet: 32 * MiB }).trace[0]!.workingSet).toBe(8192);
+    // with the touch bands measured alongside, which the swap path charges; bands without pages or rate are left out
+    const touches = [{ pages: 1000, perSecond: 20 }, { pages: 0, perSecond: 1 }, { pages: 7192, perSecond: 0.3 }];
+    expect(guestFromProfile(prof, { ...stat, workingSet: 32 * MiB, touches }).trace[0]!.touches).toEqual([touches[0], touches[2]]);
+    expect(guestFromProfile(prof, stat).trace[0]!.touches).toBeUndefined();
   });
 });
 

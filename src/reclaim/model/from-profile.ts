@@ -3,7 +3,7 @@
 // constant demand.
 
 import { PAGE_SIZE, type CodecProfile, type MemoryProfile, type ScanReport } from "../profile.js";
-import { DEFAULT_CODEC, type Demand, type Guest } from "./scenario.js";
+import { DEFAULT_CODEC, type Demand, type Guest, type TouchBand } from "./scenario.js";
 
 /** The cgroup numbers the model uses, bytes (memory.current/usage, memory.stat anon/file/inactive_file, the limit). */
 export interface MemStatNumbers {
@@ -15,6 +15,8 @@ export interface MemStatNumbers {
   limit?: number;
   /** the working set measured over a window (`mem workingset`), bytes; absent: usage − inactive file */
   workingSet?: number;
+  /** the anonymous working set by how often it is touched (`mem workingset`'s ladder), hottest first */
+  touches?: TouchBand[];
 }
 
 export interface FromProfileOptions {
@@ -78,7 +80,8 @@ export function guestFromProfile(p: MemoryProfile, stat?: MemStatNumbers, o: Fro
   const sharableAcross = clampTo(o.sharableAcross ?? (m ? m.across : p.duplicateAcross * scale), content - zero - sharableWithin);
   const limit = stat?.limit !== undefined && Number.isFinite(stat.limit) && stat.limit > 0 ? pages(stat.limit) : undefined;
   const sizePages = Math.max(content, o.sizePages ?? limit ?? Math.ceil(content * 1.25));
-  const demand: Demand = { anon, cache, workingSet, zero, sharableWithin, sharableAcross };
+  const touches = stat?.touches?.filter((b) => b.pages > 0 && Number.isFinite(b.perSecond) && b.perSecond > 0);
+  const demand: Demand = { anon, cache, workingSet, zero, sharableWithin, sharableAcross, ...(touches !== undefined && touches.length > 0 ? { touches } : {}) };
   return {
     name: p.name || p.id.slice(0, 12) || "container",
     sizePages,
