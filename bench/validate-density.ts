@@ -179,7 +179,8 @@ if (process.argv[1]?.endsWith("validate-density.ts")) {
       onCleanup("KSM settings", () => { ksmOff(root); });
     }
     importDebianImage(root);
-    const cal = tsboxSync(root, ["mem", "calibrate", "--quick"]);
+    // ksmd's part of the calibration sets KSM's host-wide rate: only when this run uses KSM (which it then holds exclusively)
+    const cal = tsboxSync(root, ["mem", "calibrate", "--quick", ...(configs.some((c) => c.ksm) ? [] : ["--no-ksm"])]);
     if (cal.code !== 0) process.stderr.write(`mem calibrate --quick failed (${cal.stderr.trim()}): the model charges its default costs\n`);
     let predicted: Record<string, number> | undefined;
     const fills: Fill[] = [];
