@@ -6,7 +6,9 @@
 //
 // A fluid model over page counts: pages taken from a working set fault back
 // once per step (the working set is what a guest touches in a step), host
-// victims are chosen blind so a guest's active share of them faults back, and
+// victims are chosen blind so a guest's active share of them faults back
+// (except for a guest whose touch rates were measured: swapped coldest first,
+// each swapped working-set page faulting at its rate, touch-faults.ts), and
 // reclaim happens in the step that needs it except for balloons, which move at
 // most `balloonRatePages` per step.
 
