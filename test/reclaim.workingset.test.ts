@@ -63,6 +63,10 @@ describe("the model's working set", () => {
     const touches = [{ pages: 1000, perSecond: 20 }, { pages: 0, perSecond: 1 }, { pages: 7192, perSecond: 0.3 }];
     expect(guestFromProfile(prof, { ...stat, workingSet: 32 * MiB, touches }).trace[0]!.touches).toEqual([touches[0], touches[2]]);
     expect(guestFromProfile(prof, stat).trace[0]!.touches).toBeUndefined();
+    // file pages touched count only as far as the cgroup holds file pages: 2048 touched (40 MiB − the 8192 anonymous), 1536 held
+    const some = { usage: 96 * MiB, anon: 90 * MiB, file: 6 * MiB, inactiveFile: 0, workingSet: 40 * MiB };
+    expect(guestFromProfile(prof, { ...some, touches }).trace[0]!.workingSet).toBe(8192 + 1536);
+    expect(guestFromProfile(prof, some).trace[0]!.workingSet).toBe(10_240);
   });
 });
 

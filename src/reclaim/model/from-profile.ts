@@ -64,6 +64,14 @@ export function guestFromProfile(p: MemoryProfile, stat?: MemStatNumbers, o: Fro
     // measured over a window when given (pages touched, kernel/workingset.ts), else the kubelet's
     // snapshot: usage minus inactive file, which counts every anonymous page, touched or not
     workingSet = Math.min(anon + cache, pages(stat.workingSet ?? Math.max(0, stat.usage - stat.inactiveFile)));
+    const anonTouched = (stat.touches ?? []).reduce((s, b) => s + b.pages, 0);
+    if (anonTouched > 0) {
+      // with the anonymous pages touched known apart (the bands), the file pages touched count only as far as
+      // the cgroup holds file pages: a mapped file's page cache (a shared image, the host's /usr) is charged to
+      // whoever read it first, and a container touching it holds none of it
+      const fileTouched = Math.max(0, pages(stat.workingSet ?? 0) - anonTouched);
+      workingSet = Math.min(anon, anonTouched) + Math.min(cache, fileTouched);
+    }
   } else {
     // without the cgroup's split, the present pages are all there is: anon counted active, file pages idle
     anon = Math.round(p.present * p.anonFraction);
