@@ -88,9 +88,18 @@ describe.skipIf(process.getuid?.() !== 0)("mem workingset", () => {
     const r = tsbox(root, ["mem", "workingset", c!.name, "--for", "2s", "--format", "json"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    const w = JSON.parse(r.stdout) as { workingSet: number; snapshot: number; short: boolean; referencedAnon: number };
+    const w = JSON.parse(r.stdout) as {
+      workingSet: number; snapshot: number; short: boolean; referencedAnon: number;
+      ladder: { seconds: number; referencedAnon: number }[]; touches: { pages: number; perSecond: number }[];
+    };
     process.stdout.write(`working set: ${JSON.stringify(w)}\n`);
     expect(Math.abs(w.workingSet - 32 * MiB)).toBeLessThanOrEqual(0.1 * 32 * MiB);
+    // the ladder: readings at 50 ms, 200 ms and 1 s inside the 2 s, then the end; the bands hold the pages touched
+    // (the 8192 read, none of the 16,384 idle ones), however the load spread their first touches over the readings
+    expect(w.ladder).toHaveLength(4);
+    expect(w.ladder.at(-1)!.referencedAnon).toBe(w.referencedAnon);
+    const banded = w.touches.reduce((s, b) => s + b.pages, 0);
+    expect(Math.abs(banded - 8192)).toBeLessThanOrEqual(0.1 * 8192);
     expect(w.snapshot).toBeGreaterThan(90 * MiB);
     expect(w.short).toBe(false);
     const t = tsbox(root, ["mem", "workingset", c!.name, "--for", "0.5"]);
