@@ -107,6 +107,10 @@ describe("the model's fault costs", () => {
     expect(statedCosts(withHostProfile(DEFAULT_COSTS, p)).swapOut).toBeUndefined();
     expect(withHostProfile(zram, profile()).swapOutNs).toBeUndefined();
     expect(parseHostProfile(JSON.stringify(p), "/r/mem/host-profile.json").swap.swapOut).toEqual(fig(11_000, "cpu"));
+    // a scenario's swap-out stays the scenario's
+    const sc = parseScenario(JSON.stringify({ hostMemory: "1GiB", costs: { swapDevice: "zram", swapOutNs: 9_000 },
+      guests: [{ name: "g", size: "256MiB", workload: { generator: "idle" } }] }), { hostHasSwap: true });
+    expect(statedCosts(withHostProfile(sc.costs, p)).swapOut).toEqual({ ns: 9_000, source: "scenario" });
   });
   it("a cost the scenario gives stays the scenario's", () => {
     const sc = parseScenario(JSON.stringify({ hostMemory: "1GiB", costs: { diskNs: 5_000_000, compressedFaultNs: 3_000 },

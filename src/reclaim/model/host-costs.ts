@@ -30,7 +30,10 @@ export function withHostProfile(costs: Costs, hp: HostProfile | undefined): Cost
       out.swapInNs = swap.swapIn.median;
       sources.swapIn = "calibrated";
       // measured on zram (CPU): the host's swap-out where its swap is zram too
-      if (zramSwap && costs.swapOutNs === undefined && swap.swapOut !== undefined) out.swapOutNs = swap.swapOut.median;
+      if (zramSwap && costs.swapOutNs === undefined && swap.swapOut !== undefined) {
+        out.swapOutNs = swap.swapOut.median;
+        sources.swapOut = "calibrated";
+      }
     }
     if (sources.compressedFault !== "scenario" && swap.compressor !== undefined) {
       out.compressedFaultNs = swap.swapIn.median;
@@ -54,7 +57,7 @@ export function statedCosts(c: Costs): StatedCosts {
     fileRefault: { ns: c.fileRefaultNs ?? c.diskNs, source: src.fileRefault },
     swapIn: { ns: swapNs, source: src.swapIn },
     compressedFault: { ...(c.compressedFaultNs !== undefined ? { ns: c.compressedFaultNs } : {}), source: src.compressedFault },
-    // set only with the calibrated zram swap-in (or by the scenario), so it shares that source
-    ...(c.swapOutNs !== undefined ? { swapOut: { ns: c.swapOutNs, source: src.swapIn } } : {}),
+    // charged only where known: calibrated on a host swapping to zram, or given by the scenario
+    ...(c.swapOutNs !== undefined ? { swapOut: { ns: c.swapOutNs, source: src.swapOut ?? "scenario" } } : {}),
   };
 }

@@ -143,6 +143,7 @@ function costsFrom(v: Json, r: Reader, hostSwap?: Costs["swapDevice"]): Costs {
   // zram's swap-in is a compressed page's fault: naming it leaves the cost to the calibration
   if (o.swapInNs !== undefined || o.diskNs !== undefined || o.flashNs !== undefined || (o.swapDevice !== undefined && o.swapDevice !== "zram")) sources.swapIn = "scenario";
   if (o.compressedFaultNs !== undefined) sources.compressedFault = "scenario";
+  if (o.swapOutNs !== undefined) sources.swapOut = "scenario";
   c.sources = sources;
   if (o.swapDevice !== undefined) {
     if (o.swapDevice !== "disk" && o.swapDevice !== "flash" && o.swapDevice !== "zram" && o.swapDevice !== "none") r.fail("$.costs.swapDevice", `expected "disk", "flash", "zram" or "none", got ${show(o.swapDevice)}`);

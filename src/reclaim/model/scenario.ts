@@ -48,7 +48,7 @@ export interface Guest {
 export type CostSource = "calibrated" | "scenario" | "default";
 
 /** The source of each fault cost the model charges. */
-export interface CostSources { fileRefault: CostSource; swapIn: CostSource; compressedFault: CostSource }
+export interface CostSources { fileRefault: CostSource; swapIn: CostSource; compressedFault: CostSource; swapOut?: CostSource }
 
 /** Access costs of the memory hierarchy, nanoseconds per 4 KiB page. */
 export interface Costs {
