@@ -37,6 +37,7 @@ import { detectHierarchy } from "../src/cgroupfs/index.js";
 
 const MIB = 2 ** 20;
 const SLOWDOWN = 0.05;
+const WORKINGSET_S = 10;
 const KSM_DEFAULT = { pagesToScan: 100, sleepMillisecs: 20 };
 const KSM_FAST = { pagesToScan: 20_000, sleepMillisecs: 10 };
 const arg = (name: string, dflt: number): number => {
@@ -78,7 +79,8 @@ interface Fill { config: string; policy: string; fit: number; stop: string; step
 interface Params { budget: number; mib: number; rate: number; windowS: number; max: number }
 
 function simulateFit(root: string, names: string[], budget: number): Record<string, number> {
-  const r = tsboxSync(root, ["mem", "simulate", ...names.flatMap((n) => ["--containers", n]), "--host-memory", String(budget), "--budget", `${SLOWDOWN * 100}%`, "--format", "json"]);
+  // the working set and how often its pages are touched, measured over a window: what swap costs
+  const r = tsboxSync(root, ["mem", "simulate", ...names.flatMap((n) => ["--containers", n]), "--workingset-for", `${WORKINGSET_S}s`, "--host-memory", String(budget), "--budget", `${SLOWDOWN * 100}%`, "--format", "json"]);
   if (r.code !== 0) throw new Error(`mem simulate: ${r.stderr.trim()}`);
   return (JSON.parse(r.stdout) as { density: { guestsThatFit: Record<string, number> } }).density.guestsThatFit;
 }
@@ -177,7 +179,8 @@ if (process.argv[1]?.endsWith("validate-density.ts")) {
       onCleanup("KSM settings", () => { ksmOff(root); });
     }
     importDebianImage(root);
-    const cal = tsboxSync(root, ["mem", "calibrate", "--quick"]);
+    // ksmd's part of the calibration sets KSM's host-wide rate: only when this run uses KSM (which it then holds exclusively)
+    const cal = tsboxSync(root, ["mem", "calibrate", "--quick", ...(configs.some((c) => c.ksm) ? [] : ["--no-ksm"])]);
     if (cal.code !== 0) process.stderr.write(`mem calibrate --quick failed (${cal.stderr.trim()}): the model charges its default costs\n`);
     let predicted: Record<string, number> | undefined;
     const fills: Fill[] = [];

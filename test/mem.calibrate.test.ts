@@ -120,6 +120,9 @@ describe("tsbox mem calibrate (real kernel, quick)", () => {
       if (profile.swap.compressor !== undefined) {
         expect(profile.swap.swapIn!.clock).toBe("cpu");
         plausible(profile.swap.decompress, 0, profile.swap.swapIn!.p90 + 1);
+        // zram compresses in the thread that reclaims: its CPU per page out
+        plausible(profile.swap.swapOut, 100, 10_000_000);
+        expect(profile.swap.swapOut!.clock).toBe("cpu");
       }
     } else {
       expect(profile.swap.note).toMatch(/no swap .* no zram/);
@@ -176,6 +179,30 @@ describe("tsbox mem calibrate (real kernel, quick)", () => {
     const c = (JSON.parse(r.stdout) as { costs: { fileRefault: { ns: number; source: string } } }).costs;
     expect(c.fileRefault).toEqual({ ns: profile.fileRefault.sequential.median, source: "calibrated" });
   });
+});
+
+describe("tsbox mem calibrate --no-ksm", () => {
+  it("measures refaults and swap, leaves ksmd and its settings alone, and says so", async () => {
+    const r3 = mkdtempSync("/var/tmp/tsbox-calibrate-noksm-");
+    // no KSM user of the benches or tests changes the settings meanwhile, so any change would be the calibration's
+    const unlock = ksmAvailable() ? await holdKsmExclusive() : undefined;
+    try {
+      const before = { ksm: ksmAvailable() ? readKsmSettings() : [], zram: zramDevices(), swaps: swaps() };
+      const out = tsbox(r3, ["mem", "calibrate", "--quick", "--no-ksm", "--format", "json"]);
+      expect(out.stderr).toBe("");
+      expect(out.code).toBe(0);
+      const p = JSON.parse(out.stdout) as HostProfile;
+      expect(p.ksm).toEqual({ status: "absent", note: "not measured (--no-ksm): ksmd's settings were left alone" });
+      expect(p.fileRefault.sequential.median).toBeGreaterThan(0);
+      expect(ksmAvailable() ? readKsmSettings() : []).toEqual(before.ksm);
+      expect(zramDevices()).toEqual(before.zram);
+      expect(swaps()).toBe(before.swaps);
+      expect(calibrateCgroups()).toEqual([]);
+    } finally {
+      unlock?.();
+      rmSync(r3, { recursive: true, force: true });
+    }
+  }, 300_000);
 });
 
 describe("tsbox mem calibrate interrupted", () => {

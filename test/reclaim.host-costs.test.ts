@@ -97,6 +97,21 @@ describe("the model's fault costs", () => {
       { hostHasSwap: true, hostSwapIsZram: true });
     expect(unnamed.costs.swapDevice).toBe("zram");
   });
+  it("the calibrated zram swap-out is charged where the host swaps to zram, and only there", () => {
+    const zram = { ...DEFAULT_COSTS, swapDevice: "zram" as const };
+    const p = profile({ swapOut: fig(11_000, "cpu") });
+    expect(withHostProfile(zram, p).swapOutNs).toBe(11_000);
+    expect(statedCosts(withHostProfile(zram, p)).swapOut).toEqual({ ns: 11_000, source: "calibrated" });
+    // a zram made for the calibration says nothing of a disk's swap-out; an older profile has none
+    expect(withHostProfile(DEFAULT_COSTS, p).swapOutNs).toBeUndefined();
+    expect(statedCosts(withHostProfile(DEFAULT_COSTS, p)).swapOut).toBeUndefined();
+    expect(withHostProfile(zram, profile()).swapOutNs).toBeUndefined();
+    expect(parseHostProfile(JSON.stringify(p), "/r/mem/host-profile.json").swap.swapOut).toEqual(fig(11_000, "cpu"));
+    // a scenario's swap-out stays the scenario's
+    const sc = parseScenario(JSON.stringify({ hostMemory: "1GiB", costs: { swapDevice: "zram", swapOutNs: 9_000 },
+      guests: [{ name: "g", size: "256MiB", workload: { generator: "idle" } }] }), { hostHasSwap: true });
+    expect(statedCosts(withHostProfile(sc.costs, p)).swapOut).toEqual({ ns: 9_000, source: "scenario" });
+  });
   it("a cost the scenario gives stays the scenario's", () => {
     const sc = parseScenario(JSON.stringify({ hostMemory: "1GiB", costs: { diskNs: 5_000_000, compressedFaultNs: 3_000 },
       guests: [{ name: "g", size: "256MiB", workload: { generator: "idle" } }] }), { hostHasSwap: true });

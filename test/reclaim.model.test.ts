@@ -10,6 +10,8 @@ import { sharePages } from "../src/reclaim/model/page-sharing.js";
 import { POLICIES, type Policy } from "../src/reclaim/model/policies.js";
 import { DEFAULT_COSTS, DEFAULT_THRESHOLDS, type Demand, type Guest, type Scenario } from "../src/reclaim/model/scenario.js";
 import { simulate } from "../src/reclaim/model/simulate.js";
+import { largestFit } from "../src/reclaim/model/density.js";
+import { touchedSwapFaults } from "../src/reclaim/model/touch-faults.js";
 import { ZRAM_SWAP_IN_NS } from "../src/reclaim/model/host-memory.js";
 import { get, newPool, poolSize, put, shrinkTo, flush } from "../src/reclaim/model/tmem.js";
 import type { CodecProfile } from "../src/reclaim/profile.js";
@@ -183,6 +185,20 @@ describe("compression cache", () => {
   });
 });
 
+describe("swapped pages charged at their touch rate", () => {
+  it("idle pages first at no cost, then bands from the coldest, scaled to the working set", () => {
+    const bands = [{ pages: 100, perSecond: 20 }, { pages: 300, perSecond: 1 }];
+    expect(touchedSwapFaults(50, 100, 400, bands, 1)).toBe(0);
+    // 100 idle, then 250 of the cold band (300 pages): 250 faults a second, 60 s
+    expect(touchedSwapFaults(350, 100, 400, bands, 60)).toBe(15_000);
+    // the whole cold band (300) and 50 hot: 300 + 1000
+    expect(touchedSwapFaults(450, 100, 400, bands, 1)).toBe(1_300);
+    // the bands measured 400 pages; a working set of 800 holds twice each band
+    expect(touchedSwapFaults(700, 100, 800, bands, 1)).toBe(600);
+    expect(touchedSwapFaults(10, 0, 400, [], 1)).toBe(0);
+  });
+});
+
 describe("host swapping", () => {
   it("swaps blind victims; the guest's active share of them faults back from disk each step", () => {
     // step 0: need 54 → 54 swapped. Step 1: active 450/900 → 27 fault back, 27 swapped again.
@@ -203,6 +219,51 @@ describe("host swapping", () => {
     // the calibrated figure where there is one
     const cal = simulate({ ...zram, costs: { ...zram.costs, compressedFaultNs: 8_000 } }, POLICIES.swap);
     expect(cal.guests[0]!.slowdown).toBeCloseTo((45 * (8_000 - 80)) / 2e9, 12);
+  });
+
+  it("touch rates measured: coldest first, idle pages at no cost, then the working set's coldest band, each swapped page faulting at its rate", () => {
+    // working set 450 of 900 anon, touched in two measured bands (×1.5 to the working set: 150 hot at 10/s, 300 cold at 0.5/s).
+    // Host 900: need 54 → 54 swapped, all from the 450 idle pages: no fault, and they stay swapped.
+    const cold = guest("a", 1000, [{ anon: 900, workingSet: 450, touches: [{ pages: 100, perSecond: 10 }, { pages: 200, perSecond: 0.5 }] }]);
+    const idle = simulate(scenario(900, [cold], { steps: 2 }), POLICIES.swap, { perGuestSteps: true });
+    expect(idle.steps.map((s) => s.guests![0]!.swapped)).toEqual([54, 54]);
+    expect(idle.guests[0]!.faults).toBe(0);
+    // Host 300: need 18 + 600 = 618 swapped: the 450 idle, then 168 of the cold band (300 pages): one fault each per 2 s, 84 a second.
+    // Host 100: need 6 + 800 = 806: the 450 idle, the cold band's 300 (150 a second) and 56 of the 150 hot pages (560): 710.
+    const faultsAt = (host: number, steps = 3): number[] => simulate(scenario(host, [cold], { steps }), POLICIES.swap, { perGuestSteps: true }).steps.map((s) => s.guests![0]!.faults);
+    expect(faultsAt(300)).toEqual([0, 84, 84]);
+    expect(faultsAt(100)).toEqual([0, 710, 710]);
+    // into the hot band: anon 900, all of it working set, host 300 → 618 swapped: the cold band's 600 (300 faults), 18 hot (180)
+    const busy = guest("b", 1000, [{ anon: 900, workingSet: 900, touches: [{ pages: 150, perSecond: 10 }, { pages: 300, perSecond: 0.5 }] }]);
+    const hot = simulate(scenario(300, [busy], { steps: 2 }), POLICIES.swap, { perGuestSteps: true });
+    expect(hot.steps.map((s) => s.guests![0]!.faults)).toEqual([0, 480]);
+    expect(hot.guests[0]!.slowdown).toBeCloseTo((480 * DISK_LOST) / 2e9, 12);
+    // each fault sends another page out, in the guest's own thread: the swap-out is charged where it is known
+    const sc = scenario(300, [busy], { steps: 2 });
+    const withOut = simulate({ ...sc, costs: { ...sc.costs, swapOutNs: 5_000 } }, POLICIES.swap);
+    expect(withOut.guests[0]!.slowdown).toBeCloseTo((480 * (DISK_LOST + 5_000)) / 2e9, 12);
+    // the same guest without rates: blind victims, its active share (all) back once a step
+    const blind = simulate(scenario(300, [{ ...busy, trace: [{ ...busy.trace[0]!, touches: undefined }] }], { steps: 2 }), POLICIES.swap, { perGuestSteps: true });
+    expect(blind.steps.map((s) => s.guests![0]!.faults)).toEqual([0, 618]);
+  });
+
+  it("density with touch rates ends where the hot band would have to go out, not where the host runs out", () => {
+    // 60 s steps on zram at ratio 2.5 (a swapped page takes 0.4, frees 0.6); a fault costs 4 µs (swap-in less DRAM) + 11 µs (swap-out).
+    // Each guest: 1000 anon, 800 of them working set: 200 touched 50 times a second, 600 once every 2 s. 5 % lost throughput is
+    // 52.6 ms a second: 3509 faults; the cold band out takes 300, leaving 64 hot pages. The first step charges nothing (pages go
+    // out at its end), so over 20 steps a guest may lose 5.26 % × 20/19 a second while swapped.
+    // 19 guests on 10,000 pages: need 600 + 19,000 − 10,000 = 9,600, 505 a guest: 842 out, 42 hot: 2,400 faults/s, 36 ms/s: fits.
+    // 20: 10,600, 530 a guest: 884 out, 84 hot: 4,500 faults/s, 67.5 ms/s × 19/20 = 64 ms/s: over.
+    // Blind, every page may go at one fault a step: 400 host pages a guest, so 25 fill the 10,000 and the 26th runs the host out.
+    const g = guest("w", 1000, [{ anon: 1000, workingSet: 800, touches: [{ pages: 200, perSecond: 50 }, { pages: 600, perSecond: 0.5 }] }]);
+    const host = (n: number, gs: Guest[]): Scenario => {
+      const sc = scenario(n, gs, { steps: 20, stepSeconds: 60 });
+      return { ...sc, costs: { ...sc.costs, swapDevice: "zram", swapInNs: 4_080, swapOutNs: 11_000 } };
+    };
+    const rated = largestFit(host(10_000, [g]), POLICIES.swap, 0.05);
+    const blind = largestFit(host(10_000, [{ ...g, trace: [{ ...g.trace[0]!, touches: undefined }] }]), POLICIES.swap, 0.05);
+    expect(rated).toBe(19);
+    expect(blind).toBe(25);
   });
 });
 

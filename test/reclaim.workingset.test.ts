@@ -5,7 +5,7 @@
 // one-snapshot figure, usage − inactive file, counts both.
 import { dirname } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { referencedBytes } from "../src/reclaim/kernel/workingset.js";
+import { referencedBytes, touchBands } from "../src/reclaim/kernel/workingset.js";
 import { guestFromProfile } from "../src/reclaim/model/from-profile.js";
 import type { MemoryProfile } from "../src/reclaim/profile.js";
 import { buildPagemix, startContainer, type Running } from "../bench/reclaim-harness.js";
@@ -28,6 +28,28 @@ describe("smaps Referenced", () => {
   });
 });
 
+describe("how often pages are touched, from the ladder of readings", () => {
+  const P = 4096;
+  it("places a page by the first reading that finds it touched: rate 1/w1 for the first, 1/√(w_{j−1}·w_j) after", () => {
+    const ladder = [
+      { seconds: 0.05, referencedAnon: 100 * P },
+      { seconds: 0.2, referencedAnon: 300 * P },
+      { seconds: 1, referencedAnon: 300 * P }, // nothing new: no band
+      { seconds: 10, referencedAnon: 1300 * P },
+    ];
+    const b = touchBands(ladder);
+    expect(b.map((x) => x.pages)).toEqual([100, 200, 1000]);
+    expect(b[0]!.perSecond).toBeCloseTo(20, 12);
+    expect(b[1]!.perSecond).toBeCloseTo(10, 12); // 1/√(0.05 · 0.2)
+    expect(b[2]!.perSecond).toBeCloseTo(1 / Math.sqrt(10), 12); // after the 1 s reading
+  });
+  it("a reading below the one before (memory freed meanwhile) adds nothing, and what comes back is not counted twice", () => {
+    const b = touchBands([{ seconds: 0.05, referencedAnon: 100 * P }, { seconds: 0.2, referencedAnon: 50 * P }, { seconds: 1, referencedAnon: 150 * P }]);
+    expect(b.map((x) => x.pages)).toEqual([100, 50]);
+    expect(touchBands([])).toEqual([]);
+  });
+});
+
 describe("the model's working set", () => {
   it("is the measured one when given, else usage − inactive file", () => {
     const prof: MemoryProfile = {
@@ -37,6 +59,14 @@ describe("the model's working set", () => {
     const stat = { usage: 96 * MiB, anon: 96 * MiB, file: 0, inactiveFile: 0 };
     expect(guestFromProfile(prof, stat).trace[0]!.workingSet).toBe(24_576);
     expect(guestFromProfile(prof, { ...stat, workingSet: 32 * MiB }).trace[0]!.workingSet).toBe(8192);
+    // with the touch bands measured alongside, which the swap path charges; bands without pages or rate are left out
+    const touches = [{ pages: 1000, perSecond: 20 }, { pages: 0, perSecond: 1 }, { pages: 7192, perSecond: 0.3 }];
+    expect(guestFromProfile(prof, { ...stat, workingSet: 32 * MiB, touches }).trace[0]!.touches).toEqual([touches[0], touches[2]]);
+    expect(guestFromProfile(prof, stat).trace[0]!.touches).toBeUndefined();
+    // file pages touched count only as far as the cgroup holds file pages: 2048 touched (40 MiB − the 8192 anonymous), 1536 held
+    const some = { usage: 96 * MiB, anon: 90 * MiB, file: 6 * MiB, inactiveFile: 0, workingSet: 40 * MiB };
+    expect(guestFromProfile(prof, { ...some, touches }).trace[0]!.workingSet).toBe(8192 + 1536);
+    expect(guestFromProfile(prof, some).trace[0]!.workingSet).toBe(10_240);
   });
 });
 
@@ -58,9 +88,18 @@ describe.skipIf(process.getuid?.() !== 0)("mem workingset", () => {
     const r = tsbox(root, ["mem", "workingset", c!.name, "--for", "2s", "--format", "json"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    const w = JSON.parse(r.stdout) as { workingSet: number; snapshot: number; short: boolean; referencedAnon: number };
+    const w = JSON.parse(r.stdout) as {
+      workingSet: number; snapshot: number; short: boolean; referencedAnon: number;
+      ladder: { seconds: number; referencedAnon: number }[]; touches: { pages: number; perSecond: number }[];
+    };
     process.stdout.write(`working set: ${JSON.stringify(w)}\n`);
     expect(Math.abs(w.workingSet - 32 * MiB)).toBeLessThanOrEqual(0.1 * 32 * MiB);
+    // the ladder: readings at 50 ms, 200 ms and 1 s inside the 2 s, then the end; the bands hold the pages touched
+    // (the 8192 read, none of the 16,384 idle ones), however the load spread their first touches over the readings
+    expect(w.ladder).toHaveLength(4);
+    expect(w.ladder.at(-1)!.referencedAnon).toBe(w.referencedAnon);
+    const banded = w.touches.reduce((s, b) => s + b.pages, 0);
+    expect(Math.abs(banded - 8192)).toBeLessThanOrEqual(0.1 * 8192);
     expect(w.snapshot).toBeGreaterThan(90 * MiB);
     expect(w.short).toBe(false);
     const t = tsbox(root, ["mem", "workingset", c!.name, "--for", "0.5"]);

@@ -11,7 +11,7 @@ import { hostProfileFile, readHostProfile, type Figure, type HostProfile } from 
 import { prepare } from "./common.js";
 import { table } from "../format.js";
 
-interface CalibrateOpts { profile?: string; quick: boolean; show: boolean; pagesToScan: string; sleepMillisecs: string; format: "table" | "json" }
+interface CalibrateOpts { profile?: string; quick: boolean; show: boolean; pagesToScan: string; sleepMillisecs: string; ksm: boolean; format: "table" | "json" }
 
 function count(v: string, flag: string, min: number): number {
   if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)) || Number(v) < min) throw new UsageError(`invalid argument "${v}" for "${flag}" flag: a whole number of at least ${min} is required`);
@@ -41,6 +41,7 @@ export function profileTable(p: HostProfile, file: string): string {
       ...row(`swap-in (${dev})`, s.swapIn),
       ...row("swap-in, same-filled page", s.swapInSameFilled),
       ...row(`decompression (${s.compressor ?? ""})`, s.decompress),
+      ...row(`swap-out (${dev}), compressible text page`, s.swapOut),
       ...row("ksmd CPU per page scanned", p.ksm.perPageScanned),
       ...row("ksmd CPU per page merged", p.ksm.perPageMerged),
     ]).trimEnd(),
@@ -58,6 +59,7 @@ export function registerMemCalibrate(mem: Command): void {
     .option("--show", "print the stored profile instead of measuring", false)
     .option("--pages-to-scan <n>", "ksmd's pages_to_scan while its cost is measured", "1000")
     .option("--sleep-millisecs <ms>", "ksmd's sleep_millisecs while its cost is measured", "10")
+    .option("--no-ksm", "leave ksmd and its host-wide settings alone (another KSM user is measuring): its costs are not measured")
     .addOption(new Option("--format <format>", "output format").choices(["table", "json"]).default("table"))
     .action(async (o: CalibrateOpts, cmd: Command) => {
       const g = await prepare(cmd);
@@ -72,7 +74,7 @@ export function registerMemCalibrate(mem: Command): void {
       const sleepMillisecs = count(o.sleepMillisecs, "--sleep-millisecs", 0);
       const { calibrateHost } = await import("../reclaim/kernel/calibrate.js");
       const p = await calibrateHost({
-        quick: o.quick, pagesToScan, sleepMillisecs, scratchDir: join(g.root, "mem"),
+        quick: o.quick, pagesToScan, sleepMillisecs, skipKsm: !o.ksm, scratchDir: join(g.root, "mem"),
         progress: (line) => { if (o.format === "table") process.stderr.write(`calibrating: ${line}\n`); },
       });
       mkdirSync(dirname(file), { recursive: true });

@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { UsageError, errnoCode } from "../errors.js";
 import { configureLog } from "../log.js";
 import type { MemStatNumbers } from "../reclaim/model/from-profile.js";
+import type { TouchBand } from "../reclaim/model/scenario.js";
 import { collect, prepare, readText, type GlobalOpts } from "./common.js";
 
 const modelApi = () => import("../reclaim/model/index.js");
@@ -44,12 +45,12 @@ async function measuredScenario(
   const ksm = hostKsmSettings();
   const running = runningContainers(g.root, refs);
   // the working sets measured over a window, all containers at once, before the scan reads their pages
-  const measuredWs = new Map<string, number>();
+  const measuredWs = new Map<string, { workingSet: number; touches: TouchBand[] }>();
   if (workingsetSeconds !== undefined) {
     const { memoryCgroupOf } = await import("../reclaim/kernel/cgroup-memory.js");
     const { estimateWorkingSet } = await import("../reclaim/kernel/workingset.js");
     const ws = await Promise.all(running.map(({ state }) => estimateWorkingSet(memoryCgroupOf(state), workingsetSeconds)));
-    running.forEach(({ state }, i) => measuredWs.set(state.id, ws[i]!.workingSet));
+    running.forEach(({ state }, i) => measuredWs.set(state.id, { workingSet: ws[i]!.workingSet, touches: ws[i]!.touches }));
   }
   // KSM merges exclusively anonymous pages only: identical file pages (two images holding the
   // same files) stay two pages, so they are no sharing potential. The file pages are still the
@@ -66,7 +67,7 @@ async function measuredScenario(
     stats.set(state.id, {
       usage: mem.usage, anon: mem.anon ?? 0, file: mem.file ?? 0, inactiveFile: mem.inactiveFile ?? 0,
       ...(mem.limit !== undefined ? { limit: mem.limit } : {}),
-      ...(measuredWs.has(state.id) ? { workingSet: measuredWs.get(state.id)! } : {}),
+      ...(measuredWs.get(state.id) ?? {}),
     });
   }
   return m.scenarioFromReport(report, stats, { hostBytes, ...hostSwap, ...(steps !== undefined ? { steps } : {}) });

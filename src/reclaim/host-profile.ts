@@ -59,6 +59,8 @@ export interface SwapCalibration {
   swapInSameFilled?: Figure;
   /** decompression alone: swapIn − swapInSameFilled, per repetition (zram only) */
   decompress?: Figure;
+  /** a compressible page swapped out: reclaim and compression, CPU time of the thread that reclaimed (zram only) */
+  swapOut?: Figure;
 }
 
 export interface KsmCalibration {
@@ -121,7 +123,7 @@ const checkProfile: Check<HostProfile> = (v, at) => {
     }),
     swap: object({
       status: oneOf("measured", "absent"), note: string, device: optional(string), hostSwap: boolean, compressor: optional(string),
-      pages: optional(integer), swapIn: optional(figure), swapInSameFilled: optional(figure), decompress: optional(figure),
+      pages: optional(integer), swapIn: optional(figure), swapInSameFilled: optional(figure), decompress: optional(figure), swapOut: optional(figure),
     }),
     ksm: object({
       status: oneOf("measured", "absent"), note: string, pagesToScan: optional(integer), sleepMillisecs: optional(integer),

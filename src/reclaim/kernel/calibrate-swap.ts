@@ -7,9 +7,14 @@
 // touches every page: the CPU time of its thread over a resident touch is the
 // swap-in (zram decompresses in the faulting thread). Same-filled pages, which
 // zram stores without data, cost the fault without the decompression, so the
-// difference is the decompression.
+// difference is the decompression. The swap-out is timed too: reclaim runs in
+// the thread that asks for it (here the one writing force_empty / reclaim /
+// the squeezed limit; in a container at its limit, the one that faulted),
+// and zram compresses there, so that thread's CPU time over the pages that
+// went out is what making room for a page costs.
 
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { TsboxError } from "../../errors.js";
 import { PAGE_SIZE } from "../profile.js";
@@ -40,26 +45,43 @@ function zramSwap(cleanup: Cleanup, bytes: number): { node: string; compressor: 
   return { node: dev.node, compressor };
 }
 
+/** This thread's CPU time, ns (schedstat's sum_exec_runtime), or undefined where the kernel has no schedstat. */
+function threadCpuNs(): number | undefined {
+  try {
+    return Number(readFileSync("/proc/thread-self/schedstat", "utf8").split(" ")[0]);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * One repetition: ns per page swapped in (CPU for zram, wall for a device that waits for I/O). The
  * kernel does not always take every page in one reclaim (a retry after a pause gets most of the
  * rest), so the time is divided by the major faults the touch took, counted by the worker itself.
  */
-async function swapInOnce(worker: Worker, mem: MemoryDir, pages: number, clock: "cpu" | "wall"): Promise<number> {
+async function swapInOnce(worker: Worker, mem: MemoryDir, pages: number, clock: "cpu" | "wall"): Promise<{ swapIn: number; swapOut?: number }> {
   const resident = await worker.send<Timing>({ op: "touch" });
   const want = (pages * PAGE_SIZE * 0.9) / 1024;
+  const kb0 = worker.swappedKb();
+  let outNs = 0;
   for (let attempt = 0; attempt < 6 && worker.swappedKb() < want; attempt++) {
     if (attempt > 0) await sleep(50);
+    const c0 = threadCpuNs();
     // force_empty / memory.reclaim sometimes stop with pages left; a limit squeezed low (restored at once) retries harder
     if (attempt % 2 === 0) mem.reclaim(pages * PAGE_SIZE * 2, true);
     else mem.squeeze();
+    const c1 = threadCpuNs();
+    if (c0 !== undefined && c1 !== undefined) outNs += c1 - c0;
   }
+  const outPages = ((worker.swappedKb() - kb0) * 1024) / PAGE_SIZE;
   const back = await worker.send<Timing>({ op: "touch" });
   if (back.majflt < pages / 4) {
     throw new TsboxError(`mem calibrate: only ${back.majflt} of the worker's ${pages} pages came back from swap: the kernel swapped ${worker.swappedKb()} kB out of ${mem.dir}`);
   }
   const ns = (t: Timing): number => (clock === "cpu" ? t.cpuNs : t.wallNs);
-  return Math.max(0, (ns(back) - ns(resident)) / back.majflt);
+  const swapIn = Math.max(0, (ns(back) - ns(resident)) / back.majflt);
+  // CPU time says a swap-out's cost only where it is all CPU (zram): a disk's writeback is asynchronous
+  return clock === "cpu" && outNs > 0 && outPages >= pages / 4 ? { swapIn, swapOut: outNs / outPages } : { swapIn };
 }
 
 export async function calibrateSwap(cleanup: Cleanup, join: (w: Worker) => void, mem: MemoryDir, pages: number, reps: number): Promise<SwapCalibration> {
@@ -84,6 +106,7 @@ export async function calibrateSwap(cleanup: Cleanup, join: (w: Worker) => void,
   const clock = compressor !== undefined ? "cpu" : "wall";
   // one worker at a time: reclaim acts on the whole cgroup, and a second worker's pages would be swapped with the first's
   const perPage: Record<"text" | "same", number[]> = { text: [], same: [] };
+  const swapOut: number[] = [];
   const loads: number[] = [];
   for (const fill of ["text", "same"] as const) {
     const w = await Worker.start(cleanup);
@@ -91,7 +114,9 @@ export async function calibrateSwap(cleanup: Cleanup, join: (w: Worker) => void,
       join(w); // before it allocates: its pages are charged to the calibration's cgroup
       await w.send({ op: "alloc", pages, fill });
       for (let r = 0; r < reps; r++) {
-        perPage[fill].push(await swapInOnce(w, mem, pages, clock));
+        const once = await swapInOnce(w, mem, pages, clock);
+        perPage[fill].push(once.swapIn);
+        if (fill === "text" && once.swapOut !== undefined) swapOut.push(once.swapOut);
         loads.push(loadavg()[0]!);
       }
     } finally {
@@ -106,5 +131,6 @@ export async function calibrateSwap(cleanup: Cleanup, join: (w: Worker) => void,
     swapIn: figureOf(text, clock, load1),
     swapInSameFilled: figureOf(same, clock, load1),
     ...(compressor !== undefined ? { decompress: figureOf(diff, clock, load1) } : {}),
+    ...(swapOut.length === text.length && swapOut.length > 0 ? { swapOut: figureOf(swapOut, clock, load1) } : {}),
   };
 }

@@ -24,6 +24,8 @@ export interface CalibrateOptions {
   /** ksmd's rate during its part */
   pagesToScan: number;
   sleepMillisecs: number;
+  /** leave ksmd alone: its part changes host-wide KSM settings, which another KSM user may be measuring with */
+  skipKsm?: boolean;
   /** where the temp files go (a directory under the state root) */
   scratchDir: string;
   /** progress lines (stderr) */
@@ -83,10 +85,13 @@ export async function calibrateHost(o: CalibrateOptions): Promise<HostProfile> {
     say("swap-in and decompression");
     return { fileRefault: refault, swap: await calibrateSwap(c, (x) => cg.addProcess(x.pid), mem, size.pages, size.reps) };
   });
-  say("ksmd");
-  const ksm = await withCleanup((c) => calibrateKsm(c, {
-    pages: size.ksmPages, reps: size.ksmReps, pagesToScan: o.pagesToScan, sleepMillisecs: o.sleepMillisecs, timeoutMs: 120_000,
-  }));
+  let ksm: HostProfile["ksm"] = { status: "absent", note: "not measured (--no-ksm): ksmd's settings were left alone" };
+  if (!o.skipKsm) {
+    say("ksmd");
+    ksm = await withCleanup((c) => calibrateKsm(c, {
+      pages: size.ksmPages, reps: size.ksmReps, pagesToScan: o.pagesToScan, sleepMillisecs: o.sleepMillisecs, timeoutMs: 120_000,
+    }));
+  }
   return {
     version: HOST_PROFILE_VERSION,
     measuredAt: new Date().toISOString(),

@@ -3,7 +3,7 @@
 // constant demand.
 
 import { PAGE_SIZE, type CodecProfile, type MemoryProfile, type ScanReport } from "../profile.js";
-import { DEFAULT_CODEC, type Demand, type Guest } from "./scenario.js";
+import { DEFAULT_CODEC, type Demand, type Guest, type TouchBand } from "./scenario.js";
 
 /** The cgroup numbers the model uses, bytes (memory.current/usage, memory.stat anon/file/inactive_file, the limit). */
 export interface MemStatNumbers {
@@ -15,6 +15,8 @@ export interface MemStatNumbers {
   limit?: number;
   /** the working set measured over a window (`mem workingset`), bytes; absent: usage − inactive file */
   workingSet?: number;
+  /** the anonymous working set by how often it is touched (`mem workingset`'s ladder), hottest first */
+  touches?: TouchBand[];
 }
 
 export interface FromProfileOptions {
@@ -62,6 +64,14 @@ export function guestFromProfile(p: MemoryProfile, stat?: MemStatNumbers, o: Fro
     // measured over a window when given (pages touched, kernel/workingset.ts), else the kubelet's
     // snapshot: usage minus inactive file, which counts every anonymous page, touched or not
     workingSet = Math.min(anon + cache, pages(stat.workingSet ?? Math.max(0, stat.usage - stat.inactiveFile)));
+    const anonTouched = (stat.touches ?? []).reduce((s, b) => s + b.pages, 0);
+    if (anonTouched > 0) {
+      // with the anonymous pages touched known apart (the bands), the file pages touched count only as far as
+      // the cgroup holds file pages: a mapped file's page cache (a shared image, the host's /usr) is charged to
+      // whoever read it first, and a container touching it holds none of it
+      const fileTouched = Math.max(0, pages(stat.workingSet ?? 0) - anonTouched);
+      workingSet = Math.min(anon, anonTouched) + Math.min(cache, fileTouched);
+    }
   } else {
     // without the cgroup's split, the present pages are all there is: anon counted active, file pages idle
     anon = Math.round(p.present * p.anonFraction);
@@ -78,7 +88,8 @@ export function guestFromProfile(p: MemoryProfile, stat?: MemStatNumbers, o: Fro
   const sharableAcross = clampTo(o.sharableAcross ?? (m ? m.across : p.duplicateAcross * scale), content - zero - sharableWithin);
   const limit = stat?.limit !== undefined && Number.isFinite(stat.limit) && stat.limit > 0 ? pages(stat.limit) : undefined;
   const sizePages = Math.max(content, o.sizePages ?? limit ?? Math.ceil(content * 1.25));
-  const demand: Demand = { anon, cache, workingSet, zero, sharableWithin, sharableAcross };
+  const touches = stat?.touches?.filter((b) => b.pages > 0 && Number.isFinite(b.perSecond) && b.perSecond > 0);
+  const demand: Demand = { anon, cache, workingSet, zero, sharableWithin, sharableAcross, ...(touches !== undefined && touches.length > 0 ? { touches } : {}) };
   return {
     name: p.name || p.id.slice(0, 12) || "container",
     sizePages,

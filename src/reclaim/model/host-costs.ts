@@ -29,6 +29,11 @@ export function withHostProfile(costs: Costs, hp: HostProfile | undefined): Cost
     if (sources.swapIn !== "scenario" && (swap.hostSwap || zramSwap) && costs.swapDevice !== "none") {
       out.swapInNs = swap.swapIn.median;
       sources.swapIn = "calibrated";
+      // measured on zram (CPU): the host's swap-out where its swap is zram too
+      if (zramSwap && costs.swapOutNs === undefined && swap.swapOut !== undefined) {
+        out.swapOutNs = swap.swapOut.median;
+        sources.swapOut = "calibrated";
+      }
     }
     if (sources.compressedFault !== "scenario" && swap.compressor !== undefined) {
       out.compressedFaultNs = swap.swapIn.median;
@@ -41,7 +46,7 @@ export function withHostProfile(costs: Costs, hp: HostProfile | undefined): Cost
 /** One fault cost as the report states it: ns per page (undefined: per guest codec, or no swap) and where it came from. */
 export interface StatedCost { ns?: number; source: CostSource }
 
-export interface StatedCosts { fileRefault: StatedCost; swapIn: StatedCost; compressedFault: StatedCost }
+export interface StatedCosts { fileRefault: StatedCost; swapIn: StatedCost; compressedFault: StatedCost; swapOut?: StatedCost }
 
 /** The fault costs a run charged, for the report. */
 export function statedCosts(c: Costs): StatedCosts {
@@ -52,5 +57,7 @@ export function statedCosts(c: Costs): StatedCosts {
     fileRefault: { ns: c.fileRefaultNs ?? c.diskNs, source: src.fileRefault },
     swapIn: { ns: swapNs, source: src.swapIn },
     compressedFault: { ...(c.compressedFaultNs !== undefined ? { ns: c.compressedFaultNs } : {}), source: src.compressedFault },
+    // charged only where known: calibrated on a host swapping to zram, or given by the scenario
+    ...(c.swapOutNs !== undefined ? { swapOut: { ns: c.swapOutNs, source: src.swapOut ?? "scenario" } } : {}),
   };
 }

@@ -6,7 +6,9 @@
 //
 // A fluid model over page counts: pages taken from a working set fault back
 // once per step (the working set is what a guest touches in a step), host
-// victims are chosen blind so a guest's active share of them faults back, and
+// victims are chosen blind so a guest's active share of them faults back
+// (except for a guest whose touch rates were measured: swapped coldest first,
+// each swapped working-set page faulting at its rate, touch-faults.ts), and
 // reclaim happens in the step that needs it except for balloons, which move at
 // most `balloonRatePages` per step.
 
@@ -18,6 +20,7 @@ import { revokeByShares } from "./idle-tax.js";
 import { sharePages, type SharingInput } from "./page-sharing.js";
 import { withoutSwap, type Policy } from "./policies.js";
 import { demandAt, type Costs, type Demand, type Guest, type Scenario, type Tunables } from "./scenario.js";
+import { touchedSwapFaults } from "./touch-faults.js";
 import { flush, get, newPool, poolSize, put, shrinkTo, type TmemPool } from "./tmem.js";
 
 // per-guest arrays (also the step record's and the summary's)
@@ -212,16 +215,27 @@ export class HostMemory {
     }
   }
 
-  /** Host-swapped and compressed pages the guest touches come back: victims were blind, so its active share of them. */
+  /**
+   * Host-swapped and compressed pages the guest touches come back: victims were blind, so its active
+   * share of them. A guest whose touch rates are measured is swapped coldest first, as Linux's own
+   * reclaim does, and its swapped working-set pages fault at the rate they are touched while the
+   * host stays short (each fault sends another page out, so the count swapped holds).
+   */
   private faultBackHostVictims(cost: StepCost): void {
     for (let i = 0; i < this.n; i++) {
       const a = this.backed[i]! > 0 ? Math.min(1, this.active[i]! / this.backed[i]!) : 0;
-      const fs = Math.floor(this.swapped[i]! * a);
+      const bands = this.demand[i]!.touches;
+      const rated = bands !== undefined && bands.length > 0;
+      const fs = rated
+        ? touchedSwapFaults(this.swapped[i]!, this.cand[i]! - this.active[i]!, this.active[i]!, bands, this.stepNs / 1e9)
+        : Math.floor(this.swapped[i]! * a);
       const fc = Math.floor(this.compressed[i]! * a);
-      this.swapped[i]! -= fs;
+      if (!rated) this.swapped[i]! -= fs;
       this.compressed[i]! -= fc;
       cost.faults[i]! += fs + fc;
-      cost.lostNs[i]! += fs * this.lostPer(this.swapNs) + fc * this.lostPer(this.costs.compressedFaultNs ?? this.guests[i]!.codec.decompressNs);
+      // a rated guest's fault also sends a page out to make room, in its own thread
+      const perSwapIn = this.lostPer(this.swapNs) + (rated ? this.costs.swapOutNs ?? 0 : 0);
+      cost.lostNs[i]! += fs * perSwapIn + fc * this.lostPer(this.costs.compressedFaultNs ?? this.guests[i]!.codec.decompressNs);
     }
   }
 

@@ -104,7 +104,8 @@ function cost(c: StatedCost, unset: string): string {
 /** Which fault costs the run charged, and whether they were calibrated on this host. */
 export function costLine(c: SimulationReport["costs"]): string {
   const from = c.hostProfile !== undefined ? `calibrated: host profile ${c.hostProfile}` : "no host profile used: `tsbox mem calibrate` measures this host's";
-  return `fault costs per page: file refault ${cost(c.fileRefault, "-")}, swap-in ${cost(c.swapIn, "-")},`
+  const out = c.swapOut !== undefined ? `, swap-out ${cost(c.swapOut, "-")}` : "";
+  return `fault costs per page: file refault ${cost(c.fileRefault, "-")}, swap-in ${cost(c.swapIn, "-")}${out},`
     + ` compressed page ${cost(c.compressedFault, "each codec's decompression")} [${from}]`;
 }
 

@@ -131,17 +131,19 @@ function costsFrom(v: Json, r: Reader, hostSwap?: Costs["swapDevice"]): Costs {
   const c: Costs = { ...DEFAULT_COSTS, ...(hostSwap !== undefined ? { swapDevice: hostSwap } : {}) };
   if (v === undefined) return c;
   const o = r.obj(v, "$.costs");
-  r.only(o, "$.costs", ["dramNs", "flashNs", "diskNs", "copyNs", "fileRefaultNs", "swapInNs", "compressedFaultNs", "swapDevice"]);
+  r.only(o, "$.costs", ["dramNs", "flashNs", "diskNs", "copyNs", "fileRefaultNs", "swapInNs", "swapOutNs", "compressedFaultNs", "swapDevice"]);
   for (const k of ["dramNs", "flashNs", "diskNs", "copyNs"] as const) if (o[k] !== undefined) c[k] = r.num(o[k], `$.costs.${k}`, 0, 1e12);
   // a fault cost the scenario gives (or implies, through the device it is read from) is the scenario's: a host profile does not replace it
   const sources: CostSources = { fileRefault: "default", swapIn: "default", compressedFault: "default" };
   if (o.fileRefaultNs !== undefined) c.fileRefaultNs = r.num(o.fileRefaultNs, "$.costs.fileRefaultNs", 0, 1e12);
   if (o.swapInNs !== undefined) c.swapInNs = r.num(o.swapInNs, "$.costs.swapInNs", 0, 1e12);
+  if (o.swapOutNs !== undefined) c.swapOutNs = r.num(o.swapOutNs, "$.costs.swapOutNs", 0, 1e12);
   if (o.compressedFaultNs !== undefined) c.compressedFaultNs = r.num(o.compressedFaultNs, "$.costs.compressedFaultNs", 0, 1e12);
   if (o.fileRefaultNs !== undefined || o.diskNs !== undefined) sources.fileRefault = "scenario";
   // zram's swap-in is a compressed page's fault: naming it leaves the cost to the calibration
   if (o.swapInNs !== undefined || o.diskNs !== undefined || o.flashNs !== undefined || (o.swapDevice !== undefined && o.swapDevice !== "zram")) sources.swapIn = "scenario";
   if (o.compressedFaultNs !== undefined) sources.compressedFault = "scenario";
+  if (o.swapOutNs !== undefined) sources.swapOut = "scenario";
   c.sources = sources;
   if (o.swapDevice !== undefined) {
     if (o.swapDevice !== "disk" && o.swapDevice !== "flash" && o.swapDevice !== "zram" && o.swapDevice !== "none") r.fail("$.costs.swapDevice", `expected "disk", "flash", "zram" or "none", got ${show(o.swapDevice)}`);

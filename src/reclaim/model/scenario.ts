@@ -18,7 +18,18 @@ export interface Demand {
   sharableWithin: number;
   /** pages identical to pages of other guests of the same content group */
   sharableAcross: number;
+  /**
+   * the anonymous working set by how often its pages are touched, as measured
+   * (`mem workingset`'s ladder of windows), hottest first. Where it is given the
+   * host reclaims as Linux does, coldest first (idle pages, then the coldest
+   * band), and a swapped page faults every time it is touched, not once per
+   * step. Absent: victims are blind and fault back once per step.
+   */
+  touches?: TouchBand[];
 }
+
+/** Working-set pages touched about `perSecond` times a second each. */
+export interface TouchBand { pages: number; perSecond: number }
 
 export interface Guest {
   name: string;
@@ -37,7 +48,7 @@ export interface Guest {
 export type CostSource = "calibrated" | "scenario" | "default";
 
 /** The source of each fault cost the model charges. */
-export interface CostSources { fileRefault: CostSource; swapIn: CostSource; compressedFault: CostSource }
+export interface CostSources { fileRefault: CostSource; swapIn: CostSource; compressedFault: CostSource; swapOut?: CostSource }
 
 /** Access costs of the memory hierarchy, nanoseconds per 4 KiB page. */
 export interface Costs {
@@ -48,6 +59,12 @@ export interface Costs {
   fileRefaultNs?: number;
   /** a swap-in from the swap device; undefined: the device's access (diskNs or flashNs; zram: a compressed page's fault) */
   swapInNs?: number;
+  /**
+   * swapping a page out to make room: reclaim, and on zram the compression, charged to the guest
+   * whose fault needed the room (a guest swapped coldest first whose working set is out pays one
+   * per fault); undefined: not charged
+   */
+  swapOutNs?: number;
   /** touching a page held compressed (the fault and its decompression); undefined: each guest codec's decompressNs */
   compressedFaultNs?: number;
   /** where the three fault costs above came from; undefined: the defaults */
