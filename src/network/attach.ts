@@ -18,7 +18,9 @@ import { ephemeralRange, hostPortsInUse } from "./host-ports.js";
 import { contains, formatIp4, hostRange, macFromIp4, parseIp4, parseSubnet4 } from "./ipv4.js";
 import { contains6, formatIp6, parseIp6, parseSubnet6 } from "./ipv6.js";
 import { sleepSync, withLock } from "../util/lock.js";
-import { LEASE_ROOT, allLeases, dropLease, portLeaseKey, releaseLease, tryLease, type Holder, type Lease } from "./leases.js";
+import {
+  LEASE_ROOT, NETWORK_LOCK, allLeases, dropLease, leaseScopes, portLeaseKey, releaseLease, removeEmptyScope, tryLease, type Holder, type Lease,
+} from "./leases.js";
 import { netavarkSetup, netavarkTeardown, NetworkError, type NetavarkOptions, type NetavarkPort } from "./netavark.js";
 import type { NetworkDef } from "./networks.js";
 import { ensurePublishedPortsForwarded } from "./forward.js";
@@ -110,8 +112,12 @@ export function netavarkConfigDir(root: string): string {
   return join(root, "netavark");
 }
 
-/** Host-wide: netavark's bridge, chains and aardvark-dns are shared by every container; and attach and release of one container never overlap. */
-const LOCK = join(LEASE_ROOT, "netavark.lock");
+/**
+ * Host-wide: netavark's bridge, chains and aardvark-dns are shared by every
+ * container; attach and release of one container never overlap; and an
+ * address is never leased in a directory being removed.
+ */
+const LOCK = NETWORK_LOCK;
 
 export function attachNetwork(host: NetnsHost, a: AttachArgs): Attachment {
   mkdirSync(LEASE_ROOT, { recursive: true });
@@ -454,9 +460,26 @@ export function releaseNetworkBridge(host: NetnsHost, def: NetworkDef): void {
     // anchor's teardown deletes the bridge only once it is its last port.
     if (drainWarm(host, def.id) > 0) awaitBridgePorts(def.bridge, 1);
     removeAnchor(host, def);
+    // Its addresses' directory, if no container still holds one there (one a crash left, freed by the sweep:
+    // then `system prune` removes the directory).
+    removeEmptyScope("ip", def.id);
     // The link's shaper goes with the last network that used it (no container's class is left on it).
-    if (def.link && !allLeases().some((l) => l.kind === "class" && l.scope === def.link!.device)) removeLinkShaper(def.link);
+    if (def.link && !allLeases().some((l) => l.kind === "class" && l.scope === def.link!.device)) {
+      removeLinkShaper(def.link);
+      removeEmptyScope("class", def.link.device);
+    }
   });
+}
+
+/**
+ * `system prune`: the address directories of networks that are not
+ * `defined`, when empty; how many went. Emptiness under the lock is what makes
+ * the removal safe (see removeEmptyScope); `defined` only spares the
+ * directories of networks that exist, which their next container would make again.
+ */
+export function sweepLeaseScopes(defined: ReadonlySet<string>): number {
+  if (!existsSync(LEASE_ROOT)) return 0;
+  return withLock(LOCK, () => leaseScopes("ip").filter((id) => !defined.has(id) && removeEmptyScope("ip", id)).length);
 }
 
 /**
