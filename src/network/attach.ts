@@ -14,6 +14,7 @@ import { writeJsonAtomic } from "../util/atomic.js";
 import { randomBelow } from "../util/random.js";
 import { ShapeError, arrayOf, boolean, integer, object, oneOf, optional, readChecked, recordOf, string, type Check } from "../util/shape.js";
 import { Undo } from "../util/undo.js";
+import { crashPoint } from "../util/crash.js";
 import { ephemeralRange, hostPortsInUse } from "./host-ports.js";
 import { contains, formatIp4, hostRange, macFromIp4, parseIp4, parseSubnet4 } from "./ipv4.js";
 import { contains6, formatIp6, parseIp6, parseSubnet6 } from "./ipv6.js";
@@ -27,7 +28,7 @@ import { ensurePublishedPortsForwarded } from "./forward.js";
 import { anchorExists, ensureAnchor, removeAnchor } from "./anchor.js";
 import { addLinkClass, capEgress, ensureLinkShaper, removeLinkClass, removeLinkShaper, type LinkClass } from "./shaping.js";
 import { hostAddress, type PortBinding, type PortRequest, type Protocol } from "./ports.js";
-import { claimWarm, drainWarm, keepWarm } from "./warm.js";
+import { claimWarm, drainWarm, keepWarm, keptAlready } from "./warm.js";
 
 /** What a container asks of the network, kept with it for every start. */
 export interface NetworkRequest {
@@ -206,6 +207,7 @@ function releaseLocked(host: NetnsHost, root: string, id: string, dir: string): 
   }
   if (record && keptWarm(host, record, id, holderOf(root, id))) {
     log().debug({ id }, "namespace kept warm");
+    crashPoint("kept-warm");
   } else if (record && !teardownNeeded(record)) {
     log().debug({ id }, "no netavark teardown: the veth goes with the namespace");
   } else if (record) {
@@ -269,7 +271,9 @@ function keptWarm(host: NetnsHost, r: Attachment, id: string, holder: Holder): b
   const e = r.endpoints[0];
   if (!r.warm || !e || r.endpoints.length !== 1 || r.ports.length || r.connected?.length || r.linkClasses?.length) return false;
   const lease = r.leases.find((l) => l.kind === "ip" && l.scope === e.networkId && l.key === e.ip);
-  if (!lease || lease.holder.id !== id || !anchorExists(e.networkId)) return false;
+  if (!lease || lease.holder.id !== id) return false;
+  if (keptAlready(r.netns, { ...lease, holder })) return true;
+  if (!anchorExists(e.networkId)) return false;
   const kept = keepWarm(host, r.netns, {
     networkId: e.networkId, ip: e.ip, mac: e.mac, options: r.options,
     endpoint: { network: e.network, prefix: e.prefix, gateway: e.gateway, bridge: e.bridge },
