@@ -3,7 +3,7 @@
 // process may be leasing an address in it: two processes over a private lease
 // directory (no mounts, no netavark). The kernel side is in network.test.ts.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -35,14 +35,18 @@ describe("a network's address directory", () => {
     expect(existsSync(scopeDir)).toBe(false);
   });
 
-  it("system prune: an empty one goes unless its network is defined; a stale transfer's dot file does not keep it", () => {
+  it("system prune: an empty one goes unless its network is defined; a crashed transfer's temporary file goes from every one", () => {
     const defined = "d".repeat(64);
+    const held = "e".repeat(64);
+    const holder = { root: "/var/lib/tsbox", id: "c".repeat(64) };
     mkdirSync(join(run, "ip", defined), { recursive: true });
     mkdirSync(scopeDir, { recursive: true });
-    writeFileSync(join(scopeDir, ".10.90.200.3.4242.tmp"), "x\ny\n");
+    expect(leases.tryLease("ip", held, "10.90.201.2", holder)).toBe(true);
+    for (const dir of [scopeDir, join(run, "ip", defined), join(run, "ip", held)]) writeFileSync(join(dir, ".10.90.200.3.4242.tmp"), "x\ny\n");
     expect(attach.sweepLeaseScopes(new Set([defined]))).toBe(1);
     expect(existsSync(scopeDir)).toBe(false);
-    expect(existsSync(join(run, "ip", defined))).toBe(true);
+    expect(readdirSync(join(run, "ip", defined))).toEqual([]);
+    expect(readdirSync(join(run, "ip", held))).toEqual(["10.90.201.2"]);
   });
 
   // The allocator leases, waits until the remover has made a pass while it

@@ -20,7 +20,8 @@ import { contains, formatIp4, hostRange, macFromIp4, parseIp4, parseSubnet4 } fr
 import { contains6, formatIp6, parseIp6, parseSubnet6 } from "./ipv6.js";
 import { sleepSync, withLock } from "../util/lock.js";
 import {
-  LEASE_ROOT, NETWORK_LOCK, allLeases, dropLease, leaseScopes, portLeaseKey, releaseLease, removeEmptyScope, tryLease, type Holder, type Lease,
+  LEASE_ROOT, NETWORK_LOCK, allLeases, dropLease, leaseScopes, portLeaseKey, releaseLease, removeEmptyScope, removeTransferLeftovers, tryLease,
+  type Holder, type Lease,
 } from "./leases.js";
 import { netavarkSetup, netavarkTeardown, NetworkError, type NetavarkOptions, type NetavarkPort } from "./netavark.js";
 import type { NetworkDef } from "./networks.js";
@@ -476,14 +477,18 @@ export function releaseNetworkBridge(host: NetnsHost, def: NetworkDef): void {
 }
 
 /**
- * `system prune`: the address directories of networks that are not
- * `defined`, when empty; how many went. Emptiness under the lock is what makes
+ * `system prune`: what crashed transfers of an address left (temporary files),
+ * and the address directories of networks that are not `defined`, when
+ * empty; how many directories went. Emptiness under the lock is what makes
  * the removal safe (see removeEmptyScope); `defined` only spares the
  * directories of networks that exist, which their next container would make again.
  */
 export function sweepLeaseScopes(defined: ReadonlySet<string>): number {
   if (!existsSync(LEASE_ROOT)) return 0;
-  return withLock(LOCK, () => leaseScopes("ip").filter((id) => !defined.has(id) && removeEmptyScope("ip", id)).length);
+  return withLock(LOCK, () => leaseScopes("ip").filter((id) => {
+    removeTransferLeftovers("ip", id);
+    return !defined.has(id) && removeEmptyScope("ip", id);
+  }).length);
 }
 
 /**

@@ -129,23 +129,32 @@ export function dropLease(l: Lease): void {
 }
 
 /**
- * Removes the directory of a scope (a network's addresses, a link's classes)
- * if no lease is in it; whether it did. The caller holds NETWORK_LOCK, under
- * which every lease of a scope is taken (mkdir, then the file): an empty
- * directory then holds no lease and no allocation is half-way through it. A
- * dot file is what a transfer that crashed left (transfers hold the lock too).
+ * Removes the temporary files of transfers that a crash cut short from a
+ * scope's directory (dot files, never leases); the leases left. The caller
+ * holds NETWORK_LOCK, as every transfer does: none is under way.
  */
-export function removeEmptyScope(kind: "ip" | "class", scope: string): boolean {
+export function removeTransferLeftovers(kind: "ip" | "class", scope: string): string[] {
   const dir = dirOf(kind, scope);
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch (e) {
-    if (errnoCode(e) === "ENOENT") return false;
+    if (errnoCode(e) === "ENOENT") return [];
     throw e;
   }
-  if (names.some((n) => !n.startsWith("."))) return false;
-  for (const n of names) rmSync(join(dir, n), { force: true });
+  for (const n of names.filter((x) => x.startsWith("."))) rmSync(join(dir, n), { force: true });
+  return names.filter((n) => !n.startsWith("."));
+}
+
+/**
+ * Removes the directory of a scope (a network's addresses, a link's classes)
+ * if no lease is in it; whether it did. The caller holds NETWORK_LOCK, under
+ * which every lease of a scope is taken (mkdir, then the file): an empty
+ * directory then holds no lease and no allocation is half-way through it.
+ */
+export function removeEmptyScope(kind: "ip" | "class", scope: string): boolean {
+  const dir = dirOf(kind, scope);
+  if (removeTransferLeftovers(kind, scope).length > 0) return false;
   try {
     rmdirSync(dir);
   } catch (e) {
