@@ -3,11 +3,13 @@
 // and rm -f / system prune release every mount, cgroup, process and directory.
 // Concurrency: 20 parallel run -d / rm -f / ps never corrupt state or
 // duplicate a name.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { alive, cgroupDirsOf, containerIds, mountsUnder, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxResult, until } from "./helpers.js";
 import { fdsUnder } from "./lifecycle.helpers.js";
+import { DEFAULT_NETWORK_ID } from "../src/network/networks.js";
 
 let root: string;
 beforeAll(() => { root = rootWithBusybox(); });
@@ -66,6 +68,99 @@ describe("a SIGKILLed CLI during run -d", () => {
     expect(ids).toHaveLength(3);
     expect(ok(["system", "prune", "-f"])).toMatch(/Deleted Containers:/);
     for (const id of ids) expectReleased(id);
+  });
+});
+
+describe("a SIGKILLed CLI at the exit of run --rm --cgroup-parent --memory", () => {
+  // The release kept the namespace warm (the address moved to the slot, its last step),
+  // and died before unmounting the container's pin of it and removing network.json.
+  it("after keeping its namespace warm: the next command releases the container, and the slot stays whole", () => {
+    const parent = `tsbox-crash-${process.pid}`;
+    const WARM = "/run/tsbox/net/warm";
+    try {
+      // No warm namespace to claim, and room to keep one (at most 4 a network, host-wide).
+      ok(["system", "prune", "-f"]);
+      const before = new Set(containerIds(root));
+      const r = tsbox(root, ["run", "--rm", "--cgroup-parent", parent, "--memory", "64m", "busybox", "true"], { env: crashing("kept-warm") });
+      expect(r.code, r.stderr).toBe(137);
+      const [id] = containerIds(root).filter((i) => !before.has(i));
+      expect(id).toBeDefined();
+      const netns = join(root, "containers", id!, "netns");
+      expect(mountsUnder(netns)).toHaveLength(1);
+      const { ip } = (JSON.parse(readFileSync(join(root, "containers", id!, "network.json"), "utf8")) as { endpoints: { ip: string; networkId: string }[] }).endpoints[0]!;
+      const ino = statSync(netns).ino;
+      const lease = readFileSync(`/run/tsbox/net/ip/${DEFAULT_NETWORK_ID}/${ip}`, "utf8").split("\n");
+      expect(lease[0]).toBe(WARM);
+      const slot = lease[1]!;
+
+      ok(["ps", "-a"]); // recovers
+      expect(containerIds(root)).not.toContain(id);
+      expect(mountsUnder(root)).toEqual([]);
+      expect(readdirSync("/sys/fs/cgroup").flatMap((h) => {
+        try { return readdirSync(join("/sys/fs/cgroup", h, parent)).filter((n) => n === id); } catch { return []; }
+      })).toEqual([]);
+      // One slot holds the namespace, whole (pin, record, address), with its veth still in it.
+      const pins = readdirSync(WARM).filter((n) => !n.includes(".")).filter((n) => {
+        try { return statSync(join(WARM, n)).ino === ino; } catch { return false; }
+      });
+      expect(pins).toEqual([slot]);
+      expect(existsSync(join(WARM, `${slot}.json`))).toBe(true);
+      expect(readFileSync(`/run/tsbox/net/ip/${DEFAULT_NETWORK_ID}/${ip}`, "utf8")).toBe(`${WARM}\n${slot}\n`);
+      expect(execFileSync("nsenter", [`--net=${join(WARM, slot)}`, "ip", "-o", "addr", "show", "dev", "eth0"], { encoding: "utf8" })).toContain(` ${ip}/`);
+    } finally {
+      // The parent tsbox made (it stays, as Docker's --cgroup-parent does): empty once the container is gone.
+      for (const h of readdirSync("/sys/fs/cgroup")) {
+        try { rmdirSync(join("/sys/fs/cgroup", h, parent)); } catch { /* not in this hierarchy */ }
+      }
+    }
+  });
+});
+
+describe("recovery of several containers left by dead CLIs", () => {
+  it("one that cannot be released keeps neither the others' cgroups and mounts nor the command", () => {
+    const parent = `tsbox-crash2-${process.pid}`;
+    const cgroupsUnder = (id: string): string[] => readdirSync("/sys/fs/cgroup").filter((h) => existsSync(join("/sys/fs/cgroup", h, parent, id)));
+    // Killed with its cgroups made and its namespace attached, before its monitor.
+    const crashedRun = (): string => {
+      const before = new Set(containerIds(root));
+      const r = tsbox(root, ["run", "-d", "--cgroup-parent", parent, "--memory", "64m", "busybox", "sleep", "1000"], { env: crashing("monitor") });
+      expect(r.code, r.stderr).toBe(137);
+      const [id] = containerIds(root).filter((i) => !before.has(i));
+      expect(cgroupsUnder(id!).length).toBeGreaterThan(0);
+      expect(mountsUnder(join(root, "containers", id!))).toHaveLength(1);
+      return id!;
+    };
+    let restore = (): void => {};
+    try {
+      const bad = crashedRun();
+      // A record readable but that no release can act on: a cgroup parent that is no cgroup name.
+      const stateFile = join(root, "containers", bad, "state.json");
+      const recorded = readFileSync(stateFile, "utf8");
+      writeFileSync(stateFile, JSON.stringify({ ...JSON.parse(recorded) as object, cgroupParent: "not a name" }));
+      restore = () => { if (existsSync(stateFile)) writeFileSync(stateFile, recorded); };
+      // Its recovery fails in the preamble of every command from now on: the command goes on.
+      const good = crashedRun();
+      ok(["ps", "-a"]);
+      expect(statusOf(good)).toBe("exited");
+      expect(cgroupsUnder(good)).toEqual([]);
+      expect(mountsUnder(join(root, "containers", good))).toEqual([]);
+      const rm = tsbox(root, ["rm", "-f", bad]);
+      expect(rm.code).toBe(1);
+      expect(rm.stderr).toMatch(/invalid parent "not a name"/);
+
+      restore();
+      ok(["rm", "-f", bad, good]);
+      for (const id of [bad, good]) {
+        expectReleased(id);
+        expect(cgroupsUnder(id)).toEqual([]);
+      }
+    } finally {
+      restore();
+      tsbox(root, ["rm", "-f", ...containerIds(root)]);
+      for (const h of readdirSync("/sys/fs/cgroup")) {
+        try { rmdirSync(join("/sys/fs/cgroup", h, parent)); } catch { /* not in this hierarchy */ }
+      }
+    }
   });
 });
 

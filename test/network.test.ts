@@ -4,10 +4,11 @@
 // and aliases, --internal, none, host, container:, and what every attachment
 // leaves behind (nothing) after rm, stop and a SIGKILL of tsbox.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, statfsSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { alive, containerIds, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxAsync, until } from "./helpers.js";
+import { alive, containerIds, makeRoot, removeRoot, rootWithBusybox, stateOf, tsbox, tsboxAsync, until } from "./helpers.js";
 
 let root: string;
 // The cgroup v2 guest emulates its CPUs: fewer cycles there check the same thing.
@@ -42,7 +43,7 @@ afterEach(() => {
 });
 
 afterAll(() => {
-  for (const n of ["tn-dns", "tn-internal", "tn-leak", "tn-conn", "tn-link", "tn-v6", "tn-mac", "tn-warm", "tn-warm-no"]) tsbox(root, ["network", "rm", n]);
+  for (const n of ["tn-dns", "tn-internal", "tn-leak", "tn-conn", "tn-link", "tn-v6", "tn-mac", "tn-warm", "tn-warm-no", "tn-dir"]) tsbox(root, ["network", "rm", n]);
   spawnSync("ip", ["link", "del", HOST_SIDE]);
   spawnSync("ip", ["netns", "del", CLIENT]);
   removeRoot(root);
@@ -512,6 +513,54 @@ describe("clean-up", () => {
     expect(vethsPresent(peers)).toEqual([]);
     expect(leasesOfRoot()).toEqual([]);
   }, BUDGET(120_000));
+
+  it("network rm and network prune leave no directory of the network's addresses", () => {
+    for (const verb of [["network", "rm", "tn-dir"], ["network", "prune", "-f", "--filter", "label=tn-dir"]]) {
+      expect(tsbox(root, ["network", "create", "--label", "tn-dir", "tn-dir"]).code).toBe(0);
+      const id = JSON.parse(tsbox(root, ["network", "inspect", "tn-dir"]).stdout)[0].Id as string;
+      const r = tsbox(root, ["run", "--rm", "--network", "tn-dir", "busybox", "true"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(existsSync(`/run/tsbox/net/ip/${id}`)).toBe(true); // its anchor's address is leased there
+      const rm = tsbox(root, verb);
+      expect(rm.code, rm.stderr).toBe(0);
+      expect(existsSync(`/run/tsbox/net/ip/${id}`)).toBe(false);
+    }
+  });
+
+  it("system prune removes the empty address directories of networks no root defines, and no other", () => {
+    const other = makeRoot();
+    try {
+      const dir = (id: string) => `/run/tsbox/net/ip/${id}`;
+      const hex = () => randomBytes(32).toString("hex");
+      const gone = hex();
+      mkdirSync(dir(gone));
+      // Empty, of a network defined here and of one defined in another root (its subnet's lease names it).
+      expect(tsbox(root, ["network", "create", "tn-dir"]).code).toBe(0);
+      expect(tsbox(other, ["network", "create", "tn-dir-other"]).code).toBe(0);
+      const here = JSON.parse(tsbox(root, ["network", "inspect", "tn-dir"]).stdout)[0].Id as string;
+      const there = JSON.parse(tsbox(other, ["network", "inspect", "tn-dir-other"]).stdout)[0].Id as string;
+      mkdirSync(dir(here));
+      mkdirSync(dir(there));
+      // Of no network, with the lease of a container that runs.
+      const id = web([]);
+      const held = hex();
+      mkdirSync(dir(held));
+      writeFileSync(join(dir(held), "10.99.0.2"), `${root}\n${id}\n`);
+      expect(tsbox(root, ["system", "prune", "-f"]).code).toBe(0);
+      expect(existsSync(dir(gone))).toBe(false);
+      expect(existsSync(dir(here))).toBe(true);
+      expect(existsSync(dir(there))).toBe(true);
+      expect(existsSync(join(dir(held), "10.99.0.2"))).toBe(true);
+      tsbox(root, ["rm", "-f", id]);
+      rmSync(dir(held), { recursive: true, force: true });
+      expect(tsbox(root, ["network", "rm", "tn-dir"]).code).toBe(0);
+      expect(tsbox(other, ["network", "rm", "tn-dir-other"]).code).toBe(0);
+      expect(existsSync(dir(here))).toBe(false);
+      expect(existsSync(dir(there))).toBe(false);
+    } finally {
+      removeRoot(other);
+    }
+  });
 
   it("system prune frees leases whose container is gone (a root's directory removed by hand)", () => {
     const orphan = "/run/tsbox/net/port/tcp-18498";

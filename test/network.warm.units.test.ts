@@ -95,6 +95,21 @@ describe("warm namespaces", () => {
     expect(calls).toContain(`unmount ${join(warm.WARM_DIR, "pinonly")}`);
   });
 
+  it("keep a namespace only while its address is the container's: kept again after a crash, it is no second slot", () => {
+    leases.tryLease("ip", NET, "172.29.0.2", container);
+    const netns = containerNetns();
+    expect(warm.keepWarm(host, netns, slotData("172.29.0.2"), ipLease("172.29.0.2"))).toBe(true);
+    const slots = readdirSync(warm.WARM_DIR);
+    // The release died before it removed the container's pin and record: the next one keeps it again.
+    expect(warm.keepWarm(host, netns, slotData("172.29.0.2"), ipLease("172.29.0.2"))).toBe(false);
+    expect(readdirSync(warm.WARM_DIR)).toEqual(slots);
+    // An address the sweep dropped: nothing to hand on.
+    leases.tryLease("ip", NET, "172.29.0.3", container);
+    leases.dropLease(ipLease("172.29.0.3"));
+    expect(warm.keepWarm(host, containerNetns(), slotData("172.29.0.3"), ipLease("172.29.0.3"))).toBe(false);
+    expect(readdirSync(warm.WARM_DIR)).toEqual(slots);
+  });
+
   it("go at system prune, and the sweep frees a lease whose slot is gone", () => {
     leases.tryLease("ip", NET, "172.29.0.2", container);
     warm.keepWarm(host, containerNetns(), slotData("172.29.0.2"), ipLease("172.29.0.2"));

@@ -14,11 +14,15 @@ import { writeJsonAtomic } from "../util/atomic.js";
 import { randomBelow } from "../util/random.js";
 import { ShapeError, arrayOf, boolean, integer, object, oneOf, optional, readChecked, recordOf, string, type Check } from "../util/shape.js";
 import { Undo } from "../util/undo.js";
+import { crashPoint } from "../util/crash.js";
 import { ephemeralRange, hostPortsInUse } from "./host-ports.js";
 import { contains, formatIp4, hostRange, macFromIp4, parseIp4, parseSubnet4 } from "./ipv4.js";
 import { contains6, formatIp6, parseIp6, parseSubnet6 } from "./ipv6.js";
 import { sleepSync, withLock } from "../util/lock.js";
-import { LEASE_ROOT, allLeases, dropLease, portLeaseKey, releaseLease, tryLease, type Holder, type Lease } from "./leases.js";
+import {
+  LEASE_ROOT, NETWORK_LOCK, allLeases, dropLease, leaseScopes, portLeaseKey, releaseLease, removeEmptyScope, removeTransferLeftovers, tryLease,
+  type Holder, type Lease,
+} from "./leases.js";
 import { netavarkSetup, netavarkTeardown, NetworkError, type NetavarkOptions, type NetavarkPort } from "./netavark.js";
 import type { NetworkDef } from "./networks.js";
 import { attachmentPath, netnsPath } from "./container-files.js";
@@ -26,7 +30,7 @@ import { ensurePublishedPortsForwarded } from "./forward.js";
 import { anchorExists, ensureAnchor, removeAnchor } from "./anchor.js";
 import { addLinkClass, capEgress, ensureLinkShaper, removeLinkClass, removeLinkShaper, type LinkClass } from "./shaping.js";
 import { hostAddress, type PortBinding, type PortRequest, type Protocol } from "./ports.js";
-import { claimWarm, drainWarm, keepWarm } from "./warm.js";
+import { claimWarm, drainWarm, keepWarm, keptAlready } from "./warm.js";
 
 /** What a container asks of the network, kept with it for every start. */
 export interface NetworkRequest {
@@ -105,8 +109,12 @@ export function netavarkConfigDir(root: string): string {
   return join(root, "netavark");
 }
 
-/** Host-wide: netavark's bridge, chains and aardvark-dns are shared by every container; and attach and release of one container never overlap. */
-const LOCK = join(LEASE_ROOT, "netavark.lock");
+/**
+ * Host-wide: netavark's bridge, chains and aardvark-dns are shared by every
+ * container; attach and release of one container never overlap; and an
+ * address is never leased in a directory being removed.
+ */
+const LOCK = NETWORK_LOCK;
 
 export function attachNetwork(host: NetnsHost, a: AttachArgs): Attachment {
   mkdirSync(LEASE_ROOT, { recursive: true });
@@ -195,6 +203,7 @@ function releaseLocked(host: NetnsHost, root: string, id: string, dir: string): 
   }
   if (record && keptWarm(host, record, id, holderOf(root, id))) {
     log().debug({ id }, "namespace kept warm");
+    crashPoint("kept-warm");
   } else if (record && !teardownNeeded(record)) {
     log().debug({ id }, "no netavark teardown: the veth goes with the namespace");
   } else if (record) {
@@ -258,7 +267,9 @@ function keptWarm(host: NetnsHost, r: Attachment, id: string, holder: Holder): b
   const e = r.endpoints[0];
   if (!r.warm || !e || r.endpoints.length !== 1 || r.ports.length || r.connected?.length || r.linkClasses?.length) return false;
   const lease = r.leases.find((l) => l.kind === "ip" && l.scope === e.networkId && l.key === e.ip);
-  if (!lease || lease.holder.id !== id || !anchorExists(e.networkId)) return false;
+  if (!lease || lease.holder.id !== id) return false;
+  if (keptAlready(r.netns, { ...lease, holder })) return true;
+  if (!anchorExists(e.networkId)) return false;
   const kept = keepWarm(host, r.netns, {
     networkId: e.networkId, ip: e.ip, mac: e.mac, options: r.options,
     endpoint: { network: e.network, prefix: e.prefix, gateway: e.gateway, bridge: e.bridge },
@@ -449,9 +460,30 @@ export function releaseNetworkBridge(host: NetnsHost, def: NetworkDef): void {
     // anchor's teardown deletes the bridge only once it is its last port.
     if (drainWarm(host, def.id) > 0) awaitBridgePorts(def.bridge, 1);
     removeAnchor(host, def);
+    // Its addresses' directory, if no container still holds one there (one a crash left, freed by the sweep:
+    // then `system prune` removes the directory).
+    removeEmptyScope("ip", def.id);
     // The link's shaper goes with the last network that used it (no container's class is left on it).
-    if (def.link && !allLeases().some((l) => l.kind === "class" && l.scope === def.link!.device)) removeLinkShaper(def.link);
+    if (def.link && !allLeases().some((l) => l.kind === "class" && l.scope === def.link!.device)) {
+      removeLinkShaper(def.link);
+      removeEmptyScope("class", def.link.device);
+    }
   });
+}
+
+/**
+ * `system prune`: what crashed transfers of an address left (temporary files),
+ * and the address directories of networks that are not `defined`, when
+ * empty; how many directories went. Emptiness under the lock is what makes
+ * the removal safe (see removeEmptyScope); `defined` only spares the
+ * directories of networks that exist, which their next container would make again.
+ */
+export function sweepLeaseScopes(defined: ReadonlySet<string>): number {
+  if (!existsSync(LEASE_ROOT)) return 0;
+  return withLock(LOCK, () => leaseScopes("ip").filter((id) => {
+    removeTransferLeftovers("ip", id);
+    return !defined.has(id) && removeEmptyScope("ip", id);
+  }).length);
 }
 
 /**

@@ -2,15 +2,25 @@
 // addresses, ports and subnets are the host's): one file per lease, created
 // with O_EXCL, as the CNI host-local plugin keeps its addresses. Creating the
 // file is the allocation, so two tsbox processes never get the same address
-// or port, and no lock is held. Each file names its holder (the --root and the
-// container, or the network), so what a crash left is found and freed.
+// or port. Each file names its holder (the --root and the container, or the
+// network), so what a crash left is found and freed. A scope's directory (a
+// network's addresses, a link's classes) is removed once empty, and that races
+// with an allocation between its mkdir and its create: both are done holding
+// NETWORK_LOCK (ports and subnets, in directories that stay, need no lock).
 // Under /run: leases go with the veths and rules at a reboot.
 
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { errnoCode } from "../errors.js";
 
 export const LEASE_ROOT = process.env.TSBOX_NET_RUN_DIR ?? "/run/tsbox/net";
+
+/**
+ * Host-wide, held by every allocation of an address or a class (and by
+ * netavark's setups and teardowns, which share the bridges and chains): the
+ * removal of a scope's directory holds it too.
+ */
+export const NETWORK_LOCK = join(LEASE_ROOT, "netavark.lock");
 
 export type LeaseKind = "ip" | "port" | "subnet" | "class";
 
@@ -116,6 +126,52 @@ export function allLeases(): Lease[] {
 /** Removes a lease file whatever its holder (the sweep, for a holder that is gone). */
 export function dropLease(l: Lease): void {
   rmSync(join(dirOf(l.kind, l.scope), l.key), { force: true });
+}
+
+/**
+ * Removes the temporary files of transfers that a crash cut short from a
+ * scope's directory (dot files, never leases); the leases left. The caller
+ * holds NETWORK_LOCK, as every transfer does: none is under way.
+ */
+export function removeTransferLeftovers(kind: "ip" | "class", scope: string): string[] {
+  const dir = dirOf(kind, scope);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return [];
+    throw e;
+  }
+  for (const n of names.filter((x) => x.startsWith("."))) rmSync(join(dir, n), { force: true });
+  return names.filter((n) => !n.startsWith("."));
+}
+
+/**
+ * Removes the directory of a scope (a network's addresses, a link's classes)
+ * if no lease is in it; whether it did. The caller holds NETWORK_LOCK, under
+ * which every lease of a scope is taken (mkdir, then the file): an empty
+ * directory then holds no lease and no allocation is half-way through it.
+ */
+export function removeEmptyScope(kind: "ip" | "class", scope: string): boolean {
+  const dir = dirOf(kind, scope);
+  if (removeTransferLeftovers(kind, scope).length > 0) return false;
+  try {
+    rmdirSync(dir);
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === "ENOENT" || code === "ENOTEMPTY") return false;
+    throw e;
+  }
+  return true;
+}
+
+/** The scopes that have a directory (for the sweep of those whose network is gone). */
+export function leaseScopes(kind: "ip" | "class"): string[] {
+  try {
+    return readdirSync(join(LEASE_ROOT, kind)).filter((n) => !n.startsWith("."));
+  } catch {
+    return [];
+  }
 }
 
 /** The port lease's key: one host port per protocol, whatever the host address. */

@@ -100,6 +100,20 @@ export function listNetworks(root: string): NetworkDef[] {
   return [defaultNetwork(), ...user.sort((a, b) => a.name.localeCompare(b.name))];
 }
 
+/**
+ * The ids of the networks defined in the root, the default one's too, by
+ * their files' names: a corrupt definition still names its network.
+ */
+export function definedNetworkIds(root: string): string[] {
+  let files: string[];
+  try {
+    files = readdirSync(networksDir(root));
+  } catch {
+    files = [];
+  }
+  return [DEFAULT_NETWORK_ID, ...files.filter((f) => /^[0-9a-f]{64}\.json$/.test(f)).map((f) => f.slice(0, -5))];
+}
+
 /** By name, full id or unique id prefix (Docker's lookup); undefined if none. */
 export function findNetwork(root: string, ref: string): NetworkDef | undefined {
   const all = listNetworks(root);

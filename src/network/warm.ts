@@ -120,6 +120,9 @@ export function claimWarm(host: WarmHost, networkId: string, netns: string, hold
  * the network has its MAX_WARM already or a process is still in it.
  */
 export function keepWarm(host: WarmHost, netns: string, s: Omit<WarmSlot, "v">, lease: Lease): boolean {
+  // Its address must still be its own to be handed on (transferLease, last, would throw with a slot half-made).
+  const h = leaseHolder(lease.kind, lease.scope, lease.key);
+  if (h?.root !== lease.holder.root || h.id !== lease.holder.id) return false;
   const slots = slotNames();
   if (slots.map(readSlot).filter((x) => x?.networkId === s.networkId).length >= MAX_WARM) return false;
   if (processesIn(netns)) return false;
@@ -136,6 +139,25 @@ export function keepWarm(host: WarmHost, netns: string, s: Omit<WarmSlot, "v">, 
   writeJsonAtomic(slotRecord(slot), { v: 1, ...s } satisfies WarmSlot, false);
   transferLease(lease, holderOfSlot(slot));
   return true;
+}
+
+/**
+ * Whether the namespace pinned at `netns` was kept warm already: a release
+ * that died after keepWarm's last step (the address moved to the slot) left
+ * the container's pin and record, and its lease in a slot that pins this very
+ * namespace. Kept again, or torn down, it would be a second slot or a slot
+ * without its veth.
+ */
+export function keptAlready(netns: string, lease: Lease): boolean {
+  const h = leaseHolder(lease.kind, lease.scope, lease.key);
+  if (h?.root !== WARM_DIR) return false;
+  try {
+    const pin = statSync(pinOf(h.id));
+    const ours = statSync(netns);
+    return pin.dev === ours.dev && pin.ino === ours.ino;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether any process is in the namespace pinned at `netns` (a `--network container:` peer, an nsenter). */

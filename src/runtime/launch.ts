@@ -12,7 +12,7 @@ import { createCgroup, devicesEnforced } from "../cgroupfs/index.js";
 import type { NativeLauncher } from "../native/launcher.js";
 import type { CgroupMountInfo } from "../oci/build-plan.js";
 import { containerPaths, writeState, type ContainerState } from "../state/container-store.js";
-import { crashPoint } from "../state/crash.js";
+import { crashPoint } from "../util/crash.js";
 import { containerAttributes, recordEvent } from "../state/events.js";
 import type { Host } from "./host.js";
 import type { MonitorLauncher } from "./monitor.js";

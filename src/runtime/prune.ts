@@ -83,5 +83,5 @@ export function pruneDebris(root: string, minAgeMs = 60_000): number {
     if ((!s || s.name !== n) && old(file)) { rmSync(file, { force: true }); removed++; }
   }
   // and a volume's creation or removal that a crash cut short (old ones only, as above)
-  return removed + sweepVolumeDebris(root, minAgeMs) + sweepNetworkLeftovers(shimLauncher);
+  return removed + sweepVolumeDebris(root, minAgeMs) + sweepNetworkLeftovers(shimLauncher, root);
 }

@@ -126,6 +126,12 @@ export async function recoverStale(root: string): Promise<void> {
     if (!state || state.status === "exited" || ownerAlive(state.owner) || (state.status === "created" && state.owner === undefined)) continue;
     h ??= detectHierarchy();
     log().info({ id: state.id }, "releasing container left by a dead tsbox process");
-    await releaseContainer(root, state, h);
+    try {
+      await releaseContainer(root, state, h);
+    } catch (e) {
+      // One container that cannot be released must not keep the others' mounts and
+      // cgroups, nor the command the user asked for: `rm -f` tries it again and says why.
+      log().warn({ id: state.id, err: e }, "releasing a container left by a dead tsbox process failed");
+    }
   }
 }

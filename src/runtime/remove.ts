@@ -3,7 +3,7 @@
 // gone and exits 137).
 import { CorruptContainerError, NotFoundError, TsboxError } from "../errors.js";
 import { readState, resolveContainerId, ownerAlive, type ContainerState } from "../state/container-store.js";
-import { crashPoint } from "../state/crash.js";
+import { crashPoint } from "../util/crash.js";
 import { releaseContainer, removeBrokenContainer } from "./recover.js";
 import { containerAttributes, recordEvent } from "../state/events.js";
 

@@ -20,7 +20,7 @@ import {
   containerPaths, createContainerDirs, newContainerId, removeContainerDir, reserveName, selfOwner,
   readState, settleContainer, writeState, type ContainerPaths, type ContainerState, type LogConfig, type RestartPolicy,
 } from "../state/container-store.js";
-import { crashPoint } from "../state/crash.js";
+import { crashPoint } from "../util/crash.js";
 import { containerAttributes, recordEvent } from "../state/events.js";
 import { buildSpec, type RunFlags } from "../oci/specconv.js";
 import { currentCapabilities } from "../native/capabilities.js";

@@ -7,7 +7,7 @@ import {
   containerLockFile, containerPaths, findContainer, ownerAlive, readSpec, readState, selfOwner, writeState,
   type ContainerState,
 } from "../state/container-store.js";
-import { crashPoint } from "../state/crash.js";
+import { crashPoint } from "../util/crash.js";
 import { createContainerCgroup, deviceRulesEnforced, launchMonitored } from "./launch.js";
 import { realHost, type Host } from "./host.js";
 import { readNetworkConfig } from "../network/index.js";

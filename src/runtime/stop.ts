@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { findContainer, ownerAlive, readState } from "../state/container-store.js";
 import { releaseStopped } from "./network.js";
-import { crashPoint } from "../state/crash.js";
+import { crashPoint } from "../util/crash.js";
 import { containerAttributes, recordEvent } from "../state/events.js";
 import { isLive, requestStop, signal, thawIfPaused, waitExited } from "./container-control.js";
 import { parseSignal, signalNumber } from "./kill.js";
