@@ -129,11 +129,25 @@ export function ksmInUse(mine: Set<number> = new Set()): string | undefined {
 export const KSM_LOCK = "/var/tmp/tsbox-ksm-exclusive.lock";
 
 export async function holdKsmExclusive(lockPath = KSM_LOCK): Promise<() => void> {
+  return holdExclusive(lockPath, "KSM");
+}
+
+/**
+ * The same for zram: a test or benchmark that adds zram devices or swap, or
+ * checks that the host's list of them is as it was, holds this meanwhile.
+ */
+export const ZRAM_LOCK = "/var/tmp/tsbox-zram-exclusive.lock";
+
+export async function holdZramExclusive(lockPath = ZRAM_LOCK): Promise<() => void> {
+  return holdExclusive(lockPath, "zram");
+}
+
+async function holdExclusive(lockPath: string, what: string): Promise<() => void> {
   let said = false;
   for (;;) {
     const owner = takeLock(lockPath);
     if (owner === true) return () => { rmSync(lockPath, { force: true }); };
-    if (!said) process.stderr.write(`waiting for ${lockPath} (KSM in use by process ${owner.pid})\n`);
+    if (!said) process.stderr.write(`waiting for ${lockPath} (${what} in use by process ${owner.pid})\n`);
     said = true;
     await sleep(200);
   }

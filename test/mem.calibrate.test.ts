@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { holdKsmExclusive } from "../bench/reclaim-harness.js";
+import { holdKsmExclusive, holdZramExclusive } from "../bench/reclaim-harness.js";
 import type { HostProfile } from "../src/reclaim/host-profile.js";
 import { KSM_DIR, ksmAvailable, processKsm } from "../src/reclaim/kernel/ksm.js";
 import { hostSwapDevices } from "../src/reclaim/kernel/swap.js";
@@ -74,9 +74,12 @@ describe("tsbox mem calibrate (real kernel, quick)", () => {
   const before = { zram: [] as string[], swaps: "", ksm: [] as string[] };
   let other: { child: ChildProcess; pid: number } | undefined;
   let unlock: (() => void) | undefined;
+  let unlockZram: (() => void) | undefined;
   let original: string[] | undefined;
 
   beforeAll(async () => {
+    // zram devices and swap are the host's: another test file adding one meanwhile would read as ours
+    unlockZram = await holdZramExclusive();
     if (ksmAvailable()) {
       unlock = await holdKsmExclusive();
       original = readKsmSettings();
@@ -95,6 +98,7 @@ describe("tsbox mem calibrate (real kernel, quick)", () => {
     other?.child.kill("SIGKILL");
     if (original !== undefined) writeKsmSettings(original);
     unlock?.();
+    unlockZram?.();
   });
 
   it("measures every cost it can, each positive and of a plausible order, with its spread and the load", () => {
@@ -186,6 +190,7 @@ describe("tsbox mem calibrate --no-ksm", () => {
     const r3 = mkdtempSync("/var/tmp/tsbox-calibrate-noksm-");
     // no KSM user of the benches or tests changes the settings meanwhile, so any change would be the calibration's
     const unlock = ksmAvailable() ? await holdKsmExclusive() : undefined;
+    const unlockZram = await holdZramExclusive();
     try {
       const before = { ksm: ksmAvailable() ? readKsmSettings() : [], zram: zramDevices(), swaps: swaps() };
       const out = tsbox(r3, ["mem", "calibrate", "--quick", "--no-ksm", "--format", "json"]);
@@ -199,6 +204,7 @@ describe("tsbox mem calibrate --no-ksm", () => {
       expect(swaps()).toBe(before.swaps);
       expect(calibrateCgroups()).toEqual([]);
     } finally {
+      unlockZram();
       unlock?.();
       rmSync(r3, { recursive: true, force: true });
     }
@@ -208,6 +214,7 @@ describe("tsbox mem calibrate --no-ksm", () => {
 describe("tsbox mem calibrate interrupted", () => {
   it("SIGINT while its zram swap is on: exit 130, and the swap, zram device, cgroup, temp file and workers are gone", async () => {
     const r2 = mkdtempSync("/var/tmp/tsbox-calibrate-int-");
+    const unlockZram = await holdZramExclusive();
     try {
       const before = { zram: zramDevices(), swaps: swaps() };
       const p = tsboxAsync(r2, ["mem", "calibrate", "--quick"]);
@@ -225,7 +232,8 @@ describe("tsbox mem calibrate interrupted", () => {
       expect(existsSync(join(r2, "mem")) ? readdirSync(join(r2, "mem")) : []).toEqual([]);
       expect(workers()).toEqual([]);
     } finally {
+      unlockZram();
       rmSync(r2, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 300_000);
 });
