@@ -143,8 +143,16 @@ export interface ScanReport {
   ksm?: KsmSettings;
   /** true when only exclusively anonymous pages were scanned (`--anonymous`) */
   anonymousOnly?: boolean;
-  /** seconds between the two content samples of `--stable-for`: the sharable figures count only pages unchanged over them */
+  /** seconds between the first content sample of `--stable-for` and the scan: the sharable figures count only pages unchanged over them */
   stableForSeconds?: number;
+  /**
+   * `--stable-for`'s three looks (start, middle, end of the window): when,
+   * seconds from the first; the sharing then (every page at the first, the
+   * pages held since at the others); what is expected to be left one window
+   * on (sharablePages, settledSaving in measure/stability.ts); settling false
+   * when the loss did not shrink from the first half to the second
+   */
+  stableLooks?: { seconds: number[]; pages: number[]; settledPages: number; settling: boolean };
   /** wall time of the scan and bytes analysed, for the throughput figure */
   elapsedMs: number;
   bytesAnalysed: number;

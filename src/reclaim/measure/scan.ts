@@ -20,7 +20,7 @@ import { hostZramCompressor } from "../kernel/zram.js";
 import { KeyIndex } from "./key-index.js";
 import { gone, presentPages } from "./procfs.js";
 import { chooseIndices, rng } from "./sampling.js";
-import { SampleIndex, stablePages, type ContentSample } from "./stability.js";
+import { heldInAll, SampleIndex, sampleSaving, settledSaving, type ContentSample } from "./stability.js";
 
 export interface ScanTarget {
   id: string;
@@ -49,12 +49,16 @@ export interface ScanOptions {
   /** the zram compressor pages are also sized with (ContainerPages.dev; default lz4, the LZ4 sizes again) */
   zramCodec?: ZramCodec;
   /**
-   * The targets' contents sampled earlier (sampleContents) and how long ago,
-   * seconds: the sharable figures then count only pages whose content is the
-   * same in both samples (stability.ts), the pages KSM's checksum rule lets
-   * it merge. scanContainersStable takes the sample and waits.
+   * The targets' contents sampled earlier (sampleContents, earliest first)
+   * and how long ago the first was, seconds: the sharable figures then count
+   * only pages whose content is the same in every sample (stability.ts), the
+   * pages KSM's checksum rule lets it merge. With `looks` (the sharing at the
+   * first look and of the pages held since, at the second: two samples
+   * equally spaced before the scan), the figures are taken to what the held
+   * sharing is expected to keep one window on (settledSaving). scanContainersStable takes the
+   * samples and waits.
    */
-  stableSince?: { sample: SampleIndex; seconds: number };
+  stableSince?: { samples: SampleIndex[]; seconds: number; looks?: { first: number; middle: number; seconds: number[] } };
 }
 
 export const DEFAULT_SAMPLE = 10_000;
@@ -141,10 +145,23 @@ export function sampleContents(targets: readonly ScanTarget[], anonymousOnly = f
 export async function scanContainersStable(
   targets: readonly ScanTarget[], opts: ScanOptions, seconds: number | ((sampledPages: number) => number), wait: (ms: number) => Promise<unknown>,
 ): Promise<ScanReport> {
-  const sample = sampleContents(targets, opts.anonymousOnly);
+  // three looks: start, middle, end (the scan), so the loss of held copies over each half can be compared
+  const ksm = opts.ksm ?? KSM_DEFAULTS;
+  const first = sampleContents(targets, opts.anonymousOnly);
   const t = Date.now();
-  await wait((typeof seconds === "number" ? seconds : seconds(sample.pages)) * 1000);
-  return scanContainers(targets, { ...opts, stableSince: { sample, seconds: (Date.now() - t) / 1000 } });
+  const window = (typeof seconds === "number" ? seconds : seconds(first.pages)) * 1000;
+  await wait(window / 2);
+  const middle = sampleContents(targets, opts.anonymousOnly);
+  const tm = Date.now();
+  const held = sampleSaving(middle.sample, ksm, heldInAll([first], middle.sample));
+  await wait(Math.max(0, t + window - Date.now()));
+  return scanContainers(targets, {
+    ...opts,
+    stableSince: {
+      samples: [first, middle], seconds: (Date.now() - t) / 1000,
+      looks: { first: sampleSaving(first.sample, ksm), middle: held, seconds: [0, (tm - t) / 1000, (Date.now() - t) / 1000] },
+    },
+  });
 }
 
 function openMem(pid: number): number | undefined {
@@ -242,6 +259,29 @@ function decompressTimes(pop: Population, pages: ContainerPages, count: number, 
   return { lz4: median(lz4), zstd: strongDecodeNs(contents) };
 }
 
+/**
+ * The aggregate's sharing taken to what the looks say is left one window on
+ * (settledSaving): every sharable count scaled by settled / held, the
+ * expected loss spread evenly, since which of the held copies will go is
+ * not known. Mutates agg; returns the held figure and whether the loss shrank.
+ */
+function settleTo(agg: ReturnType<typeof aggregate>, first: number, middle: number): { held: number; settling: boolean } {
+  const held = agg.sharablePages;
+  const s = settledSaving(first, middle, held);
+  if (held <= 0 || s.pages >= held) return { held, settling: s.settling };
+  const f = s.pages / held;
+  for (const p of agg.profiles) {
+    const m = p.mergeable;
+    if (m === undefined) continue;
+    m.zero = Math.round(m.zero * f); m.within = Math.round(m.within * f); m.across = Math.round(m.across * f);
+    m.sameFilled = Math.min(m.within + m.across, Math.round(m.sameFilled * f));
+  }
+  const k = agg.sharable;
+  agg.sharable = { duplicate: Math.round(k.duplicate * f), sameFilled: Math.round(k.sameFilled * f), zero: Math.round(k.zero * f) };
+  agg.sharablePages = agg.sharable.duplicate + agg.sharable.sameFilled + agg.sharable.zero;
+  return { held, settling: s.settling };
+}
+
 export function scanContainers(targets: readonly ScanTarget[], opts: ScanOptions): ScanReport {
   return scan(targets, opts).report;
 }
@@ -270,11 +310,13 @@ function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: Scan
     pops.push(pop);
     const read = readPages(pop, classified, want);
     read.devCodec = opts.zramCodec ?? "lz4";
-    if (opts.stableSince) read.stable = stablePages(opts.stableSince.sample, contentSample(pop, read));
+    if (opts.stableSince) read.stable = heldInAll(opts.stableSince.samples, contentSample(pop, read));
     pages.push(read);
   }
   const ksm = opts.ksm ?? KSM_DEFAULTS;
   const agg = aggregate(pages, opts.mode === "sample", ksm);
+  const looks = opts.stableSince?.looks;
+  const settled = looks === undefined ? undefined : settleTo(agg, looks.first, looks.middle);
   const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const cpu = process.cpuUsage(cpu0);
   const containers = targets.map((t, ci): MemoryProfile => {
@@ -294,6 +336,12 @@ function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: Scan
     ksm,
     anonymousOnly: opts.anonymousOnly === true,
     ...(opts.stableSince ? { stableForSeconds: Math.round(opts.stableSince.seconds * 10) / 10 } : {}),
+    ...(looks && settled ? {
+      stableLooks: {
+        seconds: looks.seconds.map((x) => Math.round(x * 10) / 10), pages: [looks.first, looks.middle, settled.held],
+        settledPages: agg.sharablePages, settling: settled.settling,
+      },
+    } : {}),
     elapsedMs: Math.round(elapsedMs),
     bytesAnalysed: read * PAGE_SIZE,
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),

@@ -7,7 +7,16 @@
 // many copies of it exist at one instant. So the sharing figure counts only the
 // pages whose content, at the same process and address, is the same at both
 // ends of a window as long as a pass. Pure: two samples in, a flag per page out.
+//
+// Right after programs start, many of their copies are short-lived (buffers
+// of the load, garbage a collector or allocator hands out again): pages that
+// held over one window are still being overwritten for minutes, fewer each
+// time. So the window is looked at three times (start, middle, end), and the
+// sharing still held at each look gives the rate at which held copies are
+// lost; settledSaving carries that loss one window on, to what is left when
+// ksmd has merged the pages. Pure too: three counts in, one count out.
 
+import type { KsmSettings } from "../profile.js";
 import { Kind } from "./aggregate.js";
 import { KeyIndex } from "./key-index.js";
 
@@ -25,7 +34,7 @@ export class SampleIndex {
   /** pages the sample read */
   readonly pages: number = 0;
 
-  constructor(private readonly sample: ContentSample) {
+  constructor(readonly sample: ContentSample) {
     for (let i = 0; i < sample.pid.length; i++) {
       if (sample.kind[i] === Kind.Gone) continue;
       this.pages++;
@@ -55,4 +64,70 @@ export function stablePages(earlier: SampleIndex, later: ContentSample): Uint8Ar
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = earlier.same(later.pid[i]!, later.addr[i]!, later.kind[i]!, later.key[i]!) ? 1 : 0;
   return out;
+}
+
+/** 1 for each page of `later` whose content is as in every one of `earlier` (held at each look). */
+export function heldInAll(earlier: readonly SampleIndex[], later: ContentSample): Uint8Array {
+  const n = later.pid.length;
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const pid = later.pid[i]!, addr = later.addr[i]!, kind = later.kind[i]!, key = later.key[i]!;
+    out[i] = earlier.every((e) => e.same(pid, addr, kind, key)) ? 1 : 0;
+  }
+  return out;
+}
+
+/**
+ * The pages KSM would free by merging the sample's pages (those with keep[i]
+ * set, or all): per content (data by key, same-filled by fill word, zero
+ * pages one content) n copies need ceil(n / max_page_sharing) KSM pages;
+ * zero pages are all saved with use_zero_pages. The same figure as
+ * aggregate()'s sharablePages over the same pages.
+ */
+export function sampleSaving(sample: ContentSample, ksm: KsmSettings, keep?: ArrayLike<number>): number {
+  const max = Math.max(1, ksm.maxPageSharing);
+  const data = new KeyIndex(1024), same = new KeyIndex(64);
+  const copies: number[] = [];
+  let zeros = 0;
+  for (let i = 0; i < sample.pid.length; i++) {
+    if (keep !== undefined && !keep[i]) continue;
+    const kind = sample.kind[i]!;
+    if (kind === Kind.Zero) { zeros++; continue; }
+    if (kind !== Kind.Data && kind !== Kind.Same) continue;
+    const idx = kind === Kind.Data ? data : same;
+    let slot = idx.getOrSet(sample.key[i]!, copies.length);
+    if (slot < 0) { slot = copies.length; copies.push(0); }
+    copies[slot]!++;
+  }
+  let saved = ksm.useZeroPages ? zeros : zeros - Math.ceil(zeros / max);
+  for (const n of copies) saved += n - Math.ceil(n / max);
+  return saved;
+}
+
+export interface Settled {
+  /** the sharing expected to hold one window after the last look */
+  pages: number;
+  /** true: the second half lost less than the first (q < 1); false: it did not, the loss is taken at q = 1 */
+  settling: boolean;
+}
+
+/**
+ * What the sharing held since the first of three equally spaced looks comes
+ * to one window after the last: `first` every page's sharing at the first
+ * look, `middle` and `last` the sharing of the pages held since it, at the
+ * middle and last looks. A copy lost between looks does not come back (its
+ * replica no longer matches), so the counts only fall. The second half lost
+ * q = (middle − last) / (first − middle) of what the first did (pages lost
+ * at a rate, fewer left to lose); each half-window to come is taken to lose
+ * q times the one before, over one more window, as long as the one looked
+ * at (ksmd merges a page it has just found a pass to two later, 1.5 on
+ * average: the pages it keeps must hold that long): (middle − last)·(q + q²).
+ * A loss that did not shrink (q ≥ 1) is taken at q = 1, twice the last
+ * half's loss. Never below 0.
+ */
+export function settledSaving(first: number, middle: number, last: number): Settled {
+  const lost1 = first - middle, lost2 = middle - last;
+  if (lost2 <= 0) return { pages: Math.max(0, last), settling: true };
+  const q = lost1 > lost2 ? lost2 / lost1 : 1;
+  return { pages: Math.max(0, last - lost2 * (q + q * q)), settling: q < 1 };
 }
