@@ -147,12 +147,13 @@ export interface ScanReport {
   stableForSeconds?: number;
   /**
    * `--stable-for`'s three looks (start, middle, end of the window): when,
-   * seconds from the first; the sharing then (every page at the first, the
-   * pages held since at the others); what is expected to be left one window
-   * on (sharablePages, settledSaving in measure/stability.ts); settling false
-   * when the loss did not shrink from the first half to the second
+   * seconds from the first; the sharing at each (every page, one instant);
+   * the sharing of the pages unchanged at all three (heldPages); what is
+   * expected to be left of it one window on (settledPages = sharablePages,
+   * settledSaving in measure/stability.ts); settling false when the sharing
+   * fell no less in the second half than in the first
    */
-  stableLooks?: { seconds: number[]; pages: number[]; settledPages: number; settling: boolean };
+  stableLooks?: { seconds: number[]; instant: number[]; heldPages: number; settledPages: number; settling: boolean };
   /** wall time of the scan and bytes analysed, for the throughput figure */
   elapsedMs: number;
   bytesAnalysed: number;

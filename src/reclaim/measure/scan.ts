@@ -124,16 +124,21 @@ export function sampleContents(targets: readonly ScanTarget[], anonymousOnly = f
     const pop = population([...t.pids()].sort((a, b) => a - b), pfnSeen, anonymousOnly);
     parts.push(contentSample(pop, readPages(pop, new Uint8Array(pop.addrs.length), SizeWant.No)));
   }
+  return new SampleIndex(concatSamples(parts));
+}
+
+/** Several containers' samples as one. */
+function concatSamples(parts: readonly ContentSample[]): ContentSample {
   const cat = <T extends Int32Array | Float64Array | Uint8Array>(make: (n: number) => T, pick: (c: ContentSample) => ArrayLike<number>): T => {
     const out = make(parts.reduce((n, c) => n + c.pid.length, 0));
     let at = 0;
     for (const c of parts) { const a = pick(c); for (let i = 0; i < a.length; i++) out[at++] = a[i]!; }
     return out;
   };
-  return new SampleIndex({
+  return {
     pid: cat((n) => new Int32Array(n), (c) => c.pid), addr: cat((n) => new Float64Array(n), (c) => c.addr),
     kind: cat((n) => new Uint8Array(n), (c) => c.kind), key: cat((n) => new Float64Array(n), (c) => c.key),
-  });
+  };
 }
 
 /**
@@ -145,7 +150,7 @@ export function sampleContents(targets: readonly ScanTarget[], anonymousOnly = f
 export async function scanContainersStable(
   targets: readonly ScanTarget[], opts: ScanOptions, seconds: number | ((sampledPages: number) => number), wait: (ms: number) => Promise<unknown>,
 ): Promise<ScanReport> {
-  // three looks: start, middle, end (the scan), so the loss of held copies over each half can be compared
+  // three looks: start, middle, end (the scan), so the sharing's fall over each half can be compared
   const ksm = opts.ksm ?? KSM_DEFAULTS;
   const first = sampleContents(targets, opts.anonymousOnly);
   const t = Date.now();
@@ -153,13 +158,12 @@ export async function scanContainersStable(
   await wait(window / 2);
   const middle = sampleContents(targets, opts.anonymousOnly);
   const tm = Date.now();
-  const held = sampleSaving(middle.sample, ksm, heldInAll([first], middle.sample));
   await wait(Math.max(0, t + window - Date.now()));
   return scanContainers(targets, {
     ...opts,
     stableSince: {
       samples: [first, middle], seconds: (Date.now() - t) / 1000,
-      looks: { first: sampleSaving(first.sample, ksm), middle: held, seconds: [0, (tm - t) / 1000, (Date.now() - t) / 1000] },
+      looks: { first: sampleSaving(first.sample, ksm), middle: sampleSaving(middle.sample, ksm), seconds: [0, (tm - t) / 1000, (Date.now() - t) / 1000] },
     },
   });
 }
@@ -265,10 +269,10 @@ function decompressTimes(pop: Population, pages: ContainerPages, count: number, 
  * expected loss spread evenly, since which of the held copies will go is
  * not known. Mutates agg; returns the held figure and whether the loss shrank.
  */
-function settleTo(agg: ReturnType<typeof aggregate>, first: number, middle: number): { held: number; settling: boolean } {
+function settleTo(agg: ReturnType<typeof aggregate>, instants: [number, number, number]): { held: number; settling: boolean; instants: number[] } {
   const held = agg.sharablePages;
-  const s = settledSaving(first, middle, held);
-  if (held <= 0 || s.pages >= held) return { held, settling: s.settling };
+  const s = settledSaving(...instants, held);
+  if (held <= 0 || s.pages >= held) return { held, settling: s.settling, instants };
   const f = s.pages / held;
   for (const p of agg.profiles) {
     const m = p.mergeable;
@@ -279,7 +283,7 @@ function settleTo(agg: ReturnType<typeof aggregate>, first: number, middle: numb
   const k = agg.sharable;
   agg.sharable = { duplicate: Math.round(k.duplicate * f), sameFilled: Math.round(k.sameFilled * f), zero: Math.round(k.zero * f) };
   agg.sharablePages = agg.sharable.duplicate + agg.sharable.sameFilled + agg.sharable.zero;
-  return { held, settling: s.settling };
+  return { held, settling: s.settling, instants };
 }
 
 export function scanContainers(targets: readonly ScanTarget[], opts: ScanOptions): ScanReport {
@@ -316,7 +320,7 @@ function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: Scan
   const ksm = opts.ksm ?? KSM_DEFAULTS;
   const agg = aggregate(pages, opts.mode === "sample", ksm);
   const looks = opts.stableSince?.looks;
-  const settled = looks === undefined ? undefined : settleTo(agg, looks.first, looks.middle);
+  const settled = looks === undefined ? undefined : settleTo(agg, [looks.first, looks.middle, sampleSaving(concatSamples(pops.map((p, i) => contentSample(p, pages[i]!))), ksm)]);
   const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const cpu = process.cpuUsage(cpu0);
   const containers = targets.map((t, ci): MemoryProfile => {
@@ -338,7 +342,7 @@ function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: Scan
     ...(opts.stableSince ? { stableForSeconds: Math.round(opts.stableSince.seconds * 10) / 10 } : {}),
     ...(looks && settled ? {
       stableLooks: {
-        seconds: looks.seconds.map((x) => Math.round(x * 10) / 10), pages: [looks.first, looks.middle, settled.held],
+        seconds: looks.seconds.map((x) => Math.round(x * 10) / 10), instant: settled.instants, heldPages: settled.held,
         settledPages: agg.sharablePages, settling: settled.settling,
       },
     } : {}),
