@@ -152,18 +152,20 @@ export async function scanContainersStable(
 ): Promise<ScanReport> {
   // three looks: start, middle, end (the scan), so the sharing's fall over each half can be compared
   const ksm = opts.ksm ?? KSM_DEFAULTS;
-  const first = sampleContents(targets, opts.anonymousOnly);
+  // each look's time is when it starts reading, so the two halves are equally long
   const t = Date.now();
+  const first = sampleContents(targets, opts.anonymousOnly);
   const window = (typeof seconds === "number" ? seconds : seconds(first.pages)) * 1000;
-  await wait(window / 2);
-  const middle = sampleContents(targets, opts.anonymousOnly);
+  await wait(Math.max(0, t + window / 2 - Date.now()));
   const tm = Date.now();
+  const middle = sampleContents(targets, opts.anonymousOnly);
   await wait(Math.max(0, t + window - Date.now()));
+  const te = Date.now();
   return scanContainers(targets, {
     ...opts,
     stableSince: {
-      samples: [first, middle], seconds: (Date.now() - t) / 1000,
-      looks: { first: sampleSaving(first.sample, ksm), middle: sampleSaving(middle.sample, ksm), seconds: [0, (tm - t) / 1000, (Date.now() - t) / 1000] },
+      samples: [first, middle], seconds: (te - t) / 1000,
+      looks: { first: sampleSaving(first.sample, ksm), middle: sampleSaving(middle.sample, ksm), seconds: [0, (tm - t) / 1000, (te - t) / 1000] },
     },
   });
 }
