@@ -147,13 +147,14 @@ export interface ScanReport {
   stableForSeconds?: number;
   /**
    * `--stable-for`'s three looks (start, middle, end of the window): when,
-   * seconds from the first; the sharing at each (every page, one instant);
-   * the sharing of the pages unchanged at all three (heldPages); what is
-   * expected to be left of it one window on (settledPages = sharablePages,
-   * settledSaving in measure/stability.ts); settling false when the sharing
-   * fell no less in the second half than in the first
+   * seconds from the first; the sharing of every page at each (instant); the
+   * sharing of the pages unchanged since the first look, at each (held; the
+   * last is the window's held figure); what is expected to be left of it one
+   * window on (settledPages = sharablePages, settledSaving in
+   * measure/stability.ts); settling false when the held sharing lost no less
+   * in the second half than in the first
    */
-  stableLooks?: { seconds: number[]; instant: number[]; heldPages: number; settledPages: number; settling: boolean };
+  stableLooks?: { seconds: number[]; instant: number[]; held: number[]; settledPages: number; settling: boolean };
   /** wall time of the scan and bytes analysed, for the throughput figure */
   elapsedMs: number;
   bytesAnalysed: number;

@@ -58,7 +58,7 @@ export interface ScanOptions {
    * sharing is expected to keep one window on (settledSaving). scanContainersStable takes the
    * samples and waits.
    */
-  stableSince?: { samples: SampleIndex[]; seconds: number; looks?: { first: number; middle: number; seconds: number[] } };
+  stableSince?: { samples: SampleIndex[]; seconds: number; looks?: { first: number; middle: number; middleHeld: number; seconds: number[] } };
 }
 
 export const DEFAULT_SAMPLE = 10_000;
@@ -165,7 +165,10 @@ export async function scanContainersStable(
     ...opts,
     stableSince: {
       samples: [first, middle], seconds: (te - t) / 1000,
-      looks: { first: sampleSaving(first.sample, ksm), middle: sampleSaving(middle.sample, ksm), seconds: [0, (tm - t) / 1000, (te - t) / 1000] },
+      looks: {
+        first: sampleSaving(first.sample, ksm), middle: sampleSaving(middle.sample, ksm),
+        middleHeld: sampleSaving(middle.sample, ksm, heldInAll([first], middle.sample)), seconds: [0, (tm - t) / 1000, (te - t) / 1000],
+      },
     },
   });
 }
@@ -271,9 +274,9 @@ function decompressTimes(pop: Population, pages: ContainerPages, count: number, 
  * expected loss spread evenly, since which of the held copies will go is
  * not known. Mutates agg; returns the held figure and whether the loss shrank.
  */
-function settleTo(agg: ReturnType<typeof aggregate>, instants: [number, number, number]): { held: number; settling: boolean; instants: number[] } {
+function settleTo(agg: ReturnType<typeof aggregate>, first: number, middleHeld: number, instants: [number, number, number]): { held: number; settling: boolean; instants: number[] } {
   const held = agg.sharablePages;
-  const s = settledSaving(...instants, held);
+  const s = settledSaving([first, middleHeld, held], instants);
   if (held <= 0 || s.pages >= held) return { held, settling: s.settling, instants };
   const f = s.pages / held;
   for (const p of agg.profiles) {
@@ -322,7 +325,8 @@ function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: Scan
   const ksm = opts.ksm ?? KSM_DEFAULTS;
   const agg = aggregate(pages, opts.mode === "sample", ksm);
   const looks = opts.stableSince?.looks;
-  const settled = looks === undefined ? undefined : settleTo(agg, [looks.first, looks.middle, sampleSaving(concatSamples(pops.map((p, i) => contentSample(p, pages[i]!))), ksm)]);
+  const settled = looks === undefined ? undefined
+    : settleTo(agg, looks.first, looks.middleHeld, [looks.first, looks.middle, sampleSaving(concatSamples(pops.map((p, i) => contentSample(p, pages[i]!))), ksm)]);
   const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const cpu = process.cpuUsage(cpu0);
   const containers = targets.map((t, ci): MemoryProfile => {
@@ -344,7 +348,7 @@ function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: Scan
     ...(opts.stableSince ? { stableForSeconds: Math.round(opts.stableSince.seconds * 10) / 10 } : {}),
     ...(looks && settled ? {
       stableLooks: {
-        seconds: looks.seconds.map((x) => Math.round(x * 10) / 10), instant: settled.instants, heldPages: settled.held,
+        seconds: looks.seconds.map((x) => Math.round(x * 10) / 10), instant: settled.instants, held: [looks.first, looks.middleHeld, settled.held],
         settledPages: agg.sharablePages, settling: settled.settling,
       },
     } : {}),

@@ -12,9 +12,9 @@
 // of the load, garbage a collector or allocator hands out again): pages that
 // held over one window are still being overwritten for minutes, fewer each
 // time. So the window is looked at three times (start, middle, end), and the
-// sharing at each look gives the rate at which copies are still being lost;
-// settledSaving carries that loss one window on, to what is left when ksmd
-// has merged the pages. Pure too: counts in, one count out.
+// sharing held at each look gives the rate at which held copies are still
+// being lost; settledSaving carries that loss one window on, to what is left
+// when ksmd has merged the pages. Pure too: counts in, one count out.
 
 import type { KsmSettings } from "../profile.js";
 import { Kind } from "./aggregate.js";
@@ -107,28 +107,33 @@ export function sampleSaving(sample: ContentSample, ksm: KsmSettings, keep?: Arr
 export interface Settled {
   /** the held sharing expected to be left one window after the last look */
   pages: number;
-  /** true: the second half lost less than the first (q < 1); false: it did not, the loss is taken at q = 1 */
+  /** true: the held sharing lost less in the second half than in the first (q < 1); false: it did not, the loss is taken at q = 1 */
   settling: boolean;
 }
 
 /**
- * What the sharing held over a window comes to one window after it, from the
- * sharing at one instant at three equally spaced looks (start, middle, end:
- * `first`, `middle`, `last`, every page each time) and `held`, the sharing of
- * the pages unchanged at all three. The instants say whether the programs
- * are still losing copies, net of the copies they make again (two replicas
- * that both collect their garbage the same way lose a copy and make it
- * again: no loss): the second half lost q = (middle − last) / (first −
- * middle) of what the first did (copies lost at a rate, fewer left to lose).
- * Each half-window to come is taken to lose q times the one before, over
- * one more window, as long as the one looked at (ksmd merges a page it has
- * just found a pass to two later, 1.5 on average: the pages it keeps must
- * hold that long): held − (middle − last)·(q + q²). A loss that did not
- * shrink (q ≥ 1) is taken at q = 1, twice the last half's. Never below 0.
+ * What the sharing held over a window comes to one window after it. Three
+ * equally spaced looks (start, middle, end); `held` the sharing of the pages
+ * unchanged since the first look, at each look (at the first: every page's),
+ * `instant` the sharing of every page at each look. A held copy lost does
+ * not come back as a held copy; the held sharing's second half lost q =
+ * (held[1] − held[2]) / (held[0] − held[1]) of what its first did (copies
+ * lost at a rate, fewer left to lose), and each half-window to come is taken
+ * to lose q times the one before, over one more window, as long as the one
+ * looked at (ksmd merges a page it has just found a pass to two later, 1.5
+ * on average: the pages it keeps must hold that long): (held[1] −
+ * held[2])·(q + q²); a loss that did not shrink (q ≥ 1) is taken at q = 1,
+ * twice the last half's. Programs that make a copy again after losing it
+ * (two replicas that collect their garbage alike) lose only the share of
+ * the held fall that their sharing at one instant fell too, (instant[0] −
+ * instant[2]) / (held[0] − held[2]): that share of the projected loss is
+ * taken off. Never below 0.
  */
-export function settledSaving(first: number, middle: number, last: number, held: number): Settled {
-  const lost1 = first - middle, lost2 = middle - last;
-  if (lost2 <= 0) return { pages: Math.max(0, held), settling: true };
+export function settledSaving(held: readonly [number, number, number], instant: readonly [number, number, number]): Settled {
+  const lost1 = held[0] - held[1], lost2 = held[1] - held[2];
+  const fell = held[0] - held[2];
+  if (lost2 <= 0 || fell <= 0) return { pages: Math.max(0, held[2]), settling: true };
   const q = lost1 > lost2 ? lost2 / lost1 : 1;
-  return { pages: Math.max(0, held - lost2 * (q + q * q)), settling: q < 1 };
+  const net = Math.min(1, Math.max(0, (instant[0] - instant[2]) / fell));
+  return { pages: Math.max(0, held[2] - net * lost2 * (q + q * q)), settling: q < 1 };
 }
