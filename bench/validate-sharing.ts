@@ -42,7 +42,7 @@ export interface SharingResult {
   predictedSaved: number;
   /** the window of the prediction's stability filter: 1.5 ksmd passes at DEFAULT_RATE over the containers' anonymous pages (+ pages KSM tracked already) */
   stableForSeconds: number;
-  /** the scan's three looks: the sharing at each instant and of the pages held since the first, and what is left of the held a window on (the prediction) */
+  /** the scan's three looks: the sharing at each instant and of the pages held since the first, and the level the held sharing settles at (the prediction) */
   stableLooks: ScanReport["stableLooks"];
   /** the same scan without the filter (every page's content at one instant) */
   unfilteredPredicted: number;
@@ -141,7 +141,7 @@ export async function validateSharing(root: string, mib: number, maxS: number, i
 
 export function sharingRow(r: SharingResult): string {
   return `| sharing | ${r.containers.length} containers: ${[...new Set(r.containers.map((c) => c.workload))].join(", ")} (2 each, ${r.idle ? "idle once loaded" : "one writing 20 % of 1000 ops/s, one reading 200 ops/s"}) | sharing | ` +
-    `KSM saved pages, \`mem scan --anonymous --stable-for\` 1.5 passes (${r.stableForSeconds.toFixed(0)} s) before KSM, held ${r.stableLooks?.held[2] ?? "--"}, less the held sharing's fall at its three looks (${r.stableLooks?.held.join(" / ") ?? "--"}; every page: ${r.stableLooks?.instant.join(" / ") ?? "--"}) carried one window on (unfiltered: ${r.unfilteredPredicted}) | containers' own share after ${r.fullScans} full scans at 100 pages / 20 ms (${r.seconds.toFixed(0)} s) | ` +
+    `KSM saved pages, \`mem scan --anonymous --stable-for\` 1.5 passes (${r.stableForSeconds.toFixed(0)} s) before KSM, held ${r.stableLooks?.held[2] ?? "--"}, less the held sharing's fall at its three looks (${r.stableLooks?.held.join(" / ") ?? "--"}; every page: ${r.stableLooks?.instant.join(" / ") ?? "--"}) carried to its limit (unfiltered: ${r.unfilteredPredicted}) | containers' own share after ${r.fullScans} full scans at 100 pages / 20 ms (${r.seconds.toFixed(0)} s) | ` +
     `${r.predictedSaved} | ${r.measuredSaved} | ${signedPct(r.error)} |`;
 }
 

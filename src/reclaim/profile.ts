@@ -149,10 +149,10 @@ export interface ScanReport {
    * `--stable-for`'s three looks (start, middle, end of the window): when,
    * seconds from the first; the sharing of every page at each (instant); the
    * sharing of the pages unchanged since the first look, at each (held; the
-   * last is the window's held figure); what is expected to be left of it one
-   * window on (settledPages = sharablePages, settledSaving in
-   * measure/stability.ts); settling false when the held sharing lost no less
-   * in the second half than in the first
+   * last is the window's held figure); the level it is expected to settle at
+   * (settledPages = sharablePages, settledSaving in measure/stability.ts);
+   * settling false when the held sharing lost no less in the second half
+   * than in the first (no limit in sight: one more window's loss taken off)
    */
   stableLooks?: { seconds: number[]; instant: number[]; held: number[]; settledPages: number; settling: boolean };
   /** wall time of the scan and bytes analysed, for the throughput figure */

@@ -16,7 +16,7 @@ function sharableKinds(r: ScanReport): string {
   const rules = k === undefined ? "" : `, use_zero_pages ${k.useZeroPages ? 1 : 0}, max_page_sharing ${k.maxPageSharing}`;
   const changed = r.containers.reduce((n, p) => n + (p.mergeable?.changed ?? 0), 0);
   const l = r.stableLooks;
-  const settle = l === undefined ? "" : `, ${l.held[2]} held; ${l.settledPages} left a window on, ${l.settling ? "settling" : "not settling"} (at ${l.seconds.join(" / ")} s: held ${l.held.join(" / ")}, all ${l.instant.join(" / ")})`;
+  const settle = l === undefined ? "" : `, ${l.held[2]} held; ${l.settling ? "settling at" : "not settling, a window on"} ${l.settledPages} (at ${l.seconds.join(" / ")} s: held ${l.held.join(" / ")}, all ${l.instant.join(" / ")})`;
   const stable = r.stableForSeconds === undefined ? "" : `; only pages unchanged over ${r.stableForSeconds} s (${changed} changed, left out${settle})`;
   return `: ${duplicate} duplicate, ${sameFilled} same-filled, ${zero} zero; anonymous pages only${rules}${stable}`;
 }

@@ -54,8 +54,8 @@ export interface ScanOptions {
    * only pages whose content is the same in every sample (stability.ts), the
    * pages KSM's checksum rule lets it merge. With `looks` (the sharing at the
    * first look and of the pages held since, at the second: two samples
-   * equally spaced before the scan), the figures are taken to what the held
-   * sharing is expected to keep one window on (settledSaving). scanContainersStable takes the
+   * equally spaced before the scan), the figures are taken to the level the
+   * held sharing settles at (settledSaving). scanContainersStable takes the
    * samples and waits.
    */
   stableSince?: { samples: SampleIndex[]; seconds: number; looks?: { first: number; middle: number; middleHeld: number; seconds: number[] } };
@@ -269,7 +269,7 @@ function decompressTimes(pop: Population, pages: ContainerPages, count: number, 
 }
 
 /**
- * The aggregate's sharing taken to what the looks say is left one window on
+ * The aggregate's sharing taken to the level the looks say it settles at
  * (settledSaving): every sharable count scaled by settled / held, the
  * expected loss spread evenly, since which of the held copies will go is
  * not known. Mutates agg; returns the held figure and whether the loss shrank.

@@ -13,8 +13,8 @@
 // held over one window are still being overwritten for minutes, fewer each
 // time. So the window is looked at three times (start, middle, end), and the
 // sharing held at each look gives the rate at which held copies are still
-// being lost; settledSaving carries that loss one window on, to what is left
-// when ksmd has merged the pages. Pure too: counts in, one count out.
+// being lost; settledSaving carries that loss on to the level it tends to,
+// what KSM keeps once it has settled. Pure too: counts in, one count out.
 
 import type { KsmSettings } from "../profile.js";
 import { Kind } from "./aggregate.js";
@@ -105,35 +105,36 @@ export function sampleSaving(sample: ContentSample, ksm: KsmSettings, keep?: Arr
 }
 
 export interface Settled {
-  /** the held sharing expected to be left one window after the last look */
+  /** the held sharing expected to be left once the losses have run their course (or, not settling, one window on) */
   pages: number;
-  /** true: the held sharing lost less in the second half than in the first (q < 1); false: it did not, the loss is taken at q = 1 */
+  /** true: the held sharing lost less in the second half than in the first (q < 1); false: it did not, and there is no limit in sight */
   settling: boolean;
 }
 
 /**
- * What the sharing held over a window comes to one window after it. Three
- * equally spaced looks (start, middle, end); `held` the sharing of the pages
- * unchanged since the first look, at each look (at the first: every page's),
- * `instant` the sharing of every page at each look. A held copy lost does
- * not come back as a held copy; the held sharing's second half lost q =
- * (held[1] − held[2]) / (held[0] − held[1]) of what its first did (copies
- * lost at a rate, fewer left to lose), and each half-window to come is taken
- * to lose q times the one before, over one more window, as long as the one
- * looked at (ksmd merges a page it has just found a pass to two later, 1.5
- * on average: the pages it keeps must hold that long): (held[1] −
- * held[2])·(q + q²); a loss that did not shrink (q ≥ 1) is taken at q = 1,
- * twice the last half's. Programs that make a copy again after losing it
- * (two replicas that collect their garbage alike) lose only the share of
- * the held fall that their sharing at one instant fell too, (instant[0] −
- * instant[2]) / (held[0] − held[2]): that share of the projected loss is
- * taken off. Never below 0.
+ * What the sharing held over a window comes to once KSM has settled on it.
+ * Three equally spaced looks (start, middle, end); `held` the sharing of the
+ * pages unchanged since the first look, at each look (at the first: every
+ * page's), `instant` the sharing of every page at each look. A held copy
+ * lost does not come back as a held copy; the held sharing's second half
+ * lost q = (held[1] − held[2]) / (held[0] − held[1]) of what its first did
+ * (copies lost at a rate, fewer left to lose), and each half-window to come
+ * is taken to lose q times the one before: (held[1] − held[2])·q / (1 − q)
+ * in all, the level KSM's saving settles at (it is measured settled, and
+ * keeps only what holds). A loss that did not shrink (q ≥ 1) has no limit:
+ * one more window at the last half's loss is taken off (twice it), and the
+ * figure is flagged not settling. Programs that make a copy again after
+ * losing it (two replicas that collect their garbage alike) lose only the
+ * share of the held fall that their sharing at one instant fell too,
+ * (instant[0] − instant[2]) / (held[0] − held[2]): that share of the
+ * projected loss is taken off. Never below 0.
  */
 export function settledSaving(held: readonly [number, number, number], instant: readonly [number, number, number]): Settled {
   const lost1 = held[0] - held[1], lost2 = held[1] - held[2];
   const fell = held[0] - held[2];
   if (lost2 <= 0 || fell <= 0) return { pages: Math.max(0, held[2]), settling: true };
-  const q = lost1 > lost2 ? lost2 / lost1 : 1;
   const net = Math.min(1, Math.max(0, (instant[0] - instant[2]) / fell));
-  return { pages: Math.max(0, held[2] - net * lost2 * (q + q * q)), settling: q < 1 };
+  if (lost1 <= lost2) return { pages: Math.max(0, held[2] - net * 2 * lost2), settling: false };
+  const q = lost2 / lost1;
+  return { pages: Math.max(0, held[2] - (net * lost2 * q) / (1 - q)), settling: true };
 }
