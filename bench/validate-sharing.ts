@@ -25,6 +25,7 @@ import { installSignalHandlers, onCleanup, runBenchmark, sh } from "./lib.js";
 import { holdKsmExclusive, REPO, type Running } from "./reclaim-harness.js";
 import { importDebianImage, memScan, missingPrograms, relErr, signedPct, startWorkload, WORKLOADS, type Workload } from "./real-workloads.js";
 import { lineChart } from "./svg-chart.js";
+import type { ScanReport } from "../src/reclaim/profile.js";
 import { ksmMerged } from "../src/reclaim/kernel/anon-pages.js";
 import { ksmAvailable, ksmOff, ksmOn, readKsm } from "../src/reclaim/kernel/ksm.js";
 import { kernelJiffyMs, trackedPages } from "../src/reclaim/kernel/ksm-rate.js";
@@ -41,6 +42,8 @@ export interface SharingResult {
   predictedSaved: number;
   /** the window of the prediction's stability filter: 1.5 ksmd passes at DEFAULT_RATE over the containers' anonymous pages (+ pages KSM tracked already) */
   stableForSeconds: number;
+  /** the scan's three looks: the sharing at each instant and of the pages held since the first, and the level the held sharing settles at (the prediction) */
+  stableLooks: ScanReport["stableLooks"];
   /** the same scan without the filter (every page's content at one instant) */
   unfilteredPredicted: number;
   predictedByKind: { duplicate: number; sameFilled: number; zero: number } | undefined;
@@ -83,6 +86,7 @@ export async function validateSharing(root: string, mib: number, maxS: number, i
     const stableFor = Math.ceil(mergedHoldSeconds(anonPages + (ksmWasOn ? trackedPages() : 0), { ...DEFAULT_KSM_RATE, ...DEFAULT_RATE, jiffyMs: kernelJiffyMs() }));
     process.stderr.write(`sharing: unfiltered prediction ${plain.sharablePages}; sampling again after 1.5 passes (${stableFor} s)\n`);
     const scan = memScan(root, names, ["--anonymous", "--stable-for", `${stableFor}s`]);
+    process.stderr.write(`sharing: looks ${JSON.stringify(scan.stableLooks)}\n`);
     // KSM must not have touched these pages yet (a merged page is no longer exclusively
     // anonymous, so the scan would miss it): another user turning KSM on meanwhile spoils the row
     const early = ksmMerged(started.flatMap((c) => c.pids()));
@@ -123,7 +127,7 @@ export async function validateSharing(root: string, mib: number, maxS: number, i
       });
       process.stderr.write(byWorkload.map((b) => `  ${b.workload}: scan mergeable ${b.predictedMergeable} (unfiltered ${b.unfilteredMergeable}, ${b.changed} changed), KSM merging ${b.measuredMerging}, saved ${b.measuredSaved}\n`).join(""));
       return {
-        byWorkload, containers, predictedSaved: scan.sharablePages, stableForSeconds: scan.stableForSeconds ?? stableFor, unfilteredPredicted: plain.sharablePages, predictedByKind: scan.sharable,
+        byWorkload, containers, predictedSaved: scan.sharablePages, stableLooks: scan.stableLooks, stableForSeconds: scan.stableForSeconds ?? stableFor, unfilteredPredicted: plain.sharablePages, predictedByKind: scan.sharable,
         anonPagesScanned: scan.containers.reduce((s, c) => s + c.present, 0), measuredSaved: measured, series,
         error: relErr(scan.sharablePages, measured), seconds: (Date.now() - t0) / 1000, fullScans, ksmWasOn, idle,
       };
@@ -137,7 +141,7 @@ export async function validateSharing(root: string, mib: number, maxS: number, i
 
 export function sharingRow(r: SharingResult): string {
   return `| sharing | ${r.containers.length} containers: ${[...new Set(r.containers.map((c) => c.workload))].join(", ")} (2 each, ${r.idle ? "idle once loaded" : "one writing 20 % of 1000 ops/s, one reading 200 ops/s"}) | sharing | ` +
-    `KSM saved pages, \`mem scan --anonymous --stable-for\` 1.5 passes (${r.stableForSeconds.toFixed(0)} s) before KSM (unfiltered: ${r.unfilteredPredicted}) | containers' own share after ${r.fullScans} full scans at 100 pages / 20 ms (${r.seconds.toFixed(0)} s) | ` +
+    `KSM saved pages, \`mem scan --anonymous --stable-for\` 1.5 passes (${r.stableForSeconds.toFixed(0)} s) before KSM, held ${r.stableLooks?.held[2] ?? "--"}, less the held sharing's fall at its three looks (${r.stableLooks?.held.join(" / ") ?? "--"}; every page: ${r.stableLooks?.instant.join(" / ") ?? "--"}) carried to its limit (unfiltered: ${r.unfilteredPredicted}) | containers' own share after ${r.fullScans} full scans at 100 pages / 20 ms (${r.seconds.toFixed(0)} s) | ` +
     `${r.predictedSaved} | ${r.measuredSaved} | ${signedPct(r.error)} |`;
 }
 

@@ -143,9 +143,16 @@ describe("mem scan", () => {
     const changed = held.containers.reduce((n, p) => n + p.mergeable!.changed!, 0);
     expect(changed).toBeLessThanOrEqual(64);
     expect(Math.abs(held.sharablePages - now.sharablePages)).toBeLessThanOrEqual(64);
+    // three looks at the sharing; the figure is what is left of the held sharing, no more
+    const looks = held.stableLooks!;
+    expect(looks.instant).toHaveLength(3);
+    expect(looks.seconds[2]).toBeGreaterThanOrEqual(1);
+    expect(looks.settledPages).toBe(held.sharablePages);
+    expect(looks.held).toHaveLength(3);
+    expect(looks.settledPages).toBeLessThanOrEqual(looks.held[2]!);
     const t = tsbox(root, ["mem", "scan", "--anonymous", "--stable-for", "0.5s", "mixa"], { timeout: 120_000 });
     expect(t.code).toBe(0);
-    expect(t.stdout).toMatch(/only pages unchanged over \d+(\.\d)? s \(\d+ changed, left out\)/);
+    expect(t.stdout).toMatch(/only pages unchanged over \d+(\.\d)? s \(\d+ changed, left out, \d+ held; (settling at|not settling, a window on) \d+ \(at [\d.]+ \/ [\d.]+ \/ [\d.]+ s: held \d+ \/ \d+ \/ \d+, all \d+ \/ \d+ \/ \d+\)\)/);
   });
 
   it("sampling mode stays within its confidence interval, and a seed repeats it", () => {

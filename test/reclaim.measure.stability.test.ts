@@ -3,7 +3,8 @@
 // figures count once the pages that changed are left out.
 import { describe, expect, it } from "vitest";
 import { aggregate, Kind, type ContainerPages } from "../src/reclaim/measure/aggregate.js";
-import { SampleIndex, stablePages, type ContentSample } from "../src/reclaim/measure/stability.js";
+import { heldInAll, SampleIndex, sampleSaving, settledSaving, stablePages, type ContentSample } from "../src/reclaim/measure/stability.js";
+import { KSM_DEFAULTS } from "../src/reclaim/profile.js";
 import { DEFAULT_KSM_RATE, mergedHoldSeconds, passSeconds } from "../src/reclaim/model/ksm-time.js";
 
 /** A sample from [pid, addr, content] rows: content a number (data key), "z" zero, "s<n>" same-filled word n, "x" gone. */
@@ -80,5 +81,64 @@ describe("stable pages", () => {
     // 1000 pages at 100 a wake-up: 10 wake-ups of 20 ms rounded to the 4 ms tick, one tick more, and the scan (100 × 1 µs)
     expect(passSeconds(1000, DEFAULT_KSM_RATE)).toBeCloseTo(10 * 0.0241, 9);
     expect(mergedHoldSeconds(1000, DEFAULT_KSM_RATE)).toBeCloseTo(1.5 * 10 * 0.0241, 9);
+  });
+
+  it("held in all looks: a page changed and changed back between two looks is out only if a look saw the change", () => {
+    const s0 = new SampleIndex(sample([[1, 0x1000, 1], [1, 0x2000, 2], [1, 0x3000, 3]]));
+    const s1 = new SampleIndex(sample([[1, 0x1000, 1], [1, 0x2000, 9], [1, 0x3000, 3]]));
+    const end = sample([[1, 0x1000, 1], [1, 0x2000, 2], [1, 0x3000, 4]]);
+    // 0x2000 is back to its first content at the end, but the middle look saw it changed
+    expect([...stablePages(s0, end)]).toEqual([1, 1, 0]);
+    expect([...heldInAll([s0, s1], end)]).toEqual([1, 0, 0]);
+    expect([...heldInAll([], end)]).toEqual([1, 1, 1]);
+  });
+});
+
+describe("the saving of a sample", () => {
+  it("is aggregate()'s sharablePages over the same pages, with or without a mask", () => {
+    const a = sample([[1, 0x1000, 1], [1, 0x2000, 2], [1, 0x3000, "z"], [1, 0x4000, "s5"], [1, 0x5000, "x"]]);
+    const b = sample([[2, 0x1000, 1], [2, 0x2000, 1], [2, 0x3000, "z"], [2, 0x4000, "s5"], [2, 0x5000, "z"], [2, 0x6000, 3]]);
+    const both = (k: keyof ContentSample): number[] => [...Array.from(a[k]), ...Array.from(b[k])];
+    const all: ContentSample = { pid: both("pid"), addr: both("addr"), kind: both("kind"), key: both("key") };
+    // content 1: 3 copies → 2 saved; same-filled 5: 2 → 1; zero pages: 3 → 2
+    expect(sampleSaving(all, KSM_DEFAULTS)).toBe(aggregate([container(a), container(b)], false).sharablePages);
+    expect(sampleSaving(all, KSM_DEFAULTS)).toBe(5);
+    const keepA = Uint8Array.from([1, 1, 1, 0, 1]), keepB = Uint8Array.from([1, 0, 1, 1, 1, 1]);
+    expect(sampleSaving(all, KSM_DEFAULTS, [...keepA, ...keepB]))
+      .toBe(aggregate([container(a, keepA), container(b, keepB)], false).sharablePages);
+    // zero pages all saved with use_zero_pages; a chain of 2 mappings per KSM page keeps more
+    expect(sampleSaving(all, { useZeroPages: true, maxPageSharing: 256 })).toBe(6);
+    expect(sampleSaving(all, { useZeroPages: false, maxPageSharing: 2 })).toBe(1 + 1 + 1);
+  });
+});
+
+describe("the held sharing once the losses have run their course", () => {
+  it("held copies lost 200, then 100, and the sharing fell as much: 50, 25, … to come, 100 in all", () => {
+    expect(settledSaving([1000, 800, 700], [1000, 800, 700])).toEqual({ pages: 600, settling: true });
+  });
+
+  it("is exact for copies lost at a constant rate beside copies never written", () => {
+    // 400 copies that never change and 1000 lost at 5 % a second, looked at 0, 11 and 22 s
+    const at = (t: number): number => 400 + 1000 * Math.exp(-0.05 * t);
+    const looks = [at(0), at(11), at(22)] as const;
+    expect(settledSaving(looks, looks).pages).toBeCloseTo(400, 6);
+  });
+
+  it("nothing held lost in the second half: the held figure", () => {
+    expect(settledSaving([1000, 900, 900], [1000, 900, 900])).toEqual({ pages: 900, settling: true });
+    expect(settledSaving([500, 500, 500], [500, 500, 500])).toEqual({ pages: 500, settling: true });
+  });
+
+  it("copies lost and made again (two replicas collecting garbage alike): the sharing did not fall, nothing more is taken off", () => {
+    // node idle: 56 held copies went in the second half, made again at other addresses
+    expect(settledSaving([5860, 5860, 5804], [5860, 5860, 5860])).toEqual({ pages: 5804, settling: false });
+    // half of the held fall was made again: half the projected loss
+    expect(settledSaving([1000, 800, 700], [1000, 900, 850])).toEqual({ pages: 650, settling: true });
+  });
+
+  it("a held loss that did not shrink has no limit: one more window at the last half's, flagged, never below 0", () => {
+    expect(settledSaving([1000, 900, 800], [1000, 900, 800])).toEqual({ pages: 600, settling: false });
+    expect(settledSaving([300, 200, 100], [300, 200, 100])).toEqual({ pages: 0, settling: false });
+    expect(settledSaving([1000, 890, 800], [1000, 890, 800]).pages).toBeCloseTo(800 - 90 * (90 / 110) / (20 / 110), 6);
   });
 });

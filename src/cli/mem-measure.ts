@@ -39,7 +39,7 @@ export async function stableWindow(v: string, flag: string): Promise<number | ((
   return (pages) => mergedHoldSeconds(Math.max(tracked, pages), rate);
 }
 
-export const STABLE_FOR_HELP = "Count as sharable only pages whose content held over this window (\"ksm\": 1.5 ksmd passes at the host's rate, or a duration such as 30s): KSM merges a page only once its checksum held for a pass, and a write breaks it";
+export const STABLE_FOR_HELP = "Count as sharable only pages whose content held over this window (\"ksm\": 1.5 ksmd passes at the host's rate, or a duration such as 30s): KSM merges a page only once its checksum held for a pass, and a write breaks it. The window is looked at three times, and the loss of held copies from its first half to its second is carried on to the level it tends to";
 
 const format = () => new Option("--format <format>", "Output format").choices(["table", "json"]).default("table");
 

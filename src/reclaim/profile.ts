@@ -143,8 +143,18 @@ export interface ScanReport {
   ksm?: KsmSettings;
   /** true when only exclusively anonymous pages were scanned (`--anonymous`) */
   anonymousOnly?: boolean;
-  /** seconds between the two content samples of `--stable-for`: the sharable figures count only pages unchanged over them */
+  /** seconds between the first content sample of `--stable-for` and the scan: the sharable figures count only pages unchanged over them */
   stableForSeconds?: number;
+  /**
+   * `--stable-for`'s three looks (start, middle, end of the window): when,
+   * seconds from the first; the sharing of every page at each (instant); the
+   * sharing of the pages unchanged since the first look, at each (held; the
+   * last is the window's held figure); the level it is expected to settle at
+   * (settledPages = sharablePages, settledSaving in measure/stability.ts);
+   * settling false when the held sharing lost no less in the second half
+   * than in the first (no limit in sight: one more window's loss taken off)
+   */
+  stableLooks?: { seconds: number[]; instant: number[]; held: number[]; settledPages: number; settling: boolean };
   /** wall time of the scan and bytes analysed, for the throughput figure */
   elapsedMs: number;
   bytesAnalysed: number;

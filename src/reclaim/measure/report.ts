@@ -15,7 +15,9 @@ function sharableKinds(r: ScanReport): string {
   const k = r.ksm;
   const rules = k === undefined ? "" : `, use_zero_pages ${k.useZeroPages ? 1 : 0}, max_page_sharing ${k.maxPageSharing}`;
   const changed = r.containers.reduce((n, p) => n + (p.mergeable?.changed ?? 0), 0);
-  const stable = r.stableForSeconds === undefined ? "" : `; only pages unchanged over ${r.stableForSeconds} s (${changed} changed, left out)`;
+  const l = r.stableLooks;
+  const settle = l === undefined ? "" : `, ${l.held[2]} held; ${l.settling ? "settling at" : "not settling, a window on"} ${l.settledPages} (at ${l.seconds.join(" / ")} s: held ${l.held.join(" / ")}, all ${l.instant.join(" / ")})`;
+  const stable = r.stableForSeconds === undefined ? "" : `; only pages unchanged over ${r.stableForSeconds} s (${changed} changed, left out${settle})`;
   return `: ${duplicate} duplicate, ${sameFilled} same-filled, ${zero} zero; anonymous pages only${rules}${stable}`;
 }
 

@@ -20,7 +20,7 @@ import { hostZramCompressor } from "../kernel/zram.js";
 import { KeyIndex } from "./key-index.js";
 import { gone, presentPages } from "./procfs.js";
 import { chooseIndices, rng } from "./sampling.js";
-import { SampleIndex, stablePages, type ContentSample } from "./stability.js";
+import { heldInAll, SampleIndex, sampleSaving, settledSaving, type ContentSample } from "./stability.js";
 
 export interface ScanTarget {
   id: string;
@@ -49,12 +49,16 @@ export interface ScanOptions {
   /** the zram compressor pages are also sized with (ContainerPages.dev; default lz4, the LZ4 sizes again) */
   zramCodec?: ZramCodec;
   /**
-   * The targets' contents sampled earlier (sampleContents) and how long ago,
-   * seconds: the sharable figures then count only pages whose content is the
-   * same in both samples (stability.ts), the pages KSM's checksum rule lets
-   * it merge. scanContainersStable takes the sample and waits.
+   * The targets' contents sampled earlier (sampleContents, earliest first)
+   * and how long ago the first was, seconds: the sharable figures then count
+   * only pages whose content is the same in every sample (stability.ts), the
+   * pages KSM's checksum rule lets it merge. With `looks` (the sharing at the
+   * first look and of the pages held since, at the second: two samples
+   * equally spaced before the scan), the figures are taken to the level the
+   * held sharing settles at (settledSaving). scanContainersStable takes the
+   * samples and waits.
    */
-  stableSince?: { sample: SampleIndex; seconds: number };
+  stableSince?: { samples: SampleIndex[]; seconds: number; looks?: { first: number; middle: number; middleHeld: number; seconds: number[] } };
 }
 
 export const DEFAULT_SAMPLE = 10_000;
@@ -120,16 +124,21 @@ export function sampleContents(targets: readonly ScanTarget[], anonymousOnly = f
     const pop = population([...t.pids()].sort((a, b) => a - b), pfnSeen, anonymousOnly);
     parts.push(contentSample(pop, readPages(pop, new Uint8Array(pop.addrs.length), SizeWant.No)));
   }
+  return new SampleIndex(concatSamples(parts));
+}
+
+/** Several containers' samples as one. */
+function concatSamples(parts: readonly ContentSample[]): ContentSample {
   const cat = <T extends Int32Array | Float64Array | Uint8Array>(make: (n: number) => T, pick: (c: ContentSample) => ArrayLike<number>): T => {
     const out = make(parts.reduce((n, c) => n + c.pid.length, 0));
     let at = 0;
     for (const c of parts) { const a = pick(c); for (let i = 0; i < a.length; i++) out[at++] = a[i]!; }
     return out;
   };
-  return new SampleIndex({
+  return {
     pid: cat((n) => new Int32Array(n), (c) => c.pid), addr: cat((n) => new Float64Array(n), (c) => c.addr),
     kind: cat((n) => new Uint8Array(n), (c) => c.kind), key: cat((n) => new Float64Array(n), (c) => c.key),
-  });
+  };
 }
 
 /**
@@ -141,10 +150,27 @@ export function sampleContents(targets: readonly ScanTarget[], anonymousOnly = f
 export async function scanContainersStable(
   targets: readonly ScanTarget[], opts: ScanOptions, seconds: number | ((sampledPages: number) => number), wait: (ms: number) => Promise<unknown>,
 ): Promise<ScanReport> {
-  const sample = sampleContents(targets, opts.anonymousOnly);
+  // three looks: start, middle, end (the scan), so the sharing's fall over each half can be compared
+  const ksm = opts.ksm ?? KSM_DEFAULTS;
+  // each look's time is when it starts reading, so the two halves are equally long
   const t = Date.now();
-  await wait((typeof seconds === "number" ? seconds : seconds(sample.pages)) * 1000);
-  return scanContainers(targets, { ...opts, stableSince: { sample, seconds: (Date.now() - t) / 1000 } });
+  const first = sampleContents(targets, opts.anonymousOnly);
+  const window = (typeof seconds === "number" ? seconds : seconds(first.pages)) * 1000;
+  await wait(Math.max(0, t + window / 2 - Date.now()));
+  const tm = Date.now();
+  const middle = sampleContents(targets, opts.anonymousOnly);
+  await wait(Math.max(0, t + window - Date.now()));
+  const te = Date.now();
+  return scanContainers(targets, {
+    ...opts,
+    stableSince: {
+      samples: [first, middle], seconds: (te - t) / 1000,
+      looks: {
+        first: sampleSaving(first.sample, ksm), middle: sampleSaving(middle.sample, ksm),
+        middleHeld: sampleSaving(middle.sample, ksm, heldInAll([first], middle.sample)), seconds: [0, (tm - t) / 1000, (te - t) / 1000],
+      },
+    },
+  });
 }
 
 function openMem(pid: number): number | undefined {
@@ -242,6 +268,29 @@ function decompressTimes(pop: Population, pages: ContainerPages, count: number, 
   return { lz4: median(lz4), zstd: strongDecodeNs(contents) };
 }
 
+/**
+ * The aggregate's sharing taken to the level the looks say it settles at
+ * (settledSaving): every sharable count scaled by settled / held, the
+ * expected loss spread evenly, since which of the held copies will go is
+ * not known. Mutates agg; returns the held figure and whether the loss shrank.
+ */
+function settleTo(agg: ReturnType<typeof aggregate>, first: number, middleHeld: number, instants: [number, number, number]): { held: number; settling: boolean; instants: number[] } {
+  const held = agg.sharablePages;
+  const s = settledSaving([first, middleHeld, held], instants);
+  if (held <= 0 || s.pages >= held) return { held, settling: s.settling, instants };
+  const f = s.pages / held;
+  for (const p of agg.profiles) {
+    const m = p.mergeable;
+    if (m === undefined) continue;
+    m.zero = Math.round(m.zero * f); m.within = Math.round(m.within * f); m.across = Math.round(m.across * f);
+    m.sameFilled = Math.min(m.within + m.across, Math.round(m.sameFilled * f));
+  }
+  const k = agg.sharable;
+  agg.sharable = { duplicate: Math.round(k.duplicate * f), sameFilled: Math.round(k.sameFilled * f), zero: Math.round(k.zero * f) };
+  agg.sharablePages = agg.sharable.duplicate + agg.sharable.sameFilled + agg.sharable.zero;
+  return { held, settling: s.settling, instants };
+}
+
 export function scanContainers(targets: readonly ScanTarget[], opts: ScanOptions): ScanReport {
   return scan(targets, opts).report;
 }
@@ -270,11 +319,14 @@ function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: Scan
     pops.push(pop);
     const read = readPages(pop, classified, want);
     read.devCodec = opts.zramCodec ?? "lz4";
-    if (opts.stableSince) read.stable = stablePages(opts.stableSince.sample, contentSample(pop, read));
+    if (opts.stableSince) read.stable = heldInAll(opts.stableSince.samples, contentSample(pop, read));
     pages.push(read);
   }
   const ksm = opts.ksm ?? KSM_DEFAULTS;
   const agg = aggregate(pages, opts.mode === "sample", ksm);
+  const looks = opts.stableSince?.looks;
+  const settled = looks === undefined ? undefined
+    : settleTo(agg, looks.first, looks.middleHeld, [looks.first, looks.middle, sampleSaving(concatSamples(pops.map((p, i) => contentSample(p, pages[i]!))), ksm)]);
   const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const cpu = process.cpuUsage(cpu0);
   const containers = targets.map((t, ci): MemoryProfile => {
@@ -294,6 +346,12 @@ function scan(targets: readonly ScanTarget[], opts: ScanOptions): { report: Scan
     ksm,
     anonymousOnly: opts.anonymousOnly === true,
     ...(opts.stableSince ? { stableForSeconds: Math.round(opts.stableSince.seconds * 10) / 10 } : {}),
+    ...(looks && settled ? {
+      stableLooks: {
+        seconds: looks.seconds.map((x) => Math.round(x * 10) / 10), instant: settled.instants, held: [looks.first, looks.middleHeld, settled.held],
+        settledPages: agg.sharablePages, settling: settled.settling,
+      },
+    } : {}),
     elapsedMs: Math.round(elapsedMs),
     bytesAnalysed: read * PAGE_SIZE,
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
