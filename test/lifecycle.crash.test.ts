@@ -105,14 +105,25 @@ describe("a SIGKILLed CLI at the exit of run --rm --cgroup-parent --memory", () 
       expect(readdirSync("/sys/fs/cgroup").flatMap((h) => {
         try { return readdirSync(join("/sys/fs/cgroup", h, parent)).filter((n) => n === id); } catch { return []; }
       })).toEqual([]);
-      // One slot holds the namespace, whole (pin, record, address), with its veth still in it.
+      // One slot holds the namespace, whole (pin, record, address), with its veth still in it. The
+      // test file running beside this one may have claimed it meanwhile (and kept it again under a
+      // new slot at its container's exit): then its container, or that slot, holds it and the address.
       const pins = readdirSync(WARM).filter((n) => !n.includes(".")).filter((n) => {
         try { return statSync(join(WARM, n)).ino === ino; } catch { return false; }
       });
-      expect(pins).toEqual([slot]);
-      expect(existsSync(join(WARM, `${slot}.json`))).toBe(true);
-      expect(readFileSync(`/run/tsbox/net/ip/${DEFAULT_NETWORK_ID}/${ip}`, "utf8")).toBe(`${WARM}\n${slot}\n`);
-      expect(execFileSync("nsenter", [`--net=${join(WARM, slot)}`, "ip", "-o", "addr", "show", "dev", "eth0"], { encoding: "utf8" })).toContain(` ${ip}/`);
+      expect(pins.length).toBeLessThanOrEqual(1);
+      const holder = pins[0];
+      const leased = readFileSync(`/run/tsbox/net/ip/${DEFAULT_NETWORK_ID}/${ip}`, "utf8");
+      expect(leased).not.toContain(id!);
+      if (holder !== undefined) {
+        expect(existsSync(join(WARM, `${holder}.json`))).toBe(true);
+        expect(leased).toBe(`${WARM}\n${holder}\n`);
+        expect(execFileSync("nsenter", [`--net=${join(WARM, holder)}`, "ip", "-o", "addr", "show", "dev", "eth0"], { encoding: "utf8" })).toContain(` ${ip}/`);
+      } else {
+        // a container of the other file holds it now, and the address with it
+        expect(leased.startsWith(`${WARM}\n`)).toBe(false);
+      }
+      if (holder !== slot) console.warn(`kept-warm crash test: the namespace moved on (slot ${slot} → ${holder ?? "a container"}) while it ran`);
     } finally {
       // The parent tsbox made (it stays, as Docker's --cgroup-parent does): empty once the container is gone.
       for (const h of readdirSync("/sys/fs/cgroup")) {
