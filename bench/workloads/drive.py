@@ -54,13 +54,29 @@ class Dict:
 
 class Resp:
     """RESP (redis) or memcached text protocol over a unix socket, pipelined."""
-    def __init__(self, path):
+    def __init__(self, path, hello=b""):
+        self.path, self.hello = path, hello  # hello: sent on every (re)connection, one reply line
+        self.connect()
+    def connect(self):
         for _ in range(500):
             try:
-                self.s = socket.socket(socket.AF_UNIX); self.s.connect(path); break
+                self.s = socket.socket(socket.AF_UNIX); self.s.connect(self.path); break
             except OSError:
-                time.sleep(0.02)
+                self.s.close(); time.sleep(0.02)
+        else:
+            raise ConnectionRefusedError(f"no server on {self.path}")
         self.f = self.s.makefile("rb")
+        if self.hello: self.send(self.hello); self.line()
+    def ask(self, b, read):
+        """Sends a request and reads its replies. When the server drops the connection (redis drops
+        a client whose reply it could not write: ENOBUFS in a cgroup at its limit), reconnects and
+        sends it again, as a client library with retries does: every request here is idempotent."""
+        while True:
+            try:
+                self.send(b); return read(self)
+            except (BrokenPipeError, ConnectionResetError):
+                print("reconnect", file=sys.stderr, flush=True)
+                self.s.close(); self.connect()
     def send(self, b):
         # ENOBUFS: the kernel could not charge the socket's buffer to a cgroup at its limit. A client
         # waits and retries (the shortage shows as lost operations), as on a full network queue.
@@ -71,7 +87,10 @@ class Resp:
             except OSError as e:
                 if e.errno != errno.ENOBUFS: raise
                 time.sleep(0.01)
-    def line(self): return self.f.readline()
+    def line(self):
+        l = self.f.readline()
+        if not l: raise ConnectionResetError("closed by the server")
+        return l
 
 class Redis:
     def __init__(self, base=None):
@@ -79,27 +98,29 @@ class Redis:
                                    "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"], stdout=subprocess.DEVNULL)
         self.c = Resp("/tmp/redis.sock")
         # the keys above base live in database 1 (its own connection): dropped whole with FLUSHDB
-        self.x = Resp("/tmp/redis.sock"); self.x.send(self.cmd(b"SELECT", b"1")); self.x.line()
+        self.x = Resp("/tmp/redis.sock", self.cmd(b"SELECT", b"1"))
         self.base, self.nx = (n if base is None else base), 0
         self.load(self.c, 0, self.base)
     def load(self, c, lo0, hi0):
         for lo in range(lo0, hi0, 1000):
             hi = min(hi0, lo + 1000)
-            c.send(b"".join(self.cmd(b"SET", f"key:{i}".encode(), record(i, rng).encode()) for i in range(lo, hi)))
-            for _ in range(lo, hi): c.line()
+            c.ask(b"".join(self.cmd(b"SET", f"key:{i}".encode(), record(i, rng).encode()) for i in range(lo, hi)),
+                  lambda c: [c.line() for _ in range(lo, hi)])
     @staticmethod
     def cmd(*a): return b"*%d\r\n" % len(a) + b"".join(b"$%d\r\n%s\r\n" % (len(x), x) for x in a)
     def on(self, i): return self.c if i < self.base else self.x
-    def get(self, i):
-        c = self.on(i); c.send(self.cmd(b"GET", f"key:{i}".encode())); h = c.line()
+    @staticmethod
+    def bulk(c):
+        h = c.line()
         if h[:1] == b"$" and int(h[1:]) >= 0: c.f.read(int(h[1:]) + 2)
-    def put(self, i, v): c = self.on(i); c.send(self.cmd(b"SET", f"key:{i}".encode(), v.encode())); c.line()
+    def get(self, i): self.on(i).ask(self.cmd(b"GET", f"key:{i}".encode()), self.bulk)
+    def put(self, i, v): self.on(i).ask(self.cmd(b"SET", f"key:{i}".encode(), v.encode()), lambda c: c.line())
     def loaded(self): return self.base + self.nx
     def grow(self, hi):
         self.load(self.x, self.loaded(), hi); self.nx = hi - self.base
     def drop(self):
-        self.x.send(self.cmd(b"FLUSHDB")); self.x.line()
-        self.x.send(self.cmd(b"MEMORY", b"PURGE")); self.x.line()
+        self.x.ask(self.cmd(b"FLUSHDB"), lambda c: c.line())
+        self.x.ask(self.cmd(b"MEMORY", b"PURGE"), lambda c: c.line())
         self.nx = 0
 
 class Memcached:
