@@ -152,7 +152,8 @@ async function lone(root: string, kind: number): Promise<Lone> {
     let peak = 0, low = Infinity;
     const end = Date.now() + windowS * 1000;
     const from = reports(c);
-    while (Date.now() < end || reports(c) < from + windowS) {
+    // windowS whole seconds after `from`: the first report line covers the part of a second since ready
+    while (Date.now() < end || reports(c) < from + windowS + 1) {
       const u = readCounters(cg).usage;
       peak = Math.max(peak, u);
       low = Math.min(low, u);
