@@ -298,6 +298,7 @@ await runBenchmark(async () => {
     importDebianImage(root);
   } else {
     const tar = join(REPO, ".tmp", "test", "busybox.tar");
+    mkdirSync(join(REPO, ".tmp", "test"), { recursive: true }); // the script's mktemp needs it (a fresh checkout has none)
     mustSh(["bash", "-c", `test -f ${tar} || bash ${join(REPO, "scripts", "make-busybox-rootfs.sh")} ${tar}`]);
     mustSh([process.execPath, "--", CLI, "--root", root, "import", tar, "busybox"]);
     buildPagemix();
