@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { REPO, startContainer, tsboxSync, type Running } from "./reclaim-harness.js";
 
 export const IMAGE = "debian-usr";
-const WORKLOAD_DIR = join(REPO, "bench", "workloads");
+export const WORKLOAD_DIR = join(REPO, "bench", "workloads");
 
 export interface Workload {
   /** as the tables name it */
