@@ -78,15 +78,16 @@ function loadBundle(file, word) {
   if (cacheFile !== undefined && cached === undefined) {
     process.once("exit", (code) => {
       if (code !== 0) return; // a failed command ran too little of its code to be worth keeping
+      const tmp = `${cacheFile}.${process.pid}.tmp`;
       try {
         const data = script.createCachedData();
         fs.mkdirSync(path.dirname(cacheFile), { recursive: true, mode: 0o755 });
-        const tmp = `${cacheFile}.${process.pid}.tmp`;
         fs.writeFileSync(tmp, data, { mode: 0o644, flag: "wx" });
         fs.renameSync(tmp, cacheFile);
         pruneStale(path.dirname(cacheFile));
       } catch {
         // a read-only install, another user, a full disk: next time, compiled as usual again
+        try { fs.rmSync(tmp, { force: true }); } catch { /* nothing written */ }
       }
     });
   }
