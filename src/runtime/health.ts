@@ -8,7 +8,7 @@
 // with the container.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readSync, rmSync } from "node:fs";
+import { closeSync, openSync, readlinkSync, readSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { HEALTH_DEFAULTS, goDurationString, healthArgv } from "../oci/healthcheck.js";
 import {
@@ -62,6 +62,20 @@ export function nextHealth(prev: HealthRecord | undefined, startedAt: string, pr
   return h;
 }
 
+/**
+ * Whether the container's process can still be joined: its namespaces are
+ * there. An exiting process drops them before it is a zombie, and a zombie
+ * has none, while /proc still lists it.
+ */
+function joinable(pid: number): boolean {
+  try {
+    readlinkSync(`/proc/${pid}/ns/ipc`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** One probe of a running container's check, recorded in health.json; nothing for a container without a check or not running. */
 export async function probeHealth(root: string, id: string): Promise<void> {
   const state = readState(root, id);
@@ -103,6 +117,10 @@ export async function probeHealth(root: string, id: string): Promise<void> {
     closeSync(fd);
     rmSync(outPath, { force: true });
   }
+  // A probe that failed because the container ended under it (its exec found no process to join,
+  // or was killed with it) is no verdict on its health: as moby's monitor, which stops with the
+  // container, it is not recorded.
+  if (exitCode !== 0 && state.pid !== undefined && !joinable(state.pid)) return;
   const probe: HealthProbe = { Start: start, End: new Date().toISOString(), ExitCode: exitCode, Output: output };
   const startPeriodMs = (hc.StartPeriod || HEALTH_DEFAULTS.startPeriod) / 1e6;
   const inStartPeriod = Date.parse(start) - Date.parse(state.startedAt) < startPeriodMs;
