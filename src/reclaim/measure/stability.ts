@@ -60,10 +60,7 @@ export class SampleIndex {
 
 /** 1 for each page of `later` whose content is as in `earlier` (same process, address, kind, content), else 0. */
 export function stablePages(earlier: SampleIndex, later: ContentSample): Uint8Array {
-  const n = later.pid.length;
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = earlier.same(later.pid[i]!, later.addr[i]!, later.kind[i]!, later.key[i]!) ? 1 : 0;
-  return out;
+  return heldInAll([earlier], later);
 }
 
 /** 1 for each page of `later` whose content is as in every one of `earlier` (held at each look). */
