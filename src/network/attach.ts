@@ -102,8 +102,6 @@ export interface AttachArgs {
   mayShareWarm?: boolean;
 }
 
-const recordPath = attachmentPath;
-
 /** netavark's config directory (aardvark-dns's per-network name files) for a root. */
 export function netavarkConfigDir(root: string): string {
   return join(root, "netavark");
@@ -147,8 +145,8 @@ function attachLocked(host: NetnsHost, a: AttachArgs): Attachment {
     mkdirSync(configDir, { recursive: true });
     const options = netavarkOptions(a, ips, ports, ips6);
     // Recorded before netavark runs: whatever happens next, release knows what to tear down.
-    writeJsonAtomic(recordPath(a.dir), { v: 1, netns, configDir, options, endpoints: [], ports, leases } satisfies Attachment, false);
-    undo.push(() => rmSync(recordPath(a.dir), { force: true }));
+    writeJsonAtomic(attachmentPath(a.dir), { v: 1, netns, configDir, options, endpoints: [], ports, leases } satisfies Attachment, false);
+    undo.push(() => rmSync(attachmentPath(a.dir), { force: true }));
     if (ports.length) ensurePublishedPortsForwarded();
     let status;
     const t0 = performance.now();
@@ -175,7 +173,7 @@ function attachLocked(host: NetnsHost, a: AttachArgs): Attachment {
     const attachment: Attachment = {
       v: 1, netns, configDir, options, endpoints, ports, leases, ...(linkClasses.length ? { linkClasses } : {}), ...(warm ? { warm } : {}),
     };
-    writeJsonAtomic(recordPath(a.dir), attachment, false);
+    writeJsonAtomic(attachmentPath(a.dir), attachment, false);
     return attachment;
   } catch (e) {
     undo.runSync();
@@ -189,7 +187,7 @@ export function releaseNetwork(host: NetnsHost, root: string, id: string, dir: s
   // Attach makes the netns file before it takes any lease, and release
   // removes it and the record last: with neither, there is nothing to free
   // (--network none, host, container:), and no lock or lease scan to pay.
-  if (!existsSync(netnsPath(dir)) && !existsSync(recordPath(dir))) return;
+  if (!existsSync(netnsPath(dir)) && !existsSync(attachmentPath(dir))) return;
   withLock(LOCK, () => { if (when()) releaseLocked(host, root, id, dir); });
 }
 
@@ -197,7 +195,7 @@ function releaseLocked(host: NetnsHost, root: string, id: string, dir: string): 
   const netns = netnsPath(dir);
   let record: Attachment | undefined;
   try {
-    record = readChecked(recordPath(dir), checkAttachment);
+    record = readChecked(attachmentPath(dir), checkAttachment);
   } catch (e) {
     log().warn({ id, err: e }, "unreadable network.json: freeing what can be found");
   }
@@ -225,7 +223,7 @@ function releaseLocked(host: NetnsHost, root: string, id: string, dir: string): 
     try { host.unmount(netns); } catch { /* not mounted */ }
     rmSync(netns, { force: true });
   }
-  rmSync(recordPath(dir), { force: true });
+  rmSync(attachmentPath(dir), { force: true });
 }
 
 const holderOf = (root: string, id: string): Holder => ({ root, id });
@@ -257,7 +255,7 @@ function attachWarm(host: NetnsHost, a: AttachArgs, holder: Holder): Attachment 
     endpoints: [{ ...s.endpoint, networkId: n.id, ip: s.ip, mac: s.mac, aliases: [], dnsServers: [] }],
     ports: [], leases: [{ kind: "ip", scope: n.id, key: s.ip, holder }],
   };
-  writeJsonAtomic(recordPath(a.dir), attachment, false);
+  writeJsonAtomic(attachmentPath(a.dir), attachment, false);
   log().debug({ id: a.id, ip: s.ip }, "warm namespace");
   return attachment;
 }
@@ -288,14 +286,14 @@ export function forgoWarm(dir: string): void {
   if (!existsSync(LEASE_ROOT)) return;
   withLock(LOCK, () => {
     const r = readAttachment(dir);
-    if (r?.warm) writeJsonAtomic(recordPath(dir), { ...r, warm: false }, false);
+    if (r?.warm) writeJsonAtomic(attachmentPath(dir), { ...r, warm: false }, false);
   });
 }
 
 /** The container's recorded attachment, if it is on a network now. */
 export function readAttachment(dir: string): Attachment | undefined {
   try {
-    return readChecked(recordPath(dir), checkAttachment);
+    return readChecked(attachmentPath(dir), checkAttachment);
   } catch {
     return undefined;
   }
@@ -493,7 +491,7 @@ export function sweepLeaseScopes(defined: ReadonlySet<string>): number {
 export function connectNetwork(host: NetnsHost, a: AttachArgs): Attachment {
   mkdirSync(LEASE_ROOT, { recursive: true });
   return withLock(LOCK, () => {
-    const record = readChecked(recordPath(a.dir), checkAttachment);
+    const record = readChecked(attachmentPath(a.dir), checkAttachment);
     const n = a.networks[0]!;
     if (!record) throw new TsboxError(`container ${a.name} is not on a network it can add to (its network mode has none)`);
     if (record.endpoints.some((e) => e.networkId === n.id)) {
@@ -502,7 +500,7 @@ export function connectNetwork(host: NetnsHost, a: AttachArgs): Attachment {
     const holder: Holder = { root: a.root, id: a.id };
     const leases: Lease[] = [];
     // Not kept warm with a second network; and said before leasing, so that release scans for what a crash leaves.
-    if (record.warm) writeJsonAtomic(recordPath(a.dir), { ...record, warm: false }, false);
+    if (record.warm) writeJsonAtomic(attachmentPath(a.dir), { ...record, warm: false }, false);
     ensureAnchor(host, n);
     const ip = leaseAddress(n, a.request.ip, holder, leases);
     const ip6 = n.subnet6 ? leaseAddress6(n, a.request.ip6, holder, leases) : undefined;
@@ -516,14 +514,14 @@ export function connectNetwork(host: NetnsHost, a: AttachArgs): Attachment {
       ...record, ...(record.warm ? { warm: false } : {}),
       connected: [...(record.connected ?? []), { networkId: n.id, options }], leases: [...record.leases, ...leases],
     };
-    writeJsonAtomic(recordPath(a.dir), pending, false);
+    writeJsonAtomic(attachmentPath(a.dir), pending, false);
     let status;
     try {
       status = netavarkSetup(record.configDir, record.netns, options);
     } catch (e) {
       netavarkTeardown(record.configDir, record.netns, options);
       for (const l of leases) releaseLease(l.kind, l.scope, l.key, holder);
-      writeJsonAtomic(recordPath(a.dir), record, false);
+      writeJsonAtomic(attachmentPath(a.dir), record, false);
       throw e;
     }
     if (n.dns) awaitDnsListening(n.gateway);
@@ -533,7 +531,7 @@ export function connectNetwork(host: NetnsHost, a: AttachArgs): Attachment {
       dnsServers: status[n.name]?.dns_server_ips ?? [],
     };
     const done: Attachment = { ...pending, endpoints: [...record.endpoints, endpoint] };
-    writeJsonAtomic(recordPath(a.dir), done, false);
+    writeJsonAtomic(attachmentPath(a.dir), done, false);
     return done;
   });
 }
@@ -541,7 +539,7 @@ export function connectNetwork(host: NetnsHost, a: AttachArgs): Attachment {
 /** `network disconnect` of a running container from a network it was connected to. */
 export function disconnectNetwork(root: string, id: string, dir: string, networkId: string, networkName: string): void {
   withLock(LOCK, () => {
-    const record = readChecked(recordPath(dir), checkAttachment);
+    const record = readChecked(attachmentPath(dir), checkAttachment);
     const i = record?.connected?.findIndex((c) => c.networkId === networkId) ?? -1;
     if (!record || i < 0) {
       if (record?.endpoints[0]?.networkId === networkId) {
@@ -555,7 +553,7 @@ export function disconnectNetwork(root: string, id: string, dir: string, network
     const ip = record.endpoints.find((e) => e.networkId === networkId)?.ip;
     const lease = record.leases.find((l) => l.kind === "ip" && l.scope === networkId && l.key === ip);
     if (lease) releaseLease(lease.kind, lease.scope, lease.key, { root, id });
-    writeJsonAtomic(recordPath(dir), {
+    writeJsonAtomic(attachmentPath(dir), {
       ...record, connected: record.connected!.filter((_, j) => j !== i),
       endpoints: record.endpoints.filter((e) => e.networkId !== networkId), leases: record.leases.filter((l) => l !== lease),
     } satisfies Attachment, false);
@@ -618,7 +616,7 @@ function shape(a: AttachArgs, ips: string[], netns: string, holder: Holder, leas
     leases.push({ kind: "class", scope: n.link.device, key: minor.toString(16), holder });
     const c: LinkClass = { device: n.link.device, minor, ip: ips[i]! };
     classes.push(c);
-    writeJsonAtomic(recordPath(a.dir), { ...readChecked(recordPath(a.dir), checkAttachment)!, leases, linkClasses: classes }, false);
+    writeJsonAtomic(attachmentPath(a.dir), { ...readChecked(attachmentPath(a.dir), checkAttachment)!, leases, linkClasses: classes }, false);
     undo.push(() => removeLinkClass(c, classComment(a.id)));
     addLinkClass(n.link, c, a.request.weight ?? 1, a.request.rate, classComment(a.id));
   });
