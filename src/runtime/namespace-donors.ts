@@ -70,9 +70,10 @@ export function donorNamespaces(root: string, modes: { pid: string; ipc: string 
  * donors looked up anew (Docker's errors when one no longer runs), and the
  * paths its spec and plan name replaced where they changed.
  */
-export function refreshDonorNamespaces(root: string, state: ContainerState, paths: ContainerPaths): void {
+export function refreshDonorNamespaces(root: string, state: ContainerState, paths: ContainerPaths,
+  /** the container's network config, when the caller has read it already */
+  net = readNetworkConfig(paths.dir)): void {
   const modes = { pid: state.hostConfig?.PidMode ?? "", ipc: state.hostConfig?.IpcMode ?? "" };
-  const net = readNetworkConfig(paths.dir);
   const netDonor = net?.kind === "container" ? net.container : undefined;
   if (containerOf(modes.pid) === undefined && containerOf(modes.ipc) === undefined && netDonor === undefined) return;
   const now: DonorPaths & { netPath?: string } = donorNamespaces(root, modes, paths);

@@ -52,7 +52,7 @@ export async function startContainer(root: string, ref: string, host: Host = rea
     await disconnect(host.network, host.native, root, found.id);
     if (net) await connect(host.network, host.native, root, { id: found.id, name: claimed.name, hostname: spec.hostname ?? "" }, paths, net, spec);
     crashPoint("start");
-    refreshDonorNamespaces(root, claimed, paths);
+    refreshDonorNamespaces(root, claimed, paths, net);
     if (ownsShm(claimed)) mountShm(host.native, paths, claimed);
     return await launchMonitored(root, claimed, cgroup, host.monitor, { attachFirst: opts.attach === true && spec.process.terminal });
   } catch (e) {
