@@ -3,7 +3,8 @@
 // page, to the byte), and zsmalloc's size classes give mem_used_total of a
 // fresh device exactly. Each test hot-adds its own device and removes it.
 import { existsSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { holdZramExclusive } from "../bench/reclaim-harness.js";
 import { lz4Block, lzoBlock } from "../src/native/scan.js";
 import { predictZram, readMmStat, writePages, zramAdd, zramRemove, zramUnavailable } from "../src/reclaim/kernel/zram.js";
 import { classOf, poolPages, zsmalloc } from "../src/reclaim/model/zsmalloc.js";
@@ -52,6 +53,10 @@ describe("zsmalloc size classes (Linux ≥ 6.2, chain size 8)", () => {
 });
 
 describe.skipIf(!root || zramUnavailable() !== undefined)("zram model against the kernel", () => {
+  // its devices are the host's: not while mem calibrate's tests check the host's are as they were
+  let releaseZram: (() => void) | undefined;
+  beforeAll(async () => { releaseZram = await holdZramExclusive(); }, 600_000);
+  afterAll(() => releaseZram?.());
   for (const algorithm of ["lzo-rle", "lzo", "lz4"]) {
     it(`${algorithm}: every page's stored size to the byte, mem_used_total exact on a fresh device`, () => {
       const data = pages(700, 11);
