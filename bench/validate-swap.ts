@@ -30,7 +30,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { installSignalHandlers, onCleanup, runBenchmark, sh } from "./lib.js";
 import { REPO } from "./reclaim-harness.js";
-import { importDebianImage, memScan, missingPrograms, relErr, signedPct, startWorkload, WORKLOADS, type Workload } from "./real-workloads.js";
+import { importDebianImage, missingPrograms, relErr, signedPct, startWorkload, WORKLOADS, type Workload } from "./real-workloads.js";
 import { lineChart } from "./svg-chart.js";
 import { currentAlgorithm, hostDefaultAlgorithm, predictZram, readMmStat, zramAdd, zramRemove, zramUnavailable, type MmStat, type ZramDevice } from "../src/reclaim/kernel/zram.js";
 import { scanAnonymous, type ScannedPage } from "../src/reclaim/measure/scan.js";
@@ -156,14 +156,21 @@ export async function validateSwapOne(root: string, w: Workload, mib: number, fr
     const m = readMemory(cg);
     const alg = algorithm ?? hostDefaultAlgorithm();
     const scanCodec = isZramCodec(alg) ? alg : "lz4";
-    const scan = memScan(root, [c.name], ["--anonymous", "--full", "--compress-all", "--zram-compressor", scanCodec]);
-    const prof = scan.containers[0]!;
-    // the same scanner in-process, for each page's size and place
-    const pages = scanAnonymous([{ id: c.id, name: c.name, pids: () => c.pids() }], { zramCodec: scanCodec }).pages;
+    // One look only. The scanner reads each page through the kernel's user-page lookup, which marks
+    // it accessed: after one look every page is referenced, after a second every page is on the
+    // active list in the scan's order (kpageflags), and the kernel then swaps in that order, not its
+    // own. The profile is the one `mem scan --anonymous --full --compress-all` prints (the same
+    // scanner, in-process here so the pages' places come with it).
+    const scanned = scanAnonymous([{ id: c.id, name: c.name, pids: () => c.pids() }], { zramCodec: scanCodec });
+    const prof = scanned.report.containers[0]!;
+    const pages = scanned.pages;
     const sw = zramSwap(Math.max(64 << 20, m.anon * 2), alg);
     try {
       const predicted = zramRatioOf(prof);
-      const limit = Math.floor((m.usage - fraction * m.anon) / PAGE) * PAGE;
+      // Below the page cache as well: the kernel reclaims the container's file pages first, and
+      // a limit lowered by the anonymous share alone left 1–5 MiB swapped, where zsmalloc's
+      // partly filled zspages outweigh the data.
+      const limit = Math.floor((m.usage - m.activeFile - m.inactiveFile - fraction * m.anon) / PAGE) * PAGE;
       // The scan just read every page (marked accessed): v1 gives up with EBUSY after a few reclaim passes
       // over pages that look recently used, so retry while the LRU ages them.
       const file = join(cg.dir, cg.version === "v1" ? "memory.limit_in_bytes" : "memory.max");

@@ -405,7 +405,7 @@ describe("kernel, real programs", () => {
     }, 900_000);
 
   it.skipIf(why(missing.length > 0, `missing ${missing.join(", ")}`) || why(zramUnavailable() !== undefined, `zram: ${zramUnavailable()}`))(
-    "compression on real swap: python's dict under a lowered limit, zram as swap with the host's compressor — the swapped pages' predicted ratio within 5 % of orig/mem_used_total, all pages' within 25 %; the device is gone after", async () => {
+    "compression on real swap: python's dict under a lowered limit, zram as swap with the host's compressor — half its anonymous memory swapped in the kernel's own order; the swapped pages' predicted ratio within 5 % of orig/mem_used_total, all pages' within 10 %; the device is gone after", async () => {
       // (a zram device and swap of its own: not while mem calibrate's tests check the host's are as they were)
       const releaseZram = await holdZramExclusive();
       onTestFinished(releaseZram);
@@ -413,13 +413,14 @@ describe("kernel, real programs", () => {
       const zram0 = existsSync("/sys/block/zram0") ? readFileSync("/sys/block/zram0/comp_algorithm", "utf8") : undefined;
       const r = await validateSwapOne(root, dict, 24, 0.5, zram0 === undefined ? undefined : /\[([^\]]+)\]/.exec(zram0)?.[1], 0);
       process.stdout.write(`swap: ${JSON.stringify(r)}\n`);
-      // the kernel chose pages and swapped about half of the anonymous memory
-      expect(r.mm.origDataSize).toBeGreaterThan(4 * 2 ** 20);
-      // the pages the kernel swapped, each sized with the device's compressor in zsmalloc's classes: +0.1 % in the bench
+      // the kernel chose pages and swapped about half of the anonymous memory (not 1–5 MiB with the page cache dropped first)
+      expect(r.containerSwapMiB).toBeGreaterThan(0.4 * (r.anonPages * 4096) / 2 ** 20);
+      // the pages the kernel swapped, each sized with the device's compressor in zsmalloc's classes: +0.6 % in the bench
       expect(r.swappedScanned).toBeGreaterThan(1000);
       expect(Math.abs(r.errorSwapped)).toBeLessThanOrEqual(0.05);
-      // all the anonymous pages (what mem scan and mem simulate predict): +12.5 %, the kernel swaps the less compressible
-      expect(Math.abs(r.errorMemUsed)).toBeLessThanOrEqual(0.25);
+      // all the anonymous pages (what mem scan and mem simulate predict): +7.1 to +7.6 % in the bench, the oldest pages go
+      // first and compress worse; +12.5 % while the bench's second look had put every page on the active list in its order
+      expect(Math.abs(r.errorMemUsed)).toBeLessThanOrEqual(0.10);
       expect(readFileSync("/proc/swaps", "utf8")).toBe(swaps);
       if (zram0 !== undefined) expect(readFileSync("/sys/block/zram0/comp_algorithm", "utf8")).toBe(zram0);
     }, 300_000);
