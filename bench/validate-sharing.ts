@@ -16,8 +16,10 @@
 // is already on at other settings, the bench refuses: it would change another user's
 // scanner). Every tunable changed is restored. Markdown row on stdout,
 // bench/results/validate-sharing.{json,svg}.
-//   npx tsx bench/validate-sharing.ts [--mib 16] [--max-s 600] [--idle]
-// (--idle: every container idles once loaded, the same programs without the changes)
+//   npx tsx bench/validate-sharing.ts [--mib 16] [--max-s 600] [--idle] [--running-for S]
+// (--idle: every container idles once loaded, the same programs without the changes;
+// --running-for S: the containers run S seconds once all are ready before the prediction,
+// so both sides see programs past their start-up)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -56,6 +58,8 @@ export interface SharingResult {
   fullScans: number;
   ksmWasOn: boolean;
   idle: boolean;
+  /** seconds the containers ran, once all were ready, before the prediction (--running-for) */
+  runningForSeconds: number;
   /**
    * A diagnostic per program (its two containers): the scan's mergeable copies (zero + within +
    * across; zero pages are one content host-wide, so the sum over programs exceeds the total) and
@@ -64,7 +68,7 @@ export interface SharingResult {
   byWorkload: { workload: string; predictedMergeable: number; unfilteredMergeable: number; changed: number; measuredMerging: number; measuredSaved: number }[];
 }
 
-export async function validateSharing(root: string, mib: number, maxS: number, idle = false, workloads: readonly Workload[] = WORKLOADS): Promise<SharingResult> {
+export async function validateSharing(root: string, mib: number, maxS: number, idle = false, workloads: readonly Workload[] = WORKLOADS, runningS = 0): Promise<SharingResult> {
   const started: Running[] = [];
   const containers: SharingResult["containers"] = [];
   const k0 = readKsm();
@@ -80,6 +84,8 @@ export async function validateSharing(root: string, mib: number, maxS: number, i
         containers.push({ name, workload: w.name, writer: writer && !idle && w.reportsThroughput });
       }
     }
+    // --running-for: the programs run that long before anything is measured, past their start-up
+    if (runningS > 0) await sleep(runningS * 1000);
     const names = started.map((c) => c.name);
     const plain = memScan(root, names, ["--anonymous"]);
     const anonPages = plain.containers.reduce((s, c) => s + c.present, 0);
@@ -129,7 +135,7 @@ export async function validateSharing(root: string, mib: number, maxS: number, i
       return {
         byWorkload, containers, predictedSaved: scan.sharablePages, stableLooks: scan.stableLooks, stableForSeconds: scan.stableForSeconds ?? stableFor, unfilteredPredicted: plain.sharablePages, predictedByKind: scan.sharable,
         anonPagesScanned: scan.containers.reduce((s, c) => s + c.present, 0), measuredSaved: measured, series,
-        error: relErr(scan.sharablePages, measured), seconds: (Date.now() - t0) / 1000, fullScans, ksmWasOn, idle,
+        error: relErr(scan.sharablePages, measured), seconds: (Date.now() - t0) / 1000, fullScans, ksmWasOn, idle, runningForSeconds: runningS,
       };
     } finally {
       if (!ksmWasOn) ksmOff(root);
@@ -147,7 +153,7 @@ export function sharingRow(r: SharingResult): string {
 
 if (process.argv[1]?.endsWith("validate-sharing.ts")) {
   await runBenchmark(async () => {
-    const mib = arg("--mib", 16), maxS = arg("--max-s", 600);
+    const mib = arg("--mib", 16), maxS = arg("--max-s", 600), runningS = arg("--running-for", 0);
     if (!ksmAvailable()) throw new Error("this kernel has no KSM (/sys/kernel/mm/ksm)");
     const missing = missingPrograms();
     if (missing.length > 0) throw new Error(`missing programs: ${missing.join(", ")}`);
@@ -158,13 +164,14 @@ if (process.argv[1]?.endsWith("validate-sharing.ts")) {
     onCleanup("KSM settings", () => { ksmOff(root); });
     importDebianImage(root);
     const idle = process.argv.includes("--idle");
-    const r = await validateSharing(root, mib, maxS, idle);
+    const r = await validateSharing(root, mib, maxS, idle, WORKLOADS, runningS);
     process.stdout.write(sharingRow(r) + "\n");
     const dir = join(REPO, "bench", "results");
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `validate-sharing${idle ? "-idle" : ""}.json`), JSON.stringify({ at: new Date().toISOString(), mib, ...r }, null, 2) + "\n");
+    const base = `validate-sharing${idle ? "-idle" : ""}${runningS > 0 ? "-running" : ""}`;
+    writeFileSync(join(dir, `${base}.json`), JSON.stringify({ at: new Date().toISOString(), mib, ...r }, null, 2) + "\n");
     const end = r.series.at(-1)?.[0] ?? 1;
-    writeFileSync(join(dir, `validate-sharing${idle ? "-idle" : ""}.svg`), lineChart("KSM at its default rate on 12 real programs: pages saved over time", "seconds since KSM on", "pages saved",
+    writeFileSync(join(dir, `${base}.svg`), lineChart("KSM at its default rate on 12 real programs: pages saved over time", "seconds since KSM on", "pages saved",
       [{ name: "predicted (mem scan --anonymous --stable-for 1.5 passes, before KSM)", color: "#1f77b4", dashed: true, points: [[0, r.predictedSaved], [end, r.predictedSaved]] },
        { name: "measured (containers' share, per full scan)", color: "#d62728", points: r.series }]));
   });
