@@ -1,16 +1,17 @@
 // Row "compression on real swap": a hot-added zram device of our own as real swap
 // (mkswap, swapon at priority 32767, with the compressor a new device gets, or
 // the host's zram0's if it has one: never forced), one real workload at a time
-// (bench/real-workloads.ts) in a container whose memory limit is then lowered to
-// half of its anonymous memory below its usage, so the kernel chooses which pages
-// go to swap. Two predictions, both taken before the limit is lowered:
+// (bench/real-workloads.ts) in a container whose memory limit is then lowered below
+// its page cache and half of its anonymous memory, so the kernel chooses which pages
+// go to swap, in its own LRU order (the container is scanned once: see below). Two
+// predictions, both from that one scan, taken before the limit is lowered:
 //  - "all pages": `tsbox mem scan --anonymous --full --compress-all
 //    --zram-compressor ALG`'s zram figure over all the container's anonymous
 //    pages (zero and same-filled pages free, the others sized with the device's
 //    compressor and packed in zsmalloc's size classes: model/from-profile.ts
 //    zramRatioOf). What `mem simulate` charges: it cannot know which pages the
 //    kernel will pick, so it predicts an even share of them.
-//  - "swapped pages": the same per-page sizes (the scanner in-process) for
+//  - "swapped pages": the same per-page sizes for
 //    exactly the pages the kernel swapped out (pagemap's swap bit afterwards),
 //    as a fresh device would hold them (kernel/zram.ts predictZram): the model
 //    alone, the kernel's choice of pages taken out of the error.
