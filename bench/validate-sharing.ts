@@ -146,7 +146,7 @@ export async function validateSharing(root: string, mib: number, maxS: number, i
 }
 
 export function sharingRow(r: SharingResult): string {
-  return `| sharing | ${r.containers.length} containers: ${[...new Set(r.containers.map((c) => c.workload))].join(", ")} (2 each, ${r.idle ? "idle once loaded" : "one writing 20 % of 1000 ops/s, one reading 200 ops/s"}) | sharing | ` +
+  return `| sharing | ${r.containers.length} containers: ${[...new Set(r.containers.map((c) => c.workload))].join(", ")} (2 each, ${r.idle ? "idle once loaded" : "one writing 20 % of 1000 ops/s, one reading 200 ops/s"}${r.runningForSeconds > 0 ? `; measured once they have run ${r.runningForSeconds} s` : ""}) | sharing | ` +
     `KSM saved pages, \`mem scan --anonymous --stable-for\` 1.5 passes (${r.stableForSeconds.toFixed(0)} s) before KSM, held ${r.stableLooks?.held[2] ?? "--"}, less the held sharing's fall at its three looks (${r.stableLooks?.held.join(" / ") ?? "--"}; every page: ${r.stableLooks?.instant.join(" / ") ?? "--"}) carried to its limit (unfiltered: ${r.unfilteredPredicted}) | containers' own share after ${r.fullScans} full scans at 100 pages / 20 ms (${r.seconds.toFixed(0)} s) | ` +
     `${r.predictedSaved} | ${r.measuredSaved} | ${signedPct(r.error)} |`;
 }
