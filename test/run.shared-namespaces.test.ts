@@ -84,6 +84,16 @@ describe("--ipc shareable and --ipc container:", () => {
     expect(tsbox(root, ["exec", "donor", "ls", "/dev/shm"]).stdout).toBe("");
   });
 
+  it("a restart by the policy gets a new, empty tmpfs of the same size, as Docker's; one mount at a time, none after the end", async () => {
+    // Each run lists /dev/shm, leaves a file in it and fails: Docker's restarts print an empty list every time.
+    const id = ok(["run", "-d", ...NONE, "--name", "again", "--ipc", "shareable", "--shm-size", "6m", "--restart", "on-failure:2", "busybox", "sh", "-c",
+      "echo \"ls:$(ls /dev/shm) df:$(df -k /dev/shm | tail -1 | awk '{print $2}')\"; echo x > /dev/shm/left; exit 3"]).trim();
+    await until(() => ok(["inspect", "-f", "{{.State.Status}}", "again"]) === "exited\n" || undefined, "the container to stop restarting");
+    expect(ok(["logs", "again"])).toBe("ls: df:6144\n".repeat(3));
+    expect(ok(["inspect", "-f", "{{.RestartCount}} {{.State.ExitCode}}", "again"])).toBe("2 3\n");
+    expect(shmMounts(id)).toEqual([]);
+  });
+
   it("the host tmpfs is gone after each way a container ends: exit, stop, rm -f, --rm, start and stop again", async () => {
     // Foreground: mounted while it runs, gone once it exited (kept as a stopped container).
     const fg = await foreground([...NONE, "--name", "fg", "--ipc", "shareable", "busybox", "sh", "-c", "echo ready; sleep 100000"]);

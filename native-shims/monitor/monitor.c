@@ -50,6 +50,7 @@ static const char *cgroups[MAX_CGROUPS];
 static int ncgroups;
 static const char *oom_file;
 static const char *shm_dir;  // --shm: the host tmpfs of the container's /dev/shm (--ipc shareable), unmounted at the end
+static const char *shm_data;  // --shm-data: its mount options (mode, size), for the fresh tmpfs of each policy restart
 #define PROTOCOL 1  // src/native/monitor-protocol.ts MONITOR_PROTOCOL
 static char *decide_argv[64];  // the restart decider's argv (NULL-terminated), or none: never restart
 static long long log_max_size;
@@ -466,6 +467,7 @@ static int parse_args(int argc, char **argv) {
     if (!strcmp(a, "--cgroup") && ncgroups < MAX_CGROUPS) cgroups[ncgroups++] = v;
     else if (!strcmp(a, "--oom-file")) oom_file = v;
     else if (!strcmp(a, "--shm")) shm_dir = v;
+    else if (!strcmp(a, "--shm-data")) shm_data = v;
     else if (!strcmp(a, "--log-max-size")) log_max_size = atoll(v);
     else if (!strcmp(a, "--log-max-file")) log_max_file = atol(v) > 0 ? atol(v) : 1;
     else return -1;
@@ -618,6 +620,15 @@ int main(int argc, char **argv) {
     delay = next;
     if (stop_requested()) break;  // a stop during the back-off wins
     restart_count++;
+    // Docker's restart unmounts a shareable /dev/shm at the exit and mounts a new one at the start: the
+    // restarted command finds it empty (joiners keep their binds of the old one, as at a stop).
+    if (shm_dir && shm_data) {
+      umount2(shm_dir, MNT_DETACH | UMOUNT_NOFOLLOW);
+      if (mount("shm", shm_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_data) < 0) {
+        code = 125;
+        break;
+      }
+    }
     // Reread: the decider may have pointed it at a donor's namespaces of now (--pid/--ipc container:X).
     plan_n = 0;
     if (load_plan() < 0) {

@@ -17,7 +17,7 @@ import { containerAttributes, recordEvent } from "../state/events.js";
 import type { Host } from "./host.js";
 import type { MonitorLauncher } from "./monitor.js";
 import { healthCheckCommand, healthIntervalMs } from "./health.js";
-import { ownsShm } from "./shm.js";
+import { ownsShm, shmOptions } from "./shm.js";
 import { recordNetworkEvents } from "./network-events.js";
 
 /** Does tsbox enforce device rules here (v2: the kernel takes the BPF device filter)? */
@@ -49,7 +49,7 @@ export async function launchMonitored(root: string, state: ContainerState, cgrou
     paths: containerPaths(root, state.id), cgroupDirs: cgroup.dirs, tty: Boolean(state.tty), container: { root: resolve(root), id: state.id },
     ...(state.restartPolicy ? { restartPolicy: state.restartPolicy } : {}),
     ...(state.logConfig ? { logConfig: state.logConfig } : {}),
-    ...(ownsShm(state) ? { shm: containerPaths(root, state.id).shm } : {}),
+    ...(ownsShm(state) ? { shm: { dir: containerPaths(root, state.id).shm, options: shmOptions(state) } } : {}),
     ...(state.autoRemove ? { exitCommand: selfCommand(root, ["rm", "-f", "-v", state.id]) } : {}),
     ...(opts.attachFirst ? { attachFirst: true } : {}),
     ...(interval !== undefined ? { health: { intervalMs: interval, argv: healthCheckCommand(root, state.id) } } : {}),

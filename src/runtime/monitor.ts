@@ -35,8 +35,8 @@ export interface MonitorRequest {
   logConfig?: LogConfig;
   /** run when the container is gone for good (conmon's --exit-command), e.g. `tsbox rm -f` for --rm */
   exitCommand?: string[];
-  /** --ipc shareable: the host tmpfs of its /dev/shm, unmounted by the monitor at the container's end */
-  shm?: string;
+  /** --ipc shareable: the host tmpfs of its /dev/shm and its mount options; the monitor mounts a new one at each restart and unmounts it at the container's end */
+  shm?: { dir: string; options: string };
   /** run -it: the terminal's output before the CLI attaches is kept for it */
   attachFirst?: boolean;
   /** a health check: one probe's argv, started every intervalMs (runtime/health.ts) */
@@ -59,7 +59,7 @@ export async function launchMonitor(req: MonitorRequest): Promise<Monitored> {
   for (const d of req.cgroupDirs) args.push("--cgroup", d);
   const oom = oomFile(req.cgroupDirs);
   if (oom) args.push("--oom-file", oom);
-  if (req.shm !== undefined) args.push("--shm", req.shm);
+  if (req.shm !== undefined) args.push("--shm", req.shm.dir, "--shm-data", req.shm.options);
   if (req.tty) args.push("--tty");
   if (req.attachFirst) args.push("--attach-first");
   if (req.health) args.push("--health", String(req.health.intervalMs), String(req.health.argv.length), ...req.health.argv);

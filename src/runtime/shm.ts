@@ -3,7 +3,8 @@
 // the container runs; its spec binds it at /dev/shm, and so does the spec of
 // every `--ipc container:` joiner, so that both see one /dev/shm (a tmpfs made
 // inside the donor's own mount namespace could not be bound into another's).
-// Unmounted (detached: a joiner's bind keeps its contents alive) when the
+// A restart by the container's policy gets a new one from the monitor, as
+// Docker's does. Unmounted (detached: a joiner's bind keeps its contents alive) when the
 // container stops: by the monitor at its end, by the foreground CLI after the
 // exit, by rm and crash recovery for whatever is left.
 
@@ -22,12 +23,17 @@ export function sharedShmSource(donor: Pick<ContainerState, "hostConfig">, paths
   return donor.hostConfig?.IpcMode === "host" ? "/dev/shm" : paths.shm;
 }
 
-/** Mounts the container's tmpfs (a stale one from a crash is detached first); mode 1777 as Docker's. */
+/** The tmpfs's mount options: mode 1777 as Docker's, --shm-size (64 MiB by default). */
+export function shmOptions(state: Pick<ContainerState, "hostConfig">): string {
+  return `mode=1777,size=${state.hostConfig?.ShmSize || DEFAULT_SHM_SIZE}`;
+}
+
+/** Mounts the container's tmpfs (a stale one from a crash is detached first). */
 export function mountShm(native: Pick<NativeLauncher, "mountShm" | "unmount">, paths: ContainerPaths,
   state: Pick<ContainerState, "hostConfig">): void {
   unmountShm(native, paths);
   mkdirSync(paths.shm, { recursive: true, mode: 0o700 });
-  native.mountShm(paths.shm, `mode=1777,size=${state.hostConfig?.ShmSize || DEFAULT_SHM_SIZE}`);
+  native.mountShm(paths.shm, shmOptions(state));
 }
 
 /** Detaches the container's tmpfs if it is mounted; nothing otherwise. */
