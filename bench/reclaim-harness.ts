@@ -5,7 +5,8 @@
 // Every kernel setting changed is restored in `finally`.
 
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -375,8 +376,37 @@ export interface BalloonRow {
  * first so that the container's read charges it) once and idles; then
  * `mem balloon --auto` (target = working set) and `--deflate`.
  */
+/** The filesystem type of the mount that holds `path` (/proc/self/mountinfo: the longest mount point over it). */
+function fsTypeOf(path: string): string {
+  const real = realpathSync(path);
+  let best = { point: "", type: "" };
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const [pre, post] = line.split(" - ");
+    const point = pre?.split(" ")[4]?.replace(/\\040/g, " ");
+    const type = post?.split(" ")[0];
+    if (point === undefined || type === undefined) continue;
+    const over = point === "/" || real === point || real.startsWith(`${point}/`);
+    if (over && point.length >= best.point.length) best = { point, type };
+  }
+  return best.type;
+}
+
+/**
+ * A scratch directory whose files are read through the page cache, charged to
+ * the reader's cgroup: the checkout's .tmp, unless it is on 9p (the v2 guest
+ * shares the checkout with cache=mmap, so reads bypass the page cache; statfs
+ * there reports the host's filesystem) or tmpfs (shmem, not reclaimable file
+ * cache); then the system's temporary directory.
+ */
+export function pageCacheScratch(prefix: string): string {
+  const repoTmp = join(REPO, ".tmp", "reclaim");
+  mkdirSync(repoTmp, { recursive: true });
+  const type = fsTypeOf(repoTmp);
+  return mkdtempSync(join(type === "9p" || type === "tmpfs" ? tmpdir() : repoTmp, prefix));
+}
+
 export async function validateBalloon(root: string, cacheMiB = 64, name = `balloon-${process.pid}`): Promise<BalloonRow> {
-  const dir = mkdtempSync(join(REPO, ".tmp", "reclaim", "balloon-"));
+  const dir = pageCacheScratch("balloon-");
   const file = join(dir, "cache");
   execFileSync("dd", ["if=/dev/zero", `of=${file}`, "bs=1M", `count=${cacheMiB}`, "conv=fsync", "status=none"]);
   execFileSync("dd", [`if=${file}`, "iflag=nocache", "count=0", "status=none"]); // drop its page cache

@@ -18,7 +18,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { installSignalHandlers, onCleanup, runBenchmark, sh } from "./lib.js";
-import { REPO, tsboxSync, type Running } from "./reclaim-harness.js";
+import { pageCacheScratch, REPO, tsboxSync, type Running } from "./reclaim-harness.js";
 import { importDebianImage, missingPrograms, opsLines, opsRate, signedPct, startWorkload, WORKLOADS, type Workload } from "./real-workloads.js";
 import { lineChart } from "./svg-chart.js";
 import { memoryCgroupOf, readMemory } from "../src/reclaim/kernel/cgroup-memory.js";
@@ -143,8 +143,7 @@ if (process.argv[1]?.endsWith("validate-balloon.ts")) {
     const root = mkdtempSync("/var/tmp/tsbox-bench-balloon-");
     installSignalHandlers(5000);
     onCleanup("state root", () => { sh(["umount", "-R", root], 30_000); rmSync(root, { recursive: true, force: true }); });
-    mkdirSync(join(REPO, ".tmp", "reclaim"), { recursive: true });
-    o.dataDir = mkdtempSync(join(REPO, ".tmp", "reclaim", "balloon-data-"));
+    o.dataDir = pageCacheScratch("balloon-data-");
     onCleanup("data", () => { rmSync(o.dataDir, { recursive: true, force: true }); });
     importDebianImage(root);
     // The model charges this host's measured fault costs (a quick calibration in the bench's own root).

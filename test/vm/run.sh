@@ -10,7 +10,8 @@
 # the script exits with CMD's exit code. Default CMD: the cgroup v2 suite
 #   npx vitest run test/cgroupfs.kernel.test.ts test/smoke/run.smoke.test.ts \
 #     test/run.isolation.test.ts test/run.lifecycle.test.ts test/run.resources.test.ts test/run.accounting.test.ts \
-#     test/exec.test.ts test/runc.lifecycle.test.ts test/runc.userns.test.ts test/network.test.ts
+#     test/exec.test.ts test/runc.lifecycle.test.ts test/runc.userns.test.ts test/network.test.ts \
+#     test/mem.balance.test.ts test/mem.balloon.test.ts
 # (with a wrapper config, see TSBOX_VM_VITEST_YIELD).
 # The guest's console is printed live; a copy is kept in $TSBOX_VM_CACHE/last-run.log.
 # See test/vm/README.md (how it works, costs, pitfalls).
@@ -62,7 +63,8 @@ msize=512000
 
 suite=(test/cgroupfs.kernel.test.ts test/smoke/run.smoke.test.ts test/run.isolation.test.ts
   test/run.lifecycle.test.ts test/run.resources.test.ts test/run.accounting.test.ts test/exec.test.ts
-  test/runc.lifecycle.test.ts test/runc.userns.test.ts test/network.test.ts)
+  test/runc.lifecycle.test.ts test/runc.userns.test.ts test/network.test.ts test/mem.balance.test.ts
+  test/mem.balloon.test.ts)
 default=0
 if (( $# )); then cmd=("$@"); else cmd=(npx vitest run "${suite[@]}"); default=1; fi
 
