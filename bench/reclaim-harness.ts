@@ -371,11 +371,6 @@ export interface BalloonRow {
   recordLeft: boolean;
 }
 
-/**
- * A container that reads a `cacheMiB` file (on a bind mount, its cache dropped
- * first so that the container's read charges it) once and idles; then
- * `mem balloon --auto` (target = working set) and `--deflate`.
- */
 /** The filesystem type of the mount that holds `path` (/proc/self/mountinfo: the longest mount point over it). */
 function fsTypeOf(path: string): string {
   const real = realpathSync(path);
@@ -405,6 +400,11 @@ export function pageCacheScratch(prefix: string): string {
   return mkdtempSync(join(type === "9p" || type === "tmpfs" ? tmpdir() : repoTmp, prefix));
 }
 
+/**
+ * A container that reads a `cacheMiB` file (on a bind mount, its cache dropped
+ * first so that the container's read charges it) once and idles; then
+ * `mem balloon --auto` (target = working set) and `--deflate`.
+ */
 export async function validateBalloon(root: string, cacheMiB = 64, name = `balloon-${process.pid}`): Promise<BalloonRow> {
   const dir = pageCacheScratch("balloon-");
   const file = join(dir, "cache");
