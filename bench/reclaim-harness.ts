@@ -20,6 +20,7 @@ import { readState } from "../src/state/container-store.js";
 import { containerCgroup } from "../src/state/container-cgroup.js";
 import { detectHierarchy } from "../src/cgroupfs/index.js";
 import { takeLock } from "../src/util/lock.js";
+import { mountHolding } from "../src/util/mountinfo.js";
 
 export const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI = join(REPO, "bin", "tsbox.js");
@@ -371,21 +372,6 @@ export interface BalloonRow {
   recordLeft: boolean;
 }
 
-/** The filesystem type of the mount that holds `path` (/proc/self/mountinfo: the longest mount point over it). */
-function fsTypeOf(path: string): string {
-  const real = realpathSync(path);
-  let best = { point: "", type: "" };
-  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
-    const [pre, post] = line.split(" - ");
-    const point = pre?.split(" ")[4]?.replace(/\\040/g, " ");
-    const type = post?.split(" ")[0];
-    if (point === undefined || type === undefined) continue;
-    const over = point === "/" || real === point || real.startsWith(`${point}/`);
-    if (over && point.length >= best.point.length) best = { point, type };
-  }
-  return best.type;
-}
-
 /**
  * A scratch directory whose files are read through the page cache, charged to
  * the reader's cgroup: the checkout's .tmp, unless it is on 9p (the v2 guest
@@ -396,7 +382,7 @@ function fsTypeOf(path: string): string {
 export function pageCacheScratch(prefix: string): string {
   const repoTmp = join(REPO, ".tmp", "reclaim");
   mkdirSync(repoTmp, { recursive: true });
-  const type = fsTypeOf(repoTmp);
+  const type = mountHolding(realpathSync(repoTmp), readFileSync("/proc/self/mountinfo", "utf8")).fsType;
   return mkdtempSync(join(type === "9p" || type === "tmpfs" ? tmpdir() : repoTmp, prefix));
 }
 

@@ -6,6 +6,7 @@
 
 import { readFileSync, realpathSync } from "node:fs";
 import { TsboxError } from "../../errors.js";
+import { mountHolding, unescapeMountField } from "../../util/mountinfo.js";
 
 const MS_REC = 0x4000;
 const MS_SHARED = 0x100000;
@@ -15,25 +16,10 @@ export interface RootMountSetup {
   privateParent?: string;
 }
 
-function unescape(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
 /** The mount point holding path, and whether it is shared (mountinfo's "shared:N"). */
 export function mountOf(path: string, mountinfo: string): { mountPoint: string; shared: boolean } {
-  let best = { mountPoint: "/", shared: false };
-  for (const line of mountinfo.split("\n")) {
-    const f = line.split(" ");
-    const sep = f.indexOf("-", 6);
-    if (sep < 0) continue;
-    const mp = unescape(f[4] ?? "");
-    const inside = mp === "/" || path === mp || path.startsWith(`${mp}/`);
-    // Later lines are mounted over earlier ones at the same point: the last wins.
-    if (inside && mp.length >= best.mountPoint.length) {
-      best = { mountPoint: mp, shared: f.slice(6, sep).some((o) => o.startsWith("shared:")) };
-    }
-  }
-  return best;
+  const { mountPoint, shared } = mountHolding(path, mountinfo);
+  return { mountPoint, shared };
 }
 
 export function rootMountSetup(rootfs: string, propagation: number,
@@ -51,7 +37,7 @@ export function rootMountSetup(rootfs: string, propagation: number,
 export function mountsBelow(root: string, mountinfo: string): string[] {
   const below: string[] = [];
   for (const line of mountinfo.split("\n")) {
-    const mp = unescape(line.split(" ")[4] ?? "");
+    const mp = unescapeMountField(line.split(" ")[4] ?? "");
     if (mp !== root && mp.startsWith(`${root === "/" ? "" : root}/`)) below.push(mp);
   }
   return below.reverse();
